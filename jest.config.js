@@ -1,0 +1,8 @@
+/** Jest runs the TypeScript sources through ts-jest; type-checking is done once by `npm run typecheck`. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.[tj]s$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  testTimeout: 60000,
+};

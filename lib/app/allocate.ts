@@ -1,0 +1,142 @@
+import * as crypto from 'crypto';
+import * as path from 'path';
+import { StyxyError } from '../errors';
+import {
+  addAllocation,
+  buildAllocation,
+  exhaustedSuggestions,
+  isSingleInstance,
+  planAllocation,
+  type AllocationRequest,
+} from '../core/allocation';
+import { findNameProblem } from '../core/names';
+import type { Allocation, Owner } from '../core/types';
+import { ownValue } from '../core/types';
+import { findFirstFreePort } from '../os/ports';
+import { findProjectRoot } from '../os/project';
+import type { TransactionContext } from '../store/transaction';
+import { withLiveState } from './context';
+import { resolveOwner, type OwnerOptions } from './owner';
+
+export interface AllocateInput {
+  serviceType: string;
+  instanceId?: string;
+  port?: number;
+  project?: string;
+  owner: OwnerOptions;
+  dryRun?: boolean;
+}
+
+export interface AllocateResult {
+  success: true;
+  port: number;
+  lockId: string;
+  serviceType: string;
+  instanceId: string;
+  project: string;
+  owner: Owner;
+  allocatedAt: string;
+  existing: boolean;
+  reused: boolean;
+  autoAllocated: boolean;
+  singleInstance: boolean;
+  pruned: number;
+  dryRun?: true;
+  existingInstanceId?: string;
+  existingPid?: number | null;
+  requestedPort?: number;
+  /** Why the requested port was not given, when it was not. */
+  requestedPortNote?: string;
+  message?: string;
+}
+
+/** Checks what the user typed, before any lock is taken. */
+export function checkAllocateInput(input: AllocateInput): void {
+  const problem = findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
+  if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
+}
+
+/**
+ * `styxy allocate`: prune dead owners, then hand out the running single instance, the caller's
+ * sticky allocation, or the first candidate port that no allocation holds and the OS finds free.
+ */
+export async function runAllocate(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
+  checkAllocateInput(input);
+  const request: AllocationRequest = {
+    serviceType: input.serviceType,
+    project: input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd),
+    owner: resolveOwner(input.owner, ctx.now()),
+    ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
+    ...(input.port !== undefined && { port: input.port }),
+  };
+
+  return withLiveState(
+    ctx,
+    async ({ config, state, pruned }) => {
+      const plan = planAllocation(config.config, state, request);
+      const single = isSingleInstance(ownValue(config.config.service_types, request.serviceType));
+      const base = { success: true as const, autoAllocated: false, singleInstance: single, pruned: pruned.length };
+      switch (plan.kind) {
+        case 'rejected':
+          throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions, details: { serviceType: request.serviceType } });
+        case 'existing':
+          return {
+            result: {
+              ...base,
+              ...describe(plan.allocation),
+              existing: true,
+              reused: plan.reused,
+              existingInstanceId: plan.allocation.instanceId,
+              existingPid: plan.allocation.owner.kind === 'process' ? plan.allocation.owner.pid : null,
+              message: plan.message,
+              ...(input.dryRun && { dryRun: true as const }),
+            },
+          };
+        case 'reused':
+          return {
+            result: { ...base, ...describe(plan.allocation), existing: false, reused: true, ...(input.dryRun && { dryRun: true as const }) },
+          };
+        case 'candidates': {
+          const port = await findFirstFreePort(plan.ports);
+          if (port === undefined) {
+            const [low, high] = plan.type.port_range;
+            throw new StyxyError('RANGE_EXHAUSTED', `No free port for '${request.serviceType}' in ${low}-${high}`, {
+              suggestions: exhaustedSuggestions(request.serviceType, plan.type),
+              details: { serviceType: request.serviceType, range: [low, high] },
+            });
+          }
+          const allocation = buildAllocation(request, port, newIds(), ctx.now());
+          const note =
+            request.port !== undefined && port !== request.port
+              ? `port ${request.port} is ${plan.requestedPortNote?.reason ?? 'in use by another program'}; allocated ${port} instead`
+              : undefined;
+          const result: AllocateResult = {
+            ...base,
+            ...describe(allocation),
+            existing: false,
+            reused: false,
+            ...(request.port !== undefined && { requestedPort: request.port }),
+            ...(note && { requestedPortNote: note }),
+            ...(input.dryRun && { dryRun: true as const }),
+          };
+          if (input.dryRun) return { result };
+          return {
+            result,
+            state: addAllocation(state, allocation),
+            audit: [{ action: 'allocate', serviceType: allocation.serviceType, lockId: allocation.lockId, port, instanceId: allocation.instanceId, project: allocation.project }],
+          };
+        }
+      }
+    },
+    { write: !input.dryRun },
+  );
+}
+
+function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt'> {
+  return { port: a.port, lockId: a.lockId, serviceType: a.serviceType, instanceId: a.instanceId, project: a.project, owner: a.owner, allocatedAt: a.allocatedAt };
+}
+
+function newIds(): { generatedInstanceId: string; lockSuffix: string } {
+  const hex = crypto.randomBytes(7).toString('hex');
+  return { generatedInstanceId: hex.slice(0, 8), lockSuffix: hex.slice(8) };
+}

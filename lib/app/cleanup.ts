@@ -1,0 +1,38 @@
+import { pruneUnused } from '../core/prune';
+import type { Allocation } from '../core/types';
+import { probePortFree, readListeners } from '../os/ports';
+import type { TransactionContext } from '../store/transaction';
+import { withLiveState } from './context';
+
+export interface CleanupResult {
+  success: true;
+  /** Allocations whose owner was gone or whose lease ended. */
+  pruned: Allocation[];
+  /** With --force: live allocations dropped because nothing listened on their port. */
+  unused: Allocation[];
+}
+
+/**
+ * `styxy cleanup`: report what pruning dropped. With `--force`, also drop every allocation
+ * whose port nobody listens on, whoever owns it.
+ */
+export async function runCleanup(ctx: TransactionContext, input: { force?: boolean }): Promise<CleanupResult> {
+  return withLiveState(ctx, async ({ state, pruned }) => {
+    if (!input.force) return { result: { success: true, pruned, unused: [] } };
+    const listening = await listeningPorts(state.allocations.map((a) => a.port));
+    const { state: kept, pruned: unused } = pruneUnused(state, (port) => listening.has(port));
+    return {
+      result: { success: true, pruned, unused },
+      state: kept,
+      audit: unused.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'nothing listening' })),
+    };
+  });
+}
+
+async function listeningPorts(ports: number[]): Promise<Set<number>> {
+  const listeners = readListeners();
+  if (listeners) return new Set(listeners.map((l) => l.port));
+  const busy = new Set<number>();
+  await Promise.all(ports.map(async (p) => (!(await probePortFree(p)) ? busy.add(p) : undefined)));
+  return busy;
+}

@@ -1,0 +1,56 @@
+import type { Allocation, State } from '../core/types';
+import { ownerPids, pruneAllocations } from '../core/prune';
+import { probeLiveProcesses } from '../os/processes';
+import { resolvePaths } from '../store/paths';
+import { withTransaction, type TransactionContext, type TransactionOutcome } from '../store/transaction';
+import type { LoadedConfig } from '../store/config-files';
+
+/** The context of one CLI invocation: where its files are, the clock, where warnings go. */
+export function defaultContext(): TransactionContext {
+  return {
+    paths: resolvePaths(process.env),
+    cwd: process.cwd(),
+    now: Date.now,
+    warn: (message) => process.stderr.write(`${message}\n`),
+  };
+}
+
+export interface LiveView {
+  config: LoadedConfig;
+  /** The state without the allocations whose owner is gone. */
+  state: State;
+  /** The allocations dropped because their owner is gone. */
+  pruned: Allocation[];
+  /** The state as read, before pruning. */
+  stateAsRead: State;
+}
+
+/**
+ * A transaction in which the state is first pruned of dead and expired owners. When `work`
+ * returns no state of its own, the pruned state is written (if anything was pruned), and each
+ * pruned allocation is logged.
+ */
+export async function withLiveState<T>(
+  ctx: TransactionContext,
+  work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
+  options: { write?: boolean } = {},
+): Promise<T> {
+  return withTransaction(ctx, async ({ config, state: stateAsRead }) => {
+    const now = ctx.now();
+    const { state, pruned } = pruneAllocations(stateAsRead, { now, liveProcesses: probeLiveProcesses(ownerPids(stateAsRead)) });
+    const outcome = await work({ config, state, pruned, stateAsRead });
+    if (options.write === false) return { result: outcome.result };
+    const pruneEvents = pruned.map((a) => ({
+      action: 'prune',
+      serviceType: a.serviceType,
+      lockId: a.lockId,
+      port: a.port,
+      reason: a.owner.kind === 'lease' ? 'lease expired' : 'owner gone',
+    }));
+    return {
+      ...outcome,
+      state: outcome.state ?? state,
+      audit: [...pruneEvents, ...(outcome.audit ?? [])],
+    };
+  });
+}

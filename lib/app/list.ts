@@ -1,0 +1,32 @@
+import { StyxyError } from '../errors';
+import { isSingleInstance } from '../core/allocation';
+import { findNameProblem } from '../core/names';
+import type { Allocation } from '../core/types';
+import { ownValue } from '../core/types';
+import type { TransactionContext } from '../store/transaction';
+import { withLiveState } from './context';
+
+export interface ListedAllocation extends Allocation {
+  singleInstance: boolean;
+}
+
+export interface ListResult {
+  success: true;
+  allocations: ListedAllocation[];
+  pruned: number;
+}
+
+/** `styxy list`: the live allocations (dead owners are pruned first), by port. */
+export async function runList(ctx: TransactionContext, input: { serviceType?: string }): Promise<ListResult> {
+  if (input.serviceType !== undefined) {
+    const problem = findNameProblem(input.serviceType, 'service type');
+    if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
+  }
+  return withLiveState(ctx, ({ config, state, pruned }) => {
+    const allocations = state.allocations
+      .filter((a) => input.serviceType === undefined || a.serviceType === input.serviceType)
+      .sort((a, b) => a.port - b.port)
+      .map((a) => ({ ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)) }));
+    return { result: { success: true, allocations, pruned: pruned.length } };
+  });
+}

@@ -1,0 +1,73 @@
+import type { Allocation } from '../core/types';
+import { attachListenerProcesses, probePortFree, readListeners, type Listener } from '../os/ports';
+import type { TransactionContext } from '../store/transaction';
+import { withLiveState } from './context';
+
+export interface PortReport {
+  port: number;
+  allocation: Allocation | null;
+  listening: boolean;
+  listeners: Listener[];
+}
+
+export interface CheckResult extends PortReport {
+  success: true;
+  available: boolean;
+}
+
+export interface ScanResult {
+  success: true;
+  start: number;
+  end: number;
+  ports: PortReport[];
+}
+
+/** The live allocations, pruned under the lock; the slow look at the OS happens after it. */
+function liveAllocations(ctx: TransactionContext): Promise<Allocation[]> {
+  return withLiveState(ctx, ({ state }) => ({ result: state.allocations }));
+}
+
+/** `styxy check <port>`: who holds it in Styxy, whether something listens, and which process. */
+export async function runCheck(ctx: TransactionContext, port: number): Promise<CheckResult> {
+  const allocation = (await liveAllocations(ctx)).find((a) => a.port === port) ?? null;
+  const listeners = (readListeners() ?? []).filter((l) => l.port === port);
+  attachListenerProcesses(listeners);
+  const listening = listeners.length > 0 || !(await probePortFree(port));
+  return { success: true, port, allocation, listening, listeners, available: allocation === null && !listening };
+}
+
+/** `styxy scan`: every port in a range that is allocated or has a listener. */
+export async function runScan(ctx: TransactionContext, start: number, end: number): Promise<ScanResult> {
+  const allocations = (await liveAllocations(ctx)).filter((a) => a.port >= start && a.port <= end);
+  const byPort = new Map<number, PortReport>();
+  const entry = (port: number): PortReport => {
+    let report = byPort.get(port);
+    if (!report) {
+      report = { port, allocation: null, listening: false, listeners: [] };
+      byPort.set(port, report);
+    }
+    return report;
+  };
+  for (const a of allocations) entry(a.port).allocation = a;
+  const listeners = readListeners();
+  if (listeners) {
+    const inRange = listeners.filter((l) => l.port >= start && l.port <= end);
+    attachListenerProcesses(inRange);
+    for (const l of inRange) {
+      const report = entry(l.port);
+      report.listening = true;
+      report.listeners.push(l);
+    }
+  } else {
+    // Without /proc: bind-probe each port, a batch at a time.
+    for (let port = start; port <= end; port += 256) {
+      const batch = [];
+      for (let p = port; p <= Math.min(end, port + 255); p++) batch.push(p);
+      const free = await Promise.all(batch.map(probePortFree));
+      batch.forEach((p, i) => {
+        if (!free[i]) entry(p).listening = true;
+      });
+    }
+  }
+  return { success: true, start, end, ports: [...byPort.values()].sort((a, b) => a.port - b.port) };
+}

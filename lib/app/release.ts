@@ -1,0 +1,61 @@
+import * as path from 'path';
+import { StyxyError } from '../errors';
+import { findNameProblem } from '../core/names';
+import { planRelease, type ReleaseSelector } from '../core/release';
+import type { Allocation } from '../core/types';
+import { findProjectRoot } from '../os/project';
+import type { TransactionContext } from '../store/transaction';
+import { withLiveState } from './context';
+
+export interface ReleaseInput {
+  lockId?: string;
+  serviceType?: string;
+  instanceId?: string;
+  project?: string;
+  all?: boolean;
+}
+
+export interface ReleaseResult {
+  success: true;
+  released: Allocation[];
+  pruned: number;
+}
+
+export function checkReleaseInput(input: ReleaseInput): void {
+  if (input.lockId === undefined && input.serviceType === undefined) {
+    throw new StyxyError('INVALID_ARGUMENT', 'Name what to release: a lock id, or -s TYPE [-n ID]');
+  }
+  if (input.lockId !== undefined && input.serviceType !== undefined) {
+    throw new StyxyError('INVALID_ARGUMENT', 'Give either a lock id or -s TYPE, not both');
+  }
+  const problem =
+    (input.lockId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(input.lockId) ? `lock id ${JSON.stringify(input.lockId)} is not valid` : null) ??
+    (input.serviceType !== undefined ? findNameProblem(input.serviceType, 'service type') : null) ??
+    (input.instanceId !== undefined ? findNameProblem(input.instanceId, 'instance id') : null);
+  if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
+}
+
+/** `styxy release`: frees allocations by lock id or by type (and instance id). */
+export async function runRelease(ctx: TransactionContext, input: ReleaseInput): Promise<ReleaseResult> {
+  checkReleaseInput(input);
+  const selector: ReleaseSelector =
+    input.lockId !== undefined
+      ? { lockId: input.lockId }
+      : {
+          serviceType: input.serviceType as string,
+          project: input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd),
+          ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
+          ...(input.all && { all: true }),
+        };
+  return withLiveState(ctx, ({ config, state, pruned }) => {
+    // An allocation whose owner just died is still the user's to release by name.
+    const plan = planRelease(config.config, { ...state, allocations: [...state.allocations, ...pruned] }, selector);
+    if (plan.kind === 'rejected') throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions });
+    const releasedIds = new Set(plan.released.map((a) => a.lockId));
+    return {
+      result: { success: true, released: plan.released, pruned: pruned.filter((a) => !releasedIds.has(a.lockId)).length },
+      state: { ...state, allocations: state.allocations.filter((a) => !releasedIds.has(a.lockId)) },
+      audit: plan.released.map((a) => ({ action: 'release', serviceType: a.serviceType, lockId: a.lockId, port: a.port, instanceId: a.instanceId })),
+    };
+  });
+}

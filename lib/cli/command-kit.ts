@@ -1,0 +1,35 @@
+import type { Argv } from 'yargs';
+import { StyxyError } from '../errors';
+import { parsePort } from '../core/names';
+import type { TransactionContext } from '../store/transaction';
+import { outputMode, printJson, type OutputMode, type OutputOptions } from './output';
+
+/** What every handler receives besides its own options. */
+export interface CommonArgs extends OutputOptions {
+  _: (string | number)[];
+}
+
+export function withJson<T>(yargs: Argv<T>): Argv<T & { json: boolean | undefined }> {
+  return yargs.option('json', { type: 'boolean', describe: 'Print one JSON document on stdout (also on failure)' });
+}
+
+/** The transaction context, loaded with the app layer only when a command runs. */
+export function context(): TransactionContext {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../app/context') as typeof import('../app/context')).defaultContext();
+}
+
+/** Runs a command's use case and prints its result: JSON as is, or the human rendering. */
+export async function present<R>(args: OutputOptions, run: () => Promise<R> | R, human: (result: R, mode: OutputMode) => void): Promise<void> {
+  const mode = outputMode(args);
+  const result = await run();
+  if (mode === 'json') printJson(result);
+  else human(result, mode);
+}
+
+/** A port argument: an integer 1-65535, or INVALID_ARGUMENT. */
+export function portArg(value: unknown, flag: string): number {
+  const port = parsePort(value);
+  if (port === null) throw new StyxyError('INVALID_ARGUMENT', `${flag} must be a port number from 1 to 65535, got ${JSON.stringify(String(value))}`);
+  return port;
+}

@@ -1,0 +1,102 @@
+import type { CommandModule } from 'yargs';
+import { StyxyError } from '../../errors';
+import { parseDuration } from '../../core/names';
+import type { AllocateResult } from '../../app/allocate';
+import { context, portArg, present, type CommonArgs } from '../command-kit';
+import { ENV_NAME_PATTERN, bold, green, printLine, renderEnv, warn } from '../output';
+
+interface AllocateArgs extends CommonArgs {
+  'service-type': string;
+  'instance-id'?: string;
+  port?: string;
+  project?: string;
+  pid?: string;
+  ttl?: string;
+  persistent?: boolean;
+  'env-name'?: string;
+  yes?: boolean;
+  'dry-run'?: boolean;
+}
+
+export const allocateCommand: CommandModule<object, AllocateArgs> = {
+  command: 'allocate',
+  describe: 'Allocate a port for a service type',
+  builder: (yargs) =>
+    yargs
+      .option('service-type', { alias: ['s', 'service'], type: 'string', demandOption: true, describe: 'Service type (dev, api, ai, ...)' })
+      .option('instance-id', { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' })
+      .option('port', { alias: 'p', type: 'string', describe: 'Try this port first' })
+      .option('project', { type: 'string', describe: 'Project directory (default: the git top level, else the current directory)' })
+      .option('pid', { type: 'string', describe: 'Owner process (default: the process that ran styxy)' })
+      .option('ttl', { type: 'string', describe: 'Lease that ends after a time instead of an owner process (30m, 8h, 2d)' })
+      .option('persistent', { type: 'boolean', describe: 'Keep the allocation until it is released' })
+      .conflicts('pid', ['ttl', 'persistent'])
+      .conflicts('ttl', 'persistent')
+      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .option('env', { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' })
+      .option('env-name', { type: 'string', describe: 'With --env: the variable that carries the port (default PORT)' })
+      .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print the port number alone' })
+      .option('yes', { type: 'boolean', describe: 'Accept prompts' })
+      .option('dry-run', { type: 'boolean', describe: 'Show what would be allocated; change nothing' })
+      .example('$0 allocate -s dev', 'A port from the dev range (3000-3099)')
+      .example('eval "$($0 allocate -s api -n backend --env)"', 'Set PORT and STYXY_* in this shell')
+      .example('$0 allocate -s ai -n rag -q', 'ai is single-instance: every caller gets the one running port')
+      .epilog(
+        'Single-instance types (instance_behavior "single", like ai): while one allocation of the type is live, ' +
+          'every allocate returns it with existing: true (STYXY_EXISTING=1) instead of a second port; ' +
+          'releasing it, or its owner ending, frees the type.',
+      ) as never,
+  handler: async (args) => {
+    const envName = args['env-name'] ?? 'PORT';
+    if (!ENV_NAME_PATTERN.test(envName)) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${JSON.stringify(envName)} is not a valid variable name`);
+    const ttlMs = args.ttl === undefined ? undefined : parseDuration(args.ttl);
+    if (ttlMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ttl ${JSON.stringify(args.ttl)} is not a duration like 30m, 8h or 2d`);
+    const pid = args.pid === undefined ? undefined : /^[1-9][0-9]{0,9}$/.test(args.pid) ? Number(args.pid) : NaN;
+    if (Number.isNaN(pid)) throw new StyxyError('INVALID_ARGUMENT', `--pid ${JSON.stringify(args.pid)} is not a process id`);
+    const { runAllocate } = await import('../../app/allocate');
+    await present(
+      args,
+      () =>
+        runAllocate(context(), {
+          serviceType: args['service-type'],
+          ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
+          ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
+          ...(args.project !== undefined && { project: args.project }),
+          owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
+          ...(args['dry-run'] && { dryRun: true }),
+        }),
+      (result, mode) => {
+        if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
+        if (mode === 'quiet') return printLine(String(result.port));
+        if (mode === 'env') return printLine(renderEnv(envVars(result, envName)));
+        printLine(describeAllocation(result));
+      },
+    );
+  },
+};
+
+export function envVars(result: AllocateResult, envName: string): [string, string][] {
+  const vars: [string, string][] = [
+    ['STYXY_PORT', String(result.port)],
+    ['STYXY_LOCK_ID', result.lockId],
+    ['STYXY_SERVICE_TYPE', result.serviceType],
+    ['STYXY_INSTANCE_ID', result.instanceId],
+    ['STYXY_EXISTING', result.existing ? '1' : '0'],
+  ];
+  return envName === 'STYXY_PORT' ? vars : [[envName, String(result.port)], ...vars];
+}
+
+function describeAllocation(r: AllocateResult): string {
+  const dry = r.dryRun ? ' (dry run: nothing was written)' : '';
+  if (r.existing) {
+    const pid = r.existingPid ? ` (PID ${r.existingPid})` : '';
+    return [
+      `ℹ ${r.message}${dry}`,
+      `↪ Existing instance '${r.existingInstanceId}' is running on port ${bold(String(r.port))}${pid}`,
+      `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}`,
+    ].join('\n');
+  }
+  if (r.reused) return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${dry}`;
+  const verb = r.dryRun ? 'Would allocate' : 'Allocated';
+  return `${green('✔')} ${verb} port ${bold(String(r.port))} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry}`;
+}

@@ -1,0 +1,29 @@
+import type { CommandModule } from 'yargs';
+import { context, present, type CommonArgs } from '../command-kit';
+import { printLine } from '../output';
+
+interface CleanupArgs extends CommonArgs {
+  force?: boolean;
+}
+
+export const cleanupCommand: CommandModule<object, CleanupArgs> = {
+  command: 'cleanup',
+  describe: 'Drop allocations whose owner has ended (every command does this too)',
+  builder: (yargs) =>
+    yargs
+      .option('force', { type: 'boolean', describe: 'Also drop every allocation whose port nobody listens on, whoever owns it' })
+      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .example('$0 cleanup --force', 'Forget every allocation that is not actually serving') as never,
+  handler: async (args) => {
+    const { runCleanup } = await import('../../app/cleanup');
+    await present(
+      args,
+      () => runCleanup(context(), { force: Boolean(args.force) }),
+      (r) => {
+        for (const a of r.pruned) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): owner ended`);
+        for (const a of r.unused) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): nothing listening`);
+        if (r.pruned.length + r.unused.length === 0) printLine('Nothing to clean up.');
+      },
+    );
+  },
+};

@@ -1,0 +1,41 @@
+import type { CommandModule } from 'yargs';
+import { context, present, type CommonArgs } from '../command-kit';
+import { bold, dim, printLine } from '../output';
+
+interface ListArgs extends CommonArgs {
+  'service-type'?: string;
+  verbose?: boolean;
+}
+
+export const listCommand: CommandModule<object, ListArgs> = {
+  command: 'list',
+  describe: 'List the live allocations (allocations of ended owners are dropped first)',
+  builder: (yargs) =>
+    yargs
+      .option('service-type', { alias: ['s', 'service'], type: 'string', describe: 'Only this service type' })
+      .option('verbose', { alias: 'v', type: 'boolean', describe: 'Also show owner, project and time' })
+      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .example('$0 list -s dev -v', 'The dev allocations with their owners') as never,
+  handler: async (args) => {
+    const { runList } = await import('../../app/list');
+    const { describeOwner } = await import('../../app/owner');
+    await present(
+      args,
+      () => runList(context(), args['service-type'] !== undefined ? { serviceType: args['service-type'] } : {}),
+      (result) => {
+        if (result.allocations.length === 0) return printLine('No live allocations.');
+        const rows = result.allocations.map((a) => {
+          const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
+          if (args.verbose) row.push(describeOwner(a.owner), a.project, a.allocatedAt);
+          return row;
+        });
+        const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', ...(args.verbose ? ['OWNER', 'PROJECT', 'ALLOCATED'] : [])];
+        const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+        const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
+        printLine(bold(fmt(head)));
+        for (const r of rows) printLine(fmt(r));
+        if (result.allocations.some((a) => a.singleInstance)) printLine(dim('[single]: single-instance type; every allocate returns this allocation'));
+      },
+    );
+  },
+};

@@ -1,0 +1,43 @@
+import type { CommandModule } from 'yargs';
+import { context, present, type CommonArgs } from '../command-kit';
+import { printLine } from '../output';
+
+interface ReleaseArgs extends CommonArgs {
+  lockId?: string;
+  'service-type'?: string;
+  'instance-id'?: string;
+  project?: string;
+  all?: boolean;
+}
+
+export const releaseCommand: CommandModule<object, ReleaseArgs> = {
+  command: 'release [lockId]',
+  describe: 'Release an allocation by lock id, or by service type (and instance id)',
+  builder: (yargs) =>
+    yargs
+      .positional('lockId', { type: 'string', describe: 'The lock id that allocate printed' })
+      .option('service-type', { alias: ['s', 'service'], type: 'string', describe: 'Release by service type' })
+      .option('instance-id', { alias: ['n', 'name'], type: 'string', describe: 'With -s: the instance to release' })
+      .option('project', { type: 'string', describe: 'With -s: the project (default: git top level, else the current directory)' })
+      .option('all', { type: 'boolean', describe: 'With -s and no -n: release every allocation of the type in the project' })
+      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .example('$0 release dev-web-1a2b3c', 'Release by lock id')
+      .example('$0 release -s api -n backend', "Release this project's api instance 'backend'") as never,
+  handler: async (args) => {
+    const { runRelease } = await import('../../app/release');
+    await present(
+      args,
+      () =>
+        runRelease(context(), {
+          ...(args.lockId !== undefined && { lockId: String(args.lockId) }),
+          ...(args['service-type'] !== undefined && { serviceType: args['service-type'] }),
+          ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
+          ...(args.project !== undefined && { project: args.project }),
+          ...(args.all && { all: true }),
+        }),
+      (result) => {
+        for (const a of result.released) printLine(`Released port ${a.port} (${a.serviceType} instance '${a.instanceId}', lock ${a.lockId})`);
+      },
+    );
+  },
+};

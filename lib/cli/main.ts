@@ -1,0 +1,32 @@
+import { EXIT_CODES, StyxyError } from '../errors';
+import { outputMode, reportError } from './output';
+
+/**
+ * Styxy's entry point: parses argv, runs one command, prints its result and sets the exit
+ * status. The only place that decides how the process ends.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const mode = outputMode({ json: argv.includes('--json'), env: argv.includes('--env'), quiet: argv.includes('-q') || argv.includes('--quiet') });
+  const verbose = argv.includes('--verbose');
+  try {
+    const { buildParser } = await import('./parser');
+    await buildParser(argv).parseAsync();
+    return EXIT_CODES.OK;
+  } catch (err) {
+    return reportError(err, mode, verbose);
+  }
+}
+
+
+/** Runs main and ends the process with its status once stdout has drained. */
+export function run(argv: string[]): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`styxy: ${String(err)}\n`);
+      process.exitCode = EXIT_CODES.INTERNAL;
+    },
+  );
+}

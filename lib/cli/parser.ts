@@ -1,0 +1,41 @@
+import yargs from 'yargs/yargs';
+import { StyxyError } from '../errors';
+import { allocateCommand } from './commands/allocate';
+import { checkCommand } from './commands/check';
+import { cleanupCommand } from './commands/cleanup';
+import { configCommand } from './commands/config';
+import { doctorCommand } from './commands/doctor';
+import { listCommand } from './commands/list';
+import { releaseCommand } from './commands/release';
+import { scanCommand } from './commands/scan';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../../package.json') as { version: string };
+
+/** The yargs parser: one module per command, each loading its use case only when it runs. */
+export function buildParser(argv: string[]) {
+  return yargs(argv)
+    .scriptName('styxy')
+    .usage('$0 <command> [options]\n\nHands out local TCP ports from per-service ranges, safely, to everything on this machine.')
+    .command(allocateCommand)
+    .command(releaseCommand)
+    .command(listCommand)
+    .command(checkCommand)
+    .command(scanCommand)
+    .command(cleanupCommand)
+    .command(configCommand)
+    .command(doctorCommand)
+    .option('verbose', { type: 'boolean', describe: 'Print stack traces of unexpected errors', global: true })
+    .demandCommand(1, 'Name a command')
+    .recommendCommands()
+    .strict()
+    .version(version)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((message, err) => {
+      if (err) throw err;
+      throw new StyxyError('USAGE', message, { suggestions: ['See: styxy --help'] });
+    });
+}

@@ -1,0 +1,131 @@
+import type { Allocation, Config, Owner, ServiceType, State } from './types';
+import { ownValue } from './types';
+
+export interface AllocationRequest {
+  serviceType: string;
+  /** Given by the user: makes the allocation sticky for (type, instance id, project). */
+  instanceId?: string;
+  /** A specific port to try first. */
+  port?: number;
+  project: string;
+  owner: Owner;
+}
+
+/** Why the requested port was passed over, when it was. */
+export interface RequestedPortNote {
+  port: number;
+  reason: string;
+}
+
+export type AllocationPlan =
+  | { kind: 'rejected'; code: 'UNKNOWN_SERVICE_TYPE'; message: string; suggestions: string[] }
+  /** A single-instance type already has a live allocation: hand that back. */
+  | { kind: 'existing'; allocation: Allocation; reused: boolean; message: string }
+  /** The same type + instance id + project already holds a live allocation. */
+  | { kind: 'reused'; allocation: Allocation }
+  /** Try these ports in order; the first that the OS also finds free wins. */
+  | { kind: 'candidates'; type: ServiceType; ports: number[]; requestedPortNote?: RequestedPortNote };
+
+export function isSingleInstance(type: ServiceType | undefined): boolean {
+  return type?.instance_behavior === 'single';
+}
+
+/** The live allocation that a single-instance type's callers share, derived from the state. */
+export function findSingletonHolder(state: State, serviceType: string): Allocation | undefined {
+  return state.allocations.find((a) => a.serviceType === serviceType);
+}
+
+export function singletonMessage(serviceType: string): string {
+  return `Service '${serviceType}' only allows single instance`;
+}
+
+/**
+ * Decides what an allocate call gets, given a state already pruned of dead owners:
+ * the running single instance, the caller's own sticky allocation, or the ordered candidate ports
+ * (requested port, preferred ports, then the range ascending) that no live allocation holds.
+ */
+export function planAllocation(config: Config, state: State, request: AllocationRequest): AllocationPlan {
+  const type = ownValue(config.service_types, request.serviceType);
+  if (!type) {
+    return {
+      kind: 'rejected',
+      code: 'UNKNOWN_SERVICE_TYPE',
+      message: `Unknown service type '${request.serviceType}'`,
+      suggestions: [
+        `Known types: ${Object.keys(config.service_types).sort().join(', ')}`,
+        `Add it under service_types in your config (styxy config path), or enable auto-allocation: styxy config auto-allocation enable`,
+      ],
+    };
+  }
+
+  const sticky = request.instanceId === undefined ? undefined : findSticky(state, request);
+  if (isSingleInstance(type)) {
+    const holder = findSingletonHolder(state, request.serviceType);
+    if (holder) {
+      return { kind: 'existing', allocation: holder, reused: holder === sticky, message: singletonMessage(request.serviceType) };
+    }
+  }
+  if (sticky) return { kind: 'reused', allocation: sticky };
+
+  const held = new Map<number, Allocation>();
+  for (const allocation of state.allocations) held.set(allocation.port, allocation);
+
+  const ports: number[] = [];
+  const seen = new Set<number>();
+  const add = (port: number): void => {
+    if (!seen.has(port) && !held.has(port)) ports.push(port);
+    seen.add(port);
+  };
+  let requestedPortNote: RequestedPortNote | undefined;
+  if (request.port !== undefined) {
+    const holder = held.get(request.port);
+    if (holder) requestedPortNote = { port: request.port, reason: `allocated to ${holder.lockId}` };
+    add(request.port);
+  }
+  const [low, high] = type.port_range;
+  for (const port of type.preferred_ports ?? []) if (port >= low && port <= high) add(port);
+  for (let port = low; port <= high; port++) add(port);
+
+  return requestedPortNote ? { kind: 'candidates', type, ports, requestedPortNote } : { kind: 'candidates', type, ports };
+}
+
+function findSticky(state: State, request: AllocationRequest): Allocation | undefined {
+  return state.allocations.find(
+    (a) => a.serviceType === request.serviceType && a.instanceId === request.instanceId && a.project === request.project,
+  );
+}
+
+export interface NewAllocationIds {
+  /** Used as the instance id when the request names none. */
+  generatedInstanceId: string;
+  /** Makes the lock id unique. */
+  lockSuffix: string;
+}
+
+/** The allocation record for a port the caller has found free. */
+export function buildAllocation(request: AllocationRequest, port: number, ids: NewAllocationIds, now: number): Allocation {
+  const instanceId = request.instanceId ?? ids.generatedInstanceId;
+  return {
+    lockId: `${request.serviceType}-${instanceId}-${ids.lockSuffix}`,
+    serviceType: request.serviceType,
+    instanceId,
+    port,
+    project: request.project,
+    owner: request.owner,
+    allocatedAt: new Date(now).toISOString(),
+  };
+}
+
+export function addAllocation(state: State, allocation: Allocation): State {
+  return { ...state, allocations: [...state.allocations, allocation] };
+}
+
+/** What to tell a user whose type has no free port. */
+export function exhaustedSuggestions(serviceType: string, type: ServiceType): string[] {
+  const [low, high] = type.port_range;
+  return [
+    `See what holds them: styxy list -s ${serviceType}; styxy scan --start ${low} --end ${high}`,
+    `Drop allocations nobody listens on: styxy cleanup --force`,
+    `Widen the range of '${serviceType}' in your config (styxy config path)`,
+  ];
+}

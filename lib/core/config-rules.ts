@@ -1,0 +1,165 @@
+import type { Config, ConfigLayer, ServiceType } from './types';
+import { ownValue } from './types';
+
+/** One problem found in a config file: which file, where in it (a JSON pointer), and what. */
+export interface ConfigProblem {
+  file: string;
+  path: string;
+  message: string;
+}
+
+export interface NamedLayer {
+  /** The file the layer came from, or `built-in defaults`. */
+  file: string;
+  layer: ConfigLayer;
+}
+
+export interface MergedConfig {
+  config: Config;
+  /** For each service type, the file that gave it its current port range. */
+  rangeSources: Record<string, string>;
+  /** The last file that set `auto_allocation` / `auto_allocation_rules`. */
+  autoSource: string;
+  rulesSource: string;
+  problems: ConfigProblem[];
+}
+
+/**
+ * Merges layers over a base config, later layers winning key by key: a service type's fields
+ * are merged one by one (so a layer may change only `instance_behavior` of a built-in type),
+ * `auto_allocation` settings likewise, and rules are ordered so that the latest layer's come
+ * first (the first matching rule wins). A type no earlier layer knows must bring a port range.
+ */
+export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedLayer[]): MergedConfig {
+  const serviceTypes: Record<string, ServiceType> = { ...base.service_types };
+  const rangeSources: Record<string, string> = {};
+  for (const name of Object.keys(serviceTypes)) rangeSources[name] = baseFile;
+  const problems: ConfigProblem[] = [];
+  let autoAllocation = { ...base.auto_allocation };
+  let rules = { ...base.auto_allocation_rules };
+  let autoSource = baseFile;
+  let rulesSource = baseFile;
+
+  for (const { file, layer } of layers) {
+    for (const [name, partial] of Object.entries(layer.service_types ?? {})) {
+      const previous = ownValue(serviceTypes, name);
+      const merged = { ...(previous ?? {}), ...partial } as ServiceType;
+      if (merged.port_range === undefined) {
+        problems.push({
+          file,
+          path: `/service_types/${name}`,
+          message: `service type '${name}' is not a built-in type, so it needs a port_range`,
+        });
+        continue;
+      }
+      serviceTypes[name] = merged;
+      if (partial.port_range !== undefined) rangeSources[name] = file;
+    }
+    if (layer.auto_allocation) {
+      autoAllocation = { ...autoAllocation, ...layer.auto_allocation };
+      autoSource = file;
+    }
+    if (layer.auto_allocation_rules) {
+      rulesSource = file;
+      const later = layer.auto_allocation_rules;
+      const earlier = Object.fromEntries(Object.entries(rules).filter(([pattern]) => ownValue(later, pattern) === undefined));
+      rules = { ...later, ...earlier };
+    }
+  }
+
+  return {
+    config: { service_types: serviceTypes, auto_allocation: autoAllocation, auto_allocation_rules: rules },
+    rangeSources,
+    autoSource,
+    rulesSource,
+    problems,
+  };
+}
+
+/**
+ * Meaning checks that a schema cannot express: ranges the right way round, preferred ports
+ * inside their range, no two types sharing a port, sane auto-allocation bounds.
+ */
+export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
+  const { config, rangeSources, autoSource, rulesSource } = merged;
+  const problems: ConfigProblem[] = [];
+  const spans: { name: string; low: number; high: number }[] = [];
+
+  for (const [name, type] of Object.entries(config.service_types)) {
+    const file = ownValue(rangeSources, name) ?? 'config';
+    const [low, high] = type.port_range;
+    if (low > high) {
+      problems.push({ file, path: `/service_types/${name}/port_range`, message: `range ${low}-${high} ends before it starts` });
+      continue;
+    }
+    spans.push({ name, low, high });
+    (type.preferred_ports ?? []).forEach((port, index) => {
+      if (port < low || port > high) {
+        problems.push({
+          file,
+          path: `/service_types/${name}/preferred_ports/${index}`,
+          message: `preferred port ${port} is outside the type's range ${low}-${high}`,
+        });
+      }
+    });
+  }
+
+  spans.sort((a, b) => a.low - b.low || a.high - b.high);
+  let reach: (typeof spans)[number] | undefined;
+  for (const span of spans) {
+    if (reach && span.low <= reach.high) {
+      problems.push({
+        file: ownValue(rangeSources, span.name) ?? 'config',
+        path: `/service_types/${span.name}/port_range`,
+        message: `range ${span.low}-${span.high} of '${span.name}' overlaps ${reach.low}-${reach.high} of '${reach.name}'`,
+      });
+    }
+    if (!reach || span.high > reach.high) reach = span;
+  }
+
+  const auto = config.auto_allocation;
+  if (auto.min_port >= auto.max_port) {
+    problems.push({
+      file: autoSource,
+      path: '/auto_allocation/min_port',
+      message: `min_port ${auto.min_port} must be below max_port ${auto.max_port}`,
+    });
+  }
+  for (const key of ['min_port', 'max_port'] as const) {
+    if (auto[key] < 1024) {
+      problems.push({ file: autoSource, path: `/auto_allocation/${key}`, message: `${key} ${auto[key]} is below 1024; auto-allocated ranges stay within 1024-65535` });
+    }
+  }
+  for (const [pattern, rule] of Object.entries(config.auto_allocation_rules)) {
+    if (rule.preferred_range_start !== undefined && rule.preferred_range_start < 1024) {
+      problems.push({
+        file: rulesSource,
+        path: `/auto_allocation_rules/${pattern}/preferred_range_start`,
+        message: `preferred_range_start ${rule.preferred_range_start} is below 1024`,
+      });
+    }
+  }
+  return problems;
+}
+
+/** Turns one ajv error into a readable "path: message" problem. */
+export function describeSchemaError(file: string, error: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }): ConfigProblem {
+  const path = error.instancePath || '/';
+  if (error.keyword === 'additionalProperties') {
+    const key = String(error.params.additionalProperty);
+    return { file, path: `${error.instancePath}/${key}`, message: `unknown key '${key}'` };
+  }
+  if (error.keyword === 'enum') {
+    const allowed = (error.params.allowedValues as unknown[] | undefined)?.map((v) => JSON.stringify(v)).join(', ');
+    return { file, path, message: `must be one of ${allowed}` };
+  }
+  if (error.keyword === 'propertyNames' || error.keyword === 'pattern') {
+    const name = error.params.propertyName;
+    if (typeof name === 'string') return { file, path: `${path}/${name}`, message: `'${name}' is not a valid name` };
+  }
+  return { file, path, message: error.message ?? error.keyword };
+}
+
+export function formatConfigProblems(problems: ConfigProblem[]): string {
+  return problems.map((p) => `${p.file}: ${p.path}: ${p.message}`).join('\n');
+}

@@ -1,0 +1,35 @@
+/**
+ * Pure checks for what users type: service types, instance ids, ports and durations.
+ * Each returns a problem description, or null when the value is fine.
+ */
+
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export function findNameProblem(value: unknown, what: string): string | null {
+  if (typeof value !== 'string' || value.length === 0) return `${what} must not be empty`;
+  if (value.length > 63) return `${what} is ${value.length} characters long; at most 63 are allowed`;
+  if (!NAME_PATTERN.test(value)) {
+    return `${what} ${JSON.stringify(value)} may only contain letters, digits, '.', '_' and '-', and must start with a letter or digit`;
+  }
+  return null;
+}
+
+/** Parses a port given as text or number; returns the integer or null when it is not 1-65535. */
+export function parsePort(value: unknown): number | null {
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !/^[0-9]{1,5}$/.test(text)) return null;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : null;
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `30s`, `30m`, `8h`, `2d` or `1h30m` into milliseconds; null when malformed or zero. */
+export function parseDuration(value: unknown): number | null {
+  if (typeof value !== 'string' || !/^([0-9]{1,6}[smhd])+$/.test(value)) return null;
+  let total = 0;
+  for (const part of value.matchAll(/([0-9]+)([smhd])/g)) {
+    total += Number(part[1]) * (UNIT_MS[part[2] as string] as number);
+  }
+  return total > 0 && total <= 366 * UNIT_MS.d! ? total : null;
+}

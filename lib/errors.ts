@@ -1,0 +1,55 @@
+/**
+ * Every expected failure in Styxy is a StyxyError with a stable `code`. The code decides the exit
+ * status (see EXIT_CODES and the README table); messages may change, codes never do.
+ */
+
+export const EXIT_CODES = {
+  OK: 0,
+  INTERNAL: 1,
+  USAGE: 2,
+  INVALID_ARGUMENT: 3,
+  UNKNOWN_SERVICE_TYPE: 4,
+  RANGE_EXHAUSTED: 5,
+  AUTO_ALLOCATION_FAILED: 6,
+  CONFIRMATION_REQUIRED: 7,
+  NOT_FOUND: 8,
+  INVALID_CONFIG: 9,
+  LOCK_TIMEOUT: 10,
+  UNSAFE_HOME: 11,
+  LOCK_COMPROMISED: 12,
+  WRITE_FAILED: 13,
+  WAIT_TIMEOUT: 14,
+  NEEDS_ATTENTION: 15,
+} as const;
+
+export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;
+
+export interface StyxyErrorOptions {
+  /** Machine-readable facts that go into `--json` output under `error.details`. */
+  details?: Record<string, unknown>;
+  /** What the user can do about it; printed on stderr and listed in `error.suggestions`. */
+  suggestions?: string[];
+  cause?: unknown;
+}
+
+export class StyxyError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  readonly suggestions: string[];
+
+  constructor(code: ErrorCode, message: string, options: StyxyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'StyxyError';
+    this.code = code;
+    this.details = options.details;
+    this.suggestions = options.suggestions ?? [];
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.code];
+  }
+}
+
+export function isStyxyError(err: unknown): err is StyxyError {
+  return err instanceof StyxyError;
+}

@@ -1,0 +1,156 @@
+import * as fs from 'fs';
+import * as net from 'net';
+
+let dualStack: boolean | undefined;
+
+/**
+ * True when nothing on this machine holds `port`. Binds the dual-stack wildcard `::`, which
+ * conflicts with a listener on any IPv4 or IPv6 address (a probe on 127.0.0.1 alone misses a
+ * server on ::1); falls back to 0.0.0.0 where IPv6 is off. EACCES/EPERM count as busy.
+ */
+export async function probePortFree(port: number): Promise<boolean> {
+  if (dualStack !== false) {
+    const outcome = await tryBind(port, '::');
+    if (outcome !== 'unsupported') {
+      dualStack = true;
+      return outcome === 'free';
+    }
+    dualStack = false;
+  }
+  return (await tryBind(port, '0.0.0.0')) === 'free';
+}
+
+function tryBind(port: number, host: string): Promise<'free' | 'busy' | 'unsupported'> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL') resolve('unsupported');
+      else resolve('busy');
+    });
+    server.listen({ port, host, ipv6Only: false, exclusive: true }, () => {
+      server.close(() => resolve('free'));
+    });
+  });
+}
+
+/** Returns the first port of `candidates` that the OS finds free, probing in order. */
+export async function findFirstFreePort(candidates: readonly number[], skip?: (port: number) => boolean): Promise<number | undefined> {
+  for (const port of candidates) {
+    if (skip?.(port)) continue;
+    if (await probePortFree(port)) return port;
+  }
+  return undefined;
+}
+
+/** A listening TCP socket as /proc/net/tcp{,6} reports it. */
+export interface Listener {
+  port: number;
+  address: string;
+  inode: string;
+  pid?: number;
+  command?: string;
+}
+
+/**
+ * Every listening TCP socket on this machine's network namespace, from /proc/net/tcp and tcp6;
+ * null where /proc is not available.
+ */
+export function readListeners(): Listener[] | null {
+  const listeners: Listener[] = [];
+  let readAny = false;
+  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    readAny = true;
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10 || cols[3] !== '0A') continue; // 0A = TCP_LISTEN
+      const [hexAddress, hexPort] = (cols[1] ?? '').split(':');
+      listeners.push({ port: parseInt(hexPort ?? '0', 16), address: decodeAddress(hexAddress ?? '', v6), inode: cols[9] ?? '0' });
+    }
+  }
+  return readAny ? listeners : null;
+}
+
+function decodeAddress(hex: string, v6: boolean): string {
+  if (!v6) {
+    const bytes = hex.match(/../g)?.map((b) => parseInt(b, 16)).reverse() ?? [];
+    return bytes.join('.');
+  }
+  // Four little-endian 32-bit words.
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((w) => (w.match(/../g) ?? []).reverse());
+  const groups: string[] = [];
+  for (let i = 0; i < bytes.length; i += 2) groups.push(parseInt(`${bytes[i]}${bytes[i + 1]}`, 16).toString(16));
+  return compressIPv6(groups.join(':'));
+}
+
+function compressIPv6(full: string): string {
+  if (full.startsWith('0:0:0:0:0:ffff:')) {
+    const parts = full.split(':');
+    const hi = parseInt(parts[6] ?? '0', 16);
+    const lo = parseInt(parts[7] ?? '0', 16);
+    return `::ffff:${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+  }
+  const best = /(?:^|:)0(?::0)+(?::|$)/g;
+  let longest = '';
+  for (const match of full.match(best) ?? []) if (match.length > longest.length) longest = match;
+  return longest ? full.replace(longest, '::') : full;
+}
+
+/**
+ * Fills in the PID and command of each listener by finding which process has its socket inode
+ * open. Only processes this user may inspect are found.
+ */
+export function attachListenerProcesses(listeners: Listener[]): void {
+  const wanted = new Map<string, Listener[]>();
+  for (const l of listeners) {
+    if (l.inode === '0') continue;
+    const list = wanted.get(l.inode) ?? [];
+    list.push(l);
+    wanted.set(l.inode, list);
+  }
+  if (wanted.size === 0) return;
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const match = /^socket:\[(\d+)\]$/.exec(target);
+      const found = match ? wanted.get(match[1]!) : undefined;
+      if (!found) continue;
+      let command = '';
+      try {
+        command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0').join(' ');
+      } catch {
+        /* the process just ended */
+      }
+      for (const l of found) {
+        l.pid = Number(pid);
+        l.command = command.slice(0, 200);
+      }
+      wanted.delete(match![1]!);
+      if (wanted.size === 0) return;
+    }
+  }
+}

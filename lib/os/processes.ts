@@ -1,0 +1,145 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+
+/** What /proc/PID/stat tells about a process. */
+export interface ProcessStat {
+  pid: number;
+  state: string;
+  ppid: number;
+  /** Clock ticks since boot: with the PID, it names one process for the machine's uptime. */
+  startTime: string;
+}
+
+const hasProc = (): boolean => process.platform === 'linux' && fs.existsSync('/proc/self/stat');
+
+/**
+ * Reads /proc/PID/stat. The command name (field 2) may hold spaces and parentheses, so the
+ * fields are taken after the last ')'.
+ */
+export function readProcessStat(pid: number): ProcessStat | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // After the name: state(3) ppid(4) ... starttime(22) → indexes 0, 1 and 19.
+  const state = fields[0];
+  const ppid = Number(fields[1]);
+  const startTime = fields[19];
+  if (state === undefined || startTime === undefined || !Number.isInteger(ppid)) return null;
+  return { pid, state, ppid, startTime };
+}
+
+export function readCommandLine(pid: number): string | null {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.replace(/\0+$/, '').split('\0').join(' ');
+  } catch {
+    return null;
+  }
+}
+
+function isDeadState(state: string): boolean {
+  return state === 'Z' || state === 'X' || state === 'x';
+}
+
+function signalZero(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The start time of each PID that is alive and not a zombie. A PID missing from the result is
+ * dead. Start times are /proc ticks on Linux, `ps -o lstart=` text elsewhere.
+ */
+export function probeLiveProcesses(pids: readonly number[]): Map<number, string | null> {
+  const live = new Map<number, string | null>();
+  if (pids.length === 0) return live;
+  if (hasProc()) {
+    // With many owners, one directory listing rules out the dead without opening their files.
+    let present: Set<string> | null = null;
+    if (pids.length > 64) present = new Set(fs.readdirSync('/proc'));
+    for (const pid of pids) {
+      if (present && !present.has(String(pid))) continue;
+      const stat = readProcessStat(pid);
+      if (stat && !isDeadState(stat.state)) live.set(pid, stat.startTime);
+    }
+    return live;
+  }
+  const candidates = pids.filter(signalZero);
+  if (candidates.length === 0) return live;
+  try {
+    const out = execFileSync('ps', ['-o', 'pid=,stat=,lstart=', '-p', candidates.join(',')], { encoding: 'utf8' });
+    for (const line of out.split('\n')) {
+      const match = /^\s*(\d+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
+      if (match && !match[2]!.startsWith('Z')) live.set(Number(match[1]), match[3]!);
+    }
+  } catch {
+    for (const pid of candidates) live.set(pid, null);
+  }
+  return live;
+}
+
+/** The start time of a live PID (null when unknown), or undefined when it is not running. */
+export function readStartTime(pid: number): string | null | undefined {
+  const live = probeLiveProcesses([pid]);
+  return live.has(pid) ? (live.get(pid) ?? null) : undefined;
+}
+
+/** The process that owns an allocation made by this invocation. */
+export interface Invoker {
+  pid: number;
+  startTime: string | null;
+  command: string;
+}
+
+const NPM_WRAPPER = /(^|[/\s])(npm|npx|pnpm|yarn)(\.cmd)?(\s|$)|npm-cli\.js|npx-cli\.js|pnpm\.c?js|yarn\.c?js/;
+const SHELL_C = /^(\S*\/)?(sh|bash|dash|zsh)\s+-c\s+(.*)$/s;
+
+/**
+ * Finds the process that asked for styxy: the parent, skipping a transient subshell (bash forks
+ * one for `$(styxy …; other)` and for pipelines; its cmdline equals its parent's) and the
+ * `sh -c` + npm/npx pair that `npx styxy` and npm scripts put between the caller and styxy.
+ */
+export function detectInvoker(): Invoker {
+  let pid = process.ppid;
+  if (!hasProc()) return { pid, startTime: readStartTime(pid) ?? null, command: '' };
+  for (let hops = 0; hops < 8; hops++) {
+    const stat = readProcessStat(pid);
+    const command = readCommandLine(pid) ?? '';
+    if (!stat || stat.ppid <= 1) break;
+    const parentCommand = readCommandLine(stat.ppid) ?? '';
+    if (command !== '' && command === parentCommand) {
+      pid = stat.ppid;
+      continue;
+    }
+    const shell = SHELL_C.exec(command);
+    if (shell && isSimpleCommand(shell[3] ?? '') && NPM_WRAPPER.test(parentCommand)) {
+      pid = readProcessStat(stat.ppid)?.ppid ?? stat.ppid;
+      continue;
+    }
+    if (NPM_WRAPPER.test(command) && /\bexec\b|npx/.test(command)) {
+      pid = stat.ppid;
+      continue;
+    }
+    break;
+  }
+  const stat = readProcessStat(pid);
+  return { pid, startTime: stat?.startTime ?? null, command: (readCommandLine(pid) ?? '').slice(0, 300) };
+}
+
+/** A `sh -c` script that only runs one command: the shell lives exactly as long as styxy does. */
+function isSimpleCommand(script: string): boolean {
+  return !/[;&|\n`]|\$\(/.test(script);
+}
+
+export function describeProcess(pid: number): string {
+  const command = readCommandLine(pid);
+  return command ? `PID ${pid} (${command.slice(0, 120)})` : `PID ${pid}`;
+}

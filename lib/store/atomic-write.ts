@@ -1,0 +1,99 @@
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import { StyxyError } from '../errors';
+import { faultPoint, seam } from './fs-seam';
+
+/**
+ * Replaces `file` with `data` so that readers see the old or the new content, never a mix:
+ * write a temp file beside it (O_EXCL|O_NOFOLLOW, mode 0600) looping until every byte is down
+ * (a single write may be short on a nearly full disk), fsync, then rename over the target.
+ * A symlink in the target's place is refused, never written through.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+  refuseSymlink(file);
+  const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const buffer = Buffer.from(data, 'utf8');
+  let fd: number | undefined;
+  try {
+    fd = seam.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), mode);
+    writeAll(fd, buffer);
+    seam.fsyncSync(fd);
+    seam.closeSync(fd);
+    fd = undefined;
+    faultPoint('after-temp-write');
+    faultPoint('before-rename');
+    seam.renameSync(temp, file);
+    faultPoint('after-rename');
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        seam.closeSync(fd);
+      } catch {
+        /* already failing */
+      }
+    }
+    try {
+      seam.unlinkSync(temp);
+    } catch {
+      /* it may never have been created */
+    }
+    throw writeFailure(file, err);
+  }
+}
+
+/** Appends to a file without following a symlink, creating it 0600. */
+export function appendFileNoFollow(file: string, data: string): void {
+  let fd: number | undefined;
+  try {
+    fd = seam.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+    writeAll(fd, Buffer.from(data, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') refuseSymlink(file);
+    throw writeFailure(file, err);
+  } finally {
+    if (fd !== undefined) seam.closeSync(fd);
+  }
+}
+
+/** Loops over short writes: one write(2) may store fewer bytes than asked when space runs low. */
+function writeAll(fd: number, buffer: Buffer): void {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const written = seam.writeSync(fd, buffer, offset, buffer.length - offset);
+    if (written <= 0) throw Object.assign(new Error('no progress writing'), { code: 'EIO' });
+    offset += written;
+  }
+}
+
+function refuseSymlink(file: string): void {
+  let isLink = false;
+  try {
+    isLink = seam.lstatSync(file).isSymbolicLink();
+  } catch {
+    return;
+  }
+  if (isLink) {
+    throw new StyxyError('UNSAFE_HOME', `${file} is a symbolic link; Styxy never writes through one`, {
+      details: { path: file },
+      suggestions: [`Inspect it, then remove it: rm ${file}`],
+    });
+  }
+}
+
+export function writeFailure(file: string, err: unknown): StyxyError {
+  if (err instanceof StyxyError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  const reason =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'the disk is full'
+      : code === 'EROFS'
+        ? 'the file system is read-only'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : (err as Error).message;
+  return new StyxyError('WRITE_FAILED', `Could not write ${file}: ${reason}; nothing was changed`, {
+    cause: err,
+    details: { path: file, errno: code },
+    suggestions: code === 'ENOSPC' || code === 'EDQUOT' ? ['Free some disk space and try again'] : [],
+  });
+}

@@ -1,0 +1,83 @@
+import * as os from 'os';
+import { appendFileNoFollow } from './atomic-write';
+import { faultPoint, seam } from './fs-seam';
+import type { StyxyPaths } from './paths';
+
+export const AUDIT_ROTATE_BYTES = 10 * 1024 * 1024;
+export const AUDIT_ROTATIONS_KEPT = 5;
+
+/** What a command records about one change; the log adds timestamp, user and pid. */
+export interface AuditInput {
+  action: string;
+  serviceType?: string;
+  [key: string]: unknown;
+}
+
+export interface AuditEvent extends AuditInput {
+  timestamp: string;
+}
+
+/** Appends events to audit.log as JSON lines, rotating at 10 MB (audit.log.1 … .5). */
+export function appendAudit(paths: StyxyPaths, events: AuditEvent[]): void {
+  if (events.length === 0) return;
+  rotateIfLarge(paths);
+  const user = safeUser();
+  const lines = events.map((e) => JSON.stringify({ ...e, user, pid: process.pid })).join('\n');
+  faultPoint('during-audit');
+  appendFileNoFollow(paths.audit, `${lines}\n`);
+}
+
+function rotateIfLarge(paths: StyxyPaths): void {
+  let size: number;
+  try {
+    size = seam.lstatSync(paths.audit).size;
+  } catch {
+    return;
+  }
+  if (size < AUDIT_ROTATE_BYTES) return;
+  for (let n = AUDIT_ROTATIONS_KEPT - 1; n >= 1; n--) {
+    try {
+      seam.renameSync(`${paths.audit}.${n}`, `${paths.audit}.${n + 1}`);
+    } catch {
+      /* that rotation does not exist yet */
+    }
+  }
+  seam.renameSync(paths.audit, `${paths.audit}.1`);
+}
+
+/**
+ * Reads the audit events, oldest first, across rotations. A torn line (a writer killed
+ * mid-append) is skipped.
+ */
+export function readAudit(paths: StyxyPaths): AuditEvent[] {
+  const files = [];
+  for (let n = AUDIT_ROTATIONS_KEPT; n >= 1; n--) files.push(`${paths.audit}.${n}`);
+  files.push(paths.audit);
+  const events: AuditEvent[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = seam.readFileSync(file, 'utf8') as string;
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        const event = JSON.parse(line) as AuditEvent;
+        if (event && typeof event === 'object' && typeof event.action === 'string') events.push(event);
+      } catch {
+        /* torn line */
+      }
+    }
+  }
+  return events;
+}
+
+function safeUser(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+}

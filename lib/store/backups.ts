@@ -1,0 +1,37 @@
+import * as path from 'path';
+import { faultPoint, seam } from './fs-seam';
+import type { StyxyPaths } from './paths';
+
+export const BACKUPS_KEPT = 10;
+
+/**
+ * Copies config.json to `backups/config.json.<timestamp>` before it is rewritten, keeping the
+ * newest ten. Returns the backup's path, or null when there was no config to copy.
+ */
+export function backupConfig(paths: StyxyPaths, now: number): string | null {
+  try {
+    seam.lstatSync(paths.config);
+  } catch {
+    return null;
+  }
+  seam.mkdirSync(paths.backups, { recursive: true, mode: 0o700 });
+  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
+  let target = path.join(paths.backups, `config.json.${stamp}`);
+  for (let n = 1; exists(target); n++) target = path.join(paths.backups, `config.json.${stamp}-${n}`);
+  seam.copyFileSync(paths.config, target);
+  faultPoint('during-backup');
+  const backups = (seam.readdirSync(paths.backups) as string[]).filter((f) => f.startsWith('config.json.')).sort();
+  for (const old of backups.slice(0, Math.max(0, backups.length - BACKUPS_KEPT))) {
+    seam.unlinkSync(path.join(paths.backups, old));
+  }
+  return target;
+}
+
+function exists(file: string): boolean {
+  try {
+    seam.lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,120 @@
+import * as path from 'path';
+import { StyxyError } from '../errors';
+import { builtInConfig } from '../core/defaults';
+import {
+  describeSchemaError,
+  findConfigProblems,
+  formatConfigProblems,
+  mergeConfigLayers,
+  type ConfigProblem,
+  type MergedConfig,
+  type NamedLayer,
+} from '../core/config-rules';
+import type { ConfigLayer } from '../core/types';
+import { writeFileAtomic } from './atomic-write';
+import { backupConfig } from './backups';
+import { seam } from './fs-seam';
+import { checkFileSafety } from './home';
+import type { StyxyPaths } from './paths';
+import { validateConfigShape } from './validators';
+
+export const BUILT_IN = 'built-in defaults';
+export const PROJECT_CONFIG_NAME = '.styxy.json';
+
+export interface LoadedConfig extends MergedConfig {
+  projectFile: string | null;
+  userFile: string | null;
+  /** The user's config.json as written, for rewriting it without losing a line. */
+  userLayer: ConfigLayer | null;
+  projectLayer: ConfigLayer | null;
+}
+
+/** The nearest `.styxy.json` from `cwd` upward, or null. */
+export function findProjectConfig(cwd: string): string | null {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    const candidate = path.join(dir, PROJECT_CONFIG_NAME);
+    try {
+      if (seam.statSync(candidate).isFile()) return candidate;
+    } catch {
+      /* keep looking */
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}
+
+/**
+ * Reads and checks one config file: JSON syntax, then the schema (every problem at once).
+ * Returns null when the file does not exist.
+ */
+export function readConfigLayer(file: string, mustBeSafe: boolean): { layer: ConfigLayer | null; problems: ConfigProblem[] } {
+  if (mustBeSafe) {
+    if (!checkFileSafety(file)) return { layer: null, problems: [] };
+  }
+  let text: string;
+  try {
+    text = seam.readFileSync(file, 'utf8') as string;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { layer: null, problems: [] };
+    return { layer: null, problems: [{ file, path: '/', message: `cannot read: ${(err as Error).message}` }] };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    return { layer: null, problems: [{ file, path: '/', message: `not valid JSON: ${(err as Error).message}` }] };
+  }
+  const errors = validateConfigShape(data);
+  if (errors.length > 0) return { layer: null, problems: errors.map((e) => describeSchemaError(file, e)) };
+  return { layer: data as ConfigLayer, problems: [] };
+}
+
+/**
+ * The effective config: built-in defaults ← project `.styxy.json` ← `$STYXY_HOME/config.json`.
+ * Any problem in any layer stops the command with INVALID_CONFIG naming each file and JSON path.
+ */
+export function loadConfig(paths: StyxyPaths, cwd: string): LoadedConfig {
+  const projectFile = findProjectConfig(cwd);
+  const project = projectFile ? readConfigLayer(projectFile, false) : { layer: null, problems: [] };
+  const user = readConfigLayer(paths.config, true);
+  const problems = [...project.problems, ...user.problems];
+  if (problems.length > 0) throw invalidConfig(problems);
+  return buildEffectiveConfig(paths, projectFile, project.layer, user.layer);
+}
+
+/**
+ * Merges the project and user layers over the built-in defaults and checks their meaning;
+ * throws INVALID_CONFIG naming every problem. Used for what is on disk and for a config about
+ * to be written alike, so nothing invalid is ever written.
+ */
+export function buildEffectiveConfig(
+  paths: StyxyPaths,
+  projectFile: string | null,
+  projectLayer: ConfigLayer | null,
+  userLayer: ConfigLayer | null,
+): LoadedConfig {
+  const layers: NamedLayer[] = [];
+  if (projectFile && projectLayer) layers.push({ file: projectFile, layer: projectLayer });
+  if (userLayer) layers.push({ file: paths.config, layer: userLayer });
+  const merged = mergeConfigLayers(builtInConfig(), BUILT_IN, layers);
+  const problems = [...merged.problems, ...findConfigProblems(merged)];
+  if (problems.length > 0) throw invalidConfig(problems);
+  return { ...merged, projectFile, userFile: userLayer ? paths.config : null, userLayer, projectLayer };
+}
+
+export function invalidConfig(problems: ConfigProblem[]): StyxyError {
+  const files = [...new Set(problems.map((p) => p.file))];
+  return new StyxyError('INVALID_CONFIG', `Invalid config:\n${formatConfigProblems(problems)}`, {
+    details: { problems, files },
+    suggestions: [`Fix ${files.join(', ')} and check it with: styxy config validate`],
+  });
+}
+
+/** Rewrites the user's config.json (backup first), keeping every key the user had. */
+export function writeUserConfig(paths: StyxyPaths, layer: ConfigLayer, now: number): string | null {
+  const backup = backupConfig(paths, now);
+  writeFileAtomic(paths.config, `${JSON.stringify(layer, null, 2)}\n`);
+  return backup;
+}

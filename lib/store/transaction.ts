@@ -1,0 +1,92 @@
+import type { ConfigLayer, State } from '../core/types';
+import { appendAudit, type AuditInput } from './audit-log';
+import { loadConfig, writeUserConfig, type LoadedConfig } from './config-files';
+import { seam } from './fs-seam';
+import { checkFileSafety, ensureHome } from './home';
+import { acquireLock } from './lock';
+import { TEMP_FILE_PATTERN, type StyxyPaths } from './paths';
+import { readState, writeState } from './state-file';
+
+export interface TransactionContext {
+  paths: StyxyPaths;
+  cwd: string;
+  now: () => number;
+  /** Where warnings go (stderr in the CLI). */
+  warn: (message: string) => void;
+}
+
+export interface TransactionView {
+  config: LoadedConfig;
+  state: State;
+}
+
+export interface TransactionOutcome<T> {
+  result: T;
+  /** The new state; written only when it is a different object from the one read. */
+  state?: State;
+  /** The user's new config.json; backed up and written when given. */
+  userConfig?: ConfigLayer;
+  audit?: AuditInput[];
+}
+
+/**
+ * The one place where Styxy reads and writes its shared files: lock, sweep leftovers of killed
+ * writers, read config and state, let `work` decide, write what changed, append the audit
+ * events, unlock. Nothing is written unless `work` returns; a lost lock refuses every write.
+ */
+export async function withTransaction<T>(
+  ctx: TransactionContext,
+  work: (view: TransactionView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
+): Promise<T> {
+  return (await withTransactionDetailed(ctx, work)).result;
+}
+
+export interface TransactionCommit<T> {
+  result: T;
+  /** Where the user's previous config.json was copied, when it was rewritten. */
+  configBackup: string | null;
+}
+
+/** withTransaction, also telling what the commit did. */
+export async function withTransactionDetailed<T>(
+  ctx: TransactionContext,
+  work: (view: TransactionView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
+): Promise<TransactionCommit<T>> {
+  const { paths } = ctx;
+  ensureHome(paths);
+  checkFileSafety(paths.audit);
+  const lock = await acquireLock(paths);
+  try {
+    sweepTempFiles(paths);
+    const config = loadConfig(paths, ctx.cwd);
+    const read = readState(paths, ctx.now());
+    if (read.movedCorruptTo) {
+      ctx.warn(`styxy: state.json was corrupt; moved it to ${read.movedCorruptTo} and started from an empty state`);
+    }
+    const outcome = await work({ config, state: read.state });
+    const stateChanged = outcome.state !== undefined && (outcome.state !== read.state || read.movedCorruptTo !== undefined);
+    if (stateChanged || outcome.userConfig) lock.assertHeld();
+    const configBackup = outcome.userConfig ? writeUserConfig(paths, outcome.userConfig, ctx.now()) : null;
+    if (stateChanged) writeState(paths, outcome.state as State);
+    if (outcome.audit?.length) {
+      const timestamp = new Date(ctx.now()).toISOString();
+      appendAudit(paths, outcome.audit.map((e) => ({ timestamp, ...e })));
+    }
+    return { result: outcome.result, configBackup };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** While the lock is held no writer is running, so every temp file present is a leftover. */
+function sweepTempFiles(paths: StyxyPaths): void {
+  for (const name of seam.readdirSync(paths.home) as string[]) {
+    if (TEMP_FILE_PATTERN.test(name)) {
+      try {
+        seam.unlinkSync(`${paths.home}/${name}`);
+      } catch {
+        /* raced with nothing: we hold the lock */
+      }
+    }
+  }
+}

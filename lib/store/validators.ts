@@ -1,0 +1,23 @@
+import type { SchemaError, Validator } from '../generated/validators';
+
+/**
+ * The ajv validators, generated as plain code at build time (scripts/build.js), so that no
+ * schema is compiled while a user waits. Loaded on first use.
+ */
+let loaded: { validateConfig: Validator; validateState: Validator } | undefined;
+
+function validators(): { validateConfig: Validator; validateState: Validator } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= require('../generated/validators') as { validateConfig: Validator; validateState: Validator };
+  return loaded;
+}
+
+export function validateConfigShape(data: unknown): SchemaError[] {
+  const validate = validators().validateConfig;
+  return validate(data) ? [] : [...(validate.errors ?? [])];
+}
+
+export function validateStateShape(data: unknown): SchemaError[] {
+  const validate = validators().validateState;
+  return validate(data) ? [] : [...(validate.errors ?? [])];
+}
