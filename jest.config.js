@@ -3,6 +3,6 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.[tj]s$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.[tj]s$': ['ts-jest', { diagnostics: false }] },
   testTimeout: 60000,
 };

@@ -1,0 +1,151 @@
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'styxy');
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON when it is one document, else undefined. */
+  json: any;
+}
+
+export interface Sandbox {
+  /** A directory of the test's own; removed by cleanup(). */
+  dir: string;
+  /** STYXY_HOME (not created: styxy creates it). */
+  home: string;
+  /** A project directory to run in (not a git repository). */
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  run(args: string[], options?: RunOptions): RunResult;
+  start(args: string[], options?: RunOptions): Promise<RunResult>;
+  readState(): any;
+  writeConfig(config: unknown): void;
+  cleanup(): void;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+}
+
+function parse(stdout: string): any {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A fresh temporary STYXY_HOME and project directory; colour off. */
+export function sandbox(): Sandbox {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-test-'));
+  const home = path.join(dir, 'home');
+  const cwd = path.join(dir, 'project');
+  fs.mkdirSync(cwd);
+  const env: NodeJS.ProcessEnv = { ...process.env, STYXY_HOME: home, NO_COLOR: '1' };
+  delete env.STYXY_TEST_KILL_AT;
+  const box: Sandbox = {
+    dir,
+    home,
+    cwd,
+    env,
+    run(args, options = {}) {
+      const r = spawnSync(process.execPath, [BIN, ...args], {
+        cwd: options.cwd ?? cwd,
+        env: { ...env, ...options.env },
+        input: options.input ?? '',
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
+    },
+    start(args, options = {}) {
+      return new Promise((resolve) => {
+        const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? cwd, env: { ...env, ...options.env } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.stdin.end(options.input ?? '');
+        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, json: parse(stdout) }));
+      });
+    },
+    readState() {
+      return JSON.parse(fs.readFileSync(path.join(home, 'state.json'), 'utf8'));
+    },
+    writeConfig(config) {
+      fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 });
+    },
+    cleanup() {
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return box;
+}
+
+/** A long-lived process to own allocations; kill it to make its owner die. */
+export function sleeper(): ChildProcess & { pid: number } {
+  const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+  return child as ChildProcess & { pid: number };
+}
+
+export function killAndWait(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** A block of `count` consecutive ports on which nothing listens right now. */
+export async function freePortBlock(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20000 + Math.floor(Math.random() * 30000);
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = await canBind(p);
+    if (ok) return base;
+  }
+  throw new Error('no free port block found');
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '::', ipv6Only: false }, () => server.close(() => resolve(true)));
+  });
+}
+
+export function listen(port: number, host: string): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((socket) => socket.end());
+    server.once('error', reject);
+    server.listen({ port, host, ipv6Only: host === '::1' }, () => resolve(server));
+  });
+}
+
+export function closeServer(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function hasIPv6Loopback(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port: 0, host: '::1' }, () => server.close(() => resolve(true)));
+  });
+}

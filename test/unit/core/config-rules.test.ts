@@ -1,0 +1,78 @@
+import { findConfigProblems, mergeConfigLayers, describeSchemaError } from '../../../lib/core/config-rules';
+import { builtInConfig } from '../../../lib/core/defaults';
+import type { ConfigLayer } from '../../../lib/core/types';
+
+const merge = (...layers: ConfigLayer[]) =>
+  mergeConfigLayers(builtInConfig(), 'defaults', layers.map((layer, i) => ({ file: `layer${i}.json`, layer })));
+
+test('the built-in defaults have the 17 types of the contract and no problem', () => {
+  const merged = merge();
+  expect(Object.keys(merged.config.service_types).sort()).toEqual(
+    ['ai', 'api', 'auth', 'build', 'coordination', 'database', 'dev', 'docs', 'functions', 'hub', 'infrastructure', 'messaging', 'monitoring', 'proxy', 'storybook', 'test', 'ui'].sort(),
+  );
+  expect(merged.config.service_types.ai?.instance_behavior).toBe('single');
+  expect(merged.config.service_types.dev?.port_range).toEqual([3000, 3099]);
+  for (const t of Object.values(merged.config.service_types)) {
+    expect(t.description).toBeTruthy();
+    expect(t.examples?.length).toBeGreaterThan(0);
+    expect(t.preferred_ports?.length).toBeGreaterThan(0);
+  }
+  expect(findConfigProblems(merged)).toEqual([]);
+});
+
+test('a layer may change one field of a built-in type', () => {
+  const merged = merge({ service_types: { ai: { instance_behavior: 'multi' } } });
+  expect(merged.config.service_types.ai).toMatchObject({ instance_behavior: 'multi', port_range: [11400, 11499] });
+  expect(merged.rangeSources.ai).toBe('defaults');
+});
+
+test('later layers win, and the range source follows the layer that set it', () => {
+  const merged = merge({ service_types: { dev: { port_range: [3000, 3049] } } }, { service_types: { dev: { port_range: [3000, 3019] } } });
+  expect(merged.config.service_types.dev?.port_range).toEqual([3000, 3019]);
+  expect(merged.rangeSources.dev).toBe('layer1.json');
+});
+
+test('a new type without a range is a problem naming the file and path', () => {
+  expect(merge({ service_types: { grafana: { description: 'x' } } }).problems).toEqual([
+    { file: 'layer0.json', path: '/service_types/grafana', message: expect.stringContaining('needs a port_range') },
+  ]);
+});
+
+test('the latest layer’s rules come first', () => {
+  const merged = merge({ auto_allocation_rules: { 'a-*': { chunk_size: 5 }, 'b-*': {} } }, { auto_allocation_rules: { 'c-*': {}, 'a-*': { chunk_size: 7 } } });
+  expect(Object.keys(merged.config.auto_allocation_rules)).toEqual(['c-*', 'a-*', 'b-*']);
+  expect(merged.config.auto_allocation_rules['a-*']).toEqual({ chunk_size: 7 });
+});
+
+describe('findConfigProblems', () => {
+  test.each<[string, ConfigLayer, string, string]>([
+    ['overlapping ranges', { service_types: { grafana: { port_range: [3050, 3150] } } }, '/service_types/', 'overlaps'],
+    ['a reversed range', { service_types: { x: { port_range: [20010, 20000] } } }, '/service_types/x/port_range', 'ends before it starts'],
+    ['a preferred port outside its range', { service_types: { x: { port_range: [20000, 20010], preferred_ports: [20011] } } }, '/service_types/x/preferred_ports/0', 'outside'],
+    ['min_port not below max_port', { auto_allocation: { min_port: 30000, max_port: 30000 } }, '/auto_allocation/min_port', 'below max_port'],
+    ['auto bounds below 1024', { auto_allocation: { min_port: 80 } }, '/auto_allocation/min_port', 'below 1024'],
+  ])('%s', (_name, layer, path, message) => {
+    const problems = findConfigProblems(merge(layer));
+    expect(problems.length).toBeGreaterThan(0);
+    expect(problems[0]?.path).toContain(path);
+    expect(problems[0]?.message).toContain(message);
+    expect(problems[0]?.file).toBe('layer0.json');
+  });
+
+  test('an overlap names both types', () => {
+    const [problem] = findConfigProblems(merge({ service_types: { grafana: { port_range: [3050, 3150] } } }));
+    expect(problem?.message).toMatch(/'(grafana|monitoring|dev)'.*'(grafana|monitoring|dev)'/);
+  });
+
+  test('touching ranges do not overlap', () => {
+    expect(findConfigProblems(merge({ service_types: { x: { port_range: [20000, 20009] }, y: { port_range: [20010, 20019] } } }))).toEqual([]);
+  });
+});
+
+test('describeSchemaError names an unknown key', () => {
+  expect(describeSchemaError('f.json', { instancePath: '/service_types/dev', keyword: 'additionalProperties', params: { additionalProperty: 'rnage' } })).toEqual({
+    file: 'f.json',
+    path: '/service_types/dev/rnage',
+    message: "unknown key 'rnage'",
+  });
+});

@@ -1,0 +1,49 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { probeLiveProcesses, readProcessStat } from '../../../lib/os/processes';
+
+const linux = process.platform === 'linux';
+
+(linux ? test : test.skip)('reads its own stat: ppid and a start time', () => {
+  const stat = readProcessStat(process.pid);
+  expect(stat?.ppid).toBe(process.ppid);
+  expect(stat?.startTime).toMatch(/^\d+$/);
+});
+
+(linux ? test : test.skip)('a process whose name holds spaces and parentheses parses', async () => {
+  // The kernel's comm (field 2) is the executable's file name, so run a copy of sleep named so.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-comm-'));
+  const odd = path.join(dir, 'a) (b) 1 2');
+  fs.copyFileSync('/bin/sleep', odd);
+  fs.chmodSync(odd, 0o755);
+  const child = spawn(odd, ['30'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 100));
+  expect(fs.readFileSync(`/proc/${child.pid}/stat`, 'latin1')).toContain('(a) (b) 1 2)');
+  const stat = readProcessStat(child.pid as number);
+  expect(stat).toMatchObject({ pid: child.pid, ppid: process.pid });
+  expect(stat?.state).toMatch(/^[RSD]$/);
+  child.kill('SIGKILL');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('a running process is live, a reaped one is not, and a zombie is not', async () => {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const pid = child.pid as number;
+  expect(probeLiveProcesses([pid]).has(pid)).toBe(true);
+  await new Promise<void>((r) => {
+    child.once('exit', () => r());
+    child.kill('SIGKILL');
+  });
+  expect(probeLiveProcesses([pid]).has(pid)).toBe(false);
+
+  // `sleep 0.2 &` becomes a child of the exec'd `sleep 30`, which never reaps it: a zombie.
+  const parent = spawn('bash', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zombie = await new Promise<number>((r) => parent.stdout!.once('data', (d) => r(Number(String(d).trim()))));
+  expect(probeLiveProcesses([zombie]).has(zombie)).toBe(true);
+  await new Promise((r) => setTimeout(r, 600));
+  if (linux) expect(readProcessStat(zombie)?.state).toBe('Z');
+  expect(probeLiveProcesses([zombie]).has(zombie)).toBe(false);
+  parent.kill('SIGKILL');
+});
