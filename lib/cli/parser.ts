@@ -12,6 +12,8 @@ import { scanCommand } from './commands/scan';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require('../../../package.json') as { version: string };
 
+const NO_COMMAND = 'Name a command';
+
 /** The yargs parser: one module per command, each loading its use case only when it runs. */
 export function buildParser(argv: string[]) {
   return yargs(argv)
@@ -26,7 +28,7 @@ export function buildParser(argv: string[]) {
     .command(configCommand)
     .command(doctorCommand)
     .option('verbose', { type: 'boolean', describe: 'Print stack traces of unexpected errors', global: true })
-    .demandCommand(1, 'Name a command')
+    .demandCommand(1, NO_COMMAND)
     .recommendCommands()
     .strict()
     .version(version)
@@ -34,8 +36,9 @@ export function buildParser(argv: string[]) {
     .alias('h', 'help')
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
-    .fail((message, err) => {
+    .fail((message, err, parser) => {
       if (err) throw err;
+      if (message === NO_COMMAND) parser.showHelp((text) => process.stderr.write(`${text}\n\n`));
       throw new StyxyError('USAGE', message, { suggestions: ['See: styxy --help'] });
     });
 }

@@ -1,0 +1,167 @@
+import { execFileSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { closeServer, freePortBlock, hasIPv6Loopback, killAndWait, listen, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+
+let box: Sandbox;
+beforeEach(() => {
+  box = sandbox();
+});
+afterEach(() => box.cleanup());
+
+describe('allocate', () => {
+  test('--json answers with the contract fields and records the allocation', () => {
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ success: true, serviceType: 'dev', existing: false, reused: false, autoAllocated: false, pruned: 0 });
+    expect(r.json.port).toBeGreaterThanOrEqual(3000);
+    expect(r.json.port).toBeLessThanOrEqual(3099);
+    expect(r.json.lockId).toMatch(/^dev-/);
+    expect(typeof r.json.instanceId).toBe('string');
+    expect(box.readState().allocations).toEqual([expect.objectContaining({ lockId: r.json.lockId, port: r.json.port })]);
+    const homeMode = fs.statSync(box.home).mode & 0o777;
+    expect(homeMode).toBe(0o700);
+    expect(fs.statSync(path.join(box.home, 'state.json')).mode & 0o777).toBe(0o600);
+  });
+
+  test('successive allocations get distinct ports', () => {
+    const ports = [1, 2, 3].map(() => box.run(['allocate', '-s', 'api', '-q']).stdout.trim());
+    expect(new Set(ports).size).toBe(3);
+    for (const p of ports) expect(Number(p)).toBeGreaterThanOrEqual(8000);
+  });
+
+  test('the same instance id in the same project gets the same allocation back; another project does not', () => {
+    const first = box.run(['allocate', '-s', 'dev', '-n', 'web', '--json']).json;
+    const again = box.run(['allocate', '--service', 'dev', '--name', 'web', '--json']).json;
+    expect(again).toMatchObject({ port: first.port, lockId: first.lockId, reused: true });
+    const elsewhere = box.run(['allocate', '-s', 'dev', '-n', 'web', '--json', '--project', box.dir]).json;
+    expect(elsewhere.port).not.toBe(first.port);
+    expect(box.readState().allocations).toHaveLength(2);
+  });
+
+  test('the project defaults to the git top level', () => {
+    fs.mkdirSync(path.join(box.cwd, '.git'));
+    fs.mkdirSync(path.join(box.cwd, 'sub', 'deeper'), { recursive: true });
+    const r = box.run(['allocate', '-s', 'dev', '-n', 'x', '--json'], { cwd: path.join(box.cwd, 'sub', 'deeper') });
+    expect(r.json.project).toBe(box.cwd);
+  });
+
+  test('--port is given when free, and a taken --port falls back and says so', () => {
+    const first = box.run(['allocate', '-s', 'dev', '-p', '3050', '--json']).json;
+    expect(first.port).toBe(3050);
+    const second = box.run(['allocate', '-s', 'dev', '-p', '3050', '--json']);
+    expect(second.json.port).not.toBe(3050);
+    expect(second.json.requestedPortNote).toContain(first.lockId);
+    const human = box.run(['allocate', '-s', 'dev', '-p', '3050']);
+    expect(human.stderr).toContain('port 3050 is allocated to');
+  });
+
+  test('--dry-run answers like an allocation and changes nothing', () => {
+    const r = box.run(['allocate', '-s', 'dev', '--dry-run', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ success: true, dryRun: true, existing: false });
+    expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
+  });
+
+  test('-q prints the port alone; human output names port and lock', () => {
+    expect(box.run(['allocate', '-s', 'dev', '-q']).stdout).toMatch(/^30\d\d\n$/);
+    const human = box.run(['allocate', '-s', 'dev']);
+    expect(human.stdout).toMatch(/Allocated port 30\d\d for dev/);
+    expect(human.stdout).not.toContain('\u001b[');
+  });
+
+  test('a server on 127.0.0.1 and one on ::1 inside the range are skipped', async () => {
+    const base = await freePortBlock(4);
+    box.writeConfig({ service_types: { probe: { port_range: [base, base + 3] } } });
+    const v4 = await listen(base, '127.0.0.1');
+    const v6 = (await hasIPv6Loopback()) ? await listen(base + 1, '::1') : null;
+    try {
+      const r = await box.start(['allocate', '-s', 'probe', '--json']);
+      expect(r.json.port).toBe(v6 ? base + 2 : base + 1);
+      if (!v6) console.warn('IPv6 loopback unavailable: the ::1 case was not exercised');
+    } finally {
+      await closeServer(v4);
+      if (v6) await closeServer(v6);
+    }
+  });
+
+  test('a full range fails with RANGE_EXHAUSTED and suggestions', async () => {
+    const base = await freePortBlock(2);
+    box.writeConfig({ service_types: { tiny: { port_range: [base, base + 1] } } });
+    const server = await listen(base + 1, '127.0.0.1');
+    try {
+      expect((await box.start(['allocate', '-s', 'tiny', '--json'])).json.port).toBe(base);
+      const r = await box.start(['allocate', '-s', 'tiny', '--json']);
+      expect(r.code).toBe(5);
+      expect(r.json).toMatchObject({ success: false, error: { code: 'RANGE_EXHAUSTED' } });
+      expect(r.json.error.suggestions.length).toBeGreaterThan(0);
+    } finally {
+      await closeServer(server);
+    }
+  });
+});
+
+describe('owners', () => {
+  test('an allocation dies with its --pid owner and the next call prunes it', async () => {
+    const owner = sleeper();
+    const a = box.run(['allocate', '-s', 'dev', '--pid', String(owner.pid), '--json']).json;
+    expect(a.owner).toMatchObject({ kind: 'process', pid: owner.pid });
+    expect(box.run(['list', '--json']).json.allocations).toHaveLength(1);
+    await killAndWait(owner);
+    const list = box.run(['list', '--json']).json;
+    expect(list).toMatchObject({ allocations: [], pruned: 1 });
+    expect(box.readState().allocations).toEqual([]);
+  });
+
+  test('the default owner is the process that ran styxy: a shell that lives on keeps it', () => {
+    const out = execFileSync('bash', ['-c', `node ${JSON.stringify(path.resolve('bin/styxy'))} allocate -s dev --json; echo "$$"`], {
+      env: box.env,
+      cwd: box.cwd,
+      encoding: 'utf8',
+    }).split('\n');
+    const result = JSON.parse(out[0] as string);
+    expect(result.owner.pid).toBe(Number(out[1]));
+    // The shell has exited now, so its allocation is gone at the next call.
+    expect(box.run(['list', '--json']).json.pruned).toBe(1);
+  });
+
+  test('a transient subshell is skipped: the owner is the shell that asked', () => {
+    const bin = path.resolve('bin/styxy');
+    const script = `out=$(node ${bin} allocate -s dev --json; true); echo "$out"; echo "$$"`;
+    const [json, shellPid] = execFileSync('bash', ['-c', script], { env: box.env, cwd: box.cwd, encoding: 'utf8' }).trim().split('\n');
+    expect(JSON.parse(json as string).owner.pid).toBe(Number(shellPid));
+  });
+
+  test('a zombie owner is dead', async () => {
+    const parent = await zombieToBe();
+    const r = box.run(['allocate', '-s', 'dev', '--pid', String(parent.zombie), '--json']);
+    expect(r.code).toBe(0);
+    await sleep(700);
+    expect(box.run(['list', '--json']).json).toMatchObject({ allocations: [], pruned: 1 });
+    parent.kill();
+  });
+
+  test('--ttl makes a lease that ends; --persistent lasts', async () => {
+    box.run(['allocate', '-s', 'dev', '--ttl', '1s', '--json']);
+    const kept = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
+    expect(kept.owner).toEqual({ kind: 'persistent' });
+    await sleep(1100);
+    const list = box.run(['list', '--json']).json;
+    expect(list.pruned).toBe(1);
+    expect(list.allocations.map((a: { lockId: string }) => a.lockId)).toEqual([kept.lockId]);
+  });
+
+  test('--pid of no running process, a bad --ttl and conflicting owners are refused', () => {
+    expect(box.run(['allocate', '-s', 'dev', '--pid', '999999999', '--json']).json.error.code).toBe('INVALID_ARGUMENT');
+    expect(box.run(['allocate', '-s', 'dev', '--ttl', 'soon', '--json']).json.error.code).toBe('INVALID_ARGUMENT');
+    expect(box.run(['allocate', '-s', 'dev', '--ttl', '1h', '--persistent', '--json']).code).toBe(2);
+    expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
+  });
+});
+
+/** `sleep 0.3 &` becomes a child of the exec'd `sleep 30`, which never reaps it: a zombie to be. */
+async function zombieToBe(): Promise<{ zombie: number; kill: () => void }> {
+  const parent = spawn('bash', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const zombie = await new Promise<number>((resolve) => parent.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
+  return { zombie, kill: () => parent.kill('SIGKILL') };
+}

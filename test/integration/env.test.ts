@@ -1,0 +1,67 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BIN, sandbox, type Sandbox } from '../helpers/cli';
+
+let box: Sandbox;
+beforeEach(() => {
+  box = sandbox();
+});
+afterEach(() => box.cleanup());
+
+const shells = ['bash', 'dash', 'zsh'].filter((sh) => spawnSync('sh', ['-c', `command -v ${sh}`]).status === 0);
+const styxy = `node ${BIN}`;
+
+function sh(shell: string, script: string) {
+  return spawnSync(shell, ['-c', script], { env: box.env, cwd: box.cwd, encoding: 'utf8' });
+}
+
+describe.each(shells)('%s', (shell) => {
+  test.each([
+    ['eval $(…)', `eval $(${styxy} allocate -s dev -n web --env)`],
+    ['eval "$(…)"', `eval "$(${styxy} allocate -s dev -n web --env)"`],
+  ])('%s sets PORT and the STYXY_* variables', (_name, line) => {
+    const r = sh(shell, `${line}; echo "$PORT|$STYXY_PORT|$STYXY_LOCK_ID|$STYXY_SERVICE_TYPE|$STYXY_INSTANCE_ID|$STYXY_EXISTING"`);
+    expect(r.status).toBe(0);
+    const [port, styxyPort, lockId, type, instance, existing] = r.stdout.trim().split('|');
+    expect(Number(port)).toBeGreaterThanOrEqual(3000);
+    expect(styxyPort).toBe(port);
+    expect(lockId).toMatch(/^dev-web-/);
+    expect([type, instance, existing]).toEqual(['dev', 'web', '0']);
+  });
+
+  test('--env-name names the port variable, and the variables are exported', () => {
+    const r = sh(shell, `eval "$(${styxy} allocate -s api --env --env-name API_PORT)"; sh -c 'echo "$API_PORT $STYXY_PORT"'`);
+    const [a, b] = r.stdout.trim().split(' ');
+    expect(a).toBe(b);
+    expect(Number(a)).toBeGreaterThanOrEqual(8000);
+  });
+
+  test('a failing --env makes the eval fail, prints only false; on stdout, and the message on stderr', () => {
+    const raw = box.run(['allocate', '-s', 'no/such', '--env']);
+    expect(raw.stdout).toBe('false;\n');
+    expect(raw.stderr).toContain('service type');
+    expect(raw.code).toBe(3);
+    const r = sh(shell, `eval "$(${styxy} allocate -s 'bad;name' --env)" && echo REACHED`);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).not.toContain('REACHED');
+    const unquoted = sh(shell, `eval $(${styxy} allocate -s nosuchtype --env) && echo REACHED`);
+    expect(unquoted.status).not.toBe(0);
+    expect(unquoted.stdout).not.toContain('REACHED');
+  });
+
+  test('set -e with out=$(styxy …) || exit stops the script on failure', () => {
+    const r = sh(shell, `set -e; out=$(${styxy} allocate -s nosuchtype --env) || exit 7; echo REACHED`);
+    expect(r.status).toBe(7);
+    expect(r.stdout).not.toContain('REACHED');
+  });
+});
+
+test('hostile --env-name is refused before anything is written', () => {
+  for (const name of ['PORT;id', '1PORT', 'A B', '$(id)']) {
+    const r = box.run(['allocate', '-s', 'dev', '--env', '--env-name', name]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('false;\n');
+  }
+  expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
+});

@@ -1,0 +1,162 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { sandbox, type Sandbox } from '../helpers/cli';
+
+let box: Sandbox;
+beforeEach(() => {
+  box = sandbox();
+});
+afterEach(() => box.cleanup());
+
+const statePath = () => path.join(box.home, 'state.json');
+
+describe('the lock', () => {
+  test('50 processes started at once all succeed with 50 distinct ports, and the state is valid', async () => {
+    const results = await Promise.all(Array.from({ length: 50 }, () => box.start(['allocate', '-s', 'api', '--persistent', '--json'])));
+    const failures = results.filter((r) => r.code !== 0);
+    expect(failures.map((r) => r.stderr || r.stdout)).toEqual([]);
+    const ports = results.map((r) => r.json.port);
+    expect(new Set(ports).size).toBe(50);
+    const state = box.readState();
+    expect(state.allocations).toHaveLength(50);
+    expect(new Set(state.allocations.map((a: { port: number }) => a.port))).toEqual(new Set(ports));
+    expect(box.run(['doctor', '--json']).code).toBe(0);
+  });
+
+  test('a holder killed with SIGKILL while holding the lock: the next call succeeds and nothing is lost', () => {
+    const kept = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
+    const killed = box.run(['allocate', '-s', 'dev', '--json'], { env: { STYXY_TEST_KILL_AT: 'after-lock' } });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(fs.existsSync(path.join(box.home, 'state.json.lock'))).toBe(true);
+    const next = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(next.code).toBe(0);
+    expect(box.readState().allocations.map((a: { lockId: string }) => a.lockId)).toEqual([kept.lockId, next.json.lockId]);
+  });
+
+  test('a lock held by a live process times out with LOCK_TIMEOUT naming the lock, the holder and the remedy', () => {
+    box.run(['allocate', '-s', 'dev', '--persistent']);
+    const before = fs.readFileSync(statePath(), 'utf8');
+    const lock = path.join(box.home, 'state.json.lock');
+    fs.mkdirSync(lock);
+    fs.writeFileSync(
+      path.join(box.home, 'state.json.lock-holder'),
+      JSON.stringify({ pid: process.pid, startTime: null, nonce: 'x', since: new Date().toISOString(), command: 'allocate -s dev' }),
+    );
+    const r = box.run(['allocate', '-s', 'dev', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '700' } });
+    expect(r.code).toBe(10);
+    expect(r.json.error.code).toBe('LOCK_TIMEOUT');
+    expect(r.json.error.message).toContain(lock);
+    expect(r.json.error.message).toContain(`PID ${process.pid}`);
+    expect(r.json.error.suggestions.join(' ')).toContain(`rmdir ${lock}`);
+    expect(fs.readFileSync(statePath(), 'utf8')).toBe(before);
+    fs.rmdirSync(lock);
+  });
+
+  test('names and ports are checked before the lock is taken', () => {
+    box.run(['list']);
+    fs.mkdirSync(path.join(box.home, 'state.json.lock'));
+    const started = Date.now();
+    const r = box.run(['allocate', '-s', '../etc', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '5000' } });
+    expect(r.json.error.code).toBe('INVALID_ARGUMENT');
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+});
+
+describe('state file', () => {
+  test('a corrupt state.json is moved aside, reported, and replaced', () => {
+    fs.mkdirSync(box.home, { mode: 0o700 });
+    fs.writeFileSync(statePath(), '{"version": 1, "allocations": [', { mode: 0o600 });
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/state\.json was corrupt; moved it to .*state\.json\.corrupt-/);
+    const aside = fs.readdirSync(box.home).filter((f) => f.startsWith('state.json.corrupt-'));
+    expect(aside).toHaveLength(1);
+    expect(fs.readFileSync(path.join(box.home, aside[0] as string), 'utf8')).toBe('{"version": 1, "allocations": [');
+    expect(box.readState().allocations).toHaveLength(1);
+  });
+
+  test('a state that parses but breaks the schema is treated as corrupt too', () => {
+    fs.mkdirSync(box.home, { mode: 0o700 });
+    fs.writeFileSync(statePath(), JSON.stringify({ version: 1, allocations: [{ port: 'x' }] }), { mode: 0o600 });
+    expect(box.run(['list', '--json']).code).toBe(0);
+    expect(fs.readdirSync(box.home).some((f) => f.startsWith('state.json.corrupt-'))).toBe(true);
+  });
+});
+
+describe('unsafe homes', () => {
+  test('a home writable by group or others is refused', () => {
+    fs.mkdirSync(box.home, { mode: 0o700 });
+    fs.chmodSync(box.home, 0o777);
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(r.code).toBe(11);
+    expect(r.json.error.code).toBe('UNSAFE_HOME');
+    expect(fs.existsSync(statePath())).toBe(false);
+  });
+
+  test('a state file writable by others is refused', () => {
+    box.run(['allocate', '-s', 'dev']);
+    fs.chmodSync(statePath(), 0o666);
+    expect(box.run(['list', '--json']).json.error.code).toBe('UNSAFE_HOME');
+  });
+
+  test.each(['state.json', 'config.json', 'audit.log'])('a symlink planted as %s is refused and its target untouched', (name) => {
+    fs.mkdirSync(box.home, { mode: 0o700 });
+    const target = path.join(box.dir, 'precious.txt');
+    fs.writeFileSync(target, 'do not touch');
+    fs.symlinkSync(target, path.join(box.home, name));
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(r.code).toBe(11);
+    expect(r.json.error.code).toBe('UNSAFE_HOME');
+    expect(fs.readFileSync(target, 'utf8')).toBe('do not touch');
+  });
+
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  (asRoot ? test : test.skip)('a home owned by another user is refused', () => {
+    fs.mkdirSync(box.home, { mode: 0o700 });
+    fs.chownSync(box.home, 65534, 65534);
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(r.json.error.code).toBe('UNSAFE_HOME');
+    expect(r.json.error.message).toContain('uid 65534');
+  });
+});
+
+describe('a full disk', () => {
+  const mountPoint = () => path.join(box.dir, 'tmpfs');
+  let mounted = false;
+  beforeEach(() => {
+    fs.mkdirSync(mountPoint());
+    mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mountPoint()]).status === 0;
+    if (!mounted) console.warn('skipped: cannot mount a tmpfs here (needs root)');
+  });
+  afterEach(() => {
+    if (mounted) spawnSync('umount', [mountPoint()]);
+  });
+
+  test('a write that does not fit fails with WRITE_FAILED and leaves the state byte-identical', () => {
+    if (!mounted) return;
+    const home = path.join(mountPoint(), 'home');
+    const env = { STYXY_HOME: home };
+    // Enough allocations that the state file is a few KB.
+    for (let i = 0; i < 40; i++) expect(box.run(['allocate', '-s', 'api', '--persistent', '-q'], { env }).code).toBe(0);
+    const before = fs.readFileSync(path.join(home, 'state.json'));
+    // Fill the disk, leaving less room than one more copy of the state needs.
+    const filler = path.join(mountPoint(), 'filler');
+    const fd = fs.openSync(filler, 'w');
+    const chunk = Buffer.alloc(1024, 120);
+    try {
+      for (;;) fs.writeSync(fd, chunk);
+    } catch {
+      /* full */
+    }
+    fs.closeSync(fd);
+    fs.truncateSync(filler, fs.statSync(filler).size - 1024);
+    const r = box.run(['allocate', '-s', 'api', '--persistent', '--json'], { env });
+    expect(r.json?.error?.code).toBe('WRITE_FAILED');
+    expect(r.code).toBe(13);
+    expect(fs.readFileSync(path.join(home, 'state.json'))).toEqual(before);
+    expect(fs.readdirSync(home).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    fs.unlinkSync(filler);
+    expect(box.run(['allocate', '-s', 'api', '--persistent', '--json'], { env }).code).toBe(0);
+  });
+});
