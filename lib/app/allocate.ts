@@ -12,7 +12,7 @@ import {
 import { findNameProblem } from '../core/names';
 import type { Allocation, Owner } from '../core/types';
 import { ownValue } from '../core/types';
-import { findFirstFreePort } from '../os/ports';
+import { findFirstFreePort, waitForPort } from '../os/ports';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
@@ -25,6 +25,8 @@ export interface AllocateInput {
   project?: string;
   owner: OwnerOptions;
   dryRun?: boolean;
+  /** When the answer is an already running single instance, wait this long for its port to accept connections. */
+  waitReadyMs?: number;
 }
 
 export interface AllocateResult {
@@ -48,6 +50,9 @@ export interface AllocateResult {
   /** Why the requested port was not given, when it was not. */
   requestedPortNote?: string;
   message?: string;
+  /** With --wait-ready on an existing instance: its port accepted a connection. */
+  ready?: true;
+  waitedMs?: number;
 }
 
 /** Checks what the user typed, before any lock is taken. */
@@ -61,6 +66,22 @@ export function checkAllocateInput(input: AllocateInput): void {
  * sticky allocation, or the first candidate port that no allocation holds and the OS finds free.
  */
 export async function runAllocate(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
+  const result = await allocateLocked(ctx, input);
+  if (!result.existing || input.waitReadyMs === undefined || input.dryRun) return result;
+  // Outside the lock: the running instance may take a while to start listening.
+  const started = Date.now();
+  if (await waitForPort(result.port, input.waitReadyMs)) return { ...result, ready: true, waitedMs: Date.now() - started };
+  throw new StyxyError(
+    'WAIT_TIMEOUT',
+    `Service '${result.serviceType}' is running as instance '${result.existingInstanceId}' on port ${result.port}, but nothing accepted a connection within ${(input.waitReadyMs / 1000).toFixed(1)} s`,
+    {
+      details: { port: result.port, lockId: result.lockId, existingInstanceId: result.existingInstanceId, existingPid: result.existingPid },
+      suggestions: [`See what holds it: styxy check ${result.port}`, `If that instance is stuck, release it: styxy release ${result.lockId}`],
+    },
+  );
+}
+
+async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
   checkAllocateInput(input);
   const request: AllocationRequest = {
     serviceType: input.serviceType,
@@ -75,17 +96,18 @@ export async function runAllocate(ctx: TransactionContext, input: AllocateInput)
     async ({ config, state, pruned }) => {
       const plan = planAllocation(config.config, state, request);
       const single = isSingleInstance(ownValue(config.config.service_types, request.serviceType));
-      const base = { success: true as const, autoAllocated: false, singleInstance: single, pruned: pruned.length };
+      const flags = { autoAllocated: false, singleInstance: single, pruned: pruned.length };
       switch (plan.kind) {
         case 'rejected':
           throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions, details: { serviceType: request.serviceType } });
         case 'existing':
           return {
             result: {
-              ...base,
+              success: true,
               ...describe(plan.allocation),
               existing: true,
               reused: plan.reused,
+              ...flags,
               existingInstanceId: plan.allocation.instanceId,
               existingPid: plan.allocation.owner.kind === 'process' ? plan.allocation.owner.pid : null,
               message: plan.message,
@@ -94,7 +116,7 @@ export async function runAllocate(ctx: TransactionContext, input: AllocateInput)
           };
         case 'reused':
           return {
-            result: { ...base, ...describe(plan.allocation), existing: false, reused: true, ...(input.dryRun && { dryRun: true as const }) },
+            result: { success: true, ...describe(plan.allocation), existing: false, reused: true, ...flags, ...(input.dryRun && { dryRun: true as const }) },
           };
         case 'candidates': {
           const port = await findFirstFreePort(plan.ports);
@@ -111,10 +133,11 @@ export async function runAllocate(ctx: TransactionContext, input: AllocateInput)
               ? `port ${request.port} is ${plan.requestedPortNote?.reason ?? 'in use by another program'}; allocated ${port} instead`
               : undefined;
           const result: AllocateResult = {
-            ...base,
+            success: true,
             ...describe(allocation),
             existing: false,
             reused: false,
+            ...flags,
             ...(request.port !== undefined && { requestedPort: request.port }),
             ...(note && { requestedPortNote: note }),
             ...(input.dryRun && { dryRun: true as const }),

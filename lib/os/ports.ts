@@ -154,3 +154,32 @@ export function attachListenerProcesses(listeners: Listener[]): void {
     }
   }
 }
+
+/** True when something accepts a TCP connection on `port` at `host` within `timeoutMs`. */
+function canConnect(port: number, host: string, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * Waits until `port` accepts a TCP connection on 127.0.0.1 or ::1 (a server may listen on
+ * either), polling every 100 ms. Resolves false when `timeoutMs` passes first.
+ */
+export async function waitForPort(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const attempt = Math.max(50, Math.min(1000, deadline - Date.now()));
+    const results = await Promise.all([canConnect(port, '127.0.0.1', attempt), canConnect(port, '::1', attempt)]);
+    if (results.some(Boolean)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, deadline - Date.now()))));
+  }
+}

@@ -16,7 +16,10 @@ interface AllocateArgs extends CommonArgs {
   'env-name'?: string;
   yes?: boolean;
   'dry-run'?: boolean;
+  'wait-ready'?: string;
 }
+
+const DEFAULT_WAIT_READY_S = 30;
 
 export const allocateCommand: CommandModule<object, AllocateArgs> = {
   command: 'allocate',
@@ -38,9 +41,14 @@ export const allocateCommand: CommandModule<object, AllocateArgs> = {
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print the port number alone' })
       .option('yes', { type: 'boolean', describe: 'Accept prompts' })
       .option('dry-run', { type: 'boolean', describe: 'Show what would be allocated; change nothing' })
+      .option('wait-ready', {
+        type: 'string',
+        describe: `When a single-instance service is already running, wait until its port accepts a connection (seconds, default ${DEFAULT_WAIT_READY_S})`,
+      })
       .example('$0 allocate -s dev', 'A port from the dev range (3000-3099)')
       .example('eval "$($0 allocate -s api -n backend --env)"', 'Set PORT and STYXY_* in this shell')
       .example('$0 allocate -s ai -n rag -q', 'ai is single-instance: every caller gets the one running port')
+      .example('$0 allocate -s ai -n rag --env --wait-ready 60', 'If rag already runs, wait until it accepts connections')
       .epilog(
         'Single-instance types (instance_behavior "single", like ai): while one allocation of the type is live, ' +
           'every allocate returns it with existing: true (STYXY_EXISTING=1) instead of a second port; ' +
@@ -53,6 +61,9 @@ export const allocateCommand: CommandModule<object, AllocateArgs> = {
     if (ttlMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ttl ${JSON.stringify(args.ttl)} is not a duration like 30m, 8h or 2d`);
     const pid = args.pid === undefined ? undefined : /^[1-9][0-9]{0,9}$/.test(args.pid) ? Number(args.pid) : NaN;
     if (Number.isNaN(pid)) throw new StyxyError('INVALID_ARGUMENT', `--pid ${JSON.stringify(args.pid)} is not a process id`);
+    const waitReady = args['wait-ready'];
+    const waitReadyS = waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
+    if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
     const { runAllocate } = await import('../../app/allocate');
     await present(
       args,
@@ -64,6 +75,7 @@ export const allocateCommand: CommandModule<object, AllocateArgs> = {
           ...(args.project !== undefined && { project: args.project }),
           owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
           ...(args['dry-run'] && { dryRun: true }),
+          ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
         }),
       (result, mode) => {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
@@ -93,6 +105,7 @@ function describeAllocation(r: AllocateResult): string {
     return [
       `ℹ ${r.message}${dry}`,
       `↪ Existing instance '${r.existingInstanceId}' is running on port ${bold(String(r.port))}${pid}`,
+      ...(r.ready ? [`  It accepts connections (waited ${((r.waitedMs ?? 0) / 1000).toFixed(1)} s)`] : []),
       `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}`,
     ].join('\n');
   }
