@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// `npm run bench`: Styxy's speed as ratios to Node's own start-up, measured in one run so that a
+// noisy shared machine moves both sides alike. Prints one table. Not a test: nothing here fails.
+'use strict';
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const bin = path.join(root, 'bin', 'styxy');
+const RUNS = Number(process.env.BENCH_RUNS || 21);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-bench-'));
+let homes = 0;
+const freshHome = () => path.join(tmp, `home${homes++}`);
+const envFor = (home) => ({ ...process.env, STYXY_HOME: home, NO_COLOR: '1' });
+
+function timeOnce(args, env) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+  return { ms, stdout: String(r.stdout) };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+/** Median of `a` and of `b`, taken alternately so drift hits both. */
+function alternate(a, b, runs = RUNS) {
+  const ta = [];
+  const tb = [];
+  a();
+  b();
+  for (let i = 0; i < runs; i++) {
+    ta.push(a());
+    tb.push(b());
+  }
+  return [median(ta), median(tb)];
+}
+
+const node = () => timeOnce(['-e', ''], process.env).ms;
+
+function concurrent(count, args, env) {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    let left = count;
+    const outs = [];
+    let failures = 0;
+    for (let i = 0; i < count; i++) {
+      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('close', (code) => {
+        if (code !== 0) failures++;
+        outs.push(out.trim());
+        if (--left === 0) resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, outs, failures });
+      });
+    }
+  });
+}
+
+/** A state with `n` live persistent allocations, written directly. */
+function seedState(home, n) {
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  const allocations = [];
+  for (let i = 0; i < n; i++) {
+    allocations.push({
+      lockId: `seed-i${i}-aaaaaa`,
+      serviceType: `seed${i % 500}`,
+      instanceId: `i${i}`,
+      port: 20000 + i,
+      project: '/bench',
+      owner: { kind: 'persistent' },
+      allocatedAt: new Date().toISOString(),
+    });
+  }
+  fs.writeFileSync(path.join(home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
+}
+
+async function main() {
+  const rows = [];
+  const row = (measure, value, target) => rows.push([measure, value, target]);
+
+  // 1. One allocate --json vs node -e ''. A fresh home for each batch keeps the range from filling.
+  {
+    const home = freshHome();
+    let n = 0;
+    const [s, b] = alternate(() => {
+      if (++n % 50 === 0) timeOnce([bin, 'cleanup', '--force'], envFor(home));
+      return timeOnce([bin, 'allocate', '-s', 'api', '--json', '--persistent'], envFor(home)).ms;
+    }, node);
+    row(`1. allocate --json: ${s.toFixed(1)} ms / node -e '': ${b.toFixed(1)} ms`, (s / b).toFixed(2), '≤ 1.35');
+  }
+  // 2. --version and list --json vs node.
+  {
+    const [s, b] = alternate(() => timeOnce([bin, '--version'], process.env).ms, node);
+    row(`2. --version: ${s.toFixed(1)} ms / node: ${b.toFixed(1)} ms`, (s / b).toFixed(2), '≤ 1.15');
+    const home = freshHome();
+    timeOnce([bin, 'allocate', '-s', 'dev', '--persistent'], envFor(home));
+    const [l, b2] = alternate(() => timeOnce([bin, 'list', '--json'], envFor(home)).ms, node);
+    row(`2. list --json: ${l.toFixed(1)} ms / node: ${b2.toFixed(1)} ms`, (l / b2).toFixed(2), '');
+  }
+  // 3. 50 at once vs 50 node at once, median of 3.
+  {
+    const ratios = [];
+    const detail = [];
+    for (let i = 0; i < 3; i++) {
+      const home = freshHome();
+      const s = await concurrent(50, [bin, 'allocate', '-s', 'api', '-q', '--persistent'], envFor(home));
+      const b = await concurrent(50, ['-e', ''], process.env);
+      const ports = s.outs.filter(Boolean);
+      const duplicates = ports.length - new Set(ports).size;
+      ratios.push(s.ms / b.ms);
+      detail.push({ ratio: s.ms / b.ms, failures: s.failures, duplicates, ms: s.ms, nodeMs: b.ms });
+    }
+    const mid = detail.sort((a, b) => a.ratio - b.ratio)[1];
+    const worst = { failures: Math.max(...detail.map((d) => d.failures)), duplicates: Math.max(...detail.map((d) => d.duplicates)) };
+    row(
+      `3. 50 allocate at once: ${mid.ms.toFixed(0)} ms / 50 node: ${mid.nodeMs.toFixed(0)} ms (failures ${worst.failures}, duplicate ports ${worst.duplicates})`,
+      mid.ratio.toFixed(2),
+      '≤ 1.6, 0, 0',
+    );
+  }
+  // 4. allocate with 0, 1 000 and 10 000 live allocations in the state.
+  {
+    const times = {};
+    for (const n of [0, 1000, 10000]) {
+      const home = freshHome();
+      seedState(home, n);
+      const samples = [];
+      for (let i = 0; i < Math.max(7, Math.floor(RUNS / 2)); i++) {
+        samples.push(timeOnce([bin, 'allocate', '-s', 'dev', '--json', '--dry-run'], envFor(home)).ms);
+      }
+      times[n] = median(samples);
+    }
+    row(`4. allocate, 1 000 allocations: ${times[1000].toFixed(1)} ms / empty: ${times[0].toFixed(1)} ms`, (times[1000] / times[0]).toFixed(2), '');
+    row(`4. allocate, 10 000 allocations: ${times[10000].toFixed(1)} ms / empty: ${times[0].toFixed(1)} ms`, (times[10000] / times[0]).toFixed(2), '≤ 1.5');
+  }
+  // 5. In-process: the singleton check (planAllocation on a single-instance type with 10 000
+  // allocations in the state) and, where it exists, the auto-allocation range placement.
+  {
+    const { planAllocation } = require(path.join(root, 'dist/lib/core/allocation.js'));
+    const { builtInConfig } = require(path.join(root, 'dist/lib/core/defaults.js'));
+    const config = builtInConfig();
+    const allocations = [];
+    for (let i = 0; i < 10000; i++) {
+      allocations.push({ lockId: `x${i}`, serviceType: i === 9999 ? 'ai' : 'api', instanceId: `i${i}`, port: 20000 + i, project: '/p', owner: { kind: 'persistent' }, allocatedAt: '' });
+    }
+    const state = { version: 1, allocations };
+    const request = { serviceType: 'ai', instanceId: 'rag', project: '/p', owner: { kind: 'persistent' } };
+    const samples = [];
+    for (let i = 0; i < 201; i++) {
+      const t0 = process.hrtime.bigint();
+      const plan = planAllocation(config, state, request);
+      samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (plan.kind !== 'existing') throw new Error('singleton check did not find the holder');
+    }
+    row('5. singleton check, 10 000 allocations in the state (in-process, median)', `${median(samples).toFixed(3)} ms`, '< 1 ms');
+    const placementModule = path.join(root, 'dist/lib/core/range-placement.js');
+    if (fs.existsSync(placementModule)) {
+      const { benchPlacement } = require(placementModule);
+      row('5. auto-allocation range placement, 500 types (in-process, median)', `${benchPlacement(500).toFixed(3)} ms`, '< 20 ms');
+    } else {
+      row('5. auto-allocation range placement, 500 types', 'n/a (auto-allocation not built yet)', '< 20 ms');
+    }
+  }
+
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(`Styxy benchmark — node ${process.version}, ${os.cpus().length} cores, ${RUNS} runs per median\n`);
+  console.log(`${'measure'.padEnd(width)}  ${'ratio/value'.padEnd(12)}  target`);
+  for (const [m, v, t] of rows) console.log(`${m.padEnd(width)}  ${String(v).padEnd(12)}  ${t}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  process.exit(1);
+});
