@@ -9,8 +9,7 @@ import { listCommand } from './commands/list';
 import { releaseCommand } from './commands/release';
 import { scanCommand } from './commands/scan';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { version } = require('../../../package.json') as { version: string };
+import { version } from '../generated/version';
 
 const NO_COMMAND = 'Name a command';
 

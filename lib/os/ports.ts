@@ -1,35 +1,20 @@
 import * as fs from 'fs';
 import * as net from 'net';
 
-let dualStack: boolean | undefined;
-
 /**
- * True when nothing on this machine holds `port`. Binds the dual-stack wildcard `::`, which
- * conflicts with a listener on any IPv4 or IPv6 address (a probe on 127.0.0.1 alone misses a
- * server on ::1); falls back to 0.0.0.0 where IPv6 is off. EACCES/EPERM count as busy.
+ * True when nothing on this machine holds `port`. Binds with no host, which Node turns into the
+ * dual-stack wildcard `::` (falling back to 0.0.0.0 where IPv6 is off) without a DNS lookup; `::`
+ * conflicts with a listener on any IPv4 or IPv6 address, so a server on 127.0.0.1 and one on
+ * ::1 are both seen (a probe on 127.0.0.1 alone misses the second). Any bind error — EADDRINUSE,
+ * EACCES, EPERM — counts as busy.
  */
-export async function probePortFree(port: number): Promise<boolean> {
-  if (dualStack !== false) {
-    const outcome = await tryBind(port, '::');
-    if (outcome !== 'unsupported') {
-      dualStack = true;
-      return outcome === 'free';
-    }
-    dualStack = false;
-  }
-  return (await tryBind(port, '0.0.0.0')) === 'free';
-}
-
-function tryBind(port: number, host: string): Promise<'free' | 'busy' | 'unsupported'> {
+export function probePortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL') resolve('unsupported');
-      else resolve('busy');
-    });
-    server.listen({ port, host, ipv6Only: false, exclusive: true }, () => {
-      server.close(() => resolve('free'));
+    server.once('error', () => resolve(false));
+    server.listen({ port, exclusive: true }, () => {
+      server.close(() => resolve(true));
     });
   });
 }
