@@ -99,44 +99,64 @@ export interface Invoker {
   command: string;
 }
 
-const NPM_WRAPPER = /(^|[/\s])(npm|npx|pnpm|yarn)(\.cmd)?(\s|$)|npm-cli\.js|npx-cli\.js|pnpm\.c?js|yarn\.c?js/;
-const SHELL_C = /^(\S*\/)?(sh|bash|dash|zsh)\s+-c\s+(.*)$/s;
+function readArgv(pid: number): string[] | null {
+  try {
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return raw.replace(/\0+$/, '').split('\0');
+  } catch {
+    return null;
+  }
+}
+
+const baseName = (file: string | undefined): string => (file ?? '').split('/').pop() ?? '';
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ash', 'ksh']);
+const PACKAGE_RUNNERS = new Set(['npm', 'npx', 'pnpm', 'pnpx', 'yarn']);
 
 /**
- * Finds the process that asked for styxy: the parent, skipping a transient subshell (bash forks
- * one for `$(styxy …; other)` and for pipelines; its cmdline equals its parent's) and the
- * `sh -c` + npm/npx pair that `npx styxy` and npm scripts put between the caller and styxy.
+ * npm, npx, pnpm or yarn itself: by its process title (npm rewrites its cmdline to one string such
+ * as `npm exec styxy`, so the first word counts) or by node running its CLI script.
+ */
+export function isPackageRunner(argv: readonly string[]): boolean {
+  const first = baseName((argv[0] ?? '').split(' ')[0]);
+  if (PACKAGE_RUNNERS.has(first)) return true;
+  if (first !== 'node' && first !== 'nodejs') return false;
+  return /(?:^|\/)(?:npm-cli|npx-cli|pnpm|pnpx|yarn)\.c?js$|\/(?:npm|pnpm|yarn)\/bin\/[^/]+$/.test(argv[1] ?? '');
+}
+
+/** The script of a `sh -c SCRIPT` process, or null. */
+export function shellScript(argv: readonly string[]): string | null {
+  return SHELLS.has(baseName(argv[0])) && argv[1] === '-c' && argv[2] !== undefined ? argv[2] : null;
+}
+
+/** A script that runs one command only: the shell lives exactly as long as that command. */
+function isSimpleCommand(script: string): boolean {
+  return !/[;&|\n`]|\$\(/.test(script);
+}
+
+/**
+ * Finds the process that asked for styxy, starting from the parent and skipping wrappers that
+ * end as soon as styxy does: a transient subshell (bash forks one for `$(styxy …; other)` and
+ * for pipelines; its cmdline equals its parent's), npm/npx/pnpm/yarn themselves, and the
+ * one-command `sh -c` they run scripts and binaries through.
  */
 export function detectInvoker(): Invoker {
   let pid = process.ppid;
   if (!hasProc()) return { pid, startTime: readStartTime(pid) ?? null, command: '' };
   for (let hops = 0; hops < 8; hops++) {
     const stat = readProcessStat(pid);
-    const command = readCommandLine(pid) ?? '';
-    if (!stat || stat.ppid <= 1) break;
-    const parentCommand = readCommandLine(stat.ppid) ?? '';
-    if (command !== '' && command === parentCommand) {
-      pid = stat.ppid;
-      continue;
-    }
-    const shell = SHELL_C.exec(command);
-    if (shell && isSimpleCommand(shell[3] ?? '') && NPM_WRAPPER.test(parentCommand)) {
-      pid = readProcessStat(stat.ppid)?.ppid ?? stat.ppid;
-      continue;
-    }
-    if (NPM_WRAPPER.test(command) && /\bexec\b|npx/.test(command)) {
-      pid = stat.ppid;
-      continue;
-    }
-    break;
+    const argv = readArgv(pid);
+    if (!stat || !argv || stat.ppid <= 1) break;
+    const parentArgv = readArgv(stat.ppid);
+    const script = shellScript(argv);
+    const isWrapper =
+      (parentArgv !== null && argv.join('\0') === parentArgv.join('\0')) ||
+      isPackageRunner(argv) ||
+      (script !== null && isSimpleCommand(script) && parentArgv !== null && isPackageRunner(parentArgv));
+    if (!isWrapper) break;
+    pid = stat.ppid;
   }
   const stat = readProcessStat(pid);
   return { pid, startTime: stat?.startTime ?? null, command: (readCommandLine(pid) ?? '').slice(0, 300) };
-}
-
-/** A `sh -c` script that only runs one command: the shell lives exactly as long as styxy does. */
-function isSimpleCommand(script: string): boolean {
-  return !/[;&|\n`]|\$\(/.test(script);
 }
 
 export function describeProcess(pid: number): string {

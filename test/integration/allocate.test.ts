@@ -132,6 +132,27 @@ describe('owners', () => {
     expect(JSON.parse(json as string).owner.pid).toBe(Number(shellPid));
   });
 
+  test.each([
+    ['npx styxy', 'npx styxy allocate -s dev --json'],
+    ['npm exec', 'npm exec -- styxy allocate -s dev --json'],
+    ['an npm script', 'npm run -s alloc'],
+    ['npx in a command substitution', 'out=$(npx styxy allocate -s dev --json); echo "$out"'],
+  ])('under %s the owner is the shell that ran it', (_name, line) => {
+    // A project with styxy installed locally, as users have it.
+    fs.writeFileSync(path.join(box.cwd, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', scripts: { alloc: 'styxy allocate -s dev --json' } }));
+    fs.mkdirSync(path.join(box.cwd, 'node_modules', '.bin'), { recursive: true });
+    fs.symlinkSync(path.resolve('bin/styxy'), path.join(box.cwd, 'node_modules', '.bin', 'styxy'));
+    const out = execFileSync('bash', ['-c', `${line}; echo "$$"`], {
+      env: { ...box.env, npm_config_update_notifier: 'false', npm_config_loglevel: 'silent' },
+      cwd: box.cwd,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
+    const shellPid = Number(out.pop());
+    expect(JSON.parse(out.join('\n')).owner.pid).toBe(shellPid);
+  });
+
   test('a zombie owner is dead', async () => {
     const parent = await zombieToBe();
     const r = box.run(['allocate', '-s', 'dev', '--pid', String(parent.zombie), '--json']);
