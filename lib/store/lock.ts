@@ -13,9 +13,14 @@ import type { StyxyPaths } from './paths';
  */
 export const LOCK_STALE_MS = 2000;
 const LOCK_UPDATE_MS = 1000;
-/** Waits between attempts: short and jittered, since the sections are short and many wait at once. */
-const RETRY_MIN_MS = 1;
-const RETRY_MAX_MS = 20;
+/**
+ * Waits between attempts: short and jittered, since the sections last milliseconds, growing with
+ * the attempts so that a crowd of waiters does not starve the holder of CPU.
+ */
+const RETRY_FIRST_CAP_MS = 5;
+const RETRY_MAX_CAP_MS = 40;
+/** However the queue moves, a waiter gives up after this many deadlines. */
+const ABSOLUTE_CAP_FACTOR = 12;
 
 export function lockDeadlineMs(env: NodeJS.ProcessEnv = process.env): number {
   const value = Number(env.STYXY_LOCK_TIMEOUT_MS);
@@ -38,9 +43,11 @@ export interface LockHandle {
 
 /**
  * Takes the exclusive lock on state.json (proper-lockfile's `state.json.lock` directory),
- * retrying with short jittered waits until the deadline, then failing with LOCK_TIMEOUT that
- * names the lock, its holder and the remedy. Losing the lock never kills the process: it marks
- * the handle compromised and the next write refuses.
+ * retrying with short jittered waits. The deadline counts time without progress: while the lock
+ * keeps changing hands (a queue of callers, as when a hundred start at once on two cores) a
+ * waiter keeps waiting, up to twelve deadlines in all; when one holder keeps it for a whole
+ * deadline the call fails with LOCK_TIMEOUT naming the lock, the holder and the remedy. Losing
+ * the lock never kills the process: it marks the handle compromised and the next write refuses.
  */
 export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs()): Promise<LockHandle> {
   // Loaded here so that commands that never lock (help, version) do not pay for it.
@@ -59,15 +66,26 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
   };
 
   let release: () => Promise<void>;
-  for (;;) {
+  let lastHolder: string | undefined;
+  let lastProgress = started;
+  for (let attempt = 0; ; attempt++) {
     try {
       release = await lockfile.lock(paths.state, options);
       break;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ELOCKED' && code !== 'EEXIST' && code !== 'ENOENT') throw lockFailure(paths, err);
-      if (Date.now() - started >= deadlineMs) throw lockTimeout(paths, deadlineMs);
-      await sleep(RETRY_MIN_MS + Math.random() * (RETRY_MAX_MS - RETRY_MIN_MS));
+      const now = Date.now();
+      const holder = readHolder(paths)?.nonce;
+      if (holder !== lastHolder) {
+        lastHolder = holder;
+        lastProgress = now;
+      }
+      if (now - lastProgress >= deadlineMs || now - started >= deadlineMs * ABSOLUTE_CAP_FACTOR) {
+        throw lockTimeout(paths, now - started);
+      }
+      const cap = Math.min(RETRY_MAX_CAP_MS, RETRY_FIRST_CAP_MS + attempt);
+      await sleep(1 + Math.random() * (cap - 1));
     }
   }
   faultPoint('after-lock');
@@ -133,10 +151,10 @@ export function describeLockHolder(paths: StyxyPaths): { text: string; pid?: num
   return { text, pid: holder.pid, alive };
 }
 
-function lockTimeout(paths: StyxyPaths, deadlineMs: number): StyxyError {
+function lockTimeout(paths: StyxyPaths, waitedMs: number): StyxyError {
   const holder = describeLockHolder(paths);
   const heldBy = holder ? `, held by ${holder.text}` : '';
-  return new StyxyError('LOCK_TIMEOUT', `Timed out after ${(deadlineMs / 1000).toFixed(1)} s waiting for the lock ${paths.lock}${heldBy}`, {
+  return new StyxyError('LOCK_TIMEOUT', `Timed out after ${(waitedMs / 1000).toFixed(1)} s waiting for the lock ${paths.lock}${heldBy}`, {
     details: { lock: paths.lock, holderPid: holder?.pid ?? null, holderAlive: holder?.alive ?? null },
     suggestions: [
       holder?.alive
