@@ -84,6 +84,16 @@ export async function runConfigSet(ctx: TransactionContext, key: string, value: 
   const commit = await withTransactionDetailed(ctx, ({ config }) => {
     const outcome = applySetting(config.config, config.userLayer, key, value);
     if (outcome.kind === 'rejected') throw new StyxyError(outcome.code, outcome.message, { suggestions: outcome.suggestions });
+    // config.json applies in every directory, so it must stand without this project's layer.
+    try {
+      buildEffectiveConfig(ctx.paths, null, null, outcome.layer);
+    } catch (err) {
+      if (config.projectFile === null) throw err;
+      throw new StyxyError('INVALID_ARGUMENT', `${key} would make ${ctx.paths.config} depend on ${config.projectFile}; change it in that file instead`, {
+        details: { problems: (err as StyxyError).details?.problems },
+        suggestions: [`Edit ${config.projectFile}`],
+      });
+    }
     buildEffectiveConfig(ctx.paths, config.projectFile, config.projectLayer, outcome.layer);
     return {
       result: { success: true as const, key, path: outcome.path, value: outcome.value, previous: outcome.previous, file: ctx.paths.config },

@@ -1,4 +1,3 @@
-import type { Argv } from 'yargs';
 import { StyxyError } from '../errors';
 import { parsePort } from '../core/names';
 import type { TransactionContext } from '../store/transaction';
@@ -9,9 +8,8 @@ export interface CommonArgs extends OutputOptions {
   _: (string | number)[];
 }
 
-export function withJson<T>(yargs: Argv<T>): Argv<T & { json: boolean | undefined }> {
-  return yargs.option('json', { type: 'boolean', describe: 'Print one JSON document on stdout (also on failure)' });
-}
+/** `--json`, the same on every command. */
+export const JSON_OPTION = { type: 'boolean', describe: 'Print one JSON document on stdout (also on failure)' } as const;
 
 /** The transaction context, loaded with the app layer only when a command runs. */
 export function context(): TransactionContext {

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as net from 'net';
+import { readCommandLine } from './processes';
 
 /**
  * True when nothing on this machine holds `port`. Binds with no host, which Node turns into the
@@ -124,12 +125,7 @@ export function attachListenerProcesses(listeners: Listener[]): void {
       const match = /^socket:\[(\d+)\]$/.exec(target);
       const found = match ? wanted.get(match[1]!) : undefined;
       if (!found) continue;
-      let command = '';
-      try {
-        command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0').join(' ');
-      } catch {
-        /* the process just ended */
-      }
+      const command = readCommandLine(Number(pid)) ?? '';
       for (const l of found) {
         l.pid = Number(pid);
         l.command = command.slice(0, 200);

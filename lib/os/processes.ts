@@ -32,13 +32,18 @@ export function readProcessStat(pid: number): ProcessStat | null {
   return { pid, state, ppid, startTime };
 }
 
-export function readCommandLine(pid: number): string | null {
+/** A process's argv from /proc/PID/cmdline, or null when it cannot be read. */
+export function readArgv(pid: number): string[] | null {
   try {
     const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return raw.replace(/\0+$/, '').split('\0').join(' ');
+    return raw.replace(/\0+$/, '').split('\0');
   } catch {
     return null;
   }
+}
+
+export function readCommandLine(pid: number): string | null {
+  return readArgv(pid)?.join(' ') ?? null;
 }
 
 function isDeadState(state: string): boolean {
@@ -97,15 +102,6 @@ export interface Invoker {
   pid: number;
   startTime: string | null;
   command: string;
-}
-
-function readArgv(pid: number): string[] | null {
-  try {
-    const raw = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return raw.replace(/\0+$/, '').split('\0');
-  } catch {
-    return null;
-  }
 }
 
 const baseName = (file: string | undefined): string => (file ?? '').split('/').pop() ?? '';

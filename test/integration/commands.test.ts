@@ -270,3 +270,19 @@ describe('usage', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+test('config set refuses to make config.json depend on a project file', () => {
+  const box2 = sandbox();
+  try {
+    fs.writeFileSync(path.join(box2.cwd, '.styxy.json'), JSON.stringify({ service_types: { team: { port_range: [20000, 20009] } } }));
+    const r = box2.run(['config', 'set', 'service-types.team.instance-behavior', 'single', '--json']);
+    expect(r.code).toBe(3);
+    expect(r.json.error.message).toContain('.styxy.json');
+    expect(fs.existsSync(path.join(box2.home, 'config.json'))).toBe(false);
+    // A built-in type can be changed from inside the project all the same.
+    expect(box2.run(['config', 'set', 'service-types.dev.instance-behavior', 'single', '--json']).json.success).toBe(true);
+    expect(box2.run(['list', '--json'], { cwd: box2.dir }).code).toBe(0);
+  } finally {
+    box2.cleanup();
+  }
+});

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { StyxyError } from '../../errors';
 import { parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
-import { context, portArg, present, type CommonArgs } from '../command-kit';
+import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { ENV_NAME_PATTERN, bold, green, printLine, renderEnv, warn } from '../output';
 
 interface AllocateArgs extends CommonArgs {
@@ -35,7 +35,7 @@ export const allocateCommand: CommandModule<object, AllocateArgs> = {
       .option('persistent', { type: 'boolean', describe: 'Keep the allocation until it is released' })
       .conflicts('pid', ['ttl', 'persistent'])
       .conflicts('ttl', 'persistent')
-      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .option('json', JSON_OPTION)
       .option('env', { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' })
       .option('env-name', { type: 'string', describe: 'With --env: the variable that carries the port (default PORT)' })
       .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print the port number alone' })

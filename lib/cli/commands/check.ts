@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import type { Listener } from '../../os/ports';
-import { context, portArg, present, type CommonArgs } from '../command-kit';
+import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { printLine } from '../output';
 
 interface CheckArgs extends CommonArgs {
@@ -17,7 +17,7 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
   builder: (yargs) =>
     yargs
       .positional('port', { type: 'string', describe: 'Port number' })
-      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .option('json', JSON_OPTION)
       .example('$0 check 3000', 'Is 3000 free?') as never,
   handler: async (args) => {
     const port = portArg(args.port, 'port');

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { context, present, type CommonArgs } from '../command-kit';
+import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { printLine } from '../output';
 
 interface CleanupArgs extends CommonArgs {
@@ -12,7 +12,7 @@ export const cleanupCommand: CommandModule<object, CleanupArgs> = {
   builder: (yargs) =>
     yargs
       .option('force', { type: 'boolean', describe: 'Also drop every allocation whose port nobody listens on, whoever owns it' })
-      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .option('json', JSON_OPTION)
       .example('$0 cleanup --force', 'Forget every allocation that is not actually serving') as never,
   handler: async (args) => {
     const { runCleanup } = await import('../../app/cleanup');

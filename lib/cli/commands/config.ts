@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
-import { context, present, type CommonArgs } from '../command-kit';
+import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { bold, printLine } from '../output';
 
-const json = <T>(y: Argv<T>) => y.option('json', { type: 'boolean', describe: 'Print one JSON document' });
+const json = <T>(y: Argv<T>) => y.option('json', JSON_OPTION);
 
 const show: CommandModule<object, CommonArgs> = {
   command: 'show',

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { context, present, type CommonArgs } from '../command-kit';
+import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { bold, dim, printLine } from '../output';
 
 interface ListArgs extends CommonArgs {
@@ -14,7 +14,7 @@ export const listCommand: CommandModule<object, ListArgs> = {
     yargs
       .option('service-type', { alias: ['s', 'service'], type: 'string', describe: 'Only this service type' })
       .option('verbose', { alias: 'v', type: 'boolean', describe: 'Also show owner, project and time' })
-      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .option('json', JSON_OPTION)
       .example('$0 list -s dev -v', 'The dev allocations with their owners') as never,
   handler: async (args) => {
     const { runList } = await import('../../app/list');

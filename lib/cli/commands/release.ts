@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { context, present, type CommonArgs } from '../command-kit';
+import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { printLine } from '../output';
 
 interface ReleaseArgs extends CommonArgs {
@@ -20,7 +20,7 @@ export const releaseCommand: CommandModule<object, ReleaseArgs> = {
       .option('instance-id', { alias: ['n', 'name'], type: 'string', describe: 'With -s: the instance to release' })
       .option('project', { type: 'string', describe: 'With -s: the project (default: git top level, else the current directory)' })
       .option('all', { type: 'boolean', describe: 'With -s and no -n: release every allocation of the type in the project' })
-      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .option('json', JSON_OPTION)
       .example('$0 release dev-web-1a2b3c', 'Release by lock id')
       .example('$0 release -s api -n backend', "Release this project's api instance 'backend'") as never,
   handler: async (args) => {

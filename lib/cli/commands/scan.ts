@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { StyxyError } from '../../errors';
-import { context, portArg, present, type CommonArgs } from '../command-kit';
+import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { printLine } from '../output';
 import { describeListener } from './check';
 
@@ -16,7 +16,7 @@ export const scanCommand: CommandModule<object, ScanArgs> = {
     yargs
       .option('start', { type: 'string', describe: 'First port (default 1024)' })
       .option('end', { type: 'string', describe: 'Last port (default 65535)' })
-      .option('json', { type: 'boolean', describe: 'Print one JSON document' })
+      .option('json', JSON_OPTION)
       .example('$0 scan --start 3000 --end 3099', 'What holds the dev range') as never,
   handler: async (args) => {
     const start = args.start === undefined ? 1024 : portArg(args.start, '--start');
