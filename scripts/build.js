@@ -45,17 +45,23 @@ function generateVersion() {
  * code lazily inside it.
  */
 function bundle() {
-  require('esbuild').buildSync({
+  const esbuild = require('esbuild');
+  const common = { bundle: true, platform: 'node', target: 'node18', format: 'cjs', logLevel: 'warning', legalComments: 'none', minify: true, keepNames: true };
+  // yargs goes in a file of its own, loaded only for help, usage errors and the command lines the
+  // fast path leaves to it: the everyday path does not even compile it.
+  const yargsApart = {
+    name: 'yargs-apart',
+    setup(build) {
+      build.onResolve({ filter: /^yargs\/yargs$/ }, () => ({ path: './yargs.js', external: true }));
+    },
+  };
+  esbuild.buildSync({ ...common, entryPoints: [require.resolve('yargs/yargs')], outfile: path.join(root, 'dist', 'yargs.js') });
+  return esbuild.build({
+    ...common,
     entryPoints: [path.join(root, 'lib', 'cli', 'main.ts')],
     outfile: path.join(root, 'dist', 'styxy.js'),
-    bundle: true,
-    platform: 'node',
-    target: 'node18',
-    format: 'cjs',
-    logLevel: 'warning',
-    legalComments: 'none',
-    minify: true,
-    keepNames: true,
+    plugins: [yargsApart],
+    alias: { 'graceful-fs': path.join(root, 'lib', 'vendor', 'plain-fs.js') },
   });
 }
 
@@ -70,4 +76,4 @@ try {
 } catch {
   process.exit(1);
 }
-bundle();
+bundle().catch(() => process.exit(1));

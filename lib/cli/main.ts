@@ -1,16 +1,26 @@
-import { EXIT_CODES, StyxyError } from '../errors';
-import { outputMode, reportError } from './output';
+import { EXIT_CODES } from '../errors';
+import { version } from '../generated/version';
+import { COMMANDS } from './commands/index';
+import { fastParse } from './fast-parse';
+import { outputMode, printLine, reportError } from './output';
 
 /**
  * Styxy's entry point: parses argv, runs one command, prints its result and sets the exit
- * status. The only place that decides how the process ends.
+ * status. The only place that decides how the process ends. Everyday command lines are parsed
+ * from the commands' declarations without loading yargs (see fast-parse.ts); everything else,
+ * help and usage errors included, goes through yargs.
  */
 export async function main(argv: string[]): Promise<number> {
   const mode = outputMode({ json: argv.includes('--json'), env: argv.includes('--env'), quiet: argv.includes('-q') || argv.includes('--quiet') });
   const verbose = argv.includes('--verbose');
   try {
-    const { buildParser } = await import('./parser');
-    await buildParser(argv).parseAsync();
+    const fast = fastParse(argv, COMMANDS);
+    if (fast?.kind === 'version') printLine(version);
+    else if (fast) await fast.command.handler(fast.args);
+    else {
+      const { buildParser } = await import('./parser');
+      await buildParser(argv).parseAsync();
+    }
     return EXIT_CODES.OK;
   } catch (err) {
     return reportError(err, mode, verbose);

@@ -1,31 +1,24 @@
 import yargs from 'yargs/yargs';
 import { StyxyError } from '../errors';
-import { allocateCommand } from './commands/allocate';
-import { checkCommand } from './commands/check';
-import { cleanupCommand } from './commands/cleanup';
+import { toYargsModule } from './command-spec';
 import { configCommand } from './commands/config';
-import { doctorCommand } from './commands/doctor';
-import { listCommand } from './commands/list';
-import { releaseCommand } from './commands/release';
-import { scanCommand } from './commands/scan';
+import { COMMANDS } from './commands/index';
 
 import { version } from '../generated/version';
 
 const NO_COMMAND = 'Name a command';
 
-/** The yargs parser: one module per command, each loading its use case only when it runs. */
+/**
+ * The yargs parser: one module per command, each loading its use case only when it runs. Used
+ * for help, usage errors and the command lines the fast path leaves to it.
+ */
 export function buildParser(argv: string[]) {
-  return yargs(argv)
+  let parser = yargs(argv)
     .scriptName('styxy')
-    .usage('$0 <command> [options]\n\nHands out local TCP ports from per-service ranges, safely, to everything on this machine.')
-    .command(allocateCommand)
-    .command(releaseCommand)
-    .command(listCommand)
-    .command(checkCommand)
-    .command(scanCommand)
-    .command(cleanupCommand)
+    .usage('$0 <command> [options]\n\nHands out local TCP ports from per-service ranges, safely, to everything on this machine.');
+  for (const command of COMMANDS.values()) parser = parser.command(toYargsModule(command));
+  return parser
     .command(configCommand)
-    .command(doctorCommand)
     .option('verbose', { type: 'boolean', describe: 'Print stack traces of unexpected errors', global: true })
     .demandCommand(1, NO_COMMAND)
     .recommendCommands()

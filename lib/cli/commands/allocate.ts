@@ -1,8 +1,8 @@
-import type { CommandModule } from 'yargs';
 import { StyxyError } from '../../errors';
 import { parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
+import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { ENV_NAME_PATTERN, bold, green, printLine, renderEnv, warn } from '../output';
 
 interface AllocateArgs extends CommonArgs {
@@ -21,30 +21,36 @@ interface AllocateArgs extends CommonArgs {
 
 const DEFAULT_WAIT_READY_S = 30;
 
-export const allocateCommand: CommandModule<object, AllocateArgs> = {
+const options = {
+  'service-type': { alias: ['s', 'service'], type: 'string', demandOption: true, describe: 'Service type (dev, api, ai, ...)' },
+  'instance-id': { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' },
+  port: { alias: ['p'], type: 'string', describe: 'Try this port first' },
+  project: { type: 'string', describe: 'Project directory (default: the git top level, else the current directory)' },
+  pid: { type: 'string', describe: 'Owner process (default: the process that ran styxy)' },
+  ttl: { type: 'string', describe: 'Lease that ends after a time instead of an owner process (30m, 8h, 2d)' },
+  persistent: { type: 'boolean', describe: 'Keep the allocation until it is released' },
+  json: JSON_OPTION,
+  env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' },
+  'env-name': { type: 'string', describe: 'With --env: the variable that carries the port (default PORT)' },
+  quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone' },
+  yes: { type: 'boolean', describe: 'Accept prompts' },
+  'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
+  'wait-ready': {
+    type: 'string',
+    optionalValue: true,
+    describe: `When a single-instance service is already running, wait until its port accepts a connection (seconds, default ${DEFAULT_WAIT_READY_S})`,
+  },
+} satisfies OptionSpecs;
+
+export const allocateCommand: StyxyCommand<AllocateArgs> = {
+  name: 'allocate',
   command: 'allocate',
   describe: 'Allocate a port for a service type',
+  options,
+  positionals: [],
+  conflicts: [['pid', 'ttl', 'persistent']],
   builder: (yargs) =>
-    yargs
-      .option('service-type', { alias: ['s', 'service'], type: 'string', demandOption: true, describe: 'Service type (dev, api, ai, ...)' })
-      .option('instance-id', { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' })
-      .option('port', { alias: 'p', type: 'string', describe: 'Try this port first' })
-      .option('project', { type: 'string', describe: 'Project directory (default: the git top level, else the current directory)' })
-      .option('pid', { type: 'string', describe: 'Owner process (default: the process that ran styxy)' })
-      .option('ttl', { type: 'string', describe: 'Lease that ends after a time instead of an owner process (30m, 8h, 2d)' })
-      .option('persistent', { type: 'boolean', describe: 'Keep the allocation until it is released' })
-      .conflicts('pid', ['ttl', 'persistent'])
-      .conflicts('ttl', 'persistent')
-      .option('json', JSON_OPTION)
-      .option('env', { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' })
-      .option('env-name', { type: 'string', describe: 'With --env: the variable that carries the port (default PORT)' })
-      .option('quiet', { alias: 'q', type: 'boolean', describe: 'Print the port number alone' })
-      .option('yes', { type: 'boolean', describe: 'Accept prompts' })
-      .option('dry-run', { type: 'boolean', describe: 'Show what would be allocated; change nothing' })
-      .option('wait-ready', {
-        type: 'string',
-        describe: `When a single-instance service is already running, wait until its port accepts a connection (seconds, default ${DEFAULT_WAIT_READY_S})`,
-      })
+    declare(yargs, allocateCommand)
       .example('$0 allocate -s dev', 'A port from the dev range (3000-3099)')
       .example('eval "$($0 allocate -s api -n backend --env)"', 'Set PORT and STYXY_* in this shell')
       .example('$0 allocate -s ai -n rag -q', 'ai is single-instance: every caller gets the one running port')

@@ -1,6 +1,6 @@
-import type { CommandModule } from 'yargs';
 import type { Listener } from '../../os/ports';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
+import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { printLine } from '../output';
 
 interface CheckArgs extends CommonArgs {
@@ -11,13 +11,15 @@ export function describeListener(l: Listener): string {
   return `${l.address}:${l.port}${l.pid ? ` by PID ${l.pid}${l.command ? ` (${l.command})` : ''}` : ''}`;
 }
 
-export const checkCommand: CommandModule<object, CheckArgs> = {
+const options = { json: JSON_OPTION } satisfies OptionSpecs;
+
+export const checkCommand: StyxyCommand<CheckArgs> = {
+  name: 'check',
   command: 'check <port>',
   describe: 'Tell who holds a port: a Styxy allocation, a listening process, or nobody',
-  builder: (yargs) =>
-    yargs
-      .positional('port', { type: 'string', describe: 'Port number' })
-      .option('json', JSON_OPTION)
+  options,
+  positionals: [{ name: 'port', required: true, describe: 'Port number' }],
+  builder: (yargs) => declare(yargs, checkCommand)
       .example('$0 check 3000', 'Is 3000 free?') as never,
   handler: async (args) => {
     const port = portArg(args.port, 'port');

@@ -1,18 +1,23 @@
-import type { CommandModule } from 'yargs';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
+import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { printLine } from '../output';
 
 interface CleanupArgs extends CommonArgs {
   force?: boolean;
 }
 
-export const cleanupCommand: CommandModule<object, CleanupArgs> = {
+const options = {
+  force: { type: 'boolean', describe: 'Also drop every allocation whose port nobody listens on, whoever owns it' },
+  json: JSON_OPTION,
+} satisfies OptionSpecs;
+
+export const cleanupCommand: StyxyCommand<CleanupArgs> = {
+  name: 'cleanup',
   command: 'cleanup',
   describe: 'Drop allocations whose owner has ended (every command does this too)',
-  builder: (yargs) =>
-    yargs
-      .option('force', { type: 'boolean', describe: 'Also drop every allocation whose port nobody listens on, whoever owns it' })
-      .option('json', JSON_OPTION)
+  options,
+  positionals: [],
+  builder: (yargs) => declare(yargs, cleanupCommand)
       .example('$0 cleanup --force', 'Forget every allocation that is not actually serving') as never,
   handler: async (args) => {
     const { runCleanup } = await import('../../app/cleanup');

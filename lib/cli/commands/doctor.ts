@@ -1,12 +1,17 @@
-import type { CommandModule } from 'yargs';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
+import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { printLine } from '../output';
 
-export const doctorCommand: CommandModule<object, CommonArgs> = {
+const options = { json: JSON_OPTION } satisfies OptionSpecs;
+
+export const doctorCommand: StyxyCommand<CommonArgs> = {
+  name: 'doctor',
   command: 'doctor',
   describe: "Check Styxy's home, files, config, state and lock; changes nothing",
-  builder: (yargs) =>
-    yargs.option('json', JSON_OPTION).example('$0 doctor', 'Is everything in order?') as never,
+  options,
+  positionals: [],
+  builder: (yargs) => declare(yargs, doctorCommand)
+      .example('$0 doctor', 'Is everything in order?') as never,
   handler: async (args) => {
     const { runDoctor } = await import('../../app/doctor');
     await present(

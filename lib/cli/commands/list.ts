@@ -1,5 +1,5 @@
-import type { CommandModule } from 'yargs';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
+import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { bold, dim, printLine } from '../output';
 
 interface ListArgs extends CommonArgs {
@@ -7,14 +7,19 @@ interface ListArgs extends CommonArgs {
   verbose?: boolean;
 }
 
-export const listCommand: CommandModule<object, ListArgs> = {
+const options = {
+  'service-type': { alias: ['s', 'service'], type: 'string', describe: 'Only this service type' },
+  verbose: { alias: ['v'], type: 'boolean', describe: 'Also show owner, project and time' },
+  json: JSON_OPTION,
+} satisfies OptionSpecs;
+
+export const listCommand: StyxyCommand<ListArgs> = {
+  name: 'list',
   command: 'list',
   describe: 'List the live allocations (allocations of ended owners are dropped first)',
-  builder: (yargs) =>
-    yargs
-      .option('service-type', { alias: ['s', 'service'], type: 'string', describe: 'Only this service type' })
-      .option('verbose', { alias: 'v', type: 'boolean', describe: 'Also show owner, project and time' })
-      .option('json', JSON_OPTION)
+  options,
+  positionals: [],
+  builder: (yargs) => declare(yargs, listCommand)
       .example('$0 list -s dev -v', 'The dev allocations with their owners') as never,
   handler: async (args) => {
     const { runList } = await import('../../app/list');

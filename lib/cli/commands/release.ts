@@ -1,5 +1,5 @@
-import type { CommandModule } from 'yargs';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
+import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { printLine } from '../output';
 
 interface ReleaseArgs extends CommonArgs {
@@ -10,17 +10,21 @@ interface ReleaseArgs extends CommonArgs {
   all?: boolean;
 }
 
-export const releaseCommand: CommandModule<object, ReleaseArgs> = {
+const options = {
+  'service-type': { alias: ['s', 'service'], type: 'string', describe: 'Release by service type' },
+  'instance-id': { alias: ['n', 'name'], type: 'string', describe: 'With -s: the instance to release' },
+  project: { type: 'string', describe: 'With -s: the project (default: git top level, else the current directory)' },
+  all: { type: 'boolean', describe: 'With -s and no -n: release every allocation of the type in the project' },
+  json: JSON_OPTION,
+} satisfies OptionSpecs;
+
+export const releaseCommand: StyxyCommand<ReleaseArgs> = {
+  name: 'release',
   command: 'release [lockId]',
   describe: 'Release an allocation by lock id, or by service type (and instance id)',
-  builder: (yargs) =>
-    yargs
-      .positional('lockId', { type: 'string', describe: 'The lock id that allocate printed' })
-      .option('service-type', { alias: ['s', 'service'], type: 'string', describe: 'Release by service type' })
-      .option('instance-id', { alias: ['n', 'name'], type: 'string', describe: 'With -s: the instance to release' })
-      .option('project', { type: 'string', describe: 'With -s: the project (default: git top level, else the current directory)' })
-      .option('all', { type: 'boolean', describe: 'With -s and no -n: release every allocation of the type in the project' })
-      .option('json', JSON_OPTION)
+  options,
+  positionals: [{ name: 'lockId', required: false, describe: 'The lock id that allocate printed' }],
+  builder: (yargs) => declare(yargs, releaseCommand)
       .example('$0 release dev-web-1a2b3c', 'Release by lock id')
       .example('$0 release -s api -n backend', "Release this project's api instance 'backend'") as never,
   handler: async (args) => {

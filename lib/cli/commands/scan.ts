@@ -1,6 +1,6 @@
-import type { CommandModule } from 'yargs';
 import { StyxyError } from '../../errors';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
+import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { printLine } from '../output';
 import { describeListener } from './check';
 
@@ -9,14 +9,19 @@ interface ScanArgs extends CommonArgs {
   end?: string;
 }
 
-export const scanCommand: CommandModule<object, ScanArgs> = {
+const options = {
+  start: { type: 'string', describe: 'First port (default 1024)' },
+  end: { type: 'string', describe: 'Last port (default 65535)' },
+  json: JSON_OPTION,
+} satisfies OptionSpecs;
+
+export const scanCommand: StyxyCommand<ScanArgs> = {
+  name: 'scan',
   command: 'scan',
   describe: 'List the ports in a range that are allocated or listened on',
-  builder: (yargs) =>
-    yargs
-      .option('start', { type: 'string', describe: 'First port (default 1024)' })
-      .option('end', { type: 'string', describe: 'Last port (default 65535)' })
-      .option('json', JSON_OPTION)
+  options,
+  positionals: [],
+  builder: (yargs) => declare(yargs, scanCommand)
       .example('$0 scan --start 3000 --end 3099', 'What holds the dev range') as never,
   handler: async (args) => {
     const start = args.start === undefined ? 1024 : portArg(args.start, '--start');

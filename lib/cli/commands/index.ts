@@ -1,0 +1,13 @@
+import type { StyxyCommand } from '../command-spec';
+import { allocateCommand } from './allocate';
+import { checkCommand } from './check';
+import { cleanupCommand } from './cleanup';
+import { doctorCommand } from './doctor';
+import { listCommand } from './list';
+import { releaseCommand } from './release';
+import { scanCommand } from './scan';
+
+/** The commands declared as data, which the fast path can parse without yargs. */
+export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
+  [allocateCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand].map((c) => [c.name, c as StyxyCommand]),
+);

@@ -1,0 +1,65 @@
+import type { OptionSpec, StyxyCommand } from './command-spec';
+
+export type FastParse = { kind: 'version' } | { kind: 'command'; command: StyxyCommand; args: Record<string, unknown> };
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = { verbose: { type: 'boolean', describe: '' } };
+
+/**
+ * Parses the everyday command lines (`allocate -s dev --json`, `list`, `release ID`, ...) from
+ * the commands' own option declarations, without loading yargs. Returns null for anything it is
+ * not sure to read exactly as yargs would — help, unknown or repeated options, `--no-x`, `--`,
+ * combined short flags, a missing required option, conflicting options — and the caller then
+ * hands the line to yargs, which gives the help or the usage error.
+ */
+export function fastParse(argv: readonly string[], commands: ReadonlyMap<string, StyxyCommand>): FastParse | null {
+  if (argv.length === 1 && argv[0] === '--version') return { kind: 'version' };
+  const command = commands.get(argv[0] ?? '');
+  if (!command) return null;
+
+  const byFlag = new Map<string, [string, OptionSpec]>();
+  for (const [name, spec] of Object.entries({ ...GLOBAL_OPTIONS, ...command.options })) {
+    for (const flag of [name, ...(spec.alias ?? [])]) byFlag.set(flag.length === 1 ? `-${flag}` : `--${flag}`, [name, spec]);
+  }
+
+  const args: Record<string, unknown> = { _: [command.name] };
+  const positionals: string[] = [];
+  for (let i = 1; i < argv.length; i++) {
+    const token = argv[i] as string;
+    if (!token.startsWith('-')) {
+      positionals.push(token);
+      continue;
+    }
+    const eq = token.startsWith('--') ? token.indexOf('=') : -1;
+    const flag = eq === -1 ? token : token.slice(0, eq);
+    const found = byFlag.get(flag);
+    if (!found) return null;
+    const [name, spec] = found;
+    if (name in args) return null;
+    if (spec.type === 'boolean') {
+      if (eq !== -1) return null;
+      args[name] = true;
+      continue;
+    }
+    if (eq !== -1) {
+      args[name] = token.slice(eq + 1);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('-')) {
+      if (!spec.optionalValue || (next !== undefined && !next.startsWith('--'))) return null;
+      args[name] = '';
+      continue;
+    }
+    args[name] = next;
+    i++;
+  }
+
+  if (positionals.length > command.positionals.length) return null;
+  for (const [index, p] of command.positionals.entries()) {
+    if (positionals[index] !== undefined) args[p.name] = positionals[index];
+    else if (p.required) return null;
+  }
+  for (const [name, spec] of Object.entries(command.options)) if (spec.demandOption && !(name in args)) return null;
+  for (const group of command.conflicts ?? []) if (group.filter((name) => name in args).length > 1) return null;
+  return { kind: 'command', command, args };
+}
