@@ -1,4 +1,3 @@
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 
 /** What /proc/PID/stat tells about a process. */
@@ -80,6 +79,9 @@ export function probeLiveProcesses(pids: readonly number[]): Map<number, string 
   const candidates = pids.filter(signalZero);
   if (candidates.length === 0) return live;
   try {
+    // Only where there is no /proc; loaded here because child_process is slow to load.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { execFileSync } = require('child_process') as typeof import('child_process');
     const out = execFileSync('ps', ['-o', 'pid=,stat=,lstart=', '-p', candidates.join(',')], { encoding: 'utf8' });
     for (const line of out.split('\n')) {
       const match = /^\s*(\d+)\s+(\S+)\s+(.+?)\s*$/.exec(line);

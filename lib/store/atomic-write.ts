@@ -7,17 +7,18 @@ import { faultPoint, seam } from './fs-seam';
  * Replaces `file` with `data` so that readers see the old or the new content, never a mix:
  * write a temp file beside it (O_EXCL|O_NOFOLLOW, mode 0600) looping until every byte is down
  * (a single write may be short on a nearly full disk), fsync, then rename over the target.
- * A symlink in the target's place is refused, never written through.
+ * A symlink in the target's place is refused, never written through. `durable: false` skips the
+ * fsync, for records that mean nothing after a crash.
  */
-export function writeFileAtomic(file: string, data: string, mode = 0o600): void {
+export function writeFileAtomic(file: string, data: string, options: { durable?: boolean } = {}): void {
   refuseSymlink(file);
   const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   const buffer = Buffer.from(data, 'utf8');
   let fd: number | undefined;
   try {
-    fd = seam.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), mode);
+    fd = seam.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
     writeAll(fd, buffer);
-    seam.fsyncSync(fd);
+    if (options.durable !== false) seam.fsyncSync(fd);
     seam.closeSync(fd);
     fd = undefined;
     faultPoint('after-temp-write');

@@ -99,7 +99,8 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
     command: process.argv.slice(2).join(' ').slice(0, 200),
   };
   try {
-    writeFileAtomic(paths.lockHolder, JSON.stringify(holder));
+    // Meaningless after a crash (the holder is gone with it), so no fsync.
+    writeFileAtomic(paths.lockHolder, JSON.stringify(holder), { durable: false });
   } catch (err) {
     await release().catch(() => undefined);
     throw err;
