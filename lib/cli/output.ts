@@ -24,7 +24,6 @@ export function colourEnabled(): boolean {
 const paint = (code: string) => (text: string) => (colourEnabled() ? `\u001b[${code}m${text}\u001b[0m` : text);
 export const bold = paint('1');
 export const green = paint('32');
-export const yellow = paint('33');
 export const dim = paint('2');
 
 export function printJson(value: unknown): void {

@@ -89,9 +89,9 @@ test('release, the owner dying, cleanup --force and a lease ending each free the
 
 test('scenario: three sessions start at once; the first releases; a SIGKILLed holder is replaced', async () => {
   // Three "agent sessions": shells that each allocate ai/rag and then keep running.
-  const session = (name: string) =>
+  const session = () =>
     spawn('bash', ['-c', `node ${BIN} allocate -s ai -n rag --json; exec sleep 600`], { env: box.env, cwd: box.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  const sessions = ['one', 'two', 'three'].map(session);
+  const sessions = [session(), session(), session()];
   const answers = await Promise.all(sessions.map((s) => new Promise<any>((r) => s.stdout!.once('data', (d) => r(JSON.parse(String(d)))))));
   expect(new Set(answers.map((a) => a.port)).size).toBe(1);
   expect(answers.filter((a) => !a.existing)).toHaveLength(1);
