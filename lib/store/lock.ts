@@ -65,6 +65,8 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
     },
   };
 
+  // Read before waiting, so the locked section does not pay for it.
+  const ownStartTime = readStartTime(process.pid) ?? null;
   let release: () => Promise<void>;
   let lastHolder: string | undefined;
   let lastProgress = started;
@@ -93,7 +95,7 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
   const nonce = crypto.randomBytes(8).toString('hex');
   const holder: HolderRecord = {
     pid: process.pid,
-    startTime: readStartTime(process.pid) ?? null,
+    startTime: ownStartTime,
     nonce,
     since: new Date().toISOString(),
     command: process.argv.slice(2).join(' ').slice(0, 200),

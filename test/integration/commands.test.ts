@@ -206,6 +206,16 @@ describe('config', () => {
     expect(auditActions(box)).toEqual(['config-set']);
   });
 
+  test('only the newest 10 backups are kept', () => {
+    box.writeConfig({ auto_allocation: { gap_size: 1 } });
+    for (let gap = 2; gap <= 13; gap++) expect(box.run(['config', 'set', 'auto-allocation.gap-size', String(gap)]).code).toBe(0);
+    const backups = fs.readdirSync(path.join(box.home, 'backups')).sort();
+    expect(backups).toHaveLength(10);
+    // The oldest kept is the config as it was before the third set (gap 3); the newest, before the last (gap 12).
+    const gaps = backups.map((b) => JSON.parse(fs.readFileSync(path.join(box.home, 'backups', b), 'utf8')).auto_allocation.gap_size);
+    expect(gaps).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
   test('set refuses a value that would make the config invalid, and changes nothing', () => {
     box.writeConfig({ auto_allocation: { max_port: 20000 } });
     const before = fs.readFileSync(path.join(box.home, 'config.json'), 'utf8');
