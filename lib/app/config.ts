@@ -94,7 +94,7 @@ export async function runConfigSet(ctx: TransactionContext, key: string, value: 
         suggestions: [`Edit ${config.projectFile}`],
       });
     }
-    buildEffectiveConfig(ctx.paths, config.projectFile, config.projectLayer, outcome.layer);
+    if (config.projectFile !== null) buildEffectiveConfig(ctx.paths, config.projectFile, config.projectLayer, outcome.layer);
     return {
       result: { success: true as const, key, path: outcome.path, value: outcome.value, previous: outcome.previous, file: ctx.paths.config },
       userConfig: outcome.layer,

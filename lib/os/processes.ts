@@ -140,10 +140,9 @@ function isSimpleCommand(script: string): boolean {
 export function detectInvoker(): Invoker {
   let pid = process.ppid;
   if (!hasProc()) return { pid, startTime: readStartTime(pid) ?? null, command: '' };
-  for (let hops = 0; hops < 8; hops++) {
-    const stat = readProcessStat(pid);
-    const argv = readArgv(pid);
-    if (!stat || !argv || stat.ppid <= 1) break;
+  let stat = readProcessStat(pid);
+  let argv = readArgv(pid);
+  for (let hops = 0; hops < 8 && stat && argv && stat.ppid > 1; hops++) {
     const parentArgv = readArgv(stat.ppid);
     const script = shellScript(argv);
     const isWrapper =
@@ -152,9 +151,10 @@ export function detectInvoker(): Invoker {
       (script !== null && isSimpleCommand(script) && parentArgv !== null && isPackageRunner(parentArgv));
     if (!isWrapper) break;
     pid = stat.ppid;
+    stat = readProcessStat(pid);
+    argv = parentArgv;
   }
-  const stat = readProcessStat(pid);
-  return { pid, startTime: stat?.startTime ?? null, command: (readCommandLine(pid) ?? '').slice(0, 300) };
+  return { pid, startTime: stat?.startTime ?? null, command: (argv?.join(' ') ?? '').slice(0, 300) };
 }
 
 export function describeProcess(pid: number): string {

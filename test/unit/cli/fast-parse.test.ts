@@ -24,7 +24,7 @@ function yargsReading(argv: string[]): Record<string, unknown> {
 
 function canonical(args: Record<string, unknown>, command: StyxyCommand): Record<string, unknown> {
   const keys = [...Object.keys(command.options), ...command.positionals.map((p) => p.name), 'verbose'];
-  return Object.fromEntries(keys.filter((k) => args[k] !== undefined).map((k) => [k, args[k] === undefined ? undefined : String(args[k])]));
+  return Object.fromEntries(keys.filter((k) => args[k] !== undefined).map((k) => [k, String(args[k])]));
 }
 
 describe('the fast path reads a line exactly as yargs does', () => {
