@@ -48,19 +48,22 @@ function bundle() {
   const esbuild = require('esbuild');
   const common = { bundle: true, platform: 'node', target: 'node18', format: 'cjs', logLevel: 'warning', legalComments: 'none', minify: true, keepNames: true };
   // yargs goes in a file of its own, loaded only for help, usage errors and the command lines the
-  // fast path leaves to it: the everyday path does not even compile it.
-  const yargsApart = {
-    name: 'yargs-apart',
+  // fast path leaves to it: the everyday path does not even compile it. minimatch likewise, loaded
+  // only when an auto-allocation rule has a glob.
+  const apart = {
+    name: 'apart',
     setup(build) {
       build.onResolve({ filter: /^yargs\/yargs$/ }, () => ({ path: './yargs.js', external: true }));
+      build.onResolve({ filter: /^minimatch$/ }, () => ({ path: './minimatch.js', external: true }));
     },
   };
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('yargs/yargs')], outfile: path.join(root, 'dist', 'yargs.js') });
+  esbuild.buildSync({ ...common, entryPoints: [require.resolve('minimatch')], outfile: path.join(root, 'dist', 'minimatch.js') });
   return esbuild.build({
     ...common,
     entryPoints: [path.join(root, 'lib', 'cli', 'main.ts')],
     outfile: path.join(root, 'dist', 'styxy.js'),
-    plugins: [yargsApart],
+    plugins: [apart],
     alias: { 'graceful-fs': path.join(root, 'lib', 'vendor', 'plain-fs.js') },
   });
 }

@@ -10,11 +10,13 @@ import {
   type AllocationRequest,
 } from '../core/allocation';
 import { findNameProblem } from '../core/names';
+import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Owner } from '../core/types';
 import { ownValue } from '../core/types';
 import { findFirstFreePort, waitForPort } from '../os/ports';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
+import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
 import { withLiveState } from './context';
 import { resolveOwner, type OwnerOptions } from './owner';
 
@@ -25,6 +27,10 @@ export interface AllocateInput {
   project?: string;
   owner: OwnerOptions;
   dryRun?: boolean;
+  /** Accept an auto-allocation without asking, even when require_confirmation is on. */
+  yes?: boolean;
+  /** The range the user has confirmed; the allocation goes ahead only if the proposal is still this. */
+  acceptedRange?: readonly [number, number];
   /** When the answer is an already running single instance, wait this long for its port to accept connections. */
   waitReadyMs?: number;
 }
@@ -44,6 +50,9 @@ export interface AllocateResult {
   singleInstance: boolean;
   pruned: number;
   dryRun?: true;
+  /** With autoAllocated: the range the new type was given, and how it was placed. */
+  newRange?: [number, number];
+  autoAllocation?: ReturnType<typeof proposalDetails>;
   existingInstanceId?: string;
   existingPid?: number | null;
   requestedPort?: number;
@@ -91,15 +100,36 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
     ...(input.port !== undefined && { port: input.port }),
   };
 
-  return withLiveState(
+  return withLiveState<AllocateResult>(
     ctx,
     async ({ config, state, pruned }) => {
-      const plan = planAllocation(config.config, state, request);
-      const single = isSingleInstance(ownValue(config.config.service_types, request.serviceType));
-      const flags = { autoAllocated: false, singleInstance: single, pruned: pruned.length };
+      let plan = planAllocation(config.config, state, request);
+      let types = config.config.service_types;
+      let auto: { proposal: RangeProposal; accepted: AcceptedRange } | undefined;
+      if (plan.kind === 'unknown') {
+        const proposal = await proposeRange(config, state, request.serviceType);
+        if (config.config.auto_allocation.require_confirmation && !input.dryRun && !input.yes) {
+          const accepted = input.acceptedRange;
+          if (!accepted || accepted[0] !== proposal.range[0] || accepted[1] !== proposal.range[1]) throw confirmationRequired(proposal, accepted !== undefined);
+        }
+        auto = { proposal, accepted: acceptProposal(ctx, config, proposal) };
+        types = auto.accepted.config.config.service_types;
+        plan = planAllocation(auto.accepted.config.config, state, request);
+      }
+      const flags = {
+        autoAllocated: auto !== undefined,
+        singleInstance: isSingleInstance(ownValue(types, request.serviceType)),
+        pruned: pruned.length,
+        ...(auto && { newRange: auto.proposal.range, autoAllocation: proposalDetails(auto.proposal) }),
+        ...(input.dryRun && { dryRun: true as const }),
+      };
+      // An auto-allocation is written with whatever the allocation turns out to be.
+      const autoWrites = auto ? { userConfig: auto.accepted.userLayer, afterCommit: auto.accepted.afterCommit } : {};
+      const autoAudit = auto ? [auto.accepted.audit] : [];
+      const autoMessage = auto ? { message: `New service type '${request.serviceType}' auto-configured` } : {};
       switch (plan.kind) {
-        case 'rejected':
-          throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions, details: { serviceType: request.serviceType } });
+        case 'unknown':
+          throw new StyxyError('INTERNAL', `Service type '${request.serviceType}' is still unknown after auto-allocation`);
         case 'existing':
           return {
             result: {
@@ -111,17 +141,22 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
               existingInstanceId: plan.allocation.instanceId,
               existingPid: plan.allocation.owner.kind === 'process' ? plan.allocation.owner.pid : null,
               message: plan.message,
-              ...(input.dryRun && { dryRun: true as const }),
             },
+            ...autoWrites,
+            audit: autoAudit,
           };
         case 'reused':
-          return {
-            result: { success: true, ...describe(plan.allocation), existing: false, reused: true, ...flags, ...(input.dryRun && { dryRun: true as const }) },
-          };
+          return { result: { success: true, ...describe(plan.allocation), existing: false, reused: true, ...flags }, ...autoWrites, audit: autoAudit };
         case 'candidates': {
           const port = await findFirstFreePort(plan.ports);
+          const [low, high] = plan.type.port_range;
+          if (port === undefined && auto) {
+            throw new StyxyError('AUTO_ALLOCATION_FAILED', `Every port of the new range ${low}-${high} for '${request.serviceType}' is in use; nothing was written`, {
+              details: { serviceType: request.serviceType, range: [low, high] },
+              suggestions: [`See what holds them: styxy scan --start ${low} --end ${high}`, 'Try again: the next proposal avoids them'],
+            });
+          }
           if (port === undefined) {
-            const [low, high] = plan.type.port_range;
             throw new StyxyError('RANGE_EXHAUSTED', `No free port for '${request.serviceType}' in ${low}-${high}`, {
               suggestions: exhaustedSuggestions(request.serviceType, plan.type),
               details: { serviceType: request.serviceType, range: [low, high] },
@@ -140,13 +175,17 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
             ...flags,
             ...(request.port !== undefined && { requestedPort: request.port }),
             ...(note && { requestedPortNote: note }),
-            ...(input.dryRun && { dryRun: true as const }),
+            ...autoMessage,
           };
           if (input.dryRun) return { result };
           return {
             result,
             state: addAllocation(state, allocation),
-            audit: [{ action: 'allocate', serviceType: allocation.serviceType, lockId: allocation.lockId, port, instanceId: allocation.instanceId, project: allocation.project }],
+            ...autoWrites,
+            audit: [
+              ...autoAudit,
+              { action: 'allocate', serviceType: allocation.serviceType, lockId: allocation.lockId, port, instanceId: allocation.instanceId, project: allocation.project },
+            ],
           };
         }
       }

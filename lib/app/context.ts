@@ -2,7 +2,7 @@ import type { Allocation, State } from '../core/types';
 import { ownerPids, pruneAllocations } from '../core/prune';
 import { probeLiveProcesses } from '../os/processes';
 import { resolvePaths } from '../store/paths';
-import { withTransaction, type TransactionContext, type TransactionOutcome } from '../store/transaction';
+import { withTransactionDetailed, type TransactionCommit, type TransactionContext, type TransactionOutcome } from '../store/transaction';
 import type { LoadedConfig } from '../store/config-files';
 
 /** The context of one CLI invocation: where its files are, the clock, where warnings go. */
@@ -35,7 +35,16 @@ export async function withLiveState<T>(
   work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
   options: { write?: boolean } = {},
 ): Promise<T> {
-  return withTransaction(ctx, async ({ config, state: stateAsRead }) => {
+  return (await withLiveStateDetailed(ctx, work, options)).result;
+}
+
+/** withLiveState, also telling what the commit did (where config.json was backed up). */
+export async function withLiveStateDetailed<T>(
+  ctx: TransactionContext,
+  work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
+  options: { write?: boolean } = {},
+): Promise<TransactionCommit<T>> {
+  return withTransactionDetailed(ctx, async ({ config, state: stateAsRead }) => {
     const now = ctx.now();
     const { state, pruned } = pruneAllocations(stateAsRead, { now, liveProcesses: probeLiveProcesses(ownerPids(stateAsRead)) });
     const outcome = await work({ config, state, pruned, stateAsRead });

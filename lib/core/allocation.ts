@@ -18,7 +18,8 @@ export interface RequestedPortNote {
 }
 
 export type AllocationPlan =
-  | { kind: 'rejected'; code: 'UNKNOWN_SERVICE_TYPE'; message: string; suggestions: string[] }
+  /** No such type in the config: auto-allocation decides. */
+  | { kind: 'unknown' }
   /** A single-instance type already has a live allocation: hand that back. */
   | { kind: 'existing'; allocation: Allocation; reused: boolean; message: string }
   /** The same type + instance id + project already holds a live allocation. */
@@ -46,17 +47,7 @@ export function singletonMessage(serviceType: string): string {
  */
 export function planAllocation(config: Config, state: State, request: AllocationRequest): AllocationPlan {
   const type = ownValue(config.service_types, request.serviceType);
-  if (!type) {
-    return {
-      kind: 'rejected',
-      code: 'UNKNOWN_SERVICE_TYPE',
-      message: `Unknown service type '${request.serviceType}'`,
-      suggestions: [
-        `Known types: ${Object.keys(config.service_types).sort().join(', ')}`,
-        `Add it under service_types in your config (styxy config path), or enable auto-allocation: styxy config auto-allocation enable`,
-      ],
-    };
-  }
+  if (!type) return { kind: 'unknown' };
 
   const sticky = request.instanceId === undefined ? undefined : findSticky(state, request);
   if (isSingleInstance(type)) {

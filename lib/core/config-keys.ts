@@ -1,4 +1,4 @@
-import type { AutoAllocationSettings, Config, ConfigLayer } from './types';
+import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, ServiceType } from './types';
 import { ownValue } from './types';
 
 export type SettingOutcome =
@@ -84,4 +84,88 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
   }
 
   return reject(`Unknown setting '${key}'`);
+}
+
+/** The user's layer with one service type added or replaced. */
+export function withServiceType(layer: ConfigLayer | null, name: string, type: ServiceType): ConfigLayer {
+  const next: ConfigLayer = structuredClone(layer ?? {});
+  next.service_types = { ...(next.service_types ?? {}), [name]: type };
+  return next;
+}
+
+/** The user's layer without one service type; every other key stays as it was. */
+export function withoutServiceType(layer: ConfigLayer, name: string): ConfigLayer {
+  const next: ConfigLayer = structuredClone(layer);
+  if (next.service_types) next.service_types = Object.fromEntries(Object.entries(next.service_types).filter(([n]) => n !== name));
+  return next;
+}
+
+const RULE_PATTERN = /^[A-Za-z0-9._*?[\]{},!+@()-]{1,200}$/;
+
+/** Why a rule pattern cannot be used, or null. Mirrors the schema's `rulePattern`. */
+export function findRulePatternProblem(pattern: string): string | null {
+  if (!RULE_PATTERN.test(pattern)) return `rule pattern ${JSON.stringify(pattern)} may only use letters, digits, . _ - and the glob characters * ? [ ] { } , ! + @ ( ) (1-200 characters)`;
+  if (/^[0-9]+$/.test(pattern)) return `rule pattern ${JSON.stringify(pattern)} is all digits; JSON objects would not keep it in file order`;
+  if (['__proto__', 'constructor', 'prototype'].includes(pattern)) return `rule pattern ${JSON.stringify(pattern)} is reserved`;
+  return null;
+}
+
+/**
+ * The user's layer with a rule set: an existing pattern keeps its place in the file (first match
+ * wins, so order matters) and gets the given fields; a new one goes last.
+ */
+export function withRule(layer: ConfigLayer | null, pattern: string, fields: AutoAllocationRule): { layer: ConfigLayer; previous: AutoAllocationRule | null } {
+  const next: ConfigLayer = structuredClone(layer ?? {});
+  const rules = next.auto_allocation_rules ?? {};
+  const previous = ownValue(rules, pattern) ?? null;
+  const entries = Object.entries(rules);
+  const merged = { ...(previous ?? {}), ...fields };
+  next.auto_allocation_rules = Object.fromEntries(previous ? entries.map(([p, r]) => [p, p === pattern ? merged : r]) : [...entries, [pattern, merged]]);
+  return { layer: next, previous };
+}
+
+/** The user's layer without a rule, or null when the layer has no such rule. */
+export function withoutRule(layer: ConfigLayer | null, pattern: string): { layer: ConfigLayer; previous: AutoAllocationRule } | null {
+  const previous = layer?.auto_allocation_rules ? ownValue(layer.auto_allocation_rules, pattern) : undefined;
+  if (!layer || previous === undefined) return null;
+  const next: ConfigLayer = structuredClone(layer);
+  next.auto_allocation_rules = Object.fromEntries(Object.entries(next.auto_allocation_rules ?? {}).filter(([p]) => p !== pattern));
+  return { layer: next, previous };
+}
+
+/** The auto-allocated types of a layer, newest first (ties: later in the file first). */
+export function autoAllocatedTypes(layer: ConfigLayer | null): { name: string; type: Partial<ServiceType> & { auto_allocated: NonNullable<ServiceType['auto_allocated']> } }[] {
+  const found = Object.entries(layer?.service_types ?? {})
+    .map(([name, type], index) => ({ name, type, index }))
+    .filter((e): e is { name: string; type: Partial<ServiceType> & { auto_allocated: NonNullable<ServiceType['auto_allocated']> }; index: number } => e.type.auto_allocated !== undefined);
+  found.sort((a, b) => (a.type.auto_allocated.at < b.type.auto_allocated.at ? 1 : a.type.auto_allocated.at > b.type.auto_allocated.at ? -1 : b.index - a.index));
+  return found.map(({ name, type }) => ({ name, type }));
+}
+
+/** What `set-rule` was given on the command line, as text. */
+export interface RuleFieldTexts {
+  chunkSize?: string;
+  preferredRangeStart?: string;
+  placement?: string;
+  instanceBehavior?: string;
+}
+
+/** Parses `set-rule` options into rule fields, or says what is wrong. At least one is needed. */
+export function parseRuleFields(texts: RuleFieldTexts): { fields: AutoAllocationRule } | { problem: string } {
+  const fields: AutoAllocationRule = {};
+  const steps: [keyof RuleFieldTexts, string, keyof AutoAllocationRule, Parser][] = [
+    ['chunkSize', '--chunk-size', 'chunk_size', int(1, 10000)],
+    ['preferredRangeStart', '--preferred-range-start', 'preferred_range_start', int(1024, 65535)],
+    ['placement', '--placement', 'placement', oneOf('after', 'before', 'smart')],
+    ['instanceBehavior', '--instance-behavior', 'instance_behavior', oneOf('single', 'multi')],
+  ];
+  for (const [from, flag, to, parse] of steps) {
+    const text = texts[from];
+    if (text === undefined) continue;
+    const parsed = parse(text);
+    if ('problem' in parsed) return { problem: `${flag}: ${parsed.problem}` };
+    (fields as Record<string, unknown>)[to] = parsed.value;
+  }
+  if (Object.keys(fields).length === 0) return { problem: 'Give at least one of --chunk-size, --preferred-range-start, --placement, --instance-behavior' };
+  return { fields };
 }

@@ -34,6 +34,8 @@ export interface AutoAllocationRule {
   chunk_size?: number;
   placement?: Placement;
   preferred_range_start?: number;
+  /** The instance behaviour the new type is given (default multi). */
+  instance_behavior?: InstanceBehavior;
 }
 
 /** The effective config: every layer merged over the built-in defaults. */

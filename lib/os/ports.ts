@@ -63,6 +63,20 @@ export function readListeners(): Listener[] | null {
   return readAny ? listeners : null;
 }
 
+/**
+ * The range the OS picks outgoing (ephemeral) ports from, which a service range must avoid:
+ * Linux says it in /proc; elsewhere the IANA range that macOS and Windows use.
+ */
+export function readEphemeralRange(): [number, number] | null {
+  try {
+    const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high) && (low as number) <= (high as number)) return [low as number, high as number];
+  } catch {
+    /* not Linux */
+  }
+  return process.platform === 'linux' ? null : [49152, 65535];
+}
+
 function decodeAddress(hex: string, v6: boolean): string {
   if (!v6) {
     const bytes = hex.match(/../g)?.map((b) => parseInt(b, 16)).reverse() ?? [];

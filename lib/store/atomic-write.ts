@@ -21,10 +21,10 @@ export function writeFileAtomic(file: string, data: string, options: { durable?:
     if (options.durable !== false) seam.fsyncSync(fd);
     seam.closeSync(fd);
     fd = undefined;
-    faultPoint('after-temp-write');
-    faultPoint('before-rename');
+    faultPoint('after-temp-write', file);
+    faultPoint('before-rename', file);
     seam.renameSync(temp, file);
-    faultPoint('after-rename');
+    faultPoint('after-rename', file);
   } catch (err) {
     if (fd !== undefined) {
       try {

@@ -21,7 +21,7 @@ export interface AuditEvent extends AuditInput {
 export function appendAudit(paths: StyxyPaths, events: AuditEvent[]): void {
   if (events.length === 0) return;
   rotateIfLarge(paths);
-  const user = safeUser();
+  const user = currentUser();
   const lines = events.map((e) => JSON.stringify({ ...e, user, pid: process.pid })).join('\n');
   faultPoint('during-audit');
   appendFileNoFollow(paths.audit, `${lines}\n`);
@@ -74,7 +74,8 @@ export function readAudit(paths: StyxyPaths): AuditEvent[] {
   return events;
 }
 
-function safeUser(): string {
+/** The user name recorded in audit events and auto-allocation marks. */
+export function currentUser(): string {
   try {
     return os.userInfo().username;
   } catch {

@@ -5,8 +5,9 @@ import type { StyxyPaths } from './paths';
 export const BACKUPS_KEPT = 10;
 
 /**
- * Copies config.json to `backups/config.json.<timestamp>` before it is rewritten, keeping the
- * newest ten. Returns the backup's path, or null when there was no config to copy.
+ * Copies config.json to `backups/config.json.<timestamp>` before it is rewritten. Returns the
+ * backup's path, or null when there was no config to copy. Old backups are dropped by
+ * `pruneBackups` once the change has committed, so that a failed change leaves them as they were.
  */
 export function backupConfig(paths: StyxyPaths, now: number): string | null {
   try {
@@ -20,11 +21,15 @@ export function backupConfig(paths: StyxyPaths, now: number): string | null {
   for (let n = 1; exists(target); n++) target = path.join(paths.backups, `config.json.${stamp}-${n}`);
   seam.copyFileSync(paths.config, target);
   faultPoint('during-backup');
+  return target;
+}
+
+/** Keeps the newest ten backups. */
+export function pruneBackups(paths: StyxyPaths): void {
   const backups = (seam.readdirSync(paths.backups) as string[]).filter((f) => f.startsWith('config.json.')).sort();
   for (const old of backups.slice(0, Math.max(0, backups.length - BACKUPS_KEPT))) {
     seam.unlinkSync(path.join(paths.backups, old));
   }
-  return target;
 }
 
 function exists(file: string): boolean {

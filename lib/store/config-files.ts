@@ -11,7 +11,7 @@ import {
   type NamedLayer,
 } from '../core/config-rules';
 import type { ConfigLayer } from '../core/types';
-import { writeFileAtomic } from './atomic-write';
+import { writeFailure, writeFileAtomic } from './atomic-write';
 import { backupConfig } from './backups';
 import { seam } from './fs-seam';
 import { checkFileSafety } from './home';
@@ -112,9 +112,57 @@ export function invalidConfig(problems: ConfigProblem[]): StyxyError {
   });
 }
 
-/** Rewrites the user's config.json (backup first), keeping every key the user had. */
-export function writeUserConfig(paths: StyxyPaths, layer: ConfigLayer, now: number): string | null {
-  const backup = backupConfig(paths, now);
-  writeFileAtomic(paths.config, `${JSON.stringify(layer, null, 2)}\n`);
-  return backup;
+/** A rewrite of config.json that has happened but may still be undone. */
+export interface ConfigWrite {
+  backup: string | null;
+  /** The file's previous text, or null when there was none. */
+  previous: string | null;
+}
+
+/**
+ * Rewrites the user's config.json (backup first), keeping every key the user had. The layer is
+ * checked against the schema first, so nothing invalid is ever written. When any step fails, the
+ * file and the backups are left as they were.
+ */
+export function writeUserConfig(paths: StyxyPaths, layer: ConfigLayer, now: number): ConfigWrite {
+  const errors = validateConfigShape(layer);
+  if (errors.length > 0) throw invalidConfig(errors.map((e) => describeSchemaError(paths.config, e)));
+  const previous = readTextIfAny(paths.config);
+  let backup: string | null = null;
+  try {
+    backup = backupConfig(paths, now);
+    writeFileAtomic(paths.config, `${JSON.stringify(layer, null, 2)}\n`);
+  } catch (err) {
+    undoConfigWrite(paths, { backup, previous }, true);
+    throw writeFailure(paths.config, err);
+  }
+  return { backup, previous };
+}
+
+/**
+ * Puts config.json back as it was before `write` and drops its backup. With `ifChanged`, the
+ * file is rewritten only when its text differs (the failure may have come before the rename).
+ */
+export function undoConfigWrite(paths: StyxyPaths, write: ConfigWrite, ifChanged = false): void {
+  if (write.backup) removeQuietly(write.backup);
+  const now = readTextIfAny(paths.config);
+  if (ifChanged && now === write.previous) return;
+  if (write.previous === null) removeQuietly(paths.config);
+  else writeFileAtomic(paths.config, write.previous);
+}
+
+function readTextIfAny(file: string): string | null {
+  try {
+    return seam.readFileSync(file, 'utf8') as string;
+  } catch {
+    return null;
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    seam.unlinkSync(file);
+  } catch {
+    /* already gone */
+  }
 }

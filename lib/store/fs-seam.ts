@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as path from 'path';
 
 /**
  * The one door through which Styxy's store touches the disk, so that tests can inject faults.
@@ -27,10 +28,16 @@ export function overrideFs(overrides: Partial<typeof seam>): () => void {
 }
 
 /**
- * Named points inside a call where the fault suite can kill the process. Only active when the
- * test-only variable STYXY_TEST_KILL_AT names the point; otherwise a no-op.
+ * Named points inside a call where the fault suite can break in. A no-op unless a test-only
+ * variable names the point: STYXY_TEST_KILL_AT kills the process there (SIGKILL), STYXY_TEST_FAIL_AT
+ * makes the step fail as an I/O error would. A point inside a file write answers both to its
+ * name (`before-rename`) and to its name with the file's (`before-rename:state.json`).
  */
-export function faultPoint(name: string): void {
-  const target = process.env.STYXY_TEST_KILL_AT;
-  if (target !== undefined && target === name) process.kill(process.pid, 'SIGKILL');
+export function faultPoint(name: string, file?: string): void {
+  const kill = process.env.STYXY_TEST_KILL_AT;
+  const fail = process.env.STYXY_TEST_FAIL_AT;
+  if (kill === undefined && fail === undefined) return;
+  const names = file === undefined ? [name] : [name, `${name}:${path.basename(file)}`];
+  if (kill !== undefined && names.includes(kill)) process.kill(process.pid, 'SIGKILL');
+  if (fail !== undefined && names.includes(fail)) throw Object.assign(new Error(`injected I/O error at ${fail}`), { code: 'EIO' });
 }

@@ -1,6 +1,7 @@
 import type { ConfigLayer, State } from '../core/types';
 import { appendAudit, type AuditInput } from './audit-log';
-import { loadConfig, writeUserConfig, type LoadedConfig } from './config-files';
+import { pruneBackups } from './backups';
+import { loadConfig, undoConfigWrite, writeUserConfig, type LoadedConfig } from './config-files';
 import { seam } from './fs-seam';
 import { checkFileSafety, ensureHome } from './home';
 import { acquireLock } from './lock';
@@ -27,6 +28,8 @@ export interface TransactionOutcome<T> {
   /** The user's new config.json; backed up and written when given. */
   userConfig?: ConfigLayer;
   audit?: AuditInput[];
+  /** Runs after everything has been written, still under the lock; a failure there is only a warning. */
+  afterCommit?: () => void;
 }
 
 /**
@@ -66,15 +69,35 @@ export async function withTransactionDetailed<T>(
     const outcome = await work({ config, state: read.state });
     const stateChanged = outcome.state !== undefined && (outcome.state !== read.state || read.movedCorruptTo !== undefined);
     if (stateChanged || outcome.userConfig) lock.assertHeld();
-    const configBackup = outcome.userConfig ? writeUserConfig(paths, outcome.userConfig, ctx.now()) : null;
-    if (stateChanged) writeState(paths, outcome.state as State);
+    // Config first, then state: when the state cannot be written, the config is put back.
+    const configWrite = outcome.userConfig ? writeUserConfig(paths, outcome.userConfig, ctx.now()) : null;
+    if (stateChanged) {
+      try {
+        writeState(paths, outcome.state as State);
+      } catch (err) {
+        if (configWrite) undoConfigWrite(paths, configWrite);
+        throw err;
+      }
+    }
+    // Committed. What follows records the change; failing there must not report it as not made.
+    if (configWrite?.backup) afterwards(ctx, 'dropping old config backups', () => pruneBackups(paths));
     if (outcome.audit?.length) {
       const timestamp = new Date(ctx.now()).toISOString();
-      appendAudit(paths, outcome.audit.map((e) => ({ timestamp, ...e })));
+      const events = outcome.audit.map((e) => ({ timestamp, ...e }));
+      afterwards(ctx, 'writing the audit log', () => appendAudit(paths, events));
     }
-    return { result: outcome.result, configBackup };
+    if (outcome.afterCommit) afterwards(ctx, 'finishing', outcome.afterCommit);
+    return { result: outcome.result, configBackup: configWrite?.backup ?? null };
   } finally {
     await lock.release();
+  }
+}
+
+function afterwards(ctx: TransactionContext, what: string, step: () => void): void {
+  try {
+    step();
+  } catch (err) {
+    ctx.warn(`styxy: the change was made, but ${what} failed: ${(err as Error).message}`);
   }
 }
 

@@ -273,9 +273,9 @@ describe('usage', () => {
   });
 
   test('no stack trace without --verbose', () => {
-    const r = box.run(['allocate', '-s', 'nosuch']);
-    expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/^styxy: Unknown service type 'nosuch'/);
+    const r = box.run(['release', 'no-such-lock']);
+    expect(r.code).toBe(8);
+    expect(r.stderr).toMatch(/^styxy: .*no-such-lock/);
     expect(r.stderr).toContain('hint:');
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });

@@ -45,13 +45,13 @@ describe.each(shells)('%s', (shell) => {
     const r = sh(shell, `eval "$(${styxy} allocate -s 'bad;name' --env)" && echo REACHED`);
     expect(r.status).not.toBe(0);
     expect(r.stdout).not.toContain('REACHED');
-    const unquoted = sh(shell, `eval $(${styxy} allocate -s nosuchtype --env) && echo REACHED`);
+    const unquoted = sh(shell, `eval $(${styxy} allocate -s dev --port 99999 --env) && echo REACHED`);
     expect(unquoted.status).not.toBe(0);
     expect(unquoted.stdout).not.toContain('REACHED');
   });
 
   test('set -e with out=$(styxy …) || exit stops the script on failure', () => {
-    const r = sh(shell, `set -e; out=$(${styxy} allocate -s nosuchtype --env) || exit 7; echo REACHED`);
+    const r = sh(shell, `set -e; out=$(${styxy} allocate -s dev --port 0 --env) || exit 7; echo REACHED`);
     expect(r.status).toBe(7);
     expect(r.stdout).not.toContain('REACHED');
   });

@@ -1,9 +1,10 @@
-import { StyxyError } from '../../errors';
+import { StyxyError, isStyxyError } from '../../errors';
 import { parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { ENV_NAME_PATTERN, bold, green, printLine, renderEnv, warn } from '../output';
+import { ENV_NAME_PATTERN, bold, green, outputMode, printLine, renderEnv, warn, type OutputMode } from '../output';
+import { askYesNo, canAsk } from '../prompt';
 
 interface AllocateArgs extends CommonArgs {
   'service-type': string;
@@ -33,7 +34,7 @@ const options = {
   env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' },
   'env-name': { type: 'string', describe: 'With --env: the variable that carries the port (default PORT)' },
   quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone' },
-  yes: { type: 'boolean', describe: 'Accept prompts' },
+  yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking (with auto-allocation.require-confirmation)' },
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
   'wait-ready': {
     type: 'string',
@@ -71,10 +72,11 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
     const waitReadyS = waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
     if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
     const { runAllocate } = await import('../../app/allocate');
+    const mode = outputMode(args);
     await present(
       args,
       () =>
-        runAllocate(context(), {
+        allocateAsking(mode, (acceptedRange) => runAllocate(context(), {
           serviceType: args['service-type'],
           ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
           ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
@@ -82,7 +84,9 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
           owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
           ...(args['dry-run'] && { dryRun: true }),
           ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
-        }),
+          ...(args.yes && { yes: true }),
+          ...(acceptedRange && { acceptedRange }),
+        })),
       (result, mode) => {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
         if (mode === 'quiet') return printLine(String(result.port));
@@ -92,6 +96,33 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
     );
   },
 };
+
+const MAX_QUESTIONS = 3;
+
+/**
+ * Runs an allocation; when an auto-allocation needs confirmation and a person is at the terminal
+ * (and the output is not --json or --env), asks on stderr and runs it again with the accepted
+ * range. Otherwise the CONFIRMATION_REQUIRED error, which carries the proposal, goes out as is.
+ */
+async function allocateAsking(mode: OutputMode, run: (acceptedRange?: [number, number]) => Promise<AllocateResult>): Promise<AllocateResult> {
+  let acceptedRange: [number, number] | undefined;
+  for (let question = 0; ; question++) {
+    try {
+      return await run(acceptedRange);
+    } catch (err) {
+      const proposal = isStyxyError(err) && err.code === 'CONFIRMATION_REQUIRED' ? (err.details?.proposal as { serviceType: string; range: [number, number] } | undefined) : undefined;
+      if (!proposal || mode === 'json' || mode === 'env' || !canAsk() || question >= MAX_QUESTIONS) throw err;
+      if (question > 0) warn(`styxy: ${(err as Error).message}`);
+      const [low, high] = proposal.range;
+      if (!(await askYesNo(`Auto-allocate ports ${low}-${high} for '${proposal.serviceType}'?`))) {
+        throw new StyxyError('CONFIRMATION_REQUIRED', `Declined: no range was given to '${proposal.serviceType}' and nothing was written`, {
+          details: (err as StyxyError).details,
+        });
+      }
+      acceptedRange = proposal.range;
+    }
+  }
+}
 
 export function envVars(result: AllocateResult, envName: string): [string, string][] {
   const vars: [string, string][] = [
@@ -106,6 +137,16 @@ export function envVars(result: AllocateResult, envName: string): [string, strin
 
 function describeAllocation(r: AllocateResult): string {
   const dry = r.dryRun ? ' (dry run: nothing was written)' : '';
+  if (r.autoAllocated && r.newRange && r.autoAllocation) {
+    const a = r.autoAllocation;
+    const how = a.placement === 'preferred-start' ? `preferred start of rule '${a.rule}'` : `placement ${a.placement}${a.rule ? `, rule '${a.rule}'` : ''}`;
+    return [
+      `✨ New service type '${r.serviceType}' ${r.dryRun ? 'would be ' : ''}automatically configured${dry}`,
+      `📋 Range: ${r.newRange[0]}-${r.newRange[1]} (${a.chunkSize} ports; ${how})`,
+      `   ${a.reason}`,
+      `${green('✅')} ${r.dryRun ? 'Would allocate' : 'Allocated'} port: ${bold(String(r.port))} — instance '${r.instanceId}', lock ${r.lockId}`,
+    ].join('\n');
+  }
   if (r.existing) {
     const pid = r.existingPid ? ` (PID ${r.existingPid})` : '';
     return [

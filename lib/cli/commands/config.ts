@@ -1,5 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
+import { StyxyError } from '../../errors';
+import { SETTABLE_KEYS } from '../../core/config-keys';
 import { bold, printLine } from '../output';
 
 const json = <T>(y: Argv<T>) => y.option('json', JSON_OPTION);
@@ -71,20 +73,160 @@ const pathCmd: CommandModule<object, CommonArgs> = {
   },
 };
 
-const set: CommandModule<object, CommonArgs & { key: string; value: string }> = {
+interface RuleOptionArgs {
+  'chunk-size'?: string;
+  'preferred-range-start'?: string;
+  placement?: string;
+  'instance-behavior'?: string;
+}
+
+const ruleOptions = <T>(y: Argv<T>) =>
+  y
+    .option('chunk-size', { type: 'string', describe: 'How many ports a matching type gets' })
+    .option('preferred-range-start', { alias: ['preferred-range'], type: 'string', describe: 'Try the first free ports at or above this port first' })
+    .option('placement', { type: 'string', choices: ['after', 'before', 'smart'], describe: 'Where the range goes when there is no preferred start, or no room there' })
+    .option('instance-behavior', { type: 'string', choices: ['single', 'multi'], describe: 'Make matching types single-instance' });
+
+const ruleTexts = (args: RuleOptionArgs) => ({
+  ...(args['chunk-size'] !== undefined && { chunkSize: String(args['chunk-size']) }),
+  ...(args['preferred-range-start'] !== undefined && { preferredRangeStart: String(args['preferred-range-start']) }),
+  ...(args.placement !== undefined && { placement: String(args.placement) }),
+  ...(args['instance-behavior'] !== undefined && { instanceBehavior: String(args['instance-behavior']) }),
+});
+
+function printRuleChange(r: { pattern: string; rule: unknown; previous: unknown; order: string[]; file: string; backup: string | null }): void {
+  if (r.rule) printLine(`Rule '${r.pattern}' = ${JSON.stringify(r.rule)}${r.previous ? ` (was ${JSON.stringify(r.previous)})` : ''} in ${r.file}`);
+  else printLine(`Removed rule '${r.pattern}' (was ${JSON.stringify(r.previous)}) from ${r.file}`);
+  printLine(`Rules, first match wins: ${r.order.length ? r.order.join(', ') : '(none)'}`);
+  if (r.backup) printLine(`Previous config saved as ${r.backup}`);
+}
+
+const AUTO_RULE_KEY = 'auto-allocation-rule';
+
+const set: CommandModule<object, CommonArgs & RuleOptionArgs & { key: string; value: string }> = {
   command: 'set <key> <value>',
   describe: "Change one setting in the user's config.json (backed up first)",
   builder: (y) =>
-    json(y.positional('key', { type: 'string' }).positional('value', { type: 'string' }))
+    ruleOptions(json(y.positional('key', { type: 'string' }).positional('value', { type: 'string' })))
       .example('$0 config set service-types.ai.instance-behavior multi', 'Let ai run several instances')
-      .example('$0 config set auto-allocation.require-confirmation true', 'Ask before giving an unknown type a range') as never,
+      .example('$0 config set auto-allocation.require-confirmation true', 'Ask before giving an unknown type a range')
+      .example("$0 config set auto-allocation-rule 'database-*' --chunk-size 5 --preferred-range 5400", 'A rule (same as config auto-allocation set-rule)')
+      .epilog(`Keys: ${SETTABLE_KEYS.join(', ')}, ${AUTO_RULE_KEY} <pattern> [rule options]`) as never,
   handler: async (args) => {
+    const key = String(args.key);
+    const texts = ruleTexts(args);
+    if (key === AUTO_RULE_KEY) {
+      const { runSetRule } = await import('../../app/auto-config');
+      return present(args, () => runSetRule(context(), String(args.value), texts), printRuleChange);
+    }
+    if (Object.keys(texts).length > 0) throw new StyxyError('INVALID_ARGUMENT', `--chunk-size, --preferred-range-start, --placement and --instance-behavior go with '${AUTO_RULE_KEY}', not '${key}'`);
     const { runConfigSet } = await import('../../app/config');
     await present(
       args,
-      () => runConfigSet(context(), String(args.key), String(args.value)),
+      () => runConfigSet(context(), key, String(args.value)),
       (r) => {
         printLine(`Set ${r.key} = ${JSON.stringify(r.value)} (was ${JSON.stringify(r.previous)}) in ${r.file}`);
+        if (r.backup) printLine(`Previous config saved as ${r.backup}`);
+      },
+    );
+  },
+};
+
+const autoStatus: CommandModule<object, CommonArgs> = {
+  command: 'status',
+  describe: 'Show the auto-allocation settings, rules, and the types it created',
+  builder: (y) => json(y).example('$0 config auto-allocation status', 'Is it on, and what has it done') as never,
+  handler: async (args) => {
+    const { runAutoStatus } = await import('../../app/auto-config');
+    await present(
+      args,
+      () => runAutoStatus(context()),
+      (r) => {
+        printLine(`Auto-allocation is ${bold(r.enabled ? 'enabled' : 'disabled')}`);
+        const s = r.settings;
+        printLine(`  chunk ${s.default_chunk_size}, placement ${s.placement}, ports ${s.min_port}-${s.max_port}, gap ${s.preserve_gaps ? s.gap_size : 'none'}`);
+        printLine(`  confirmation ${s.require_confirmation ? 'required' : 'not required'}; port docs ${s.port_docs_path ?? '(none)'}`);
+        printLine(bold('Rules (first match wins)'));
+        if (r.rules.length === 0) printLine('  (none)');
+        for (const { pattern, ...rule } of r.rules) printLine(`  ${pattern.padEnd(22)} ${JSON.stringify(rule)}`);
+        printLine(bold('Auto-allocated types (newest first)'));
+        if (r.autoAllocated.length === 0) printLine('  (none)');
+        for (const t of r.autoAllocated) {
+          printLine(`  ${t.serviceType.padEnd(22)} ${t.range ? `${t.range[0]}-${t.range[1]}` : '?'}  ${t.at} by ${t.by}${t.rule ? `, rule '${t.rule}'` : ''}`);
+        }
+        if (r.recent.length > 0) {
+          printLine(bold('Recent events'));
+          for (const e of r.recent) printLine(`  ${e.timestamp}  ${e.action.padEnd(21)} ${e.serviceType ?? ''} ${JSON.stringify(e.range ?? null)}`);
+        }
+      },
+    );
+  },
+};
+
+const autoToggle = (enable: boolean): CommandModule<object, CommonArgs> => ({
+  command: enable ? 'enable' : 'disable',
+  describe: enable ? 'Give unknown service types a range of their own' : 'Refuse unknown service types (UNKNOWN_SERVICE_TYPE)',
+  builder: (y) => json(y).example(`$0 config auto-allocation ${enable ? 'enable' : 'disable'}`, enable ? 'Turn it on' : 'Turn it off') as never,
+  handler: async (args) => {
+    const { runAutoEnable } = await import('../../app/auto-config');
+    await present(
+      args,
+      () => runAutoEnable(context(), enable),
+      (r) => {
+        printLine(`Auto-allocation ${enable ? 'enabled' : 'disabled'} in ${r.file}${r.previous === enable ? ' (it already was)' : ''}`);
+        if (r.backup) printLine(`Previous config saved as ${r.backup}`);
+      },
+    );
+  },
+});
+
+const setRule: CommandModule<object, CommonArgs & RuleOptionArgs & { pattern: string }> = {
+  command: 'set-rule <pattern>',
+  describe: 'Add a rule for types matching a glob, or change one (a new rule goes last; first match wins)',
+  builder: (y) =>
+    ruleOptions(json(y.positional('pattern', { type: 'string', describe: 'A minimatch glob over type names, like database-*' })))
+      .example("$0 config auto-allocation set-rule 'database-*' --chunk-size 5 --preferred-range-start 5400", 'Databases get 5 ports near 5400')
+      .example("$0 config auto-allocation set-rule 'llm-*' --instance-behavior single", 'Every new llm-* type runs once') as never,
+  handler: async (args) => {
+    const { runSetRule } = await import('../../app/auto-config');
+    await present(args, () => runSetRule(context(), String(args.pattern), ruleTexts(args)), printRuleChange);
+  },
+};
+
+const removeRule: CommandModule<object, CommonArgs & { pattern: string }> = {
+  command: 'remove-rule <pattern>',
+  describe: "Remove a rule from the user's config.json",
+  builder: (y) => json(y.positional('pattern', { type: 'string' })).example("$0 config auto-allocation remove-rule 'database-*'", 'Drop the rule') as never,
+  handler: async (args) => {
+    const { runRemoveRule } = await import('../../app/auto-config');
+    await present(args, () => runRemoveRule(context(), String(args.pattern)), printRuleChange);
+  },
+};
+
+const autoAllocation: CommandModule = {
+  command: 'auto-allocation <command>',
+  describe: 'Show and change how unknown service types get a range',
+  builder: (y) => y.command(autoStatus).command(autoToggle(true)).command(autoToggle(false)).command(setRule).command(removeRule).demandCommand(1) as never,
+  handler: () => undefined,
+};
+
+const undoAuto: CommandModule<object, CommonArgs & { type?: string; force?: boolean }> = {
+  command: 'undo-auto-allocation [type]',
+  aliases: ['undo-auto'],
+  describe: 'Remove an auto-allocated service type (the newest when none is named) from config.json',
+  builder: (y) =>
+    json(y.positional('type', { type: 'string', describe: 'The auto-allocated type (default: the newest)' }))
+      .option('force', { type: 'boolean', describe: 'Also release its live allocations' })
+      .example('$0 config undo-auto grafana', "Take grafana's range back")
+      .example('$0 config undo-auto-allocation --force', 'Undo the newest, releasing what uses it') as never,
+  handler: async (args) => {
+    const { runUndoAuto } = await import('../../app/auto-config');
+    await present(
+      args,
+      () => runUndoAuto(context(), { ...(args.type !== undefined && { serviceType: String(args.type) }), ...(args.force && { force: true }) }),
+      (r) => {
+        printLine(`Removed auto-allocated type '${r.serviceType}'${r.range ? ` (${r.range[0]}-${r.range[1]})` : ''} from ${r.file}`);
+        for (const a of r.released) printLine(`  released ${a.lockId} (port ${a.port})`);
         if (r.backup) printLine(`Previous config saved as ${r.backup}`);
       },
     );
@@ -94,6 +236,6 @@ const set: CommandModule<object, CommonArgs & { key: string; value: string }> = 
 export const configCommand: CommandModule = {
   command: 'config <command>',
   describe: 'Show, check and change the config',
-  builder: (yargs) => yargs.command(show).command(validate).command(pathCmd).command(set).demandCommand(1) as never,
+  builder: (yargs) => yargs.command(show).command(validate).command(pathCmd).command(set).command(autoAllocation).command(undoAuto).demandCommand(1) as never,
   handler: () => undefined,
 };

@@ -1,5 +1,6 @@
 import type { StyxyCommand } from '../command-spec';
 import { allocateCommand } from './allocate';
+import { auditCommand } from './audit';
 import { checkCommand } from './check';
 import { cleanupCommand } from './cleanup';
 import { doctorCommand } from './doctor';
@@ -9,5 +10,5 @@ import { scanCommand } from './scan';
 
 /** The commands declared as data, which the fast path can parse without yargs. */
 export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
-  [allocateCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand].map((c) => [c.name, c as StyxyCommand]),
+  [allocateCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand, auditCommand].map((c) => [c.name, c as StyxyCommand]),
 );

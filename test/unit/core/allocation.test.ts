@@ -73,15 +73,13 @@ describe('planAllocation single-instance types', () => {
   });
 });
 
-test('an unknown type is rejected with the known types listed', () => {
-  const plan = planAllocation(cfg, state(), req({ serviceType: 'grafana' }));
-  expect(plan).toMatchObject({ kind: 'rejected', code: 'UNKNOWN_SERVICE_TYPE' });
-  if (plan.kind === 'rejected') expect(plan.suggestions[0]).toContain('ai, dev');
+test('an unknown type is left to auto-allocation', () => {
+  expect(planAllocation(cfg, state(), req({ serviceType: 'grafana' }))).toEqual({ kind: 'unknown' });
 });
 
 test('names that exist on Object.prototype are not service types', () => {
   for (const name of ['constructor', 'toString', 'hasOwnProperty']) {
-    expect(planAllocation(cfg, state(), req({ serviceType: name })).kind).toBe('rejected');
+    expect(planAllocation(cfg, state(), req({ serviceType: name })).kind).toBe('unknown');
   }
 });
 
