@@ -19,8 +19,17 @@ export function backupConfig(paths: StyxyPaths, now: number): string | null {
   const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
   let target = path.join(paths.backups, `config.json.${stamp}`);
   for (let n = 1; exists(target); n++) target = path.join(paths.backups, `config.json.${stamp}-${n}`);
-  seam.copyFileSync(paths.config, target);
-  faultPoint('during-backup');
+  try {
+    seam.copyFileSync(paths.config, target);
+    faultPoint('during-backup');
+  } catch (err) {
+    try {
+      seam.unlinkSync(target);
+    } catch {
+      /* the copy never started */
+    }
+    throw err;
+  }
   return target;
 }
 

@@ -53,6 +53,7 @@ export function sandbox(): Sandbox {
   fs.mkdirSync(cwd);
   const env: NodeJS.ProcessEnv = { ...process.env, STYXY_HOME: home, NO_COLOR: '1' };
   delete env.STYXY_TEST_KILL_AT;
+  delete env.STYXY_TEST_FAIL_AT;
   const box: Sandbox = {
     dir,
     home,
@@ -107,10 +108,10 @@ export function killAndWait(child: ChildProcess, signal: NodeJS.Signals = 'SIGKI
   });
 }
 
-/** A block of `count` consecutive ports on which nothing listens right now. */
-export async function freePortBlock(count: number): Promise<number> {
+/** A block of `count` consecutive ports in [low, high) on which nothing listens right now. */
+export async function freePortBlock(count: number, low = 20000, high = 50000): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
+    const base = low + Math.floor(Math.random() * (high - low - count));
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = await canBind(p);
     if (ok) return base;

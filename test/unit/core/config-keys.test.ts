@@ -1,4 +1,4 @@
-import { applySetting } from '../../../lib/core/config-keys';
+import { applySetting, autoAllocatedTypes, findRulePatternProblem, parseRuleFields, withRule, withServiceType, withoutRule, withoutServiceType } from '../../../lib/core/config-keys';
 import { builtInConfig } from '../../../lib/core/defaults';
 
 const cfg = builtInConfig();
@@ -32,4 +32,58 @@ test.each([
   ['whatever', '1', 'INVALID_ARGUMENT'],
 ])('%s %s is refused', (key, value, code) => {
   expect(applySetting(cfg, null, key, value)).toMatchObject({ kind: 'rejected', code });
+});
+
+describe('rule and type edits keep everything else', () => {
+  const layer = {
+    service_types: { mine: { port_range: [7000, 7009] as [number, number] } },
+    auto_allocation_rules: { 'a-*': { chunk_size: 5 }, 'b-*': { placement: 'smart' as const } },
+  };
+
+  test('withRule changes an existing rule in place and appends a new one', () => {
+    const changed = withRule(layer, 'a-*', { preferred_range_start: 5400 });
+    expect(Object.entries(changed.layer.auto_allocation_rules ?? {})).toEqual([
+      ['a-*', { chunk_size: 5, preferred_range_start: 5400 }],
+      ['b-*', { placement: 'smart' }],
+    ]);
+    expect(changed.previous).toEqual({ chunk_size: 5 });
+    const added = withRule(layer, 'c-*', { chunk_size: 1 });
+    expect(Object.keys(added.layer.auto_allocation_rules ?? {})).toEqual(['a-*', 'b-*', 'c-*']);
+    expect(added.layer.service_types).toEqual(layer.service_types);
+    expect(layer.auto_allocation_rules['a-*']).toEqual({ chunk_size: 5 });
+  });
+
+  test('withoutRule removes only that rule, or says there was none', () => {
+    expect(Object.keys(withoutRule(layer, 'a-*')?.layer.auto_allocation_rules ?? {})).toEqual(['b-*']);
+    expect(withoutRule(layer, 'zz')).toBeNull();
+    expect(withoutRule(null, 'a-*')).toBeNull();
+  });
+
+  test('autoAllocatedTypes: only marked types, newest first', () => {
+    const mark = (at: string) => ({ at, by: 'u', rule: null });
+    const types = withServiceType(
+      withServiceType(withServiceType(layer, 'old', { port_range: [1, 2], auto_allocated: mark('2026-01-01T00:00:00Z') }), 'new', {
+        port_range: [3, 4],
+        auto_allocated: mark('2026-02-01T00:00:00Z'),
+      }),
+      'mid',
+      { port_range: [5, 6], auto_allocated: mark('2026-01-15T00:00:00Z') },
+    );
+    expect(autoAllocatedTypes(types).map((t) => t.name)).toEqual(['new', 'mid', 'old']);
+    expect(Object.keys(withoutServiceType(types, 'mid').service_types ?? {})).toEqual(['mine', 'old', 'new']);
+  });
+
+  test.each([
+    [{ chunkSize: '5' }, { fields: { chunk_size: 5 } }],
+    [{ preferredRangeStart: '5400', placement: 'smart', instanceBehavior: 'single' }, { fields: { preferred_range_start: 5400, placement: 'smart', instance_behavior: 'single' } }],
+    [{}, { problem: expect.stringContaining('at least one') }],
+    [{ chunkSize: '0' }, { problem: expect.stringContaining('--chunk-size') }],
+    [{ preferredRangeStart: '80' }, { problem: expect.stringContaining('--preferred-range-start') }],
+    [{ placement: 'middle' }, { problem: expect.stringContaining('--placement') }],
+  ])('parseRuleFields(%j)', (texts, expected) => {
+    expect(parseRuleFields(texts)).toEqual(expected);
+  });
+
+  test.each(['database-*', 'cache-{a,b}', 'x?', 'exact-name'])('%s is a usable pattern', (p) => expect(findRulePatternProblem(p)).toBeNull());
+  test.each(['bad pattern', '', '__proto__', '123', 'a/b', 'a;b', 'x'.repeat(201)])('%j is refused', (p) => expect(findRulePatternProblem(p)).not.toBeNull());
 });
