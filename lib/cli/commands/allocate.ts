@@ -56,10 +56,13 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       .example('eval "$($0 allocate -s api -n backend --env)"', 'Set PORT and STYXY_* in this shell')
       .example('$0 allocate -s ai -n rag -q', 'ai is single-instance: every caller gets the one running port')
       .example('$0 allocate -s ai -n rag --env --wait-ready 60', 'If rag already runs, wait until it accepts connections')
+      .example('$0 allocate -s grafana', 'An unknown type first gets a range of its own, written into config.json')
       .epilog(
         'Single-instance types (instance_behavior "single", like ai): while one allocation of the type is live, ' +
           'every allocate returns it with existing: true (STYXY_EXISTING=1) instead of a second port; ' +
-          'releasing it, or its owner ending, frees the type.',
+          'releasing it, or its owner ending, frees the type. ' +
+          'Unknown types are auto-allocated a range (see: styxy config auto-allocation status); ' +
+          'with auto-allocation.require-confirmation, --yes accepts without asking.',
       ) as never,
   handler: async (args) => {
     const envName = args['env-name'] ?? 'PORT';
