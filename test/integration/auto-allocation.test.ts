@@ -211,6 +211,28 @@ describe('rollback: a failure before the commit leaves config, state, docs and b
     expect(box.run(['allocate', '-s', 'jaeger', '--json']).json.autoAllocated).toBe(true);
   });
 
+  test('permission denied while backing up the config (as a non-root user): WRITE_FAILED, nothing changed', () => {
+    const asNobody = (args: string[]) =>
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+    if (process.getuid?.() !== 0 || asNobody(['--version']).status !== 0) {
+      console.warn('skipped: needs root and setpriv to run as another user');
+      return;
+    }
+    fs.mkdirSync(box.home, { mode: 0o700 });
+    fs.chownSync(box.home, 65534, 65534);
+    fs.chmodSync(box.dir, 0o755);
+    expect(asNobody(['config', 'set', 'auto-allocation.gap-size', '5']).status).toBe(0);
+    expect(asNobody(['config', 'set', 'auto-allocation.gap-size', '6']).status).toBe(0);
+    fs.chmodSync(path.join(box.home, 'backups'), 0o500);
+    const before = snapshot();
+    const r = asNobody(['allocate', '-s', 'grafana', '--json']);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'WRITE_FAILED', message: expect.stringContaining('permission denied') });
+    expect(r.status).toBe(13);
+    expect(snapshot()).toEqual(before);
+    fs.chmodSync(path.join(box.home, 'backups'), 0o700);
+    expect(JSON.parse(asNobody(['allocate', '-s', 'grafana', '--json']).stdout).autoAllocated).toBe(true);
+  });
+
   test('a full disk while writing the config: WRITE_FAILED, everything byte-identical, no temp files', () => {
     const mount = path.join(box.dir, 'tmpfs');
     fs.mkdirSync(mount);
