@@ -133,22 +133,28 @@ export function writeUserConfig(paths: StyxyPaths, layer: ConfigLayer, now: numb
     backup = backupConfig(paths, now);
     writeFileAtomic(paths.config, `${JSON.stringify(layer, null, 2)}\n`);
   } catch (err) {
-    undoConfigWrite(paths, { backup, previous }, true);
+    try {
+      undoConfigWrite(paths, { backup, previous }, true);
+    } catch {
+      /* the old text stays in the backup */
+    }
     throw writeFailure(paths.config, err);
   }
   return { backup, previous };
 }
 
 /**
- * Puts config.json back as it was before `write` and drops its backup. With `ifChanged`, the
- * file is rewritten only when its text differs (the failure may have come before the rename).
+ * Puts config.json back as it was before `write`, then drops the backup that write made (kept
+ * when the file cannot be put back, so the old text is never lost). With `ifChanged`, the file is
+ * rewritten only when its text differs (the failure may have come before the rename).
  */
 export function undoConfigWrite(paths: StyxyPaths, write: ConfigWrite, ifChanged = false): void {
+  const current = readTextIfAny(paths.config);
+  if (!ifChanged || current !== write.previous) {
+    if (write.previous === null) removeQuietly(paths.config);
+    else writeFileAtomic(paths.config, write.previous);
+  }
   if (write.backup) removeQuietly(write.backup);
-  const now = readTextIfAny(paths.config);
-  if (ifChanged && now === write.previous) return;
-  if (write.previous === null) removeQuietly(paths.config);
-  else writeFileAtomic(paths.config, write.previous);
 }
 
 function readTextIfAny(file: string): string | null {

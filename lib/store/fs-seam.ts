@@ -30,7 +30,7 @@ export function overrideFs(overrides: Partial<typeof seam>): () => void {
 /**
  * Named points inside a call where the fault suite can break in. A no-op unless a test-only
  * variable names the point: STYXY_TEST_KILL_AT kills the process there (SIGKILL), STYXY_TEST_FAIL_AT
- * makes the step fail as an I/O error would. A point inside a file write answers both to its
+ * makes the step fail once, as a transient I/O error would. A point inside a file write answers both to its
  * name (`before-rename`) and to its name with the file's (`before-rename:state.json`).
  */
 export function faultPoint(name: string, file?: string): void {
@@ -39,5 +39,11 @@ export function faultPoint(name: string, file?: string): void {
   if (kill === undefined && fail === undefined) return;
   const names = file === undefined ? [name] : [name, `${name}:${path.basename(file)}`];
   if (kill !== undefined && names.includes(kill)) process.kill(process.pid, 'SIGKILL');
-  if (fail !== undefined && names.includes(fail)) throw Object.assign(new Error(`injected I/O error at ${fail}`), { code: 'EIO' });
+  if (fail !== undefined && names.includes(fail) && !failed) {
+    failed = true;
+    throw Object.assign(new Error(`injected I/O error at ${fail}`), { code: 'EIO' });
+  }
 }
+
+/** An injected failure happens once per process, like a transient I/O error. */
+let failed = false;

@@ -75,7 +75,13 @@ export async function withTransactionDetailed<T>(
       try {
         writeState(paths, outcome.state as State);
       } catch (err) {
-        if (configWrite) undoConfigWrite(paths, configWrite);
+        if (configWrite) {
+          try {
+            undoConfigWrite(paths, configWrite);
+          } catch (undoErr) {
+            ctx.warn(`styxy: config.json could not be put back (${(undoErr as Error).message}); its previous text is in ${configWrite.backup}`);
+          }
+        }
         throw err;
       }
     }
