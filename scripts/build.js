@@ -64,7 +64,6 @@ function bundle() {
     entryPoints: [path.join(root, 'lib', 'cli', 'main.ts')],
     outfile: path.join(root, 'dist', 'styxy.js'),
     plugins: [apart],
-    alias: { 'graceful-fs': path.join(root, 'lib', 'vendor', 'plain-fs.js') },
   });
 }
 

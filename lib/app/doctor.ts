@@ -3,7 +3,7 @@ import { StyxyError, isStyxyError } from '../errors';
 import { seam } from '../store/fs-seam';
 import { checkFileSafety, checkHomeSafety } from '../store/home';
 import { loadConfig } from '../store/config-files';
-import { describeLockHolder, LOCK_STALE_MS } from '../store/lock';
+import { describeLockHolder, isDeadLockLeftover, LOCK_STALE_MS } from '../store/lock';
 import { TEMP_FILE_PATTERN } from '../store/paths';
 import { validateStateShape } from '../store/validators';
 import type { TransactionContext } from '../store/transaction';
@@ -95,12 +95,12 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     }
     const holder = describeLockHolder(paths);
     const age = ctx.now() - mtime;
-    if (age > LOCK_STALE_MS && holder?.alive !== true) {
+    if (holder?.alive === false || (!holder && age > LOCK_STALE_MS)) {
       return {
         name: 'lock',
         status: 'fail',
-        message: `stale lock ${paths.lock}${holder ? ` left by ${holder.text}` : ''}, ${Math.round(age / 1000)} s old`,
-        remedy: `The next styxy call reclaims it; or remove it: rmdir ${paths.lock}`,
+        message: `stale lock ${paths.lock}${holder ? ` left by ${holder.text}` : ' with no holder record'}, ${Math.round(age / 1000)} s old`,
+        remedy: `The next styxy call takes it over; or remove it: rm -r ${paths.lock}`,
       };
     }
     return { name: 'lock', status: 'ok', message: `held${holder ? ` by ${holder.text}` : ''}` };
@@ -108,7 +108,7 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
   if (homeExists) {
     attempt('leftovers', () => {
       const names = seam.readdirSync(paths.home) as string[];
-      const temps = names.filter((n) => TEMP_FILE_PATTERN.test(n));
+      const temps = names.filter((n) => TEMP_FILE_PATTERN.test(n) || isDeadLockLeftover(n));
       const corrupt = names.filter((n) => n.startsWith('state.json.corrupt-'));
       if (temps.length > 0) {
         return { name: 'leftovers', status: 'warn', message: `${temps.length} temp file(s) from an interrupted write: ${temps.join(', ')}`, remedy: 'The next styxy call sweeps them' };

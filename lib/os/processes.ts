@@ -45,7 +45,8 @@ export function readCommandLine(pid: number): string | null {
   return readArgv(pid)?.join(' ') ?? null;
 }
 
-function isDeadState(state: string): boolean {
+/** A zombie or a dead task: it has ended, whatever /proc still shows. */
+export function isDeadState(state: string): boolean {
   return state === 'Z' || state === 'X' || state === 'x';
 }
 

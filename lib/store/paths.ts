@@ -19,7 +19,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): StyxyPaths {
     home,
     state,
     lock: `${state}.lock`,
-    lockHolder: `${state}.lock-holder`,
+    lockHolder: `${state}.lock/holder`,
     config: path.join(home, 'config.json'),
     backups: path.join(home, 'backups'),
     audit: path.join(home, 'audit.log'),

@@ -4,7 +4,7 @@ import { pruneBackups } from './backups';
 import { loadConfig, undoConfigWrite, writeUserConfig, type LoadedConfig } from './config-files';
 import { seam } from './fs-seam';
 import { checkFileSafety, ensureHome } from './home';
-import { acquireLock } from './lock';
+import { acquireLock, sweepLockLeftovers } from './lock';
 import { TEMP_FILE_PATTERN, type StyxyPaths } from './paths';
 import { readState, writeState } from './state-file';
 
@@ -109,7 +109,9 @@ function afterwards(ctx: TransactionContext, what: string, step: () => void): vo
 
 /** While the lock is held no writer is running, so every temp file present is a leftover. */
 function sweepTempFiles(paths: StyxyPaths): void {
-  for (const name of seam.readdirSync(paths.home) as string[]) {
+  const names = seam.readdirSync(paths.home) as string[];
+  sweepLockLeftovers(paths, names);
+  for (const name of names) {
     if (TEMP_FILE_PATTERN.test(name)) {
       try {
         seam.unlinkSync(`${paths.home}/${name}`);

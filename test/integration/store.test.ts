@@ -1,5 +1,6 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { sandbox, type Sandbox } from '../helpers/cli';
 
@@ -39,18 +40,19 @@ describe('the lock', () => {
     const before = fs.readFileSync(statePath(), 'utf8');
     const lock = path.join(box.home, 'state.json.lock');
     fs.mkdirSync(lock);
+    // This test process as the holder: alive, in the same PID namespace, on the same host.
     fs.writeFileSync(
-      path.join(box.home, 'state.json.lock-holder'),
-      JSON.stringify({ pid: process.pid, startTime: null, nonce: 'x', since: new Date().toISOString(), command: 'allocate -s dev' }),
+      path.join(lock, 'holder'),
+      JSON.stringify({ pid: process.pid, startTime: null, ns: fs.readlinkSync('/proc/self/ns/pid'), host: os.hostname(), nonce: 'x', since: new Date().toISOString(), command: 'allocate -s dev' }),
     );
     const r = box.run(['allocate', '-s', 'dev', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '700' } });
     expect(r.code).toBe(10);
     expect(r.json.error.code).toBe('LOCK_TIMEOUT');
     expect(r.json.error.message).toContain(lock);
     expect(r.json.error.message).toContain(`PID ${process.pid}`);
-    expect(r.json.error.suggestions.join(' ')).toContain(`rmdir ${lock}`);
+    expect(r.json.error.suggestions.join(' ')).toContain(`rm -r ${lock}`);
     expect(fs.readFileSync(statePath(), 'utf8')).toBe(before);
-    fs.rmdirSync(lock);
+    fs.rmSync(lock, { recursive: true });
   });
 
   test('names and ports are checked before the lock is taken', () => {
