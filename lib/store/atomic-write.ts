@@ -57,7 +57,7 @@ export function appendFileNoFollow(file: string, data: string): void {
 }
 
 /** Loops over short writes: one write(2) may store fewer bytes than asked when space runs low. */
-function writeAll(fd: number, buffer: Buffer): void {
+export function writeAll(fd: number, buffer: Buffer): void {
   let offset = 0;
   while (offset < buffer.length) {
     const written = seam.writeSync(fd, buffer, offset, buffer.length - offset);

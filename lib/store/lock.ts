@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { StyxyError } from '../errors';
 import { describeProcess, isDeadState, readProcessStat, readStartTime } from '../os/processes';
+import { writeAll } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
 
@@ -252,9 +253,7 @@ function takeOver(paths: StyxyPaths, deadNonce: string, text: string, nonce: str
 function writeNew(file: string, text: string): void {
   const fd = seam.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
   try {
-    const buffer = Buffer.from(text, 'utf8');
-    let offset = 0;
-    while (offset < buffer.length) offset += seam.writeSync(fd, buffer, offset, buffer.length - offset);
+    writeAll(fd, Buffer.from(text, 'utf8'));
   } finally {
     seam.closeSync(fd);
   }
