@@ -5,7 +5,7 @@ import { checkFileSafety, checkHomeSafety } from '../store/home';
 import { loadConfig } from '../store/config-files';
 import { describeLockHolder, isDeadLockLeftover, LOCK_STALE_MS } from '../store/lock';
 import { TEMP_FILE_PATTERN } from '../store/paths';
-import { validateStateShape } from '../store/validators';
+import { inspectStateFile } from '../store/state-file';
 import type { TransactionContext } from '../store/transaction';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -67,23 +67,12 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     return { name: 'config', status: 'ok', message: `valid (${files.length ? files.join(', ') : 'built-in defaults only'})` };
   });
   attempt('state', () => {
-    let text: string;
-    try {
-      text = seam.readFileSync(paths.state, 'utf8') as string;
-    } catch {
-      return { name: 'state', status: 'ok', message: 'no state yet' };
+    const content = inspectStateFile(paths);
+    if (content.kind === 'missing') return { name: 'state', status: 'ok', message: 'no state yet' };
+    if (content.kind === 'unusable') {
+      return { name: 'state', status: 'fail', message: `state.json is unusable: ${content.reason}`, remedy: 'The next styxy call moves it aside and starts afresh' };
     }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch {
-      return { name: 'state', status: 'fail', message: 'state.json is not valid JSON', remedy: 'The next styxy call moves it aside and starts afresh' };
-    }
-    const errors = validateStateShape(data);
-    if (errors.length > 0) {
-      return { name: 'state', status: 'fail', message: `state.json does not match its schema (${errors[0]?.instancePath || '/'}: ${errors[0]?.message})`, remedy: 'The next styxy call moves it aside and starts afresh' };
-    }
-    const count = (data as { allocations: unknown[] }).allocations.length;
+    const count = content.state.allocations.length;
     return { name: 'state', status: 'ok', message: `valid, ${count} allocation${count === 1 ? '' : 's'} recorded` };
   });
   attempt('lock', () => {

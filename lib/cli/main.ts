@@ -28,8 +28,18 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 
-/** Runs main and ends the process with its status once stdout has drained. */
+/**
+ * Runs main and ends the process with its status once stdout has drained. A reader that goes
+ * away early (`styxy list | head -1`) is not an error of Styxy's: the command has done its work,
+ * so the rest of the output is dropped and the status stays the command's.
+ */
 export function run(argv: string[]): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      stream.destroy();
+    });
+  }
   main(argv).then(
     (code) => {
       process.exitCode = code;

@@ -46,8 +46,6 @@ export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-
 /** `export NAME='value';` lines, one per variable. */
 export function renderEnv(vars: [string, string][]): string {
   return vars.map(([name, value]) => `export ${name}=${shellQuote(value)};`).join('\n');

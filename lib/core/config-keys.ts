@@ -1,5 +1,6 @@
 import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, ServiceType } from './types';
 import { ownValue } from './types';
+import { findNameProblem, RESERVED_NAMES } from './names';
 
 export type SettingOutcome =
   | { kind: 'set'; layer: ConfigLayer; path: string; value: unknown; previous: unknown }
@@ -56,6 +57,8 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
 
   if (parts.length === 3 && parts[0] === 'service-types' && parts[2] === 'instance-behavior') {
     const name = key.split('.')[1] as string;
+    const nameProblem = findNameProblem(name, 'service type');
+    if (nameProblem) return reject(nameProblem);
     if (!ownValue(config.service_types, name)) {
       return {
         kind: 'rejected',
@@ -106,7 +109,7 @@ const RULE_PATTERN = /^[A-Za-z0-9._*?[\]{},!+@()-]{1,200}$/;
 export function findRulePatternProblem(pattern: string): string | null {
   if (!RULE_PATTERN.test(pattern)) return `rule pattern ${JSON.stringify(pattern)} may only use letters, digits, . _ - and the glob characters * ? [ ] { } , ! + @ ( ) (1-200 characters)`;
   if (/^[0-9]+$/.test(pattern)) return `rule pattern ${JSON.stringify(pattern)} is all digits; JSON objects would not keep it in file order`;
-  if (['__proto__', 'constructor', 'prototype'].includes(pattern)) return `rule pattern ${JSON.stringify(pattern)} is reserved`;
+  if (pattern === '__proto__' || RESERVED_NAMES.has(pattern)) return `rule pattern ${JSON.stringify(pattern)} is reserved`;
   return null;
 }
 

@@ -5,12 +5,28 @@
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
+/**
+ * Names an object already has through its prototype. As a type or instance name they would make
+ * `config.service_types[name]` find something nobody configured; the schemas refuse them too.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['constructor', 'prototype', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', 'toString', 'valueOf']);
+
 export function findNameProblem(value: unknown, what: string): string | null {
   if (typeof value !== 'string' || value.length === 0) return `${what} must not be empty`;
   if (value.length > 63) return `${what} is ${value.length} characters long; at most 63 are allowed`;
   if (!NAME_PATTERN.test(value)) {
     return `${what} ${JSON.stringify(value)} may only contain letters, digits, '.', '_' and '-', and must start with a letter or digit`;
   }
+  if (RESERVED_NAMES.has(value)) return `${what} ${JSON.stringify(value)} is reserved (every JavaScript object already has it)`;
+  return null;
+}
+
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+/** Why a variable name cannot carry the port, or null: a portable shell name, not an object's own. */
+export function findEnvNameProblem(value: string): string | null {
+  if (!ENV_NAME_PATTERN.test(value)) return `${JSON.stringify(value)} is not a valid variable name (letters, digits and '_', not starting with a digit)`;
+  if (value === '__proto__' || RESERVED_NAMES.has(value)) return `${JSON.stringify(value)} is reserved (every JavaScript object already has it)`;
   return null;
 }
 

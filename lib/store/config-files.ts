@@ -14,6 +14,7 @@ import type { ConfigLayer } from '../core/types';
 import { writeFailure, writeFileAtomic } from './atomic-write';
 import { backupConfig } from './backups';
 import { seam } from './fs-seam';
+import { CONFIG_MAX_BYTES, FileTooLarge, readTextCapped } from './read-capped';
 import { checkFileSafety } from './home';
 import type { StyxyPaths } from './paths';
 import { validateConfigShape } from './validators';
@@ -55,9 +56,10 @@ export function readConfigLayer(file: string, mustBeSafe: boolean): { layer: Con
   }
   let text: string;
   try {
-    text = seam.readFileSync(file, 'utf8') as string;
+    text = readTextCapped(file, CONFIG_MAX_BYTES);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { layer: null, problems: [] };
+    if (err instanceof FileTooLarge) return { layer: null, problems: [{ file, path: '/', message: `too large: ${err.reason}` }] };
     return { layer: null, problems: [{ file, path: '/', message: `cannot read: ${(err as Error).message}` }] };
   }
   let data: unknown;

@@ -64,7 +64,7 @@ export async function withTransactionDetailed<T>(
     const config = loadConfig(paths, ctx.cwd);
     const read = readState(paths, ctx.now());
     if (read.movedCorruptTo) {
-      ctx.warn(`styxy: state.json was corrupt; moved it to ${read.movedCorruptTo} and started from an empty state`);
+      ctx.warn(`styxy: state.json was unusable (${read.corruptReason}); moved it to ${read.movedCorruptTo} and started from an empty state`);
     }
     const outcome = await work({ config, state: read.state });
     const stateChanged = outcome.state !== undefined && (outcome.state !== read.state || read.movedCorruptTo !== undefined);

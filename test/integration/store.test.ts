@@ -71,7 +71,7 @@ describe('state file', () => {
     fs.writeFileSync(statePath(), '{"version": 1, "allocations": [', { mode: 0o600 });
     const r = box.run(['allocate', '-s', 'dev', '--json']);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/state\.json was corrupt; moved it to .*state\.json\.corrupt-/);
+    expect(r.stderr).toMatch(/state\.json was unusable \(it is not valid JSON\); moved it to .*state\.json\.corrupt-/);
     const aside = fs.readdirSync(box.home).filter((f) => f.startsWith('state.json.corrupt-'));
     expect(aside).toHaveLength(1);
     expect(fs.readFileSync(path.join(box.home, aside[0] as string), 'utf8')).toBe('{"version": 1, "allocations": [');

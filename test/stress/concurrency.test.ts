@@ -24,3 +24,19 @@ test('100 simultaneous allocations across types: all succeed, no port twice, one
   expect(state.allocations).toHaveLength(100);
   expect(box.run(['doctor', '--json']).code).toBe(0);
 }, 120_000);
+
+test('100 simultaneous allocations of one single-instance type: one allocation, one port, every caller told where it is', async () => {
+  const base = await freePortBlock(10);
+  box.writeConfig({ service_types: { llm: { port_range: [base, base + 9], instance_behavior: 'single' } } });
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) => box.start(['allocate', '-s', 'llm', '-n', `agent${i}`, '--json'])));
+  expect(results.filter((r) => r.code !== 0).map((r) => r.stdout || r.stderr)).toEqual([]);
+  expect(new Set(results.map((r) => r.json.port)).size).toBe(1);
+  const created = results.filter((r) => r.json.existing === false);
+  expect(created).toHaveLength(1);
+  const first = created[0]!.json;
+  for (const r of results.filter((x) => x.json.existing)) {
+    expect(r.json).toMatchObject({ lockId: first.lockId, existingInstanceId: first.instanceId, singleInstance: true });
+  }
+  expect(box.readState().allocations).toHaveLength(1);
+  expect(box.run(['doctor', '--json']).code).toBe(0);
+}, 120_000);

@@ -1,9 +1,9 @@
 import { StyxyError, isStyxyError } from '../../errors';
-import { parseDuration } from '../../core/names';
+import { findEnvNameProblem, parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { ENV_NAME_PATTERN, bold, green, outputMode, printLine, renderEnv, warn, type OutputMode } from '../output';
+import { bold, green, outputMode, printLine, renderEnv, warn, type OutputMode } from '../output';
 import { askYesNo, canAsk } from '../prompt';
 
 interface AllocateArgs extends CommonArgs {
@@ -66,7 +66,8 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       ) as never,
   handler: async (args) => {
     const envName = args['env-name'] ?? 'PORT';
-    if (!ENV_NAME_PATTERN.test(envName)) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${JSON.stringify(envName)} is not a valid variable name`);
+    const envNameProblem = findEnvNameProblem(envName);
+    if (envNameProblem) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${envNameProblem}`);
     const ttlMs = args.ttl === undefined ? undefined : parseDuration(args.ttl);
     if (ttlMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ttl ${JSON.stringify(args.ttl)} is not a duration like 30m, 8h or 2d`);
     const pid = args.pid === undefined ? undefined : /^[1-9][0-9]{0,9}$/.test(args.pid) ? Number(args.pid) : NaN;

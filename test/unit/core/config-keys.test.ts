@@ -26,7 +26,8 @@ test.each([
 test.each([
   ['service-types.ai.instance-behavior', 'double', 'INVALID_ARGUMENT'],
   ['service-types.nope.instance-behavior', 'single', 'UNKNOWN_SERVICE_TYPE'],
-  ['service-types.constructor.instance-behavior', 'single', 'UNKNOWN_SERVICE_TYPE'],
+  ['service-types.constructor.instance-behavior', 'single', 'INVALID_ARGUMENT'],
+  ['service-types.nosuch.instance-behavior', 'single', 'UNKNOWN_SERVICE_TYPE'],
   ['auto-allocation.gap-size', '-1', 'INVALID_ARGUMENT'],
   ['auto-allocation.bogus', '1', 'INVALID_ARGUMENT'],
   ['whatever', '1', 'INVALID_ARGUMENT'],

@@ -1,10 +1,10 @@
-import { findNameProblem, parseDuration, parsePort } from '../../../lib/core/names';
+import { findEnvNameProblem, findNameProblem, parseDuration, parsePort } from '../../../lib/core/names';
 
 describe('findNameProblem', () => {
   test.each(['dev', 'a', 'rag-service', 'my_app.v2', 'X1', 'a'.repeat(63), '9lives'])('accepts %j', (name) => {
     expect(findNameProblem(name, 'service type')).toBeNull();
   });
-  test.each(['', ' dev', 'dev ', 'a/b', '../x', '$(id)', 'a;b', "a'b", '-x', '.hidden', '_x', 'a'.repeat(64), 'dév', 'a\nb', 'a\0b', '__proto__'])(
+  test.each(['', ' dev', 'dev ', 'a/b', '../x', '$(id)', 'a;b', "a'b", '-x', '.hidden', '_x', 'a'.repeat(64), 'dév', 'a\nb', 'a\0b', '__proto__', 'constructor', 'toString'])(
     'refuses %j',
     (name) => {
       expect(findNameProblem(name, 'service type')).toMatch(/service type/);
@@ -26,4 +26,11 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBe(ms),
   );
   test.each(['', '0s', '8', 'h', '8 h', '-1h', '1w', '400d', '1.5h'])('%j is refused', (text) => expect(parseDuration(text)).toBeNull());
+});
+
+describe('findEnvNameProblem', () => {
+  test.each(['PORT', 'VITE_PORT', '_x', 'a1'])('%s is a fine variable name', (n) => expect(findEnvNameProblem(n)).toBeNull());
+  test.each(['', '1PORT', 'MY-PORT', 'A B', 'A;B', 'A\n', '__proto__', 'constructor', 'toString', 'X'.repeat(65)])('%j is refused', (n) =>
+    expect(findEnvNameProblem(n)).not.toBeNull(),
+  );
 });

@@ -1,0 +1,36 @@
+import { seam } from './fs-seam';
+
+/**
+ * The largest files Styxy will read. A state holds at most one allocation per port (~64 500 of
+ * a few hundred bytes each); a config with a thousand service types is well under 1 MB. Anything
+ * larger was not written by Styxy, and parsing it would cost seconds and hundreds of MB.
+ */
+export const STATE_MAX_BYTES = 16 * 1024 * 1024;
+export const CONFIG_MAX_BYTES = 4 * 1024 * 1024;
+
+export class FileTooLarge extends Error {
+  readonly code = 'EFBIG';
+  constructor(
+    readonly file: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`${file} is ${megabytes(size)}, larger than the ${megabytes(limit)} Styxy reads`);
+  }
+
+  /** The reason without the file name. */
+  get reason(): string {
+    return `${megabytes(this.size)}, over the ${megabytes(this.limit)} limit`;
+  }
+}
+
+/** Reads a UTF-8 file unless it is larger than `limit` bytes (checked before reading a byte of it). */
+export function readTextCapped(file: string, limit: number): string {
+  const size = seam.statSync(file).size;
+  if (size > limit) throw new FileTooLarge(file, size, limit);
+  return seam.readFileSync(file, 'utf8') as string;
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
