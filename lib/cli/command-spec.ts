@@ -9,6 +9,8 @@ export interface OptionSpec {
   demandOption?: boolean;
   /** A string option that may stand without a value (then ''), like `--wait-ready`. */
   optionalValue?: boolean;
+  /** The value may itself start with a dash (`--port-flag --port`): the next word is taken whatever it is. */
+  dashValue?: boolean;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -33,7 +35,10 @@ export interface StyxyCommand<A = any> {
   positionals: readonly PositionalSpec[];
   /** Groups of options of which at most one may be given. */
   conflicts?: readonly (readonly string[])[];
-  handler: (args: A) => Promise<void>;
+  /** Takes a command to run after `--` (as `args['--']`). */
+  trailingCommand?: boolean;
+  /** Resolves to the exit status when it is not 0 by success (`styxy run` passes its command's on). */
+  handler: (args: A) => Promise<void | number>;
 }
 
 /** Declares a command's options, positionals and conflicts on a yargs instance. */
@@ -46,6 +51,7 @@ export function declare<T>(yargs: Argv<T>, command: Pick<StyxyCommand, 'options'
       describe: spec.describe,
       ...(spec.alias && { alias: [...spec.alias] }),
       ...(spec.demandOption && { demandOption: true }),
+      ...(spec.dashValue && { nargs: 1 }),
     });
   }
   for (const group of command.conflicts ?? []) {
@@ -54,7 +60,12 @@ export function declare<T>(yargs: Argv<T>, command: Pick<StyxyCommand, 'options'
   return y;
 }
 
-/** The yargs view of a command. */
-export function toYargsModule(command: StyxyCommand): CommandModule {
-  return { command: command.command, describe: command.describe, builder: command.builder, handler: command.handler as CommandModule['handler'] };
+/** The yargs view of a command; `onStatus` receives what the handler resolves to. */
+export function toYargsModule(command: StyxyCommand, onStatus: (status: void | number) => void): CommandModule {
+  return {
+    command: command.command,
+    describe: command.describe,
+    builder: command.builder,
+    handler: async (args) => onStatus(await command.handler(args)),
+  };
 }

@@ -7,7 +7,7 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = { verbose: { type: 'boolean',
 /**
  * Parses the everyday command lines (`allocate -s dev --json`, `list`, `release ID`, ...) from
  * the commands' own option declarations, without loading yargs. Returns null for anything it is
- * not sure to read exactly as yargs would — help, unknown or repeated options, `--no-x`, `--`,
+ * not sure to read exactly as yargs would — help, unknown or repeated options, `--no-x`, `--` (but for `run`),
  * combined short flags, a missing required option, conflicting options — and the caller then
  * hands the line to yargs, which gives the help or the usage error.
  */
@@ -25,6 +25,11 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
   const positionals: string[] = [];
   for (let i = 1; i < argv.length; i++) {
     const token = argv[i] as string;
+    if (token === '--') {
+      if (!command.trailingCommand) return null;
+      args['--'] = argv.slice(i + 1);
+      break;
+    }
     if (!token.startsWith('-')) {
       positionals.push(token);
       continue;
@@ -45,7 +50,7 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
       continue;
     }
     const next = argv[i + 1];
-    if (next === undefined || next.startsWith('-')) {
+    if (next === undefined || (next.startsWith('-') && !spec.dashValue)) {
       if (!spec.optionalValue || (next !== undefined && !next.startsWith('--'))) return null;
       args[name] = '';
       continue;

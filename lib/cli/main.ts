@@ -15,13 +15,14 @@ export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
     const fast = fastParse(argv, COMMANDS);
+    let status: void | number = undefined;
     if (fast?.kind === 'version') printLine(version);
-    else if (fast) await fast.command.handler(fast.args);
+    else if (fast) status = await fast.command.handler(fast.args);
     else {
       const { buildParser } = await import('./parser');
-      await buildParser(argv).parseAsync();
+      await buildParser(argv, (s) => (status = s)).parseAsync();
     }
-    return EXIT_CODES.OK;
+    return status ?? EXIT_CODES.OK;
   } catch (err) {
     return reportError(err, mode, verbose);
   }

@@ -108,7 +108,7 @@ const MAX_QUESTIONS = 3;
  * (and the output is not --json or --env), asks on stderr and runs it again with the accepted
  * range. Otherwise the CONFIRMATION_REQUIRED error, which carries the proposal, goes out as is.
  */
-async function allocateAsking(mode: OutputMode, run: (acceptedRange?: [number, number]) => Promise<AllocateResult>): Promise<AllocateResult> {
+export async function allocateAsking(mode: OutputMode, run: (acceptedRange?: [number, number]) => Promise<AllocateResult>): Promise<AllocateResult> {
   let acceptedRange: [number, number] | undefined;
   for (let question = 0; ; question++) {
     try {

@@ -6,9 +6,10 @@ import { cleanupCommand } from './cleanup';
 import { doctorCommand } from './doctor';
 import { listCommand } from './list';
 import { releaseCommand } from './release';
+import { runCommand } from './run';
 import { scanCommand } from './scan';
 
 /** The commands declared as data, which the fast path can parse without yargs. */
 export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
-  [allocateCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand, auditCommand].map((c) => [c.name, c as StyxyCommand]),
+  [allocateCommand, runCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand, auditCommand].map((c) => [c.name, c as StyxyCommand]),
 );

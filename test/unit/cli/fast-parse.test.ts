@@ -13,6 +13,7 @@ function yargsReading(argv: string[]): Record<string, unknown> {
       parsed = args;
     })
     .option('verbose', { type: 'boolean' })
+    .parserConfiguration({ 'populate--': true, 'nargs-eats-options': true })
     .strict()
     .exitProcess(false)
     .fail((message) => {
@@ -24,7 +25,8 @@ function yargsReading(argv: string[]): Record<string, unknown> {
 
 function canonical(args: Record<string, unknown>, command: StyxyCommand): Record<string, unknown> {
   const keys = [...Object.keys(command.options), ...command.positionals.map((p) => p.name), 'verbose'];
-  return Object.fromEntries(keys.filter((k) => args[k] !== undefined).map((k) => [k, String(args[k])]));
+  const options = Object.fromEntries(keys.filter((k) => args[k] !== undefined).map((k) => [k, String(args[k])]));
+  return args['--'] === undefined ? options : { ...options, '--': args['--'] };
 }
 
 describe('the fast path reads a line exactly as yargs does', () => {
@@ -50,6 +52,11 @@ describe('the fast path reads a line exactly as yargs does', () => {
     ['scan', '--start', '3000', '--end', '3099'],
     ['cleanup', '--force', '--json'],
     ['doctor', '--json'],
+    ['run', '-s', 'dev', '--', 'npm', 'run', 'dev'],
+    ['run', '-s', 'dev', '--port-flag', '--port', '--', 'vite', '--host'],
+    ['run', '-s', 'dev', '--port-flag=--port=', '-n', 'web', '--', 'x', '-s', 'api', '--json'],
+    ['run', '-s', 'dev', '--env-name', 'VITE_PORT', '--', 'a', '--', 'b'],
+    ['run', '-s', 'dev', '--port-flag', '-p', '-p', '3000', '--', 'a'],
   ])('%j', (...argv) => {
     const fast = fastParse(argv, COMMANDS);
     expect(fast?.kind).toBe('command');
@@ -83,6 +90,8 @@ describe('the fast path leaves to yargs what it is not sure of', () => {
     [['--json', 'list']],
     [['list', '--version']],
     [['frobnicate']],
+    [['run', '-s', 'dev', '--port-flag']],
+    [['run', '-s', 'dev', 'npm', 'start']],
   ])('%j', (argv) => {
     expect(fastParse(argv, COMMANDS)).toBeNull();
   });
