@@ -1,6 +1,7 @@
 import { EXIT_CODES } from '../errors';
 import { version } from '../generated/version';
 import { COMMANDS } from './commands/index';
+import { ENV_FORMATS, type EnvFormat } from './env-format';
 import { fastParse } from './fast-parse';
 import { outputMode, printLine, reportError } from './output';
 
@@ -11,8 +12,13 @@ import { outputMode, printLine, reportError } from './output';
  * help and usage errors included, goes through yargs.
  */
 export async function main(argv: string[]): Promise<number> {
-  const mode = outputMode({ json: argv.includes('--json'), env: argv.includes('--env'), quiet: argv.includes('-q') || argv.includes('--quiet') });
-  const verbose = argv.includes('--verbose');
+  // How to report a failure, read before parsing (which may itself fail); words after `--` are
+  // the command that `styxy run` starts, not Styxy's.
+  const end = argv.indexOf('--');
+  const own = end === -1 ? argv : argv.slice(0, end);
+  const format = envFormatIn(own);
+  const mode = outputMode({ json: own.includes('--json'), env: own.includes('--env'), quiet: own.includes('-q') || own.includes('--quiet'), format });
+  const verbose = own.includes('--verbose');
   try {
     const fast = fastParse(argv, COMMANDS);
     let status: void | number = undefined;
@@ -24,8 +30,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     return status ?? EXIT_CODES.OK;
   } catch (err) {
-    return reportError(err, mode, verbose);
+    return reportError(err, mode, verbose, format !== undefined && (ENV_FORMATS as readonly string[]).includes(format) ? (format as EnvFormat) : 'posix');
   }
+}
+
+function envFormatIn(argv: readonly string[]): string | undefined {
+  const at = argv.indexOf('--format');
+  if (at !== -1) return argv[at + 1] ?? '';
+  return argv.find((a) => a.startsWith('--format='))?.slice('--format='.length);
 }
 
 

@@ -1,4 +1,5 @@
 import { EXIT_CODES, StyxyError, isStyxyError } from '../errors';
+import { FAILURE_OUTPUT, type EnvFormat } from './env-format';
 
 /** How a command's result is printed: the flags that choose it are shared by every command. */
 export type OutputMode = 'human' | 'json' | 'env' | 'quiet';
@@ -6,13 +7,15 @@ export type OutputMode = 'human' | 'json' | 'env' | 'quiet';
 export interface OutputOptions {
   json?: boolean;
   env?: boolean;
+  /** An env format (posix, fish, powershell, dotenv): env mode in that format. */
+  format?: string;
   quiet?: boolean;
   verbose?: boolean;
 }
 
 export function outputMode(options: OutputOptions): OutputMode {
   if (options.json) return 'json';
-  if (options.env) return 'env';
+  if (options.env || options.format !== undefined) return 'env';
   if (options.quiet) return 'quiet';
   return 'human';
 }
@@ -39,24 +42,11 @@ export function warn(text: string): void {
 }
 
 /**
- * Quotes a value for a POSIX shell: single quotes, each embedded quote written as '\''.
- * Safe under `eval $(…)` and `eval "$(…)"` in bash, dash and zsh.
- */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** `export NAME='value';` lines, one per variable. */
-export function renderEnv(vars: [string, string][]): string {
-  return vars.map(([name, value]) => `export ${name}=${shellQuote(value)};`).join('\n');
-}
-
-/**
  * Prints a failure the way the mode asks: one JSON document on stdout for `--json`; `false;` on
  * stdout for `--env` (so that an `eval` of it fails) with the message on stderr; otherwise the
  * message and hints on stderr. Returns the exit status.
  */
-export function reportError(err: unknown, mode: OutputMode, verbose: boolean): number {
+export function reportError(err: unknown, mode: OutputMode, verbose: boolean, format: EnvFormat = 'posix'): number {
   const error = isStyxyError(err)
     ? err
     : new StyxyError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
@@ -71,7 +61,7 @@ export function reportError(err: unknown, mode: OutputMode, verbose: boolean): n
       },
     });
   } else {
-    if (mode === 'env') process.stdout.write('false;\n');
+    if (mode === 'env') process.stdout.write(FAILURE_OUTPUT[format]);
     warn(`styxy: ${error.message.replace(/\n/g, '\n  ')}`);
     for (const hint of error.suggestions) warn(`  hint: ${hint}`);
   }

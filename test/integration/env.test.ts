@@ -65,3 +65,44 @@ test('hostile --env-name is refused before anything is written', () => {
   }
   expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
 });
+
+describe('--format', () => {
+  test('fish: styxy allocate --format fish | source sets and exports the variables', () => {
+    if (spawnSync('sh', ['-c', 'command -v fish']).status !== 0) return console.warn('skipped: fish is not installed');
+    const r = spawnSync('fish', ['-c', `${styxy} allocate -s dev -n web --format fish | source; sh -c 'echo "$PORT|$STYXY_LOCK_ID|$STYXY_EXISTING"'`], { env: box.env, cwd: box.cwd, encoding: 'utf8' });
+    const [port, lockId, existing] = r.stdout.trim().split('|');
+    expect(Number(port)).toBeGreaterThanOrEqual(3000);
+    expect(lockId).toMatch(/^dev-web-/);
+    expect(existing).toBe('0');
+  });
+
+  test.each([
+    ['posix', /^export PORT='(\d+)';$/m],
+    ['fish', /^set -gx PORT '(\d+)';$/m],
+    ['powershell', /^\$env:PORT = '(\d+)';$/m],
+    ['dotenv', /^PORT='(\d+)'$/m],
+  ])('%s carries the same six variables', (format, portLine) => {
+    const r = box.run(['allocate', '-s', 'dev', '--format', format]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(portLine);
+    expect(r.stdout.trim().split('\n')).toHaveLength(6);
+  });
+
+  test.each([
+    ['posix', 'false;\n'],
+    ['fish', 'false;\n'],
+    ['powershell', "throw 'styxy failed: see the message above';\n"],
+    ['dotenv', ''],
+  ])('%s on failure: stdout makes the reader fail (or sets nothing), the message goes to stderr', (format, out) => {
+    const r = box.run(['allocate', '-s', 'bad;name', '--format', format]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe(out);
+    expect(r.stderr).toContain('service type');
+  });
+
+  test('an unknown format, or --format with --json, is refused and writes nothing', () => {
+    expect(box.run(['allocate', '-s', 'dev', '--format', 'csh']).code).toBe(3);
+    expect(box.run(['allocate', '-s', 'dev', '--format', 'fish', '--json']).code).toBe(2);
+    expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
+  });
+});

@@ -3,7 +3,8 @@ import { findEnvNameProblem, parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { bold, green, outputMode, printLine, renderEnv, warn, type OutputMode } from '../output';
+import { ENV_FORMATS, renderEnv, type EnvFormat } from '../env-format';
+import { bold, green, outputMode, printLine, warn, type OutputMode } from '../output';
 import { askYesNo, canAsk } from '../prompt';
 
 interface AllocateArgs extends CommonArgs {
@@ -15,6 +16,7 @@ interface AllocateArgs extends CommonArgs {
   ttl?: string;
   persistent?: boolean;
   'env-name'?: string;
+  format?: string;
   yes?: boolean;
   'dry-run'?: boolean;
   'wait-ready'?: string;
@@ -32,7 +34,8 @@ const options = {
   persistent: { type: 'boolean', describe: 'Keep the allocation until it is released' },
   json: JSON_OPTION,
   env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' },
-  'env-name': { type: 'string', describe: 'With --env: the variable that carries the port (default PORT)' },
+  format: { type: 'string', describe: `Print the variables for another reader: ${ENV_FORMATS.join(', ')} (posix is --env)` },
+  'env-name': { type: 'string', describe: 'With --env or --format: the variable that carries the port (default PORT)' },
   quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone' },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking (with auto-allocation.require-confirmation)' },
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
@@ -49,11 +52,13 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
   describe: 'Allocate a port for a service type',
   options,
   positionals: [],
-  conflicts: [['pid', 'ttl', 'persistent']],
+  conflicts: [['pid', 'ttl', 'persistent'], ['json', 'env', 'format', 'quiet']],
   builder: (yargs) =>
     declare(yargs, allocateCommand)
       .example('$0 allocate -s dev', 'A port from the dev range (3000-3099)')
       .example('eval "$($0 allocate -s api -n backend --env)"', 'Set PORT and STYXY_* in this shell')
+      .example('$0 allocate -s api --format fish | source', 'The same in fish')
+      .example('$0 allocate -s api --format dotenv > .env.styxy', 'For docker compose --env-file .env.styxy')
       .example('$0 allocate -s ai -n rag -q', 'ai is single-instance: every caller gets the one running port')
       .example('$0 allocate -s ai -n rag --env --wait-ready 60', 'If rag already runs, wait until it accepts connections')
       .example('$0 allocate -s grafana', 'An unknown type first gets a range of its own, written into config.json')
@@ -65,6 +70,10 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
           'with auto-allocation.require-confirmation, --yes accepts without asking.',
       ) as never,
   handler: async (args) => {
+    const format = args.format ?? 'posix';
+    if (!(ENV_FORMATS as readonly string[]).includes(format)) {
+      throw new StyxyError('INVALID_ARGUMENT', `--format ${JSON.stringify(format)} is not one of ${ENV_FORMATS.join(', ')}`);
+    }
     const envName = args['env-name'] ?? 'PORT';
     const envNameProblem = findEnvNameProblem(envName);
     if (envNameProblem) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${envNameProblem}`);
@@ -94,7 +103,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       (result, mode) => {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
         if (mode === 'quiet') return printLine(String(result.port));
-        if (mode === 'env') return printLine(renderEnv(envVars(result, envName)));
+        if (mode === 'env') return printLine(renderEnv(envVars(result, envName), format as EnvFormat));
         printLine(describeAllocation(result));
       },
     );

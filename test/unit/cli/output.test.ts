@@ -1,5 +1,5 @@
 import { execFileSync } from 'child_process';
-import { renderEnv, shellQuote } from '../../../lib/cli/output';
+import { renderEnv, shellQuote } from '../../../lib/cli/env-format';
 
 const hostile = ["it's", '$(touch /tmp/styxy-pwned)', '`id`', 'a;b', 'x\ny', '"q"', '\\', "''", '*', ' spaced '];
 
