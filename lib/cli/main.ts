@@ -23,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     const fast = fastParse(argv, COMMANDS);
     let status: void | number = undefined;
     if (fast?.kind === 'version') printLine(version);
+    else if (argv[0] === 'completion' && (own.includes('--help') || own.includes('-h'))) printLine(COMPLETION_HELP);
     else if (fast) status = await fast.command.handler(fast.args);
     else {
       const { buildParser } = await import('./parser');
@@ -33,6 +34,16 @@ export async function main(argv: string[]): Promise<number> {
     return reportError(err, mode, verbose, format !== undefined && (ENV_FORMATS as readonly string[]).includes(format) ? (format as EnvFormat) : 'posix');
   }
 }
+
+/** yargs prints the script for `completion --help`; a person asking for help gets this instead. */
+const COMPLETION_HELP = `styxy completion
+
+Print a completion script for bash or zsh: commands, options, and the configured service types
+after -s. The script runs styxy to complete, so completions follow your config.
+
+Examples:
+  styxy completion >> ~/.bashrc              Install for bash (open a new shell)
+  SHELL=zsh styxy completion >> ~/.zshrc     Install for zsh (after compinit)`;
 
 function envFormatIn(argv: readonly string[]): string | undefined {
   const at = argv.indexOf('--format');

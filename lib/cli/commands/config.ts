@@ -206,7 +206,16 @@ const removeRule: CommandModule<object, CommonArgs & { pattern: string }> = {
 const autoAllocation: CommandModule = {
   command: 'auto-allocation <command>',
   describe: 'Show and change how unknown service types get a range',
-  builder: (y) => y.command(autoStatus).command(autoToggle(true)).command(autoToggle(false)).command(setRule).command(removeRule).demandCommand(1) as never,
+  builder: (y) =>
+    y
+      .command(autoStatus)
+      .command(autoToggle(true))
+      .command(autoToggle(false))
+      .command(setRule)
+      .command(removeRule)
+      .demandCommand(1)
+      .example('$0 config auto-allocation status', 'Is it on, which rules apply, which types it made')
+      .example("$0 config auto-allocation set-rule 'llm-*' --instance-behavior single", 'Every new llm-* type runs once') as never,
   handler: () => undefined,
 };
 
@@ -236,6 +245,16 @@ const undoAuto: CommandModule<object, CommonArgs & { type?: string; force?: bool
 export const configCommand: CommandModule = {
   command: 'config <command>',
   describe: 'Show, check and change the config',
-  builder: (yargs) => yargs.command(show).command(validate).command(pathCmd).command(set).command(autoAllocation).command(undoAuto).demandCommand(1) as never,
+  builder: (yargs) =>
+    yargs
+      .command(show)
+      .command(validate)
+      .command(pathCmd)
+      .command(set)
+      .command(autoAllocation)
+      .command(undoAuto)
+      .demandCommand(1)
+      .example('$0 config show', 'The effective config: defaults, then .styxy.json, then config.json')
+      .example('$0 config set service-types.ai.instance-behavior multi', 'Change one setting, keeping everything else') as never,
   handler: () => undefined,
 };
