@@ -1,5 +1,11 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { StyxyError, isStyxyError } from '../errors';
+import { reviewAllocations, type AllocationReview } from '../core/allocation-review';
+import { ownerPids } from '../core/prune';
+import type { Allocation } from '../core/types';
+import { attachListenerProcesses, readListeners } from '../os/ports';
+import { probeLiveProcesses, readProcessStat } from '../os/processes';
 import { seam } from '../store/fs-seam';
 import { checkFileSafety, checkHomeSafety } from '../store/home';
 import { loadConfig } from '../store/config-files';
@@ -8,7 +14,8 @@ import { TEMP_FILE_PATTERN } from '../store/paths';
 import { inspectStateFile } from '../store/state-file';
 import type { TransactionContext } from '../store/transaction';
 
-export type CheckStatus = 'ok' | 'warn' | 'fail';
+/** `info` tells something worth knowing, `warn` something odd that fixes itself, `fail` something that needs you. */
+export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
 export interface DoctorCheck {
   name: string;
@@ -30,10 +37,10 @@ export interface DoctorResult {
 export function runDoctor(ctx: TransactionContext): DoctorResult {
   const { paths } = ctx;
   const checks: DoctorCheck[] = [];
-  const attempt = (name: string, fn: () => DoctorCheck | null): void => {
+  const attempt = (name: string, fn: () => DoctorCheck | DoctorCheck[] | null): void => {
     try {
-      const check = fn();
-      if (check) checks.push(check);
+      const found = fn();
+      if (found) checks.push(...(Array.isArray(found) ? found : [found]));
     } catch (err) {
       checks.push({
         name,
@@ -44,6 +51,7 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     }
   };
 
+  attempt('owner', () => findSudoSplit(paths.home));
   let homeExists = true;
   attempt('home', () => {
     try {
@@ -53,6 +61,11 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
       return { name: 'home', status: 'ok', message: `${paths.home} does not exist yet; the first allocation creates it` };
     }
     checkHomeSafety(paths.home);
+    try {
+      fs.accessSync(paths.home, fs.constants.W_OK);
+    } catch {
+      return { name: 'home', status: 'fail', message: `${paths.home} is yours but not writable: every allocation will fail`, remedy: `chmod u+w ${paths.home}` };
+    }
     return { name: 'home', status: 'ok', message: `${paths.home} is yours and private` };
   });
   if (homeExists) {
@@ -66,8 +79,10 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     const files = [loaded.projectFile, loaded.userFile].filter(Boolean);
     return { name: 'config', status: 'ok', message: `valid (${files.length ? files.join(', ') : 'built-in defaults only'})` };
   });
+  let allocations: Allocation[] | null = null;
   attempt('state', () => {
     const content = inspectStateFile(paths);
+    if (content.kind === 'ok') allocations = content.state.allocations;
     if (content.kind === 'missing') return { name: 'state', status: 'ok', message: 'no state yet' };
     if (content.kind === 'unusable') {
       return { name: 'state', status: 'fail', message: `state.json is unusable: ${content.reason}`, remedy: 'The next styxy call moves it aside and starts afresh' };
@@ -109,6 +124,11 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     });
   }
 
+  const recorded = allocations as Allocation[] | null;
+  if (recorded && recorded.length > 0) {
+    attempt('allocations', () => allocationChecks(recorded, ctx.now()));
+  }
+
   const healthy = checks.every((c) => c.status !== 'fail');
   const result: DoctorResult = { success: true, healthy, checks };
   if (!healthy) {
@@ -119,4 +139,75 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     });
   }
   return result;
+}
+
+/** The PID and its ancestors, up to init (at most 64 steps). */
+function ancestry(pid: number): number[] {
+  const chain = [pid];
+  for (let current = pid; chain.length < 64; ) {
+    const parent = readProcessStat(current)?.ppid;
+    if (parent === undefined || parent <= 0 || chain.includes(parent)) break;
+    chain.push(parent);
+    current = parent;
+  }
+  return chain;
+}
+
+const label = (a: Allocation) => `${a.serviceType} ${a.port} (${a.lockId})`;
+const listOf = (items: string[]) => (items.length > 5 ? `${items.slice(0, 5).join(', ')} and ${items.length - 5} more` : items.join(', '));
+
+/** Informational checks on the recorded allocations: ended owners, unused ports, strangers on a port. */
+function allocationChecks(allocations: Allocation[], now: number): DoctorCheck[] {
+  const live = probeLiveProcesses(ownerPids({ version: 1, allocations }));
+  const listeners = readListeners();
+  if (listeners) attachListenerProcesses(listeners.filter((l) => allocations.some((a) => a.port === l.port)));
+  const review: AllocationReview = reviewAllocations(allocations, { now, liveProcesses: live }, listeners ?? [], ancestry);
+  const checks: DoctorCheck[] = [];
+  if (review.ended.length > 0) {
+    checks.push({ name: 'ended owners', status: 'info', message: `${review.ended.length} allocation(s) whose owner has ended: ${listOf(review.ended.map(label))}`, remedy: 'The next styxy call drops them' });
+  }
+  if (listeners && review.unlistened.length > 0) {
+    checks.push({
+      name: 'unused ports',
+      status: 'info',
+      message: `nobody listens on ${review.unlistened.length} allocated port(s): ${listOf(review.unlistened.map(label))}`,
+      remedy: 'Fine while their servers start; to drop them all: styxy cleanup --force',
+    });
+  }
+  if (review.foreign.length > 0) {
+    const text = review.foreign.map(({ allocation, listener }) => `${label(allocation)} is listened on by PID ${listener.pid}${listener.command ? ` (${listener.command.slice(0, 60)})` : ''}, not by its owner PID ${(allocation.owner as { pid: number }).pid} or a child of it`);
+    checks.push({ name: 'port holders', status: 'info', message: listOf(text), remedy: 'Another program took the port; styxy check <port> tells more' });
+  }
+  if (checks.length === 0) checks.push({ name: 'allocations', status: 'ok', message: `${allocations.length} live, each port listened on by its owner or not yet` });
+  return checks;
+}
+
+/**
+ * A `sudo styxy` run with the user's HOME leaves $STYXY_HOME, or files in it, owned by root
+ * inside a home that belongs to the user: afterwards the user's own calls are refused.
+ */
+function findSudoSplit(home: string): DoctorCheck | null {
+  let parentUid: number;
+  try {
+    parentUid = seam.statSync(path.dirname(home)).uid;
+  } catch {
+    return null;
+  }
+  if (parentUid === 0) return null;
+  const rootOwned: string[] = [];
+  try {
+    if (seam.statSync(home).uid === 0) rootOwned.push(home);
+    for (const name of seam.readdirSync(home) as string[]) {
+      if (seam.lstatSync(path.join(home, name)).uid === 0) rootOwned.push(path.join(home, name));
+    }
+  } catch {
+    /* unreadable: the home check reports it */
+  }
+  if (rootOwned.length === 0) return null;
+  return {
+    name: 'owner',
+    status: 'fail',
+    message: `owned by root inside ${path.dirname(home)}, which belongs to uid ${parentUid} (a sudo styxy run?): ${listOf(rootOwned)}`,
+    remedy: `Give them back: sudo chown -R ${parentUid}: ${home}`,
+  };
 }

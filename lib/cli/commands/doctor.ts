@@ -1,8 +1,12 @@
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { printLine } from '../output';
+import { isStyxyError } from '../../errors';
+import type { DoctorCheck } from '../../app/doctor';
+import { outputMode, printLine } from '../output';
 
 const options = { json: JSON_OPTION } satisfies OptionSpecs;
+
+const ICONS = { ok: '✔', info: 'i', warn: '!', fail: '✘' } as const;
 
 export const doctorCommand: StyxyCommand<CommonArgs> = {
   name: 'doctor',
@@ -11,15 +15,31 @@ export const doctorCommand: StyxyCommand<CommonArgs> = {
   options,
   positionals: [],
   builder: (yargs) => declare(yargs, doctorCommand)
-      .example('$0 doctor', 'Is everything in order?') as never,
+      .example('$0 doctor', 'Is everything in order?')
+      .example('$0 doctor --json', 'The same as JSON; exit status 15 (NEEDS_ATTENTION) when something needs you')
+      .epilog(
+        'Checks: a home owned by root inside your own (a sudo run), the home and files (yours, private, no symlinks), ' +
+          'every config layer (schema, overlapping ranges), the state, a stale lock, leftover temp files, and the ' +
+          'allocations: owners that ended, ports nobody listens on, ports held by a process other than the owner ' +
+          '(those three are informational).',
+      ) as never,
   handler: async (args) => {
     const { runDoctor } = await import('../../app/doctor');
+    const print = (checks: DoctorCheck[]) => {
+      for (const c of checks) printLine(`${ICONS[c.status]} ${c.name}: ${c.message}${c.remedy ? `\n    ${c.remedy}` : ''}`);
+    };
     await present(
       args,
-      () => runDoctor(context()),
-      (r) => {
-        for (const c of r.checks) printLine(`${c.status === 'ok' ? '✔' : c.status === 'warn' ? '!' : '✘'} ${c.name}: ${c.message}${c.remedy ? `\n    ${c.remedy}` : ''}`);
+      () => {
+        try {
+          return runDoctor(context());
+        } catch (err) {
+          // Every check on stdout first, then the failure (with its exit status) on stderr.
+          if (outputMode(args) === 'human' && isStyxyError(err) && err.code === 'NEEDS_ATTENTION') print(err.details?.checks as DoctorCheck[]);
+          throw err;
+        }
       },
+      (r) => print(r.checks),
     );
   },
 };
