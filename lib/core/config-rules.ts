@@ -52,6 +52,14 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
         });
         continue;
       }
+      // A layer that moves a type's range without naming preferred ports drops the inherited
+      // ones the new range no longer holds (moving api to 30000-30099 must not keep 8000).
+      if (partial.port_range !== undefined && partial.preferred_ports === undefined && merged.preferred_ports) {
+        const [low, high] = partial.port_range;
+        const kept = merged.preferred_ports.filter((port) => port >= low && port <= high);
+        if (kept.length > 0) merged.preferred_ports = kept;
+        else delete merged.preferred_ports;
+      }
       serviceTypes[name] = merged;
       if (partial.port_range !== undefined) rangeSources[name] = file;
     }

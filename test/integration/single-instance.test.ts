@@ -2,6 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BIN, closeServer, freePortBlock, killAndWait, listen, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { readmeRecipe } from '../helpers/readme';
 
 let box: Sandbox;
 beforeEach(() => {
@@ -167,17 +168,8 @@ describe('--wait-ready', () => {
 });
 
 describe('the README recipe that replaces a flock start script', () => {
-  /** The "After" script, taken from the README so that the test runs what users read. */
-  function readmeScript(): string {
-    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
-    const after = readme.slice(readme.indexOf('After: Styxy holds'));
-    const match = /```sh\n([\s\S]*?)```/.exec(after);
-    if (!match) throw new Error('README recipe not found');
-    return match[1] as string;
-  }
-
   test('two agents run it at once: one server starts, the other learns its port; the allocation ends with the server', async () => {
-    const script = readmeScript();
+    const script = readmeRecipe('flock-replacement');
     expect(script).toContain('exec python -m rag_service --port "$PORT"');
     const base = await freePortBlock(2);
     box.writeConfig({ service_types: { ai: { port_range: [base, base + 1], preferred_ports: [base] } } });

@@ -32,6 +32,18 @@ test('later layers win, and the range source follows the layer that set it', () 
   expect(merged.rangeSources.dev).toBe('layer1.json');
 });
 
+test('moving a built-in range drops the inherited preferred ports it no longer holds, keeps those it does', () => {
+  const moved = merge({ service_types: { api: { port_range: [30000, 30099] } } });
+  expect(moved.config.service_types.api?.preferred_ports).toBeUndefined();
+  expect(findConfigProblems(moved)).toEqual([]);
+  const narrowed = merge({ service_types: { dev: { port_range: [3000, 3009] } } });
+  expect(narrowed.config.service_types.dev?.preferred_ports?.every((p) => p >= 3000 && p <= 3009)).toBe(true);
+  expect(narrowed.config.service_types.dev?.preferred_ports?.length).toBeGreaterThan(0);
+  // Preferred ports named with the new range are the user's: checked, not dropped.
+  const named = merge({ service_types: { api: { port_range: [30000, 30099], preferred_ports: [8000] } } });
+  expect(findConfigProblems(named).map((p) => p.path)).toEqual(['/service_types/api/preferred_ports/0']);
+});
+
 test('a new type without a range is a problem naming the file and path', () => {
   expect(merge({ service_types: { grafana: { description: 'x' } } }).problems).toEqual([
     { file: 'layer0.json', path: '/service_types/grafana', message: expect.stringContaining('needs a port_range') },

@@ -1,0 +1,16 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/**
+ * The code block that follows `<!-- recipe: NAME -->` in the README, exactly as users read it,
+ * so that tests run what the README prints.
+ */
+export function readmeRecipe(name: string): string {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const marker = `<!-- recipe: ${name} -->\n`;
+  const at = readme.indexOf(marker);
+  if (at === -1) throw new Error(`README has no recipe ${name}`);
+  const match = /^```[a-z]*\n([\s\S]*?)```/.exec(readme.slice(at + marker.length));
+  if (!match) throw new Error(`README recipe ${name} is not followed by a code block`);
+  return match[1] as string;
+}

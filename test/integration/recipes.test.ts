@@ -1,0 +1,175 @@
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BIN, freePortBlock, killAndWait, sandbox, sleep, type Sandbox } from '../helpers/cli';
+import { readmeRecipe } from '../helpers/readme';
+
+/** The README's recipes, each run as printed (see test/helpers/readme.ts). */
+
+let box: Sandbox;
+let binDir: string;
+let env: NodeJS.ProcessEnv;
+beforeEach(() => {
+  box = sandbox();
+  // `styxy` on the PATH, as an installed styxy is.
+  binDir = path.join(box.dir, 'bin');
+  fs.mkdirSync(binDir);
+  fs.symlinkSync(BIN, path.join(binDir, 'styxy'));
+  env = { ...box.env, PATH: `${binDir}:${process.env.PATH}`, npm_config_update_notifier: 'false', npm_config_loglevel: 'silent', npm_config_fund: 'false' };
+});
+afterEach(() => box.cleanup());
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const allocations = () => box.run(['list', '--json']).json.allocations as Array<Record<string, any>>;
+
+function write(file: string, text: string, mode = 0o644): string {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text, { mode });
+  return file;
+}
+
+/** A server stand-in: reports the port it was given (PORT or --port N), listens, and stops on SIGTERM. */
+const SERVER = `
+const fs = require('fs');
+const flag = process.argv.indexOf('--port');
+const port = Number(flag === -1 ? process.env.PORT : process.argv[flag + 1]);
+require('net').createServer((s) => s.end()).listen(port, '127.0.0.1', () => {
+  console.log('listening on ' + port);
+  if (process.env.ONCE) process.exit(0);
+});
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+test('an npm script: npm run dev gets a port in PORT and frees it when the server stops', () => {
+  const scripts = JSON.parse(readmeRecipe('npm-scripts')).scripts;
+  write(path.join(box.cwd, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, scripts }));
+  write(path.join(box.cwd, 'server.js'), SERVER);
+  // vite stand-in in node_modules/.bin, where npm finds a locally installed vite.
+  write(path.join(box.cwd, 'node_modules', '.bin', 'vite'), `#!/usr/bin/env node\n${SERVER}`, 0o755);
+
+  const dev = spawnSync('npm', ['run', '--silent', 'dev'], { cwd: box.cwd, env: { ...env, ONCE: '1' }, encoding: 'utf8' });
+  expect(dev.status).toBe(0);
+  const port = Number(/listening on (\d+)/.exec(dev.stdout)?.[1]);
+  expect(port).toBeGreaterThanOrEqual(3000);
+  expect(port).toBeLessThanOrEqual(3099);
+  expect(allocations()).toEqual([]);
+
+  const vite = spawnSync('npm', ['run', '--silent', 'dev:vite'], { cwd: box.cwd, env: { ...env, ONCE: '1' }, encoding: 'utf8' });
+  expect(vite.status).toBe(0);
+  expect(vite.stdout).toMatch(/listening on 30\d\d/);
+  expect(allocations()).toEqual([]);
+  const audit = box.run(['audit', '--json']).json.events.map((e: { action: string; instanceId?: string }) => `${e.action}:${e.instanceId}`);
+  expect(audit).toEqual(['allocate:web', 'release:web', 'allocate:vite', 'release:vite']);
+});
+
+test('a post-checkout hook: each worktree gets its own port, the same after every checkout', () => {
+  const repo = path.join(box.dir, 'repo');
+  fs.mkdirSync(repo);
+  const git = (args: string[], cwd = repo) => {
+    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, env, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    return r;
+  };
+  git(['init', '-q']);
+  write(path.join(repo, '.gitignore'), '.env.local\n');
+  git(['add', '.gitignore']);
+  git(['commit', '-q', '-m', 'init']);
+  write(path.join(repo, '.git', 'hooks', 'post-checkout'), readmeRecipe('post-checkout'), 0o755);
+
+  const portIn = (dir: string) => Number(/^PORT=(\d+)$/m.exec(fs.readFileSync(path.join(dir, '.env.local'), 'utf8'))?.[1]);
+  git(['checkout', '-q', '-b', 'feature']);
+  const mainPort = portIn(repo);
+  const tree = path.join(box.dir, 'repo-wt');
+  git(['worktree', 'add', '-q', tree, '-b', 'other']);
+  const treePort = portIn(tree);
+  expect(mainPort).toBeGreaterThanOrEqual(3000);
+  expect(treePort).toBeGreaterThanOrEqual(3000);
+  expect(treePort).not.toBe(mainPort);
+
+  // Sticky: more checkouts, in both worktrees, keep each one's port.
+  git(['checkout', '-q', 'main']);
+  git(['checkout', '-q', 'feature'], repo);
+  git(['checkout', '-q', '-b', 'third'], tree);
+  expect(portIn(repo)).toBe(mainPort);
+  expect(portIn(tree)).toBe(treePort);
+  const held = allocations();
+  expect(held.map((a) => [a.port, a.project, a.owner.kind]).sort()).toEqual(
+    [
+      [mainPort, fs.realpathSync(repo), 'persistent'],
+      [treePort, fs.realpathSync(tree), 'persistent'],
+    ].sort(),
+  );
+  // The README's release line for a removed worktree.
+  expect(box.run(['release', '-s', 'dev', '-n', 'worktree', '--project', tree, '--json']).json.released).toHaveLength(1);
+});
+
+describe('a start script with set -e', () => {
+  test('gets the port, says it, and execs the server, which then owns the allocation', async () => {
+    const script = write(path.join(box.cwd, 'start-api.sh'), readmeRecipe('start-script'), 0o755);
+    write(path.join(box.cwd, 'server.js'), SERVER);
+    const child = spawn('sh', [script], { cwd: box.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    for (let i = 0; i < 400 && !/listening on/.test(out); i++) await sleep(25);
+    const port = Number(/api on port (\d+)/.exec(out)?.[1]);
+    expect(out).toContain(`listening on ${port}`);
+    expect(allocations()).toEqual([expect.objectContaining({ port, serviceType: 'api', instanceId: 'backend', owner: expect.objectContaining({ pid: child.pid }) })]);
+    await killAndWait(child, 'SIGTERM');
+    expect(allocations()).toEqual([]);
+  });
+
+  test('stops with Styxy’s exit status, and starts nothing, when no port can be had', async () => {
+    const base = await freePortBlock(1);
+    box.writeConfig({ service_types: { api: { port_range: [base, base] } } });
+    expect(box.run(['allocate', '-s', 'api', '-n', 'other', '--persistent', '-q']).code).toBe(0);
+    const script = write(path.join(box.cwd, 'start-api.sh'), readmeRecipe('start-script'), 0o755);
+    write(path.join(box.cwd, 'server.js'), "require('fs').writeFileSync('STARTED', '')");
+    const r = spawnSync('sh', [script], { cwd: box.cwd, env, encoding: 'utf8' });
+    expect(r.status).toBe(5);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('No free port');
+    expect(fs.existsSync(path.join(box.cwd, 'STARTED'))).toBe(false);
+  });
+});
+
+test('docker compose: the dotenv file gives compose the port', () => {
+  if (!has('docker-compose')) return console.warn('skipped: docker-compose is not installed (apt-get install docker-compose)');
+  write(path.join(box.cwd, 'docker-compose.yml'), readmeRecipe('compose-file'));
+  // A `docker` stand-in: `docker compose ARGS up -d` becomes `docker-compose ARGS config`, so
+  // the real compose parser reads the env file and resolves the file without a daemon.
+  write(
+    path.join(binDir, 'docker'),
+    '#!/bin/sh\n[ "$1" = compose ] || exit 99\nshift\nargs=""\nfor a in "$@"; do [ "$a" = up ] && break; args="$args $a"; done\nexec docker-compose $args config > compose-resolved.yml\n',
+    0o755,
+  );
+  const r = spawnSync('sh', ['-e', '-c', readmeRecipe('compose')], { cwd: box.cwd, env, encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const [held] = allocations();
+  expect(held).toMatchObject({ serviceType: 'api', instanceId: 'compose', owner: { kind: 'persistent' } });
+  const resolved = fs.readFileSync(path.join(box.cwd, 'compose-resolved.yml'), 'utf8');
+  expect(resolved).toMatch(new RegExp(`published: ${held!.port}\\b`));
+  expect(resolved).toMatch(/target: 8080/);
+});
+
+test('single instance with run: the first agent starts the server, the second starts nothing and exits 0', async () => {
+  const base = await freePortBlock(2);
+  box.writeConfig({ service_types: { ai: { port_range: [base, base + 1], instance_behavior: 'single' } } });
+  const line = readmeRecipe('single-instance-run').trim();
+  expect(line).toContain('-- python -m rag_service');
+  // python stand-in: a node server that takes --port N.
+  const server = write(path.join(box.dir, 'rag_server.js'), SERVER);
+  const command = line.replace('python -m rag_service', `node ${server}`);
+  // `exec`, so that the signal below reaches styxy run itself, as it would in a terminal.
+  const first = spawn('sh', ['-c', `exec ${command}`], { cwd: box.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  first.stdout!.on('data', (d) => (out += d));
+  for (let i = 0; i < 400 && !/listening on/.test(out); i++) await sleep(25);
+  expect(out).toBe(`listening on ${base}\n`);
+  const second = spawnSync('sh', ['-c', command], { cwd: box.cwd, env, encoding: 'utf8' });
+  expect(second.status).toBe(0);
+  expect(second.stdout).toBe('');
+  expect(second.stderr).toContain(`is already running on port ${base}`);
+  await killAndWait(first, 'SIGTERM');
+  expect(allocations()).toEqual([]);
+});
