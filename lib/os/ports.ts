@@ -1,10 +1,6 @@
 import * as fs from 'fs';
-import type * as Net from 'net';
+import * as net from 'net';
 import { readCommandLine } from './processes';
-
-/** `net` costs a few ms to load; only bind probes and connection checks need it. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const net = (): typeof Net => require('net') as typeof Net;
 
 /**
  * True when nothing on this machine holds `port`. Binds with no host, which Node turns into the
@@ -15,7 +11,7 @@ const net = (): typeof Net => require('net') as typeof Net;
  */
 export function probePortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const server = net().createServer();
+    const server = net.createServer();
     server.unref();
     server.once('error', () => resolve(false));
     server.listen({ port, exclusive: true }, () => {
@@ -24,76 +20,13 @@ export function probePortFree(port: number): Promise<boolean> {
   });
 }
 
-/**
- * Returns the first port of `candidates` that nothing holds. Where /proc tells, one read of the
- * socket tables answers for every candidate (see readBoundPorts); a port below the unprivileged
- * start, for a user who is not root, and every port where /proc does not tell, is bind-probed.
- */
+/** Returns the first port of `candidates` that the OS finds free, probing in order. */
 export async function findFirstFreePort(candidates: readonly number[], skip?: (port: number) => boolean): Promise<number | undefined> {
-  const bound = readBoundPorts();
-  const privilegedBelow = bound ? readUnprivilegedPortStart() : 0;
   for (const port of candidates) {
     if (skip?.(port)) continue;
-    if (bound && port >= privilegedBelow) {
-      if (!bound.has(port)) return port;
-    } else if (await probePortFree(port)) return port;
+    if (await probePortFree(port)) return port;
   }
   return undefined;
-}
-
-/** The lowest port a user who is not root may bind (0 for root). */
-function readUnprivilegedPortStart(): number {
-  if (typeof process.getuid === 'function' && process.getuid() === 0) return 0;
-  try {
-    const value = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
-    return Number.isInteger(value) ? value : 1024;
-  } catch {
-    return 1024;
-  }
-}
-
-/** One row of /proc/net/tcp or tcp6. */
-interface TcpSocket {
-  port: number;
-  hexAddress: string;
-  v6: boolean;
-  /** The kernel's TCP state, in hex: 0A is LISTEN, 06 TIME_WAIT, 07 CLOSE (bound, not listening). */
-  state: string;
-  inode: string;
-}
-
-/** Every TCP socket of this network namespace, IPv4 and IPv6; null where /proc does not tell. */
-function readTcpSockets(): TcpSocket[] | null {
-  const sockets: TcpSocket[] = [];
-  let readAny = false;
-  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    readAny = true;
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10) continue;
-      const [hexAddress, hexPort] = (cols[1] ?? '').split(':');
-      sockets.push({ port: parseInt(hexPort ?? '0', 16), hexAddress: hexAddress ?? '', v6, state: cols[3] ?? '', inode: cols[9] ?? '0' });
-    }
-  }
-  return readAny ? sockets : null;
-}
-
-/**
- * Every local port that a bind would find taken, from the socket tables: listeners, sockets bound
- * but not listening, and open connections. TIME_WAIT leftovers are not counted: servers bind with
- * SO_REUSEADDR (Node, Python and Go all do), which lets them reuse such a port at once. This
- * answers as a bind probe does, or more cautiously, without opening a socket per candidate.
- */
-export function readBoundPorts(): Set<number> | null {
-  const sockets = readTcpSockets();
-  if (!sockets) return null;
-  return new Set(sockets.filter((s) => s.state !== '06').map((s) => s.port));
 }
 
 /** A listening TCP socket as /proc/net/tcp{,6} reports it. */
@@ -110,9 +43,24 @@ export interface Listener {
  * null where /proc is not available.
  */
 export function readListeners(): Listener[] | null {
-  const sockets = readTcpSockets();
-  if (!sockets) return null;
-  return sockets.filter((s) => s.state === '0A').map((s) => ({ port: s.port, address: decodeAddress(s.hexAddress, s.v6), inode: s.inode }));
+  const listeners: Listener[] = [];
+  let readAny = false;
+  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    readAny = true;
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10 || cols[3] !== '0A') continue; // 0A = TCP_LISTEN
+      const [hexAddress, hexPort] = (cols[1] ?? '').split(':');
+      listeners.push({ port: parseInt(hexPort ?? '0', 16), address: decodeAddress(hexAddress ?? '', v6), inode: cols[9] ?? '0' });
+    }
+  }
+  return readAny ? listeners : null;
 }
 
 /**
@@ -205,7 +153,7 @@ export function attachListenerProcesses(listeners: Listener[]): void {
 /** True when something accepts a TCP connection on `port` at `host` within `timeoutMs`. */
 function canConnect(port: number, host: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net().connect({ port, host });
+    const socket = net.connect({ port, host });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
