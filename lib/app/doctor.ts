@@ -160,7 +160,8 @@ const listOf = (items: string[]) => (items.length > 5 ? `${items.slice(0, 5).joi
 function allocationChecks(allocations: Allocation[], now: number): DoctorCheck[] {
   const live = probeLiveProcesses(ownerPids({ version: 1, allocations }));
   const listeners = readListeners();
-  if (listeners) attachListenerProcesses(listeners.filter((l) => allocations.some((a) => a.port === l.port)));
+  const allocated = new Set(allocations.map((a) => a.port));
+  if (listeners) attachListenerProcesses(listeners.filter((l) => allocated.has(l.port)));
   const review: AllocationReview = reviewAllocations(allocations, { now, liveProcesses: live }, listeners ?? [], ancestry);
   const checks: DoctorCheck[] = [];
   if (review.ended.length > 0) {

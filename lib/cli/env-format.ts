@@ -12,6 +12,10 @@ import { findEnvNameProblem } from '../core/names';
 export const ENV_FORMATS = ['posix', 'fish', 'powershell', 'dotenv'] as const;
 export type EnvFormat = (typeof ENV_FORMATS)[number];
 
+export function isEnvFormat(value: string | undefined): value is EnvFormat {
+  return (ENV_FORMATS as readonly (string | undefined)[]).includes(value);
+}
+
 /** POSIX single quotes: nothing inside is special; a quote is closed, escaped and reopened. */
 export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;

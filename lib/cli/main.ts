@@ -1,7 +1,7 @@
 import { EXIT_CODES } from '../errors';
 import { version } from '../generated/version';
 import { COMMANDS } from './commands/index';
-import { ENV_FORMATS, type EnvFormat } from './env-format';
+import { isEnvFormat } from './env-format';
 import { fastParse } from './fast-parse';
 import { outputMode, printLine, reportError } from './output';
 
@@ -31,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return status ?? EXIT_CODES.OK;
   } catch (err) {
-    return reportError(err, mode, verbose, format !== undefined && (ENV_FORMATS as readonly string[]).includes(format) ? (format as EnvFormat) : 'posix');
+    return reportError(err, mode, verbose, isEnvFormat(format) ? format : 'posix');
   }
 }
 

@@ -15,6 +15,7 @@ export const seam = {
   readFileSync: fs.readFileSync,
   lstatSync: fs.lstatSync,
   statSync: fs.statSync,
+  fstatSync: fs.fstatSync,
   mkdirSync: fs.mkdirSync,
   readdirSync: fs.readdirSync,
   copyFileSync: fs.copyFileSync,

@@ -24,11 +24,16 @@ export class FileTooLarge extends Error {
   }
 }
 
-/** Reads a UTF-8 file unless it is larger than `limit` bytes (checked before reading a byte of it). */
+/** Reads a UTF-8 file unless it is larger than `limit` bytes (checked on the open file, before reading a byte of it). */
 export function readTextCapped(file: string, limit: number): string {
-  const size = seam.statSync(file).size;
-  if (size > limit) throw new FileTooLarge(file, size, limit);
-  return seam.readFileSync(file, 'utf8') as string;
+  const fd = seam.openSync(file, 'r');
+  try {
+    const size = seam.fstatSync(fd).size;
+    if (size > limit) throw new FileTooLarge(file, size, limit);
+    return seam.readFileSync(fd, 'utf8') as string;
+  } finally {
+    seam.closeSync(fd);
+  }
 }
 
 function megabytes(bytes: number): string {

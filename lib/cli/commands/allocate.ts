@@ -3,7 +3,7 @@ import { findEnvNameProblem, parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { ENV_FORMATS, renderEnv, type EnvFormat } from '../env-format';
+import { ENV_FORMATS, isEnvFormat, renderEnv } from '../env-format';
 import { bold, green, outputMode, printLine, warn, type OutputMode } from '../output';
 import { askYesNo, canAsk } from '../prompt';
 
@@ -24,7 +24,7 @@ interface AllocateArgs extends CommonArgs {
 
 const DEFAULT_WAIT_READY_S = 30;
 
-const options = {
+export const ALLOCATE_OPTIONS = {
   'service-type': { alias: ['s', 'service'], type: 'string', demandOption: true, describe: 'Service type (dev, api, ai, ...)' },
   'instance-id': { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' },
   port: { alias: ['p'], type: 'string', describe: 'Try this port first' },
@@ -50,7 +50,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
   name: 'allocate',
   command: 'allocate',
   describe: 'Allocate a port for a service type',
-  options,
+  options: ALLOCATE_OPTIONS,
   positionals: [],
   conflicts: [['pid', 'ttl', 'persistent'], ['json', 'env', 'format', 'quiet']],
   builder: (yargs) =>
@@ -71,12 +71,8 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       ) as never,
   handler: async (args) => {
     const format = args.format ?? 'posix';
-    if (!(ENV_FORMATS as readonly string[]).includes(format)) {
-      throw new StyxyError('INVALID_ARGUMENT', `--format ${JSON.stringify(format)} is not one of ${ENV_FORMATS.join(', ')}`);
-    }
-    const envName = args['env-name'] ?? 'PORT';
-    const envNameProblem = findEnvNameProblem(envName);
-    if (envNameProblem) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${envNameProblem}`);
+    if (!isEnvFormat(format)) throw new StyxyError('INVALID_ARGUMENT', `--format ${JSON.stringify(format)} is not one of ${ENV_FORMATS.join(', ')}`);
+    const envName = envNameArg(args['env-name']);
     const ttlMs = args.ttl === undefined ? undefined : parseDuration(args.ttl);
     if (ttlMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ttl ${JSON.stringify(args.ttl)} is not a duration like 30m, 8h or 2d`);
     const pid = args.pid === undefined ? undefined : /^[1-9][0-9]{0,9}$/.test(args.pid) ? Number(args.pid) : NaN;
@@ -103,7 +99,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       (result, mode) => {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
         if (mode === 'quiet') return printLine(String(result.port));
-        if (mode === 'env') return printLine(renderEnv(envVars(result, envName), format as EnvFormat));
+        if (mode === 'env') return printLine(renderEnv(envVars(result, envName), format));
         printLine(describeAllocation(result));
       },
     );
@@ -135,6 +131,14 @@ export async function allocateAsking(mode: OutputMode, run: (acceptedRange?: [nu
       acceptedRange = proposal.range;
     }
   }
+}
+
+/** `--env-name`: the variable that carries the port, PORT by default; INVALID_ARGUMENT when it cannot. */
+export function envNameArg(value: string | undefined): string {
+  const name = value ?? 'PORT';
+  const problem = findEnvNameProblem(name);
+  if (problem) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${problem}`);
+  return name;
 }
 
 export function envVars(result: AllocateResult, envName: string): [string, string][] {

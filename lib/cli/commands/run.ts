@@ -1,10 +1,9 @@
 import { StyxyError } from '../../errors';
-import { findEnvNameProblem } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
 import { context, portArg, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { warn } from '../output';
-import { allocateAsking, envVars } from './allocate';
+import { ALLOCATE_OPTIONS, allocateAsking, envNameArg, envVars } from './allocate';
 
 interface RunArgs extends CommonArgs {
   'service-type': string;
@@ -18,10 +17,10 @@ interface RunArgs extends CommonArgs {
 }
 
 const options = {
-  'service-type': { alias: ['s', 'service'], type: 'string', demandOption: true, describe: 'Service type (dev, api, ai, ...)' },
-  'instance-id': { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' },
-  port: { alias: ['p'], type: 'string', describe: 'Try this port first' },
-  project: { type: 'string', describe: 'Project directory (default: the git top level, else the current directory)' },
+  'service-type': ALLOCATE_OPTIONS['service-type'],
+  'instance-id': ALLOCATE_OPTIONS['instance-id'],
+  port: ALLOCATE_OPTIONS.port,
+  project: ALLOCATE_OPTIONS.project,
   'env-name': { type: 'string', describe: 'The variable that carries the port (default PORT)' },
   'port-flag': { type: 'string', dashValue: true, describe: "Append this flag and the port to the command, for tools that ignore PORT (--port-flag --port); a flag ending in '=' is joined to it" },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
@@ -53,9 +52,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
     if (command.length === 0) {
       throw new StyxyError('USAGE', 'Name the command to run after --', { suggestions: ['For example: styxy run -s dev -- npm run dev'] });
     }
-    const envName = args['env-name'] ?? 'PORT';
-    const envNameProblem = findEnvNameProblem(envName);
-    if (envNameProblem) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${envNameProblem}`);
+    const envName = envNameArg(args['env-name']);
     if (args['port-flag'] !== undefined && !/^-{1,2}[A-Za-z0-9][A-Za-z0-9_-]*=?$/.test(args['port-flag'])) {
       throw new StyxyError('INVALID_ARGUMENT', `--port-flag ${JSON.stringify(args['port-flag'])} is not a flag like --port, -p or --port=`);
     }
