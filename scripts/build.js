@@ -59,12 +59,56 @@ function bundle() {
   };
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('yargs/yargs')], outfile: path.join(root, 'dist', 'yargs.js') });
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('minimatch')], outfile: path.join(root, 'dist', 'minimatch.js') });
+  // The loader that bin/styxy calls: it reads the bundle with its code cache (see lib/boot.ts).
+  esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'boot.ts')], outfile: path.join(root, 'dist', 'boot.js') });
+  const buildId = require('crypto').randomBytes(8).toString('hex');
   return esbuild.build({
     ...common,
     entryPoints: [path.join(root, 'lib', 'cli', 'main.ts')],
     outfile: path.join(root, 'dist', 'styxy.js'),
+    banner: { js: `/*styxy-build:${buildId}*/` },
     plugins: [apart],
   });
+}
+
+/**
+ * V8's code cache for the bundle, taken after a child process has run the everyday commands
+ * through lib/boot.ts in a scratch home, so that it holds the functions those commands compile
+ * as they run, not only the top level. Nothing here is required: a build without a cache works,
+ * only slower to start.
+ */
+function primeCodeCache() {
+  const os = require('os');
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-build-'));
+  const prime = `
+    const fs = require('fs');
+    const { loadCli, codeCachePath } = require(${JSON.stringify(path.join(root, 'dist', 'boot.js'))});
+    const dist = ${JSON.stringify(path.join(root, 'dist'))};
+    (async () => {
+      const cli = loadCli(dist);
+      for (const argv of [
+        ['--version'],
+        ['allocate', '-s', 'dev', '--json'],
+        ['allocate', '-s', 'api', '-n', 'web', '--env'],
+        ['allocate', '-s', 'api', '-q'],
+        ['list', '--json'],
+        ['list'],
+        ['check', '8000', '--json'],
+        ['release', '-s', 'api', '-n', 'web', '--json'],
+      ]) await cli.exports.main(argv);
+      const file = codeCachePath(dist, fs.readFileSync(dist + '/styxy.js', 'utf8'));
+      fs.writeFileSync(file, cli.script.createCachedData());
+    })().catch((err) => { console.error(err); process.exit(1); });
+  `;
+  try {
+    execFileSync(process.execPath, ['-e', prime], {
+      cwd: scratch,
+      env: { ...process.env, STYXY_HOME: path.join(scratch, 'home'), NO_COLOR: '1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 generateValidators();
@@ -78,4 +122,7 @@ try {
 } catch {
   process.exit(1);
 }
-bundle().catch(() => process.exit(1));
+bundle().then(primeCodeCache).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,6 +1,6 @@
-import * as crypto from 'crypto';
 import * as path from 'path';
 import { StyxyError } from '../errors';
+import { randomHex } from '../os/random';
 import {
   addAllocation,
   buildAllocation,
@@ -199,6 +199,6 @@ function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serv
 }
 
 function newIds(): { generatedInstanceId: string; lockSuffix: string } {
-  const hex = crypto.randomBytes(7).toString('hex');
+  const hex = randomHex(7);
   return { generatedInstanceId: hex.slice(0, 8), lockSuffix: hex.slice(8) };
 }

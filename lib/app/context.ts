@@ -1,6 +1,7 @@
 import type { Allocation, State } from '../core/types';
 import { ownerPids, pruneAllocations } from '../core/prune';
 import { probeLiveProcesses } from '../os/processes';
+import { writeErr } from '../os/stdio';
 import { resolvePaths } from '../store/paths';
 import { withTransactionDetailed, type TransactionCommit, type TransactionContext, type TransactionOutcome } from '../store/transaction';
 import type { LoadedConfig } from '../store/config-files';
@@ -11,7 +12,7 @@ export function defaultContext(): TransactionContext {
     paths: resolvePaths(process.env),
     cwd: process.cwd(),
     now: Date.now,
-    warn: (message) => process.stderr.write(`${message}\n`),
+    warn: (message) => writeErr(`${message}\n`),
   };
 }
 

@@ -3,6 +3,7 @@ import { version } from '../generated/version';
 import { COMMANDS } from './commands/index';
 import { isEnvFormat } from './env-format';
 import { fastParse } from './fast-parse';
+import { guardedStream, writeErr } from '../os/stdio';
 import { outputMode, printLine, reportError } from './output';
 
 /**
@@ -26,6 +27,9 @@ export async function main(argv: string[]): Promise<number> {
     else if (argv[0] === 'completion' && (own.includes('--help') || own.includes('-h'))) printLine(COMPLETION_HELP);
     else if (fast) status = await fast.command.handler(fast.args);
     else {
+      // yargs prints help and completions through console, that is through the streams.
+      guardedStream(1);
+      guardedStream(2);
       const { buildParser } = await import('./parser');
       await buildParser(argv, (s) => (status = s)).parseAsync();
     }
@@ -53,23 +57,18 @@ function envFormatIn(argv: readonly string[]): string | undefined {
 
 
 /**
- * Runs main and ends the process with its status once stdout has drained. A reader that goes
- * away early (`styxy list | head -1`) is not an error of Styxy's: the command has done its work,
- * so the rest of the output is dropped and the status stays the command's.
+ * Runs main and sets the exit status; the process ends once anything still queued on a stream
+ * has drained. A reader that goes away early (`styxy list | head -1`) is not an error of
+ * Styxy's: the command has done its work, so the rest of the output is dropped and the status
+ * stays the command's (see os/stdio.ts).
  */
 export function run(argv: string[]): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPIPE') throw err;
-      stream.destroy();
-    });
-  }
   main(argv).then(
     (code) => {
       process.exitCode = code;
     },
     (err) => {
-      process.stderr.write(`styxy: ${String(err)}\n`);
+      writeErr(`styxy: ${String(err)}\n`);
       process.exitCode = EXIT_CODES.INTERNAL;
     },
   );

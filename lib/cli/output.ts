@@ -1,4 +1,5 @@
 import { EXIT_CODES, StyxyError, isStyxyError } from '../errors';
+import { isTerminal, writeErr, writeOut } from '../os/stdio';
 import { FAILURE_OUTPUT, type EnvFormat } from './env-format';
 
 /** How a command's result is printed: the flags that choose it are shared by every command. */
@@ -21,7 +22,7 @@ export function outputMode(options: OutputOptions): OutputMode {
 }
 
 export function colourEnabled(): boolean {
-  return Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+  return !process.env.NO_COLOR && process.env.TERM !== 'dumb' && isTerminal(1);
 }
 
 const paint = (code: string) => (text: string) => (colourEnabled() ? `\u001b[${code}m${text}\u001b[0m` : text);
@@ -30,15 +31,15 @@ export const green = paint('32');
 export const dim = paint('2');
 
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value)}\n`);
+  writeOut(`${JSON.stringify(value)}\n`);
 }
 
 export function printLine(text = ''): void {
-  process.stdout.write(`${text}\n`);
+  writeOut(`${text}\n`);
 }
 
 export function warn(text: string): void {
-  process.stderr.write(`${text}\n`);
+  writeErr(`${text}\n`);
 }
 
 /**
@@ -61,7 +62,7 @@ export function reportError(err: unknown, mode: OutputMode, verbose: boolean, fo
       },
     });
   } else {
-    if (mode === 'env') process.stdout.write(FAILURE_OUTPUT[format]);
+    if (mode === 'env') writeOut(FAILURE_OUTPUT[format]);
     warn(`styxy: ${error.message.replace(/\n/g, '\n  ')}`);
     for (const hint of error.suggestions) warn(`  hint: ${hint}`);
   }

@@ -1,5 +1,6 @@
 import yargs from 'yargs/yargs';
 import { StyxyError } from '../errors';
+import { writeErr } from '../os/stdio';
 import { toYargsModule } from './command-spec';
 import { configCommand } from './commands/config';
 import { COMMANDS } from './commands/index';
@@ -56,7 +57,7 @@ export function buildParser(argv: string[], onStatus: (status: void | number) =>
     .fail((message, err, parser) => {
       // yargs reports its own parse errors (a flag without its value) as a YError: usage errors too.
       if (err && err.name !== 'YError') throw err;
-      if (message === NO_COMMAND) parser.showHelp((text) => process.stderr.write(`${text}\n\n`));
+      if (message === NO_COMMAND) parser.showHelp((text) => writeErr(`${text}\n\n`));
       throw new StyxyError('USAGE', message ?? err?.message ?? 'Usage error', { suggestions: ['See: styxy --help'] });
     });
 }

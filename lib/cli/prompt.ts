@@ -1,6 +1,8 @@
+import { guardedStream, isTerminal, writeErr } from '../os/stdio';
+
 /** True when a person can be asked: stdin is a terminal. */
 export function canAsk(): boolean {
-  return Boolean(process.stdin.isTTY);
+  return isTerminal(0);
 }
 
 /**
@@ -8,9 +10,10 @@ export function canAsk(): boolean {
  * the terminal. Only `y` or `yes` accepts; anything else, or end of input, declines.
  */
 export async function askYesNo(question: string): Promise<boolean> {
-  const readline = await import('readline');
-  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: false });
-  process.stderr.write(`${question} [y/N] `);
+  // require, not import(): the bundle runs in a vm.Script (lib/boot.ts), which has no loader for import().
+  const readline = require('readline') as typeof import('readline');
+  const rl = readline.createInterface({ input: process.stdin, output: guardedStream(2), terminal: false });
+  writeErr(`${question} [y/N] `);
   try {
     const answer = await new Promise<string>((resolve) => {
       rl.once('line', resolve);

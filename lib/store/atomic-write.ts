@@ -1,6 +1,6 @@
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { StyxyError } from '../errors';
+import { randomHex } from '../os/random';
 import { faultPoint, seam } from './fs-seam';
 
 /**
@@ -12,7 +12,7 @@ import { faultPoint, seam } from './fs-seam';
  */
 export function writeFileAtomic(file: string, data: string, options: { durable?: boolean } = {}): void {
   refuseSymlink(file);
-  const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const temp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
   const buffer = Buffer.from(data, 'utf8');
   let fd: number | undefined;
   try {

@@ -1,8 +1,8 @@
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { StyxyError } from '../errors';
+import { randomHex } from '../os/random';
 import { describeProcess, isDeadState, readProcessStat, readStartTime } from '../os/processes';
 import { writeAll } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
@@ -93,7 +93,7 @@ export function holderLiveness(holder: HolderRecord): 'alive' | 'dead' | 'unknow
  */
 export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs()): Promise<LockHandle> {
   const started = Date.now();
-  const nonce = crypto.randomBytes(8).toString('hex');
+  const nonce = randomHex(8);
   const record: HolderRecord = {
     pid: process.pid,
     startTime: readStartTime(process.pid) ?? null,

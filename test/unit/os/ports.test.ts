@@ -1,6 +1,8 @@
+import { spawnSync } from 'child_process';
 import * as net from 'net';
-import { findFirstFreePort, probePortFree, readListeners } from '../../../lib/os/ports';
-import { closeServer, freePortBlock, hasIPv6Loopback, listen } from '../../helpers/cli';
+import * as path from 'path';
+import { findFirstFreePort, loadHandleProbe, probePortFree, probePortFreeWithServer, readListeners } from '../../../lib/os/ports';
+import { ROOT, closeServer, freePortBlock, hasIPv6Loopback, listen } from '../../helpers/cli';
 
 const linux = process.platform === 'linux';
 
@@ -32,5 +34,52 @@ const linux = process.platform === 'linux';
       await closeServer(server);
     }
     expect(await findFirstFreePort([base])).toBe(base);
+  });
+});
+
+describe("the probe on Node's TCP handle gives the answers of net.Server#listen", () => {
+  const handleProbe = loadHandleProbe();
+
+  test('the handle is reachable on this Node, so the fast probe is the one in use', () => {
+    expect(handleProbe).not.toBeNull();
+  });
+
+  function listenOn(port: number, host: string, ipv6Only: boolean): Promise<net.Server> {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen({ port, host, ipv6Only }, () => resolve(server));
+    });
+  }
+
+  test('free, and held on each kind of address', async () => {
+    const v6 = await hasIPv6Loopback();
+    const holders: [string, boolean][] = [['127.0.0.1', false], ['0.0.0.0', false]];
+    if (v6) holders.push(['::1', true], ['::', false], ['::', true]);
+    const base = await freePortBlock(holders.length + 1);
+    expect([handleProbe!(base), await probePortFreeWithServer(base)]).toEqual([true, true]);
+    for (const [index, [host, ipv6Only]] of holders.entries()) {
+      const port = base + 1 + index;
+      const server = await listenOn(port, host, ipv6Only);
+      try {
+        expect({ host, ipv6Only, answers: [handleProbe!(port), await probePortFreeWithServer(port)] }).toEqual({ host, ipv6Only, answers: [false, false] });
+      } finally {
+        await closeServer(server);
+      }
+      // Released, both see it free again at once: the probe's own handle holds nothing back.
+      expect([handleProbe!(port), handleProbe!(port), await probePortFreeWithServer(port)]).toEqual([true, true, true]);
+    }
+  });
+
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
+  (asRoot && hasSetpriv ? test : test.skip)('a privileged port is busy to a user who may not bind it, by both probes', () => {
+    const ports = path.join(ROOT, 'dist', 'lib', 'os', 'ports.js');
+    const script = `const p = require(${JSON.stringify(ports)}); p.probePortFreeWithServer(1).then((viaServer) => process.stdout.write(JSON.stringify([p.loadHandleProbe()(1), viaServer])));`;
+    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', cwd: '/' });
+    expect(asNobody.stderr).toBe('');
+    expect(JSON.parse(asNobody.stdout)).toEqual([false, false]);
+    const asThisUser = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(JSON.parse(asThisUser.stdout)).toEqual([true, true]);
   });
 });

@@ -1,0 +1,171 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { codeCachePath } from '../../lib/boot';
+import { BIN, ROOT, sandbox, type Sandbox } from '../helpers/cli';
+
+// What keeps a one-shot call close to Node's own start-up (#6), held as behaviour rather than
+// timings: the built code cache is taken, a bad one changes nothing, and the everyday commands
+// load none of Node's heavier modules.
+
+let box: Sandbox;
+beforeEach(() => {
+  box = sandbox();
+});
+afterEach(() => box.cleanup());
+
+const DIST = path.join(ROOT, 'dist');
+
+/** What became of the code cache when `dist` is loaded, as lib/boot.ts reports it. */
+function cacheFate(dist: string): string {
+  const r = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(path.join(dist, 'boot.js'))}).loadCli(${JSON.stringify(dist)}).cache)`], {
+    encoding: 'utf8',
+  });
+  expect(r.stderr).toBe('');
+  return r.stdout;
+}
+
+/** A copy of bin/ and dist/ to spoil. */
+function copyInstall(): { bin: string; dist: string } {
+  const root = path.join(box.dir, 'install');
+  fs.cpSync(path.join(ROOT, 'bin'), path.join(root, 'bin'), { recursive: true });
+  fs.cpSync(DIST, path.join(root, 'dist'), { recursive: true });
+  return { bin: path.join(root, 'bin', 'styxy'), dist: path.join(root, 'dist') };
+}
+
+function allocateWith(bin: string): any {
+  const r = spawnSync(process.execPath, [bin, 'allocate', '-s', 'api', '--json'], { env: box.env, cwd: box.cwd, encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout);
+}
+
+describe('the code cache', () => {
+  test('the build makes one for its own bundle, and V8 takes it', () => {
+    const source = fs.readFileSync(path.join(DIST, 'styxy.js'), 'utf8');
+    const file = codeCachePath(DIST, source);
+    expect(file).not.toBeNull();
+    expect(fs.statSync(file!).size).toBeGreaterThan(10_000);
+    expect(cacheFate(DIST)).toBe('accepted');
+  });
+
+  test('a cache V8 refuses (garbage in its place) is set aside and the call is the same', () => {
+    const install = copyInstall();
+    const file = codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!;
+    fs.writeFileSync(file, Buffer.alloc(fs.statSync(file).size, 0x5a));
+    expect(cacheFate(install.dist)).toBe('rejected');
+    expect(allocateWith(install.bin)).toMatchObject({ success: true, port: 8000, serviceType: 'api' });
+    expect(allocateWith(BIN)).toMatchObject({ success: true, port: 8001, serviceType: 'api' });
+  });
+
+  test("a bundle from another build does not take this build's cache, even at the same length", () => {
+    const install = copyInstall();
+    const bundle = path.join(install.dist, 'styxy.js');
+    const source = fs.readFileSync(bundle, 'utf8');
+    const other = source.replace(/^\/\*styxy-build:([0-9a-f]+)\*\//, (_, id: string) => `/*styxy-build:${'0'.repeat(id.length)}*/`);
+    expect(other.length).toBe(source.length);
+    expect(other).not.toBe(source);
+    fs.writeFileSync(bundle, other);
+    expect(cacheFate(install.dist)).toBe('absent');
+    expect(allocateWith(install.bin)).toMatchObject({ success: true, port: 8000 });
+  });
+
+  test('the bundle has no import() left: run from the cache it has no module loader for one', () => {
+    expect(fs.readFileSync(path.join(DIST, 'styxy.js'), 'utf8')).not.toMatch(/\bimport\(/);
+  });
+
+  test('a bundle with no build id (an unbannered build) runs without a cache', () => {
+    expect(codeCachePath('/d', '"use strict";var a=1;')).toBeNull();
+    expect(codeCachePath('/d', '/*styxy-build:00ff*/"use strict";')).toBe(path.join('/d', 'styxy-00ff.cache'));
+  });
+});
+
+describe("the everyday commands load none of Node's heavier modules", () => {
+  // Each of these costs 3–7 ms to load in a call of ~70 ms: crypto (ids come from /dev/urandom),
+  // net, stream and tty (output is written to the descriptors), cluster, dgram and child_process
+  // (which net.Server#listen loads; the port probe uses the TCP handle).
+  const HEAVY = ['crypto', 'net', 'stream', 'tty', 'cluster', 'dgram', 'child_process'];
+
+  function modulesLoadedBy(args: string[], stdout: 'pipe' | 'file'): string[] {
+    const record = path.join(box.dir, `modules-${Math.random().toString(16).slice(2)}.json`);
+    const preload = path.join(box.dir, 'record-modules.js');
+    fs.writeFileSync(
+      preload,
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(record)}, JSON.stringify(process.moduleLoadList)));`,
+    );
+    const out = path.join(box.dir, 'out.txt');
+    const fd = stdout === 'file' ? fs.openSync(out, 'w') : 'pipe';
+    try {
+      const r = spawnSync(process.execPath, ['-r', preload, BIN, ...args], { env: box.env, cwd: box.cwd, encoding: 'utf8', stdio: ['ignore', fd, 'pipe'] });
+      expect(r.status).toBe(0);
+    } finally {
+      if (typeof fd === 'number') fs.closeSync(fd);
+    }
+    const list = JSON.parse(fs.readFileSync(record, 'utf8')) as string[];
+    return list.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+  }
+
+  test.each([
+    [['allocate', '-s', 'dev', '--json'], 'pipe'],
+    [['allocate', '-s', 'api', '-n', 'web', '--env'], 'file'],
+    [['allocate', '-s', 'dev', '-q', '--dry-run'], 'pipe'],
+    [['list', '--json'], 'pipe'],
+    [['release', '-s', 'api', '-n', 'web', '--json'], 'pipe'],
+    [['--version'], 'pipe'],
+  ] as const)('styxy %j (stdout a %s)', (args, stdout) => {
+    if (args[0] === 'release') box.run(['allocate', '-s', 'api', '-n', 'web', '-q']);
+    const loaded = modulesLoadedBy([...args], stdout);
+    expect(loaded).toContain('fs');
+    expect(HEAVY.filter((name) => loaded.includes(name))).toEqual([]);
+  });
+
+  test('an allocation that auto-allocates a new range loads none of them either', () => {
+    const loaded = modulesLoadedBy(['allocate', '-s', 'brand-new-thing', '--json'], 'pipe');
+    expect(HEAVY.filter((name) => loaded.includes(name))).toEqual([]);
+  });
+});
+
+test('with --pending-deprecation on, the port probe prints no deprecation warning', () => {
+  const r = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'dev', '--json'], { env: { ...box.env, NODE_OPTIONS: '--pending-deprecation' }, cwd: box.cwd, encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(JSON.parse(r.stdout)).toMatchObject({ success: true, port: 3000 });
+});
+
+test('a stdout left non-blocking by its opener still gets every byte when its pipe fills', () => {
+  // 10 000 allocations make ~2 MB of JSON, far more than a pipe holds; the reader waits before
+  // reading, so the direct write meets EAGAIN and Node's stream has to finish the job.
+  const allocations = Array.from({ length: 10_000 }, (_, i) => ({
+    lockId: `dev-a${i}-000000`,
+    serviceType: 'dev',
+    instanceId: `a${i}`,
+    port: 10000 + i,
+    project: box.cwd,
+    owner: { kind: 'persistent' },
+    allocatedAt: '2026-01-01T00:00:00.000Z',
+  }));
+  fs.mkdirSync(box.home, { mode: 0o700 });
+  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
+  const out = path.join(box.dir, 'list.json');
+  // perl is part of every Debian; it hands styxy the write end of a pipe with O_NONBLOCK set.
+  const perl = `
+    use Fcntl;
+    pipe(my $r, my $w) or die;
+    my $flags = fcntl($w, F_GETFL, 0);
+    fcntl($w, F_SETFL, $flags | O_NONBLOCK) or die;
+    my $pid = fork();
+    if ($pid == 0) { close($r); open(STDOUT, '>&', $w) or die; exec(@ARGV) or die; }
+    close($w);
+    select(undef, undef, undef, 0.5);
+    open(my $o, '>', $ENV{OUT}) or die;
+    while (my $n = sysread($r, my $buf, 65536)) { print $o $buf; }
+    close($o);
+    waitpid($pid, 0);
+    exit($? >> 8);
+  `;
+  const r = spawnSync('perl', ['-e', perl, process.execPath, BIN, 'list', '--json'], { env: { ...box.env, OUT: out }, cwd: box.cwd, encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const listed = JSON.parse(fs.readFileSync(out, 'utf8'));
+  expect(fs.statSync(out).size).toBeGreaterThan(1_000_000);
+  expect(listed.allocations).toHaveLength(10_000);
+});
