@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { StyxyError } from '../errors';
 import { applySetting } from '../core/config-keys';
 import type { Config } from '../core/types';

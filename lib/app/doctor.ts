@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 import { StyxyError, isStyxyError } from '../errors';
 import { reviewAllocations, type AllocationReview } from '../core/allocation-review';
 import { ownerPids } from '../core/prune';

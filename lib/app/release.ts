@@ -1,4 +1,4 @@
-import * as path from 'path';
+import path = require('path');
 import { StyxyError } from '../errors';
 import { findNameProblem } from '../core/names';
 import { planRelease, type ReleaseSelector } from '../core/release';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'child_process';
-import * as os from 'os';
+import os = require('os');
 import { StyxyError } from '../errors';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';

@@ -1,4 +1,4 @@
-import * as fs from 'fs';
+import fs = require('fs');
 
 /** What /proc/PID/stat tells about a process. */
 export interface ProcessStat {

@@ -1,5 +1,5 @@
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 
 /**
  * The project a call belongs to: the nearest directory upward holding `.git` (a directory, or

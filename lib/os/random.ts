@@ -1,4 +1,4 @@
-import * as fs from 'fs';
+import fs = require('fs');
 
 /**
  * `bytes` random bytes as hex, for ids, nonces and temp-file names. Read from /dev/urandom:

@@ -1,4 +1,4 @@
-import * as fs from 'fs';
+import fs = require('fs');
 
 /**
  * Writes to stdout (fd 1) or stderr (fd 2) directly with write(2). Touching `process.stdout`

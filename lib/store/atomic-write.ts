@@ -1,4 +1,4 @@
-import * as fs from 'fs';
+import fs = require('fs');
 import { StyxyError } from '../errors';
 import { randomHex } from '../os/random';
 import { faultPoint, seam } from './fs-seam';

@@ -1,4 +1,4 @@
-import * as os from 'os';
+import os = require('os');
 import { appendFileNoFollow } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';

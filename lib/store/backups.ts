@@ -1,4 +1,4 @@
-import * as path from 'path';
+import path = require('path');
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
 

@@ -1,4 +1,4 @@
-import * as path from 'path';
+import path = require('path');
 import { StyxyError } from '../errors';
 import { builtInConfig } from '../core/defaults';
 import {

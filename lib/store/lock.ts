@@ -1,6 +1,6 @@
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs = require('fs');
+import os = require('os');
+import path = require('path');
 import { StyxyError } from '../errors';
 import { randomHex } from '../os/random';
 import { describeProcess, isDeadState, readProcessStat, readStartTime } from '../os/processes';

@@ -1,5 +1,5 @@
-import * as os from 'os';
-import * as path from 'path';
+import os = require('os');
+import path = require('path');
 
 /** Every file Styxy keeps, all inside `$STYXY_HOME`. */
 export interface StyxyPaths {

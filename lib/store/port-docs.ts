@@ -1,8 +1,8 @@
-import * as os from 'os';
-import * as path from 'path';
+import os = require('os');
+import path = require('path');
 import { seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
-import * as fs from 'fs';
+import fs = require('fs');
 
 /** Where `auto_allocation.port_docs_path` points: `~/` is the home directory, a relative path is under $STYXY_HOME. */
 export function resolveDocsPath(paths: StyxyPaths, configured: string): string {
