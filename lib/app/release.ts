@@ -1,6 +1,6 @@
 import path = require('path');
 import { StyxyError } from '../errors';
-import { findNameProblem } from '../core/names';
+import { LOCK_ID_PATTERN, findNameProblem } from '../core/names';
 import { planRelease, type ReleaseSelector } from '../core/release';
 import type { Allocation } from '../core/types';
 import { findProjectRoot } from '../os/project';
@@ -29,7 +29,7 @@ export function checkReleaseInput(input: ReleaseInput): void {
     throw new StyxyError('INVALID_ARGUMENT', 'Give either a lock id or -s TYPE, not both');
   }
   const problem =
-    (input.lockId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(input.lockId) ? `lock id ${JSON.stringify(input.lockId)} is not valid` : null) ??
+    (input.lockId !== undefined && !LOCK_ID_PATTERN.test(input.lockId) ? `lock id ${JSON.stringify(input.lockId)} is not valid` : null) ??
     (input.serviceType !== undefined ? findNameProblem(input.serviceType, 'service type') : null) ??
     (input.instanceId !== undefined ? findNameProblem(input.instanceId, 'instance id') : null);
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);

@@ -5,6 +5,9 @@
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
+/** A lock id (`<type>-<instance>-<suffix>` as Styxy makes them), as the state schema allows it. */
+export const LOCK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
+
 /**
  * Names an object already has through its prototype. As a type or instance name they would make
  * `config.service_types[name]` find something nobody configured; the schemas refuse them too.

@@ -1,0 +1,130 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES } from '../../../lib/core/names';
+import { isSurelyValidState } from '../../../lib/store/state-quick-check';
+import { validators } from '../../../lib/store/validators';
+
+// The quick check may say "not sure" where the schema accepts, never "valid" where it refuses.
+// Both are run on thousands of states: generated valid ones, and the same with one thing broken.
+
+const ajvAccepts = (data: unknown) => validators().validateState(data);
+
+/** A small seeded generator (mulberry32), so that a failure can be replayed. */
+function random(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+  return { next, pick, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)) };
+}
+type Random = ReturnType<typeof random>;
+
+const NAMES = ['dev', 'api', 'a', 'A.b_c-d', '0', 'x'.repeat(63), 'web-1'];
+/** Values that break one field or another: wrong types, edge lengths, reserved and odd strings. */
+const ODD: unknown[] = [
+  null, undefined, true, 0, -1, 1.5, 65536, 65535, 1, NaN, '', ' ', 'x'.repeat(64), 'x'.repeat(201), 'x'.repeat(4097),
+  '😀'.repeat(2049), '😀'.repeat(2048), '-dev', '.dev', 'dé', 'dev\n', '\u0000', '__proto__', ...RESERVED_NAMES, [], {}, ['dev'], { kind: 'persistent' },
+  '1e3', 8000.0, 1e3, Number.MAX_SAFE_INTEGER, -0,
+];
+
+function owner(r: Random): Record<string, unknown> {
+  switch (r.int(0, 3)) {
+    case 0:
+      return { kind: 'persistent' };
+    case 1:
+      return { kind: 'lease', expiresAt: '2026-01-01T00:00:00.000Z' };
+    case 2:
+      return { kind: 'process', pid: r.int(1, 4_000_000), startTime: r.pick(['12345', null]) };
+    default:
+      return { kind: 'process', pid: r.int(1, 4_000_000), startTime: '1', command: r.pick(['', 'node server.js', 'x'.repeat(1000)]) };
+  }
+}
+
+function allocation(r: Random): Record<string, unknown> {
+  const serviceType = r.pick(NAMES);
+  const instanceId = r.pick(NAMES);
+  return {
+    lockId: `${serviceType}-${instanceId}-${r.int(0, 0xffffff).toString(16)}`.slice(0, 201),
+    serviceType,
+    instanceId,
+    port: r.int(1, 65535),
+    project: r.pick(['/p', '/home/me/work tree', 'C:\\code', 'x'.repeat(4096), '😀'.repeat(2048)]),
+    owner: owner(r),
+    allocatedAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+function state(r: Random): { version: unknown; allocations: Record<string, unknown>[] } {
+  return { version: 1, allocations: Array.from({ length: r.int(0, 6) }, () => allocation(r)) };
+}
+
+/** One thing broken, somewhere: a field replaced, removed or added, in an allocation, its owner or the top. */
+function mutate(r: Random, s: ReturnType<typeof state>): unknown {
+  const where = r.int(0, 9);
+  if (where === 0 || s.allocations.length === 0) {
+    const top: Record<string, unknown> = { ...s };
+    const key = r.pick(['version', 'allocations', 'extra', '__proto__']);
+    if (r.next() < 0.3) delete top[key];
+    else top[key] = r.pick(ODD);
+    return key === '__proto__' ? JSON.parse(JSON.stringify(top).replace('"extra"', '"__proto__"')) : top;
+  }
+  const i = r.int(0, s.allocations.length - 1);
+  const a = { ...s.allocations[i]! };
+  const target: Record<string, unknown> = where < 4 ? { ...(a.owner as object) } : a;
+  const key = r.pick(where < 4 ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'extra'] : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'extra']);
+  const roll = r.next();
+  if (roll < 0.2) delete target[key];
+  else if (roll < 0.3) target[key] = r.pick(['process', 'lease', 'persistent', 'Persistent']);
+  else target[key] = r.pick(ODD);
+  if (where < 4) a.owner = target;
+  const allocations = [...s.allocations];
+  allocations[i] = a;
+  return { ...s, allocations };
+}
+
+test('on valid states it says valid, so the quick path is the one taken', () => {
+  const r = random(1);
+  for (let n = 0; n < 2000; n++) {
+    const s = state(r);
+    expect(ajvAccepts(s)).toBe(true);
+    // Only the long project paths in code points (which ajv counts) are left to ajv.
+    const expected = s.allocations.every((a) => (a.project as string).length <= 4096);
+    expect(isSurelyValidState(s)).toBe(expected);
+  }
+});
+
+test('it never says valid where the schema refuses (20 000 states with one thing broken)', () => {
+  const r = random(2);
+  let refused = 0;
+  for (let n = 0; n < 20_000; n++) {
+    const broken = mutate(r, state(r));
+    const quick = isSurelyValidState(broken);
+    const schema = ajvAccepts(broken);
+    if (quick && !schema) throw new Error(`the quick check accepted what the schema refuses: ${JSON.stringify(broken)}`);
+    if (!schema) refused++;
+  }
+  // The mutations do break things, or this test would prove nothing.
+  expect(refused).toBeGreaterThan(10_000);
+});
+
+test('a state from JSON with a __proto__ key, and objects and arrays in odd places, are left to ajv', () => {
+  const one = { lockId: 'dev-a-1', serviceType: 'dev', instanceId: 'a', port: 3000, project: '/p', owner: { kind: 'persistent' }, allocatedAt: 't' };
+  expect(isSurelyValidState({ version: 1, allocations: [one] })).toBe(true);
+  expect(isSurelyValidState(JSON.parse(`{"version":1,"allocations":[],"__proto__":{}}`))).toBe(false);
+  expect(isSurelyValidState(JSON.parse(`{"version":1,"allocations":[${JSON.stringify(one).replace('{', '{"__proto__":1,')}]}`))).toBe(false);
+  expect(isSurelyValidState([])).toBe(false);
+  expect(isSurelyValidState({ version: 1, allocations: [[]] })).toBe(false);
+  expect(isSurelyValidState({ version: 1, allocations: [{ ...one, owner: [] }] })).toBe(false);
+});
+
+test("its patterns are the schema's own", () => {
+  const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../schemas/state.schema.json'), 'utf8'));
+  expect(schema.definitions.name.pattern).toBe(NAME_PATTERN.source);
+  expect(schema.definitions.name.not.enum).toEqual([...RESERVED_NAMES]);
+  expect(schema.definitions.allocation.properties.lockId.pattern).toBe(LOCK_ID_PATTERN.source);
+});
