@@ -106,6 +106,9 @@ function primeCodeCache() {
       env: { ...process.env, STYXY_HOME: path.join(scratch, 'home'), NO_COLOR: '1' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
+  } catch (err) {
+    // test/integration/startup.test.ts fails on a build without its cache; an install goes on.
+    console.warn(`build: no code cache made (styxy starts slower): ${err.message}`);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
