@@ -29,7 +29,7 @@ export interface LiveView {
 /**
  * A transaction in which the state is first pruned of dead and expired owners. When `work`
  * returns no state of its own, the pruned state is written (if anything was pruned), and each
- * pruned allocation is logged.
+ * pruned allocation is logged, unless the work logs that allocation itself.
  */
 export async function withLiveState<T>(
   ctx: TransactionContext,
@@ -50,7 +50,10 @@ export async function withLiveStateDetailed<T>(
     const { state, pruned } = pruneAllocations(stateAsRead, { now, liveProcesses: probeLiveProcesses(ownerPids(stateAsRead)) });
     const outcome = await work({ config, state, pruned, stateAsRead });
     if (options.write === false) return { result: outcome.result };
-    const pruneEvents = pruned.map((a) => ({
+    // One event per allocation: one the work itself logs (a release by name of an allocation
+    // whose owner just died) says what became of it, not a prune as well.
+    const logged = new Set((outcome.audit ?? []).map((event) => event.lockId));
+    const pruneEvents = pruned.filter((a) => !logged.has(a.lockId)).map((a) => ({
       action: 'prune',
       serviceType: a.serviceType,
       lockId: a.lockId,

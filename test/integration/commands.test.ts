@@ -29,6 +29,17 @@ describe('release', () => {
     expect(auditActions(box)).toEqual(['allocate', 'release']);
   });
 
+  test("an allocation whose owner just died is released by name, and logged once, as released", async () => {
+    const owner = sleeper();
+    const a = box.run(['allocate', '-s', 'dev', '-n', 'web', '--pid', String(owner.pid), '--json']).json;
+    await killAndWait(owner);
+    const r = box.run(['release', '-s', 'dev', '-n', 'web', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ released: [expect.objectContaining({ lockId: a.lockId })], pruned: 0 });
+    expect(box.readState().allocations).toEqual([]);
+    expect(auditActions(box)).toEqual(['allocate', 'release']);
+  });
+
   test('by -s and -n in this project', () => {
     box.run(['allocate', '-s', 'dev', '-n', 'web']);
     const other = box.run(['allocate', '-s', 'dev', '-n', 'api', '--json']).json;
