@@ -3,19 +3,7 @@ import path = require('path');
 import vm = require('vm');
 import Module = require('module');
 
-/**
- * Loads the CLI bundle (dist/styxy.js) with the V8 code cache that the build made for it.
- *
- * Compiling the bundle, and then each function the first time it runs, is about a tenth of a
- * one-shot call. The build runs everyday commands once and saves V8's compiled code beside the
- * bundle (scripts/build.js); loading it here skips that work. A cache V8 will not take (another
- * Node version, other V8 flags) is set aside by V8 itself and the bundle compiles as usual: the
- * cache only ever makes a call faster, never different.
- *
- * V8 checks a cache against the source's length only, so a cache is named after the build that
- * made it (the `/*styxy-build:ID*\/` banner on the bundle's first line): a bundle rebuilt without
- * its cache finds none, rather than someone else's code.
- */
+/** The loaded CLI bundle, and what became of its code cache. */
 export interface LoadedCli {
   exports: { run(argv: string[]): void; main(argv: string[]): Promise<number> };
   /** What became of the code cache: used, refused by V8, or not there. */
@@ -32,6 +20,19 @@ export function codeCachePath(dist: string, source: string): string | null {
   return id ? path.join(dist, `styxy-${id}.cache`) : null;
 }
 
+/**
+ * Loads the CLI bundle (dist/styxy.js) with the V8 code cache that the build made for it.
+ *
+ * Compiling the bundle, and then each function the first time it runs, is about a tenth of a
+ * one-shot call. The build runs everyday commands once and saves V8's compiled code beside the
+ * bundle (scripts/build.js); loading it here skips that work. A cache V8 will not take (another
+ * Node version, other V8 flags) is set aside by V8 itself and the bundle compiles as usual: the
+ * cache only ever makes a call faster, never different.
+ *
+ * V8 checks a cache against the source's length only, so a cache is named after the build that
+ * made it (the `/*styxy-build:ID*\/` banner on the bundle's first line): a bundle rebuilt without
+ * its cache finds none, rather than someone else's code.
+ */
 export function loadCli(dist: string = __dirname): LoadedCli {
   const file = path.join(dist, 'styxy.js');
   const source = fs.readFileSync(file, 'utf8');

@@ -65,10 +65,16 @@ const guarded = new Set<NodeJS.WriteStream>();
  * usual case for scripts) are told apart with one fstat, without loading `tty` (which loads `net`).
  */
 export function isTerminal(fd: 0 | 1 | 2): boolean {
-  try {
-    if (!fs.fstatSync(fd).isCharacterDevice()) return false;
-  } catch {
-    return false;
+  let known = terminals.get(fd);
+  if (known === undefined) {
+    try {
+      known = fs.fstatSync(fd).isCharacterDevice() && (require('tty') as typeof import('tty')).isatty(fd);
+    } catch {
+      known = false;
+    }
+    terminals.set(fd, known);
   }
-  return (require('tty') as typeof import('tty')).isatty(fd);
+  return known;
 }
+
+const terminals = new Map<number, boolean>();
