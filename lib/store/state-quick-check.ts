@@ -20,8 +20,7 @@ export function isSurelyValidState(data: unknown): boolean {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
     // Seven keys, each of the seven present with its type: none missing, none extra.
-    let keys = 0;
-    for (const _ in a) keys++;
+    const keys = countKeys(a);
     const { lockId, serviceType, instanceId, port, project, owner, allocatedAt } = a;
     if (keys !== 7 || typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;
@@ -35,8 +34,7 @@ export function isSurelyValidState(data: unknown): boolean {
 
 function isSurelyValidOwner(owner: unknown): boolean {
   if (!isPlainObject(owner)) return false;
-  let keys = 0;
-  for (const _ in owner) keys++;
+  const keys = countKeys(owner);
   const o = owner as Record<string, unknown>;
   switch (o.kind) {
     case 'persistent':
@@ -52,6 +50,13 @@ function isSurelyValidOwner(owner: unknown): boolean {
     default:
       return false;
   }
+}
+
+/** Keys as ajv's additionalProperties sees them (for…in), without building an array of them. */
+function countKeys(value: object): number {
+  let keys = 0;
+  for (const _ in value) keys++;
+  return keys;
 }
 
 function isPlainObject(value: unknown): value is object {

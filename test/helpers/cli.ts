@@ -28,6 +28,8 @@ export interface Sandbox {
   start(args: string[], options?: RunOptions): Promise<RunResult>;
   readState(): any;
   writeConfig(config: unknown): void;
+  /** Writes a state of `count` persistent dev allocations in this project (ports from 10000), as styxy would find it. */
+  seedAllocations(count: number): void;
   cleanup(): void;
 }
 
@@ -86,6 +88,19 @@ export function sandbox(): Sandbox {
     writeConfig(config) {
       fs.mkdirSync(home, { recursive: true, mode: 0o700 });
       fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 });
+    },
+    seedAllocations(count) {
+      const allocations = Array.from({ length: count }, (_, i) => ({
+        lockId: `dev-a${i}-000000`,
+        serviceType: 'dev',
+        instanceId: `a${i}`,
+        port: 10000 + i,
+        project: cwd,
+        owner: { kind: 'persistent' },
+        allocatedAt: '2026-01-01T00:00:00.000Z',
+      }));
+      fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(path.join(home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
     },
     cleanup() {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -319,17 +319,7 @@ test('config set refuses to make config.json depend on a project file', () => {
 });
 
 test('a reader that stops early (styxy list --json | head -c 20) ends styxy quietly with its own status', () => {
-  const allocations = Array.from({ length: 2000 }, (_, i) => ({
-    lockId: `dev-a${i}-000000`,
-    serviceType: 'dev',
-    instanceId: `a${i}`,
-    port: 10000 + i,
-    project: box.cwd,
-    owner: { kind: 'persistent' },
-    allocatedAt: '2026-01-01T00:00:00.000Z',
-  }));
-  fs.mkdirSync(box.home, { mode: 0o700 });
-  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
+  box.seedAllocations(2000);
   const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" list --json | head -c 20 >/dev/null`], { env: box.env, encoding: 'utf8' });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);

@@ -134,17 +134,7 @@ test('with --pending-deprecation on, the port probe prints no deprecation warnin
 test('a stdout left non-blocking by its opener still gets every byte when its pipe fills', () => {
   // 10 000 allocations make ~2 MB of JSON, far more than a pipe holds; the reader waits before
   // reading, so the direct write meets EAGAIN and Node's stream has to finish the job.
-  const allocations = Array.from({ length: 10_000 }, (_, i) => ({
-    lockId: `dev-a${i}-000000`,
-    serviceType: 'dev',
-    instanceId: `a${i}`,
-    port: 10000 + i,
-    project: box.cwd,
-    owner: { kind: 'persistent' },
-    allocatedAt: '2026-01-01T00:00:00.000Z',
-  }));
-  fs.mkdirSync(box.home, { mode: 0o700 });
-  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
+  box.seedAllocations(10_000);
   const out = path.join(box.dir, 'list.json');
   // perl is part of every Debian; it hands styxy the write end of a pipe with O_NONBLOCK set.
   const perl = `
