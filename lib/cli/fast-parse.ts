@@ -1,20 +1,26 @@
 import type { OptionSpec, StyxyCommand } from './command-spec';
 
-export type FastParse = { kind: 'version' } | { kind: 'command'; command: StyxyCommand; args: Record<string, unknown> };
+export type FastParse = { kind: 'version' } | { kind: 'command'; command: StyxyCommand; args: Record<string, unknown> } | { kind: 'needs-yargs' };
 
-const GLOBAL_OPTIONS: Record<string, OptionSpec> = { verbose: { type: 'boolean', describe: '' } };
+/** Options every command takes; the yargs parser declares the same ones (parser.ts). */
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  debug: { type: 'boolean', describe: 'Print the stack trace of an unexpected error (or set STYXY_DEBUG=1)' },
+};
+
+const NEEDS_YARGS: FastParse = { kind: 'needs-yargs' };
 
 /**
  * Parses the everyday command lines (`allocate -s dev --json`, `list`, `release ID`, ...) from
- * the commands' own option declarations, without loading yargs. Returns null for anything it is
+ * the commands' own option declarations, without loading yargs. For anything it is
  * not sure to read exactly as yargs would — help, unknown or repeated options, `--no-x`, `--` (but for `run`),
- * combined short flags, a missing required option, conflicting options — and the caller then
- * hands the line to yargs, which gives the help or the usage error.
+ * combined short flags, a missing required option, conflicting options — it answers "needs
+ * yargs", and the caller hands the line to yargs, which gives the help or the usage error.
+ * Either way the parsed arguments are the one reading of the line: nothing else scans argv.
  */
-export function fastParse(argv: readonly string[], commands: ReadonlyMap<string, StyxyCommand>): FastParse | null {
+export function fastParse(argv: readonly string[], commands: ReadonlyMap<string, StyxyCommand>): FastParse {
   if (argv.length === 1 && argv[0] === '--version') return { kind: 'version' };
   const command = commands.get(argv[0] ?? '');
-  if (!command) return null;
+  if (!command) return NEEDS_YARGS;
 
   const byFlag = new Map<string, [string, OptionSpec]>();
   for (const [name, spec] of Object.entries({ ...GLOBAL_OPTIONS, ...command.options })) {
@@ -26,7 +32,7 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
   for (let i = 1; i < argv.length; i++) {
     const token = argv[i] as string;
     if (token === '--') {
-      if (!command.trailingCommand) return null;
+      if (!command.trailingCommand) return NEEDS_YARGS;
       args['--'] = argv.slice(i + 1);
       break;
     }
@@ -37,11 +43,11 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
     const eq = token.startsWith('--') ? token.indexOf('=') : -1;
     const flag = eq === -1 ? token : token.slice(0, eq);
     const found = byFlag.get(flag);
-    if (!found) return null;
+    if (!found) return NEEDS_YARGS;
     const [name, spec] = found;
-    if (name in args) return null;
+    if (name in args) return NEEDS_YARGS;
     if (spec.type === 'boolean') {
-      if (eq !== -1) return null;
+      if (eq !== -1) return NEEDS_YARGS;
       args[name] = true;
       continue;
     }
@@ -51,7 +57,7 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
     }
     const next = argv[i + 1];
     if (next === undefined || (next.startsWith('-') && !spec.dashValue)) {
-      if (!spec.optionalValue || (next !== undefined && !next.startsWith('--'))) return null;
+      if (!spec.optionalValue || (next !== undefined && !next.startsWith('--'))) return NEEDS_YARGS;
       args[name] = '';
       continue;
     }
@@ -59,12 +65,12 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
     i++;
   }
 
-  if (positionals.length > command.positionals.length) return null;
+  if (positionals.length > command.positionals.length) return NEEDS_YARGS;
   for (const [index, p] of command.positionals.entries()) {
     if (positionals[index] !== undefined) args[p.name] = positionals[index];
-    else if (p.required) return null;
+    else if (p.required) return NEEDS_YARGS;
   }
-  for (const [name, spec] of Object.entries(command.options)) if (spec.demandOption && !(name in args)) return null;
-  for (const group of command.conflicts ?? []) if (group.filter((name) => name in args).length > 1) return null;
+  for (const [name, spec] of Object.entries(command.options)) if (spec.demandOption && !(name in args)) return NEEDS_YARGS;
+  for (const group of command.conflicts ?? []) if (group.filter((name) => name in args).length > 1) return NEEDS_YARGS;
   return { kind: 'command', command, args };
 }

@@ -1,6 +1,6 @@
 import { EXIT_CODES, StyxyError, isStyxyError } from '../errors';
 import { isTerminal, writeErr, writeOut } from '../os/stdio';
-import { FAILURE_OUTPUT, type EnvFormat } from './env-format';
+import { FAILURE_OUTPUT, isEnvFormat, type EnvFormat } from './env-format';
 
 /** How a command's result is printed: the flags that choose it are shared by every command. */
 export type OutputMode = 'human' | 'json' | 'env' | 'quiet';
@@ -11,7 +11,6 @@ export interface OutputOptions {
   /** An env format (posix, fish, powershell, dotenv): env mode in that format. */
   format?: string;
   quiet?: boolean;
-  verbose?: boolean;
 }
 
 export function outputMode(options: OutputOptions): OutputMode {
@@ -19,6 +18,26 @@ export function outputMode(options: OutputOptions): OutputMode {
   if (options.env || options.format !== undefined) return 'env';
   if (options.quiet) return 'quiet';
   return 'human';
+}
+
+/** How a failure is reported: the output mode, the env format of `false;`, and whether stack traces are shown. */
+export interface Reporting {
+  mode: OutputMode;
+  format: EnvFormat;
+  debug: boolean;
+}
+
+/**
+ * How to report a failure, from the arguments as parsed (by the fast parser, by yargs, or by
+ * yargs' partial parse of a line it refused): never from a scan of argv, so a `--json` that is
+ * the value of another option (`--port-flag --json`) or lies after `--` is not taken for the flag.
+ * Stack traces come with `--debug` or `STYXY_DEBUG=1`.
+ */
+export function reportingOf(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): Reporting {
+  const format = typeof args.format === 'string' ? args.format : undefined;
+  const mode = outputMode({ json: args.json === true, env: args.env === true, quiet: args.quiet === true, ...(format !== undefined && { format }) });
+  const debugEnv = env.STYXY_DEBUG;
+  return { mode, format: format !== undefined && isEnvFormat(format) ? format : 'posix', debug: args.debug === true || (debugEnv !== undefined && debugEnv !== '' && debugEnv !== '0') };
 }
 
 export function colourEnabled(): boolean {
@@ -47,7 +66,7 @@ export function warn(text: string): void {
  * stdout for `--env` (so that an `eval` of it fails) with the message on stderr; otherwise the
  * message and hints on stderr. Returns the exit status.
  */
-export function reportError(err: unknown, mode: OutputMode, verbose: boolean, format: EnvFormat = 'posix'): number {
+export function reportError(err: unknown, { mode, format, debug }: Reporting): number {
   const error = isStyxyError(err)
     ? err
     : new StyxyError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
@@ -66,10 +85,10 @@ export function reportError(err: unknown, mode: OutputMode, verbose: boolean, fo
     warn(`styxy: ${error.message.replace(/\n/g, '\n  ')}`);
     for (const hint of error.suggestions) warn(`  hint: ${hint}`);
   }
-  if (verbose || error.code === 'INTERNAL') {
+  if (debug || error.code === 'INTERNAL') {
     const cause = (error.cause ?? error) as Error;
-    if (verbose && cause?.stack) warn(cause.stack);
-    else if (error.code === 'INTERNAL') warn('  (run again with --verbose for the stack trace)');
+    if (debug && cause?.stack) warn(cause.stack);
+    else if (error.code === 'INTERNAL') warn('  (run again with --debug, or STYXY_DEBUG=1, for the stack trace)');
   }
   return EXIT_CODES[error.code];
 }

@@ -1,9 +1,10 @@
 import yargs from 'yargs/yargs';
 import { StyxyError } from '../errors';
-import { writeErr } from '../os/stdio';
-import { toYargsModule } from './command-spec';
+import { isTerminal, writeErr } from '../os/stdio';
+import { toYargsModule, type StyxyCommand } from './command-spec';
 import { configCommand } from './commands/config';
 import { COMMANDS } from './commands/index';
+import { GLOBAL_OPTIONS } from './fast-parse';
 
 import { version } from '../generated/version';
 
@@ -23,16 +24,27 @@ function configuredTypes(): string[] {
   }
 }
 
+export interface ParserHooks {
+  /** Receives what a command's handler resolves to. */
+  onStatus: (status: void | number) => void;
+  /** Receives the parsed arguments: before the handler runs, or yargs' partial parse of a line it refuses. */
+  onParsed: (args: Record<string, unknown>) => void;
+}
+
 /**
  * The yargs parser: one module per command, each loading its use case only when it runs. Used
- * for help, usage errors and the command lines the fast path leaves to it.
+ * for help, usage errors and the command lines the fast path leaves to it. `commands` are the
+ * declared commands (the parity test hands in the real ones with handlers that only record).
  */
-export function buildParser(argv: string[], onStatus: (status: void | number) => void) {
+export function buildParser(argv: string[], hooks: ParserHooks, commands: ReadonlyMap<string, StyxyCommand> = COMMANDS) {
   let parser = yargs(argv)
     .scriptName('styxy')
     .usage('$0 <command> [options]\n\nHands out local TCP ports from per-service ranges, safely, to everything on this machine.');
-  for (const command of COMMANDS.values()) parser = parser.command(toYargsModule(command, onStatus));
+  for (const command of commands.values()) parser = parser.command(toYargsModule(command, hooks.onStatus));
+  for (const [name, spec] of Object.entries(GLOBAL_OPTIONS)) parser = parser.option(name, { type: spec.type, describe: spec.describe, global: true });
+  const root = parser;
   return parser
+    .middleware((args) => hooks.onParsed(args))
     .command(configCommand)
     .completion('completion', 'Print a completion script for bash or zsh (see the README)', (current: string, _argv: unknown, completionFilter: () => void, done: (completions: string[]) => void) => {
       // After -s/--service-type, offer the configured service types; elsewhere yargs' own list.
@@ -44,20 +56,51 @@ export function buildParser(argv: string[], onStatus: (status: void | number) =>
     .example('$0 allocate -s dev', 'A free port from the dev range')
     .example('$0 run -s dev -- npm run dev', 'Run a dev server on a free port; released when it ends')
     .example('$0 completion >> ~/.bashrc', 'Tab completion in bash (zsh: SHELL=zsh styxy completion >> ~/.zshrc)')
-    .option('verbose', { type: 'boolean', describe: 'Print stack traces of unexpected errors', global: true })
-    .parserConfiguration({ 'populate--': true, 'nargs-eats-options': true })
+    // Words after -- are the command of styxy run, passed on as typed: never turned into numbers.
+    .parserConfiguration({ 'populate--': true, 'nargs-eats-options': true, 'parse-positional-numbers': false })
     .demandCommand(1, NO_COMMAND)
     .recommendCommands()
     .strict()
     .version(version)
     .help()
     .alias('h', 'help')
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(helpWidth())
     .exitProcess(false)
     .fail((message, err, parser) => {
       // yargs reports its own parse errors (a flag without its value) as a YError: usage errors too.
       if (err && err.name !== 'YError') throw err;
+      // What yargs made of the line so far decides how the error is reported (--json, --env).
+      const partial = (root as unknown as { parsed?: { argv?: Record<string, unknown> } | false }).parsed;
+      if (partial && partial.argv) hooks.onParsed(partial.argv);
       if (message === NO_COMMAND) parser.showHelp((text) => writeErr(`${text}\n\n`));
-      throw new StyxyError('USAGE', message ?? err?.message ?? 'Usage error', { suggestions: ['See: styxy --help'] });
+      throw usageError(message ?? err?.message ?? 'Usage error', partial ? partial.argv : undefined);
     });
 }
+
+/**
+ * The usage error for a refused line. `styxy run -s dev node -e 1` leaves words and flags that
+ * belong to the command, which yargs calls unknown arguments: say where the command goes instead.
+ */
+function usageError(message: string, args: Record<string, unknown> | undefined): StyxyError {
+  const words = (Array.isArray(args?._) ? args._ : []).map(String);
+  if (words[0] === 'run' && args?.['--'] === undefined && (words.length > 1 || /^Unknown argument/.test(message))) {
+    return new StyxyError('USAGE', `The command to run goes after -- (without it, these were read as styxy's own arguments: ${message.replace(/^Unknown arguments?: /, '')})`, {
+      suggestions: ['For example: styxy run -s dev -- node server.js', 'See: styxy run --help'],
+    });
+  }
+  return new StyxyError('USAGE', message, { suggestions: ['See: styxy --help'] });
+}
+
+/**
+ * The help's width: the terminal's when stdout is one; when it is piped (`styxy --help | less`)
+ * the terminal on stderr's, as the pager shows it there; `COLUMNS` when it is set; with no
+ * terminal at all, lines are not wrapped (a file or a program gets each paragraph whole).
+ */
+export function helpWidth(env: NodeJS.ProcessEnv = process.env): number | null {
+  const columns = (fd: 1 | 2) => (isTerminal(fd) ? (fd === 1 ? process.stdout : process.stderr).columns : undefined);
+  const width = columns(1) ?? columns(2) ?? (/^[1-9][0-9]{1,3}$/.test(env.COLUMNS ?? '') ? Number(env.COLUMNS) : undefined);
+  return width === undefined ? null : Math.max(width, MIN_HELP_WIDTH);
+}
+
+/** Narrower than this, yargs' two columns no longer leave room to read a description. */
+const MIN_HELP_WIDTH = 60;

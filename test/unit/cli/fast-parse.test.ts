@@ -1,30 +1,24 @@
-import yargs from 'yargs/yargs';
-import { declare, type StyxyCommand } from '../../../lib/cli/command-spec';
+import type { StyxyCommand } from '../../../lib/cli/command-spec';
 import { COMMANDS } from '../../../lib/cli/commands/index';
 import { fastParse } from '../../../lib/cli/fast-parse';
+import { buildParser } from '../../../lib/cli/parser';
 
-/** What yargs itself makes of a command line, on the command's own declarations. */
-function yargsReading(argv: string[]): Record<string, unknown> {
-  const command = COMMANDS.get(argv[0] as string) as StyxyCommand;
-  const positional = command.positionals.map((p) => (p.required ? `<${p.name}>` : `[${p.name}]`)).join(' ');
+/**
+ * What the real yargs parser (parser.ts: the same commands, global options and parser
+ * configuration styxy runs with) makes of a command line. Only the handlers are replaced, by
+ * ones that record the arguments they are given.
+ */
+async function yargsReading(argv: string[]): Promise<Record<string, unknown>> {
   let parsed: Record<string, unknown> = {};
-  yargs(argv)
-    .command(`${command.name} ${positional}`.trim(), '', (y) => declare(y, command), (args) => {
-      parsed = args;
-    })
-    .option('verbose', { type: 'boolean' })
-    .parserConfiguration({ 'populate--': true, 'nargs-eats-options': true })
-    .strict()
-    .exitProcess(false)
-    .fail((message) => {
-      throw new Error(message);
-    })
-    .parse();
+  const recording = new Map<string, StyxyCommand>(
+    [...COMMANDS].map(([name, command]) => [name, { ...command, handler: async (args: Record<string, unknown>) => void (parsed = args) }]),
+  );
+  await buildParser(argv, { onStatus: () => undefined, onParsed: () => undefined }, recording).parseAsync();
   return parsed;
 }
 
 function canonical(args: Record<string, unknown>, command: StyxyCommand): Record<string, unknown> {
-  const keys = [...Object.keys(command.options), ...command.positionals.map((p) => p.name), 'verbose'];
+  const keys = [...Object.keys(command.options), ...command.positionals.map((p) => p.name), 'debug'];
   const options = Object.fromEntries(keys.filter((k) => args[k] !== undefined).map((k) => [k, String(args[k])]));
   return args['--'] === undefined ? options : { ...options, '--': args['--'] };
 }
@@ -37,7 +31,9 @@ describe('the fast path reads a line exactly as yargs does', () => {
     ['allocate', '--service=ai', '--name=rag', '-q'],
     ['allocate', '-s', 'dev', '-p', '3050', '--project', '/tmp/x', '--dry-run'],
     ['allocate', '-s', 'dev', '--pid', '123'],
-    ['allocate', '-s', 'dev', '--ttl', '8h', '--verbose'],
+    ['allocate', '-s', 'dev', '--ttl', '8h', '--debug'],
+    ['list', '--verbose', '--debug'],
+    ['list', '-v'],
     ['allocate', '-s', 'ai', '--wait-ready', '60', '--json'],
     ['allocate', '-s', 'ai', '--wait-ready', '--json'],
     ['allocate', '-s', 'ai', '--wait-ready'],
@@ -57,11 +53,19 @@ describe('the fast path reads a line exactly as yargs does', () => {
     ['run', '-s', 'dev', '--port-flag=--port=', '-n', 'web', '--', 'x', '-s', 'api', '--json'],
     ['run', '-s', 'dev', '--env-name', 'VITE_PORT', '--', 'a', '--', 'b'],
     ['run', '-s', 'dev', '--port-flag', '-p', '-p', '3000', '--', 'a'],
-  ])('%j', (...argv) => {
+    ['run', '-s', 'bad;name', '--port-flag', '--json', '--', 'node', '-e', '0'],
+    ['run', '-s', 'dev', '--', 'node', '--json', '--debug'],
+  ])('%j', async (...argv) => {
     const fast = fastParse(argv, COMMANDS);
-    expect(fast?.kind).toBe('command');
-    if (fast?.kind !== 'command') return;
-    expect(canonical(fast.args, fast.command)).toEqual(canonical(yargsReading(argv), fast.command));
+    expect(fast.kind).toBe('command');
+    if (fast.kind !== 'command') return;
+    expect(canonical(fast.args, fast.command)).toEqual(canonical(await yargsReading(argv), fast.command));
+  });
+
+  test('a --json that is the value of --port-flag is not the --json flag', () => {
+    const fast = fastParse(['run', '-s', 'dev', '--port-flag', '--json', '--', 'x'], COMMANDS);
+    expect(fast.kind === 'command' && fast.args).toMatchObject({ 'port-flag': '--json' });
+    expect(fast.kind === 'command' && fast.args.json).toBeUndefined();
   });
 });
 
@@ -92,8 +96,9 @@ describe('the fast path leaves to yargs what it is not sure of', () => {
     [['frobnicate']],
     [['run', '-s', 'dev', '--port-flag']],
     [['run', '-s', 'dev', 'npm', 'start']],
+    [['allocate', '-s', 'dev', '--verbose']],
   ])('%j', (argv) => {
-    expect(fastParse(argv, COMMANDS)).toBeNull();
+    expect(fastParse(argv, COMMANDS)).toEqual({ kind: 'needs-yargs' });
   });
 
   test('--version alone is answered without yargs', () => {

@@ -1,0 +1,53 @@
+import { sandbox, type Sandbox } from '../helpers/cli';
+
+let box: Sandbox;
+beforeEach(() => {
+  box = sandbox();
+});
+afterEach(() => box.cleanup());
+
+const STACK = /\n\s+at /;
+
+describe('how a failure is reported comes from the parsed arguments (issue 14 item 15)', () => {
+  test('a --json that is the value of --port-flag does not make the error JSON', () => {
+    const r = box.run(['run', '-s', 'bad;name', '--port-flag', '--json', '--', 'node', '-e', '0']);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^styxy: service type "bad;name"/);
+  });
+
+  test('on a usage error, yargs partial parse decides: --port-flag --json is still not --json', () => {
+    const r = box.run(['run', '-s', 'dev', '--port-flag', '--json', '--bogus', '--', 'node']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^styxy: .*bogus/);
+    // ...while a real --json on a refused line gives one JSON document, and --env gives false;.
+    expect(box.run(['list', '--json', '--bogus']).json).toMatchObject({ success: false, error: { code: 'USAGE' } });
+    const env = box.run(['allocate', '-s', 'dev', '--env', '--bogus']);
+    expect(env.code).toBe(2);
+    expect(env.stdout).toBe('false;\n');
+  });
+
+  test('list --verbose means more columns only; stack traces come with --debug or STYXY_DEBUG=1', () => {
+    const verbose = box.run(['list', '--verbose', '-s', 'bad;name']);
+    expect(verbose.code).toBe(3);
+    expect(verbose.stderr).not.toMatch(STACK);
+    const debug = box.run(['list', '--verbose', '--debug', '-s', 'bad;name']);
+    expect(debug.code).toBe(3);
+    expect(debug.stderr).toMatch(STACK);
+    const env = box.run(['list', '-s', 'bad;name'], { env: { STYXY_DEBUG: '1' } });
+    expect(env.stderr).toMatch(STACK);
+    // --debug is a global option, on the yargs path too.
+    expect(box.run(['config', 'validate', 'no-such-file.json', '--debug']).stderr).toMatch(STACK);
+  });
+});
+
+describe('styxy run without -- (issue 14 item 14)', () => {
+  test('says that the command goes after --', () => {
+    const r = box.run(['run', '-s', 'dev', 'node', '-e', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^styxy: The command to run goes after --/);
+    expect(r.stderr).toContain('styxy run -s dev -- node server.js');
+    expect(box.run(['run', '-s', 'dev', 'node', '-e', '1', '--json']).json.error.code).toBe('USAGE');
+  });
+});
