@@ -20,6 +20,7 @@ export const EXIT_CODES = {
   WRITE_FAILED: 13,
   WAIT_TIMEOUT: 14,
   NEEDS_ATTENTION: 15,
+  SIMILAR_SERVICE_TYPE: 16,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

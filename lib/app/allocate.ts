@@ -18,6 +18,7 @@ import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
 import { withLiveState } from './context';
+import { refuseNearMissType } from './near-miss';
 import { resolveOwner, type OwnerOptions } from './owner';
 
 export interface AllocateInput {
@@ -33,6 +34,8 @@ export interface AllocateInput {
   acceptedRange?: readonly [number, number];
   /** When the answer is an already running single instance, wait this long for its port to accept connections. */
   waitReadyMs?: number;
+  /** Create an unknown type even when it is a near miss of a known one (`--new-type`). */
+  newType?: boolean;
 }
 
 export interface AllocateResult {
@@ -107,6 +110,7 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
       let types = config.config.service_types;
       let auto: { proposal: RangeProposal; accepted: AcceptedRange } | undefined;
       if (plan.kind === 'unknown') {
+        if (!input.newType) refuseNearMissType(request.serviceType, Object.keys(types));
         const proposal = await proposeRange(config, state, request.serviceType);
         if (config.config.auto_allocation.require_confirmation && !input.dryRun && !input.yes) {
           const accepted = input.acceptedRange;

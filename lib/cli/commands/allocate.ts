@@ -20,6 +20,7 @@ interface AllocateArgs extends CommonArgs {
   yes?: boolean;
   'dry-run'?: boolean;
   'wait-ready'?: string;
+  'new-type'?: boolean;
 }
 
 const DEFAULT_WAIT_READY_S = 30;
@@ -39,6 +40,7 @@ export const ALLOCATE_OPTIONS = {
   quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone' },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking (with auto-allocation.require-confirmation)' },
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
+  'new-type': { type: 'boolean', describe: "Create an unknown type even when its name is close to a known one (without it, 'dve' is refused: did you mean 'dev'?)" },
   'wait-ready': {
     type: 'string',
     optionalValue: true,
@@ -62,12 +64,15 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       .example('$0 allocate -s ai -n rag -q', 'ai is single-instance: every caller gets the one running port')
       .example('$0 allocate -s ai -n rag --env --wait-ready 60', 'If rag already runs, wait until it accepts connections')
       .example('$0 allocate -s grafana', 'An unknown type first gets a range of its own, written into config.json')
+      .example('$0 allocate -s devs --new-type', "A new type whose name is close to a known one ('dev')")
       .epilog(
         'Single-instance types (instance_behavior "single", like ai): while one allocation of the type is live, ' +
           'every allocate returns it with existing: true (STYXY_EXISTING=1) instead of a second port; ' +
           'releasing it, or its owner ending, frees the type. ' +
           'Unknown types are auto-allocated a range (see: styxy config auto-allocation status); ' +
-          'with auto-allocation.require-confirmation, --yes accepts without asking.',
+          'with auto-allocation.require-confirmation, --yes accepts without asking. ' +
+          "A name close to a known type's (another case, or an edit or two away: dve, Dev, databse) is refused as a " +
+          'likely typo (SIMILAR_SERVICE_TYPE) unless --new-type is given.',
       ) as never,
   handler: async (args) => {
     const format = args.format ?? 'posix';
@@ -94,6 +99,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
           ...(args['dry-run'] && { dryRun: true }),
           ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
           ...(args.yes && { yes: true }),
+          ...(args['new-type'] && { newType: true }),
           ...(acceptedRange && { acceptedRange }),
         })),
       (result, mode) => {

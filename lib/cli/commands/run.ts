@@ -13,6 +13,7 @@ interface RunArgs extends CommonArgs {
   'env-name'?: string;
   'port-flag'?: string;
   yes?: boolean;
+  'new-type'?: boolean;
   '--'?: string[];
 }
 
@@ -24,6 +25,7 @@ const options = {
   'env-name': { type: 'string', describe: 'The variable that carries the port (default PORT)' },
   'port-flag': { type: 'string', dashValue: true, describe: "Append this flag and the port to the command, for tools that ignore PORT (--port-flag --port); a flag ending in '=' is joined to it" },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
+  'new-type': ALLOCATE_OPTIONS['new-type'],
 } satisfies OptionSpecs;
 
 export const runCommand: StyxyCommand<RunArgs> = {
@@ -66,6 +68,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
         ...(args.project !== undefined && { project: args.project }),
         owner: { pid: process.pid },
         ...(args.yes && { yes: true }),
+        ...(args['new-type'] && { newType: true }),
         ...(acceptedRange && { acceptedRange }),
       }),
     );
