@@ -49,6 +49,32 @@ export const bold = paint('1');
 export const green = paint('32');
 export const dim = paint('2');
 
+/**
+ * Characters a terminal acts on instead of showing: C0 controls (ESC, BEL, CR, newline ...), DEL,
+ * C1 controls (U+0080-U+009F, which some terminals read as ESC sequences: U+009B is CSI), the
+ * Unicode line separators and the bidirectional overrides that reorder what is shown.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A string from outside Styxy (a type's description, a process's command line, a path, a file's
+ * name) as it may be shown in human output: every control character escaped (`\x1b`, `\n`, `\x07`,
+ * `\u009b`), so that printing it cannot set a window title, clear the screen, write the clipboard
+ * (OSC 52) or forge a line (issue 14 item 7). `--json` is left as it is: it is read by programs.
+ */
+export function shown(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return NAMED[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  });
+}
+
+/** `shown` for a text of several lines: each line escaped, the line breaks kept. */
+export function shownLines(text: string): string {
+  return text.split('\n').map(shown).join('\n');
+}
+
 export function printJson(value: unknown): void {
   writeOut(`${JSON.stringify(value)}\n`);
 }
@@ -82,8 +108,8 @@ export function reportError(err: unknown, { mode, format, debug }: Reporting): n
     });
   } else {
     if (mode === 'env') writeOut(FAILURE_OUTPUT[format]);
-    warn(`styxy: ${error.message.replace(/\n/g, '\n  ')}`);
-    for (const hint of error.suggestions) warn(`  hint: ${hint}`);
+    warn(`styxy: ${shownLines(error.message).replace(/\n/g, '\n  ')}`);
+    for (const hint of error.suggestions) warn(`  hint: ${shown(hint)}`);
   }
   if (debug || error.code === 'INTERNAL') {
     const cause = (error.cause ?? error) as Error;

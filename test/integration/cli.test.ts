@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { sandbox, type Sandbox } from '../helpers/cli';
+import { spawn } from 'child_process';
+import { freePortBlock, killAndWait, sandbox, type Sandbox } from '../helpers/cli';
 
 let box: Sandbox;
 beforeEach(() => {
@@ -87,5 +88,63 @@ describe('a near miss of a known type is refused, not made a type (issue 14 item
     const run = box.run(['run', '-s', 'Grafana', '--new-type', '--', 'node', '-e', 'process.stdout.write(process.env.STYXY_SERVICE_TYPE)']);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('Grafana');
+  });
+});
+
+describe('control characters from outside are shown escaped in human output (issue 14 item 7)', () => {
+  // A window title, a clear screen, an OSC 52 clipboard write and a C1 CSI.
+  const EVIL = '\u001b]0;pwned\u0007\u001b[2J\u001b]52;c;ZWNobyBwd25lZA==\u0007\u009b31m';
+  const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/; // any control character but the newline
+  const ESCAPED = '\\x1b]0;pwned\\x07';
+
+  const clean = (r: { stdout: string; stderr: string }) => {
+    expect(r.stdout).not.toMatch(RAW);
+    expect(r.stderr).not.toMatch(RAW);
+  };
+
+  test('config show: a type description', () => {
+    box.writeConfig({ service_types: { evil: { port_range: [20000, 20009], description: `x${EVIL}` } } });
+    const r = box.run(['config', 'show']);
+    expect(r.code).toBe(0);
+    clean(r);
+    expect(r.stdout).toContain(`x${ESCAPED}`);
+    // --json is for programs: the description is in it, as JSON escapes it.
+    expect(box.run(['config', 'show', '--json']).json.config.service_types.evil.description).toBe(`x${EVIL}`);
+  });
+
+  test('list -v, check and scan: a command line and a path', async () => {
+    const [port] = [await freePortBlock(1)];
+    const project = path.join(box.dir, `p${EVIL}`);
+    fs.mkdirSync(project);
+    const server = spawn(process.execPath, ['-e', 'require("net").createServer().listen(+process.argv[1], "127.0.0.1")', String(port), EVIL], { stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (box.run(['check', String(port), '--json']).json?.listening !== true && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(box.run(['allocate', '-s', 'dev', '--pid', String(server.pid), '--project', project, '--json']).code).toBe(0);
+      const list = box.run(['list', '-v']);
+      expect(list.code).toBe(0);
+      clean(list);
+      expect(list.stdout).toContain('\\x1b]0;pwned');
+      const check = box.run(['check', String(port)]);
+      clean(check);
+      expect(check.stdout).toContain(ESCAPED);
+      const scan = box.run(['scan', '--start', String(port), '--end', String(port)]);
+      clean(scan);
+      expect(scan.stdout).toContain(ESCAPED);
+    } finally {
+      await killAndWait(server);
+    }
+  });
+
+  test('doctor and error messages: a path', () => {
+    const home = path.join(box.dir, `h${EVIL}`);
+    expect(box.run(['allocate', '-s', 'dev', '--persistent'], { env: { STYXY_HOME: home } }).code).toBe(0);
+    const doctor = box.run(['doctor'], { env: { STYXY_HOME: home } });
+    clean(doctor);
+    expect(doctor.stdout).toContain(ESCAPED);
+    const missing = box.run(['config', 'validate', path.join(box.dir, `f${EVIL}.json`)]);
+    expect(missing.code).toBe(8);
+    clean(missing);
+    expect(missing.stderr).toContain(ESCAPED);
   });
 });

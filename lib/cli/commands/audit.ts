@@ -1,7 +1,7 @@
 import { StyxyError } from '../../errors';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { printLine } from '../output';
+import { printLine, shown } from '../output';
 
 interface AuditArgs extends CommonArgs {
   action?: string;
@@ -48,7 +48,7 @@ export const auditCommand: StyxyCommand<AuditArgs> = {
             .filter(([k]) => !SHOWN.has(k))
             .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
             .join(' ');
-          printLine(`${e.timestamp}  ${e.action.padEnd(20)} ${(e.serviceType ?? '-').padEnd(16)} ${rest}  (${String(e.user)}, pid ${String(e.pid)})`);
+          printLine(shown(`${e.timestamp}  ${e.action.padEnd(20)} ${(e.serviceType ?? '-').padEnd(16)} ${rest}  (${String(e.user)}, pid ${String(e.pid)})`));
         }
         if (r.matched > r.events.length) printLine(`(${r.matched - r.events.length} older matching events not shown; --limit 0 shows all)`);
       },

@@ -1,14 +1,14 @@
 import type { Listener } from '../../os/ports';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { printLine } from '../output';
+import { printLine, shown } from '../output';
 
 interface CheckArgs extends CommonArgs {
   port: string;
 }
 
 export function describeListener(l: Listener): string {
-  return `${l.address}:${l.port}${l.pid ? ` by PID ${l.pid}${l.command ? ` (${l.command})` : ''}` : ''}`;
+  return shown(`${l.address}:${l.port}${l.pid ? ` by PID ${l.pid}${l.command ? ` (${l.command})` : ''}` : ''}`);
 }
 
 const options = { json: JSON_OPTION } satisfies OptionSpecs;

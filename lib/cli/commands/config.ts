@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { StyxyError } from '../../errors';
 import { SETTABLE_KEYS } from '../../core/config-keys';
-import { bold, printLine } from '../output';
+import { bold, printLine, shown } from '../output';
 
 const json = <T>(y: Argv<T>) => y.option('json', JSON_OPTION);
 
@@ -20,18 +20,18 @@ const show: CommandModule<object, CommonArgs> = {
         const rows = Object.entries(r.config.service_types).sort((a, b) => a[1].port_range[0] - b[1].port_range[0]);
         for (const [name, t] of rows) {
           const flags = [t.instance_behavior === 'single' ? 'single' : '', t.auto_allocated ? 'auto' : ''].filter(Boolean).join(', ');
-          printLine(`  ${name.padEnd(16)} ${`${t.port_range[0]}-${t.port_range[1]}`.padEnd(12)} ${flags ? `[${flags}] ` : ''}${t.description ?? ''}`);
+          printLine(`  ${name.padEnd(16)} ${`${t.port_range[0]}-${t.port_range[1]}`.padEnd(12)} ${flags ? `[${flags}] ` : ''}${shown(t.description ?? '')}`);
         }
         printLine(bold('Auto-allocation'));
-        for (const [k, v] of Object.entries(r.config.auto_allocation)) printLine(`  ${k.padEnd(22)} ${JSON.stringify(v)}`);
+        for (const [k, v] of Object.entries(r.config.auto_allocation)) printLine(`  ${k.padEnd(22)} ${shown(JSON.stringify(v))}`);
         const rules = Object.entries(r.config.auto_allocation_rules);
         if (rules.length) {
           printLine(bold('Auto-allocation rules'));
-          for (const [pattern, rule] of rules) printLine(`  ${pattern.padEnd(22)} ${JSON.stringify(rule)}`);
+          for (const [pattern, rule] of rules) printLine(`  ${pattern.padEnd(22)} ${shown(JSON.stringify(rule))}`);
         }
         printLine(bold('Files'));
-        printLine(`  project  ${r.files.project ?? '(none)'}`);
-        printLine(`  user     ${r.files.user ?? '(none)'}`);
+        printLine(`  project  ${shown(r.files.project ?? '(none)')}`);
+        printLine(`  user     ${shown(r.files.user ?? '(none)')}`);
       },
     );
   },
@@ -49,7 +49,7 @@ const validate: CommandModule<object, CommonArgs & { file?: string }> = {
     await present(
       args,
       () => runConfigValidate(context(), args.file),
-      (r) => printLine(r.files.length ? `Valid: ${r.files.join(', ')}` : 'Valid (no config files; built-in defaults only).'),
+      (r) => printLine(r.files.length ? `Valid: ${shown(r.files.join(', '))}` : 'Valid (no config files; built-in defaults only).'),
     );
   },
 };
@@ -64,10 +64,10 @@ const pathCmd: CommandModule<object, CommonArgs> = {
       args,
       () => runConfigPath(context()),
       (r) => {
-        printLine(`config   ${r.config}${r.configExists ? '' : ' (not created yet)'}`);
-        printLine(`project  ${r.project ?? '(no .styxy.json found)'}`);
-        printLine(`state    ${r.state}`);
-        printLine(`audit    ${r.audit}`);
+        printLine(`config   ${shown(r.config)}${r.configExists ? '' : ' (not created yet)'}`);
+        printLine(`project  ${shown(r.project ?? '(no .styxy.json found)')}`);
+        printLine(`state    ${shown(r.state)}`);
+        printLine(`audit    ${shown(r.audit)}`);
       },
     );
   },
@@ -95,10 +95,10 @@ const ruleTexts = (args: RuleOptionArgs) => ({
 });
 
 function printRuleChange(r: { pattern: string; rule: unknown; previous: unknown; order: string[]; file: string; backup: string | null }): void {
-  if (r.rule) printLine(`Rule '${r.pattern}' = ${JSON.stringify(r.rule)}${r.previous ? ` (was ${JSON.stringify(r.previous)})` : ''} in ${r.file}`);
-  else printLine(`Removed rule '${r.pattern}' (was ${JSON.stringify(r.previous)}) from ${r.file}`);
+  if (r.rule) printLine(`Rule '${r.pattern}' = ${JSON.stringify(r.rule)}${r.previous ? ` (was ${JSON.stringify(r.previous)})` : ''} in ${shown(r.file)}`);
+  else printLine(`Removed rule '${r.pattern}' (was ${JSON.stringify(r.previous)}) from ${shown(r.file)}`);
   printLine(`Rules, first match wins: ${r.order.length ? r.order.join(', ') : '(none)'}`);
-  if (r.backup) printLine(`Previous config saved as ${r.backup}`);
+  if (r.backup) printLine(`Previous config saved as ${shown(r.backup)}`);
 }
 
 const AUTO_RULE_KEY = 'auto-allocation-rule';
@@ -125,8 +125,8 @@ const set: CommandModule<object, CommonArgs & RuleOptionArgs & { key: string; va
       args,
       () => runConfigSet(context(), key, String(args.value)),
       (r) => {
-        printLine(`Set ${r.key} = ${JSON.stringify(r.value)} (was ${JSON.stringify(r.previous)}) in ${r.file}`);
-        if (r.backup) printLine(`Previous config saved as ${r.backup}`);
+        printLine(`Set ${r.key} = ${shown(JSON.stringify(r.value))} (was ${shown(JSON.stringify(r.previous))}) in ${shown(r.file)}`);
+        if (r.backup) printLine(`Previous config saved as ${shown(r.backup)}`);
       },
     );
   },
@@ -145,14 +145,14 @@ const autoStatus: CommandModule<object, CommonArgs> = {
         printLine(`Auto-allocation is ${bold(r.enabled ? 'enabled' : 'disabled')}`);
         const s = r.settings;
         printLine(`  chunk ${s.default_chunk_size}, placement ${s.placement}, ports ${s.min_port}-${s.max_port}, gap ${s.preserve_gaps ? s.gap_size : 'none'}`);
-        printLine(`  confirmation ${s.require_confirmation ? 'required' : 'not required'}; port docs ${s.port_docs_path ?? '(none)'}`);
+        printLine(`  confirmation ${s.require_confirmation ? 'required' : 'not required'}; port docs ${shown(s.port_docs_path ?? '(none)')}`);
         printLine(bold('Rules (first match wins)'));
         if (r.rules.length === 0) printLine('  (none)');
         for (const { pattern, ...rule } of r.rules) printLine(`  ${pattern.padEnd(22)} ${JSON.stringify(rule)}`);
         printLine(bold('Auto-allocated types (newest first)'));
         if (r.autoAllocated.length === 0) printLine('  (none)');
         for (const t of r.autoAllocated) {
-          printLine(`  ${t.serviceType.padEnd(22)} ${t.range ? `${t.range[0]}-${t.range[1]}` : '?'}  ${t.at} by ${t.by}${t.rule ? `, rule '${t.rule}'` : ''}`);
+          printLine(`  ${t.serviceType.padEnd(22)} ${t.range ? `${t.range[0]}-${t.range[1]}` : '?'}  ${t.at} by ${shown(String(t.by))}${t.rule ? `, rule '${t.rule}'` : ''}`);
         }
         if (r.recent.length > 0) {
           printLine(bold('Recent events'));
@@ -173,8 +173,8 @@ const autoToggle = (enable: boolean): CommandModule<object, CommonArgs> => ({
       args,
       () => runAutoEnable(context(), enable),
       (r) => {
-        printLine(`Auto-allocation ${enable ? 'enabled' : 'disabled'} in ${r.file}${r.previous === enable ? ' (it already was)' : ''}`);
-        if (r.backup) printLine(`Previous config saved as ${r.backup}`);
+        printLine(`Auto-allocation ${enable ? 'enabled' : 'disabled'} in ${shown(r.file)}${r.previous === enable ? ' (it already was)' : ''}`);
+        if (r.backup) printLine(`Previous config saved as ${shown(r.backup)}`);
       },
     );
   },
@@ -234,9 +234,9 @@ const undoAuto: CommandModule<object, CommonArgs & { type?: string; force?: bool
       args,
       () => runUndoAuto(context(), { ...(args.type !== undefined && { serviceType: String(args.type) }), ...(args.force && { force: true }) }),
       (r) => {
-        printLine(`Removed auto-allocated type '${r.serviceType}'${r.range ? ` (${r.range[0]}-${r.range[1]})` : ''} from ${r.file}`);
+        printLine(`Removed auto-allocated type '${r.serviceType}'${r.range ? ` (${r.range[0]}-${r.range[1]})` : ''} from ${shown(r.file)}`);
         for (const a of r.released) printLine(`  released ${a.lockId} (port ${a.port})`);
-        if (r.backup) printLine(`Previous config saved as ${r.backup}`);
+        if (r.backup) printLine(`Previous config saved as ${shown(r.backup)}`);
       },
     );
   },

@@ -2,7 +2,7 @@ import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { isStyxyError } from '../../errors';
 import type { DoctorCheck } from '../../app/doctor';
-import { outputMode, printLine } from '../output';
+import { outputMode, printLine, shown } from '../output';
 
 const options = { json: JSON_OPTION } satisfies OptionSpecs;
 
@@ -26,7 +26,7 @@ export const doctorCommand: StyxyCommand<CommonArgs> = {
   handler: async (args) => {
     const { runDoctor } = await import('../../app/doctor');
     const print = (checks: DoctorCheck[]) => {
-      for (const c of checks) printLine(`${ICONS[c.status]} ${c.name}: ${c.message}${c.remedy ? `\n    ${c.remedy}` : ''}`);
+      for (const c of checks) printLine(`${ICONS[c.status]} ${c.name}: ${shown(c.message)}${c.remedy ? `\n    ${shown(c.remedy)}` : ''}`);
     };
     await present(
       args,

@@ -1,6 +1,6 @@
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { bold, dim, printLine } from '../output';
+import { bold, dim, printLine, shown } from '../output';
 
 interface ListArgs extends CommonArgs {
   'service-type'?: string;
@@ -32,7 +32,7 @@ export const listCommand: StyxyCommand<ListArgs> = {
         const rows = result.allocations.map((a) => {
           const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
           if (args.verbose) row.push(describeOwner(a.owner), a.project, a.allocatedAt);
-          return row;
+          return row.map(shown);
         });
         const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', ...(args.verbose ? ['OWNER', 'PROJECT', 'ALLOCATED'] : [])];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
