@@ -89,7 +89,7 @@ async function main() {
     const home = freshHome();
     let n = 0;
     const [s, b] = alternate(() => {
-      if (++n % 50 === 0) timeOnce([bin, 'cleanup', '--force'], envFor(home));
+      if (++n % 50 === 0) timeOnce([bin, 'cleanup', '--force', '--yes'], envFor(home));
       return timeOnce([bin, 'allocate', '-s', 'api', '--json', '--persistent'], envFor(home)).ms;
     }, node);
     row(`1. allocate --json: ${s.toFixed(1)} ms / node -e '': ${b.toFixed(1)} ms`, (s / b).toFixed(2), '≤ 1.35');

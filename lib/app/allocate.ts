@@ -162,7 +162,7 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
           }
           if (port === undefined) {
             throw new StyxyError('RANGE_EXHAUSTED', `No free port for '${request.serviceType}' in ${low}-${high}`, {
-              suggestions: exhaustedSuggestions(request.serviceType, plan.type),
+              suggestions: exhaustedSuggestions(request.serviceType, plan.type, types),
               details: { serviceType: request.serviceType, range: [low, high] },
             });
           }

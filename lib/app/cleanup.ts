@@ -12,21 +12,31 @@ export interface CleanupResult {
   unused: Allocation[];
 }
 
+export interface CleanupInput {
+  force?: boolean;
+  /** With force: tell what would be dropped, and write nothing (not even the pruning). */
+  dryRun?: boolean;
+  /** With force: drop only these lock ids (the ones a person agreed to), if they are still unused. */
+  only?: readonly string[];
+}
+
 /**
  * `styxy cleanup`: report what pruning dropped. With `--force`, also drop every allocation
- * whose port nobody listens on, whoever owns it.
+ * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to).
  */
-export async function runCleanup(ctx: TransactionContext, input: { force?: boolean }): Promise<CleanupResult> {
+export async function runCleanup(ctx: TransactionContext, input: CleanupInput): Promise<CleanupResult> {
   return withLiveState(ctx, async ({ state, pruned }) => {
     if (!input.force) return { result: { success: true, pruned, unused: [] } };
     const listening = await listeningPorts(state.allocations.map((a) => a.port));
-    const { state: kept, pruned: unused } = pruneUnused(state, (port) => listening.has(port));
+    const only = input.only === undefined ? undefined : new Set(input.only);
+    const { state: kept, pruned: unused } = pruneUnused(state, (port) => listening.has(port), only && ((a) => !only.has(a.lockId)));
+    if (input.dryRun) return { result: { success: true, pruned, unused } };
     return {
       result: { success: true, pruned, unused },
       state: kept,
       audit: unused.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'nothing listening' })),
     };
-  });
+  }, input.dryRun ? { write: false } : {});
 }
 
 async function listeningPorts(ports: number[]): Promise<Set<number>> {

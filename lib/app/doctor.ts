@@ -172,7 +172,7 @@ function allocationChecks(allocations: Allocation[], now: number): DoctorCheck[]
       name: 'unused ports',
       status: 'info',
       message: `nobody listens on ${review.unlistened.length} allocated port(s): ${listOf(review.unlistened.map(label))}`,
-      remedy: 'Fine while their servers start; to drop them all: styxy cleanup --force',
+      remedy: 'Fine while their servers start; see their owners: styxy list -v; release one you no longer need: styxy release <lock id>',
     });
   }
   if (review.foreign.length > 0) {

@@ -112,11 +112,41 @@ export function addAllocation(state: State, allocation: Allocation): State {
 }
 
 /** What to tell a user whose type has no free port. */
-export function exhaustedSuggestions(serviceType: string, type: ServiceType): string[] {
+export function exhaustedSuggestions(serviceType: string, type: ServiceType, types: Readonly<Record<string, ServiceType>> = {}): string[] {
   const [low, high] = type.port_range;
+  const wider = planWiderRange(serviceType, types);
   return [
-    `See what holds them: styxy list -s ${serviceType}; styxy scan --start ${low} --end ${high}`,
-    `Drop allocations nobody listens on: styxy cleanup --force`,
-    `Widen the range of '${serviceType}' in your config (styxy config path)`,
+    `See who holds them: styxy list -v -s ${serviceType}; styxy scan --start ${low} --end ${high}`,
+    `Release what you no longer need: styxy release <lock id>`,
+    wider
+      ? `Widen the range: styxy config set service-types.${serviceType}.port-range ${wider[0]}-${wider[1]}`
+      : `Give '${serviceType}' a range where there is room, in your config (styxy config path)`,
   ];
+}
+
+/** Ports a range may take when widened: never below 1024, where binding needs privileges. */
+const LOWEST_WIDENED_PORT = 1024;
+
+/**
+ * A wider range for `name` that overlaps no other type's: its own size again (at least 10 ports)
+ * above it when there is room, else below it, else as much as the larger free side allows; null
+ * when both neighbours touch it. For the hint of RANGE_EXHAUSTED, which must name a command that
+ * works as printed.
+ */
+export function planWiderRange(name: string, types: Readonly<Record<string, ServiceType>>): [number, number] | null {
+  const own = ownValue(types, name);
+  if (!own) return null;
+  const [low, high] = own.port_range;
+  const others = Object.entries(types).filter(([n]) => n !== name).map(([, t]) => t.port_range);
+  const ceiling = Math.min(65535, ...others.filter(([l]) => l > high).map(([l]) => l - 1));
+  const floor = Math.max(LOWEST_WIDENED_PORT - 1, ...others.filter(([, h]) => h < low).map(([, h]) => h));
+  // A range that already overlaps another (a config that says so) has no free side to grow into.
+  if (others.some(([l, h]) => l <= high && h >= low)) return null;
+  const grow = Math.max(high - low + 1, 10);
+  const up = Math.max(0, ceiling - high);
+  const down = Math.max(0, low - 1 - floor);
+  if (up >= grow) return [low, high + grow];
+  if (down >= grow) return [low - grow, high];
+  if (up === 0 && down === 0) return null;
+  return up >= down ? [low, high + up] : [low - down, high];
 }

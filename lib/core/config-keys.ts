@@ -24,6 +24,13 @@ const oneOf =
   (...allowed: string[]): Parser =>
   (text) =>
     allowed.includes(text) ? { value: text } : { problem: `expected one of ${allowed.join(', ')}, got ${JSON.stringify(text)}` };
+/** `3000-3199`: a range of ports, low before high. */
+const portRange: Parser = (text) => {
+  const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(text.trim());
+  const [low, high] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
+  if (!m || low < 1 || high > 65535 || low > high) return { problem: `expected a port range like 3000-3199 (1-65535, low first), got ${JSON.stringify(text)}` };
+  return { value: [low, high] };
+};
 const pathOrNull: Parser = (text) => (['null', 'none', ''].includes(text) ? { value: null } : { value: text });
 
 const AUTO_KEYS: Record<string, [keyof AutoAllocationSettings, Parser]> = {
@@ -39,7 +46,7 @@ const AUTO_KEYS: Record<string, [keyof AutoAllocationSettings, Parser]> = {
 };
 
 /** Every key `styxy config set` understands, for help and error messages. */
-export const SETTABLE_KEYS = ['service-types.<type>.instance-behavior', ...Object.keys(AUTO_KEYS).map((k) => `auto-allocation.${k}`)];
+export const SETTABLE_KEYS = ['service-types.<type>.instance-behavior', 'service-types.<type>.port-range', ...Object.keys(AUTO_KEYS).map((k) => `auto-allocation.${k}`)];
 
 /**
  * Applies `styxy config set <key> <value>` to the user's layer, returning a new layer. Keys are
@@ -55,7 +62,7 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
     suggestions: [`Settable keys: ${SETTABLE_KEYS.join(', ')}`],
   });
 
-  if (parts.length === 3 && parts[0] === 'service-types' && parts[2] === 'instance-behavior') {
+  if (parts.length === 3 && parts[0] === 'service-types' && (parts[2] === 'instance-behavior' || parts[2] === 'port-range')) {
     const name = key.split('.')[1] as string;
     const nameProblem = findNameProblem(name, 'service type');
     if (nameProblem) return reject(nameProblem);
@@ -66,6 +73,14 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
         message: `Unknown service type '${name}'`,
         suggestions: [`Known types: ${Object.keys(config.service_types).sort().join(', ')}`],
       };
+    }
+    if (parts[2] === 'port-range') {
+      const range = portRange(text);
+      if ('problem' in range) return reject(`${key}: ${range.problem}`);
+      const types = (layer.service_types ??= {});
+      const previous = ownValue(config.service_types, name)?.port_range;
+      types[name] = { ...(ownValue(types, name) ?? {}), port_range: range.value as [number, number] };
+      return { kind: 'set', layer, path: `/service_types/${name}/port_range`, value: range.value, previous };
     }
     const parsed = oneOf('single', 'multi')(text);
     if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);

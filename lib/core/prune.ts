@@ -47,10 +47,11 @@ export function pruneAllocations(state: State, facts: OwnerFacts): PruneResult {
 
 /**
  * `cleanup --force`: besides dead owners, drops every allocation whose port has no listener,
- * whatever its owner. Persistent and leased allocations go too: the user asked for it.
+ * whatever its owner. Persistent and leased allocations go too: the user asked for it (and was
+ * shown them first: `isSpared` keeps those they did not agree to).
  */
-export function pruneUnused(state: State, isListening: (port: number) => boolean): PruneResult {
-  return partition(state, (allocation) => isListening(allocation.port));
+export function pruneUnused(state: State, isListening: (port: number) => boolean, isSpared: (allocation: Allocation) => boolean = () => false): PruneResult {
+  return partition(state, (allocation) => isListening(allocation.port) || isSpared(allocation));
 }
 
 function partition(state: State, keep: (allocation: Allocation) => boolean): PruneResult {

@@ -141,7 +141,7 @@ describe('cleanup', () => {
     expect(plain.unused).toEqual([]);
     const server = await listen(served.port, '127.0.0.1');
     try {
-      const forced = (await box.start(['cleanup', '--force', '--json'])).json;
+      const forced = (await box.start(['cleanup', '--force', '--yes', '--json'])).json;
       expect(forced.unused.map((a: { lockId: string }) => a.lockId)).toEqual([idle.lockId]);
       expect(box.readState().allocations.map((a: { lockId: string }) => a.lockId)).toEqual([served.lockId]);
     } finally {

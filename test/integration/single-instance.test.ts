@@ -73,7 +73,7 @@ test('release, the owner dying, cleanup --force and a lease ending each free the
   expect(b).toMatchObject({ existing: false });
   expect(b.lockId).not.toBe(a.lockId);
   // cleanup --force: nothing listens on the port
-  expect(box.run(['cleanup', '--force', '--json']).json.unused.map((x: { lockId: string }) => x.lockId)).toEqual([b.lockId]);
+  expect(box.run(['cleanup', '--force', '--yes', '--json']).json.unused.map((x: { lockId: string }) => x.lockId)).toEqual([b.lockId]);
   // owner dying
   const owner = sleeper();
   const c = box.run(['allocate', '-s', 'ai', '--pid', String(owner.pid), '--json']).json;

@@ -1,13 +1,19 @@
+import { StyxyError } from '../../errors';
+import type { CleanupResult } from '../../app/cleanup';
+import type { Allocation } from '../../core/types';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { printLine } from '../output';
+import { outputMode, printLine, shown, warn } from '../output';
+import { askYesNo, canAsk } from '../prompt';
 
 interface CleanupArgs extends CommonArgs {
   force?: boolean;
+  yes?: boolean;
 }
 
 const options = {
-  force: { type: 'boolean', describe: 'Also drop every allocation whose port nobody listens on, whoever owns it' },
+  force: { type: 'boolean', describe: 'Also drop every allocation whose port nobody listens on, whoever owns it: persistent ones and live owners too (asks first)' },
+  yes: { alias: ['y'], type: 'boolean', describe: 'With --force: drop them without asking (needed without a terminal)' },
   json: JSON_OPTION,
 } satisfies OptionSpecs;
 
@@ -18,12 +24,34 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
   options,
   positionals: [],
   builder: (yargs) => declare(yargs, cleanupCommand)
-      .example('$0 cleanup --force', 'Forget every allocation that is not actually serving') as never,
+      .example('$0 cleanup', 'Report the allocations whose owner has ended, and drop them')
+      .example('$0 cleanup --force', 'Also drop those nobody listens on, persistent ones included: lists them and asks')
+      .example('$0 cleanup --force --yes', 'The same without asking (scripts)') as never,
   handler: async (args) => {
     const { runCleanup } = await import('../../app/cleanup');
+    const ctx = context();
     await present(
       args,
-      () => runCleanup(context(), { force: Boolean(args.force) }),
+      async (): Promise<CleanupResult> => {
+        if (!args.force || args.yes) return runCleanup(ctx, { force: Boolean(args.force) });
+        // --force drops what may still be wanted: say what, and have a person agree (or --yes).
+        const plan = await runCleanup(ctx, { force: true, dryRun: true });
+        if (plan.unused.length === 0) return runCleanup(ctx, { force: true, only: [] });
+        const mode = outputMode(args);
+        if (mode !== 'human' || !canAsk()) {
+          throw new StyxyError('CONFIRMATION_REQUIRED', `cleanup --force would drop ${describeDrops(plan.unused)}; nothing was dropped`, {
+            details: { wouldDrop: plan.unused },
+            suggestions: ['See them: styxy list -v', 'Drop them all the same: styxy cleanup --force --yes', 'Or release one: styxy release <lock id>'],
+          });
+        }
+        warn(`cleanup --force would drop ${describeDrops(plan.unused)}:`);
+        for (const a of plan.unused) warn(`  ${dropLine(a)}`);
+        if (!(await askYesNo('Drop them?'))) {
+          throw new StyxyError('CONFIRMATION_REQUIRED', 'Declined: nothing was dropped', { details: { wouldDrop: plan.unused } });
+        }
+        // Only what was shown: an allocation made while the question was open is not dropped.
+        return runCleanup(ctx, { force: true, only: plan.unused.map((a) => a.lockId) });
+      },
       (r) => {
         for (const a of r.pruned) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): owner ended`);
         for (const a of r.unused) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): nothing listening`);
@@ -32,3 +60,24 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
     );
   },
 };
+
+/** "3 allocations nobody listens on (1 persistent, 2 with a live owner)". */
+function describeDrops(drops: readonly Allocation[]): string {
+  const count = (kind: string) => drops.filter((a) => a.owner.kind === kind).length;
+  const kinds = [
+    count('persistent') && `${count('persistent')} persistent`,
+    count('process') && `${count('process')} with a live owner`,
+    count('lease') && `${count('lease')} with a lease still running`,
+  ].filter(Boolean);
+  return `${drops.length} allocation(s) whose port nobody listens on (${kinds.join(', ')})`;
+}
+
+function dropLine(a: Allocation): string {
+  const owner =
+    a.owner.kind === 'persistent'
+      ? 'persistent: kept until released'
+      : a.owner.kind === 'lease'
+        ? `lease until ${a.owner.expiresAt}`
+        : `owner PID ${a.owner.pid}${a.owner.command ? ` (${a.owner.command.slice(0, 60)})` : ''}, still running`;
+  return shown(`${String(a.port).padEnd(6)} ${a.serviceType}/${a.instanceId}  ${owner}  lock ${a.lockId}`);
+}

@@ -109,6 +109,7 @@ const set: CommandModule<object, CommonArgs & RuleOptionArgs & { key: string; va
   builder: (y) =>
     ruleOptions(json(y.positional('key', { type: 'string' }).positional('value', { type: 'string' })))
       .example('$0 config set service-types.ai.instance-behavior multi', 'Let ai run several instances')
+      .example('$0 config set service-types.dev.port-range 2900-3099', 'Widen the dev range')
       .example('$0 config set auto-allocation.require-confirmation true', 'Ask before giving an unknown type a range')
       .example("$0 config set auto-allocation-rule 'database-*' --chunk-size 5 --preferred-range 5400", 'A rule (same as config auto-allocation set-rule)')
       .epilog(`Keys: ${SETTABLE_KEYS.join(', ')}, ${AUTO_RULE_KEY} <pattern> [rule options]`) as never,

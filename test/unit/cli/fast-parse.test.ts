@@ -47,6 +47,7 @@ describe('the fast path reads a line exactly as yargs does', () => {
     ['check', '3000', '--json'],
     ['scan', '--start', '3000', '--end', '3099'],
     ['cleanup', '--force', '--json'],
+    ['cleanup', '--force', '-y'],
     ['doctor', '--json'],
     ['run', '-s', 'dev', '--', 'npm', 'run', 'dev'],
     ['run', '-s', 'dev', '--port-flag', '--port', '--', 'vite', '--host'],
