@@ -93,6 +93,12 @@ export async function runAllocate(ctx: TransactionContext, input: AllocateInput)
   );
 }
 
+/** A port given with --port outside the type's range is granted, and said so (issue 14 item 14). */
+function outsideRangeNote(serviceType: string, port: number, [low, high]: readonly [number, number]): string | undefined {
+  if (port >= low && port <= high) return undefined;
+  return `port ${port} is outside the range of '${serviceType}' (${low}-${high}); allocated it as asked`;
+}
+
 async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
   checkAllocateInput(input);
   const request: AllocationRequest = {
@@ -170,7 +176,7 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
           const note =
             request.port !== undefined && port !== request.port
               ? `port ${request.port} is ${plan.requestedPortNote?.reason ?? 'in use by another program'}; allocated ${port} instead`
-              : undefined;
+              : outsideRangeNote(request.serviceType, port, [low, high]);
           const result: AllocateResult = {
             success: true,
             ...describe(allocation),

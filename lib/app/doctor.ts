@@ -124,6 +124,8 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     });
   }
 
+  attempt('disk', () => diskCheck(nearestExisting(paths.home), [paths.state, paths.config]));
+
   const recorded = allocations as Allocation[] | null;
   if (recorded && recorded.length > 0) {
     attempt('allocations', () => allocationChecks(recorded, ctx.now()));
@@ -151,6 +153,52 @@ function ancestry(pid: number): number[] {
     current = parent;
   }
   return chain;
+}
+
+/** Free space below which the next write cannot be trusted to fit, whatever the files' sizes. */
+const MIN_FREE_BYTES = 64 * 1024;
+
+/**
+ * Whether the filesystem that holds the home has room for the next write: a state write puts a
+ * full copy beside state.json before renaming it, a config change also makes a backup. A full
+ * disk makes every allocation fail with WRITE_FAILED, so it is a failure here, not a detail.
+ */
+function diskCheck(dir: string, files: string[]): DoctorCheck | null {
+  if (typeof fs.statfsSync !== 'function') return null;
+  const stats = fs.statfsSync(dir);
+  const free = stats.bavail * stats.bsize;
+  const sizes = files.reduce((sum, file) => {
+    try {
+      return sum + seam.statSync(file).size;
+    } catch {
+      return sum;
+    }
+  }, 0);
+  const needed = Math.max(MIN_FREE_BYTES, 2 * sizes + stats.bsize);
+  const remedy = `Free some space on the filesystem of ${dir} (df -h ${dir}), or move the home: STYXY_HOME=<another directory>`;
+  if (stats.ffree === 0 && stats.files > 0) return { name: 'disk', status: 'fail', message: `the filesystem of ${dir} has no free inodes: every allocation will fail with WRITE_FAILED`, remedy };
+  if (free < needed) {
+    return { name: 'disk', status: 'fail', message: `the filesystem of ${dir} is full (${formatBytes(free)} free, a write needs ${formatBytes(needed)}): every allocation will fail with WRITE_FAILED`, remedy };
+  }
+  return { name: 'disk', status: 'ok', message: `${formatBytes(free)} free` };
+}
+
+/** The directory itself, or the nearest one above it that exists (where the home will be created). */
+function nearestExisting(dir: string): string {
+  for (let current = dir; ; current = path.dirname(current)) {
+    try {
+      seam.statSync(current);
+      return current;
+    } catch {
+      if (path.dirname(current) === current) return current;
+    }
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024 * 1024) return `${Math.floor(bytes / 1024)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
 }
 
 const label = (a: Allocation) => `${a.serviceType} ${a.port} (${a.lockId})`;

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
-import { freePortBlock, killAndWait, sandbox, sleeper, type Sandbox } from '../helpers/cli';
+import { spawn, spawnSync } from 'child_process';
+import { BIN, freePortBlock, killAndWait, sandbox, sleeper, type Sandbox } from '../helpers/cli';
 import { hasPty, runInPty } from '../helpers/pty';
 
 let box: Sandbox;
@@ -216,6 +216,82 @@ describe('hints recommend only what is safe; cleanup --force asks (issue 14 item
       expect(box.readState().allocations).toEqual([]);
     } finally {
       await killAndWait(owner);
+    }
+  });
+});
+
+describe('the small ones (issue 14 item 14)', () => {
+  const longest = (text: string) => Math.max(...text.split('\n').map((l) => l.length));
+
+  test('a checkout without its build says it is not built and how to build, not a stack', () => {
+    // What npm ci --ignore-scripts leaves: bin/ and no dist/.
+    fs.mkdirSync(path.join(box.dir, 'checkout', 'bin'), { recursive: true });
+    const bin = path.join(box.dir, 'checkout', 'bin', 'styxy');
+    fs.copyFileSync(BIN, bin);
+    const r = spawnSync(process.execPath, [bin, 'list'], { env: box.env, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^styxy: not built: /);
+    expect(r.stderr).toContain(`cd ${path.join(box.dir, 'checkout')} && npm run build`);
+    expect(r.stderr).not.toMatch(/Cannot find module|\n\s+at /);
+  });
+
+  test('help piped with no terminal is not wrapped; COLUMNS sets a width', () => {
+    const piped = box.run(['run', '--help'], { env: { COLUMNS: undefined } });
+    expect(piped.code).toBe(0);
+    expect(longest(piped.stdout)).toBeGreaterThan(200); // the epilog is one paragraph, one line
+    const narrow = box.run(['run', '--help'], { env: { COLUMNS: '70' } });
+    expect(longest(narrow.stdout)).toBeLessThanOrEqual(70);
+  });
+
+  (hasPty() ? test : test.skip)('help on a terminal uses its whole width, never narrower than 60', () => {
+    const wide = runInPty(box, ['run', '--help'], { cols: 150, env: { COLUMNS: undefined } });
+    expect(wide.code).toBe(0);
+    expect(longest(wide.output)).toBeGreaterThan(100);
+    expect(longest(wide.output)).toBeLessThanOrEqual(150);
+    const tiny = runInPty(box, ['run', '--help'], { cols: 30, env: { COLUMNS: undefined } });
+    expect(longest(tiny.output)).toBeGreaterThan(30);
+    expect(longest(tiny.output)).toBeLessThanOrEqual(60);
+  });
+
+  test('-p outside the type range is granted and said so, on stderr and in --json', () => {
+    const r = box.run(['allocate', '-s', 'dev', '-p', '5555', '--json']);
+    expect(r.json).toMatchObject({ success: true, port: 5555, requestedPort: 5555, requestedPortNote: expect.stringContaining('outside the range') });
+    const q = box.run(['allocate', '-s', 'dev', '-p', '5556', '-q']);
+    expect(q.stdout).toBe('5556\n');
+    expect(q.stderr).toBe("styxy: port 5556 is outside the range of 'dev' (3000-3099); allocated it as asked\n");
+    // Inside the range nothing is said.
+    expect(box.run(['allocate', '-s', 'dev', '-p', '3050', '-q']).stderr).toBe('');
+  });
+
+  test('doctor reports a home whose filesystem is full (a 256 KB tmpfs, as root)', () => {
+    const mount = path.join(box.dir, 'tmpfs');
+    fs.mkdirSync(mount);
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mount]).status !== 0) {
+      console.warn('skipped: cannot mount a tmpfs here (needs root)');
+      return;
+    }
+    try {
+      const env = { STYXY_HOME: path.join(mount, 'home') };
+      expect(box.run(['allocate', '-s', 'api', '--persistent', '-q'], { env }).code).toBe(0);
+      expect(box.run(['doctor', '--json'], { env }).json.checks).toContainEqual(expect.objectContaining({ name: 'disk', status: 'ok' }));
+      const filler = path.join(mount, 'filler');
+      const fd = fs.openSync(filler, 'w');
+      try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(4096, 120));
+      } catch {
+        /* full */
+      }
+      fs.closeSync(fd);
+      const r = box.run(['doctor', '--json'], { env });
+      expect(r.code).toBe(15);
+      expect(r.json.error.code).toBe('NEEDS_ATTENTION');
+      expect(r.json.error.details.checks).toContainEqual(expect.objectContaining({ name: 'disk', status: 'fail' }));
+      // What doctor foretells: an allocation fails.
+      expect(box.run(['allocate', '-s', 'api', '--json'], { env }).json.error.code).toBe('WRITE_FAILED');
+      fs.unlinkSync(filler);
+      expect(box.run(['doctor', '--json'], { env }).code).toBe(0);
+    } finally {
+      spawnSync('umount', [mount]);
     }
   });
 });

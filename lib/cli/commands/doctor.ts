@@ -19,7 +19,7 @@ export const doctorCommand: StyxyCommand<CommonArgs> = {
       .example('$0 doctor --json', 'The same as JSON; exit status 15 (NEEDS_ATTENTION) when something needs you')
       .epilog(
         'Checks: a home owned by root inside your own (a sudo run), the home and files (yours, private, no symlinks), ' +
-          'every config layer (schema, overlapping ranges), the state, a stale lock, leftover temp files, and the ' +
+          'every config layer (schema, overlapping ranges), the state, a stale lock, leftover temp files, a full disk, and the ' +
           'allocations: owners that ended, ports nobody listens on, ports held by a process other than the owner ' +
           '(those three are informational).',
       ) as never,
