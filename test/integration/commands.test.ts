@@ -252,6 +252,7 @@ describe('doctor', () => {
       'state:ok',
       'lock:ok',
       'leftovers:ok',
+      'disk:ok',
       'unused ports:info',
     ]);
   });
