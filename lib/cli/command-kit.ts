@@ -1,7 +1,7 @@
 import { StyxyError } from '../errors';
 import { parsePort } from '../core/names';
 import type { TransactionContext } from '../store/transaction';
-import { outputMode, printJson, type OutputMode, type OutputOptions } from './output';
+import { outputMode, printJson, warn, type OutputMode, type OutputOptions } from './output';
 
 /** What every handler receives besides its own options. */
 export interface CommonArgs extends OutputOptions {
@@ -11,10 +11,14 @@ export interface CommonArgs extends OutputOptions {
 /** `--json`, the same on every command. */
 export const JSON_OPTION = { type: 'boolean', describe: 'Print one JSON document on stdout (also on failure)' } as const;
 
-/** The transaction context, loaded with the app layer only when a command runs. */
+/**
+ * The transaction context, loaded with the app layer only when a command runs. Its warnings go
+ * out through the output layer, which escapes the control characters of the paths and messages
+ * they quote.
+ */
 export function context(): TransactionContext {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('../app/context') as typeof import('../app/context')).defaultContext();
+  return { ...(require('../app/context') as typeof import('../app/context')).defaultContext(), warn };
 }
 
 /** Runs a command's use case and prints its result: JSON as is, or the human rendering. */

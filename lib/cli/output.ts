@@ -83,8 +83,9 @@ export function printLine(text = ''): void {
   writeOut(`${text}\n`);
 }
 
+/** A line of the conversation on stderr; what it quotes from outside is escaped (see `shown`). */
 export function warn(text: string): void {
-  writeErr(`${text}\n`);
+  writeErr(`${shownLines(text)}\n`);
 }
 
 /**

@@ -143,6 +143,12 @@ describe('control characters from outside are shown escaped in human output (iss
     const doctor = box.run(['doctor'], { env: { STYXY_HOME: home } });
     clean(doctor);
     expect(doctor.stdout).toContain(ESCAPED);
+    // A warning that quotes a path: the unusable state moved aside.
+    fs.writeFileSync(path.join(home, 'state.json'), '{', { mode: 0o600 });
+    const moved = box.run(['list'], { env: { STYXY_HOME: home } });
+    expect(moved.stderr).toContain('state.json was unusable');
+    clean(moved);
+    expect(moved.stderr).toContain(ESCAPED);
     const missing = box.run(['config', 'validate', path.join(box.dir, `f${EVIL}.json`)]);
     expect(missing.code).toBe(8);
     clean(missing);
