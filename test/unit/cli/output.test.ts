@@ -1,6 +1,6 @@
 import { execFileSync } from 'child_process';
 import { renderEnv, shellQuote } from '../../../lib/cli/env-format';
-import { shown, shownLines } from '../../../lib/cli/output';
+import { reportingOf, shown, shownLines } from '../../../lib/cli/output';
 
 const hostile = ["it's", '$(touch /tmp/styxy-pwned)', '`id`', 'a;b', 'x\ny', '"q"', '\\', "''", '*', ' spaced '];
 
@@ -40,5 +40,26 @@ describe('shown: untrusted text for human output has every control character esc
 
   test('shownLines keeps the line breaks of a message and escapes the rest', () => {
     expect(shownLines('first \u001b[31m\nsecond')).toBe('first \\x1b[31m\nsecond');
+  });
+});
+
+describe('reportingOf: how a failure is reported, from parsed arguments only', () => {
+  test.each<[Record<string, unknown>, Record<string, string>, object]>([
+    [{}, {}, { mode: 'human', format: 'posix', debug: false }],
+    [{ json: true }, {}, { mode: 'json' }],
+    [{ 'port-flag': '--json' }, {}, { mode: 'human' }],
+    [{ env: true }, {}, { mode: 'env', format: 'posix' }],
+    [{ format: 'fish' }, {}, { mode: 'env', format: 'fish' }],
+    [{ format: 'nonsense' }, {}, { mode: 'env', format: 'posix' }],
+    [{ format: true }, {}, { mode: 'human' }], // a partial parse of a bare --format
+    [{ json: 'x' }, {}, { mode: 'human' }],
+    [{ quiet: true }, {}, { mode: 'quiet' }],
+    [{ verbose: true }, {}, { debug: false }],
+    [{ debug: true }, {}, { debug: true }],
+    [{}, { STYXY_DEBUG: '1' }, { debug: true }],
+    [{}, { STYXY_DEBUG: '0' }, { debug: false }],
+    [{}, { STYXY_DEBUG: '' }, { debug: false }],
+  ])('%j with %j', (args, env, expected) => {
+    expect(reportingOf(args, env)).toMatchObject(expected);
   });
 });
