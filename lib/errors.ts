@@ -21,6 +21,7 @@ export const EXIT_CODES = {
   WAIT_TIMEOUT: 14,
   NEEDS_ATTENTION: 15,
   SIMILAR_SERVICE_TYPE: 16,
+  STATE_TOO_NEW: 17,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

@@ -11,7 +11,7 @@ import { checkFileSafety, checkHomeSafety } from '../store/home';
 import { loadConfig } from '../store/config-files';
 import { describeLockHolder, isDeadLockLeftover, LOCK_STALE_MS } from '../store/lock';
 import { TEMP_FILE_PATTERN } from '../store/paths';
-import { inspectStateFile } from '../store/state-file';
+import { inspectStateFile, stateTooNew } from '../store/state-file';
 import type { TransactionContext } from '../store/transaction';
 
 /** `info` tells something worth knowing, `warn` something odd that fixes itself, `fail` something that needs you. */
@@ -84,6 +84,10 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     const content = inspectStateFile(paths);
     if (content.kind === 'ok') allocations = content.state.allocations;
     if (content.kind === 'missing') return { name: 'state', status: 'ok', message: 'no state yet' };
+    if (content.kind === 'too-new') {
+      const error = stateTooNew(paths, content.version);
+      return { name: 'state', status: 'fail', message: error.message, remedy: error.suggestions[0] as string };
+    }
     if (content.kind === 'unusable') {
       return { name: 'state', status: 'fail', message: `state.json is unusable: ${content.reason}`, remedy: 'The next styxy call moves it aside and starts afresh' };
     }

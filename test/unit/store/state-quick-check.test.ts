@@ -128,3 +128,24 @@ test("its patterns are the schema's own", () => {
   expect(schema.definitions.name.not.enum).toEqual([...RESERVED_NAMES]);
   expect(schema.definitions.allocation.properties.lockId.pattern).toBe(LOCK_ID_PATTERN.source);
 });
+
+test('fields another version added are accepted by the schema and left to ajv by the quick check', () => {
+  const r = random(3);
+  for (let n = 0; n < 500; n++) {
+    const s = state(r);
+    const withExtras: Record<string, unknown> = { ...s, [r.pick(['recent', 'meta', 'x'])]: r.pick(ODD) };
+    if (s.allocations.length > 0) {
+      const i = r.int(0, s.allocations.length - 1);
+      const a = { ...s.allocations[i]! };
+      if (r.next() < 0.5) a.label = r.pick(ODD);
+      else a.owner = { ...(a.owner as object), bootId: r.pick(ODD) };
+      const allocations = [...s.allocations];
+      allocations[i] = a;
+      withExtras.allocations = allocations;
+    }
+    // JSON drops undefined and turns NaN into null, as a state read from disk would have it.
+    const fromDisk = JSON.parse(JSON.stringify(withExtras));
+    expect(ajvAccepts(fromDisk)).toBe(true);
+    expect(isSurelyValidState(fromDisk)).toBe(isSurelyValidState(JSON.parse(JSON.stringify(s))) && JSON.stringify(fromDisk) === JSON.stringify(s));
+  }
+});
