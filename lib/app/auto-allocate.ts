@@ -112,6 +112,6 @@ export function acceptProposal(ctx: TransactionContext, loaded: LoadedConfig, pr
     config,
     userLayer,
     audit: { action: 'auto-allocate', ...proposalDetails(proposal) },
-    ...(docs && { afterCommit: () => appendPortDocsRow(resolveDocsPath(ctx.paths, docs), proposal.serviceType, proposal.range, now) }),
+    ...(docs && { afterCommit: () => appendPortDocsRow(ctx.paths, resolveDocsPath(ctx.paths, docs), proposal.serviceType, proposal.range, now) }),
   };
 }

@@ -3,7 +3,7 @@ import path = require('path');
 import { StyxyError } from '../errors';
 import { applySetting } from '../core/config-keys';
 import type { Config } from '../core/types';
-import { buildEffectiveConfig, findProjectConfig, invalidConfig, loadConfig, readConfigLayer } from '../store/config-files';
+import { buildEffectiveConfig, findProjectConfig, invalidConfig, loadConfig, PROJECT_CONFIG_NAME, readConfigLayer } from '../store/config-files';
 import { ensureHome } from '../store/home';
 import type { TransactionContext } from '../store/transaction';
 import { withTransactionDetailed } from '../store/transaction';
@@ -41,7 +41,9 @@ export function runConfigValidate(ctx: TransactionContext, file?: string): Confi
   const read = readConfigLayer(absolute, false);
   if (read.problems.length > 0) throw invalidConfig(read.problems);
   if (!read.layer) throw new StyxyError('NOT_FOUND', `No such file: ${absolute}`);
-  buildEffectiveConfig({ ...ctx.paths, config: absolute }, null, null, read.layer);
+  // A file named like a project's is checked as one (it may not set paths).
+  if (path.basename(absolute) === PROJECT_CONFIG_NAME) buildEffectiveConfig(ctx.paths, absolute, read.layer, null);
+  else buildEffectiveConfig({ ...ctx.paths, config: absolute }, null, null, read.layer);
   return { success: true, valid: true, files: [absolute] };
 }
 

@@ -13,6 +13,7 @@ import {
 import type { ConfigLayer } from '../core/types';
 import { writeFailure, writeFileAtomic } from './atomic-write';
 import { backupConfig } from './backups';
+import { findDocsPathProblem } from './port-docs';
 import { seam } from './fs-seam';
 import { CONFIG_MAX_BYTES, FileTooLarge, readTextCapped } from './read-capped';
 import { checkFileSafety } from './home';
@@ -101,9 +102,26 @@ export function buildEffectiveConfig(
   if (projectFile && projectLayer) layers.push({ file: projectFile, layer: projectLayer });
   if (userLayer) layers.push({ file: paths.config, layer: userLayer });
   const merged = mergeConfigLayers(builtInConfig(), BUILT_IN, layers);
-  const problems = [...merged.problems, ...findConfigProblems(merged)];
+  const problems = [...findPathProblems(paths, projectFile, projectLayer, userLayer), ...merged.problems, ...findConfigProblems(merged)];
   if (problems.length > 0) throw invalidConfig(problems);
   return { ...merged, projectFile, userFile: userLayer ? paths.config : null, userLayer, projectLayer };
+}
+
+/**
+ * A project file (from a cloned repository, say) may set service types and rules, never a path
+ * Styxy writes to; the user's own config.json may, within $STYXY_HOME.
+ */
+function findPathProblems(paths: StyxyPaths, projectFile: string | null, projectLayer: ConfigLayer | null, userLayer: ConfigLayer | null): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const at = '/auto_allocation/port_docs_path';
+  const fromProject = projectLayer?.auto_allocation?.port_docs_path;
+  if (projectFile && typeof fromProject === 'string') {
+    problems.push({ file: projectFile, path: at, message: `a project's ${PROJECT_CONFIG_NAME} may not set port_docs_path (a file Styxy writes); set it in your own ${paths.config}` });
+  }
+  const fromUser = userLayer?.auto_allocation?.port_docs_path;
+  const problem = typeof fromUser === 'string' ? findDocsPathProblem(paths, fromUser) : null;
+  if (problem) problems.push({ file: paths.config, path: at, message: problem });
+  return problems;
 }
 
 export function invalidConfig(problems: ConfigProblem[]): StyxyError {

@@ -404,7 +404,7 @@ describe('rules and settings from the CLI', () => {
       ['preserve-gaps', 'false', 'preserve_gaps', false],
       ['gap-size', '5', 'gap_size', 5],
       ['require-confirmation', 'true', 'require_confirmation', true],
-      ['port-docs-path', '~/ports.md', 'port_docs_path', '~/ports.md'],
+      ['port-docs-path', 'ports.md', 'port_docs_path', 'ports.md'],
     ];
     for (const [key, value] of settings) expect(box.run(['config', 'set', `auto-allocation.${key}`, value]).code).toBe(0);
     const auto = readConfig().auto_allocation;
