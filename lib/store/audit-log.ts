@@ -1,4 +1,5 @@
 import os = require('os');
+import { StyxyError } from '../errors';
 import { appendFileNoFollow } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
@@ -35,6 +36,8 @@ function rotateIfLarge(paths: StyxyPaths): void {
     return;
   }
   if (size < AUDIT_ROTATE_BYTES) return;
+  // Rotation renames the links themselves, but a planted link would go on being read as the log.
+  for (let n = 1; n <= AUDIT_ROTATIONS_KEPT; n++) refuseSymlink(`${paths.audit}.${n}`);
   for (let n = AUDIT_ROTATIONS_KEPT - 1; n >= 1; n--) {
     try {
       seam.renameSync(`${paths.audit}.${n}`, `${paths.audit}.${n + 1}`);
@@ -45,9 +48,24 @@ function rotateIfLarge(paths: StyxyPaths): void {
   seam.renameSync(paths.audit, `${paths.audit}.1`);
 }
 
+function refuseSymlink(file: string): void {
+  let isLink = false;
+  try {
+    isLink = seam.lstatSync(file).isSymbolicLink();
+  } catch {
+    return;
+  }
+  if (isLink) {
+    throw new StyxyError('UNSAFE_HOME', `${file} is a symbolic link; Styxy never rotates or reads its log through one`, {
+      details: { path: file },
+      suggestions: [`Inspect it, then remove the link itself: rm ${file}`],
+    });
+  }
+}
+
 /**
  * Reads the audit events, oldest first, across rotations. A torn line (a writer killed
- * mid-append) is skipped.
+ * mid-append) is skipped; a symlink in place of a log file is refused with UNSAFE_HOME.
  */
 export function readAudit(paths: StyxyPaths): AuditEvent[] {
   const files = [];
@@ -55,6 +73,7 @@ export function readAudit(paths: StyxyPaths): AuditEvent[] {
   files.push(paths.audit);
   const events: AuditEvent[] = [];
   for (const file of files) {
+    refuseSymlink(file);
     let text: string;
     try {
       text = seam.readFileSync(file, 'utf8') as string;

@@ -292,7 +292,22 @@ function removeTree(dir: string): void {
  * the lock; a directory whose PID still runs belongs to a live waiter and stays.
  */
 export function sweepLockLeftovers(paths: StyxyPaths, names: readonly string[]): void {
-  for (const name of names) if (isDeadLockLeftover(name)) removeTree(path.join(paths.home, name));
+  for (const name of names) {
+    if (!isDeadLockLeftover(name)) continue;
+    const leftover = path.join(paths.home, name);
+    // Styxy's leftovers are directories; a symlink in their place would have its target emptied.
+    let isLink: boolean;
+    try {
+      isLink = seam.lstatSync(leftover).isSymbolicLink();
+    } catch {
+      continue;
+    }
+    if (isLink) throw new StyxyError('UNSAFE_HOME', `${leftover} is a symbolic link; Styxy never removes anything through one`, {
+        details: { path: leftover },
+        suggestions: [`Inspect it, then remove the link itself: rm ${leftover}`],
+      });
+    removeTree(leftover);
+  }
 }
 
 /** A staging or released-lock directory whose process has ended. */
