@@ -1,5 +1,6 @@
 import os = require('os');
 import path = require('path');
+import { StyxyError } from '../errors';
 
 /** Every file Styxy keeps, all inside `$STYXY_HOME`. */
 export interface StyxyPaths {
@@ -12,8 +13,19 @@ export interface StyxyPaths {
   audit: string;
 }
 
+/**
+ * Where Styxy keeps its files. `STYXY_HOME` must be absolute: a relative one would give each
+ * working directory a state of its own, and two directories would be handed the same port.
+ */
 export function resolvePaths(env: NodeJS.ProcessEnv = process.env): StyxyPaths {
-  const home = path.resolve(env.STYXY_HOME || path.join(os.homedir(), '.styxy'));
+  const configured = env.STYXY_HOME;
+  if (configured && !path.isAbsolute(configured)) {
+    throw new StyxyError('INVALID_ARGUMENT', `STYXY_HOME must be an absolute path, got ${JSON.stringify(configured)}`, {
+      details: { variable: 'STYXY_HOME', value: configured },
+      suggestions: [`Give the full path, e.g. STYXY_HOME=${JSON.stringify(path.resolve(configured))}, or unset it to use ~/.styxy`],
+    });
+  }
+  const home = path.resolve(configured || path.join(accountHome(env), '.styxy'));
   const state = path.join(home, 'state.json');
   return {
     home,
@@ -24,6 +36,26 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): StyxyPaths {
     backups: path.join(home, 'backups'),
     audit: path.join(home, 'audit.log'),
   };
+}
+
+/** `$HOME`, or the account's home directory when HOME is empty or relative. */
+function accountHome(env: NodeJS.ProcessEnv): string {
+  const fromEnv = env.HOME;
+  if (fromEnv && path.isAbsolute(fromEnv)) return fromEnv;
+  let fromAccount: string | undefined;
+  try {
+    fromAccount = os.userInfo().homedir;
+  } catch {
+    /* no passwd entry */
+  }
+  if (fromAccount && path.isAbsolute(fromAccount)) return fromAccount;
+  // Windows has no HOME: os.homedir() asks USERPROFILE and the account.
+  const fallback = os.homedir();
+  if (fallback && path.isAbsolute(fallback)) return fallback;
+  throw new StyxyError('INVALID_ARGUMENT', `Cannot tell your home directory (HOME is ${JSON.stringify(fromEnv ?? '')} and the account has none)`, {
+    details: { variable: 'HOME', value: fromEnv ?? null },
+    suggestions: ['Set STYXY_HOME to an absolute path, e.g. STYXY_HOME=/var/tmp/styxy-$(id -u)'],
+  });
 }
 
 /** Temp files the writer leaves behind when it is killed mid-write: `<file>.tmp-<pid>-<hex>`. */

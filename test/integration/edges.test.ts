@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { sandbox, type Sandbox } from '../helpers/cli';
+import { BIN, sandbox, type Sandbox } from '../helpers/cli';
 
 // Issue 14: nothing a cloned repository, another version or a typo can do harms the user.
 
@@ -13,6 +13,55 @@ afterEach(() => box.cleanup());
 
 const statePath = () => path.join(box.home, 'state.json');
 const homeFiles = () => fs.readdirSync(box.home).sort();
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const canSwitchUser = asRoot && spawnSync('setpriv', ['--version']).status === 0 && spawnSync('useradd', ['--help']).status === 0;
+const asRootTest = canSwitchUser ? test : test.skip;
+
+interface ScratchUser {
+  name: string;
+  uid: number;
+  gid: number;
+  /** Its home directory (from the passwd entry), created and owned by it. */
+  home: string;
+  /** Runs styxy as this user (setpriv), with exactly the environment given. */
+  run(args: string[], env: NodeJS.ProcessEnv, cwd: string): { code: number | null; stdout: string; stderr: string; json: any };
+  remove(): void;
+}
+
+let scratchCount = 0;
+/** A real account (useradd) whose home lies in the sandbox; removed with remove(). */
+function scratchUser(dir: string): ScratchUser {
+  const name = `styxyt${process.pid % 100000}x${scratchCount++}`;
+  const home = path.join(dir, `home-of-${name}`);
+  fs.chmodSync(dir, 0o755);
+  const added = spawnSync('useradd', ['-M', '-d', home, '-s', '/bin/sh', '-U', name], { encoding: 'utf8' });
+  if (added.status !== 0) throw new Error(`useradd failed: ${added.stderr}`);
+  const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
+  const uid = id('-u');
+  const gid = id('-g');
+  fs.mkdirSync(home, { mode: 0o755 });
+  fs.chownSync(home, uid, gid);
+  return {
+    name,
+    uid,
+    gid,
+    home,
+    run(args, env, cwd) {
+      const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, BIN, ...args], { env, cwd, encoding: 'utf8', timeout: 60_000 });
+      let json: any;
+      try {
+        json = JSON.parse(r.stdout);
+      } catch {
+        json = undefined;
+      }
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+    },
+    remove() {
+      spawnSync('userdel', [name]);
+    },
+  };
+}
 
 function writeHomeFile(name: string, text: string): void {
   fs.mkdirSync(box.home, { recursive: true, mode: 0o700 });
@@ -224,5 +273,41 @@ describe('nothing is removed, rotated or read through a symlink (item 4)', () =>
     expect(read.code).toBe(11);
     expect(read.json.error.code).toBe('UNSAFE_HOME');
     expect(read.stdout).not.toContain('secret');
+  });
+});
+
+describe('a home that does not move with the working directory (item 5)', () => {
+  test.each(['rel-home', './styxy', '~/.styxy'])('a relative STYXY_HOME (%s) is refused naming it; nothing is created', (value) => {
+    for (const args of [['allocate', '-s', 'dev', '--json'], ['list', '--json']]) {
+      const r = box.run(args, { env: { STYXY_HOME: value } });
+      expect(r.code).toBe(3);
+      expect(r.json.error.code).toBe('INVALID_ARGUMENT');
+      expect(r.json.error.message).toContain('STYXY_HOME');
+      expect(r.json.error.details).toEqual({ variable: 'STYXY_HOME', value });
+    }
+    expect(fs.readdirSync(box.cwd)).toEqual([]);
+  });
+
+  asRootTest("an empty HOME falls back to the account's home: two directories share one state", () => {
+    const user = scratchUser(box.dir);
+    try {
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NO_COLOR: '1', HOME: '' };
+      const dirs = ['a', 'b'].map((d) => path.join(user.home, d));
+      for (const d of dirs) {
+        fs.mkdirSync(d);
+        fs.chownSync(d, user.uid, user.gid);
+      }
+      const ports = dirs.map((d) => {
+        const r = user.run(['allocate', '-s', 'dev', '--persistent', '--json'], env, d);
+        expect(r.code).toBe(0);
+        return r.json.port;
+      });
+      expect(new Set(ports).size).toBe(2);
+      for (const d of dirs) expect(fs.readdirSync(d)).toEqual([]);
+      const state = JSON.parse(fs.readFileSync(path.join(user.home, '.styxy', 'state.json'), 'utf8'));
+      expect(state.allocations).toHaveLength(2);
+    } finally {
+      user.remove();
+    }
   });
 });
