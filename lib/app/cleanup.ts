@@ -36,7 +36,7 @@ export async function runCleanup(ctx: TransactionContext, input: CleanupInput): 
       state: kept,
       audit: unused.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'nothing listening' })),
     };
-  }, input.dryRun ? { write: false } : {});
+  }, { configOptional: true, ...(input.dryRun && { write: false }) });
 }
 
 async function listeningPorts(ports: number[]): Promise<Set<number>> {

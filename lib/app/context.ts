@@ -3,7 +3,7 @@ import { ownerPids, pruneAllocations } from '../core/prune';
 import { probeLiveProcesses } from '../os/processes';
 import { writeErr } from '../os/stdio';
 import { resolvePaths } from '../store/paths';
-import { withTransactionDetailed, type TransactionCommit, type TransactionContext, type TransactionOutcome } from '../store/transaction';
+import { withTransactionDetailed, type TransactionCommit, type TransactionContext, type TransactionOptions, type TransactionOutcome } from '../store/transaction';
 import type { LoadedConfig } from '../store/config-files';
 
 /** The context of one CLI invocation: where its files are, the clock, where warnings go. */
@@ -26,6 +26,10 @@ export interface LiveView {
   stateAsRead: State;
 }
 
+export interface LiveStateOptions extends TransactionOptions {
+  write?: boolean;
+}
+
 /**
  * A transaction in which the state is first pruned of dead and expired owners. When `work`
  * returns no state of its own, the pruned state is written (if anything was pruned), and each
@@ -34,7 +38,7 @@ export interface LiveView {
 export async function withLiveState<T>(
   ctx: TransactionContext,
   work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
-  options: { write?: boolean } = {},
+  options: LiveStateOptions = {},
 ): Promise<T> {
   return (await withLiveStateDetailed(ctx, work, options)).result;
 }
@@ -43,7 +47,7 @@ export async function withLiveState<T>(
 export async function withLiveStateDetailed<T>(
   ctx: TransactionContext,
   work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
-  options: { write?: boolean } = {},
+  options: LiveStateOptions = {},
 ): Promise<TransactionCommit<T>> {
   return withTransactionDetailed(ctx, async ({ config, state: stateAsRead }) => {
     const now = ctx.now();
@@ -65,5 +69,5 @@ export async function withLiveStateDetailed<T>(
       state: outcome.state ?? state,
       audit: [...pruneEvents, ...(outcome.audit ?? [])],
     };
-  });
+  }, { configOptional: options.configOptional === true });
 }

@@ -28,5 +28,5 @@ export async function runList(ctx: TransactionContext, input: { serviceType?: st
       .sort((a, b) => a.port - b.port)
       .map((a) => ({ ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)) }));
     return { result: { success: true, allocations, pruned: pruned.length } };
-  });
+  }, { configOptional: true });
 }

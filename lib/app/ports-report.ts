@@ -24,7 +24,7 @@ export interface ScanResult {
 
 /** The live allocations, pruned under the lock; the slow look at the OS happens after it. */
 function liveAllocations(ctx: TransactionContext): Promise<Allocation[]> {
-  return withLiveState(ctx, ({ state }) => ({ result: state.allocations }));
+  return withLiveState(ctx, ({ state }) => ({ result: state.allocations }), { configOptional: true });
 }
 
 /** `styxy check <port>`: who holds it in Styxy, whether something listens, and which process. */

@@ -57,5 +57,5 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
       state: { ...state, allocations: state.allocations.filter((a) => !releasedIds.has(a.lockId)) },
       audit: plan.released.map((a) => ({ action: 'release', serviceType: a.serviceType, lockId: a.lockId, port: a.port, instanceId: a.instanceId })),
     };
-  });
+  }, { configOptional: true });
 }

@@ -6,6 +6,9 @@ export interface ConfigProblem {
   file: string;
   path: string;
   message: string;
+  /** For a JSON syntax error: where in the file (1-based). */
+  line?: number;
+  column?: number;
 }
 
 export interface NamedLayer {
@@ -169,5 +172,5 @@ export function describeSchemaError(file: string, error: { instancePath: string;
 }
 
 export function formatConfigProblems(problems: ConfigProblem[]): string {
-  return problems.map((p) => `${p.file}: ${p.path}: ${p.message}`).join('\n');
+  return problems.map((p) => (p.line !== undefined ? `${p.file}:${p.line}:${p.column}: ${p.message}` : `${p.file}: ${p.path}: ${p.message}`)).join('\n');
 }

@@ -19,6 +19,7 @@ import { CONFIG_MAX_BYTES, FileTooLarge, readTextCapped } from './read-capped';
 import { checkFileSafety } from './home';
 import type { StyxyPaths } from './paths';
 import { validateConfigShape } from './validators';
+import { findJsonSyntaxProblems } from '../core/json-syntax';
 
 export const BUILT_IN = 'built-in defaults';
 export const PROJECT_CONFIG_NAME = '.styxy.json';
@@ -66,12 +67,30 @@ export function readConfigLayer(file: string, mustBeSafe: boolean): { layer: Con
   let data: unknown;
   try {
     data = JSON.parse(text);
-  } catch (err) {
-    return { layer: null, problems: [{ file, path: '/', message: `not valid JSON: ${(err as Error).message}` }] };
+  } catch {
+    return { layer: null, problems: describeSyntaxProblems(file, text) };
   }
   const errors = validateConfigShape(data);
   if (errors.length > 0) return { layer: null, problems: errors.map((e) => describeSchemaError(file, e)) };
   return { layer: data as ConfigLayer, problems: [] };
+}
+
+/**
+ * Every JSON syntax problem of a file, by line and column, never quoting it (the file may be a
+ * secret linked in place of a config). When only trailing commas are wrong, the file is also
+ * checked against the schema without them, so that one run names every problem.
+ */
+function describeSyntaxProblems(file: string, text: string): ConfigProblem[] {
+  const report = findJsonSyntaxProblems(text);
+  const problems: ConfigProblem[] = report.problems.map((p) => ({ file, path: '/', line: p.line, column: p.column, message: `not valid JSON: ${p.message}` }));
+  if (report.repaired !== null) {
+    try {
+      problems.push(...validateConfigShape(JSON.parse(report.repaired)).map((e) => describeSchemaError(file, e)));
+    } catch {
+      /* the scan and the parser disagree: its problems stand alone */
+    }
+  }
+  return problems;
 }
 
 /**
@@ -85,6 +104,37 @@ export function loadConfig(paths: StyxyPaths, cwd: string): LoadedConfig {
   const problems = [...project.problems, ...user.problems];
   if (problems.length > 0) throw invalidConfig(problems);
   return buildEffectiveConfig(paths, projectFile, project.layer, user.layer);
+}
+
+/** The effective config for a command that can do without it, and the problems it skipped. */
+export interface TolerantConfig {
+  config: LoadedConfig;
+  /** Empty when the config is valid; else INVALID_CONFIG's problems, each file that has one left out. */
+  problems: ConfigProblem[];
+}
+
+/**
+ * For commands that need only the state (list, check, scan, release, cleanup): a config with a
+ * problem does not stop them. The layers with a problem are left out (all of them, down to the
+ * built-in defaults, when the problem lies in how they combine), and the problems returned so
+ * that the caller can warn.
+ */
+export function loadConfigTolerant(paths: StyxyPaths, cwd: string): TolerantConfig {
+  try {
+    return { config: loadConfig(paths, cwd), problems: [] };
+  } catch (err) {
+    if (!(err instanceof StyxyError) || err.code !== 'INVALID_CONFIG') throw err;
+    const problems = (err.details?.problems ?? []) as ConfigProblem[];
+    const broken = new Set(problems.map((p) => p.file));
+    const projectFile = findProjectConfig(cwd);
+    const project = projectFile && !broken.has(projectFile) ? readConfigLayer(projectFile, false).layer : null;
+    const user = broken.has(paths.config) ? null : readConfigLayer(paths.config, true).layer;
+    try {
+      return { config: buildEffectiveConfig(paths, project ? projectFile : null, project, user), problems };
+    } catch {
+      return { config: buildEffectiveConfig(paths, null, null, null), problems };
+    }
+  }
 }
 
 /**

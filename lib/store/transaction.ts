@@ -1,7 +1,8 @@
 import type { ConfigLayer, State } from '../core/types';
 import { appendAudit, type AuditInput } from './audit-log';
 import { pruneBackups } from './backups';
-import { loadConfig, undoConfigWrite, writeUserConfig, type LoadedConfig } from './config-files';
+import { loadConfig, loadConfigTolerant, undoConfigWrite, writeUserConfig, type LoadedConfig } from './config-files';
+import { formatConfigProblems } from '../core/config-rules';
 import { seam } from './fs-seam';
 import { checkFileSafety, ensureHome } from './home';
 import { acquireLock, sweepLockLeftovers } from './lock';
@@ -40,8 +41,18 @@ export interface TransactionOutcome<T> {
 export async function withTransaction<T>(
   ctx: TransactionContext,
   work: (view: TransactionView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
+  options: TransactionOptions = {},
 ): Promise<T> {
-  return (await withTransactionDetailed(ctx, work)).result;
+  return (await withTransactionDetailed(ctx, work, options)).result;
+}
+
+export interface TransactionOptions {
+  /**
+   * The command needs only the state (list, check, scan, release, cleanup): an invalid config
+   * is a warning, and the layers without a problem are used. Everything that allocates or
+   * changes the config leaves this off, and INVALID_CONFIG stops it.
+   */
+  configOptional?: boolean;
 }
 
 export interface TransactionCommit<T> {
@@ -54,6 +65,7 @@ export interface TransactionCommit<T> {
 export async function withTransactionDetailed<T>(
   ctx: TransactionContext,
   work: (view: TransactionView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
+  options: TransactionOptions = {},
 ): Promise<TransactionCommit<T>> {
   const { paths } = ctx;
   ensureHome(paths);
@@ -61,7 +73,7 @@ export async function withTransactionDetailed<T>(
   const lock = await acquireLock(paths);
   try {
     sweepTempFiles(paths);
-    const config = loadConfig(paths, ctx.cwd);
+    const config = options.configOptional ? loadConfigWarning(ctx) : loadConfig(paths, ctx.cwd);
     const read = readState(paths, ctx.now());
     if (read.movedCorruptTo) {
       ctx.warn(`styxy: state.json was unusable (${read.corruptReason}); moved it to ${read.movedCorruptTo} and started from an empty state`);
@@ -97,6 +109,18 @@ export async function withTransactionDetailed<T>(
   } finally {
     await lock.release();
   }
+}
+
+function loadConfigWarning(ctx: TransactionContext): LoadedConfig {
+  const { config, problems } = loadConfigTolerant(ctx.paths, ctx.cwd);
+  if (problems.length > 0) {
+    const skipped = [...new Set(problems.map((p) => p.file))].filter((f) => f !== config.projectFile && f !== config.userFile);
+    const lines = formatConfigProblems(problems).split('\n').map((line) => `  ${line}`).join('\n');
+    ctx.warn(
+      `styxy: warning: the config is invalid; this command goes on without ${skipped.length ? skipped.join(', ') : 'the layers that break it'} (allocate, run and config changes refuse until it is fixed):\n${lines}\n  hint: check it with: styxy config validate`,
+    );
+  }
+  return config;
 }
 
 function afterwards(ctx: TransactionContext, what: string, step: () => void): void {

@@ -193,7 +193,7 @@ describe('config', () => {
 
   test('invalid JSON in a project file names that file', () => {
     fs.writeFileSync(path.join(box.cwd, '.styxy.json'), '{ nope');
-    const r = box.run(['list', '--json']);
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
     expect(r.json.error.code).toBe('INVALID_CONFIG');
     expect(r.json.error.details.files).toEqual([path.join(box.cwd, '.styxy.json')]);
   });

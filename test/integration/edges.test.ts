@@ -311,3 +311,77 @@ describe('a home that does not move with the working directory (item 5)', () => 
     }
   });
 });
+
+describe('a broken config.json blocks only what needs it (item 10)', () => {
+  const broken = '{\n  "auto_allocation": { "gap_size": 3, },\n  "colour": "blue",\n  "service_types": { "web": { "port_range": [12000, 12009] }, },\n}\n';
+
+  test('list, check, scan, audit, release and cleanup work and warn; allocate, run and config changes refuse with every problem at once', () => {
+    const kept = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
+    const other = box.run(['allocate', '-s', 'api', '--persistent', '--json']).json;
+    writeHomeFile('config.json', broken);
+    const config = path.join(box.home, 'config.json');
+    // Each trailing comma, as [line, column]: two on line 4 (inside and after service_types).
+    const lines = broken.split('\n');
+    const commas = [
+      [2, (lines[1] as string).indexOf(', }') + 1],
+      [4, (lines[3] as string).indexOf(', }') + 1],
+      [4, (lines[3] as string).length],
+    ];
+    const works: string[][] = [
+      ['list', '--json'],
+      ['check', String(kept.port), '--json'],
+      ['scan', '--start', '2990', '--end', '3100', '--json'],
+      ['audit', '--json'],
+      ['cleanup', '--json'],
+      ['release', other.lockId, '--json'],
+    ];
+    for (const args of works) {
+      const r = box.run(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 0 });
+      expect(r.json.success).toBe(true);
+      if (args[0] !== 'audit') expect(r.stderr).toContain(`warning: the config is invalid`);
+      if (args[0] !== 'audit') expect(r.stderr).toContain(`${config}:2:${commas[0]?.[1]}`);
+    }
+    expect(box.run(['list', '--json']).json.allocations.map((a: { lockId: string }) => a.lockId)).toEqual([kept.lockId]);
+
+    const refuses: string[][] = [
+      ['allocate', '-s', 'dev', '--json'],
+      ['allocate', '-s', 'brand-new', '--json'],
+      ['config', 'set', 'auto-allocation.gap-size', '5', '--json'],
+      ['config', 'auto-allocation', 'set-rule', 'x-*', '--chunk-size', '4', '--json'],
+      ['config', 'auto-allocation', 'disable', '--json'],
+    ];
+    for (const args of refuses) {
+      const r = box.run(args);
+      expect({ args, code: r.code, error: r.json?.error?.code }).toEqual({ args, code: 9, error: 'INVALID_CONFIG' });
+      // Every problem at once: both trailing commas with line and column, and the unknown key.
+      expect(r.json.error.details.problems).toEqual([
+        ...commas.map(([line, column]) => ({ file: config, path: '/', line, column, message: 'not valid JSON: trailing comma (remove it)' })),
+        expect.objectContaining({ file: config, path: '/colour', message: "unknown key 'colour'" }),
+      ]);
+    }
+    const run = box.run(['run', '-s', 'dev', '--', process.execPath, '-e', 'require("fs").writeFileSync("ran", "")']);
+    expect(run.code).toBe(9);
+    expect(fs.existsSync(path.join(box.cwd, 'ran'))).toBe(false);
+    expect(fs.readFileSync(config, 'utf8')).toBe(broken);
+  });
+});
+
+describe('an unparseable config is reported by place, never by content (item 8)', () => {
+  test('.styxy.json linked to a file of secrets: INVALID_CONFIG with file, line and column, and not a byte of it', () => {
+    const secrets = path.join(box.dir, 'env');
+    fs.writeFileSync(secrets, 'SHELL=/bin/bash\nAWS_SECRET_ACCESS_KEY=hunter2hunter2\n');
+    const link = path.join(box.cwd, '.styxy.json');
+    fs.symlinkSync(secrets, link);
+    for (const args of [['allocate', '-s', 'dev', '--json'], ['allocate', '-s', 'dev'], ['config', 'validate'], ['config', 'validate', link, '--json'], ['doctor', '--json']]) {
+      const r = box.run(args);
+      expect(r.code).not.toBe(0);
+      const out = r.stdout + r.stderr;
+      expect(out).not.toMatch(/SHELL|bash|AWS|hunter2/);
+      expect(out).toContain(`${link}:1:1`);
+    }
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(r.json.error.code).toBe('INVALID_CONFIG');
+    expect(r.json.error.details.problems).toEqual([{ file: link, path: '/', line: 1, column: 1, message: 'not valid JSON: unexpected character where a value should start' }]);
+  });
+});
