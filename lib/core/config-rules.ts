@@ -24,6 +24,13 @@ export interface MergedConfig {
   /** The last file that set `auto_allocation` / `auto_allocation_rules`. */
   autoSource: string;
   rulesSource: string;
+  /** For each service type, the file that set its preferred ports last. */
+  preferredSources?: Record<string, string>;
+  /** For each `auto_allocation` key and each rule pattern, the file that set it last. */
+  autoKeySources?: Record<string, string>;
+  ruleSources?: Record<string, string>;
+  /** The files in layer order, the base first: a later one is blamed for what it broke. */
+  layerFiles?: string[];
   problems: ConfigProblem[];
 }
 
@@ -36,7 +43,15 @@ export interface MergedConfig {
 export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedLayer[]): MergedConfig {
   const serviceTypes: Record<string, ServiceType> = { ...base.service_types };
   const rangeSources: Record<string, string> = {};
-  for (const name of Object.keys(serviceTypes)) rangeSources[name] = baseFile;
+  const preferredSources: Record<string, string> = {};
+  const autoKeySources: Record<string, string> = {};
+  const ruleSources: Record<string, string> = {};
+  for (const name of Object.keys(serviceTypes)) {
+    rangeSources[name] = baseFile;
+    preferredSources[name] = baseFile;
+  }
+  for (const key of Object.keys(base.auto_allocation)) autoKeySources[key] = baseFile;
+  for (const pattern of Object.keys(base.auto_allocation_rules)) ruleSources[pattern] = baseFile;
   const problems: ConfigProblem[] = [];
   let autoAllocation = { ...base.auto_allocation };
   let rules = { ...base.auto_allocation_rules };
@@ -65,14 +80,17 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
       }
       serviceTypes[name] = merged;
       if (partial.port_range !== undefined) rangeSources[name] = file;
+      if (partial.preferred_ports !== undefined || ownValue(preferredSources, name) === undefined) preferredSources[name] = file;
     }
     if (layer.auto_allocation) {
       autoAllocation = { ...autoAllocation, ...layer.auto_allocation };
       autoSource = file;
+      for (const key of Object.keys(layer.auto_allocation)) autoKeySources[key] = file;
     }
     if (layer.auto_allocation_rules) {
       rulesSource = file;
       const later = layer.auto_allocation_rules;
+      for (const pattern of Object.keys(later)) ruleSources[pattern] = file;
       const earlier = Object.fromEntries(Object.entries(rules).filter(([pattern]) => ownValue(later, pattern) === undefined));
       rules = { ...later, ...earlier };
     }
@@ -83,6 +101,10 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
     rangeSources,
     autoSource,
     rulesSource,
+    preferredSources,
+    autoKeySources,
+    ruleSources,
+    layerFiles: [baseFile, ...layers.map((l) => l.file)],
     problems,
   };
 }
@@ -94,6 +116,13 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
 export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
   const { config, rangeSources, autoSource, rulesSource } = merged;
   const problems: ConfigProblem[] = [];
+  // Of the files behind a problem, the one applied last introduced it (a user config widening
+  // dev over monitoring is to blame, not the built-in defaults that define monitoring).
+  const order = merged.layerFiles ?? [];
+  const latest = (...files: (string | undefined)[]): string => {
+    const known = files.filter((f): f is string => f !== undefined);
+    return known.reduce((a, b) => (order.indexOf(b) > order.indexOf(a) ? b : a), known[0] ?? 'config');
+  };
   const spans: { name: string; low: number; high: number }[] = [];
 
   for (const [name, type] of Object.entries(config.service_types)) {
@@ -107,7 +136,7 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
     (type.preferred_ports ?? []).forEach((port, index) => {
       if (port < low || port > high) {
         problems.push({
-          file,
+          file: latest(file, merged.preferredSources && ownValue(merged.preferredSources, name)),
           path: `/service_types/${name}/preferred_ports/${index}`,
           message: `preferred port ${port} is outside the type's range ${low}-${high}`,
         });
@@ -119,32 +148,36 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
   let reach: (typeof spans)[number] | undefined;
   for (const span of spans) {
     if (reach && span.low <= reach.high) {
+      const spanFile = ownValue(rangeSources, span.name) ?? 'config';
+      const reachFile = ownValue(rangeSources, reach.name) ?? 'config';
+      const [blamed, other, file, otherFile] = latest(reachFile, spanFile) === spanFile ? [span, reach, spanFile, reachFile] : [reach, span, reachFile, spanFile];
       problems.push({
-        file: ownValue(rangeSources, span.name) ?? 'config',
-        path: `/service_types/${span.name}/port_range`,
-        message: `range ${span.low}-${span.high} of '${span.name}' overlaps ${reach.low}-${reach.high} of '${reach.name}'`,
+        file,
+        path: `/service_types/${blamed.name}/port_range`,
+        message: `range ${blamed.low}-${blamed.high} of '${blamed.name}' overlaps ${other.low}-${other.high} of '${other.name}'${otherFile !== file ? ` (from ${otherFile})` : ''}`,
       });
     }
     if (!reach || span.high > reach.high) reach = span;
   }
 
   const auto = config.auto_allocation;
+  const keySource = (key: string) => (merged.autoKeySources && ownValue(merged.autoKeySources, key)) ?? autoSource;
   if (auto.min_port >= auto.max_port) {
     problems.push({
-      file: autoSource,
+      file: latest(keySource('min_port'), keySource('max_port')),
       path: '/auto_allocation/min_port',
       message: `min_port ${auto.min_port} must be below max_port ${auto.max_port}`,
     });
   }
   for (const key of ['min_port', 'max_port'] as const) {
     if (auto[key] < 1024) {
-      problems.push({ file: autoSource, path: `/auto_allocation/${key}`, message: `${key} ${auto[key]} is below 1024; auto-allocated ranges stay within 1024-65535` });
+      problems.push({ file: keySource(key), path: `/auto_allocation/${key}`, message: `${key} ${auto[key]} is below 1024; auto-allocated ranges stay within 1024-65535` });
     }
   }
   for (const [pattern, rule] of Object.entries(config.auto_allocation_rules)) {
     if (rule.preferred_range_start !== undefined && rule.preferred_range_start < 1024) {
       problems.push({
-        file: rulesSource,
+        file: (merged.ruleSources && ownValue(merged.ruleSources, pattern)) ?? rulesSource,
         path: `/auto_allocation_rules/${pattern}/preferred_range_start`,
         message: `preferred_range_start ${rule.preferred_range_start} is below 1024`,
       });

@@ -4,7 +4,6 @@ import { builtInConfig } from '../core/defaults';
 import {
   describeSchemaError,
   findConfigProblems,
-  formatConfigProblems,
   mergeConfigLayers,
   type ConfigProblem,
   type MergedConfig,
@@ -175,11 +174,20 @@ function findPathProblems(paths: StyxyPaths, projectFile: string | null, project
 }
 
 export function invalidConfig(problems: ConfigProblem[]): StyxyError {
+  const named = problems.map((p) => ({ ...p, layer: layerOf(p.file) }));
   const files = [...new Set(problems.map((p) => p.file))];
-  return new StyxyError('INVALID_CONFIG', `Invalid config:\n${formatConfigProblems(problems)}`, {
-    details: { problems, files },
-    suggestions: [`Fix ${files.join(', ')} and check it with: styxy config validate`],
+  const fixable = files.filter((f) => f !== BUILT_IN);
+  const lines = named.map((p) => (p.line !== undefined ? `${p.file}:${p.line}:${p.column} (${p.layer}): ${p.message}` : `${p.file} (${p.layer}): ${p.path}: ${p.message}`));
+  return new StyxyError('INVALID_CONFIG', `Invalid config:\n${lines.join('\n')}`, {
+    details: { problems: named, files },
+    suggestions: fixable.length ? [`Fix ${fixable.join(', ')} and check it with: styxy config validate`] : [],
   });
+}
+
+/** Which layer a problem's file is: the built-in defaults, a project's .styxy.json or the user's config. */
+function layerOf(file: string): 'built-in defaults' | 'project config' | 'user config' {
+  if (file === BUILT_IN) return 'built-in defaults';
+  return path.basename(file) === PROJECT_CONFIG_NAME ? 'project config' : 'user config';
 }
 
 /** A rewrite of config.json that has happened but may still be undone. */

@@ -173,8 +173,8 @@ describe('config', () => {
     const problems = r.json.error.details.problems;
     expect(problems).toEqual(
       expect.arrayContaining([
-        { file: path.join(box.home, 'config.json'), path: '/service_types/dev/port_rnage', message: "unknown key 'port_rnage'" },
-        { file: path.join(box.home, 'config.json'), path: '/colour', message: "unknown key 'colour'" },
+        { file: path.join(box.home, 'config.json'), layer: 'user config', path: '/service_types/dev/port_rnage', message: "unknown key 'port_rnage'" },
+        { file: path.join(box.home, 'config.json'), layer: 'user config', path: '/colour', message: "unknown key 'colour'" },
       ]),
     );
     expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);

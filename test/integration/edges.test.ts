@@ -356,7 +356,7 @@ describe('a broken config.json blocks only what needs it (item 10)', () => {
       expect({ args, code: r.code, error: r.json?.error?.code }).toEqual({ args, code: 9, error: 'INVALID_CONFIG' });
       // Every problem at once: both trailing commas with line and column, and the unknown key.
       expect(r.json.error.details.problems).toEqual([
-        ...commas.map(([line, column]) => ({ file: config, path: '/', line, column, message: 'not valid JSON: trailing comma (remove it)' })),
+        ...commas.map(([line, column]) => ({ file: config, layer: 'user config', path: '/', line, column, message: 'not valid JSON: trailing comma (remove it)' })),
         expect.objectContaining({ file: config, path: '/colour', message: "unknown key 'colour'" }),
       ]);
     }
@@ -382,6 +382,38 @@ describe('an unparseable config is reported by place, never by content (item 8)'
     }
     const r = box.run(['allocate', '-s', 'dev', '--json']);
     expect(r.json.error.code).toBe('INVALID_CONFIG');
-    expect(r.json.error.details.problems).toEqual([{ file: link, path: '/', line: 1, column: 1, message: 'not valid JSON: unexpected character where a value should start' }]);
+    expect(r.json.error.details.problems).toEqual([{ file: link, layer: 'project config', path: '/', line: 1, column: 1, message: 'not valid JSON: unexpected character where a value should start' }]);
+  });
+});
+
+describe('a problem is blamed on the file and layer that introduced it (item 11)', () => {
+  test("config.json widening dev over monitoring blames config.json, and the hint names only files you can fix", () => {
+    box.writeConfig({ service_types: { dev: { port_range: [3000, 3199] } } });
+    const config = path.join(box.home, 'config.json');
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(r.json.error.code).toBe('INVALID_CONFIG');
+    expect(r.json.error.details.problems).toEqual([
+      { file: config, layer: 'user config', path: '/service_types/dev/port_range', message: "range 3000-3199 of 'dev' overlaps 3100-3199 of 'monitoring' (from built-in defaults)" },
+    ]);
+    expect(r.json.error.suggestions).toEqual([`Fix ${config} and check it with: styxy config validate`]);
+    const human = box.run(['allocate', '-s', 'dev']);
+    expect(human.stderr).toContain(`${config} (user config): /service_types/dev/port_range`);
+    expect(human.stderr).not.toMatch(/Fix built-in/);
+  });
+
+  test('a project range overlapped by config.json blames config.json; preferred ports and bounds blame the layer that set them', () => {
+    const project = path.join(box.cwd, '.styxy.json');
+    fs.writeFileSync(project, JSON.stringify({ service_types: { web: { port_range: [12000, 12099] } }, auto_allocation: { max_port: 20000 } }));
+    box.writeConfig({ service_types: { zeta: { port_range: [11990, 12005] }, dev: { preferred_ports: [5000] } }, auto_allocation: { min_port: 30000 } });
+    const config = path.join(box.home, 'config.json');
+    const problems = box.run(['allocate', '-s', 'dev', '--json']).json.error.details.problems;
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ file: config, layer: 'user config', path: '/service_types/zeta/port_range' }),
+        expect.objectContaining({ file: config, layer: 'user config', path: '/service_types/dev/preferred_ports/0' }),
+        expect.objectContaining({ file: config, layer: 'user config', path: '/auto_allocation/min_port' }),
+      ]),
+    );
+    expect(problems).toHaveLength(3);
   });
 });
