@@ -1,6 +1,7 @@
 import os = require('os');
 import { StyxyError } from '../errors';
-import { appendFileNoFollow } from './atomic-write';
+import fs = require('fs');
+import { writeAll } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
 
@@ -25,7 +26,60 @@ export function appendAudit(paths: StyxyPaths, events: AuditEvent[]): void {
   const user = currentUser();
   const lines = events.map((e) => JSON.stringify({ ...e, user, pid: process.pid })).join('\n');
   faultPoint('during-audit');
-  appendFileNoFollow(paths.audit, `${lines}\n`);
+  appendWholeLines(paths.audit, `${lines}\n`, `${events.length} event${events.length === 1 ? '' : 's'} (${[...new Set(events.map((e) => e.action))].join(', ')})`);
+}
+
+/**
+ * Appends whole lines, or nothing: a write that fails part-way (a full disk) is cut back to the
+ * size the log had, so that it still ends on a whole line and the next event is not glued to a
+ * torn one. A log that already ends mid-line (a writer killed while appending) gets a newline
+ * first. Never through a symlink; created 0600.
+ */
+function appendWholeLines(file: string, text: string, what: string): void {
+  let fd: number;
+  try {
+    fd = seam.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') refuseSymlink(file);
+    throw appendFailure(file, err, `nothing was written to it, so ${what} are not logged`);
+  }
+  try {
+    const size = seam.fstatSync(fd).size;
+    let data = text;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      seam.readSync(fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) data = `\n${text}`;
+    }
+    try {
+      writeAll(fd, Buffer.from(data, 'utf8'));
+    } catch (err) {
+      let restored = true;
+      try {
+        seam.ftruncateSync(fd, size);
+      } catch {
+        restored = false;
+      }
+      throw appendFailure(
+        file,
+        err,
+        restored ? `it was left as it was, without ${what}` : `it may end on a partial line (readers skip it; the next event starts a new line), and ${what} are not logged`,
+      );
+    }
+  } finally {
+    seam.closeSync(fd);
+  }
+}
+
+function appendFailure(file: string, err: unknown, outcome: string): StyxyError {
+  if (err instanceof StyxyError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  const reason = code === 'ENOSPC' || code === 'EDQUOT' ? 'the disk is full' : code === 'EROFS' ? 'the file system is read-only' : (err as Error).message;
+  return new StyxyError('WRITE_FAILED', `could not append to ${file} (${reason}); ${outcome}`, {
+    cause: err,
+    details: { path: file, errno: code },
+    suggestions: code === 'ENOSPC' || code === 'EDQUOT' ? ['Free some disk space'] : [],
+  });
 }
 
 function rotateIfLarge(paths: StyxyPaths): void {

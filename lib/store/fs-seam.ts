@@ -7,7 +7,10 @@ import path = require('path');
  */
 export const seam = {
   openSync: fs.openSync,
-  writeSync: fs.writeSync as (fd: number, buffer: Buffer, offset: number, length: number) => number,
+  writeSync: ((fd: number, buffer: Buffer, offset: number, length: number) =>
+    diskFull ? writeOnFullDisk(fd, buffer, offset, length) : fs.writeSync(fd, buffer, offset, length)) as (fd: number, buffer: Buffer, offset: number, length: number) => number,
+  readSync: fs.readSync as (fd: number, buffer: Buffer, offset: number, length: number, position: number) => number,
+  ftruncateSync: fs.ftruncateSync,
   fsyncSync: fs.fsyncSync,
   closeSync: fs.closeSync,
   renameSync: fs.renameSync,
@@ -37,9 +40,11 @@ export function overrideFs(overrides: Partial<typeof seam>): () => void {
 export function faultPoint(name: string, file?: string): void {
   const kill = process.env.STYXY_TEST_KILL_AT;
   const fail = process.env.STYXY_TEST_FAIL_AT;
-  if (kill === undefined && fail === undefined) return;
+  const full = process.env.STYXY_TEST_FULL_AT;
+  if (kill === undefined && fail === undefined && full === undefined) return;
   const names = file === undefined ? [name] : [name, `${name}:${path.basename(file)}`];
   if (kill !== undefined && names.includes(kill)) process.kill(process.pid, 'SIGKILL');
+  if (full !== undefined && names.includes(full)) diskFull = true;
   if (fail !== undefined && names.includes(fail) && !failed) {
     failed = true;
     throw Object.assign(new Error(`injected I/O error at ${fail}`), { code: 'EIO' });
@@ -48,3 +53,16 @@ export function faultPoint(name: string, file?: string): void {
 
 /** An injected failure happens once per process, like a transient I/O error. */
 let failed = false;
+
+/**
+ * Set by STYXY_TEST_FULL_AT: from that point on the disk is full. The next write stores half of
+ * what it is given, as write(2) does when the last free block runs out, and every write after
+ * it fails with ENOSPC.
+ */
+let diskFull = false;
+let shortWriteDone = false;
+function writeOnFullDisk(fd: number, buffer: Buffer, offset: number, length: number): number {
+  if (shortWriteDone || length < 2) throw Object.assign(new Error('ENOSPC: no space left on device, write (injected)'), { code: 'ENOSPC' });
+  shortWriteDone = true;
+  return fs.writeSync(fd, buffer, offset, Math.floor(length / 2));
+}

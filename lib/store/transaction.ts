@@ -127,7 +127,9 @@ function afterwards(ctx: TransactionContext, what: string, step: () => void): vo
   try {
     step();
   } catch (err) {
-    ctx.warn(`styxy: the change was made, but ${what} failed: ${(err as Error).message}`);
+    // The step's own error may say "nothing was changed" of its file; the change itself was made.
+    const reason = (err as Error).message.replace(/; nothing was changed$/, '; that file was left as it was');
+    ctx.warn(`styxy: the change was made, but ${what} failed: ${reason}`);
   }
 }
 
