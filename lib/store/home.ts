@@ -1,3 +1,5 @@
+import os = require('os');
+import path = require('path');
 import { StyxyError } from '../errors';
 import { seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
@@ -9,12 +11,13 @@ const currentUid = (): number | null => (typeof process.getuid === 'function' ? 
  * group/others may write, like ssh refuses such a `~/.ssh`.
  */
 export function ensureHome(paths: StyxyPaths): void {
+  if (currentUid() === 0) refuseRootInUserHome(paths.home);
   try {
     seam.mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new StyxyError('WRITE_FAILED', `Cannot create Styxy's home ${paths.home}: ${(err as Error).message}`, {
       cause: err,
-      suggestions: ['Point STYXY_HOME at a directory you can write'],
+      suggestions: ['Use a home you can write: export STYXY_HOME="$HOME/.styxy"'],
     });
   }
   checkHomeSafety(paths.home);
@@ -23,7 +26,10 @@ export function ensureHome(paths: StyxyPaths): void {
 export function checkHomeSafety(home: string): void {
   const stat = seam.statSync(home);
   if (!stat.isDirectory()) {
-    throw new StyxyError('UNSAFE_HOME', `${home} is not a directory`, { details: { path: home } });
+    throw new StyxyError('UNSAFE_HOME', `${home} is not a directory`, {
+      details: { path: home },
+      suggestions: [`Inspect it, then move it away: mv ${shellWord(home)} ${shellWord(`${home}.moved`)}`],
+    });
   }
   checkOwnership(home, stat.uid, stat.mode);
 }
@@ -57,7 +63,13 @@ function checkOwnership(file: string, uid: number, mode: number): void {
   if (uid !== me) {
     throw new StyxyError('UNSAFE_HOME', `${file} belongs to uid ${uid}, not to you (uid ${me})`, {
       details: { path: file, owner: uid },
-      suggestions: [`If it is yours, take it back: chown -R $(id -u) ${file}`, 'Or use a home of your own: STYXY_HOME=...'],
+      suggestions: me === 0 ? rootSuggestions(uid) : [
+        // Only root can give a file back; a file root made (a sudo run) is given back through sudo.
+        uid === 0
+          ? `It was made by root (a sudo run?); give it back: sudo chown -R "$(id -u):$(id -g)" ${shellWord(file)}`
+          : `Ask its owner (uid ${uid}), or an administrator: sudo chown -R "$(id -u):$(id -g)" ${shellWord(file)}`,
+        `Or use a home of your own: export STYXY_HOME="$HOME/.styxy-$(id -u)"`,
+      ],
     });
   }
   if ((mode & 0o022) !== 0) {
@@ -66,4 +78,96 @@ function checkOwnership(file: string, uid: number, mode: number): void {
       suggestions: [`Restrict it: chmod go-w ${file}`],
     });
   }
+}
+
+interface Account {
+  name: string;
+  uid: number;
+  home: string;
+}
+
+/**
+ * Root (say, `sudo -E styxy ...`) never creates or writes a home inside another user's home
+ * directory: the files it made there would belong to root, and their owner would be locked out
+ * of their own Styxy. A directory counts as a user's home when it is that account's home in the
+ * password database and that user owns it, or when it is the home of the user sudo ran for.
+ */
+function refuseRootInUserHome(home: string): void {
+  const accounts = readAccounts();
+  const sudoUser = process.env.SUDO_USER;
+  const sudoAccount = sudoUser ? accounts.find((a) => a.name === sudoUser && a.uid !== 0) : undefined;
+  for (let dir = home; ; dir = path.dirname(dir)) {
+    let owner: Account | undefined = sudoAccount && sudoAccount.home === dir ? sudoAccount : undefined;
+    if (!owner) {
+      try {
+        const uid = seam.statSync(dir).uid;
+        if (uid !== 0) owner = accounts.find((a) => a.uid === uid && a.home === dir);
+      } catch {
+        /* not there yet */
+      }
+    }
+    if (owner) throw rootInUserHome(home, owner, sudoAccount !== undefined);
+    if (path.dirname(dir) === dir) return;
+  }
+}
+
+function rootInUserHome(home: string, owner: Account, viaSudo: boolean): StyxyError {
+  const command = styxyCommand();
+  const rootHome = path.join(safeRootHome(), '.styxy');
+  return new StyxyError(
+    'UNSAFE_HOME',
+    `Running as root, Styxy will not create or write ${home}: it lies in ${owner.home}, the home directory of ${owner.name} (uid ${owner.uid}), who would be locked out of files root made there`,
+    {
+      details: { path: home, user: owner.name, uid: owner.uid, userHome: owner.home },
+      suggestions: [
+        viaSudo ? `Run it as ${owner.name}, without sudo: ${command}` : `Run it as ${owner.name}: runuser -u ${shellWord(owner.name)} -- ${command}`,
+        `Or give root a home of its own: ${viaSudo ? 'sudo ' : ''}env STYXY_HOME=${shellWord(rootHome)} ${command}`,
+      ],
+    },
+  );
+}
+
+/** Root meets a user's file: run as that user, or give root a home of its own; never take the file. */
+function rootSuggestions(uid: number): string[] {
+  const owner = readAccounts().find((a) => a.uid === uid);
+  const command = styxyCommand();
+  return [
+    owner ? `Run it as ${owner.name}, who owns it: runuser -u ${shellWord(owner.name)} -- ${command}` : `Run it as uid ${uid}, who owns it: setpriv --reuid=${uid} --regid=${uid} --clear-groups ${command}`,
+    `Or give root a home of its own: env STYXY_HOME=${shellWord(path.join(safeRootHome(), '.styxy'))} ${command}`,
+  ];
+}
+
+/** This very command line, as a shell would take it. */
+function styxyCommand(): string {
+  const args = process.argv.slice(2).map(shellWord).join(' ');
+  return `styxy${args ? ` ${args}` : ''}`;
+}
+
+function safeRootHome(): string {
+  try {
+    return os.userInfo().homedir || '/root';
+  } catch {
+    return '/root';
+  }
+}
+
+/** The accounts of /etc/passwd (none where there is no such file). */
+function readAccounts(): Account[] {
+  let text: string;
+  try {
+    text = seam.readFileSync('/etc/passwd', 'utf8') as string;
+  } catch {
+    return [];
+  }
+  const accounts: Account[] = [];
+  for (const line of text.split('\n')) {
+    const [name, , uid, , , dir] = line.split(':');
+    if (name && uid && dir && path.isAbsolute(dir) && dir !== '/') accounts.push({ name, uid: Number(uid), home: path.resolve(dir) });
+  }
+  return accounts;
+}
+
+/** A word as a POSIX shell reads it: plain when safe, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9._\/:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

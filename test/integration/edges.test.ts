@@ -444,3 +444,91 @@ describe('a failed audit append leaves whole lines (item 6)', () => {
     expect(events.map((e: { lockId: string }) => e.lockId)).toContain(next.lockId);
   });
 });
+
+describe('root never writes a home inside another user’s home (item 12)', () => {
+  /** A `styxy` on PATH, as an installed one would be, so that a hint can be run as printed. */
+  function installShim(): string {
+    const bin = path.join(box.dir, 'bin');
+    fs.mkdirSync(bin, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, 'styxy'), `#!/bin/sh\nexec ${process.execPath} ${BIN} "$@"\n`, { mode: 0o755 });
+    return `${bin}:${process.env.PATH}`;
+  }
+  const hintCommand = (hint: string) => hint.slice(hint.indexOf(': ') + 2);
+
+  asRootTest('sudo -E: refused with UNSAFE_HOME, nothing created; the hint, run as the user, works', () => {
+    const user = scratchUser(box.dir);
+    try {
+      const PATH = installShim();
+      const env: NodeJS.ProcessEnv = { PATH, NO_COLOR: '1', HOME: user.home, SUDO_USER: user.name, SUDO_UID: String(user.uid), SUDO_GID: String(user.gid) };
+      const r = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'dev', '--json'], { env, cwd: user.home, encoding: 'utf8' });
+      const out = JSON.parse(r.stdout);
+      expect(r.status).toBe(11);
+      expect(out.error.code).toBe('UNSAFE_HOME');
+      expect(out.error.details).toMatchObject({ path: path.join(user.home, '.styxy'), user: user.name, uid: user.uid });
+      expect(fs.existsSync(path.join(user.home, '.styxy'))).toBe(false);
+      const [asUser, asRoot] = out.error.suggestions as string[];
+      expect(asUser).toBe(`Run it as ${user.name}, without sudo: styxy allocate -s dev --json`);
+      expect(asRoot).toMatch(/^Or give root a home of its own: sudo env STYXY_HOME=\S+ styxy allocate -s dev --json$/);
+      // The user runs the first hint as printed (in their shell, without sudo).
+      const shell = spawnSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'sh', '-c', hintCommand(asUser)], {
+        env: { PATH, HOME: user.home, NO_COLOR: '1' },
+        cwd: user.home,
+        encoding: 'utf8',
+      });
+      expect(shell.status).toBe(0);
+      expect(JSON.parse(shell.stdout).success).toBe(true);
+      expect(fs.statSync(path.join(user.home, '.styxy')).uid).toBe(user.uid);
+    } finally {
+      user.remove();
+    }
+  });
+
+  asRootTest('an explicit STYXY_HOME in a user’s home, and a home root already made there: refused, unchanged; runuser hint works', () => {
+    const user = scratchUser(box.dir);
+    try {
+      const PATH = installShim();
+      const styxyHome = path.join(user.home, 'work', 'styxy');
+      fs.mkdirSync(path.dirname(styxyHome));
+      fs.chownSync(path.dirname(styxyHome), user.uid, user.gid);
+      const env: NodeJS.ProcessEnv = { PATH, NO_COLOR: '1', HOME: '/root', STYXY_HOME: styxyHome };
+      const r = spawnSync(process.execPath, [BIN, 'list', '--json'], { env, cwd: '/', encoding: 'utf8' });
+      expect(JSON.parse(r.stdout).error.code).toBe('UNSAFE_HOME');
+      expect(fs.existsSync(styxyHome)).toBe(false);
+      const hint = JSON.parse(r.stdout).error.suggestions[0] as string;
+      expect(hint).toBe(`Run it as ${user.name}: runuser -u ${user.name} -- styxy list --json`);
+      const ran = spawnSync('sh', ['-c', hintCommand(hint)], { env, cwd: '/', encoding: 'utf8' });
+      expect(ran.status).toBe(0);
+      expect(fs.statSync(styxyHome).uid).toBe(user.uid);
+
+      // A home an earlier sudo run left to root inside the user's home: root does not write it either.
+      const left = path.join(user.home, '.styxy');
+      fs.mkdirSync(left, { mode: 0o700 });
+      fs.writeFileSync(path.join(left, 'state.json'), '{"version": 1, "allocations": []}\n', { mode: 0o600 });
+      const again = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'dev', '--json'], { env: { PATH, HOME: user.home, SUDO_USER: user.name, NO_COLOR: '1' }, cwd: '/', encoding: 'utf8' });
+      expect(JSON.parse(again.stdout).error.code).toBe('UNSAFE_HOME');
+      expect(fs.readdirSync(left)).toEqual(['state.json']);
+    } finally {
+      user.remove();
+    }
+  });
+
+  asRootTest('the user locked out by a root-owned home is told a command that gives it back, and it works', () => {
+    const user = scratchUser(box.dir);
+    try {
+      const left = path.join(user.home, '.styxy');
+      fs.mkdirSync(left, { mode: 0o700 });
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: user.home, NO_COLOR: '1' };
+      const r = user.run(['allocate', '-s', 'dev', '--json'], env, user.home);
+      expect(r.json.error.code).toBe('UNSAFE_HOME');
+      const hint = r.json.error.suggestions[0] as string;
+      expect(hint).toBe(`It was made by root (a sudo run?); give it back: sudo chown -R "$(id -u):$(id -g)" ${left}`);
+      // The user's shell expands $(id -u) and $(id -g); sudo then runs the rest as root.
+      const expanded = spawnSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'sh', '-c', `echo ${hintCommand(hint).replace(/^sudo /, '')}`], { env, encoding: 'utf8' }).stdout.trim();
+      expect(expanded).toBe(`chown -R ${user.uid}:${user.gid} ${left}`);
+      expect(spawnSync('sh', ['-c', expanded]).status).toBe(0);
+      expect(user.run(['allocate', '-s', 'dev', '--json'], env, user.home).code).toBe(0);
+    } finally {
+      user.remove();
+    }
+  });
+});
