@@ -203,7 +203,3 @@ export function describeSchemaError(file: string, error: { instancePath: string;
   }
   return { file, path, message: error.message ?? error.keyword };
 }
-
-export function formatConfigProblems(problems: ConfigProblem[]): string {
-  return problems.map((p) => (p.line !== undefined ? `${p.file}:${p.line}:${p.column}: ${p.message}` : `${p.file}: ${p.path}: ${p.message}`)).join('\n');
-}

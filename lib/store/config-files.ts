@@ -177,10 +177,17 @@ export function invalidConfig(problems: ConfigProblem[]): StyxyError {
   const named = problems.map((p) => ({ ...p, layer: layerOf(p.file) }));
   const files = [...new Set(problems.map((p) => p.file))];
   const fixable = files.filter((f) => f !== BUILT_IN);
-  const lines = named.map((p) => (p.line !== undefined ? `${p.file}:${p.line}:${p.column} (${p.layer}): ${p.message}` : `${p.file} (${p.layer}): ${p.path}: ${p.message}`));
-  return new StyxyError('INVALID_CONFIG', `Invalid config:\n${lines.join('\n')}`, {
+  return new StyxyError('INVALID_CONFIG', `Invalid config:\n${describeProblems(problems).join('\n')}`, {
     details: { problems: named, files },
     suggestions: fixable.length ? [`Fix ${fixable.join(', ')} and check it with: styxy config validate`] : [],
+  });
+}
+
+/** One line per problem: file (and line:column for a syntax error), layer, JSON path, what. */
+export function describeProblems(problems: ConfigProblem[]): string[] {
+  return problems.map((p) => {
+    const layer = layerOf(p.file);
+    return p.line !== undefined ? `${p.file}:${p.line}:${p.column} (${layer}): ${p.message}` : `${p.file} (${layer}): ${p.path}: ${p.message}`;
   });
 }
 

@@ -1,8 +1,7 @@
 import type { ConfigLayer, State } from '../core/types';
 import { appendAudit, type AuditInput } from './audit-log';
 import { pruneBackups } from './backups';
-import { loadConfig, loadConfigTolerant, undoConfigWrite, writeUserConfig, type LoadedConfig } from './config-files';
-import { formatConfigProblems } from '../core/config-rules';
+import { describeProblems, loadConfig, loadConfigTolerant, undoConfigWrite, writeUserConfig, type LoadedConfig } from './config-files';
 import { seam } from './fs-seam';
 import { checkFileSafety, ensureHome } from './home';
 import { acquireLock, sweepLockLeftovers } from './lock';
@@ -115,7 +114,7 @@ function loadConfigWarning(ctx: TransactionContext): LoadedConfig {
   const { config, problems } = loadConfigTolerant(ctx.paths, ctx.cwd);
   if (problems.length > 0) {
     const skipped = [...new Set(problems.map((p) => p.file))].filter((f) => f !== config.projectFile && f !== config.userFile);
-    const lines = formatConfigProblems(problems).split('\n').map((line) => `  ${line}`).join('\n');
+    const lines = describeProblems(problems).map((line) => `  ${line}`).join('\n');
     ctx.warn(
       `styxy: warning: the config is invalid; this command goes on without ${skipped.length ? skipped.join(', ') : 'the layers that break it'} (allocate, run and config changes refuse until it is fixed):\n${lines}\n  hint: check it with: styxy config validate`,
     );

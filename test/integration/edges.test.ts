@@ -466,7 +466,7 @@ describe('root never writes a home inside another user’s home (item 12)', () =
       expect(out.error.code).toBe('UNSAFE_HOME');
       expect(out.error.details).toMatchObject({ path: path.join(user.home, '.styxy'), user: user.name, uid: user.uid });
       expect(fs.existsSync(path.join(user.home, '.styxy'))).toBe(false);
-      const [asUser, asRoot] = out.error.suggestions as string[];
+      const [asUser = '', asRoot = ''] = out.error.suggestions as string[];
       expect(asUser).toBe(`Run it as ${user.name}, without sudo: styxy allocate -s dev --json`);
       expect(asRoot).toMatch(/^Or give root a home of its own: sudo env STYXY_HOME=\S+ styxy allocate -s dev --json$/);
       // The user runs the first hint as printed (in their shell, without sudo).
