@@ -168,6 +168,6 @@ function readAccounts(): Account[] {
 }
 
 /** A word as a POSIX shell reads it: plain when safe, else single-quoted. */
-function shellWord(word: string): string {
+export function shellWord(word: string): string {
   return /^[A-Za-z0-9._\/:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

@@ -1,6 +1,7 @@
 import os = require('os');
 import path = require('path');
 import { StyxyError } from '../errors';
+import { shellWord } from './home';
 
 /** Every file Styxy keeps, all inside `$STYXY_HOME`. */
 export interface StyxyPaths {
@@ -22,7 +23,7 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): StyxyPaths {
   if (configured && !path.isAbsolute(configured)) {
     throw new StyxyError('INVALID_ARGUMENT', `STYXY_HOME must be an absolute path, got ${JSON.stringify(configured)}`, {
       details: { variable: 'STYXY_HOME', value: configured },
-      suggestions: [`Give the full path, e.g. STYXY_HOME=${JSON.stringify(path.resolve(configured))}, or unset it to use ~/.styxy`],
+      suggestions: [`Give the full path, e.g. export STYXY_HOME=${shellWord(path.resolve(configured))}, or unset it to use ~/.styxy: unset STYXY_HOME`],
     });
   }
   const home = path.resolve(configured || path.join(accountHome(env), '.styxy'));
