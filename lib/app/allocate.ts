@@ -36,6 +36,8 @@ export interface AllocateInput {
   waitReadyMs?: number;
   /** Create an unknown type even when it is a near miss of a known one (`--new-type`). */
   newType?: boolean;
+  /** `run`: a sticky reuse or an existing instance comes back as it is, never handed over to `owner`. */
+  keepFound?: boolean;
 }
 
 export interface AllocateResult {

@@ -1,21 +1,52 @@
 import { spawn, type ChildProcess } from 'child_process';
 import os = require('os');
 import { StyxyError } from '../errors';
+import { isCreatedByRun, planRun, type PortListener } from '../core/run-plan';
+import { attachListenerProcesses, probePortFree, readListeners } from '../os/ports';
+import { ProcessTreeWatch, readProcessGroups, type TrackedProcess } from '../os/process-tree';
 import type { TransactionContext } from '../store/transaction';
-import type { AllocateResult } from './allocate';
+import type { AllocateInput, AllocateResult } from './allocate';
 
 /** The signals `styxy run` passes on to its command. */
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
+/** How long the command has to end after a signal `run` passed on, before its whole tree is ended. */
+export const FORWARD_GRACE_MS = 5_000;
+/** How long the processes left behind have between SIGTERM and SIGKILL. */
+export const TERM_WAIT_MS = 2_000;
+/** How often the picture of the command's process tree is refreshed while it runs. */
+const SNAPSHOT_EVERY_MS = 500;
+/**
+ * Set in the command's environment, and so inherited by every process started from it: how `run`
+ * still knows a background server as its own once the shell that started it has ended.
+ */
+export const RUN_MARKER = 'STYXY_RUN_ID';
+
 export interface RunInput {
+  /** What to allocate; `run` itself is the owner of whatever this creates. */
+  request: Omit<AllocateInput, 'owner'>;
   /** The command and its arguments, as given after `--`. */
   command: readonly string[];
-  /** Variables to add to the command's environment. */
-  env: ReadonlyArray<readonly [string, string]>;
-  port: number;
+  /** The variables the command gets for its allocations (PORT, STYXY_*). */
+  variables: (allocations: readonly AllocateResult[]) => ReadonlyArray<readonly [string, string]>;
   /** `--port-flag`: appended with the port (`--port 3000`), or glued to it when it ends in `=`. */
   portFlag?: string;
+  /** Runs an allocation attempt, asking the user to confirm an auto-allocated range where needed. */
+  confirm?: (attempt: (acceptedRange?: [number, number]) => Promise<AllocateResult>) => Promise<AllocateResult>;
+  /** Told of what happens on the way, for the conversation on stderr. */
+  onNotice?: (notice: RunNotice) => void;
 }
+
+export type RunNotice =
+  /** The allocations are made; the command has not started yet. */
+  | { kind: 'allocated'; allocations: readonly AllocateResult[] }
+  /** Processes the command left running when it ended (or outlived the grace), now ended. */
+  | { kind: 'ended-leftovers'; processes: readonly TrackedProcess[] };
+
+export type RunResult =
+  /** The service already runs (something listens on the port of an allocation run did not make). */
+  | { kind: 'running'; allocations: AllocateResult[]; allocation: AllocateResult; pid: number | null; command?: string }
+  | { kind: 'ran'; allocations: AllocateResult[]; outcome: RunOutcome; released: string[]; kept: string[] };
 
 /** How the command ended, as a shell would report it. */
 export interface RunOutcome {
@@ -26,8 +57,71 @@ export interface RunOutcome {
   startError?: string;
 }
 
+/**
+ * `styxy run`: allocate with this process as the owner, decide whether the service already runs,
+ * start the command, wait for it, end whatever it left running, and release what this run created.
+ * An allocation it found (a sticky reuse, an existing single instance) is left exactly as it was.
+ */
+export async function runRun(ctx: TransactionContext, input: RunInput): Promise<RunResult> {
+  const { runAllocate } = await import('./allocate');
+  const attempt = (acceptedRange?: [number, number]) =>
+    runAllocate(ctx, { ...input.request, owner: { pid: process.pid }, keepFound: true, ...(acceptedRange && { acceptedRange }) });
+  // One allocation today; the rest of the flow takes a list, as several types at once will give.
+  const allocations = [await (input.confirm ? input.confirm(attempt) : attempt())];
+  input.onNotice?.({ kind: 'allocated', allocations });
+
+  const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
+  if (plan.kind === 'running') {
+    await releaseQuietly(ctx, allocations, plan.release);
+    const allocation = allocations.find((a) => a.lockId === plan.allocation.lockId) as AllocateResult;
+    return { kind: 'running', allocations, allocation, pid: plan.pid, ...(plan.command !== undefined && { command: plan.command }) };
+  }
+  let outcome: RunOutcome;
+  try {
+    outcome = await startAndWait(
+      {
+        command: input.command,
+        env: input.variables(allocations),
+        port: (allocations[0] as AllocateResult).port,
+        ...(input.portFlag !== undefined && { portFlag: input.portFlag }),
+      },
+      (processes) => input.onNotice?.({ kind: 'ended-leftovers', processes }),
+    );
+  } finally {
+    await releaseQuietly(ctx, allocations, plan.release);
+  }
+  return { kind: 'ran', allocations, outcome, released: plan.release, kept: plan.keep };
+}
+
+/** For each allocation run did not create: does something listen on its port already, and who. */
+async function probeFoundPorts(found: readonly AllocateResult[]): Promise<Map<string, PortListener>> {
+  const facts = new Map<string, PortListener>();
+  let listeners: ReturnType<typeof readListeners> | undefined;
+  for (const a of found) {
+    if (await probePortFree(a.port)) {
+      facts.set(a.lockId, { busy: false });
+      continue;
+    }
+    if (listeners === undefined) {
+      listeners = readListeners();
+      if (listeners) attachListenerProcesses(listeners.filter((l) => found.some((f) => f.port === l.port)));
+    }
+    const holder = listeners?.find((l) => l.port === a.port && l.pid !== undefined);
+    facts.set(a.lockId, { busy: true, ...(holder?.pid !== undefined && { pid: holder.pid }), ...(holder?.command && { command: holder.command }) });
+  }
+  return facts;
+}
+
+export interface StartInput {
+  command: readonly string[];
+  /** Variables to add to the command's environment. */
+  env: ReadonlyArray<readonly [string, string]>;
+  port: number;
+  portFlag?: string;
+}
+
 /** The command line with `{port}` replaced in every argument and the port flag appended. */
-export function commandLine(input: Pick<RunInput, 'command' | 'port' | 'portFlag'>): string[] {
+export function commandLine(input: Pick<StartInput, 'command' | 'port' | 'portFlag'>): string[] {
   const port = String(input.port);
   const line = input.command.map((arg) => arg.split('{port}').join(port));
   if (input.portFlag !== undefined) {
@@ -38,49 +132,115 @@ export function commandLine(input: Pick<RunInput, 'command' | 'port' | 'portFlag
 }
 
 /**
- * Starts the command with the port in its environment and waits for it to end, passing on
- * SIGINT, SIGTERM and SIGHUP. The command shares the terminal (same process group), so a Ctrl-C
- * typed there reaches it directly as well; a signal sent to `styxy run` alone reaches it through
- * Styxy.
+ * Starts the command and waits for it, then ends every process it left behind.
+ *
+ * The command stays in this process group, so it keeps the terminal: the keyboard's Ctrl-C
+ * reaches it straight from the terminal, and is not passed on a second time. A SIGINT, SIGTERM or
+ * SIGHUP sent to `run` alone is passed on; if the command is still running FORWARD_GRACE_MS
+ * later, its whole tree is ended. Once the command has ended, every process descended from it
+ * that still runs (found through the tree picture: see ProcessTreeWatch) gets SIGTERM, then
+ * SIGKILL after TERM_WAIT_MS.
  */
-export function startAndWait(input: RunInput): Promise<RunOutcome> {
+export function startAndWait(input: StartInput, onLeftovers?: (processes: readonly TrackedProcess[]) => void): Promise<RunOutcome> {
   const [file, ...args] = commandLine(input);
+  const marker = `${process.pid}.${Date.now()}`;
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const [name, value] of input.env) env[name] = value;
+  env[RUN_MARKER] = marker;
+  const watch = new ProcessTreeWatch(process.pid, `${RUN_MARKER}=${marker}`);
   return new Promise((resolve) => {
     let child: ChildProcess;
+    let ended = false;
+    let grace: NodeJS.Timeout | undefined;
+    let ending: Promise<TrackedProcess[]> | undefined;
+    const ticker = setInterval(() => watch.snapshot(), SNAPSHOT_EVERY_MS);
     const forward = (signal: NodeJS.Signals) => () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (ended || child.pid === undefined) return;
+      // The picture first: the signal may end a parent whose children are then reparented.
+      watch.snapshot();
+      if (signal === 'SIGINT' && sharesTerminalForeground(child.pid)) return;
+      child.kill(signal);
+      grace ??= setTimeout(() => {
+        ending = endTree(watch);
+      }, FORWARD_GRACE_MS);
     };
     const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);
-    const done = (outcome: RunOutcome) => {
+    const done = async (outcome: RunOutcome) => {
+      if (ended) return;
+      ended = true;
+      clearInterval(ticker);
+      if (grace) clearTimeout(grace);
+      const first = (await ending) ?? [];
+      const rest = await endTree(watch);
+      // Signals stay caught until here: a second Ctrl-C must not cut the clean-up short.
       for (const [signal, handler] of handlers) process.off(signal, handler);
+      const leftovers = [...first, ...rest].filter((p) => p.pid !== child.pid);
+      if (leftovers.length > 0) onLeftovers?.(leftovers);
       resolve(outcome);
     };
     child = spawn(file as string, args, { stdio: 'inherit', env });
+    watch.snapshot();
     child.once('error', (err: NodeJS.ErrnoException) => {
       const notFound = err.code === 'ENOENT';
-      done({ status: notFound ? 127 : 126, startError: `cannot start ${JSON.stringify(file)}: ${notFound ? 'command not found' : err.message}` });
+      void done({ status: notFound ? 127 : 126, startError: `cannot start ${JSON.stringify(file)}: ${notFound ? 'command not found' : err.message}` });
     });
     child.once('exit', (code, signal) => {
-      if (signal) done({ status: 128 + (os.constants.signals[signal] ?? 0), signal });
-      else done({ status: code ?? 1 });
+      if (signal) void done({ status: 128 + (os.constants.signals[signal] ?? 0), signal });
+      else void done({ status: code ?? 1 });
     });
   });
 }
 
 /**
- * Frees the run's allocation. Should it fail (the lock held past its deadline, a read-only
- * home), the allocation still goes at the next call: its owner, this process, is about to end.
+ * True when this process and the command are both in their terminal's foreground process group:
+ * a SIGINT then came from the keyboard, and the terminal has sent it to the command as well.
  */
-export async function releaseQuietly(ctx: TransactionContext, result: AllocateResult): Promise<void> {
+function sharesTerminalForeground(childPid: number): boolean {
+  const mine = readProcessGroups(process.pid);
+  if (!mine || mine.foreground <= 0 || mine.pgrp !== mine.foreground) return false;
+  return readProcessGroups(childPid)?.pgrp === mine.foreground;
+}
+
+/** SIGTERM to every live member of the tree, SIGKILL to those still there TERM_WAIT_MS later. */
+async function endTree(watch: ProcessTreeWatch): Promise<TrackedProcess[]> {
+  watch.snapshot();
+  const reached = watch.signal('SIGTERM');
+  if (reached.length === 0) return reached;
+  // A stopped process acts on SIGTERM only once it is continued.
+  watch.signal('SIGCONT');
+  if (!(await waitUntil(() => watch.alive().length === 0, TERM_WAIT_MS))) {
+    watch.snapshot();
+    watch.signal('SIGKILL');
+    await waitUntil(() => watch.alive().length === 0, 1_000);
+  }
+  return reached;
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (condition()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Frees the allocations this run created. Should it fail (the lock held past its deadline, a
+ * read-only home), the allocation still goes at the next call: its owner, this process, is about to end.
+ */
+async function releaseQuietly(ctx: TransactionContext, allocations: readonly AllocateResult[], lockIds: readonly string[]): Promise<void> {
+  if (lockIds.length === 0) return;
   const { runRelease } = await import('./release');
-  try {
-    await runRelease(ctx, { lockId: result.lockId });
-  } catch (err) {
-    const code = err instanceof StyxyError ? err.code : 'INTERNAL';
-    if (code === 'NOT_FOUND') return; // released by hand meanwhile
-    ctx.warn(`styxy: could not release port ${result.port} (${code}: ${(err as Error).message}); the next styxy call frees it, as its owner has ended`);
+  for (const lockId of lockIds) {
+    const allocation = allocations.find((a) => a.lockId === lockId);
+    try {
+      await runRelease(ctx, { lockId });
+    } catch (err) {
+      const code = err instanceof StyxyError ? err.code : 'INTERNAL';
+      if (code === 'NOT_FOUND') continue; // released by hand meanwhile
+      ctx.warn(`styxy: could not release port ${allocation?.port} (${code}: ${(err as Error).message}); the next styxy call frees it, as its owner has ended`);
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, closeServer, listen, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
 
 let box: Sandbox;
 beforeEach(() => {
@@ -132,16 +132,37 @@ describe('styxy run', () => {
     expect(box.readState().allocations).toEqual([]);
   });
 
-  test('a single-instance type that already runs: nothing is started, run says where it is and exits 0', () => {
+  test('a single-instance type that already serves: nothing is started, run says where it is and exits 0', async () => {
     const owner = sleeper();
     const first = box.run(['allocate', '-s', 'ai', '-n', 'rag', '--pid', String(owner.pid), '--json']).json;
-    const marker = path.join(box.dir, 'started');
-    const r = box.run(['run', '-s', 'ai', '-n', 'rag2', '--', 'touch', marker]);
-    expect(r.code).toBe(0);
-    expect(fs.existsSync(marker)).toBe(false);
-    expect(r.stderr).toContain(`'rag' is already running on port ${first.port} (PID ${owner.pid})`);
-    expect(allocations()).toHaveLength(1);
-    owner.kill('SIGKILL');
+    const server = await listen(first.port, '127.0.0.1');
+    try {
+      const marker = path.join(box.dir, 'started');
+      const r = box.run(['run', '-s', 'ai', '-n', 'rag2', '--', 'touch', marker]);
+      expect(r.code).toBe(0);
+      expect(fs.existsSync(marker)).toBe(false);
+      // The listener is this test process; the owner is the sleeper.
+      expect(r.stderr).toContain(`'rag' is already running on port ${first.port} (PID ${process.pid})`);
+      expect(allocations()).toHaveLength(1);
+    } finally {
+      await closeServer(server);
+      owner.kill('SIGKILL');
+    }
+  });
+
+  test('a single-instance type whose owner does not listen yet: the command runs on its port, the allocation stays as it was', () => {
+    const owner = sleeper();
+    try {
+      const first = box.run(['allocate', '-s', 'ai', '-n', 'rag', '--pid', String(owner.pid), '--json']).json;
+      const before = box.readState().allocations;
+      const r = box.run(['run', '-s', 'ai', '-n', 'rag2', '--', 'sh', '-c', 'echo $PORT']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${first.port}\n`);
+      expect(box.readState().allocations).toEqual(before);
+      expect(box.run(['audit', '--json']).json.events.map((e: { action: string }) => e.action)).toEqual(['allocate']);
+    } finally {
+      owner.kill('SIGKILL');
+    }
   });
 
   test('run SIGKILLed: its allocation is freed by the next call, as run was the owner', async () => {

@@ -44,9 +44,12 @@ export const runCommand: StyxyCommand<RunArgs> = {
       .example('$0 run -s ai -n rag -- python rag_server.py', 'ai is single-instance: when rag already runs, nothing is started')
       .epilog(
         'The command gets PORT (or --env-name) and STYXY_PORT, STYXY_LOCK_ID, STYXY_SERVICE_TYPE, STYXY_INSTANCE_ID, ' +
-          'STYXY_EXISTING. styxy run owns the allocation: it passes SIGINT, SIGTERM and SIGHUP on to the command, ' +
-          "exits with the command's status (128 + the signal's number when a signal ended it) and releases the port " +
-          'however the command ends. Killed itself, its allocation is freed by the next styxy call. ' +
+          'STYXY_EXISTING. styxy run owns what it allocates: it passes SIGINT, SIGTERM and SIGHUP on to the command ' +
+          "(a Ctrl-C typed in the terminal reaches it once, from the terminal), exits with the command's status " +
+          "(128 + the signal's number when a signal ended it), ends every process the command left running " +
+          '(SIGTERM, then SIGKILL 2 s later; also 5 s after a passed-on signal the command ignores) and then releases the port. ' +
+          'An allocation it found (the same -n, or a running single instance) is used and left as it was; ' +
+          'when something already listens on its port, nothing is started and run exits 0. ' +
           "Before the command starts, failures have Styxy's own exit codes; a command not found exits 127.",
       ) as never,
   handler: async (args) => {
@@ -58,40 +61,39 @@ export const runCommand: StyxyCommand<RunArgs> = {
     if (args['port-flag'] !== undefined && !/^-{1,2}[A-Za-z0-9][A-Za-z0-9_-]*=?$/.test(args['port-flag'])) {
       throw new StyxyError('INVALID_ARGUMENT', `--port-flag ${JSON.stringify(args['port-flag'])} is not a flag like --port, -p or --port=`);
     }
-    const { runAllocate } = await import('../../app/allocate');
-    const ctx = context();
-    const result: AllocateResult = await allocateAsking('human', (acceptedRange) =>
-      runAllocate(ctx, {
+    const { runRun } = await import('../../app/run');
+    const result = await runRun(context(), {
+      request: {
         serviceType: args['service-type'],
         ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
         ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
         ...(args.project !== undefined && { project: args.project }),
-        owner: { pid: process.pid },
         ...(args.yes && { yes: true }),
         ...(args['new-type'] && { newType: true }),
-        ...(acceptedRange && { acceptedRange }),
-      }),
-    );
-    if (result.existing) {
-      const where = `'${result.existingInstanceId}' is already running on port ${result.port}${result.existingPid ? ` (PID ${result.existingPid})` : ''}`;
-      warn(`styxy: ${result.message ?? `Service '${result.serviceType}' only allows single instance`}: ${where}; not starting ${command[0]}`);
+      },
+      command,
+      variables: (allocations) => allocations.flatMap((a) => envVars(a, envName)),
+      ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
+      confirm: (attempt) => allocateAsking('human', attempt),
+      onNotice: (notice) => {
+        if (notice.kind === 'allocated') for (const a of notice.allocations) tellAllocated(a);
+        else warn(`styxy: ended ${notice.processes.length === 1 ? 'a process' : `${notice.processes.length} processes`} the command left running (PID ${notice.processes.map((p) => p.pid).join(', ')})`);
+      },
+    });
+    if (result.kind === 'running') {
+      const a = result.allocation;
+      const pid = result.pid ? ` (PID ${result.pid})` : '';
+      const where = `'${a.existingInstanceId ?? a.instanceId}' is already running on port ${a.port}${pid}`;
+      const why = a.existing ? `${a.message ?? `Service '${a.serviceType}' only allows single instance`}: ` : '';
+      warn(`styxy: ${why}${where}; not starting ${command[0]}`);
       return 0;
     }
-    if (result.autoAllocated && result.newRange) warn(`styxy: new service type '${result.serviceType}' got ports ${result.newRange[0]}-${result.newRange[1]}`);
-    if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
-    const { releaseQuietly, startAndWait } = await import('../../app/run');
-    let outcome;
-    try {
-      outcome = await startAndWait({
-        command,
-        env: envVars(result, envName),
-        port: result.port,
-        ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
-      });
-    } finally {
-      await releaseQuietly(ctx, result);
-    }
-    if (outcome.startError) warn(`styxy: ${outcome.startError}`);
-    return outcome.status;
+    if (result.outcome.startError) warn(`styxy: ${result.outcome.startError}`);
+    return result.outcome.status;
   },
 };
+
+function tellAllocated(a: AllocateResult): void {
+  if (a.autoAllocated && a.newRange) warn(`styxy: new service type '${a.serviceType}' got ports ${a.newRange[0]}-${a.newRange[1]}`);
+  if (a.requestedPortNote) warn(`styxy: ${a.requestedPortNote}`);
+}

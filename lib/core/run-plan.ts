@@ -1,0 +1,57 @@
+import type { Owner } from './types';
+
+/** What `run` got from allocate, as far as deciding goes. */
+export interface RunAllocation {
+  port: number;
+  lockId: string;
+  /** A single-instance type already had this live allocation. */
+  existing: boolean;
+  /** The same type + instance id + project already held it. */
+  reused: boolean;
+  owner: Owner;
+}
+
+/** What the OS says about the port of an allocation `run` did not create. */
+export interface PortListener {
+  /** Something listens on (or holds) the port. */
+  busy: boolean;
+  /** The listening process, where it could be found. */
+  pid?: number;
+  command?: string;
+}
+
+export type RunPlan =
+  /** Start the command; release exactly `release` (what this run created) when it has ended. */
+  | { kind: 'start'; release: string[]; keep: string[] }
+  /** The service already runs: start nothing, release what this run created just now. */
+  | { kind: 'running'; allocation: RunAllocation; pid: number | null; command?: string; release: string[] };
+
+/** True when this run made the allocation, and so is the one to release it. */
+export function isCreatedByRun(a: Pick<RunAllocation, 'existing' | 'reused'>): boolean {
+  return !a.existing && !a.reused;
+}
+
+/**
+ * Decides what `run` does with its allocations. One it did not create (a sticky reuse or an
+ * existing single instance) whose port something already listens on means the service runs
+ * already: nothing is started. Otherwise the command starts on the ports given, and when it ends
+ * only the allocations this run created are released; the others are left exactly as they were
+ * (persistent, a lease, or a live owner that is not listening yet).
+ */
+export function planRun(allocations: readonly RunAllocation[], listeners: ReadonlyMap<string, PortListener>): RunPlan {
+  const release = allocations.filter(isCreatedByRun).map((a) => a.lockId);
+  for (const allocation of allocations) {
+    if (isCreatedByRun(allocation)) continue;
+    const listener = listeners.get(allocation.lockId);
+    if (!listener?.busy) continue;
+    const ownerPid = allocation.owner.kind === 'process' ? allocation.owner.pid : null;
+    return {
+      kind: 'running',
+      allocation,
+      pid: listener.pid ?? ownerPid,
+      ...(listener.command !== undefined && { command: listener.command }),
+      release,
+    };
+  }
+  return { kind: 'start', release, keep: allocations.filter((a) => !isCreatedByRun(a)).map((a) => a.lockId) };
+}

@@ -1,0 +1,185 @@
+import fs = require('fs');
+import { isDeadState, probeLiveProcesses, readProcessStat } from './processes';
+
+/** One live process: its parent, and its start time, which with the PID names it for good. */
+export interface ProcessEntry {
+  pid: number;
+  ppid: number;
+  /** /proc ticks on Linux, `ps` lstart text elsewhere; null when unknown. */
+  startTime: string | null;
+}
+
+/** A process known by PID and start time, so that a reused PID is never taken for it. */
+export type TrackedProcess = Pick<ProcessEntry, 'pid' | 'startTime'>;
+
+export const processKey = (p: TrackedProcess): string => `${p.pid}@${p.startTime ?? '?'}`;
+
+const hasProc = (): boolean => process.platform === 'linux' && fs.existsSync('/proc/self/stat');
+
+/**
+ * Every live process on the machine (zombies left out): /proc on Linux, `ps -A` elsewhere.
+ * `ps` runs as a child of this process; its own PID is left out of the answer.
+ */
+export function readProcessTable(): ProcessEntry[] {
+  const table: ProcessEntry[] = [];
+  if (hasProc()) {
+    let names: string[];
+    try {
+      names = fs.readdirSync('/proc');
+    } catch {
+      return table;
+    }
+    for (const name of names) {
+      if (name.charCodeAt(0) > 57 || !/^\d+$/.test(name)) continue;
+      const stat = readProcessStat(Number(name));
+      if (stat && !isDeadState(stat.state)) table.push({ pid: stat.pid, ppid: stat.ppid, startTime: stat.startTime });
+    }
+    return table;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,stat=,lstart='], { encoding: 'utf8' });
+  for (const line of (ps.stdout ?? '').split('\n')) {
+    const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
+    if (!match || match[3]!.startsWith('Z') || Number(match[1]) === ps.pid) continue;
+    table.push({ pid: Number(match[1]), ppid: Number(match[2]), startTime: match[4]! });
+  }
+  return table;
+}
+
+/**
+ * The members of a process tree in `table`: every process whose chain of parents reaches `root`,
+ * or reaches a process already in `known` (still the same process: same PID and start time).
+ * `known` is what keeps a process that was reparented (its parent ended, init or a subreaper
+ * adopted it) in the tree: a plain walk from `root` no longer finds it. `root` itself is not a member.
+ */
+export function findTreeMembers(table: readonly ProcessEntry[], root: number, known: ReadonlySet<string>): ProcessEntry[] {
+  const children = new Map<number, ProcessEntry[]>();
+  for (const entry of table) {
+    const list = children.get(entry.ppid);
+    if (list) list.push(entry);
+    else children.set(entry.ppid, [entry]);
+  }
+  const members = new Map<number, ProcessEntry>();
+  const queue: number[] = [root];
+  for (const entry of table) {
+    if (entry.pid !== root && known.has(processKey(entry))) {
+      members.set(entry.pid, entry);
+      queue.push(entry.pid);
+    }
+  }
+  while (queue.length > 0) {
+    const pid = queue.pop() as number;
+    for (const child of children.get(pid) ?? []) {
+      if (child.pid === root || members.has(child.pid)) continue;
+      members.set(child.pid, child);
+      queue.push(child.pid);
+    }
+  }
+  return [...members.values()];
+}
+
+/** True when `pid`'s initial environment holds the `NAME=value` entry (Linux only). */
+export function hasEnvironmentEntry(pid: number, entry: string): boolean {
+  let raw: string;
+  try {
+    raw = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return false;
+  }
+  // Entries end in NUL; bracketing the text with NULs makes each a whole-entry match.
+  return `\0${raw}\0`.includes(`\0${entry}\0`);
+}
+
+/** The process group of `pid` and the foreground process group of its terminal (-1 without one). */
+export function readProcessGroups(pid: number): { pgrp: number; foreground: number } | null {
+  if (hasProc()) {
+    let text: string;
+    try {
+      text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    } catch {
+      return null;
+    }
+    // After the name: state ppid pgrp session tty_nr tpgid.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const pgrp = Number(fields[2]);
+    const tty = Number(fields[4]);
+    const tpgid = Number(fields[5]);
+    if (!Number.isInteger(pgrp) || !Number.isInteger(tpgid)) return null;
+    return { pgrp, foreground: tty === 0 ? -1 : tpgid };
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { execFileSync } = require('child_process') as typeof import('child_process');
+    const out = execFileSync('ps', ['-o', 'pgid=,tpgid=', '-p', String(pid)], { encoding: 'utf8' });
+    const [pgrp, tpgid] = out.trim().split(/\s+/).map(Number);
+    if (!Number.isInteger(pgrp) || !Number.isInteger(tpgid)) return null;
+    return { pgrp: pgrp as number, foreground: tpgid as number };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Keeps a picture of the processes descended from `root` (this process): its children and their
+ * children, also after they have been reparented. A process is a member when a snapshot finds it
+ * under `root` or under a member, or (Linux) when its environment carries `marker`, which every
+ * process started from the command inherits: that catches a server started in the background by a
+ * shell that ended before any snapshot could see the two together.
+ */
+export class ProcessTreeWatch {
+  private readonly members = new Map<string, TrackedProcess>();
+  /** Processes whose environment was read and found not to carry the marker. */
+  private notOurs = new Set<string>();
+  private readonly rootStart: number;
+
+  constructor(
+    private readonly root: number,
+    private readonly marker?: string,
+  ) {
+    this.rootStart = Number(readProcessStat(root)?.startTime ?? NaN);
+  }
+
+  /** Looks at the process table again: adds the new members, forgets the ended ones. */
+  snapshot(): void {
+    const table = readProcessTable();
+    const alive = new Set(table.map(processKey));
+    for (const key of this.members.keys()) if (!alive.has(key)) this.members.delete(key);
+    for (const entry of findTreeMembers(table, this.root, new Set(this.members.keys()))) this.members.set(processKey(entry), entry);
+    if (this.marker === undefined || !Number.isFinite(this.rootStart)) return;
+    const checked = new Set<string>();
+    for (const entry of table) {
+      const key = processKey(entry);
+      if (entry.pid === this.root || this.members.has(key)) continue;
+      // Only a process started after this one can have inherited the marker from it.
+      if (!(Number(entry.startTime) >= this.rootStart)) continue;
+      checked.add(key);
+      if (this.notOurs.has(key)) continue;
+      if (hasEnvironmentEntry(entry.pid, this.marker)) this.members.set(key, entry);
+    }
+    for (const key of checked) if (!this.members.has(key)) this.notOurs.add(key);
+    // Forget the ended processes, so a long run's memory stays the size of the process table.
+    this.notOurs = new Set([...this.notOurs].filter((key) => checked.has(key)));
+  }
+
+  /** The members that still run as the same process (PID and start time checked again). */
+  alive(): TrackedProcess[] {
+    const members = [...this.members.values()];
+    const live = probeLiveProcesses(members.map((m) => m.pid));
+    return members.filter((m) => live.has(m.pid) && (m.startTime === null || live.get(m.pid) === m.startTime || live.get(m.pid) === null));
+  }
+
+  /** Sends `signal` to every member that is still the same process; returns how many it reached. */
+  signal(signal: NodeJS.Signals): TrackedProcess[] {
+    const reached: TrackedProcess[] = [];
+    for (const member of this.alive()) {
+      try {
+        process.kill(member.pid, signal);
+        reached.push(member);
+      } catch {
+        /* ended meanwhile, or not ours to signal */
+      }
+    }
+    return reached;
+  }
+}
