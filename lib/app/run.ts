@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'child_process';
 import os = require('os');
 import { StyxyError } from '../errors';
+import { planPortFlag, type PortFlagPlan } from '../core/dev-servers';
 import { isCreatedByRun, planRun, type PortListener } from '../core/run-plan';
+import { readPackageScripts } from '../os/package-scripts';
 import { attachListenerProcesses, probePortFree, readListeners } from '../os/ports';
-import { ProcessTreeWatch, readProcessGroups, type TrackedProcess } from '../os/process-tree';
+import { ProcessTreeWatch, readProcessGroups, readSocketInodes, type TrackedProcess } from '../os/process-tree';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateInput, AllocateResult } from './allocate';
 
@@ -17,6 +19,11 @@ export const TERM_WAIT_MS = 2_000;
 /** How often the picture of the command's process tree is refreshed while it runs. */
 const SNAPSHOT_EVERY_MS = 500;
 /**
+ * How long the command may listen on other ports only before `run` says it missed its own: a
+ * server may open a side port (an inspector, a websocket) a moment before its main one.
+ */
+export const WRONG_PORT_AFTER_MS = 3_000;
+/**
  * Set in the command's environment, and so inherited by every process started from it: how `run`
  * still knows a background server as its own once the shell that started it has ended.
  */
@@ -29,8 +36,11 @@ export interface RunInput {
   command: readonly string[];
   /** The variables the command gets for its allocations (PORT, STYXY_*). */
   variables: (allocations: readonly AllocateResult[]) => ReadonlyArray<readonly [string, string]>;
-  /** `--port-flag`: appended with the port (`--port 3000`), or glued to it when it ends in `=`. */
-  portFlag?: string;
+  /**
+   * `--port-flag`: appended with the port (`--port 3000`), or glued to it when it ends in `=`.
+   * Left out, a known dev server gets its flag from DEV_SERVERS; false (`--no-port-flag`): none.
+   */
+  portFlag?: string | false;
   /** Runs an allocation attempt, asking the user to confirm an auto-allocated range where needed. */
   confirm?: (attempt: (acceptedRange?: [number, number]) => Promise<AllocateResult>) => Promise<AllocateResult>;
   /** Told of what happens on the way, for the conversation on stderr. */
@@ -40,6 +50,10 @@ export interface RunInput {
 export type RunNotice =
   /** The allocations are made; the command has not started yet. */
   | { kind: 'allocated'; allocations: readonly AllocateResult[] }
+  /** The command is a known dev server that ignores PORT: `run` adds its port flag. */
+  | { kind: 'port-flag'; plan: PortFlagPlan; port: number }
+  /** The command's processes listen on other ports, and not on the one allocated. */
+  | { kind: 'wrong-port'; ports: number[]; port: number; portFlag: PortFlagPlan | null }
   /** Processes the command left running when it ended (or outlived the grace), now ended. */
   | { kind: 'ended-leftovers'; processes: readonly TrackedProcess[] };
 
@@ -76,16 +90,22 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
     const allocation = allocations.find((a) => a.lockId === plan.allocation.lockId) as AllocateResult;
     return { kind: 'running', allocations, allocation, pid: plan.pid, ...(plan.command !== undefined && { command: plan.command }) };
   }
+  const port = (allocations[0] as AllocateResult).port;
+  const detected = input.portFlag === undefined ? planPortFlag(input.command, readPackageScripts(ctx.cwd)) : null;
+  if (detected) input.onNotice?.({ kind: 'port-flag', plan: detected, port });
   let outcome: RunOutcome;
   try {
     outcome = await startAndWait(
       {
-        command: input.command,
+        command: detected ? [...input.command, ...detected.append] : input.command,
         env: input.variables(allocations),
-        port: (allocations[0] as AllocateResult).port,
-        ...(input.portFlag !== undefined && { portFlag: input.portFlag }),
+        port,
+        ...(typeof input.portFlag === 'string' && { portFlag: input.portFlag }),
       },
-      (processes) => input.onNotice?.({ kind: 'ended-leftovers', processes }),
+      {
+        onLeftovers: (processes) => input.onNotice?.({ kind: 'ended-leftovers', processes }),
+        onWrongPort: (ports) => input.onNotice?.({ kind: 'wrong-port', ports, port, portFlag: detected }),
+      },
     );
   } finally {
     await releaseQuietly(ctx, allocations, plan.release);
@@ -141,7 +161,13 @@ export function commandLine(input: Pick<StartInput, 'command' | 'port' | 'portFl
  * that still runs (found through the tree picture: see ProcessTreeWatch) gets SIGTERM, then
  * SIGKILL after TERM_WAIT_MS.
  */
-export function startAndWait(input: StartInput, onLeftovers?: (processes: readonly TrackedProcess[]) => void): Promise<RunOutcome> {
+export interface StartHooks {
+  onLeftovers?: (processes: readonly TrackedProcess[]) => void;
+  /** The command's processes listened on these ports, never on `port`, for WRONG_PORT_AFTER_MS. */
+  onWrongPort?: (ports: number[]) => void;
+}
+
+export function startAndWait(input: StartInput, hooks: StartHooks = {}): Promise<RunOutcome> {
   const [file, ...args] = commandLine(input);
   const marker = `${process.pid}.${Date.now()}`;
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -153,7 +179,11 @@ export function startAndWait(input: StartInput, onLeftovers?: (processes: readon
     let ended = false;
     let grace: NodeJS.Timeout | undefined;
     let ending: Promise<TrackedProcess[]> | undefined;
-    const ticker = setInterval(() => watch.snapshot(), SNAPSHOT_EVERY_MS);
+    const listening = hooks.onWrongPort ? watchListening(input.port, hooks.onWrongPort) : undefined;
+    const ticker = setInterval(() => {
+      watch.snapshot();
+      listening?.(watch.members());
+    }, SNAPSHOT_EVERY_MS);
     const forward = (signal: NodeJS.Signals) => () => {
       if (ended || child.pid === undefined) return;
       // The picture first: the signal may end a parent whose children are then reparented.
@@ -176,7 +206,7 @@ export function startAndWait(input: StartInput, onLeftovers?: (processes: readon
       // Signals stay caught until here: a second Ctrl-C must not cut the clean-up short.
       for (const [signal, handler] of handlers) process.off(signal, handler);
       const leftovers = [...first, ...rest].filter((p) => p.pid !== child.pid);
-      if (leftovers.length > 0) onLeftovers?.(leftovers);
+      if (leftovers.length > 0) hooks.onLeftovers?.(leftovers);
       resolve(outcome);
     };
     child = spawn(file as string, args, { stdio: 'inherit', env });
@@ -190,6 +220,35 @@ export function startAndWait(input: StartInput, onLeftovers?: (processes: readon
       else void done({ status: code ?? 1 });
     });
   });
+}
+
+/**
+ * Looks, at each call, at the ports the tree's processes listen on: once one is the allocated
+ * port, or the listeners cannot be read (not Linux), it stops; when only others have been seen for
+ * WRONG_PORT_AFTER_MS, it reports them once. A command that never listens is never reported.
+ */
+function watchListening(port: number, report: (ports: number[]) => void): (members: readonly TrackedProcess[]) => void {
+  let done = false;
+  let firstSeen: number | undefined;
+  return (members) => {
+    if (done || members.length === 0) return;
+    const listeners = readListeners();
+    if (!listeners) {
+      done = true;
+      return;
+    }
+    const inodes = new Set(members.flatMap((m) => readSocketInodes(m.pid)));
+    const ports = [...new Set(listeners.filter((l) => inodes.has(l.inode)).map((l) => l.port))].sort((a, b) => a - b);
+    if (ports.includes(port)) {
+      done = true;
+      return;
+    }
+    if (ports.length === 0) return;
+    firstSeen ??= Date.now();
+    if (Date.now() - firstSeen < WRONG_PORT_AFTER_MS) return;
+    done = true;
+    report(ports);
+  };
 }
 
 /**

@@ -128,7 +128,7 @@ export function readProcessGroups(pid: number): { pgrp: number; foreground: numb
  * shell that ended before any snapshot could see the two together.
  */
 export class ProcessTreeWatch {
-  private readonly members = new Map<string, TrackedProcess>();
+  private readonly known = new Map<string, TrackedProcess>();
   /** Processes whose environment was read and found not to carry the marker. */
   private notOurs = new Set<string>();
   private readonly rootStart: number;
@@ -144,27 +144,32 @@ export class ProcessTreeWatch {
   snapshot(): void {
     const table = readProcessTable();
     const alive = new Set(table.map(processKey));
-    for (const key of this.members.keys()) if (!alive.has(key)) this.members.delete(key);
-    for (const entry of findTreeMembers(table, this.root, new Set(this.members.keys()))) this.members.set(processKey(entry), entry);
+    for (const key of this.known.keys()) if (!alive.has(key)) this.known.delete(key);
+    for (const entry of findTreeMembers(table, this.root, new Set(this.known.keys()))) this.known.set(processKey(entry), entry);
     if (this.marker === undefined || !Number.isFinite(this.rootStart)) return;
     const checked = new Set<string>();
     for (const entry of table) {
       const key = processKey(entry);
-      if (entry.pid === this.root || this.members.has(key)) continue;
+      if (entry.pid === this.root || this.known.has(key)) continue;
       // Only a process started after this one can have inherited the marker from it.
       if (!(Number(entry.startTime) >= this.rootStart)) continue;
       checked.add(key);
       if (this.notOurs.has(key)) continue;
-      if (hasEnvironmentEntry(entry.pid, this.marker)) this.members.set(key, entry);
+      if (hasEnvironmentEntry(entry.pid, this.marker)) this.known.set(key, entry);
     }
-    for (const key of checked) if (!this.members.has(key)) this.notOurs.add(key);
+    for (const key of checked) if (!this.known.has(key)) this.notOurs.add(key);
     // Forget the ended processes, so a long run's memory stays the size of the process table.
     this.notOurs = new Set([...this.notOurs].filter((key) => checked.has(key)));
   }
 
+  /** The members as the last snapshot saw them. */
+  members(): TrackedProcess[] {
+    return [...this.known.values()];
+  }
+
   /** The members that still run as the same process (PID and start time checked again). */
   alive(): TrackedProcess[] {
-    const members = [...this.members.values()];
+    const members = [...this.known.values()];
     const live = probeLiveProcesses(members.map((m) => m.pid));
     return members.filter((m) => live.has(m.pid) && (m.startTime === null || live.get(m.pid) === m.startTime || live.get(m.pid) === null));
   }
@@ -182,4 +187,24 @@ export class ProcessTreeWatch {
     }
     return reached;
   }
+}
+
+/** The inodes of the sockets `pid` has open (Linux; empty where they cannot be read). */
+export function readSocketInodes(pid: number): string[] {
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  const inodes: string[] = [];
+  for (const fd of fds) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (match) inodes.push(match[1] as string);
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return inodes;
 }

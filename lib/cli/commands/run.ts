@@ -1,5 +1,6 @@
 import { StyxyError } from '../../errors';
 import type { AllocateResult } from '../../app/allocate';
+import type { RunNotice } from '../../app/run';
 import { context, portArg, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { warn } from '../output';
@@ -11,7 +12,7 @@ interface RunArgs extends CommonArgs {
   port?: string;
   project?: string;
   'env-name'?: string;
-  'port-flag'?: string;
+  'port-flag'?: string | false;
   yes?: boolean;
   'new-type'?: boolean;
   '--'?: string[];
@@ -23,7 +24,7 @@ const options = {
   port: ALLOCATE_OPTIONS.port,
   project: ALLOCATE_OPTIONS.project,
   'env-name': { type: 'string', describe: 'The variable that carries the port (default PORT)' },
-  'port-flag': { type: 'string', dashValue: true, describe: "Append this flag and the port to the command, for tools that ignore PORT (--port-flag --port); a flag ending in '=' is joined to it" },
+  'port-flag': { type: 'string', dashValue: true, describe: "Append this flag and the port to the command, for tools that ignore PORT (--port-flag --port); a flag ending in '=' is joined to it. Known dev servers get theirs without it; --no-port-flag adds none" },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
   'new-type': ALLOCATE_OPTIONS['new-type'],
 } satisfies OptionSpecs;
@@ -39,7 +40,8 @@ export const runCommand: StyxyCommand<RunArgs> = {
     declare(yargs, runCommand)
       .usage('$0 run -s <type> [options] -- <command> [args...]')
       .example('$0 run -s dev -- npm run dev', 'npm run dev with PORT set to a free port of the dev range')
-      .example('$0 run -s dev --port-flag --port -- npx vite', 'Vite ignores PORT: the port is passed as --port N')
+      .example('$0 run -s dev -- npx vite', 'Vite ignores PORT: run knows it and passes the port as --port N')
+      .example('$0 run -s dev --port-flag --listen -- ./my-server', 'A tool run does not know: the port is passed as --listen N')
       .example("$0 run -s api -- node server.js --listen 127.0.0.1:{port}", '{port} in an argument is replaced by the port')
       .example('$0 run -s ai -n rag -- python rag_server.py', 'ai is single-instance: when rag already runs, nothing is started')
       .epilog(
@@ -58,7 +60,8 @@ export const runCommand: StyxyCommand<RunArgs> = {
       throw new StyxyError('USAGE', 'Name the command to run after --', { suggestions: ['For example: styxy run -s dev -- npm run dev'] });
     }
     const envName = envNameArg(args['env-name']);
-    if (args['port-flag'] !== undefined && !/^-{1,2}[A-Za-z0-9][A-Za-z0-9_-]*=?$/.test(args['port-flag'])) {
+    const portFlag = args['port-flag'];
+    if (typeof portFlag === 'string' && !/^-{1,2}[A-Za-z0-9][A-Za-z0-9_-]*=?$/.test(portFlag)) {
       throw new StyxyError('INVALID_ARGUMENT', `--port-flag ${JSON.stringify(args['port-flag'])} is not a flag like --port, -p or --port=`);
     }
     const { runRun } = await import('../../app/run');
@@ -75,10 +78,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
       variables: (allocations) => allocations.flatMap((a) => envVars(a, envName)),
       ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
       confirm: (attempt) => allocateAsking('human', attempt),
-      onNotice: (notice) => {
-        if (notice.kind === 'allocated') for (const a of notice.allocations) tellAllocated(a);
-        else warn(`styxy: ended ${notice.processes.length === 1 ? 'a process' : `${notice.processes.length} processes`} the command left running (PID ${notice.processes.map((p) => p.pid).join(', ')})`);
-      },
+      onNotice: tellNotice,
     });
     if (result.kind === 'running') {
       const a = result.allocation;
@@ -92,6 +92,31 @@ export const runCommand: StyxyCommand<RunArgs> = {
     return result.outcome.status;
   },
 };
+
+function tellNotice(notice: RunNotice): void {
+  switch (notice.kind) {
+    case 'allocated':
+      for (const a of notice.allocations) tellAllocated(a);
+      return;
+    case 'port-flag':
+      warn(`styxy: ${notice.plan.tool} does not read PORT: adding ${notice.plan.append.filter((w) => w !== '--').join(' ').split('{port}').join(String(notice.port))} (--no-port-flag leaves it out)`);
+      return;
+    case 'wrong-port': {
+      const ports = notice.ports.join(', ');
+      const tried = notice.portFlag ? `the ${notice.portFlag.append.filter((w) => w !== '--' && w !== '{port}').join(' ') || 'port'} run added` : 'PORT';
+      warn(
+        `styxy: the command listens on port ${ports}, not on its port ${notice.port}: it ignored ${tried}. ` +
+          `Give it the port with --port-flag FLAG (for example --port-flag --port) or {port} in its arguments, or set it in the tool's own config.`,
+      );
+      return;
+    }
+    case 'ended-leftovers': {
+      const n = notice.processes.length;
+      warn(`styxy: ended ${n === 1 ? 'a process' : `${n} processes`} the command left running (PID ${notice.processes.map((p) => p.pid).join(', ')})`);
+      return;
+    }
+  }
+}
 
 function tellAllocated(a: AllocateResult): void {
   if (a.autoAllocated && a.newRange) warn(`styxy: new service type '${a.serviceType}' got ports ${a.newRange[0]}-${a.newRange[1]}`);

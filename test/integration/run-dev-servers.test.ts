@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as path from 'path';
+import { BIN, ROOT, freePortBlock, sandbox, sleep, type Sandbox } from '../helpers/cli';
+
+// `run` knows the common dev servers (issue 17 item 4): it gives a tool that ignores PORT its
+// port flag, and says so when the command ends up listening on another port.
+
+let box: Sandbox;
+let runs: ChildProcess[] = [];
+beforeEach(() => {
+  box = sandbox();
+  runs = [];
+});
+afterEach(async () => {
+  for (const proc of runs) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  box.cleanup();
+});
+
+const NODE = process.execPath;
+const VITE_BIN = path.join(ROOT, 'node_modules', '.bin', 'vite');
+
+interface Running {
+  proc: ChildProcess;
+  stderr: () => string;
+  done: Promise<number | null>;
+}
+
+function startRun(args: string[]): Running {
+  const proc = spawn(NODE, [BIN, 'run', ...args], {
+    cwd: box.cwd,
+    env: { ...box.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', BROWSER: 'none' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  runs.push(proc);
+  let stderr = '';
+  proc.stdout!.resume();
+  proc.stderr!.on('data', (d) => (stderr += d));
+  return { proc, stderr: () => stderr, done: new Promise((resolve) => proc.on('exit', (code) => resolve(code))) };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function get(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', () => resolve(undefined));
+    req.setTimeout(2000, () => req.destroy());
+  });
+}
+
+const heldPort = async (): Promise<number> => waitFor('the allocation', () => box.run(['list', '--json']).json.allocations[0]?.port as number | undefined);
+
+/** A Vite project: an index.html, a config keeping Vite's cache inside it, Vite itself linked in. */
+function viteProject(scripts?: Record<string, string>): void {
+  fs.writeFileSync(path.join(box.cwd, 'index.html'), '<!doctype html><title>styxy</title><p>served by vite</p>\n');
+  fs.writeFileSync(path.join(box.cwd, 'vite.config.mjs'), "export default { cacheDir: '.vite-cache', clearScreen: false };\n");
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(box.cwd, 'node_modules'), 'dir');
+  if (scripts) fs.writeFileSync(path.join(box.cwd, 'package.json'), JSON.stringify({ name: 'app', private: true, scripts }));
+}
+
+async function expectServedOnItsPort(run: Running, marker: string, tool: string): Promise<void> {
+  const port = await heldPort();
+  const body = await waitFor(`${tool} on ${port}`, () => get(port));
+  expect(body).toContain(marker);
+  expect(run.stderr()).toContain(`styxy: ${tool} does not read PORT: adding`);
+  expect(run.stderr()).not.toContain('listens on port');
+  run.proc.kill('SIGTERM');
+  await run.done;
+  expect(await get(port)).toBeUndefined();
+  expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+}
+
+describe('a known dev server gets its port without a flag', () => {
+  const hasVite = fs.existsSync(VITE_BIN);
+
+  (hasVite ? test : test.skip)('real Vite through npx serves on the allocated port', async () => {
+    viteProject();
+    const run = startRun(['-s', 'dev', '--', 'npx', 'vite', '--host', '127.0.0.1']);
+    await expectServedOnItsPort(run, 'served by vite', 'Vite');
+  }, 60_000);
+
+  (hasVite ? test : test.skip)('real Vite through an npm script serves on the allocated port', async () => {
+    viteProject({ dev: 'vite --host 127.0.0.1' });
+    const run = startRun(['-s', 'dev', '--', 'npm', 'run', 'dev']);
+    await expectServedOnItsPort(run, 'served by vite', 'Vite');
+  }, 60_000);
+
+  test("Python's http.server serves on the allocated port", async () => {
+    fs.writeFileSync(path.join(box.cwd, 'index.html'), 'served by python\n');
+    const run = startRun(['-s', 'dev', '--', 'python3', '-m', 'http.server', '--bind', '127.0.0.1']);
+    await expectServedOnItsPort(run, 'served by python', 'Python http.server');
+  }, 60_000);
+
+  test('--no-port-flag adds nothing; --port-flag replaces the flag run would add', () => {
+    const vite = path.join(box.dir, 'bin', 'vite');
+    fs.mkdirSync(path.dirname(vite));
+    fs.writeFileSync(vite, '#!/bin/sh\necho "$*"\n', { mode: 0o755 });
+    const env = { PATH: `${path.dirname(vite)}:${process.env.PATH}` };
+    const off = box.run(['run', '-s', 'dev', '--no-port-flag', '--', 'vite', '--host'], { env });
+    expect([off.code, off.stdout, off.stderr]).toEqual([0, '--host\n', '']);
+    const own = box.run(['run', '-s', 'dev', '--port-flag', '--listen', '--', 'vite'], { env });
+    expect(own.stdout).toMatch(/^--listen 30\d\d\n$/);
+    const auto = box.run(['run', '-s', 'dev', '--', 'vite'], { env });
+    expect(auto.stdout).toMatch(/^--port 30\d\d\n$/);
+    expect(auto.stderr).toMatch(/^styxy: Vite does not read PORT: adding --port 30\d\d \(--no-port-flag leaves it out\)\n$/);
+  });
+});
+
+describe('a command that listens elsewhere', () => {
+  test('a server that ignores its port: run names the port it took and the fix', async () => {
+    const other = await freePortBlock(1);
+    const server = path.join(box.dir, 'stubborn.js');
+    fs.writeFileSync(server, `require("http").createServer((q, s) => s.end("elsewhere")).listen(${other}, "127.0.0.1");`);
+    const run = startRun(['-s', 'dev', '--', 'sh', '-c', `${NODE} ${server}`]);
+    const port = await heldPort();
+    const said = await waitFor('the warning', () => /listens on port.*\n/.exec(run.stderr())?.[0]);
+    expect(said).toBe(
+      `listens on port ${other}, not on its port ${port}: it ignored PORT. Give it the port with --port-flag FLAG (for example --port-flag --port) or {port} in its arguments, or set it in the tool's own config.\n`,
+    );
+    run.proc.kill('SIGTERM');
+    await run.done;
+    expect(await get(other)).toBeUndefined();
+  }, 30_000);
+});

@@ -1,0 +1,132 @@
+import { DEV_SERVERS, findDevServer, planPortFlag } from '../../../lib/core/dev-servers';
+
+const words = (line: string) => line.split(' ');
+
+describe('planPortFlag: a command line', () => {
+  test.each<[string, string[] | null]>([
+    ['vite', ['--port', '{port}']],
+    ['vite --host 127.0.0.1', ['--port', '{port}']],
+    ['vite build', null],
+    ['vite preview', ['--port', '{port}']],
+    ['./node_modules/.bin/vite', ['--port', '{port}']],
+    ['node node_modules/vite/bin/vite.js', ['--port', '{port}']],
+    ['npx vite', ['--port', '{port}']],
+    ['npx -y vite@7 --host', ['--port', '{port}']],
+    ['npx --package @angular/cli ng serve', ['--port', '{port}']],
+    ['pnpm exec astro dev', ['--port', '{port}']],
+    ['pnpm dlx wrangler dev', ['--port', '{port}']],
+    ['yarn dlx storybook dev', ['--port', '{port}']],
+    ['bunx next dev', ['--port', '{port}']],
+    ['env NODE_ENV=development vite', ['--port', '{port}']],
+    ['astro dev', ['--port', '{port}']],
+    ['astro build', null],
+    ['ng serve', ['--port', '{port}']],
+    ['ng build', null],
+    ['wrangler dev', ['--port', '{port}']],
+    ['wrangler deploy', null],
+    ['storybook dev', ['--port', '{port}']],
+    ['storybook build', null],
+    ['start-storybook', ['--port', '{port}']],
+    ['python manage.py runserver', ['{port}']],
+    ['python3 manage.py runserver --noreload', ['{port}']],
+    ['python3 manage.py runserver 0:8000', null],
+    ['python3 manage.py migrate', null],
+    ['rails server', ['-p', '{port}']],
+    ['bin/rails s', ['-p', '{port}']],
+    ['bundle exec rails s', ['-p', '{port}']],
+    ['rails console', null],
+    ['flask run', ['--port', '{port}']],
+    ['flask --app hello run', ['--port', '{port}']],
+    ['python -m flask run -p 5001', null],
+    ['uvicorn main:app --reload', ['--port', '{port}']],
+    ['python3 -m uvicorn main:app', ['--port', '{port}']],
+    ['hugo server', ['--port', '{port}']],
+    ['hugo', null],
+    ['next dev', ['--port', '{port}']],
+    ['next build', null],
+    ['nuxi dev', ['--port', '{port}']],
+    ['webpack serve', ['--port', '{port}']],
+    ['webpack', null],
+    ['webpack-dev-server', ['--port', '{port}']],
+    ['gatsby develop', ['-p', '{port}']],
+    ['docusaurus start', ['--port', '{port}']],
+    ['http-server dist', ['-p', '{port}']],
+    ['jekyll serve', ['--port', '{port}']],
+    ['python3 -m http.server', ['{port}']],
+    ['python3 -m http.server --bind ::1', ['{port}']],
+    ['python3 -m http.server 8080', null],
+    ['vite --port 4000', null],
+    ['vite --port=4000', null],
+    ['next dev -p 4000', null],
+    ['vite --port {port}', null],
+    ['node server.js', null],
+    ['python3 app.py', null],
+    ['sh -c vite', null],
+  ])('%s', (line, append) => {
+    const plan = planPortFlag(words(line), null);
+    expect(plan?.append ?? null).toEqual(append);
+  });
+});
+
+describe('planPortFlag: a package.json script', () => {
+  const scripts = {
+    dev: 'vite',
+    'dev:host': 'vite --host 127.0.0.1',
+    chained: 'tsc -b && vite',
+    piped: 'vite | tee log',
+    background: 'vite &',
+    fixed: 'vite --port 4000',
+    nested: 'npm run dev',
+    'nested-pnpm': 'pnpm dev',
+    serve: 'python3 -m http.server',
+    env: 'NODE_ENV=development astro dev',
+    server: 'node server.js',
+    start: 'next start',
+  };
+  test.each<[string, string[] | null]>([
+    ['npm run dev', ['--', '--port', '{port}']],
+    ['npm run dev -- --host', ['--port', '{port}']],
+    ['npm run --silent dev', ['--', '--port', '{port}']],
+    ['npm run-script dev:host', ['--', '--port', '{port}']],
+    ['npm start', ['--', '--port', '{port}']],
+    ['npm run chained', ['--', '--port', '{port}']],
+    ['npm run piped', null],
+    ['npm run background', null],
+    ['npm run fixed', null],
+    ['npm run dev -- --port 4000', null],
+    ['npm run nested', ['--', '--', '--port', '{port}']],
+    ['npm run nested-pnpm', ['--', '--port', '{port}']],
+    ['npm run serve', ['--', '{port}']],
+    ['npm run env', ['--', '--port', '{port}']],
+    ['npm run server', null],
+    ['npm run missing', null],
+    ['npm install', null],
+    ['pnpm dev', ['--port', '{port}']],
+    ['pnpm run dev', ['--port', '{port}']],
+    ['pnpm dev --port 4000', null],
+    ['pnpm install', null],
+    ['yarn dev', ['--port', '{port}']],
+    ['yarn run dev', ['--port', '{port}']],
+    ['bun run dev', ['--port', '{port}']],
+  ])('%s', (line, append) => {
+    expect(planPortFlag(words(line), scripts)?.append ?? null).toEqual(append);
+  });
+
+  test('without a package.json, a script is not guessed', () => {
+    expect(planPortFlag(words('npm run dev'), null)).toBeNull();
+  });
+
+  test('the plan names the tool', () => {
+    expect(planPortFlag(words('npm run dev'), scripts)?.tool).toBe('Vite');
+  });
+});
+
+test('every tool in the table is found by one of its program names', () => {
+  for (const server of DEV_SERVERS) {
+    const sub = { Astro: 'dev', 'Angular CLI': 'serve', wrangler: 'dev', Storybook: 'dev', 'Django runserver': 'runserver', Rails: 'server', Flask: 'run', Hugo: 'server', 'Next.js': 'dev', Nuxt: 'dev', 'webpack-dev-server': 'serve', Gatsby: 'develop', Docusaurus: 'start', Jekyll: 'serve' }[server.tool];
+    for (const name of server.programs) {
+      const line = [...name.replace(/^manage\.py$/, 'python manage.py').split(' '), ...(sub ? [sub] : [])];
+      expect([line.join(' '), findDevServer(line)?.server.tool]).toEqual([line.join(' '), server.tool]);
+    }
+  }
+});
