@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { DEV_SERVERS, findDevServer, planPortFlag } from '../../../lib/core/dev-servers';
 
 const words = (line: string) => line.split(' ');
@@ -128,5 +130,17 @@ test('every tool in the table is found by one of its program names', () => {
       const line = [...name.replace(/^manage\.py$/, 'python manage.py').split(' '), ...(sub ? [sub] : [])];
       expect([line.join(' '), findDevServer(line)?.server.tool]).toEqual([line.join(' '), server.tool]);
     }
+  }
+});
+
+test("the README's table has one row per tool, with the port as the rule gives it", () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const table = readme.slice(readme.indexOf('| tool | recognised as |'));
+  const rows = table.slice(0, table.indexOf('\n\n')).split('\n').slice(2);
+  const tools = rows.map((row) => row.split('|')[1]!.trim());
+  expect(tools).toEqual(DEV_SERVERS.map((s) => s.tool));
+  for (const server of DEV_SERVERS) {
+    const row = rows[tools.indexOf(server.tool)]!;
+    expect([server.tool, row.split('|')[3]!.trim()]).toEqual([server.tool, server.port.kind === 'flag' ? `\`${server.port.flag} N\`` : '`N` (argument)']);
   }
 });
