@@ -129,8 +129,8 @@ export function readProcessGroups(pid: number): { pgrp: number; foreground: numb
  */
 export class ProcessTreeWatch {
   private readonly known = new Map<string, TrackedProcess>();
-  /** Processes whose environment was read and found not to carry the marker. */
-  private notOurs = new Set<string>();
+  /** The PIDs present at the last snapshot (Linux): only a process new since then can be new to the tree. */
+  private seen = new Set<number>();
   private readonly rootStart: number;
 
   constructor(
@@ -140,26 +140,59 @@ export class ProcessTreeWatch {
     this.rootStart = Number(readProcessStat(root)?.startTime ?? NaN);
   }
 
-  /** Looks at the process table again: adds the new members, forgets the ended ones. */
+  /** Looks at the processes again: adds the new members, forgets the ended ones. */
   snapshot(): void {
+    if (hasProc()) this.snapshotProc();
+    else this.snapshotTable();
+  }
+
+  /**
+   * Linux: every descendant starts after `root`, so only the processes that appeared since the
+   * last snapshot are read (a directory listing of /proc, then one stat each), not the whole
+   * machine every time. A member whose PID now names another process is dropped, and that
+   * process looked at as a new one.
+   */
+  private snapshotProc(): void {
+    let names: string[];
+    try {
+      names = fs.readdirSync('/proc');
+    } catch {
+      return;
+    }
+    const pids = new Set<number>();
+    for (const name of names) if (name.charCodeAt(0) <= 57 && /^\d+$/.test(name)) pids.add(Number(name));
+    const fresh: ProcessEntry[] = [];
+    const look = (pid: number): void => {
+      const stat = readProcessStat(pid);
+      if (stat && !isDeadState(stat.state)) fresh.push({ pid, ppid: stat.ppid, startTime: stat.startTime });
+    };
+    for (const [key, member] of this.known) {
+      const stat = pids.has(member.pid) ? readProcessStat(member.pid) : null;
+      if (stat && !isDeadState(stat.state) && stat.startTime === member.startTime) continue;
+      this.known.delete(key);
+      if (stat && !isDeadState(stat.state)) look(member.pid);
+    }
+    for (const pid of pids) if (!this.seen.has(pid) && pid !== this.root) look(pid);
+    this.seen = pids;
+    // Parents before their children, so a child found in the same snapshot joins through its parent.
+    fresh.sort((a, b) => Number(a.startTime) - Number(b.startTime) || a.pid - b.pid);
+    const memberPids = new Set([this.root, ...[...this.known.values()].map((m) => m.pid)]);
+    for (const entry of fresh) {
+      if (memberPids.has(entry.pid)) continue;
+      const inherited =
+        this.marker !== undefined && Number(entry.startTime) >= this.rootStart && hasEnvironmentEntry(entry.pid, this.marker);
+      if (!memberPids.has(entry.ppid) && !inherited) continue;
+      this.known.set(processKey(entry), entry);
+      memberPids.add(entry.pid);
+    }
+  }
+
+  /** Elsewhere: the whole `ps` table each time, walked from `root` and the known members. */
+  private snapshotTable(): void {
     const table = readProcessTable();
     const alive = new Set(table.map(processKey));
     for (const key of this.known.keys()) if (!alive.has(key)) this.known.delete(key);
     for (const entry of findTreeMembers(table, this.root, new Set(this.known.keys()))) this.known.set(processKey(entry), entry);
-    if (this.marker === undefined || !Number.isFinite(this.rootStart)) return;
-    const checked = new Set<string>();
-    for (const entry of table) {
-      const key = processKey(entry);
-      if (entry.pid === this.root || this.known.has(key)) continue;
-      // Only a process started after this one can have inherited the marker from it.
-      if (!(Number(entry.startTime) >= this.rootStart)) continue;
-      checked.add(key);
-      if (this.notOurs.has(key)) continue;
-      if (hasEnvironmentEntry(entry.pid, this.marker)) this.known.set(key, entry);
-    }
-    for (const key of checked) if (!this.known.has(key)) this.notOurs.add(key);
-    // Forget the ended processes, so a long run's memory stays the size of the process table.
-    this.notOurs = new Set([...this.notOurs].filter((key) => checked.has(key)));
   }
 
   /** The members as the last snapshot saw them. */
