@@ -21,8 +21,8 @@ const hasProc = (): boolean => process.platform === 'linux' && fs.existsSync('/p
  * `ps` runs as a child of this process; its own PID is left out of the answer.
  */
 export function readProcessTable(): ProcessEntry[] {
-  const table: ProcessEntry[] = [];
   if (hasProc()) {
+    const table: ProcessEntry[] = [];
     let names: string[];
     try {
       names = fs.readdirSync('/proc');
@@ -39,9 +39,15 @@ export function readProcessTable(): ProcessEntry[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { spawnSync } = require('child_process') as typeof import('child_process');
   const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,stat=,lstart='], { encoding: 'utf8' });
-  for (const line of (ps.stdout ?? '').split('\n')) {
+  return parsePsTable(ps.stdout ?? '', ps.pid);
+}
+
+/** `ps -A -o pid=,ppid=,stat=,lstart=` output as a table, without zombies and without `ps` itself. */
+export function parsePsTable(text: string, psPid?: number): ProcessEntry[] {
+  const table: ProcessEntry[] = [];
+  for (const line of text.split('\n')) {
     const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
-    if (!match || match[3]!.startsWith('Z') || Number(match[1]) === ps.pid) continue;
+    if (!match || match[3]!.startsWith('Z') || Number(match[1]) === psPid) continue;
     table.push({ pid: Number(match[1]), ppid: Number(match[2]), startTime: match[4]! });
   }
   return table;

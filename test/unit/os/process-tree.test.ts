@@ -1,4 +1,4 @@
-import { findTreeMembers, processKey, type ProcessEntry } from '../../../lib/os/process-tree';
+import { findTreeMembers, parsePsTable, processKey, type ProcessEntry } from '../../../lib/os/process-tree';
 
 const p = (pid: number, ppid: number, startTime = `t${pid}`): ProcessEntry => ({ pid, ppid, startTime });
 const pids = (entries: ProcessEntry[]) => entries.map((e) => e.pid).sort((a, b) => a - b);
@@ -25,4 +25,18 @@ describe('findTreeMembers', () => {
   test('a cycle in a torn read of the table does not loop', () => {
     expect(pids(findTreeMembers([p(50, 1), p(60, 61), p(61, 60), p(62, 50)], 50, new Set([processKey(p(60, 61))])))).toEqual([60, 61, 62]);
   });
+});
+
+test('parsePsTable reads macOS-style ps output, leaving out zombies and ps itself', () => {
+  const text = [
+    '    1     0 Ss   Tue Dec  1 09:00:01 2026',
+    '  501     1 S    Tue Dec  1 19:59:58 2026',
+    '  502   501 Z    Tue Dec  1 20:00:00 2026',
+    '  503   501 R+   Tue Dec  1 20:00:01 2026',
+    '',
+  ].join('\n');
+  expect(parsePsTable(text, 503)).toEqual([
+    { pid: 1, ppid: 0, startTime: 'Tue Dec  1 09:00:01 2026' },
+    { pid: 501, ppid: 1, startTime: 'Tue Dec  1 19:59:58 2026' },
+  ]);
 });
