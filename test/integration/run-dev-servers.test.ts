@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'child_process';
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
@@ -97,6 +97,43 @@ describe('a known dev server gets its port without a flag', () => {
     viteProject({ dev: 'vite --host 127.0.0.1' });
     const run = startRun(['-s', 'dev', '--', 'npm', 'run', 'dev']);
     await expectServedOnItsPort(run, 'served by vite', 'Vite');
+  }, 60_000);
+
+  (hasVite ? test : test.skip)("in a terminal, Vite's own keyboard shortcut (q + enter) reaches it through run", () => {
+    viteProject();
+    // A real terminal (python's pty): type q + enter once Vite offers its shortcuts, then read to the end.
+    const driver = `
+import os, pty, sys, time, json
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+deadline = time.time() + 40
+while b"press" not in out and time.time() < deadline:
+    try:
+        out += os.read(fd, 4096)
+    except OSError:
+        break
+os.write(fd, b"q\\n")
+while True:
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "offered": b"press" in out}))
+`;
+    const r = spawnSync('python3', ['-c', driver, NODE, BIN, 'run', '-s', 'dev', '--', 'npx', 'vite', '--host', '127.0.0.1'], {
+      cwd: box.cwd,
+      env: { ...box.env, npm_config_update_notifier: 'false' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(JSON.parse(r.stdout)).toEqual({ exit: 0, offered: true });
+    expect(box.run(['list', '--json']).json.allocations).toEqual([]);
   }, 60_000);
 
   test("Python's http.server serves on the allocated port", async () => {
