@@ -1,4 +1,5 @@
 import fs = require('fs');
+import { findWrapperReason } from '../core/wrappers';
 
 /** What /proc/PID/stat tells about a process. */
 export interface ProcessStat {
@@ -100,6 +101,49 @@ export function readStartTime(pid: number): string | null | undefined {
   return live.has(pid) ? (live.get(pid) ?? null) : undefined;
 }
 
+let bootId: string | null | undefined;
+
+/**
+ * This boot's id: Linux's /proc/sys/kernel/random/boot_id (a new UUID at every boot); elsewhere
+ * `boottime:<seconds>`, the time the system booted, which libuv reads with sysctl(kern.boottime)
+ * for os.uptime(). Null when neither can be had. Read once per process.
+ */
+export function readBootId(): string | null {
+  if (bootId !== undefined) return bootId;
+  bootId = null;
+  try {
+    const id = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    if (/^[0-9a-f-]{8,64}$/i.test(id)) return (bootId = id);
+  } catch {
+    /* not Linux */
+  }
+  if (process.platform === 'linux') return bootId;
+  try {
+    const uptime = (require('os') as typeof import('os')).uptime();
+    if (Number.isFinite(uptime) && uptime > 0) bootId = `boottime:${Math.round(Date.now() / 1000 - uptime)}`;
+  } catch {
+    /* unknown */
+  }
+  return bootId;
+}
+
+/**
+ * When a process started, in milliseconds since the epoch, from its /proc start time (clock
+ * ticks since boot; USER_HZ is 100 on every Linux architecture Node runs on) and /proc/uptime
+ * read now. Null without /proc.
+ */
+export function readStartedAt(startTime: string | null, now = Date.now()): number | null {
+  if (startTime === null || !/^\d+$/.test(startTime)) return null;
+  let uptimeS: number;
+  try {
+    uptimeS = Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  } catch {
+    return null;
+  }
+  if (!Number.isFinite(uptimeS)) return null;
+  return Math.round(now - uptimeS * 1000 + Number(startTime) * 10);
+}
+
 /** The process that owns an allocation made by this invocation. */
 export interface Invoker {
   pid: number;
@@ -107,50 +151,20 @@ export interface Invoker {
   command: string;
 }
 
-const baseName = (file: string | undefined): string => (file ?? '').split('/').pop() ?? '';
-const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ash', 'ksh']);
-const PACKAGE_RUNNERS = new Set(['npm', 'npx', 'pnpm', 'pnpx', 'yarn']);
-
 /**
- * npm, npx, pnpm or yarn itself: by its process title (npm rewrites its cmdline to one string such
- * as `npm exec styxy`, so the first word counts) or by node running its CLI script.
- */
-export function isPackageRunner(argv: readonly string[]): boolean {
-  const first = baseName((argv[0] ?? '').split(' ')[0]);
-  if (PACKAGE_RUNNERS.has(first)) return true;
-  if (first !== 'node' && first !== 'nodejs') return false;
-  return /(?:^|\/)(?:npm-cli|npx-cli|pnpm|pnpx|yarn)\.c?js$|\/(?:npm|pnpm|yarn)\/bin\/[^/]+$/.test(argv[1] ?? '');
-}
-
-/** The script of a `sh -c SCRIPT` process, or null. */
-export function shellScript(argv: readonly string[]): string | null {
-  return SHELLS.has(baseName(argv[0])) && argv[1] === '-c' && argv[2] !== undefined ? argv[2] : null;
-}
-
-/** A script that runs one command only: the shell lives exactly as long as that command. */
-function isSimpleCommand(script: string): boolean {
-  return !/[;&|\n`]|\$\(/.test(script);
-}
-
-/**
- * Finds the process that asked for styxy, starting from the parent and skipping wrappers that
- * end as soon as styxy does: a transient subshell (bash forks one for `$(styxy …; other)` and
- * for pipelines; its cmdline equals its parent's), npm/npx/pnpm/yarn themselves, and the
- * one-command `sh -c` they run scripts and binaries through.
+ * Finds the process that asked for styxy: starting from the parent, it passes over every process
+ * that exists only to run styxy (lib/core/wrappers.ts says which and why): transient subshells,
+ * npm/npx/pnpm/yarn, a shell whose `-c` script is that one command, timeout/flock/nice/nohup/
+ * env/stdbuf/time/xargs, and direnv with the bash it evaluates `.envrc` in.
  */
 export function detectInvoker(): Invoker {
   let pid = process.ppid;
   if (!hasProc()) return { pid, startTime: readStartTime(pid) ?? null, command: '' };
   let stat = readProcessStat(pid);
   let argv = readArgv(pid);
-  for (let hops = 0; hops < 8 && stat && argv && stat.ppid > 1; hops++) {
+  for (let hops = 0; hops < 16 && stat && argv && stat.ppid > 1; hops++) {
     const parentArgv = readArgv(stat.ppid);
-    const script = shellScript(argv);
-    const isWrapper =
-      (parentArgv !== null && argv.join('\0') === parentArgv.join('\0')) ||
-      isPackageRunner(argv) ||
-      (script !== null && isSimpleCommand(script) && parentArgv !== null && isPackageRunner(parentArgv));
-    if (!isWrapper) break;
+    if (findWrapperReason(argv, parentArgv) === null) break;
     pid = stat.ppid;
     stat = readProcessStat(pid);
     argv = parentArgv;

@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { isPackageRunner, probeLiveProcesses, readProcessStat, shellScript } from '../../../lib/os/processes';
+import { probeLiveProcesses, readProcessStat } from '../../../lib/os/processes';
 
 const linux = process.platform === 'linux';
 
@@ -46,27 +46,4 @@ test('a running process is live, a reaped one is not, and a zombie is not', asyn
   if (linux) expect(readProcessStat(zombie)?.state).toBe('Z');
   expect(probeLiveProcesses([zombie]).has(zombie)).toBe(false);
   parent.kill('SIGKILL');
-});
-
-describe('wrapper classification', () => {
-  test.each<[string[], boolean]>([
-    [['npm exec styxy allocate', '', ''], true],
-    [['npm run dev'], true],
-    [['npx', 'styxy'], true],
-    [['/usr/bin/node', '/usr/lib/node_modules/npm/bin/npm-cli.js', 'run', 'dev'], true],
-    [['node', '/usr/lib/node_modules/npm/bin/npx-cli.js', 'styxy'], true],
-    [['/usr/local/bin/pnpm', 'dlx', 'styxy'], true],
-    [['bash', '-c', 'npx styxy allocate; echo done'], false],
-    [['node', '/work/app/server.js'], false],
-    [['vim', 'npm'], false],
-  ])('isPackageRunner(%j) is %s', (argv, expected) => {
-    expect(isPackageRunner(argv)).toBe(expected);
-  });
-
-  test('shellScript reads sh -c scripts only', () => {
-    expect(shellScript(['sh', '-c', "'styxy' allocate"])).toBe("'styxy' allocate");
-    expect(shellScript(['/bin/bash', '-c', 'x'])).toBe('x');
-    expect(shellScript(['bash', 'script.sh'])).toBeNull();
-    expect(shellScript(['node', '-c', 'x'])).toBeNull();
-  });
 });
