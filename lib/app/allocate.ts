@@ -5,9 +5,13 @@ import {
   addAllocation,
   buildAllocation,
   exhaustedSuggestions,
+  findYieldingReservation,
   isSingleInstance,
   planAllocation,
+  planOwnerChange,
+  replaceAllocation,
   type AllocationRequest,
+  type OwnerChange,
 } from '../core/allocation';
 import { findNameProblem } from '../core/names';
 import type { RangeProposal } from '../core/range-placement';
@@ -64,6 +68,9 @@ export interface AllocateResult {
   /** Why the requested port was not given, when it was not. */
   requestedPortNote?: string;
   message?: string;
+  /** A sticky re-allocation that changed the owner: handed over (--pid, or a reservation claimed), renewed (--ttl), made persistent. */
+  ownerChange?: OwnerChange;
+  previousOwner?: Owner;
   /** With --wait-ready on an existing instance: its port accepted a connection. */
   ready?: true;
   waitedMs?: number;
@@ -113,7 +120,13 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
 
   return withLiveState<AllocateResult>(
     ctx,
-    async ({ config, state, pruned }) => {
+    async ({ config, state: live, pruned: ended }) => {
+      const yielding = findYieldingReservation(config.config, live, request);
+      const state = yielding ? { ...live, allocations: live.allocations.filter((a) => a !== yielding) } : live;
+      const pruned = yielding ? [...ended, yielding] : ended;
+      const yieldAudit = yielding
+        ? [{ action: 'prune', serviceType: yielding.serviceType, lockId: yielding.lockId, port: yielding.port, reason: 'reservation yielded to a new caller of a single-instance type' }]
+        : [];
       let plan = planAllocation(config.config, state, request);
       let types = config.config.service_types;
       let auto: { proposal: RangeProposal; accepted: AcceptedRange } | undefined;
@@ -137,28 +150,51 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
       };
       // An auto-allocation is written with whatever the allocation turns out to be.
       const autoWrites = auto ? { userConfig: auto.accepted.userLayer, afterCommit: auto.accepted.afterCommit } : {};
-      const autoAudit = auto ? [auto.accepted.audit] : [];
+      const autoAudit = [...yieldAudit, ...(auto ? [auto.accepted.audit] : [])];
       const autoMessage = auto ? { message: `New service type '${request.serviceType}' auto-configured` } : {};
+      const ownerChange = (current: Allocation) => {
+        if (input.keepFound) return null;
+        const planned = planOwnerChange(current, request.owner);
+        if (!planned) return null;
+        const { allocation, change } = planned;
+        return {
+          allocation,
+          answer: { ownerChange: change, previousOwner: current.owner },
+          audit: { action: change, serviceType: allocation.serviceType, lockId: allocation.lockId, port: allocation.port, instanceId: allocation.instanceId, from: current.owner, to: allocation.owner },
+        };
+      };
       switch (plan.kind) {
         case 'unknown':
           throw new StyxyError('INTERNAL', `Service type '${request.serviceType}' is still unknown after auto-allocation`);
-        case 'existing':
+        case 'existing': {
+          const handOver = plan.reused ? ownerChange(plan.allocation) : null;
+          const holder = handOver?.allocation ?? plan.allocation;
           return {
             result: {
               success: true,
-              ...describe(plan.allocation),
+              ...describe(holder),
               existing: true,
               reused: plan.reused,
               ...flags,
-              existingInstanceId: plan.allocation.instanceId,
-              existingPid: plan.allocation.owner.kind === 'process' ? plan.allocation.owner.pid : null,
+              ...handOver?.answer,
+              existingInstanceId: holder.instanceId,
+              existingPid: holder.owner.kind === 'process' && holder.owner.reservedUntil === undefined ? holder.owner.pid : null,
               message: plan.message,
             },
             ...autoWrites,
-            audit: autoAudit,
+            ...(handOver && { state: replaceAllocation(state, handOver.allocation) }),
+            audit: [...autoAudit, ...(handOver ? [handOver.audit] : [])],
           };
-        case 'reused':
-          return { result: { success: true, ...describe(plan.allocation), existing: false, reused: true, ...flags }, ...autoWrites, audit: autoAudit };
+        }
+        case 'reused': {
+          const handOver = ownerChange(plan.allocation);
+          return {
+            result: { success: true, ...describe(handOver?.allocation ?? plan.allocation), existing: false, reused: true, ...flags, ...handOver?.answer },
+            ...autoWrites,
+            ...(handOver && { state: replaceAllocation(state, handOver.allocation) }),
+            audit: [...autoAudit, ...(handOver ? [handOver.audit] : [])],
+          };
+        }
         case 'candidates': {
           const port = await findFirstFreePort(plan.ports);
           const [low, high] = plan.type.port_range;

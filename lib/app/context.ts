@@ -1,9 +1,11 @@
 import type { Allocation, State } from '../core/types';
-import { ownerPids, pruneAllocations } from '../core/prune';
-import { probeLiveProcesses } from '../os/processes';
+import { decideLifetimes, findEndedProcessOwners, ownerPids, type LifetimeResult } from '../core/prune';
+import { readListenerProcesses } from '../os/ports';
+import { probeLiveProcesses, readBootId } from '../os/processes';
 import { writeErr } from '../os/stdio';
 import { resolvePaths } from '../store/paths';
 import { withTransactionDetailed, type TransactionCommit, type TransactionContext, type TransactionOptions, type TransactionOutcome } from '../store/transaction';
+import type { AuditInput } from '../store/audit-log';
 import type { LoadedConfig } from '../store/config-files';
 
 /** The context of one CLI invocation: where its files are, the clock, where warnings go. */
@@ -50,8 +52,8 @@ export async function withLiveStateDetailed<T>(
   options: LiveStateOptions = {},
 ): Promise<TransactionCommit<T>> {
   return withTransactionDetailed(ctx, async ({ config, state: stateAsRead }) => {
-    const now = ctx.now();
-    const { state, pruned } = pruneAllocations(stateAsRead, { now, liveProcesses: probeLiveProcesses(ownerPids(stateAsRead)) });
+    const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
+    const { state, pruned } = lifetimes;
     const outcome = await work({ config, state, pruned, stateAsRead });
     if (options.write === false) return { result: outcome.result };
     // One event per allocation: one the work itself logs (a release by name of an allocation
@@ -62,12 +64,47 @@ export async function withLiveStateDetailed<T>(
       serviceType: a.serviceType,
       lockId: a.lockId,
       port: a.port,
-      reason: a.owner.kind === 'lease' ? 'lease expired' : 'owner gone',
+      reason: lifetimes.reasons.get(a.lockId) ?? 'owner gone',
     }));
     return {
       ...outcome,
       state: outcome.state ?? state,
-      audit: [...pruneEvents, ...(outcome.audit ?? [])],
+      audit: [...lifetimeEvents(lifetimes), ...pruneEvents, ...(outcome.audit ?? [])],
     };
   }, { configOptional: options.configOptional === true });
+}
+
+/**
+ * Which allocations live on, from the owners' liveness; only when an owner has ended are the
+ * listeners on its port looked up (a listing of /proc/net/tcp{,6}, and a walk of /proc/*\/fd only
+ * when something listens there), so a call whose owners all live costs what it did.
+ */
+function decideAllocationLifetimes(stateAsRead: State, now: number, graceMs: number): LifetimeResult {
+  const facts = { now, liveProcesses: probeLiveProcesses(ownerPids(stateAsRead)), bootId: readBootId() };
+  const ended = findEndedProcessOwners(stateAsRead, facts);
+  const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)));
+  return decideLifetimes(stateAsRead, { ...facts, graceMs, listeners });
+}
+
+function lifetimeEvents(lifetimes: LifetimeResult): AuditInput[] {
+  const events: AuditInput[] = [];
+  for (const { from, to } of lifetimes.adopted) {
+    const owner = to.owner as { pid: number; command?: string };
+    events.push({
+      action: 'adopt',
+      serviceType: to.serviceType,
+      lockId: to.lockId,
+      port: to.port,
+      // `pid` in an audit line is the writing styxy's own.
+      ownerPid: owner.pid,
+      ...(owner.command && { command: owner.command }),
+      previousPid: (from.owner as { pid: number }).pid,
+      reason: 'owner gone, this process listens on the port',
+    });
+  }
+  for (const a of lifetimes.reserved) {
+    const owner = a.owner as { pid: number; reservedUntil?: string };
+    events.push({ action: 'reserve', serviceType: a.serviceType, lockId: a.lockId, port: a.port, previousPid: owner.pid, until: owner.reservedUntil, reason: 'owner gone, nothing listening yet' });
+  }
+  return events;
 }

@@ -1,6 +1,6 @@
 import { StyxyError } from '../errors';
-import type { Owner } from '../core/types';
-import { detectInvoker, readCommandLine, readStartTime } from '../os/processes';
+import type { Owner, ProcessOwner } from '../core/types';
+import { detectInvoker, readBootId, readCommandLine, readStartTime } from '../os/processes';
 
 export interface OwnerOptions {
   pid?: number;
@@ -20,14 +20,15 @@ export function resolveOwner(options: OwnerOptions, now: number): Owner {
     if (startTime === undefined) {
       throw new StyxyError('INVALID_ARGUMENT', `--pid ${options.pid}: no such running process`, { details: { pid: options.pid } });
     }
-    return withCommand({ kind: 'process', pid: options.pid, startTime }, readCommandLine(options.pid));
+    return processOwner({ kind: 'process', pid: options.pid, startTime }, readCommandLine(options.pid));
   }
   const invoker = detectInvoker();
-  return withCommand({ kind: 'process', pid: invoker.pid, startTime: invoker.startTime }, invoker.command);
+  return processOwner({ kind: 'process', pid: invoker.pid, startTime: invoker.startTime, detected: true }, invoker.command);
 }
 
-function withCommand(owner: Owner & { kind: 'process' }, command: string | null): Owner {
-  return command ? { ...owner, command: command.slice(0, 300) } : owner;
+function processOwner(owner: ProcessOwner, command: string | null): ProcessOwner {
+  const boot = readBootId();
+  return { ...owner, ...(command && { command: command.slice(0, 300) }), ...(boot && { bootId: boot }) };
 }
 
 export function describeOwner(owner: Owner): string {
@@ -36,7 +37,10 @@ export function describeOwner(owner: Owner): string {
       return 'persistent';
     case 'lease':
       return `lease until ${owner.expiresAt}`;
-    case 'process':
-      return `PID ${owner.pid}${owner.command ? ` (${owner.command.slice(0, 60)})` : ''}`;
+    case 'process': {
+      const who = `PID ${owner.pid}${owner.command ? ` (${owner.command.slice(0, 60)})` : ''}`;
+      if (owner.reservedUntil) return `reserved until ${owner.reservedUntil} (${who} ended)`;
+      return owner.adoptedAt ? `${who}, listening, took over at ${owner.adoptedAt}` : who;
+    }
   }
 }

@@ -52,7 +52,8 @@ export function planAllocation(config: Config, state: State, request: Allocation
   const sticky = request.instanceId === undefined ? undefined : findSticky(state, request);
   if (isSingleInstance(type)) {
     const holder = findSingletonHolder(state, request.serviceType);
-    if (holder) {
+    // Its own reservation comes back to the caller as its sticky allocation: nothing runs yet.
+    if (holder && !(holder === sticky && isReservedOwner(holder.owner))) {
       return { kind: 'existing', allocation: holder, reused: holder === sticky, message: singletonMessage(request.serviceType) };
     }
   }
@@ -78,6 +79,23 @@ export function planAllocation(config: Config, state: State, request: Allocation
   for (let port = low; port <= high; port++) add(port);
 
   return requestedPortNote ? { kind: 'candidates', type, ports, requestedPortNote } : { kind: 'candidates', type, ports };
+}
+
+function isReservedOwner(owner: Owner): boolean {
+  return owner.kind === 'process' && owner.reservedUntil !== undefined;
+}
+
+/**
+ * A single-instance type's holder that is only reserved (its owner ended with nothing listening)
+ * and is not the caller's own: it yields to the caller, so that nobody is told a service runs
+ * when nothing does. The caller then gets an allocation of its own (the same port, when free).
+ */
+export function findYieldingReservation(config: Config, state: State, request: AllocationRequest): Allocation | undefined {
+  if (!isSingleInstance(ownValue(config.service_types, request.serviceType))) return undefined;
+  const holder = findSingletonHolder(state, request.serviceType);
+  if (!holder || !isReservedOwner(holder.owner)) return undefined;
+  const own = request.instanceId !== undefined && holder.instanceId === request.instanceId && holder.project === request.project;
+  return own ? undefined : holder;
 }
 
 function findSticky(state: State, request: AllocationRequest): Allocation | undefined {
@@ -149,4 +167,33 @@ export function planWiderRange(name: string, types: Readonly<Record<string, Serv
   if (down >= grow) return [low - grow, high];
   if (up === 0 && down === 0) return null;
   return up >= down ? [low, high + up] : [low - down, high];
+}
+
+/** What a sticky re-allocation did to its allocation's owner. */
+export type OwnerChange = 'hand-over' | 'renew' | 'persist';
+
+/**
+ * The owner a sticky re-allocation (same type + instance id + project) leaves on its allocation:
+ * `--pid N` hands it to N, `--ttl D` renews the lease to D from now, `--persistent` makes it
+ * persistent, and a caller Styxy detected claims an allocation kept only by its reservation
+ * grace. A detected caller never takes a live owner's allocation. Null when nothing changes.
+ */
+export function planOwnerChange(current: Allocation, requested: Owner): { allocation: Allocation; change: OwnerChange } | null {
+  const owner = current.owner;
+  const change = ((): OwnerChange | null => {
+    switch (requested.kind) {
+      case 'persistent':
+        return owner.kind === 'persistent' ? null : 'persist';
+      case 'lease':
+        return 'renew';
+      case 'process':
+        if (requested.detected) return owner.kind === 'process' && owner.reservedUntil !== undefined ? 'hand-over' : null;
+        return owner.kind === 'process' && owner.pid === requested.pid && owner.startTime === requested.startTime && owner.reservedUntil === undefined ? null : 'hand-over';
+    }
+  })();
+  return change ? { allocation: { ...current, owner: requested }, change } : null;
+}
+
+export function replaceAllocation(state: State, allocation: Allocation): State {
+  return { ...state, allocations: state.allocations.map((a) => (a.lockId === allocation.lockId ? allocation : a)) };
 }

@@ -1,4 +1,4 @@
-import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, ServiceType } from './types';
+import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, ServiceType } from './types';
 import { ownValue } from './types';
 import { findNameProblem, RESERVED_NAMES } from './names';
 
@@ -45,8 +45,24 @@ const AUTO_KEYS: Record<string, [keyof AutoAllocationSettings, Parser]> = {
   'port-docs-path': ['port_docs_path', pathOrNull],
 };
 
+const seconds =
+  (max: number): Parser =>
+  (text) =>
+    /^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(text) && Number(text) <= max
+      ? { value: Number(text) }
+      : { problem: `expected a number of seconds from 0 to ${max}, got ${JSON.stringify(text)}` };
+
+const LIFETIME_KEYS: Record<string, [keyof LifetimeSettings, Parser]> = {
+  'reservation-grace-seconds': ['reservation_grace_seconds', seconds(86400)],
+};
+
 /** Every key `styxy config set` understands, for help and error messages. */
-export const SETTABLE_KEYS = ['service-types.<type>.instance-behavior', 'service-types.<type>.port-range', ...Object.keys(AUTO_KEYS).map((k) => `auto-allocation.${k}`)];
+export const SETTABLE_KEYS = [
+  'service-types.<type>.instance-behavior',
+  'service-types.<type>.port-range',
+  ...Object.keys(AUTO_KEYS).map((k) => `auto-allocation.${k}`),
+  ...Object.keys(LIFETIME_KEYS).map((k) => `lifetime.${k}`),
+];
 
 /**
  * Applies `styxy config set <key> <value>` to the user's layer, returning a new layer. Keys are
@@ -99,6 +115,17 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
     const previous = config.auto_allocation[field];
     layer.auto_allocation = { ...(layer.auto_allocation ?? {}), [field]: parsed.value };
     return { kind: 'set', layer, path: `/auto_allocation/${field}`, value: parsed.value, previous };
+  }
+
+  if (parts.length === 2 && parts[0] === 'lifetime') {
+    const entry = ownValue(LIFETIME_KEYS, parts[1] as string);
+    if (!entry) return reject(`Unknown setting '${key}'`);
+    const [field, parse] = entry;
+    const parsed = parse(text);
+    if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);
+    const previous = config.lifetime[field];
+    layer.lifetime = { ...(layer.lifetime ?? {}), [field]: parsed.value as number };
+    return { kind: 'set', layer, path: `/lifetime/${field}`, value: parsed.value, previous };
   }
 
   return reject(`Unknown setting '${key}'`);

@@ -57,6 +57,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
   let rules = { ...base.auto_allocation_rules };
   let autoSource = baseFile;
   let rulesSource = baseFile;
+  let lifetime = { ...base.lifetime };
 
   for (const { file, layer } of layers) {
     for (const [name, partial] of Object.entries(layer.service_types ?? {})) {
@@ -94,10 +95,11 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
       const earlier = Object.fromEntries(Object.entries(rules).filter(([pattern]) => ownValue(later, pattern) === undefined));
       rules = { ...later, ...earlier };
     }
+    if (layer.lifetime) lifetime = { ...lifetime, ...layer.lifetime };
   }
 
   return {
-    config: { service_types: serviceTypes, auto_allocation: autoAllocation, auto_allocation_rules: rules },
+    config: { service_types: serviceTypes, auto_allocation: autoAllocation, auto_allocation_rules: rules, lifetime },
     rangeSources,
     autoSource,
     rulesSource,

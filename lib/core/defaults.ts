@@ -53,5 +53,6 @@ export function builtInConfig(): Config {
       port_docs_path: null,
     },
     auto_allocation_rules: {},
+    lifetime: { reservation_grace_seconds: 60 },
   };
 }

@@ -1,4 +1,4 @@
-import type { Allocation, Owner, State } from './types';
+import type { Allocation, Owner, ProcessOwner, State } from './types';
 
 /** What the OS says about owners, gathered before the decision. */
 export interface OwnerFacts {
@@ -6,11 +6,27 @@ export interface OwnerFacts {
   now: number;
   /** Every PID of interest that is alive (not a zombie), with its start time where known. */
   liveProcesses: ReadonlyMap<number, string | null>;
+  /** This boot's id (see ProcessOwner.bootId), or null/absent where it cannot be read. */
+  bootId?: string | null;
 }
 
 /**
- * An owner lives while its process runs with the same start time (a reused PID is a different
- * process), while its lease has not expired, or forever when persistent. Age alone never kills it.
+ * Whether an owner recorded in boot `recorded` can belong to the boot `current`. Unknown on
+ * either side counts as the same boot (states written before boot ids were recorded). A boot
+ * time (`boottime:<seconds>`, where there is no boot id) may drift by a second or two with
+ * clock adjustments, so it matches within 2 s.
+ */
+export function isSameBoot(recorded: string | undefined, current: string | null | undefined): boolean {
+  if (recorded === undefined || current === undefined || current === null || recorded === current) return true;
+  const a = /^boottime:(\d+)$/.exec(recorded);
+  const b = /^boottime:(\d+)$/.exec(current);
+  return a !== null && b !== null && Math.abs(Number(a[1]) - Number(b[1])) <= 2;
+}
+
+/**
+ * An owner lives while its process runs with the same start time in the same boot (a reused
+ * PID, or one from before a reboot, is a different process), while its lease has not expired,
+ * or forever when persistent. Age alone never kills it.
  */
 export function isOwnerLive(owner: Owner, facts: OwnerFacts): boolean {
   switch (owner.kind) {
@@ -19,6 +35,7 @@ export function isOwnerLive(owner: Owner, facts: OwnerFacts): boolean {
     case 'lease':
       return Date.parse(owner.expiresAt) > facts.now;
     case 'process': {
+      if (!isSameBoot(owner.bootId, facts.bootId)) return false;
       if (!facts.liveProcesses.has(owner.pid)) return false;
       const actual = facts.liveProcesses.get(owner.pid) ?? null;
       return owner.startTime === null || actual === null || actual === owner.startTime;
@@ -59,4 +76,139 @@ function partition(state: State, keep: (allocation: Allocation) => boolean): Pru
   const pruned: Allocation[] = [];
   for (const allocation of state.allocations) (keep(allocation) ? kept : pruned).push(allocation);
   return { state: pruned.length === 0 ? state : { ...state, allocations: kept }, pruned };
+}
+
+/** A process listening on a port, as the OS tells it. */
+export interface ListenerProcess {
+  port: number;
+  pid: number;
+  /** The process's start time in the owners' format (see ProcessOwner.startTime). */
+  startTime: string | null;
+  /** When the process started, in milliseconds since the epoch, where known. */
+  startedAt: number | null;
+  command?: string;
+}
+
+export interface LifetimeFacts extends OwnerFacts {
+  /** How long a detected owner's allocation stays reserved after it ends with nothing listening. */
+  graceMs: number;
+  /**
+   * The listeners on the ports of allocations whose process owner has ended (see
+   * findEndedProcessOwners), or null where they cannot be read.
+   */
+  listeners: readonly ListenerProcess[] | null;
+}
+
+/** Why an allocation was dropped. */
+export type PruneReason = 'owner gone' | 'lease expired' | 'reservation over';
+
+export interface LifetimeResult extends PruneResult {
+  /** Why each pruned allocation went, by lock id. */
+  reasons: ReadonlyMap<string, PruneReason>;
+  /** Allocations whose ended owner gave way to the process listening on the port. */
+  adopted: { from: Allocation; to: Allocation }[];
+  /** Allocations newly reserved: their detected owner ended with nothing listening. */
+  reserved: Allocation[];
+}
+
+/**
+ * A listener that started before the allocation was made is not its server; start times are
+ * known to ~10 ms, and the wall clock and the boot clock may disagree by a little, hence the slack.
+ */
+export const ADOPTION_SLACK_MS = 1000;
+
+/**
+ * The allocations whose owner is a process that has ended: the only ones for which the OS must
+ * be asked who listens on their port, so that a call whose owners all live costs no more.
+ */
+export function findEndedProcessOwners(state: State, facts: OwnerFacts): Allocation[] {
+  return state.allocations.filter((a) => a.owner.kind === 'process' && !isOwnerLive(a.owner, facts));
+}
+
+/**
+ * Decides what becomes of each allocation whose owner has ended:
+ * - a process that started after the allocation and listens on its port takes it over (the
+ *   server a script left running, or the orphan of a killed `styxy run`), and the allocation
+ *   then ends when that process ends;
+ * - else, when Styxy detected the owner itself (no --pid) and nothing listens, the allocation
+ *   stays reserved for `graceMs` from the moment Styxy finds the owner gone, so that the server
+ *   the next command starts can take it;
+ * - else it is dropped, as is an expired lease or a reservation whose time is up.
+ */
+export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeResult {
+  const kept: Allocation[] = [];
+  const pruned: Allocation[] = [];
+  const reasons = new Map<string, PruneReason>();
+  const adopted: { from: Allocation; to: Allocation }[] = [];
+  const reserved: Allocation[] = [];
+  let changed = false;
+  const drop = (a: Allocation, reason: PruneReason) => {
+    pruned.push(a);
+    reasons.set(a.lockId, reason);
+    changed = true;
+  };
+  for (const allocation of state.allocations) {
+    const owner = allocation.owner;
+    if (isOwnerLive(owner, facts)) {
+      kept.push(allocation);
+      continue;
+    }
+    if (owner.kind !== 'process') {
+      drop(allocation, 'lease expired');
+      continue;
+    }
+    const heir = findHeir(allocation, facts.listeners ?? []);
+    if (heir) {
+      const to: Allocation = { ...allocation, owner: adoptedOwner(heir, facts) };
+      adopted.push({ from: allocation, to });
+      kept.push(to);
+      changed = true;
+      continue;
+    }
+    if (owner.detected && owner.adoptedAt === undefined && facts.graceMs > 0) {
+      if (owner.reservedUntil === undefined) {
+        const to: Allocation = { ...allocation, owner: { ...owner, reservedUntil: new Date(facts.now + facts.graceMs).toISOString() } };
+        reserved.push(to);
+        kept.push(to);
+        changed = true;
+        continue;
+      }
+      if (Date.parse(owner.reservedUntil) > facts.now) {
+        kept.push(allocation);
+        continue;
+      }
+      drop(allocation, 'reservation over');
+      continue;
+    }
+    drop(allocation, 'owner gone');
+  }
+  return { state: changed ? { ...state, allocations: kept } : state, pruned, reasons, adopted, reserved };
+}
+
+/** The process that takes an allocation over: the first-started listener on its port that started after it. */
+function findHeir(allocation: Allocation, listeners: readonly ListenerProcess[]): ListenerProcess | undefined {
+  const since = Date.parse(allocation.allocatedAt) - ADOPTION_SLACK_MS;
+  let heir: ListenerProcess | undefined;
+  for (const l of listeners) {
+    if (l.port !== allocation.port || l.startedAt === null || l.startedAt < since) continue;
+    if (allocation.owner.kind === 'process' && l.pid === allocation.owner.pid) continue;
+    if (!heir || (heir.startedAt as number) > l.startedAt) heir = l;
+  }
+  return heir;
+}
+
+function adoptedOwner(heir: ListenerProcess, facts: LifetimeFacts): ProcessOwner {
+  return {
+    kind: 'process',
+    pid: heir.pid,
+    startTime: heir.startTime,
+    ...(heir.command && { command: heir.command.slice(0, 300) }),
+    ...(facts.bootId && { bootId: facts.bootId }),
+    adoptedAt: new Date(facts.now).toISOString(),
+  };
+}
+
+/** True while a process owner has ended and its allocation is only kept for the grace. */
+export function isReserved(owner: Owner): boolean {
+  return owner.kind === 'process' && owner.reservedUntil !== undefined;
 }

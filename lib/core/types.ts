@@ -38,11 +38,18 @@ export interface AutoAllocationRule {
   instance_behavior?: InstanceBehavior;
 }
 
+/** How long allocations outlive their owners. */
+export interface LifetimeSettings {
+  /** A detected owner that ends with nothing listening leaves its port reserved this long. */
+  reservation_grace_seconds: number;
+}
+
 /** The effective config: every layer merged over the built-in defaults. */
 export interface Config {
   service_types: Record<string, ServiceType>;
   auto_allocation: AutoAllocationSettings;
   auto_allocation_rules: Record<string, AutoAllocationRule>;
+  lifetime: LifetimeSettings;
 }
 
 /** One config file as written by a user: every part optional. */
@@ -51,10 +58,30 @@ export interface ConfigLayer {
   service_types?: Record<string, Partial<ServiceType>>;
   auto_allocation?: Partial<AutoAllocationSettings>;
   auto_allocation_rules?: Record<string, AutoAllocationRule>;
+  lifetime?: Partial<LifetimeSettings>;
+}
+
+/**
+ * A process that owns an allocation. PID + start time name one process for the machine's uptime,
+ * and the boot id names the boot (older states have none of the optional fields).
+ */
+export interface ProcessOwner {
+  kind: 'process';
+  pid: number;
+  startTime: string | null;
+  command?: string;
+  /** Styxy found the owner itself (no --pid): a reservation grace applies when it ends. */
+  detected?: true;
+  /** /proc/sys/kernel/random/boot_id, or `boottime:<seconds>` where there is no /proc. */
+  bootId?: string;
+  /** Set when this process, a listener on the port, took over from an owner that had ended. */
+  adoptedAt?: string;
+  /** The owner has ended and nothing listened: the allocation is kept until this time. */
+  reservedUntil?: string;
 }
 
 export type Owner =
-  | { kind: 'process'; pid: number; startTime: string | null; command?: string }
+  | ProcessOwner
   | { kind: 'lease'; expiresAt: string }
   | { kind: 'persistent' };
 

@@ -1,5 +1,6 @@
 import fs = require('fs');
-import { readCommandLine } from './processes';
+import type { ListenerProcess } from '../core/prune';
+import { readCommandLine, readProcessStat, readStartedAt } from './processes';
 
 /**
  * True when nothing on this machine holds `port`: the port can be bound and listened on with no
@@ -209,6 +210,27 @@ export function attachListenerProcesses(listeners: Listener[]): void {
       if (wanted.size === 0) return;
     }
   }
+}
+
+/**
+ * The processes listening on any of `ports`, with their start times: what an allocation whose
+ * owner has ended may pass to. Null where /proc cannot tell (no /proc/net/tcp). The costly part,
+ * finding which process holds a socket, runs only when something listens on one of the ports.
+ */
+export function readListenerProcesses(ports: ReadonlySet<number>): ListenerProcess[] | null {
+  const all = readListeners();
+  if (all === null) return null;
+  const on = all.filter((l) => ports.has(l.port));
+  if (on.length === 0) return [];
+  attachListenerProcesses(on);
+  const found: ListenerProcess[] = [];
+  for (const l of on) {
+    if (l.pid === undefined) continue;
+    const stat = readProcessStat(l.pid);
+    const startTime = stat?.startTime ?? null;
+    found.push({ port: l.port, pid: l.pid, startTime, startedAt: readStartedAt(startTime), ...(l.command && { command: l.command }) });
+  }
+  return found;
 }
 
 /** True when something accepts a TCP connection on `port` at `host` within `timeoutMs`. */

@@ -42,10 +42,29 @@ function isSurelyValidOwner(owner: unknown): boolean {
     case 'lease':
       return keys === 2 && typeof o.expiresAt === 'string';
     case 'process': {
-      const { pid, startTime, command } = o;
-      if (keys !== (command === undefined ? 3 : 4) || !Number.isInteger(pid) || (pid as number) < 1) return false;
+      const { pid, startTime, command, detected, bootId, adoptedAt, reservedUntil } = o;
+      if (!Number.isInteger(pid) || (pid as number) < 1) return false;
       if (startTime !== null && typeof startTime !== 'string') return false;
-      return command === undefined || (typeof command === 'string' && command.length <= 1000);
+      // Three keys always; each optional one present is counted and checked.
+      let expected = 3;
+      if (command !== undefined) {
+        if (typeof command !== 'string' || command.length > 1000) return false;
+        expected++;
+      }
+      if (detected !== undefined) {
+        if (detected !== true) return false;
+        expected++;
+      }
+      if (bootId !== undefined) {
+        if (typeof bootId !== 'string' || bootId.length > 100) return false;
+        expected++;
+      }
+      for (const text of [adoptedAt, reservedUntil]) {
+        if (text === undefined) continue;
+        if (typeof text !== 'string') return false;
+        expected++;
+      }
+      return keys === expected;
     }
     default:
       return false;

@@ -120,9 +120,11 @@ describe('owners', () => {
       encoding: 'utf8',
     }).split('\n');
     const result = JSON.parse(out[0] as string);
-    expect(result.owner.pid).toBe(Number(out[1]));
-    // The shell has exited now, so its allocation is gone at the next call.
-    expect(box.run(['list', '--json']).json.pruned).toBe(1);
+    expect(result.owner).toMatchObject({ pid: Number(out[1]), detected: true });
+    // The shell has exited now, with nothing listening: the port stays reserved for the grace.
+    const list = box.run(['list', '--json']).json;
+    expect(list.pruned).toBe(0);
+    expect(list.allocations[0].owner).toMatchObject({ pid: Number(out[1]), reservedUntil: expect.any(String) });
   });
 
   test('a transient subshell is skipped: the owner is the shell that asked', () => {

@@ -168,7 +168,7 @@ describe('--wait-ready', () => {
 });
 
 describe('the README recipe that replaces a flock start script', () => {
-  test('two agents run it at once: one server starts, the other learns its port; the allocation ends with the server', async () => {
+  test('two agents run it at once: one server starts, the other learns its port; once the server ends, nobody is told it runs', async () => {
     const script = readmeRecipe('flock-replacement');
     expect(script).toContain('exec python -m rag_service --port "$PORT"');
     const base = await freePortBlock(2);
@@ -205,6 +205,9 @@ describe('the README recipe that replaces a flock start script', () => {
     expect(list[0]).toMatchObject({ port: base, serviceType: 'ai', owner: { kind: 'process', pid: serverAgent.pid } });
 
     await killAndWait(serverAgent, 'SIGTERM');
-    expect(box.run(['allocate', '-s', 'ai', '-n', 'rag', '--json']).json).toMatchObject({ existing: false, pruned: 1 });
+    // Nothing runs now. The port is reserved for the script's next run, but another caller of
+    // the type is not told that something runs: the reservation yields to it.
+    expect(box.run(['list', '--json']).json.allocations[0].owner).toMatchObject({ pid: serverAgent.pid, reservedUntil: expect.any(String) });
+    expect(box.run(['allocate', '-s', 'ai', '-n', 'other', '--json']).json).toMatchObject({ existing: false, reused: false, pruned: 1 });
   });
 });

@@ -176,10 +176,23 @@ function describeAllocation(r: AllocateResult): string {
       `ℹ ${r.message}${dry}`,
       `↪ Existing instance '${r.existingInstanceId}' is running on port ${bold(String(r.port))}${pid}`,
       ...(r.ready ? [`  It accepts connections (waited ${((r.waitedMs ?? 0) / 1000).toFixed(1)} s)`] : []),
-      `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}`,
+      `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}${ownerChangeNote(r)}`,
     ].join('\n');
   }
-  if (r.reused) return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${dry}`;
+  if (r.reused) return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
   return `${green('✔')} ${verb} port ${bold(String(r.port))} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry}`;
+}
+
+function ownerChangeNote(r: AllocateResult): string {
+  switch (r.ownerChange) {
+    case 'hand-over':
+      return r.owner.kind === 'process' ? `; handed over to PID ${r.owner.pid}` : '';
+    case 'renew':
+      return r.owner.kind === 'lease' ? `; lease renewed until ${r.owner.expiresAt}` : '';
+    case 'persist':
+      return '; now persistent';
+    default:
+      return '';
+  }
 }

@@ -17,7 +17,7 @@ function cfg(
     types === 'built-in'
       ? base.service_types
       : Object.fromEntries(Object.entries(types).map(([n, r]) => [n, { port_range: r } as ServiceType]));
-  return { service_types: serviceTypes, auto_allocation: { ...base.auto_allocation, ...auto }, auto_allocation_rules: rules };
+  return { ...base, service_types: serviceTypes, auto_allocation: { ...base.auto_allocation, ...auto }, auto_allocation_rules: rules };
 }
 
 function place(serviceType: string, config: Config, facts: PlacementFacts = linuxEphemeral) {

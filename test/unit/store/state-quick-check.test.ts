@@ -33,15 +33,25 @@ const ODD: unknown[] = [
 ];
 
 function owner(r: Random): Record<string, unknown> {
-  switch (r.int(0, 3)) {
+  switch (r.int(0, 4)) {
     case 0:
       return { kind: 'persistent' };
     case 1:
       return { kind: 'lease', expiresAt: '2026-01-01T00:00:00.000Z' };
     case 2:
       return { kind: 'process', pid: r.int(1, 4_000_000), startTime: r.pick(['12345', null]) };
-    default:
+    case 3:
       return { kind: 'process', pid: r.int(1, 4_000_000), startTime: '1', command: r.pick(['', 'node server.js', 'x'.repeat(1000)]) };
+    default: {
+      // The fields added for detected owners, boots, adoption and reservations, each maybe.
+      const o: Record<string, unknown> = { kind: 'process', pid: r.int(1, 4_000_000), startTime: '7' };
+      if (r.next() < 0.5) o.detected = true;
+      if (r.next() < 0.5) o.bootId = r.pick(['6d3f1d8e-1c1a-4c8e-9a0e-2b8f5a7c9d10', 'boottime:1764590000', 'x'.repeat(100)]);
+      if (r.next() < 0.5) o.adoptedAt = '2026-01-01T00:00:00.000Z';
+      if (r.next() < 0.5) o.reservedUntil = '2026-01-01T00:01:00.000Z';
+      if (r.next() < 0.5) o.command = 'bash';
+      return o;
+    }
   }
 }
 
@@ -76,7 +86,7 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const i = r.int(0, s.allocations.length - 1);
   const a = { ...s.allocations[i]! };
   const target: Record<string, unknown> = where < 4 ? { ...(a.owner as object) } : a;
-  const key = r.pick(where < 4 ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'extra'] : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'extra']);
+  const key = r.pick(where < 4 ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'extra'] : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'extra']);
   const roll = r.next();
   if (roll < 0.2) delete target[key];
   else if (roll < 0.3) target[key] = r.pick(['process', 'lease', 'persistent', 'Persistent']);
