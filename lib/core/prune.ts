@@ -57,11 +57,6 @@ export interface PruneResult {
   pruned: Allocation[];
 }
 
-/** Drops every allocation whose owner is gone. */
-export function pruneAllocations(state: State, facts: OwnerFacts): PruneResult {
-  return partition(state, (allocation) => isOwnerLive(allocation.owner, facts));
-}
-
 /**
  * `cleanup --force`: besides dead owners, drops every allocation whose port has no listener,
  * whatever its owner. Persistent and leased allocations go too: the user asked for it (and was

@@ -175,3 +175,72 @@ test('single instance with run: the first agent starts the server, the second st
   await killAndWait(first, 'SIGTERM');
   expect(allocations()).toEqual([]);
 });
+
+describe('coding agents: one shell per command', () => {
+  /** The recipe's commands, each to run in a fresh shell as an agent does. */
+  const commands = (name: string) => readmeRecipe(name).split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
+  const canConnect = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const socket = require('net').connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => resolve(!!socket.destroy()));
+      socket.once('error', () => resolve(false));
+    });
+  const inFreshShell = (line: string) => spawnSync('sh', ['-c', line], { cwd: box.cwd, env, encoding: 'utf8' });
+  const ancestry = (pid: number): number[] => {
+    const chain = [pid];
+    while (chain.length < 64) {
+      const ppid = Number(fs.readFileSync(`/proc/${chain[chain.length - 1]}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      if (!(ppid > 1)) break;
+      chain.push(ppid);
+    }
+    return chain;
+  };
+  const serverPid = (port: number): number => box.run(['check', String(port), '--json']).json.listeners[0].pid;
+  beforeEach(() => {
+    write(path.join(box.cwd, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, scripts: { dev: 'node server.js' } }));
+    write(path.join(box.cwd, 'server.js'), SERVER);
+  });
+
+  test('the two-call pattern: the port waits between the shells, the server takes it, asking again gets it', async () => {
+    const [take, start, again] = commands('coding-agents') as [string, string, string];
+    const first = inFreshShell(take);
+    expect(first.status).toBe(0);
+    const port = Number(first.stdout.trim());
+    expect(port).toBeGreaterThanOrEqual(3000);
+    // Someone else asks in between: another port.
+    expect(Number(box.run(['allocate', '-s', 'dev', '-q']).stdout)).not.toBe(port);
+    expect(inFreshShell(start).status).toBe(0);
+    for (let i = 0; i < 400 && !(await canConnect(port)); i++) await sleep(25);
+    expect(fs.readFileSync(path.join(box.cwd, 'dev.log'), 'utf8')).toContain(`listening on ${port}`);
+    const pid = serverPid(port);
+    try {
+      expect(Number(inFreshShell(again).stdout)).toBe(port);
+      // `sh -c` with one styxy command is passed over, so the agent (this test) owns the port;
+      // were it gone, the server (or the npm that runs it) would have taken the port over.
+      const owner = allocations().find((a) => a.port === port)!;
+      expect(owner.instanceId).toBe('web');
+      expect([process.pid, ...ancestry(pid)]).toContain(owner.owner.pid);
+    } finally {
+      process.kill(pid, 'SIGTERM');
+    }
+  });
+
+  test('styxy run in the background owns the port while the server runs', async () => {
+    const [line] = commands('coding-agents-run') as [string];
+    expect(inFreshShell(line).status).toBe(0);
+    let held: Record<string, any> | undefined;
+    for (let i = 0; i < 400 && !(held && (await canConnect(held.port))); i++) {
+      held = allocations()[0];
+      await sleep(25);
+    }
+    expect(held).toMatchObject({ instanceId: 'web', owner: { command: expect.stringContaining('styxy') } });
+    expect(fs.readFileSync(path.join(box.cwd, 'dev.log'), 'utf8')).toContain(`listening on ${held!.port}`);
+    const pid = serverPid(held!.port);
+    process.kill(held!.owner.pid, 'SIGTERM');
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* run's own stop ended it */
+    }
+  });
+});

@@ -1,4 +1,15 @@
-import { addAllocation, buildAllocation, findSingletonHolder, planAllocation, type AllocationRequest } from '../../../lib/core/allocation';
+import {
+  addAllocation,
+  buildAllocation,
+  findSingletonHolder,
+  findYieldingReservation,
+  planAllocation,
+  planOwnerChange,
+  replaceAllocation,
+  type AllocationRequest,
+  type OwnerChange,
+} from '../../../lib/core/allocation';
+import type { Owner } from '../../../lib/core/types';
 import { allocation, config, state, T0 } from '../../helpers/builders';
 
 const owner = { kind: 'process' as const, pid: 42, startTime: '7' };
@@ -96,4 +107,52 @@ test('buildAllocation uses the given ids and time', () => {
   });
   expect(buildAllocation(req({ instanceId: 'web' }), 3001, { generatedInstanceId: 'x', lockSuffix: 'y' }, T0).lockId).toBe('dev-web-y');
   expect(addAllocation(state(), a).allocations).toEqual([a]);
+});
+
+describe('planOwnerChange: a sticky re-allocation hands over, renews, persists', () => {
+  const live: Owner = { kind: 'process', pid: 100, startTime: '5', detected: true };
+  const reserved: Owner = { ...live, reservedUntil: new Date(T0 + 60_000).toISOString() };
+  const lease: Owner = { kind: 'lease', expiresAt: new Date(T0 + 3_600_000).toISOString() };
+  test.each<[string, Owner, Owner, OwnerChange | null]>([
+    ['a detected caller leaves a live owner alone', live, { kind: 'process', pid: 200, startTime: '9', detected: true }, null],
+    ['a detected caller claims a reservation', reserved, { kind: 'process', pid: 200, startTime: '9', detected: true }, 'hand-over'],
+    ['--pid N hands a live owner’s allocation to N', live, { kind: 'process', pid: 200, startTime: '9' }, 'hand-over'],
+    ['--pid of the owner itself changes nothing', { kind: 'process', pid: 200, startTime: '9' }, { kind: 'process', pid: 200, startTime: '9' }, null],
+    ['--pid N takes a persistent allocation', { kind: 'persistent' }, { kind: 'process', pid: 200, startTime: '9' }, 'hand-over'],
+    ['--ttl renews a lease', lease, { kind: 'lease', expiresAt: new Date(T0 + 7_200_000).toISOString() }, 'renew'],
+    ['--ttl turns a process owner into a lease', live, lease, 'renew'],
+    ['--persistent makes it persistent', lease, { kind: 'persistent' }, 'persist'],
+    ['--persistent on a persistent one changes nothing', { kind: 'persistent' }, { kind: 'persistent' }, null],
+  ])('%s', (_name, current, requested, change) => {
+    const a = allocation({ port: 3000, owner: current });
+    const planned = planOwnerChange(a, requested);
+    if (change === null) return expect(planned).toBeNull();
+    expect(planned).toEqual({ allocation: { ...a, owner: requested }, change });
+  });
+
+  test('replaceAllocation swaps one allocation by lock id, keeping the order', () => {
+    const a = allocation({ port: 3000 });
+    const b = allocation({ port: 3001 });
+    const b2 = { ...b, owner: { kind: 'persistent' } as Owner };
+    expect(replaceAllocation(state(a, b), b2).allocations).toEqual([a, b2]);
+  });
+});
+
+describe('a reserved single-instance holder', () => {
+  const single = config({ ai: { port_range: [11400, 11409], instance_behavior: 'single' } });
+  const holder = allocation({ port: 11400, serviceType: 'ai', instanceId: 'rag', owner: { kind: 'process', pid: 100, startTime: '5', detected: true, reservedUntil: new Date(T0 + 1).toISOString() } });
+  const ask = (instanceId?: string): AllocationRequest => ({ serviceType: 'ai', project: '/p', owner: { kind: 'persistent' }, ...(instanceId && { instanceId }) });
+
+  test('comes back to its own instance as a sticky allocation, not as a running one', () => {
+    expect(planAllocation(single, state(holder), ask('rag'))).toEqual({ kind: 'reused', allocation: holder });
+    expect(findYieldingReservation(single, state(holder), ask('rag'))).toBeUndefined();
+  });
+
+  test('yields to any other caller; a live holder never does', () => {
+    expect(findYieldingReservation(single, state(holder), ask('other'))).toBe(holder);
+    expect(findYieldingReservation(single, state(holder), ask())).toBe(holder);
+    const running = { ...holder, owner: { kind: 'process', pid: 100, startTime: '5' } as Owner };
+    expect(findYieldingReservation(single, state(running), ask('other'))).toBeUndefined();
+    expect(findYieldingReservation(config({ dev: { port_range: [3000, 3009] } }), state({ ...holder, serviceType: 'dev' }), { ...ask('x'), serviceType: 'dev' })).toBeUndefined();
+  });
 });

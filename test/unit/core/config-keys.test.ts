@@ -19,6 +19,9 @@ test.each([
   ['auto-allocation.placement', 'smart', '/auto_allocation/placement', 'smart'],
   ['auto-allocation.port-docs-path', 'null', '/auto_allocation/port_docs_path', null],
   ['auto-allocation.enabled', 'off', '/auto_allocation/enabled', false],
+  ['lifetime.reservation-grace-seconds', '5', '/lifetime/reservation_grace_seconds', 5],
+  ['lifetime.reservation_grace_seconds', '0.5', '/lifetime/reservation_grace_seconds', 0.5],
+  ['lifetime.reservation-grace-seconds', '0', '/lifetime/reservation_grace_seconds', 0],
 ])('%s %s', (key, value, path, expected) => {
   expect(applySetting(cfg, null, key, value)).toMatchObject({ kind: 'set', path, value: expected });
 });
@@ -31,6 +34,10 @@ test.each([
   ['auto-allocation.gap-size', '-1', 'INVALID_ARGUMENT'],
   ['auto-allocation.bogus', '1', 'INVALID_ARGUMENT'],
   ['whatever', '1', 'INVALID_ARGUMENT'],
+  ['lifetime.reservation-grace-seconds', '-1', 'INVALID_ARGUMENT'],
+  ['lifetime.reservation-grace-seconds', '86401', 'INVALID_ARGUMENT'],
+  ['lifetime.reservation-grace-seconds', '1m', 'INVALID_ARGUMENT'],
+  ['lifetime.bogus', '1', 'INVALID_ARGUMENT'],
 ])('%s %s is refused', (key, value, code) => {
   expect(applySetting(cfg, null, key, value)).toMatchObject({ kind: 'rejected', code });
 });

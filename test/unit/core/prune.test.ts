@@ -1,5 +1,14 @@
-import { isOwnerLive, ownerPids, pruneAllocations, pruneUnused } from '../../../lib/core/prune';
-import type { Owner } from '../../../lib/core/types';
+import {
+  decideLifetimes,
+  findEndedProcessOwners,
+  isOwnerLive,
+  isSameBoot,
+  ownerPids,
+  pruneUnused,
+  type ListenerProcess,
+  type PruneReason,
+} from '../../../lib/core/prune';
+import type { Owner, ProcessOwner } from '../../../lib/core/types';
 import { allocation, state, T0 } from '../../helpers/builders';
 
 const facts = { now: T0, liveProcesses: new Map<number, string | null>([[100, '5'], [200, null]]) };
@@ -23,18 +32,13 @@ describe('isOwnerLive', () => {
   });
 });
 
-test('pruneAllocations drops the dead and keeps the rest in order', () => {
+test('decideLifetimes drops the dead and keeps the rest in order', () => {
   const live1 = allocation({ port: 3000 });
   const dead = allocation({ port: 3001, owner: { kind: 'process', pid: 300, startTime: '1' } });
   const live2 = allocation({ port: 3002, owner: { kind: 'persistent' } });
-  const result = pruneAllocations(state(live1, dead, live2), facts);
+  const result = decideLifetimes(state(live1, dead, live2), { ...facts, graceMs: 60_000, listeners: [] });
   expect(result.state.allocations).toEqual([live1, live2]);
   expect(result.pruned).toEqual([dead]);
-});
-
-test('pruneAllocations returns the same state object when nothing died', () => {
-  const st = state(allocation({ port: 3000 }));
-  expect(pruneAllocations(st, facts).state).toBe(st);
 });
 
 test('ownerPids lists each process owner once', () => {
@@ -48,4 +52,96 @@ test('pruneUnused drops allocations whose port has no listener, whatever the own
   const result = pruneUnused(state(a, b), (port) => port === 3001);
   expect(result.state.allocations).toEqual([b]);
   expect(result.pruned).toEqual([a]);
+});
+
+describe('isSameBoot and boot ids', () => {
+  test.each<[string | undefined, string | null | undefined, boolean]>([
+    [undefined, 'b1', true],
+    ['b1', null, true],
+    ['b1', undefined, true],
+    ['b1', 'b1', true],
+    ['b1', 'b2', false],
+    ['boottime:1000', 'boottime:1002', true],
+    ['boottime:1000', 'boottime:1003', false],
+    ['boottime:1000', 'b1', false],
+  ])('recorded %j, now %j → %s', (recorded, current, same) => {
+    expect(isSameBoot(recorded, current)).toBe(same);
+  });
+
+  test('an owner from another boot is dead even when its PID and start time match', () => {
+    const owner: Owner = { kind: 'process', pid: 100, startTime: '5', bootId: 'old-boot' };
+    expect(isOwnerLive(owner, { ...facts, bootId: 'old-boot' })).toBe(true);
+    expect(isOwnerLive(owner, { ...facts, bootId: 'new-boot' })).toBe(false);
+    // A state written before boot ids were recorded stays readable and judged as before.
+    expect(isOwnerLive({ kind: 'process', pid: 100, startTime: '5' }, { ...facts, bootId: 'new-boot' })).toBe(true);
+  });
+});
+
+describe('decideLifetimes', () => {
+  const graceMs = 60_000;
+  const at = new Date(T0).toISOString();
+  const detected = (pid: number, extra: Partial<ProcessOwner> = {}): Owner => ({ kind: 'process', pid, startTime: '1', detected: true, ...extra });
+  const server = (port: number, startedAt: number, pid = 500): ListenerProcess => ({ port, pid, startTime: '77', startedAt, command: 'python3 -m http.server' });
+  const base = { ...facts, now: T0 + 5000, graceMs, bootId: 'b' };
+
+  test('a live owner keeps its allocation, and the state object is the same', () => {
+    const st = state(allocation({ port: 3000 }));
+    const r = decideLifetimes(st, { ...base, listeners: [] });
+    expect(r.state).toBe(st);
+    expect(r).toMatchObject({ pruned: [], adopted: [], reserved: [] });
+  });
+
+  test('findEndedProcessOwners lists only process owners that ended', () => {
+    const dead = allocation({ port: 3001, owner: detected(300) });
+    const lease = allocation({ port: 3002, owner: { kind: 'lease', expiresAt: at } });
+    expect(findEndedProcessOwners(state(allocation({ port: 3000 }), dead, lease), base)).toEqual([dead]);
+  });
+
+  test.each<[string, Owner, ListenerProcess[] | null, 'adopt' | 'reserve' | 'keep' | PruneReason]>([
+    ['a detected owner ended, nothing listens: reserved', detected(300), [], 'reserve'],
+    ['the same without /proc: reserved', detected(300), null, 'reserve'],
+    ['a --pid owner ended, nothing listens: gone', { kind: 'process', pid: 300, startTime: '1' }, [], 'owner gone'],
+    ['a detected owner ended, a server started after the allocation listens: adopted', detected(300), [server(3000, T0 + 100)], 'adopt'],
+    ['a --pid owner ended (a killed styxy run), its server listens: adopted', { kind: 'process', pid: 300, startTime: '1' }, [server(3000, T0 + 100)], 'adopt'],
+    ['a listener that started well before the allocation is not its server', { kind: 'process', pid: 300, startTime: '1' }, [server(3000, T0 - 5000)], 'owner gone'],
+    ['a listener on another port changes nothing', { kind: 'process', pid: 300, startTime: '1' }, [server(3001, T0 + 100)], 'owner gone'],
+    ['a reservation in time is kept', detected(300, { reservedUntil: new Date(T0 + 6000).toISOString() }), [], 'keep'],
+    ['a reservation whose time is up goes', detected(300, { reservedUntil: new Date(T0 + 5000).toISOString() }), [], 'reservation over'],
+    ['a reservation is taken by the server that starts', detected(300, { reservedUntil: new Date(T0 + 6000).toISOString() }), [server(3000, T0 + 3000)], 'adopt'],
+    ['an adopted owner that ended is gone, no grace', detected(300, { adoptedAt: at }), [], 'owner gone'],
+    ['an expired lease goes, whoever listens', { kind: 'lease', expiresAt: at }, [server(3000, T0 + 100)], 'lease expired'],
+  ])('%s', (_name, owner, listeners, expected) => {
+    const a = allocation({ port: 3000, owner });
+    const r = decideLifetimes(state(a), { ...base, listeners });
+    const kept = r.state.allocations[0];
+    switch (expected) {
+      case 'adopt':
+        expect(r.adopted).toEqual([{ from: a, to: kept }]);
+        expect(kept!.owner).toEqual({ kind: 'process', pid: 500, startTime: '77', command: 'python3 -m http.server', bootId: 'b', adoptedAt: new Date(base.now).toISOString() });
+        break;
+      case 'reserve':
+        expect(r.reserved).toEqual([kept]);
+        expect(kept!.owner).toEqual({ ...owner, reservedUntil: new Date(base.now + graceMs).toISOString() });
+        break;
+      case 'keep':
+        expect(r.state.allocations).toEqual([a]);
+        expect(r.pruned).toEqual([]);
+        break;
+      default:
+        expect(r.state.allocations).toEqual([]);
+        expect(r.pruned).toEqual([a]);
+        expect(r.reasons.get(a.lockId)).toBe(expected);
+    }
+  });
+
+  test('a grace of 0 turns reservations off', () => {
+    const a = allocation({ port: 3000, owner: detected(300) });
+    expect(decideLifetimes(state(a), { ...base, graceMs: 0, listeners: [] }).pruned).toEqual([a]);
+  });
+
+  test('of several listeners the first started takes over (a server, not its worker)', () => {
+    const a = allocation({ port: 3000, owner: detected(300) });
+    const r = decideLifetimes(state(a), { ...base, listeners: [server(3000, T0 + 900, 601), server(3000, T0 + 200, 600)] });
+    expect((r.state.allocations[0]!.owner as ProcessOwner).pid).toBe(600);
+  });
 });
