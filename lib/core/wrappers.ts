@@ -65,8 +65,10 @@ export function shellScript(argv: readonly string[]): string | null {
  * `VAR=value` words and an `exec` or `command`.
  */
 export function isOneStyxyCommand(script: string): boolean {
-  if (/[;&|\n`]|\$\(/.test(script)) return false;
-  const words = script.trim().split(/\s+/).map((w) => w.replace(/^['"]|['"]$/g, ''));
+  // `2>&1` and `>&2` join descriptors; they start nothing.
+  const bare = script.replace(/\d*[<>]&\d*-?/g, ' ');
+  if (/[;&|\n`]|\$\(/.test(bare)) return false;
+  const words = bare.trim().split(/\s+/).map((w) => w.replace(/^['"]|['"]$/g, ''));
   let i = 0;
   while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i] as string)) i++;
   if (words[i] === 'exec' || words[i] === 'command') i++;
