@@ -5,7 +5,7 @@ import { reviewAllocations, type AllocationReview } from '../core/allocation-rev
 import { ownerPids } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, readListeners } from '../os/ports';
-import { probeLiveProcesses, readProcessStat } from '../os/processes';
+import { probeLiveProcesses, readBootId, readProcessStat } from '../os/processes';
 import { seam } from '../store/fs-seam';
 import { checkFileSafety, checkHomeSafety } from '../store/home';
 import { loadConfig } from '../store/config-files';
@@ -214,10 +214,13 @@ function allocationChecks(allocations: Allocation[], now: number): DoctorCheck[]
   const listeners = readListeners();
   const allocated = new Set(allocations.map((a) => a.port));
   if (listeners) attachListenerProcesses(listeners.filter((l) => allocated.has(l.port)));
-  const review: AllocationReview = reviewAllocations(allocations, { now, liveProcesses: live }, listeners ?? [], ancestry);
+  const review: AllocationReview = reviewAllocations(allocations, { now, liveProcesses: live, bootId: readBootId() }, listeners ?? [], ancestry);
   const checks: DoctorCheck[] = [];
   if (review.ended.length > 0) {
     checks.push({ name: 'ended owners', status: 'info', message: `${review.ended.length} allocation(s) whose owner has ended: ${listOf(review.ended.map(label))}`, remedy: 'The next styxy call drops them' });
+  }
+  if (review.reserved.length > 0) {
+    checks.push({ name: 'reserved ports', status: 'info', message: `${review.reserved.length} allocation(s) kept for the server their ended owner's next command starts: ${listOf(review.reserved.map(label))}`, remedy: 'They go when the reservation grace is over (styxy config set lifetime.reservation-grace-seconds N)' });
   }
   if (listeners && review.unlistened.length > 0) {
     checks.push({

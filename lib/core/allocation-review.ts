@@ -14,8 +14,10 @@ export interface ForeignListener {
 }
 
 export interface AllocationReview {
-  /** Owners that have ended: the next styxy call drops these. */
+  /** Owners that have ended: the next styxy call drops these (or hands them to their listener). */
   ended: Allocation[];
+  /** Owners that have ended with nothing listening, kept for the reservation grace. */
+  reserved: Allocation[];
   /** Live allocations whose port nobody listens on (a server not started yet, or gone). */
   unlistened: Allocation[];
   /** Live allocations whose port is listened on by a process that is neither the owner nor one of its descendants. */
@@ -35,8 +37,12 @@ export function reviewAllocations(
 ): AllocationReview {
   const byPort = new Map<number, ListenerFact[]>();
   for (const l of listeners) byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
-  const review: AllocationReview = { ended: [], unlistened: [], foreign: [] };
+  const review: AllocationReview = { ended: [], reserved: [], unlistened: [], foreign: [] };
   for (const allocation of allocations) {
+    if (allocation.owner.kind === 'process' && allocation.owner.reservedUntil !== undefined && Date.parse(allocation.owner.reservedUntil) > facts.now) {
+      review.reserved.push(allocation);
+      continue;
+    }
     if (!isOwnerLive(allocation.owner, facts)) {
       review.ended.push(allocation);
       continue;

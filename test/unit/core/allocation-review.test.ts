@@ -47,3 +47,15 @@ test('one stranger among two listeners on a port (IPv4 and IPv6) is reported', (
   const review = reviewAllocations([alloc('a', 3000, proc(10))], facts, [{ port: 3000, pid: 10 }, { port: 3000, pid: 40 }], ancestry);
   expect(review.foreign).toHaveLength(1);
 });
+
+test('a reservation in time is reported as reserved, not as ended; one whose time is up is ended', () => {
+  const reserved = (until: string): Owner => ({ kind: 'process', pid: 99, startTime: '1', detected: true, reservedUntil: until });
+  const review = reviewAllocations(
+    [alloc('waiting', 3000, reserved('2026-06-01T00:01:00.000Z')), alloc('over', 3001, reserved('2026-05-31T23:59:00.000Z'))],
+    facts,
+    [],
+    ancestry,
+  );
+  expect(review.reserved.map((a) => a.lockId)).toEqual(['waiting']);
+  expect(review.ended.map((a) => a.lockId)).toEqual(['over']);
+});
