@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, freePortBlock, killAndWait, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, freePortBlock, hasIPv6Loopback, killAndWait, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
 
 /**
  * Who owns a port, and for how long: real callers, real wrappers, real servers on 127.0.0.1.
@@ -148,6 +148,16 @@ describe('the listener takes over', () => {
     expect(allocations().map((a) => a.port)).toEqual([base + 1]);
     expect(audit().filter((e) => e.lockId === site!.lockId).map((e) => e.action)).toEqual(expect.arrayContaining(['allocate', 'adopt', 'prune']));
   });
+});
+
+test('a server on ::1 takes over too', async () => {
+  if (!(await hasIPv6Loopback())) return console.warn('skipped: no IPv6 loopback here');
+  const port = Number(spawnSync('sh', ['-c', 'styxy allocate -s dev -n six -q; true'], { cwd: box.cwd, env, encoding: 'utf8' }).stdout);
+  const server = track(spawn(process.execPath, ['-e', `require('net').createServer((s) => s.end()).listen({ port: ${port}, host: '::1', ipv6Only: true }, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  await new Promise((r) => server.stdout!.once('data', r));
+  expect(allocations().find((a) => a.port === port)?.owner).toMatchObject({ pid: server.pid, adoptedAt: expect.any(String) });
+  await killAndWait(server);
+  expect(allocations().some((a) => a.port === port)).toBe(false);
 });
 
 describe('wrappers that only run styxy are not owners', () => {
