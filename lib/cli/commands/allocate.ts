@@ -30,9 +30,9 @@ export const ALLOCATE_OPTIONS = {
   'instance-id': { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' },
   port: { alias: ['p'], type: 'string', describe: 'Try this port first' },
   project: { type: 'string', describe: 'Project directory (default: the git top level, else the current directory)' },
-  pid: { type: 'string', describe: 'Owner process (default: the process that ran styxy)' },
-  ttl: { type: 'string', describe: 'Lease that ends after a time instead of an owner process (30m, 8h, 2d)' },
-  persistent: { type: 'boolean', describe: 'Keep the allocation until it is released' },
+  pid: { type: 'string', describe: 'Owner process (default: the process that ran styxy, wrappers passed over); on a sticky allocation, hands it over' },
+  ttl: { type: 'string', describe: 'Lease that ends after a time instead of an owner process (30m, 8h, 2d); on a sticky allocation, renews it from now' },
+  persistent: { type: 'boolean', describe: 'Keep the allocation until it is released (also on a sticky allocation made before)' },
   json: JSON_OPTION,
   env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' },
   format: { type: 'string', describe: `Print the variables for another reader: ${ENV_FORMATS.join(', ')} (posix is --env)` },
@@ -65,6 +65,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       .example('$0 allocate -s ai -n rag --env --wait-ready 60', 'If rag already runs, wait until it accepts connections')
       .example('$0 allocate -s grafana', 'An unknown type first gets a range of its own, written into config.json')
       .example('$0 allocate -s devs --new-type', "A new type whose name is close to a known one ('dev')")
+      .example('$0 allocate -s api -n bg --pid $!', 'Hand the sticky allocation api/bg to the background job just started')
       .epilog(
         'Single-instance types (instance_behavior "single", like ai): while one allocation of the type is live, ' +
           'every allocate returns it with existing: true (STYXY_EXISTING=1) instead of a second port; ' +
