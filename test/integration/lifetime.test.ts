@@ -311,3 +311,21 @@ function readmeRecipeFor(name: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('../helpers/readme') as typeof import('../helpers/readme')).readmeRecipe(name);
 }
+
+describe('the grace setting', () => {
+  test('is set with config set and checked by the schema; bad values change nothing', () => {
+    expect(styxy(['config', 'set', 'lifetime.reservation-grace-seconds', '5', '--json']).json).toMatchObject({ success: true });
+    expect(styxy(['config', 'show', '--json']).json.config.lifetime).toEqual({ reservation_grace_seconds: 5 });
+    const before = fs.readFileSync(path.join(box.home, 'config.json'), 'utf8');
+    for (const bad of ['soon', '-1', '86401']) {
+      const r = styxy(['config', 'set', 'lifetime.reservation-grace-seconds', bad, '--json']);
+      expect(r.json.error.code).toBe('INVALID_ARGUMENT');
+      expect(r.code).toBe(3);
+    }
+    expect(fs.readFileSync(path.join(box.home, 'config.json'), 'utf8')).toBe(before);
+    box.writeConfig({ lifetime: { reservation_grace_seconds: -1 } });
+    expect(styxy(['allocate', '-s', 'dev', '--json']).json.error.code).toBe('INVALID_CONFIG');
+    box.writeConfig({ lifetime: { grace: 1 } });
+    expect(styxy(['allocate', '-s', 'dev', '--json']).json.error.code).toBe('INVALID_CONFIG');
+  });
+});
