@@ -189,6 +189,15 @@ describe('wrappers that only run styxy are not owners', () => {
   });
 });
 
+test('a make recipe: make is the owner, whether it runs the line itself or through sh -c', () => {
+  if (!has('make')) return console.warn('skipped: make is not installed');
+  fs.writeFileSync(path.join(box.cwd, 'Makefile'), 'direct:\n\t@styxy allocate -s dev --json\nshell:\n\t@styxy allocate -s dev --json > port.json\n');
+  const direct = spawnSync('make', ['-s', 'direct'], { cwd: box.cwd, env, encoding: 'utf8' });
+  expect(JSON.parse(direct.stdout).owner.command).toBe('make -s direct');
+  expect(spawnSync('make', ['-s', 'shell'], { cwd: box.cwd, env }).status).toBe(0);
+  expect(JSON.parse(fs.readFileSync(path.join(box.cwd, 'port.json'), 'utf8')).owner.command).toBe('make -s shell');
+});
+
 describe('one shell per command', () => {
   test('the agent pattern: allocate in one shell, another caller, a server on the port, ask again', async () => {
     const first = spawnSync('bash', ['-c', 'p=$(styxy allocate -s dev -n web -q); echo $p'], { cwd: box.cwd, env, encoding: 'utf8' });
