@@ -178,7 +178,7 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
               ...flags,
               ...handOver?.answer,
               existingInstanceId: holder.instanceId,
-              existingPid: holder.owner.kind === 'process' && holder.owner.reservedUntil === undefined ? holder.owner.pid : null,
+              existingPid: holder.owner.kind === 'process' ? holder.owner.pid : null,
               message: plan.message,
             },
             ...autoWrites,
