@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { probeLiveProcesses, readProcessStat } from '../../../lib/os/processes';
+import { probeLiveProcesses, readBootId, readProcessStat, readStartedAt } from '../../../lib/os/processes';
 
 const linux = process.platform === 'linux';
 
@@ -46,4 +46,18 @@ test('a running process is live, a reaped one is not, and a zombie is not', asyn
   if (linux) expect(readProcessStat(zombie)?.state).toBe('Z');
   expect(probeLiveProcesses([zombie]).has(zombie)).toBe(false);
   parent.kill('SIGKILL');
+});
+
+(linux ? test : test.skip)('readStartedAt turns /proc start ticks into the wall-clock start, to well within the adoption slack', () => {
+  const before = Date.now();
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const startedAt = readStartedAt(readProcessStat(child.pid as number)?.startTime ?? null);
+  child.kill('SIGKILL');
+  expect(startedAt).not.toBeNull();
+  expect(Math.abs((startedAt as number) - before)).toBeLessThan(500);
+  expect(readStartedAt(null)).toBeNull();
+});
+
+(linux ? test : test.skip)('readBootId is the kernel’s boot id', () => {
+  expect(readBootId()).toBe(fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
 });
