@@ -195,6 +195,11 @@ describe('coding agents: one shell per command', () => {
     }
     return chain;
   };
+  const logSays = async (text: string) => {
+    const log = path.join(box.cwd, 'dev.log');
+    for (let i = 0; i < 800 && !(fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes(text)); i++) await sleep(25);
+    expect(fs.readFileSync(log, 'utf8')).toContain(text);
+  };
   const serverPid = (port: number): number => box.run(['check', String(port), '--json']).json.listeners[0].pid;
   beforeEach(() => {
     write(path.join(box.cwd, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, scripts: { dev: 'node server.js' } }));
@@ -210,8 +215,8 @@ describe('coding agents: one shell per command', () => {
     // Someone else asks in between: another port.
     expect(Number(box.run(['allocate', '-s', 'dev', '-q']).stdout)).not.toBe(port);
     expect(inFreshShell(start).status).toBe(0);
-    for (let i = 0; i < 400 && !(await canConnect(port)); i++) await sleep(25);
-    expect(fs.readFileSync(path.join(box.cwd, 'dev.log'), 'utf8')).toContain(`listening on ${port}`);
+    // The server says so once its listen callback runs, which may be after it accepts.
+    await logSays(`listening on ${port}`);
     const pid = serverPid(port);
     try {
       expect(Number(inFreshShell(again).stdout)).toBe(port);
@@ -233,14 +238,17 @@ describe('coding agents: one shell per command', () => {
       held = allocations()[0];
       await sleep(25);
     }
-    expect(held).toMatchObject({ instanceId: 'web', owner: { command: expect.stringContaining('styxy') } });
-    expect(fs.readFileSync(path.join(box.cwd, 'dev.log'), 'utf8')).toContain(`listening on ${held!.port}`);
     const pid = serverPid(held!.port);
-    process.kill(held!.owner.pid, 'SIGTERM');
     try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* run's own stop ended it */
+      expect(held).toMatchObject({ instanceId: 'web', owner: { command: expect.stringContaining('styxy') } });
+      await logSays(`listening on ${held!.port}`);
+    } finally {
+      process.kill(held!.owner.pid, 'SIGTERM');
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* run's own stop ended it */
+      }
     }
   });
 });
