@@ -29,6 +29,8 @@ const show: CommandModule<object, CommonArgs> = {
           printLine(bold('Auto-allocation rules'));
           for (const [pattern, rule] of rules) printLine(`  ${pattern.padEnd(22)} ${shown(JSON.stringify(rule))}`);
         }
+        printLine(bold('Lifetime'));
+        for (const [k, v] of Object.entries(r.config.lifetime)) printLine(`  ${k.padEnd(26)} ${JSON.stringify(v)}`);
         printLine(bold('Files'));
         printLine(`  project  ${shown(r.files.project ?? '(none)')}`);
         printLine(`  user     ${shown(r.files.user ?? '(none)')}`);
