@@ -81,6 +81,7 @@ export function planAllocation(config: Config, state: State, request: Allocation
   return requestedPortNote ? { kind: 'candidates', type, ports, requestedPortNote } : { kind: 'candidates', type, ports };
 }
 
+/** An owner that has ended with nothing listening: its allocation is kept only for the grace. */
 function isReservedOwner(owner: Owner): boolean {
   return owner.kind === 'process' && owner.reservedUntil !== undefined;
 }
@@ -194,6 +195,7 @@ export function planOwnerChange(current: Allocation, requested: Owner): { alloca
   return change ? { allocation: { ...current, owner: requested }, change } : null;
 }
 
+/** The state with the allocation of the same lock id replaced, every other one as it was. */
 export function replaceAllocation(state: State, allocation: Allocation): State {
   return { ...state, allocations: state.allocations.map((a) => (a.lockId === allocation.lockId ? allocation : a)) };
 }

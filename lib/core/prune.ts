@@ -202,8 +202,3 @@ function adoptedOwner(heir: ListenerProcess, facts: LifetimeFacts): ProcessOwner
     adoptedAt: new Date(facts.now).toISOString(),
   };
 }
-
-/** True while a process owner has ended and its allocation is only kept for the grace. */
-export function isReserved(owner: Owner): boolean {
-  return owner.kind === 'process' && owner.reservedUntil !== undefined;
-}
