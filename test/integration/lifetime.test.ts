@@ -20,7 +20,7 @@ beforeEach(() => {
   const binDir = path.join(box.dir, 'bin');
   fs.mkdirSync(binDir);
   fs.symlinkSync(BIN, path.join(binDir, 'styxy'));
-  env = { ...box.env, PATH: `${binDir}:${process.env.PATH}` };
+  env = { ...box.env, PATH: `${binDir}:${process.env.PATH}`, STYXY_BIN: path.join(binDir, 'styxy') };
 });
 afterEach(async () => {
   for (const child of children.splice(0)) await killAndWait(child);
@@ -165,6 +165,8 @@ describe('wrappers that only run styxy are not owners', () => {
     ['Node execSync', () => true, (line) => [process.execPath, ['-e', `process.stdout.write(require('child_process').execSync(${JSON.stringify(line)}).toString().trim() + '\\n'); process.stdin.resume()`]]],
     ['Python subprocess.run(shell=True)', () => has('python3'), (line) => ['python3', ['-c', `import subprocess,sys\nprint(subprocess.run(${JSON.stringify(line)}, shell=True, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`]]],
     ['timeout', () => has('timeout') && has('python3'), (line) => ['python3', ['-c', `import subprocess,sys\nprint(subprocess.run(['timeout', '30'] + ${JSON.stringify(line.split(' '))}, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`]]],
+    // A login shell may reset PATH (/etc/profile), so the agent names styxy by its path.
+    ['an agent’s bash -lc', () => true, (line) => [process.execPath, ['-e', `const r = require('child_process').spawnSync('bash', ['-lc', ${JSON.stringify(line)}.replace(/^styxy/, process.env.STYXY_BIN)], { encoding: 'utf8' }); console.log(r.stdout.trim()); process.stdin.resume()`]]],
     ['flock', () => has('flock') && has('python3'), (line) => ['python3', ['-c', `import subprocess,sys\nprint(subprocess.run(['flock', 'styxy.flock'] + ${JSON.stringify(line.split(' '))}, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`]]],
   ];
 
