@@ -148,7 +148,7 @@ test('fields another version added are accepted by the schema and left to ajv by
       const i = r.int(0, s.allocations.length - 1);
       const a = { ...s.allocations[i]! };
       if (r.next() < 0.5) a.label = r.pick(ODD);
-      else a.owner = { ...(a.owner as object), bootId: r.pick(ODD) };
+      else a.owner = { ...(a.owner as object), cgroup: r.pick(ODD) };
       const allocations = [...s.allocations];
       allocations[i] = a;
       withExtras.allocations = allocations;
