@@ -8,47 +8,94 @@ export interface LoadedCli {
   exports: { run(argv: string[]): void; main(argv: string[]): Promise<number> };
   /** What became of the code cache: used, refused by V8, or not there. */
   cache: 'accepted' | 'rejected' | 'absent';
+  /** Where the cache that was used came from: the build's, beside the bundle, or this user's own. */
+  cacheFrom: 'build' | 'user' | null;
   /** The compiled bundle, from which the build takes the cache after running it. */
   script: vm.Script;
 }
 
 const BANNER = /^\/\*styxy-build:([0-9a-f]+)\*\//;
 
-/** The code cache's path for the bundle `source` in `dist`, or null for a bundle with no build id. */
+/** What a code cache must match besides the build: V8 takes a cache only from its own version. */
+const RUNTIME_KEY = `node${process.versions.node}-${process.arch}`;
+
+/**
+ * The build's code cache for the bundle `source` in `dist` on this Node, or null for a bundle
+ * with no build id.
+ */
 export function codeCachePath(dist: string, source: string): string | null {
   const id = BANNER.exec(source)?.[1];
-  return id ? path.join(dist, `styxy-${id}.cache`) : null;
+  return id ? path.join(dist, `styxy-${id}-${RUNTIME_KEY}.cache`) : null;
+}
+
+/** Where this user's own code caches go: $XDG_CACHE_HOME/styxy, by default ~/.cache/styxy. */
+export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
+  const base = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : env.HOME ? path.join(env.HOME, '.cache') : null;
+  return base ? path.join(base, 'styxy') : null;
+}
+
+function readCache(file: string | null): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
- * Loads the CLI bundle (dist/styxy.js) with the V8 code cache that the build made for it.
+ * Loads the CLI bundle (dist/styxy.js) with a V8 code cache.
  *
  * Compiling the bundle, and then each function the first time it runs, is about a tenth of a
  * one-shot call. The build runs everyday commands once and saves V8's compiled code beside the
- * bundle (scripts/build.js); loading it here skips that work. A cache V8 will not take (another
- * Node version, other V8 flags) is set aside by V8 itself and the bundle compiles as usual: the
- * cache only ever makes a call faster, never different.
+ * bundle (scripts/build.js); loading it here skips that work. V8 takes a cache only from the
+ * Node version that made it, so on any other Node (or other V8 flags) the first call compiles as
+ * usual and, as it ends, saves its own cache in the user's cache directory, which every later
+ * call of that build on that Node takes. A cache V8 refuses is set aside by V8 itself: the cache
+ * only ever makes a call faster, never different, and a cache directory that cannot be written
+ * only means no cache.
  *
  * V8 checks a cache against the source's length only, so a cache is named after the build that
- * made it (the `/*styxy-build:ID*\/` banner on the bundle's first line): a bundle rebuilt without
- * its cache finds none, rather than someone else's code.
+ * made it (the `/*styxy-build:ID*\/` banner on the bundle's first line, a hash of the bundle):
+ * a bundle rebuilt without its cache finds none, rather than someone else's code.
  */
 export function loadCli(dist: string = __dirname): LoadedCli {
   const file = path.join(dist, 'styxy.js');
   const source = fs.readFileSync(file, 'utf8');
-  const cachePath = codeCachePath(dist, source);
-  let cachedData: Buffer | undefined;
-  try {
-    if (cachePath) cachedData = fs.readFileSync(cachePath);
-  } catch {
-    /* no cache: compile as usual */
-  }
+  const buildCache = codeCachePath(dist, source);
+  const cacheDir = buildCache ? userCacheDir() : null;
+  const userCache = buildCache && cacheDir ? path.join(cacheDir, path.basename(buildCache)) : null;
+  let cacheFrom: LoadedCli['cacheFrom'] = null;
+  let cachedData = readCache(userCache);
+  if (cachedData) cacheFrom = 'user';
+  else if ((cachedData = readCache(buildCache))) cacheFrom = 'build';
   const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
   const module = { exports: {} as LoadedCli['exports'] };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run.call(module.exports, module.exports, Module.createRequire(file), module, file, dist);
   const cache = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted';
-  return { exports: module.exports, cache, script };
+  if (cache !== 'accepted' && userCache && cacheDir) process.once('exit', () => saveUserCache(script, cacheDir, userCache));
+  return { exports: module.exports, cache, cacheFrom, script };
+}
+
+/**
+ * Saves the code V8 compiled during this call, once the command has run (so it holds the
+ * functions the command needed, not only the top level), written whole or not at all; the
+ * caches of other builds on this Node go. Any failure leaves things as they were.
+ */
+function saveUserCache(script: vm.Script, dir: string, file: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const temp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+    fs.renameSync(temp, file);
+    const mine = path.basename(file);
+    for (const name of fs.readdirSync(dir)) {
+      if (name !== mine && name.startsWith('styxy-') && name.endsWith(`-${RUNTIME_KEY}.cache`)) fs.rmSync(path.join(dir, name), { force: true });
+    }
+  } catch {
+    /* no cache this time: the next call tries again */
+  }
 }
 
 /** bin/styxy's whole work. */

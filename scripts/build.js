@@ -44,7 +44,7 @@ function generateVersion() {
  * file of the same code starts markedly faster (see `npm run bench`). Commands still load their
  * code lazily inside it.
  */
-function bundle() {
+async function bundle() {
   const esbuild = require('esbuild');
   const common = { bundle: true, platform: 'node', target: 'node18', format: 'cjs', logLevel: 'warning', legalComments: 'none', minify: true, keepNames: true };
   // yargs goes in a file of its own, loaded only for help, usage errors and the command lines the
@@ -61,15 +61,29 @@ function bundle() {
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('minimatch')], outfile: path.join(root, 'dist', 'minimatch.js') });
   // The loader that bin/styxy calls: it reads the bundle with its code cache (see lib/boot.ts).
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'boot.ts')], outfile: path.join(root, 'dist', 'boot.js') });
-  const buildId = require('crypto').randomBytes(8).toString('hex');
-  return esbuild.build({
+  // The Node API, an entry of its own: importing it loads neither yargs nor the CLI.
+  await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'api.ts')], outfile: path.join(root, 'dist', 'api.js'), plugins: [apart] });
+  fs.writeFileSync(path.join(root, 'dist', 'api.mjs'), API_ESM);
+  fs.copyFileSync(path.join(root, 'types', 'styxy.d.ts'), path.join(root, 'dist', 'api.d.ts'));
+  const cli = await esbuild.build({
     ...common,
     entryPoints: [path.join(root, 'lib', 'cli', 'main.ts')],
     outfile: path.join(root, 'dist', 'styxy.js'),
-    banner: { js: `/*styxy-build:${buildId}*/` },
     plugins: [apart],
+    write: false,
   });
+  // The build id is a hash of the bundle itself: one commit always builds the same bytes, and
+  // a code cache is only ever taken by the bundle it was made from (see lib/boot.ts).
+  const code = cli.outputFiles[0].contents;
+  const buildId = require('crypto').createHash('sha256').update(code).digest('hex').slice(0, 16);
+  fs.writeFileSync(path.join(root, 'dist', 'styxy.js'), Buffer.concat([Buffer.from(`/*styxy-build:${buildId}*/`), code]));
 }
+
+/** The ES-module face of the API: the same CommonJS bundle, so both share one module state. */
+const API_ESM = `import api from './api.js';
+export const { allocate, release, list, withPort, StyxyError } = api;
+export default api;
+`;
 
 /**
  * V8's code cache for the bundle, taken after a child process has run the everyday commands
@@ -103,7 +117,7 @@ function primeCodeCache() {
   try {
     execFileSync(process.execPath, ['-e', prime], {
       cwd: scratch,
-      env: { ...process.env, STYXY_HOME: path.join(scratch, 'home'), NO_COLOR: '1' },
+      env: { ...process.env, STYXY_HOME: path.join(scratch, 'home'), XDG_CACHE_HOME: path.join(scratch, 'cache'), NO_COLOR: '1' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   } catch (err) {

@@ -1,0 +1,205 @@
+import { StyxyError, isStyxyError, type ErrorCode } from './errors';
+import { findNameProblem, parseDuration, parsePort } from './core/names';
+import type { AllocateInput, AllocateResult } from './app/allocate';
+import type { ReleaseInput } from './app/release';
+import type { TransactionContext } from './store/transaction';
+import type {
+  AllocateCommonOptions,
+  AllocateOptions,
+  Allocation,
+  ListedAllocation,
+  ListOptions,
+  PortAllocation,
+  ReleaseSelector,
+  StyxyOptions,
+} from '../types/styxy';
+
+/**
+ * Styxy from Node code: the same use cases (lib/app) the CLI runs, with the same lock, files,
+ * rules and results, returned as values instead of printed. Nothing here runs at load time, and
+ * nothing here prints or ends the process: every failure rejects with a StyxyError carrying the
+ * CLI's code. The option and result shapes are those of types/styxy.d.ts, the declarations users
+ * compile against (test/unit/api-types.test.ts holds this module to them).
+ */
+
+export { StyxyError };
+export type { ErrorCode };
+export type { AllocateCommonOptions, AllocateOptions, Allocation, ListedAllocation, ListOptions, PortAllocation, ReleaseSelector, StyxyOptions };
+
+const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
+const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'waitReadyMs'];
+
+/** Allocates a port; resolves to the allocation, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
+export async function allocate(options: AllocateOptions): Promise<PortAllocation> {
+  return api(async () => {
+    const opts = optionsBag<AllocateOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS, 'serviceType', 'port']);
+    if (opts.serviceType === undefined) throw invalid('allocate: serviceType is required');
+    const input: AllocateInput = {
+      ...commonAllocateInput(opts),
+      serviceType: opts.serviceType,
+      ...(opts.port !== undefined && { port: portOption(opts.port) }),
+    };
+    const { runAllocate } = await import('./app/allocate');
+    const ctx = await contextFor(opts);
+    return withRelease(await runAllocate(ctx, input), opts);
+  });
+}
+
+/**
+ * Releases by lock id, by a selector (`{ serviceType, instanceId }`, project from cwd), or an
+ * allocation allocate returned. Resolves to the allocations released; NOT_FOUND when none matched.
+ */
+export async function release(what: string | ReleaseSelector, options: StyxyOptions = {}): Promise<Allocation[]> {
+  return api(async () => {
+    const opts = optionsBag<StyxyOptions>(options, 'release', STYXY_OPTIONS);
+    let input: ReleaseInput;
+    if (typeof what === 'string') input = { lockId: what };
+    else {
+      const selector = optionsBag<ReleaseSelector>(what, 'release', ['lockId', 'serviceType', 'instanceId', 'project', 'all', ...STYXY_OPTIONS]);
+      input = pick(selector, ['lockId', 'serviceType', 'instanceId', 'project', 'all']);
+      Object.assign(opts, pick(selector, STYXY_OPTIONS as (keyof StyxyOptions)[]));
+    }
+    for (const key of ['lockId', 'serviceType', 'instanceId', 'project'] as const) stringOption(input[key], key);
+    if (input.all !== undefined && typeof input.all !== 'boolean') throw invalid('all must be true or false');
+    const { runRelease } = await import('./app/release');
+    return (await runRelease(await contextFor(opts), input)).released;
+  });
+}
+
+/** The live allocations (owners that have ended are forgotten first), by port. */
+export async function list(options: ListOptions = {}): Promise<ListedAllocation[]> {
+  return api(async () => {
+    const opts = optionsBag<ListOptions>(options, 'list', [...STYXY_OPTIONS, 'serviceType']);
+    const { runList } = await import('./app/list');
+    return (await runList(await contextFor(opts), { ...(opts.serviceType !== undefined && { serviceType: opts.serviceType }) })).allocations;
+  });
+}
+
+/**
+ * Allocates a port, runs `fn` with it, and releases it however `fn` ends (returned, threw,
+ * rejected); resolves or rejects as `fn` did. An existing single instance is not released.
+ */
+export async function withPort<T>(options: AllocateOptions, fn: (port: number, allocation: PortAllocation) => T | Promise<T>): Promise<T> {
+  if (typeof fn !== 'function') throw invalid('withPort: the second argument must be a function');
+  const allocation = await allocate(options);
+  try {
+    return await fn(allocation.port, allocation);
+  } finally {
+    await allocation.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function api<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isStyxyError(err)) throw err;
+    throw new StyxyError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+}
+
+function invalid(message: string): StyxyError {
+  return new StyxyError('INVALID_ARGUMENT', message);
+}
+
+/** An options object with only known keys: a misspelt option is an error, not silently ignored. */
+function optionsBag<T extends object>(value: unknown, call: string, known: readonly string[]): T {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalid(`${call}: expected an options object`);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw invalid(`${call}: unknown option ${JSON.stringify(key)} (known: ${known.join(', ')})`);
+  }
+  const opts = { ...(value as T) };
+  const bag = opts as StyxyOptions;
+  stringOption(bag.home, 'home');
+  stringOption(bag.cwd, 'cwd');
+  if (bag.onWarning !== undefined && typeof bag.onWarning !== 'function') throw invalid('onWarning must be a function');
+  return opts;
+}
+
+function stringOption(value: unknown, name: string): void {
+  if (value !== undefined && (typeof value !== 'string' || value === '')) throw invalid(`${name} must be a non-empty string, got ${describe(value)}`);
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'object' ? (value === null ? 'null' : 'an object') : String(value);
+}
+
+function pick<T extends object, K extends keyof T>(from: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const key of keys) if (from[key] !== undefined) out[key] = from[key];
+  return out;
+}
+
+function portOption(value: unknown): number {
+  const port = typeof value === 'number' ? parsePort(value) : null;
+  if (port === null) throw invalid(`port must be a port number from 1 to 65535, got ${describe(value)}`);
+  return port;
+}
+
+/** The parts of an allocate request that every form of allocate shares (the owner, above all). */
+function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, 'serviceType'> {
+  const owners = (['pid', 'ttl', 'persistent'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
+  if (owners.length > 1) throw invalid(`${owners.join(' and ')} cannot be given together: an allocation has one owner`);
+  if (opts.pid !== undefined && !(Number.isSafeInteger(opts.pid) && opts.pid > 0)) throw invalid(`pid must be a process id, got ${describe(opts.pid)}`);
+  let ttlMs: number | undefined;
+  if (opts.ttl !== undefined) {
+    const ms = typeof opts.ttl === 'number' ? (Number.isSafeInteger(opts.ttl) && opts.ttl > 0 ? opts.ttl : null) : parseDuration(opts.ttl);
+    if (ms === null) throw invalid(`ttl must be milliseconds or a duration like 30m, 8h or 2d, got ${describe(opts.ttl)}`);
+    ttlMs = ms;
+  }
+  for (const key of ['persistent', 'dryRun', 'yes'] as const) {
+    if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw invalid(`${key} must be true or false, got ${describe(opts[key])}`);
+  }
+  if (opts.waitReadyMs !== undefined && !(typeof opts.waitReadyMs === 'number' && opts.waitReadyMs >= 0 && opts.waitReadyMs <= 86_400_000)) {
+    throw invalid(`waitReadyMs must be a number of milliseconds, got ${describe(opts.waitReadyMs)}`);
+  }
+  if (opts.instanceId !== undefined) {
+    const problem = findNameProblem(opts.instanceId, 'instance id');
+    if (problem) throw invalid(problem);
+  }
+  stringOption(opts.project, 'project');
+  return {
+    ...(opts.instanceId !== undefined && { instanceId: opts.instanceId }),
+    ...(opts.project !== undefined && { project: opts.project }),
+    // The CLI's default owner is the process that ran it; here that is this process itself.
+    owner: opts.persistent ? { persistent: true } : ttlMs !== undefined ? { ttlMs } : { pid: opts.pid ?? process.pid },
+    ...(opts.dryRun && { dryRun: true }),
+    ...(opts.yes && { yes: true }),
+    ...(opts.waitReadyMs !== undefined && { waitReadyMs: opts.waitReadyMs }),
+  };
+}
+
+/** The CLI's context, with the home, directory and warnings of this call. */
+async function contextFor(opts: StyxyOptions): Promise<TransactionContext> {
+  const [{ defaultContext }, { resolvePaths }] = await Promise.all([import('./app/context'), import('./store/paths')]);
+  const base = defaultContext();
+  return {
+    ...base,
+    ...(opts.home !== undefined && { paths: resolvePaths({ ...process.env, STYXY_HOME: opts.home }) }),
+    ...(opts.cwd !== undefined && { cwd: opts.cwd }),
+    warn: opts.onWarning ?? (() => undefined),
+  };
+}
+
+function withRelease(result: AllocateResult, opts: StyxyOptions): PortAllocation {
+  const { success: _success, ...rest } = result;
+  const mine = !result.existing && !result.dryRun;
+  let released = false;
+  const allocation = { ...rest, dryRun: result.dryRun === true } as PortAllocation;
+  Object.defineProperty(allocation, 'release', {
+    enumerable: false,
+    value: async (): Promise<void> => {
+      if (!mine || released) return;
+      try {
+        await release(result.lockId, pick(opts, ['home', 'cwd', 'onWarning']));
+      } catch (err) {
+        // Already gone (released elsewhere, or its owner ended and it was forgotten): released all the same.
+        if (!(isStyxyError(err) && err.code === 'NOT_FOUND')) throw err;
+      }
+      released = true;
+    },
+  });
+  return allocation;
+}

@@ -1,0 +1,151 @@
+// Type declarations for the styxy package: the Node API (`require('styxy')` and `import ... from 'styxy'`).
+// test/unit/api-types.test.ts holds lib/api.ts to these declarations.
+
+/** The stable codes every failure carries; the CLI exits with the matching status (see the README). */
+export type ErrorCode =
+  | 'INTERNAL'
+  | 'USAGE'
+  | 'INVALID_ARGUMENT'
+  | 'UNKNOWN_SERVICE_TYPE'
+  | 'RANGE_EXHAUSTED'
+  | 'AUTO_ALLOCATION_FAILED'
+  | 'CONFIRMATION_REQUIRED'
+  | 'NOT_FOUND'
+  | 'INVALID_CONFIG'
+  | 'LOCK_TIMEOUT'
+  | 'UNSAFE_HOME'
+  | 'LOCK_COMPROMISED'
+  | 'WRITE_FAILED'
+  | 'WAIT_TIMEOUT'
+  | 'NEEDS_ATTENTION';
+
+/** What every call rejects with: the CLI's code, message and suggestions. */
+export declare class StyxyError extends Error {
+  readonly code: ErrorCode;
+  /** Machine-readable facts (the CLI's `error.details` in `--json`). */
+  readonly details: Record<string, unknown> | undefined;
+  /** What the user can do about it. */
+  readonly suggestions: string[];
+  /** The status the CLI exits with for this code. */
+  readonly exitCode: number;
+  constructor(code: ErrorCode, message: string, options?: { details?: Record<string, unknown>; suggestions?: string[]; cause?: unknown });
+}
+
+/** Where Styxy keeps its files and which directory stands for "here"; every call takes these. */
+export interface StyxyOptions {
+  /** Styxy's home (as STYXY_HOME; default: STYXY_HOME, else ~/.styxy). */
+  home?: string;
+  /** The directory the project is found from (default: process.cwd()). */
+  cwd?: string;
+  /** Warnings the CLI would print on stderr (a corrupt state set aside, ...); dropped by default. */
+  onWarning?: (message: string) => void;
+}
+
+/** Who owns what allocate hands out, and how the request is made. */
+export interface AllocateCommonOptions extends StyxyOptions {
+  instanceId?: string;
+  /** Project directory (default: the git top level of cwd, else cwd). */
+  project?: string;
+  /** Owner process (default: process.pid, the calling process). */
+  pid?: number;
+  /** A lease instead of an owner process: milliseconds, or a duration such as '30m', '8h', '2d'. */
+  ttl?: number | string;
+  /** Keep the allocation until it is released. */
+  persistent?: boolean;
+  /** Decide, write nothing. */
+  dryRun?: boolean;
+  /** Accept an auto-allocation even with auto_allocation.require_confirmation (the API never asks). */
+  yes?: boolean;
+  /** When the answer is a running single instance, wait this long (ms) for its port to accept a connection. */
+  waitReadyMs?: number;
+}
+
+export interface AllocateOptions extends AllocateCommonOptions {
+  serviceType: string;
+  /** Try this port first. */
+  port?: number;
+}
+
+export type Owner =
+  | { kind: 'process'; pid: number; startTime: string | null; command?: string }
+  | { kind: 'lease'; expiresAt: string }
+  | { kind: 'persistent' };
+
+/** One allocation as Styxy's state holds it. */
+export interface Allocation {
+  lockId: string;
+  serviceType: string;
+  instanceId: string;
+  port: number;
+  project: string;
+  owner: Owner;
+  allocatedAt: string;
+}
+
+export interface ListedAllocation extends Allocation {
+  singleInstance: boolean;
+}
+
+/** How an auto-allocated range was placed. */
+export interface AutoAllocationDetails {
+  serviceType: string;
+  range: [number, number];
+  chunkSize: number;
+  placement: string;
+  requestedPlacement: string;
+  rule: string | null;
+  instanceBehavior: 'single' | 'multi';
+  reason: string;
+  tried: string[];
+}
+
+/** What allocate resolves to: the allocation as the CLI's `--json` shows it, and a way to give it back. */
+export interface PortAllocation extends Allocation {
+  /** A single instance that was already running: its port, its owner's allocation. */
+  existing: boolean;
+  /** The caller's own allocation (same type, instance id and project) handed back. */
+  reused: boolean;
+  autoAllocated: boolean;
+  singleInstance: boolean;
+  dryRun: boolean;
+  /** Allocations of ended owners forgotten on the way. */
+  pruned: number;
+  /** With autoAllocated: the range the new type was given, and how it was placed. */
+  newRange?: [number, number];
+  autoAllocation?: AutoAllocationDetails;
+  existingInstanceId?: string;
+  existingPid?: number | null;
+  requestedPort?: number;
+  /** Why the requested port was not given, when it was not. */
+  requestedPortNote?: string;
+  message?: string;
+  ready?: true;
+  waitedMs?: number;
+  /** Releases it; does nothing for a dry run or an `existing` single instance (not this caller's). */
+  release(): Promise<void>;
+}
+
+export interface ListOptions extends StyxyOptions {
+  serviceType?: string;
+}
+
+export interface ReleaseSelector extends StyxyOptions {
+  lockId?: string;
+  serviceType?: string;
+  instanceId?: string;
+  project?: string;
+  /** With serviceType and no instanceId: every allocation of the type in the project. */
+  all?: boolean;
+}
+
+/** Allocates a port, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
+export declare function allocate(options: AllocateOptions): Promise<PortAllocation>;
+
+/** Releases by lock id or selector; resolves to what was released, rejects with NOT_FOUND when nothing matched. */
+export declare function release(what: string | ReleaseSelector, options?: StyxyOptions): Promise<Allocation[]>;
+
+/** The live allocations (ended owners forgotten first), by port. */
+export declare function list(options?: ListOptions): Promise<ListedAllocation[]>;
+
+/** Allocates, runs fn with the port, and releases however fn ends. */
+export declare function withPort<T>(options: AllocateOptions, fn: (port: number, allocation: PortAllocation) => T | Promise<T>): Promise<T>;
