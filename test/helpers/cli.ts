@@ -53,7 +53,8 @@ export function sandbox(): Sandbox {
   const home = path.join(dir, 'home');
   const cwd = path.join(dir, 'project');
   fs.mkdirSync(cwd);
-  const env: NodeJS.ProcessEnv = { ...process.env, STYXY_HOME: home, NO_COLOR: '1' };
+  // Code caches that a Node the build made none for saves (lib/boot.ts): shared by the tests, apart from the user's.
+  const env: NodeJS.ProcessEnv = { ...process.env, STYXY_HOME: home, NO_COLOR: '1', XDG_CACHE_HOME: path.join(os.tmpdir(), 'styxy-test-code-cache') };
   delete env.STYXY_TEST_KILL_AT;
   delete env.STYXY_TEST_FAIL_AT;
   const box: Sandbox = {
