@@ -199,3 +199,91 @@ main().catch((err) => {
   fs.rmSync(tmp, { recursive: true, force: true });
   process.exit(1);
 });
+
+// ---- Other Nodes, and the in-process API (self-contained; runs once the table above is out) ----
+// 6. allocate / node -e '' on Node 18, 22 and 24, binaries from the npm registry (`npm i node@N`
+//    in a scratch folder kept under the temp dir; BENCH_NODE_<N>=/path/to/node names one
+//    instead). The bundle's code cache is the building Node's, so each of these makes its own on
+//    its first call (lib/boot.ts): the first call is left out, and timing starts from the second.
+// 7. The API in this process: the median of one allocate, and of one withPort around nothing.
+// NODE_EXTRA_CA_CERTS is unset on both sides: users do not set it, and on Node 18 and 20 it
+// adds the parsing of a CA bundle to every start, flattering every ratio.
+process.once('beforeExit', () => {
+  benchNodesAndApi().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+});
+
+async function benchNodesAndApi() {
+  const runs = Number(process.env.BENCH_RUNS || 21);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-bench-nodes-'));
+  const plainEnv = (extra = {}) => {
+    const env = { ...process.env, NO_COLOR: '1', ...extra };
+    delete env.NODE_EXTRA_CA_CERTS;
+    return env;
+  };
+  const once = (exe, args, env) => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(exe, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r.status !== 0) throw new Error(`${exe} ${args.join(' ')} failed: ${r.stderr}`);
+    return ms;
+  };
+  const mid = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rows = [];
+  try {
+    for (const version of [18, 22, 24]) {
+      const exe = process.env[`BENCH_NODE_${version}`] || installNode(version);
+      if (!exe) {
+        rows.push([`6. allocate / node on Node ${version}`, 'skipped', 'no binary (npm i node@' + version + ' failed)']);
+        continue;
+      }
+      const env = plainEnv({ STYXY_HOME: path.join(scratch, `home${version}`), XDG_CACHE_HOME: path.join(scratch, `cache${version}`) });
+      const nodeEnv = plainEnv();
+      const allocate = [bin, 'allocate', '-s', 'api', '--json', '--persistent'];
+      once(exe, allocate, env); // the first call: makes this Node's code cache
+      const s = [];
+      const b = [];
+      for (let i = 0; i < runs; i++) {
+        if (i % 40 === 39) once(exe, [bin, 'cleanup', '--force'], env);
+        s.push(once(exe, allocate, env));
+        b.push(once(exe, ['-e', ''], nodeEnv));
+      }
+      const version_ = spawnSync(exe, ['--version'], { encoding: 'utf8' }).stdout.trim();
+      rows.push([`6. allocate --json on Node ${version_}: ${mid(s).toFixed(1)} ms / node -e '': ${mid(b).toFixed(1)} ms`, (mid(s) / mid(b)).toFixed(2), '≤ 1.35']);
+    }
+    const api = require(path.join(root, 'dist', 'api.js'));
+    const home = path.join(scratch, 'api-home');
+    await (await api.allocate({ serviceType: 'api', home })).release();
+    const a = [];
+    const w = [];
+    for (let i = 0; i < Math.max(runs, 51); i++) {
+      let t0 = process.hrtime.bigint();
+      const allocation = await api.allocate({ serviceType: 'api', home });
+      a.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      await allocation.release();
+      t0 = process.hrtime.bigint();
+      await api.withPort({ serviceType: 'api', home }, () => undefined);
+      w.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    rows.push(['7. API: allocate in-process (median, after the first call)', `${mid(a).toFixed(2)} ms`, 'a few ms']);
+    rows.push(['7. API: withPort around nothing (allocate + release, median)', `${mid(w).toFixed(2)} ms`, '']);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log('');
+  for (const [m, v, t] of rows) console.log(`${m.padEnd(width)}  ${String(v).padEnd(12)}  ${t}`);
+
+  /** node@N from the npm registry, installed once into a folder kept between bench runs. */
+  function installNode(n) {
+    const dir = path.join(os.tmpdir(), 'styxy-bench-node-binaries', `node${n}`);
+    const exe = path.join(dir, 'node_modules', 'node', 'bin', 'node');
+    if (fs.existsSync(exe)) return exe;
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'package.json'), '{"private":true}');
+    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `node@${n}`], { cwd: dir, stdio: 'ignore', timeout: 300_000 });
+    return r.status === 0 && fs.existsSync(exe) ? exe : null;
+  }
+}
