@@ -1,5 +1,6 @@
 import fs = require('fs');
 import type { ListenerProcess } from '../core/prune';
+import { readListenersFromCommands, readSysctlPortRange } from './no-proc';
 import { readCommandLine, readProcessStat, readStartedAt } from './processes';
 
 /**
@@ -122,7 +123,8 @@ export function readListeners(): Listener[] | null {
       listeners.push({ port: parseInt(hexPort ?? '0', 16), address: decodeAddress(hexAddress ?? '', v6), inode: cols[9] ?? '0' });
     }
   }
-  return readAny ? listeners : null;
+  // No /proc (macOS): lsof, else netstat (lib/os/no-proc.ts).
+  return readAny ? listeners : process.platform === 'linux' ? null : readListenersFromCommands();
 }
 
 /**
@@ -136,7 +138,8 @@ export function readEphemeralRange(): [number, number] | null {
   } catch {
     /* not Linux */
   }
-  return process.platform === 'linux' ? null : [49152, 65535];
+  if (process.platform === 'linux') return null;
+  return (process.platform === 'darwin' ? readSysctlPortRange() : null) ?? [49152, 65535];
 }
 
 function decodeAddress(hex: string, v6: boolean): string {

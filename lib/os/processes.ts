@@ -1,5 +1,6 @@
 import fs = require('fs');
 import { findWrapperReason } from '../core/wrappers';
+import { invokerFromPs, isEndedPsState, readPsProcesses } from './no-proc';
 
 /** What /proc/PID/stat tells about a process. */
 export interface ProcessStat {
@@ -80,17 +81,11 @@ export function probeLiveProcesses(pids: readonly number[]): Map<number, string 
   }
   const candidates = pids.filter(signalZero);
   if (candidates.length === 0) return live;
-  try {
-    // Only where there is no /proc; loaded here because child_process is slow to load.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { execFileSync } = require('child_process') as typeof import('child_process');
-    const out = execFileSync('ps', ['-o', 'pid=,stat=,lstart=', '-p', candidates.join(',')], { encoding: 'utf8' });
-    for (const line of out.split('\n')) {
-      const match = /^\s*(\d+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
-      if (match && !match[2]!.startsWith('Z')) live.set(Number(match[1]), match[3]!);
-    }
-  } catch {
-    for (const pid of candidates) live.set(pid, null);
+  // ps in the C locale (lib/os/no-proc.ts), so that a start time reads the same every time.
+  const table = readPsProcesses(candidates);
+  for (const pid of candidates) {
+    const row = table ? table.get(pid) : { state: '', startTime: null };
+    if (row && !isEndedPsState(row.state)) live.set(pid, row.startTime);
   }
   return live;
 }
@@ -159,7 +154,7 @@ export interface Invoker {
  */
 export function detectInvoker(): Invoker {
   let pid = process.ppid;
-  if (!hasProc()) return { pid, startTime: readStartTime(pid) ?? null, command: '' };
+  if (!hasProc()) return invokerFromPs(pid, isWrapperOf) ?? { pid, startTime: readStartTime(pid) ?? null, command: '' };
   let stat = readProcessStat(pid);
   let argv = readArgv(pid);
   for (let hops = 0; hops < 16 && stat && argv && stat.ppid > 1; hops++) {
@@ -171,6 +166,9 @@ export function detectInvoker(): Invoker {
   }
   return { pid, startTime: stat?.startTime ?? null, command: (argv?.join(' ') ?? '').slice(0, 300) };
 }
+
+/** The /proc walk's rule, for the walk over ps's table (lib/os/no-proc.ts). */
+export const isWrapperOf = (argv: readonly string[], parentArgv: readonly string[] | null): boolean => findWrapperReason(argv, parentArgv) !== null;
 
 export function describeProcess(pid: number): string {
   const command = readCommandLine(pid);
