@@ -1,5 +1,6 @@
 import { StyxyError, isStyxyError, type ErrorCode } from './errors';
 import { findNameProblem, parseDuration, parsePort } from './core/names';
+import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
 import type { ReleaseInput } from './app/release';
 import type { TransactionContext } from './store/transaction';
@@ -93,6 +94,7 @@ export async function withPort<T>(options: AllocateOptions, fn: (port: number, a
 
 async function api<T>(work: () => Promise<T>): Promise<T> {
   try {
+    assertSupportedPlatform();
     return await work();
   } catch (err) {
     if (isStyxyError(err)) throw err;

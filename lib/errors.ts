@@ -22,6 +22,7 @@ export const EXIT_CODES = {
   NEEDS_ATTENTION: 15,
   SIMILAR_SERVICE_TYPE: 16,
   STATE_TOO_NEW: 17,
+  UNSUPPORTED_PLATFORM: 18,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

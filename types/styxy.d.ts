@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'LOCK_COMPROMISED'
   | 'WRITE_FAILED'
   | 'WAIT_TIMEOUT'
-  | 'NEEDS_ATTENTION';
+  | 'NEEDS_ATTENTION'
+  | 'SIMILAR_SERVICE_TYPE'
+  | 'UNSUPPORTED_PLATFORM';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {

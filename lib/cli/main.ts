@@ -4,6 +4,7 @@ import { COMMANDS } from './commands/index';
 import { fastParse } from './fast-parse';
 import { guardedStream, writeErr } from '../os/stdio';
 import { printLine, reportError, reportingOf } from './output';
+import { assertSupportedPlatform } from '../os/platform';
 
 /**
  * Styxy's entry point: parses argv, runs one command, prints its result and sets the exit
@@ -15,6 +16,7 @@ import { printLine, reportError, reportingOf } from './output';
 export async function main(argv: string[]): Promise<number> {
   let parsed: Readonly<Record<string, unknown>> = {};
   try {
+    assertSupportedPlatform();
     const fast = fastParse(argv, COMMANDS);
     let status: void | number = undefined;
     if (fast.kind === 'version') printLine(version);

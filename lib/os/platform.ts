@@ -1,0 +1,15 @@
+import { StyxyError } from '../errors';
+
+/**
+ * Where Styxy refuses to run: natively on Windows, whose processes, signals and file renames
+ * do not give the guarantees the lock and owner checks rest on. It refuses before it reads or
+ * writes anything, so a Windows run can never leave a state that a later run misreads.
+ * STYXY_TEST_PLATFORM stands in for process.platform in tests.
+ */
+export function assertSupportedPlatform(platform: string = process.env.STYXY_TEST_PLATFORM || process.platform): void {
+  if (platform !== 'win32') return;
+  throw new StyxyError('UNSUPPORTED_PLATFORM', 'Styxy does not run natively on Windows: its lock and owner checks need POSIX processes and files; nothing was read or written', {
+    details: { platform },
+    suggestions: ['Run it inside WSL (Windows Subsystem for Linux), where it works as on Linux'],
+  });
+}
