@@ -55,7 +55,10 @@ export async function release(what: string | ReleaseSelector, options: StyxyOpti
     const opts = optionsBag<StyxyOptions>(options, 'release', STYXY_OPTIONS);
     let input: ReleaseInput;
     if (typeof what === 'string') input = { lockId: what };
-    else {
+    else if (what !== null && typeof what === 'object' && 'port' in what && 'lockId' in what) {
+      // An allocation itself: its own release() knows whether it is the caller's to give back.
+      throw invalid('release: pass allocation.lockId, or call allocation.release() (which leaves an existing single instance alone)');
+    } else {
       const selector = optionsBag<ReleaseSelector>(what, 'release', ['lockId', 'serviceType', 'instanceId', 'project', 'all', ...STYXY_OPTIONS]);
       input = pick(selector, ['lockId', 'serviceType', 'instanceId', 'project', 'all']);
       Object.assign(opts, pick(selector, STYXY_OPTIONS as (keyof StyxyOptions)[]));

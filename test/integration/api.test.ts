@@ -74,6 +74,11 @@ describe('allocate, list, release', () => {
     expect(err.code).toBe('NOT_FOUND');
     // The CLI says the same.
     expect(box.run(['release', b.lockId, '--json']).json.error.code).toBe('NOT_FOUND');
+    // An allocation object is not a selector: its release() is the way.
+    const c = await api.allocate({ serviceType: 'api', ...at });
+    const misuse = await rejection(api.release(c as any, at));
+    expect([misuse.code, misuse.message]).toEqual(['INVALID_ARGUMENT', expect.stringContaining('allocation.release()')]);
+    expect(cliList().map((x) => x.lockId)).toEqual([c.lockId]);
   });
 
   test('the same instance id in the same project gets its own allocation back (reused)', async () => {
