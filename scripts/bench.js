@@ -247,7 +247,7 @@ async function benchNodesAndApi() {
       const b = [];
       const f = [];
       for (let i = 0; i < runs; i++) {
-        if (i % 40 === 39) once(exe, [bin, 'cleanup', '--force'], env);
+        if (i % 40 === 39) once(exe, [bin, 'cleanup', '--force', '--yes'], env);
         s.push(once(exe, allocate, env));
         b.push(once(exe, ['-e', ''], nodeEnv));
         f.push(once(exe, ['-e', "require('fs')"], nodeEnv));
