@@ -28,7 +28,7 @@ export type { ErrorCode };
 export type { AllocateCommonOptions, AllocateOptions, Allocation, ListedAllocation, ListOptions, PortAllocation, ReleaseSelector, StyxyOptions };
 
 const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
-const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'waitReadyMs'];
+const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs'];
 
 /** Allocates a port; resolves to the allocation, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
 export async function allocate(options: AllocateOptions): Promise<PortAllocation> {
@@ -154,7 +154,7 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
     if (ms === null) throw invalid(`ttl must be milliseconds or a duration like 30m, 8h or 2d, got ${describe(opts.ttl)}`);
     ttlMs = ms;
   }
-  for (const key of ['persistent', 'dryRun', 'yes'] as const) {
+  for (const key of ['persistent', 'dryRun', 'yes', 'newType'] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw invalid(`${key} must be true or false, got ${describe(opts[key])}`);
   }
   if (opts.waitReadyMs !== undefined && !(typeof opts.waitReadyMs === 'number' && opts.waitReadyMs >= 0 && opts.waitReadyMs <= 86_400_000)) {
@@ -172,6 +172,7 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
     owner: opts.persistent ? { persistent: true } : ttlMs !== undefined ? { ttlMs } : { pid: opts.pid ?? process.pid },
     ...(opts.dryRun && { dryRun: true }),
     ...(opts.yes && { yes: true }),
+    ...(opts.newType && { newType: true }),
     ...(opts.waitReadyMs !== undefined && { waitReadyMs: opts.waitReadyMs }),
   };
 }

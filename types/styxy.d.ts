@@ -58,6 +58,8 @@ export interface AllocateCommonOptions extends StyxyOptions {
   dryRun?: boolean;
   /** Accept an auto-allocation even with auto_allocation.require_confirmation (the API never asks). */
   yes?: boolean;
+  /** Create an unknown type even when its name is a near miss of a known one (else SIMILAR_SERVICE_TYPE). */
+  newType?: boolean;
   /** When the answer is a running single instance, wait this long (ms) for its port to accept a connection. */
   waitReadyMs?: number;
 }

@@ -1,4 +1,5 @@
 import { StyxyError } from '../errors';
+import { assertSupportedPlatform } from '../os/platform';
 import { parsePort } from '../core/names';
 import type { TransactionContext } from '../store/transaction';
 import { outputMode, printJson, warn, type OutputMode, type OutputOptions } from './output';
@@ -17,6 +18,9 @@ export const JSON_OPTION = { type: 'boolean', describe: 'Print one JSON document
  * they quote.
  */
 export function context(): TransactionContext {
+  // Every command reaches Styxy's files through here, after its options are parsed (so --json
+  // reports the refusal as JSON) and before anything is read.
+  assertSupportedPlatform();
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return { ...(require('../app/context') as typeof import('../app/context')).defaultContext(), warn };
 }

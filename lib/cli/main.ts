@@ -4,7 +4,6 @@ import { COMMANDS } from './commands/index';
 import { fastParse } from './fast-parse';
 import { guardedStream, writeErr } from '../os/stdio';
 import { printLine, reportError, reportingOf } from './output';
-import { assertSupportedPlatform } from '../os/platform';
 
 /**
  * Styxy's entry point: parses argv, runs one command, prints its result and sets the exit
@@ -16,7 +15,6 @@ import { assertSupportedPlatform } from '../os/platform';
 export async function main(argv: string[]): Promise<number> {
   let parsed: Readonly<Record<string, unknown>> = {};
   try {
-    assertSupportedPlatform();
     const fast = fastParse(argv, COMMANDS);
     let status: void | number = undefined;
     if (fast.kind === 'version') printLine(version);

@@ -187,6 +187,13 @@ describe('failures reject with a StyxyError carrying the CLI code', () => {
     expect(a.port).toBe(a.newRange![0]);
   });
 
+  test("a near miss of a known type: SIMILAR_SERVICE_TYPE with the CLI's suggestion, created with newType: true", async () => {
+    const err = await rejection(api.allocate({ serviceType: 'dve', ...at }));
+    expect(err).toMatchObject({ code: 'SIMILAR_SERVICE_TYPE' });
+    expect(err.message).toBe(box.run(['allocate', '-s', 'dve', '--json']).json.error.message);
+    expect(await api.allocate({ serviceType: 'dve', newType: true, ...at })).toMatchObject({ serviceType: 'dve', autoAllocated: true });
+  });
+
   test('a config the CLI rejects is rejected alike (INVALID_CONFIG)', async () => {
     fs.mkdirSync(box.home, { recursive: true });
     fs.writeFileSync(path.join(box.home, 'config.json'), '{ not json');

@@ -27,10 +27,13 @@ test('every command refuses with UNSUPPORTED_PLATFORM (exit 17), pointing at WSL
   const held = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
   expect(held.port).toBe(3000);
   const before = snapshot(box.home);
-  for (const args of [['allocate', '-s', 'dev'], ['release', held.lockId], ['cleanup', '--force', '--yes'], ['list'], ['run', '-s', 'dev', '--json', '--', 'true'], ['config', 'set', 'auto_allocation.enabled', 'false']]) {
-    const json = box.run(args.includes('--json') ? args : [...args, '--json'], { env: WINDOWS });
+  for (const args of [['allocate', '-s', 'dev'], ['release', held.lockId], ['cleanup', '--force', '--yes'], ['list'], ['config', 'set', 'auto_allocation.enabled', 'false']]) {
+    const json = box.run([...args, '--json'], { env: WINDOWS });
     expect({ args, code: json.code, error: json.json?.error?.code }).toEqual({ args, code: 17, error: 'UNSUPPORTED_PLATFORM' });
   }
+  // run has no --json: its refusal is the status and the message, and the command never starts.
+  const run = box.run(['run', '-s', 'dev', '--', 'sh', '-c', 'echo started'], { env: WINDOWS });
+  expect([run.code, run.stdout, run.stderr]).toEqual([17, '', expect.stringContaining('does not run natively on Windows')]);
   const human = box.run(['allocate', '-s', 'dev'], { env: WINDOWS });
   expect(human.code).toBe(17);
   expect(human.stdout).toBe('');
