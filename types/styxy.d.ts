@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'WAIT_TIMEOUT'
   | 'NEEDS_ATTENTION'
   | 'SIMILAR_SERVICE_TYPE'
+  | 'STATE_TOO_NEW'
   | 'UNSUPPORTED_PLATFORM';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */

@@ -23,19 +23,19 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-test('every command refuses with UNSUPPORTED_PLATFORM (exit 17), pointing at WSL, and changes nothing', () => {
+test('every command refuses with UNSUPPORTED_PLATFORM (exit 18), pointing at WSL, and changes nothing', () => {
   const held = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
   expect(held.port).toBe(3000);
   const before = snapshot(box.home);
   for (const args of [['allocate', '-s', 'dev'], ['release', held.lockId], ['cleanup', '--force', '--yes'], ['list'], ['config', 'set', 'auto_allocation.enabled', 'false']]) {
     const json = box.run([...args, '--json'], { env: WINDOWS });
-    expect({ args, code: json.code, error: json.json?.error?.code }).toEqual({ args, code: 17, error: 'UNSUPPORTED_PLATFORM' });
+    expect({ args, code: json.code, error: json.json?.error?.code }).toEqual({ args, code: 18, error: 'UNSUPPORTED_PLATFORM' });
   }
   // run has no --json: its refusal is the status and the message, and the command never starts.
   const run = box.run(['run', '-s', 'dev', '--', 'sh', '-c', 'echo started'], { env: WINDOWS });
-  expect([run.code, run.stdout, run.stderr]).toEqual([17, '', expect.stringContaining('does not run natively on Windows')]);
+  expect([run.code, run.stdout, run.stderr]).toEqual([18, '', expect.stringContaining('does not run natively on Windows')]);
   const human = box.run(['allocate', '-s', 'dev'], { env: WINDOWS });
-  expect(human.code).toBe(17);
+  expect(human.code).toBe(18);
   expect(human.stdout).toBe('');
   expect(human.stderr).toMatch(/does not run natively on Windows/);
   expect(human.stderr).toMatch(/hint: .*WSL/);
