@@ -197,8 +197,8 @@ describe('failures reject with a StyxyError carrying the CLI code', () => {
   test('a config the CLI rejects is rejected alike (INVALID_CONFIG)', async () => {
     fs.mkdirSync(box.home, { recursive: true });
     fs.writeFileSync(path.join(box.home, 'config.json'), '{ not json');
-    const err = await rejection(api.list(at));
-    expect(err.code).toBe(box.run(['list', '--json']).json.error.code);
+    const err = await rejection(api.allocate({ serviceType: 'dev', ...at }));
+    expect(err.code).toBe(box.run(['allocate', '-s', 'dev', '--json']).json.error.code);
     expect(err.code).toBe('INVALID_CONFIG');
   });
 });
