@@ -9,7 +9,7 @@ import { probeLiveProcesses, readBootId, readProcessStat } from '../os/processes
 import { seam } from '../store/fs-seam';
 import { checkFileSafety, checkHomeSafety } from '../store/home';
 import { loadConfig } from '../store/config-files';
-import { describeLockHolder, isDeadLockLeftover, LOCK_STALE_MS } from '../store/lock';
+import { describeLockState, inspectLock, isDeadLockLeftover } from '../store/lock';
 import { TEMP_FILE_PATTERN } from '../store/paths';
 import { inspectStateFile, stateTooNew } from '../store/state-file';
 import type { TransactionContext } from '../store/transaction';
@@ -95,23 +95,23 @@ export function runDoctor(ctx: TransactionContext): DoctorResult {
     return { name: 'state', status: 'ok', message: `valid, ${count} allocation${count === 1 ? '' : 's'} recorded` };
   });
   attempt('lock', () => {
-    let mtime: number;
-    try {
-      mtime = seam.statSync(paths.lock).mtimeMs;
-    } catch {
-      return { name: 'lock', status: 'ok', message: 'not held' };
-    }
-    const holder = describeLockHolder(paths);
-    const age = ctx.now() - mtime;
-    if (holder?.alive === false || (!holder && age > LOCK_STALE_MS)) {
+    // The lock's own judgement, so that doctor says what the next call will do.
+    const seen = inspectLock(paths.lock, ctx.now());
+    if (seen.kind === 'free') return { name: 'lock', status: 'ok', message: 'not held' };
+    const holder = describeLockState(seen);
+    const age = `${Math.round((seen.holding?.ageMs ?? 0) / 1000)} s old`;
+    if (seen.kind === 'reclaimable') {
       return {
         name: 'lock',
         status: 'fail',
-        message: `stale lock ${paths.lock}${holder ? ` left by ${holder.text}` : ' with no holder record'}, ${Math.round(age / 1000)} s old`,
+        message: `stale lock ${paths.lock} left by ${holder?.text}, ${age}: ${seen.reason}`,
         remedy: `The next styxy call takes it over; or remove it: rm -r ${paths.lock}`,
       };
     }
-    return { name: 'lock', status: 'ok', message: `held${holder ? ` by ${holder.text}` : ''}` };
+    if (!seen.holding?.holder && (seen.holding?.ageMs ?? 0) > 10_000) {
+      return { name: 'lock', status: 'fail', message: `${paths.lock} is not a lock Styxy made (no holder record), ${age}; every call waits for it`, remedy: `If no styxy process is running, remove it: rm -r ${paths.lock}` };
+    }
+    return { name: 'lock', status: 'ok', message: `held by ${holder?.text}` };
   });
   if (homeExists) {
     attempt('leftovers', () => {

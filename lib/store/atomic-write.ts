@@ -1,18 +1,38 @@
 import fs = require('fs');
+import path = require('path');
 import { StyxyError } from '../errors';
 import { randomHex } from '../os/random';
 import { faultPoint, seam } from './fs-seam';
+import { lockCompromised } from './lock-errors';
+
+/**
+ * The lock holdings of this process: a directory whose files change only under the lock, mapped
+ * to the holder's own directory inside the lock. Writes into that directory are staged there, so
+ * that they land only while the holding lasts (see lock-dir.ts).
+ */
+const holdings = new Map<string, { stage: string; lock: string }>();
+
+/** From now until the returned function is called, writes into `dir` are staged in `stage`, inside `lock`. */
+export function stageWritesIn(dir: string, stage: string, lock: string): () => void {
+  holdings.set(dir, { stage, lock });
+  return () => {
+    if (holdings.get(dir)?.stage === stage) holdings.delete(dir);
+  };
+}
 
 /**
  * Replaces `file` with `data` so that readers see the old or the new content, never a mix:
- * write a temp file beside it (O_EXCL|O_NOFOLLOW, mode 0600) looping until every byte is down
- * (a single write may be short on a nearly full disk), fsync, then rename over the target.
- * A symlink in the target's place is refused, never written through. `durable: false` skips the
- * fsync, for records that mean nothing after a crash.
+ * write a temp file (O_EXCL|O_NOFOLLOW, mode 0600) looping until every byte is down (a single
+ * write may be short on a nearly full disk), fsync, then rename over the target. The temp file
+ * sits beside the target, or, under the lock, in the holder's own directory inside the lock: a
+ * holder whose lock was taken over then finds that directory gone and fails with
+ * LOCK_COMPROMISED instead of writing. A symlink in the target's place is refused, never written
+ * through. `durable: false` skips the fsync, for records that mean nothing after a crash.
  */
 export function writeFileAtomic(file: string, data: string, options: { durable?: boolean } = {}): void {
   refuseSymlink(file);
-  const temp = `${file}.tmp-${process.pid}-${randomHex(4)}`;
+  const holding = holdings.get(path.dirname(file));
+  const temp = holding ? path.join(holding.stage, `${path.basename(file)}.tmp-${process.pid}-${randomHex(4)}`) : `${file}.tmp-${process.pid}-${randomHex(4)}`;
   const buffer = Buffer.from(data, 'utf8');
   let fd: number | undefined;
   try {
@@ -38,7 +58,44 @@ export function writeFileAtomic(file: string, data: string, options: { durable?:
     } catch {
       /* it may never have been created */
     }
+    if (holding && (err as NodeJS.ErrnoException).code === 'ENOENT') throw lockCompromised(holding.lock, file);
     throw writeFailure(file, err);
+  }
+}
+
+/**
+ * Renames `from` to `to` (a file Styxy moves aside). Under the lock it passes through the
+ * holder's directory, so that a holder whose lock was taken over moves nothing.
+ */
+export function renameUnderLock(from: string, to: string): void {
+  const holding = holdings.get(path.dirname(to));
+  if (!holding) {
+    seam.renameSync(from, to);
+    return;
+  }
+  const staged = path.join(holding.stage, path.basename(to));
+  try {
+    seam.renameSync(from, staged);
+  } catch (err) {
+    // `from` still there: the holder's directory is gone.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && exists(from)) throw lockCompromised(holding.lock, from);
+    throw err;
+  }
+  try {
+    seam.renameSync(staged, to);
+  } catch (err) {
+    // Taken over between the two renames: the taker has moved the file beside the lock.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw lockCompromised(holding.lock, from);
+    throw err;
+  }
+}
+
+function exists(file: string): boolean {
+  try {
+    seam.lstatSync(file);
+    return true;
+  } catch {
+    return false;
   }
 }
 

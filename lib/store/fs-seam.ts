@@ -33,7 +33,8 @@ export function overrideFs(overrides: Partial<typeof seam>): () => void {
 
 /**
  * Named points inside a call where the fault suite can break in. A no-op unless a test-only
- * variable names the point: STYXY_TEST_KILL_AT kills the process there (SIGKILL), STYXY_TEST_FAIL_AT
+ * variable names the point: STYXY_TEST_KILL_AT kills the process there (SIGKILL), STYXY_TEST_STOP_AT
+ * stops it there (SIGSTOP), STYXY_TEST_FAIL_AT
  * makes the step fail once, as a transient I/O error would. A point inside a file write answers both to its
  * name (`before-rename`) and to its name with the file's (`before-rename:state.json`).
  */
@@ -41,9 +42,12 @@ export function faultPoint(name: string, file?: string): void {
   const kill = process.env.STYXY_TEST_KILL_AT;
   const fail = process.env.STYXY_TEST_FAIL_AT;
   const full = process.env.STYXY_TEST_FULL_AT;
-  if (kill === undefined && fail === undefined && full === undefined) return;
+  const stop = process.env.STYXY_TEST_STOP_AT;
+  if (kill === undefined && fail === undefined && full === undefined && stop === undefined) return;
   const names = file === undefined ? [name] : [name, `${name}:${path.basename(file)}`];
   if (kill !== undefined && names.includes(kill)) process.kill(process.pid, 'SIGKILL');
+  // The process stops itself there (SIGSTOP), as a stalled disk or a debugger would hold it; SIGCONT resumes it.
+  if (stop !== undefined && names.includes(stop)) process.kill(process.pid, 'SIGSTOP');
   if (full !== undefined && names.includes(full)) diskFull = true;
   if (fail !== undefined && names.includes(fail) && !failed) {
     failed = true;

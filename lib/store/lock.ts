@@ -1,43 +1,40 @@
 import fs = require('fs');
-import os = require('os');
 import path = require('path');
 import { StyxyError } from '../errors';
 import { randomHex } from '../os/random';
-import { describeProcess, isDeadState, readProcessStat, readStartTime } from '../os/processes';
-import { writeAll } from './atomic-write';
+import { isDeadState, readProcessStat } from '../os/processes';
+import { stageWritesIn } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
+import { currentHolding, inspectLock, lockSilentMs, LOCK_TOUCH_MS, prepareHolding, releaseHolding, takeOver, tryTake } from './lock-dir';
+import { lockCompromised, lockFailure, lockTimeout } from './lock-errors';
+import { ownHolderRecord, parseHolderRecord, readWorkMark } from './lock-holder';
+import { LockQueue, sweepQueue, TICKET_TOUCH_MS, Wakeup } from './lock-queue';
 import type { StyxyPaths } from './paths';
 
 /**
- * Styxy's lock on state.json: the directory `state.json.lock/`, which always holds a `holder`
- * record (PID, start time, PID namespace, host, a random nonce). It is never empty, so a plain
- * `rmdir` cannot remove a live lock:
- *
- * - **Take**: build `state.json.lock.new-<pid>-<nonce>/holder`, then rename that directory to
- *   `state.json.lock`. rename(2) refuses when the target is a non-empty directory, so exactly
- *   one caller wins, and the lock appears with its holder already inside.
- * - **Take over** a holder that is provably dead (its PID is gone, a zombie, or now another
- *   process with a different start time, seen from the same PID namespace on the same host):
- *   `mkdir state.json.lock/takeover-<dead nonce>` elects one taker, which re-reads the holder,
- *   and only if it still names the dead nonce writes its own record over it. A second taker
- *   then finds a different nonce and backs off: never two holders.
- * - **Fallback** when liveness cannot be known (another PID namespace or host, no /proc): the
- *   holder touches its record every second, and a record untouched for LOCK_STALE_MS is taken
- *   over the same way.
- * - **Release**: rename the directory to `state.json.lock.old-<pid>-<nonce>`, then remove it.
+ * Styxy's lock on state.json: the directory `state.json.lock/`. How it is taken, taken over and
+ * released, and why a holder that lost it cannot write, is in lock-dir.ts; the holder record in
+ * lock-holder.ts; the line of waiters in lock-queue.ts; the messages in lock-errors.ts. This file
+ * joins them: take the lock at once when it is free (no more I/O than that), else take over a
+ * reclaimable holder, else queue and sleep until it is this caller's turn.
  */
-export const LOCK_STALE_MS = 2000;
-const LOCK_UPDATE_MS = 1000;
-/**
- * Waits between attempts: short and jittered, since the sections last milliseconds, growing with
- * the attempts so that a crowd of waiters does not starve the holder of CPU.
- */
-const RETRY_FIRST_CAP_MS = 5;
-const RETRY_MAX_CAP_MS = 40;
+
 /** However the queue moves, a waiter gives up after this many deadlines. */
 const ABSOLUTE_CAP_FACTOR = 12;
-const HOLDER = 'holder';
-/** Leftovers of killed callers: a staging directory, or a released lock not yet removed. */
+/** The head of the line re-checks the holder this often (a holder killed outright sends no event). */
+const HEAD_RECHECK_MS = 100;
+/**
+ * A watching waiter re-checks the one ahead of it (a waiter killed outright sends no event) every
+ * RECHECK_STEP_MS per place from the head, between RECHECK_MIN_MS and MAX_SLEEP_MS.
+ */
+const RECHECK_STEP_MS = 5;
+const RECHECK_MIN_MS = 250;
+/** Without a watch, a waiter polls every POLL_STEP_MS per place from the head: the nearer, the more often. */
+const POLL_STEP_MS = 3;
+const MAX_SLEEP_MS = 1000;
+/** Only waiters this near the head watch. */
+const WATCH_WITHIN = 48;
+/** Leftovers of killed callers: a staging directory, a released lock not yet removed. */
 export const LOCK_LEFTOVER_PATTERN = /^state\.json\.lock\.(new|old)-(\d+)-[0-9a-f]+$/;
 
 export function lockDeadlineMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -45,217 +42,222 @@ export function lockDeadlineMs(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isFinite(value) && value > 0 ? value : 10_000;
 }
 
-interface HolderRecord {
-  pid: number;
-  startTime: string | null;
-  /** The PID namespace (`readlink /proc/self/ns/pid`), so that PIDs are only compared where they mean the same process. */
-  ns: string | null;
-  host: string;
-  nonce: string;
-  since: string;
-  command: string;
-}
-
 export interface LockHandle {
-  /** Throws LOCK_COMPROMISED when the lock has been lost; called right before every write. */
+  /** Throws LOCK_COMPROMISED when the lock has been lost; a cheap early look before the writes, which each prove it again. */
   assertHeld(): void;
   release(): Promise<void>;
 }
 
-let ownNamespace: string | null | undefined;
-function pidNamespace(): string | null {
-  if (ownNamespace === undefined) {
-    try {
-      ownNamespace = fs.readlinkSync('/proc/self/ns/pid');
-    } catch {
-      ownNamespace = null;
-    }
-  }
-  return ownNamespace;
-}
-
-/** Whether the holder's process still runs: known only from the same PID namespace and host. */
-export function holderLiveness(holder: HolderRecord): 'alive' | 'dead' | 'unknown' {
-  const ns = pidNamespace();
-  if (ns === null || holder.ns !== ns || holder.host !== os.hostname()) return 'unknown';
-  const stat = readProcessStat(holder.pid);
-  if (!stat || isDeadState(stat.state)) return 'dead';
-  if (holder.startTime !== null && stat.startTime !== holder.startTime) return 'dead';
-  return 'alive';
-}
-
 /**
- * Takes the exclusive lock, retrying with short jittered waits. The deadline counts time without
- * progress: while the lock keeps changing hands (a queue of callers) a waiter keeps waiting, up
- * to twelve deadlines in all; when one live holder keeps it for a whole deadline the call fails
- * with LOCK_TIMEOUT naming the lock, the holder and the remedy. A dead holder's lock is taken
- * over at once. Losing the lock never kills the process: the next write refuses.
+ * Takes the exclusive lock. A free lock is taken at once; a dead holder's lock, or that of a
+ * holder of unknown liveness silent for LOCK_SILENT_MS, is taken over at once; otherwise the call
+ * queues and sleeps until its turn. The deadline counts time without progress: while the lock
+ * keeps changing hands a waiter keeps waiting, up to twelve deadlines in all; when one holder
+ * keeps it for a whole deadline the call fails with LOCK_TIMEOUT naming the lock, the holder
+ * and the remedy. Losing the lock never kills the process: its next write refuses.
  */
 export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs()): Promise<LockHandle> {
-  const started = Date.now();
+  const lock = paths.lock;
   const nonce = randomHex(8);
-  const record: HolderRecord = {
-    pid: process.pid,
-    startTime: readStartTime(process.pid) ?? null,
-    ns: pidNamespace(),
-    host: os.hostname(),
-    nonce,
-    since: new Date().toISOString(),
-    command: process.argv.slice(2).join(' ').slice(0, 200),
-  };
+  const record = ownHolderRecord(nonce);
+  const staging = `${lock}.new-${process.pid}-${nonce}`;
   const text = JSON.stringify(record);
-  const staging = `${paths.lock}.new-${process.pid}-${nonce}`;
   try {
-    seam.mkdirSync(staging, { mode: 0o700 });
-    writeNew(path.join(staging, HOLDER), text);
+    prepareHolding(staging, nonce, text);
   } catch (err) {
     removeTree(staging);
-    throw lockFailure(paths, err);
+    throw lockFailure(lock, paths.home, err);
   }
-
-  let lastHolder: string | undefined;
-  let lastProgress = started;
   try {
-    for (let attempt = 0; ; attempt++) {
-      if (tryRename(paths, staging)) break;
-      const seen = inspect(paths);
-      if (seen.kind === 'gone') continue;
-      if (seen.kind === 'empty') {
-        // Not Styxy's (its locks are never empty): reclaimable once stale; rmdir fails on a non-empty one.
-        if (seen.ageMs > LOCK_STALE_MS) removeEmptyDir(paths.lock);
-      } else {
-        const liveness = holderLiveness(seen.holder);
-        if ((liveness === 'dead' || (liveness === 'unknown' && seen.ageMs > LOCK_STALE_MS)) && takeOver(paths, seen.holder.nonce, text, nonce)) break;
-      }
-      const now = Date.now();
-      const holderNonce = seen.kind === 'held' ? seen.holder.nonce : undefined;
-      if (holderNonce !== lastHolder) {
-        lastHolder = holderNonce;
-        lastProgress = now;
-      }
-      if (now - lastProgress >= deadlineMs || now - started >= deadlineMs * ABSOLUTE_CAP_FACTOR) {
-        throw lockTimeout(paths, now - started);
-      }
-      const cap = Math.min(RETRY_MAX_CAP_MS, RETRY_FIRST_CAP_MS + attempt);
-      await sleep(1 + Math.random() * (cap - 1));
-    }
+    if (!take(lock, staging, paths)) await waitInLine(paths, staging, nonce, text, deadlineMs);
   } finally {
     removeTree(staging);
   }
   faultPoint('after-lock');
 
-  const holderFile = path.join(paths.lock, HOLDER);
-  // Keeps the record fresh for callers that cannot see this process (the mtime fallback).
+  const holding = path.join(lock, nonce);
+  const unstage = stageWritesIn(paths.home, holding, lock);
+  const recordFile = path.join(holding, 'holder');
+  // Keeps the record fresh for callers that cannot see this process (another PID namespace or host).
   const touch = setInterval(() => {
     try {
       const now = new Date();
-      fs.utimesSync(holderFile, now, now);
+      fs.utimesSync(recordFile, now, now);
     } catch {
-      /* lost: assertHeld will tell */
+      /* lost: the next write will tell */
     }
-  }, LOCK_UPDATE_MS);
+  }, LOCK_TOUCH_MS);
   touch.unref();
 
   let released = false;
   return {
     assertHeld() {
-      if (released || readHolder(paths)?.nonce !== nonce) {
-        throw new StyxyError('LOCK_COMPROMISED', `Lost the lock ${paths.lock} before writing; nothing was written`, {
-          details: { lock: paths.lock, reason: released ? 'already released' : 'the lock was removed or taken over by another process' },
-          suggestions: ['Run the command again'],
-        });
+      let here = !released;
+      if (here) {
+        try {
+          seam.lstatSync(holding);
+        } catch {
+          here = false;
+        }
       }
+      if (!here) throw lockCompromised(lock);
     },
     async release() {
       if (released) return;
       released = true;
       clearInterval(touch);
+      unstage();
       faultPoint('before-unlock');
-      if (readHolder(paths)?.nonce !== nonce) return;
-      const old = `${paths.lock}.old-${process.pid}-${nonce}`;
-      try {
-        seam.renameSync(paths.lock, old);
-      } catch {
-        return;
-      }
-      removeTree(old);
+      releaseHolding(lock, nonce, `${lock}.old-${process.pid}-${nonce}`);
     },
   };
 }
 
-/** Renames the staging directory into place; false when a lock is already there. */
-function tryRename(paths: StyxyPaths, staging: string): boolean {
-  try {
-    seam.renameSync(staging, paths.lock);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EISDIR' || code === 'ENOTDIR') return false;
-    throw lockFailure(paths, err);
-  }
+/** One attempt: take the lock if free, or take over a reclaimable holder and then take it. */
+function take(lock: string, staging: string, paths: StyxyPaths): boolean {
+  if (attempt(lock, staging, paths)) return true;
+  const state = inspectLock(lock);
+  if (state.kind === 'reclaimable' && takeOver(lock, state.holding, `${lock}.old-${process.pid}-${randomHex(8)}`)) return attempt(lock, staging, paths);
+  return false;
 }
 
-type Seen = { kind: 'gone' } | { kind: 'empty'; ageMs: number } | { kind: 'held'; holder: HolderRecord; ageMs: number };
-
-function inspect(paths: StyxyPaths): Seen {
-  const holderFile = path.join(paths.lock, HOLDER);
+function attempt(lock: string, staging: string, paths: StyxyPaths): boolean {
   try {
-    const text = seam.readFileSync(holderFile, 'utf8') as string;
-    const ageMs = Date.now() - seam.statSync(holderFile).mtimeMs;
-    const holder = JSON.parse(text) as HolderRecord;
-    if (holder && typeof holder.nonce === 'string' && Number.isInteger(holder.pid)) return { kind: 'held', holder, ageMs };
-  } catch {
-    /* no record (yet), or a torn one */
-  }
-  try {
-    return { kind: 'empty', ageMs: Date.now() - seam.statSync(paths.lock).mtimeMs };
-  } catch {
-    return { kind: 'gone' };
+    return tryTake(lock, staging);
+  } catch (err) {
+    throw lockFailure(lock, paths.home, err);
   }
 }
 
 /**
- * Takes over from the holder `deadNonce`: the one caller that creates the takeover directory
- * re-reads the record and, only if it still names the dead holder, replaces it with its own.
+ * Waits in line: moves the prepared holding into the queue as a ticket, sleeps until the ticket
+ * ahead is gone (watching it), then, at the head, until the lock changes hands (watching the
+ * lock directory), and renames the ticket onto the lock. A timed re-check catches what sends no
+ * event (a waiter or holder killed outright) and stands in for fs.watch where there is none.
  */
-function takeOver(paths: StyxyPaths, deadNonce: string, text: string, nonce: string): boolean {
-  const guard = path.join(paths.lock, `takeover-${deadNonce.replace(/[^0-9a-zA-Z]/g, '')}`);
+async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, record: string, deadlineMs: number): Promise<void> {
+  const lock = paths.lock;
+  const started = Date.now();
+  const queue = new LockQueue(lock);
+  const wake = new Wakeup();
+  let ticket = enqueue(queue, staging, nonce, paths);
+  const touch = setInterval(() => queue.touch(ticket), TICKET_TOUCH_MS);
+  touch.unref();
+  let lastHolding: string | null | undefined;
+  let lastAhead: string | null | undefined;
+  let lastProgress = started;
+  let freeBefore = false;
+  let taken = false;
+  let lastMark: string | null = null;
   try {
-    seam.mkdirSync(guard, { mode: 0o700 });
-  } catch (err) {
-    // Another caller is taking over; if it died doing so, its guard goes once stale.
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      try {
-        if (Date.now() - seam.statSync(guard).mtimeMs > LOCK_STALE_MS) seam.rmdirSync(guard);
-      } catch {
-        /* gone already */
+    for (;;) {
+      const now = Date.now();
+      if (now - lastProgress >= deadlineMs || now - started >= deadlineMs * ABSOLUTE_CAP_FACTOR) {
+        throw lockTimeout(lock, now - started, inspectLock(lock), lockSilentMs());
       }
+      const tickets = queue.list();
+      const mine = tickets.indexOf(ticket);
+      if (mine < 0) {
+        // Judged dead by mistake (its touches came late): back in line with a new ticket.
+        removeTree(staging);
+        prepareHolding(staging, nonce, record);
+        ticket = enqueue(queue, staging, nonce, paths);
+        continue;
+      }
+      const ahead = mine === 0 ? null : (tickets[mine - 1] as string);
+      const holding = currentHolding(lock);
+      if (ahead !== lastAhead || holding !== lastHolding) {
+        lastAhead = ahead;
+        lastHolding = holding;
+        lastProgress = now;
+      } else if (holding !== null && now - lastProgress >= deadlineMs / 2) {
+        // A holder that still works (on a loaded machine, a slow disk) is progress too; a stopped one is not.
+        const mark = holderWorkMark(lock, holding);
+        if (mark !== null && mark !== lastMark) {
+          lastMark = mark;
+          lastProgress = now;
+        }
+      }
+      wake.arm();
+      if (ahead === null) {
+        // At the head: watch first, so that a release between the attempt and the sleep still wakes us.
+        const watched = wake.watch(lock);
+        if ((taken = take(lock, queue.file(ticket), paths))) return;
+        await wake.sleep(watched === 'ok' ? HEAD_RECHECK_MS : POLL_STEP_MS);
+        continue;
+      }
+      if (queue.isDead(ahead)) {
+        queue.remove(ahead);
+        continue;
+      }
+      // Far back in a long line, polling slowly costs less than a watch, and leaves the system's
+      // few inotify instances (128 per user by default) to the waiters near the head.
+      const watched = mine <= WATCH_WITHIN ? wake.watch(queue.file(ahead)) : 'unavailable';
+      if (watched === 'gone') continue;
+      // The lock free at two looks in a row while the line stands still: the head is stopped or
+      // starved of CPU, and waiting for it helps no one.
+      const free = holding === null;
+      if (free && freeBefore && (taken = take(lock, queue.file(ticket), paths))) return;
+      freeBefore = free;
+      await wake.sleep(clamp((watched === 'ok' ? RECHECK_STEP_MS : POLL_STEP_MS) * mine, watched === 'ok' ? RECHECK_MIN_MS : POLL_STEP_MS, MAX_SLEEP_MS));
     }
-    return false;
-  }
-  try {
-    if (readHolder(paths)?.nonce !== deadNonce) return false;
-    const fresh = path.join(paths.lock, `${HOLDER}.new-${nonce}`);
-    writeNew(fresh, text);
-    seam.renameSync(fresh, path.join(paths.lock, HOLDER));
-    return true;
-  } catch {
-    return false;
   } finally {
-    try {
-      seam.rmdirSync(guard);
-    } catch {
-      /* the lock was released with it */
-    }
+    clearInterval(touch);
+    wake.close();
+    if (!taken) queue.remove(ticket);
+    queue.removeIfEmpty();
   }
 }
 
-function writeNew(file: string, text: string): void {
-  const fd = seam.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+/** The work mark of the holder named `holding` (see readWorkMark); null when it cannot be told. */
+function holderWorkMark(lock: string, holding: string): string | null {
   try {
-    writeAll(fd, Buffer.from(text, 'utf8'));
-  } finally {
-    seam.closeSync(fd);
+    const holder = parseHolderRecord(seam.readFileSync(path.join(lock, holding, 'holder'), 'utf8') as string);
+    return holder ? readWorkMark(holder) : null;
+  } catch {
+    return null;
+  }
+}
+
+function clamp(value: number, low: number, high: number): number {
+  return Math.min(high, Math.max(low, value));
+}
+
+function enqueue(queue: LockQueue, staging: string, nonce: string, paths: StyxyPaths): string {
+  try {
+    return queue.enqueue(staging, nonce);
+  } catch (err) {
+    throw lockFailure(paths.lock, paths.home, err);
+  }
+}
+
+/** Removes a lock-shaped directory (its files, takeover guards, a holding inside it, then itself), or a waiter's ticket. */
+function removeTree(dir: string): void {
+  let names: string[];
+  try {
+    names = seam.readdirSync(dir) as string[];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') removeFile(dir);
+    return;
+  }
+  for (const name of names) {
+    const full = path.join(dir, name);
+    try {
+      if (name.startsWith('takeover-')) seam.rmdirSync(full);
+      else if (seam.lstatSync(full).isDirectory()) removeTree(full);
+      else seam.unlinkSync(full);
+    } catch {
+      /* raced with its owner */
+    }
+  }
+  removeEmptyDir(dir);
+}
+
+function removeFile(file: string): void {
+  try {
+    seam.unlinkSync(file);
+  } catch {
+    /* gone already */
   }
 }
 
@@ -265,26 +267,6 @@ function removeEmptyDir(dir: string): void {
   } catch {
     /* not empty after all, or gone */
   }
-}
-
-/** Removes a lock-shaped directory: its files, takeover guards, then itself. */
-function removeTree(dir: string): void {
-  let names: string[];
-  try {
-    names = seam.readdirSync(dir) as string[];
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const full = path.join(dir, name);
-    try {
-      if (name.startsWith('takeover-')) seam.rmdirSync(full);
-      else seam.unlinkSync(full);
-    } catch {
-      /* raced with its owner */
-    }
-  }
-  removeEmptyDir(dir);
 }
 
 /**
@@ -308,6 +290,7 @@ export function sweepLockLeftovers(paths: StyxyPaths, names: readonly string[]):
       });
     removeTree(leftover);
   }
+  if (names.includes(`${path.basename(paths.lock)}.queue`)) sweepQueue(paths.lock);
 }
 
 /** A staging or released-lock directory whose process has ended. */
@@ -318,49 +301,5 @@ export function isDeadLockLeftover(name: string): boolean {
   return !stat || isDeadState(stat.state);
 }
 
-function readHolder(paths: StyxyPaths): HolderRecord | null {
-  try {
-    return JSON.parse(seam.readFileSync(paths.lockHolder, 'utf8') as string) as HolderRecord;
-  } catch {
-    return null;
-  }
-}
-
-/** Who holds the lock, as well as Styxy can tell; for messages and `doctor`. */
-export function describeLockHolder(paths: StyxyPaths): { text: string; pid?: number; alive?: boolean } | null {
-  const holder = readHolder(paths);
-  if (!holder) return null;
-  const liveness = holderLiveness(holder);
-  const alive = liveness !== 'dead';
-  const who = liveness === 'alive' ? describeProcess(holder.pid) : `PID ${holder.pid}${liveness === 'unknown' ? ` on ${holder.host}` : ''}`;
-  const text = `${who}${holder.command ? ` running 'styxy ${holder.command}'` : ''} since ${holder.since}${alive ? '' : ' (no longer running)'}`;
-  return { text, pid: holder.pid, alive };
-}
-
-function lockTimeout(paths: StyxyPaths, waitedMs: number): StyxyError {
-  const holder = describeLockHolder(paths);
-  const heldBy = holder ? `, held by ${holder.text}` : '';
-  return new StyxyError('LOCK_TIMEOUT', `Timed out after ${(waitedMs / 1000).toFixed(1)} s waiting for the lock ${paths.lock}${heldBy}`, {
-    details: { lock: paths.lock, holderPid: holder?.pid ?? null, holderAlive: holder?.alive ?? null },
-    suggestions: [
-      holder?.alive
-        ? `If PID ${holder.pid} is stuck (stopped, or hung), end it (kill ${holder.pid}); the next call takes the lock over at once`
-        : `A lock whose holder has ended is taken over by the next call`,
-      `If no styxy process is running anywhere, remove the lock by hand: rm -r ${paths.lock}`,
-    ],
-  });
-}
-
-function lockFailure(paths: StyxyPaths, err: unknown): StyxyError {
-  if (err instanceof StyxyError) return err;
-  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-  return new StyxyError('WRITE_FAILED', `Cannot create the lock ${paths.lock}: ${(err as Error).message}`, {
-    cause: err,
-    details: { lock: paths.lock, errno: code },
-    suggestions: code === 'EACCES' || code === 'EROFS' || code === 'EPERM' ? [`Make ${paths.home} writable, or point STYXY_HOME elsewhere`] : [],
-  });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { inspectLock, type LockState } from './lock-dir';
+export { describeLockState } from './lock-errors';

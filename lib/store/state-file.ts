@@ -1,6 +1,6 @@
 import { StyxyError } from '../errors';
 import { emptyState, type State } from '../core/types';
-import { writeFileAtomic } from './atomic-write';
+import { renameUnderLock, writeFileAtomic } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import { checkFileSafety } from './home';
 import type { StyxyPaths } from './paths';
@@ -79,7 +79,7 @@ export function stateTooNew(paths: StyxyPaths, version: number): StyxyError {
 
 function moveAside(paths: StyxyPaths, now: number, corruptReason: string): StateRead {
   const movedCorruptTo = `${paths.state}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
-  seam.renameSync(paths.state, movedCorruptTo);
+  renameUnderLock(paths.state, movedCorruptTo);
   return { state: emptyState(), movedCorruptTo, corruptReason };
 }
 

@@ -1,5 +1,6 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { BIN, closeServer, freePortBlock, killAndWait, listen, sandbox, sleeper, type Sandbox } from '../helpers/cli';
 
@@ -259,9 +260,11 @@ describe('doctor', () => {
 
   test('a stale lock and leftover temp files need attention', () => {
     box.run(['allocate', '-s', 'dev']);
-    fs.mkdirSync(path.join(box.home, 'state.json.lock'));
-    const old = new Date(Date.now() - 60_000);
-    fs.utimesSync(path.join(box.home, 'state.json.lock'), old, old);
+    // A lock whose holder has ended (same PID namespace and host, a PID that does not exist).
+    const holding = path.join(box.home, 'state.json.lock', 'dead0001dead0001');
+    fs.mkdirSync(holding, { recursive: true });
+    const record = { pid: 4194303, startTime: null, ns: fs.readlinkSync('/proc/self/ns/pid'), host: os.hostname(), nonce: 'dead0001dead0001', since: '', command: '' };
+    fs.writeFileSync(path.join(holding, 'holder'), JSON.stringify(record));
     fs.writeFileSync(path.join(box.home, 'state.json.tmp-123-abcd'), '{');
     const r = box.run(['doctor', '--json']);
     expect(r.code).toBe(15);
@@ -272,6 +275,41 @@ describe('doctor', () => {
     expect(box.run(['list', '--json']).code).toBe(0);
     expect(fs.existsSync(path.join(box.home, 'state.json.tmp-123-abcd'))).toBe(false);
     expect(box.run(['doctor', '--json']).code).toBe(0);
+  });
+});
+
+describe('doctor and the lock agree', () => {
+  /** Plants a holder record as another host's styxy would leave it, last touched `ageMs` ago. */
+  function plantForeignHolder(ageMs: number): void {
+    const holding = path.join(box.home, 'state.json.lock', 'f0f0f0f0f0f0f0f0');
+    fs.mkdirSync(holding, { recursive: true, mode: 0o700 });
+    const record = { pid: 4242, startTime: null, ns: 'pid:[1]', host: 'otherbox', nonce: 'f0f0f0f0f0f0f0f0', since: '2026-01-01T00:00:00.000Z', command: 'allocate -s dev' };
+    fs.writeFileSync(path.join(holding, 'holder'), JSON.stringify(record));
+    const then = new Date(Date.now() - ageMs);
+    fs.utimesSync(path.join(holding, 'holder'), then, then);
+  }
+  const lockCheck = () => {
+    const r = box.run(['doctor', '--json']);
+    return (r.json.checks ?? r.json.error.details.checks).find((c: { name: string }) => c.name === 'lock');
+  };
+
+  test('a silent holder on another host that the next call takes over is reported stale, and the next call does take it over', () => {
+    box.run(['allocate', '-s', 'dev']);
+    plantForeignHolder(60_000);
+    const check = lockCheck();
+    expect(check).toMatchObject({ status: 'fail' });
+    expect(check.message).toContain('PID 4242 on otherbox');
+    expect(check.message).toContain('silent for 60 s');
+    expect(box.run(['allocate', '-s', 'dev', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '2000' } }).code).toBe(0);
+    expect(lockCheck()).toMatchObject({ status: 'ok', message: 'not held' });
+  });
+
+  test('a holder on another host heard from recently is held: doctor says so, and the next call waits for it', () => {
+    box.run(['allocate', '-s', 'dev']);
+    plantForeignHolder(5_000);
+    expect(lockCheck()).toMatchObject({ status: 'ok' });
+    expect(lockCheck().message).toMatch(/^held by PID 4242 on otherbox/);
+    expect(box.run(['allocate', '-s', 'dev', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '500' } }).json.error.code).toBe('LOCK_TIMEOUT');
   });
 });
 

@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { acquireLock } from '../../../lib/store/lock';
+import { writeFileAtomic } from '../../../lib/store/atomic-write';
+import { acquireLock, inspectLock } from '../../../lib/store/lock';
 import { resolvePaths } from '../../../lib/store/paths';
 
 let home: string;
@@ -11,16 +12,25 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(home, { recursive: true, force: true }));
 
 const paths = () => resolvePaths({ STYXY_HOME: home });
+/** The one holding inside the lock, `state.json.lock/<nonce>/`. */
+const holdingDir = () => path.join(paths().lock, fs.readdirSync(paths().lock)[0] as string);
+const readRecord = () => JSON.parse(fs.readFileSync(path.join(holdingDir(), 'holder'), 'utf8'));
+/** Plants a holding with `record` in place of the current one (as another process would hold it). */
+function replaceHolding(record: object & { nonce: string }): void {
+  const old = holdingDir();
+  fs.rmSync(old, { recursive: true });
+  fs.mkdirSync(path.join(paths().lock, record.nonce));
+  fs.writeFileSync(path.join(paths().lock, record.nonce, 'holder'), JSON.stringify(record));
+}
 
 test('the holder record names this process while the lock is held, and both go on release', async () => {
   const lock = await acquireLock(paths());
-  const holder = JSON.parse(fs.readFileSync(paths().lockHolder, 'utf8'));
-  expect(holder.pid).toBe(process.pid);
-  expect(fs.statSync(paths().lock).isDirectory()).toBe(true);
+  expect(readRecord().pid).toBe(process.pid);
+  expect(inspectLock(paths().lock)).toMatchObject({ kind: 'held', holding: { liveness: 'alive' } });
   expect(() => lock.assertHeld()).not.toThrow();
   await lock.release();
-  expect(fs.existsSync(paths().lock)).toBe(false);
-  expect(fs.existsSync(paths().lockHolder)).toBe(false);
+  expect(fs.readdirSync(home)).toEqual([]);
+  expect(inspectLock(paths().lock)).toEqual({ kind: 'free' });
 });
 
 test('a second acquirer in the same process waits for the first to release', async () => {
@@ -35,15 +45,24 @@ test('a second acquirer in the same process waits for the first to release', asy
   await first.release();
   await (await second).release();
   expect(secondGot).toBe(true);
+  expect(fs.readdirSync(home)).toEqual([]);
 });
 
-test('a lock taken over by another process (its holder record replaced) refuses to write', async () => {
+test('under the lock, writes are staged inside the holding; a holding taken away makes them fail with LOCK_COMPROMISED', async () => {
   const lock = await acquireLock(paths());
-  fs.writeFileSync(paths().lockHolder, JSON.stringify({ pid: 1, startTime: null, ns: null, host: 'x', nonce: 'someone-else', since: '', command: '' }));
+  writeFileAtomic(paths().state, 'one\n');
+  expect(fs.readFileSync(paths().state, 'utf8')).toBe('one\n');
+  // A takeover moves the holding out of the lock: this holder's next write must not land.
+  fs.renameSync(holdingDir(), path.join(home, 'moved'));
+  expect(() => writeFileAtomic(paths().state, 'two\n')).toThrow(expect.objectContaining({ code: 'LOCK_COMPROMISED' }));
+  expect(() => writeFileAtomic(paths().config, '{}\n')).toThrow(expect.objectContaining({ code: 'LOCK_COMPROMISED' }));
+  expect(fs.readFileSync(paths().state, 'utf8')).toBe('one\n');
+  expect(fs.existsSync(paths().config)).toBe(false);
   expect(() => lock.assertHeld()).toThrow(expect.objectContaining({ code: 'LOCK_COMPROMISED' }));
   await lock.release();
-  // The other holder's record is not removed by us.
-  expect(JSON.parse(fs.readFileSync(paths().lockHolder, 'utf8')).nonce).toBe('someone-else');
+  // Without the lock the writer writes beside the file, as before.
+  writeFileAtomic(paths().state, 'three\n');
+  expect(fs.readFileSync(paths().state, 'utf8')).toBe('three\n');
 });
 
 test('a lock directory removed under the holder marks the lock compromised without killing the process', async () => {
@@ -60,11 +79,19 @@ test('a live lock is never an empty directory, so a plain rmdir cannot remove it
   expect(fs.readdirSync(home)).toEqual([]);
 });
 
-test('a dead holder (its PID gone) is taken over at once; a live one (this process) is not', async () => {
+test('an empty lock directory is free', async () => {
+  fs.mkdirSync(paths().lock);
+  expect(inspectLock(paths().lock)).toEqual({ kind: 'free' });
+  const lock = await acquireLock(paths(), 1000);
+  lock.assertHeld();
+  await lock.release();
+});
+
+test('a dead holder (its PID gone) is taken over at once, and its writes then fail', async () => {
   const first = await acquireLock(paths());
-  const record = JSON.parse(fs.readFileSync(paths().lockHolder, 'utf8'));
   // The same namespace and host, a PID that does not exist: provably dead.
-  fs.writeFileSync(paths().lockHolder, JSON.stringify({ ...record, pid: 4194303, nonce: 'dead0001' }));
+  replaceHolding({ ...readRecord(), pid: 4194303, nonce: 'dead0001dead0001' });
+  expect(inspectLock(paths().lock)).toMatchObject({ kind: 'reclaimable', holding: { liveness: 'dead', entry: 'dead0001dead0001' } });
   const started = Date.now();
   const second = await acquireLock(paths(), 5000);
   expect(Date.now() - started).toBeLessThan(500);
@@ -73,23 +100,63 @@ test('a dead holder (its PID gone) is taken over at once; a live one (this proce
   await first.release();
   expect(() => second.assertHeld()).not.toThrow();
   await second.release();
+  expect(fs.readdirSync(home)).toEqual([]);
 });
 
-test('a holder whose liveness cannot be known (another host) is taken over only once its record is stale', async () => {
+test('a holder of unknown liveness (another host) is held until silent for 30 s, then reclaimable', async () => {
   const first = await acquireLock(paths());
-  const record = JSON.parse(fs.readFileSync(paths().lockHolder, 'utf8'));
-  fs.writeFileSync(paths().lockHolder, JSON.stringify({ ...record, host: 'elsewhere', nonce: 'far0001' }));
-  await expect(acquireLock(paths(), 300)).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+  replaceHolding({ ...readRecord(), host: 'elsewhere', nonce: 'fa0001fa0001ffee' });
+  const record = path.join(paths().lock, 'fa0001fa0001ffee', 'holder');
+  // Past the old 2 s staleness: still held.
   const old = new Date(Date.now() - 5000);
-  fs.utimesSync(paths().lockHolder, old, old);
+  fs.utimesSync(record, old, old);
+  expect(inspectLock(paths().lock)).toMatchObject({ kind: 'held', holding: { liveness: 'unknown' } });
+  await expect(acquireLock(paths(), 300)).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+  const older = new Date(Date.now() - 31_000);
+  fs.utimesSync(record, older, older);
+  expect(inspectLock(paths().lock)).toMatchObject({ kind: 'reclaimable', holding: { liveness: 'unknown' } });
   const second = await acquireLock(paths(), 1000);
   expect(() => second.assertHeld()).not.toThrow();
   await second.release();
   await first.release();
 });
 
-test('the deadline gives LOCK_TIMEOUT', async () => {
+test('a lock left by an older Styxy (state.json.lock/holder) with a dead holder is taken over', async () => {
+  const first = await acquireLock(paths());
+  const record = { ...readRecord(), pid: 4194303, nonce: 'legacy01' };
+  await first.release();
+  fs.mkdirSync(paths().lock);
+  fs.writeFileSync(path.join(paths().lock, 'holder'), JSON.stringify(record));
+  expect(inspectLock(paths().lock)).toMatchObject({ kind: 'reclaimable', holding: { entry: null } });
+  const lock = await acquireLock(paths(), 2000);
+  lock.assertHeld();
+  await lock.release();
+  expect(fs.readdirSync(home)).toEqual([]);
+});
+
+test('the deadline gives LOCK_TIMEOUT, and the waiter leaves no ticket behind', async () => {
   const first = await acquireLock(paths());
   await expect(acquireLock(paths(), 300)).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
   await first.release();
+  expect(fs.readdirSync(home)).toEqual([]);
+});
+
+test('waiters in one process are served in the order they came', async () => {
+  const first = await acquireLock(paths());
+  const order: number[] = [];
+  const waiters = [];
+  for (let i = 0; i < 5; i++) {
+    waiters.push(
+      acquireLock(paths()).then(async (l) => {
+        order.push(i);
+        await l.release();
+      }),
+    );
+    // Tickets are ordered by the millisecond they were taken.
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await first.release();
+  await Promise.all(waiters);
+  expect(order).toEqual([0, 1, 2, 3, 4]);
+  expect(fs.readdirSync(home)).toEqual([]);
 });

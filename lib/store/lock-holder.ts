@@ -1,0 +1,96 @@
+import fs = require('fs');
+import os = require('os');
+import { describeProcess, isDeadState, readProcessStat, readStartTime } from '../os/processes';
+
+/**
+ * The record a lock holder leaves in its lock: who it is (PID, start time, PID namespace, host),
+ * a random nonce naming this one holding, when it took the lock and what it runs.
+ */
+export interface HolderRecord {
+  pid: number;
+  startTime: string | null;
+  /** The PID namespace (`readlink /proc/self/ns/pid`), so that PIDs are only compared where they mean the same process. */
+  ns: string | null;
+  host: string;
+  nonce: string;
+  since: string;
+  command: string;
+}
+
+export type Liveness = 'alive' | 'dead' | 'unknown';
+
+let ownNamespace: string | null | undefined;
+export function pidNamespace(): string | null {
+  if (ownNamespace === undefined) {
+    try {
+      ownNamespace = fs.readlinkSync('/proc/self/ns/pid');
+    } catch {
+      ownNamespace = null;
+    }
+  }
+  return ownNamespace;
+}
+
+/** This process's record, for a holding named `nonce`. */
+export function ownHolderRecord(nonce: string): HolderRecord {
+  return {
+    pid: process.pid,
+    startTime: readStartTime(process.pid) ?? null,
+    ns: pidNamespace(),
+    host: os.hostname(),
+    nonce,
+    since: new Date().toISOString(),
+    command: process.argv.slice(2).join(' ').slice(0, 200),
+  };
+}
+
+/** A record read from disk, or null when it is torn or not a record at all. */
+export function parseHolderRecord(text: string): HolderRecord | null {
+  try {
+    const holder = JSON.parse(text) as HolderRecord;
+    if (holder && typeof holder === 'object' && typeof holder.nonce === 'string' && Number.isInteger(holder.pid)) return holder;
+  } catch {
+    /* torn */
+  }
+  return null;
+}
+
+/**
+ * Whether a process still runs, known only from the same PID namespace on the same host: there
+ * a PID that is gone, a zombie, or a PID now worn by a process with another start time is dead.
+ */
+export function processLiveness(who: { pid: number; startTime?: string | null; ns: string | null; host: string }): Liveness {
+  const ns = pidNamespace();
+  if (ns === null || who.ns !== ns || who.host !== os.hostname()) return 'unknown';
+  const stat = readProcessStat(who.pid);
+  if (!stat || isDeadState(stat.state)) return 'dead';
+  if (who.startTime && stat.startTime !== who.startTime) return 'dead';
+  return 'alive';
+}
+
+/** Who holds a lock, in words, for messages and `doctor`. */
+export function describeHolder(holder: HolderRecord, liveness: Liveness): string {
+  const who = liveness === 'alive' ? describeProcess(holder.pid) : `PID ${holder.pid}${liveness === 'unknown' ? ` on ${holder.host}` : ''}`;
+  const running = holder.command ? ` running 'styxy ${holder.command}'` : '';
+  const state = liveness === 'dead' ? ' (no longer running)' : liveness === 'unknown' ? ' (whether it still runs cannot be seen from here)' : '';
+  return `${who}${running} since ${holder.since}${state}`;
+}
+
+/**
+ * A mark that changes while a process works: its CPU time (utime + stime from /proc/PID/stat),
+ * or a fresh value each time it is seen waiting on the disk (state D). A stopped or hung-asleep
+ * process keeps the same mark. Null where it cannot be read (no /proc, another namespace).
+ */
+export function readWorkMark(who: { pid: number; ns: string | null; host: string }): string | null {
+  if (processLiveness(who) !== 'alive') return null;
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${who.pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // After the name: state(3) ... utime(14) stime(15) → indexes 0, 11 and 12.
+  if (fields[0] === 'D') return `D${Date.now()}`;
+  return `${fields[11]}+${fields[12]}`;
+}
