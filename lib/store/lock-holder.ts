@@ -77,12 +77,15 @@ export function describeHolder(holder: HolderRecord, liveness: Liveness): string
 }
 
 /**
- * A mark that changes while a process works: its CPU time (utime + stime from /proc/PID/stat),
- * or a fresh value each time it is seen waiting on the disk (state D). A stopped or hung-asleep
- * process keeps the same mark. Null where it cannot be read (no /proc, another namespace).
+ * A mark that changes while a process works: a fresh value each time it is seen running or
+ * waiting for a CPU (state R; on a crowded machine it may get too little CPU for its CPU time to
+ * move) or waiting on the disk (state D), else its CPU time (utime + stime from /proc/PID/stat).
+ * A stopped or hung-asleep process keeps the same mark. Null where it cannot be read (no /proc,
+ * another namespace).
  */
 export function readWorkMark(who: { pid: number; ns: string | null; host: string }): string | null {
-  if (processLiveness(who) !== 'alive') return null;
+  // This very process (two calls in one program) tells nothing: it is running, to ask.
+  if (processLiveness(who) !== 'alive' || who.pid === process.pid) return null;
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${who.pid}/stat`, 'latin1');
@@ -91,6 +94,6 @@ export function readWorkMark(who: { pid: number; ns: string | null; host: string
   }
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // After the name: state(3) ... utime(14) stime(15) → indexes 0, 11 and 12.
-  if (fields[0] === 'D') return `D${Date.now()}`;
+  if (fields[0] === 'R' || fields[0] === 'D') return `${fields[0]}${Date.now()}`;
   return `${fields[11]}+${fields[12]}`;
 }
