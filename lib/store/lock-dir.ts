@@ -108,14 +108,17 @@ export function prepareHolding(staging: string, nonce: string, record: string): 
   writeNew(path.join(staging, nonce, HOLDER), record);
 }
 
-/** Renames the prepared directory onto the lock; false when the lock is held. */
+/**
+ * Renames the prepared directory onto the lock; false when the lock is held, or when the
+ * prepared directory is gone (a waiter's ticket removed as dead by mistake: it queues again).
+ */
 export function tryTake(lock: string, staging: string): boolean {
   try {
     seam.renameSync(staging, lock);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EISDIR' || code === 'ENOTDIR') return false;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'ENOENT') return false;
     throw err;
   }
 }

@@ -14,7 +14,7 @@ import { parseHolderRecord, processLiveness, type HolderRecord } from './lock-ho
 export class LockQueue {
   readonly dir: string;
 
-  constructor(lock: string) {
+  constructor(private readonly lock: string) {
     this.dir = `${lock}.queue`;
   }
 
@@ -95,11 +95,20 @@ export class LockQueue {
 
   private readonly holders = new Map<string, HolderRecord | null>();
 
-  /** Removes a ticket (a dead waiter's, or this waiter's own when it gives up). */
+  /**
+   * Removes a ticket (a dead waiter's, or this waiter's own when it gives up): first moved out of
+   * the line whole, to a leftover name of this process's own, so that a remover killed halfway
+   * leaves no half ticket in the line, only a leftover the next call sweeps.
+   */
   remove(name: string): void {
     this.holders.delete(name);
-    const ticket = this.file(name);
     const nonce = (TICKET.exec(name) as RegExpExecArray)[1] as string;
+    const ticket = `${this.lock}.old-${process.pid}-${nonce}`;
+    try {
+      seam.renameSync(this.file(name), ticket);
+    } catch {
+      return;
+    }
     for (const [file, isDir] of [
       [path.join(ticket, nonce, 'holder'), false],
       [path.join(ticket, nonce), true],
