@@ -114,8 +114,11 @@ function portGiven(server: DevServer, args: readonly string[]): boolean {
     const given = server.port.given;
     return args.some((a) => given.includes(a) || given.some((g) => g.startsWith('--') && a.startsWith(`${g}=`)));
   }
-  // 8000, 0:8000, 127.0.0.1:8000, [::1]:8000; not an address alone such as ::1.
-  return args.some((a) => /^(?:\d+|[^:[\]]+:\d+|\[[^\]]*\]:\d+)$/.test(a));
+  // 8000, 0:8000, 127.0.0.1:8000, [::1]:8000; not an address alone such as ::1. In a script, the
+  // port may come from a variable (`http.server $PORT`), unless it is an option's value (`-b $HOST`).
+  const port = '(?:\\d+|\\$\\{?[A-Za-z_][A-Za-z0-9_]*\\}?)';
+  const portArg = new RegExp(`^(?:${port}|[^:[\\]]+:${port}|\\[[^\\]]*\\]:${port})$`);
+  return args.some((a, i) => portArg.test(a) && !(a.startsWith('$') && /^-[^=]*$/.test(args[i - 1] ?? '')));
 }
 
 function appendFor(server: DevServer): string[] {
