@@ -144,7 +144,9 @@ describe('--wait-ready', () => {
       const r = await waiting;
       expect(r.code).toBe(0);
       expect(r.json).toMatchObject({ existing: true, ready: true, port: first.port });
-      expect(r.json.waitedMs).toBeGreaterThan(300);
+      // ready: true is only said after a connection was accepted, and the server listened only
+      // after the sleep; how long the wait took depends on when the child started (load).
+      expect(r.json.waitedMs).toBeGreaterThan(0);
     } finally {
       await closeServer(server);
     }
