@@ -137,6 +137,21 @@ describe('control characters from outside are shown escaped in human output (iss
     }
   });
 
+  test('check: an owner whose command line starts with escapes', async () => {
+    // Owner lines are cut at 60 characters: the escapes come first, so they are in what is shown.
+    const owner = spawn('sleep', ['30'], { argv0: `x${EVIL}`, stdio: 'ignore' });
+    try {
+      const r = box.run(['allocate', '-s', 'dev', '--pid', String(owner.pid), '--json']);
+      expect(r.code).toBe(0);
+      const check = box.run(['check', String(r.json.port)]);
+      expect(check.code).toBe(0);
+      clean(check);
+      expect(check.stdout).toContain(`Owner: PID ${owner.pid} (x${ESCAPED}`);
+    } finally {
+      await killAndWait(owner);
+    }
+  });
+
   test('doctor and error messages: a path', () => {
     const home = path.join(box.dir, `h${EVIL}`);
     expect(box.run(['allocate', '-s', 'dev', '--persistent'], { env: { STYXY_HOME: home } }).code).toBe(0);
