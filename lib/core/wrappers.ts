@@ -62,11 +62,14 @@ export function shellScript(argv: readonly string[]): string | null {
  * A script that is one simple command, the way a program hands a command line to `sh -c`: no
  * `;`, `&`, `|`, newline, backtick or `$(` (so the shell lives exactly as long as that one
  * command), and the command is styxy, a package runner or a command wrapper, after any
- * `VAR=value` words and an `exec` or `command`.
+ * `VAR=value` words and an `exec` or `command`. Leading `cd DIR &&` (or `cd DIR;`) steps are
+ * allowed: `cd` is a builtin that starts nothing, and tools and agents often run a CLI that way.
  */
 export function isOneStyxyCommand(script: string): boolean {
   // `2>&1` and `>&2` join descriptors; they start nothing.
-  const bare = script.replace(/\d*[<>]&\d*-?/g, ' ');
+  let bare = script.replace(/\d*[<>]&\d*-?/g, ' ');
+  const cdStep = /^\s*cd(?:\s+(?:'[^']*'|"[^"$`]*"|[^\s;&|\n`'"]+))?\s*(?:&&|;)/;
+  while (cdStep.test(bare)) bare = bare.replace(cdStep, '');
   if (/[;&|\n`]|\$\(/.test(bare)) return false;
   const words = bare.trim().split(/\s+/).map((w) => w.replace(/^['"]|['"]$/g, ''));
   let i = 0;

@@ -163,6 +163,7 @@ test('a server on ::1 takes over too', async () => {
 describe('wrappers that only run styxy are not owners', () => {
   const callers: [string, () => boolean, (styxyLine: string) => [string, string[]]][] = [
     ['Node execSync', () => true, (line) => [process.execPath, ['-e', `process.stdout.write(require('child_process').execSync(${JSON.stringify(line)}).toString().trim() + '\\n'); process.stdin.resume()`]]],
+    ['Node execSync of cd DIR && styxy', () => true, (line) => [process.execPath, ['-e', `process.stdout.write(require('child_process').execSync(${JSON.stringify(`cd . && ${line}`)}).toString().trim() + '\\n'); process.stdin.resume()`]]],
     ['Python subprocess.run(shell=True)', () => has('python3'), (line) => ['python3', ['-c', `import subprocess,sys\nprint(subprocess.run(${JSON.stringify(line)}, shell=True, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`]]],
     ['timeout', () => has('timeout') && has('python3'), (line) => ['python3', ['-c', `import subprocess,sys\nprint(subprocess.run(['timeout', '30'] + ${JSON.stringify(line.split(' '))}, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`]]],
     // A login shell may reset PATH (/etc/profile), so the agent names styxy by its path.

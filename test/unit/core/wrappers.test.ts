@@ -56,6 +56,15 @@ describe('isOneStyxyCommand', () => {
     ['styxy allocate -s dev\necho done', false],
     ['styxy run -s dev -- vite &', false],
     ['make deploy', false],
+    ['cd /work/app && styxy allocate -s dev -q', true],
+    ["cd '/work/my app' && styxy allocate -s dev -q", true],
+    ['cd "/work/$(id -u)" && styxy allocate -s dev -q', false],
+    ['cd /a; cd b && exec styxy allocate -s dev', true],
+    ['cd && styxy allocate -s dev', true],
+    ['cd /a && styxy allocate -s dev && npm run dev', false],
+    ['cd $(git rev-parse --show-toplevel) && styxy allocate -s dev', false],
+    ['cd /a && make dev', false],
+    ['cd /a & styxy allocate -s dev', false],
     ['node server.js', false],
   ])('%j is %s', (script, expected) => {
     expect(isOneStyxyCommand(script)).toBe(expected);
