@@ -188,9 +188,29 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
   return problems;
 }
 
+/**
+ * Every ajv error as a readable problem. A key refused by `propertyNames` comes twice, the inner
+ * failure (with the key) and the outer one; only the inner, which says why, is kept.
+ */
+export function describeSchemaErrors(file: string, errors: ReadonlyArray<Parameters<typeof describeSchemaError>[1]>): ConfigProblem[] {
+  const explained = new Set(errors.filter((e) => typeof e.propertyName === 'string').map((e) => `${e.instancePath}\0${e.propertyName}`));
+  return errors
+    .filter((e) => !(e.keyword === 'propertyNames' && explained.has(`${e.instancePath}\0${String(e.params.propertyName)}`)))
+    .map((e) => describeSchemaError(file, e));
+}
+
 /** Turns one ajv error into a readable "path: message" problem. */
-export function describeSchemaError(file: string, error: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }): ConfigProblem {
+export function describeSchemaError(
+  file: string,
+  error: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown>; propertyName?: string },
+): ConfigProblem {
   const path = error.instancePath || '/';
+  // A key refused by `propertyNames`: ajv reports the inner failure with the key beside it.
+  if (typeof error.propertyName === 'string') {
+    const name = error.propertyName;
+    const why = error.keyword === 'not' ? ' (every JavaScript object has it, so Styxy refuses it as a name)' : '';
+    return { file, path: `${path}/${name}`, message: `'${name}' is not a valid name${why}` };
+  }
   if (error.keyword === 'additionalProperties') {
     const key = String(error.params.additionalProperty);
     return { file, path: `${error.instancePath}/${key}`, message: `unknown key '${key}'` };

@@ -2,7 +2,7 @@ import path = require('path');
 import { StyxyError } from '../errors';
 import { builtInConfig } from '../core/defaults';
 import {
-  describeSchemaError,
+  describeSchemaErrors,
   findConfigProblems,
   mergeConfigLayers,
   type ConfigProblem,
@@ -70,7 +70,7 @@ export function readConfigLayer(file: string, mustBeSafe: boolean): { layer: Con
     return { layer: null, problems: describeSyntaxProblems(file, text) };
   }
   const errors = validateConfigShape(data);
-  if (errors.length > 0) return { layer: null, problems: errors.map((e) => describeSchemaError(file, e)) };
+  if (errors.length > 0) return { layer: null, problems: describeSchemaErrors(file, errors) };
   return { layer: data as ConfigLayer, problems: [] };
 }
 
@@ -84,7 +84,7 @@ function describeSyntaxProblems(file: string, text: string): ConfigProblem[] {
   const problems: ConfigProblem[] = report.problems.map((p) => ({ file, path: '/', line: p.line, column: p.column, message: `not valid JSON: ${p.message}` }));
   if (report.repaired !== null) {
     try {
-      problems.push(...validateConfigShape(JSON.parse(report.repaired)).map((e) => describeSchemaError(file, e)));
+      problems.push(...describeSchemaErrors(file, validateConfigShape(JSON.parse(report.repaired))));
     } catch {
       /* the scan and the parser disagree: its problems stand alone */
     }
@@ -211,7 +211,7 @@ export interface ConfigWrite {
  */
 export function writeUserConfig(paths: StyxyPaths, layer: ConfigLayer, now: number): ConfigWrite {
   const errors = validateConfigShape(layer);
-  if (errors.length > 0) throw invalidConfig(errors.map((e) => describeSchemaError(paths.config, e)));
+  if (errors.length > 0) throw invalidConfig(describeSchemaErrors(paths.config, errors));
   const previous = readTextIfAny(paths.config);
   let backup: string | null = null;
   try {

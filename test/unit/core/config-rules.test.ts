@@ -1,4 +1,4 @@
-import { findConfigProblems, mergeConfigLayers, describeSchemaError } from '../../../lib/core/config-rules';
+import { findConfigProblems, mergeConfigLayers, describeSchemaError, describeSchemaErrors } from '../../../lib/core/config-rules';
 import { builtInConfig } from '../../../lib/core/defaults';
 import type { ConfigLayer } from '../../../lib/core/types';
 
@@ -87,4 +87,26 @@ test('describeSchemaError names an unknown key', () => {
     path: '/service_types/dev/rnage',
     message: "unknown key 'rnage'",
   });
+});
+
+test('describeSchemaError names a key that propertyNames refused, and why', () => {
+  const inner = { instancePath: '/service_types', keyword: 'not', params: {}, message: 'must NOT be valid', propertyName: 'constructor' };
+  expect(describeSchemaError('f.json', inner)).toEqual({
+    file: 'f.json',
+    path: '/service_types/constructor',
+    message: "'constructor' is not a valid name (every JavaScript object has it, so Styxy refuses it as a name)",
+  });
+  expect(describeSchemaError('f.json', { ...inner, keyword: 'pattern', propertyName: 'bad;name' }).message).toBe("'bad;name' is not a valid name");
+});
+
+test('describeSchemaErrors reports a refused key once, with the reason', () => {
+  const errors = [
+    { instancePath: '/service_types', keyword: 'not', params: {}, message: 'must NOT be valid', propertyName: 'constructor' },
+    { instancePath: '/service_types', keyword: 'propertyNames', params: { propertyName: 'constructor' }, message: 'property name must be valid' },
+    { instancePath: '/service_types', keyword: 'propertyNames', params: { propertyName: 'other' }, message: 'property name must be valid' },
+  ];
+  expect(describeSchemaErrors('f.json', errors).map((p) => `${p.path}: ${p.message}`)).toEqual([
+    "/service_types/constructor: 'constructor' is not a valid name (every JavaScript object has it, so Styxy refuses it as a name)",
+    "/service_types/other: 'other' is not a valid name",
+  ]);
 });
