@@ -116,7 +116,7 @@ function portGiven(server: DevServer, args: readonly string[]): boolean {
   }
   // 8000, 0:8000, 127.0.0.1:8000, [::1]:8000; not an address alone such as ::1. In a script, the
   // port may come from a variable (`http.server $PORT`), unless it is an option's value (`-b $HOST`).
-  const port = '(?:\\d+|\\$\\{?[A-Za-z_][A-Za-z0-9_]*\\}?)';
+  const port = '(?:\\d+|\\$[A-Za-z_][A-Za-z0-9_]*|\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::?[-=+?][^}]*)?\\})';
   const portArg = new RegExp(`^(?:${port}|[^:[\\]]+:${port}|\\[[^\\]]*\\]:${port})$`);
   return args.some((a, i) => portArg.test(a) && !(a.startsWith('$') && /^-[^=]*$/.test(args[i - 1] ?? '')));
 }
