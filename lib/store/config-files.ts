@@ -158,7 +158,9 @@ export function buildEffectiveConfig(
 
 /**
  * A project file (from a cloned repository, say) may set service types and rules, never a path
- * Styxy writes to; the user's own config.json may, within $STYXY_HOME.
+ * Styxy writes to (the user's own config.json may, within $STYXY_HOME), nor how long
+ * allocations live: the state is shared by every project, so one repository's lifetime settings
+ * would decide the fate of everyone else's allocations.
  */
 function findPathProblems(paths: StyxyPaths, projectFile: string | null, projectLayer: ConfigLayer | null, userLayer: ConfigLayer | null): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -166,6 +168,9 @@ function findPathProblems(paths: StyxyPaths, projectFile: string | null, project
   const fromProject = projectLayer?.auto_allocation?.port_docs_path;
   if (projectFile && typeof fromProject === 'string') {
     problems.push({ file: projectFile, path: at, message: `a project's ${PROJECT_CONFIG_NAME} may not set port_docs_path (a file Styxy writes); set it in your own ${paths.config}` });
+  }
+  if (projectFile && projectLayer?.lifetime !== undefined) {
+    problems.push({ file: projectFile, path: '/lifetime', message: `a project's ${PROJECT_CONFIG_NAME} may not set lifetime (it governs every project's allocations); set it in your own ${paths.config}` });
   }
   const fromUser = userLayer?.auto_allocation?.port_docs_path;
   const problem = typeof fromUser === 'string' ? findDocsPathProblem(paths, fromUser) : null;

@@ -173,6 +173,24 @@ describe('port_docs_path: never from a project, never outside $STYXY_HOME (item 
     expect(box.run(['allocate', '-s', 'web', '--json']).json.port).toBe(12000);
   });
 
+  test("a project's .styxy.json may not set lifetime: it would decide how long every project's allocations live", () => {
+    // Another project's allocation, reserved after its detected owner ended.
+    box.writeConfig({ lifetime: { reservation_grace_seconds: 60 } });
+    const other = path.join(box.dir, 'other');
+    fs.mkdirSync(other);
+    const reserved = box.run(['allocate', '-s', 'dev', '-n', 'web', '-q'], { cwd: other });
+    expect(reserved.code).toBe(0);
+    const before = fs.readFileSync(statePath(), 'utf8');
+    const file = writeProject({ lifetime: { reservation_grace_seconds: 0 } });
+    const r = box.run(['allocate', '-s', 'dev', '--json']);
+    expect(r.json.error.code).toBe('INVALID_CONFIG');
+    expect(r.json.error.details.problems).toContainEqual(expect.objectContaining({ file, path: '/lifetime' }));
+    expect(fs.readFileSync(statePath(), 'utf8')).toBe(before);
+    // The same setting in the user's own config.json is honoured.
+    fs.rmSync(file);
+    expect(box.run(['config', 'set', 'lifetime.reservation-grace-seconds', '0', '--json']).code).toBe(0);
+  });
+
   test.each(['/etc/styxy-ports.md', '../PORTS.md', 'docs/../../PORTS.md', '~/PORTS.md'])('config.json may not point it outside the home: %s', (docs) => {
     const set = box.run(['config', 'set', 'auto-allocation.port-docs-path', docs, '--json'], { env: { HOME: box.dir } });
     expect(set.json.error.code).toBe('INVALID_CONFIG');
