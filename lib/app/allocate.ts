@@ -5,7 +5,6 @@ import {
   addAllocation,
   buildAllocation,
   exhaustedSuggestions,
-  findYieldingReservation,
   isSingleInstance,
   planAllocation,
   planOwnerChange,
@@ -120,13 +119,7 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
 
   return withLiveState<AllocateResult>(
     ctx,
-    async ({ config, state: live, pruned: ended }) => {
-      const yielding = findYieldingReservation(config.config, live, request);
-      const state = yielding ? { ...live, allocations: live.allocations.filter((a) => a !== yielding) } : live;
-      const pruned = yielding ? [...ended, yielding] : ended;
-      const yieldAudit = yielding
-        ? [{ action: 'prune', serviceType: yielding.serviceType, lockId: yielding.lockId, port: yielding.port, reason: 'reservation yielded to a new caller of a single-instance type' }]
-        : [];
+    async ({ config, state, pruned }) => {
       let plan = planAllocation(config.config, state, request);
       let types = config.config.service_types;
       let auto: { proposal: RangeProposal; accepted: AcceptedRange } | undefined;
@@ -150,7 +143,7 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
       };
       // An auto-allocation is written with whatever the allocation turns out to be.
       const autoWrites = auto ? { userConfig: auto.accepted.userLayer, afterCommit: auto.accepted.afterCommit } : {};
-      const autoAudit = [...yieldAudit, ...(auto ? [auto.accepted.audit] : [])];
+      const autoAudit = auto ? [auto.accepted.audit] : [];
       const autoMessage = auto ? { message: `New service type '${request.serviceType}' auto-configured` } : {};
       const ownerChange = (current: Allocation) => {
         if (input.keepFound) return null;

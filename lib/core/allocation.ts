@@ -86,19 +86,6 @@ function isReservedOwner(owner: Owner): boolean {
   return owner.kind === 'process' && owner.reservedUntil !== undefined;
 }
 
-/**
- * A single-instance type's holder that is only reserved (its owner ended with nothing listening)
- * and is not the caller's own: it yields to the caller, so that nobody is told a service runs
- * when nothing does. The caller then gets an allocation of its own (the same port, when free).
- */
-export function findYieldingReservation(config: Config, state: State, request: AllocationRequest): Allocation | undefined {
-  if (!isSingleInstance(ownValue(config.service_types, request.serviceType))) return undefined;
-  const holder = findSingletonHolder(state, request.serviceType);
-  if (!holder || !isReservedOwner(holder.owner)) return undefined;
-  const own = request.instanceId !== undefined && holder.instanceId === request.instanceId && holder.project === request.project;
-  return own ? undefined : holder;
-}
-
 function findSticky(state: State, request: AllocationRequest): Allocation | undefined {
   return state.allocations.find(
     (a) => a.serviceType === request.serviceType && a.instanceId === request.instanceId && a.project === request.project,

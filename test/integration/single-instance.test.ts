@@ -207,9 +207,11 @@ describe('the README recipe that replaces a flock start script', () => {
     expect(list[0]).toMatchObject({ port: base, serviceType: 'ai', owner: { kind: 'process', pid: serverAgent.pid } });
 
     await killAndWait(serverAgent, 'SIGTERM');
-    // Nothing runs now. The port is reserved for the script's next run, but another caller of
-    // the type is not told that something runs: the reservation yields to it.
+    // Nothing listens now. The port is reserved for the script's next run, and while the grace
+    // lasts the type stays taken: another caller is answered with the reserved instance, so a
+    // second instance is never started beside the one about to come back.
     expect(box.run(['list', '--json']).json.allocations[0].owner).toMatchObject({ pid: serverAgent.pid, reservedUntil: expect.any(String) });
-    expect(box.run(['allocate', '-s', 'ai', '-n', 'other', '--json']).json).toMatchObject({ existing: false, reused: false, pruned: 1 });
+    expect(box.run(['allocate', '-s', 'ai', '-n', 'other', '--json']).json).toMatchObject({ existing: true, port: base, existingInstanceId: 'rag' });
+    expect(box.run(['allocate', '-s', 'ai', '-n', 'rag', '--json']).json).toMatchObject({ existing: false, reused: true, port: base });
   });
 });

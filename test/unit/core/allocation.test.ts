@@ -2,7 +2,6 @@ import {
   addAllocation,
   buildAllocation,
   findSingletonHolder,
-  findYieldingReservation,
   planAllocation,
   planOwnerChange,
   replaceAllocation,
@@ -145,14 +144,11 @@ describe('a reserved single-instance holder', () => {
 
   test('comes back to its own instance as a sticky allocation, not as a running one', () => {
     expect(planAllocation(single, state(holder), ask('rag'))).toEqual({ kind: 'reused', allocation: holder });
-    expect(findYieldingReservation(single, state(holder), ask('rag'))).toBeUndefined();
   });
 
-  test('yields to any other caller; a live holder never does', () => {
-    expect(findYieldingReservation(single, state(holder), ask('other'))).toBe(holder);
-    expect(findYieldingReservation(single, state(holder), ask())).toBe(holder);
-    const running = { ...holder, owner: { kind: 'process', pid: 100, startTime: '5' } as Owner };
-    expect(findYieldingReservation(single, state(running), ask('other'))).toBeUndefined();
-    expect(findYieldingReservation(config({ dev: { port_range: [3000, 3009] } }), state({ ...holder, serviceType: 'dev' }), { ...ask('x'), serviceType: 'dev' })).toBeUndefined();
+  test('is the running instance for every other caller while the grace lasts: the type never gets a second one', () => {
+    for (const request of [ask('other'), ask()]) {
+      expect(planAllocation(single, state(holder), request)).toMatchObject({ kind: 'existing', allocation: holder, reused: false });
+    }
   });
 });
