@@ -105,6 +105,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
         })),
       (result, mode) => {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
+        if (result.cooling) warn(`styxy: ${result.cooling.message}`);
         if (mode === 'quiet') return printLine(String(result.port));
         if (mode === 'env') return printLine(renderEnv(envVars(result, envName), format));
         printLine(describeAllocation(result));
@@ -182,7 +183,8 @@ function describeAllocation(r: AllocateResult): string {
   }
   if (r.reused) return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
-  return `${green('✔')} ${verb} port ${bold(String(r.port))} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry}`;
+  const home = r.homePort ? ' (its home port, as last time)' : '';
+  return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry}`;
 }
 
 function ownerChangeNote(r: AllocateResult): string {
