@@ -1,5 +1,5 @@
 import path = require('path');
-import { StyxyError } from '../errors';
+import { StyxyError, isStyxyError } from '../errors';
 import { randomHex } from '../os/random';
 import {
   addAllocation,
@@ -133,6 +133,79 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
     },
     { write: !input.dryRun },
   );
+}
+
+export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs'> {
+  /** The types to allocate together, in order; the instance id, if any, applies to each. */
+  serviceTypes: readonly string[];
+  /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
+  acceptedRanges?: Readonly<Record<string, readonly [number, number]>>;
+}
+
+export interface AllocateBatchResult {
+  success: true;
+  /** One result per type, in the order asked. */
+  allocations: AllocateResult[];
+  pruned: number;
+  dryRun?: true;
+}
+
+/** Checks a batch before any lock is taken: valid names, each type once. */
+export function checkAllocateBatchInput(input: AllocateBatchInput): void {
+  if (input.serviceTypes.length === 0) throw new StyxyError('INVALID_ARGUMENT', 'Name at least one service type');
+  const seen = new Set<string>();
+  for (const serviceType of input.serviceTypes) {
+    checkAllocateInput({ ...input, serviceType });
+    if (seen.has(serviceType)) throw new StyxyError('INVALID_ARGUMENT', `Service type '${serviceType}' is given twice; each type is allocated once per call`, { details: { serviceType } });
+    seen.add(serviceType);
+  }
+}
+
+/**
+ * Several types in one transaction, all or nothing: each is allocated as `runAllocate` would,
+ * seeing the ports the ones before it took (and the ranges they were given); when any fails,
+ * the transaction writes nothing and the error names that type.
+ */
+export async function runAllocateBatch(ctx: TransactionContext, input: AllocateBatchInput): Promise<AllocateBatchResult> {
+  checkAllocateBatchInput(input);
+  return withLiveState<AllocateBatchResult>(
+    ctx,
+    async ({ config, state, pruned }) => {
+      let view = { config, state, pruned: pruned.length };
+      const steps: AllocateStep[] = [];
+      for (const serviceType of input.serviceTypes) {
+        let step: AllocateStep;
+        try {
+          step = await allocateStep(ctx, input, buildRequest(ctx, input, serviceType), view, input.acceptedRanges?.[serviceType]);
+        } catch (err) {
+          throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
+        }
+        steps.push(step);
+        view = { config: step.config, state: step.state, pruned: view.pruned };
+      }
+      // Each accepted range builds on the config before it, so the last user layer holds them all.
+      const userConfig = [...steps].reverse().find((step) => step.writes.userConfig)?.writes.userConfig;
+      const afterCommits = steps.flatMap((step) => (step.writes.afterCommit ? [step.writes.afterCommit] : []));
+      return {
+        result: { success: true, allocations: steps.map((step) => step.result), pruned: pruned.length, ...(input.dryRun && { dryRun: true as const }) },
+        state: view.state,
+        ...(userConfig && { userConfig }),
+        ...(afterCommits.length > 0 && { afterCommit: () => afterCommits.forEach((run) => run()) }),
+        audit: steps.flatMap((step) => step.audit),
+      };
+    },
+    { write: !input.dryRun },
+  );
+}
+
+/** A batch's failure names the type that failed and says that nothing was allocated. */
+function inBatch(err: unknown, serviceType: string, serviceTypes: readonly string[]): unknown {
+  if (!isStyxyError(err) || err.code === 'INTERNAL') return err;
+  return new StyxyError(err.code, `${err.message} (asked together with ${serviceTypes.filter((t) => t !== serviceType).join(', ')}: nothing was allocated)`, {
+    details: { ...err.details, serviceType, serviceTypes: [...serviceTypes] },
+    suggestions: err.suggestions,
+    cause: err,
+  });
 }
 
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {

@@ -38,6 +38,8 @@ describe('the fast path reads a line exactly as yargs does', () => {
     ['allocate', '-s', 'ai', '--wait-ready', '--json'],
     ['allocate', '-s', 'ai', '--wait-ready'],
     ['allocate', '-s', 'dev', '--persistent', '--yes'],
+    ['allocate', '-s', 'dev', '-s', 'api', '--service', 'database', '--env'],
+    ['allocate', '--service-type=dev', '-s', 'api', '-n', 'web', '--json'],
     ['release', 'dev-web-1a2b3c'],
     ['release', '-s', 'api', '-n', 'backend', '--json'],
     ['release', '-s', 'dev', '--all'],
