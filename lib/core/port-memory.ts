@@ -97,6 +97,8 @@ export function orderByReuse(candidates: readonly number[], pinned: number, aske
  * outlived both rules. Returns `after` itself when nothing was freed or taken.
  */
 export function trackFreedPorts(before: State, after: State, now: number, settings: PortReuseSettings): State {
+  // The common call frees nothing and remembers nothing: answer it without a pass over the state.
+  if (before.allocations === after.allocations && !after.recentlyFreed?.length) return after;
   const kept = new Set(after.allocations.map((a) => a.lockId));
   const held = new Set(after.allocations.map((a) => a.port));
   const freed = before.allocations.filter((a) => !kept.has(a.lockId) && !held.has(a.port));
