@@ -81,7 +81,7 @@ describe('the fast path leaves to yargs what it is not sure of', () => {
     [['allocate']],
     [['allocate', '-s']],
     [['allocate', '-s', 'dev', '--bogus']],
-    [['allocate', '-s', 'dev', '-s', 'api']],
+    [['allocate', '-s', 'dev', '-n', 'a', '-n', 'b']],
     [['allocate', '-s', 'dev', '--no-json']],
     [['allocate', '-s', 'dev', '--json=false']],
     [['allocate', '-s', 'dev', '-qv']],
