@@ -3,7 +3,7 @@ import type { Allocation, FreedPort, PortReuseSettings, State } from './types';
 /**
  * Freed-port memory: each port released or pruned lately, with who held it and when. It serves
  * two rules. The reuse cool-down: for `cooldown_seconds` a freed port goes to a different service
- * only when its range has no other free port, since the old clients (a browser tab, a proxy
+ * (see isSameService) only when its range has no other free port, since the old clients (a browser tab, a proxy
  * route) would reach the wrong server and a port in TIME_WAIT refuses some servers. Home ports:
  * a sticky service (type + instance id + project) gets its last port back when it asks again and
  * the port is free; after the cool-down the port is passed over by others only while a port that
@@ -26,15 +26,22 @@ export interface Asker {
 export interface ReuseOrder {
   /** The candidates, reordered: the caller's home first, then fresh ports, others' homes, cooling ports. */
   ports: number[];
-  /** The caller's own remembered port, when it is among the candidates. */
+  /** The port the same service held last, when it is among the candidates. */
   home?: number;
   /** The candidates still cooling from another service, with who freed them. */
   cooling: ReadonlyMap<number, FreedPort>;
 }
 
+/**
+ * The same service: a single-instance type is one service whoever asks; otherwise the same type
+ * in the same project, with the same instance id when the holder had one. A holder without one
+ * (a plain `styxy run -s dev -- npm run dev`) is matched by an asker without one, so a restart
+ * gets its port back, while a named instance keeps its port to itself.
+ */
 function isSameService(freed: FreedPort, asker: Asker): boolean {
   if (asker.singleInstance) return freed.serviceType === asker.serviceType;
-  return freed.sticky && asker.instanceId !== undefined && freed.serviceType === asker.serviceType && freed.instanceId === asker.instanceId && freed.project === asker.project;
+  if (freed.serviceType !== asker.serviceType || freed.project !== asker.project) return false;
+  return freed.sticky ? asker.instanceId === freed.instanceId : asker.instanceId === undefined;
 }
 
 function ageMs(freed: FreedPort, now: number): number {

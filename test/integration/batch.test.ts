@@ -136,8 +136,8 @@ describe('a batch', () => {
     expect(dotenv.stdout).toMatch(new RegExp(`^WEB_PORT='${base + 1}'\nCACHE_X_PORT='${base + 4}'\nPORT='${base + 1}'\n`));
     box.run(['release', '-s', 'web', '--all']);
     box.run(['release', '-s', 'cache.x', '--all']);
-    // Every web port is cooling now: the batch takes one and says so on stderr.
-    const human = box.run(['allocate', '-s', 'web', '-s', 'db-main', '--persistent']);
+    // Every web port is cooling now, for a named instance: the batch takes one and says so on stderr.
+    const human = box.run(['allocate', '-s', 'web', '-s', 'db-main', '-n', 'named', '--persistent']);
     expect(human.code).toBe(0);
     expect(human.stdout.trim().split('\n')).toHaveLength(2);
     expect(human.stderr).toMatch(/cool-down/);

@@ -60,6 +60,18 @@ describe('reuse cool-down', () => {
     expect(next).toMatchObject({ success: true, port: base + 1, pruned: 1 });
   });
 
+  test('an unnamed service restarted in the same project gets its port back; from another project the port cools', () => {
+    allocate();
+    const second = allocate().json;
+    expect(second.port).toBe(base + 1);
+    box.run(['release', second.lockId]);
+    expect(allocate().json).toMatchObject({ port: base + 1, homePort: true });
+    box.run(['release', '-s', 'web', '--all']);
+    const elsewhere = allocate('--project', box.dir).json;
+    expect(elsewhere.port).toBe(base + 2);
+    expect(elsewhere.homePort).toBeUndefined();
+  });
+
   test('a cool-down of 0 (config set) turns it off; a home port is still passed over while another port is free', () => {
     expect(box.run(['config', 'set', 'port-reuse.cooldown-seconds', '0', '--json']).code).toBe(0);
     const plain = allocate().json;

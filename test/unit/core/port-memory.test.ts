@@ -23,9 +23,12 @@ const range = [3000, 3001, 3002, 3003];
 describe('orderByReuse (the clock is T0 + the given offset)', () => {
   test.each<[string, Asker, FreedPort[], number, number[], number | undefined, number[]]>([
     ['no memory: the order is kept', anyone, [], 10 * S, range, undefined, []],
-    ['a port freed 10 s ago goes last', anyone, [freed(3000)], 10 * S, [3001, 3002, 3003, 3000], undefined, [3000]],
-    ['after the cool-down a plain freed port is an ordinary port again', anyone, [freed(3000)], 601 * S, range, undefined, []],
-    ['cooling ports: the one freed longest ago first', anyone, [freed(3000, { freedAt: at(5 * S) }), freed(3001)], 10 * S, [3002, 3003, 3001, 3000], undefined, [3000, 3001]],
+    ['a port freed 10 s ago in another project goes last', anyone, [freed(3000, { project: '/q' })], 10 * S, [3001, 3002, 3003, 3000], undefined, [3000]],
+    ['after the cool-down a plain freed port is an ordinary port again', anyone, [freed(3000, { project: '/q' })], 601 * S, range, undefined, []],
+    ['cooling ports: the one freed longest ago first', anyone, [freed(3000, { freedAt: at(5 * S), project: '/q' }), freed(3001, { project: '/q' })], 10 * S, [3002, 3003, 3001, 3000], undefined, [3000, 3001]],
+    ['without instance ids, the same type in the same project is the same service: a restart gets its port back', anyone, [freed(3002)], 10 * S, [3002, 3000, 3001, 3003], 3002, []],
+    ['... during the cool-down only (nobody keeps it as a home)', anyone, [freed(3002)], 601 * S, range, undefined, []],
+    ['a named instance does not take the port of an unnamed one', web, [freed(3002)], 10 * S, [3000, 3001, 3003, 3002], undefined, [3002]],
     ['another type cools the port too', { ...anyone, serviceType: 'api' }, [freed(3001, { serviceType: 'dev' })], 10 * S, [3000, 3002, 3003, 3001], undefined, [3001]],
     ['the same type without an instance id is another service', anyone, [freed(3000, { sticky: true, instanceId: 'web' })], 10 * S, [3001, 3002, 3003, 3000], undefined, [3000]],
     ['a sticky service gets its home first, even while it cools', web, [freed(3002, { sticky: true, instanceId: 'web' })], 10 * S, [3002, 3000, 3001, 3003], 3002, []],
@@ -33,9 +36,9 @@ describe('orderByReuse (the clock is T0 + the given offset)', () => {
     ['a home older than home_port_days is forgotten', web, [freed(3002, { sticky: true, instanceId: 'web' })], 8 * DAY, range, undefined, []],
     ['the same id in another project is another service', { ...web, project: '/q' }, [freed(3002, { sticky: true, instanceId: 'web' })], 10 * S, [3000, 3001, 3003, 3002], undefined, [3002]],
     ['a non-sticky record never makes a home', web, [freed(3002, { sticky: false, instanceId: 'web' })], 10 * S, [3000, 3001, 3003, 3002], undefined, [3002]],
-    ["others pass over a home after its cool-down, but before cooling ports", anyone, [freed(3000, { sticky: true, instanceId: 'web', freedAt: at(0) }), freed(3001, { freedAt: at(DAY - 10 * S) })], DAY, [3002, 3003, 3000, 3001], undefined, [3001]],
+    ["others pass over a home after its cool-down, but before cooling ports", anyone, [freed(3000, { sticky: true, instanceId: 'web', freedAt: at(0) }), freed(3001, { freedAt: at(DAY - 10 * S), project: '/q' })], DAY, [3002, 3003, 3000, 3001], undefined, [3001]],
     ['a single-instance type is one service: its freed port is its own', { ...anyone, serviceType: 'ai', singleInstance: true }, [freed(3001, { serviceType: 'ai' })], 10 * S, [3001, 3000, 3002, 3003], 3001, []],
-    ['a port freed in the future (a clock set back) cools, never crashes', anyone, [freed(3000, { freedAt: at(60 * S) })], 0, [3001, 3002, 3003, 3000], undefined, [3000]],
+    ['a port freed in the future (a clock set back) cools, never crashes', anyone, [freed(3000, { freedAt: at(60 * S), project: '/q' })], 0, [3001, 3002, 3003, 3000], undefined, [3000]],
   ])('%s', (_name, asker, memory, now, expected, home, cooling) => {
     const order = orderByReuse(range, 0, asker, memory, T0 + now, settings);
     expect(order.ports).toEqual(expected);
@@ -44,20 +47,20 @@ describe('orderByReuse (the clock is T0 + the given offset)', () => {
   });
 
   test('a pinned port (asked for by number) stays first, and is reported when cooling', () => {
-    const order = orderByReuse([3001, ...range.filter((p) => p !== 3001)], 1, web, [freed(3001), freed(3003, { sticky: true, instanceId: 'web' })], T0 + 10 * S, settings);
+    const order = orderByReuse([3001, ...range.filter((p) => p !== 3001)], 1, web, [freed(3001, { project: '/q' }), freed(3003, { sticky: true, instanceId: 'web' })], T0 + 10 * S, settings);
     expect(order.ports).toEqual([3001, 3003, 3000, 3002]);
     expect([...order.cooling.keys()]).toEqual([3001]);
   });
 
   test('a zero cool-down turns the rule off', () => {
-    expect(orderByReuse(range, 0, anyone, [freed(3000)], T0 + 1, { ...settings, cooldown_seconds: 0 }).ports).toEqual(range);
+    expect(orderByReuse(range, 0, anyone, [freed(3000, { project: '/q' })], T0 + 1, { ...settings, cooldown_seconds: 0 }).ports).toEqual(range);
   });
 });
 
 describe('planAllocation with the memory', () => {
   const cfg = config({ dev: { port_range: [3000, 3003], preferred_ports: [3000] } });
   const req = (over: Partial<AllocationRequest> = {}): AllocationRequest => ({ serviceType: 'dev', project: '/p', owner: { kind: 'persistent' }, ...over });
-  const st: State = { ...state(allocation({ port: 3001 })), recentlyFreed: [freed(3000), freed(3002, { sticky: true, instanceId: 'web' })] };
+  const st: State = { ...state(allocation({ port: 3001 })), recentlyFreed: [freed(3000, { project: '/q' }), freed(3002, { sticky: true, instanceId: 'web' })] };
 
   test('the preferred port, when cooling, gives way; the home of another goes after the fresh ports', () => {
     const plan = planAllocation(cfg, st, req(), { now: T0 + 10 * S });
