@@ -168,6 +168,8 @@ export function checkAllocateBatchInput(input: AllocateBatchInput): void {
  */
 export async function runAllocateBatch(ctx: TransactionContext, input: AllocateBatchInput): Promise<AllocateBatchResult> {
   checkAllocateBatchInput(input);
+  // The project and the owner are found once, before the lock: every type of the batch shares them.
+  const shared = buildRequest(ctx, input, input.serviceTypes[0] as string);
   return withLiveState<AllocateBatchResult>(
     ctx,
     async ({ config, state, pruned }) => {
@@ -176,7 +178,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
       for (const serviceType of input.serviceTypes) {
         let step: AllocateStep;
         try {
-          step = await allocateStep(ctx, input, buildRequest(ctx, input, serviceType), view, input.acceptedRanges?.[serviceType]);
+          step = await allocateStep(ctx, input, { ...shared, serviceType }, view, input.acceptedRanges?.[serviceType]);
         } catch (err) {
           throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
         }
