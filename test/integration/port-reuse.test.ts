@@ -73,7 +73,9 @@ describe('reuse cool-down', () => {
   });
 
   test('a cool-down of 0 (config set) turns it off; a home port is still passed over while another port is free', () => {
+    expect(box.run(['config', 'show', '--json']).json.config.port_reuse).toEqual({ cooldown_seconds: 600, home_port_days: 7, home_port_limit: 200 });
     expect(box.run(['config', 'set', 'port-reuse.cooldown-seconds', '0', '--json']).code).toBe(0);
+    expect(box.run(['config', 'show', '--json']).json.config.port_reuse.cooldown_seconds).toBe(0);
     const plain = allocate().json;
     box.run(['release', plain.lockId]);
     expect(allocate().json).toMatchObject({ port: base });
