@@ -64,8 +64,13 @@ describe('a batch', () => {
 
   test('an unknown type with auto-allocation off, or one that needs confirmation, leaves config and state as they were', () => {
     box.run(['allocate', '-s', 'web', '--persistent']);
-    box.run(['config', 'auto-allocation', 'disable']);
     let before = snapshot();
+    // A near miss of a known type is taken for a typo: refused, and named.
+    const typo = box.run(['allocate', '-s', 'cache.x', '-s', 'webb', '--json']);
+    expect(typo.json.error).toMatchObject({ code: 'SIMILAR_SERVICE_TYPE', details: { serviceType: 'webb' } });
+    expect(snapshot()).toEqual(before);
+    box.run(['config', 'auto-allocation', 'disable']);
+    before = snapshot();
     const unknown = box.run(['allocate', '-s', 'web', '-s', 'brand-new', '--json']);
     expect(unknown.json.error).toMatchObject({ code: 'UNKNOWN_SERVICE_TYPE', details: { serviceType: 'brand-new' } });
     expect(snapshot()).toEqual(before);
