@@ -166,4 +166,29 @@ describe('a batch', () => {
     expect(r).toMatchObject({ success: true, dryRun: true, allocations: [{ port: base, dryRun: true }, { port: base + 3, dryRun: true }] });
     expect(snapshot()).toEqual(before);
   });
+
+  test('run -s web -s cache.x gives the command every variable and releases both when it ends', async () => {
+    const script = 'echo "$WEB_PORT $CACHE_X_PORT $PORT $STYXY_SERVICE_TYPES"; styxy_state=$(cat "$STYXY_HOME/state.json"); echo "$styxy_state" | grep -c lockId';
+    const r = box.run(['run', '-s', 'web', '-s', 'cache.x', '--', 'sh', '-c', script]);
+    expect(r.code).toBe(0);
+    const [vars, held] = r.stdout.trim().split('\n');
+    expect(vars).toBe(`${base} ${base + 3} ${base} web cache.x`);
+    // Both were held while the command ran, and both are released after.
+    expect(held).toBe('2');
+    expect(box.readState().allocations).toEqual([]);
+    expect(box.readState().recentlyFreed.map((f: { port: number }) => f.port).sort()).toEqual([base, base + 3]);
+  });
+
+  test('run with one exhausted type starts nothing and allocates nothing', async () => {
+    const server = await listen(base + 2, '127.0.0.1');
+    try {
+      const marker = path.join(box.dir, 'started');
+      const r = box.run(['run', '-s', 'web', '-s', 'db-main', '--', 'touch', marker]);
+      expect(r.code).toBe(5);
+      expect(fs.existsSync(marker)).toBe(false);
+      expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
+    } finally {
+      await closeServer(server);
+    }
+  });
 });
