@@ -5,6 +5,7 @@ import type { AllocateInput, AllocateResult } from './app/allocate';
 import type { ReleaseInput } from './app/release';
 import type { TransactionContext } from './store/transaction';
 import type {
+  AllocateBatchOptions,
   AllocateCommonOptions,
   AllocateOptions,
   Allocation,
@@ -25,13 +26,17 @@ import type {
 
 export { StyxyError };
 export type { ErrorCode };
-export type { AllocateCommonOptions, AllocateOptions, Allocation, ListedAllocation, ListOptions, PortAllocation, ReleaseSelector, StyxyOptions };
+export type { AllocateBatchOptions, AllocateCommonOptions, AllocateOptions, Allocation, ListedAllocation, ListOptions, PortAllocation, ReleaseSelector, StyxyOptions };
 
 const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
 const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs'];
 
 /** Allocates a port; resolves to the allocation, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
-export async function allocate(options: AllocateOptions): Promise<PortAllocation> {
+export async function allocate(options: AllocateOptions): Promise<PortAllocation>;
+/** `{ serviceTypes: [...] }`: one port per type in one transaction, all or nothing (the CLI's `allocate -s a -s b`). */
+export async function allocate(options: AllocateBatchOptions): Promise<PortAllocation[]>;
+export async function allocate(options: AllocateOptions | AllocateBatchOptions): Promise<PortAllocation | PortAllocation[]> {
+  if (options !== null && typeof options === 'object' && 'serviceTypes' in options) return allocateBatch(options);
   return api(async () => {
     const opts = optionsBag<AllocateOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS, 'serviceType', 'port']);
     if (opts.serviceType === undefined) throw invalid('allocate: serviceType is required');
@@ -43,6 +48,16 @@ export async function allocate(options: AllocateOptions): Promise<PortAllocation
     const { runAllocate } = await import('./app/allocate');
     const ctx = await contextFor(opts);
     return withRelease(await runAllocate(ctx, input), opts);
+  });
+}
+
+async function allocateBatch(options: AllocateBatchOptions): Promise<PortAllocation[]> {
+  return api(async () => {
+    const opts = optionsBag<AllocateBatchOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS.filter((k) => k !== 'waitReadyMs'), 'serviceTypes']);
+    if (!Array.isArray(opts.serviceTypes) || !opts.serviceTypes.every((t) => typeof t === 'string')) throw invalid(`allocate: serviceTypes must be an array of type names, got ${describe(opts.serviceTypes)}`);
+    const { runAllocateBatch } = await import('./app/allocate');
+    const batch = await runAllocateBatch(await contextFor(opts), { ...commonAllocateInput(opts), serviceTypes: opts.serviceTypes });
+    return batch.allocations.map((result) => withRelease(result, opts));
   });
 }
 

@@ -252,6 +252,23 @@ const ROWS = [
     }
     row('auto-allocation range placement, 500 types (in-process, median, slowest placement)', `${worst.toFixed(3)} ms`, '< 20 ms');
   },
+
+  // A batch of three types in one allocate vs one type, each in a home of its own (cleaned every
+  // 50 calls, outside the timing, so that no range fills).
+  function batchVsOne(row) {
+    const batchHome = freshHome();
+    const singleHome = freshHome();
+    let n = 0;
+    const timed = (home, types) => {
+      if (++n % 50 === 0) timeOnce([bin, 'cleanup', '--force', '--yes'], envFor(home));
+      const r = timeOnce([bin, 'allocate', ...types.flatMap((t) => ['-s', t]), '--json', '--persistent'], envFor(home));
+      const out = JSON.parse(r.stdout);
+      if (types.length > 1 && (!out.allocations || out.allocations.length !== types.length)) throw new Error('the batch did not answer for every type');
+      return r.ms;
+    };
+    const [batch, single] = alternate(() => timed(batchHome, ['dev', 'api', 'database']), () => timed(singleHome, ['api']));
+    row(`allocate -s dev -s api -s database: ${batch.toFixed(1)} ms / allocate -s api: ${single.toFixed(1)} ms`, (batch / single).toFixed(2), '≤ 1.2');
+  },
 ];
 
 async function main() {

@@ -71,6 +71,12 @@ export interface AllocateOptions extends AllocateCommonOptions {
   port?: number;
 }
 
+/** Several types in one transaction, all or nothing (the CLI's `allocate -s dev -s api`). */
+export interface AllocateBatchOptions extends Omit<AllocateCommonOptions, 'waitReadyMs'> {
+  /** Each type once, in order; `instanceId` applies to each. */
+  serviceTypes: string[];
+}
+
 export type Owner =
   | { kind: 'process'; pid: number; startTime: string | null; command?: string }
   | { kind: 'lease'; expiresAt: string }
@@ -126,6 +132,10 @@ export interface PortAllocation extends Allocation {
   message?: string;
   ready?: true;
   waitedMs?: number;
+  /** The port this service held last, given back (see the README's home ports). */
+  homePort?: true;
+  /** The port was still cooling from another service: used because its range had no other free port. */
+  cooling?: { freedAt: string; freedSecondsAgo: number; cooldownSeconds: number; previousHolder: { serviceType: string; instanceId: string; project: string }; message: string };
   /** Releases it; does nothing for a dry run or an `existing` single instance (not this caller's). */
   release(): Promise<void>;
 }
@@ -145,6 +155,8 @@ export interface ReleaseSelector extends StyxyOptions {
 
 /** Allocates a port, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
 export declare function allocate(options: AllocateOptions): Promise<PortAllocation>;
+/** Allocates one port per type, all or nothing: when one type fails, nothing is allocated and the error names it (`details.serviceType`). */
+export declare function allocate(options: AllocateBatchOptions): Promise<PortAllocation[]>;
 
 /** Releases by lock id or selector; resolves to what was released, rejects with NOT_FOUND when nothing matched. */
 export declare function release(what: string | ReleaseSelector, options?: StyxyOptions): Promise<Allocation[]>;

@@ -1,5 +1,6 @@
 import type { Allocation, State } from '../core/types';
 import { decideLifetimes, findEndedProcessOwners, ownerPids, type LifetimeResult } from '../core/prune';
+import { trackFreedPorts } from '../core/port-memory';
 import { readListenerProcesses } from '../os/ports';
 import { probeLiveProcesses, readBootId } from '../os/processes';
 import { writeErr } from '../os/stdio';
@@ -54,7 +55,9 @@ export async function withLiveStateDetailed<T>(
   return withTransactionDetailed(ctx, async ({ config, state: stateAsRead }) => {
     const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
     const { state, pruned } = lifetimes;
-    const outcome = await work({ config, state, pruned, stateAsRead });
+    // What was pruned just now cools like the rest, for the decision of this very call too.
+    const liveState = trackFreedPorts(stateAsRead, state, ctx.now(), config.config.port_reuse);
+    const outcome = await work({ config, state: liveState, pruned, stateAsRead });
     if (options.write === false) return { result: outcome.result };
     // One event per allocation: one the work itself logs (a release by name of an allocation
     // whose owner just died) says what became of it, not a prune as well.
@@ -68,7 +71,8 @@ export async function withLiveStateDetailed<T>(
     }));
     return {
       ...outcome,
-      state: outcome.state ?? state,
+      // Whatever this call released or pruned is remembered for the cool-down and home ports.
+      state: trackFreedPorts(stateAsRead, outcome.state ?? liveState, ctx.now(), config.config.port_reuse),
       audit: [...lifetimeEvents(lifetimes), ...pruneEvents, ...(outcome.audit ?? [])],
     };
   }, { configOptional: options.configOptional === true });

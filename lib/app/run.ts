@@ -32,6 +32,8 @@ export const RUN_MARKER = 'STYXY_RUN_ID';
 export interface RunInput {
   /** What to allocate; `run` itself is the owner of whatever this creates. */
   request: Omit<AllocateInput, 'owner'>;
+  /** `run -s web -s api`: these types instead of `request.serviceType`, allocated together, all or nothing. */
+  serviceTypes?: readonly string[];
   /** The command and its arguments, as given after `--`. */
   command: readonly string[];
   /** The variables the command gets for its allocations (PORT, STYXY_*). */
@@ -42,7 +44,7 @@ export interface RunInput {
    */
   portFlag?: string | false;
   /** Runs an allocation attempt, asking the user to confirm an auto-allocated range where needed. */
-  confirm?: (attempt: (acceptedRange?: [number, number]) => Promise<AllocateResult>) => Promise<AllocateResult>;
+  confirm?: <R>(attempt: (acceptedRange?: [number, number], acceptedRanges?: Record<string, [number, number]>) => Promise<R>) => Promise<R>;
   /** Told of what happens on the way, for the conversation on stderr. */
   onNotice?: (notice: RunNotice) => void;
 }
@@ -77,11 +79,16 @@ export interface RunOutcome {
  * An allocation it found (a sticky reuse, an existing single instance) is left exactly as it was.
  */
 export async function runRun(ctx: TransactionContext, input: RunInput): Promise<RunResult> {
-  const { runAllocate } = await import('./allocate');
+  const { runAllocate, runAllocateBatch } = await import('./allocate');
   const attempt = (acceptedRange?: [number, number]) =>
     runAllocate(ctx, { ...input.request, owner: { pid: process.pid }, keepFound: true, ...(acceptedRange && { acceptedRange }) });
-  // One allocation today; the rest of the flow takes a list, as several types at once will give.
-  const allocations = [await (input.confirm ? input.confirm(attempt) : attempt())];
+  const { serviceType: _one, port: _port, acceptedRange: _range, waitReadyMs: _wait, ...shared } = input.request;
+  const batch = (_first?: [number, number], acceptedRanges?: Record<string, [number, number]>) =>
+    runAllocateBatch(ctx, { ...shared, serviceTypes: input.serviceTypes ?? [], owner: { pid: process.pid }, keepFound: true, ...(acceptedRanges && { acceptedRanges }) });
+  const allocations =
+    input.serviceTypes && input.serviceTypes.length > 1
+      ? (await (input.confirm ? input.confirm(batch) : batch())).allocations
+      : [await (input.confirm ? input.confirm(attempt) : attempt())];
   input.onNotice?.({ kind: 'allocated', allocations });
 
   const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));

@@ -11,6 +11,8 @@ export interface OptionSpec {
   optionalValue?: boolean;
   /** The value may itself start with a dash (`--port-flag --port`): the next word is taken whatever it is. */
   dashValue?: boolean;
+  /** A string option that may be given more than once (`-s dev -s api`): then its value is the array, as yargs makes it. */
+  repeatable?: boolean;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;

@@ -12,7 +12,7 @@ const NEEDS_YARGS: FastParse = { kind: 'needs-yargs' };
 /**
  * Parses the everyday command lines (`allocate -s dev --json`, `list`, `release ID`, ...) from
  * the commands' own option declarations, without loading yargs. For anything it is
- * not sure to read exactly as yargs would — help, unknown or repeated options, `--no-x`, `--` (but for `run`),
+ * not sure to read exactly as yargs would — help, unknown or repeated options (but a repeatable one), `--no-x`, `--` (but for `run`),
  * combined short flags, a missing required option, conflicting options — it answers "needs
  * yargs", and the caller hands the line to yargs, which gives the help or the usage error.
  * Either way the parsed arguments are the one reading of the line: nothing else scans argv.
@@ -45,23 +45,27 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
     const found = byFlag.get(flag);
     if (!found) return NEEDS_YARGS;
     const [name, spec] = found;
-    if (name in args) return NEEDS_YARGS;
+    if (name in args && !(spec.repeatable && spec.type === 'string')) return NEEDS_YARGS;
     if (spec.type === 'boolean') {
       if (eq !== -1) return NEEDS_YARGS;
       args[name] = true;
       continue;
     }
+    const set = (value: string): void => {
+      const previous = args[name];
+      args[name] = previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+    };
     if (eq !== -1) {
-      args[name] = token.slice(eq + 1);
+      set(token.slice(eq + 1));
       continue;
     }
     const next = argv[i + 1];
     if (next === undefined || (next.startsWith('-') && !spec.dashValue)) {
       if (!spec.optionalValue || (next !== undefined && !next.startsWith('--'))) return NEEDS_YARGS;
-      args[name] = '';
+      set('');
       continue;
     }
-    args[name] = next;
+    set(next);
     i++;
   }
 

@@ -1,5 +1,6 @@
-import type { Allocation, Config, Owner, ServiceType, State } from './types';
+import type { Allocation, Config, FreedPort, Owner, ServiceType, State } from './types';
 import { ownValue } from './types';
+import { orderByReuse } from './port-memory';
 
 export interface AllocationRequest {
   serviceType: string;
@@ -25,7 +26,16 @@ export type AllocationPlan =
   /** The same type + instance id + project already holds a live allocation. */
   | { kind: 'reused'; allocation: Allocation }
   /** Try these ports in order; the first that the OS also finds free wins. */
-  | { kind: 'candidates'; type: ServiceType; ports: number[]; requestedPortNote?: RequestedPortNote };
+  | {
+      kind: 'candidates';
+      type: ServiceType;
+      ports: number[];
+      requestedPortNote?: RequestedPortNote;
+      /** The caller's remembered home port, tried right after a requested port. */
+      homePort?: number;
+      /** Candidates freed lately by another service, tried last: what to say when one is used. */
+      cooling?: ReadonlyMap<number, FreedPort>;
+    };
 
 export function isSingleInstance(type: ServiceType | undefined): boolean {
   return type?.instance_behavior === 'single';
@@ -43,9 +53,11 @@ export function singletonMessage(serviceType: string): string {
 /**
  * Decides what an allocate call gets, given a state already pruned of dead owners:
  * the running single instance, the caller's own sticky allocation, or the ordered candidate ports
- * (requested port, preferred ports, then the range ascending) that no live allocation holds.
+ * (requested port, preferred ports, then the range ascending) that no live allocation holds,
+ * reordered by the freed-port memory (see core/port-memory): the caller's home port first, ports
+ * another service freed within the cool-down last.
  */
-export function planAllocation(config: Config, state: State, request: AllocationRequest): AllocationPlan {
+export function planAllocation(config: Config, state: State, request: AllocationRequest, facts: { now: number } = { now: 0 }): AllocationPlan {
   const type = ownValue(config.service_types, request.serviceType);
   if (!type) return { kind: 'unknown' };
 
@@ -78,7 +90,17 @@ export function planAllocation(config: Config, state: State, request: Allocation
   for (const port of type.preferred_ports ?? []) if (port >= low && port <= high) add(port);
   for (let port = low; port <= high; port++) add(port);
 
-  return requestedPortNote ? { kind: 'candidates', type, ports, requestedPortNote } : { kind: 'candidates', type, ports };
+  const pinned = request.port !== undefined && !held.has(request.port) ? 1 : 0;
+  const asker = { serviceType: request.serviceType, project: request.project, singleInstance: isSingleInstance(type), ...(request.instanceId !== undefined && { instanceId: request.instanceId }) };
+  const order = orderByReuse(ports, pinned, asker, state.recentlyFreed, facts.now, config.port_reuse);
+  return {
+    kind: 'candidates',
+    type,
+    ports: order.ports,
+    ...(requestedPortNote && { requestedPortNote }),
+    ...(order.home !== undefined && { homePort: order.home }),
+    ...(order.cooling.size > 0 && { cooling: order.cooling }),
+  };
 }
 
 /** An owner that has ended with nothing listening: its allocation is kept only for the grace. */
@@ -110,6 +132,7 @@ export function buildAllocation(request: AllocationRequest, port: number, ids: N
     project: request.project,
     owner: request.owner,
     allocatedAt: new Date(now).toISOString(),
+    ...(request.instanceId !== undefined && { sticky: true as const }),
   };
 }
 

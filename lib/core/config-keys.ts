@@ -1,4 +1,4 @@
-import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, ServiceType } from './types';
+import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, PortReuseSettings, ServiceType } from './types';
 import { ownValue } from './types';
 import { findNameProblem, RESERVED_NAMES } from './names';
 
@@ -56,12 +56,19 @@ const LIFETIME_KEYS: Record<string, [keyof LifetimeSettings, Parser]> = {
   'reservation-grace-seconds': ['reservation_grace_seconds', seconds(86400)],
 };
 
+const REUSE_KEYS: Record<string, [keyof PortReuseSettings, Parser]> = {
+  'cooldown-seconds': ['cooldown_seconds', int(0, 604800)],
+  'home-port-days': ['home_port_days', int(0, 365)],
+  'home-port-limit': ['home_port_limit', int(0, 10000)],
+};
+
 /** Every key `styxy config set` understands, for help and error messages. */
 export const SETTABLE_KEYS = [
   'service-types.<type>.instance-behavior',
   'service-types.<type>.port-range',
   ...Object.keys(AUTO_KEYS).map((k) => `auto-allocation.${k}`),
   ...Object.keys(LIFETIME_KEYS).map((k) => `lifetime.${k}`),
+  ...Object.keys(REUSE_KEYS).map((k) => `port-reuse.${k}`),
 ];
 
 /**
@@ -126,6 +133,17 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
     const previous = config.lifetime[field];
     layer.lifetime = { ...(layer.lifetime ?? {}), [field]: parsed.value as number };
     return { kind: 'set', layer, path: `/lifetime/${field}`, value: parsed.value, previous };
+  }
+
+  if (parts.length === 2 && parts[0] === 'port-reuse') {
+    const entry = ownValue(REUSE_KEYS, parts[1] as string);
+    if (!entry) return reject(`Unknown setting '${key}'`);
+    const [field, parse] = entry;
+    const parsed = parse(text);
+    if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);
+    const previous = config.port_reuse[field];
+    layer.port_reuse = { ...(layer.port_reuse ?? {}), [field]: parsed.value as number };
+    return { kind: 'set', layer, path: `/port_reuse/${field}`, value: parsed.value, previous };
   }
 
   return reject(`Unknown setting '${key}'`);

@@ -55,6 +55,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
   const problems: ConfigProblem[] = [];
   let autoAllocation = { ...base.auto_allocation };
   let rules = { ...base.auto_allocation_rules };
+  let portReuse = { ...base.port_reuse };
   let autoSource = baseFile;
   let rulesSource = baseFile;
   let lifetime = { ...base.lifetime };
@@ -88,6 +89,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
       autoSource = file;
       for (const key of Object.keys(layer.auto_allocation)) autoKeySources[key] = file;
     }
+    if (layer.port_reuse) portReuse = { ...portReuse, ...layer.port_reuse };
     if (layer.auto_allocation_rules) {
       rulesSource = file;
       const later = layer.auto_allocation_rules;
@@ -99,7 +101,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
   }
 
   return {
-    config: { service_types: serviceTypes, auto_allocation: autoAllocation, auto_allocation_rules: rules, lifetime },
+    config: { service_types: serviceTypes, auto_allocation: autoAllocation, auto_allocation_rules: rules, lifetime, port_reuse: portReuse },
     rangeSources,
     autoSource,
     rulesSource,

@@ -54,5 +54,8 @@ export function builtInConfig(): Config {
     },
     auto_allocation_rules: {},
     lifetime: { reservation_grace_seconds: 60 },
+    // Ten minutes outlasts TIME_WAIT everywhere (60 s on Linux, up to 240 s on Windows) and a
+    // quick restart or a coffee break, while an idle range still reuses ports the same hour.
+    port_reuse: { cooldown_seconds: 600, home_port_days: 7, home_port_limit: 200 },
   };
 }

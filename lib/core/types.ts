@@ -44,12 +44,23 @@ export interface LifetimeSettings {
   reservation_grace_seconds: number;
 }
 
+/** How freed ports are remembered: the reuse cool-down and the home ports of sticky services. */
+export interface PortReuseSettings {
+  /** A freed port goes to another service only when its range has no other free port, for this long. */
+  cooldown_seconds: number;
+  /** A sticky service's home port is remembered for this long after it was freed. */
+  home_port_days: number;
+  /** At most this many home ports are remembered (the oldest are forgotten first). */
+  home_port_limit: number;
+}
+
 /** The effective config: every layer merged over the built-in defaults. */
 export interface Config {
   service_types: Record<string, ServiceType>;
   auto_allocation: AutoAllocationSettings;
   auto_allocation_rules: Record<string, AutoAllocationRule>;
   lifetime: LifetimeSettings;
+  port_reuse: PortReuseSettings;
 }
 
 /** One config file as written by a user: every part optional. */
@@ -59,6 +70,7 @@ export interface ConfigLayer {
   auto_allocation?: Partial<AutoAllocationSettings>;
   auto_allocation_rules?: Record<string, AutoAllocationRule>;
   lifetime?: Partial<LifetimeSettings>;
+  port_reuse?: Partial<PortReuseSettings>;
 }
 
 /**
@@ -93,11 +105,26 @@ export interface Allocation {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  /** The caller named the instance id: the allocation is sticky and its port becomes its home. */
+  sticky?: true;
+}
+
+/** A port that was released or pruned, with who held it and when: the cool-down and home-port memory. */
+export interface FreedPort {
+  port: number;
+  serviceType: string;
+  instanceId: string;
+  project: string;
+  /** The holder was sticky (asked with an instance id): the port is its home. */
+  sticky: boolean;
+  freedAt: string;
 }
 
 export interface State {
   version: 1;
   allocations: Allocation[];
+  /** Optional: states written before it existed load as if it were empty. */
+  recentlyFreed?: FreedPort[];
 }
 
 export function emptyState(): State {

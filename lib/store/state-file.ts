@@ -88,16 +88,16 @@ export function writeState(paths: StyxyPaths, state: State): void {
 }
 
 /**
- * One allocation a line: small diffs, readable by a person, cheap to write. Every top-level key
+ * One allocation (and one freed port) a line: small diffs, readable by a person, cheap to write. Every top-level key
  * is written in the order it has, the ones this version does not know included.
  */
 export function serializeState(state: State): string {
   const record = state as unknown as Record<string, unknown>;
   const members = Object.keys(state).filter((key) => record[key] !== undefined).map((key) => {
     const value = record[key];
-    if (key !== 'allocations') return `  ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
-    const lines = state.allocations.map((a) => `    ${JSON.stringify(a)}`);
-    return `  "allocations": [${lines.length ? `\n${lines.join(',\n')}\n  ` : ''}]`;
+    if ((key !== 'allocations' && key !== 'recentlyFreed') || !Array.isArray(value)) return `  ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
+    const lines = value.map((item) => `    ${JSON.stringify(item)}`);
+    return `  ${JSON.stringify(key)}: [${lines.length ? `\n${lines.join(',\n')}\n  ` : ''}]`;
   });
   return `{\n${members.join(',\n')}\n}\n`;
 }

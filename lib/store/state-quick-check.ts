@@ -13,21 +13,39 @@ import { LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES } from '../core/names';
  */
 export function isSurelyValidState(data: unknown): boolean {
   if (!isPlainObject(data)) return false;
-  for (const key in data) if (key !== 'version' && key !== 'allocations') return false;
+  for (const key in data) if (key !== 'version' && key !== 'allocations' && key !== 'recentlyFreed') return false;
   const allocations = (data as { allocations?: unknown }).allocations;
   if ((data as { version?: unknown }).version !== 1 || !Array.isArray(allocations)) return false;
+  const freed = (data as { recentlyFreed?: unknown }).recentlyFreed;
+  if (freed !== undefined && !areSurelyValidFreedPorts(freed)) return false;
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
-    // Seven keys, each of the seven present with its type: none missing, none extra.
+    // Seven keys (eight with `sticky`), each present with its type: none missing, none extra.
     const keys = countKeys(a);
-    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt } = a;
-    if (keys !== 7 || typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
+    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky } = a;
+    if (keys !== (sticky === undefined ? 7 : 8) || (sticky !== undefined && sticky !== true)) return false;
+    if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return false;
     if (!LOCK_ID_PATTERN.test(lockId) || !NAME_PATTERN.test(serviceType) || !NAME_PATTERN.test(instanceId)) return false;
     if (RESERVED_NAMES.has(serviceType) || RESERVED_NAMES.has(instanceId)) return false;
     if (!isSurelyValidOwner(owner)) return false;
+  }
+  return true;
+}
+
+/** `recentlyFreed`: an array of six-key records, each key present with its type. */
+function areSurelyValidFreedPorts(freed: unknown): boolean {
+  if (!Array.isArray(freed)) return false;
+  for (let i = 0; i < freed.length; i++) {
+    const f = freed[i] as Record<string, unknown>;
+    if (!isPlainObject(f) || countKeys(f) !== 6) return false;
+    const { port, serviceType, instanceId, project, sticky, freedAt } = f;
+    if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return false;
+    if (typeof serviceType !== 'string' || typeof instanceId !== 'string' || typeof project !== 'string' || project.length > 4096) return false;
+    if (typeof sticky !== 'boolean' || typeof freedAt !== 'string') return false;
+    if (!NAME_PATTERN.test(serviceType) || !NAME_PATTERN.test(instanceId) || RESERVED_NAMES.has(serviceType) || RESERVED_NAMES.has(instanceId)) return false;
   }
   return true;
 }

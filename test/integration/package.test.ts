@@ -101,14 +101,19 @@ function apiFrom(project: string) {
     })();
   `], { cwd: project });
   expect(cjs.stderr).toBe('');
-  expect(cjs.json).toEqual({ port: 3000, owner: true, inner: 9200, listed: [3000], code: 'NOT_FOUND', isError: true, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED', version: PACKAGE.version });
+  // The CLI calls before freed 3000, 8000 and 9200 in another project: they are cooling (issue 17),
+  // so the API is given the next free port of each range.
+  const { port, inner, listed, ...rest } = cjs.json;
+  expect(rest).toEqual({ owner: true, code: 'NOT_FOUND', isError: true, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED', version: PACKAGE.version });
+  expect([port >= 3000 && port <= 3099, inner >= 9200 && inner <= 9299, listed]).toEqual([true, true, [port]]);
   const esm = sh(process.execPath, ['--input-type=module', '-e', `
     import { allocate, release, list, withPort, StyxyError } from 'styxy';
     const port = await withPort({ serviceType: 'api' }, (p) => p);
     console.log(JSON.stringify({ port, left: (await list()).length, cls: typeof StyxyError, fns: [allocate, release].map((f) => typeof f) }));
   `], { cwd: project });
   expect(esm.stderr).toBe('');
-  expect(esm.json).toEqual({ port: 8000, left: 0, cls: 'function', fns: ['function', 'function'] });
+  expect(esm.json).toEqual({ port: expect.any(Number), left: 0, cls: 'function', fns: ['function', 'function'] });
+  expect(esm.json.port >= 8000 && esm.json.port <= 8099).toBe(true);
 }
 
 test('the tarball holds what runs and nothing else, and the package is publishable', () => {
@@ -165,7 +170,8 @@ test('extracted with no node_modules anywhere: every command and the API run', (
   for (let dir = pkg; dir !== path.dirname(dir); dir = path.dirname(dir)) expect(fs.existsSync(path.join(dir, 'node_modules'))).toBe(false);
   everyCommand([process.execPath, path.join(pkg, 'bin', 'styxy')], box.cwd);
   const r = sh(process.execPath, ['-e', `require(${JSON.stringify(pkg)}).withPort({ serviceType: 'dev' }, (p) => console.log(p))`], { cwd: '/' });
-  expect([r.stderr, r.stdout.trim()]).toEqual(['', '3000']);
+  // 3000 was freed by the commands above from another project: still cooling, so the next one.
+  expect([r.stderr, Number(r.stdout.trim()) > 3000 && Number(r.stdout.trim()) <= 3099]).toEqual(['', true]);
 }, 120_000);
 
 test('npx styxy from the tarball works from any directory', () => {

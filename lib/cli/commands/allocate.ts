@@ -8,7 +8,8 @@ import { bold, green, outputMode, printLine, warn, type OutputMode } from '../ou
 import { askYesNo, canAsk } from '../prompt';
 
 interface AllocateArgs extends CommonArgs {
-  'service-type': string;
+  /** An array when given more than once: a batch. */
+  'service-type': string | string[];
   'instance-id'?: string;
   port?: string;
   project?: string;
@@ -26,7 +27,13 @@ interface AllocateArgs extends CommonArgs {
 const DEFAULT_WAIT_READY_S = 30;
 
 export const ALLOCATE_OPTIONS = {
-  'service-type': { alias: ['s', 'service'], type: 'string', demandOption: true, describe: 'Service type (dev, api, ai, ...)' },
+  'service-type': {
+    alias: ['s', 'service'],
+    type: 'string',
+    demandOption: true,
+    repeatable: true,
+    describe: 'Service type (dev, api, ai, ...); give it several times to allocate several ports at once, all or nothing',
+  },
   'instance-id': { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' },
   port: { alias: ['p'], type: 'string', describe: 'Try this port first' },
   project: { type: 'string', describe: 'Project directory (default: the git top level, else the current directory)' },
@@ -66,6 +73,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       .example('$0 allocate -s grafana', 'An unknown type first gets a range of its own, written into config.json')
       .example('$0 allocate -s devs --new-type', "A new type whose name is close to a known one ('dev')")
       .example('$0 allocate -s api -n bg --pid $!', 'Hand the sticky allocation api/bg to the background job just started')
+      .example('eval "$($0 allocate -s dev -s api -s database --env)"', 'Three ports at once, all or nothing: DEV_PORT, API_PORT, DATABASE_PORT, ...')
       .epilog(
         'Single-instance types (instance_behavior "single", like ai): while one allocation of the type is live, ' +
           'every allocate returns it with existing: true (STYXY_EXISTING=1) instead of a second port; ' +
@@ -86,13 +94,42 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
     const waitReady = args['wait-ready'];
     const waitReadyS = waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
     if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
-    const { runAllocate } = await import('../../app/allocate');
+    const serviceTypes = ([] as string[]).concat(args['service-type']);
     const mode = outputMode(args);
+    if (serviceTypes.length > 1) {
+      if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; allocate that one on its own');
+      if (waitReadyS !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--wait-ready takes one service type; allocate that one on its own');
+      if (mode === 'env') checkBatchVarNames(serviceTypes, envName);
+      const { runAllocateBatch } = await import('../../app/allocate');
+      return present(
+        args,
+        () =>
+          allocateAsking(mode, (_range, acceptedRanges) =>
+            runAllocateBatch(context(), {
+              serviceTypes,
+              ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
+              ...(args.project !== undefined && { project: args.project }),
+              owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
+              ...(args['dry-run'] && { dryRun: true }),
+              ...(args.yes && { yes: true }),
+              ...(args['new-type'] && { newType: true }),
+              ...(acceptedRanges && { acceptedRanges }),
+            }),
+          ),
+        (batch, mode) => {
+          for (const result of batch.allocations) if (result.cooling) warn(`styxy: ${result.cooling.message}`);
+          if (mode === 'quiet') return printLine(batch.allocations.map((r) => String(r.port)).join('\n'));
+          if (mode === 'env') return printLine(renderEnv(batchEnvVars(batch.allocations, envName), format));
+          printLine(batch.allocations.map(describeAllocation).join('\n'));
+        },
+      );
+    }
+    const { runAllocate } = await import('../../app/allocate');
     await present(
       args,
       () =>
         allocateAsking(mode, (acceptedRange) => runAllocate(context(), {
-          serviceType: args['service-type'],
+          serviceType: serviceTypes[0] as string,
           ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
           ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
           ...(args.project !== undefined && { project: args.project }),
@@ -105,6 +142,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
         })),
       (result, mode) => {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
+        if (result.cooling) warn(`styxy: ${result.cooling.message}`);
         if (mode === 'quiet') return printLine(String(result.port));
         if (mode === 'env') return printLine(renderEnv(envVars(result, envName), format));
         printLine(describeAllocation(result));
@@ -113,18 +151,23 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
   },
 };
 
-const MAX_QUESTIONS = 3;
+const MAX_QUESTIONS = 8;
 
 /**
  * Runs an allocation; when an auto-allocation needs confirmation and a person is at the terminal
  * (and the output is not --json or --env), asks on stderr and runs it again with the accepted
  * range. Otherwise the CONFIRMATION_REQUIRED error, which carries the proposal, goes out as is.
  */
-export async function allocateAsking(mode: OutputMode, run: (acceptedRange?: [number, number]) => Promise<AllocateResult>): Promise<AllocateResult> {
+export async function allocateAsking<R = AllocateResult>(
+  mode: OutputMode,
+  run: (acceptedRange?: [number, number], acceptedRanges?: Record<string, [number, number]>) => Promise<R>,
+): Promise<R> {
   let acceptedRange: [number, number] | undefined;
+  // A batch may hold several new types, each asked about in turn.
+  let acceptedRanges: Record<string, [number, number]> | undefined;
   for (let question = 0; ; question++) {
     try {
-      return await run(acceptedRange);
+      return await run(acceptedRange, acceptedRanges);
     } catch (err) {
       const proposal = isStyxyError(err) && err.code === 'CONFIRMATION_REQUIRED' ? (err.details?.proposal as { serviceType: string; range: [number, number] } | undefined) : undefined;
       if (!proposal || mode === 'json' || mode === 'env' || !canAsk() || question >= MAX_QUESTIONS) throw err;
@@ -136,6 +179,7 @@ export async function allocateAsking(mode: OutputMode, run: (acceptedRange?: [nu
         });
       }
       acceptedRange = proposal.range;
+      acceptedRanges = { ...acceptedRanges, [proposal.serviceType]: proposal.range };
     }
   }
 }
@@ -157,6 +201,65 @@ export function envVars(result: AllocateResult, envName: string): [string, strin
     ['STYXY_EXISTING', result.existing ? '1' : '0'],
   ];
   return envName === 'STYXY_PORT' ? vars : [[envName, String(result.port)], ...vars];
+}
+
+/** A type's name as a variable: upper-cased, `-` and `.` as `_` (`dev-web` → `DEV_WEB`). */
+export function typeVarStem(serviceType: string): string {
+  return serviceType.toUpperCase().replace(/[-.]/g, '_');
+}
+
+function perTypeVarNames(serviceType: string): string[] {
+  const stem = typeVarStem(serviceType);
+  return [`${stem}_PORT`, `STYXY_${stem}_LOCK_ID`, `STYXY_${stem}_INSTANCE_ID`, `STYXY_${stem}_EXISTING`];
+}
+
+const BATCH_SHARED_VARS = ['STYXY_PORT', 'STYXY_LOCK_ID', 'STYXY_SERVICE_TYPE', 'STYXY_INSTANCE_ID', 'STYXY_EXISTING', 'STYXY_LOCK_IDS', 'STYXY_SERVICE_TYPES'];
+
+/**
+ * Before the lock: every variable a batch's --env would print is a valid name and no two mean
+ * different things (types `a-b` and `a.b` would both be `A_B_PORT`). `--env-name` may name the
+ * first type's own port variable, which then carries the same value twice.
+ */
+export function checkBatchVarNames(serviceTypes: readonly string[], envName: string): void {
+  const owners = new Map<string, string>();
+  const claim = (name: string, owner: string): void => {
+    const problem = findEnvNameProblem(name);
+    if (problem) {
+      throw new StyxyError('INVALID_ARGUMENT', `--env cannot name a variable after ${owner}: ${problem}`, {
+        details: { variable: name },
+        suggestions: ['Read the batch as JSON instead: --json'],
+      });
+    }
+    const other = owners.get(name);
+    if (other !== undefined && other !== owner) {
+      throw new StyxyError('INVALID_ARGUMENT', `--env would set ${name} for both ${other} and ${owner}; allocate them in separate calls or read --json`, {
+        details: { variable: name },
+      });
+    }
+    owners.set(name, owner);
+  };
+  const first = serviceTypes[0] as string;
+  serviceTypes.forEach((t) => perTypeVarNames(t).forEach((name) => claim(name, `service type '${t}'`)));
+  for (const name of BATCH_SHARED_VARS) claim(name, 'the batch');
+  if (envName !== `${typeVarStem(first)}_PORT` && envName !== 'STYXY_PORT') claim(envName, '--env-name');
+}
+
+/**
+ * A batch's variables: `<TYPE>_PORT` and `STYXY_<TYPE>_LOCK_ID` / `_INSTANCE_ID` / `_EXISTING` for
+ * each type; `PORT` (or `--env-name`) and the usual `STYXY_*` for the first type, so a command
+ * that reads PORT serves the first; `STYXY_LOCK_IDS` and `STYXY_SERVICE_TYPES` list them all.
+ */
+export function batchEnvVars(results: readonly AllocateResult[], envName: string): [string, string][] {
+  const vars: [string, string][] = [];
+  for (const r of results) vars.push([`${typeVarStem(r.serviceType)}_PORT`, String(r.port)]);
+  const first = results[0] as AllocateResult;
+  for (const pair of envVars(first, envName)) if (!vars.some(([name]) => name === pair[0])) vars.push(pair);
+  for (const r of results) {
+    const stem = typeVarStem(r.serviceType);
+    vars.push([`STYXY_${stem}_LOCK_ID`, r.lockId], [`STYXY_${stem}_INSTANCE_ID`, r.instanceId], [`STYXY_${stem}_EXISTING`, r.existing ? '1' : '0']);
+  }
+  vars.push(['STYXY_LOCK_IDS', results.map((r) => r.lockId).join(' ')], ['STYXY_SERVICE_TYPES', results.map((r) => r.serviceType).join(' ')]);
+  return vars;
 }
 
 function describeAllocation(r: AllocateResult): string {
@@ -182,7 +285,8 @@ function describeAllocation(r: AllocateResult): string {
   }
   if (r.reused) return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
-  return `${green('✔')} ${verb} port ${bold(String(r.port))} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry}`;
+  const home = r.homePort ? ' (its home port, as last time)' : '';
+  return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry}`;
 }
 
 function ownerChangeNote(r: AllocateResult): string {

@@ -24,6 +24,8 @@ const show: CommandModule<object, CommonArgs> = {
         }
         printLine(bold('Auto-allocation'));
         for (const [k, v] of Object.entries(r.config.auto_allocation)) printLine(`  ${k.padEnd(22)} ${shown(JSON.stringify(v))}`);
+        printLine(bold('Port reuse'));
+        for (const [k, v] of Object.entries(r.config.port_reuse)) printLine(`  ${k.padEnd(22)} ${JSON.stringify(v)}`);
         const rules = Object.entries(r.config.auto_allocation_rules);
         if (rules.length) {
           printLine(bold('Auto-allocation rules'));

@@ -4,10 +4,11 @@ import type { RunNotice } from '../../app/run';
 import { context, portArg, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { warn } from '../output';
-import { ALLOCATE_OPTIONS, allocateAsking, envNameArg, envVars } from './allocate';
+import { ALLOCATE_OPTIONS, allocateAsking, batchEnvVars, checkBatchVarNames, envNameArg, envVars } from './allocate';
 
 interface RunArgs extends CommonArgs {
-  'service-type': string;
+  /** An array when given more than once: several ports for one command. */
+  'service-type': string | string[];
   'instance-id'?: string;
   port?: string;
   project?: string;
@@ -64,10 +65,16 @@ export const runCommand: StyxyCommand<RunArgs> = {
     if (typeof portFlag === 'string' && !/^-{1,2}[A-Za-z0-9][A-Za-z0-9_-]*=?$/.test(portFlag)) {
       throw new StyxyError('INVALID_ARGUMENT', `--port-flag ${JSON.stringify(args['port-flag'])} is not a flag like --port, -p or --port=`);
     }
+    const serviceTypes = ([] as string[]).concat(args['service-type']);
+    if (serviceTypes.length > 1) {
+      if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; run that one on its own');
+      checkBatchVarNames(serviceTypes, envName);
+    }
     const { runRun } = await import('../../app/run');
     const result = await runRun(context(), {
+      ...(serviceTypes.length > 1 && { serviceTypes }),
       request: {
-        serviceType: args['service-type'],
+        serviceType: serviceTypes[0] as string,
         ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
         ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
         ...(args.project !== undefined && { project: args.project }),
@@ -75,7 +82,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
         ...(args['new-type'] && { newType: true }),
       },
       command,
-      variables: (allocations) => allocations.flatMap((a) => envVars(a, envName)),
+      variables: (allocations) => (allocations.length > 1 ? batchEnvVars(allocations, envName) : allocations.flatMap((a) => envVars(a, envName))),
       ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
       confirm: (attempt) => allocateAsking('human', attempt),
       onNotice: tellNotice,
@@ -121,4 +128,5 @@ function tellNotice(notice: RunNotice): void {
 function tellAllocated(a: AllocateResult): void {
   if (a.autoAllocated && a.newRange) warn(`styxy: new service type '${a.serviceType}' got ports ${a.newRange[0]}-${a.newRange[1]}`);
   if (a.requestedPortNote) warn(`styxy: ${a.requestedPortNote}`);
+  if (a.cooling) warn(`styxy: ${a.cooling.message}`);
 }

@@ -69,16 +69,41 @@ function allocation(r: Random): Record<string, unknown> {
   };
 }
 
-function state(r: Random): { version: unknown; allocations: Record<string, unknown>[] } {
-  return { version: 1, allocations: Array.from({ length: r.int(0, 6) }, () => allocation(r)) };
+function freedPort(r: Random): Record<string, unknown> {
+  return {
+    port: r.int(1, 65535),
+    serviceType: r.pick(NAMES),
+    instanceId: r.pick(NAMES),
+    project: r.pick(['/p', 'x'.repeat(4096)]),
+    sticky: r.next() < 0.5,
+    freedAt: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+function state(r: Random): { version: unknown; allocations: Record<string, unknown>[]; recentlyFreed?: Record<string, unknown>[] } {
+  const allocations = Array.from({ length: r.int(0, 6) }, () => (r.next() < 0.3 ? { ...allocation(r), sticky: true } : allocation(r)));
+  // Older states have no recentlyFreed at all; newer ones may have an empty list.
+  const roll = r.next();
+  if (roll < 0.3) return { version: 1, allocations };
+  return { version: 1, allocations, recentlyFreed: Array.from({ length: roll < 0.4 ? 0 : r.int(1, 4) }, () => freedPort(r)) };
 }
 
 /** One thing broken, somewhere: a field replaced, removed or added, in an allocation, its owner or the top. */
 function mutate(r: Random, s: ReturnType<typeof state>): unknown {
-  const where = r.int(0, 9);
-  if (where === 0 || s.allocations.length === 0) {
+  const where = r.int(0, 11);
+  if (where >= 10 && s.recentlyFreed && s.recentlyFreed.length > 0) {
+    const i = r.int(0, s.recentlyFreed.length - 1);
+    const f = { ...s.recentlyFreed[i]! };
+    const key = r.pick(['port', 'serviceType', 'instanceId', 'project', 'sticky', 'freedAt', 'extra']);
+    if (r.next() < 0.2) delete f[key];
+    else f[key] = r.pick(ODD);
+    const recentlyFreed = [...s.recentlyFreed];
+    recentlyFreed[i] = f;
+    return { ...s, recentlyFreed };
+  }
+  if (where === 0 || where >= 10 || s.allocations.length === 0) {
     const top: Record<string, unknown> = { ...s };
-    const key = r.pick(['version', 'allocations', 'extra', '__proto__']);
+    const key = r.pick(['version', 'allocations', 'recentlyFreed', 'extra', '__proto__']);
     if (r.next() < 0.3) delete top[key];
     else top[key] = r.pick(ODD);
     return key === '__proto__' ? JSON.parse(JSON.stringify(top).replace('"extra"', '"__proto__"')) : top;
@@ -86,7 +111,7 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const i = r.int(0, s.allocations.length - 1);
   const a = { ...s.allocations[i]! };
   const target: Record<string, unknown> = where < 4 ? { ...(a.owner as object) } : a;
-  const key = r.pick(where < 4 ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'extra'] : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'extra']);
+  const key = r.pick(where < 4 ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'extra'] : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'extra']);
   const roll = r.next();
   if (roll < 0.2) delete target[key];
   else if (roll < 0.3) target[key] = r.pick(['process', 'lease', 'persistent', 'Persistent']);
@@ -103,7 +128,7 @@ test('on valid states it says valid, so the quick path is the one taken', () => 
     const s = state(r);
     expect(ajvAccepts(s)).toBe(true);
     // Only the long project paths in code points (which ajv counts) are left to ajv.
-    const expected = s.allocations.every((a) => (a.project as string).length <= 4096);
+    const expected = [...s.allocations, ...(s.recentlyFreed ?? [])].every((a) => (a.project as string).length <= 4096);
     expect(isSurelyValidState(s)).toBe(expected);
   }
 });
@@ -137,6 +162,20 @@ test("its patterns are the schema's own", () => {
   expect(schema.definitions.name.pattern).toBe(NAME_PATTERN.source);
   expect(schema.definitions.name.not.enum).toEqual([...RESERVED_NAMES]);
   expect(schema.definitions.allocation.properties.lockId.pattern).toBe(LOCK_ID_PATTERN.source);
+  // The keys it knows are the schema's: a field added to one and not the other fails here.
+  expect(Object.keys(schema.properties).sort()).toEqual(['allocations', 'recentlyFreed', 'version']);
+  expect(Object.keys(schema.definitions.allocation.properties).sort()).toEqual(['allocatedAt', 'instanceId', 'lockId', 'owner', 'port', 'project', 'serviceType', 'sticky']);
+  expect(Object.keys(schema.definitions.freedPort.properties).sort()).toEqual(['freedAt', 'instanceId', 'port', 'project', 'serviceType', 'sticky']);
+  expect(schema.definitions.freedPort.required.sort()).toEqual(['freedAt', 'instanceId', 'port', 'project', 'serviceType', 'sticky']);
+});
+
+test('a state written before recentlyFreed existed, and one with it, both pass quickly', () => {
+  const one = { lockId: 'dev-a-1', serviceType: 'dev', instanceId: 'a', port: 3000, project: '/p', owner: { kind: 'persistent' }, allocatedAt: 't' };
+  const f = { port: 3001, serviceType: 'dev', instanceId: 'b', project: '/p', sticky: true, freedAt: 't' };
+  expect(isSurelyValidState({ version: 1, allocations: [one] })).toBe(true);
+  expect(isSurelyValidState({ version: 1, allocations: [{ ...one, sticky: true }], recentlyFreed: [f] })).toBe(true);
+  expect(isSurelyValidState({ version: 1, allocations: [{ ...one, sticky: false }] })).toBe(false);
+  expect(isSurelyValidState({ version: 1, allocations: [], recentlyFreed: [{ ...f, sticky: 'yes' }] })).toBe(false);
 });
 
 test('fields another version added are accepted by the schema and left to ajv by the quick check', () => {
