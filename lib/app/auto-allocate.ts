@@ -10,7 +10,6 @@ import type { TransactionContext } from '../store/transaction';
 
 /** Matches a type name against a rule's glob. minimatch is loaded only when a rule has a glob. */
 export function globMatch(name: string, pattern: string): boolean {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { minimatch } = require('minimatch') as typeof import('minimatch');
   return minimatch(name, pattern, { nocomment: true });
 }

@@ -9,6 +9,9 @@ import { withTransactionDetailed, type TransactionCommit, type TransactionContex
 import type { AuditInput } from '../store/audit-log';
 import type { LoadedConfig } from '../store/config-files';
 
+/** What every use case is handed; the CLI and the Node API know it by this name, not the store's. */
+export type AppContext = TransactionContext;
+
 /** The context of one CLI invocation: where its files are, the clock, where warnings go. */
 export function defaultContext(): TransactionContext {
   return {

@@ -1,7 +1,7 @@
 import { StyxyError } from '../errors';
 import { assertSupportedPlatform } from '../os/platform';
 import { parsePort } from '../core/names';
-import type { TransactionContext } from '../store/transaction';
+import type { AppContext } from '../app/context';
 import { outputMode, printJson, warn, type OutputMode, type OutputOptions } from './output';
 
 /** What every handler receives besides its own options. */
@@ -17,11 +17,10 @@ export const JSON_OPTION = { type: 'boolean', describe: 'Print one JSON document
  * out through the output layer, which escapes the control characters of the paths and messages
  * they quote.
  */
-export function context(): TransactionContext {
+export function context(): AppContext {
   // Every command reaches Styxy's files through here, after its options are parsed (so --json
   // reports the refusal as JSON) and before anything is read.
   assertSupportedPlatform();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return { ...(require('../app/context') as typeof import('../app/context')).defaultContext(), warn };
 }
 

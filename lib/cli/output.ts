@@ -54,6 +54,7 @@ export const dim = paint('2');
  * C1 controls (U+0080-U+009F, which some terminals read as ESC sequences: U+009B is CSI), the
  * Unicode line separators and the bidirectional overrides that reorder what is shown.
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is this expression's purpose
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

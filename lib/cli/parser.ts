@@ -11,17 +11,9 @@ import { version } from '../generated/version';
 const NO_COMMAND = 'Name a command';
 const SERVICE_TYPE_FLAGS = new Set(['-s', '--service-type', '--service']);
 
-/** The service types of the effective config here; none when the config cannot be read. */
+/** The service types of the effective config here, loaded with the app layer only when completing. */
 function configuredTypes(): string[] {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { loadConfig } = require('../store/config-files') as typeof import('../store/config-files');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { resolvePaths } = require('../store/paths') as typeof import('../store/paths');
-    return Object.keys(loadConfig(resolvePaths(process.env), process.cwd()).config.service_types).sort();
-  } catch {
-    return [];
-  }
+  return (require('../app/completion') as typeof import('../app/completion')).configuredServiceTypes(process.env, process.cwd());
 }
 
 export interface ParserHooks {

@@ -95,6 +95,7 @@ describe('a near miss of a known type is refused, not made a type (issue 14 item
 describe('control characters from outside are shown escaped in human output (issue 14 item 7)', () => {
   // A window title, a clear screen, an OSC 52 clipboard write and a C1 CSI.
   const EVIL = '\u001b]0;pwned\u0007\u001b[2J\u001b]52;c;ZWNobyBwd25lZA==\u0007\u009b31m';
+  // eslint-disable-next-line no-control-regex -- the test looks for raw control characters
   const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/; // any control character but the newline
   const ESCAPED = '\\x1b]0;pwned\\x07';
 

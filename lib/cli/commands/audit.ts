@@ -32,7 +32,7 @@ export const auditCommand: StyxyCommand<AuditArgs> = {
   handler: async (args) => {
     const limit = args.limit === undefined ? undefined : /^[0-9]{1,7}$/.test(args.limit) ? Number(args.limit) : NaN;
     if (Number.isNaN(limit)) throw new StyxyError('INVALID_ARGUMENT', `--limit ${JSON.stringify(args.limit)} is not a whole number`);
-    const { runAudit } = await import('../../app/auto-config');
+    const { runAudit } = await import('../../app/audit');
     await present(
       args,
       () =>
