@@ -13,6 +13,8 @@ export interface OptionSpec {
   dashValue?: boolean;
   /** A string option that may be given more than once (`-s dev -s api`): then its value is the array, as yargs makes it. */
   repeatable?: boolean;
+  /** The only values allowed; any other leaves the line to yargs, which names them. */
+  choices?: readonly string[];
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -20,7 +22,8 @@ export type OptionSpecs = Record<string, OptionSpec>;
 export interface PositionalSpec {
   name: string;
   required: boolean;
-  describe: string;
+  /** Shown in the help; a positional without one is listed bare. */
+  describe?: string;
 }
 
 /**
@@ -31,6 +34,8 @@ export interface StyxyCommand<A = any> {
   name: string;
   /** The yargs command string, with positionals: `release [lockId]`. */
   command: string;
+  /** Other names the command answers to (`undo-auto`). */
+  aliases?: readonly string[];
   describe: string;
   builder: (yargs: Argv) => Argv;
   options: OptionSpecs;
@@ -46,7 +51,7 @@ export interface StyxyCommand<A = any> {
 /** Declares a command's options, positionals and conflicts on a yargs instance. */
 export function declare<T>(yargs: Argv<T>, command: Pick<StyxyCommand, 'options' | 'positionals' | 'conflicts'>): Argv<T> {
   let y = yargs;
-  for (const p of command.positionals) y = y.positional(p.name, { type: 'string', describe: p.describe });
+  for (const p of command.positionals) y = y.positional(p.name, { type: 'string', ...(p.describe !== undefined && { describe: p.describe }) });
   for (const [name, spec] of Object.entries(command.options)) {
     y = y.option(name, {
       type: spec.type,
@@ -54,6 +59,7 @@ export function declare<T>(yargs: Argv<T>, command: Pick<StyxyCommand, 'options'
       ...(spec.alias && { alias: [...spec.alias] }),
       ...(spec.demandOption && { demandOption: true }),
       ...(spec.dashValue && { nargs: 1 }),
+      ...(spec.choices && { choices: [...spec.choices] }),
     });
   }
   for (const group of command.conflicts ?? []) {
@@ -62,10 +68,43 @@ export function declare<T>(yargs: Argv<T>, command: Pick<StyxyCommand, 'options'
   return y;
 }
 
-/** The yargs view of a command; `onStatus` receives what the handler resolves to. */
-export function toYargsModule(command: StyxyCommand, onStatus: (status: void | number) => void): CommandModule {
+/**
+ * A command that only gathers others under its name (`config`, `config auto-allocation`): it
+ * runs nothing itself, and yargs asks for one of its subcommands.
+ */
+export interface StyxyCommandGroup {
+  name: string;
+  /** The yargs command string: `config <command>`. */
+  command: string;
+  describe: string;
+  subcommands: readonly (StyxyCommand | StyxyCommandGroup)[];
+  /** The group's help examples: the command line and what it does. */
+  examples: readonly (readonly [string, string])[];
+}
+
+function isGroup(command: StyxyCommand | StyxyCommandGroup): command is StyxyCommandGroup {
+  return 'subcommands' in command;
+}
+
+/** The yargs view of a command or a group; `onStatus` receives what a handler resolves to. */
+export function toYargsModule(command: StyxyCommand | StyxyCommandGroup, onStatus: (status: void | number) => void): CommandModule {
+  if (isGroup(command)) {
+    return {
+      command: command.command,
+      describe: command.describe,
+      builder: (yargs) => {
+        let y = yargs;
+        for (const sub of command.subcommands) y = y.command(toYargsModule(sub, onStatus));
+        y = y.demandCommand(1);
+        for (const [line, what] of command.examples) y = y.example(line, what);
+        return y;
+      },
+      handler: () => undefined,
+    };
+  }
   return {
     command: command.command,
+    ...(command.aliases && { aliases: [...command.aliases] }),
     describe: command.describe,
     builder: command.builder,
     handler: async (args) => onStatus(await command.handler(args)),

@@ -74,7 +74,10 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
     if (positionals[index] !== undefined) args[p.name] = positionals[index];
     else if (p.required) return NEEDS_YARGS;
   }
-  for (const [name, spec] of Object.entries(command.options)) if (spec.demandOption && !(name in args)) return NEEDS_YARGS;
+  for (const [name, spec] of Object.entries(command.options)) {
+    if (spec.demandOption && !(name in args)) return NEEDS_YARGS;
+    if (spec.choices && name in args && !spec.choices.includes(String(args[name]))) return NEEDS_YARGS;
+  }
   for (const group of command.conflicts ?? []) if (group.filter((name) => name in args).length > 1) return NEEDS_YARGS;
   return { kind: 'command', command, args };
 }

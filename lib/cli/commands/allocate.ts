@@ -82,7 +82,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
           'with auto-allocation.require-confirmation, --yes accepts without asking. ' +
           "A name close to a known type's (another case, or an edit or two away: dve, Dev, databse) is refused as a " +
           'likely typo (SIMILAR_SERVICE_TYPE) unless --new-type is given.',
-      ) as never,
+      ),
   handler: async (args) => {
     const format = args.format ?? 'posix';
     if (!isEnvFormat(format)) throw new StyxyError('INVALID_ARGUMENT', `--format ${JSON.stringify(format)} is not one of ${ENV_FORMATS.join(', ')}`);

@@ -28,7 +28,7 @@ export const auditCommand: StyxyCommand<AuditArgs> = {
   builder: (yargs) =>
     declare(yargs, auditCommand)
       .example('$0 audit --action auto-allocate', 'Which types got a range of their own, and where')
-      .example('$0 audit -s grafana --limit 5 --json', 'The last five events about grafana as JSON') as never,
+      .example('$0 audit -s grafana --limit 5 --json', 'The last five events about grafana as JSON'),
   handler: async (args) => {
     const limit = args.limit === undefined ? undefined : /^[0-9]{1,7}$/.test(args.limit) ? Number(args.limit) : NaN;
     if (Number.isNaN(limit)) throw new StyxyError('INVALID_ARGUMENT', `--limit ${JSON.stringify(args.limit)} is not a whole number`);

@@ -26,7 +26,7 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
   builder: (yargs) => declare(yargs, cleanupCommand)
       .example('$0 cleanup', 'Report the allocations whose owner has ended, and drop them')
       .example('$0 cleanup --force', 'Also drop those nobody listens on, persistent ones included: lists them and asks')
-      .example('$0 cleanup --force --yes', 'The same without asking (scripts)') as never,
+      .example('$0 cleanup --force --yes', 'The same without asking (scripts)'),
   handler: async (args) => {
     const { runCleanup } = await import('../../app/cleanup');
     const ctx = context();

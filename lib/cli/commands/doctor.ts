@@ -22,7 +22,7 @@ export const doctorCommand: StyxyCommand<CommonArgs> = {
           'every config layer (schema, overlapping ranges), the state, a stale lock, leftover temp files, a full disk, and the ' +
           'allocations: owners that ended, ports nobody listens on, ports held by a process other than the owner ' +
           '(those three are informational).',
-      ) as never,
+      ),
   handler: async (args) => {
     const { runDoctor } = await import('../../app/doctor');
     const print = (checks: DoctorCheck[]) => {

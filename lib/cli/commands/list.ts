@@ -20,7 +20,7 @@ export const listCommand: StyxyCommand<ListArgs> = {
   options,
   positionals: [],
   builder: (yargs) => declare(yargs, listCommand)
-      .example('$0 list -s dev -v', 'The dev allocations with their owners') as never,
+      .example('$0 list -s dev -v', 'The dev allocations with their owners'),
   handler: async (args) => {
     const { runList } = await import('../../app/list');
     const { describeOwner } = await import('../../app/owner');

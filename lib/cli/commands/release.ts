@@ -26,7 +26,7 @@ export const releaseCommand: StyxyCommand<ReleaseArgs> = {
   positionals: [{ name: 'lockId', required: false, describe: 'The lock id that allocate printed' }],
   builder: (yargs) => declare(yargs, releaseCommand)
       .example('$0 release dev-web-1a2b3c', 'Release by lock id')
-      .example('$0 release -s api -n backend', "Release this project's api instance 'backend'") as never,
+      .example('$0 release -s api -n backend', "Release this project's api instance 'backend'"),
   handler: async (args) => {
     const { runRelease } = await import('../../app/release');
     await present(

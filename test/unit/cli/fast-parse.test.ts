@@ -104,6 +104,21 @@ describe('the fast path leaves to yargs what it is not sure of', () => {
     expect(fastParse(argv, COMMANDS)).toEqual({ kind: 'needs-yargs' });
   });
 
+  test('a value outside an option\'s choices is left to yargs, which names them', () => {
+    const pick: StyxyCommand = {
+      name: 'pick',
+      command: 'pick',
+      describe: '',
+      builder: (y) => y,
+      options: { placement: { type: 'string', choices: ['after', 'before'], describe: '' } },
+      positionals: [],
+      handler: async () => undefined,
+    };
+    const commands = new Map([['pick', pick]]);
+    expect(fastParse(['pick', '--placement', 'after'], commands).kind).toBe('command');
+    expect(fastParse(['pick', '--placement', 'sideways'], commands)).toEqual({ kind: 'needs-yargs' });
+  });
+
   test('--version alone is answered without yargs', () => {
     expect(fastParse(['--version'], COMMANDS)).toEqual({ kind: 'version' });
   });
