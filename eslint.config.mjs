@@ -1,5 +1,5 @@
 // ESLint for Styxy: typescript-eslint's recommended rules over lib/, test/ and scripts/.
-// Formatting is Prettier's job (npm run format), so no stylistic rules here.
+// No stylistic rules here: lint finds mistakes, not layout.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
