@@ -1,18 +1,14 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, sandbox, sleeper, killAndWait, type Sandbox } from '../helpers/cli';
+import { BIN, sleeper, killAndWait, useSandbox } from '../helpers/cli';
 
 /**
  * Hostile input and hostile files: every refusal is INVALID_ARGUMENT (or INVALID_CONFIG for a
  * config file), nothing is written, nothing appears outside $STYXY_HOME, no command runs.
  */
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 /** Every file under a directory, relative to it. */
 function tree(dir: string): string[] {

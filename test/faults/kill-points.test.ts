@@ -1,12 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { sandbox, type Sandbox } from '../helpers/cli';
+import { useSandbox } from '../helpers/cli';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 /**
  * An auto-allocating call passes every named point: it takes the lock, reads, backs up and

@@ -3,14 +3,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { acquireLock } from '../../lib/store/lock';
 import { resolvePaths } from '../../lib/store/paths';
-import { BIN, sandbox, type Sandbox } from '../helpers/cli';
+import { BIN, useSandbox } from '../helpers/cli';
 
-let box: Sandbox;
+const box = useSandbox();
 beforeEach(() => {
-  box = sandbox();
   fs.mkdirSync(box.home, { mode: 0o700 });
 });
-afterEach(() => box.cleanup());
 
 const WORKER = path.join(__dirname, 'lock-worker.js');
 

@@ -110,6 +110,28 @@ export function sandbox(): Sandbox {
   return box;
 }
 
+/**
+ * The sandbox of every test in the calling file: a fresh one before each test, removed after it.
+ * The object returned stands for the running test's sandbox, so a file declares it once:
+ * `const box = useSandbox();`. A file's own set-up goes in a beforeEach after this call.
+ */
+export function useSandbox(): Sandbox {
+  let current: Sandbox | undefined;
+  beforeEach(() => {
+    current = sandbox();
+  });
+  afterEach(() => {
+    current?.cleanup();
+    current = undefined;
+  });
+  return new Proxy({} as Sandbox, {
+    get(_target, key) {
+      if (!current) throw new Error(`the sandbox exists only while a test runs (read: ${String(key)})`);
+      return current[key as keyof Sandbox];
+    },
+  });
+}
+
 /** A long-lived process to own allocations; kill it to make its owner die. */
 export function sleeper(): ChildProcess & { pid: number } {
   const child = spawn('sleep', ['600'], { stdio: 'ignore' });
@@ -157,6 +179,49 @@ export function closeServer(server: net.Server): Promise<void> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `condition` every 20 ms until it holds; throws, naming `what`, after `timeoutMs`. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * Resolves once the clock has passed `lockId`'s lease end, read from the sandbox's state: a lease
+ * has ended exactly then, so a test waits no longer than it must and no less, whatever the load.
+ */
+export async function leaseEnded(box: Sandbox, lockId: string): Promise<void> {
+  const allocation = box.readState().allocations.find((a: { lockId: string }) => a.lockId === lockId);
+  if (allocation?.owner?.kind !== 'lease') throw new Error(`${lockId} is not a lease`);
+  const end = Date.parse(allocation.owner.expiresAt);
+  await until(() => Date.now() > end, `the lease of ${lockId} to end`, end - Date.now() + 10_000);
+}
+
+/**
+ * An environment for a styxy subprocess that creates the file `mark` when the process first
+ * opens a TCP connection (a preload script that only observes): the test knows, without
+ * guessing a start-up time, that the process has begun probing a port.
+ */
+export function markingFirstConnect(box: Sandbox, mark: string): NodeJS.ProcessEnv {
+  const spy = path.join(box.dir, 'mark-first-connect.js');
+  fs.writeFileSync(
+    spy,
+    [
+      "const net = require('net');",
+      "const fs = require('fs');",
+      'const connect = net.Socket.prototype.connect;',
+      'net.Socket.prototype.connect = function (...args) {',
+      `  if (!fs.existsSync(${JSON.stringify(mark)})) fs.writeFileSync(${JSON.stringify(mark)}, String(Date.now()));`,
+      '  return connect.apply(this, args);',
+      '};',
+      '',
+    ].join('\n'),
+  );
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${spy}`.trim() };
 }
 
 export function hasIPv6Loopback(): Promise<boolean> {

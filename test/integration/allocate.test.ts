@@ -1,13 +1,9 @@
 import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { closeServer, freePortBlock, hasIPv6Loopback, killAndWait, listen, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { closeServer, freePortBlock, hasIPv6Loopback, killAndWait, leaseEnded, listen, sleeper, until, useSandbox } from '../helpers/cli';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 describe('allocate', () => {
   test('--json answers with the contract fields and records the allocation', () => {
@@ -159,16 +155,16 @@ describe('owners', () => {
     const parent = await zombieToBe();
     const r = box.run(['allocate', '-s', 'dev', '--pid', String(parent.zombie), '--json']);
     expect(r.code).toBe(0);
-    await sleep(700);
+    await until(() => isZombie(parent.zombie), `PID ${parent.zombie} to become a zombie`);
     expect(box.run(['list', '--json']).json).toMatchObject({ allocations: [], pruned: 1 });
     parent.kill();
   });
 
   test('--ttl makes a lease that ends; --persistent lasts', async () => {
-    box.run(['allocate', '-s', 'dev', '--ttl', '1s', '--json']);
+    const lease = box.run(['allocate', '-s', 'dev', '--ttl', '1s', '--json']).json;
     const kept = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
     expect(kept.owner).toEqual({ kind: 'persistent' });
-    await sleep(1100);
+    await leaseEnded(box, lease.lockId);
     const list = box.run(['list', '--json']).json;
     expect(list.pruned).toBe(1);
     expect(list.allocations.map((a: { lockId: string }) => a.lockId)).toEqual([kept.lockId]);
@@ -183,6 +179,16 @@ describe('owners', () => {
 });
 
 /** `sleep 0.3 &` becomes a child of the exec'd `sleep 30`, which never reaps it: a zombie to be. */
+/** The process has ended and waits for its parent to reap it (state Z in /proc). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 async function zombieToBe(): Promise<{ zombie: number; kill: () => void }> {
   const parent = spawn('bash', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const zombie = await new Promise<number>((resolve) => parent.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));

@@ -1,13 +1,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, freePortBlock, listen, sandbox, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, closeServer, freePortBlock, listen, sleeper, useSandbox } from '../helpers/cli';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 const configPath = () => path.join(box.home, 'config.json');
 const readConfig = () => JSON.parse(fs.readFileSync(configPath(), 'utf8'));

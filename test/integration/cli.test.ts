@@ -1,14 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
-import { BIN, freePortBlock, killAndWait, sandbox, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, freePortBlock, killAndWait, sleeper, useSandbox, type Sandbox } from '../helpers/cli';
 import { hasPty, runInPty } from '../helpers/pty';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 const STACK = /\n\s+at /;
 

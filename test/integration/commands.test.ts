@@ -2,13 +2,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BIN, closeServer, freePortBlock, killAndWait, listen, sandbox, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, closeServer, freePortBlock, killAndWait, listen, sandbox, sleeper, useSandbox, type Sandbox } from '../helpers/cli';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 const auditActions = (b: Sandbox) =>
   fs

@@ -1,13 +1,9 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, freePortBlock, killAndWait, listen, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, closeServer, freePortBlock, killAndWait, listen, sleep, sleeper, useSandbox } from '../helpers/cli';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 type Check = { name: string; status: string; message: string; remedy?: string };
 const checksOf = (r: { json: any }): Check[] => r.json.checks ?? r.json.error.details.checks;

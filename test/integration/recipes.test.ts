@@ -1,23 +1,21 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, freePortBlock, killAndWait, sandbox, sleep, type Sandbox } from '../helpers/cli';
+import { BIN, freePortBlock, killAndWait, sleep, useSandbox } from '../helpers/cli';
 import { readmeRecipe } from '../helpers/readme';
 
 /** The README's recipes, each run as printed (see test/helpers/readme.ts). */
 
-let box: Sandbox;
+const box = useSandbox();
 let binDir: string;
 let env: NodeJS.ProcessEnv;
 beforeEach(() => {
-  box = sandbox();
   // `styxy` on the PATH, as an installed styxy is.
   binDir = path.join(box.dir, 'bin');
   fs.mkdirSync(binDir);
   fs.symlinkSync(BIN, path.join(binDir, 'styxy'));
   env = { ...box.env, PATH: `${binDir}:${process.env.PATH}`, npm_config_update_notifier: 'false', npm_config_loglevel: 'silent', npm_config_fund: 'false' };
 });
-afterEach(() => box.cleanup());
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const allocations = () => box.run(['list', '--json']).json.allocations as Array<Record<string, any>>;

@@ -1,14 +1,10 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, freePortBlock, killAndWait, listen, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, closeServer, freePortBlock, killAndWait, leaseEnded, listen, markingFirstConnect, sleeper, until, useSandbox, type Sandbox } from '../helpers/cli';
 import { readmeRecipe } from '../helpers/readme';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 const aiAllocations = (b: Sandbox) => b.run(['list', '-s', 'ai', '--json']).json.allocations;
 
@@ -82,7 +78,7 @@ test('release, the owner dying, cleanup --force and a lease ending each free the
   const d = box.run(['allocate', '-s', 'ai', '--ttl', '1s', '--json']).json;
   expect(d).toMatchObject({ existing: false, pruned: 1 });
   // a lease ending (plain cleanup reports it)
-  await sleep(1100);
+  await leaseEnded(box, d.lockId);
   expect(box.run(['cleanup', '--json']).json.pruned.map((x: { lockId: string }) => x.lockId)).toEqual([d.lockId]);
   expect(box.run(['allocate', '-s', 'ai', '--json']).json.existing).toBe(false);
   expect(box.readState().allocations.filter((x: { serviceType: string }) => x.serviceType === 'ai')).toHaveLength(1);
@@ -137,8 +133,13 @@ describe('--wait-ready', () => {
     const base = await freePortBlock(2);
     box.writeConfig({ service_types: { llm: { port_range: [base, base + 1], instance_behavior: 'single' } } });
     const first = box.run(['allocate', '-s', 'llm', '--persistent', '--json']).json;
-    const waiting = box.start(['allocate', '-s', 'llm', '--wait-ready', '10', '--json']);
-    await sleep(600);
+    const probing = path.join(box.dir, 'probing');
+    const waiting = box.start(['allocate', '-s', 'llm', '--wait-ready', '10', '--json'], { env: markingFirstConnect(box, probing) });
+    // It waits from before its first probe: once that probe is seen, 300 ms more without a
+    // listener is 300 ms it has waited, however long it took to start.
+    await until(() => fs.existsSync(probing), 'the first probe of the port');
+    const firstProbe = Number(fs.readFileSync(probing, 'utf8'));
+    await until(() => Date.now() > firstProbe + 300, '300 ms after the first probe');
     const server = await listen(first.port, '::1').catch(() => listen(first.port, '127.0.0.1'));
     try {
       const r = await waiting;

@@ -2,17 +2,13 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { codeCachePath } from '../../lib/boot';
-import { BIN, ROOT, sandbox, type Sandbox } from '../helpers/cli';
+import { BIN, ROOT, useSandbox } from '../helpers/cli';
 
 // What keeps a one-shot call close to Node's own start-up (#6), held as behaviour rather than
 // timings: the built code cache is taken, a bad one changes nothing, and the everyday commands
 // load none of Node's heavier modules.
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 const DIST = path.join(ROOT, 'dist');
 

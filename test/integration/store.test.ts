@@ -2,13 +2,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sandbox, type Sandbox } from '../helpers/cli';
+import { useSandbox } from '../helpers/cli';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 const statePath = () => path.join(box.home, 'state.json');
 

@@ -1,13 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { builtInConfig } from '../../lib/core/defaults';
-import { sandbox, type Sandbox } from '../helpers/cli';
+import { useSandbox } from '../helpers/cli';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 const GAP = 10;
 

@@ -1,10 +1,6 @@
-import { freePortBlock, sandbox, type Sandbox } from '../helpers/cli';
+import { freePortBlock, useSandbox } from '../helpers/cli';
 
-let box: Sandbox;
-beforeEach(() => {
-  box = sandbox();
-});
-afterEach(() => box.cleanup());
+const box = useSandbox();
 
 test('100 simultaneous allocations across types: all succeed, no port twice, one allocation each', async () => {
   const base = await freePortBlock(150);
