@@ -3,7 +3,7 @@ import { findNameProblem, parseDuration, parsePort } from './core/names';
 import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
 import type { ReleaseInput } from './app/release';
-import type { TransactionContext } from './store/transaction';
+import type { AppContext } from './app/context';
 import type {
   AllocateBatchOptions,
   AllocateCommonOptions,
@@ -193,15 +193,13 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
 }
 
 /** The CLI's context, with the home, directory and warnings of this call. */
-async function contextFor(opts: StyxyOptions): Promise<TransactionContext> {
-  const [{ defaultContext }, { resolvePaths }] = await Promise.all([import('./app/context'), import('./store/paths')]);
-  const base = defaultContext();
-  return {
-    ...base,
-    ...(opts.home !== undefined && { paths: resolvePaths({ ...process.env, STYXY_HOME: opts.home }) }),
+async function contextFor(opts: StyxyOptions): Promise<AppContext> {
+  const { callContext } = await import('./app/call-context');
+  return callContext({
+    ...(opts.home !== undefined && { home: opts.home }),
     ...(opts.cwd !== undefined && { cwd: opts.cwd }),
     warn: opts.onWarning ?? (() => undefined),
-  };
+  });
 }
 
 function withRelease(result: AllocateResult, opts: StyxyOptions): PortAllocation {

@@ -5,10 +5,11 @@ import * as path from 'path';
  * The layers of lib/ and which of them each may import (ARCHITECTURE.md): calls flow one way,
  * cli → app → store/os → core. The CLI and the Node API reach the store only through a use case
  * in lib/app; core imports nothing but core; errors.ts and the generated files are shared leaves.
+ * `types` is the package's public declarations (types/styxy.d.ts), which the API is held to.
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   cli: ['cli', 'app', 'os', 'core', 'errors', 'generated'],
-  api: ['api', 'app', 'core', 'errors'],
+  api: ['api', 'app', 'os', 'core', 'errors', 'types'],
   app: ['app', 'store', 'os', 'core', 'errors'],
   store: ['store', 'os', 'core', 'errors', 'generated'],
   os: ['os', 'core', 'errors'],
@@ -20,9 +21,17 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 
 const LIB = path.resolve(__dirname, '..', '..', 'lib');
 
-/** The layer of a file under lib/: its first folder, or its own name for a file at the top. */
+/**
+ * The layer of a file under lib/: its first folder, or its own name for a file at the top. Of a
+ * file outside lib/, the folder of the repository it is in, with `outside:` before it.
+ */
 export function layerOf(file: string): string {
-  const [first] = path.relative(LIB, file).split(path.sep);
+  const relative = path.relative(LIB, file);
+  if (relative.startsWith('..')) {
+    const [folder] = path.relative(path.dirname(LIB), file).split(path.sep);
+    return folder === 'types' ? 'types' : `outside:${folder ?? ''}`;
+  }
+  const [first] = relative.split(path.sep);
   return (first ?? '').replace(/\.(d\.)?[tj]s$/, '');
 }
 
