@@ -1,7 +1,7 @@
 import { StyxyError } from '../errors';
 import { emptyState, type State } from '../core/types';
 import { renameUnderLock, writeFileAtomic } from './atomic-write';
-import { faultPoint, seam } from './fs-seam';
+import { faultPoint } from './fs-seam';
 import { checkFileSafety } from './home';
 import type { StyxyPaths } from './paths';
 import { FileTooLarge, readTextCapped, STATE_MAX_BYTES } from './read-capped';
