@@ -11,6 +11,9 @@ export default tseslint.config(
     files: ['**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
+      // A variable a closure reads before its one assignment (a child process its own handlers
+      // refer to) cannot be const.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // `import fs = require('fs')` is deliberate: esbuild's ES-module interop copied every export of
       // fs, path and os at start-up (about 2 ms); see README "Performance". So is a require() where a
       // module is used: our own modules and the built-ins the everyday commands must not load

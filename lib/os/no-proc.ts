@@ -126,7 +126,7 @@ export function parseSysctlPortRange(text: string): [number, number] | null {
 export const runCommand: CommandRunner = (file, args) => {
   try {
     // Only where there is no /proc; loaded here because child_process is slow to load.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const { execFileSync } = require('child_process') as typeof import('child_process');
     return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000, env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024 });
   } catch (err) {

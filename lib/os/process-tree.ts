@@ -36,7 +36,7 @@ export function readProcessTable(): ProcessEntry[] {
     }
     return table;
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { spawnSync } = require('child_process') as typeof import('child_process');
   const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,stat=,lstart='], { encoding: 'utf8' });
   return parsePsTable(ps.stdout ?? '', ps.pid);
@@ -115,7 +115,7 @@ export function readProcessGroups(pid: number): { pgrp: number; foreground: numb
     return { pgrp, foreground: tty === 0 ? -1 : tpgid };
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const { execFileSync } = require('child_process') as typeof import('child_process');
     const out = execFileSync('ps', ['-o', 'pgid=,tpgid=', '-p', String(pid)], { encoding: 'utf8' });
     const [pgrp, tpgid] = out.trim().split(/\s+/).map(Number);

@@ -123,17 +123,21 @@ export function writeAll(fd: number, buffer: Buffer): void {
   }
 }
 
-function refuseSymlink(file: string): void {
-  let isLink = false;
+/**
+ * Refuses a file that is a symbolic link: Styxy never writes, rotates or reads its own files
+ * through one (a planted link would aim the write at anything the user can reach).
+ */
+export function refuseSymlink(file: string, never = 'writes through one'): void {
+  let isLink: boolean;
   try {
     isLink = seam.lstatSync(file).isSymbolicLink();
   } catch {
     return;
   }
   if (isLink) {
-    throw new StyxyError('UNSAFE_HOME', `${file} is a symbolic link; Styxy never writes through one`, {
+    throw new StyxyError('UNSAFE_HOME', `${file} is a symbolic link; Styxy never ${never}`, {
       details: { path: file },
-      suggestions: [`Inspect it, then remove it: rm ${file}`],
+      suggestions: [`Inspect it, then remove the link itself: rm ${file}`],
     });
   }
 }

@@ -1,7 +1,7 @@
 import os = require('os');
 import { StyxyError } from '../errors';
 import fs = require('fs');
-import { writeAll } from './atomic-write';
+import { refuseSymlink, writeAll } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
 
@@ -40,7 +40,7 @@ function appendWholeLines(file: string, text: string, what: string): void {
   try {
     fd = seam.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') refuseSymlink(file);
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') refuseSymlink(file, 'rotates or reads its log through one');
     throw appendFailure(file, err, `nothing was written to it, so ${what} are not logged`);
   }
   try {
@@ -91,7 +91,7 @@ function rotateIfLarge(paths: StyxyPaths): void {
   }
   if (size < AUDIT_ROTATE_BYTES) return;
   // Rotation renames the links themselves, but a planted link would go on being read as the log.
-  for (let n = 1; n <= AUDIT_ROTATIONS_KEPT; n++) refuseSymlink(`${paths.audit}.${n}`);
+  for (let n = 1; n <= AUDIT_ROTATIONS_KEPT; n++) refuseSymlink(`${paths.audit}.${n}`, 'rotates or reads its log through one');
   for (let n = AUDIT_ROTATIONS_KEPT - 1; n >= 1; n--) {
     try {
       seam.renameSync(`${paths.audit}.${n}`, `${paths.audit}.${n + 1}`);
@@ -102,20 +102,6 @@ function rotateIfLarge(paths: StyxyPaths): void {
   seam.renameSync(paths.audit, `${paths.audit}.1`);
 }
 
-function refuseSymlink(file: string): void {
-  let isLink = false;
-  try {
-    isLink = seam.lstatSync(file).isSymbolicLink();
-  } catch {
-    return;
-  }
-  if (isLink) {
-    throw new StyxyError('UNSAFE_HOME', `${file} is a symbolic link; Styxy never rotates or reads its log through one`, {
-      details: { path: file },
-      suggestions: [`Inspect it, then remove the link itself: rm ${file}`],
-    });
-  }
-}
 
 /**
  * Reads the audit events, oldest first, across rotations. A torn line (a writer killed
@@ -127,7 +113,7 @@ export function readAudit(paths: StyxyPaths): AuditEvent[] {
   files.push(paths.audit);
   const events: AuditEvent[] = [];
   for (const file of files) {
-    refuseSymlink(file);
+    refuseSymlink(file, 'rotates or reads its log through one');
     let text: string;
     try {
       text = seam.readFileSync(file, 'utf8') as string;

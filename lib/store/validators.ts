@@ -8,7 +8,7 @@ import { isSurelyValidState } from './state-quick-check';
 let loaded: { validateConfig: Validator; validateState: Validator } | undefined;
 
 export function validators(): { validateConfig: Validator; validateState: Validator } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   loaded ??= require('../generated/validators') as { validateConfig: Validator; validateState: Validator };
   return loaded;
 }

@@ -320,7 +320,7 @@ describe('boot ids', () => {
 });
 
 function readmeRecipeFor(name: string): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   return (require('../helpers/readme') as typeof import('../helpers/readme')).readmeRecipe(name);
 }
 
