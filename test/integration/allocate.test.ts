@@ -155,6 +155,8 @@ describe('owners', () => {
     const parent = await zombieToBe();
     const r = box.run(['allocate', '-s', 'dev', '--pid', String(parent.zombie), '--json']);
     expect(r.code).toBe(0);
+    // Only now does the owner end: a zombie until its parent reaps it, which it never does.
+    process.kill(parent.zombie, 'SIGKILL');
     await until(() => isZombie(parent.zombie), `PID ${parent.zombie} to become a zombie`);
     expect(box.run(['list', '--json']).json).toMatchObject({ allocations: [], pruned: 1 });
     parent.kill();
@@ -178,7 +180,6 @@ describe('owners', () => {
   });
 });
 
-/** `sleep 0.3 &` becomes a child of the exec'd `sleep 30`, which never reaps it: a zombie to be. */
 /** The process has ended and waits for its parent to reap it (state Z in /proc). */
 function isZombie(pid: number): boolean {
   try {
@@ -189,8 +190,10 @@ function isZombie(pid: number): boolean {
   }
 }
 
+/** `sleep 30 &` becomes a child of the exec'd `sleep 60`, which never reaps it: a zombie once killed. */
 async function zombieToBe(): Promise<{ zombie: number; kill: () => void }> {
-  const parent = spawn('bash', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The test ends the child once styxy has recorded it: under load, a timed end came first.
+  const parent = spawn('bash', ['-c', 'sleep 30 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const zombie = await new Promise<number>((resolve) => parent.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
   return { zombie, kill: () => parent.kill('SIGKILL') };
 }
