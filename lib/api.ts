@@ -47,7 +47,7 @@ export async function allocate(options: AllocateOptions | AllocateBatchOptions):
     };
     const { runAllocate } = await import('./app/allocate');
     const ctx = await contextFor(opts);
-    return withRelease(await runAllocate(ctx, input), opts);
+    return withRelease(await runAllocate(ctx, input), opts, input.keepFound === true);
   });
 }
 
@@ -56,8 +56,9 @@ async function allocateBatch(options: AllocateBatchOptions): Promise<PortAllocat
     const opts = optionsBag<AllocateBatchOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS.filter((k) => k !== 'waitReadyMs'), 'serviceTypes']);
     if (!Array.isArray(opts.serviceTypes) || !opts.serviceTypes.every((t) => typeof t === 'string')) throw invalid(`allocate: serviceTypes must be an array of type names, got ${describe(opts.serviceTypes)}`);
     const { runAllocateBatch } = await import('./app/allocate');
-    const batch = await runAllocateBatch(await contextFor(opts), { ...commonAllocateInput(opts), serviceTypes: opts.serviceTypes });
-    return batch.allocations.map((result) => withRelease(result, opts));
+    const common = commonAllocateInput(opts);
+    const batch = await runAllocateBatch(await contextFor(opts), { ...common, serviceTypes: opts.serviceTypes });
+    return batch.allocations.map((result) => withRelease(result, opts, common.keepFound === true));
   });
 }
 
@@ -104,7 +105,7 @@ export async function withPort<T>(options: AllocateOptions, fn: (port: number, a
   try {
     return await fn(allocation.port, allocation);
   } finally {
-    await allocation.release();
+    await (allocation as PortAllocation & { [quietRelease]: () => Promise<boolean> })[quietRelease]();
   }
 }
 
@@ -185,6 +186,9 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
     ...(opts.project !== undefined && { project: opts.project }),
     // The CLI's default owner is the process that ran it; here that is this process itself.
     owner: opts.persistent ? { persistent: true } : ttlMs !== undefined ? { ttlMs } : { pid: opts.pid ?? process.pid },
+    // Like `run`: the default owner never takes a found allocation from its owner (only one whose
+    // owner has ended and that is kept by its reservation alone).
+    ...(opts.pid === undefined && ttlMs === undefined && !opts.persistent && { keepFound: true }),
     ...(opts.dryRun && { dryRun: true }),
     ...(opts.yes && { yes: true }),
     ...(opts.newType && { newType: true }),
@@ -202,23 +206,36 @@ async function contextFor(opts: StyxyOptions): Promise<AppContext> {
   });
 }
 
-function withRelease(result: AllocateResult, opts: StyxyOptions): PortAllocation {
+/** withPort's release: the same as release(), without the warning when someone else owns it now. */
+const quietRelease = Symbol('quietRelease');
+
+function withRelease(result: AllocateResult, opts: StyxyOptions, claimsReservation: boolean): PortAllocation {
   const { success: _success, ...rest } = result;
-  const mine = !result.existing && !result.dryRun;
+  // Made by this call, or a sticky one whose owner had ended that this call took over: not one it
+  // merely found (a live owner's, a persistent one, a lease), which stays as it was.
+  const mine = !result.dryRun && ((!result.existing && !result.reused) || (claimsReservation && result.ownerChange === 'hand-over'));
   let released = false;
   const allocation = { ...rest, dryRun: result.dryRun === true } as PortAllocation;
-  Object.defineProperty(allocation, 'release', {
-    enumerable: false,
-    value: async (): Promise<void> => {
-      if (!mine || released) return;
-      try {
-        await release(result.lockId, pick(opts, ['home', 'cwd', 'onWarning']));
-      } catch (err) {
-        // Already gone (released elsewhere, or its owner ended and it was forgotten): released all the same.
-        if (!(isStyxyError(err) && err.code === 'NOT_FOUND')) throw err;
+  const give = async (quiet: boolean): Promise<boolean> => {
+    if (!mine || released) return false;
+    try {
+      const answer = await api(async () => {
+        const { runRelease } = await import('./app/release');
+        return runRelease(await contextFor(pick(opts, ['home', 'cwd', 'onWarning'])), { lockId: result.lockId, expectedOwner: result.owner });
+      });
+      if (answer.keptFor) {
+        if (!quiet) opts.onWarning?.(`styxy: port ${result.port} (${result.lockId}) was not released: it has another owner now, whose it stays`);
+        released = true;
+        return false;
       }
-      released = true;
-    },
-  });
+    } catch (err) {
+      // Already gone (released elsewhere, or its owner ended and it was forgotten): released all the same.
+      if (!(isStyxyError(err) && err.code === 'NOT_FOUND')) throw err;
+    }
+    released = true;
+    return true;
+  };
+  Object.defineProperty(allocation, 'release', { enumerable: false, value: () => give(false) });
+  Object.defineProperty(allocation, quietRelease, { enumerable: false, value: () => give(true) });
   return allocation;
 }

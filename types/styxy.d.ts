@@ -136,8 +136,14 @@ export interface PortAllocation extends Allocation {
   homePort?: true;
   /** The port was still cooling from another service: used because its range had no other free port. */
   cooling?: { freedAt: string; freedSecondsAgo: number; cooldownSeconds: number; previousHolder: { serviceType: string; instanceId: string; project: string }; message: string };
-  /** Releases it; does nothing for a dry run or an `existing` single instance (not this caller's). */
-  release(): Promise<void>;
+  /** A sticky allocation's owner changed: 'hand-over' (to `pid`, or to this process from an owner that had ended), 'renew', 'persist'. */
+  ownerChange?: 'hand-over' | 'renew' | 'persist';
+  /**
+   * Releases it, if it is this caller's: made by this call, or taken over from an owner that had
+   * ended. Resolves to false, and changes nothing, for a dry run, one it found (an `existing`
+   * single instance, a sticky reuse) or one someone else has made theirs meanwhile (onWarning says so).
+   */
+  release(): Promise<boolean>;
 }
 
 export interface ListOptions extends StyxyOptions {

@@ -41,7 +41,10 @@ export interface AllocateInput {
   waitReadyMs?: number;
   /** Create an unknown type even when it is a near miss of a known one (`--new-type`). */
   newType?: boolean;
-  /** `run`: a sticky reuse or an existing instance comes back as it is, never handed over to `owner`. */
+  /**
+   * `run`, and the API's default owner: a sticky reuse or an existing instance comes back as it is,
+   * never handed over to `owner`, unless its owner has ended and only a reservation keeps it.
+   */
   keepFound?: boolean;
 }
 
@@ -271,7 +274,9 @@ async function allocateStep(
   const autoMessage = auto ? { message: `New service type '${request.serviceType}' auto-configured` } : {};
   // A sticky re-allocation may change the owner (hand-over, renewal), unless `run` keeps what it found.
   const ownerChange = (current: Allocation) => {
-    if (input.keepFound) return null;
+    // A found allocation stays with its owner, unless that owner has ended and only its
+    // reservation keeps it: then the caller, who is about to use the port, takes it over.
+    if (input.keepFound && !(current.owner.kind === 'process' && current.owner.reservedUntil !== undefined)) return null;
     const planned = planOwnerChange(current, request.owner);
     if (!planned) return null;
     const { allocation, change } = planned;

@@ -6,6 +6,8 @@ export interface OwnerOptions {
   pid?: number;
   ttlMs?: number;
   persistent?: boolean;
+  /** With pid: that process is a `styxy run`. */
+  via?: 'run';
 }
 
 /**
@@ -20,7 +22,7 @@ export function resolveOwner(options: OwnerOptions, now: number): Owner {
     if (startTime === undefined) {
       throw new StyxyError('INVALID_ARGUMENT', `--pid ${options.pid}: no such running process`, { details: { pid: options.pid } });
     }
-    return processOwner({ kind: 'process', pid: options.pid, startTime }, readCommandLine(options.pid));
+    return processOwner({ kind: 'process', pid: options.pid, startTime, ...(options.via && { via: options.via }) }, readCommandLine(options.pid));
   }
   const invoker = detectInvoker();
   return processOwner({ kind: 'process', pid: invoker.pid, startTime: invoker.startTime, detected: true }, invoker.command);

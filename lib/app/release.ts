@@ -1,8 +1,8 @@
 import path = require('path');
 import { StyxyError } from '../errors';
 import { LOCK_ID_PATTERN, findNameProblem } from '../core/names';
-import { planRelease, type ReleaseSelector } from '../core/release';
-import type { Allocation } from '../core/types';
+import { isSameOwner, planRelease, type ReleaseSelector } from '../core/release';
+import type { Allocation, Owner } from '../core/types';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
@@ -13,12 +13,19 @@ export interface ReleaseInput {
   instanceId?: string;
   project?: string;
   all?: boolean;
+  /**
+   * A release on the creator's behalf (by lock id): frees the allocation only while its owner is
+   * still this one; otherwise nothing changes and the answer names it in `keptFor`.
+   */
+  expectedOwner?: Owner;
 }
 
 export interface ReleaseResult {
   success: true;
   released: Allocation[];
   pruned: number;
+  /** With expectedOwner: the allocation left alone, as someone else has made it theirs. */
+  keptFor?: Allocation;
 }
 
 export function checkReleaseInput(input: ReleaseInput): void {
@@ -47,10 +54,12 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
           ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
           ...(input.all && { all: true }),
         };
-  return withLiveState(ctx, ({ config, state, pruned }) => {
+  return withLiveState<ReleaseResult>(ctx, ({ config, state, pruned }) => {
     // An allocation whose owner just died is still the user's to release by name.
     const plan = planRelease(config.config, { ...state, allocations: [...state.allocations, ...pruned] }, selector);
     if (plan.kind === 'rejected') throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions });
+    const taken = input.expectedOwner && plan.released.find((a) => !isSameOwner(a.owner, input.expectedOwner as Owner));
+    if (taken) return { result: { success: true, released: [], pruned: pruned.length, keptFor: taken } };
     const releasedIds = new Set(plan.released.map((a) => a.lockId));
     return {
       result: { success: true, released: plan.released, pruned: pruned.filter((a) => !releasedIds.has(a.lockId)).length },

@@ -81,10 +81,10 @@ export interface RunOutcome {
 export async function runRun(ctx: TransactionContext, input: RunInput): Promise<RunResult> {
   const { runAllocate, runAllocateBatch } = await import('./allocate');
   const attempt = (acceptedRange?: [number, number]) =>
-    runAllocate(ctx, { ...input.request, owner: { pid: process.pid }, keepFound: true, ...(acceptedRange && { acceptedRange }) });
+    runAllocate(ctx, { ...input.request, owner: { pid: process.pid, via: 'run' }, keepFound: true, ...(acceptedRange && { acceptedRange }) });
   const { serviceType: _one, port: _port, acceptedRange: _range, waitReadyMs: _wait, ...shared } = input.request;
   const batch = (_first?: [number, number], acceptedRanges?: Record<string, [number, number]>) =>
-    runAllocateBatch(ctx, { ...shared, serviceTypes: input.serviceTypes ?? [], owner: { pid: process.pid }, keepFound: true, ...(acceptedRanges && { acceptedRanges }) });
+    runAllocateBatch(ctx, { ...shared, serviceTypes: input.serviceTypes ?? [], owner: { pid: process.pid, via: 'run' }, keepFound: true, ...(acceptedRanges && { acceptedRanges }) });
   const allocations =
     input.serviceTypes && input.serviceTypes.length > 1
       ? (await (input.confirm ? input.confirm(batch) : batch())).allocations
@@ -163,7 +163,8 @@ export function commandLine(input: Pick<StartInput, 'command' | 'port' | 'portFl
  *
  * The command stays in this process group, so it keeps the terminal: the keyboard's Ctrl-C
  * reaches it straight from the terminal, and is not passed on a second time. A SIGINT, SIGTERM or
- * SIGHUP sent to `run` alone is passed on; if the command is still running FORWARD_GRACE_MS
+ * SIGHUP sent to `run` alone is passed on (a SIGINT while both hold the terminal's foreground is
+ * taken for the keyboard's); either way, if the command is still running FORWARD_GRACE_MS
  * later, its whole tree is ended. Once the command has ended, every process descended from it
  * that still runs (found through the tree picture: see ProcessTreeWatch) gets SIGTERM, then
  * SIGKILL after TERM_WAIT_MS.
@@ -195,8 +196,9 @@ export function startAndWait(input: StartInput, hooks: StartHooks = {}): Promise
       if (ended || child.pid === undefined) return;
       // The picture first: the signal may end a parent whose children are then reparented.
       watch.snapshot();
-      if (signal === 'SIGINT' && sharesTerminalForeground(child.pid)) return;
-      child.kill(signal);
+      // The keyboard's Ctrl-C has reached the command from the terminal already; a `kill -INT` to
+      // run alone has not, and cannot be told apart: not passed on, but the grace holds for both.
+      if (!(signal === 'SIGINT' && sharesTerminalForeground(child.pid))) child.kill(signal);
       grace ??= setTimeout(() => {
         ending = endTree(watch);
       }, FORWARD_GRACE_MS);
@@ -302,7 +304,8 @@ async function releaseQuietly(ctx: TransactionContext, allocations: readonly All
   for (const lockId of lockIds) {
     const allocation = allocations.find((a) => a.lockId === lockId);
     try {
-      await runRelease(ctx, { lockId });
+      // Only while it is still this run's: someone may have made it theirs meanwhile.
+      await runRelease(ctx, { lockId, ...(allocation && { expectedOwner: allocation.owner }) });
     } catch (err) {
       const code = err instanceof StyxyError ? err.code : 'INTERNAL';
       if (code === 'NOT_FOUND') continue; // released by hand meanwhile

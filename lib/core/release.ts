@@ -1,4 +1,4 @@
-import type { Allocation, Config, State } from './types';
+import type { Allocation, Config, Owner, State } from './types';
 import { ownValue } from './types';
 import { isSingleInstance } from './allocation';
 
@@ -54,4 +54,16 @@ export function planRelease(config: Config, state: State, selector: ReleaseSelec
   }
   const released = new Set(matches);
   return { kind: 'released', state: { ...state, allocations: state.allocations.filter((a) => !released.has(a)) }, released: matches };
+}
+
+/**
+ * True while an allocation still has the owner its creator gave it: the same kind and, for a
+ * process, the same PID and start time. A release made on the creator's behalf (the end of a
+ * `run`, of `withPort`) frees the allocation only then: once someone else has made it theirs
+ * (`--persistent`, a `--pid` hand-over, a new lease holder), it is theirs to release.
+ */
+export function isSameOwner(actual: Owner, expected: Owner): boolean {
+  if (actual.kind !== expected.kind) return false;
+  if (actual.kind === 'process' && expected.kind === 'process') return actual.pid === expected.pid && actual.startTime === expected.startTime;
+  return true;
 }

@@ -1,3 +1,4 @@
+import type { OwnerChange } from './allocation';
 import type { Owner } from './types';
 
 /** What `run` got from allocate, as far as deciding goes. */
@@ -9,6 +10,8 @@ export interface RunAllocation {
   /** The same type + instance id + project already held it. */
   reused: boolean;
   owner: Owner;
+  /** 'hand-over': run took over a found allocation whose owner had ended (kept by its reservation). */
+  ownerChange?: OwnerChange;
 }
 
 /** What the OS says about the port of an allocation `run` did not create. */
@@ -26,15 +29,18 @@ export type RunPlan =
   /** The service already runs: start nothing, release what this run created just now. */
   | { kind: 'running'; allocation: RunAllocation; pid: number | null; command?: string; release: string[] };
 
-/** True when this run made the allocation, and so is the one to release it. */
-export function isCreatedByRun(a: Pick<RunAllocation, 'existing' | 'reused'>): boolean {
-  return !a.existing && !a.reused;
+/**
+ * True when this run made the allocation, or took it over from an owner that had ended, and so is
+ * the one to release it.
+ */
+export function isCreatedByRun(a: Pick<RunAllocation, 'existing' | 'reused' | 'ownerChange'>): boolean {
+  return (!a.existing && !a.reused) || a.ownerChange === 'hand-over';
 }
 
 /**
  * Decides what `run` does with its allocations. One it did not create (a sticky reuse or an
- * existing single instance) whose port something already listens on means the service runs
- * already: nothing is started. Otherwise the command starts on the ports given, and when it ends
+ * existing single instance) whose port something already listens on, or that a live `run` owns
+ * (its command may still be starting), means the service runs already: nothing is started. Otherwise the command starts on the ports given, and when it ends
  * only the allocations this run created are released; the others are left exactly as they were
  * (persistent, a lease, or a live owner that is not listening yet).
  */
@@ -43,13 +49,15 @@ export function planRun(allocations: readonly RunAllocation[], listeners: Readon
   for (const allocation of allocations) {
     if (isCreatedByRun(allocation)) continue;
     const listener = listeners.get(allocation.lockId);
-    if (!listener?.busy) continue;
     const ownerPid = allocation.owner.kind === 'process' ? allocation.owner.pid : null;
+    // A live `run` owns it: its command may still be starting, and a second copy would collide.
+    const byRun = allocation.owner.kind === 'process' && allocation.owner.via === 'run' && allocation.owner.reservedUntil === undefined;
+    if (!listener?.busy && !byRun) continue;
     return {
       kind: 'running',
       allocation,
-      pid: listener.pid ?? ownerPid,
-      ...(listener.command !== undefined && { command: listener.command }),
+      pid: listener?.pid ?? ownerPid,
+      ...(listener?.command !== undefined && { command: listener.command }),
       release,
     };
   }

@@ -90,6 +90,8 @@ export interface ProcessOwner {
   adoptedAt?: string;
   /** The owner has ended and nothing listened: the allocation is kept until this time. */
   reservedUntil?: string;
+  /** The owner is a `styxy run` (absent in states written before it was recorded). */
+  via?: 'run';
 }
 
 export type Owner =

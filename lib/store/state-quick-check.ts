@@ -60,7 +60,7 @@ function isSurelyValidOwner(owner: unknown): boolean {
     case 'lease':
       return keys === 2 && typeof o.expiresAt === 'string';
     case 'process': {
-      const { pid, startTime, command, detected, bootId, adoptedAt, reservedUntil } = o;
+      const { pid, startTime, command, detected, bootId, adoptedAt, reservedUntil, via } = o;
       if (!Number.isInteger(pid) || (pid as number) < 1) return false;
       if (startTime !== null && typeof startTime !== 'string') return false;
       // Three keys always; each optional one present is counted and checked.
@@ -75,6 +75,10 @@ function isSurelyValidOwner(owner: unknown): boolean {
       }
       if (bootId !== undefined) {
         if (typeof bootId !== 'string' || bootId.length > 100) return false;
+        expected++;
+      }
+      if (via !== undefined) {
+        if (via !== 'run') return false;
         expected++;
       }
       for (const text of [adoptedAt, reservedUntil]) {

@@ -252,6 +252,45 @@ describe('withPort', () => {
   });
 });
 
+describe('what someone else has made theirs', () => {
+  const audited = () => box.run(['audit', '--limit', '0', '--json']).json.events.map((e: Record<string, string>) => `${e.action} ${e.lockId}`);
+
+  test('withPort on a persistent sticky allocation uses it and leaves it: no hand-over, no release', async () => {
+    const kept = box.run(['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json']).json;
+    const port = await api.withPort({ serviceType: 'dev', instanceId: 'web', ...at }, (p, allocation) => {
+      expect(allocation).toMatchObject({ reused: true, owner: { kind: 'persistent' } });
+      expect(allocation.ownerChange).toBeUndefined();
+      return p;
+    });
+    expect(port).toBe(kept.port);
+    expect(cliList()).toEqual([expect.objectContaining({ lockId: kept.lockId, owner: { kind: 'persistent' } })]);
+    expect(audited()).toEqual([`allocate ${kept.lockId}`]);
+  });
+
+  test('release() of an allocation made persistent meanwhile leaves it, resolves false and says why', async () => {
+    const warnings: string[] = [];
+    const a = await api.allocate({ serviceType: 'dev', instanceId: 'web', ...at, onWarning: (m) => warnings.push(m) });
+    expect(box.run(['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json']).json).toMatchObject({ lockId: a.lockId, ownerChange: 'persist' });
+    expect(await a.release()).toBe(false);
+    expect(warnings).toEqual([expect.stringContaining('has another owner now')]);
+    expect(cliList()).toEqual([expect.objectContaining({ lockId: a.lockId, owner: { kind: 'persistent' } })]);
+    expect(audited()).toEqual([`allocate ${a.lockId}`, `persist ${a.lockId}`]);
+  });
+
+  test('withPort takes over a sticky allocation whose owner ended (reserved), and releases it at the end', async () => {
+    box.run(['config', 'set', 'lifetime.reservation-grace-seconds', '30']);
+    const once = spawnSync('sh', ['-c', `"${process.execPath}" "${path.join(ROOT, 'bin', 'styxy')}" allocate -s dev -n web -q; true`], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+    const port = Number(once.stdout);
+    const inside = await api.withPort({ serviceType: 'dev', instanceId: 'web', ...at }, (p, allocation) => {
+      expect(allocation).toMatchObject({ reused: true, ownerChange: 'hand-over', owner: { kind: 'process', pid: process.pid } });
+      return [p, cliList()] as const;
+    });
+    expect(inside[0]).toBe(port);
+    expect(inside[1]).toEqual([expect.objectContaining({ port, owner: expect.objectContaining({ pid: process.pid }) })]);
+    expect(cliList()).toEqual([]);
+  });
+});
+
 describe('as a library in another program', () => {
   test('nothing is printed and nothing exits, failures included; the allocation dies with its process', () => {
     const r = node(`

@@ -290,3 +290,104 @@ print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
     expect(allocations()).toEqual([]);
   });
 });
+
+/** A command for `run` that writes $PORT to $READY, then waits until the file $GO exists. */
+// Ends too once the sandbox is gone, so a failing test leaves nothing running.
+const WAIT_FOR_GO = ['sh', '-c', 'echo "$PORT" > "$READY"; while [ -e "$READY" ] && [ ! -e "$GO" ]; do sleep 0.05; done'];
+
+describe('what others make theirs while run runs', () => {
+  test('run creates web; allocate --persistent makes it persistent meanwhile; run ends and leaves it', async () => {
+    const ready = path.join(box.dir, 'ready');
+    const go = path.join(box.dir, 'go');
+    const run = startRun(['-s', 'dev', '-n', 'web', '--', ...WAIT_FOR_GO], { READY: ready, GO: go });
+    const port = await waitFor('the command to start', () => fs.existsSync(ready) && Number(fs.readFileSync(ready, 'utf8')));
+    const kept = box.run(['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json']).json;
+    expect(kept).toMatchObject({ port, reused: true, ownerChange: 'persist' });
+    fs.writeFileSync(go, '');
+    expect((await run.done).code).toBe(0);
+    expect(allocations()).toEqual([expect.objectContaining({ lockId: kept.lockId, port, owner: { kind: 'persistent' } })]);
+    expect(auditActions()).toEqual([`allocate ${kept.lockId}`, `persist ${kept.lockId}`]);
+  });
+
+  test('a reserved sticky allocation (its owner ended) is taken over by run, kept past the grace, released at its end', async () => {
+    box.run(['config', 'set', 'lifetime.reservation-grace-seconds', '2']);
+    const once = spawnSync('sh', ['-c', `"${NODE}" "${BIN}" allocate -s dev -n web -q; true`], { cwd: box.cwd, env: env(), encoding: 'utf8' });
+    const port = Number(once.stdout);
+    expect(port).toBe(3000);
+    const ready = path.join(box.dir, 'ready');
+    const go = path.join(box.dir, 'go');
+    const run = startRun(['-s', 'dev', '-n', 'web', '--', ...WAIT_FOR_GO], { READY: ready, GO: go });
+    expect(await waitFor('the command to start', () => fs.existsSync(ready) && Number(fs.readFileSync(ready, 'utf8')))).toBe(port);
+    const [held] = allocations();
+    expect(held).toMatchObject({ port, instanceId: 'web', owner: { kind: 'process', pid: run.proc.pid } });
+    expect(held.owner.reservedUntil).toBeUndefined();
+    // Past the grace the bash owner had: the port is still the run's.
+    const graceOver = Date.now() + 2_500;
+    await waitFor('the grace to pass', () => Date.now() > graceOver, 10_000);
+    expect(box.run(['allocate', '-s', 'dev', '-q']).stdout.trim()).not.toBe(String(port));
+    fs.writeFileSync(go, '');
+    expect((await run.done).code).toBe(0);
+    expect(allocations().map((a: { port: number }) => a.port)).not.toContain(port);
+    expect(auditActions()).toContain(`release ${held.lockId}`);
+  }, 30_000);
+
+  test('a second run with the same id while the first is still starting: "already running", nothing started, exit 0', async () => {
+    const ready = path.join(box.dir, 'ready');
+    const go = path.join(box.dir, 'go');
+    const first = startRun(['-s', 'dev', '-n', 'web', '--', ...WAIT_FOR_GO], { READY: ready, GO: go });
+    const port = await waitFor('the command to start', () => fs.existsSync(ready) && Number(fs.readFileSync(ready, 'utf8')));
+    const marker = path.join(box.dir, 'second-started');
+    const second = box.run(['run', '-s', 'dev', '-n', 'web', '--', 'touch', marker]);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`'web' is already running on port ${port} (PID ${first.proc.pid})`);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(allocations()).toEqual([expect.objectContaining({ port, owner: expect.objectContaining({ pid: first.proc.pid, via: 'run' }) })]);
+    fs.writeFileSync(go, '');
+    expect((await first.done).code).toBe(0);
+    expect(allocations()).toEqual([]);
+  });
+});
+
+describe('kill -INT to a run in the foreground of a terminal', () => {
+  test('the command that goes on is ended after the grace, and the port released', () => {
+    const ready = path.join(box.dir, 'ready');
+    // run is the terminal's foreground job; a SIGINT sent to it alone (not the keyboard's).
+    const driver = `
+import os, pty, sys, time, json, signal
+ready = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+os.set_blocking(fd, False)
+deadline = time.time() + 20
+while not (os.path.exists(ready) and os.path.getsize(ready) > 0):
+    if time.time() > deadline: raise SystemExit("timeout: " + ready)
+    try:
+        os.read(fd, 4096)
+    except OSError:
+        pass
+    time.sleep(0.02)
+os.kill(pid, signal.SIGINT)
+os.set_blocking(fd, True)
+while True:
+    try:
+        if not os.read(fd, 4096): break
+    except OSError:
+        break
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
+`;
+    const r = spawnSync('python3', ['-c', driver, ready, NODE, BIN, 'run', '-s', 'dev', '--', 'sh', '-c', `echo $$ > "${ready}"; exec sleep 60`], {
+      cwd: box.cwd,
+      env: env(),
+      encoding: 'utf8',
+      timeout: 25_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ exit: 143 });
+    const sleepPid = Number(fs.readFileSync(ready, 'utf8'));
+    strays.push(sleepPid);
+    expect(isRunning(sleepPid)).toBe(false);
+    expect(allocations()).toEqual([]);
+  }, 30_000);
+});

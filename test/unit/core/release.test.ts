@@ -1,4 +1,4 @@
-import { planRelease } from '../../../lib/core/release';
+import { isSameOwner, planRelease } from '../../../lib/core/release';
 import { allocation, config, state } from '../../helpers/builders';
 
 const cfg = config({ dev: { port_range: [3000, 3099] }, ai: { port_range: [11400, 11499], instance_behavior: 'single' } });
@@ -31,4 +31,17 @@ test('by type alone: a single-instance type releases its holder from any project
 test('nothing matching is NOT_FOUND', () => {
   expect(planRelease(cfg, st, { lockId: 'nope' })).toMatchObject({ kind: 'rejected', code: 'NOT_FOUND' });
   expect(planRelease(cfg, st, { serviceType: 'dev', instanceId: 'web', project: '/r' })).toMatchObject({ code: 'NOT_FOUND' });
+});
+
+describe('isSameOwner', () => {
+  const proc = { kind: 'process' as const, pid: 10, startTime: '5' };
+  test.each<[string, Parameters<typeof isSameOwner>[0], boolean]>([
+    ['the same process', { ...proc, via: 'run' }, true],
+    ['another start time (a reused PID)', { ...proc, startTime: '6' }, false],
+    ['another PID', { ...proc, pid: 11 }, false],
+    ['made persistent', { kind: 'persistent' }, false],
+    ['a lease', { kind: 'lease', expiresAt: '2026-01-01T00:00:00Z' }, false],
+  ])('%s', (_what, actual, same) => {
+    expect(isSameOwner(actual, proc)).toBe(same);
+  });
 });

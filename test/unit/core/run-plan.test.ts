@@ -48,3 +48,23 @@ describe('planRun', () => {
     expect([isCreatedByRun(made()), isCreatedByRun(made({ reused: true })), isCreatedByRun(made({ existing: true }))]).toEqual([true, false, false]);
   });
 });
+
+describe('what run takes over, and another run', () => {
+  test('a found allocation run took over from an ended owner is released at its end', () => {
+    expect(planRun([made({ reused: true, ownerChange: 'hand-over' })], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({
+      kind: 'start',
+      release: ['dev-web-aaaaaa'],
+      keep: [],
+    });
+  });
+
+  test('a found allocation a live run owns is running, even with nothing listening yet', () => {
+    const a = made({ reused: true, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run' } });
+    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'running', allocation: a, pid: 55, release: [] });
+  });
+
+  test('a run owner that has ended (reserved) does not count as running', () => {
+    const a = made({ reused: true, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run', reservedUntil: '2026-01-01T00:00:00Z' } });
+    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]])).kind).toBe('start');
+  });
+});

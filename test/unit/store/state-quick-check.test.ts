@@ -50,6 +50,7 @@ function owner(r: Random): Record<string, unknown> {
       if (r.next() < 0.5) o.adoptedAt = '2026-01-01T00:00:00.000Z';
       if (r.next() < 0.5) o.reservedUntil = '2026-01-01T00:01:00.000Z';
       if (r.next() < 0.5) o.command = 'bash';
+      if (r.next() < 0.3) o.via = 'run';
       return o;
     }
   }
@@ -111,7 +112,7 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const i = r.int(0, s.allocations.length - 1);
   const a = { ...s.allocations[i]! };
   const target: Record<string, unknown> = where < 4 ? { ...(a.owner as object) } : a;
-  const key = r.pick(where < 4 ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'extra'] : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'extra']);
+  const key = r.pick(where < 4 ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'extra'] : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'extra']);
   const roll = r.next();
   if (roll < 0.2) delete target[key];
   else if (roll < 0.3) target[key] = r.pick(['process', 'lease', 'persistent', 'Persistent']);
