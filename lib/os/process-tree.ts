@@ -1,5 +1,5 @@
 import fs = require('fs');
-import { isDeadState, probeLiveProcesses, readProcessStat } from './processes';
+import { hasProc, isDeadState, probeLiveProcesses, readProcessStat, readStatFields } from './processes';
 
 /** One live process: its parent, and its start time, which with the PID names it for good. */
 export interface ProcessEntry {
@@ -13,8 +13,6 @@ export interface ProcessEntry {
 export type TrackedProcess = Pick<ProcessEntry, 'pid' | 'startTime'>;
 
 export const processKey = (p: TrackedProcess): string => `${p.pid}@${p.startTime ?? '?'}`;
-
-const hasProc = (): boolean => process.platform === 'linux' && fs.existsSync('/proc/self/stat');
 
 /**
  * Every live process on the machine (zombies left out): /proc on Linux, `ps -A` elsewhere.
@@ -100,14 +98,9 @@ export function hasEnvironmentEntry(pid: number, entry: string): boolean {
 /** The process group of `pid` and the foreground process group of its terminal (-1 without one). */
 export function readProcessGroups(pid: number): { pgrp: number; foreground: number } | null {
   if (hasProc()) {
-    let text: string;
-    try {
-      text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    } catch {
-      return null;
-    }
     // After the name: state ppid pgrp session tty_nr tpgid.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const fields = readStatFields(pid);
+    if (!fields) return null;
     const pgrp = Number(fields[2]);
     const tty = Number(fields[4]);
     const tpgid = Number(fields[5]);

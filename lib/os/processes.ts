@@ -11,20 +11,28 @@ export interface ProcessStat {
   startTime: string;
 }
 
-const hasProc = (): boolean => process.platform === 'linux' && fs.existsSync('/proc/self/stat');
+/** Linux with /proc mounted: process facts come from there, else from ps. */
+export const hasProc = (): boolean => process.platform === 'linux' && fs.existsSync('/proc/self/stat');
 
 /**
- * Reads /proc/PID/stat. The command name (field 2) may hold spaces and parentheses, so the
- * fields are taken after the last ')'.
+ * The fields of /proc/PID/stat after the command name, or null when it cannot be read. The
+ * name (field 2) may hold spaces and parentheses, so the fields are taken after the last ')':
+ * index 0 is field 3 (state).
  */
-export function readProcessStat(pid: number): ProcessStat | null {
+export function readStatFields(pid: number): string[] | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
   } catch {
     return null;
   }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Reads /proc/PID/stat: state, parent and start time. */
+export function readProcessStat(pid: number): ProcessStat | null {
+  const fields = readStatFields(pid);
+  if (!fields) return null;
   // After the name: state(3) ppid(4) ... starttime(22) → indexes 0, 1 and 19.
   const state = fields[0];
   const ppid = Number(fields[1]);

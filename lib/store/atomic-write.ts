@@ -90,7 +90,8 @@ export function renameUnderLock(from: string, to: string): void {
   }
 }
 
-function exists(file: string): boolean {
+/** Whether anything, a dangling symlink included, stands at `file`. */
+export function exists(file: string): boolean {
   try {
     seam.lstatSync(file);
     return true;

@@ -1,5 +1,6 @@
 import path = require('path');
 import { StyxyError } from '../errors';
+import { exists } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
 
@@ -69,11 +70,3 @@ function isRealDirectory(dir: string): boolean {
   });
 }
 
-function exists(file: string): boolean {
-  try {
-    seam.lstatSync(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
