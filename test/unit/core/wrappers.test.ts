@@ -9,7 +9,7 @@ describe('isPackageRunner', () => {
     [['node', '/usr/lib/node_modules/npm/bin/npx-cli.js', 'styxy'], true],
     [['/usr/local/bin/pnpm', 'dlx', 'styxy'], true],
     [['bash', '-c', 'npx styxy allocate; echo done'], false],
-    [['node', '/work/app/server.js'], false],
+    [['node', '/srv/app/server.js'], false],
     [['vim', 'npm'], false],
   ])('%j is %s', (argv, expected) => {
     expect(isPackageRunner(argv)).toBe(expected);
@@ -56,9 +56,9 @@ describe('isOneStyxyCommand', () => {
     ['styxy allocate -s dev\necho done', false],
     ['styxy run -s dev -- vite &', false],
     ['make deploy', false],
-    ['cd /work/app && styxy allocate -s dev -q', true],
-    ["cd '/work/my app' && styxy allocate -s dev -q", true],
-    ['cd "/work/$(id -u)" && styxy allocate -s dev -q', false],
+    ['cd /srv/app && styxy allocate -s dev -q', true],
+    ["cd '/srv/my app' && styxy allocate -s dev -q", true],
+    ['cd "/srv/$(id -u)" && styxy allocate -s dev -q', false],
     ['cd /a; cd b && exec styxy allocate -s dev', true],
     ['cd && styxy allocate -s dev', true],
     ['cd /a && styxy allocate -s dev && npm run dev', false],
