@@ -231,3 +231,34 @@ export function hasIPv6Loopback(): Promise<boolean> {
     server.listen({ port: 0, host: '::1' }, () => server.close(() => resolve(true)));
   });
 }
+
+/**
+ * Runs `fn` with a 256 KB tmpfs mounted at `dir/tmpfs` (a disk that fills up in a test), and
+ * unmounts it afterwards. Mounting needs root: elsewhere the test says so and returns.
+ */
+export function withTmpfs(dir: string, fn: (mount: string) => void): void {
+  const mount = path.join(dir, 'tmpfs');
+  fs.mkdirSync(mount);
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mount]).status !== 0) {
+    console.warn('skipped: cannot mount a tmpfs here (needs root)');
+    return;
+  }
+  try {
+    fn(mount);
+  } finally {
+    spawnSync('umount', [mount]);
+  }
+}
+
+/** Fills the filesystem of `mount` to the last byte with one file, and returns that file's path. */
+export function fillDisk(mount: string): string {
+  const filler = path.join(mount, 'filler');
+  const fd = fs.openSync(filler, 'w');
+  try {
+    for (;;) fs.writeSync(fd, Buffer.alloc(4096, 120));
+  } catch {
+    /* full */
+  }
+  fs.closeSync(fd);
+  return filler;
+}

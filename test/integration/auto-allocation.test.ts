@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, freePortBlock, listen, sleeper, useSandbox } from '../helpers/cli';
+import { BIN, closeServer, fillDisk, freePortBlock, listen, sleeper, useSandbox, withTmpfs } from '../helpers/cli';
 
 const box = useSandbox();
 
@@ -230,13 +230,7 @@ describe('rollback: a failure before the commit leaves config, state, docs and b
   });
 
   test('a full disk while writing the config: WRITE_FAILED, everything byte-identical, no temp files', () => {
-    const mount = path.join(box.dir, 'tmpfs');
-    fs.mkdirSync(mount);
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mount]).status !== 0) {
-      console.warn('skipped: cannot mount a tmpfs here (needs root)');
-      return;
-    }
-    try {
+    withTmpfs(box.dir, (mount) => {
       const home = path.join(mount, 'home');
       const env = { STYXY_HOME: home };
       fs.mkdirSync(home, { mode: 0o700 });
@@ -246,14 +240,7 @@ describe('rollback: a failure before the commit leaves config, state, docs and b
       expect(box.run(['allocate', '-s', 'api', '--persistent', '-q'], { env }).code).toBe(0);
       for (const leave of [0, 8192]) {
         const before = snapshot(home);
-        const filler = path.join(mount, 'filler');
-        const fd = fs.openSync(filler, 'w');
-        try {
-          for (;;) fs.writeSync(fd, Buffer.alloc(4096, 120));
-        } catch {
-          /* full */
-        }
-        fs.closeSync(fd);
+        const filler = fillDisk(mount);
         if (leave) fs.truncateSync(filler, fs.statSync(filler).size - leave);
         const r = box.run(['allocate', '-s', 'grafana', '--json'], { env });
         expect(r.json?.error?.code).toBe('WRITE_FAILED');
@@ -263,9 +250,7 @@ describe('rollback: a failure before the commit leaves config, state, docs and b
       }
       expect(box.run(['allocate', '-s', 'grafana', '--json'], { env }).json.autoAllocated).toBe(true);
       expect(box.run(['config', 'validate'], { env }).code).toBe(0);
-    } finally {
-      spawnSync('umount', [mount]);
-    }
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
-import { BIN, freePortBlock, killAndWait, sleeper, useSandbox, type Sandbox } from '../helpers/cli';
+import { BIN, fillDisk, freePortBlock, killAndWait, sleeper, useSandbox, withTmpfs, type Sandbox } from '../helpers/cli';
 import { hasPty, runInPty } from '../helpers/pty';
 
 const box = useSandbox();
@@ -282,24 +282,11 @@ describe('the small ones (issue 14 item 14)', () => {
   });
 
   test('doctor reports a home whose filesystem is full (a 256 KB tmpfs, as root)', () => {
-    const mount = path.join(box.dir, 'tmpfs');
-    fs.mkdirSync(mount);
-    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mount]).status !== 0) {
-      console.warn('skipped: cannot mount a tmpfs here (needs root)');
-      return;
-    }
-    try {
+    withTmpfs(box.dir, (mount) => {
       const env = { STYXY_HOME: path.join(mount, 'home') };
       expect(box.run(['allocate', '-s', 'api', '--persistent', '-q'], { env }).code).toBe(0);
       expect(box.run(['doctor', '--json'], { env }).json.checks).toContainEqual(expect.objectContaining({ name: 'disk', status: 'ok' }));
-      const filler = path.join(mount, 'filler');
-      const fd = fs.openSync(filler, 'w');
-      try {
-        for (;;) fs.writeSync(fd, Buffer.alloc(4096, 120));
-      } catch {
-        /* full */
-      }
-      fs.closeSync(fd);
+      const filler = fillDisk(mount);
       const r = box.run(['doctor', '--json'], { env });
       expect(r.code).toBe(15);
       expect(r.json.error.code).toBe('NEEDS_ATTENTION');
@@ -308,8 +295,6 @@ describe('the small ones (issue 14 item 14)', () => {
       expect(box.run(['allocate', '-s', 'api', '--json'], { env }).json.error.code).toBe('WRITE_FAILED');
       fs.unlinkSync(filler);
       expect(box.run(['doctor', '--json'], { env }).code).toBe(0);
-    } finally {
-      spawnSync('umount', [mount]);
-    }
+    });
   });
 });
