@@ -46,19 +46,23 @@ function generateVersion() {
  */
 async function bundle() {
   const esbuild = require('esbuild');
-  const common = { bundle: true, platform: 'node', target: 'node18', format: 'cjs', logLevel: 'warning', legalComments: 'none', minify: true, keepNames: true };
+  const common = { bundle: true, platform: 'node', target: 'node18', format: 'cjs', logLevel: 'warning', legalComments: 'none', minify: true, keepNames: false };
   // yargs goes in a file of its own, loaded only for help, usage errors and the command lines the
   // fast path leaves to it: the everyday path does not even compile it. minimatch likewise, loaded
-  // only when an auto-allocation rule has a glob.
+  // only when an auto-allocation rule has a glob, and the schema validators.
   const apart = {
     name: 'apart',
     setup(build) {
       build.onResolve({ filter: /^yargs\/yargs$/ }, () => ({ path: './yargs.js', external: true }));
       build.onResolve({ filter: /^minimatch$/ }, () => ({ path: './minimatch.js', external: true }));
+      build.onResolve({ filter: /\/generated\/validators$/ }, () => ({ path: './validators.js', external: true }));
     },
   };
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('yargs/yargs')], outfile: path.join(root, 'dist', 'yargs.js') });
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('minimatch')], outfile: path.join(root, 'dist', 'minimatch.js') });
+  // The schema validators (a quarter of the code) are needed only when a config file is there or
+  // the state fails its quick check: a file of their own, which the everyday path does not read.
+  esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'generated', 'validators.js')], outfile: path.join(root, 'dist', 'validators.js') });
   // The loader that bin/styxy calls: it reads the bundle with its code cache (see lib/boot.ts).
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'boot.ts')], outfile: path.join(root, 'dist', 'boot.js') });
   // The Node API, an entry of its own: importing it loads neither yargs nor the CLI.

@@ -128,6 +128,7 @@ test('the tarball holds what runs and nothing else, and the package is publishab
       'dist/boot.js',
       'dist/minimatch.js',
       'dist/styxy.js',
+      'dist/validators.js',
       'dist/yargs.js',
       'package.json',
       'schemas/config.schema.json',
@@ -242,7 +243,7 @@ test('the same commit builds byte-identical bundles, named by a hash of the CLI 
       fs.readdirSync(dir).filter((n) => /\.(js|mjs|d\.ts)$/.test(n)).sort().map((n) => [n, crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, n))).digest('hex')]),
     );
   const mine = digest(path.join(ROOT, 'dist'));
-  expect(Object.keys(mine)).toEqual(expect.arrayContaining(['api.js', 'api.mjs', 'api.d.ts', 'boot.js', 'styxy.js', 'yargs.js', 'minimatch.js']));
+  expect(Object.keys(mine)).toEqual(expect.arrayContaining(['api.js', 'api.mjs', 'api.d.ts', 'boot.js', 'styxy.js', 'yargs.js', 'minimatch.js', 'validators.js']));
   expect(digest(path.join(copy, 'dist'))).toEqual(mine);
   const bundle = fs.readFileSync(path.join(ROOT, 'dist', 'styxy.js'));
   const id = /^\/\*styxy-build:([0-9a-f]{16})\*\//.exec(bundle.toString('utf8', 0, 64))?.[1];
