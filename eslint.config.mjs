@@ -21,7 +21,7 @@ export default tseslint.config(
       // demand that way; anything else stays an import.
       '@typescript-eslint/no-require-imports': [
         'error',
-        { allowAsImport: true, allow: ['^\\.{1,2}/', '^(child_process|net|crypto|stream|tty|readline|zlib|os|fs|path|minimatch)$'] },
+        { allowAsImport: true, allow: ['^\\.{1,2}/', '^(child_process|net|crypto|stream|tty|readline|zlib|os|fs|path|module|minimatch)$'] },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
