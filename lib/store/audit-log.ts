@@ -1,5 +1,5 @@
-import os = require('os');
 import { StyxyError } from '../errors';
+import { userName } from '../os/identity';
 import fs = require('fs');
 import { refuseSymlink, writeAll } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
@@ -135,9 +135,5 @@ export function readAudit(paths: StyxyPaths): AuditEvent[] {
 
 /** The user name recorded in audit events and auto-allocation marks. */
 export function currentUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
+  return userName();
 }

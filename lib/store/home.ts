@@ -1,8 +1,8 @@
-import os = require('os');
 import path = require('path');
 import { StyxyError } from '../errors';
 import { seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
+import { osModule } from '../os/identity';
 
 const currentUid = (): number | null => (typeof process.getuid === 'function' ? process.getuid() : null);
 
@@ -145,7 +145,7 @@ function styxyCommand(): string {
 
 function safeRootHome(): string {
   try {
-    return os.userInfo().homedir || '/root';
+    return osModule().userInfo().homedir || '/root';
   } catch {
     return '/root';
   }

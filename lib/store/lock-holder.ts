@@ -1,6 +1,7 @@
 import fs = require('fs');
-import os = require('os');
+import { hostName } from '../os/identity';
 import { describeProcess, isDeadState, readProcessStat, readStartTime } from '../os/processes';
+import { isoTime } from '../core/time';
 
 /**
  * The record a lock holder leaves in its lock: who it is (PID, start time, PID namespace, host),
@@ -37,9 +38,9 @@ export function ownHolderRecord(nonce: string): HolderRecord {
     pid: process.pid,
     startTime: readStartTime(process.pid) ?? null,
     ns: pidNamespace(),
-    host: os.hostname(),
+    host: hostName(),
     nonce,
-    since: new Date().toISOString(),
+    since: isoTime(Date.now()),
     command: process.argv.slice(2).join(' ').slice(0, 200),
   };
 }
@@ -61,7 +62,7 @@ export function parseHolderRecord(text: string): HolderRecord | null {
  */
 export function processLiveness(who: { pid: number; startTime?: string | null; ns: string | null; host: string }): Liveness {
   const ns = pidNamespace();
-  if (ns === null || who.ns !== ns || who.host !== os.hostname()) return 'unknown';
+  if (ns === null || who.ns !== ns || who.host !== hostName()) return 'unknown';
   const stat = readProcessStat(who.pid);
   if (!stat || isDeadState(stat.state)) return 'dead';
   if (who.startTime && stat.startTime !== who.startTime) return 'dead';

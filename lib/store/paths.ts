@@ -1,7 +1,7 @@
-import os = require('os');
 import path = require('path');
 import { StyxyError } from '../errors';
 import { shellWord } from './home';
+import { osModule } from '../os/identity';
 
 /** Every file Styxy keeps, all inside `$STYXY_HOME`. */
 export interface StyxyPaths {
@@ -45,13 +45,13 @@ function accountHome(env: NodeJS.ProcessEnv): string {
   if (fromEnv && path.isAbsolute(fromEnv)) return fromEnv;
   let fromAccount: string | undefined;
   try {
-    fromAccount = os.userInfo().homedir;
+    fromAccount = osModule().userInfo().homedir;
   } catch {
     /* no passwd entry */
   }
   if (fromAccount && path.isAbsolute(fromAccount)) return fromAccount;
   // Windows has no HOME: os.homedir() asks USERPROFILE and the account.
-  const fallback = os.homedir();
+  const fallback = osModule().homedir();
   if (fallback && path.isAbsolute(fallback)) return fallback;
   throw new StyxyError('INVALID_ARGUMENT', `Cannot tell your home directory (HOME is ${JSON.stringify(fromEnv ?? '')} and the account has none)`, {
     details: { variable: 'HOME', value: fromEnv ?? null },

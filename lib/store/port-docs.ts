@@ -1,11 +1,12 @@
 import fs = require('fs');
-import os = require('os');
 import path = require('path');
 import { StyxyError } from '../errors';
 import { writeFileAtomic } from './atomic-write';
 import { seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
 import { readTextCapped, CONFIG_MAX_BYTES } from './read-capped';
+import { osModule } from '../os/identity';
+import { isoTime } from '../core/time';
 
 /**
  * Why `auto_allocation.port_docs_path` may not be used, or null when it may. The document is
@@ -23,7 +24,7 @@ export function findDocsPathProblem(paths: StyxyPaths, configured: string): stri
 }
 
 function expandDocsPath(paths: StyxyPaths, configured: string): string {
-  if (configured === '~' || configured.startsWith('~/')) return path.join(os.homedir(), configured.slice(1));
+  if (configured === '~' || configured.startsWith('~/')) return path.join(osModule().homedir(), configured.slice(1));
   return path.resolve(paths.home, configured);
 }
 
@@ -45,7 +46,7 @@ const HEADER = '# Ports\n\n| Service type | Range | Note |\n|---|---|---|\n';
 export function appendPortDocsRow(paths: StyxyPaths, file: string, serviceType: string, range: readonly [number, number], at: number): void {
   ensureDirectoriesWithin(paths.home, path.dirname(file));
   const existing = readNoFollow(file);
-  const day = new Date(at).toISOString().slice(0, 10);
+  const day = isoTime(at).slice(0, 10);
   const row = `| ${serviceType} | ${range[0]}-${range[1]} | Auto-allocated ${day} |\n`;
   const lead = existing === null ? HEADER : existing.length > 0 && !existing.endsWith('\n') ? '\n' : '';
   writeFileAtomic(file, `${existing ?? ''}${lead}${row}`);
