@@ -7,6 +7,7 @@ import { currentUser } from '../store/audit-log';
 import { buildEffectiveConfig, type LoadedConfig } from '../store/config-files';
 import { appendPortDocsRow, resolveDocsPath } from '../store/port-docs';
 import type { TransactionContext } from '../store/transaction';
+import { isoTime } from '../core/time';
 
 /** Matches a type name against a rule's glob. minimatch is loaded only when a rule has a glob. */
 export function globMatch(name: string, pattern: string): boolean {
@@ -103,7 +104,7 @@ export interface AcceptedRange {
  */
 export function acceptProposal(ctx: TransactionContext, loaded: LoadedConfig, proposal: RangeProposal): AcceptedRange {
   const now = ctx.now();
-  const type = newServiceType(proposal, { at: new Date(now).toISOString(), by: currentUser(), rule: proposal.rule });
+  const type = newServiceType(proposal, { at: isoTime(now), by: currentUser(), rule: proposal.rule });
   const userLayer = withServiceType(loaded.userLayer, proposal.serviceType, type);
   const config = buildEffectiveConfig(ctx.paths, loaded.projectFile, loaded.projectLayer, userLayer);
   const docs = loaded.config.auto_allocation.port_docs_path;

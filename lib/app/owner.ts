@@ -1,6 +1,7 @@
 import { StyxyError } from '../errors';
 import type { Owner, ProcessOwner } from '../core/types';
 import { detectInvoker, readBootId, readCommandLine, readStartTime } from '../os/processes';
+import { isoTime } from '../core/time';
 
 export interface OwnerOptions {
   pid?: number;
@@ -16,7 +17,7 @@ export interface OwnerOptions {
  */
 export function resolveOwner(options: OwnerOptions, now: number): Owner {
   if (options.persistent) return { kind: 'persistent' };
-  if (options.ttlMs !== undefined) return { kind: 'lease', expiresAt: new Date(now + options.ttlMs).toISOString() };
+  if (options.ttlMs !== undefined) return { kind: 'lease', expiresAt: isoTime(now + options.ttlMs) };
   if (options.pid !== undefined) {
     const startTime = readStartTime(options.pid);
     if (startTime === undefined) {

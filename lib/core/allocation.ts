@@ -1,6 +1,7 @@
 import type { Allocation, Config, FreedPort, Owner, ServiceType, State } from './types';
 import { ownValue } from './types';
 import { orderByReuse } from './port-memory';
+import { isoTime } from './time';
 
 export interface AllocationRequest {
   serviceType: string;
@@ -131,7 +132,7 @@ export function buildAllocation(request: AllocationRequest, port: number, ids: N
     port,
     project: request.project,
     owner: request.owner,
-    allocatedAt: new Date(now).toISOString(),
+    allocatedAt: isoTime(now),
     ...(request.instanceId !== undefined && { sticky: true as const }),
   };
 }

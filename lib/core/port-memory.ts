@@ -1,4 +1,5 @@
 import type { Allocation, FreedPort, PortReuseSettings, State } from './types';
+import { isoTime } from './time';
 
 /**
  * Freed-port memory: each port released or pruned lately, with who held it and when. It serves
@@ -112,7 +113,7 @@ export function trackFreedPorts(before: State, after: State, now: number, settin
   const memory = after.recentlyFreed ?? [];
   if (freed.length === 0 && !memory.some((f) => held.has(f.port))) return after;
 
-  const freedAt = new Date(now).toISOString();
+  const freedAt = isoTime(now);
   const added = freed.map((a) => toFreedPort(a, freedAt));
   const replaced = new Set(added.map((f) => f.port));
   const movedHomes = new Set(added.filter((f) => f.sticky).map(identityKey));

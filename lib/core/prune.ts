@@ -1,4 +1,5 @@
 import type { Allocation, Owner, ProcessOwner, State } from './types';
+import { isoTime } from './time';
 
 /** What the OS says about owners, gathered before the decision. */
 export interface OwnerFacts {
@@ -162,7 +163,7 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
     }
     if (owner.detected && owner.adoptedAt === undefined && facts.graceMs > 0) {
       if (owner.reservedUntil === undefined) {
-        const to: Allocation = { ...allocation, owner: { ...owner, reservedUntil: new Date(facts.now + facts.graceMs).toISOString() } };
+        const to: Allocation = { ...allocation, owner: { ...owner, reservedUntil: isoTime(facts.now + facts.graceMs) } };
         reserved.push(to);
         kept.push(to);
         changed = true;
@@ -199,6 +200,6 @@ function adoptedOwner(heir: ListenerProcess, facts: LifetimeFacts): ProcessOwner
     startTime: heir.startTime,
     ...(heir.command && { command: heir.command.slice(0, 300) }),
     ...(facts.bootId && { bootId: facts.bootId }),
-    adoptedAt: new Date(facts.now).toISOString(),
+    adoptedAt: isoTime(facts.now),
   };
 }

@@ -3,6 +3,7 @@ import { StyxyError } from '../errors';
 import { exists } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
+import { isoTime } from '../core/time';
 
 export const BACKUPS_KEPT = 10;
 
@@ -18,7 +19,7 @@ export function backupConfig(paths: StyxyPaths, now: number): string | null {
     return null;
   }
   ensureBackupsDir(paths);
-  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
+  const stamp = isoTime(now).replace(/[:.]/g, '-');
   let target = path.join(paths.backups, `config.json.${stamp}`);
   for (let n = 1; exists(target); n++) target = path.join(paths.backups, `config.json.${stamp}-${n}`);
   try {

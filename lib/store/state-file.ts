@@ -6,6 +6,7 @@ import { checkFileSafety } from './home';
 import type { StyxyPaths } from './paths';
 import { FileTooLarge, readTextCapped, STATE_MAX_BYTES } from './read-capped';
 import { validateStateShape } from './validators';
+import { isoTime } from '../core/time';
 
 export interface StateRead {
   state: State;
@@ -78,7 +79,7 @@ export function stateTooNew(paths: StyxyPaths, version: number): StyxyError {
 }
 
 function moveAside(paths: StyxyPaths, now: number, corruptReason: string): StateRead {
-  const movedCorruptTo = `${paths.state}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
+  const movedCorruptTo = `${paths.state}.corrupt-${isoTime(now).replace(/[:.]/g, '-')}`;
   renameUnderLock(paths.state, movedCorruptTo);
   return { state: emptyState(), movedCorruptTo, corruptReason };
 }

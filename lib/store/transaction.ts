@@ -7,6 +7,7 @@ import { checkFileSafety, ensureHome } from './home';
 import { acquireLock, sweepLockLeftovers } from './lock';
 import { TEMP_FILE_PATTERN, type StyxyPaths } from './paths';
 import { readState, writeState } from './state-file';
+import { isoTime } from '../core/time';
 
 export interface TransactionContext {
   paths: StyxyPaths;
@@ -99,7 +100,7 @@ export async function withTransactionDetailed<T>(
     // Committed. What follows records the change; failing there must not report it as not made.
     if (configWrite?.backup) afterwards(ctx, 'dropping old config backups', () => pruneBackups(paths));
     if (outcome.audit?.length) {
-      const timestamp = new Date(ctx.now()).toISOString();
+      const timestamp = isoTime(ctx.now());
       const events = outcome.audit.map((e) => ({ timestamp, ...e }));
       afterwards(ctx, 'writing the audit log', () => appendAudit(paths, events));
     }
