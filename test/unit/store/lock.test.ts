@@ -160,3 +160,25 @@ test('waiters in one process are served in the order they came', async () => {
   expect(order).toEqual([0, 1, 2, 3, 4]);
   expect(fs.readdirSync(home)).toEqual([]);
 });
+
+test('a holder whose section spans turns of the event loop keeps its record fresh; one released never touches it', async () => {
+  const lock = await acquireLock(paths());
+  const record = path.join(holdingDir(), 'holder');
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  fs.utimesSync(record, hourAgo, hourAgo);
+  // The section awaits real time, as a section waiting on I/O would: the touching starts.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() - fs.statSync(record).mtimeMs > 60_000) {
+    if (Date.now() > deadline) throw new Error('the holder record was not touched within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await lock.release();
+
+  // A section that ends within its turn leaves no timer or immediate behind.
+  const timers = (): number =>
+    (process as unknown as { getActiveResourcesInfo(): string[] }).getActiveResourcesInfo().filter((h) => h === 'Immediate' || h === 'Timeout').length;
+  const before = timers();
+  const quick = await acquireLock(paths());
+  await quick.release();
+  expect(timers()).toBe(before);
+});
