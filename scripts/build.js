@@ -134,6 +134,8 @@ function primeCodeCache() {
 
 generateValidators();
 generateVersion();
+// The state's types, made from schemas/, which tsc reads (scripts/generate-shapes.js).
+execFileSync(process.execPath, [path.join(__dirname, 'generate-shapes.js')], { stdio: 'inherit' });
 fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 try {
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(root, 'tsconfig.build.json')], {

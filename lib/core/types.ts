@@ -1,5 +1,7 @@
 /** The shapes Styxy reasons about. Plain data: no methods, no I/O. */
 
+import type { StyxyState } from '../generated/state';
+
 export type InstanceBehavior = 'single' | 'multi';
 export type Placement = 'after' | 'before' | 'smart';
 
@@ -74,60 +76,12 @@ export interface ConfigLayer {
 }
 
 /**
- * A process that owns an allocation. PID + start time name one process for the machine's uptime,
- * and the boot id names the boot (older states have none of the optional fields).
+ * The state's shapes are schemas/state.schema.json's: the build generates their types from it
+ * (scripts/generate-shapes.js), so a field is added or changed in the schema alone and the code
+ * follows. The quick check (lib/store/state-quick-check.ts) is held to the schema by its tests.
  */
-export interface ProcessOwner {
-  kind: 'process';
-  pid: number;
-  startTime: string | null;
-  command?: string;
-  /** Styxy found the owner itself (no --pid): a reservation grace applies when it ends. */
-  detected?: true;
-  /** /proc/sys/kernel/random/boot_id, or `boottime:<seconds>` where there is no /proc. */
-  bootId?: string;
-  /** Set when this process, a listener on the port, took over from an owner that had ended. */
-  adoptedAt?: string;
-  /** The owner has ended and nothing listened: the allocation is kept until this time. */
-  reservedUntil?: string;
-  /** The owner is a `styxy run` (absent in states written before it was recorded). */
-  via?: 'run';
-}
-
-export type Owner =
-  | ProcessOwner
-  | { kind: 'lease'; expiresAt: string }
-  | { kind: 'persistent' };
-
-export interface Allocation {
-  lockId: string;
-  serviceType: string;
-  instanceId: string;
-  port: number;
-  project: string;
-  owner: Owner;
-  allocatedAt: string;
-  /** The caller named the instance id: the allocation is sticky and its port becomes its home. */
-  sticky?: true;
-}
-
-/** A port that was released or pruned, with who held it and when: the cool-down and home-port memory. */
-export interface FreedPort {
-  port: number;
-  serviceType: string;
-  instanceId: string;
-  project: string;
-  /** The holder was sticky (asked with an instance id): the port is its home. */
-  sticky: boolean;
-  freedAt: string;
-}
-
-export interface State {
-  version: 1;
-  allocations: Allocation[];
-  /** Optional: states written before it existed load as if it were empty. */
-  recentlyFreed?: FreedPort[];
-}
+export type { Allocation, FreedPort, LeaseOwner, Owner, PersistentOwner, ProcessOwner } from '../generated/state';
+export type State = StyxyState;
 
 export function emptyState(): State {
   return { version: 1, allocations: [] };
