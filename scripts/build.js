@@ -134,7 +134,7 @@ function primeCodeCache() {
 
 generateValidators();
 generateVersion();
-// The state's types, made from schemas/, which tsc reads (scripts/generate-shapes.js).
+// The state's types and the config bounds, made from schemas/ (scripts/generate-shapes.js).
 execFileSync(process.execPath, [path.join(__dirname, 'generate-shapes.js')], { stdio: 'inherit' });
 fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 try {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Generates from schemas/ what the TypeScript needs of them, so that a shape is stated once, in
-// the schema: lib/generated/state.ts (the state's types, which lib/core/types.ts re-exports).
-// Run by scripts/build.js before tsc; the output depends on the schemas alone.
+// Generates from schemas/ what the TypeScript needs of them, so that a shape or a bound is stated
+// once, in the schema: lib/generated/state.ts (the state's types, which lib/core/types.ts
+// re-exports) and lib/generated/config-bounds.ts (the ranges `styxy config set` and `set-rule`
+// accept). Run by scripts/build.js before tsc; the output depends on the schemas alone.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -25,6 +26,38 @@ async function stateTypes() {
 }
 
 /**
+ * Every bound of the settings a command sets: `minimum`/`maximum` as [low, high] and `enum` as
+ * its list, by section and key, with the schema's `$ref`s followed.
+ */
+function configBounds() {
+  const schema = load('config.schema.json');
+  const resolve = (node) => (node.$ref ? resolve(schema.definitions[node.$ref.replace('#/definitions/', '')]) : node);
+  const boundsOf = (properties) =>
+    Object.fromEntries(
+      Object.entries(properties).flatMap(([key, node]) => {
+        const n = resolve(node);
+        if (n.enum) return [[key, n.enum]];
+        if (n.minimum !== undefined && n.maximum !== undefined) return [[key, [n.minimum, n.maximum]]];
+        return [];
+      }),
+    );
+  const bounds = {
+    port: boundsOf({ port: schema.definitions.port }).port,
+    auto_allocation: boundsOf(schema.properties.auto_allocation.properties),
+    lifetime: boundsOf(schema.properties.lifetime.properties),
+    port_reuse: boundsOf(schema.properties.port_reuse.properties),
+    auto_allocation_rules: boundsOf(schema.properties.auto_allocation_rules.additionalProperties.properties),
+    service_types: boundsOf(schema.definitions.serviceType.properties),
+  };
+  const lines = Object.entries(bounds).map(([section, value]) =>
+    Array.isArray(value)
+      ? `  ${section}: ${JSON.stringify(value)},`
+      : [`  ${section}: {`, ...Object.entries(value).map(([key, b]) => `    ${key}: ${JSON.stringify(b)},`), '  },'].join('\n'),
+  );
+  return [BANNER('config.schema.json'), '/** [minimum, maximum], or the allowed values, of each setting that has them. */', 'export const CONFIG_BOUNDS = {', ...lines, '} as const;', ''].join('\n');
+}
+
+/**
  * Writes a file only when its text changed, so that a build leaves tsc's and jest's caches be.
  * With --check it writes nothing and says which file is not what the schemas make (exit 1).
  */
@@ -42,7 +75,7 @@ function write(name, text, check) {
 }
 
 async function main(check) {
-  const fresh = [write('state.ts', await stateTypes(), check)];
+  const fresh = [write('state.ts', await stateTypes(), check), write('config-bounds.ts', configBounds(), check)];
   if (!fresh.every(Boolean)) process.exitCode = 1;
 }
 

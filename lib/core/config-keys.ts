@@ -1,6 +1,8 @@
 import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, PortReuseSettings, ServiceType } from './types';
 import { ownValue } from './types';
 import { findNameProblem, RESERVED_NAMES } from './names';
+import { PORT_FLOOR } from './placement-strategies';
+import { CONFIG_BOUNDS } from '../generated/config-bounds';
 
 export type SettingOutcome =
   | { kind: 'set'; layer: ConfigLayer; path: string; value: unknown; previous: unknown }
@@ -26,40 +28,48 @@ const oneOf =
     allowed.includes(text) ? { value: text } : { problem: `expected one of ${allowed.join(', ')}, got ${JSON.stringify(text)}` };
 /** `3000-3199`: a range of ports, low before high. */
 const portRange: Parser = (text) => {
+  const [min, max] = CONFIG_BOUNDS.port;
   const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(text.trim());
   const [low, high] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-  if (!m || low < 1 || high > 65535 || low > high) return { problem: `expected a port range like 3000-3199 (1-65535, low first), got ${JSON.stringify(text)}` };
+  if (!m || low < min || high > max || low > high) return { problem: `expected a port range like 3000-3199 (${min}-${max}, low first), got ${JSON.stringify(text)}` };
   return { value: [low, high] };
 };
 const pathOrNull: Parser = (text) => (['null', 'none', ''].includes(text) ? { value: null } : { value: text });
 
+// The bounds are the config schema's (lib/generated/config-bounds.ts is made from it by the
+// build). A port that auto-allocation starts from is also held to PORT_FLOOR, which the schema
+// leaves to the config rules (they warn below it): `config set` refuses it outright.
+const AUTO = CONFIG_BOUNDS.auto_allocation;
+const RULE = CONFIG_BOUNDS.auto_allocation_rules;
+const startPort = ([min, max]: readonly [number, number]): Parser => int(Math.max(PORT_FLOOR, min), max);
 const AUTO_KEYS: Record<string, [keyof AutoAllocationSettings, Parser]> = {
   enabled: ['enabled', bool],
-  'default-chunk-size': ['default_chunk_size', int(1, 10000)],
-  placement: ['placement', oneOf('after', 'before', 'smart')],
-  'min-port': ['min_port', int(1024, 65535)],
-  'max-port': ['max_port', int(1024, 65535)],
+  'default-chunk-size': ['default_chunk_size', int(...AUTO.default_chunk_size)],
+  placement: ['placement', oneOf(...AUTO.placement)],
+  'min-port': ['min_port', startPort(AUTO.min_port)],
+  'max-port': ['max_port', startPort(AUTO.max_port)],
   'preserve-gaps': ['preserve_gaps', bool],
-  'gap-size': ['gap_size', int(0, 10000)],
+  'gap-size': ['gap_size', int(...AUTO.gap_size)],
   'require-confirmation': ['require_confirmation', bool],
   'port-docs-path': ['port_docs_path', pathOrNull],
 };
 
 const seconds =
-  (max: number): Parser =>
+  (min: number, max: number): Parser =>
   (text) =>
-    /^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(text) && Number(text) <= max
+    /^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(text) && Number(text) >= min && Number(text) <= max
       ? { value: Number(text) }
-      : { problem: `expected a number of seconds from 0 to ${max}, got ${JSON.stringify(text)}` };
+      : { problem: `expected a number of seconds from ${min} to ${max}, got ${JSON.stringify(text)}` };
 
 const LIFETIME_KEYS: Record<string, [keyof LifetimeSettings, Parser]> = {
-  'reservation-grace-seconds': ['reservation_grace_seconds', seconds(86400)],
+  'reservation-grace-seconds': ['reservation_grace_seconds', seconds(...CONFIG_BOUNDS.lifetime.reservation_grace_seconds)],
 };
 
+const REUSE = CONFIG_BOUNDS.port_reuse;
 const REUSE_KEYS: Record<string, [keyof PortReuseSettings, Parser]> = {
-  'cooldown-seconds': ['cooldown_seconds', int(0, 604800)],
-  'home-port-days': ['home_port_days', int(0, 365)],
-  'home-port-limit': ['home_port_limit', int(0, 10000)],
+  'cooldown-seconds': ['cooldown_seconds', int(...REUSE.cooldown_seconds)],
+  'home-port-days': ['home_port_days', int(...REUSE.home_port_days)],
+  'home-port-limit': ['home_port_limit', int(...REUSE.home_port_limit)],
 };
 
 /** Every key `styxy config set` understands, for help and error messages. */
@@ -105,7 +115,7 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
       types[name] = { ...(ownValue(types, name) ?? {}), port_range: range.value as [number, number] };
       return { kind: 'set', layer, path: `/service_types/${name}/port_range`, value: range.value, previous };
     }
-    const parsed = oneOf('single', 'multi')(text);
+    const parsed = oneOf(...CONFIG_BOUNDS.service_types.instance_behavior)(text);
     if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);
     const types = (layer.service_types ??= {});
     const previous = ownValue(config.service_types, name)?.instance_behavior ?? 'multi';
@@ -217,10 +227,10 @@ export interface RuleFieldTexts {
 export function parseRuleFields(texts: RuleFieldTexts): { fields: AutoAllocationRule } | { problem: string } {
   const fields: AutoAllocationRule = {};
   const steps: [keyof RuleFieldTexts, string, keyof AutoAllocationRule, Parser][] = [
-    ['chunkSize', '--chunk-size', 'chunk_size', int(1, 10000)],
-    ['preferredRangeStart', '--preferred-range-start', 'preferred_range_start', int(1024, 65535)],
-    ['placement', '--placement', 'placement', oneOf('after', 'before', 'smart')],
-    ['instanceBehavior', '--instance-behavior', 'instance_behavior', oneOf('single', 'multi')],
+    ['chunkSize', '--chunk-size', 'chunk_size', int(...RULE.chunk_size)],
+    ['preferredRangeStart', '--preferred-range-start', 'preferred_range_start', startPort(RULE.preferred_range_start)],
+    ['placement', '--placement', 'placement', oneOf(...RULE.placement)],
+    ['instanceBehavior', '--instance-behavior', 'instance_behavior', oneOf(...RULE.instance_behavior)],
   ];
   for (const [from, flag, to, parse] of steps) {
     const text = texts[from];

@@ -4,8 +4,8 @@ import * as path from 'path';
 /**
  * The layers of lib/ and which of them each may import (ARCHITECTURE.md): calls flow one way,
  * cli → app → store/os → core. The CLI and the Node API reach the store only through a use case
- * in lib/app; core imports only core and the generated files (the state's types, made from
- * schemas/); errors.ts and the generated files are shared leaves.
+ * in lib/app; core imports only core and the generated files (the state's types and the config
+ * bounds, made from schemas/); errors.ts and the generated files are shared leaves.
  * `types` is the package's public declarations (types/styxy.d.ts), which the API is held to.
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
