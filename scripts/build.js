@@ -12,7 +12,10 @@ function generateValidators() {
   const Ajv = require('ajv');
   const standaloneCode = require('ajv/dist/standalone').default;
   const ajv = new Ajv({ allErrors: true, strict: true, code: { source: true, optimize: true } });
-  const load = (name) => JSON.parse(fs.readFileSync(path.join(root, 'schemas', name), 'utf8'));
+  // Without the text annotations: they validate nothing, and the standalone code keeps a copy of
+  // each schema (as `validate.schema`), which would carry them into the bundle.
+  const annotation = (key, value) => (key === 'title' || key === 'description') && typeof value === 'string';
+  const load = (name) => JSON.parse(fs.readFileSync(path.join(root, 'schemas', name), 'utf8'), (key, value) => (annotation(key, value) ? undefined : value));
   ajv.addSchema(load('config.schema.json'), 'config');
   ajv.addSchema(load('state.schema.json'), 'state');
   const code = standaloneCode(ajv, { validateConfig: 'config', validateState: 'state' });
