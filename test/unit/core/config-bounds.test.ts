@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { applySetting, parseRuleFields, SETTABLE_KEYS } from '../../../lib/core/config-keys';
+import { applySetting, findRulePatternProblem, parseRuleFields, SETTABLE_KEYS } from '../../../lib/core/config-keys';
 import { builtInConfig } from '../../../lib/core/defaults';
+import { RESERVED_NAMES } from '../../../lib/core/names';
 import { PORT_FLOOR } from '../../../lib/core/placement-strategies';
 import { validateConfigShape } from '../../../lib/store/validators';
 
@@ -78,4 +79,17 @@ test('set-rule: the schema’s bounds of a rule’s fields', () => {
   expect(parseRuleFields({ preferredRangeStart: String(startLow - 1) })).toEqual({ problem: expect.stringContaining(`from ${startLow} to ${start.maximum}`) });
   expect(parseRuleFields({ placement: 'bogus' })).toEqual({ problem: expect.stringContaining(`expected one of ${rule.placement && resolve(rule.placement).enum.join(', ')}`) });
   expect(parseRuleFields({ instanceBehavior: 'bogus' })).toEqual({ problem: expect.stringContaining(`expected one of ${rule.instance_behavior.enum.join(', ')}`) });
+});
+
+test('a rule pattern set-rule refuses is one the schema refuses, and the other way round', () => {
+  // findRulePatternProblem says why in words, so it keeps its own regex; here it is held to the
+  // schema's rulePattern over generated patterns and the edge cases.
+  const accepts = (pattern: string) => validateConfigShape(JSON.parse(`{"auto_allocation_rules":{${JSON.stringify(pattern)}:{}}}`)).length === 0;
+  const pool = 'aZ09._-*?[]{},!+@() /;é\\';
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const patterns = ['', '__proto__', '123', '0', '1a', 'x'.repeat(200), 'x'.repeat(201), ...RESERVED_NAMES];
+  for (let n = 0; n < 2000; n++) patterns.push(Array.from({ length: 1 + Math.floor(next() * 6) }, () => pool[Math.floor(next() * pool.length)]).join(''));
+  const disagree = patterns.filter((p) => accepts(p) !== (findRulePatternProblem(p) === null));
+  expect(disagree).toEqual([]);
 });
