@@ -17,12 +17,14 @@ export const hasProc = (): boolean => process.platform === 'linux' && fs.existsS
 /**
  * The fields of /proc/PID/stat after the command name, or null when it cannot be read. The
  * name (field 2) may hold spaces and parentheses, so the fields are taken after the last ')':
- * index 0 is field 3 (state).
+ * index 0 is field 3 (state). Read as UTF-8, Node's fast path for reading a file whole: a name
+ * that is not valid UTF-8 decodes to replacement characters, but every byte ')' stays a ')' and
+ * the fields after the name are ASCII.
  */
 export function readStatFields(pid: number): string[] | null {
   let text: string;
   try {
-    text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return null;
   }

@@ -1,6 +1,6 @@
 import fs = require('fs');
 import { hostName } from '../os/identity';
-import { describeProcess, isDeadState, readProcessStat, readStartTime } from '../os/processes';
+import { describeProcess, isDeadState, readProcessStat, readStartTime, readStatFields } from '../os/processes';
 import { isoTime } from '../core/time';
 
 /**
@@ -87,13 +87,8 @@ export function describeHolder(holder: HolderRecord, liveness: Liveness): string
 export function readWorkMark(who: { pid: number; ns: string | null; host: string }): string | null {
   // This very process (two calls in one program) tells nothing: it is running, to ask.
   if (processLiveness(who) !== 'alive' || who.pid === process.pid) return null;
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${who.pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const fields = readStatFields(who.pid);
+  if (!fields) return null;
   // After the name: state(3) ... utime(14) stime(15) → indexes 0, 11 and 12.
   if (fields[0] === 'R' || fields[0] === 'D') return `${fields[0]}${Date.now()}`;
   return `${fields[11]}+${fields[12]}`;

@@ -195,16 +195,17 @@ export class Wakeup {
     this.pending = false;
   }
 
-  sleep(ms: number): Promise<void> {
-    if (this.pending) return Promise.resolve();
+  /** Resolves true when woken by a change, false when the time ran out. */
+  sleep(ms: number): Promise<boolean> {
+    if (this.pending) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.wake = null;
-        resolve();
+        resolve(false);
       }, ms);
       this.wake = () => {
         clearTimeout(timer);
-        resolve();
+        resolve(true);
       };
     });
   }

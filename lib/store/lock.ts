@@ -125,9 +125,14 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
   };
 }
 
-/** One attempt: take the lock if free, or take over a reclaimable holder and then take it. */
-function take(lock: string, staging: string, paths: StyxyPaths): boolean {
+/**
+ * One attempt: take the lock if free, or (with `judge`) take over a reclaimable holder and then
+ * take it. Judging reads the holder's record and its process; a waiter woken because the lock
+ * changed hands skips it, as a holder that has just come cannot be a dead one yet.
+ */
+function take(lock: string, staging: string, paths: StyxyPaths, judge = true): boolean {
   if (attempt(lock, staging, paths)) return true;
+  if (!judge) return false;
   const state = inspectLock(lock);
   if (state.kind === 'reclaimable' && takeOver(lock, state.holding, `${lock}.old-${process.pid}-${randomHex(8)}`)) return attempt(lock, staging, paths);
   return false;
@@ -161,6 +166,7 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
   let freeBefore = false;
   let taken = false;
   let lastMark: string | null = null;
+  let woken = false;
   try {
     for (;;) {
       // The facts are gathered before the deadline is judged: on a busy file system the looking
@@ -196,8 +202,8 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
       if (ahead === null) {
         // At the head: watch first, so that a release between the attempt and the sleep still wakes us.
         const watched = wake.watch(lock);
-        if ((taken = take(lock, queue.file(ticket), paths))) return;
-        await wake.sleep(watched === 'ok' ? HEAD_RECHECK_MS : POLL_STEP_MS);
+        if ((taken = take(lock, queue.file(ticket), paths, !woken))) return;
+        woken = await wake.sleep(watched === 'ok' ? HEAD_RECHECK_MS : POLL_STEP_MS);
         continue;
       }
       if (queue.isDead(ahead)) {
@@ -213,7 +219,7 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
       const free = holding === null;
       if (free && freeBefore && (taken = take(lock, queue.file(ticket), paths))) return;
       freeBefore = free;
-      await wake.sleep(clamp((watched === 'ok' ? RECHECK_STEP_MS : POLL_STEP_MS) * mine, watched === 'ok' ? RECHECK_MIN_MS : POLL_STEP_MS, MAX_SLEEP_MS));
+      woken = await wake.sleep(clamp((watched === 'ok' ? RECHECK_STEP_MS : POLL_STEP_MS) * mine, watched === 'ok' ? RECHECK_MIN_MS : POLL_STEP_MS, MAX_SLEEP_MS));
     }
   } finally {
     clearInterval(touch);
