@@ -127,7 +127,7 @@ function outsideRangeNote(serviceType: string, port: number, [low, high]: readon
 async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
   checkAllocateInput(input);
   const request = buildRequest(ctx, input, input.serviceType);
-  return withLiveState<AllocateResult>(
+  const { result } = await withLiveState<AllocateResult>(
     ctx,
     async ({ config, state, pruned }) => {
       const step = await allocateStep(ctx, input, request, { config, state, pruned: pruned.length }, input.acceptedRange);
@@ -135,6 +135,7 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
     },
     { write: !input.dryRun },
   );
+  return result;
 }
 
 export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs'> {
@@ -172,7 +173,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
   checkAllocateBatchInput(input);
   // The project and the owner are found once, before the lock: every type of the batch shares them.
   const shared = buildRequest(ctx, input, input.serviceTypes[0] as string);
-  return withLiveState<AllocateBatchResult>(
+  const { result } = await withLiveState<AllocateBatchResult>(
     ctx,
     async ({ config, state, pruned }) => {
       let view = { config, state, pruned: pruned.length };
@@ -200,6 +201,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     },
     { write: !input.dryRun },
   );
+  return result;
 }
 
 /** A batch's failure names the type that failed and says that nothing was allocated. */

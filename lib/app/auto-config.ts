@@ -6,9 +6,9 @@ import { ownValue } from '../core/types';
 import { readAudit, type AuditEvent } from '../store/audit-log';
 import { buildEffectiveConfig, loadConfig, type LoadedConfig } from '../store/config-files';
 import { ensureHome } from '../store/home';
-import { withTransactionDetailed, type TransactionContext } from '../store/transaction';
+import { withTransaction, type TransactionContext } from '../store/transaction';
 import { runConfigSet, type ConfigSetResult } from './config';
-import { withLiveStateDetailed } from './context';
+import { withLiveState } from './context';
 
 const RECENT = 10;
 
@@ -85,7 +85,7 @@ export async function runSetRule(ctx: TransactionContext, pattern: string, texts
   checkPattern(pattern);
   const parsed = parseRuleFields(texts);
   if ('problem' in parsed) throw new StyxyError('INVALID_ARGUMENT', parsed.problem);
-  const commit = await withTransactionDetailed(ctx, ({ config }) => {
+  const commit = await withTransaction(ctx, ({ config }) => {
     const { layer, previous } = withRule(config.userLayer, pattern, parsed.fields);
     const after = checkUserLayer(ctx, config, layer);
     const rule = ownValue(layer.auto_allocation_rules ?? {}, pattern) ?? null;
@@ -101,7 +101,7 @@ export async function runSetRule(ctx: TransactionContext, pattern: string, texts
 /** `styxy config auto-allocation remove-rule <pattern>`. */
 export async function runRemoveRule(ctx: TransactionContext, pattern: string): Promise<RuleChangeResult> {
   checkPattern(pattern);
-  const commit = await withTransactionDetailed(ctx, ({ config }) => {
+  const commit = await withTransaction(ctx, ({ config }) => {
     const removed = withoutRule(config.userLayer, pattern);
     if (!removed) {
       const elsewhere = config.projectLayer?.auto_allocation_rules && ownValue(config.projectLayer.auto_allocation_rules, pattern) !== undefined;
@@ -139,7 +139,7 @@ export async function runUndoAuto(ctx: TransactionContext, input: { serviceType?
     const problem = findNameProblem(input.serviceType, 'service type');
     if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
   }
-  const commit = await withLiveStateDetailed(ctx, ({ config, state }) => {
+  const commit = await withLiveState(ctx, ({ config, state }) => {
     const candidates = autoAllocatedTypes(config.userLayer);
     const target = input.serviceType === undefined ? candidates[0] : candidates.find((c) => c.name === input.serviceType);
     if (!target) throw notAutoAllocated(ctx, config, input.serviceType);

@@ -25,7 +25,7 @@ export interface CleanupInput {
  * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to).
  */
 export async function runCleanup(ctx: TransactionContext, input: CleanupInput): Promise<CleanupResult> {
-  return withLiveState(ctx, async ({ state, pruned }) => {
+  const { result } = await withLiveState<CleanupResult>(ctx, async ({ state, pruned }) => {
     if (!input.force) return { result: { success: true, pruned, unused: [] } };
     const listening = await listeningPorts(state.allocations.map((a) => a.port));
     const only = input.only === undefined ? undefined : new Set(input.only);
@@ -37,6 +37,7 @@ export async function runCleanup(ctx: TransactionContext, input: CleanupInput): 
       audit: unused.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'nothing listening' })),
     };
   }, { configOptional: true, ...(input.dryRun && { write: false }) });
+  return result;
 }
 
 async function listeningPorts(ports: number[]): Promise<Set<number>> {

@@ -6,7 +6,7 @@ import type { Config } from '../core/types';
 import { buildEffectiveConfig, findProjectConfig, invalidConfig, loadConfig, PROJECT_CONFIG_NAME, readConfigLayer } from '../store/config-files';
 import { ensureHome } from '../store/home';
 import type { TransactionContext } from '../store/transaction';
-import { withTransactionDetailed } from '../store/transaction';
+import { withTransaction } from '../store/transaction';
 
 export interface ConfigShowResult {
   success: true;
@@ -83,7 +83,7 @@ export interface ConfigSetResult {
  * lock, after checking that the config as a whole stays valid; the old file is backed up first.
  */
 export async function runConfigSet(ctx: TransactionContext, key: string, value: string): Promise<ConfigSetResult> {
-  const commit = await withTransactionDetailed(ctx, ({ config }) => {
+  const commit = await withTransaction(ctx, ({ config }) => {
     const outcome = applySetting(config.config, config.userLayer, key, value);
     if (outcome.kind === 'rejected') throw new StyxyError(outcome.code, outcome.message, { suggestions: outcome.suggestions });
     // config.json applies in every directory, so it must stand without this project's layer.

@@ -5,7 +5,7 @@ import { readListenerProcesses } from '../os/ports';
 import { probeLiveProcesses, readBootId } from '../os/processes';
 import { writeErr } from '../os/stdio';
 import { resolvePaths } from '../store/paths';
-import { withTransactionDetailed, type TransactionCommit, type TransactionContext, type TransactionOptions, type TransactionOutcome } from '../store/transaction';
+import { withTransaction, type TransactionCommit, type TransactionContext, type TransactionOptions, type TransactionOutcome } from '../store/transaction';
 import type { AuditInput } from '../store/audit-log';
 import type { LoadedConfig } from '../store/config-files';
 
@@ -39,46 +39,42 @@ export interface LiveStateOptions extends TransactionOptions {
 /**
  * A transaction in which the state is first pruned of dead and expired owners. When `work`
  * returns no state of its own, the pruned state is written (if anything was pruned), and each
- * pruned allocation is logged, unless the work logs that allocation itself.
+ * pruned allocation is logged, unless the work logs that allocation itself. Hands back the
+ * work's result and what the commit did (where config.json was backed up).
  */
 export async function withLiveState<T>(
   ctx: TransactionContext,
   work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
   options: LiveStateOptions = {},
-): Promise<T> {
-  return (await withLiveStateDetailed(ctx, work, options)).result;
-}
-
-/** withLiveState, also telling what the commit did (where config.json was backed up). */
-export async function withLiveStateDetailed<T>(
-  ctx: TransactionContext,
-  work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
-  options: LiveStateOptions = {},
 ): Promise<TransactionCommit<T>> {
-  return withTransactionDetailed(ctx, async ({ config, state: stateAsRead }) => {
+  return withTransaction(ctx, async ({ config, state: stateAsRead }) => {
     const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
-    const { state, pruned } = lifetimes;
     // What was pruned just now cools like the rest, for the decision of this very call too.
-    const liveState = trackFreedPorts(stateAsRead, state, ctx.now(), config.config.port_reuse);
-    const outcome = await work({ config, state: liveState, pruned, stateAsRead });
+    const liveState = trackFreedPorts(stateAsRead, lifetimes.state, ctx.now(), config.config.port_reuse);
+    const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, stateAsRead });
     if (options.write === false) return { result: outcome.result };
-    // One event per allocation: one the work itself logs (a release by name of an allocation
-    // whose owner just died) says what became of it, not a prune as well.
-    const logged = new Set((outcome.audit ?? []).map((event) => event.lockId));
-    const pruneEvents = pruned.filter((a) => !logged.has(a.lockId)).map((a) => ({
-      action: 'prune',
-      serviceType: a.serviceType,
-      lockId: a.lockId,
-      port: a.port,
-      reason: lifetimes.reasons.get(a.lockId) ?? 'owner gone',
-    }));
     return {
       ...outcome,
       // Whatever this call released or pruned is remembered for the cool-down and home ports.
       state: trackFreedPorts(stateAsRead, outcome.state ?? liveState, ctx.now(), config.config.port_reuse),
-      audit: [...lifetimeEvents(lifetimes), ...pruneEvents, ...(outcome.audit ?? [])],
+      audit: [...lifetimeEvents(lifetimes), ...pruneEvents(lifetimes, outcome.audit ?? []), ...(outcome.audit ?? [])],
     };
   }, { configOptional: options.configOptional === true });
+}
+
+/**
+ * One event per allocation: one the work itself logs (a release by name of an allocation whose
+ * owner just died) says what became of it, not a prune as well.
+ */
+function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): AuditInput[] {
+  const loggedIds = new Set(logged.map((event) => event.lockId));
+  return lifetimes.pruned.filter((a) => !loggedIds.has(a.lockId)).map((a) => ({
+    action: 'prune',
+    serviceType: a.serviceType,
+    lockId: a.lockId,
+    port: a.port,
+    reason: lifetimes.reasons.get(a.lockId) ?? 'owner gone',
+  }));
 }
 
 /**

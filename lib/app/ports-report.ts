@@ -23,8 +23,9 @@ export interface ScanResult {
 }
 
 /** The live allocations, pruned under the lock; the slow look at the OS happens after it. */
-function liveAllocations(ctx: TransactionContext): Promise<Allocation[]> {
-  return withLiveState(ctx, ({ state }) => ({ result: state.allocations }), { configOptional: true });
+async function liveAllocations(ctx: TransactionContext): Promise<Allocation[]> {
+  const { result } = await withLiveState(ctx, ({ state }) => ({ result: state.allocations }), { configOptional: true });
+  return result;
 }
 
 /** `styxy check <port>`: who holds it in Styxy, whether something listens, and which process. */

@@ -54,7 +54,7 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
           ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
           ...(input.all && { all: true }),
         };
-  return withLiveState<ReleaseResult>(ctx, ({ config, state, pruned }) => {
+  const { result } = await withLiveState<ReleaseResult>(ctx, ({ config, state, pruned }) => {
     // An allocation whose owner just died is still the user's to release by name.
     const plan = planRelease(config.config, { ...state, allocations: [...state.allocations, ...pruned] }, selector);
     if (plan.kind === 'rejected') throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions });
@@ -67,4 +67,5 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
       audit: plan.released.map((a) => ({ action: 'release', serviceType: a.serviceType, lockId: a.lockId, port: a.port, instanceId: a.instanceId })),
     };
   }, { configOptional: true });
+  return result;
 }

@@ -1,12 +1,12 @@
 import type { ConfigLayer, State } from '../core/types';
 import { appendAudit, type AuditInput } from './audit-log';
 import { pruneBackups } from './backups';
-import { describeProblems, loadConfig, loadConfigTolerant, undoConfigWrite, writeUserConfig, type LoadedConfig } from './config-files';
+import { describeProblems, loadConfig, loadConfigTolerant, undoConfigWrite, writeUserConfig, type ConfigWrite, type LoadedConfig } from './config-files';
 import { seam } from './fs-seam';
 import { checkFileSafety, ensureHome } from './home';
-import { acquireLock, sweepLockLeftovers } from './lock';
+import { acquireLock, sweepLockLeftovers, type LockHandle } from './lock';
 import { TEMP_FILE_PATTERN, type StyxyPaths } from './paths';
-import { readState, writeState } from './state-file';
+import { readState, writeState, type StateRead } from './state-file';
 import { isoTime } from '../core/time';
 
 export interface TransactionContext {
@@ -33,19 +33,6 @@ export interface TransactionOutcome<T> {
   afterCommit?: () => void;
 }
 
-/**
- * The one place where Styxy reads and writes its shared files: lock, sweep leftovers of killed
- * writers, read config and state, let `work` decide, write what changed, append the audit
- * events, unlock. Nothing is written unless `work` returns; a lost lock refuses every write.
- */
-export async function withTransaction<T>(
-  ctx: TransactionContext,
-  work: (view: TransactionView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
-  options: TransactionOptions = {},
-): Promise<T> {
-  return (await withTransactionDetailed(ctx, work, options)).result;
-}
-
 export interface TransactionOptions {
   /**
    * The command needs only the state (list, check, scan, release, cleanup): an invalid config
@@ -55,14 +42,19 @@ export interface TransactionOptions {
   configOptional?: boolean;
 }
 
+/** What `withTransaction` hands back: the work's result, and what the commit did. */
 export interface TransactionCommit<T> {
   result: T;
   /** Where the user's previous config.json was copied, when it was rewritten. */
   configBackup: string | null;
 }
 
-/** withTransaction, also telling what the commit did. */
-export async function withTransactionDetailed<T>(
+/**
+ * The one place where Styxy reads and writes its shared files: lock, sweep leftovers of killed
+ * writers, read config and state, let `work` decide, write what changed, append the audit
+ * events, unlock. Nothing is written unless `work` returns; a lost lock refuses every write.
+ */
+export async function withTransaction<T>(
   ctx: TransactionContext,
   work: (view: TransactionView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
   options: TransactionOptions = {},
@@ -79,36 +71,52 @@ export async function withTransactionDetailed<T>(
       ctx.warn(`styxy: state.json was unusable (${read.corruptReason}); moved it to ${read.movedCorruptTo} and started from an empty state`);
     }
     const outcome = await work({ config, state: read.state });
-    const stateChanged = outcome.state !== undefined && (outcome.state !== read.state || read.movedCorruptTo !== undefined);
-    if (stateChanged || outcome.userConfig) lock.assertHeld();
-    // Config first, then state: when the state cannot be written, the config is put back.
-    const configWrite = outcome.userConfig ? writeUserConfig(paths, outcome.userConfig, ctx.now()) : null;
-    if (stateChanged) {
-      try {
-        writeState(paths, outcome.state as State);
-      } catch (err) {
-        if (configWrite) {
-          try {
-            undoConfigWrite(paths, configWrite);
-          } catch (undoErr) {
-            ctx.warn(`styxy: config.json could not be put back (${(undoErr as Error).message}); its previous text is in ${configWrite.backup}`);
-          }
-        }
-        throw err;
-      }
-    }
-    // Committed. What follows records the change; failing there must not report it as not made.
-    if (configWrite?.backup) afterwards(ctx, 'dropping old config backups', () => pruneBackups(paths));
-    if (outcome.audit?.length) {
-      const timestamp = isoTime(ctx.now());
-      const events = outcome.audit.map((e) => ({ timestamp, ...e }));
-      afterwards(ctx, 'writing the audit log', () => appendAudit(paths, events));
-    }
-    if (outcome.afterCommit) afterwards(ctx, 'finishing', outcome.afterCommit);
-    return { result: outcome.result, configBackup: configWrite?.backup ?? null };
+    const configBackup = writeOutcome(ctx, lock, read, outcome);
+    recordCommit(ctx, outcome, configBackup);
+    return { result: outcome.result, configBackup };
   } finally {
     await lock.release();
   }
+}
+
+/** The state to write: the work's, when it is not the one read (or the file read was moved aside). */
+function changedState(read: StateRead, outcome: TransactionOutcome<unknown>): State | null {
+  if (outcome.state === undefined) return null;
+  return outcome.state !== read.state || read.movedCorruptTo !== undefined ? outcome.state : null;
+}
+
+/** Config first, then state: when the state cannot be written, the config is put back. Returns the config's backup. */
+function writeOutcome(ctx: TransactionContext, lock: LockHandle, read: StateRead, outcome: TransactionOutcome<unknown>): string | null {
+  const state = changedState(read, outcome);
+  if (state || outcome.userConfig) lock.assertHeld();
+  const configWrite = outcome.userConfig ? writeUserConfig(ctx.paths, outcome.userConfig, ctx.now()) : null;
+  if (!state) return configWrite?.backup ?? null;
+  try {
+    writeState(ctx.paths, state);
+  } catch (err) {
+    if (configWrite) putConfigBack(ctx, configWrite);
+    throw err;
+  }
+  return configWrite?.backup ?? null;
+}
+
+function putConfigBack(ctx: TransactionContext, configWrite: ConfigWrite): void {
+  try {
+    undoConfigWrite(ctx.paths, configWrite);
+  } catch (undoErr) {
+    ctx.warn(`styxy: config.json could not be put back (${(undoErr as Error).message}); its previous text is in ${configWrite.backup}`);
+  }
+}
+
+/** Committed. What follows records the change; failing there must not report it as not made. */
+function recordCommit(ctx: TransactionContext, outcome: TransactionOutcome<unknown>, configBackup: string | null): void {
+  if (configBackup) afterwards(ctx, 'dropping old config backups', () => pruneBackups(ctx.paths));
+  if (outcome.audit?.length) {
+    const timestamp = isoTime(ctx.now());
+    const events = outcome.audit.map((e) => ({ timestamp, ...e }));
+    afterwards(ctx, 'writing the audit log', () => appendAudit(ctx.paths, events));
+  }
+  if (outcome.afterCommit) afterwards(ctx, 'finishing', outcome.afterCommit);
 }
 
 function loadConfigWarning(ctx: TransactionContext): LoadedConfig {
