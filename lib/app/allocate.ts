@@ -9,6 +9,7 @@ import {
   planAllocation,
   planOwnerChange,
   replaceAllocation,
+  type AllocationPlan,
   type AllocationRequest,
   type OwnerChange,
 } from '../core/allocation';
@@ -235,6 +236,27 @@ interface AllocateStep {
   audit: AuditInput[];
 }
 
+type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound'>;
+type StepView = { config: LoadedConfig; state: State; pruned: number };
+type KnownPlan = Exclude<AllocationPlan, { kind: 'unknown' }>;
+type PlanOf<K extends KnownPlan['kind']> = Extract<KnownPlan, { kind: K }>;
+
+/** The type made known: as configured, or given a range by this call, which then plans again. */
+interface KnownType {
+  config: LoadedConfig;
+  plan: KnownPlan;
+  auto?: { proposal: RangeProposal; accepted: AcceptedRange };
+}
+
+/** What every outcome of one type's allocation carries: the answer's flags, the config, the auto-allocation's writes. */
+interface StepBase {
+  flags: Pick<AllocateResult, 'autoAllocated' | 'singleInstance' | 'pruned' | 'newRange' | 'autoAllocation' | 'dryRun'>;
+  config: LoadedConfig;
+  writes: AllocateStep['writes'];
+  /** The auto-allocation's event, when there was one: it comes first. */
+  audit: AuditInput[];
+}
+
 /**
  * Allocates one type against a view of the config and the state, without writing anything:
  * the running single instance, the caller's sticky allocation, or the first candidate port the
@@ -242,131 +264,185 @@ interface AllocateStep {
  */
 async function allocateStep(
   ctx: TransactionContext,
-  input: Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound'>,
+  input: StepInput,
   request: AllocationRequest,
-  view: { config: LoadedConfig; state: State; pruned: number },
+  view: StepView,
   acceptedRange: readonly [number, number] | undefined,
 ): Promise<AllocateStep> {
-  let config = view.config;
   const now = ctx.now();
-  const state = view.state;
-  let plan = planAllocation(config.config, state, request, { now });
-  let auto: { proposal: RangeProposal; accepted: AcceptedRange } | undefined;
-  if (plan.kind === 'unknown') {
-    if (!input.newType) refuseNearMissType(request.serviceType, Object.keys(config.config.service_types));
-    const proposal = await proposeRange(config, state, request.serviceType);
-    if (config.config.auto_allocation.require_confirmation && !input.dryRun && !input.yes) {
-      if (!acceptedRange || acceptedRange[0] !== proposal.range[0] || acceptedRange[1] !== proposal.range[1]) throw confirmationRequired(proposal, acceptedRange !== undefined);
-    }
-    auto = { proposal, accepted: acceptProposal(ctx, config, proposal) };
-    config = auto.accepted.config;
-    plan = planAllocation(config.config, state, request, { now });
+  const known = await makeTypeKnown(ctx, input, request, view, acceptedRange, now);
+  const base = stepBase(input, request, view, known);
+  switch (known.plan.kind) {
+    case 'existing':
+      return existingInstance(input, request, known.plan, view.state, base);
+    case 'reused':
+      return stickyReuse(input, request, known.plan, view.state, base);
+    case 'candidates':
+      return newAllocation(input, request, known.plan, view.state, base, now);
   }
-  const types = config.config.service_types;
-  const flags = {
-    autoAllocated: auto !== undefined,
-    singleInstance: isSingleInstance(ownValue(types, request.serviceType)),
-    pruned: view.pruned,
-    ...(auto && { newRange: auto.proposal.range, autoAllocation: proposalDetails(auto.proposal) }),
-    ...(input.dryRun && { dryRun: true as const }),
+}
+
+/**
+ * A configured type is known as it is. An unknown one is refused when it is a near miss of a
+ * known one (unless `--new-type`), else given a proposed range, which needs the user's
+ * confirmation when the config asks for it; accepted, the type is in the config and is planned again.
+ */
+async function makeTypeKnown(
+  ctx: TransactionContext,
+  input: StepInput,
+  request: AllocationRequest,
+  view: StepView,
+  acceptedRange: readonly [number, number] | undefined,
+  now: number,
+): Promise<KnownType> {
+  const plan = planAllocation(view.config.config, view.state, request, { now });
+  if (plan.kind !== 'unknown') return { config: view.config, plan };
+  if (!input.newType) refuseNearMissType(request.serviceType, Object.keys(view.config.config.service_types));
+  const proposal = await proposeRange(view.config, view.state, request.serviceType);
+  checkConfirmed(view.config, input, proposal, acceptedRange);
+  const accepted = acceptProposal(ctx, view.config, proposal);
+  const replanned = planAllocation(accepted.config.config, view.state, request, { now });
+  if (replanned.kind === 'unknown') throw new StyxyError('INTERNAL', `Service type '${request.serviceType}' is still unknown after auto-allocation`);
+  return { config: accepted.config, plan: replanned, auto: { proposal, accepted } };
+}
+
+/** With require_confirmation on, a proposal goes ahead only with --yes, on a dry run, or when it is the range the user accepted. */
+function checkConfirmed(config: LoadedConfig, input: StepInput, proposal: RangeProposal, acceptedRange: readonly [number, number] | undefined): void {
+  if (!config.config.auto_allocation.require_confirmation || input.dryRun || input.yes) return;
+  if (acceptedRange && acceptedRange[0] === proposal.range[0] && acceptedRange[1] === proposal.range[1]) return;
+  throw confirmationRequired(proposal, acceptedRange !== undefined);
+}
+
+function stepBase(input: StepInput, request: AllocationRequest, view: StepView, { config, auto }: KnownType): StepBase {
+  return {
+    flags: {
+      autoAllocated: auto !== undefined,
+      singleInstance: isSingleInstance(ownValue(config.config.service_types, request.serviceType)),
+      pruned: view.pruned,
+      ...(auto && { newRange: auto.proposal.range, autoAllocation: proposalDetails(auto.proposal) }),
+      ...(input.dryRun && { dryRun: true as const }),
+    },
+    config,
+    // An auto-allocation is written with whatever the allocation turns out to be.
+    writes: auto ? { userConfig: auto.accepted.userLayer, ...(auto.accepted.afterCommit && { afterCommit: auto.accepted.afterCommit }) } : {},
+    audit: auto ? [auto.accepted.audit] : [],
   };
-  // An auto-allocation is written with whatever the allocation turns out to be.
-  const writes = auto ? { userConfig: auto.accepted.userLayer, ...(auto.accepted.afterCommit && { afterCommit: auto.accepted.afterCommit }) } : {};
-  const autoAudit: AuditInput[] = auto ? [auto.accepted.audit as AuditInput] : [];
-  const autoMessage = auto ? { message: `New service type '${request.serviceType}' auto-configured` } : {};
-  // A sticky re-allocation may change the owner (hand-over, renewal), unless `run` keeps what it found.
-  const ownerChange = (current: Allocation) => {
-    // A found allocation stays with its owner, unless that owner has ended and only its
-    // reservation keeps it: then the caller, who is about to use the port, takes it over.
-    if (input.keepFound && !(current.owner.kind === 'process' && current.owner.reservedUntil !== undefined)) return null;
-    const planned = planOwnerChange(current, request.owner);
-    if (!planned) return null;
-    const { allocation, change } = planned;
-    return {
-      allocation,
-      answer: { ownerChange: change, previousOwner: current.owner },
-      audit: { action: change, serviceType: allocation.serviceType, lockId: allocation.lockId, port: allocation.port, instanceId: allocation.instanceId, from: current.owner, to: allocation.owner } as AuditInput,
-    };
+}
+
+/** A sticky re-allocation that changes the owner (hand-over, renewal, made persistent): the new record, what to say, what to log. */
+interface HandOver {
+  allocation: Allocation;
+  answer: Pick<AllocateResult, 'ownerChange' | 'previousOwner'>;
+  audit: AuditInput;
+}
+
+/**
+ * A found allocation stays with its owner when `run` keeps what it found, unless that owner has
+ * ended and only its reservation keeps it: then the caller, who is about to use the port, takes it over.
+ */
+function planHandOver(input: StepInput, request: AllocationRequest, current: Allocation): HandOver | null {
+  if (input.keepFound && !(current.owner.kind === 'process' && current.owner.reservedUntil !== undefined)) return null;
+  const planned = planOwnerChange(current, request.owner);
+  if (!planned) return null;
+  const { allocation, change } = planned;
+  return {
+    allocation,
+    answer: { ownerChange: change, previousOwner: current.owner },
+    audit: { action: change, serviceType: allocation.serviceType, lockId: allocation.lockId, port: allocation.port, instanceId: allocation.instanceId, from: current.owner, to: allocation.owner },
   };
-  switch (plan.kind) {
-    case 'unknown':
-      throw new StyxyError('INTERNAL', `Service type '${request.serviceType}' is still unknown after auto-allocation`);
-    case 'existing': {
-      const handOver = plan.reused ? ownerChange(plan.allocation) : null;
-      const holder = handOver?.allocation ?? plan.allocation;
-      return {
-        result: {
-          success: true,
-          ...describe(holder),
-          existing: true,
-          reused: plan.reused,
-          ...flags,
-          ...handOver?.answer,
-          existingInstanceId: holder.instanceId,
-          existingPid: holder.owner.kind === 'process' ? holder.owner.pid : null,
-          message: plan.message,
-        },
-        state: handOver ? replaceAllocation(state, handOver.allocation) : state,
-        config,
-        writes,
-        audit: [...autoAudit, ...(handOver ? [handOver.audit] : [])],
-      };
-    }
-    case 'reused': {
-      const handOver = ownerChange(plan.allocation);
-      return {
-        result: { success: true, ...describe(handOver?.allocation ?? plan.allocation), existing: false, reused: true, ...flags, ...handOver?.answer },
-        state: handOver ? replaceAllocation(state, handOver.allocation) : state,
-        config,
-        writes,
-        audit: [...autoAudit, ...(handOver ? [handOver.audit] : [])],
-      };
-    }
-    case 'candidates': {
-      const port = await findFirstFreePort(plan.ports);
-      const [low, high] = plan.type.port_range;
-      if (port === undefined && auto) {
-        throw new StyxyError('AUTO_ALLOCATION_FAILED', `Every port of the new range ${low}-${high} for '${request.serviceType}' is in use; nothing was written`, {
-          details: { serviceType: request.serviceType, range: [low, high] },
-          suggestions: [`See what holds them: styxy scan --start ${low} --end ${high}`, 'Try again: the next proposal avoids them'],
-        });
-      }
-      if (port === undefined) {
-        throw new StyxyError('RANGE_EXHAUSTED', `No free port for '${request.serviceType}' in ${low}-${high}`, {
-          suggestions: exhaustedSuggestions(request.serviceType, plan.type, types),
-          details: { serviceType: request.serviceType, range: [low, high] },
-        });
-      }
-      const allocation = buildAllocation(request, port, newIds(), now);
-      const note =
-        request.port !== undefined && port !== request.port
-          ? `port ${request.port} is ${plan.requestedPortNote?.reason ?? 'in use by another program'}; allocated ${port} instead`
-          : outsideRangeNote(request.serviceType, port, [low, high]);
-      const cooling = plan.cooling?.get(port);
-      const result: AllocateResult = {
-        success: true,
-        ...describe(allocation),
-        existing: false,
-        reused: false,
-        ...flags,
-        ...(request.port !== undefined && { requestedPort: request.port }),
-        ...(note && { requestedPortNote: note }),
-        ...(plan.homePort === port && { homePort: true as const }),
-        ...(cooling && { cooling: coolingNote(cooling, now, config.config.port_reuse.cooldown_seconds, [low, high]) }),
-        ...autoMessage,
-      };
-      return {
-        result,
-        state: input.dryRun ? state : addAllocation(state, allocation),
-        config,
-        writes,
-        audit: [
-          ...autoAudit,
-          { action: 'allocate', serviceType: allocation.serviceType, lockId: allocation.lockId, port, instanceId: allocation.instanceId, project: allocation.project },
-        ],
-      };
-    }
+}
+
+/** The found allocation, handed over when it changed owner; the state and the log say so. */
+function withHandOver(state: State, base: StepBase, handOver: HandOver | null): Pick<AllocateStep, 'state' | 'config' | 'writes' | 'audit'> {
+  return {
+    state: handOver ? replaceAllocation(state, handOver.allocation) : state,
+    config: base.config,
+    writes: base.writes,
+    audit: [...base.audit, ...(handOver ? [handOver.audit] : [])],
+  };
+}
+
+/** A single-instance type already runs: its holder is the answer (re-allocated to the caller when it is the caller's own sticky one). */
+function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, state: State, base: StepBase): AllocateStep {
+  const handOver = plan.reused ? planHandOver(input, request, plan.allocation) : null;
+  const holder = handOver?.allocation ?? plan.allocation;
+  return {
+    result: {
+      success: true,
+      ...describe(holder),
+      existing: true,
+      reused: plan.reused,
+      ...base.flags,
+      ...handOver?.answer,
+      existingInstanceId: holder.instanceId,
+      existingPid: holder.owner.kind === 'process' ? holder.owner.pid : null,
+      message: plan.message,
+    },
+    ...withHandOver(state, base, handOver),
+  };
+}
+
+/** The same type, instance id and project already hold a port: the caller gets it back. */
+function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, state: State, base: StepBase): AllocateStep {
+  const handOver = planHandOver(input, request, plan.allocation);
+  return {
+    result: { success: true, ...describe(handOver?.allocation ?? plan.allocation), existing: false, reused: true, ...base.flags, ...handOver?.answer },
+    ...withHandOver(state, base, handOver),
+  };
+}
+
+/** The first candidate the OS finds free becomes a new allocation (recorded unless this is a dry run). */
+async function newAllocation(input: StepInput, request: AllocationRequest, plan: PlanOf<'candidates'>, state: State, base: StepBase, now: number): Promise<AllocateStep> {
+  const port = await findFirstFreePort(plan.ports);
+  if (port === undefined) throw noFreePort(request.serviceType, plan, base);
+  const allocation = buildAllocation(request, port, newIds(), now);
+  return {
+    result: newAllocationResult(request, plan, allocation, base, now),
+    state: input.dryRun ? state : addAllocation(state, allocation),
+    config: base.config,
+    writes: base.writes,
+    audit: [
+      ...base.audit,
+      { action: 'allocate', serviceType: allocation.serviceType, lockId: allocation.lockId, port, instanceId: allocation.instanceId, project: allocation.project },
+    ],
+  };
+}
+
+/** Every candidate is taken: a new range that is already full fails its auto-allocation, a configured one is exhausted. */
+function noFreePort(serviceType: string, plan: PlanOf<'candidates'>, base: StepBase): StyxyError {
+  const [low, high] = plan.type.port_range;
+  if (base.flags.autoAllocated) {
+    return new StyxyError('AUTO_ALLOCATION_FAILED', `Every port of the new range ${low}-${high} for '${serviceType}' is in use; nothing was written`, {
+      details: { serviceType, range: [low, high] },
+      suggestions: [`See what holds them: styxy scan --start ${low} --end ${high}`, 'Try again: the next proposal avoids them'],
+    });
   }
+  return new StyxyError('RANGE_EXHAUSTED', `No free port for '${serviceType}' in ${low}-${high}`, {
+    suggestions: exhaustedSuggestions(serviceType, plan.type, base.config.config.service_types),
+    details: { serviceType, range: [low, high] },
+  });
+}
+
+function newAllocationResult(request: AllocationRequest, plan: PlanOf<'candidates'>, allocation: Allocation, base: StepBase, now: number): AllocateResult {
+  const { port } = allocation;
+  const range = plan.type.port_range;
+  const note =
+    request.port !== undefined && port !== request.port
+      ? `port ${request.port} is ${plan.requestedPortNote?.reason ?? 'in use by another program'}; allocated ${port} instead`
+      : outsideRangeNote(request.serviceType, port, range);
+  const cooling = plan.cooling?.get(port);
+  return {
+    success: true,
+    ...describe(allocation),
+    existing: false,
+    reused: false,
+    ...base.flags,
+    ...(request.port !== undefined && { requestedPort: request.port }),
+    ...(note && { requestedPortNote: note }),
+    ...(plan.homePort === port && { homePort: true as const }),
+    ...(cooling && { cooling: coolingNote(cooling, now, base.config.config.port_reuse.cooldown_seconds, range) }),
+    ...(base.flags.autoAllocated && { message: `New service type '${request.serviceType}' auto-configured` }),
+  };
 }
 
 /** What the output says when a port still cooling from another service had to be used. */
