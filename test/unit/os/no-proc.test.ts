@@ -59,11 +59,15 @@ describe('ps', () => {
   });
 
   test("Linux's ps, the real command: this process, its parent, a zombie, and a PID that is gone", async () => {
-    const zombieMaker = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The child must end only once its parent is a `sleep`, which never reaps it: had it ended
+    // before the exec, sh could reap it first. It ends when the test closes its stdin.
+    const zombieMaker = spawn('sh', ['-c', 'exec 3<&0; cat <&3 >/dev/null & echo $!; exec sleep 30 0<&- 3<&-'], { stdio: ['pipe', 'pipe', 'ignore'] });
     try {
       const zombie = Number(await new Promise<string>((resolve) => zombieMaker.stdout.once('data', (d) => resolve(String(d).trim()))));
-      // Wait for the zombie to be one (sleep 0 to end), with a deadline.
       const deadline = Date.now() + 10_000;
+      while (!readPsProcesses([zombieMaker.pid!])?.get(zombieMaker.pid!)?.args.startsWith('sleep') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      zombieMaker.stdin.end();
+      // Wait for the zombie to be one (cat to end), with a deadline.
       while (!isEndedPsState(readPsProcesses([zombie])?.get(zombie)?.state ?? '') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const gone = spawnSync('true').pid!;
       const table = readPsProcesses([process.pid, zombie, gone])!;
