@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, sleeper, killAndWait, useSandbox } from '../helpers/cli';
+import { BIN, sandbox, sleeper, killAndWait, useSandbox, type Sandbox } from '../helpers/cli';
 
 /**
  * Hostile input and hostile files: every refusal is INVALID_ARGUMENT (or INVALID_CONFIG for a
@@ -17,6 +17,26 @@ function tree(dir: string): string[] {
 }
 
 const canary = () => path.join(box.dir, 'PWNED');
+
+// The home every hostile call below meets: a persistent allocation and a config setting, made
+// once by the real CLI and copied into each test's home (two CLIs per case only seeded it).
+let template: Sandbox;
+beforeAll(() => {
+  template = sandbox();
+  expect(template.run(['allocate', '-s', 'api', '--persistent', '-q']).code).toBe(0);
+  expect(template.run(['config', 'set', 'auto-allocation.gap-size', '7']).code).toBe(0);
+});
+afterAll(() => template.cleanup());
+
+/** The template's home as this test's, its project directory named as this test's. */
+function seedHome(): void {
+  fs.cpSync(template.home, box.home, { recursive: true });
+  for (const file of tree(box.home)) {
+    const full = path.join(box.home, file);
+    const text = fs.readFileSync(full, 'utf8');
+    if (text.includes(template.cwd)) fs.writeFileSync(full, text.split(template.cwd).join(box.cwd));
+  }
+}
 
 // Shell metacharacters aim at the canary file (CANARY is replaced by its path in each test): a
 // value that reached a shell would create it.
@@ -52,8 +72,7 @@ describe.each([
   test.each(hostile)('%s is refused and changes nothing', (_what, template) => {
     const value = template.replace('CANARY', canary());
     // A home with a state and a config already in it: they must come out byte-identical.
-    expect(box.run(['allocate', '-s', 'api', '--persistent', '-q']).code).toBe(0);
-    expect(box.run(['config', 'set', 'auto-allocation.gap-size', '7']).code).toBe(0);
+    seedHome();
     const before = Object.fromEntries(tree(box.home).map((f) => [f, fs.readFileSync(path.join(box.home, f))]));
     const outside = tree(box.dir);
     const r = box.run(argv(value));

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, listen, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, closeServer, listen, sandbox, sleep, sleeper, until, type Sandbox } from '../helpers/cli';
 
 let box: Sandbox;
 beforeEach(() => {
@@ -117,9 +117,10 @@ describe('styxy run', () => {
 
   test('a command that dies of the forwarded signal: run exits 128 + its number', async () => {
     const ready = path.join(box.dir, 'ready');
-    const { proc, done } = startRun(['-s', 'dev', '--', 'sh', '-c', `echo 1 > ${ready}; exec sleep 60`]);
-    await waitForFile(ready);
-    await sleep(100); // let sh exec sleep
+    const { proc, done } = startRun(['-s', 'dev', '--', 'sh', '-c', `echo $$ > ${ready}; exec sleep 60`]);
+    const sh = Number(await waitForFile(ready));
+    // The signal is for sleep, once sh has exec'd it.
+    await until(() => fs.readlinkSync(`/proc/${sh}/exe`).endsWith('/sleep'), 'sh to exec sleep');
     proc.kill('SIGHUP');
     expect((await done).code).toBe(129);
     expect(allocations()).toEqual([]);

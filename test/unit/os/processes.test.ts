@@ -3,8 +3,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { probeLiveProcesses, readBootId, readProcessStat, readStartedAt } from '../../../lib/os/processes';
+import { until } from '../../helpers/cli';
 
 const linux = process.platform === 'linux';
+/** The file a process runs, once it has exec'd it (Linux). */
+const readExe = (pid: number): string | undefined => {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+};
 
 (linux ? test : test.skip)('reads its own stat: ppid and a start time', () => {
   const stat = readProcessStat(process.pid);
@@ -19,7 +28,7 @@ const linux = process.platform === 'linux';
   fs.copyFileSync('/bin/sleep', odd);
   fs.chmodSync(odd, 0o755);
   const child = spawn(odd, ['30'], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 100));
+  await until(() => readExe(child.pid as number) === odd, 'the copy of sleep to be exec\'d');
   expect(fs.readFileSync(`/proc/${child.pid}/stat`, 'latin1')).toContain('(a) (b) 1 2)');
   const stat = readProcessStat(child.pid as number);
   expect(stat).toMatchObject({ pid: child.pid, ppid: process.pid });
@@ -38,11 +47,15 @@ test('a running process is live, a reaped one is not, and a zombie is not', asyn
   });
   expect(probeLiveProcesses([pid]).has(pid)).toBe(false);
 
-  // `sleep 0.2 &` becomes a child of the exec'd `sleep 30`, which never reaps it: a zombie.
-  const parent = spawn('bash', ['-c', 'sleep 0.2 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The background `cat` becomes a child of the exec'd `sleep 30`, which never reaps it: a zombie
+  // once it ends, which it does when the test closes its stdin, after the exec (had it ended
+  // before, bash could have reaped it).
+  const parent = spawn('bash', ['-c', 'exec 3<&0; cat <&3 >/dev/null & echo $!; exec sleep 30 0<&- 3<&-'], { stdio: ['pipe', 'pipe', 'ignore'] });
   const zombie = await new Promise<number>((r) => parent.stdout!.once('data', (d) => r(Number(String(d).trim()))));
   expect(probeLiveProcesses([zombie]).has(zombie)).toBe(true);
-  await new Promise((r) => setTimeout(r, 600));
+  if (linux) await until(() => readExe(parent.pid as number)?.endsWith('/sleep') === true, 'bash to exec sleep');
+  parent.stdin!.end();
+  await until(() => (linux ? readProcessStat(zombie)?.state === 'Z' : !probeLiveProcesses([zombie]).has(zombie)), 'cat to end');
   if (linux) expect(readProcessStat(zombie)?.state).toBe('Z');
   expect(probeLiveProcesses([zombie]).has(zombie)).toBe(false);
   parent.kill('SIGKILL');

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../../../lib/store/atomic-write';
 import { acquireLock, inspectLock } from '../../../lib/store/lock';
 import { resolvePaths } from '../../../lib/store/paths';
+import { until } from '../../helpers/cli';
 
 let home: string;
 beforeEach(() => {
@@ -15,6 +16,8 @@ const paths = () => resolvePaths({ STYXY_HOME: home });
 /** The one holding inside the lock, `state.json.lock/<nonce>/`. */
 const holdingDir = () => path.join(paths().lock, fs.readdirSync(paths().lock)[0] as string);
 const readRecord = () => JSON.parse(fs.readFileSync(path.join(holdingDir(), 'holder'), 'utf8'));
+/** The waiters' tickets in line, `state.json.lock.queue/<time>-<nonce>-<pid>`. */
+const tickets = (): string[] => (fs.existsSync(`${paths().lock}.queue`) ? fs.readdirSync(`${paths().lock}.queue`) : []);
 /** Plants a holding with `record` in place of the current one (as another process would hold it). */
 function replaceHolding(record: object & { nonce: string }): void {
   const old = holdingDir();
@@ -40,7 +43,8 @@ test('a second acquirer in the same process waits for the first to release', asy
     secondGot = true;
     return l;
   });
-  await new Promise((r) => setTimeout(r, 150));
+  // Once its ticket is in line the second has found the lock held and waits.
+  await until(() => tickets().length === 1, 'the second acquirer to queue');
   expect(secondGot).toBe(false);
   await first.release();
   await (await second).release();
@@ -152,8 +156,10 @@ test('waiters in one process are served in the order they came', async () => {
         await l.release();
       }),
     );
-    // Tickets are ordered by the millisecond they were taken.
-    await new Promise((r) => setTimeout(r, 5));
+    // Tickets are ordered by the millisecond they were taken: the next comes in a later one.
+    await until(() => tickets().length === i + 1, `waiter ${i} to queue`);
+    const taken = Date.now();
+    await until(() => Date.now() > taken, 'the next millisecond');
   }
   await first.release();
   await Promise.all(waiters);
