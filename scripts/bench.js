@@ -209,8 +209,18 @@ const ROWS = [
   // In-process: the singleton check (planAllocation on a single-instance type with 10 000
   // allocations in the state) and the auto-allocation range placement.
   function inProcess(row) {
-    const { planAllocation } = require(path.join(root, 'dist/lib/core/allocation.js'));
-    const { builtInConfig } = require(path.join(root, 'dist/lib/core/defaults.js'));
+    // The sources bundled into one file in the scratch folder, as the build bundles the CLI (the
+    // build makes no tree of single modules to require).
+    const lib = path.join(tmp, 'in-process.js');
+    const entry = [
+      "export { planAllocation } from './lib/core/allocation';",
+      "export { builtInConfig } from './lib/core/defaults';",
+      "export { placeRange } from './lib/core/range-placement';",
+      "export { globMatch } from './lib/app/auto-allocate';",
+      "export { readListeners, readEphemeralRange } from './lib/os/ports';",
+    ].join('\n');
+    require('esbuild').buildSync({ stdin: { contents: entry, resolveDir: root, loader: 'ts' }, bundle: true, platform: 'node', target: 'node18', format: 'cjs', outfile: lib, logLevel: 'warning' });
+    const { planAllocation, builtInConfig, placeRange, globMatch, readListeners, readEphemeralRange } = require(lib);
     const config = builtInConfig();
     const allocations = [];
     for (let i = 0; i < 10000; i++) {
@@ -228,9 +238,6 @@ const ROWS = [
     row('singleton check, 10 000 allocations in the state (in-process, median)', `${median(samples).toFixed(3)} ms`, '< 1 ms');
     // Range placement with 500 configured types, a rule list to match through minimatch, this
     // machine's real listeners and ephemeral range; the slowest of the three placements.
-    const { placeRange } = require(path.join(root, 'dist/lib/core/range-placement.js'));
-    const { globMatch } = require(path.join(root, 'dist/lib/app/auto-allocate.js'));
-    const { readListeners, readEphemeralRange } = require(path.join(root, 'dist/lib/os/ports.js'));
     const many = builtInConfig();
     for (let i = 0; many.service_types && Object.keys(many.service_types).length < 500; i++) {
       const low = 12000 + i * 37;

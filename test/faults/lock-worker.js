@@ -1,14 +1,14 @@
 // One contender in the lock stress test: until the deadline, take the lock, write its own id
 // into a shared file, give other processes a chance to run, read the file back, and release.
 // An optional third argument caps the rounds. Prints one JSON line when done: rounds, and
-// overlaps (the file changed under it while held).
+// overlaps (the file changed under it while held). The first argument is the bundle of the
+// lock's sources that the test made (test/helpers/sources.ts).
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { acquireLock } = require(path.join(__dirname, '..', '..', 'dist', 'lib', 'store', 'lock.js'));
-const { resolvePaths } = require(path.join(__dirname, '..', '..', 'dist', 'lib', 'store', 'paths.js'));
 
-const [home, until, maxRounds] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] || Infinity)];
+const [sources, home, until, maxRounds] = [process.argv[2], process.argv[3], Number(process.argv[4]), Number(process.argv[5] || Infinity)];
+const { acquireLock, resolvePaths } = require(sources);
 const paths = resolvePaths({ STYXY_HOME: home });
 const shared = path.join(home, 'holder.txt');
 

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { acquireLock } from '../../lib/store/lock';
 import { resolvePaths } from '../../lib/store/paths';
 import { BIN, useSandbox } from '../helpers/cli';
+import { useBundleOfSources } from '../helpers/sources';
 
 const box = useSandbox();
 beforeEach(() => {
@@ -11,6 +12,8 @@ beforeEach(() => {
 });
 
 const WORKER = path.join(__dirname, 'lock-worker.js');
+/** The lock for processes of their own: lock-worker.js and the stopped holder. */
+const lockSources = useBundleOfSources({ 'lib/store/lock': ['acquireLock'], 'lib/store/paths': ['resolvePaths'] });
 
 /** Starts a styxy call that takes the lock and is SIGKILLed while holding it; resolves once it is dead. */
 function killedHolder(): Promise<void> {
@@ -40,8 +43,7 @@ test('a lock whose holder was SIGKILLed is taken over in well under a second', a
 
 test('a stopped (SIGSTOP) live holder is not broken: others fail with LOCK_TIMEOUT naming it', async () => {
   const holder = spawn(process.execPath, ['-e', `
-    const { acquireLock } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'lib', 'store', 'lock.js'))});
-    const { resolvePaths } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'lib', 'store', 'paths.js'))});
+    const { acquireLock, resolvePaths } = require(${JSON.stringify(lockSources())});
     acquireLock(resolvePaths({ STYXY_HOME: ${JSON.stringify(box.home)} })).then(() => { process.stdout.write('held\\n'); setInterval(() => {}, 1000); });
   `]);
   try {
@@ -68,7 +70,7 @@ test('20 processes contend for the lock while one is SIGKILLed every 50 ms: no o
   let killed = 0;
   const exited: Promise<void>[] = [];
   const startWorker = () => {
-    const child = spawn(process.execPath, [WORKER, box.home, String(until)]);
+    const child = spawn(process.execPath, [WORKER, lockSources(), box.home, String(until)]);
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -117,7 +119,7 @@ test('four callers racing to take over one dead holder: one at a time, each exac
     const contenders = await Promise.all(
       Array.from({ length: 4 }, () =>
         new Promise<{ code: number | null; stdout: string }>((resolve) => {
-          const child = spawn(process.execPath, [WORKER, box.home, String(Date.now() + 60_000), '1']);
+          const child = spawn(process.execPath, [WORKER, lockSources(), box.home, String(Date.now() + 60_000), '1']);
           let stdout = '';
           child.stdout.on('data', (d) => (stdout += d));
           child.on('close', (code) => resolve({ code, stdout }));

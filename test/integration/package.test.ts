@@ -232,7 +232,7 @@ test('TypeScript users compile against the declarations, from ESM and CommonJS (
 test('the same commit builds byte-identical bundles, named by a hash of the CLI bundle', () => {
   // A second build, in a copy of the sources, beside this worktree's.
   const copy = path.join(box.dir, 'src');
-  for (const entry of ['lib', 'scripts', 'schemas', 'types', 'bin', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+  for (const entry of ['lib', 'scripts', 'schemas', 'types', 'bin', 'package.json', 'tsconfig.json']) {
     fs.cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
   }
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));

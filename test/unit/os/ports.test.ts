@@ -1,8 +1,8 @@
 import { spawnSync } from 'child_process';
 import * as net from 'net';
-import * as path from 'path';
 import { findFirstFreePort, loadHandleProbe, probePortFree, probePortFreeWithServer, readListeners } from '../../../lib/os/ports';
-import { ROOT, closeServer, freePortBlock, hasIPv6Loopback, listen } from '../../helpers/cli';
+import { closeServer, freePortBlock, hasIPv6Loopback, listen } from '../../helpers/cli';
+import { useBundleOfSources } from '../../helpers/sources';
 
 const linux = process.platform === 'linux';
 
@@ -71,10 +71,11 @@ describe("the probe on Node's TCP handle gives the answers of net.Server#listen"
     }
   });
 
+  const portsSources = useBundleOfSources({ 'lib/os/ports': ['probePortFreeWithServer', 'loadHandleProbe'] });
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
   (asRoot && hasSetpriv ? test : test.skip)('a privileged port is busy to a user who may not bind it, by both probes', () => {
-    const ports = path.join(ROOT, 'dist', 'lib', 'os', 'ports.js');
+    const ports = portsSources();
     const script = `const p = require(${JSON.stringify(ports)}); p.probePortFreeWithServer(1).then((viaServer) => process.stdout.write(JSON.stringify([p.loadHandleProbe()(1), viaServer])));`;
     const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', cwd: '/' });
     expect(asNobody.stderr).toBe('');
