@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, freePortBlock, killAndWait, sleep, useSandbox } from '../helpers/cli';
+import { BIN, freePortBlock, killAndWait, sleep, until, useSandbox } from '../helpers/cli';
 import { readmeRecipe } from '../helpers/readme';
 
 /** The README's recipes, each run as printed (see test/helpers/readme.ts). */
@@ -17,6 +17,14 @@ beforeEach(() => {
   env = { ...box.env, PATH: `${binDir}:${process.env.PATH}`, npm_config_update_notifier: 'false', npm_config_loglevel: 'silent', npm_config_fund: 'false' };
 });
 
+const running = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const allocations = () => box.run(['list', '--json']).json.allocations as Array<Record<string, any>>;
 
@@ -247,6 +255,8 @@ describe('coding agents: one shell per command', () => {
       } catch {
         /* run's own stop ended it */
       }
+      // run releases as it ends: the home must not be removed under it.
+      await until(() => !running(held!.owner.pid), 'styxy run to end');
     }
   });
 });
