@@ -3,7 +3,7 @@ import type * as Declared from '../../types/styxy';
 
 // The declarations users compile against (types/styxy.d.ts, shipped as dist/api.d.ts) hold the
 // implementation to them: `npm run typecheck` fails when lib/api.ts drifts from them. What a user
-// writes against the installed package is compiled in test/integration/package.test.ts.
+// writes against the installed package is compiled in test/tools/package.test.ts.
 
 const asDeclared: Omit<typeof Declared, 'StyxyError'> = implementation;
 const errorClass: new (...args: ConstructorParameters<typeof Declared.StyxyError>) => Declared.StyxyError = implementation.StyxyError;
