@@ -195,5 +195,7 @@ async function zombieToBe(): Promise<{ zombie: number; kill: () => void }> {
   // The test ends the child once styxy has recorded it: under load, a timed end came first.
   const parent = spawn('bash', ['-c', 'sleep 30 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const zombie = await new Promise<number>((resolve) => parent.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
+  // Before the exec, bash would reap the child it ends.
+  await until(() => fs.readlinkSync(`/proc/${parent.pid}/exe`).endsWith('/sleep'), 'bash to exec sleep');
   return { zombie, kill: () => parent.kill('SIGKILL') };
 }
