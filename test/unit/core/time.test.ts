@@ -18,11 +18,14 @@ describe('isoTime', () => {
       const got = isoTime(ms);
       if (got !== new Date(ms).toISOString()) throw new Error(`${ms}: ${got} !== ${new Date(ms).toISOString()}`);
     }
-    // Every day boundary of four centuries, one of them a non-leap century year.
+    // Every day boundary of four centuries, one of them a non-leap century year. The mismatches
+    // are gathered and asserted once: an expect() per boundary took 20 s of the unit tier.
+    const wrong: string[] = [];
     for (let day = -4000; day < 146_097 + 4000; day++) {
       const ms = Date.UTC(1900, 0, 1) + day * 86_400_000;
-      expect([isoTime(ms), isoTime(ms - 1)]).toEqual([new Date(ms).toISOString(), new Date(ms - 1).toISOString()]);
+      for (const t of [ms, ms - 1]) if (isoTime(t) !== new Date(t).toISOString()) wrong.push(`${t}: ${isoTime(t)} !== ${new Date(t).toISOString()}`);
     }
+    expect(wrong).toEqual([]);
   });
 
   it('leaves times outside 0000-9999 and non-integers to Date, invalid ones included', () => {
