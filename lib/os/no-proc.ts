@@ -1,5 +1,3 @@
-import type { Listener } from './ports';
-
 /**
  * Where there is no /proc (macOS), what Styxy learns about processes and sockets comes from the
  * commands the system has: `ps` (start times, parents, command lines), `lsof` or else `netstat`
@@ -8,6 +6,15 @@ import type { Listener } from './ports';
  * tests on Linux run them against Linux's own ps and lsof (same output formats) and force the
  * macOS paths without a Mac.
  */
+
+/** A listening TCP socket, as /proc/net/tcp{,6}, lsof or netstat report it. */
+export interface Listener {
+  port: number;
+  address: string;
+  inode: string;
+  pid?: number;
+  command?: string;
+}
 
 /** One process as `ps -o pid=,ppid=,stat=,lstart=,args=` shows it. */
 export interface PsProcess {

@@ -1,6 +1,6 @@
 import fs = require('fs');
 import type { ListenerProcess } from '../core/prune';
-import { readListenersFromCommands, readSysctlPortRange } from './no-proc';
+import { readListenersFromCommands, readSysctlPortRange, type Listener } from './no-proc';
 import { readCommandLine, readProcessStat, readStartedAt } from './processes';
 
 /**
@@ -92,14 +92,7 @@ export async function findFirstFreePort(candidates: readonly number[], skip?: (p
   return undefined;
 }
 
-/** A listening TCP socket as /proc/net/tcp{,6} reports it. */
-export interface Listener {
-  port: number;
-  address: string;
-  inode: string;
-  pid?: number;
-  command?: string;
-}
+export type { Listener } from './no-proc';
 
 /**
  * Every listening TCP socket on this machine's network namespace, from /proc/net/tcp and tcp6;

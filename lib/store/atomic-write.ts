@@ -2,7 +2,7 @@ import fs = require('fs');
 import path = require('path');
 import { StyxyError } from '../errors';
 import { randomHex } from '../os/random';
-import { faultPoint, seam } from './fs-seam';
+import { faultPoint, seam, writeAll } from './fs-seam';
 import { lockCompromised } from './lock-errors';
 
 /**
@@ -111,16 +111,6 @@ export function appendFileNoFollow(file: string, data: string): void {
     throw writeFailure(file, err);
   } finally {
     if (fd !== undefined) seam.closeSync(fd);
-  }
-}
-
-/** Loops over short writes: one write(2) may store fewer bytes than asked when space runs low. */
-export function writeAll(fd: number, buffer: Buffer): void {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const written = seam.writeSync(fd, buffer, offset, buffer.length - offset);
-    if (written <= 0) throw Object.assign(new Error('no progress writing'), { code: 'EIO' });
-    offset += written;
   }
 }
 

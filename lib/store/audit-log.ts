@@ -1,8 +1,8 @@
 import { StyxyError } from '../errors';
 import { userName } from '../os/identity';
 import fs = require('fs');
-import { refuseSymlink, writeAll } from './atomic-write';
-import { faultPoint, seam } from './fs-seam';
+import { refuseSymlink } from './atomic-write';
+import { faultPoint, seam, writeAll } from './fs-seam';
 import type { StyxyPaths } from './paths';
 
 export const AUDIT_ROTATE_BYTES = 10 * 1024 * 1024;

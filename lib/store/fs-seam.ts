@@ -70,3 +70,13 @@ function writeOnFullDisk(fd: number, buffer: Buffer, offset: number, length: num
   shortWriteDone = true;
   return fs.writeSync(fd, buffer, offset, Math.floor(length / 2));
 }
+
+/** Loops over short writes: one write(2) may store fewer bytes than asked when space runs low. */
+export function writeAll(fd: number, buffer: Buffer): void {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const written = seam.writeSync(fd, buffer, offset, buffer.length - offset);
+    if (written <= 0) throw Object.assign(new Error('no progress writing'), { code: 'EIO' });
+    offset += written;
+  }
+}

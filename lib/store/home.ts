@@ -1,5 +1,6 @@
 import path = require('path');
 import { StyxyError } from '../errors';
+import { shellWord } from '../core/shell-word';
 import { seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
 import { osModule } from '../os/identity';
@@ -165,9 +166,4 @@ function readAccounts(): Account[] {
     if (name && uid && dir && path.isAbsolute(dir) && dir !== '/') accounts.push({ name, uid: Number(uid), home: path.resolve(dir) });
   }
   return accounts;
-}
-
-/** A word as a POSIX shell reads it: plain when safe, else single-quoted. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9._/:=@%+,-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
 }

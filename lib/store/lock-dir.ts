@@ -1,7 +1,6 @@
 import fs = require('fs');
 import path = require('path');
-import { writeAll } from './atomic-write';
-import { seam } from './fs-seam';
+import { seam, writeAll } from './fs-seam';
 import { parseHolderRecord, processLiveness, type HolderRecord, type Liveness } from './lock-holder';
 
 /**

@@ -1,6 +1,6 @@
 import path = require('path');
 import { StyxyError } from '../errors';
-import { shellWord } from './home';
+import { shellWord } from '../core/shell-word';
 import { osModule } from '../os/identity';
 
 /** Every file Styxy keeps, all inside `$STYXY_HOME`. */
