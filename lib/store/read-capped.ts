@@ -36,6 +36,18 @@ export function readTextCapped(file: string, limit: number): string {
   }
 }
 
+/** The bytes of a file unless it is larger than `limit` (checked on the open file, before reading a byte of it). */
+export function readBytesCapped(file: string, limit: number): Buffer {
+  const fd = seam.openSync(file, 'r');
+  try {
+    const size = seam.fstatSync(fd).size;
+    if (size > limit) throw new FileTooLarge(file, size, limit);
+    return seam.readFileSync(fd) as Buffer;
+  } finally {
+    seam.closeSync(fd);
+  }
+}
+
 function megabytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }

@@ -92,7 +92,7 @@ function writeOutcome(ctx: TransactionContext, lock: LockHandle, read: StateRead
   const configWrite = outcome.userConfig ? writeUserConfig(ctx.paths, outcome.userConfig, ctx.now()) : null;
   if (!state) return configWrite?.backup ?? null;
   try {
-    writeState(ctx.paths, state);
+    writeState(ctx.paths, state, read);
   } catch (err) {
     if (configWrite) putConfigBack(ctx, configWrite);
     throw err;

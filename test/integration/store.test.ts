@@ -82,6 +82,49 @@ describe('state file', () => {
   });
 });
 
+describe('a large state, written from the text it was read from', () => {
+  /** What the state file must hold: each allocation serialized on its own, one a line. */
+  const laidOut = (state: { version: number; allocations: unknown[] }) =>
+    `{\n  "version": ${state.version},\n  "allocations": [\n${state.allocations.map((a) => `    ${JSON.stringify(a)}`).join(',\n')}\n  ]\n}\n`;
+
+  test('hand-edited lines (spacing, an escape, a field this version does not know) are read and written as their values', () => {
+    box.seedAllocations(1000);
+    const text = fs.readFileSync(statePath(), 'utf8');
+    // Spaces in one allocation, an escaped letter in another: the values are what they were.
+    const edited = text.replace('"port":10001,', '"port" :  10001 ,').replace('"instanceId":"a2"', '"instanceId":"\\u0061\\u0032"');
+    fs.writeFileSync(statePath(), edited, { mode: 0o600 });
+    const first = box.run(['allocate', '-s', 'api', '--persistent', '--json']);
+    expect(first.code).toBe(0);
+    const afterFirst = fs.readFileSync(statePath(), 'utf8');
+    const expected = JSON.parse(edited);
+    expected.allocations.push(box.readState().allocations[1000]);
+    expect(afterFirst).toBe(laidOut(expected));
+    expect(expected.allocations[2].instanceId).toBe('a2');
+    // A field this version does not know is kept; the state read from Styxy's own text is extended line for line.
+    fs.writeFileSync(statePath(), afterFirst.replace('"allocatedAt":"2026-01-01T00:00:00.000Z"}', '"allocatedAt":"2026-01-01T00:00:00.000Z","later":{"x":[1]}}'), { mode: 0o600 });
+    const second = box.run(['allocate', '-s', 'api', '--persistent', '--json']);
+    expect(second.code).toBe(0);
+    const state = box.readState();
+    expect(state.allocations).toHaveLength(1002);
+    expect(state.allocations[0].later).toEqual({ x: [1] });
+    expect(fs.readFileSync(statePath(), 'utf8')).toBe(laidOut(state));
+    expect(box.run(['allocate', '-s', 'api', '--persistent', '--json']).code).toBe(0);
+    const third = box.readState();
+    expect(third.allocations.slice(0, 1002)).toEqual(state.allocations);
+    expect(fs.readFileSync(statePath(), 'utf8')).toBe(laidOut(third));
+    expect(box.run(['doctor', '--json']).code).toBe(0);
+  });
+
+  test('an allocation released from the middle is gone, every other one written as it was', () => {
+    box.seedAllocations(1000);
+    const before = box.readState();
+    expect(box.run(['release', 'dev-a500-000000', '--json']).code).toBe(0);
+    const state = box.readState();
+    expect(state.allocations).toEqual(before.allocations.filter((a: { lockId: string }) => a.lockId !== 'dev-a500-000000'));
+    expect(fs.readFileSync(statePath(), 'utf8')).toBe(`${laidOut(state).slice(0, -3)},\n  "recentlyFreed": [\n    ${JSON.stringify(state.recentlyFreed[0])}\n  ]\n}\n`);
+  });
+});
+
 describe('unsafe homes', () => {
   test('a home writable by group or others is refused', () => {
     fs.mkdirSync(box.home, { mode: 0o700 });
