@@ -107,6 +107,8 @@ export function orderByReuse(candidates: readonly number[], pinned: number, aske
 export function trackFreedPorts(before: State, after: State, now: number, settings: PortReuseSettings): State {
   // The common call frees nothing and remembers nothing: answer it without a pass over the state.
   if (before.allocations === after.allocations && !after.recentlyFreed?.length) return after;
+  // Nor does one that only adds allocations after those it read (an allocate): no sets of 50 000.
+  if (!after.recentlyFreed?.length && startsWith(after.allocations, before.allocations)) return after;
   const kept = new Set(after.allocations.map((a) => a.lockId));
   const held = new Set(after.allocations.map((a) => a.port));
   const freed = before.allocations.filter((a) => !kept.has(a.lockId) && !held.has(a.port));
@@ -123,6 +125,12 @@ export function trackFreedPorts(before: State, after: State, now: number, settin
   const next = boundMemory([...survivors, ...added], settings);
   const { recentlyFreed: _dropped, ...rest } = after;
   return next.length === 0 ? rest : { ...rest, recentlyFreed: next };
+}
+
+function startsWith(all: readonly Allocation[], prefix: readonly Allocation[]): boolean {
+  if (all.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (all[i] !== prefix[i]) return false;
+  return true;
 }
 
 function toFreedPort(a: Allocation, freedAt: string): FreedPort {
