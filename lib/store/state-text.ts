@@ -46,8 +46,17 @@ const ALLOCATION = `\\{"lockId":${STRING},"serviceType":${STRING},"instanceId":$
 const HEAD = /\{(?:\n {2})?"version": ?1,(?:\n {2})?"allocations": ?/y;
 /** What may follow the allocations: the freed ports (not taken from the text), the end. */
 const TAIL = /(?:,(?:\n {2})?"recentlyFreed": ?\[[^\]]*\])?\n?\}\n?$/y;
-/** The allocations array in Styxy's layout, and compact; made on first use. */
-let arrays: { laidOut: RegExp; compact: RegExp } | undefined;
+/**
+ * The allocations of an array in Styxy's layout, and compact, each made on first use: every
+ * element but the last is followed by a comma and the start of another, the last by the end of
+ * the array. One copy of the allocation's pattern in each, as every process that writes a large
+ * state compiles one; so a match must be seen to end with `]`.
+ */
+const patterns: { laidOut?: RegExp; compact?: RegExp } = {};
+const ARRAY = {
+  laidOut: () => `\\[(?:\\n {4}${ALLOCATION}(?:,(?=\\n {4}\\{)|\\n {2}\\]))+`,
+  compact: () => `\\[(?:${ALLOCATION}(?:,(?=\\{)|\\]))+`,
+};
 
 /**
  * Whether the sticky `pattern` matches `text` at `at`; where it ends in pattern.lastIndex. A
@@ -80,18 +89,22 @@ function compiled(pattern: RegExp): RegExp {
 export function findAllocationLines(text: string, readAllocations: number): string | null {
   if (!matchesAt(HEAD, text, 0)) return null;
   const start = HEAD.lastIndex;
-  arrays ??= {
-    laidOut: compiled(new RegExp(`\\[(?:\\n {4}${ALLOCATION}(?:,\\n {4}${ALLOCATION})*\\n {2})?\\]`, 'y')),
-    compact: compiled(new RegExp(`\\[(?:${ALLOCATION}(?:,${ALLOCATION})*)?\\]`, 'y')),
-  };
-  const laidOut = matchesAt(arrays.laidOut, text, start);
-  if (!laidOut && !matchesAt(arrays.compact, text, start)) return null;
-  const end = laidOut ? arrays.laidOut.lastIndex : arrays.compact.lastIndex;
+  let end: number;
+  let laidOut = false;
+  if (text.startsWith('[]', start)) {
+    end = start + 2;
+  } else {
+    laidOut = text.charCodeAt(start + 1) === 0x0a;
+    const form = laidOut ? 'laidOut' : 'compact';
+    const pattern = (patterns[form] ??= compiled(new RegExp(ARRAY[form](), 'y')));
+    if (!matchesAt(pattern, text, start) || text.charCodeAt(pattern.lastIndex - 1) !== 0x5d) return null;
+    end = pattern.lastIndex;
+  }
   // Nothing after it but the freed ports: no second `allocations`, which JSON.parse would have
   // kept instead. The first `]` closes them, as their records hold no array and a string cut
   // there would not end before the text does.
   if (!matchesAt(TAIL, text, end)) return null;
-  if (readAllocations === 0) return '';
+  if (end === start + 2) return readAllocations === 0 ? '' : null;
   const region = text.slice(start, end);
   if (laidOut) return region.slice(2, -4);
   // One allocation's text has no `},{`: its only inner object is followed by a key, and a string
