@@ -132,7 +132,9 @@ export function findEndedProcessOwners(state: State, facts: OwnerFacts): Allocat
  * - else it is dropped, as is an expired lease or a reservation whose time is up.
  */
 export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeResult {
-  const kept: Allocation[] = [];
+  // Made at the first owner that has ended: until then every allocation is kept as it is, and
+  // the common call, where all owners live, copies none of them.
+  let kept: Allocation[] | undefined;
   const pruned: Allocation[] = [];
   const reasons = new Map<string, PruneReason>();
   const adopted: { from: Allocation; to: Allocation }[] = [];
@@ -143,12 +145,15 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
     reasons.set(a.lockId, reason);
     changed = true;
   };
-  for (const allocation of state.allocations) {
+  const allocations = state.allocations;
+  for (let i = 0; i < allocations.length; i++) {
+    const allocation = allocations[i] as Allocation;
     const owner = allocation.owner;
     if (isOwnerLive(owner, facts)) {
-      kept.push(allocation);
+      kept?.push(allocation);
       continue;
     }
+    kept ??= allocations.slice(0, i);
     if (owner.kind !== 'process') {
       drop(allocation, 'lease expired');
       continue;
@@ -178,7 +183,7 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
     }
     drop(allocation, 'owner gone');
   }
-  return { state: changed ? { ...state, allocations: kept } : state, pruned, reasons, adopted, reserved };
+  return { state: changed ? { ...state, allocations: kept ?? [] } : state, pruned, reasons, adopted, reserved };
 }
 
 /** The process that takes an allocation over: the first-started listener on its port that started after it. */

@@ -18,6 +18,8 @@ export function isSurelyValidState(data: unknown): boolean {
   if ((data as { version?: unknown }).version !== 1 || !Array.isArray(allocations)) return false;
   const freed = (data as { recentlyFreed?: unknown }).recentlyFreed;
   if (freed !== undefined && !areSurelyValidFreedPorts(freed)) return false;
+  // Many allocations share a type: each name is matched once.
+  const types = new Set<string>();
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
@@ -28,8 +30,11 @@ export function isSurelyValidState(data: unknown): boolean {
     if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return false;
-    if (!LOCK_ID_PATTERN.test(lockId) || !NAME_PATTERN.test(serviceType) || !NAME_PATTERN.test(instanceId)) return false;
-    if (RESERVED_NAMES.has(serviceType) || RESERVED_NAMES.has(instanceId)) return false;
+    if (!LOCK_ID_PATTERN.test(lockId) || !NAME_PATTERN.test(instanceId) || RESERVED_NAMES.has(instanceId)) return false;
+    if (!types.has(serviceType)) {
+      if (!NAME_PATTERN.test(serviceType) || RESERVED_NAMES.has(serviceType)) return false;
+      types.add(serviceType);
+    }
     if (!isSurelyValidOwner(owner)) return false;
   }
   return true;
