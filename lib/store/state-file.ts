@@ -62,7 +62,8 @@ export function inspectStateFile(paths: StyxyPaths): StateFileContent {
   // Checked before the schema: a newer layout may differ in any way, and its allocations are live.
   const version = (data as { version?: unknown } | null)?.version;
   if (typeof version === 'number' && Number.isInteger(version) && version > STATE_VERSION) return { kind: 'too-new', version };
-  if (isSurelyValidState(data)) return { kind: 'ok', state: data as State, source: { text, allocations: (data as State).allocations } };
+  // The list is copied (a pointer each): sorting or splicing the state's own in place cannot make it say another order.
+  if (isSurelyValidState(data)) return { kind: 'ok', state: data as State, source: { text, allocations: (data as State).allocations.slice() } };
   const problems = validateStateShape(data);
   if (problems.length === 0) return { kind: 'ok', state: data as State };
   return { kind: 'unusable', reason: `it does not match the state schema (${problems[0]?.instancePath || '/'}: ${problems[0]?.message})` };

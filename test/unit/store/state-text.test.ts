@@ -1,4 +1,8 @@
-import { serializeState, type StateSource } from '../../../lib/store/state-file';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { inspectStateFile, serializeState, type StateSource } from '../../../lib/store/state-file';
+import type { StyxyPaths } from '../../../lib/store/paths';
 import { isSurelyValidState } from '../../../lib/store/state-quick-check';
 import { findAllocationLines, jsonLines } from '../../../lib/store/state-text';
 import type { Allocation, State } from '../../../lib/core/types';
@@ -163,4 +167,20 @@ test('an allocation with a field this version does not know keeps it, and one th
   const after = serializeState({ ...plain.state, allocations: [handedOver, plain.state.allocations[1]!] }, plain.source);
   expect(JSON.parse(after).allocations[0].owner).toEqual({ kind: 'persistent' });
   expect(after).toBe(reference({ version: 1, allocations: [handedOver, plain.state.allocations[1]!] }));
+});
+
+test('a state whose list is reordered in place is written in its new order, not the text read', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-state-text-'));
+  try {
+    const file = path.join(dir, 'state.json');
+    const allocations = [0, 1, 2].map((i) => ({ lockId: `dev-a${i}-1`, serviceType: 'dev', instanceId: `a${i}`, port: 3000 + i, project: '/p', owner: { kind: 'persistent' as const }, allocatedAt: 't' }));
+    fs.writeFileSync(file, reference({ version: 1, allocations }));
+    const content = inspectStateFile({ state: file } as StyxyPaths);
+    if (content.kind !== 'ok') throw new Error(content.kind);
+    expect(content.source).toBeDefined();
+    content.state.allocations.reverse();
+    expect(serializeState(content.state, content.source)).toBe(reference(content.state));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
