@@ -47,15 +47,16 @@ const HEAD = /\{(?:\n {2})?"version": ?1,(?:\n {2})?"allocations": ?/y;
 /** What may follow the allocations: the freed ports (not taken from the text), the end. */
 const TAIL = /(?:,(?:\n {2})?"recentlyFreed": ?\[[^\]]*\])?\n?\}\n?$/y;
 /**
- * The allocations of an array in Styxy's layout, and compact, each made on first use: every
- * element but the last is followed by a comma and the start of another, the last by the end of
- * the array. One copy of the allocation's pattern in each, as every process that writes a large
- * state compiles one; so a match must be seen to end with `]`.
+ * Up to 256 allocations of an array in Styxy's layout, and compact, each pattern made on first
+ * use: every element but the last is followed by a comma and the start of another, the last by
+ * the end of the array, so a match that ends with `]` ends the array. One copy of the
+ * allocation's pattern in each, as every process that writes a large state compiles one; a few
+ * hundred at a time, as the backtracking stack of one match over 50 000 took ~10 ms to grow.
  */
 const patterns: { laidOut?: RegExp; compact?: RegExp } = {};
-const ARRAY = {
-  laidOut: () => `\\[(?:\\n {4}${ALLOCATION}(?:,(?=\\n {4}\\{)|\\n {2}\\]))+`,
-  compact: () => `\\[(?:${ALLOCATION}(?:,(?=\\{)|\\]))+`,
+const ELEMENTS = {
+  laidOut: () => `(?:\\n {4}${ALLOCATION}(?:,(?=\\n {4}\\{)|\\n {2}\\])){1,256}`,
+  compact: () => `(?:${ALLOCATION}(?:,(?=\\{)|\\])){1,256}`,
 };
 
 /**
@@ -94,11 +95,15 @@ export function findAllocationLines(text: string, readAllocations: number): stri
   if (text.startsWith('[]', start)) {
     end = start + 2;
   } else {
+    if (text.charCodeAt(start) !== 0x5b) return null;
     laidOut = text.charCodeAt(start + 1) === 0x0a;
     const form = laidOut ? 'laidOut' : 'compact';
-    const pattern = (patterns[form] ??= compiled(new RegExp(ARRAY[form](), 'y')));
-    if (!matchesAt(pattern, text, start) || text.charCodeAt(pattern.lastIndex - 1) !== 0x5d) return null;
-    end = pattern.lastIndex;
+    const pattern = (patterns[form] ??= compiled(new RegExp(ELEMENTS[form](), 'y')));
+    end = start + 1;
+    do {
+      if (!matchesAt(pattern, text, end)) return null;
+      end = pattern.lastIndex;
+    } while (text.charCodeAt(end - 1) !== 0x5d);
   }
   // Nothing after it but the freed ports: no second `allocations`, which JSON.parse would have
   // kept instead. The first `]` closes them, as their records hold no array and a string cut
