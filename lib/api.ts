@@ -26,7 +26,17 @@ import type {
 
 export { StyxyError };
 export type { ErrorCode };
-export type { AllocateBatchOptions, AllocateCommonOptions, AllocateOptions, Allocation, ListedAllocation, ListOptions, PortAllocation, ReleaseSelector, StyxyOptions };
+export type {
+  AllocateBatchOptions,
+  AllocateCommonOptions,
+  AllocateOptions,
+  Allocation,
+  ListedAllocation,
+  ListOptions,
+  PortAllocation,
+  ReleaseSelector,
+  StyxyOptions,
+};
 
 const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
 const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs'];
@@ -54,7 +64,8 @@ export async function allocate(options: AllocateOptions | AllocateBatchOptions):
 async function allocateBatch(options: AllocateBatchOptions): Promise<PortAllocation[]> {
   return api(async () => {
     const opts = optionsBag<AllocateBatchOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS.filter((k) => k !== 'waitReadyMs'), 'serviceTypes']);
-    if (!Array.isArray(opts.serviceTypes) || !opts.serviceTypes.every((t) => typeof t === 'string')) throw invalid(`allocate: serviceTypes must be an array of type names, got ${describe(opts.serviceTypes)}`);
+    if (!Array.isArray(opts.serviceTypes) || !opts.serviceTypes.every((t) => typeof t === 'string'))
+      throw invalid(`allocate: serviceTypes must be an array of type names, got ${describe(opts.serviceTypes)}`);
     const { runAllocateBatch } = await import('./app/allocate');
     const common = commonAllocateInput(opts);
     const batch = await runAllocateBatch(await contextFor(opts), { ...common, serviceTypes: opts.serviceTypes });

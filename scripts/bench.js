@@ -179,20 +179,36 @@ const ROWS = [
     const mid = detail.sort((a, b) => a.ratio - b.ratio)[1];
     const failures = Math.max(...detail.map((d) => d.failures));
     const dups = Math.max(...detail.map((d) => d.duplicates));
-    row(`50 allocate at once: ${mid.ms.toFixed(0)} ms / 50 node: ${mid.nodeMs.toFixed(0)} ms (failures ${failures}, duplicate ports ${dups}; worst of 3)`, mid.ratio.toFixed(2), '≤ 1.4, 0, 0');
+    row(
+      `50 allocate at once: ${mid.ms.toFixed(0)} ms / 50 node: ${mid.nodeMs.toFixed(0)} ms (failures ${failures}, duplicate ports ${dups}; worst of 3)`,
+      mid.ratio.toFixed(2),
+      '≤ 1.4, 0, 0',
+    );
   },
 
   async function hundredAtOnce(row) {
     const s = await concurrent(100, crowdArgs, envFor(crowdHome(100)));
     const b = await concurrent(100, ['-e', ''], baseEnv);
-    row(`100 allocate at once: ${s.ms.toFixed(0)} ms / 100 node: ${b.ms.toFixed(0)} ms (failures ${s.failures}, duplicate ports ${duplicates(s.outs)})`, (s.ms / b.ms).toFixed(2), '≤ 1.5, 0, 0');
-    row(`  one call of the 100: p50 ${percentile(s.calls, 50).toFixed(0)} ms, p95 ${percentile(s.calls, 95).toFixed(0)} ms, max ${Math.max(...s.calls).toFixed(0)} ms`, '', '');
+    row(
+      `100 allocate at once: ${s.ms.toFixed(0)} ms / 100 node: ${b.ms.toFixed(0)} ms (failures ${s.failures}, duplicate ports ${duplicates(s.outs)})`,
+      (s.ms / b.ms).toFixed(2),
+      '≤ 1.5, 0, 0',
+    );
+    row(
+      `  one call of the 100: p50 ${percentile(s.calls, 50).toFixed(0)} ms, p95 ${percentile(s.calls, 95).toFixed(0)} ms, max ${Math.max(...s.calls).toFixed(0)} ms`,
+      '',
+      '',
+    );
     row(`  CPU of the 100: ${(s.cpuMs / 1000).toFixed(2)} s / 100 node: ${(b.cpuMs / 1000).toFixed(2)} s`, (s.cpuMs / b.cpuMs).toFixed(2), '');
   },
 
   async function threeHundredAtOnce(row) {
     const s = await concurrent(300, crowdArgs, envFor(crowdHome(300)));
-    row(`300 allocate at once: ${(s.ms / 1000).toFixed(1)} s wall, CPU ${(s.cpuMs / 1000).toFixed(1)} s (failures ${s.failures}, duplicate ports ${duplicates(s.outs)})`, `${s.failures}, ${duplicates(s.outs)}`, '0, 0');
+    row(
+      `300 allocate at once: ${(s.ms / 1000).toFixed(1)} s wall, CPU ${(s.cpuMs / 1000).toFixed(1)} s (failures ${s.failures}, duplicate ports ${duplicates(s.outs)})`,
+      `${s.failures}, ${duplicates(s.outs)}`,
+      '0, 0',
+    );
   },
 
   function tenThousandWritten(row) {
@@ -219,12 +235,28 @@ const ROWS = [
       "export { globMatch } from './lib/app/auto-allocate';",
       "export { readListeners, readEphemeralRange } from './lib/os/ports';",
     ].join('\n');
-    require('esbuild').buildSync({ stdin: { contents: entry, resolveDir: root, loader: 'ts' }, bundle: true, platform: 'node', target: 'node18', format: 'cjs', outfile: lib, logLevel: 'warning' });
+    require('esbuild').buildSync({
+      stdin: { contents: entry, resolveDir: root, loader: 'ts' },
+      bundle: true,
+      platform: 'node',
+      target: 'node18',
+      format: 'cjs',
+      outfile: lib,
+      logLevel: 'warning',
+    });
     const { planAllocation, builtInConfig, placeRange, globMatch, readListeners, readEphemeralRange } = require(lib);
     const config = builtInConfig();
     const allocations = [];
     for (let i = 0; i < 10000; i++) {
-      allocations.push({ lockId: `x${i}`, serviceType: i === 9999 ? 'ai' : 'api', instanceId: `i${i}`, port: 20000 + i, project: '/p', owner: { kind: 'persistent' }, allocatedAt: '' });
+      allocations.push({
+        lockId: `x${i}`,
+        serviceType: i === 9999 ? 'ai' : 'api',
+        instanceId: `i${i}`,
+        port: 20000 + i,
+        project: '/p',
+        owner: { kind: 'persistent' },
+        allocatedAt: '',
+      });
     }
     const state = { version: 1, allocations };
     const request = { serviceType: 'ai', instanceId: 'rag', project: '/p', owner: { kind: 'persistent' } };
@@ -244,7 +276,11 @@ const ROWS = [
       many.service_types[`svc-${i}`] = { port_range: [low, low + 9 + (i % 5)] };
     }
     for (let i = 0; i < 20; i++) many.auto_allocation_rules[`team${i}-*`] = { chunk_size: 5 + i };
-    const facts = { listeningPorts: (readListeners() || []).map((l) => l.port), heldPorts: allocations.slice(0, 1000).map((a) => a.port), ephemeral: readEphemeralRange() };
+    const facts = {
+      listeningPorts: (readListeners() || []).map((l) => l.port),
+      heldPorts: allocations.slice(0, 1000).map((a) => a.port),
+      ephemeral: readEphemeralRange(),
+    };
     let worst = 0;
     for (const placement of ['after', 'before', 'smart']) {
       const placed = { ...many, auto_allocation: { ...many.auto_allocation, placement } };
@@ -273,7 +309,10 @@ const ROWS = [
       if (types.length > 1 && (!out.allocations || out.allocations.length !== types.length)) throw new Error('the batch did not answer for every type');
       return r.ms;
     };
-    const [batch, single] = alternate(() => timed(batchHome, ['dev', 'api', 'database']), () => timed(singleHome, ['api']));
+    const [batch, single] = alternate(
+      () => timed(batchHome, ['dev', 'api', 'database']),
+      () => timed(singleHome, ['api']),
+    );
     row(`allocate -s dev -s api -s database: ${batch.toFixed(1)} ms / allocate -s api: ${single.toFixed(1)} ms`, (batch / single).toFixed(2), '≤ 1.2');
   },
 ];
@@ -288,7 +327,9 @@ async function main() {
     await measure((what, value, target) => rows.push([what.startsWith('  ') ? `   ${what}` : `${n}. ${what}`, value, target]));
   }
   const width = Math.max(...rows.map((r) => r[0].length));
-  console.log(`Styxy benchmark — node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, ${RUNS} runs per median, NODE_EXTRA_CA_CERTS unset\n`);
+  console.log(
+    `Styxy benchmark — node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, ${RUNS} runs per median, NODE_EXTRA_CA_CERTS unset\n`,
+  );
   console.log(`${'measure'.padEnd(width)}  ${'ratio/value'.padEnd(12)}  target`);
   for (const [m, v, t] of rows) console.log(`${m.padEnd(width)}  ${String(v).padEnd(12)}  ${t}`);
   fs.rmSync(tmp, { recursive: true, force: true });

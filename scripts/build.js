@@ -50,7 +50,16 @@ function generateVersion() {
  */
 async function bundle() {
   const esbuild = require('esbuild');
-  const common = { bundle: true, platform: 'node', target: 'node18', format: 'cjs', logLevel: 'warning', legalComments: 'none', minify: true, keepNames: false };
+  const common = {
+    bundle: true,
+    platform: 'node',
+    target: 'node18',
+    format: 'cjs',
+    logLevel: 'warning',
+    legalComments: 'none',
+    minify: true,
+    keepNames: false,
+  };
   // yargs goes in a file of its own, loaded only for help, usage errors and the command lines the
   // fast path leaves to it: the everyday path does not even compile it. minimatch likewise, loaded
   // only when an auto-allocation rule has a glob, and the schema validators.
@@ -141,7 +150,9 @@ generateVersion();
 // The state's types and the config bounds, made from schemas/ (scripts/generate-shapes.js).
 execFileSync(process.execPath, [path.join(__dirname, 'generate-shapes.js')], { stdio: 'inherit' });
 fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
-bundle().then(primeCodeCache).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+bundle()
+  .then(primeCodeCache)
+  .catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });

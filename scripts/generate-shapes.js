@@ -54,7 +54,14 @@ function configBounds() {
       ? `  ${section}: ${JSON.stringify(value)},`
       : [`  ${section}: {`, ...Object.entries(value).map(([key, b]) => `    ${key}: ${JSON.stringify(b)},`), '  },'].join('\n'),
   );
-  return [BANNER('config.schema.json'), '/** [minimum, maximum], or the allowed values, of each setting that has them. */', 'export const CONFIG_BOUNDS = {', ...lines, '} as const;', ''].join('\n');
+  return [
+    BANNER('config.schema.json'),
+    '/** [minimum, maximum], or the allowed values, of each setting that has them. */',
+    'export const CONFIG_BOUNDS = {',
+    ...lines,
+    '} as const;',
+    '',
+  ].join('\n');
 }
 
 /**

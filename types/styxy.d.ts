@@ -78,9 +78,7 @@ export interface AllocateBatchOptions extends Omit<AllocateCommonOptions, 'waitR
 }
 
 export type Owner =
-  | { kind: 'process'; pid: number; startTime: string | null; command?: string }
-  | { kind: 'lease'; expiresAt: string }
-  | { kind: 'persistent' };
+  { kind: 'process'; pid: number; startTime: string | null; command?: string } | { kind: 'lease'; expiresAt: string } | { kind: 'persistent' };
 
 /** One allocation as Styxy's state holds it. */
 export interface Allocation {
@@ -135,7 +133,13 @@ export interface PortAllocation extends Allocation {
   /** The port this service held last, given back (see the README's home ports). */
   homePort?: true;
   /** The port was still cooling from another service: used because its range had no other free port. */
-  cooling?: { freedAt: string; freedSecondsAgo: number; cooldownSeconds: number; previousHolder: { serviceType: string; instanceId: string; project: string }; message: string };
+  cooling?: {
+    freedAt: string;
+    freedSecondsAgo: number;
+    cooldownSeconds: number;
+    previousHolder: { serviceType: string; instanceId: string; project: string };
+    message: string;
+  };
   /** A sticky allocation's owner changed: 'hand-over' (to `pid`, or to this process from an owner that had ended), 'renew', 'persist'. */
   ownerChange?: 'hand-over' | 'renew' | 'persist';
   /**

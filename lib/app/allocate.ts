@@ -95,7 +95,8 @@ export interface CoolingNote {
 
 /** Checks what the user typed, before any lock is taken. */
 export function checkAllocateInput(input: AllocateInput): void {
-  const problem = findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
+  const problem =
+    findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
 }
 
@@ -160,7 +161,10 @@ export function checkAllocateBatchInput(input: AllocateBatchInput): void {
   const seen = new Set<string>();
   for (const serviceType of input.serviceTypes) {
     checkAllocateInput({ ...input, serviceType });
-    if (seen.has(serviceType)) throw new StyxyError('INVALID_ARGUMENT', `Service type '${serviceType}' is given twice; each type is allocated once per call`, { details: { serviceType } });
+    if (seen.has(serviceType))
+      throw new StyxyError('INVALID_ARGUMENT', `Service type '${serviceType}' is given twice; each type is allocated once per call`, {
+        details: { serviceType },
+      });
     seen.add(serviceType);
   }
 }
@@ -348,7 +352,15 @@ function planHandOver(input: StepInput, request: AllocationRequest, current: All
   return {
     allocation,
     answer: { ownerChange: change, previousOwner: current.owner },
-    audit: { action: change, serviceType: allocation.serviceType, lockId: allocation.lockId, port: allocation.port, instanceId: allocation.instanceId, from: current.owner, to: allocation.owner },
+    audit: {
+      action: change,
+      serviceType: allocation.serviceType,
+      lockId: allocation.lockId,
+      port: allocation.port,
+      instanceId: allocation.instanceId,
+      from: current.owner,
+      to: allocation.owner,
+    },
   };
 }
 
@@ -392,7 +404,14 @@ function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<
 }
 
 /** The first candidate the OS finds free becomes a new allocation (recorded unless this is a dry run). */
-async function newAllocation(input: StepInput, request: AllocationRequest, plan: PlanOf<'candidates'>, state: State, base: StepBase, now: number): Promise<AllocateStep> {
+async function newAllocation(
+  input: StepInput,
+  request: AllocationRequest,
+  plan: PlanOf<'candidates'>,
+  state: State,
+  base: StepBase,
+  now: number,
+): Promise<AllocateStep> {
   const port = await findFirstFreePort(plan.ports);
   if (port === undefined) throw noFreePort(request.serviceType, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);
@@ -403,7 +422,14 @@ async function newAllocation(input: StepInput, request: AllocationRequest, plan:
     writes: base.writes,
     audit: [
       ...base.audit,
-      { action: 'allocate', serviceType: allocation.serviceType, lockId: allocation.lockId, port, instanceId: allocation.instanceId, project: allocation.project },
+      {
+        action: 'allocate',
+        serviceType: allocation.serviceType,
+        lockId: allocation.lockId,
+        port,
+        instanceId: allocation.instanceId,
+        project: allocation.project,
+      },
     ],
   };
 }
@@ -458,7 +484,15 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
 }
 
 function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt'> {
-  return { port: a.port, lockId: a.lockId, serviceType: a.serviceType, instanceId: a.instanceId, project: a.project, owner: a.owner, allocatedAt: a.allocatedAt };
+  return {
+    port: a.port,
+    lockId: a.lockId,
+    serviceType: a.serviceType,
+    instanceId: a.instanceId,
+    project: a.project,
+    owner: a.owner,
+    allocatedAt: a.allocatedAt,
+  };
 }
 
 function newIds(): { generatedInstanceId: string; lockSuffix: string } {

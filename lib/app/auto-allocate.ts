@@ -76,7 +76,10 @@ export function confirmationRequired(proposal: RangeProposal, changed: boolean):
     `${lead} ports ${low}-${high} (${proposal.chunkSize}) for new service type '${proposal.serviceType}', placed ${describePlacement(proposal)}. Nothing was written`,
     {
       details: { proposal: proposalDetails(proposal) },
-      suggestions: [`Accept it: styxy allocate -s ${proposal.serviceType} --yes`, 'Or stop asking: styxy config set auto-allocation.require-confirmation false'],
+      suggestions: [
+        `Accept it: styxy allocate -s ${proposal.serviceType} --yes`,
+        'Or stop asking: styxy config set auto-allocation.require-confirmation false',
+      ],
     },
   );
 }
@@ -86,7 +89,17 @@ export function describePlacement(p: RangeProposal): string {
 }
 
 export function proposalDetails(p: RangeProposal) {
-  return { serviceType: p.serviceType, range: p.range, chunkSize: p.chunkSize, placement: p.placement, requestedPlacement: p.requestedPlacement, rule: p.rule, instanceBehavior: p.instanceBehavior, reason: p.reason, tried: p.tried };
+  return {
+    serviceType: p.serviceType,
+    range: p.range,
+    chunkSize: p.chunkSize,
+    placement: p.placement,
+    requestedPlacement: p.requestedPlacement,
+    rule: p.rule,
+    instanceBehavior: p.instanceBehavior,
+    reason: p.reason,
+    tried: p.tried,
+  };
 }
 
 export interface AcceptedRange {

@@ -1,5 +1,13 @@
 import { StyxyError } from '../errors';
-import { autoAllocatedTypes, findRulePatternProblem, parseRuleFields, withRule, withoutRule, withoutServiceType, type RuleFieldTexts } from '../core/config-keys';
+import {
+  autoAllocatedTypes,
+  findRulePatternProblem,
+  parseRuleFields,
+  withRule,
+  withoutRule,
+  withoutServiceType,
+  type RuleFieldTexts,
+} from '../core/config-keys';
 import { findNameProblem } from '../core/names';
 import type { Allocation, AutoAllocationRule, AutoAllocationSettings } from '../core/types';
 import { ownValue } from '../core/types';
@@ -105,13 +113,24 @@ export async function runRemoveRule(ctx: TransactionContext, pattern: string): P
     const removed = withoutRule(config.userLayer, pattern);
     if (!removed) {
       const elsewhere = config.projectLayer?.auto_allocation_rules && ownValue(config.projectLayer.auto_allocation_rules, pattern) !== undefined;
-      throw new StyxyError('NOT_FOUND', `No rule '${pattern}' in ${ctx.paths.config}${elsewhere ? `; it is set in ${config.projectFile}, edit it there` : ''}`, {
-        suggestions: ['See the rules: styxy config auto-allocation status'],
-      });
+      throw new StyxyError(
+        'NOT_FOUND',
+        `No rule '${pattern}' in ${ctx.paths.config}${elsewhere ? `; it is set in ${config.projectFile}, edit it there` : ''}`,
+        {
+          suggestions: ['See the rules: styxy config auto-allocation status'],
+        },
+      );
     }
     const after = checkUserLayer(ctx, config, removed.layer);
     return {
-      result: { success: true as const, pattern, rule: null, previous: removed.previous, order: Object.keys(after.config.auto_allocation_rules), file: ctx.paths.config },
+      result: {
+        success: true as const,
+        pattern,
+        rule: null,
+        previous: removed.previous,
+        order: Object.keys(after.config.auto_allocation_rules),
+        file: ctx.paths.config,
+      },
       userConfig: removed.layer,
       audit: [{ action: 'remove-rule', pattern, previous: removed.previous }],
     };
@@ -146,10 +165,17 @@ export async function runUndoAuto(ctx: TransactionContext, input: { serviceType?
     const name = target.name;
     const live = state.allocations.filter((a) => a.serviceType === name);
     if (live.length > 0 && !input.force) {
-      throw new StyxyError('CONFIRMATION_REQUIRED', `'${name}' has ${live.length} live allocation(s): ${live.map((a) => `${a.lockId} (port ${a.port})`).join(', ')}; nothing was changed`, {
-        details: { serviceType: name, allocations: live },
-        suggestions: [`Release them first (styxy release ${live.map((a) => a.lockId).join('; styxy release ')})`, `Or release them with the undo: styxy config undo-auto-allocation ${name} --force`],
-      });
+      throw new StyxyError(
+        'CONFIRMATION_REQUIRED',
+        `'${name}' has ${live.length} live allocation(s): ${live.map((a) => `${a.lockId} (port ${a.port})`).join(', ')}; nothing was changed`,
+        {
+          details: { serviceType: name, allocations: live },
+          suggestions: [
+            `Release them first (styxy release ${live.map((a) => a.lockId).join('; styxy release ')})`,
+            `Or release them with the undo: styxy config undo-auto-allocation ${name} --force`,
+          ],
+        },
+      );
     }
     const layer = withoutServiceType(config.userLayer ?? {}, name);
     checkUserLayer(ctx, config, layer);
@@ -159,7 +185,14 @@ export async function runUndoAuto(ctx: TransactionContext, input: { serviceType?
       userConfig: layer,
       state: { ...state, allocations: state.allocations.filter((a) => a.serviceType !== name) },
       audit: [
-        ...live.map((a) => ({ action: 'release', serviceType: a.serviceType, lockId: a.lockId, port: a.port, instanceId: a.instanceId, reason: 'undo-auto-allocation --force' })),
+        ...live.map((a) => ({
+          action: 'release',
+          serviceType: a.serviceType,
+          lockId: a.lockId,
+          port: a.port,
+          instanceId: a.instanceId,
+          reason: 'undo-auto-allocation --force',
+        })),
         { action: 'undo-auto-allocation', serviceType: name, range, autoAllocated: target.type.auto_allocated, released: live.map((a) => a.lockId) },
       ],
     };

@@ -25,18 +25,22 @@ export interface CleanupInput {
  * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to).
  */
 export async function runCleanup(ctx: TransactionContext, input: CleanupInput): Promise<CleanupResult> {
-  const { result } = await withLiveState<CleanupResult>(ctx, async ({ state, pruned }) => {
-    if (!input.force) return { result: { success: true, pruned, unused: [] } };
-    const listening = await listeningPorts(state.allocations.map((a) => a.port));
-    const only = input.only === undefined ? undefined : new Set(input.only);
-    const { state: kept, pruned: unused } = pruneUnused(state, (port) => listening.has(port), only && ((a) => !only.has(a.lockId)));
-    if (input.dryRun) return { result: { success: true, pruned, unused } };
-    return {
-      result: { success: true, pruned, unused },
-      state: kept,
-      audit: unused.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'nothing listening' })),
-    };
-  }, { configOptional: true, ...(input.dryRun && { write: false }) });
+  const { result } = await withLiveState<CleanupResult>(
+    ctx,
+    async ({ state, pruned }) => {
+      if (!input.force) return { result: { success: true, pruned, unused: [] } };
+      const listening = await listeningPorts(state.allocations.map((a) => a.port));
+      const only = input.only === undefined ? undefined : new Set(input.only);
+      const { state: kept, pruned: unused } = pruneUnused(state, (port) => listening.has(port), only && ((a) => !only.has(a.lockId)));
+      if (input.dryRun) return { result: { success: true, pruned, unused } };
+      return {
+        result: { success: true, pruned, unused },
+        state: kept,
+        audit: unused.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'nothing listening' })),
+      };
+    },
+    { configOptional: true, ...(input.dryRun && { write: false }) },
+  );
   return result;
 }
 

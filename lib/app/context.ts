@@ -47,19 +47,23 @@ export async function withLiveState<T>(
   work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
   options: LiveStateOptions = {},
 ): Promise<TransactionCommit<T>> {
-  return withTransaction(ctx, async ({ config, state: stateAsRead }) => {
-    const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
-    // What was pruned just now cools like the rest, for the decision of this very call too.
-    const liveState = trackFreedPorts(stateAsRead, lifetimes.state, ctx.now(), config.config.port_reuse);
-    const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, stateAsRead });
-    if (options.write === false) return { result: outcome.result };
-    return {
-      ...outcome,
-      // Whatever this call released or pruned is remembered for the cool-down and home ports.
-      state: trackFreedPorts(stateAsRead, outcome.state ?? liveState, ctx.now(), config.config.port_reuse),
-      audit: [...lifetimeEvents(lifetimes), ...pruneEvents(lifetimes, outcome.audit ?? []), ...(outcome.audit ?? [])],
-    };
-  }, { configOptional: options.configOptional === true });
+  return withTransaction(
+    ctx,
+    async ({ config, state: stateAsRead }) => {
+      const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
+      // What was pruned just now cools like the rest, for the decision of this very call too.
+      const liveState = trackFreedPorts(stateAsRead, lifetimes.state, ctx.now(), config.config.port_reuse);
+      const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, stateAsRead });
+      if (options.write === false) return { result: outcome.result };
+      return {
+        ...outcome,
+        // Whatever this call released or pruned is remembered for the cool-down and home ports.
+        state: trackFreedPorts(stateAsRead, outcome.state ?? liveState, ctx.now(), config.config.port_reuse),
+        audit: [...lifetimeEvents(lifetimes), ...pruneEvents(lifetimes, outcome.audit ?? []), ...(outcome.audit ?? [])],
+      };
+    },
+    { configOptional: options.configOptional === true },
+  );
 }
 
 /**
@@ -68,13 +72,15 @@ export async function withLiveState<T>(
  */
 function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): AuditInput[] {
   const loggedIds = new Set(logged.map((event) => event.lockId));
-  return lifetimes.pruned.filter((a) => !loggedIds.has(a.lockId)).map((a) => ({
-    action: 'prune',
-    serviceType: a.serviceType,
-    lockId: a.lockId,
-    port: a.port,
-    reason: lifetimes.reasons.get(a.lockId) ?? 'owner gone',
-  }));
+  return lifetimes.pruned
+    .filter((a) => !loggedIds.has(a.lockId))
+    .map((a) => ({
+      action: 'prune',
+      serviceType: a.serviceType,
+      lockId: a.lockId,
+      port: a.port,
+      reason: lifetimes.reasons.get(a.lockId) ?? 'owner gone',
+    }));
 }
 
 /**
@@ -107,7 +113,15 @@ function lifetimeEvents(lifetimes: LifetimeResult): AuditInput[] {
   }
   for (const a of lifetimes.reserved) {
     const owner = a.owner as { pid: number; reservedUntil?: string };
-    events.push({ action: 'reserve', serviceType: a.serviceType, lockId: a.lockId, port: a.port, previousPid: owner.pid, until: owner.reservedUntil, reason: 'owner gone, nothing listening yet' });
+    events.push({
+      action: 'reserve',
+      serviceType: a.serviceType,
+      lockId: a.lockId,
+      port: a.port,
+      previousPid: owner.pid,
+      until: owner.reservedUntil,
+      reason: 'owner gone, nothing listening yet',
+    });
   }
   return events;
 }

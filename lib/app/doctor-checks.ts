@@ -74,19 +74,23 @@ function checkOwner({ ownership, paths }: DoctorFacts): DoctorCheck[] {
   if (!ownership.ok) return [failure('owner', ownership.error)];
   if (!ownership.value || ownership.value.rootOwned.length === 0) return [];
   const { parentUid, rootOwned } = ownership.value;
-  return [{
-    name: 'owner',
-    status: 'fail',
-    message: `owned by root inside ${path.dirname(paths.home)}, which belongs to uid ${parentUid} (a sudo styxy run?): ${listOf(rootOwned)}`,
-    remedy: `Give them back: sudo chown -R ${parentUid}: ${paths.home}`,
-  }];
+  return [
+    {
+      name: 'owner',
+      status: 'fail',
+      message: `owned by root inside ${path.dirname(paths.home)}, which belongs to uid ${parentUid} (a sudo styxy run?): ${listOf(rootOwned)}`,
+      remedy: `Give them back: sudo chown -R ${parentUid}: ${paths.home}`,
+    },
+  ];
 }
 
 function checkHome({ home, paths }: DoctorFacts): DoctorCheck[] {
   if (!home) return ok('home', `${paths.home} does not exist yet; the first allocation creates it`);
   if (!home.ok) return [failure('home', home.error)];
   if (!home.value.writable) {
-    return [{ name: 'home', status: 'fail', message: `${paths.home} is yours but not writable: every allocation will fail`, remedy: `chmod u+w ${paths.home}` }];
+    return [
+      { name: 'home', status: 'fail', message: `${paths.home} is yours but not writable: every allocation will fail`, remedy: `chmod u+w ${paths.home}` },
+    ];
   }
   return ok('home', `${paths.home} is yours and private`);
 }
@@ -112,7 +116,9 @@ function checkState({ state, paths }: DoctorFacts): DoctorCheck[] {
     case 'too-new':
       return [failure('state', stateTooNew(paths, content.version))];
     case 'unusable':
-      return [{ name: 'state', status: 'fail', message: `state.json is unusable: ${content.reason}`, remedy: 'The next styxy call moves it aside and starts afresh' }];
+      return [
+        { name: 'state', status: 'fail', message: `state.json is unusable: ${content.reason}`, remedy: 'The next styxy call moves it aside and starts afresh' },
+      ];
     case 'ok': {
       const count = content.state.allocations.length;
       return ok('state', `valid, ${count} allocation${count === 1 ? '' : 's'} recorded`);
@@ -129,15 +135,24 @@ function checkLock({ lock, paths }: DoctorFacts): DoctorCheck[] {
   const ageMs = seen.holding?.ageMs ?? 0;
   const age = `${Math.round(ageMs / 1000)} s old`;
   if (seen.kind === 'reclaimable') {
-    return [{
-      name: 'lock',
-      status: 'fail',
-      message: `stale lock ${paths.lock} left by ${holder?.text}, ${age}: ${seen.reason}`,
-      remedy: `The next styxy call takes it over; or remove it: rm -r ${paths.lock}`,
-    }];
+    return [
+      {
+        name: 'lock',
+        status: 'fail',
+        message: `stale lock ${paths.lock} left by ${holder?.text}, ${age}: ${seen.reason}`,
+        remedy: `The next styxy call takes it over; or remove it: rm -r ${paths.lock}`,
+      },
+    ];
   }
   if (!seen.holding?.holder && ageMs > 10_000) {
-    return [{ name: 'lock', status: 'fail', message: `${paths.lock} is not a lock Styxy made (no holder record), ${age}; every call waits for it`, remedy: `If no styxy process is running, remove it: rm -r ${paths.lock}` }];
+    return [
+      {
+        name: 'lock',
+        status: 'fail',
+        message: `${paths.lock} is not a lock Styxy made (no holder record), ${age}; every call waits for it`,
+        remedy: `If no styxy process is running, remove it: rm -r ${paths.lock}`,
+      },
+    ];
   }
   return ok('lock', `held by ${holder?.text}`);
 }
@@ -147,10 +162,24 @@ function checkLeftovers({ leftovers, paths }: DoctorFacts): DoctorCheck[] {
   if (!leftovers.ok) return [failure('leftovers', leftovers.error)];
   const { temps, corrupt } = leftovers.value;
   if (temps.length > 0) {
-    return [{ name: 'leftovers', status: 'warn', message: `${temps.length} temp file(s) from an interrupted write: ${temps.join(', ')}`, remedy: 'The next styxy call sweeps them' }];
+    return [
+      {
+        name: 'leftovers',
+        status: 'warn',
+        message: `${temps.length} temp file(s) from an interrupted write: ${temps.join(', ')}`,
+        remedy: 'The next styxy call sweeps them',
+      },
+    ];
   }
   if (corrupt.length > 0) {
-    return [{ name: 'leftovers', status: 'warn', message: `${corrupt.length} corrupt state file(s) kept for inspection: ${corrupt.join(', ')}`, remedy: `Remove them when done: rm ${paths.home}/state.json.corrupt-*` }];
+    return [
+      {
+        name: 'leftovers',
+        status: 'warn',
+        message: `${corrupt.length} corrupt state file(s) kept for inspection: ${corrupt.join(', ')}`,
+        remedy: `Remove them when done: rm ${paths.home}/state.json.corrupt-*`,
+      },
+    ];
   }
   return ok('leftovers', 'no temp files');
 }
@@ -169,9 +198,17 @@ function checkDisk({ disk }: DoctorFacts): DoctorCheck[] {
   const { dir, freeBytes, blockSize, freeInodes, inodes, filesBytes } = disk.value;
   const needed = Math.max(MIN_FREE_BYTES, 2 * filesBytes + blockSize);
   const remedy = `Free some space on the filesystem of ${dir} (df -h ${dir}), or move the home: STYXY_HOME=<another directory>`;
-  if (freeInodes === 0 && inodes > 0) return [{ name: 'disk', status: 'fail', message: `the filesystem of ${dir} has no free inodes: every allocation will fail with WRITE_FAILED`, remedy }];
+  if (freeInodes === 0 && inodes > 0)
+    return [{ name: 'disk', status: 'fail', message: `the filesystem of ${dir} has no free inodes: every allocation will fail with WRITE_FAILED`, remedy }];
   if (freeBytes < needed) {
-    return [{ name: 'disk', status: 'fail', message: `the filesystem of ${dir} is full (${formatBytes(freeBytes)} free, a write needs ${formatBytes(needed)}): every allocation will fail with WRITE_FAILED`, remedy }];
+    return [
+      {
+        name: 'disk',
+        status: 'fail',
+        message: `the filesystem of ${dir} is full (${formatBytes(freeBytes)} free, a write needs ${formatBytes(needed)}): every allocation will fail with WRITE_FAILED`,
+        remedy,
+      },
+    ];
   }
   return ok('disk', `${formatBytes(freeBytes)} free`);
 }
@@ -190,10 +227,20 @@ function checkAllocations({ allocations }: DoctorFacts): DoctorCheck[] {
   const review = reviewAllocations(recorded, owners, listeners ?? [], (pid) => ancestry.get(pid) ?? [pid]);
   const checks: DoctorCheck[] = [];
   if (review.ended.length > 0) {
-    checks.push({ name: 'ended owners', status: 'info', message: `${review.ended.length} allocation(s) whose owner has ended: ${listOf(review.ended.map(label))}`, remedy: 'The next styxy call drops them' });
+    checks.push({
+      name: 'ended owners',
+      status: 'info',
+      message: `${review.ended.length} allocation(s) whose owner has ended: ${listOf(review.ended.map(label))}`,
+      remedy: 'The next styxy call drops them',
+    });
   }
   if (review.reserved.length > 0) {
-    checks.push({ name: 'reserved ports', status: 'info', message: `${review.reserved.length} allocation(s) kept for the server their ended owner's next command starts: ${listOf(review.reserved.map(label))}`, remedy: 'They go when the reservation grace is over (styxy config set lifetime.reservation-grace-seconds N)' });
+    checks.push({
+      name: 'reserved ports',
+      status: 'info',
+      message: `${review.reserved.length} allocation(s) kept for the server their ended owner's next command starts: ${listOf(review.reserved.map(label))}`,
+      remedy: 'They go when the reservation grace is over (styxy config set lifetime.reservation-grace-seconds N)',
+    });
   }
   if (listeners && review.unlistened.length > 0) {
     checks.push({
@@ -204,10 +251,14 @@ function checkAllocations({ allocations }: DoctorFacts): DoctorCheck[] {
     });
   }
   if (review.foreign.length > 0) {
-    const text = review.foreign.map(({ allocation, listener }) => `${label(allocation)} is listened on by PID ${listener.pid}${listener.command ? ` (${listener.command.slice(0, 60)})` : ''}, not by its owner PID ${ownerPid(allocation)} or a child of it`);
+    const text = review.foreign.map(
+      ({ allocation, listener }) =>
+        `${label(allocation)} is listened on by PID ${listener.pid}${listener.command ? ` (${listener.command.slice(0, 60)})` : ''}, not by its owner PID ${ownerPid(allocation)} or a child of it`,
+    );
     checks.push({ name: 'port holders', status: 'info', message: listOf(text), remedy: 'Another program took the port; styxy check <port> tells more' });
   }
-  if (checks.length === 0) checks.push({ name: 'allocations', status: 'ok', message: `${recorded.length} live, each port listened on by its owner or not yet` });
+  if (checks.length === 0)
+    checks.push({ name: 'allocations', status: 'ok', message: `${recorded.length} live, each port listened on by its owner or not yet` });
   return checks;
 }
 

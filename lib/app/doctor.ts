@@ -92,7 +92,7 @@ function readAllocationFacts(allocations: Allocation[], now: number): Allocation
 /** The PID and its ancestors, up to init (at most 64 steps). */
 function ancestry(pid: number): number[] {
   const chain = [pid];
-  for (let current = pid; chain.length < 64; ) {
+  for (let current = pid; chain.length < 64;) {
     const parent = readProcessStat(current)?.ppid;
     if (parent === undefined || parent <= 0 || chain.includes(parent)) break;
     chain.push(parent);

@@ -22,12 +22,16 @@ export async function runList(ctx: TransactionContext, input: { serviceType?: st
     const problem = findNameProblem(input.serviceType, 'service type');
     if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
   }
-  const { result } = await withLiveState<ListResult>(ctx, ({ config, state, pruned }) => {
-    const allocations = state.allocations
-      .filter((a) => input.serviceType === undefined || a.serviceType === input.serviceType)
-      .sort((a, b) => a.port - b.port)
-      .map((a) => ({ ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)) }));
-    return { result: { success: true, allocations, pruned: pruned.length } };
-  }, { configOptional: true });
+  const { result } = await withLiveState<ListResult>(
+    ctx,
+    ({ config, state, pruned }) => {
+      const allocations = state.allocations
+        .filter((a) => input.serviceType === undefined || a.serviceType === input.serviceType)
+        .sort((a, b) => a.port - b.port)
+        .map((a) => ({ ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)) }));
+      return { result: { success: true, allocations, pruned: pruned.length } };
+    },
+    { configOptional: true },
+  );
   return result;
 }

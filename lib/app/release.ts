@@ -54,18 +54,22 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
           ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
           ...(input.all && { all: true }),
         };
-  const { result } = await withLiveState<ReleaseResult>(ctx, ({ config, state, pruned }) => {
-    // An allocation whose owner just died is still the user's to release by name.
-    const plan = planRelease(config.config, { ...state, allocations: [...state.allocations, ...pruned] }, selector);
-    if (plan.kind === 'rejected') throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions });
-    const taken = input.expectedOwner && plan.released.find((a) => !isSameOwner(a.owner, input.expectedOwner as Owner));
-    if (taken) return { result: { success: true, released: [], pruned: pruned.length, keptFor: taken } };
-    const releasedIds = new Set(plan.released.map((a) => a.lockId));
-    return {
-      result: { success: true, released: plan.released, pruned: pruned.filter((a) => !releasedIds.has(a.lockId)).length },
-      state: { ...state, allocations: state.allocations.filter((a) => !releasedIds.has(a.lockId)) },
-      audit: plan.released.map((a) => ({ action: 'release', serviceType: a.serviceType, lockId: a.lockId, port: a.port, instanceId: a.instanceId })),
-    };
-  }, { configOptional: true });
+  const { result } = await withLiveState<ReleaseResult>(
+    ctx,
+    ({ config, state, pruned }) => {
+      // An allocation whose owner just died is still the user's to release by name.
+      const plan = planRelease(config.config, { ...state, allocations: [...state.allocations, ...pruned] }, selector);
+      if (plan.kind === 'rejected') throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions });
+      const taken = input.expectedOwner && plan.released.find((a) => !isSameOwner(a.owner, input.expectedOwner as Owner));
+      if (taken) return { result: { success: true, released: [], pruned: pruned.length, keptFor: taken } };
+      const releasedIds = new Set(plan.released.map((a) => a.lockId));
+      return {
+        result: { success: true, released: plan.released, pruned: pruned.filter((a) => !releasedIds.has(a.lockId)).length },
+        state: { ...state, allocations: state.allocations.filter((a) => !releasedIds.has(a.lockId)) },
+        audit: plan.released.map((a) => ({ action: 'release', serviceType: a.serviceType, lockId: a.lockId, port: a.port, instanceId: a.instanceId })),
+      };
+    },
+    { configOptional: true },
+  );
   return result;
 }

@@ -84,7 +84,13 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
     runAllocate(ctx, { ...input.request, owner: { pid: process.pid, via: 'run' }, keepFound: true, ...(acceptedRange && { acceptedRange }) });
   const { serviceType: _one, port: _port, acceptedRange: _range, waitReadyMs: _wait, ...shared } = input.request;
   const batch = (_first?: [number, number], acceptedRanges?: Record<string, [number, number]>) =>
-    runAllocateBatch(ctx, { ...shared, serviceTypes: input.serviceTypes ?? [], owner: { pid: process.pid, via: 'run' }, keepFound: true, ...(acceptedRanges && { acceptedRanges }) });
+    runAllocateBatch(ctx, {
+      ...shared,
+      serviceTypes: input.serviceTypes ?? [],
+      owner: { pid: process.pid, via: 'run' },
+      keepFound: true,
+      ...(acceptedRanges && { acceptedRanges }),
+    });
   const allocations =
     input.serviceTypes && input.serviceTypes.length > 1
       ? (await (input.confirm ? input.confirm(batch) : batch())).allocations

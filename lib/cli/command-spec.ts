@@ -1,6 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
 
-
 /** One option of a command, declared once and read both by yargs and by the fast path. */
 export interface OptionSpec {
   type: 'string' | 'boolean';

@@ -43,7 +43,10 @@ export function powershellQuote(value: string): string {
  */
 export function dotenvQuote(value: string): string {
   if (/['\\$\r\n]/.test(value)) {
-    throw new StyxyError('INVALID_ARGUMENT', `${JSON.stringify(value)} cannot be written as a dotenv value that every reader takes literally (it holds a quote, a backslash, a $ or a line break)`);
+    throw new StyxyError(
+      'INVALID_ARGUMENT',
+      `${JSON.stringify(value)} cannot be written as a dotenv value that every reader takes literally (it holds a quote, a backslash, a $ or a line break)`,
+    );
   }
   return `'${value}'`;
 }

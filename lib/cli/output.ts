@@ -37,7 +37,11 @@ export function reportingOf(args: Readonly<Record<string, unknown>>, env: NodeJS
   const format = typeof args.format === 'string' ? args.format : undefined;
   const mode = outputMode({ json: args.json === true, env: args.env === true, quiet: args.quiet === true, ...(format !== undefined && { format }) });
   const debugEnv = env.STYXY_DEBUG;
-  return { mode, format: format !== undefined && isEnvFormat(format) ? format : 'posix', debug: args.debug === true || (debugEnv !== undefined && debugEnv !== '' && debugEnv !== '0') };
+  return {
+    mode,
+    format: format !== undefined && isEnvFormat(format) ? format : 'posix',
+    debug: args.debug === true || (debugEnv !== undefined && debugEnv !== '' && debugEnv !== '0'),
+  };
 }
 
 export function colourEnabled(): boolean {
@@ -95,9 +99,7 @@ export function warn(text: string): void {
  * message and hints on stderr. Returns the exit status.
  */
 export function reportError(err: unknown, { mode, format, debug }: Reporting): number {
-  const error = isStyxyError(err)
-    ? err
-    : new StyxyError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  const error = isStyxyError(err) ? err : new StyxyError('INTERNAL', `Unexpected error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   if (mode === 'json') {
     printJson({
       success: false,

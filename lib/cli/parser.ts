@@ -35,38 +35,44 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
   for (const command of commands.values()) parser = parser.command(toYargsModule(command, hooks.onStatus));
   for (const [name, spec] of Object.entries(GLOBAL_OPTIONS)) parser = parser.option(name, { type: spec.type, describe: spec.describe, global: true });
   const root = parser;
-  return parser
-    .middleware((args) => hooks.onParsed(args))
-    .command(toYargsModule(configCommand, hooks.onStatus))
-    .completion('completion', 'Print a completion script for bash or zsh (see the README)', (current: string, _argv: unknown, completionFilter: () => void, done: (completions: string[]) => void) => {
-      // After -s/--service-type, offer the configured service types; elsewhere yargs' own list.
-      const words = argv.slice(argv.indexOf('--get-yargs-completions') + 1);
-      const previous = words[words.length - 2];
-      if (previous === undefined || !SERVICE_TYPE_FLAGS.has(previous)) return completionFilter();
-      done(configuredTypes().filter((name) => name.startsWith(current)));
-    })
-    .example('$0 allocate -s dev', 'A free port from the dev range')
-    .example('$0 run -s dev -- npm run dev', 'Run a dev server on a free port; released when it ends')
-    .example('$0 completion >> ~/.bashrc', 'Tab completion in bash (zsh: SHELL=zsh styxy completion >> ~/.zshrc)')
-    // Words after -- are the command of styxy run, passed on as typed: never turned into numbers.
-    .parserConfiguration({ 'populate--': true, 'nargs-eats-options': true, 'parse-positional-numbers': false })
-    .demandCommand(1, NO_COMMAND)
-    .recommendCommands()
-    .strict()
-    .version(version)
-    .help()
-    .alias('h', 'help')
-    .wrap(helpWidth())
-    .exitProcess(false)
-    .fail((message, err, parser) => {
-      // yargs reports its own parse errors (a flag without its value) as a YError: usage errors too.
-      if (err && err.name !== 'YError') throw err;
-      // What yargs made of the line so far decides how the error is reported (--json, --env).
-      const partial = (root as unknown as { parsed?: { argv?: Record<string, unknown> } | false }).parsed;
-      if (partial && partial.argv) hooks.onParsed(partial.argv);
-      if (message === NO_COMMAND) parser.showHelp((text) => writeErr(`${text}\n\n`));
-      throw usageError(message ?? err?.message ?? 'Usage error', partial ? partial.argv : undefined);
-    });
+  return (
+    parser
+      .middleware((args) => hooks.onParsed(args))
+      .command(toYargsModule(configCommand, hooks.onStatus))
+      .completion(
+        'completion',
+        'Print a completion script for bash or zsh (see the README)',
+        (current: string, _argv: unknown, completionFilter: () => void, done: (completions: string[]) => void) => {
+          // After -s/--service-type, offer the configured service types; elsewhere yargs' own list.
+          const words = argv.slice(argv.indexOf('--get-yargs-completions') + 1);
+          const previous = words[words.length - 2];
+          if (previous === undefined || !SERVICE_TYPE_FLAGS.has(previous)) return completionFilter();
+          done(configuredTypes().filter((name) => name.startsWith(current)));
+        },
+      )
+      .example('$0 allocate -s dev', 'A free port from the dev range')
+      .example('$0 run -s dev -- npm run dev', 'Run a dev server on a free port; released when it ends')
+      .example('$0 completion >> ~/.bashrc', 'Tab completion in bash (zsh: SHELL=zsh styxy completion >> ~/.zshrc)')
+      // Words after -- are the command of styxy run, passed on as typed: never turned into numbers.
+      .parserConfiguration({ 'populate--': true, 'nargs-eats-options': true, 'parse-positional-numbers': false })
+      .demandCommand(1, NO_COMMAND)
+      .recommendCommands()
+      .strict()
+      .version(version)
+      .help()
+      .alias('h', 'help')
+      .wrap(helpWidth())
+      .exitProcess(false)
+      .fail((message, err, parser) => {
+        // yargs reports its own parse errors (a flag without its value) as a YError: usage errors too.
+        if (err && err.name !== 'YError') throw err;
+        // What yargs made of the line so far decides how the error is reported (--json, --env).
+        const partial = (root as unknown as { parsed?: { argv?: Record<string, unknown> } | false }).parsed;
+        if (partial && partial.argv) hooks.onParsed(partial.argv);
+        if (message === NO_COMMAND) parser.showHelp((text) => writeErr(`${text}\n\n`));
+        throw usageError(message ?? err?.message ?? 'Usage error', partial ? partial.argv : undefined);
+      })
+  );
 }
 
 /**
@@ -76,9 +82,13 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
 function usageError(message: string, args: Record<string, unknown> | undefined): StyxyError {
   const words = (Array.isArray(args?._) ? args._ : []).map(String);
   if (words[0] === 'run' && args?.['--'] === undefined && (words.length > 1 || /^Unknown argument/.test(message))) {
-    return new StyxyError('USAGE', `The command to run goes after -- (without it, these were read as styxy's own arguments: ${message.replace(/^Unknown arguments?: /, '')})`, {
-      suggestions: ['For example: styxy run -s dev -- node server.js', 'See: styxy run --help'],
-    });
+    return new StyxyError(
+      'USAGE',
+      `The command to run goes after -- (without it, these were read as styxy's own arguments: ${message.replace(/^Unknown arguments?: /, '')})`,
+      {
+        suggestions: ['For example: styxy run -s dev -- node server.js', 'See: styxy run --help'],
+      },
+    );
   }
   return new StyxyError('USAGE', message, { suggestions: ['See: styxy --help'] });
 }

@@ -93,7 +93,12 @@ export function planAllocation(config: Config, state: State, request: Allocation
   for (let port = low; port <= high; port++) add(port);
 
   const pinned = request.port !== undefined && held[request.port] !== 1 ? 1 : 0;
-  const asker = { serviceType: request.serviceType, project: request.project, singleInstance: isSingleInstance(type), ...(request.instanceId !== undefined && { instanceId: request.instanceId }) };
+  const asker = {
+    serviceType: request.serviceType,
+    project: request.project,
+    singleInstance: isSingleInstance(type),
+    ...(request.instanceId !== undefined && { instanceId: request.instanceId }),
+  };
   const order = orderByReuse(ports, pinned, asker, state.recentlyFreed, facts.now, config.port_reuse);
   return {
     kind: 'candidates',
@@ -117,9 +122,7 @@ function isReservedOwner(owner: Owner): boolean {
 }
 
 function findSticky(state: State, request: AllocationRequest): Allocation | undefined {
-  return state.allocations.find(
-    (a) => a.serviceType === request.serviceType && a.instanceId === request.instanceId && a.project === request.project,
-  );
+  return state.allocations.find((a) => a.serviceType === request.serviceType && a.instanceId === request.instanceId && a.project === request.project);
 }
 
 export interface NewAllocationIds {
@@ -174,7 +177,9 @@ export function planWiderRange(name: string, types: Readonly<Record<string, Serv
   const own = ownValue(types, name);
   if (!own) return null;
   const [low, high] = own.port_range;
-  const others = Object.entries(types).filter(([n]) => n !== name).map(([, t]) => t.port_range);
+  const others = Object.entries(types)
+    .filter(([n]) => n !== name)
+    .map(([, t]) => t.port_range);
   const ceiling = Math.min(65535, ...others.filter(([l]) => l > high).map(([l]) => l - 1));
   const floor = Math.max(LOWEST_WIDENED_PORT - 1, ...others.filter(([, h]) => h < low).map(([, h]) => h));
   // A range that already overlaps another (a config that says so) has no free side to grow into.
@@ -207,7 +212,9 @@ export function planOwnerChange(current: Allocation, requested: Owner): { alloca
         return 'renew';
       case 'process':
         if (requested.detected) return owner.kind === 'process' && owner.reservedUntil !== undefined ? 'hand-over' : null;
-        return owner.kind === 'process' && owner.pid === requested.pid && owner.startTime === requested.startTime && owner.reservedUntil === undefined ? null : 'hand-over';
+        return owner.kind === 'process' && owner.pid === requested.pid && owner.startTime === requested.startTime && owner.reservedUntil === undefined
+          ? null
+          : 'hand-over';
     }
   })();
   return change ? { allocation: { ...current, owner: requested }, change } : null;

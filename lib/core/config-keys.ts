@@ -31,7 +31,8 @@ const portRange: Parser = (text) => {
   const [min, max] = CONFIG_BOUNDS.port;
   const m = /^([0-9]{1,5})-([0-9]{1,5})$/.exec(text.trim());
   const [low, high] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-  if (!m || low < min || high > max || low > high) return { problem: `expected a port range like 3000-3199 (${min}-${max}, low first), got ${JSON.stringify(text)}` };
+  if (!m || low < min || high > max || low > high)
+    return { problem: `expected a port range like 3000-3199 (${min}-${max}, low first), got ${JSON.stringify(text)}` };
   return { value: [low, high] };
 };
 const pathOrNull: Parser = (text) => (['null', 'none', ''].includes(text) ? { value: null } : { value: text });
@@ -177,7 +178,8 @@ const RULE_PATTERN = /^[A-Za-z0-9._*?[\]{},!+@()-]{1,200}$/;
 
 /** Why a rule pattern cannot be used, or null. Mirrors the schema's `rulePattern`. */
 export function findRulePatternProblem(pattern: string): string | null {
-  if (!RULE_PATTERN.test(pattern)) return `rule pattern ${JSON.stringify(pattern)} may only use letters, digits, . _ - and the glob characters * ? [ ] { } , ! + @ ( ) (1-200 characters)`;
+  if (!RULE_PATTERN.test(pattern))
+    return `rule pattern ${JSON.stringify(pattern)} may only use letters, digits, . _ - and the glob characters * ? [ ] { } , ! + @ ( ) (1-200 characters)`;
   if (/^[0-9]+$/.test(pattern)) return `rule pattern ${JSON.stringify(pattern)} is all digits; JSON objects would not keep it in file order`;
   if (pattern === '__proto__' || RESERVED_NAMES.has(pattern)) return `rule pattern ${JSON.stringify(pattern)} is reserved`;
   return null;
@@ -207,11 +209,18 @@ export function withoutRule(layer: ConfigLayer | null, pattern: string): { layer
 }
 
 /** The auto-allocated types of a layer, newest first (ties: later in the file first). */
-export function autoAllocatedTypes(layer: ConfigLayer | null): { name: string; type: Partial<ServiceType> & { auto_allocated: NonNullable<ServiceType['auto_allocated']> } }[] {
+export function autoAllocatedTypes(
+  layer: ConfigLayer | null,
+): { name: string; type: Partial<ServiceType> & { auto_allocated: NonNullable<ServiceType['auto_allocated']> } }[] {
   const found = Object.entries(layer?.service_types ?? {})
     .map(([name, type], index) => ({ name, type, index }))
-    .filter((e): e is { name: string; type: Partial<ServiceType> & { auto_allocated: NonNullable<ServiceType['auto_allocated']> }; index: number } => e.type.auto_allocated !== undefined);
-  found.sort((a, b) => (a.type.auto_allocated.at < b.type.auto_allocated.at ? 1 : a.type.auto_allocated.at > b.type.auto_allocated.at ? -1 : b.index - a.index));
+    .filter(
+      (e): e is { name: string; type: Partial<ServiceType> & { auto_allocated: NonNullable<ServiceType['auto_allocated']> }; index: number } =>
+        e.type.auto_allocated !== undefined,
+    );
+  found.sort((a, b) =>
+    a.type.auto_allocated.at < b.type.auto_allocated.at ? 1 : a.type.auto_allocated.at > b.type.auto_allocated.at ? -1 : b.index - a.index,
+  );
   return found.map(({ name, type }) => ({ name, type }));
 }
 

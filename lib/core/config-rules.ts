@@ -154,7 +154,8 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
     if (reach && span.low <= reach.high) {
       const spanFile = ownValue(rangeSources, span.name) ?? 'config';
       const reachFile = ownValue(rangeSources, reach.name) ?? 'config';
-      const [blamed, other, file, otherFile] = latest(reachFile, spanFile) === spanFile ? [span, reach, spanFile, reachFile] : [reach, span, reachFile, spanFile];
+      const [blamed, other, file, otherFile] =
+        latest(reachFile, spanFile) === spanFile ? [span, reach, spanFile, reachFile] : [reach, span, reachFile, spanFile];
       problems.push({
         file,
         path: `/service_types/${blamed.name}/port_range`,
@@ -175,7 +176,11 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
   }
   for (const key of ['min_port', 'max_port'] as const) {
     if (auto[key] < 1024) {
-      problems.push({ file: keySource(key), path: `/auto_allocation/${key}`, message: `${key} ${auto[key]} is below 1024; auto-allocated ranges stay within 1024-65535` });
+      problems.push({
+        file: keySource(key),
+        path: `/auto_allocation/${key}`,
+        message: `${key} ${auto[key]} is below 1024; auto-allocated ranges stay within 1024-65535`,
+      });
     }
   }
   for (const [pattern, rule] of Object.entries(config.auto_allocation_rules)) {

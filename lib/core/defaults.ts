@@ -1,12 +1,6 @@
 import type { Config, ServiceType } from './types';
 
-function type(
-  range: [number, number],
-  preferred: number[],
-  description: string,
-  examples: string[],
-  single = false,
-): ServiceType {
+function type(range: [number, number], preferred: number[], description: string, examples: string[], single = false): ServiceType {
   return {
     description,
     port_range: range,

@@ -30,7 +30,12 @@ export const DEV_SERVERS: readonly DevServer[] = [
   { tool: 'Astro', programs: ['astro'], serves: oneOf('dev', 'start', 'preview'), port: flag('--port') },
   { tool: 'Angular CLI', programs: ['ng'], serves: oneOf('serve', 's', 'dev'), port: flag('--port') },
   { tool: 'wrangler', programs: ['wrangler'], serves: oneOf('dev', 'pages'), port: flag('--port') },
-  { tool: 'Storybook', programs: ['storybook', 'start-storybook'], serves: (words, program) => program === 'start-storybook' || words[0] === 'dev', port: flag('--port', '-p') },
+  {
+    tool: 'Storybook',
+    programs: ['storybook', 'start-storybook'],
+    serves: (words, program) => program === 'start-storybook' || words[0] === 'dev',
+    port: flag('--port', '-p'),
+  },
   { tool: 'Django runserver', programs: ['manage.py', 'django-admin'], serves: oneOf('runserver'), port: { kind: 'positional' } },
   { tool: 'Rails', programs: ['rails'], serves: oneOf('server', 's'), port: flag('-p', '--port') },
   { tool: 'Flask', programs: ['flask', 'python -m flask'], serves: oneOf('run'), port: flag('--port', '-p') },
@@ -38,7 +43,12 @@ export const DEV_SERVERS: readonly DevServer[] = [
   { tool: 'Hugo', programs: ['hugo'], serves: oneOf('server', 'serve'), port: flag('--port', '-p') },
   { tool: 'Next.js', programs: ['next'], serves: oneOf('dev', 'start'), port: flag('--port', '-p') },
   { tool: 'Nuxt', programs: ['nuxi', 'nuxt'], serves: oneOf('dev', 'preview'), port: flag('--port', '-p') },
-  { tool: 'webpack-dev-server', programs: ['webpack', 'webpack-dev-server'], serves: (words, program) => program === 'webpack-dev-server' || words[0] === 'serve', port: flag('--port') },
+  {
+    tool: 'webpack-dev-server',
+    programs: ['webpack', 'webpack-dev-server'],
+    serves: (words, program) => program === 'webpack-dev-server' || words[0] === 'serve',
+    port: flag('--port'),
+  },
   { tool: 'Gatsby', programs: ['gatsby'], serves: oneOf('develop', 'serve'), port: flag('-p', '--port') },
   { tool: 'Docusaurus', programs: ['docusaurus'], serves: oneOf('start', 'serve'), port: flag('--port') },
   { tool: 'http-server', programs: ['http-server'], serves: () => true, port: flag('-p', '--port') },
@@ -69,8 +79,10 @@ function unwrap(words: readonly string[]): string[] {
     if (isAssignment(rest[0] as string)) rest = rest.slice(1);
     else if (first === 'env' || first === 'cross-env') rest = rest.slice(1).filter((w, i, all) => !(isAssignment(w) && all.slice(0, i).every(isAssignment)));
     else if (first === 'npx' || first === 'bunx' || first === 'pnpx') rest = afterRunnerOptions(rest.slice(1));
-    else if ((first === 'npm' || first === 'pnpm' || first === 'yarn' || first === 'bundle') && (rest[1] === 'exec' || rest[1] === 'dlx' || rest[1] === 'x')) rest = afterRunnerOptions(rest.slice(2));
-    else if ((first === 'node' || first === 'nodejs') && rest[1] !== undefined && !rest[1].startsWith('-')) rest = [baseName(rest[1]).replace(/\.[cm]?js$/, ''), ...rest.slice(2)];
+    else if ((first === 'npm' || first === 'pnpm' || first === 'yarn' || first === 'bundle') && (rest[1] === 'exec' || rest[1] === 'dlx' || rest[1] === 'x'))
+      rest = afterRunnerOptions(rest.slice(2));
+    else if ((first === 'node' || first === 'nodejs') && rest[1] !== undefined && !rest[1].startsWith('-'))
+      rest = [baseName(rest[1]).replace(/\.[cm]?js$/, ''), ...rest.slice(2)];
     else break;
   }
   if (rest[0] !== undefined) rest[0] = packageBinary(baseName(rest[0]));
@@ -127,7 +139,29 @@ function appendFor(server: DevServer): string[] {
 
 const SCRIPT_RUNNERS = new Set(['npm', 'pnpm', 'yarn', 'bun']);
 // pnpm and yarn run a script named as the command (`pnpm dev`) unless it is one of theirs.
-const RUNNER_COMMANDS = new Set(['install', 'i', 'add', 'remove', 'exec', 'dlx', 'x', 'test', 't', 'create', 'init', 'update', 'up', 'why', 'list', 'ls', 'link', 'publish', 'pack', 'config', 'outdated']);
+const RUNNER_COMMANDS = new Set([
+  'install',
+  'i',
+  'add',
+  'remove',
+  'exec',
+  'dlx',
+  'x',
+  'test',
+  't',
+  'create',
+  'init',
+  'update',
+  'up',
+  'why',
+  'list',
+  'ls',
+  'link',
+  'publish',
+  'pack',
+  'config',
+  'outdated',
+]);
 
 /** `npm run dev -- --host` → the script name `dev` and the words passed on to it. */
 function scriptCall(words: readonly string[]): { runner: string; name: string; passed: string[]; hasSeparator: boolean } | null {
@@ -159,7 +193,11 @@ function scriptWords(script: string): string[] | null {
   // Arguments given to `npm run` land at the end of the script: after its last `&&` or `;`.
   const last = script.split(/&&|\|\||;/).pop() ?? '';
   if (/[|&<>`$()]/.test(last.replace(/\$\{?[A-Za-z_][A-Za-z0-9_]*\}?/g, 'X'))) return null;
-  const words = last.trim().split(/\s+/).filter(Boolean).map((w) => w.replace(/^(['"])(.*)\1$/, '$2'));
+  const words = last
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => w.replace(/^(['"])(.*)\1$/, '$2'));
   return words.length > 0 ? words : null;
 }
 

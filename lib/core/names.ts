@@ -12,7 +12,16 @@ export const LOCK_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
  * Names an object already has through its prototype. As a type or instance name they would make
  * `config.service_types[name]` find something nobody configured; the schemas refuse them too.
  */
-export const RESERVED_NAMES: ReadonlySet<string> = new Set(['constructor', 'prototype', 'hasOwnProperty', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', 'toString', 'valueOf']);
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  'constructor',
+  'prototype',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  'toString',
+  'valueOf',
+]);
 
 export function findNameProblem(value: unknown, what: string): string | null {
   if (typeof value !== 'string' || value.length === 0) return `${what} must not be empty`;

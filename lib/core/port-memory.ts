@@ -64,7 +64,14 @@ function isRememberedHome(freed: FreedPort, now: number, settings: PortReuseSett
  * says; the caller's home comes next, then every port nobody freed lately, then the homes of
  * other sticky services (oldest freed first), then ports still cooling (oldest freed first).
  */
-export function orderByReuse(candidates: readonly number[], pinned: number, asker: Asker, memory: readonly FreedPort[] | undefined, now: number, settings: PortReuseSettings): ReuseOrder {
+export function orderByReuse(
+  candidates: readonly number[],
+  pinned: number,
+  asker: Asker,
+  memory: readonly FreedPort[] | undefined,
+  now: number,
+  settings: PortReuseSettings,
+): ReuseOrder {
   const cooling = new Map<number, FreedPort>();
   if (!memory || memory.length === 0) return { ports: [...candidates], cooling };
   const byPort = new Map<number, FreedPort>();
@@ -120,7 +127,11 @@ export function trackFreedPorts(before: State, after: State, now: number, settin
   const replaced = new Set(added.map((f) => f.port));
   const movedHomes = new Set(added.filter((f) => f.sticky).map(identityKey));
   const survivors = memory.filter(
-    (f) => !held.has(f.port) && !replaced.has(f.port) && !(f.sticky && movedHomes.has(identityKey(f))) && (isCooling(f, now, settings) || isRememberedHome(f, now, settings)),
+    (f) =>
+      !held.has(f.port) &&
+      !replaced.has(f.port) &&
+      !(f.sticky && movedHomes.has(identityKey(f))) &&
+      (isCooling(f, now, settings) || isRememberedHome(f, now, settings)),
   );
   const next = boundMemory([...survivors, ...added], settings);
   const { recentlyFreed: _dropped, ...rest } = after;

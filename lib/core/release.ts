@@ -2,9 +2,7 @@ import type { Allocation, Config, Owner, State } from './types';
 import { ownValue } from './types';
 import { isSingleInstance } from './allocation';
 
-export type ReleaseSelector =
-  | { lockId: string }
-  | { serviceType: string; instanceId?: string; project: string; all?: boolean };
+export type ReleaseSelector = { lockId: string } | { serviceType: string; instanceId?: string; project: string; all?: boolean };
 
 export type ReleasePlan =
   | { kind: 'released'; state: State; released: Allocation[] }
@@ -22,9 +20,7 @@ export function planRelease(config: Config, state: State, selector: ReleaseSelec
     matches = state.allocations.filter((a) => a.lockId === selector.lockId);
     what = `lock id '${selector.lockId}'`;
   } else if (selector.instanceId !== undefined) {
-    matches = state.allocations.filter(
-      (a) => a.serviceType === selector.serviceType && a.instanceId === selector.instanceId && a.project === selector.project,
-    );
+    matches = state.allocations.filter((a) => a.serviceType === selector.serviceType && a.instanceId === selector.instanceId && a.project === selector.project);
     what = `'${selector.serviceType}' instance '${selector.instanceId}' in ${selector.project}`;
   } else if (isSingleInstance(ownValue(config.service_types, selector.serviceType))) {
     matches = state.allocations.filter((a) => a.serviceType === selector.serviceType);

@@ -4,13 +4,7 @@
  */
 
 /** Why a process in styxy's chain of ancestors is passed over, or null when it is the owner. */
-export type WrapperReason =
-  | 'subshell'
-  | 'package runner'
-  | 'one-command shell'
-  | 'command wrapper'
-  | 'direnv'
-  | 'direnv shell';
+export type WrapperReason = 'subshell' | 'package runner' | 'one-command shell' | 'command wrapper' | 'direnv' | 'direnv shell';
 
 const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ash', 'ksh', 'mksh', 'busybox']);
 const PACKAGE_RUNNERS = new Set(['npm', 'npx', 'pnpm', 'pnpx', 'yarn']);
@@ -71,7 +65,10 @@ export function isOneStyxyCommand(script: string): boolean {
   const cdStep = /^\s*cd(?:\s+(?:'[^']*'|"[^"$`]*"|[^\s;&|\n`'"]+))?\s*(?:&&|;)/;
   while (cdStep.test(bare)) bare = bare.replace(cdStep, '');
   if (/[;&|\n`]|\$\(/.test(bare)) return false;
-  const words = bare.trim().split(/\s+/).map((w) => w.replace(/^['"]|['"]$/g, ''));
+  const words = bare
+    .trim()
+    .split(/\s+/)
+    .map((w) => w.replace(/^['"]|['"]$/g, ''));
   let i = 0;
   while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i] as string)) i++;
   if (words[i] === 'exec' || words[i] === 'command') i++;

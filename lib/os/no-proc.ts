@@ -133,9 +133,15 @@ export function parseSysctlPortRange(text: string): [number, number] | null {
 export const runCommand: CommandRunner = (file, args) => {
   try {
     // Only where there is no /proc; loaded here because child_process is slow to load.
-     
+
     const { execFileSync } = require('child_process') as typeof import('child_process');
-    return execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000, env: { ...process.env, LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024 });
+    return execFileSync(file, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+      env: { ...process.env, LC_ALL: 'C' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (err) {
     // A command that ran and said no is an answer: ps exits 1 when a PID is gone (and prints
     // the others), lsof when nothing listens. Not running at all (missing, killed) is not.

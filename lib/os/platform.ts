@@ -8,8 +8,12 @@ import { StyxyError } from '../errors';
  */
 export function assertSupportedPlatform(platform: string = process.env.STYXY_TEST_PLATFORM || process.platform): void {
   if (platform !== 'win32') return;
-  throw new StyxyError('UNSUPPORTED_PLATFORM', 'Styxy does not run natively on Windows: its lock and owner checks need POSIX processes and files; nothing was read or written', {
-    details: { platform },
-    suggestions: ['Run it inside WSL (Windows Subsystem for Linux), where it works as on Linux'],
-  });
+  throw new StyxyError(
+    'UNSUPPORTED_PLATFORM',
+    'Styxy does not run natively on Windows: its lock and owner checks need POSIX processes and files; nothing was read or written',
+    {
+      details: { platform },
+      suggestions: ['Run it inside WSL (Windows Subsystem for Linux), where it works as on Linux'],
+    },
+  );
 }

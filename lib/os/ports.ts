@@ -101,7 +101,10 @@ export type { Listener } from './no-proc';
 export function readListeners(): Listener[] | null {
   const listeners: Listener[] = [];
   let readAny = false;
-  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
+  for (const [file, v6] of [
+    ['/proc/net/tcp', false],
+    ['/proc/net/tcp6', true],
+  ] as const) {
     let text: string;
     try {
       text = fs.readFileSync(file, 'utf8');
@@ -137,7 +140,11 @@ export function readEphemeralRange(): [number, number] | null {
 
 function decodeAddress(hex: string, v6: boolean): string {
   if (!v6) {
-    const bytes = hex.match(/../g)?.map((b) => parseInt(b, 16)).reverse() ?? [];
+    const bytes =
+      hex
+        .match(/../g)
+        ?.map((b) => parseInt(b, 16))
+        .reverse() ?? [];
     return bytes.join('.');
   }
   // Four little-endian 32-bit words.

@@ -34,7 +34,7 @@ export function readProcessTable(): ProcessEntry[] {
     }
     return table;
   }
-   
+
   const { spawnSync } = require('child_process') as typeof import('child_process');
   const ps = spawnSync('ps', ['-A', '-o', 'pid=,ppid=,stat=,lstart='], { encoding: 'utf8' });
   return parsePsTable(ps.stdout ?? '', ps.pid);
@@ -108,7 +108,6 @@ export function readProcessGroups(pid: number): { pgrp: number; foreground: numb
     return { pgrp, foreground: tty === 0 ? -1 : tpgid };
   }
   try {
-     
     const { execFileSync } = require('child_process') as typeof import('child_process');
     const out = execFileSync('ps', ['-o', 'pgid=,tpgid=', '-p', String(pid)], { encoding: 'utf8' });
     const [pgrp, tpgid] = out.trim().split(/\s+/).map(Number);
@@ -178,8 +177,7 @@ export class ProcessTreeWatch {
     const memberPids = new Set([this.root, ...[...this.known.values()].map((m) => m.pid)]);
     for (const entry of fresh) {
       if (memberPids.has(entry.pid)) continue;
-      const inherited =
-        this.marker !== undefined && Number(entry.startTime) >= this.rootStart && hasEnvironmentEntry(entry.pid, this.marker);
+      const inherited = this.marker !== undefined && Number(entry.startTime) >= this.rootStart && hasEnvironmentEntry(entry.pid, this.marker);
       if (!memberPids.has(entry.ppid) && !inherited) continue;
       this.known.set(processKey(entry), entry);
       memberPids.add(entry.pid);

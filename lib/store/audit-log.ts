@@ -26,7 +26,11 @@ export function appendAudit(paths: StyxyPaths, events: AuditEvent[]): void {
   const user = currentUser();
   const lines = events.map((e) => JSON.stringify({ ...e, user, pid: process.pid })).join('\n');
   faultPoint('during-audit');
-  appendWholeLines(paths.audit, `${lines}\n`, `${events.length} event${events.length === 1 ? '' : 's'} (${[...new Set(events.map((e) => e.action))].join(', ')})`);
+  appendWholeLines(
+    paths.audit,
+    `${lines}\n`,
+    `${events.length} event${events.length === 1 ? '' : 's'} (${[...new Set(events.map((e) => e.action))].join(', ')})`,
+  );
 }
 
 /**
@@ -63,7 +67,9 @@ function appendWholeLines(file: string, text: string, what: string): void {
       throw appendFailure(
         file,
         err,
-        restored ? `it was left as it was, without ${what}` : `it may end on a partial line (readers skip it; the next event starts a new line), and ${what} are not logged`,
+        restored
+          ? `it was left as it was, without ${what}`
+          : `it may end on a partial line (readers skip it; the next event starts a new line), and ${what} are not logged`,
       );
     }
   } finally {
@@ -101,7 +107,6 @@ function rotateIfLarge(paths: StyxyPaths): void {
   }
   seam.renameSync(paths.audit, `${paths.audit}.1`);
 }
-
 
 /**
  * Reads the audit events, oldest first, across rotations. A torn line (a writer killed

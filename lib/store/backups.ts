@@ -65,9 +65,12 @@ function isRealDirectory(dir: string): boolean {
     throw err;
   }
   if (stat.isDirectory()) return true;
-  throw new StyxyError('UNSAFE_HOME', `${dir} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; Styxy never writes or removes backups through one`, {
-    details: { path: dir },
-    suggestions: [`Inspect it, then move it away: mv ${dir} ${dir}.moved`],
-  });
+  throw new StyxyError(
+    'UNSAFE_HOME',
+    `${dir} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; Styxy never writes or removes backups through one`,
+    {
+      details: { path: dir },
+      suggestions: [`Inspect it, then move it away: mv ${dir} ${dir}.moved`],
+    },
+  );
 }
-

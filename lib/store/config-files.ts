@@ -1,14 +1,7 @@
 import path = require('path');
 import { StyxyError } from '../errors';
 import { builtInConfig } from '../core/defaults';
-import {
-  describeSchemaErrors,
-  findConfigProblems,
-  mergeConfigLayers,
-  type ConfigProblem,
-  type MergedConfig,
-  type NamedLayer,
-} from '../core/config-rules';
+import { describeSchemaErrors, findConfigProblems, mergeConfigLayers, type ConfigProblem, type MergedConfig, type NamedLayer } from '../core/config-rules';
 import type { ConfigLayer } from '../core/types';
 import { writeFailure, writeFileAtomic } from './atomic-write';
 import { backupConfig } from './backups';
@@ -167,10 +160,18 @@ function findPathProblems(paths: StyxyPaths, projectFile: string | null, project
   const at = '/auto_allocation/port_docs_path';
   const fromProject = projectLayer?.auto_allocation?.port_docs_path;
   if (projectFile && typeof fromProject === 'string') {
-    problems.push({ file: projectFile, path: at, message: `a project's ${PROJECT_CONFIG_NAME} may not set port_docs_path (a file Styxy writes); set it in your own ${paths.config}` });
+    problems.push({
+      file: projectFile,
+      path: at,
+      message: `a project's ${PROJECT_CONFIG_NAME} may not set port_docs_path (a file Styxy writes); set it in your own ${paths.config}`,
+    });
   }
   if (projectFile && projectLayer?.lifetime !== undefined) {
-    problems.push({ file: projectFile, path: '/lifetime', message: `a project's ${PROJECT_CONFIG_NAME} may not set lifetime (it governs every project's allocations); set it in your own ${paths.config}` });
+    problems.push({
+      file: projectFile,
+      path: '/lifetime',
+      message: `a project's ${PROJECT_CONFIG_NAME} may not set lifetime (it governs every project's allocations); set it in your own ${paths.config}`,
+    });
   }
   const fromUser = userLayer?.auto_allocation?.port_docs_path;
   const problem = typeof fromUser === 'string' ? findDocsPathProblem(paths, fromUser) : null;

@@ -8,7 +8,12 @@ import path = require('path');
 export const seam = {
   openSync: fs.openSync,
   writeSync: ((fd: number, buffer: Buffer, offset: number, length: number) =>
-    diskFull ? writeOnFullDisk(fd, buffer, offset, length) : fs.writeSync(fd, buffer, offset, length)) as (fd: number, buffer: Buffer, offset: number, length: number) => number,
+    diskFull ? writeOnFullDisk(fd, buffer, offset, length) : fs.writeSync(fd, buffer, offset, length)) as (
+    fd: number,
+    buffer: Buffer,
+    offset: number,
+    length: number,
+  ) => number,
   readSync: fs.readSync as (fd: number, buffer: Buffer, offset: number, length: number, position: number) => number,
   ftruncateSync: fs.ftruncateSync,
   fsyncSync: fs.fsyncSync,

@@ -64,13 +64,16 @@ function checkOwnership(file: string, uid: number, mode: number): void {
   if (uid !== me) {
     throw new StyxyError('UNSAFE_HOME', `${file} belongs to uid ${uid}, not to you (uid ${me})`, {
       details: { path: file, owner: uid },
-      suggestions: me === 0 ? rootSuggestions(uid) : [
-        // Only root can give a file back; a file root made (a sudo run) is given back through sudo.
-        uid === 0
-          ? `It was made by root (a sudo run?); give it back: sudo chown -R "$(id -u):$(id -g)" ${shellWord(file)}`
-          : `Ask its owner (uid ${uid}), or an administrator: sudo chown -R "$(id -u):$(id -g)" ${shellWord(file)}`,
-        `Or use a home of your own: export STYXY_HOME="$HOME/.styxy-$(id -u)"`,
-      ],
+      suggestions:
+        me === 0
+          ? rootSuggestions(uid)
+          : [
+              // Only root can give a file back; a file root made (a sudo run) is given back through sudo.
+              uid === 0
+                ? `It was made by root (a sudo run?); give it back: sudo chown -R "$(id -u):$(id -g)" ${shellWord(file)}`
+                : `Ask its owner (uid ${uid}), or an administrator: sudo chown -R "$(id -u):$(id -g)" ${shellWord(file)}`,
+              `Or use a home of your own: export STYXY_HOME="$HOME/.styxy-$(id -u)"`,
+            ],
     });
   }
   if ((mode & 0o022) !== 0) {
@@ -133,7 +136,9 @@ function rootSuggestions(uid: number): string[] {
   const owner = readAccounts().find((a) => a.uid === uid);
   const command = styxyCommand();
   return [
-    owner ? `Run it as ${owner.name}, who owns it: runuser -u ${shellWord(owner.name)} -- ${command}` : `Run it as uid ${uid}, who owns it: setpriv --reuid=${uid} --regid=${uid} --clear-groups ${command}`,
+    owner
+      ? `Run it as ${owner.name}, who owns it: runuser -u ${shellWord(owner.name)} -- ${command}`
+      : `Run it as uid ${uid}, who owns it: setpriv --reuid=${uid} --regid=${uid} --clear-groups ${command}`,
     `Or give root a home of its own: env STYXY_HOME=${shellWord(path.join(safeRootHome(), '.styxy'))} ${command}`,
   ];
 }

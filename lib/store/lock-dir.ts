@@ -44,10 +44,7 @@ export function lockSilentMs(env: NodeJS.ProcessEnv = process.env): number {
 }
 
 /** What a lock is now: the one judgement that the lock itself and `doctor` share. */
-export type LockState =
-  | { kind: 'free' }
-  | { kind: 'held'; holding: Holding | null }
-  | { kind: 'reclaimable'; holding: Holding; reason: string };
+export type LockState = { kind: 'free' } | { kind: 'held'; holding: Holding | null } | { kind: 'reclaimable'; holding: Holding; reason: string };
 
 export interface Holding {
   /** Null when the lock holds no record Styxy can read (not Styxy's, or torn). */

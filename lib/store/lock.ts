@@ -303,7 +303,8 @@ export function sweepLockLeftovers(paths: StyxyPaths, names: readonly string[]):
     } catch {
       continue;
     }
-    if (isLink) throw new StyxyError('UNSAFE_HOME', `${leftover} is a symbolic link; Styxy never removes anything through one`, {
+    if (isLink)
+      throw new StyxyError('UNSAFE_HOME', `${leftover} is a symbolic link; Styxy never removes anything through one`, {
         details: { path: leftover },
         suggestions: [`Inspect it, then remove the link itself: rm ${leftover}`],
       });

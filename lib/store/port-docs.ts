@@ -14,7 +14,8 @@ import { isoTime } from '../core/time';
  * may not climb out of it (`..`), an absolute one (or `~/...`) must point inside it.
  */
 export function findDocsPathProblem(paths: StyxyPaths, configured: string): string | null {
-  if (configured.split(/[\\/]/).includes('..')) return `'..' is not allowed in port_docs_path (${JSON.stringify(configured)}): the document lives under ${paths.home}`;
+  if (configured.split(/[\\/]/).includes('..'))
+    return `'..' is not allowed in port_docs_path (${JSON.stringify(configured)}): the document lives under ${paths.home}`;
   const resolved = expandDocsPath(paths, configured);
   const inside = path.relative(paths.home, resolved);
   if (inside === '' || inside.startsWith('..') || path.isAbsolute(inside)) {
@@ -65,10 +66,14 @@ function ensureDirectoriesWithin(home: string, dir: string): void {
     }
     if (!stat) seam.mkdirSync(current, { mode: 0o700 });
     else if (stat.isSymbolicLink() || !stat.isDirectory()) {
-      throw new StyxyError('UNSAFE_HOME', `${current} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; Styxy writes the port document only through directories of its home`, {
-        details: { path: current },
-        suggestions: [`Inspect it, then remove it: rm ${current}`],
-      });
+      throw new StyxyError(
+        'UNSAFE_HOME',
+        `${current} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; Styxy writes the port document only through directories of its home`,
+        {
+          details: { path: current },
+          suggestions: [`Inspect it, then remove it: rm ${current}`],
+        },
+      );
     }
   }
 }
@@ -82,10 +87,14 @@ function readNoFollow(file: string): string | null {
     throw err;
   }
   if (stat.isSymbolicLink() || !stat.isFile()) {
-    throw new StyxyError('UNSAFE_HOME', `${file} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; Styxy never writes the port document through one`, {
-      details: { path: file },
-      suggestions: [`Inspect it, then remove it: rm ${file}`],
-    });
+    throw new StyxyError(
+      'UNSAFE_HOME',
+      `${file} is ${stat.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; Styxy never writes the port document through one`,
+      {
+        details: { path: file },
+        suggestions: [`Inspect it, then remove it: rm ${file}`],
+      },
+    );
   }
   return readTextCapped(file, CONFIG_MAX_BYTES);
 }

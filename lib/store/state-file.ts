@@ -128,12 +128,14 @@ const KEEP_TEXT_FROM = 100_000;
  */
 export function serializeState(state: State, source?: StateSource): string {
   const record = state as unknown as Record<string, unknown>;
-  const members = Object.keys(state).filter((key) => record[key] !== undefined).map((key) => {
-    const value = record[key];
-    if ((key !== 'allocations' && key !== 'recentlyFreed') || !Array.isArray(value)) return `  ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
-    const lines = (key === 'allocations' && source ? linesAfter(value as Allocation[], source) : null) ?? jsonLines(value);
-    return `  ${JSON.stringify(key)}: [${lines.length ? `\n${lines}\n  ` : ''}]`;
-  });
+  const members = Object.keys(state)
+    .filter((key) => record[key] !== undefined)
+    .map((key) => {
+      const value = record[key];
+      if ((key !== 'allocations' && key !== 'recentlyFreed') || !Array.isArray(value)) return `  ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
+      const lines = (key === 'allocations' && source ? linesAfter(value as Allocation[], source) : null) ?? jsonLines(value);
+      return `  ${JSON.stringify(key)}: [${lines.length ? `\n${lines}\n  ` : ''}]`;
+    });
   return `{\n${members.join(',\n')}\n}\n`;
 }
 

@@ -123,7 +123,9 @@ function loadConfigWarning(ctx: TransactionContext): LoadedConfig {
   const { config, problems } = loadConfigTolerant(ctx.paths, ctx.cwd);
   if (problems.length > 0) {
     const skipped = [...new Set(problems.map((p) => p.file))].filter((f) => f !== config.projectFile && f !== config.userFile);
-    const lines = describeProblems(problems).map((line) => `  ${line}`).join('\n');
+    const lines = describeProblems(problems)
+      .map((line) => `  ${line}`)
+      .join('\n');
     ctx.warn(
       `styxy: warning: the config is invalid; this command goes on without ${skipped.length ? skipped.join(', ') : 'the layers that break it'} (allocate, run and config changes refuse until it is fixed):\n${lines}\n  hint: check it with: styxy config validate`,
     );

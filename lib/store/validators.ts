@@ -8,7 +8,6 @@ import { isSurelyValidState } from './state-quick-check';
 let loaded: { validateConfig: Validator; validateState: Validator } | undefined;
 
 export function validators(): { validateConfig: Validator; validateState: Validator } {
-   
   loaded ??= require('../generated/validators') as { validateConfig: Validator; validateState: Validator };
   return loaded;
 }

@@ -78,7 +78,8 @@ describe.each([
     const r = box.run(argv(value));
     // A leading dash reads as an option (a usage error); `release` of a well-formed but unknown
     // id is NOT_FOUND; every other value is malformed.
-    const expected = argv(value).includes(value) && value.startsWith('-') ? ['USAGE'] : where === 'release' ? ['INVALID_ARGUMENT', 'NOT_FOUND'] : ['INVALID_ARGUMENT'];
+    const expected =
+      argv(value).includes(value) && value.startsWith('-') ? ['USAGE'] : where === 'release' ? ['INVALID_ARGUMENT', 'NOT_FOUND'] : ['INVALID_ARGUMENT'];
     expect(expected).toContain(r.json?.error?.code);
     expect(r.code).toBe({ USAGE: 2, INVALID_ARGUMENT: 3, NOT_FOUND: 8 }[r.json.error.code as string]);
     expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
@@ -107,7 +108,11 @@ describe('hostile config files', () => {
     fs.mkdirSync(box.home, { mode: 0o700 });
     const file = path.join(box.home, 'config.json');
     fs.writeFileSync(file, text, { mode: 0o600 });
-    for (const argv of [['allocate', '-s', 'dev', '--json'], ['config', 'validate', '--json'], ['config', 'show', '--json']]) {
+    for (const argv of [
+      ['allocate', '-s', 'dev', '--json'],
+      ['config', 'validate', '--json'],
+      ['config', 'show', '--json'],
+    ]) {
       const r = box.run(argv);
       expect(r.json.error.code).toBe('INVALID_CONFIG');
       expect(r.code).toBe(9);

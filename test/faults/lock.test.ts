@@ -18,7 +18,10 @@ const lockSources = useBundleOfSources({ 'lib/store/lock': ['acquireLock'], 'lib
 /** Starts a styxy call that takes the lock and is SIGKILLed while holding it; resolves once it is dead. */
 function killedHolder(): Promise<void> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'allocate', '-s', 'dev', '--persistent'], { env: { ...box.env, STYXY_TEST_KILL_AT: 'after-lock' }, stdio: 'ignore' });
+    const child = spawn(process.execPath, [BIN, 'allocate', '-s', 'dev', '--persistent'], {
+      env: { ...box.env, STYXY_TEST_KILL_AT: 'after-lock' },
+      stdio: 'ignore',
+    });
     child.on('exit', () => resolve());
   });
 }
@@ -42,10 +45,13 @@ test('a lock whose holder was SIGKILLed is taken over in well under a second', a
 });
 
 test('a stopped (SIGSTOP) live holder is not broken: others fail with LOCK_TIMEOUT naming it', async () => {
-  const holder = spawn(process.execPath, ['-e', `
+  const holder = spawn(process.execPath, [
+    '-e',
+    `
     const { acquireLock, resolvePaths } = require(${JSON.stringify(lockSources())});
     acquireLock(resolvePaths({ STYXY_HOME: ${JSON.stringify(box.home)} })).then(() => { process.stdout.write('held\\n'); setInterval(() => {}, 1000); });
-  `]);
+  `,
+  ]);
   try {
     await new Promise<void>((resolve) => holder.stdout?.once('data', () => resolve()));
     holder.kill('SIGSTOP');
@@ -101,7 +107,9 @@ test('20 processes contend for the lock while one is SIGKILLed every 50 ms: no o
   }
   while (exited.length > 0) await exited.shift();
   const rounds = reports.reduce((n, r) => n + r.rounds, 0);
-  console.log(`lock stress: ${seconds} s, ${killed} processes SIGKILLed, ${reports.length} finished, ${rounds} rounds, overlaps ${reports.reduce((n, r) => n + r.overlaps, 0)}`);
+  console.log(
+    `lock stress: ${seconds} s, ${killed} processes SIGKILLed, ${reports.length} finished, ${rounds} rounds, overlaps ${reports.reduce((n, r) => n + r.overlaps, 0)}`,
+  );
   expect(failures).toEqual([]);
   expect(reports.reduce((n, r) => n + r.overlaps, 0)).toBe(0);
   expect(killed).toBeGreaterThan(seconds * 5);
@@ -117,13 +125,15 @@ test('four callers racing to take over one dead holder: one at a time, each exac
   for (let round = 0; round < 20; round++) {
     await killedHolder();
     const contenders = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        new Promise<{ code: number | null; stdout: string }>((resolve) => {
-          const child = spawn(process.execPath, [WORKER, lockSources(), box.home, String(Date.now() + 60_000), '1']);
-          let stdout = '';
-          child.stdout.on('data', (d) => (stdout += d));
-          child.on('close', (code) => resolve({ code, stdout }));
-        }),
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<{ code: number | null; stdout: string }>((resolve) => {
+            const child = spawn(process.execPath, [WORKER, lockSources(), box.home, String(Date.now() + 60_000), '1']);
+            let stdout = '';
+            child.stdout.on('data', (d) => (stdout += d));
+            child.on('close', (code) => resolve({ code, stdout }));
+          }),
       ),
     );
     for (const c of contenders) {
@@ -160,7 +170,10 @@ async function until<T>(what: string, probe: () => T | null | undefined | false,
 }
 
 /** Starts `styxy allocate` in its own PID namespace, stopped inside its section; resolves with its host PID and its result to come. */
-async function stoppedForeignHolder(point = 'before-rename:state.json', type = 'dev'): Promise<{ pid: number; result: Promise<{ code: number | null; json: any }> }> {
+async function stoppedForeignHolder(
+  point = 'before-rename:state.json',
+  type = 'dev',
+): Promise<{ pid: number; result: Promise<{ code: number | null; json: any }> }> {
   // A shell is the namespace's PID 1 (which ignores the signals it sends itself), node its child.
   const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} allocate -s ${type} --persistent --json; exit $?`;
   const child = spawn('unshare', ['--pid', '--fork', 'sh', '-c', command], {
@@ -185,48 +198,64 @@ async function stoppedForeignHolder(point = 'before-rename:state.json', type = '
   return { pid, result };
 }
 
-(canUnshare ? test : test.skip)('a holder of unknown liveness, stopped in its section past every old deadline, is not taken over; resumed, it commits', async () => {
-  const first = box.run(['allocate', '-s', 'dev', '--persistent', '--json']);
-  const holder = await stoppedForeignHolder();
-  try {
-    // Its record is untouched while it is stopped; the old code took such a lock over after 2 s.
-    const second = box.run(['allocate', '-s', 'dev', '--persistent', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '3500' } });
-    expect(second.json.error.code).toBe('LOCK_TIMEOUT');
-    expect(second.code).toBe(10);
-    expect(second.json.error.message).toContain('cannot be seen from here');
-    // doctor agrees with the lock: held, not stale.
-    const lockCheck = box.run(['doctor', '--json']).json.checks.find((c: { name: string }) => c.name === 'lock');
-    expect(lockCheck).toMatchObject({ status: 'ok' });
-    expect(lockCheck.message).toMatch(/^held by PID 2 on /);
-  } finally {
-    process.kill(holder.pid, 'SIGCONT');
-  }
-  const done = await holder.result;
-  expect(done.code).toBe(0);
-  const ports = box.readState().allocations.map((a: { port: number }) => a.port).sort();
-  expect(ports).toEqual([first.json.port, done.json.port].sort());
-}, 60_000);
+(canUnshare ? test : test.skip)(
+  'a holder of unknown liveness, stopped in its section past every old deadline, is not taken over; resumed, it commits',
+  async () => {
+    const first = box.run(['allocate', '-s', 'dev', '--persistent', '--json']);
+    const holder = await stoppedForeignHolder();
+    try {
+      // Its record is untouched while it is stopped; the old code took such a lock over after 2 s.
+      const second = box.run(['allocate', '-s', 'dev', '--persistent', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '3500' } });
+      expect(second.json.error.code).toBe('LOCK_TIMEOUT');
+      expect(second.code).toBe(10);
+      expect(second.json.error.message).toContain('cannot be seen from here');
+      // doctor agrees with the lock: held, not stale.
+      const lockCheck = box.run(['doctor', '--json']).json.checks.find((c: { name: string }) => c.name === 'lock');
+      expect(lockCheck).toMatchObject({ status: 'ok' });
+      expect(lockCheck.message).toMatch(/^held by PID 2 on /);
+    } finally {
+      process.kill(holder.pid, 'SIGCONT');
+    }
+    const done = await holder.result;
+    expect(done.code).toBe(0);
+    const ports = box
+      .readState()
+      .allocations.map((a: { port: number }) => a.port)
+      .sort();
+    expect(ports).toEqual([first.json.port, done.json.port].sort());
+  },
+  60_000,
+);
 
 // Stopped right before renaming its state, or between its config write and its state write (a
 // new type: the config is written first).
-(canUnshare ? test.each([['before-rename:state.json', 'dev'], ['after-rename:config.json', 'newtool']]) : test.skip.each([['', '']]))('taken over while it still works (stopped at %s), the resumed holder refuses to write (LOCK_COMPROMISED): one writer, nothing lost', async (point, type) => {
-  const first = box.run(['allocate', '-s', 'dev', '--persistent', '--json']);
-  const holder = await stoppedForeignHolder(point, type);
-  let second;
-  try {
-    // Silence shortened to 1 s for this test only: the takeover happens while the holder still runs.
-    second = box.run(['allocate', '-s', 'dev', '--persistent', '--json'], { env: { STYXY_TEST_LOCK_SILENT_MS: '1000' } });
-    expect(second.code).toBe(0);
-  } finally {
-    process.kill(holder.pid, 'SIGCONT');
-  }
-  const done = await holder.result;
-  expect(done.json.error.code).toBe('LOCK_COMPROMISED');
-  expect(done.code).toBe(12);
-  // Every call that succeeded is in the state, each port once; the refused one left nothing.
-  const allocations = box.readState().allocations;
-  expect(allocations.map((a: { lockId: string }) => a.lockId).sort()).toEqual([first.json.lockId, second.json.lockId].sort());
-  expect(new Set(allocations.map((a: { port: number }) => a.port)).size).toBe(2);
-  expect(box.run(['allocate', '-s', 'dev', '--persistent', '--json']).code).toBe(0);
-  expect(fs.readdirSync(box.home).filter((n) => n.startsWith('state.json.lock') || n.includes('.tmp-'))).toEqual([]);
-}, 60_000);
+(canUnshare
+  ? test.each([
+      ['before-rename:state.json', 'dev'],
+      ['after-rename:config.json', 'newtool'],
+    ])
+  : test.skip.each([['', '']]))(
+  'taken over while it still works (stopped at %s), the resumed holder refuses to write (LOCK_COMPROMISED): one writer, nothing lost',
+  async (point, type) => {
+    const first = box.run(['allocate', '-s', 'dev', '--persistent', '--json']);
+    const holder = await stoppedForeignHolder(point, type);
+    let second;
+    try {
+      // Silence shortened to 1 s for this test only: the takeover happens while the holder still runs.
+      second = box.run(['allocate', '-s', 'dev', '--persistent', '--json'], { env: { STYXY_TEST_LOCK_SILENT_MS: '1000' } });
+      expect(second.code).toBe(0);
+    } finally {
+      process.kill(holder.pid, 'SIGCONT');
+    }
+    const done = await holder.result;
+    expect(done.json.error.code).toBe('LOCK_COMPROMISED');
+    expect(done.code).toBe(12);
+    // Every call that succeeded is in the state, each port once; the refused one left nothing.
+    const allocations = box.readState().allocations;
+    expect(allocations.map((a: { lockId: string }) => a.lockId).sort()).toEqual([first.json.lockId, second.json.lockId].sort());
+    expect(new Set(allocations.map((a: { port: number }) => a.port)).size).toBe(2);
+    expect(box.run(['allocate', '-s', 'dev', '--persistent', '--json']).code).toBe(0);
+    expect(fs.readdirSync(box.home).filter((n) => n.startsWith('state.json.lock') || n.includes('.tmp-'))).toEqual([]);
+  },
+  60_000,
+);

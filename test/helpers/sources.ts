@@ -21,7 +21,15 @@ export function useBundleOfSources(exports: Record<string, readonly string[]>): 
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-sources-'));
     fs.chmodSync(dir, 0o755);
     const outfile = path.join(dir, 'sources.js');
-    esbuild.buildSync({ stdin: { contents: entry, resolveDir: ROOT, loader: 'ts' }, bundle: true, platform: 'node', target: 'node18', format: 'cjs', outfile, logLevel: 'warning' });
+    esbuild.buildSync({
+      stdin: { contents: entry, resolveDir: ROOT, loader: 'ts' },
+      bundle: true,
+      platform: 'node',
+      target: 'node18',
+      format: 'cjs',
+      outfile,
+      logLevel: 'warning',
+    });
     fs.chmodSync(outfile, 0o644);
   });
   afterAll(() => {

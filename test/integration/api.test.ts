@@ -56,8 +56,11 @@ describe('allocate, list, release', () => {
     expect(cliList()).toEqual([expect.objectContaining({ lockId: a.lockId, port: 3000, owner: expect.objectContaining({ pid: process.pid }) })]);
     // The CLI goes on from there, and the API sees the CLI's allocation.
     expect(box.run(['allocate', '-s', 'dev', '-n', 'cli', '--persistent', '--json']).json.port).toBe(3001);
-    expect((await api.list({ ...at })).map((x) => [x.port, x.instanceId === 'cli'])).toEqual([[3000, false], [3001, true]]);
-    expect((await api.list({ serviceType: 'api', ...at }))).toEqual([]);
+    expect((await api.list({ ...at })).map((x) => [x.port, x.instanceId === 'cli'])).toEqual([
+      [3000, false],
+      [3001, true],
+    ]);
+    expect(await api.list({ serviceType: 'api', ...at })).toEqual([]);
     await a.release();
     expect(cliList().map((x) => x.port)).toEqual([3001]);
     // Releasing twice is not an error for the allocation object itself.
@@ -206,24 +209,30 @@ describe('failures reject with a StyxyError carrying the CLI code', () => {
 describe('withPort', () => {
   test('releases when fn returns, throws or rejects, and passes on its result or error', async () => {
     const seen: number[] = [];
-    expect(await api.withPort({ serviceType: 'test', ...at }, (port, allocation) => {
-      seen.push(port);
-      expect(allocation.port).toBe(port);
-      expect(cliList().map((x) => x.port)).toEqual([port]);
-      return 'done';
-    })).toBe('done');
+    expect(
+      await api.withPort({ serviceType: 'test', ...at }, (port, allocation) => {
+        seen.push(port);
+        expect(allocation.port).toBe(port);
+        expect(cliList().map((x) => x.port)).toEqual([port]);
+        return 'done';
+      }),
+    ).toBe('done');
     expect(cliList()).toEqual([]);
-    const thrown = await rejection(api.withPort({ serviceType: 'test', ...at }, (port) => {
-      seen.push(port);
-      throw new Error('sync boom');
-    }));
+    const thrown = await rejection(
+      api.withPort({ serviceType: 'test', ...at }, (port) => {
+        seen.push(port);
+        throw new Error('sync boom');
+      }),
+    );
     expect(thrown.message).toBe('sync boom');
     expect(cliList()).toEqual([]);
-    const rejected = await rejection(api.withPort({ serviceType: 'test', ...at }, async (port) => {
-      seen.push(port);
-      await new Promise((r) => setImmediate(r));
-      throw new Error('async boom');
-    }));
+    const rejected = await rejection(
+      api.withPort({ serviceType: 'test', ...at }, async (port) => {
+        seen.push(port);
+        await new Promise((r) => setImmediate(r));
+        throw new Error('async boom');
+      }),
+    );
     expect(rejected.message).toBe('async boom');
     expect(cliList()).toEqual([]);
     // fn released it itself: still fine.
@@ -279,7 +288,11 @@ describe('what someone else has made theirs', () => {
 
   test('withPort takes over a sticky allocation whose owner ended (reserved), and releases it at the end', async () => {
     box.run(['config', 'set', 'lifetime.reservation-grace-seconds', '30']);
-    const once = spawnSync('sh', ['-c', `"${process.execPath}" "${path.join(ROOT, 'bin', 'styxy')}" allocate -s dev -n web -q; true`], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+    const once = spawnSync('sh', ['-c', `"${process.execPath}" "${path.join(ROOT, 'bin', 'styxy')}" allocate -s dev -n web -q; true`], {
+      cwd: box.cwd,
+      env: box.env,
+      encoding: 'utf8',
+    });
     const port = Number(once.stdout);
     const inside = await api.withPort({ serviceType: 'dev', instanceId: 'web', ...at }, (p, allocation) => {
       expect(allocation).toMatchObject({ reused: true, ownerChange: 'hand-over', owner: { kind: 'process', pid: process.pid } });
@@ -331,7 +344,8 @@ describe('as a library in another program', () => {
   });
 
   test('ESM: the named imports of the issue, one StyxyError class for import and require', () => {
-    const r = node(`
+    const r = node(
+      `
       import { allocate, release, list, withPort, StyxyError } from ${JSON.stringify(API_ESM)};
       import { createRequire } from 'module';
       const cjs = createRequire(import.meta.url)(${JSON.stringify(API_CJS)});
@@ -340,7 +354,9 @@ describe('as a library in another program', () => {
       await a.release();
       const err = await release('dev-nothing-000000').catch((e) => e);
       console.log(JSON.stringify({ port: a.port, inside, after: (await list()).length, code: err.code, same: StyxyError === cjs.StyxyError && err instanceof cjs.StyxyError }));
-    `, 'mjs');
+    `,
+      'mjs',
+    );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ port: 3000, inside: [3000, 9200, 9200], after: 0, code: 'NOT_FOUND', same: true });
   });

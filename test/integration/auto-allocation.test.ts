@@ -41,7 +41,13 @@ describe('the grafana scenario on a fresh install', () => {
     const first = box.run(['allocate', '-s', 'grafana', '-n', 'main', '--json']);
     expect(first.code).toBe(0);
     const a = first.json;
-    expect(a).toMatchObject({ success: true, serviceType: 'grafana', instanceId: 'main', autoAllocated: true, message: "New service type 'grafana' auto-configured" });
+    expect(a).toMatchObject({
+      success: true,
+      serviceType: 'grafana',
+      instanceId: 'main',
+      autoAllocated: true,
+      message: "New service type 'grafana' auto-configured",
+    });
     const [low, high] = a.newRange;
     expect(high - low + 1).toBe(10);
     // after the highest built-in range (ai 11400-11499) and its gap of 10, inside 10000-65000
@@ -62,7 +68,16 @@ describe('the grafana scenario on a fresh install', () => {
     expect(Date.parse(grafana.auto_allocated.at)).not.toBeNaN();
     const events = auditEvents().filter((e) => e.action === 'auto-allocate');
     expect(events).toEqual([
-      expect.objectContaining({ serviceType: 'grafana', range: [low, high], chunkSize: 10, placement: 'after', rule: null, user: expect.any(String), pid: expect.any(Number), timestamp: expect.any(String) }),
+      expect.objectContaining({
+        serviceType: 'grafana',
+        range: [low, high],
+        chunkSize: 10,
+        placement: 'after',
+        rule: null,
+        user: expect.any(String),
+        pid: expect.any(Number),
+        timestamp: expect.any(String),
+      }),
     ]);
     expect(box.run(['config', 'validate']).code).toBe(0);
     const audit = box.run(['audit', '--action', 'auto-allocate', '--json']).json;
@@ -178,7 +193,10 @@ describe('what auto-allocation writes', () => {
     const before = snapshot();
     const r = box.run(['allocate', '-s', 'grafana', '--json']);
     expect(r.code).toBe(4);
-    expect(r.json.error).toMatchObject({ code: 'UNKNOWN_SERVICE_TYPE', suggestions: expect.arrayContaining([expect.stringContaining('auto-allocation enable')]) });
+    expect(r.json.error).toMatchObject({
+      code: 'UNKNOWN_SERVICE_TYPE',
+      suggestions: expect.arrayContaining([expect.stringContaining('auto-allocation enable')]),
+    });
     expect(snapshot()).toEqual(before);
     expect(box.run(['config', 'auto-allocation', 'enable']).code).toBe(0);
     expect(box.run(['allocate', '-s', 'grafana', '--json']).json.autoAllocated).toBe(true);
@@ -209,7 +227,11 @@ describe('rollback: a failure before the commit leaves config, state, docs and b
 
   test('permission denied while backing up the config (as a non-root user): WRITE_FAILED, nothing changed', () => {
     const asNobody = (args: string[]) =>
-      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], {
+        cwd: box.cwd,
+        env: box.env,
+        encoding: 'utf8',
+      });
     if (process.getuid?.() !== 0 || asNobody(['--version']).status !== 0) {
       console.warn('skipped: needs root and setpriv to run as another user');
       return;
@@ -410,7 +432,9 @@ describe('rules and settings from the CLI', () => {
 describe('auto-allocation with single-instance services', () => {
   test('a rule can make new types single: concurrent callers share one range and one instance', async () => {
     await boundedConfig({ auto_allocation_rules: { 'rag-*': { instance_behavior: 'single' } } });
-    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => box.start(['allocate', '-s', 'rag-docs', '-n', `agent${i}`, '--persistent', '--json'])));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => box.start(['allocate', '-s', 'rag-docs', '-n', `agent${i}`, '--persistent', '--json'])),
+    );
     expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
     expect(new Set(results.map((r) => r.json.port)).size).toBe(1);
     expect(results.filter((r) => r.json.autoAllocated)).toHaveLength(1);

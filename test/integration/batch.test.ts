@@ -54,7 +54,10 @@ describe('a batch', () => {
     try {
       const r = box.run(['allocate', '-s', 'web', '-s', 'db-main', '-s', 'cache.x', '--persistent', '--json']);
       expect(r.code).toBe(5);
-      expect(r.json).toMatchObject({ success: false, error: { code: 'RANGE_EXHAUSTED', details: { serviceType: 'db-main', serviceTypes: ['web', 'db-main', 'cache.x'] } } });
+      expect(r.json).toMatchObject({
+        success: false,
+        error: { code: 'RANGE_EXHAUSTED', details: { serviceType: 'db-main', serviceTypes: ['web', 'db-main', 'cache.x'] } },
+      });
       expect(r.json.error.message).toContain("'db-main'");
     } finally {
       await closeServer(server);
@@ -95,7 +98,12 @@ describe('a batch', () => {
   test('--env evals in sh and sets every variable; the eval fails when the batch does', async () => {
     const script = `eval "$("$STYXY" allocate -s web -s db-main -s cache.x -n app --persistent --env)" || exit 9; env`;
     const out = execFileSync('sh', ['-c', script], { cwd: box.cwd, env: { ...box.env, STYXY: BIN }, encoding: 'utf8' });
-    const vars = Object.fromEntries(out.split('\n').filter((l) => /^(STYXY_|PORT=|WEB_|DB_|CACHE_)/.test(l) && !l.startsWith('STYXY_HOME=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const vars = Object.fromEntries(
+      out
+        .split('\n')
+        .filter((l) => /^(STYXY_|PORT=|WEB_|DB_|CACHE_)/.test(l) && !l.startsWith('STYXY_HOME='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     const state = box.readState().allocations as { serviceType: string; port: number; lockId: string }[];
     const of = (type: string) => state.find((a) => a.serviceType === type)!;
     expect(vars).toEqual({
@@ -123,7 +131,11 @@ describe('a batch', () => {
 
     // The same sticky batch again gets the same ports back; with db-main's port taken the eval fails.
     const again = box.run(['allocate', '-s', 'web', '-s', 'db-main', '-s', 'cache.x', '-n', 'app', '--json']).json;
-    expect(again.allocations.map((a: { reused: boolean; port: number }) => [a.reused, a.port])).toEqual([[true, base], [true, base + 2], [true, base + 3]]);
+    expect(again.allocations.map((a: { reused: boolean; port: number }) => [a.reused, a.port])).toEqual([
+      [true, base],
+      [true, base + 2],
+      [true, base + 3],
+    ]);
     box.run(['release', '-s', 'db-main', '-n', 'app']);
     const server = await listen(base + 2, '127.0.0.1');
     try {
@@ -163,12 +175,20 @@ describe('a batch', () => {
   test('--dry-run answers for every type and writes nothing', () => {
     const before = snapshot();
     const r = box.run(['allocate', '-s', 'web', '-s', 'cache.x', '--dry-run', '--json']).json;
-    expect(r).toMatchObject({ success: true, dryRun: true, allocations: [{ port: base, dryRun: true }, { port: base + 3, dryRun: true }] });
+    expect(r).toMatchObject({
+      success: true,
+      dryRun: true,
+      allocations: [
+        { port: base, dryRun: true },
+        { port: base + 3, dryRun: true },
+      ],
+    });
     expect(snapshot()).toEqual(before);
   });
 
   test('run -s web -s cache.x gives the command every variable and releases both when it ends', async () => {
-    const script = 'echo "$WEB_PORT $CACHE_X_PORT $PORT $STYXY_SERVICE_TYPES"; styxy_state=$(cat "$STYXY_HOME/state.json"); echo "$styxy_state" | grep -c lockId';
+    const script =
+      'echo "$WEB_PORT $CACHE_X_PORT $PORT $STYXY_SERVICE_TYPES"; styxy_state=$(cat "$STYXY_HOME/state.json"); echo "$styxy_state" | grep -c lockId';
     const r = box.run(['run', '-s', 'web', '-s', 'cache.x', '--', 'sh', '-c', script]);
     expect(r.code).toBe(0);
     const [vars, held] = r.stdout.trim().split('\n');
@@ -176,7 +196,12 @@ describe('a batch', () => {
     // Both were held while the command ran, and both are released after.
     expect(held).toBe('2');
     expect(box.readState().allocations).toEqual([]);
-    expect(box.readState().recentlyFreed.map((f: { port: number }) => f.port).sort()).toEqual([base, base + 3]);
+    expect(
+      box
+        .readState()
+        .recentlyFreed.map((f: { port: number }) => f.port)
+        .sort(),
+    ).toEqual([base, base + 3]);
   });
 
   test('run with one exhausted type starts nothing and allocates nothing', async () => {

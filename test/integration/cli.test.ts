@@ -55,7 +55,11 @@ describe('styxy run without -- (issue 14 item 14)', () => {
 describe('a near miss of a known type is refused, not made a type (issue 14 item 9)', () => {
   const files = (b: Sandbox) => (fs.existsSync(b.home) ? fs.readdirSync(b.home).sort() : []);
 
-  test.each([['dve', 'dev'], ['Dev', 'dev'], ['databse', 'database']])('-s %s: did you mean %s? nothing written', (typo, type) => {
+  test.each([
+    ['dve', 'dev'],
+    ['Dev', 'dev'],
+    ['databse', 'database'],
+  ])('-s %s: did you mean %s? nothing written', (typo, type) => {
     box.run(['allocate', '-s', 'api', '--persistent']); // files exist, so "nothing written" means something
     const before = files(box);
     const state = fs.readFileSync(path.join(box.home, 'state.json'), 'utf8');
@@ -114,7 +118,9 @@ describe('control characters from outside are shown escaped in human output (iss
     const [port] = [await freePortBlock(1)];
     const project = path.join(box.dir, `p${EVIL}`);
     fs.mkdirSync(project);
-    const server = spawn(process.execPath, ['-e', 'require("net").createServer().listen(+process.argv[1], "127.0.0.1")', String(port), EVIL], { stdio: 'ignore' });
+    const server = spawn(process.execPath, ['-e', 'require("net").createServer().listen(+process.argv[1], "127.0.0.1")', String(port), EVIL], {
+      stdio: 'ignore',
+    });
     try {
       const deadline = Date.now() + 10_000;
       while (box.run(['check', String(port), '--json']).json?.listening !== true && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

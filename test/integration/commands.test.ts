@@ -26,7 +26,7 @@ describe('release', () => {
     expect(auditActions(box)).toEqual(['allocate', 'release']);
   });
 
-  test("an allocation whose owner just died is released by name, and logged once, as released", async () => {
+  test('an allocation whose owner just died is released by name, and logged once, as released', async () => {
     const owner = sleeper();
     const a = box.run(['allocate', '-s', 'dev', '-n', 'web', '--pid', String(owner.pid), '--json']).json;
     await killAndWait(owner);
@@ -116,7 +116,13 @@ describe('check and scan', () => {
   });
 
   test('bad ports are INVALID_ARGUMENT', () => {
-    for (const args of [['check', '0'], ['check', '70000'], ['check', 'http'], ['scan', '--start', '5', '--end', '1'], ['scan', '--start', 'x']]) {
+    for (const args of [
+      ['check', '0'],
+      ['check', '70000'],
+      ['check', 'http'],
+      ['scan', '--start', '5', '--end', '1'],
+      ['scan', '--start', 'x'],
+    ]) {
       const r = box.run([...args, '--json']);
       expect(r.code).toBe(3);
       expect(r.json.error.code).toBe('INVALID_ARGUMENT');
@@ -259,7 +265,15 @@ describe('doctor', () => {
     // A lock whose holder has ended (same PID namespace and host, a PID that does not exist).
     const holding = path.join(box.home, 'state.json.lock', 'dead0001dead0001');
     fs.mkdirSync(holding, { recursive: true });
-    const record = { pid: 4194303, startTime: null, ns: fs.readlinkSync('/proc/self/ns/pid'), host: os.hostname(), nonce: 'dead0001dead0001', since: '', command: '' };
+    const record = {
+      pid: 4194303,
+      startTime: null,
+      ns: fs.readlinkSync('/proc/self/ns/pid'),
+      host: os.hostname(),
+      nonce: 'dead0001dead0001',
+      since: '',
+      command: '',
+    };
     fs.writeFileSync(path.join(holding, 'holder'), JSON.stringify(record));
     fs.writeFileSync(path.join(box.home, 'state.json.tmp-123-abcd'), '{');
     const r = box.run(['doctor', '--json']);
@@ -279,7 +293,15 @@ describe('doctor and the lock agree', () => {
   function plantForeignHolder(ageMs: number): void {
     const holding = path.join(box.home, 'state.json.lock', 'f0f0f0f0f0f0f0f0');
     fs.mkdirSync(holding, { recursive: true, mode: 0o700 });
-    const record = { pid: 4242, startTime: null, ns: 'pid:[1]', host: 'otherbox', nonce: 'f0f0f0f0f0f0f0f0', since: '2026-01-01T00:00:00.000Z', command: 'allocate -s dev' };
+    const record = {
+      pid: 4242,
+      startTime: null,
+      ns: 'pid:[1]',
+      host: 'otherbox',
+      nonce: 'f0f0f0f0f0f0f0f0',
+      since: '2026-01-01T00:00:00.000Z',
+      command: 'allocate -s dev',
+    };
     fs.writeFileSync(path.join(holding, 'holder'), JSON.stringify(record));
     const then = new Date(Date.now() - ageMs);
     fs.utimesSync(path.join(holding, 'holder'), then, then);
@@ -357,7 +379,10 @@ test('config set refuses to make config.json depend on a project file', () => {
 
 test('a reader that stops early (styxy list --json | head -c 20) ends styxy quietly with its own status', () => {
   box.seedAllocations(2000);
-  const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" list --json | head -c 20 >/dev/null`], { env: box.env, encoding: 'utf8' });
+  const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" list --json | head -c 20 >/dev/null`], {
+    env: box.env,
+    encoding: 'utf8',
+  });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
 });

@@ -41,7 +41,10 @@ describe('doctor on allocations (informational: exit 0)', () => {
   test('a server started by styxy run listens as its owner: nothing to report', async () => {
     const ready = path.join(box.dir, 'ready');
     const server = path.join(box.dir, 'server.js');
-    fs.writeFileSync(server, `require("net").createServer().listen(Number(process.env.PORT), "127.0.0.1", () => require("fs").writeFileSync(${JSON.stringify(ready)}, "1"));`);
+    fs.writeFileSync(
+      server,
+      `require("net").createServer().listen(Number(process.env.PORT), "127.0.0.1", () => require("fs").writeFileSync(${JSON.stringify(ready)}, "1"));`,
+    );
     const run = spawn(process.execPath, [BIN, 'run', '-s', 'dev', '--', process.execPath, server], { env: box.env, cwd: box.cwd, stdio: 'ignore' });
     try {
       for (let i = 0; i < 400 && !fs.existsSync(ready); i++) await sleep(25);
@@ -91,7 +94,11 @@ describe('doctor on what needs action (exit 15)', () => {
     fs.chmodSync(box.dir, 0o755);
     spawnSync('chown', ['-R', '65534:65534', box.home]);
     fs.chmodSync(box.home, 0o500);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'doctor', '--json'], { env: box.env, cwd: '/', encoding: 'utf8' });
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'doctor', '--json'], {
+      env: box.env,
+      cwd: '/',
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(15);
     const home = JSON.parse(r.stdout).error.details.checks.find((c: Check) => c.name === 'home');
     expect(home).toMatchObject({ status: 'fail', remedy: `chmod u+w ${box.home}` });

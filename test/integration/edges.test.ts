@@ -48,7 +48,12 @@ function scratchUser(dir: string): ScratchUser {
     gid,
     home,
     run(args, env, cwd) {
-      const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, BIN, ...args], { env, cwd, encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, BIN, ...args], {
+        env,
+        cwd,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       let json: any;
       try {
         json = JSON.parse(r.stdout);
@@ -79,7 +84,14 @@ describe("another version's state (item 2)", () => {
 
   test('unknown fields on an allocation, its owner and the top level are kept and written back unchanged', () => {
     const extraAllocation = { ...known, project: box.cwd, owner: { kind: 'persistent', since: 'boot-7', tags: ['x'] }, label: { colour: 'blue' } };
-    const plain = { ...known, lockId: 'dev-plain-000002', instanceId: 'plain', port: 3008, project: box.cwd, owner: { kind: 'lease', expiresAt: '2999-01-01T00:00:00.000Z' } };
+    const plain = {
+      ...known,
+      lockId: 'dev-plain-000002',
+      instanceId: 'plain',
+      port: 3008,
+      project: box.cwd,
+      owner: { kind: 'lease', expiresAt: '2999-01-01T00:00:00.000Z' },
+    };
     const state = { version: 1, generator: 'styxy 0.9', allocations: [extraAllocation, plain], recentlyReleased: [{ port: 3001, at: 'then' }] };
     writeHomeFile('state.json', JSON.stringify(state));
 
@@ -169,7 +181,11 @@ describe('port_docs_path: never from a project, never outside $STYXY_HOME (item 
   });
 
   test('a project may still set service types, rules and other settings, and null for the path', () => {
-    writeProject({ service_types: { web: { port_range: [12000, 12009] } }, auto_allocation: { gap_size: 3, port_docs_path: null }, auto_allocation_rules: { 'x-*': { chunk_size: 4 } } });
+    writeProject({
+      service_types: { web: { port_range: [12000, 12009] } },
+      auto_allocation: { gap_size: 3, port_docs_path: null },
+      auto_allocation_rules: { 'x-*': { chunk_size: 4 } },
+    });
     expect(box.run(['allocate', '-s', 'web', '--json']).json.port).toBe(12000);
   });
 
@@ -198,14 +214,19 @@ describe('port_docs_path: never from a project, never outside $STYXY_HOME (item 
     box.writeConfig({ auto_allocation: { port_docs_path: docs } });
     const r = box.run(['allocate', '-s', 'grafana', '--json'], { env: { HOME: box.dir } });
     expect(r.json.error.code).toBe('INVALID_CONFIG');
-    expect(r.json.error.details.problems).toContainEqual(expect.objectContaining({ file: path.join(box.home, 'config.json'), path: '/auto_allocation/port_docs_path' }));
+    expect(r.json.error.details.problems).toContainEqual(
+      expect.objectContaining({ file: path.join(box.home, 'config.json'), path: '/auto_allocation/port_docs_path' }),
+    );
     expect(fs.existsSync(path.join(box.dir, 'PORTS.md'))).toBe(false);
   });
 
   test("from config.json it is honoured inside the home, by Styxy's writer: directories made, the file private", () => {
     box.writeConfig({ auto_allocation: { port_docs_path: 'docs/ports/PORTS.md' } });
     expect(box.run(['allocate', '-s', 'grafana', '--json']).code).toBe(0);
-    box.writeConfig({ ...JSON.parse(fs.readFileSync(path.join(box.home, 'config.json'), 'utf8')), auto_allocation: { port_docs_path: path.join(box.home, 'docs/ports/PORTS.md') } });
+    box.writeConfig({
+      ...JSON.parse(fs.readFileSync(path.join(box.home, 'config.json'), 'utf8')),
+      auto_allocation: { port_docs_path: path.join(box.home, 'docs/ports/PORTS.md') },
+    });
     expect(box.run(['allocate', '-s', 'jaeger', '--json']).code).toBe(0);
     const file = path.join(box.home, 'docs', 'ports', 'PORTS.md');
     const text = fs.readFileSync(file, 'utf8');
@@ -242,7 +263,10 @@ describe('nothing is removed, rotated or read through a symlink (item 4)', () =>
     const config = fs.readFileSync(path.join(box.home, 'config.json'), 'utf8');
     fs.symlinkSync(other, path.join(box.home, 'backups'));
     const before = fs.readdirSync(other).sort();
-    for (const args of [['config', 'set', 'auto-allocation.gap-size', '5', '--json'], ['allocate', '-s', 'grafana', '--json']]) {
+    for (const args of [
+      ['config', 'set', 'auto-allocation.gap-size', '5', '--json'],
+      ['allocate', '-s', 'grafana', '--json'],
+    ]) {
       const r = box.run(args);
       expect({ args, code: r.code, error: r.json.error?.code }).toEqual({ args, code: 11, error: 'UNSAFE_HOME' });
       expect(r.json.error.message).toContain(path.join(box.home, 'backups'));
@@ -296,7 +320,10 @@ describe('nothing is removed, rotated or read through a symlink (item 4)', () =>
 
 describe('a home that does not move with the working directory (item 5)', () => {
   test.each(['rel-home', './styxy', '~/.styxy'])('a relative STYXY_HOME (%s) is refused naming it; nothing is created', (value) => {
-    for (const args of [['allocate', '-s', 'dev', '--json'], ['list', '--json']]) {
+    for (const args of [
+      ['allocate', '-s', 'dev', '--json'],
+      ['list', '--json'],
+    ]) {
       const r = box.run(args, { env: { STYXY_HOME: value } });
       expect(r.code).toBe(3);
       expect(r.json.error.code).toBe('INVALID_ARGUMENT');
@@ -374,7 +401,14 @@ describe('a broken config.json blocks only what needs it (item 10)', () => {
       expect({ args, code: r.code, error: r.json?.error?.code }).toEqual({ args, code: 9, error: 'INVALID_CONFIG' });
       // Every problem at once: both trailing commas with line and column, and the unknown key.
       expect(r.json.error.details.problems).toEqual([
-        ...commas.map(([line, column]) => ({ file: config, layer: 'user config', path: '/', line, column, message: 'not valid JSON: trailing comma (remove it)' })),
+        ...commas.map(([line, column]) => ({
+          file: config,
+          layer: 'user config',
+          path: '/',
+          line,
+          column,
+          message: 'not valid JSON: trailing comma (remove it)',
+        })),
         expect.objectContaining({ file: config, path: '/colour', message: "unknown key 'colour'" }),
       ]);
     }
@@ -391,7 +425,13 @@ describe('an unparseable config is reported by place, never by content (item 8)'
     fs.writeFileSync(secrets, 'SHELL=/bin/bash\nAWS_SECRET_ACCESS_KEY=hunter2hunter2\n');
     const link = path.join(box.cwd, '.styxy.json');
     fs.symlinkSync(secrets, link);
-    for (const args of [['allocate', '-s', 'dev', '--json'], ['allocate', '-s', 'dev'], ['config', 'validate'], ['config', 'validate', link, '--json'], ['doctor', '--json']]) {
+    for (const args of [
+      ['allocate', '-s', 'dev', '--json'],
+      ['allocate', '-s', 'dev'],
+      ['config', 'validate'],
+      ['config', 'validate', link, '--json'],
+      ['doctor', '--json'],
+    ]) {
       const r = box.run(args);
       expect(r.code).not.toBe(0);
       const out = r.stdout + r.stderr;
@@ -400,18 +440,25 @@ describe('an unparseable config is reported by place, never by content (item 8)'
     }
     const r = box.run(['allocate', '-s', 'dev', '--json']);
     expect(r.json.error.code).toBe('INVALID_CONFIG');
-    expect(r.json.error.details.problems).toEqual([{ file: link, layer: 'project config', path: '/', line: 1, column: 1, message: 'not valid JSON: unexpected character where a value should start' }]);
+    expect(r.json.error.details.problems).toEqual([
+      { file: link, layer: 'project config', path: '/', line: 1, column: 1, message: 'not valid JSON: unexpected character where a value should start' },
+    ]);
   });
 });
 
 describe('a problem is blamed on the file and layer that introduced it (item 11)', () => {
-  test("config.json widening dev over monitoring blames config.json, and the hint names only files you can fix", () => {
+  test('config.json widening dev over monitoring blames config.json, and the hint names only files you can fix', () => {
     box.writeConfig({ service_types: { dev: { port_range: [3000, 3199] } } });
     const config = path.join(box.home, 'config.json');
     const r = box.run(['allocate', '-s', 'dev', '--json']);
     expect(r.json.error.code).toBe('INVALID_CONFIG');
     expect(r.json.error.details.problems).toEqual([
-      { file: config, layer: 'user config', path: '/service_types/dev/port_range', message: "range 3000-3199 of 'dev' overlaps 3100-3199 of 'monitoring' (from built-in defaults)" },
+      {
+        file: config,
+        layer: 'user config',
+        path: '/service_types/dev/port_range',
+        message: "range 3000-3199 of 'dev' overlaps 3100-3199 of 'monitoring' (from built-in defaults)",
+      },
     ]);
     expect(r.json.error.suggestions).toEqual([`Fix ${config} and check it with: styxy config validate`]);
     const human = box.run(['allocate', '-s', 'dev']);
@@ -443,7 +490,9 @@ describe('a failed audit append leaves whole lines (item 6)', () => {
     const before = fs.readFileSync(audit, 'utf8');
     const r = box.run(['allocate', '-s', 'api', '--persistent', '--json'], { env: { STYXY_TEST_FULL_AT: 'during-audit' } });
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/the change was made, but writing the audit log failed: could not append to .*audit\.log \(the disk is full\); it was left as it was, without 1 event \(allocate\)/);
+    expect(r.stderr).toMatch(
+      /the change was made, but writing the audit log failed: could not append to .*audit\.log \(the disk is full\); it was left as it was, without 1 event \(allocate\)/,
+    );
     expect(r.stderr).not.toMatch(/nothing was changed/);
     expect(box.readState().allocations).toHaveLength(2);
     expect(fs.readFileSync(audit, 'utf8')).toBe(before);
@@ -522,7 +571,11 @@ describe('root never writes a home inside another user’s home (item 12)', () =
       const left = path.join(user.home, '.styxy');
       fs.mkdirSync(left, { mode: 0o700 });
       fs.writeFileSync(path.join(left, 'state.json'), '{"version": 1, "allocations": []}\n', { mode: 0o600 });
-      const again = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'dev', '--json'], { env: { PATH, HOME: user.home, SUDO_USER: user.name, NO_COLOR: '1' }, cwd: '/', encoding: 'utf8' });
+      const again = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'dev', '--json'], {
+        env: { PATH, HOME: user.home, SUDO_USER: user.name, NO_COLOR: '1' },
+        cwd: '/',
+        encoding: 'utf8',
+      });
       expect(JSON.parse(again.stdout).error.code).toBe('UNSAFE_HOME');
       expect(fs.readdirSync(left)).toEqual(['state.json']);
     } finally {
@@ -541,7 +594,11 @@ describe('root never writes a home inside another user’s home (item 12)', () =
       const hint = r.json.error.suggestions[0] as string;
       expect(hint).toBe(`It was made by root (a sudo run?); give it back: sudo chown -R "$(id -u):$(id -g)" ${left}`);
       // The user's shell expands $(id -u) and $(id -g); sudo then runs the rest as root.
-      const expanded = spawnSync('setpriv', [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'sh', '-c', `echo ${hintCommand(hint).replace(/^sudo /, '')}`], { env, encoding: 'utf8' }).stdout.trim();
+      const expanded = spawnSync(
+        'setpriv',
+        [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', 'sh', '-c', `echo ${hintCommand(hint).replace(/^sudo /, '')}`],
+        { env, encoding: 'utf8' },
+      ).stdout.trim();
       expect(expanded).toBe(`chown -R ${user.uid}:${user.gid} ${left}`);
       expect(spawnSync('sh', ['-c', expanded]).status).toBe(0);
       expect(user.run(['allocate', '-s', 'dev', '--json'], env, user.home).code).toBe(0);

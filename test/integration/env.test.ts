@@ -65,7 +65,11 @@ test('hostile --env-name is refused before anything is written', () => {
 describe('--format', () => {
   test('fish: styxy allocate --format fish | source sets and exports the variables', () => {
     if (spawnSync('sh', ['-c', 'command -v fish']).status !== 0) return console.warn('skipped: fish is not installed');
-    const r = spawnSync('fish', ['-c', `${styxy} allocate -s dev -n web --format fish | source; sh -c 'echo "$PORT|$STYXY_LOCK_ID|$STYXY_EXISTING"'`], { env: box.env, cwd: box.cwd, encoding: 'utf8' });
+    const r = spawnSync('fish', ['-c', `${styxy} allocate -s dev -n web --format fish | source; sh -c 'echo "$PORT|$STYXY_LOCK_ID|$STYXY_EXISTING"'`], {
+      env: box.env,
+      cwd: box.cwd,
+      encoding: 'utf8',
+    });
     const [port, lockId, existing] = r.stdout.trim().split('|');
     expect(Number(port)).toBeGreaterThanOrEqual(3000);
     expect(lockId).toMatch(/^dev-web-/);

@@ -68,11 +68,15 @@ describe('completion', () => {
     const file = path.join(box.dir, 'styxy-completion.bash');
     fs.writeFileSync(file, script);
     const words = line.map((w) => `'${w}'`).join(' ');
-    const r = spawnSync('bash', ['-c', `source ${file}; COMP_WORDS=(${words}); COMP_CWORD=${line.length - 1}; _styxy_yargs_completions; printf '%s\\n' "\${COMPREPLY[@]}"`], {
-      env: { ...box.env, PATH: `${binDir()}:${process.env.PATH}` },
-      cwd: box.cwd,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'bash',
+      ['-c', `source ${file}; COMP_WORDS=(${words}); COMP_CWORD=${line.length - 1}; _styxy_yargs_completions; printf '%s\\n' "\${COMPREPLY[@]}"`],
+      {
+        env: { ...box.env, PATH: `${binDir()}:${process.env.PATH}` },
+        cwd: box.cwd,
+        encoding: 'utf8',
+      },
+    );
     expect(r.stderr).toBe('');
     return r.stdout.split('\n').filter(Boolean);
   }

@@ -146,14 +146,24 @@ describe('the listener takes over', () => {
     process.kill(serverPid, 'SIGTERM');
     await until('the server to end', async () => !(await canConnect(port)) && !fs.existsSync(`/proc/${serverPid}/cmdline`));
     expect(allocations().map((a) => a.port)).toEqual([base + 1]);
-    expect(audit().filter((e) => e.lockId === site!.lockId).map((e) => e.action)).toEqual(expect.arrayContaining(['allocate', 'adopt', 'prune']));
+    expect(
+      audit()
+        .filter((e) => e.lockId === site!.lockId)
+        .map((e) => e.action),
+    ).toEqual(expect.arrayContaining(['allocate', 'adopt', 'prune']));
   });
 });
 
 test('a server on ::1 takes over too', async () => {
   if (!(await hasIPv6Loopback())) return console.warn('skipped: no IPv6 loopback here');
   const port = Number(spawnSync('sh', ['-c', 'styxy allocate -s dev -n six -q; true'], { cwd: box.cwd, env, encoding: 'utf8' }).stdout);
-  const server = track(spawn(process.execPath, ['-e', `require('net').createServer((s) => s.end()).listen({ port: ${port}, host: '::1', ipv6Only: true }, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const server = track(
+    spawn(
+      process.execPath,
+      ['-e', `require('net').createServer((s) => s.end()).listen({ port: ${port}, host: '::1', ipv6Only: true }, () => console.log('up'))`],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
   await new Promise((r) => server.stdout!.once('data', r));
   expect(allocations().find((a) => a.port === port)?.owner).toMatchObject({ pid: server.pid, adoptedAt: expect.any(String) });
   await killAndWait(server);
@@ -162,13 +172,70 @@ test('a server on ::1 takes over too', async () => {
 
 describe('wrappers that only run styxy are not owners', () => {
   const callers: [string, () => boolean, (styxyLine: string) => [string, string[]]][] = [
-    ['Node execSync', () => true, (line) => [process.execPath, ['-e', `process.stdout.write(require('child_process').execSync(${JSON.stringify(line)}).toString().trim() + '\\n'); process.stdin.resume()`]]],
-    ['Node execSync of cd DIR && styxy', () => true, (line) => [process.execPath, ['-e', `process.stdout.write(require('child_process').execSync(${JSON.stringify(`cd . && ${line}`)}).toString().trim() + '\\n'); process.stdin.resume()`]]],
-    ['Python subprocess.run(shell=True)', () => has('python3'), (line) => ['python3', ['-c', `import subprocess,sys\nprint(subprocess.run(${JSON.stringify(line)}, shell=True, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`]]],
-    ['timeout', () => has('timeout') && has('python3'), (line) => ['python3', ['-c', `import subprocess,sys\nprint(subprocess.run(['timeout', '30'] + ${JSON.stringify(line.split(' '))}, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`]]],
+    [
+      'Node execSync',
+      () => true,
+      (line) => [
+        process.execPath,
+        ['-e', `process.stdout.write(require('child_process').execSync(${JSON.stringify(line)}).toString().trim() + '\\n'); process.stdin.resume()`],
+      ],
+    ],
+    [
+      'Node execSync of cd DIR && styxy',
+      () => true,
+      (line) => [
+        process.execPath,
+        [
+          '-e',
+          `process.stdout.write(require('child_process').execSync(${JSON.stringify(`cd . && ${line}`)}).toString().trim() + '\\n'); process.stdin.resume()`,
+        ],
+      ],
+    ],
+    [
+      'Python subprocess.run(shell=True)',
+      () => has('python3'),
+      (line) => [
+        'python3',
+        [
+          '-c',
+          `import subprocess,sys\nprint(subprocess.run(${JSON.stringify(line)}, shell=True, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`,
+        ],
+      ],
+    ],
+    [
+      'timeout',
+      () => has('timeout') && has('python3'),
+      (line) => [
+        'python3',
+        [
+          '-c',
+          `import subprocess,sys\nprint(subprocess.run(['timeout', '30'] + ${JSON.stringify(line.split(' '))}, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`,
+        ],
+      ],
+    ],
     // A login shell may reset PATH (/etc/profile), so the agent names styxy by its path.
-    ['an agent’s bash -lc', () => true, (line) => [process.execPath, ['-e', `const r = require('child_process').spawnSync('bash', ['-lc', ${JSON.stringify(line)}.replace(/^styxy/, process.env.STYXY_BIN)], { encoding: 'utf8' }); console.log(r.stdout.trim()); process.stdin.resume()`]]],
-    ['flock', () => has('flock') && has('python3'), (line) => ['python3', ['-c', `import subprocess,sys\nprint(subprocess.run(['flock', 'styxy.flock'] + ${JSON.stringify(line.split(' '))}, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`]]],
+    [
+      'an agent’s bash -lc',
+      () => true,
+      (line) => [
+        process.execPath,
+        [
+          '-e',
+          `const r = require('child_process').spawnSync('bash', ['-lc', ${JSON.stringify(line)}.replace(/^styxy/, process.env.STYXY_BIN)], { encoding: 'utf8' }); console.log(r.stdout.trim()); process.stdin.resume()`,
+        ],
+      ],
+    ],
+    [
+      'flock',
+      () => has('flock') && has('python3'),
+      (line) => [
+        'python3',
+        [
+          '-c',
+          `import subprocess,sys\nprint(subprocess.run(['flock', 'styxy.flock'] + ${JSON.stringify(line.split(' '))}, capture_output=True, text=True).stdout.strip(), flush=True)\nsys.stdin.read()`,
+        ],
+      ],
+    ],
   ];
 
   test.each(callers)('%s: the long-lived caller owns it, other callers’ calls keep it, no port twice', async (name, available, command) => {
@@ -251,7 +318,13 @@ describe('direnv', () => {
     fs.mkdirSync(project);
     const recipe = readmeRecipeFor('direnv');
     fs.writeFileSync(path.join(project, '.envrc'), recipe);
-    const userEnv = { ...env, HOME: home, XDG_DATA_HOME: path.join(home, 'data'), XDG_CONFIG_HOME: path.join(home, 'config'), XDG_CACHE_HOME: path.join(home, 'cache') };
+    const userEnv = {
+      ...env,
+      HOME: home,
+      XDG_DATA_HOME: path.join(home, 'data'),
+      XDG_CONFIG_HOME: path.join(home, 'config'),
+      XDG_CACHE_HOME: path.join(home, 'cache'),
+    };
     expect(spawnSync('direnv', ['allow', project], { env: userEnv }).status).toBe(0);
     // An interactive bash with direnv's hook, as ~/.bashrc sets it up; it cd's into the project.
     const shell = track(spawn('bash', ['--norc', '--noprofile', '-i'], { cwd: home, env: userEnv, stdio: ['pipe', 'pipe', 'pipe'] }));
@@ -278,11 +351,20 @@ describe('hand-over and renewal on a sticky re-allocation', () => {
     const first = styxy(['allocate', '-s', 'api', '-n', 'bg', '--json']).json;
     const bg = sleeper();
     const handed = styxy(['allocate', '-s', 'api', '-n', 'bg', '--pid', String(bg.pid), '--json']).json;
-    expect(handed).toMatchObject({ port: first.port, lockId: first.lockId, reused: true, ownerChange: 'hand-over', owner: { pid: bg.pid }, previousOwner: { pid: process.pid } });
+    expect(handed).toMatchObject({
+      port: first.port,
+      lockId: first.lockId,
+      reused: true,
+      ownerChange: 'hand-over',
+      owner: { pid: bg.pid },
+      previousOwner: { pid: process.pid },
+    });
     expect(handed.owner.detected).toBeUndefined();
     expect(styxy(['allocate', '-s', 'api', '-n', 'bg', '--pid', String(bg.pid)]).stdout).toContain(`Reusing port ${first.port}`);
     expect(allocations()).toEqual([expect.objectContaining({ lockId: first.lockId, owner: expect.objectContaining({ pid: bg.pid }) })]);
-    expect(audit().filter((e) => e.action === 'hand-over')).toEqual([expect.objectContaining({ lockId: first.lockId, from: expect.objectContaining({ pid: process.pid }), to: expect.objectContaining({ pid: bg.pid }) })]);
+    expect(audit().filter((e) => e.action === 'hand-over')).toEqual([
+      expect.objectContaining({ lockId: first.lockId, from: expect.objectContaining({ pid: process.pid }), to: expect.objectContaining({ pid: bg.pid }) }),
+    ]);
     await killAndWait(bg);
     expect(styxy(['list', '--json']).json).toMatchObject({ allocations: [], pruned: 1 });
   });
@@ -312,15 +394,25 @@ describe('boot ids', () => {
     if (bootId) expect(a.owner.bootId).toBe(bootId);
     // The same live process, recorded in another boot, and recorded by an older Styxy.
     const live = { kind: 'process', pid: process.pid, startTime: a.owner.startTime };
-    const entry = (port: number, owner: object) => ({ lockId: `dev-b${port}-000000`, serviceType: 'dev', instanceId: `b${port}`, port, project: box.cwd, owner, allocatedAt: new Date().toISOString() });
-    fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ version: 1, allocations: [entry(3050, { ...live, bootId: 'another-boot' }), entry(3051, live)] }));
+    const entry = (port: number, owner: object) => ({
+      lockId: `dev-b${port}-000000`,
+      serviceType: 'dev',
+      instanceId: `b${port}`,
+      port,
+      project: box.cwd,
+      owner,
+      allocatedAt: new Date().toISOString(),
+    });
+    fs.writeFileSync(
+      path.join(box.home, 'state.json'),
+      JSON.stringify({ version: 1, allocations: [entry(3050, { ...live, bootId: 'another-boot' }), entry(3051, live)] }),
+    );
     const list = styxy(['list', '--json']).json;
     expect(list.allocations.map((x: { port: number }) => x.port)).toEqual(bootId ? [3051] : [3050, 3051]);
   });
 });
 
 function readmeRecipeFor(name: string): string {
-   
   return (require('../helpers/readme') as typeof import('../helpers/readme')).readmeRecipe(name);
 }
 

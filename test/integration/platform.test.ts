@@ -27,7 +27,13 @@ test('every command refuses with UNSUPPORTED_PLATFORM (exit 18), pointing at WSL
   const held = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
   expect(held.port).toBe(3000);
   const before = snapshot(box.home);
-  for (const args of [['allocate', '-s', 'dev'], ['release', held.lockId], ['cleanup', '--force', '--yes'], ['list'], ['config', 'set', 'auto_allocation.enabled', 'false']]) {
+  for (const args of [
+    ['allocate', '-s', 'dev'],
+    ['release', held.lockId],
+    ['cleanup', '--force', '--yes'],
+    ['list'],
+    ['config', 'set', 'auto_allocation.enabled', 'false'],
+  ]) {
     const json = box.run([...args, '--json'], { env: WINDOWS });
     expect({ args, code: json.code, error: json.json?.error?.code }).toEqual({ args, code: 18, error: 'UNSUPPORTED_PLATFORM' });
   }

@@ -135,7 +135,17 @@ describe('home ports', () => {
   test('a state written before the memory existed loads, and is written with it afterwards', () => {
     const old = {
       version: 1,
-      allocations: [{ lockId: 'web-site-000000', serviceType: 'web', instanceId: 'site', port: base, project: box.cwd, owner: { kind: 'persistent' }, allocatedAt: '2026-01-01T00:00:00.000Z' }],
+      allocations: [
+        {
+          lockId: 'web-site-000000',
+          serviceType: 'web',
+          instanceId: 'site',
+          port: base,
+          project: box.cwd,
+          owner: { kind: 'persistent' },
+          allocatedAt: '2026-01-01T00:00:00.000Z',
+        },
+      ],
     };
     fs.mkdirSync(box.home, { recursive: true, mode: 0o700 });
     fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify(old), { mode: 0o600 });

@@ -72,7 +72,11 @@ test('a post-checkout hook: each worktree gets its own port, the same after ever
   const repo = path.join(box.dir, 'repo');
   fs.mkdirSync(repo);
   const git = (args: string[], cwd = repo) => {
-    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, env, encoding: 'utf8' });
+    const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], {
+      cwd,
+      env,
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(0);
     return r;
   };
@@ -119,7 +123,9 @@ describe('a start script with set -e', () => {
     for (let i = 0; i < 400 && !/listening on/.test(out); i++) await sleep(25);
     const port = Number(/api on port (\d+)/.exec(out)?.[1]);
     expect(out).toContain(`listening on ${port}`);
-    expect(allocations()).toEqual([expect.objectContaining({ port, serviceType: 'api', instanceId: 'backend', owner: expect.objectContaining({ pid: child.pid }) })]);
+    expect(allocations()).toEqual([
+      expect.objectContaining({ port, serviceType: 'api', instanceId: 'backend', owner: expect.objectContaining({ pid: child.pid }) }),
+    ]);
     await killAndWait(child, 'SIGTERM');
     // Styxy cannot tell a server that has stopped from one about to start: the port stays
     // reserved for the grace (for this script's next run), then goes.
@@ -184,7 +190,10 @@ test('single instance with run: the first agent starts the server, the second st
 
 describe('coding agents: one shell per command', () => {
   /** The recipe's commands, each to run in a fresh shell as an agent does. */
-  const commands = (name: string) => readmeRecipe(name).split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
+  const commands = (name: string) =>
+    readmeRecipe(name)
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !line.startsWith('#'));
   const canConnect = (port: number) =>
     new Promise<boolean>((resolve) => {
       const socket = require('net').connect({ port, host: '127.0.0.1' });
@@ -195,7 +204,12 @@ describe('coding agents: one shell per command', () => {
   const ancestry = (pid: number): number[] => {
     const chain = [pid];
     while (chain.length < 64) {
-      const ppid = Number(fs.readFileSync(`/proc/${chain[chain.length - 1]}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+      const ppid = Number(
+        fs
+          .readFileSync(`/proc/${chain[chain.length - 1]}/stat`, 'utf8')
+          .split(') ')[1]!
+          .split(' ')[1],
+      );
       if (!(ppid > 1)) break;
       chain.push(ppid);
     }

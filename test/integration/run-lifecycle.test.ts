@@ -222,7 +222,10 @@ describe('run ends the whole tree it started', () => {
   test('a command that ignores the forwarded SIGTERM is ended after the grace, and the port released', async () => {
     const ready = path.join(box.dir, 'ready');
     const stubborn = path.join(box.dir, 'stubborn.js');
-    fs.writeFileSync(stubborn, `process.on("SIGTERM", () => {}); require("fs").writeFileSync(process.env.READY, String(process.pid)); setInterval(() => {}, 1000);`);
+    fs.writeFileSync(
+      stubborn,
+      `process.on("SIGTERM", () => {}); require("fs").writeFileSync(process.env.READY, String(process.pid)); setInterval(() => {}, 1000);`,
+    );
     const run = startRun(['-s', 'dev', '--', NODE, stubborn], { READY: ready });
     await serverReady(ready);
     run.proc.kill('SIGTERM');

@@ -19,7 +19,10 @@ function script(name: string, source: string): string {
 }
 
 /** Starts `styxy run ...` as a real process; resolves with its status when it ends. */
-function startRun(args: string[]): { proc: ChildProcess; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+function startRun(args: string[]): {
+  proc: ChildProcess;
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+} {
   const proc = spawn(NODE, [BIN, 'run', ...args], { cwd: box.cwd, env: box.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -45,7 +48,10 @@ const allocations = () => box.run(['list', '--json']).json.allocations;
 
 describe('styxy run', () => {
   test('the command gets PORT and the STYXY_* variables, and the port is released when it ends', () => {
-    const dump = script('dump.js', 'process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(process.env).filter(([k]) => k === "PORT" || k.startsWith("STYXY_")))))');
+    const dump = script(
+      'dump.js',
+      'process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(process.env).filter(([k]) => k === "PORT" || k.startsWith("STYXY_")))))',
+    );
     const r = box.run(['run', '-s', 'dev', '-n', 'web', '--', NODE, dump]);
     expect(r.code).toBe(0);
     const env = JSON.parse(r.stdout);
@@ -76,7 +82,9 @@ describe('styxy run', () => {
 
   test('{port} in arguments is replaced, --port-flag appends the flag and the port, --env-name renames PORT', () => {
     const args = script('args.js', 'console.log(JSON.stringify({ argv: process.argv.slice(2), vite: process.env.VITE_PORT, port: process.env.PORT ?? null }))');
-    const spaced = JSON.parse(box.run(['run', '-s', 'dev', '--env-name', 'VITE_PORT', '--port-flag', '--port', '--', NODE, args, 'http://127.0.0.1:{port}/', 'x{port}y{port}']).stdout);
+    const spaced = JSON.parse(
+      box.run(['run', '-s', 'dev', '--env-name', 'VITE_PORT', '--port-flag', '--port', '--', NODE, args, 'http://127.0.0.1:{port}/', 'x{port}y{port}']).stdout,
+    );
     const p = spaced.vite;
     expect(spaced).toEqual({ argv: [`http://127.0.0.1:${p}/`, `x${p}y${p}`, '--port', p], vite: p, port: null });
     const glued = JSON.parse(box.run(['run', '-s', 'dev', '--port-flag=--port=', '--', NODE, args]).stdout);

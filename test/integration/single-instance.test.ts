@@ -1,7 +1,19 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, freePortBlock, killAndWait, leaseEnded, listen, markingFirstConnect, sleeper, until, useSandbox, type Sandbox } from '../helpers/cli';
+import {
+  BIN,
+  closeServer,
+  freePortBlock,
+  killAndWait,
+  leaseEnded,
+  listen,
+  markingFirstConnect,
+  sleeper,
+  until,
+  useSandbox,
+  type Sandbox,
+} from '../helpers/cli';
 import { readmeRecipe } from '../helpers/readme';
 
 const box = useSandbox();

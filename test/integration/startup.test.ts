@@ -14,10 +14,17 @@ const DIST = path.join(ROOT, 'dist');
 
 /** What became of the code cache when `dist` is loaded, as lib/boot.ts reports it (`accepted:build`, ...). */
 function cacheFate(dist: string, env: NodeJS.ProcessEnv = box.env): string {
-  const r = spawnSync(process.execPath, ['-e', `const c = require(${JSON.stringify(path.join(dist, 'boot.js'))}).loadCli(${JSON.stringify(dist)}); process.stdout.write(c.cache + ':' + c.cacheFrom)`], {
-    encoding: 'utf8',
-    env,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `const c = require(${JSON.stringify(path.join(dist, 'boot.js'))}).loadCli(${JSON.stringify(dist)}); process.stdout.write(c.cache + ':' + c.cacheFrom)`,
+    ],
+    {
+      encoding: 'utf8',
+      env,
+    },
+  );
   expect(r.stderr).toBe('');
   return r.stdout;
 }
@@ -82,7 +89,10 @@ describe('the code cache', () => {
     for (const name of fs.readdirSync(install.dist)) if (name.endsWith('.cache')) fs.rmSync(path.join(install.dist, name));
     const blocker = path.join(box.dir, 'not-a-dir');
     fs.writeFileSync(blocker, '');
-    for (const env of [{ ...box.env, XDG_CACHE_HOME: blocker }, { ...box.env, XDG_CACHE_HOME: '', HOME: '' }]) {
+    for (const env of [
+      { ...box.env, XDG_CACHE_HOME: blocker },
+      { ...box.env, XDG_CACHE_HOME: '', HOME: '' },
+    ]) {
       const r = spawnSync(process.execPath, [install.bin, 'allocate', '-s', 'dev', '-q'], { env, cwd: box.cwd, encoding: 'utf8' });
       expect([r.status, r.stderr]).toEqual([0, '']);
       expect(cacheFate(install.dist, env)).toBe('absent:null');
@@ -191,7 +201,11 @@ describe("the everyday commands load none of Node's heavier modules", () => {
 });
 
 test('with --pending-deprecation on, the port probe prints no deprecation warning', () => {
-  const r = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'dev', '--json'], { env: { ...box.env, NODE_OPTIONS: '--pending-deprecation' }, cwd: box.cwd, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'dev', '--json'], {
+    env: { ...box.env, NODE_OPTIONS: '--pending-deprecation' },
+    cwd: box.cwd,
+    encoding: 'utf8',
+  });
   expect(r.stderr).toBe('');
   expect(JSON.parse(r.stdout)).toMatchObject({ success: true, port: 3000 });
 });

@@ -39,7 +39,15 @@ describe('the lock', () => {
     // This test process as the holder: alive, in the same PID namespace, on the same host.
     fs.writeFileSync(
       path.join(lock, 'holder'),
-      JSON.stringify({ pid: process.pid, startTime: null, ns: fs.readlinkSync('/proc/self/ns/pid'), host: os.hostname(), nonce: 'x', since: new Date().toISOString(), command: 'allocate -s dev' }),
+      JSON.stringify({
+        pid: process.pid,
+        startTime: null,
+        ns: fs.readlinkSync('/proc/self/ns/pid'),
+        host: os.hostname(),
+        nonce: 'x',
+        since: new Date().toISOString(),
+        command: 'allocate -s dev',
+      }),
     );
     const r = box.run(['allocate', '-s', 'dev', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '700' } });
     expect(r.code).toBe(10);
@@ -101,7 +109,11 @@ describe('a large state, written from the text it was read from', () => {
     expect(afterFirst).toBe(laidOut(expected));
     expect(expected.allocations[2].instanceId).toBe('a2');
     // A field this version does not know is kept; the state read from Styxy's own text is extended line for line.
-    fs.writeFileSync(statePath(), afterFirst.replace('"allocatedAt":"2026-01-01T00:00:00.000Z"}', '"allocatedAt":"2026-01-01T00:00:00.000Z","later":{"x":[1]}}'), { mode: 0o600 });
+    fs.writeFileSync(
+      statePath(),
+      afterFirst.replace('"allocatedAt":"2026-01-01T00:00:00.000Z"}', '"allocatedAt":"2026-01-01T00:00:00.000Z","later":{"x":[1]}}'),
+      { mode: 0o600 },
+    );
     const second = box.run(['allocate', '-s', 'api', '--persistent', '--json']);
     expect(second.code).toBe(0);
     const state = box.readState();
@@ -121,7 +133,9 @@ describe('a large state, written from the text it was read from', () => {
     expect(box.run(['release', 'dev-a500-000000', '--json']).code).toBe(0);
     const state = box.readState();
     expect(state.allocations).toEqual(before.allocations.filter((a: { lockId: string }) => a.lockId !== 'dev-a500-000000'));
-    expect(fs.readFileSync(statePath(), 'utf8')).toBe(`${laidOut(state).slice(0, -3)},\n  "recentlyFreed": [\n    ${JSON.stringify(state.recentlyFreed[0])}\n  ]\n}\n`);
+    expect(fs.readFileSync(statePath(), 'utf8')).toBe(
+      `${laidOut(state).slice(0, -3)},\n  "recentlyFreed": [\n    ${JSON.stringify(state.recentlyFreed[0])}\n  ]\n}\n`,
+    );
   });
 });
 

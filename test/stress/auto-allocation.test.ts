@@ -37,7 +37,11 @@ describe.each([10, 20])('%i concurrent allocations of different unknown types', 
     }
     expect(box.run(['config', 'validate']).code).toBe(0);
     expect(new Set(results.map((r) => r.json.port)).size).toBe(count);
-    const audit = fs.readFileSync(path.join(box.home, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const audit = fs
+      .readFileSync(path.join(box.home, 'audit.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(audit.filter((e) => e.action === 'auto-allocate')).toHaveLength(count);
   }, 120_000);
 });
@@ -53,6 +57,10 @@ test('5 concurrent allocations of one unknown type: one range, five ports from i
     expect(port).toBeGreaterThanOrEqual(range[0]);
     expect(port).toBeLessThanOrEqual(range[1]);
   }
-  const audit = fs.readFileSync(path.join(box.home, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const audit = fs
+    .readFileSync(path.join(box.home, 'audit.log'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   expect(audit.filter((e) => e.action === 'auto-allocate')).toHaveLength(1);
 }, 60_000);

@@ -5,9 +5,7 @@ const box = useSandbox();
 test('100 simultaneous allocations across types: all succeed, no port twice, one allocation each', async () => {
   const base = await freePortBlock(150);
   box.writeConfig({ service_types: { web: { port_range: [base, base + 74] }, worker: { port_range: [base + 75, base + 149] } } });
-  const results = await Promise.all(
-    Array.from({ length: 100 }, (_, i) => box.start(['allocate', '-s', i % 2 ? 'web' : 'worker', '--persistent', '--json'])),
-  );
+  const results = await Promise.all(Array.from({ length: 100 }, (_, i) => box.start(['allocate', '-s', i % 2 ? 'web' : 'worker', '--persistent', '--json'])));
   expect(results.filter((r) => r.code !== 0).map((r) => r.stdout || r.stderr)).toEqual([]);
   const ports = results.map((r) => r.json.port);
   expect(new Set(ports).size).toBe(100);

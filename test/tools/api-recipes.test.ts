@@ -65,16 +65,18 @@ function auditedHolds(type: string): { allocations: number; mostAtOnce: number; 
   return { allocations, mostAtOnce, doubles };
 }
 
-onModernNode('Vitest: globalSetup allocates the suite’s port, each test takes its own with withPort, across parallel workers', () => {
-  const dir = project('vitest-app', ['vitest']);
-  writeRecipe(dir, 'vitest-config');
-  writeRecipe(dir, 'vitest-global-setup');
-  const testFile = writeRecipe(dir, 'vitest-test');
-  // Six copies of the recipe's test, and three of a test of ours that holds its port until some
-  // worker has seen three ports held at once: the run cannot pass unless three workers overlap.
-  for (let i = 1; i <= 6; i++) fs.copyFileSync(path.join(dir, testFile), path.join(dir, `server-${i}.test.mjs`));
-  fs.rmSync(path.join(dir, testFile));
-  const barrier = `
+onModernNode(
+  'Vitest: globalSetup allocates the suite’s port, each test takes its own with withPort, across parallel workers',
+  () => {
+    const dir = project('vitest-app', ['vitest']);
+    writeRecipe(dir, 'vitest-config');
+    writeRecipe(dir, 'vitest-global-setup');
+    const testFile = writeRecipe(dir, 'vitest-test');
+    // Six copies of the recipe's test, and three of a test of ours that holds its port until some
+    // worker has seen three ports held at once: the run cannot pass unless three workers overlap.
+    for (let i = 1; i <= 6; i++) fs.copyFileSync(path.join(dir, testFile), path.join(dir, `server-${i}.test.mjs`));
+    fs.rmSync(path.join(dir, testFile));
+    const barrier = `
     import fs from 'node:fs';
     import { test } from 'vitest';
     import { list, withPort } from 'styxy';
@@ -87,23 +89,29 @@ onModernNode('Vitest: globalSetup allocates the suite’s port, each test takes 
       }
     }), 40000);
   `;
-  for (let i = 1; i <= 3; i++) fs.writeFileSync(path.join(dir, `barrier-${i}.test.mjs`), barrier);
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--pool=forks', '--maxWorkers=3'], {
-    cwd: dir,
-    env: runnerEnv(),
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  expect({ status: r.status, out: r.status === 0 ? '' : r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
-  expect(r.stdout).toMatch(/Tests\s+9 passed/);
-  const tests = auditedHolds('test');
-  expect(tests).toMatchObject({ allocations: 9, doubles: [] });
-  expect(tests.mostAtOnce).toBeGreaterThanOrEqual(3);
-  // The suite's port: allocated once, released by the teardown the setup returned.
-  expect(auditedHolds('api').allocations).toBe(1);
-  expect(cli(['audit', '--json']).events.filter((e: { action: string; instanceId?: string }) => e.instanceId === 'vitest-api').map((e: { action: string }) => e.action)).toEqual(['allocate', 'release']);
-  expect(cli(['list', '--json']).allocations).toEqual([]);
-}, 150_000);
+    for (let i = 1; i <= 3; i++) fs.writeFileSync(path.join(dir, `barrier-${i}.test.mjs`), barrier);
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--pool=forks', '--maxWorkers=3'], {
+      cwd: dir,
+      env: runnerEnv(),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect({ status: r.status, out: r.status === 0 ? '' : r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
+    expect(r.stdout).toMatch(/Tests\s+9 passed/);
+    const tests = auditedHolds('test');
+    expect(tests).toMatchObject({ allocations: 9, doubles: [] });
+    expect(tests.mostAtOnce).toBeGreaterThanOrEqual(3);
+    // The suite's port: allocated once, released by the teardown the setup returned.
+    expect(auditedHolds('api').allocations).toBe(1);
+    expect(
+      cli(['audit', '--json'])
+        .events.filter((e: { action: string; instanceId?: string }) => e.instanceId === 'vitest-api')
+        .map((e: { action: string }) => e.action),
+    ).toEqual(['allocate', 'release']);
+    expect(cli(['list', '--json']).allocations).toEqual([]);
+  },
+  150_000,
+);
 
 test('Jest: globalSetup allocates, the workers see the port, globalTeardown releases', () => {
   const dir = project('jest-app', ['jest']);
@@ -121,7 +129,12 @@ test('Jest: globalSetup allocates, the workers see the port, globalTeardown rele
       });`,
     );
   }
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--maxWorkers=2', '--ci'], { cwd: dir, env: runnerEnv(), encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--maxWorkers=2', '--ci'], {
+    cwd: dir,
+    env: runnerEnv(),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect({ status: r.status, out: r.status === 0 ? '' : r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
   const reports = fs.readdirSync(seen).map((f) => JSON.parse(fs.readFileSync(path.join(seen, f), 'utf8')));
   expect(reports).toHaveLength(3);
@@ -129,43 +142,50 @@ test('Jest: globalSetup allocates, the workers see the port, globalTeardown rele
   expect(port).toBeGreaterThanOrEqual(8000);
   expect(port).toBeLessThanOrEqual(8099);
   for (const report of reports) expect(report).toEqual({ port: String(port), listed: [port] });
-  expect(cli(['audit', '--json']).events.map((e: { action: string; instanceId?: string }) => `${e.action}:${e.instanceId}`)).toEqual(['allocate:jest-api', 'release:jest-api']);
+  expect(cli(['audit', '--json']).events.map((e: { action: string; instanceId?: string }) => `${e.action}:${e.instanceId}`)).toEqual([
+    'allocate:jest-api',
+    'release:jest-api',
+  ]);
 }, 150_000);
 
-onModernNode('Playwright: the config takes its port from Styxy and the webServer starts on it (no browser)', () => {
-  const dir = project('playwright-app', ['@playwright/test', 'playwright', 'playwright-core']);
-  writeRecipe(dir, 'playwright-config');
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'web', private: true, type: 'module', scripts: { dev: 'node server.js' } }));
-  fs.writeFileSync(
-    path.join(dir, 'server.js'),
-    `import http from 'node:http';\nhttp.createServer((req, res) => res.end('port ' + process.env.PORT)).listen(Number(process.env.PORT), '127.0.0.1');\n`,
-  );
-  // The request fixture needs no browser; a page test would.
-  fs.writeFileSync(
-    path.join(dir, 'web.spec.mjs'),
-    `import { test, expect } from '@playwright/test';
+onModernNode(
+  'Playwright: the config takes its port from Styxy and the webServer starts on it (no browser)',
+  () => {
+    const dir = project('playwright-app', ['@playwright/test', 'playwright', 'playwright-core']);
+    writeRecipe(dir, 'playwright-config');
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'web', private: true, type: 'module', scripts: { dev: 'node server.js' } }));
+    fs.writeFileSync(
+      path.join(dir, 'server.js'),
+      `import http from 'node:http';\nhttp.createServer((req, res) => res.end('port ' + process.env.PORT)).listen(Number(process.env.PORT), '127.0.0.1');\n`,
+    );
+    // The request fixture needs no browser; a page test would.
+    fs.writeFileSync(
+      path.join(dir, 'web.spec.mjs'),
+      `import { test, expect } from '@playwright/test';
      test('the web server answers on the Styxy port', async ({ request, baseURL }) => {
        expect(baseURL).toBe('http://127.0.0.1:' + process.env.WEB_PORT);
        const res = await request.get('/');
        expect(await res.text()).toBe('port ' + process.env.WEB_PORT);
      });`,
-  );
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', '@playwright', 'test', 'cli.js'), 'test', '--reporter=list', '--workers=2'], {
-    cwd: dir,
-    env: runnerEnv({ npm_config_update_notifier: 'false' }),
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
-  expect({ status: r.status, out: r.status === 0 ? '' : r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
-  expect(r.stdout).toMatch(/1 passed/);
-  // One allocation for the whole run (the workers took it from the environment), in the dev range.
-  const events = cli(['audit', '--json']).events.filter((e: { instanceId?: string }) => e.instanceId === 'e2e');
-  expect(events.map((e: { action: string }) => e.action)).toEqual(['allocate']);
-  expect(events[0].port).toBeGreaterThanOrEqual(3000);
-  expect(events[0].port).toBeLessThanOrEqual(3099);
-  // Its owner, Playwright's main process, has ended: the allocation is forgotten.
-  expect(cli(['list', '--json']).allocations).toEqual([]);
-}, 150_000);
+    );
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', '@playwright', 'test', 'cli.js'), 'test', '--reporter=list', '--workers=2'], {
+      cwd: dir,
+      env: runnerEnv({ npm_config_update_notifier: 'false' }),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect({ status: r.status, out: r.status === 0 ? '' : r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
+    expect(r.stdout).toMatch(/1 passed/);
+    // One allocation for the whole run (the workers took it from the environment), in the dev range.
+    const events = cli(['audit', '--json']).events.filter((e: { instanceId?: string }) => e.instanceId === 'e2e');
+    expect(events.map((e: { action: string }) => e.action)).toEqual(['allocate']);
+    expect(events[0].port).toBeGreaterThanOrEqual(3000);
+    expect(events[0].port).toBeLessThanOrEqual(3099);
+    // Its owner, Playwright's main process, has ended: the allocation is forgotten.
+    expect(cli(['list', '--json']).allocations).toEqual([]);
+  },
+  150_000,
+);
 
 test('a node:http server takes its port from allocate and releases it on close', async () => {
   const dir = project('http-app', []);
@@ -184,11 +204,13 @@ test('a node:http server takes its port from allocate and releases it on close',
       server.once('exit', () => reject(new Error(`server ended: ${out}${stderr}`)));
     });
     const body = await new Promise<string>((resolve, reject) => {
-      http.get(url, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve(text));
-      }).on('error', reject);
+      http
+        .get(url, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject);
     });
     expect(body).toBe('hello\n');
     const [allocation] = cli(['list', '--json']).allocations;

@@ -19,7 +19,11 @@ let packed: { files: { path: string; size: number }[]; size: number; unpackedSiz
 beforeAll(() => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-package-'));
   // The bundles are those `npm run build` made (the tests' precondition); prepack would rebuild them.
-  const r = spawnSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...QUIET_NPM } });
+  const r = spawnSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...QUIET_NPM },
+  });
   expect(r.status).toBe(0);
   packed = JSON.parse(r.stdout)[0];
   tarball = path.join(scratch, `styxy-${PACKAGE.version}.tgz`);
@@ -35,7 +39,18 @@ afterEach(() => box.cleanup());
 
 function sh(cmd: string, args: string[], options: SpawnSyncOptions = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...box.env, ...QUIET_NPM }, cwd: box.cwd, timeout: 60_000, ...options });
-  return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr), json: (() => { try { return JSON.parse(String(r.stdout)); } catch { return undefined; } })() };
+  return {
+    status: r.status,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+    json: (() => {
+      try {
+        return JSON.parse(String(r.stdout));
+      } catch {
+        return undefined;
+      }
+    })(),
+  };
 }
 
 function extract(into: string): string {
@@ -87,7 +102,11 @@ function everyCommand(styxy: string[], cwd: string, env: NodeJS.ProcessEnv = box
 
 /** The API from a project that has `styxy` in its node_modules: require, import, and the exports map. */
 function apiFrom(project: string) {
-  const cjs = sh(process.execPath, ['-e', `
+  const cjs = sh(
+    process.execPath,
+    [
+      '-e',
+      `
     const { allocate, list, withPort, release, StyxyError } = require('styxy');
     (async () => {
       const a = await allocate({ serviceType: 'dev' });
@@ -99,18 +118,29 @@ function apiFrom(project: string) {
       try { require('styxy/dist/api.js'); } catch (e) { deep = e.code; }
       console.log(JSON.stringify({ port: a.port, owner: a.owner.pid === process.pid, inner, listed, code: err.code, isError: err instanceof StyxyError, deep, version: require('styxy/package.json').version }));
     })();
-  `], { cwd: project });
+  `,
+    ],
+    { cwd: project },
+  );
   expect(cjs.stderr).toBe('');
   // The CLI calls before freed 3000, 8000 and 9200 in another project: they are cooling (issue 17),
   // so the API is given the next free port of each range.
   const { port, inner, listed, ...rest } = cjs.json;
   expect(rest).toEqual({ owner: true, code: 'NOT_FOUND', isError: true, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED', version: PACKAGE.version });
   expect([port >= 3000 && port <= 3099, inner >= 9200 && inner <= 9299, listed]).toEqual([true, true, [port]]);
-  const esm = sh(process.execPath, ['--input-type=module', '-e', `
+  const esm = sh(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     import { allocate, release, list, withPort, StyxyError } from 'styxy';
     const port = await withPort({ serviceType: 'api' }, (p) => p);
     console.log(JSON.stringify({ port, left: (await list()).length, cls: typeof StyxyError, fns: [allocate, release].map((f) => typeof f) }));
-  `], { cwd: project });
+  `,
+    ],
+    { cwd: project },
+  );
   expect(esm.stderr).toBe('');
   expect(esm.json).toEqual({ port: expect.any(Number), left: 0, cls: 'function', fns: ['function', 'function'] });
   expect(esm.json.port >= 8000 && esm.json.port <= 8099).toBe(true);
@@ -218,8 +248,14 @@ test('TypeScript users compile against the declarations, from ESM and CommonJS (
   `;
   fs.writeFileSync(path.join(project, 'esm.mts'), usage(`import { allocate, release, list, withPort, StyxyError } from 'styxy';`));
   fs.writeFileSync(path.join(project, 'cjs.cts'), usage(`import { allocate, release, list, withPort, StyxyError } from 'styxy';`));
-  fs.writeFileSync(path.join(project, 'default.mts'), `import styxy from 'styxy';\nconst p: Promise<unknown> = styxy.allocate({ serviceType: 'dev' });\nvoid p;\n`);
-  const tsconfig = { compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'es2022', strict: true, noEmit: true, types: [], esModuleInterop: true }, files: ['esm.mts', 'cjs.cts', 'default.mts'] };
+  fs.writeFileSync(
+    path.join(project, 'default.mts'),
+    `import styxy from 'styxy';\nconst p: Promise<unknown> = styxy.allocate({ serviceType: 'dev' });\nvoid p;\n`,
+  );
+  const tsconfig = {
+    compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'es2022', strict: true, noEmit: true, types: [], esModuleInterop: true },
+    files: ['esm.mts', 'cjs.cts', 'default.mts'],
+  };
   fs.writeFileSync(path.join(project, 'tsconfig.json'), JSON.stringify(tsconfig));
   const tsc = sh(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', project], { cwd: project });
   expect(tsc.stdout + tsc.stderr).toBe('');
@@ -240,10 +276,22 @@ test('the same commit builds byte-identical bundles, named by a hash of the CLI 
   expect(build.status).toBe(0);
   const digest = (dir: string) =>
     Object.fromEntries(
-      fs.readdirSync(dir).filter((n) => /\.(js|mjs|d\.ts)$/.test(n)).sort().map((n) => [n, crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, n))).digest('hex')]),
+      fs
+        .readdirSync(dir)
+        .filter((n) => /\.(js|mjs|d\.ts)$/.test(n))
+        .sort()
+        .map((n) => [
+          n,
+          crypto
+            .createHash('sha256')
+            .update(fs.readFileSync(path.join(dir, n)))
+            .digest('hex'),
+        ]),
     );
   const mine = digest(path.join(ROOT, 'dist'));
-  expect(Object.keys(mine)).toEqual(expect.arrayContaining(['api.js', 'api.mjs', 'api.d.ts', 'boot.js', 'styxy.js', 'yargs.js', 'minimatch.js', 'validators.js']));
+  expect(Object.keys(mine)).toEqual(
+    expect.arrayContaining(['api.js', 'api.mjs', 'api.d.ts', 'boot.js', 'styxy.js', 'yargs.js', 'minimatch.js', 'validators.js']),
+  );
   expect(digest(path.join(copy, 'dist'))).toEqual(mine);
   const bundle = fs.readFileSync(path.join(ROOT, 'dist', 'styxy.js'));
   const id = /^\/\*styxy-build:([0-9a-f]{16})\*\//.exec(bundle.toString('utf8', 0, 64))?.[1];

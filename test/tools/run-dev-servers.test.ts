@@ -87,22 +87,32 @@ async function expectServedOnItsPort(run: Running, marker: string, tool: string)
 describe('a known dev server gets its port without a flag', () => {
   const hasVite = fs.existsSync(VITE_BIN);
 
-  (hasVite ? test : test.skip)('real Vite through npx serves on the allocated port', async () => {
-    viteProject();
-    const run = startRun(['-s', 'dev', '--', 'npx', 'vite', '--host', '127.0.0.1']);
-    await expectServedOnItsPort(run, 'served by vite', 'Vite');
-  }, 60_000);
+  (hasVite ? test : test.skip)(
+    'real Vite through npx serves on the allocated port',
+    async () => {
+      viteProject();
+      const run = startRun(['-s', 'dev', '--', 'npx', 'vite', '--host', '127.0.0.1']);
+      await expectServedOnItsPort(run, 'served by vite', 'Vite');
+    },
+    60_000,
+  );
 
-  (hasVite ? test : test.skip)('real Vite through an npm script serves on the allocated port', async () => {
-    viteProject({ dev: 'vite --host 127.0.0.1' });
-    const run = startRun(['-s', 'dev', '--', 'npm', 'run', 'dev']);
-    await expectServedOnItsPort(run, 'served by vite', 'Vite');
-  }, 60_000);
+  (hasVite ? test : test.skip)(
+    'real Vite through an npm script serves on the allocated port',
+    async () => {
+      viteProject({ dev: 'vite --host 127.0.0.1' });
+      const run = startRun(['-s', 'dev', '--', 'npm', 'run', 'dev']);
+      await expectServedOnItsPort(run, 'served by vite', 'Vite');
+    },
+    60_000,
+  );
 
-  (hasVite ? test : test.skip)("in a terminal, Vite's own keyboard shortcut (q + enter) reaches it through run", () => {
-    viteProject();
-    // A real terminal (python's pty): type q + enter once Vite offers its shortcuts, then read to the end.
-    const driver = `
+  (hasVite ? test : test.skip)(
+    "in a terminal, Vite's own keyboard shortcut (q + enter) reaches it through run",
+    () => {
+      viteProject();
+      // A real terminal (python's pty): type q + enter once Vite offers its shortcuts, then read to the end.
+      const driver = `
 import os, pty, sys, time, json
 pid, fd = pty.fork()
 if pid == 0:
@@ -126,18 +136,20 @@ while True:
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "offered": b"press" in out}))
 `;
-    // A person at a terminal: Vite offers no keyboard shortcuts when CI is set, as it is in CI.
-    const env: NodeJS.ProcessEnv = { ...box.env, npm_config_update_notifier: 'false' };
-    delete env.CI;
-    const r = spawnSync('python3', ['-c', driver, NODE, BIN, 'run', '-s', 'dev', '--', 'npx', 'vite', '--host', '127.0.0.1'], {
-      cwd: box.cwd,
-      env,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect(JSON.parse(r.stdout)).toEqual({ exit: 0, offered: true });
-    expect(box.run(['list', '--json']).json.allocations).toEqual([]);
-  }, 60_000);
+      // A person at a terminal: Vite offers no keyboard shortcuts when CI is set, as it is in CI.
+      const env: NodeJS.ProcessEnv = { ...box.env, npm_config_update_notifier: 'false' };
+      delete env.CI;
+      const r = spawnSync('python3', ['-c', driver, NODE, BIN, 'run', '-s', 'dev', '--', 'npx', 'vite', '--host', '127.0.0.1'], {
+        cwd: box.cwd,
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(JSON.parse(r.stdout)).toEqual({ exit: 0, offered: true });
+      expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+    },
+    60_000,
+  );
 
   test("Python's http.server serves on the allocated port", async () => {
     fs.writeFileSync(path.join(box.cwd, 'index.html'), 'served by python\n');

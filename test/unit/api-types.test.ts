@@ -9,7 +9,11 @@ const asDeclared: Omit<typeof Declared, 'StyxyError'> = implementation;
 const errorClass: new (...args: ConstructorParameters<typeof Declared.StyxyError>) => Declared.StyxyError = implementation.StyxyError;
 
 test('lib/api.ts exports exactly what the declarations declare', () => {
-  expect(Object.keys(implementation).filter((k) => k !== '__esModule').sort()).toEqual(['StyxyError', 'allocate', 'list', 'release', 'withPort']);
+  expect(
+    Object.keys(implementation)
+      .filter((k) => k !== '__esModule')
+      .sort(),
+  ).toEqual(['StyxyError', 'allocate', 'list', 'release', 'withPort']);
   expect(typeof asDeclared.withPort).toBe('function');
   expect(new errorClass('NOT_FOUND', 'x').exitCode).toBe(8);
 });

@@ -47,7 +47,10 @@ export const ALLOCATE_OPTIONS = {
   quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone' },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking (with auto-allocation.require-confirmation)' },
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
-  'new-type': { type: 'boolean', describe: "Create an unknown type even when its name is close to a known one (without it, 'dve' is refused: did you mean 'dev'?)" },
+  'new-type': {
+    type: 'boolean',
+    describe: "Create an unknown type even when its name is close to a known one (without it, 'dve' is refused: did you mean 'dev'?)",
+  },
   'wait-ready': {
     type: 'string',
     optionalValue: true,
@@ -61,7 +64,10 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
   describe: 'Allocate a port for a service type',
   options: ALLOCATE_OPTIONS,
   positionals: [],
-  conflicts: [['pid', 'ttl', 'persistent'], ['json', 'env', 'format', 'quiet']],
+  conflicts: [
+    ['pid', 'ttl', 'persistent'],
+    ['json', 'env', 'format', 'quiet'],
+  ],
   builder: (yargs) =>
     declare(yargs, allocateCommand)
       .example('$0 allocate -s dev', 'A port from the dev range (3000-3099)')
@@ -92,7 +98,8 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
     const pid = args.pid === undefined ? undefined : /^[1-9][0-9]{0,9}$/.test(args.pid) ? Number(args.pid) : NaN;
     if (Number.isNaN(pid)) throw new StyxyError('INVALID_ARGUMENT', `--pid ${JSON.stringify(args.pid)} is not a process id`);
     const waitReady = args['wait-ready'];
-    const waitReadyS = waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
+    const waitReadyS =
+      waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
     if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
     const serviceTypes = ([] as string[]).concat(args['service-type']);
     const mode = outputMode(args);
@@ -128,18 +135,20 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
     await present(
       args,
       () =>
-        allocateAsking(mode, (acceptedRange) => runAllocate(context(), {
-          serviceType: serviceTypes[0] as string,
-          ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
-          ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
-          ...(args.project !== undefined && { project: args.project }),
-          owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
-          ...(args['dry-run'] && { dryRun: true }),
-          ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
-          ...(args.yes && { yes: true }),
-          ...(args['new-type'] && { newType: true }),
-          ...(acceptedRange && { acceptedRange }),
-        })),
+        allocateAsking(mode, (acceptedRange) =>
+          runAllocate(context(), {
+            serviceType: serviceTypes[0] as string,
+            ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
+            ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
+            ...(args.project !== undefined && { project: args.project }),
+            owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
+            ...(args['dry-run'] && { dryRun: true }),
+            ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
+            ...(args.yes && { yes: true }),
+            ...(args['new-type'] && { newType: true }),
+            ...(acceptedRange && { acceptedRange }),
+          }),
+        ),
       (result, mode) => {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
         if (result.cooling) warn(`styxy: ${result.cooling.message}`);
@@ -169,7 +178,10 @@ export async function allocateAsking<R = AllocateResult>(
     try {
       return await run(acceptedRange, acceptedRanges);
     } catch (err) {
-      const proposal = isStyxyError(err) && err.code === 'CONFIRMATION_REQUIRED' ? (err.details?.proposal as { serviceType: string; range: [number, number] } | undefined) : undefined;
+      const proposal =
+        isStyxyError(err) && err.code === 'CONFIRMATION_REQUIRED'
+          ? (err.details?.proposal as { serviceType: string; range: [number, number] } | undefined)
+          : undefined;
       if (!proposal || mode === 'json' || mode === 'env' || !canAsk() || question >= MAX_QUESTIONS) throw err;
       if (question > 0) warn(`styxy: ${(err as Error).message}`);
       const [low, high] = proposal.range;

@@ -19,8 +19,7 @@ export const checkCommand: StyxyCommand<CheckArgs> = {
   describe: 'Tell who holds a port: a Styxy allocation, a listening process, or nobody',
   options,
   positionals: [{ name: 'port', required: true, describe: 'Port number' }],
-  builder: (yargs) => declare(yargs, checkCommand)
-      .example('$0 check 3000', 'Is 3000 free?'),
+  builder: (yargs) => declare(yargs, checkCommand).example('$0 check 3000', 'Is 3000 free?'),
   handler: async (args) => {
     const port = portArg(args.port, 'port');
     const { runCheck } = await import('../../app/ports-report');

@@ -12,7 +12,10 @@ interface CleanupArgs extends CommonArgs {
 }
 
 const options = {
-  force: { type: 'boolean', describe: 'Also drop every allocation whose port nobody listens on, whoever owns it: persistent ones and live owners too (asks first)' },
+  force: {
+    type: 'boolean',
+    describe: 'Also drop every allocation whose port nobody listens on, whoever owns it: persistent ones and live owners too (asks first)',
+  },
   yes: { alias: ['y'], type: 'boolean', describe: 'With --force: drop them without asking (needed without a terminal)' },
   json: JSON_OPTION,
 } satisfies OptionSpecs;
@@ -23,7 +26,8 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
   describe: 'Drop allocations whose owner has ended (every command does this too)',
   options,
   positionals: [],
-  builder: (yargs) => declare(yargs, cleanupCommand)
+  builder: (yargs) =>
+    declare(yargs, cleanupCommand)
       .example('$0 cleanup', 'Report the allocations whose owner has ended, and drop them')
       .example('$0 cleanup --force', 'Also drop those nobody listens on, persistent ones included: lists them and asks')
       .example('$0 cleanup --force --yes', 'The same without asking (scripts)'),

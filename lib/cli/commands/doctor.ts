@@ -14,7 +14,8 @@ export const doctorCommand: StyxyCommand<CommonArgs> = {
   describe: "Check Styxy's home, files, config, state and lock; changes nothing",
   options,
   positionals: [],
-  builder: (yargs) => declare(yargs, doctorCommand)
+  builder: (yargs) =>
+    declare(yargs, doctorCommand)
       .example('$0 doctor', 'Is everything in order?')
       .example('$0 doctor --json', 'The same as JSON; exit status 15 (NEEDS_ATTENTION) when something needs you')
       .epilog(

@@ -11,5 +11,8 @@ import { scanCommand } from './scan';
 
 /** The commands declared as data, which the fast path can parse without yargs. */
 export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
-  [allocateCommand, runCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand, auditCommand].map((c) => [c.name, c as StyxyCommand]),
+  [allocateCommand, runCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand, auditCommand].map((c) => [
+    c.name,
+    c as StyxyCommand,
+  ]),
 );

@@ -19,8 +19,7 @@ export const listCommand: StyxyCommand<ListArgs> = {
   describe: 'List the live allocations (allocations of ended owners are dropped first)',
   options,
   positionals: [],
-  builder: (yargs) => declare(yargs, listCommand)
-      .example('$0 list -s dev -v', 'The dev allocations with their owners'),
+  builder: (yargs) => declare(yargs, listCommand).example('$0 list -s dev -v', 'The dev allocations with their owners'),
   handler: async (args) => {
     const { runList } = await import('../../app/list');
     const { describeOwner } = await import('../../app/owner');

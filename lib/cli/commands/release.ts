@@ -24,7 +24,8 @@ export const releaseCommand: StyxyCommand<ReleaseArgs> = {
   describe: 'Release an allocation by lock id, or by service type (and instance id)',
   options,
   positionals: [{ name: 'lockId', required: false, describe: 'The lock id that allocate printed' }],
-  builder: (yargs) => declare(yargs, releaseCommand)
+  builder: (yargs) =>
+    declare(yargs, releaseCommand)
       .example('$0 release dev-web-1a2b3c', 'Release by lock id')
       .example('$0 release -s api -n backend', "Release this project's api instance 'backend'"),
   handler: async (args) => {

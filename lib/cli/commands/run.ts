@@ -25,7 +25,12 @@ const options = {
   port: ALLOCATE_OPTIONS.port,
   project: ALLOCATE_OPTIONS.project,
   'env-name': { type: 'string', describe: 'The variable that carries the port (default PORT)' },
-  'port-flag': { type: 'string', dashValue: true, describe: "Append this flag and the port to the command, for tools that ignore PORT (--port-flag --port); a flag ending in '=' is joined to it. Known dev servers get theirs without it; --no-port-flag adds none" },
+  'port-flag': {
+    type: 'string',
+    dashValue: true,
+    describe:
+      "Append this flag and the port to the command, for tools that ignore PORT (--port-flag --port); a flag ending in '=' is joined to it. Known dev servers get theirs without it; --no-port-flag adds none",
+  },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
   'new-type': ALLOCATE_OPTIONS['new-type'],
 } satisfies OptionSpecs;
@@ -43,7 +48,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
       .example('$0 run -s dev -- npm run dev', 'npm run dev with PORT set to a free port of the dev range')
       .example('$0 run -s dev -- npx vite', 'Vite ignores PORT: run knows it and passes the port as --port N')
       .example('$0 run -s dev --port-flag --listen -- ./my-server', 'A tool run does not know: the port is passed as --listen N')
-      .example("$0 run -s api -- node server.js --listen 127.0.0.1:{port}", '{port} in an argument is replaced by the port')
+      .example('$0 run -s api -- node server.js --listen 127.0.0.1:{port}', '{port} in an argument is replaced by the port')
       .example('$0 run -s ai -n rag -- python rag_server.py', 'ai is single-instance: when rag already runs, nothing is started')
       .epilog(
         'The command gets PORT (or --env-name) and STYXY_PORT, STYXY_LOCK_ID, STYXY_SERVICE_TYPE, STYXY_INSTANCE_ID, ' +
@@ -106,7 +111,13 @@ function tellNotice(notice: RunNotice): void {
       for (const a of notice.allocations) tellAllocated(a);
       return;
     case 'port-flag':
-      warn(`styxy: ${notice.plan.tool} does not read PORT: adding ${notice.plan.append.filter((w) => w !== '--').join(' ').split('{port}').join(String(notice.port))} (--no-port-flag leaves it out)`);
+      warn(
+        `styxy: ${notice.plan.tool} does not read PORT: adding ${notice.plan.append
+          .filter((w) => w !== '--')
+          .join(' ')
+          .split('{port}')
+          .join(String(notice.port))} (--no-port-flag leaves it out)`,
+      );
       return;
     case 'wrong-port': {
       const ports = notice.ports.join(', ');

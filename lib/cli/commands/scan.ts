@@ -21,8 +21,7 @@ export const scanCommand: StyxyCommand<ScanArgs> = {
   describe: 'List the ports in a range that are allocated or listened on',
   options,
   positionals: [],
-  builder: (yargs) => declare(yargs, scanCommand)
-      .example('$0 scan --start 3000 --end 3099', 'What holds the dev range'),
+  builder: (yargs) => declare(yargs, scanCommand).example('$0 scan --start 3000 --end 3099', 'What holds the dev range'),
   handler: async (args) => {
     const start = args.start === undefined ? 1024 : portArg(args.start, '--start');
     const end = args.end === undefined ? 65535 : portArg(args.end, '--end');

@@ -32,14 +32,14 @@ const HOSTILE = [
   '\nq\n\n',
   '"q"',
   '\\',
-  '\\\'',
+  "\\'",
   "''",
   '*',
   '  spaced  out  ',
   '$HOME ${HOME} $$',
   '%PATH%',
   '\u2018curly\u2019',
-  "\u2019; touch CANARY; \u2019",
+  '\u2019; touch CANARY; \u2019',
   '-n',
   '--',
   'café cafe\u0301',
@@ -73,7 +73,9 @@ describe.each(POSIX_SHELLS)('posix through %s', (name, shell) => {
   maybe('eval "$(…)" reads every value back unchanged and runs nothing', () => {
     const file = path.join(dir, 'env.sh');
     fs.writeFileSync(file, `${renderEnv(vars(), 'posix')}\n`);
-    const print = vars().map(([n]) => `printf '%s\\0' "$${n}"`).join('; ');
+    const print = vars()
+      .map(([n]) => `printf '%s\\0' "$${n}"`)
+      .join('; ');
     expect(readBack(shell, `eval "$(cat ${file})"; ${print}`)).toEqual(values());
     expect(fs.existsSync(canary)).toBe(false);
   });
@@ -100,7 +102,9 @@ describe('fish', () => {
   maybe('| source reads every value back unchanged, exported, and runs nothing', () => {
     const file = path.join(dir, 'env.fish');
     fs.writeFileSync(file, `${renderEnv(vars(), 'fish')}\n`);
-    const print = vars().map(([n]) => `printf '%s\\0' "$${n}"`).join('; ');
+    const print = vars()
+      .map(([n]) => `printf '%s\\0' "$${n}"`)
+      .join('; ');
     expect(readBack(['fish', '-c'], `cat ${file} | source; ${print}`)).toEqual(values());
     expect(readBack(['fish', '-c'], `cat ${file} | source; sh -c 'printf "%s\\0" "$V0"'`)).toEqual([values()[0]]);
     expect(fs.existsSync(canary)).toBe(false);
@@ -122,7 +126,9 @@ describe('powershell', () => {
   });
 
   test('a quote, typographic quotes included, is doubled; nothing else changes', () => {
-    expect(renderEnv([['X', "a'b\u2018c\u2019d\u201ae\u201bf$g`h"]], 'powershell')).toBe("$env:X = 'a''b\u2018\u2018c\u2019\u2019d\u201a\u201ae\u201b\u201bf$g`h';");
+    expect(renderEnv([['X', "a'b\u2018c\u2019d\u201ae\u201bf$g`h"]], 'powershell')).toBe(
+      "$env:X = 'a''b\u2018\u2018c\u2019\u2019d\u201a\u201ae\u201b\u201bf$g`h';",
+    );
   });
 });
 
@@ -136,10 +142,14 @@ describe('dotenv', () => {
     fs.writeFileSync(path.join(dir, '.env.styxy'), `${renderEnv(list, 'dotenv')}\n`);
     const environment = list.map(([n]) => `      ${n}: "\${${n}}"`).join('\n');
     fs.writeFileSync(path.join(dir, 'docker-compose.yml'), `services:\n  app:\n    image: busybox\n    environment:\n${environment}\n`);
-    const r = spawnSync('sh', ['-c', 'docker-compose --env-file .env.styxy config | /usr/bin/python3 -c "import yaml, sys, json; print(json.dumps(yaml.safe_load(sys.stdin)))"'], {
-      cwd: dir,
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      'sh',
+      ['-c', 'docker-compose --env-file .env.styxy config | /usr/bin/python3 -c "import yaml, sys, json; print(json.dumps(yaml.safe_load(sys.stdin)))"'],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+      },
+    );
     expect(r.status).toBe(0);
     const env = JSON.parse(r.stdout).services.app.environment as Record<string, string | null>;
     const got = list.map(([n]) => String(env[n] ?? ''));

@@ -104,7 +104,7 @@ describe('the fast path leaves to yargs what it is not sure of', () => {
     expect(fastParse(argv, COMMANDS)).toEqual({ kind: 'needs-yargs' });
   });
 
-  test('a value outside an option\'s choices is left to yargs, which names them', () => {
+  test("a value outside an option's choices is left to yargs, which names them", () => {
     const pick: StyxyCommand = {
       name: 'pick',
       command: 'pick',

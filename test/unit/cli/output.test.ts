@@ -10,7 +10,12 @@ test.each(hostile)('shellQuote(%j) round-trips through sh unchanged', (value) =>
 });
 
 test('renderEnv ends every statement with ;', () => {
-  expect(renderEnv([['PORT', '3000'], ['X', "a'b"]])).toBe("export PORT='3000';\nexport X='a'\\''b';");
+  expect(
+    renderEnv([
+      ['PORT', '3000'],
+      ['X', "a'b"],
+    ]),
+  ).toBe("export PORT='3000';\nexport X='a'\\''b';");
 });
 
 describe('shown: untrusted text for human output has every control character escaped', () => {

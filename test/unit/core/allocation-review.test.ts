@@ -11,7 +11,13 @@ const alloc = (lockId: string, port: number, owner: Owner): Allocation => ({
   allocatedAt: '2026-01-01T00:00:00.000Z',
 });
 const proc = (pid: number): Owner => ({ kind: 'process', pid, startTime: '1' });
-const facts = { now: Date.parse('2026-06-01T00:00:00.000Z'), liveProcesses: new Map<number, string | null>([[10, '1'], [20, '1']]) };
+const facts = {
+  now: Date.parse('2026-06-01T00:00:00.000Z'),
+  liveProcesses: new Map<number, string | null>([
+    [10, '1'],
+    [20, '1'],
+  ]),
+};
 // 30 is a child of 10; 40 is nobody's; init is 1.
 const parents: Record<number, number> = { 30: 10, 10: 1, 20: 1, 40: 1 };
 const ancestry = (pid: number) => {
@@ -30,13 +36,7 @@ test('each allocation lands in the right group', () => {
     alloc('persistent', 3005, { kind: 'persistent' }),
     alloc('unknown-pid', 3006, proc(20)),
   ];
-  const listeners = [
-    { port: 3002, pid: 10 },
-    { port: 3003, pid: 30 },
-    { port: 3004, pid: 40, command: 'nc -l' },
-    { port: 3005, pid: 40 },
-    { port: 3006 },
-  ];
+  const listeners = [{ port: 3002, pid: 10 }, { port: 3003, pid: 30 }, { port: 3004, pid: 40, command: 'nc -l' }, { port: 3005, pid: 40 }, { port: 3006 }];
   const review = reviewAllocations(allocations, facts, listeners, ancestry);
   expect(review.ended.map((a) => a.lockId)).toEqual(['ended']);
   expect(review.unlistened.map((a) => a.lockId)).toEqual(['quiet']);
@@ -44,7 +44,15 @@ test('each allocation lands in the right group', () => {
 });
 
 test('one stranger among two listeners on a port (IPv4 and IPv6) is reported', () => {
-  const review = reviewAllocations([alloc('a', 3000, proc(10))], facts, [{ port: 3000, pid: 10 }, { port: 3000, pid: 40 }], ancestry);
+  const review = reviewAllocations(
+    [alloc('a', 3000, proc(10))],
+    facts,
+    [
+      { port: 3000, pid: 10 },
+      { port: 3000, pid: 40 },
+    ],
+    ancestry,
+  );
   expect(review.foreign).toHaveLength(1);
 });
 

@@ -139,8 +139,18 @@ describe('planOwnerChange: a sticky re-allocation hands over, renews, persists',
 
 describe('a reserved single-instance holder', () => {
   const single = config({ ai: { port_range: [11400, 11409], instance_behavior: 'single' } });
-  const holder = allocation({ port: 11400, serviceType: 'ai', instanceId: 'rag', owner: { kind: 'process', pid: 100, startTime: '5', detected: true, reservedUntil: new Date(T0 + 1).toISOString() } });
-  const ask = (instanceId?: string): AllocationRequest => ({ serviceType: 'ai', project: '/p', owner: { kind: 'persistent' }, ...(instanceId && { instanceId }) });
+  const holder = allocation({
+    port: 11400,
+    serviceType: 'ai',
+    instanceId: 'rag',
+    owner: { kind: 'process', pid: 100, startTime: '5', detected: true, reservedUntil: new Date(T0 + 1).toISOString() },
+  });
+  const ask = (instanceId?: string): AllocationRequest => ({
+    serviceType: 'ai',
+    project: '/p',
+    owner: { kind: 'persistent' },
+    ...(instanceId && { instanceId }),
+  });
 
   test('comes back to its own instance as a sticky allocation, not as a running one', () => {
     expect(planAllocation(single, state(holder), ask('rag'))).toEqual({ kind: 'reused', allocation: holder });

@@ -52,7 +52,10 @@ describe.each(SECTION_KEYS.filter((k) => resolve(nodeOf(k)).enum !== undefined))
   const allowed: string[] = resolve(nodeOf(key)).enum;
   test.each(allowed)('takes %s', (value) => expect(applySetting(cfg, null, key, value)).toMatchObject({ kind: 'set', value }));
   test('refuses anything else, listing the schema’s values', () => {
-    expect(applySetting(cfg, null, key, 'bogus')).toMatchObject({ kind: 'rejected', message: expect.stringContaining(`expected one of ${allowed.join(', ')}`) });
+    expect(applySetting(cfg, null, key, 'bogus')).toMatchObject({
+      kind: 'rejected',
+      message: expect.stringContaining(`expected one of ${allowed.join(', ')}`),
+    });
   });
 });
 
@@ -73,12 +76,20 @@ test('set-rule: the schema’s bounds of a rule’s fields', () => {
   const chunk = rule.chunk_size;
   const start = resolve(rule.preferred_range_start);
   const startLow = Math.max(PORT_FLOOR, start.minimum);
-  expect(parseRuleFields({ chunkSize: String(chunk.minimum), preferredRangeStart: String(startLow) })).toEqual({ fields: { chunk_size: chunk.minimum, preferred_range_start: startLow } });
-  expect(parseRuleFields({ chunkSize: String(chunk.maximum), preferredRangeStart: String(start.maximum) })).toEqual({ fields: { chunk_size: chunk.maximum, preferred_range_start: start.maximum } });
+  expect(parseRuleFields({ chunkSize: String(chunk.minimum), preferredRangeStart: String(startLow) })).toEqual({
+    fields: { chunk_size: chunk.minimum, preferred_range_start: startLow },
+  });
+  expect(parseRuleFields({ chunkSize: String(chunk.maximum), preferredRangeStart: String(start.maximum) })).toEqual({
+    fields: { chunk_size: chunk.maximum, preferred_range_start: start.maximum },
+  });
   expect(parseRuleFields({ chunkSize: String(chunk.maximum + 1) })).toEqual({ problem: expect.stringContaining(`from ${chunk.minimum} to ${chunk.maximum}`) });
   expect(parseRuleFields({ preferredRangeStart: String(startLow - 1) })).toEqual({ problem: expect.stringContaining(`from ${startLow} to ${start.maximum}`) });
-  expect(parseRuleFields({ placement: 'bogus' })).toEqual({ problem: expect.stringContaining(`expected one of ${rule.placement && resolve(rule.placement).enum.join(', ')}`) });
-  expect(parseRuleFields({ instanceBehavior: 'bogus' })).toEqual({ problem: expect.stringContaining(`expected one of ${rule.instance_behavior.enum.join(', ')}`) });
+  expect(parseRuleFields({ placement: 'bogus' })).toEqual({
+    problem: expect.stringContaining(`expected one of ${rule.placement && resolve(rule.placement).enum.join(', ')}`),
+  });
+  expect(parseRuleFields({ instanceBehavior: 'bogus' })).toEqual({
+    problem: expect.stringContaining(`expected one of ${rule.instance_behavior.enum.join(', ')}`),
+  });
 });
 
 test('a rule pattern set-rule refuses is one the schema refuses, and the other way round', () => {

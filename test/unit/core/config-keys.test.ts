@@ -1,4 +1,13 @@
-import { applySetting, autoAllocatedTypes, findRulePatternProblem, parseRuleFields, withRule, withServiceType, withoutRule, withoutServiceType } from '../../../lib/core/config-keys';
+import {
+  applySetting,
+  autoAllocatedTypes,
+  findRulePatternProblem,
+  parseRuleFields,
+  withRule,
+  withServiceType,
+  withoutRule,
+  withoutServiceType,
+} from '../../../lib/core/config-keys';
 import { builtInConfig } from '../../../lib/core/defaults';
 
 const cfg = builtInConfig();
@@ -83,7 +92,10 @@ describe('rule and type edits keep everything else', () => {
 
   test.each([
     [{ chunkSize: '5' }, { fields: { chunk_size: 5 } }],
-    [{ preferredRangeStart: '5400', placement: 'smart', instanceBehavior: 'single' }, { fields: { preferred_range_start: 5400, placement: 'smart', instance_behavior: 'single' } }],
+    [
+      { preferredRangeStart: '5400', placement: 'smart', instanceBehavior: 'single' },
+      { fields: { preferred_range_start: 5400, placement: 'smart', instance_behavior: 'single' } },
+    ],
     [{}, { problem: expect.stringContaining('at least one') }],
     [{ chunkSize: '0' }, { problem: expect.stringContaining('--chunk-size') }],
     [{ preferredRangeStart: '80' }, { problem: expect.stringContaining('--preferred-range-start') }],

@@ -3,12 +3,34 @@ import { builtInConfig } from '../../../lib/core/defaults';
 import type { ConfigLayer } from '../../../lib/core/types';
 
 const merge = (...layers: ConfigLayer[]) =>
-  mergeConfigLayers(builtInConfig(), 'defaults', layers.map((layer, i) => ({ file: `layer${i}.json`, layer })));
+  mergeConfigLayers(
+    builtInConfig(),
+    'defaults',
+    layers.map((layer, i) => ({ file: `layer${i}.json`, layer })),
+  );
 
 test('the built-in defaults have the 17 types of the contract and no problem', () => {
   const merged = merge();
   expect(Object.keys(merged.config.service_types).sort()).toEqual(
-    ['ai', 'api', 'auth', 'build', 'coordination', 'database', 'dev', 'docs', 'functions', 'hub', 'infrastructure', 'messaging', 'monitoring', 'proxy', 'storybook', 'test', 'ui'].sort(),
+    [
+      'ai',
+      'api',
+      'auth',
+      'build',
+      'coordination',
+      'database',
+      'dev',
+      'docs',
+      'functions',
+      'hub',
+      'infrastructure',
+      'messaging',
+      'monitoring',
+      'proxy',
+      'storybook',
+      'test',
+      'ui',
+    ].sort(),
   );
   expect(merged.config.service_types.ai?.instance_behavior).toBe('single');
   expect(merged.config.service_types.dev?.port_range).toEqual([3000, 3099]);
@@ -60,7 +82,12 @@ describe('findConfigProblems', () => {
   test.each<[string, ConfigLayer, string, string]>([
     ['overlapping ranges', { service_types: { grafana: { port_range: [3050, 3150] } } }, '/service_types/', 'overlaps'],
     ['a reversed range', { service_types: { x: { port_range: [20010, 20000] } } }, '/service_types/x/port_range', 'ends before it starts'],
-    ['a preferred port outside its range', { service_types: { x: { port_range: [20000, 20010], preferred_ports: [20011] } } }, '/service_types/x/preferred_ports/0', 'outside'],
+    [
+      'a preferred port outside its range',
+      { service_types: { x: { port_range: [20000, 20010], preferred_ports: [20011] } } },
+      '/service_types/x/preferred_ports/0',
+      'outside',
+    ],
     ['min_port not below max_port', { auto_allocation: { min_port: 30000, max_port: 30000 } }, '/auto_allocation/min_port', 'below max_port'],
     ['auto bounds below 1024', { auto_allocation: { min_port: 80 } }, '/auto_allocation/min_port', 'below 1024'],
   ])('%s', (_name, layer, path, message) => {
@@ -82,7 +109,9 @@ describe('findConfigProblems', () => {
 });
 
 test('describeSchemaError names an unknown key', () => {
-  expect(describeSchemaError('f.json', { instancePath: '/service_types/dev', keyword: 'additionalProperties', params: { additionalProperty: 'rnage' } })).toEqual({
+  expect(
+    describeSchemaError('f.json', { instancePath: '/service_types/dev', keyword: 'additionalProperties', params: { additionalProperty: 'rnage' } }),
+  ).toEqual({
     file: 'f.json',
     path: '/service_types/dev/rnage',
     message: "unknown key 'rnage'",

@@ -135,7 +135,22 @@ describe('planPortFlag: a package.json script', () => {
 
 test('every tool in the table is found by one of its program names', () => {
   for (const server of DEV_SERVERS) {
-    const sub = { Astro: 'dev', 'Angular CLI': 'serve', wrangler: 'dev', Storybook: 'dev', 'Django runserver': 'runserver', Rails: 'server', Flask: 'run', Hugo: 'server', 'Next.js': 'dev', Nuxt: 'dev', 'webpack-dev-server': 'serve', Gatsby: 'develop', Docusaurus: 'start', Jekyll: 'serve' }[server.tool];
+    const sub = {
+      Astro: 'dev',
+      'Angular CLI': 'serve',
+      wrangler: 'dev',
+      Storybook: 'dev',
+      'Django runserver': 'runserver',
+      Rails: 'server',
+      Flask: 'run',
+      Hugo: 'server',
+      'Next.js': 'dev',
+      Nuxt: 'dev',
+      'webpack-dev-server': 'serve',
+      Gatsby: 'develop',
+      Docusaurus: 'start',
+      Jekyll: 'serve',
+    }[server.tool];
     for (const name of server.programs) {
       const line = [...name.replace(/^manage\.py$/, 'python manage.py').split(' '), ...(sub ? [sub] : [])];
       expect([line.join(' '), findDevServer(line)?.server.tool]).toEqual([line.join(' '), server.tool]);

@@ -30,7 +30,12 @@ describe('planWiderRange: a wider range that overlaps no other type (issue 14 it
     expect(hints.join('\n')).not.toMatch(/--force|cleanup/);
     expect(hints).toContain('Widen the range: styxy config set service-types.dev.port-range 2900-3099');
     expect(hints.join('\n')).toContain('styxy list -v -s dev');
-    expect(applySetting(cfg, null, 'service-types.dev.port-range', '2900-3099')).toMatchObject({ kind: 'set', path: '/service_types/dev/port_range', value: [2900, 3099], previous: [3000, 3099] });
+    expect(applySetting(cfg, null, 'service-types.dev.port-range', '2900-3099')).toMatchObject({
+      kind: 'set',
+      path: '/service_types/dev/port_range',
+      value: [2900, 3099],
+      previous: [3000, 3099],
+    });
   });
 });
 

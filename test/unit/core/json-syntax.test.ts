@@ -39,7 +39,11 @@ test('it agrees with JSON.parse: a problem exactly where the parser refuses (5 0
     seed = (seed * 1103515245 + 12345) % 2147483648;
     return seed % n;
   };
-  const base = JSON.stringify({ service_types: { web: { port_range: [12000, 12009], description: 'a "quoted" \\ text', preferred: [1.5e3, -2, 0] } }, ok: true, none: null }, null, 2);
+  const base = JSON.stringify(
+    { service_types: { web: { port_range: [12000, 12009], description: 'a "quoted" \\ text', preferred: [1.5e3, -2, 0] } }, ok: true, none: null },
+    null,
+    2,
+  );
   const noise = [',', '}', ']', '{', '[', '"', ':', ' ', '\n', '1', '-', 'e', '.', 't', '\\', '\u0001'];
   let refused = 0;
   for (let n = 0; n < 5000; n++) {

@@ -4,12 +4,28 @@ describe('findNameProblem', () => {
   test.each(['dev', 'a', 'rag-service', 'my_app.v2', 'X1', 'a'.repeat(63), '9lives'])('accepts %j', (name) => {
     expect(findNameProblem(name, 'service type')).toBeNull();
   });
-  test.each(['', ' dev', 'dev ', 'a/b', '../x', '$(id)', 'a;b', "a'b", '-x', '.hidden', '_x', 'a'.repeat(64), 'dév', 'a\nb', 'a\0b', '__proto__', 'constructor', 'toString'])(
-    'refuses %j',
-    (name) => {
-      expect(findNameProblem(name, 'service type')).toMatch(/service type/);
-    },
-  );
+  test.each([
+    '',
+    ' dev',
+    'dev ',
+    'a/b',
+    '../x',
+    '$(id)',
+    'a;b',
+    "a'b",
+    '-x',
+    '.hidden',
+    '_x',
+    'a'.repeat(64),
+    'dév',
+    'a\nb',
+    'a\0b',
+    '__proto__',
+    'constructor',
+    'toString',
+  ])('refuses %j', (name) => {
+    expect(findNameProblem(name, 'service type')).toMatch(/service type/);
+  });
   test('refuses what is not a string', () => {
     expect(findNameProblem(undefined, 'instance id')).toMatch(/must not be empty/);
     expect(findNameProblem(12, 'instance id')).toMatch(/must not be empty/);
@@ -17,14 +33,23 @@ describe('findNameProblem', () => {
 });
 
 describe('parsePort', () => {
-  test.each([['1', 1], ['3000', 3000], ['65535', 65535], [8080, 8080]])('%j → %d', (input, port) => expect(parsePort(input)).toBe(port));
+  test.each([
+    ['1', 1],
+    ['3000', 3000],
+    ['65535', 65535],
+    [8080, 8080],
+  ])('%j → %d', (input, port) => expect(parsePort(input)).toBe(port));
   test.each(['0', '65536', '-1', '3000.5', 'abc', '', ' 3000', '1e3', '0x10', '999999'])('%j is not a port', (input) => expect(parsePort(input)).toBeNull());
 });
 
 describe('parseDuration', () => {
-  test.each([['30s', 30_000], ['30m', 1_800_000], ['8h', 28_800_000], ['2d', 172_800_000], ['1h30m', 5_400_000]])('%s', (text, ms) =>
-    expect(parseDuration(text)).toBe(ms),
-  );
+  test.each([
+    ['30s', 30_000],
+    ['30m', 1_800_000],
+    ['8h', 28_800_000],
+    ['2d', 172_800_000],
+    ['1h30m', 5_400_000],
+  ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms));
   test.each(['', '0s', '8', 'h', '8 h', '-1h', '1w', '400d', '1.5h'])('%j is refused', (text) => expect(parseDuration(text)).toBeNull());
 });
 

@@ -45,8 +45,28 @@ describe('findNearMissType over the built-in types', () => {
   });
 
   test.each([
-    'grafana', 'jaeger', 'prometheus', 'redis', 'postgres', 'kafka', 'vite', 'web', 'db', 'llm', 'rag',
-    'ollama', 'mail', 'admin', 'dev2', 'api3', 'ui2', 'worker', 'vde', 'xy', 'backend', 'frontend',
+    'grafana',
+    'jaeger',
+    'prometheus',
+    'redis',
+    'postgres',
+    'kafka',
+    'vite',
+    'web',
+    'db',
+    'llm',
+    'rag',
+    'ollama',
+    'mail',
+    'admin',
+    'dev2',
+    'api3',
+    'ui2',
+    'worker',
+    'vde',
+    'xy',
+    'backend',
+    'frontend',
   ])('%j is far from every known type', (name) => {
     expect(findNearMissType(name, known)).toBeNull();
   });

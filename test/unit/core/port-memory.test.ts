@@ -25,20 +25,92 @@ describe('orderByReuse (the clock is T0 + the given offset)', () => {
     ['no memory: the order is kept', anyone, [], 10 * S, range, undefined, []],
     ['a port freed 10 s ago in another project goes last', anyone, [freed(3000, { project: '/q' })], 10 * S, [3001, 3002, 3003, 3000], undefined, [3000]],
     ['after the cool-down a plain freed port is an ordinary port again', anyone, [freed(3000, { project: '/q' })], 601 * S, range, undefined, []],
-    ['cooling ports: the one freed longest ago first', anyone, [freed(3000, { freedAt: at(5 * S), project: '/q' }), freed(3001, { project: '/q' })], 10 * S, [3002, 3003, 3001, 3000], undefined, [3000, 3001]],
-    ['without instance ids, the same type in the same project is the same service: a restart gets its port back', anyone, [freed(3002)], 10 * S, [3002, 3000, 3001, 3003], 3002, []],
+    [
+      'cooling ports: the one freed longest ago first',
+      anyone,
+      [freed(3000, { freedAt: at(5 * S), project: '/q' }), freed(3001, { project: '/q' })],
+      10 * S,
+      [3002, 3003, 3001, 3000],
+      undefined,
+      [3000, 3001],
+    ],
+    [
+      'without instance ids, the same type in the same project is the same service: a restart gets its port back',
+      anyone,
+      [freed(3002)],
+      10 * S,
+      [3002, 3000, 3001, 3003],
+      3002,
+      [],
+    ],
     ['... during the cool-down only (nobody keeps it as a home)', anyone, [freed(3002)], 601 * S, range, undefined, []],
     ['a named instance does not take the port of an unnamed one', web, [freed(3002)], 10 * S, [3000, 3001, 3003, 3002], undefined, [3002]],
-    ['another type cools the port too', { ...anyone, serviceType: 'api' }, [freed(3001, { serviceType: 'dev' })], 10 * S, [3000, 3002, 3003, 3001], undefined, [3001]],
-    ['the same type without an instance id is another service', anyone, [freed(3000, { sticky: true, instanceId: 'web' })], 10 * S, [3001, 3002, 3003, 3000], undefined, [3000]],
-    ['a sticky service gets its home first, even while it cools', web, [freed(3002, { sticky: true, instanceId: 'web' })], 10 * S, [3002, 3000, 3001, 3003], 3002, []],
+    [
+      'another type cools the port too',
+      { ...anyone, serviceType: 'api' },
+      [freed(3001, { serviceType: 'dev' })],
+      10 * S,
+      [3000, 3002, 3003, 3001],
+      undefined,
+      [3001],
+    ],
+    [
+      'the same type without an instance id is another service',
+      anyone,
+      [freed(3000, { sticky: true, instanceId: 'web' })],
+      10 * S,
+      [3001, 3002, 3003, 3000],
+      undefined,
+      [3000],
+    ],
+    [
+      'a sticky service gets its home first, even while it cools',
+      web,
+      [freed(3002, { sticky: true, instanceId: 'web' })],
+      10 * S,
+      [3002, 3000, 3001, 3003],
+      3002,
+      [],
+    ],
     ['its home a day later', web, [freed(3002, { sticky: true, instanceId: 'web' })], DAY, [3002, 3000, 3001, 3003], 3002, []],
     ['a home older than home_port_days is forgotten', web, [freed(3002, { sticky: true, instanceId: 'web' })], 8 * DAY, range, undefined, []],
-    ['the same id in another project is another service', { ...web, project: '/q' }, [freed(3002, { sticky: true, instanceId: 'web' })], 10 * S, [3000, 3001, 3003, 3002], undefined, [3002]],
+    [
+      'the same id in another project is another service',
+      { ...web, project: '/q' },
+      [freed(3002, { sticky: true, instanceId: 'web' })],
+      10 * S,
+      [3000, 3001, 3003, 3002],
+      undefined,
+      [3002],
+    ],
     ['a non-sticky record never makes a home', web, [freed(3002, { sticky: false, instanceId: 'web' })], 10 * S, [3000, 3001, 3003, 3002], undefined, [3002]],
-    ["others pass over a home after its cool-down, but before cooling ports", anyone, [freed(3000, { sticky: true, instanceId: 'web', freedAt: at(0) }), freed(3001, { freedAt: at(DAY - 10 * S), project: '/q' })], DAY, [3002, 3003, 3000, 3001], undefined, [3001]],
-    ['a single-instance type is one service: its freed port is its own', { ...anyone, serviceType: 'ai', singleInstance: true }, [freed(3001, { serviceType: 'ai' })], 10 * S, [3001, 3000, 3002, 3003], 3001, []],
-    ['a port freed in the future (a clock set back) cools, never crashes', anyone, [freed(3000, { freedAt: at(60 * S), project: '/q' })], 0, [3001, 3002, 3003, 3000], undefined, [3000]],
+    [
+      'others pass over a home after its cool-down, but before cooling ports',
+      anyone,
+      [freed(3000, { sticky: true, instanceId: 'web', freedAt: at(0) }), freed(3001, { freedAt: at(DAY - 10 * S), project: '/q' })],
+      DAY,
+      [3002, 3003, 3000, 3001],
+      undefined,
+      [3001],
+    ],
+    [
+      'a single-instance type is one service: its freed port is its own',
+      { ...anyone, serviceType: 'ai', singleInstance: true },
+      [freed(3001, { serviceType: 'ai' })],
+      10 * S,
+      [3001, 3000, 3002, 3003],
+      3001,
+      [],
+    ],
+    [
+      'a port freed in the future (a clock set back) cools, never crashes',
+      anyone,
+      [freed(3000, { freedAt: at(60 * S), project: '/q' })],
+      0,
+      [3001, 3002, 3003, 3000],
+      undefined,
+      [3000],
+    ],
   ])('%s', (_name, asker, memory, now, expected, home, cooling) => {
     const order = orderByReuse(range, 0, asker, memory, T0 + now, settings);
     expect(order.ports).toEqual(expected);
@@ -47,7 +119,14 @@ describe('orderByReuse (the clock is T0 + the given offset)', () => {
   });
 
   test('a pinned port (asked for by number) stays first, and is reported when cooling', () => {
-    const order = orderByReuse([3001, ...range.filter((p) => p !== 3001)], 1, web, [freed(3001, { project: '/q' }), freed(3003, { sticky: true, instanceId: 'web' })], T0 + 10 * S, settings);
+    const order = orderByReuse(
+      [3001, ...range.filter((p) => p !== 3001)],
+      1,
+      web,
+      [freed(3001, { project: '/q' }), freed(3003, { sticky: true, instanceId: 'web' })],
+      T0 + 10 * S,
+      settings,
+    );
     expect(order.ports).toEqual([3001, 3003, 3000, 3002]);
     expect([...order.cooling.keys()]).toEqual([3001]);
   });
@@ -69,7 +148,11 @@ describe('planAllocation with the memory', () => {
   });
 
   test('the sticky owner is handed its home before the preferred port', () => {
-    expect(planAllocation(cfg, st, req({ instanceId: 'web' }), { now: T0 + 10 * S })).toMatchObject({ kind: 'candidates', ports: [3002, 3003, 3000], homePort: 3002 });
+    expect(planAllocation(cfg, st, req({ instanceId: 'web' }), { now: T0 + 10 * S })).toMatchObject({
+      kind: 'candidates',
+      ports: [3002, 3003, 3000],
+      homePort: 3002,
+    });
   });
 
   test('a home outside the range (the config changed) is not offered', () => {
@@ -126,8 +209,17 @@ describe('trackFreedPorts', () => {
   });
 
   test('what has outlived both rules is dropped when the memory is next written', () => {
-    const before: State = { ...state(tmp), recentlyFreed: [freed(3005, { freedAt: at(-601 * S) }), freed(3006, { sticky: true, freedAt: at(-8 * DAY) }), freed(3007, { sticky: true, freedAt: at(-DAY) })] };
-    expect(trackFreedPorts(before, { ...state(), recentlyFreed: before.recentlyFreed! }, now, settings).recentlyFreed?.map((f) => f.port)).toEqual([3007, 3001]);
+    const before: State = {
+      ...state(tmp),
+      recentlyFreed: [
+        freed(3005, { freedAt: at(-601 * S) }),
+        freed(3006, { sticky: true, freedAt: at(-8 * DAY) }),
+        freed(3007, { sticky: true, freedAt: at(-DAY) }),
+      ],
+    };
+    expect(trackFreedPorts(before, { ...state(), recentlyFreed: before.recentlyFreed! }, now, settings).recentlyFreed?.map((f) => f.port)).toEqual([
+      3007, 3001,
+    ]);
   });
 
   test('at most home_port_limit homes and as many plain ports are kept, the newest', () => {

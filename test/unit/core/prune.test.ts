@@ -11,7 +11,13 @@ import {
 import type { Owner, ProcessOwner } from '../../../lib/core/types';
 import { allocation, state, T0 } from '../../helpers/builders';
 
-const facts = { now: T0, liveProcesses: new Map<number, string | null>([[100, '5'], [200, null]]) };
+const facts = {
+  now: T0,
+  liveProcesses: new Map<number, string | null>([
+    [100, '5'],
+    [200, null],
+  ]),
+};
 
 describe('isOwnerLive', () => {
   test.each<[string, Owner, boolean]>([
@@ -81,7 +87,13 @@ describe('decideLifetimes', () => {
   const graceMs = 60_000;
   const at = new Date(T0).toISOString();
   const detected = (pid: number, extra: Partial<ProcessOwner> = {}): Owner => ({ kind: 'process', pid, startTime: '1', detected: true, ...extra });
-  const server = (port: number, startedAt: number, pid = 500): ListenerProcess => ({ port, pid, startTime: '77', startedAt, command: 'python3 -m http.server' });
+  const server = (port: number, startedAt: number, pid = 500): ListenerProcess => ({
+    port,
+    pid,
+    startTime: '77',
+    startedAt,
+    command: 'python3 -m http.server',
+  });
   const base = { ...facts, now: T0 + 5000, graceMs, bootId: 'b' };
 
   test('a live owner keeps its allocation, and the state object is the same', () => {
@@ -103,11 +115,21 @@ describe('decideLifetimes', () => {
     ['a --pid owner ended, nothing listens: gone', { kind: 'process', pid: 300, startTime: '1' }, [], 'owner gone'],
     ['a detected owner ended, a server started after the allocation listens: adopted', detected(300), [server(3000, T0 + 100)], 'adopt'],
     ['a --pid owner ended (a killed styxy run), its server listens: adopted', { kind: 'process', pid: 300, startTime: '1' }, [server(3000, T0 + 100)], 'adopt'],
-    ['a listener that started well before the allocation is not its server', { kind: 'process', pid: 300, startTime: '1' }, [server(3000, T0 - 5000)], 'owner gone'],
+    [
+      'a listener that started well before the allocation is not its server',
+      { kind: 'process', pid: 300, startTime: '1' },
+      [server(3000, T0 - 5000)],
+      'owner gone',
+    ],
     ['a listener on another port changes nothing', { kind: 'process', pid: 300, startTime: '1' }, [server(3001, T0 + 100)], 'owner gone'],
     ['a reservation in time is kept', detected(300, { reservedUntil: new Date(T0 + 6000).toISOString() }), [], 'keep'],
     ['a reservation whose time is up goes', detected(300, { reservedUntil: new Date(T0 + 5000).toISOString() }), [], 'reservation over'],
-    ['a reservation is taken by the server that starts', detected(300, { reservedUntil: new Date(T0 + 6000).toISOString() }), [server(3000, T0 + 3000)], 'adopt'],
+    [
+      'a reservation is taken by the server that starts',
+      detected(300, { reservedUntil: new Date(T0 + 6000).toISOString() }),
+      [server(3000, T0 + 3000)],
+      'adopt',
+    ],
     ['an adopted owner that ended is gone, no grace', detected(300, { adoptedAt: at }), [], 'owner gone'],
     ['an expired lease goes, whoever listens', { kind: 'lease', expiresAt: at }, [server(3000, T0 + 100)], 'lease expired'],
   ])('%s', (_name, owner, listeners, expected) => {
@@ -117,7 +139,14 @@ describe('decideLifetimes', () => {
     switch (expected) {
       case 'adopt':
         expect(r.adopted).toEqual([{ from: a, to: kept }]);
-        expect(kept!.owner).toEqual({ kind: 'process', pid: 500, startTime: '77', command: 'python3 -m http.server', bootId: 'b', adoptedAt: new Date(base.now).toISOString() });
+        expect(kept!.owner).toEqual({
+          kind: 'process',
+          pid: 500,
+          startTime: '77',
+          command: 'python3 -m http.server',
+          bootId: 'b',
+          adoptedAt: new Date(base.now).toISOString(),
+        });
         break;
       case 'reserve':
         expect(r.reserved).toEqual([kept]);

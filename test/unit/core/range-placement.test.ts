@@ -14,9 +14,7 @@ function cfg(
 ): Config {
   const base = builtInConfig();
   const serviceTypes =
-    types === 'built-in'
-      ? base.service_types
-      : Object.fromEntries(Object.entries(types).map(([n, r]) => [n, { port_range: r } as ServiceType]));
+    types === 'built-in' ? base.service_types : Object.fromEntries(Object.entries(types).map(([n, r]) => [n, { port_range: r } as ServiceType]));
   return { ...base, service_types: serviceTypes, auto_allocation: { ...base.auto_allocation, ...auto }, auto_allocation_rules: rules };
 }
 
@@ -89,7 +87,10 @@ describe('boundaries, fallbacks and exhaustion', () => {
   });
 
   test('before ignores ranges below min_port and never goes below it', () => {
-    expect(placed('a', cfg({ old: [3000, 3099], x: [10005, 10020] }, { placement: 'before' }), noFacts)).toMatchObject({ placement: 'after', range: [10031, 10040] });
+    expect(placed('a', cfg({ old: [3000, 3099], x: [10005, 10020] }, { placement: 'before' }), noFacts)).toMatchObject({
+      placement: 'after',
+      range: [10031, 10040],
+    });
   });
 
   test('ranges stay within min_port..max_port', () => {
@@ -135,8 +136,18 @@ describe('rules', () => {
   });
 
   test('a preferred start below min_port is honoured: database-* near 5400, monitoring-* near 9000', () => {
-    expect(placed('database-orders', cfg('built-in', {}, rules))).toMatchObject({ range: [5400, 5404], placement: 'preferred-start', rule: 'database-*', chunkSize: 5 });
-    expect(placed('monitoring-loki', cfg('built-in', {}, rules))).toMatchObject({ range: [9000, 9019], placement: 'preferred-start', rule: 'monitoring-*', requestedPlacement: 'smart' });
+    expect(placed('database-orders', cfg('built-in', {}, rules))).toMatchObject({
+      range: [5400, 5404],
+      placement: 'preferred-start',
+      rule: 'database-*',
+      chunkSize: 5,
+    });
+    expect(placed('monitoring-loki', cfg('built-in', {}, rules))).toMatchObject({
+      range: [9000, 9019],
+      placement: 'preferred-start',
+      rule: 'monitoring-*',
+      requestedPlacement: 'smart',
+    });
   });
 
   test('a preferred start inside a range moves up to the first free slot past it and its gap', () => {

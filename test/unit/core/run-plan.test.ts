@@ -18,7 +18,7 @@ describe('planRun', () => {
   test.each<[string, Partial<RunAllocation>]>([
     ['a sticky reuse', { reused: true, owner: { kind: 'persistent' } }],
     ['an existing single instance', { existing: true, owner: { kind: 'lease', expiresAt: '2026-01-01T00:00:00Z' } }],
-    ['an existing single instance that is also the caller\'s sticky one', { existing: true, reused: true }],
+    ["an existing single instance that is also the caller's sticky one", { existing: true, reused: true }],
   ])('%s nobody listens on: start on it, keep it', (_what, over) => {
     expect(planRun([made(over)], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'start', release: [], keep: ['dev-web-aaaaaa'] });
   });
@@ -30,7 +30,10 @@ describe('planRun', () => {
 
   test('a listener that could not be named: the owner is named instead; a persistent one names nobody', () => {
     expect(planRun([made({ existing: true })], facts([['dev-web-aaaaaa', { busy: true }]]))).toMatchObject({ kind: 'running', pid: 10 });
-    expect(planRun([made({ existing: true, owner: { kind: 'persistent' } })], facts([['dev-web-aaaaaa', { busy: true }]]))).toMatchObject({ kind: 'running', pid: null });
+    expect(planRun([made({ existing: true, owner: { kind: 'persistent' } })], facts([['dev-web-aaaaaa', { busy: true }]]))).toMatchObject({
+      kind: 'running',
+      pid: null,
+    });
   });
 
   test('a new allocation is never taken for a running service, whatever its port says', () => {
@@ -40,8 +43,17 @@ describe('planRun', () => {
   test('several allocations: one already running stops the start, and only the new ones are released', () => {
     const fresh = made({ lockId: 'api-x-aaaaaa', port: 8000 });
     const found = made({ lockId: 'dev-web-aaaaaa', reused: true });
-    expect(planRun([fresh, found], facts([['dev-web-aaaaaa', { busy: true, pid: 9 }]]))).toEqual({ kind: 'running', allocation: found, pid: 9, release: ['api-x-aaaaaa'] });
-    expect(planRun([fresh, found], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'start', release: ['api-x-aaaaaa'], keep: ['dev-web-aaaaaa'] });
+    expect(planRun([fresh, found], facts([['dev-web-aaaaaa', { busy: true, pid: 9 }]]))).toEqual({
+      kind: 'running',
+      allocation: found,
+      pid: 9,
+      release: ['api-x-aaaaaa'],
+    });
+    expect(planRun([fresh, found], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({
+      kind: 'start',
+      release: ['api-x-aaaaaa'],
+      keep: ['dev-web-aaaaaa'],
+    });
   });
 
   test('isCreatedByRun', () => {

@@ -7,7 +7,14 @@ test("the host and user names are the ones Node's os module gives", () => {
 });
 
 test('passwdName reads the name of a uid from passwd text, skipping NIS markers and short or other lines', () => {
-  const text = ['+::::::', 'root:x:0:0:root:/root:/bin/bash', 'broken:x:1000', '-bob:x:1001:1001::/home/bob:/bin/sh', 'alice:x:1001:1001:Alice:/home/alice:/bin/zsh', ''].join('\n');
+  const text = [
+    '+::::::',
+    'root:x:0:0:root:/root:/bin/bash',
+    'broken:x:1000',
+    '-bob:x:1001:1001::/home/bob:/bin/sh',
+    'alice:x:1001:1001:Alice:/home/alice:/bin/zsh',
+    '',
+  ].join('\n');
   expect(passwdName(0, text)).toBe('root');
   expect(passwdName(1001, text)).toBe('alice');
   expect(passwdName(1000, text)).toBeNull();

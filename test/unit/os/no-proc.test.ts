@@ -24,7 +24,10 @@ import { detectInvoker, isWrapperOf } from '../../../lib/os/processes';
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'macos', name), 'utf8');
 /** A runner that answers from fixtures and says "not installed" for anything else. */
-const fromFixtures = (answers: Record<string, string>): CommandRunner => (file) => answers[file] ?? null;
+const fromFixtures =
+  (answers: Record<string, string>): CommandRunner =>
+  (file) =>
+    answers[file] ?? null;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 describe('ps', () => {
@@ -65,7 +68,8 @@ describe('ps', () => {
     try {
       const zombie = Number(await new Promise<string>((resolve) => zombieMaker.stdout.once('data', (d) => resolve(String(d).trim()))));
       const deadline = Date.now() + 10_000;
-      while (!readPsProcesses([zombieMaker.pid!])?.get(zombieMaker.pid!)?.args.startsWith('sleep') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      while (!readPsProcesses([zombieMaker.pid!])?.get(zombieMaker.pid!)?.args.startsWith('sleep') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
       zombieMaker.stdin.end();
       // Wait for the zombie to be one (cat to end), with a deadline.
       while (!isEndedPsState(readPsProcesses([zombie])?.get(zombie)?.state ?? '') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -106,7 +110,7 @@ describe('listeners', () => {
     expect(parseLsofListeners('p1\ncx\nn127.0.0.1:5000->127.0.0.1:60000\n')).toEqual([]);
   });
 
-  test("macOS netstat: LISTEN rows of tcp4, tcp6 and tcp46, the port after the last dot", () => {
+  test('macOS netstat: LISTEN rows of tcp4, tcp6 and tcp46, the port after the last dot', () => {
     expect(parseNetstatListeners(fixture('netstat-an.txt')).map((l) => [l.address, l.port])).toEqual([
       ['127.0.0.1', 3000],
       ['::1', 3000],
@@ -124,14 +128,24 @@ describe('listeners', () => {
   });
 
   (has('lsof') ? test : test.skip)("Linux's lsof, the real command: finds this process's servers on 127.0.0.1 and ::1", async () => {
-    const servers = await Promise.all(['127.0.0.1', '::1'].map((host) => new Promise<net.Server>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, host, () => resolve(s));
-    })));
+    const servers = await Promise.all(
+      ['127.0.0.1', '::1'].map(
+        (host) =>
+          new Promise<net.Server>((resolve) => {
+            const s = net.createServer();
+            s.listen(0, host, () => resolve(s));
+          }),
+      ),
+    );
     try {
       const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
       const mine = (readListenersFromCommands() ?? []).filter((l) => l.pid === process.pid);
-      expect(mine.map((l) => [l.address, l.port]).sort()).toEqual([['127.0.0.1', ports[0]], ['::1', ports[1]]].sort());
+      expect(mine.map((l) => [l.address, l.port]).sort()).toEqual(
+        [
+          ['127.0.0.1', ports[0]],
+          ['::1', ports[1]],
+        ].sort(),
+      );
       // lsof's command is the kernel's name for the process (Node 24 calls its main thread MainThread).
       expect(mine[0]!.command).toBe(fs.readFileSync('/proc/self/comm', 'utf8').trim());
     } finally {

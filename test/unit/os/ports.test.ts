@@ -54,7 +54,10 @@ describe("the probe on Node's TCP handle gives the answers of net.Server#listen"
 
   test('free, and held on each kind of address', async () => {
     const v6 = await hasIPv6Loopback();
-    const holders: [string, boolean][] = [['127.0.0.1', false], ['0.0.0.0', false]];
+    const holders: [string, boolean][] = [
+      ['127.0.0.1', false],
+      ['0.0.0.0', false],
+    ];
     if (v6) holders.push(['::1', true], ['::', false], ['::', true]);
     const base = await freePortBlock(holders.length + 1);
     expect([handleProbe!(base), await probePortFreeWithServer(base)]).toEqual([true, true]);

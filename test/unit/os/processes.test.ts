@@ -28,7 +28,7 @@ const readExe = (pid: number): string | undefined => {
   fs.copyFileSync('/bin/sleep', odd);
   fs.chmodSync(odd, 0o755);
   const child = spawn(odd, ['30'], { stdio: 'ignore' });
-  await until(() => readExe(child.pid as number) === odd, 'the copy of sleep to be exec\'d');
+  await until(() => readExe(child.pid as number) === odd, "the copy of sleep to be exec'd");
   expect(fs.readFileSync(`/proc/${child.pid}/stat`, 'latin1')).toContain('(a) (b) 1 2)');
   const stat = readProcessStat(child.pid as number);
   expect(stat).toMatchObject({ pid: child.pid, ppid: process.pid });

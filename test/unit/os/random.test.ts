@@ -13,7 +13,8 @@ test('no draw repeats another: 20 000 nonces of 8 bytes, drawn across hundreds o
   expect(seen.size).toBe(20_000);
   // Byte values spread over the whole range (a pool handed out twice, or zeros, would not).
   const counts = new Map<number, number>();
-  for (const hex of seen) for (let j = 0; j < hex.length; j += 2) counts.set(parseInt(hex.slice(j, j + 2), 16), (counts.get(parseInt(hex.slice(j, j + 2), 16)) ?? 0) + 1);
+  for (const hex of seen)
+    for (let j = 0; j < hex.length; j += 2) counts.set(parseInt(hex.slice(j, j + 2), 16), (counts.get(parseInt(hex.slice(j, j + 2), 16)) ?? 0) + 1);
   expect(counts.size).toBe(256);
   expect(Math.min(...counts.values())).toBeGreaterThan(400);
 });

@@ -27,9 +27,39 @@ type Random = ReturnType<typeof random>;
 const NAMES = ['dev', 'api', 'a', 'A.b_c-d', '0', 'x'.repeat(63), 'web-1'];
 /** Values that break one field or another: wrong types, edge lengths, reserved and odd strings. */
 const ODD: unknown[] = [
-  null, undefined, true, 0, -1, 1.5, 65536, 65535, 1, NaN, '', ' ', 'x'.repeat(64), 'x'.repeat(201), 'x'.repeat(4097),
-  '😀'.repeat(2049), '😀'.repeat(2048), '-dev', '.dev', 'dé', 'dev\n', '\u0000', '__proto__', ...RESERVED_NAMES, [], {}, ['dev'], { kind: 'persistent' },
-  '1e3', 8000.0, 1e3, Number.MAX_SAFE_INTEGER, -0,
+  null,
+  undefined,
+  true,
+  0,
+  -1,
+  1.5,
+  65536,
+  65535,
+  1,
+  NaN,
+  '',
+  ' ',
+  'x'.repeat(64),
+  'x'.repeat(201),
+  'x'.repeat(4097),
+  '😀'.repeat(2049),
+  '😀'.repeat(2048),
+  '-dev',
+  '.dev',
+  'dé',
+  'dev\n',
+  '\u0000',
+  '__proto__',
+  ...RESERVED_NAMES,
+  [],
+  {},
+  ['dev'],
+  { kind: 'persistent' },
+  '1e3',
+  8000.0,
+  1e3,
+  Number.MAX_SAFE_INTEGER,
+  -0,
 ];
 
 function owner(r: Random): Record<string, unknown> {
@@ -112,7 +142,11 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const i = r.int(0, s.allocations.length - 1);
   const a = { ...s.allocations[i]! };
   const target: Record<string, unknown> = where < 4 ? { ...(a.owner as object) } : a;
-  const key = r.pick(where < 4 ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'extra'] : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'extra']);
+  const key = r.pick(
+    where < 4
+      ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'extra']
+      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'extra'],
+  );
   const roll = r.next();
   if (roll < 0.2) delete target[key];
   else if (roll < 0.3) target[key] = r.pick(['process', 'lease', 'persistent', 'Persistent']);
@@ -165,7 +199,16 @@ test("its patterns are the schema's own", () => {
   expect(schema.definitions.allocation.properties.lockId.pattern).toBe(LOCK_ID_PATTERN.source);
   // The keys it knows are the schema's: a field added to one and not the other fails here.
   expect(Object.keys(schema.properties).sort()).toEqual(['allocations', 'recentlyFreed', 'version']);
-  expect(Object.keys(schema.definitions.allocation.properties).sort()).toEqual(['allocatedAt', 'instanceId', 'lockId', 'owner', 'port', 'project', 'serviceType', 'sticky']);
+  expect(Object.keys(schema.definitions.allocation.properties).sort()).toEqual([
+    'allocatedAt',
+    'instanceId',
+    'lockId',
+    'owner',
+    'port',
+    'project',
+    'serviceType',
+    'sticky',
+  ]);
   expect(Object.keys(schema.definitions.freedPort.properties).sort()).toEqual(['freedAt', 'instanceId', 'port', 'project', 'serviceType', 'sticky']);
   expect(schema.definitions.freedPort.required.sort()).toEqual(['freedAt', 'instanceId', 'port', 'project', 'serviceType', 'sticky']);
 });

@@ -67,9 +67,31 @@ function records(node: Node, name: string, inState: (r: Record<string, unknown>)
   for (const [key, child] of Object.entries<Node>(node.properties ?? {})) {
     const c = resolve(child);
     const place = (wrap: (r: Record<string, unknown>) => unknown) => (r: Record<string, unknown>) => inState({ ...record(node, []), [key]: wrap(r) });
-    if (c.type === 'array' && resolve(c.items).type === 'object') found.push(...records(resolve(c.items), `${name}.${key}[]`, place((r) => [r])));
-    else if (c.oneOf) for (const branch of c.oneOf as Node[]) found.push(...records(branch, `${name}.${key}(${branch.title ?? '?'})`, place((r) => r)));
-    else if (c.type === 'object' && c.properties) found.push(...records(c, `${name}.${key}`, place((r) => r)));
+    if (c.type === 'array' && resolve(c.items).type === 'object')
+      found.push(
+        ...records(
+          resolve(c.items),
+          `${name}.${key}[]`,
+          place((r) => [r]),
+        ),
+      );
+    else if (c.oneOf)
+      for (const branch of c.oneOf as Node[])
+        found.push(
+          ...records(
+            branch,
+            `${name}.${key}(${branch.title ?? '?'})`,
+            place((r) => r),
+          ),
+        );
+    else if (c.type === 'object' && c.properties)
+      found.push(
+        ...records(
+          c,
+          `${name}.${key}`,
+          place((r) => r),
+        ),
+      );
   }
   return found;
 }

@@ -16,12 +16,14 @@ import type { Allocation, State } from '../../../lib/core/types';
 /** The plain serializer: each element on its own. */
 function reference(state: State): string {
   const record = state as unknown as Record<string, unknown>;
-  const members = Object.keys(state).filter((key) => record[key] !== undefined).map((key) => {
-    const value = record[key];
-    if ((key !== 'allocations' && key !== 'recentlyFreed') || !Array.isArray(value)) return `  ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
-    const lines = value.map((item) => `    ${JSON.stringify(item)}`);
-    return `  ${JSON.stringify(key)}: [${lines.length ? `\n${lines.join(',\n')}\n  ` : ''}]`;
-  });
+  const members = Object.keys(state)
+    .filter((key) => record[key] !== undefined)
+    .map((key) => {
+      const value = record[key];
+      if ((key !== 'allocations' && key !== 'recentlyFreed') || !Array.isArray(value)) return `  ${JSON.stringify(key)}: ${JSON.stringify(value)}`;
+      const lines = value.map((item) => `    ${JSON.stringify(item)}`);
+      return `  ${JSON.stringify(key)}: [${lines.length ? `\n${lines.join(',\n')}\n  ` : ''}]`;
+    });
   return `{\n${members.join(',\n')}\n}\n`;
 }
 
@@ -71,14 +73,21 @@ function allocation(r: Random, i: number): Allocation {
 
 function generatedState(r: Random): State {
   const allocations = Array.from({ length: r.int(0, 12) }, (_, i) => allocation(r, i));
-  const freed = r.next() < 0.4 ? [{ port: r.int(1, 65535), serviceType: 'dev', instanceId: 'a', project: r.pick(TEXTS), sticky: r.next() < 0.5, freedAt: 't' }] : undefined;
+  const freed =
+    r.next() < 0.4 ? [{ port: r.int(1, 65535), serviceType: 'dev', instanceId: 'a', project: r.pick(TEXTS), sticky: r.next() < 0.5, freedAt: 't' }] : undefined;
   return { version: 1, allocations, ...(freed && { recentlyFreed: freed }) };
 }
 
 /** Texts of `state` a state file may hold, each parsing to the same value (but where a key is repeated). */
 function texts(state: State, r: Random): string[] {
   const compact = JSON.stringify(state);
-  const out = [reference(state), compact, JSON.stringify(state, null, 2), reference(state).replace(/\n/g, '\r\n'), reference(state).replace('"port":', '"port": ')];
+  const out = [
+    reference(state),
+    compact,
+    JSON.stringify(state, null, 2),
+    reference(state).replace(/\n/g, '\r\n'),
+    reference(state).replace('"port":', '"port": '),
+  ];
   // A repeated key (JSON.parse keeps the last), a number written another way, an escape for a plain letter.
   if (state.allocations.length > 0) {
     out.push(compact.replace('"port":', '"port":1,"port":'));
@@ -173,7 +182,15 @@ test('a state whose list is reordered in place is written in its new order, not 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-state-text-'));
   try {
     const file = path.join(dir, 'state.json');
-    const allocations = [0, 1, 2].map((i) => ({ lockId: `dev-a${i}-1`, serviceType: 'dev', instanceId: `a${i}`, port: 3000 + i, project: '/p', owner: { kind: 'persistent' as const }, allocatedAt: 't' }));
+    const allocations = [0, 1, 2].map((i) => ({
+      lockId: `dev-a${i}-1`,
+      serviceType: 'dev',
+      instanceId: `a${i}`,
+      port: 3000 + i,
+      project: '/p',
+      owner: { kind: 'persistent' as const },
+      allocatedAt: 't',
+    }));
     fs.writeFileSync(file, reference({ version: 1, allocations }));
     const content = inspectStateFile({ state: file } as StyxyPaths);
     if (content.kind !== 'ok') throw new Error(content.kind);

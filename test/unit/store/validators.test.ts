@@ -21,7 +21,15 @@ test('serialized state round-trips and validates', () => {
     version: 1 as const,
     allocations: [
       { lockId: 'dev-a-1', serviceType: 'dev', instanceId: 'a', port: 3000, project: '/p', owner: { kind: 'persistent' as const }, allocatedAt: 't' },
-      { lockId: 'dev-b-1', serviceType: 'dev', instanceId: 'b', port: 3001, project: '/p', owner: { kind: 'lease' as const, expiresAt: 't' }, allocatedAt: 't' },
+      {
+        lockId: 'dev-b-1',
+        serviceType: 'dev',
+        instanceId: 'b',
+        port: 3001,
+        project: '/p',
+        owner: { kind: 'lease' as const, expiresAt: 't' },
+        allocatedAt: 't',
+      },
     ],
   };
   const text = serializeState(state);
@@ -31,5 +39,10 @@ test('serialized state round-trips and validates', () => {
 });
 
 test('a state with a bad port is invalid', () => {
-  expect(validateStateShape({ version: 1, allocations: [{ lockId: 'x', serviceType: 'dev', instanceId: 'a', port: 0, project: '/', owner: { kind: 'persistent' }, allocatedAt: 't' }] }).length).toBeGreaterThan(0);
+  expect(
+    validateStateShape({
+      version: 1,
+      allocations: [{ lockId: 'x', serviceType: 'dev', instanceId: 'a', port: 0, project: '/', owner: { kind: 'persistent' }, allocatedAt: 't' }],
+    }).length,
+  ).toBeGreaterThan(0);
 });

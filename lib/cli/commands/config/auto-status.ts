@@ -27,7 +27,9 @@ export const autoStatusCommand: StyxyCommand<CommonArgs> = {
         printLine(bold('Auto-allocated types (newest first)'));
         if (r.autoAllocated.length === 0) printLine('  (none)');
         for (const t of r.autoAllocated) {
-          printLine(`  ${t.serviceType.padEnd(22)} ${t.range ? `${t.range[0]}-${t.range[1]}` : '?'}  ${t.at} by ${shown(String(t.by))}${t.rule ? `, rule '${t.rule}'` : ''}`);
+          printLine(
+            `  ${t.serviceType.padEnd(22)} ${t.range ? `${t.range[0]}-${t.range[1]}` : '?'}  ${t.at} by ${shown(String(t.by))}${t.rule ? `, rule '${t.rule}'` : ''}`,
+          );
         }
         if (r.recent.length > 0) {
           printLine(bold('Recent events'));

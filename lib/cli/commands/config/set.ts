@@ -35,7 +35,11 @@ export const configSetCommand: StyxyCommand<SetArgs> = {
       const { runSetRule } = await import('../../../app/auto-config');
       return present(args, () => runSetRule(context(), String(args.value), texts), printRuleChange);
     }
-    if (Object.keys(texts).length > 0) throw new StyxyError('INVALID_ARGUMENT', `--chunk-size, --preferred-range-start, --placement and --instance-behavior go with '${AUTO_RULE_KEY}', not '${key}'`);
+    if (Object.keys(texts).length > 0)
+      throw new StyxyError(
+        'INVALID_ARGUMENT',
+        `--chunk-size, --preferred-range-start, --placement and --instance-behavior go with '${AUTO_RULE_KEY}', not '${key}'`,
+      );
     const { runConfigSet } = await import('../../../app/config');
     await present(
       args,
