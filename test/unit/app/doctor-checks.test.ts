@@ -3,6 +3,7 @@ import { DOCTOR_CHECKS, judgeFacts, type DoctorFacts, type Fact } from '../../..
 import { builtInConfig } from '../../../lib/core/defaults';
 import type { Allocation, Owner } from '../../../lib/core/types';
 import type { StyxyPaths } from '../../../lib/store/paths';
+import { allocation } from '../../helpers/builders';
 
 /** The doctor's checks are judgements over a facts value: no disk, no processes, no clock. */
 const NOW = Date.parse('2026-06-01T00:00:00.000Z');
@@ -19,15 +20,7 @@ const paths: StyxyPaths = {
 const known = <T>(value: T): Fact<T> => ({ ok: true, value });
 const unreadable = (error: unknown): Fact<never> => ({ ok: false, error });
 const proc = (pid: number): Owner => ({ kind: 'process', pid, startTime: '1' });
-const alloc = (lockId: string, port: number, owner: Owner): Allocation => ({
-  lockId,
-  serviceType: 'dev',
-  instanceId: lockId,
-  port,
-  project: '/p',
-  owner,
-  allocatedAt: '2026-01-01T00:00:00.000Z',
-});
+const alloc = (lockId: string, port: number, owner: Owner): Allocation => allocation({ lockId, instanceId: lockId, port, owner });
 
 function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
   return {

@@ -1,15 +1,8 @@
 import { reviewAllocations } from '../../../lib/core/allocation-review';
 import type { Allocation, Owner } from '../../../lib/core/types';
+import { allocation } from '../../helpers/builders';
 
-const alloc = (lockId: string, port: number, owner: Owner): Allocation => ({
-  lockId,
-  serviceType: 'dev',
-  instanceId: lockId,
-  port,
-  project: '/p',
-  owner,
-  allocatedAt: '2026-01-01T00:00:00.000Z',
-});
+const alloc = (lockId: string, port: number, owner: Owner): Allocation => allocation({ lockId, instanceId: lockId, port, owner });
 const proc = (pid: number): Owner => ({ kind: 'process', pid, startTime: '1' });
 const facts = {
   now: Date.parse('2026-06-01T00:00:00.000Z'),

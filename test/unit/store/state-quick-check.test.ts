@@ -3,26 +3,12 @@ import * as path from 'path';
 import { LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES } from '../../../lib/core/names';
 import { isSurelyValidState } from '../../../lib/store/state-quick-check';
 import { validators } from '../../../lib/store/validators';
+import { random, type Random } from '../../helpers/random';
 
 // The quick check may say "not sure" where the schema accepts, never "valid" where it refuses.
 // Both are run on thousands of states: generated valid ones, and the same with one thing broken.
 
 const ajvAccepts = (data: unknown) => validators().validateState(data);
-
-/** A small seeded generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
-  return { next, pick, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)) };
-}
-type Random = ReturnType<typeof random>;
 
 const NAMES = ['dev', 'api', 'a', 'A.b_c-d', '0', 'x'.repeat(63), 'web-1'];
 /** Values that break one field or another: wrong types, edge lengths, reserved and odd strings. */

@@ -6,6 +6,7 @@ import type { StyxyPaths } from '../../../lib/store/paths';
 import { isSurelyValidState } from '../../../lib/store/state-quick-check';
 import { findAllocationLines, jsonLines } from '../../../lib/store/state-text';
 import type { Allocation, State } from '../../../lib/core/types';
+import { random, type Random } from '../../helpers/random';
 
 // The writer takes the text of allocations it read instead of serializing them again, and splits
 // one JSON.stringify of an array into lines. Both must give, byte for byte, what serializing each
@@ -26,21 +27,6 @@ function reference(state: State): string {
     });
   return `{\n${members.join(',\n')}\n}\n`;
 }
-
-/** A small seeded generator (mulberry32), so that a failure can be replayed. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
-  return { next, pick, int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)) };
-}
-type Random = ReturnType<typeof random>;
 
 /** Strings a project path or a command may hold: the ones that trip a text-level shortcut among them. */
 const TEXTS = ['/p', '/home/me/My Project', '/a},{b', '/a"b', '/a\\b', 'dé/ü', '😀', ':x', '/x]', '/x}', '\n', '\u2028', '/x\\"},{"lockId":"y'];
