@@ -53,6 +53,10 @@ export class StyxyError extends Error {
   }
 }
 
+// The bundles are minified without kept names (a start-up saving); the one class the API
+// exports keeps its own, which Node prints and callers compare when instanceof cannot serve.
+Object.defineProperty(StyxyError, 'name', { value: 'StyxyError' });
+
 export function isStyxyError(err: unknown): err is StyxyError {
   return err instanceof StyxyError;
 }

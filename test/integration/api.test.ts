@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
+import * as util from 'util';
 import { ROOT, freePortBlock, sandbox, sleeper, killAndWait, type Sandbox } from '../helpers/cli';
 
 // The Node API as users get it: the built bundle (dist/api.js, dist/api.mjs), in this process
@@ -156,6 +157,15 @@ describe('failures reject with a StyxyError carrying the CLI code', () => {
     expect((await rejection(api.allocate(null as any))).code).toBe('INVALID_ARGUMENT');
     expect((await rejection(api.withPort({ serviceType: 'dev', ...at }, 'not a function' as any))).code).toBe('INVALID_ARGUMENT');
     expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
+  });
+
+  test('the error is a StyxyError by name too: its class, and how Node prints it', async () => {
+    // The bundle is minified; a caller that logs the error or compares the class by name (two
+    // copies of the package) must still see StyxyError, not a minified name.
+    const err = await rejection(api.allocate({ serviceType: 'no spaces', ...at }));
+    expect(api.StyxyError.name).toBe('StyxyError');
+    expect(err.constructor.name).toBe('StyxyError');
+    expect(util.inspect(err).split('\n')[0]).toBe(`StyxyError: ${err.message}`);
   });
 
   test('a full range: RANGE_EXHAUSTED with suggestions, as the CLI reports it', async () => {
