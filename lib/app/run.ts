@@ -14,6 +14,12 @@ export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** How long the command has to end after a signal `run` passed on, before its whole tree is ended. */
 export const FORWARD_GRACE_MS = 5_000;
+
+/** The grace after a forwarded signal: FORWARD_GRACE_MS; tests shorten it to watch it end without waiting 5 s. */
+export function forwardGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.STYXY_TEST_FORWARD_GRACE_MS);
+  return Number.isFinite(value) && value > 0 ? value : FORWARD_GRACE_MS;
+}
 /** How long the processes left behind have between SIGTERM and SIGKILL. */
 export const TERM_WAIT_MS = 2_000;
 /** How often the picture of the command's process tree is refreshed while it runs. */
@@ -207,7 +213,7 @@ export function startAndWait(input: StartInput, hooks: StartHooks = {}): Promise
       if (!(signal === 'SIGINT' && sharesTerminalForeground(child.pid))) child.kill(signal);
       grace ??= setTimeout(() => {
         ending = endTree(watch);
-      }, FORWARD_GRACE_MS);
+      }, forwardGraceMs());
     };
     const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);

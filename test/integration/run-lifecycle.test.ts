@@ -226,7 +226,8 @@ describe('run ends the whole tree it started', () => {
       stubborn,
       `process.on("SIGTERM", () => {}); require("fs").writeFileSync(process.env.READY, String(process.pid)); setInterval(() => {}, 1000);`,
     );
-    const run = startRun(['-s', 'dev', '--', NODE, stubborn], { READY: ready });
+    // The grace shortened from 5 s to 0.5 s: what is shown is that it ends, not how long it is.
+    const run = startRun(['-s', 'dev', '--', NODE, stubborn], { READY: ready, STYXY_TEST_FORWARD_GRACE_MS: '500' });
     await serverReady(ready);
     run.proc.kill('SIGTERM');
     const ended = await run.done;
@@ -383,7 +384,8 @@ print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
 `;
     const r = spawnSync('python3', ['-c', driver, ready, NODE, BIN, 'run', '-s', 'dev', '--', 'sh', '-c', `echo $$ > "${ready}"; exec sleep 60`], {
       cwd: box.cwd,
-      env: env(),
+      // The grace shortened from 5 s: what is shown is that the command is ended after it.
+      env: { ...env(), STYXY_TEST_FORWARD_GRACE_MS: '500' },
       encoding: 'utf8',
       timeout: 25_000,
     });
