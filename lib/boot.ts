@@ -102,9 +102,10 @@ function saveUserCache(script: vm.Script, dir: string, file: string): void {
 }
 
 /**
- * The bundle's `require`: it loads the files beside it (yargs.js, minimatch.js) and Node's own
- * modules. This file's own `require` does that when the bundle is its neighbour, as it is in
- * every install; `createRequire` (which loads Node's `module`, ~0.3 ms) only for another folder.
+ * The bundle's `require`: it loads the files beside it (yargs.js, minimatch.js, validators.js)
+ * and Node's own modules. This file's own `require` does that when the bundle is its neighbour,
+ * as it is in every install; `createRequire` (which loads Node's `module`, ~0.3 ms) only for
+ * another folder.
  */
 function requireBeside(dist: string): NodeRequire {
   if (path.resolve(dist) === __dirname) return require;
