@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { acquireLock } from '../../lib/store/lock';
 import { resolvePaths } from '../../lib/store/paths';
-import { BIN, useSandbox } from '../helpers/cli';
+import { BIN, useSandbox, waitFor } from '../helpers/cli';
 import { useBundleOfSources } from '../helpers/sources';
 
 const box = useSandbox();
@@ -159,16 +159,6 @@ function procState(pid: number): string | null {
   }
 }
 
-async function until<T>(what: string, probe: () => T | null | undefined | false, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Starts `styxy allocate` in its own PID namespace, stopped inside its section; resolves with its host PID and its result to come. */
 async function stoppedForeignHolder(
   point = 'before-rename:state.json',
@@ -193,8 +183,8 @@ async function stoppedForeignHolder(
       return null;
     }
   };
-  const pid = await until('the holder to start', () => childOf(childOf(child.pid)));
-  await until('the holder to stop inside its section', () => procState(pid) === 'T');
+  const pid = await waitFor('the holder to start', () => childOf(childOf(child.pid)));
+  await waitFor('the holder to stop inside its section', () => procState(pid) === 'T');
   return { pid, result };
 }
 

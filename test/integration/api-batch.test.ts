@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { ROOT, closeServer, freePortBlock, listen, sandbox, type Sandbox } from '../helpers/cli';
+import { ROOT, closeServer, freePortBlock, listen, sandbox, type Sandbox, rejection } from '../helpers/cli';
 
 // allocate({ serviceTypes }) through the built Node API: the CLI's batch, as values.
 
@@ -18,15 +18,6 @@ beforeEach(async () => {
   box.writeConfig({ service_types: { web: { port_range: [base, base + 1] }, db: { port_range: [base + 2, base + 2] } } });
 });
 afterEach(() => box.cleanup());
-
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('allocate({ serviceTypes }) resolves to one allocation per type, each with its own release()', async () => {
   const [web, db] = await api.allocate({ serviceTypes: ['web', 'db'], instanceId: 'app', ...at });

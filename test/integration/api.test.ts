@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import * as util from 'util';
-import { ROOT, freePortBlock, sandbox, sleeper, killAndWait, type Sandbox } from '../helpers/cli';
+import { ROOT, freePortBlock, sandbox, sleeper, killAndWait, type Sandbox, rejection } from '../helpers/cli';
 
 // The Node API as users get it: the built bundle (dist/api.js, dist/api.mjs), in this process
 // and in child processes, against the same files as the real CLI.
@@ -23,15 +23,6 @@ beforeEach(() => {
 afterEach(() => box.cleanup());
 
 const cliList = () => box.run(['list', '--json']).json.allocations as Array<Record<string, any>>;
-
-async function rejection(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Runs a script in a child Node process with the sandbox's environment. */
 function node(script: string, ext: 'js' | 'mjs' = 'js', env: NodeJS.ProcessEnv = {}) {

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, freePortBlock, hasIPv6Loopback, killAndWait, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, freePortBlock, hasIPv6Loopback, killAndWait, sandbox, sleeper, type Sandbox, waitFor } from '../helpers/cli';
 
 /**
  * Who owns a port, and for how long: real callers, real wrappers, real servers on 127.0.0.1.
@@ -66,16 +66,6 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 /** Python's http.server on 127.0.0.1:port, as users run it. */
 function pythonServer(port: number): ChildProcess {
   return track(spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', String(port)], { cwd: box.dir, stdio: 'ignore' }));
@@ -92,7 +82,7 @@ describe('the listener takes over', () => {
         stdio: 'ignore',
       }),
     );
-    await until('the RAG server to listen', () => canConnect(base));
+    await waitFor('the RAG server to listen', () => canConnect(base));
     const [held] = allocations();
     expect(held).toMatchObject({ port: base, owner: { pid: run.pid } });
     await killAndWait(run, 'SIGKILL');
@@ -114,7 +104,7 @@ describe('the listener takes over', () => {
     ]);
 
     process.kill(orphanPid, 'SIGTERM');
-    await until('the orphan to end', async () => !(await canConnect(base)) && !fs.existsSync(`/proc/${orphanPid}/cmdline`));
+    await waitFor('the orphan to end', async () => !(await canConnect(base)) && !fs.existsSync(`/proc/${orphanPid}/cmdline`));
     const fresh = styxy(['allocate', '-s', 'ai', '--json']).json;
     expect(fresh).toMatchObject({ success: true, existing: false, pruned: 1 });
     expect(fresh.lockId).not.toBe(held!.lockId);
@@ -137,14 +127,14 @@ describe('the listener takes over', () => {
 
     // Another caller right away: the script's shell is gone, the server may not listen yet.
     expect(styxy(['allocate', '-s', 'web', '-q']).stdout.trim()).toBe(String(base + 1));
-    await until('the server to listen', () => canConnect(port));
+    await waitFor('the server to listen', () => canConnect(port));
     // The range is full: the script's port is never handed to anyone else.
     expect(styxy(['allocate', '-s', 'web', '--json']).json.error.code).toBe('RANGE_EXHAUSTED');
     const site = allocations().find((a) => a.instanceId === 'site');
     expect(site).toMatchObject({ port, owner: { pid: serverPid, adoptedAt: expect.any(String) } });
 
     process.kill(serverPid, 'SIGTERM');
-    await until('the server to end', async () => !(await canConnect(port)) && !fs.existsSync(`/proc/${serverPid}/cmdline`));
+    await waitFor('the server to end', async () => !(await canConnect(port)) && !fs.existsSync(`/proc/${serverPid}/cmdline`));
     expect(allocations().map((a) => a.port)).toEqual([base + 1]);
     expect(
       audit()
@@ -279,7 +269,7 @@ describe('one shell per command', () => {
     expect(allocations().find((a) => a.port === p)?.owner).toMatchObject({ reservedUntil: expect.any(String) });
     // The next command starts the server on $p (PORT=$p npm run dev &, here Python's).
     const server = pythonServer(p);
-    await until('the server to listen', () => canConnect(p));
+    await waitFor('the server to listen', () => canConnect(p));
     const again = styxy(['allocate', '-s', 'dev', '-n', 'web', '--json']).json;
     expect(again).toMatchObject({ port: p, reused: true, owner: { pid: server.pid } });
     await killAndWait(server, 'SIGTERM');
@@ -296,7 +286,7 @@ describe('one shell per command', () => {
     const back = styxy(['allocate', '-s', 'dev', '-n', 'claimed', '--json']).json;
     expect(back).toMatchObject({ port: claimed, reused: true, ownerChange: 'hand-over', owner: { pid: process.pid, detected: true } });
     expect(back.owner.reservedUntil).toBeUndefined();
-    await until('the reservation to end', () => !allocations().some((a) => a.port === lapsed), 10_000);
+    await waitFor('the reservation to end', () => !allocations().some((a) => a.port === lapsed), 10_000);
     expect(audit().find((e) => e.action === 'prune' && e.port === lapsed)).toMatchObject({ reason: 'reservation over' });
     expect(allocations().map((a) => a.port)).toEqual([claimed]);
   });
@@ -331,7 +321,7 @@ describe('direnv', () => {
     let out = '';
     shell.stdout!.on('data', (d) => (out += d));
     shell.stdin!.write(`eval "$(direnv hook bash)"\ncd ${JSON.stringify(project)}\necho "port=$PORT shell=$$"\n`);
-    const match = await until('the shell to load .envrc', () => /port=(\d+) shell=(\d+)/.exec(out));
+    const match = await waitFor('the shell to load .envrc', () => /port=(\d+) shell=(\d+)/.exec(out));
     const [port, shellPid] = [Number(match![1]), Number(match![2])];
     expect(port).toBeGreaterThanOrEqual(3000);
     expect(shellPid).toBe(shell.pid);

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, sandbox, sleep, sleeper, type Sandbox } from '../helpers/cli';
+import { BIN, sandbox, sleeper, type Sandbox, waitFor } from '../helpers/cli';
 
 // What `styxy run` owns and what it ends (issue 13 items 4 and 5): it never releases an
 // allocation it did not create, and nothing the command started outlives it.
@@ -58,14 +58,38 @@ function startRun(args: string[], extraEnv: NodeJS.ProcessEnv = {}): { proc: Chi
   return { proc, done };
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
+/**
+ * Runs `argv` on a real terminal (Python's pty), reading what it shows; `steps` is Python run
+ * once it has started, with `pid`, `fd` and `wait_for(path)` (until the file has content) at hand.
+ * The result's stdout is `{"exit": status}` once the terminal has closed.
+ */
+function inTerminal(steps: string, argv: string[], environment: NodeJS.ProcessEnv, timeout: number) {
+  const driver = `
+import os, pty, sys, time, json, signal
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+def wait_for(path):
+    deadline = time.time() + 20
+    while not (os.path.exists(path) and os.path.getsize(path) > 0):
+        if time.time() > deadline: raise SystemExit("timeout: " + path)
+        try:
+            os.read(fd, 4096)
+        except OSError:
+            pass
+        time.sleep(0.02)
+os.set_blocking(fd, False)
+${steps}
+os.set_blocking(fd, True)
+while True:
+    try:
+        if not os.read(fd, 4096): break
+    except OSError:
+        break
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
+`;
+  return spawnSync('python3', ['-c', driver, ...argv], { cwd: box.cwd, env: environment, encoding: 'utf8', timeout });
 }
 
 /** The PID a server wrote to its ready file, once it listens. */
@@ -251,42 +275,13 @@ describe('Ctrl-C in a terminal', () => {
        process.stdin.on("data", (d) => fs.appendFileSync(${JSON.stringify(typed)}, d));
        fs.writeFileSync(${JSON.stringify(ready)}, "1");`,
     );
-    // A real terminal: run is the session's foreground job, as in a shell.
-    const driver = `
-import os, pty, sys, time, json
-ready, typed = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[3], sys.argv[3:])
-def wait_for(path):
-    deadline = time.time() + 20
-    while not (os.path.exists(path) and os.path.getsize(path) > 0):
-        if time.time() > deadline: raise SystemExit("timeout: " + path)
-        try:
-            os.read(fd, 4096)
-        except OSError:
-            pass
-        time.sleep(0.02)
-os.set_blocking(fd, False)
-wait_for(ready)
-os.write(fd, b"r\\n")
-wait_for(typed)
-os.write(fd, b"\\x03")
-os.set_blocking(fd, True)
-while True:
-    try:
-        if not os.read(fd, 4096): break
-    except OSError:
-        break
-_, status = os.waitpid(pid, 0)
-print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
-`;
-    const r = spawnSync('python3', ['-c', driver, ready, typed, NODE, BIN, 'run', '-s', 'dev', '--', NODE, command], {
-      cwd: box.cwd,
-      env: env(),
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    // A real terminal: run is the session's foreground job, as in a shell. The keys typed: a line, then Ctrl-C.
+    const r = inTerminal(
+      `wait_for(${JSON.stringify(ready)})\nos.write(fd, b"r\\n")\nwait_for(${JSON.stringify(typed)})\nos.write(fd, b"\\x03")`,
+      [NODE, BIN, 'run', '-s', 'dev', '--', NODE, command],
+      env(),
+      60_000,
+    );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ exit: 42 });
     expect(fs.readFileSync(counts, 'utf8')).toBe('1');
@@ -357,38 +352,13 @@ describe('kill -INT to a run in the foreground of a terminal', () => {
   test('the command that goes on is ended after the grace, and the port released', () => {
     const ready = path.join(box.dir, 'ready');
     // run is the terminal's foreground job; a SIGINT sent to it alone (not the keyboard's).
-    const driver = `
-import os, pty, sys, time, json, signal
-ready = sys.argv[1]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-os.set_blocking(fd, False)
-deadline = time.time() + 20
-while not (os.path.exists(ready) and os.path.getsize(ready) > 0):
-    if time.time() > deadline: raise SystemExit("timeout: " + ready)
-    try:
-        os.read(fd, 4096)
-    except OSError:
-        pass
-    time.sleep(0.02)
-os.kill(pid, signal.SIGINT)
-os.set_blocking(fd, True)
-while True:
-    try:
-        if not os.read(fd, 4096): break
-    except OSError:
-        break
-_, status = os.waitpid(pid, 0)
-print(json.dumps({"exit": os.waitstatus_to_exitcode(status)}))
-`;
-    const r = spawnSync('python3', ['-c', driver, ready, NODE, BIN, 'run', '-s', 'dev', '--', 'sh', '-c', `echo $$ > "${ready}"; exec sleep 60`], {
-      cwd: box.cwd,
+    const r = inTerminal(
+      `wait_for(${JSON.stringify(ready)})\nos.kill(pid, signal.SIGINT)`,
+      [NODE, BIN, 'run', '-s', 'dev', '--', 'sh', '-c', `echo $$ > "${ready}"; exec sleep 60`],
       // The grace shortened from 5 s: what is shown is that the command is ended after it.
-      env: { ...env(), STYXY_TEST_FORWARD_GRACE_MS: '500' },
-      encoding: 'utf8',
-      timeout: 25_000,
-    });
+      { ...env(), STYXY_TEST_FORWARD_GRACE_MS: '500' },
+      25_000,
+    );
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ exit: 143 });
     const sleepPid = Number(fs.readFileSync(ready, 'utf8'));

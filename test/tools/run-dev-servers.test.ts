@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as path from 'path';
-import { BIN, ROOT, freePortBlock, sandbox, sleep, type Sandbox } from '../helpers/cli';
+import { BIN, ROOT, freePortBlock, sandbox, type Sandbox, waitFor } from '../helpers/cli';
 
 // `run` knows the common dev servers (issue 17 item 4): it gives a tool that ignores PORT its
 // port flag, and says so when the command ends up listening on another port.
@@ -40,16 +40,6 @@ function startRun(args: string[]): Running {
   return { proc, stderr: () => stderr, done: new Promise((resolve) => proc.on('exit', (code) => resolve(code))) };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 function get(port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/' }, (res) => {
@@ -62,7 +52,8 @@ function get(port: number): Promise<string | undefined> {
   });
 }
 
-const heldPort = async (): Promise<number> => waitFor('the allocation', () => box.run(['list', '--json']).json.allocations[0]?.port as number | undefined);
+const heldPort = async (): Promise<number> =>
+  waitFor('the allocation', () => box.run(['list', '--json']).json.allocations[0]?.port as number | undefined, 30_000);
 
 /** A Vite project: an index.html, a config keeping Vite's cache inside it, Vite itself linked in. */
 function viteProject(scripts?: Record<string, string>): void {
@@ -74,7 +65,7 @@ function viteProject(scripts?: Record<string, string>): void {
 
 async function expectServedOnItsPort(run: Running, marker: string, tool: string): Promise<void> {
   const port = await heldPort();
-  const body = await waitFor(`${tool} on ${port}`, () => get(port));
+  const body = await waitFor(`${tool} on ${port}`, () => get(port), 30_000);
   expect(body).toContain(marker);
   expect(run.stderr()).toContain(`styxy: ${tool} does not read PORT: adding`);
   expect(run.stderr()).not.toContain('listens on port');
@@ -179,7 +170,7 @@ describe('a command that listens elsewhere', () => {
     fs.writeFileSync(server, `require("http").createServer((q, s) => s.end("elsewhere")).listen(${other}, "127.0.0.1");`);
     const run = startRun(['-s', 'dev', '--', 'sh', '-c', `${NODE} ${server}`]);
     const port = await heldPort();
-    const said = await waitFor('the warning', () => /listens on port.*\n/.exec(run.stderr())?.[0]);
+    const said = await waitFor('the warning', () => /listens on port.*\n/.exec(run.stderr())?.[0], 30_000);
     expect(said).toBe(
       `listens on port ${other}, not on its port ${port}: it ignored PORT. Give it the port with --port-flag FLAG (for example --port-flag --port) or {port} in its arguments, or set it in the tool's own config.\n`,
     );
