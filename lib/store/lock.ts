@@ -73,8 +73,11 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
   }
   try {
     if (!take(lock, staging, paths)) await waitInLine(paths, staging, nonce, text, deadlineMs);
-  } finally {
+  } catch (err) {
+    // Taking the lock renames the prepared directory away (onto the lock, or into the line as a
+    // ticket); only a call that failed can have left it.
     removeTree(staging);
+    throw err;
   }
   faultPoint('after-lock');
 
