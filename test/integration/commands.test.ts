@@ -352,6 +352,15 @@ describe('usage', () => {
     expect(box.run(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
+  test('--version to a reader that has gone is quiet and exits 0; to a full disk it fails with the reason', () => {
+    const gone = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" --version | true; exit \${PIPESTATUS[0]}`], { encoding: 'utf8', env: box.env });
+    expect(gone.status).toBe(0);
+    expect(gone.stderr).toBe('');
+    const full = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" --version > /dev/full`], { encoding: 'utf8', env: box.env });
+    expect(full.status).not.toBe(0);
+    expect(full.stderr).toContain('ENOSPC');
+  });
+
   test('no stack trace without --verbose', () => {
     const r = box.run(['release', 'no-such-lock']);
     expect(r.code).toBe(8);
