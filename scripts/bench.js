@@ -43,20 +43,17 @@ const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
 const percentile = (xs, p) => sorted(xs)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 
-/** Median of `a` and of `b`, taken alternately so drift hits both. */
-function alternate(a, b, runs = RUNS) {
-  const ta = [];
-  const tb = [];
-  a();
-  b();
-  for (let i = 0; i < runs; i++) {
-    ta.push(a());
-    tb.push(b());
-  }
-  return [median(ta), median(tb)];
+/** The median of each of `measures`, taken in turn so that drift hits them all. */
+function alternate(...measures) {
+  const times = measures.map(() => []);
+  for (const measure of measures) measure();
+  for (let i = 0; i < RUNS; i++) measures.forEach((measure, k) => times[k].push(measure()));
+  return times.map(median);
 }
 
 const node = () => timeOnce(['-e', ''], baseEnv).ms;
+/** The design's floor (scripts/bench-floor.js): the I/O of one allocate with no Styxy code. */
+const floorScript = path.join(__dirname, 'bench-floor.js');
 
 /** CPU time (user + system, ms) of this process's children that have ended and been reaped. */
 const CLOCK_TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK']).stdout) || 100);
@@ -71,7 +68,10 @@ function childrenCpuMs() {
   }
 }
 
-/** `count` processes at once; the wall time of the batch and of each call, failures, outputs, and their CPU. */
+/**
+ * `count` processes at once; the wall time of the batch and of each call, failures, outputs, and
+ * their CPU. `env` is one environment for all, or a function giving the i-th its own.
+ */
 function concurrent(count, args, env) {
   return new Promise((resolve) => {
     const cpu0 = childrenCpuMs();
@@ -82,7 +82,7 @@ function concurrent(count, args, env) {
     let failures = 0;
     for (let i = 0; i < count; i++) {
       const started = process.hrtime.bigint();
-      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, args, { env: typeof env === 'function' ? env(i) : env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d) => (out += d));
       child.on('close', (code) => {
@@ -136,6 +136,9 @@ function writtenAgainst(n, runs, { rss = false } = {}) {
   const args = [bin, 'allocate', '-s', 'dev', '--json', '--persistent'];
   const bigTimes = [];
   const emptyTimes = [];
+  // The design's floor on the same two states: the parse and the rewrite alone, with no checks.
+  const floorBig = [];
+  const floorEmpty = [];
   let maxRssKb = 0;
   for (let i = 0; i <= runs; i++) {
     fs.writeFileSync(path.join(big, 'state.json'), seeded, { mode: 0o600 });
@@ -143,24 +146,43 @@ function writtenAgainst(n, runs, { rss = false } = {}) {
     const b = timeOnce(args, envFor(big), { rss });
     const e = timeOnce(args, envFor(empty));
     if (JSON.parse(b.stdout).existing !== false) throw new Error('the allocation was not new');
+    fs.writeFileSync(path.join(big, 'state.json'), seeded, { mode: 0o600 });
+    fs.rmSync(path.join(empty, 'state.json'), { force: true });
+    const fb = timeOnce([floorScript], envFor(big));
+    const fe = timeOnce([floorScript], envFor(empty));
     if (i === 0) continue; // warm-up
     bigTimes.push(b.ms);
     emptyTimes.push(e.ms);
+    floorBig.push(fb.ms);
+    floorEmpty.push(fe.ms);
     maxRssKb = Math.max(maxRssKb, b.maxRssKb);
   }
-  return { big: median(bigTimes), empty: median(emptyTimes), maxRssKb };
+  return { big: median(bigTimes), empty: median(emptyTimes), floor: median(floorBig) / median(floorEmpty), maxRssKb };
 }
 
 const ROWS = [
   // allocate --json vs node -e ''. A fresh home for each batch keeps the range from filling.
+  // Beside them, the floor of the design in its own home (emptied as often): the same lock, reads,
+  // probe, durable write and release with no Styxy code, which no implementation can go under.
   function allocateVsNode(row) {
     const home = freshHome();
+    const floorHome = freshHome();
     let n = 0;
-    const [s, b] = alternate(() => {
-      if (++n % 50 === 0) timeOnce([bin, 'cleanup', '--force', '--yes'], envFor(home));
-      return timeOnce([bin, 'allocate', '-s', 'api', '--json', '--persistent'], envFor(home)).ms;
-    }, node);
+    let f = 0;
+    const [s, b, floor] = alternate(
+      () => {
+        if (++n % 50 === 0) timeOnce([bin, 'cleanup', '--force', '--yes'], envFor(home));
+        return timeOnce([bin, 'allocate', '-s', 'api', '--json', '--persistent'], envFor(home)).ms;
+      },
+      node,
+      () => {
+        if (++f % 50 === 0) fs.rmSync(path.join(floorHome, 'state.json'), { force: true });
+        return timeOnce([floorScript], envFor(floorHome)).ms;
+      },
+    );
     row(`allocate --json: ${s.toFixed(1)} ms / node -e '': ${b.toFixed(1)} ms`, (s / b).toFixed(2), '≤ 1.25');
+    row(`  the design's floor (scripts/bench-floor.js): ${floor.toFixed(1)} ms / node -e ''`, (floor / b).toFixed(2), '');
+    row(`  allocate / the floor: what Styxy adds to the least its design costs`, (s / floor).toFixed(2), '');
   },
 
   function versionVsNode(row) {
@@ -168,13 +190,29 @@ const ROWS = [
     row(`--version: ${s.toFixed(1)} ms / node: ${b.toFixed(1)} ms`, (s / b).toFixed(2), '≤ 1.10');
   },
 
-  // 50 at once vs 50 node at once, median of 3.
+  // 50 at once vs 50 node at once, median of 3. Beside it, two crowds that never wait: the same 50
+  // allocate each in a home of its own, and 50 of the design's floor, each in its own home.
   async function fiftyAtOnce(row) {
     const detail = [];
+    const apart = [];
+    const floors = [];
+    const homesOf = (make) => {
+      const homes = Array.from({ length: 50 }, make);
+      return (i) => envFor(homes[i]);
+    };
     for (let i = 0; i < 3; i++) {
       const s = await concurrent(50, crowdArgs, envFor(crowdHome(50)));
       const b = await concurrent(50, ['-e', ''], baseEnv);
+      const a = await concurrent(
+        50,
+        crowdArgs,
+        homesOf(() => crowdHome(50)),
+      );
+      const f = await concurrent(50, [floorScript], homesOf(freshHome));
       detail.push({ ratio: s.ms / b.ms, failures: s.failures, duplicates: duplicates(s.outs), ms: s.ms, nodeMs: b.ms });
+      apart.push(a.ms / b.ms);
+      floors.push(f.ms / b.ms);
+      if (a.failures || f.failures) throw new Error('a crowd that never waits had failures');
     }
     const mid = detail.sort((a, b) => a.ratio - b.ratio)[1];
     const failures = Math.max(...detail.map((d) => d.failures));
@@ -184,6 +222,8 @@ const ROWS = [
       mid.ratio.toFixed(2),
       '≤ 1.4, 0, 0',
     );
+    row(`  the same 50, each in a home of its own (nobody waits) / 50 node`, median(apart).toFixed(2), '');
+    row(`  50 of the design's floor at once, each in its own home / 50 node`, median(floors).toFixed(2), '');
   },
 
   async function hundredAtOnce(row) {
@@ -214,12 +254,14 @@ const ROWS = [
   function tenThousandWritten(row) {
     const r = writtenAgainst(10_000, Math.max(7, Math.floor(RUNS / 2)));
     row(`allocate (written), 10 000 allocations: ${r.big.toFixed(1)} ms / empty: ${r.empty.toFixed(1)} ms`, (r.big / r.empty).toFixed(2), '≤ 1.5');
+    row(`  the design's floor, 10 000 / empty`, r.floor.toFixed(2), '');
   },
 
   function fiftyThousandWritten(row) {
     const r = writtenAgainst(50_000, 5, { rss: true });
     const rss = Number.isFinite(r.maxRssKb) && r.maxRssKb > 0 ? `${(r.maxRssKb / 1024).toFixed(0)} MB max RSS` : 'max RSS not measured (no /usr/bin/time)';
     row(`allocate (written), 50 000 allocations: ${r.big.toFixed(1)} ms / empty: ${r.empty.toFixed(1)} ms, ${rss}`, (r.big / r.empty).toFixed(2), '≤ 3');
+    row(`  the design's floor, 50 000 / empty`, r.floor.toFixed(2), '');
   },
 
   // In-process: the singleton check (planAllocation on a single-instance type with 10 000
@@ -384,14 +426,20 @@ async function benchNodesAndApi() {
       const nodeEnv = plainEnv();
       const allocate = [bin, 'allocate', '-s', 'api', '--json', '--persistent'];
       once(exe, allocate, env); // the first call: makes this Node's code cache
+      const floorEnv = plainEnv({ STYXY_HOME: path.join(scratch, `floor${version}`) });
       const s = [];
       const b = [];
       const f = [];
+      const floor = [];
       for (let i = 0; i < runs; i++) {
-        if (i % 40 === 39) once(exe, [bin, 'cleanup', '--force', '--yes'], env);
+        if (i % 40 === 39) {
+          once(exe, [bin, 'cleanup', '--force', '--yes'], env);
+          fs.rmSync(path.join(floorEnv.STYXY_HOME, 'state.json'), { force: true });
+        }
         s.push(once(exe, allocate, env));
         b.push(once(exe, ['-e', ''], nodeEnv));
         f.push(once(exe, ['-e', "require('fs')"], nodeEnv));
+        floor.push(once(exe, [path.join(__dirname, 'bench-floor.js')], floorEnv));
       }
       const version_ = spawnSync(exe, ['--version'], { encoding: 'utf8' }).stdout.trim();
       // Beside it, the ratio to a program that only requires fs: on Node 18 that alone loads
@@ -402,6 +450,7 @@ async function benchNodesAndApi() {
         (mid(s) / mid(b)).toFixed(2),
         '≤ 1.35',
       ]);
+      rows.push([`     the design's floor on Node ${version_} / node -e ''`, (mid(floor) / mid(b)).toFixed(2), '']);
     }
     const api = require(path.join(root, 'dist', 'api.js'));
     const home = path.join(scratch, 'api-home');
