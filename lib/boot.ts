@@ -35,7 +35,8 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string | nul
 }
 
 function readCache(file: string | null): Buffer | undefined {
-  if (!file) return undefined;
+  // A cache not made yet is the common case: told without the exception readFileSync would throw.
+  if (!file || !fs.existsSync(file)) return undefined;
   try {
     return fs.readFileSync(file);
   } catch {

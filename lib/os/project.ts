@@ -11,10 +11,10 @@ export function findProjectRoot(cwd: string): string {
   let dir = start;
   for (;;) {
     try {
-      fs.statSync(path.join(dir, '.git'));
-      return dir;
+      // Not there is the common answer: told without an exception (each costs ~30 µs, the first far more).
+      if (fs.statSync(path.join(dir, '.git'), { throwIfNoEntry: false })) return dir;
     } catch {
-      /* keep looking */
+      /* unreadable: keep looking */
     }
     const parent = path.dirname(dir);
     if (parent === dir) return start;

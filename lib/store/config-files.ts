@@ -30,9 +30,9 @@ export function findProjectConfig(cwd: string): string | null {
   for (;;) {
     const candidate = path.join(dir, PROJECT_CONFIG_NAME);
     try {
-      if (seam.statSync(candidate).isFile()) return candidate;
+      if (seam.statSync(candidate, { throwIfNoEntry: false })?.isFile()) return candidate;
     } catch {
-      /* keep looking */
+      /* unreadable: keep looking */
     }
     const parent = path.dirname(dir);
     if (parent === dir) return null;

@@ -42,11 +42,12 @@ export function checkHomeSafety(home: string): void {
 export function checkFileSafety(file: string): boolean {
   let stat;
   try {
-    stat = seam.lstatSync(file);
+    stat = seam.lstatSync(file, { throwIfNoEntry: false });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
+  if (!stat) return false;
   if (stat.isSymbolicLink()) {
     throw new StyxyError('UNSAFE_HOME', `${file} is a symbolic link; Styxy never reads or writes through one`, {
       details: { path: file },
