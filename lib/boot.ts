@@ -12,6 +12,8 @@ export interface LoadedCli {
   cacheFrom: 'build' | 'user' | null;
   /** The compiled bundle, from which the build takes the cache after running it. */
   script: vm.Script;
+  /** The commands whose code this user's cache holds (empty for the build's cache, or none). */
+  cachedCommands: string[];
 }
 
 const BANNER = /^\/\*styxy-build:([0-9a-f]+)\*\//;
@@ -44,6 +46,26 @@ function readCache(file: string | null): Buffer | undefined {
   }
 }
 
+/**
+ * A user's cache starts with one line naming the commands whose code it holds, then V8's data:
+ * `styxy-cache <command>,<command>\n`. Anything else is taken as V8's data alone (which V8
+ * refuses, if it is not).
+ */
+const USER_CACHE_HEADER = 'styxy-cache ';
+
+export function splitUserCache(file: Buffer): { commands: string[]; data: Buffer } {
+  const end = file.indexOf(0x0a);
+  if (end < 0 || end > 1024 || file.toString('latin1', 0, USER_CACHE_HEADER.length) !== USER_CACHE_HEADER) return { commands: [], data: file };
+  const names = file.toString('latin1', USER_CACHE_HEADER.length, end);
+  return { commands: names ? names.split(',') : [], data: file.subarray(end + 1) };
+}
+
+/** The name a call's code is filed under in the user's cache: its command, or `-` for options alone (help). */
+export function commandKey(argv: readonly string[]): string {
+  const first = argv[0] ?? '';
+  return /^[a-z][a-z-]{0,30}$/.test(first) ? first : '-';
+}
+
 /** What Node wraps a CommonJS module's source in (the same as `require('module').wrap`, without loading that module). */
 const wrap = (source: string): string => `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
 
@@ -59,27 +81,44 @@ const wrap = (source: string): string => `(function (exports, require, module, _
  * only ever makes a call faster, never different, and a cache directory that cannot be written
  * only means no cache.
  *
+ * A user's cache holds the code of the commands run so far: the first call of a command it has
+ * not seen (its first word, `-` for help) saves it again with that command's code added, so a
+ * first `styxy list` does not leave every later `allocate` compiling its own code. (V8 may drop
+ * the code of a function unused through several full garbage collections, which a one-shot call
+ * rarely makes; such a function is only compiled again, as without a cache.)
+ *
  * V8 checks a cache against the source's length only, so a cache is named after the build that
  * made it (the `/*styxy-build:ID*\/` banner on the bundle's first line, a hash of the bundle):
  * a bundle rebuilt without its cache finds none, rather than someone else's code.
  */
-export function loadCli(dist: string = __dirname): LoadedCli {
+export function loadCli(dist: string = __dirname, command?: string): LoadedCli {
   const file = path.join(dist, 'styxy.js');
   const source = fs.readFileSync(file, 'utf8');
   const buildCache = codeCachePath(dist, source);
   const cacheDir = buildCache ? userCacheDir() : null;
   const userCache = buildCache && cacheDir ? path.join(cacheDir, path.basename(buildCache)) : null;
   let cacheFrom: LoadedCli['cacheFrom'] = null;
-  let cachedData = readCache(userCache);
-  if (cachedData) cacheFrom = 'user';
-  else if ((cachedData = readCache(buildCache))) cacheFrom = 'build';
+  let cachedCommands: string[] = [];
+  let cachedData: Buffer | undefined;
+  const mine = readCache(userCache);
+  if (mine) {
+    ({ commands: cachedCommands, data: cachedData } = splitUserCache(mine));
+    cacheFrom = 'user';
+  } else if ((cachedData = readCache(buildCache))) cacheFrom = 'build';
   const script = new vm.Script(wrap(source), { filename: file, cachedData });
   const module = { exports: {} as LoadedCli['exports'] };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
   run.call(module.exports, module.exports, requireBeside(dist), module, file, dist);
   const cache = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted';
-  if (cache !== 'accepted' && userCache && cacheDir) process.once('exit', () => saveUserCache(script, cacheDir, userCache));
-  return { exports: module.exports, cache, cacheFrom, script };
+  // This user's cache grows with the commands they run: the first call of a command it has not
+  // seen saves it again, holding that command's code beside what it held.
+  const learn = cache === 'accepted' && cacheFrom === 'user' && command !== undefined && !cachedCommands.includes(command);
+  if ((cache !== 'accepted' || learn) && userCache && cacheDir) {
+    const commands = cache === 'accepted' ? cachedCommands : [];
+    if (command !== undefined) commands.push(command);
+    process.once('exit', () => saveUserCache(script, cacheDir, userCache, commands));
+  }
+  return { exports: module.exports, cache, cacheFrom, script, cachedCommands };
 }
 
 /**
@@ -87,11 +126,13 @@ export function loadCli(dist: string = __dirname): LoadedCli {
  * functions the command needed, not only the top level), written whole or not at all; the
  * caches of other builds on this Node go. Any failure leaves things as they were.
  */
-function saveUserCache(script: vm.Script, dir: string, file: string): void {
+function saveUserCache(script: vm.Script, dir: string, file: string, commands: readonly string[]): void {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const temp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+    fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${USER_CACHE_HEADER}${commands.slice(-64).join(',')}\n`, 'latin1'), script.createCachedData()]), {
+      mode: 0o600,
+    });
     fs.renameSync(temp, file);
     const mine = path.basename(file);
     for (const name of fs.readdirSync(dir)) {
@@ -116,7 +157,7 @@ function requireBeside(dist: string): NodeRequire {
 /** bin/styxy's whole work. */
 export function start(argv: string[]): void {
   if (argv.length === 1 && argv[0] === '--version' && printVersion()) return;
-  loadCli().exports.run(argv);
+  loadCli(__dirname, commandKey(argv)).exports.run(argv);
 }
 
 /**

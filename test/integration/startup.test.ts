@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { codeCachePath } from '../../lib/boot';
+import { codeCachePath, commandKey, splitUserCache } from '../../lib/boot';
 import { BIN, ROOT, useSandbox } from '../helpers/cli';
 
 // What keeps a one-shot call close to Node's own start-up (#6), held as behaviour rather than
@@ -82,6 +82,44 @@ describe('the code cache', () => {
     fs.writeFileSync(mine, Buffer.alloc(fs.statSync(mine).size, 0x5a));
     expect(cacheFate(install.dist, env)).toBe('rejected:user');
     expect(cacheFate(install.dist, env)).toBe('accepted:user');
+  });
+
+  test("this user's cache learns the commands run: a first list, then allocate adds its code, once", () => {
+    const install = copyInstall();
+    for (const name of fs.readdirSync(install.dist)) if (name.endsWith('.cache')) fs.rmSync(path.join(install.dist, name));
+    const env = { ...box.env, XDG_CACHE_HOME: path.join(box.dir, 'xdg') };
+    const mine = path.join(box.dir, 'xdg', 'styxy', path.basename(codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!));
+    const call = (...args: string[]) => {
+      const r = spawnSync(process.execPath, [install.bin, ...args], { env, cwd: box.cwd, encoding: 'utf8' });
+      expect([r.status, r.stderr]).toEqual([0, '']);
+    };
+    const saved = () => ({ ...splitUserCache(fs.readFileSync(mine)), size: fs.statSync(mine).size, inode: fs.statSync(mine).ino });
+    call('list');
+    const afterList = saved();
+    expect(afterList.commands).toEqual(['list']);
+    call('allocate', '-s', 'dev', '-q');
+    const afterAllocate = saved();
+    expect(afterAllocate.commands).toEqual(['list', 'allocate']);
+    // Saved again (a new file renamed over it), with the code allocate compiled added.
+    expect(afterAllocate.inode).not.toBe(afterList.inode);
+    expect(afterAllocate.size).toBeGreaterThan(afterList.size);
+    expect(cacheFate(install.dist, env)).toBe('accepted:user');
+    call('allocate', '-s', 'dev', '-q');
+    call('list', '--json');
+    expect(saved()).toEqual(afterAllocate);
+    call('--help');
+    expect(saved().commands).toEqual(['list', 'allocate', '-']);
+  });
+
+  test('a user cache without the line naming its commands (or with garbage for one) is only V8 data, refused or taken as such', () => {
+    const data = Buffer.from([1, 2, 3, 0x0a, 4]);
+    expect(splitUserCache(data)).toEqual({ commands: [], data });
+    expect(splitUserCache(Buffer.from('styxy-cache \nXYZ'))).toEqual({ commands: [], data: Buffer.from('XYZ') });
+    expect(splitUserCache(Buffer.from('styxy-cache run,list\n\u0000\u0001'))).toEqual({ commands: ['run', 'list'], data: Buffer.from([0, 1]) });
+    expect(commandKey(['allocate', '-s', 'dev'])).toBe('allocate');
+    expect(commandKey(['--help'])).toBe('-');
+    expect(commandKey([])).toBe('-');
+    expect(commandKey(['a'.repeat(40)])).toBe('-');
   });
 
   test('a cache directory that cannot be written (a file in its place, no HOME) is never a failure', () => {
