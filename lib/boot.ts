@@ -55,15 +55,37 @@ const USER_CACHE_HEADER = 'styxy-cache ';
 
 export function splitUserCache(file: Buffer): { commands: string[]; data: Buffer } {
   const end = file.indexOf(0x0a);
-  if (end < 0 || end > 1024 || file.toString('latin1', 0, USER_CACHE_HEADER.length) !== USER_CACHE_HEADER) return { commands: [], data: file };
+  if (end < 0 || end >= USER_CACHE_HEADER_MAX || file.toString('latin1', 0, USER_CACHE_HEADER.length) !== USER_CACHE_HEADER)
+    return { commands: [], data: file };
   const names = file.toString('latin1', USER_CACHE_HEADER.length, end);
   return { commands: names ? names.split(',') : [], data: file.subarray(end + 1) };
 }
 
-/** The name a call's code is filed under in the user's cache: its command, or `-` for options alone (help). */
+/**
+ * The name a call's code is filed under in the user's cache: its command, or `-` for help (a
+ * command's `--help` runs none of its code) and options alone.
+ */
 export function commandKey(argv: readonly string[]): string {
-  const first = argv[0] ?? '';
+  const end = argv.indexOf('--');
+  const own = end < 0 ? argv : argv.slice(0, end);
+  if (own.includes('--help') || own.includes('-h')) return '-';
+  const first = own[0] ?? '';
   return /^[a-z][a-z-]{0,30}$/.test(first) ? first : '-';
+}
+
+/** The header's longest line: the newest names that fit. */
+const USER_CACHE_HEADER_MAX = 1024;
+
+export function userCacheHeader(commands: readonly string[]): string {
+  const kept: string[] = [];
+  let length = USER_CACHE_HEADER.length + 1;
+  for (let i = commands.length - 1; i >= 0; i--) {
+    const name = commands[i] as string;
+    if (length + name.length + 1 > USER_CACHE_HEADER_MAX) break;
+    kept.unshift(name);
+    length += name.length + 1;
+  }
+  return `${USER_CACHE_HEADER}${kept.join(',')}\n`;
 }
 
 /** What Node wraps a CommonJS module's source in (the same as `require('module').wrap`, without loading that module). */
@@ -111,12 +133,15 @@ export function loadCli(dist: string = __dirname, command?: string): LoadedCli {
   run.call(module.exports, module.exports, requireBeside(dist), module, file, dist);
   const cache = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted';
   // This user's cache grows with the commands they run: the first call of a command it has not
-  // seen saves it again, holding that command's code beside what it held.
+  // seen that succeeds saves it again, holding that command's code beside what it held. A failed
+  // call (a typo, a refusal) is not counted as having run its command.
   const learn = cache === 'accepted' && cacheFrom === 'user' && command !== undefined && !cachedCommands.includes(command);
   if ((cache !== 'accepted' || learn) && userCache && cacheDir) {
-    const commands = cache === 'accepted' ? cachedCommands : [];
-    if (command !== undefined) commands.push(command);
-    process.once('exit', () => saveUserCache(script, cacheDir, userCache, commands));
+    const held = cache === 'accepted' ? cachedCommands : [];
+    process.once('exit', (code) => {
+      if (code === 0 && command !== undefined) saveUserCache(script, cacheDir, userCache, [...held, command]);
+      else if (cache !== 'accepted') saveUserCache(script, cacheDir, userCache, held);
+    });
   }
   return { exports: module.exports, cache, cacheFrom, script, cachedCommands };
 }
@@ -127,19 +152,33 @@ export function loadCli(dist: string = __dirname, command?: string): LoadedCli {
  * caches of other builds on this Node go. Any failure leaves things as they were.
  */
 function saveUserCache(script: vm.Script, dir: string, file: string, commands: readonly string[]): void {
+  const temp = `${file}.tmp-${process.pid}`;
+  let fd: number;
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const temp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${USER_CACHE_HEADER}${commands.slice(-64).join(',')}\n`, 'latin1'), script.createCachedData()]), {
-      mode: 0o600,
-    });
+    // Opened before V8 is asked for its data (~2 ms): a directory that cannot be written costs nothing more.
+    fd = fs.openSync(temp, 'wx', 0o600);
+  } catch {
+    return;
+  }
+  try {
+    try {
+      fs.writeFileSync(fd, Buffer.concat([Buffer.from(userCacheHeader(commands), 'latin1'), script.createCachedData()]));
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(temp, file);
     const mine = path.basename(file);
     for (const name of fs.readdirSync(dir)) {
       if (name !== mine && name.startsWith('styxy-') && name.endsWith(`-${RUNTIME_KEY}.cache`)) fs.rmSync(path.join(dir, name), { force: true });
     }
   } catch {
-    /* no cache this time: the next call tries again */
+    // No cache this time: the next call tries again.
+    try {
+      fs.rmSync(temp, { force: true });
+    } catch {
+      /* left for the next save of this process id, which overwrites nothing it cannot */
+    }
   }
 }
 

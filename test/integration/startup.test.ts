@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { codeCachePath, commandKey, splitUserCache } from '../../lib/boot';
+import { codeCachePath, commandKey, splitUserCache, userCacheHeader } from '../../lib/boot';
 import { BIN, ROOT, useSandbox } from '../helpers/cli';
 
 // What keeps a one-shot call close to Node's own start-up (#6), held as behaviour rather than
@@ -91,24 +91,29 @@ describe('the code cache', () => {
     const mine = path.join(box.dir, 'xdg', 'styxy', path.basename(codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!));
     const call = (...args: string[]) => {
       const r = spawnSync(process.execPath, [install.bin, ...args], { env, cwd: box.cwd, encoding: 'utf8' });
-      expect([r.status, r.stderr]).toEqual([0, '']);
+      if (args[0] !== 'allocat') expect([r.status, r.stderr]).toEqual([0, '']);
+      return r;
     };
     const saved = () => ({ ...splitUserCache(fs.readFileSync(mine)), size: fs.statSync(mine).size, inode: fs.statSync(mine).ino });
+    // allocate --help runs none of allocate's code, and a typo fails: neither counts as allocate, or as a command.
+    call('allocate', '--help');
+    expect(saved().commands).toEqual(['-']);
+    expect(call('allocat', '-s', 'dev').status).not.toBe(0);
+    expect(saved().commands).toEqual(['-']);
     call('list');
     const afterList = saved();
-    expect(afterList.commands).toEqual(['list']);
+    expect(afterList.commands).toEqual(['-', 'list']);
     call('allocate', '-s', 'dev', '-q');
     const afterAllocate = saved();
-    expect(afterAllocate.commands).toEqual(['list', 'allocate']);
+    expect(afterAllocate.commands).toEqual(['-', 'list', 'allocate']);
     // Saved again (a new file renamed over it), with the code allocate compiled added.
     expect(afterAllocate.inode).not.toBe(afterList.inode);
     expect(afterAllocate.size).toBeGreaterThan(afterList.size);
     expect(cacheFate(install.dist, env)).toBe('accepted:user');
     call('allocate', '-s', 'dev', '-q');
     call('list', '--json');
-    expect(saved()).toEqual(afterAllocate);
     call('--help');
-    expect(saved().commands).toEqual(['list', 'allocate', '-']);
+    expect(saved()).toEqual(afterAllocate);
   });
 
   test('a user cache without the line naming its commands (or with garbage for one) is only V8 data, refused or taken as such', () => {
@@ -116,7 +121,17 @@ describe('the code cache', () => {
     expect(splitUserCache(data)).toEqual({ commands: [], data });
     expect(splitUserCache(Buffer.from('styxy-cache \nXYZ'))).toEqual({ commands: [], data: Buffer.from('XYZ') });
     expect(splitUserCache(Buffer.from('styxy-cache run,list\n\u0000\u0001'))).toEqual({ commands: ['run', 'list'], data: Buffer.from([0, 1]) });
+    // However many commands a user runs, the line keeps the newest that fit, and is read back as a line.
+    const names = Array.from({ length: 64 }, (_, i) => `command-${String(i).padStart(2, '0')}-${'x'.repeat(20)}`);
+    const line = userCacheHeader(names);
+    expect(line.length).toBeLessThanOrEqual(1024);
+    const back = splitUserCache(Buffer.concat([Buffer.from(line), Buffer.from([9])]));
+    expect(back.data).toEqual(Buffer.from([9]));
+    expect(back.commands).toEqual(names.slice(-back.commands.length));
+    expect(back.commands.length).toBeGreaterThan(20);
     expect(commandKey(['allocate', '-s', 'dev'])).toBe('allocate');
+    expect(commandKey(['allocate', '-s', 'dev', '-h'])).toBe('-');
+    expect(commandKey(['run', '-s', 'dev', '--', 'vite', '--help'])).toBe('run');
     expect(commandKey(['--help'])).toBe('-');
     expect(commandKey([])).toBe('-');
     expect(commandKey(['a'.repeat(40)])).toBe('-');
@@ -293,6 +308,8 @@ for (const name of Object.keys(fs)) {
     try { return original.apply(this, args); } catch (err) { seen.push(name + ' ' + err.code + ' ' + args[0]); throw err; }
   };
 }
+// The recorder's own look for a file that is not there: proof that it sees a throw.
+try { fs.statSync('/styxy-test-no-such-file'); } catch {}
 process.on('exit', () => fs.writeFileSync(${JSON.stringify(record)}, JSON.stringify(seen)));`,
   );
   box.run(['allocate', '-s', 'dev', '-q']);
@@ -303,6 +320,6 @@ process.on('exit', () => fs.writeFileSync(${JSON.stringify(record)}, JSON.string
     const r = spawnSync(process.execPath, ['-r', preload, BIN, ...args], { env: box.env, cwd: box.cwd, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(JSON.parse(fs.readFileSync(record, 'utf8'))).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(record, 'utf8'))).toEqual(['statSync ENOENT /styxy-test-no-such-file']);
   }
 });
