@@ -15,7 +15,7 @@ import {
 } from '../core/allocation';
 import { findNameProblem } from '../core/names';
 import type { RangeProposal } from '../core/range-placement';
-import type { Allocation, ConfigLayer, FreedPort, Owner, State } from '../core/types';
+import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
 import { findFirstFreePort, waitForPort } from '../os/ports';
 import { findProjectRoot } from '../os/project';
@@ -135,9 +135,19 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
       const step = await allocateStep(ctx, input, request, { config, state, pruned: pruned.length }, input.acceptedRange);
       return { result: step.result, state: step.state, ...step.writes, audit: step.audit };
     },
-    { write: !input.dryRun },
+    { write: !input.dryRun, summaryWillDo: (config) => needsOnlyFreePorts(config.config, request) },
   );
   return result;
+}
+
+/**
+ * A new port of a configured, multi-instance type, asked for without an instance id or a port,
+ * is decided by which ports are taken alone: no allocation of the type is looked up. The settled
+ * allocations' summary then says all they would (see core/settled.ts).
+ */
+function needsOnlyFreePorts(config: Config, request: AllocationRequest): boolean {
+  const type = ownValue(config.service_types, request.serviceType);
+  return type !== undefined && !isSingleInstance(type) && request.instanceId === undefined && request.port === undefined;
 }
 
 export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs'> {

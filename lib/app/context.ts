@@ -62,7 +62,7 @@ export async function withLiveState<T>(
         audit: [...lifetimeEvents(lifetimes), ...pruneEvents(lifetimes, outcome.audit ?? []), ...(outcome.audit ?? [])],
       };
     },
-    { configOptional: options.configOptional === true },
+    { configOptional: options.configOptional === true, ...(options.summaryWillDo && { summaryWillDo: options.summaryWillDo }) },
   );
 }
 

@@ -121,7 +121,20 @@ function checkState({ state, paths }: DoctorFacts): DoctorCheck[] {
       ];
     case 'ok': {
       const count = content.state.allocations.length;
-      return ok('state', `valid, ${count} allocation${count === 1 ? '' : 's'} recorded`);
+      const recorded = `valid, ${count} allocation${count === 1 ? '' : 's'} recorded`;
+      const settled = content.settled;
+      if (!settled) return ok('state', recorded);
+      if (settled.problem) {
+        return [
+          {
+            name: 'state',
+            status: 'fail',
+            message: `${recorded} in state.json, but its ${settled.count} settled allocations cannot be used: ${settled.problem}`,
+            remedy: `The next styxy call moves ${settled.file} aside and goes on without them`,
+          },
+        ];
+      }
+      return ok('state', `${recorded} (${settled.count} of them settled in ${settled.file})`);
     }
   }
 }

@@ -54,7 +54,7 @@ function gatherFacts(ctx: TransactionContext): DoctorFacts {
   const home = exists ? read(() => readHomeSafety(paths.home)) : null;
   const files = exists ? read(() => [paths.state, paths.config, paths.audit].filter((file) => checkFileSafety(file)).map((file) => path.basename(file))) : null;
   const config = read(() => loadConfig(paths, ctx.cwd));
-  const state = read(() => inspectStateFile(paths));
+  const state = read(() => inspectStateFile(paths, { whole: true }));
   const lock = read(() => inspectLock(paths.lock, now));
   const leftovers = exists ? read(() => readHomeLeftovers(paths.home)) : null;
   const disk = read(() => readDiskSpace(paths.home, [paths.state, paths.config]));

@@ -1,6 +1,7 @@
 import type { Allocation, Config, FreedPort, Owner, ServiceType, State } from './types';
 import { ownValue } from './types';
 import { orderByReuse } from './port-memory';
+import { markSettledPorts } from './settled';
 import { isoTime } from './time';
 
 export interface AllocationRequest {
@@ -75,6 +76,8 @@ export function planAllocation(config: Config, state: State, request: Allocation
   // A byte a port: with 50 000 allocations a Map of them took ~5 ms to build, in a call that runs once.
   const held = new Uint8Array(65536);
   for (const allocation of state.allocations) held[allocation.port] = 1;
+  // Settled allocations that were not read: their summary says which ports they hold.
+  markSettledPorts(held, state.settled);
 
   const ports: number[] = [];
   const seen = new Set<number>();

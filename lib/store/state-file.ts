@@ -1,8 +1,11 @@
 import { isAscii } from 'buffer';
+import path = require('path');
 import { StyxyError } from '../errors';
-import { emptyState, type Allocation, type State } from '../core/types';
+import { decideLayout, isSettleable, SETTLED_FILE_PATTERN, summarize, withSettled, type Layout, type SettledRead } from '../core/settled';
+import { emptyState, type Allocation, type SettledRef, type State } from '../core/types';
+import { randomHex } from '../os/random';
 import { renameUnderLock, writeFileAtomic } from './atomic-write';
-import { faultPoint } from './fs-seam';
+import { faultPoint, seam } from './fs-seam';
 import { checkFileSafety } from './home';
 import type { StyxyPaths } from './paths';
 import { FileTooLarge, readBytesCapped, STATE_MAX_BYTES } from './read-capped';
@@ -19,6 +22,10 @@ export interface StateRead {
   corruptReason?: string;
   /** The text it was read from, for writeState to take the allocations that did not change from. */
   source?: StateSource;
+  /** The settled file the state refers to, and its allocations when they were read (see core/settled.ts). */
+  settled?: SettledRead;
+  /** Set when the settled file could not be used: why, and where it was moved (when it was there). */
+  settledProblem?: { reason: string; movedTo?: string };
 }
 
 /**
@@ -32,18 +39,39 @@ export interface StateSource {
   allocations: readonly Allocation[];
 }
 
-/** The newest state.json layout this Styxy reads and writes. */
-export const STATE_VERSION = 1;
+/** The newest state.json layout this Styxy reads and writes: 2 with a settled file, else 1. */
+export const STATE_VERSION = 2;
 
 /** What state.json holds, without moving anything. */
 export type StateFileContent =
   | { kind: 'missing' }
-  | { kind: 'ok'; state: State; source?: StateSource }
+  | { kind: 'ok'; state: State; source?: StateSource; settled?: SettledFileFacts }
   | { kind: 'unusable'; reason: string }
   /** Written by a newer Styxy: neither read nor written over. */
   | { kind: 'too-new'; version: number };
 
-export function inspectStateFile(paths: StyxyPaths): StateFileContent {
+/** What `inspectStateFile(paths, { whole: true })` found of the settled file: its allocations are then in the state. */
+export interface SettledFileFacts {
+  file: string;
+  count: number;
+  /** Why it cannot be used; the state then holds only state.json's own allocations. */
+  problem?: string;
+}
+
+/**
+ * The state file's content. With `whole`, a state that refers to a settled file comes with that
+ * file's allocations in it, read without moving anything (what doctor reports).
+ */
+export function inspectStateFile(paths: StyxyPaths, options: { whole?: boolean } = {}): StateFileContent {
+  const content = inspectStateText(paths);
+  if (!options.whole || content.kind !== 'ok' || !content.state.settled) return content;
+  const ref = content.state.settled;
+  const found = readSettledFile(path.join(paths.home, ref.file), ref);
+  if ('allocations' in found) return { kind: 'ok', state: withSettled(content.state, found.allocations), settled: { file: ref.file, count: ref.count } };
+  return { kind: 'ok', state: withSettled(content.state, []), settled: { file: ref.file, count: ref.count, problem: found.reason } };
+}
+
+function inspectStateText(paths: StyxyPaths): StateFileContent {
   let text: string;
   try {
     text = decodeText(readBytesCapped(paths.state, STATE_MAX_BYTES));
@@ -85,19 +113,64 @@ function decodeText(bytes: Buffer): string {
  * so that they are written back unchanged. A state from a newer version fails with
  * STATE_TOO_NEW and is left exactly as it is.
  */
-export function readState(paths: StyxyPaths, now: number): StateRead {
+export function readState(paths: StyxyPaths, now: number, options: { settled?: 'merge' | 'summary' } = {}): StateRead {
   if (!checkFileSafety(paths.state)) return { state: emptyState() };
   const content = inspectStateFile(paths);
-  if (content.kind === 'ok') return content.source ? { state: content.state, source: content.source } : { state: content.state };
+  if (content.kind === 'ok') {
+    const read: StateRead = content.source ? { state: content.state, source: content.source } : { state: content.state };
+    if (!content.state.settled) return read;
+    read.settled = { ref: content.state.settled, allocations: null };
+    return options.settled === 'summary' ? read : mergeSettled(paths, now, read);
+  }
   if (content.kind === 'missing') return { state: emptyState() };
   if (content.kind === 'too-new') throw stateTooNew(paths, content.version);
   return moveAside(paths, now, content.reason);
 }
 
+/**
+ * The state read with only its settled summary, made whole: the settled allocations first. A
+ * settled file that is missing, unreadable or not what the summary says is moved aside (as a
+ * corrupt state is) and the call goes on without it.
+ */
+export function mergeSettled(paths: StyxyPaths, now: number, read: StateRead): StateRead {
+  const ref = read.state.settled;
+  if (!ref) return read;
+  const file = path.join(paths.home, ref.file);
+  const found = readSettledFile(file, ref);
+  // The text of state.json's own allocations is still theirs: they follow the settled ones.
+  if ('allocations' in found) return { ...read, state: withSettled(read.state, found.allocations), settled: { ref, allocations: found.allocations } };
+  const without = withSettled(read.state, []);
+  let movedTo: string | undefined;
+  if (found.present) {
+    movedTo = `${file}.corrupt-${isoTime(now).replace(/[:.]/g, '-')}`;
+    renameUnderLock(file, movedTo);
+  }
+  // state.json no longer refers to it, whatever the command goes on to write: said once.
+  writeFileAtomic(paths.state, serializeState(without));
+  return { state: without, settledProblem: { reason: found.reason, ...(movedTo && { movedTo }) } };
+}
+
+/** The allocations of a settled file, checked as state.json's are and against its summary. */
+function readSettledFile(file: string, ref: SettledRef): { allocations: Allocation[] } | { reason: string; present: boolean } {
+  if (!checkFileSafety(file)) return { reason: `${ref.file} is missing`, present: false };
+  let data: unknown;
+  try {
+    data = JSON.parse(decodeText(readBytesCapped(file, STATE_MAX_BYTES)));
+  } catch (err) {
+    return { reason: err instanceof FileTooLarge ? `${ref.file} is ${err.reason}` : `${ref.file} is not valid JSON`, present: true };
+  }
+  const state = data as State;
+  if (!isSurelyValidState(data) && validateStateShape(data).length > 0) return { reason: `${ref.file} does not match the state schema`, present: true };
+  if (state.version !== 1 || state.settled || !state.allocations.every(isSettleable))
+    return { reason: `${ref.file} holds more than persistent allocations`, present: true };
+  if (state.allocations.length !== ref.count) return { reason: `${ref.file} holds ${state.allocations.length} allocations, not ${ref.count}`, present: true };
+  return { allocations: state.allocations };
+}
+
 export function stateTooNew(paths: StyxyPaths, version: number): StyxyError {
   return new StyxyError(
     'STATE_TOO_NEW',
-    `${paths.state} is state version ${version}, written by a newer Styxy; this Styxy knows state version ${STATE_VERSION} only. Nothing was read or changed`,
+    `${paths.state} is state version ${version}, written by a newer Styxy; this Styxy reads state versions 1 to ${STATE_VERSION} only. Nothing was read or changed`,
     {
       details: { path: paths.state, stateVersion: version, knownVersion: STATE_VERSION },
       suggestions: ['Use the newer styxy that wrote it, or upgrade this one; every styxy on your PATH: which -a styxy'],
@@ -106,16 +179,85 @@ export function stateTooNew(paths: StyxyPaths, version: number): StyxyError {
 }
 
 function moveAside(paths: StyxyPaths, now: number, corruptReason: string): StateRead {
-  const movedCorruptTo = `${paths.state}.corrupt-${isoTime(now).replace(/[:.]/g, '-')}`;
+  const suffix = `.corrupt-${isoTime(now).replace(/[:.]/g, '-')}`;
+  const movedCorruptTo = `${paths.state}${suffix}`;
   renameUnderLock(paths.state, movedCorruptTo);
+  // Whatever it referred to goes aside with it, never taken for a leftover.
+  for (const name of settledFiles(paths)) renameUnderLock(path.join(paths.home, name), path.join(paths.home, `${name}${suffix}`));
   return { state: emptyState(), movedCorruptTo, corruptReason };
 }
 
-/** Writes `state`; `read`, the state this transaction read, lends the text of what did not change. */
+function settledFiles(paths: StyxyPaths, names?: readonly string[]): string[] {
+  return (names ?? (seam.readdirSync(paths.home) as string[])).filter((name) => SETTLED_FILE_PATTERN.test(name));
+}
+
+/**
+ * Removes the settled files the state read does not refer to: left by a call killed between
+ * writing a new one and state.json (or before removing the one it replaced). Under the lock,
+ * after a state was read whole or found missing; a state moved aside took its files with it.
+ */
+export function sweepSettledLeftovers(paths: StyxyPaths, names: readonly string[], read: StateRead): void {
+  if (read.movedCorruptTo) return;
+  const current = read.settled?.ref.file ?? read.state.settled?.file;
+  for (const name of settledFiles(paths, names)) {
+    if (name === current) continue;
+    try {
+      seam.unlinkSync(path.join(paths.home, name));
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
+/**
+ * Writes `state`; `read`, the state this transaction read, lends the text of what did not change
+ * and says which settled file it refers to. Many persistent allocations go to a settled file of
+ * their own, written before state.json; the file state.json no longer refers to goes after it.
+ */
 export function writeState(paths: StyxyPaths, state: State, read?: StateRead): void {
+  const decided = decideLayout(state, read?.settled);
+  const layout = decided.kind === 'read-settled' ? layoutWithSettledRead(paths, state, state.settled ?? (read?.settled?.ref as SettledRef)) : decided;
+  const previous = read?.settled?.ref.file;
+  const { settled: _summary, ...rest } = state;
+  let written: State;
+  if (layout.kind === 'inline') {
+    written = { ...rest, version: 1, allocations: [...layout.allocations] };
+  } else {
+    const ref = layout.kind === 'keep' ? layout.ref : writeSettledFile(paths, layout.settled);
+    written = { ...rest, version: 2, allocations: [...layout.allocations], settled: ref };
+  }
   // Below a few hundred allocations, serializing them costs less than making the patterns that show the text can be kept.
   const source = read?.source && read.source.text.length >= KEEP_TEXT_FROM ? read.source : undefined;
-  writeFileAtomic(paths.state, serializeState(state, source));
+  writeFileAtomic(paths.state, serializeState(written, source));
+  const now = written.settled?.file;
+  if (previous && previous !== now) {
+    try {
+      seam.unlinkSync(path.join(paths.home, previous));
+    } catch {
+      /* the next call sweeps it */
+    }
+  }
+}
+
+/**
+ * The layout of a state that carries only its settled summary once its file has been read. A
+ * file that cannot be read keeps the summary as it is: nothing it holds is dropped, and the next
+ * call that reads it whole says what is wrong.
+ */
+function layoutWithSettledRead(paths: StyxyPaths, state: State, ref: SettledRef): WritableLayout {
+  const found = readSettledFile(path.join(paths.home, ref.file), ref);
+  if (!('allocations' in found)) return { kind: 'keep', ref, allocations: state.allocations };
+  const layout = decideLayout(withSettled(state, found.allocations), { ref, allocations: found.allocations });
+  return layout.kind === 'read-settled' ? { kind: 'keep', ref, allocations: state.allocations } : layout;
+}
+
+type WritableLayout = Exclude<Layout, { kind: 'read-settled' }>;
+
+function writeSettledFile(paths: StyxyPaths, allocations: readonly Allocation[]): SettledRef {
+  const file = `state.settled-${randomHex(8)}.json`;
+  writeFileAtomic(path.join(paths.home, file), serializeState({ version: 1, allocations: [...allocations] }));
+  faultPoint('after-settled-write');
+  return summarize(file, allocations);
 }
 
 const KEEP_TEXT_FROM = 100_000;

@@ -1,4 +1,5 @@
 import { LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES } from '../core/names';
+import { SETTLED_FILE_PATTERN } from '../core/settled';
 
 /**
  * True when `data` surely matches schemas/state.schema.json; false when it may not, and the
@@ -13,11 +14,14 @@ import { LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES } from '../core/names';
  */
 export function isSurelyValidState(data: unknown): boolean {
   if (!isPlainObject(data)) return false;
-  for (const key in data) if (key !== 'version' && key !== 'allocations' && key !== 'recentlyFreed') return false;
+  for (const key in data) if (key !== 'version' && key !== 'allocations' && key !== 'recentlyFreed' && key !== 'settled') return false;
   const allocations = (data as { allocations?: unknown }).allocations;
-  if ((data as { version?: unknown }).version !== 1 || !Array.isArray(allocations)) return false;
+  const version = (data as { version?: unknown }).version;
+  if ((version !== 1 && version !== 2) || !Array.isArray(allocations)) return false;
   const freed = (data as { recentlyFreed?: unknown }).recentlyFreed;
   if (freed !== undefined && !areSurelyValidFreedPorts(freed)) return false;
+  const settled = (data as { settled?: unknown }).settled;
+  if (settled !== undefined && !isSurelyValidSettledRef(settled)) return false;
   // Many allocations share a type: each name is matched once.
   const types = new Set<string>();
   for (let i = 0; i < allocations.length; i++) {
@@ -37,6 +41,20 @@ export function isSurelyValidState(data: unknown): boolean {
     }
     if (!isSurelyValidOwner(owner)) return false;
   }
+  return true;
+}
+
+/** `settled`: four keys, each present with its type (schemas/state.schema.json, `settledRef`). */
+function isSurelyValidSettledRef(ref: unknown): boolean {
+  if (!isPlainObject(ref) || countKeys(ref) !== 4) return false;
+  const { file, count, ports, types } = ref as Record<string, unknown>;
+  if (typeof file !== 'string' || !SETTLED_FILE_PATTERN.test(file) || !Number.isInteger(count) || (count as number) < 0) return false;
+  if (!Array.isArray(ports) || !Array.isArray(types)) return false;
+  for (const run of ports) {
+    if (!Array.isArray(run) || run.length !== 2) return false;
+    for (const port of run) if (!Number.isInteger(port) || port < 1 || port > 65535) return false;
+  }
+  for (const type of types) if (typeof type !== 'string' || !NAME_PATTERN.test(type) || RESERVED_NAMES.has(type)) return false;
   return true;
 }
 

@@ -6,7 +6,7 @@ import { seam } from './fs-seam';
 import { checkFileSafety, ensureHome } from './home';
 import { acquireLock, sweepLockLeftovers, type LockHandle } from './lock';
 import { TEMP_FILE_PATTERN, type StyxyPaths } from './paths';
-import { readState, writeState, type StateRead } from './state-file';
+import { mergeSettled, readState, sweepSettledLeftovers, writeState, type StateRead } from './state-file';
 import { isoTime } from '../core/time';
 
 export interface TransactionContext {
@@ -40,6 +40,12 @@ export interface TransactionOptions {
    * changes the config leaves this off, and INVALID_CONFIG stops it.
    */
   configOptional?: boolean;
+  /**
+   * The work needs of the settled allocations (core/settled.ts) only the ports they hold, given
+   * the config and the state as read with its summary: then their file is not read. Without it,
+   * or when it answers false, the state is read whole.
+   */
+  summaryWillDo?: (config: LoadedConfig, state: State) => boolean;
 }
 
 /** What `withTransaction` hands back: the work's result, and what the commit did. */
@@ -64,12 +70,18 @@ export async function withTransaction<T>(
   checkFileSafety(paths.audit);
   const lock = await acquireLock(paths);
   try {
-    sweepTempFiles(paths);
+    const names = sweepTempFiles(paths);
     const config = options.configOptional ? loadConfigWarning(ctx) : loadConfig(paths, ctx.cwd);
-    const read = readState(paths, ctx.now());
+    let read = readState(paths, ctx.now(), { settled: options.summaryWillDo ? 'summary' : 'merge' });
+    if (read.state.settled && !options.summaryWillDo?.(config, read.state)) read = mergeSettled(paths, ctx.now(), read);
     if (read.movedCorruptTo) {
       ctx.warn(`styxy: state.json was unusable (${read.corruptReason}); moved it to ${read.movedCorruptTo} and started from an empty state`);
     }
+    if (read.settledProblem) {
+      const { reason, movedTo } = read.settledProblem;
+      ctx.warn(`styxy: the settled allocations could not be used (${reason})${movedTo ? `; moved the file to ${movedTo}` : ''}; going on without them`);
+    }
+    sweepSettledLeftovers(paths, names, read);
     const outcome = await work({ config, state: read.state });
     const configBackup = writeOutcome(ctx, lock, read, outcome);
     recordCommit(ctx, outcome, configBackup);
@@ -143,8 +155,8 @@ function afterwards(ctx: TransactionContext, what: string, step: () => void): vo
   }
 }
 
-/** While the lock is held no writer is running, so every temp file present is a leftover. */
-function sweepTempFiles(paths: StyxyPaths): void {
+/** While the lock is held no writer is running, so every temp file present is a leftover. Returns the home's names. */
+function sweepTempFiles(paths: StyxyPaths): string[] {
   const names = seam.readdirSync(paths.home) as string[];
   sweepLockLeftovers(paths, names);
   for (const name of names) {
@@ -156,4 +168,5 @@ function sweepTempFiles(paths: StyxyPaths): void {
       }
     }
   }
+  return names;
 }

@@ -184,7 +184,7 @@ test("its patterns are the schema's own", () => {
   expect(schema.definitions.name.not.enum).toEqual([...RESERVED_NAMES]);
   expect(schema.definitions.allocation.properties.lockId.pattern).toBe(LOCK_ID_PATTERN.source);
   // The keys it knows are the schema's: a field added to one and not the other fails here.
-  expect(Object.keys(schema.properties).sort()).toEqual(['allocations', 'recentlyFreed', 'version']);
+  expect(Object.keys(schema.properties).sort()).toEqual(['allocations', 'recentlyFreed', 'settled', 'version']);
   expect(Object.keys(schema.definitions.allocation.properties).sort()).toEqual([
     'allocatedAt',
     'instanceId',

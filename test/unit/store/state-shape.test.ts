@@ -16,10 +16,11 @@ const SCHEMA = JSON.parse(fs.readFileSync(path.join(ROOT, 'schemas', 'state.sche
 type Node = Record<string, any>;
 const resolve = (node: Node): Node => (node.$ref ? resolve(SCHEMA.definitions[String(node.$ref).replace('#/definitions/', '')]) : node);
 
-/** A valid value for a schema node: its const, first enum value, or the least of its type; records with their required fields. */
+/** A valid value for a schema node: its const, first enum value or example, or the least of its type; records with their required fields. */
 function sample(node: Node): unknown {
   const n = resolve(node);
   if ('const' in n) return n.const;
+  if (n.examples) return n.examples[0];
   if (n.enum) return n.enum[0];
   if (n.oneOf) return sample({ ...n, oneOf: undefined, ...n.oneOf[0] });
   const type = Array.isArray(n.type) ? n.type[0] : n.type;
@@ -32,7 +33,7 @@ function sample(node: Node): unknown {
     case 'boolean':
       return true;
     case 'array':
-      return [sample(n.items)];
+      return Array.from({ length: Math.max(1, n.minItems ?? 1) }, () => sample(n.items));
     case 'object':
       return record(n, []);
     default:
@@ -135,6 +136,7 @@ test('the walk finds every record of the state', () => {
     'state.allocations[].owner(LeaseOwner)',
     'state.allocations[].owner(PersistentOwner)',
     'state.recentlyFreed[]',
+    'state.settled',
   ]);
 });
 

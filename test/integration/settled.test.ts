@@ -1,0 +1,179 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BIN, useSandbox } from '../helpers/cli';
+
+// Many persistent allocations are kept in a file of their own (lib/core/settled.ts): an everyday
+// allocate then reads and writes only state.json and the summary of them, and every other
+// command sees all of them as before (#15, big states).
+
+const box = useSandbox();
+
+const SETTLED = /^state\.settled-[0-9a-f]{16}\.json$/;
+
+/** A state of persistent allocations in this project: `types` names the type of each, ports from 10000 up. */
+function seed(types: string[]): void {
+  const allocations = types.map((serviceType, i) => ({
+    lockId: `${serviceType}-a${i}-000000`,
+    serviceType,
+    instanceId: `a${i}`,
+    port: serviceType === 'ai' ? 11400 : 10000 + i,
+    project: box.cwd,
+    owner: { kind: 'persistent' },
+    allocatedAt: '2026-01-01T00:00:00.000Z',
+  }));
+  fs.mkdirSync(box.home, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
+}
+
+const settledFiles = (): string[] => fs.readdirSync(box.home).filter((n) => SETTLED.test(n));
+const stateFile = (): any => box.readState();
+const settledOf = (name: string): any => JSON.parse(fs.readFileSync(path.join(box.home, name), 'utf8'));
+const fileFacts = (name: string) => {
+  const stat = fs.statSync(path.join(box.home, name));
+  return { ino: stat.ino, mtimeMs: stat.mtimeMs, text: fs.readFileSync(path.join(box.home, name), 'utf8') };
+};
+const listed = (): any[] => box.run(['list', '--json']).json.allocations;
+
+test('2500 persistent allocations are settled by the next call; later allocates touch neither them nor their file', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  const first = box.run(['allocate', '-s', 'api', '--json']);
+  expect([first.code, first.stderr, first.json.port]).toEqual([0, '', 8000]);
+  const [file] = settledFiles();
+  expect(settledFiles()).toHaveLength(1);
+  expect(stateFile()).toMatchObject({ version: 2, settled: { file, count: 2500, ports: [[10000, 12499]], types: ['dev'] } });
+  expect(stateFile().allocations.map((a: any) => a.lockId)).toEqual([first.json.lockId]);
+  expect(settledOf(file!)).toMatchObject({ version: 1 });
+  expect(settledOf(file!).allocations).toHaveLength(2500);
+  const before = fileFacts(file!);
+
+  for (const args of [
+    ['allocate', '-s', 'api', '--json'],
+    ['allocate', '-s', 'dev', '--json', '--persistent'],
+    ['allocate', '-s', 'api', '--json', '--dry-run'],
+  ]) {
+    const r = box.run(args);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+  }
+  expect(fileFacts(file!)).toEqual(before);
+  expect(fs.statSync(path.join(box.home, 'state.json')).size).toBeLessThan(4096);
+  expect(stateFile().allocations).toHaveLength(3);
+  // Every other command sees them all.
+  expect(listed()).toHaveLength(2503);
+  const doctor = box.run(['doctor', '--json']);
+  const state = (doctor.json.checks ?? doctor.json.error.details.checks).find((c: { name: string }) => c.name === 'state');
+  expect(state).toMatchObject({ status: 'ok', message: `valid, 2503 allocations recorded (2500 of them settled in ${file})` });
+});
+
+test('the ports they hold are never handed out, to a type whose range overlaps them either', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  box.writeConfig({ service_types: { over: { port_range: [12497, 12502] } } });
+  box.run(['allocate', '-s', 'api', '-q']);
+  expect(stateFile().settled.count).toBe(2500);
+  const ports = [1, 2, 3].map(() => box.run(['allocate', '-s', 'over', '--json']).json.port);
+  expect(ports).toEqual([12500, 12501, 12502]);
+  const full = box.run(['allocate', '-s', 'over', '--json']);
+  expect(full.json.error.code).toBe('RANGE_EXHAUSTED');
+});
+
+test('a single-instance type, a named instance and a port asked for are answered from the settled allocations themselves', () => {
+  seed([...Array.from({ length: 2499 }, () => 'dev'), 'ai']);
+  box.run(['allocate', '-s', 'api', '-q']);
+  expect(stateFile().settled).toMatchObject({ count: 2500, types: ['ai', 'dev'] });
+  expect(box.run(['allocate', '-s', 'ai', '--json']).json).toMatchObject({ existing: true, port: 11400, lockId: 'ai-a2499-000000' });
+  expect(box.run(['allocate', '-s', 'dev', '-n', 'a5', '--json']).json).toMatchObject({ reused: true, port: 10005, lockId: 'dev-a5-000000' });
+  const asked = box.run(['allocate', '-s', 'api', '--port', '10007', '--json']).json;
+  expect(asked.port).not.toBe(10007);
+  expect(asked.requestedPortNote).toContain('dev-a7-000000');
+});
+
+test('releasing settled allocations settles the rest anew, and below 1000 they come back into state.json', () => {
+  seed([...Array.from({ length: 1200 }, () => 'dev'), ...Array.from({ length: 1300 }, () => 'docs')]);
+  box.run(['allocate', '-s', 'api', '-q']);
+  const [first] = settledFiles();
+  expect(box.run(['release', 'dev-a3-000000', '--json']).code).toBe(0);
+  const [second] = settledFiles();
+  expect(settledFiles()).toHaveLength(1);
+  expect(second).not.toBe(first);
+  expect(stateFile().settled).toMatchObject({ file: second, count: 2499 });
+  expect(listed().some((a) => a.lockId === 'dev-a3-000000')).toBe(false);
+
+  expect(box.run(['release', '-s', 'docs', '--all', '--json']).code).toBe(0);
+  expect(stateFile().settled).toMatchObject({ count: 1199, types: ['dev'] });
+  expect(box.run(['release', '-s', 'dev', '--all', '--json']).code).toBe(0);
+  expect(settledFiles()).toEqual([]);
+  expect(stateFile().version).toBe(1);
+  expect(stateFile().settled).toBeUndefined();
+  expect(listed().map((a) => a.serviceType)).toEqual(['api']);
+});
+
+test('a settled file that is corrupt is reported by doctor, then moved aside with a warning; the call goes on', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  box.run(['allocate', '-s', 'api', '-q']);
+  const [file] = settledFiles();
+  fs.writeFileSync(path.join(box.home, file!), '{"version": 1, "allocations": [');
+  const doctor = box.run(['doctor', '--json']);
+  const state = doctor.json.error.details.checks.find((c: { name: string }) => c.name === 'state');
+  expect(state).toMatchObject({ status: 'fail' });
+  expect(state.message).toContain('2500 settled allocations cannot be used');
+  expect(fs.readFileSync(path.join(box.home, file!), 'utf8')).toBe('{"version": 1, "allocations": [');
+
+  const list = box.run(['list', '--json']);
+  expect(list.code).toBe(0);
+  expect(list.stderr).toContain('the settled allocations could not be used');
+  expect(list.json.allocations).toHaveLength(1);
+  const aside = fs.readdirSync(box.home).filter((n) => n.startsWith(`${file}.corrupt-`));
+  expect(aside).toHaveLength(1);
+  expect(fs.readFileSync(path.join(box.home, aside[0]!), 'utf8')).toBe('{"version": 1, "allocations": [');
+  expect(stateFile()).toMatchObject({ version: 1 });
+  expect(stateFile().settled).toBeUndefined();
+  const again = box.run(['list', '--json']);
+  expect([again.code, again.stderr, again.json.allocations.length]).toEqual([0, '', 1]);
+});
+
+test('a call killed after writing a settled file but before state.json leaves the state as it was; the next call clears the file', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  const text = fs.readFileSync(path.join(box.home, 'state.json'), 'utf8');
+  const killed = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'api', '-q'], {
+    env: { ...box.env, STYXY_TEST_KILL_AT: 'after-settled-write' },
+    cwd: box.cwd,
+    encoding: 'utf8',
+  });
+  expect(killed.signal).toBe('SIGKILL');
+  expect(fs.readFileSync(path.join(box.home, 'state.json'), 'utf8')).toBe(text);
+  expect(settledFiles()).toHaveLength(1);
+  const orphan = settledFiles()[0];
+
+  expect(box.run(['allocate', '-s', 'api', '-q']).code).toBe(0);
+  expect(settledFiles()).toHaveLength(1);
+  expect(settledFiles()[0]).not.toBe(orphan);
+  expect(listed()).toHaveLength(2501);
+});
+
+test('the persistent allocations made since are settled with the rest once there are 500 of them', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  box.run(['allocate', '-s', 'api', '-q']);
+  const [first] = settledFiles();
+  // 499 more persistent allocations as an everyday allocate leaves them: in state.json.
+  const state = stateFile();
+  for (let i = 0; i < 499; i++) {
+    state.allocations.push({
+      lockId: `docs-b${i}-000000`,
+      serviceType: 'docs',
+      instanceId: `b${i}`,
+      port: 20000 + i,
+      project: box.cwd,
+      owner: { kind: 'persistent' },
+      allocatedAt: '2026-01-01T00:00:00.000Z',
+    });
+  }
+  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify(state));
+  const made = box.run(['allocate', '-s', 'api', '--persistent', '--json']);
+  expect(made.code).toBe(0);
+  const [second] = settledFiles();
+  expect(settledFiles()).toHaveLength(1);
+  expect(second).not.toBe(first);
+  expect(stateFile().settled).toMatchObject({ file: second, count: 3000, types: ['api', 'dev', 'docs'] });
+  expect(stateFile().allocations.map((a: any) => a.owner.kind)).toEqual(['process']);
+  expect(listed()).toHaveLength(3001);
+});
