@@ -124,6 +124,16 @@ function checkState({ state, paths }: DoctorFacts): DoctorCheck[] {
       const recorded = `valid, ${count} allocation${count === 1 ? '' : 's'} recorded`;
       const settled = content.settled;
       if (!settled) return ok('state', recorded);
+      if (settled.mismatch) {
+        return [
+          {
+            name: 'state',
+            status: 'warn',
+            message: `${recorded}; ${settled.mismatch}`,
+            remedy: `The next styxy call gives state.json the true summary of ${settled.file}`,
+          },
+        ];
+      }
       if (settled.problem) {
         return [
           {
@@ -189,8 +199,8 @@ function checkLeftovers({ leftovers, paths }: DoctorFacts): DoctorCheck[] {
       {
         name: 'leftovers',
         status: 'warn',
-        message: `${corrupt.length} corrupt state file(s) kept for inspection: ${corrupt.join(', ')}`,
-        remedy: `Remove them when done: rm ${paths.home}/state.json.corrupt-*`,
+        message: `${corrupt.length} corrupt or set-aside state file(s) kept for inspection: ${corrupt.join(', ')}`,
+        remedy: `Remove them when done: rm ${corrupt.some((n) => n.startsWith('state.settled-')) ? corrupt.map((n) => `${paths.home}/${n}`).join(' ') : `${paths.home}/state.json.corrupt-*`}`,
       },
     ];
   }

@@ -40,6 +40,22 @@ export function summarize(file: string, allocations: readonly Allocation[]): Set
   return { file, count: allocations.length, ports, types: [...types].sort() };
 }
 
+/**
+ * A summary that can be what `summarize` wrote: ascending, disjoint runs of ports, one port for
+ * each allocation it counts (no two allocations hold one port). Any other (a hand edit) is not
+ * believed: the file is read instead, and the summary made anew.
+ */
+export function isWellFormedSummary(ref: SettledRef): boolean {
+  let ports = 0;
+  let after = 0;
+  for (const [first, last] of ref.ports) {
+    if (first <= after || last < first) return false;
+    ports += last - first + 1;
+    after = last + 1;
+  }
+  return ports === ref.count;
+}
+
 /** Marks the ports a summary says its allocations hold. */
 export function markSettledPorts(held: Uint8Array, ref: SettledRef | undefined): void {
   if (!ref) return;

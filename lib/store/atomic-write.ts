@@ -90,6 +90,32 @@ export function renameUnderLock(from: string, to: string): void {
   }
 }
 
+/**
+ * Removes `file` (one Styxy made and no longer needs). Under the lock it is first renamed into
+ * the holder's directory, so that a holder whose lock was taken over removes nothing. False when
+ * it was not there.
+ */
+export function removeUnderLock(file: string): boolean {
+  const holding = holdings.get(path.dirname(file));
+  const target = holding ? path.join(holding.stage, `${path.basename(file)}.tmp-${process.pid}-${randomHex(4)}`) : file;
+  if (holding) {
+    try {
+      seam.renameSync(file, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (exists(file)) throw lockCompromised(holding.lock, file);
+      return false;
+    }
+  }
+  try {
+    seam.unlinkSync(target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  return true;
+}
+
 /** Whether anything, a dangling symlink included, stands at `file`. */
 export function exists(file: string): boolean {
   try {

@@ -70,7 +70,7 @@ export function readHomeLeftovers(home: string): HomeLeftovers {
   const names = seam.readdirSync(home) as string[];
   return {
     temps: names.filter((n) => TEMP_FILE_PATTERN.test(n) || isDeadLockLeftover(n)),
-    corrupt: names.filter((n) => n.startsWith('state.json.corrupt-')),
+    corrupt: names.filter((n) => n.startsWith('state.json.corrupt-') || /^state\.settled-[0-9a-f]{16}\.json\.(corrupt|orphan)-/.test(n)),
   };
 }
 

@@ -1,10 +1,10 @@
 import { isAscii } from 'buffer';
 import path = require('path');
 import { StyxyError } from '../errors';
-import { decideLayout, isSettleable, SETTLED_FILE_PATTERN, summarize, withSettled, type Layout, type SettledRead } from '../core/settled';
+import { decideLayout, SETTLED_FILE_PATTERN, summarize, withSettled, type Layout, type SettledRead } from '../core/settled';
 import { emptyState, type Allocation, type SettledRef, type State } from '../core/types';
 import { randomHex } from '../os/random';
-import { renameUnderLock, writeFileAtomic } from './atomic-write';
+import { removeUnderLock, renameUnderLock, writeFileAtomic } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import { checkFileSafety } from './home';
 import type { StyxyPaths } from './paths';
@@ -56,6 +56,8 @@ export interface SettledFileFacts {
   count: number;
   /** Why it cannot be used; the state then holds only state.json's own allocations. */
   problem?: string;
+  /** Its summary in state.json says otherwise than the file (which is believed). */
+  mismatch?: string;
 }
 
 /**
@@ -63,12 +65,19 @@ export interface SettledFileFacts {
  * file's allocations in it, read without moving anything (what doctor reports).
  */
 export function inspectStateFile(paths: StyxyPaths, options: { whole?: boolean } = {}): StateFileContent {
-  const content = inspectStateText(paths);
-  if (!options.whole || content.kind !== 'ok' || !content.state.settled) return content;
-  const ref = content.state.settled;
-  const found = readSettledFile(path.join(paths.home, ref.file), ref);
-  if ('allocations' in found) return { kind: 'ok', state: withSettled(content.state, found.allocations), settled: { file: ref.file, count: ref.count } };
-  return { kind: 'ok', state: withSettled(content.state, []), settled: { file: ref.file, count: ref.count, problem: found.reason } };
+  // Read without the lock (doctor): a call that settles anew between the two reads replaces the file, so a missing one is looked for once more.
+  for (let attempt = 0; ; attempt++) {
+    const content = inspectStateText(paths);
+    if (!options.whole || content.kind !== 'ok' || !content.state.settled) return content;
+    const ref = content.state.settled;
+    const found = readSettledFile(path.join(paths.home, ref.file), ref);
+    if ('allocations' in found) {
+      const facts = { file: ref.file, count: found.allocations.length, ...(found.mismatch && { mismatch: found.mismatch }) };
+      return { kind: 'ok', state: withSettled(content.state, found.allocations), settled: facts };
+    }
+    if (found.present || attempt > 0)
+      return { kind: 'ok', state: withSettled(content.state, []), settled: { file: ref.file, count: ref.count, problem: found.reason } };
+  }
 }
 
 function inspectStateText(paths: StyxyPaths): StateFileContent {
@@ -137,8 +146,20 @@ export function mergeSettled(paths: StyxyPaths, now: number, read: StateRead): S
   if (!ref) return read;
   const file = path.join(paths.home, ref.file);
   const found = readSettledFile(file, ref);
-  // The text of state.json's own allocations is still theirs: they follow the settled ones.
-  if ('allocations' in found) return { ...read, state: withSettled(read.state, found.allocations), settled: { ref, allocations: found.allocations } };
+  if ('allocations' in found) {
+    if (found.mismatch) {
+      // The file is what holds them: state.json is given its true summary at once, for the allocates that read only that.
+      const corrected = summarize(ref.file, found.allocations);
+      writeFileAtomic(paths.state, serializeState({ ...read.state, settled: corrected }));
+      return {
+        state: withSettled(read.state, found.allocations),
+        settled: { ref: corrected, allocations: found.allocations },
+        settledProblem: { reason: found.mismatch },
+      };
+    }
+    // The text of state.json's own allocations is still theirs: they follow the settled ones.
+    return { ...read, state: withSettled(read.state, found.allocations), settled: { ref, allocations: found.allocations } };
+  }
   const without = withSettled(read.state, []);
   let movedTo: string | undefined;
   if (found.present) {
@@ -150,21 +171,33 @@ export function mergeSettled(paths: StyxyPaths, now: number, read: StateRead): S
   return { state: without, settledProblem: { reason: found.reason, ...(movedTo && { movedTo }) } };
 }
 
-/** The allocations of a settled file, checked as state.json's are and against its summary. */
-function readSettledFile(file: string, ref: SettledRef): { allocations: Allocation[] } | { reason: string; present: boolean } {
+/**
+ * The allocations of a settled file, checked as state.json's are. A file that cannot be read
+ * for another reason than its content (EIO, EACCES) fails the call, as state.json's does; one
+ * whose summary says otherwise than it (hand-edited) is believed over its summary, and said.
+ */
+function readSettledFile(file: string, ref: SettledRef): { allocations: Allocation[]; mismatch?: string } | { reason: string; present: boolean } {
   if (!checkFileSafety(file)) return { reason: `${ref.file} is missing`, present: false };
+  let bytes: Buffer;
+  try {
+    bytes = readBytesCapped(file, STATE_MAX_BYTES);
+    faultPoint('after-settled-read');
+  } catch (err) {
+    if (err instanceof FileTooLarge) return { reason: `${ref.file} is ${err.reason}`, present: true };
+    throw err;
+  }
   let data: unknown;
   try {
-    data = JSON.parse(decodeText(readBytesCapped(file, STATE_MAX_BYTES)));
-  } catch (err) {
-    return { reason: err instanceof FileTooLarge ? `${ref.file} is ${err.reason}` : `${ref.file} is not valid JSON`, present: true };
+    data = JSON.parse(decodeText(bytes));
+  } catch {
+    return { reason: `${ref.file} is not valid JSON`, present: true };
   }
   const state = data as State;
   if (!isSurelyValidState(data) && validateStateShape(data).length > 0) return { reason: `${ref.file} does not match the state schema`, present: true };
-  if (state.version !== 1 || state.settled || !state.allocations.every(isSettleable))
-    return { reason: `${ref.file} holds more than persistent allocations`, present: true };
-  if (state.allocations.length !== ref.count) return { reason: `${ref.file} holds ${state.allocations.length} allocations, not ${ref.count}`, present: true };
-  return { allocations: state.allocations };
+  if (state.version !== 1 || state.settled) return { reason: `${ref.file} is not a settled file (it has a version or summary of its own)`, present: true };
+  const actual = summarize(ref.file, state.allocations);
+  const same = JSON.stringify(actual) === JSON.stringify(ref);
+  return same ? { allocations: state.allocations } : { allocations: state.allocations, mismatch: `the summary of ${ref.file} in state.json did not match it` };
 }
 
 export function stateTooNew(paths: StyxyPaths, version: number): StyxyError {
@@ -181,9 +214,9 @@ export function stateTooNew(paths: StyxyPaths, version: number): StyxyError {
 function moveAside(paths: StyxyPaths, now: number, corruptReason: string): StateRead {
   const suffix = `.corrupt-${isoTime(now).replace(/[:.]/g, '-')}`;
   const movedCorruptTo = `${paths.state}${suffix}`;
-  renameUnderLock(paths.state, movedCorruptTo);
-  // Whatever it referred to goes aside with it, never taken for a leftover.
+  // Whatever it referred to goes aside with it, first: never taken for a leftover, even by a call after one killed here.
   for (const name of settledFiles(paths)) renameUnderLock(path.join(paths.home, name), path.join(paths.home, `${name}${suffix}`));
+  renameUnderLock(paths.state, movedCorruptTo);
   return { state: emptyState(), movedCorruptTo, corruptReason };
 }
 
@@ -192,21 +225,27 @@ function settledFiles(paths: StyxyPaths, names?: readonly string[]): string[] {
 }
 
 /**
- * Removes the settled files the state read does not refer to: left by a call killed between
- * writing a new one and state.json (or before removing the one it replaced). Under the lock,
- * after a state was read whole or found missing; a state moved aside took its files with it.
+ * Sets aside the settled files the state read does not refer to, as
+ * `<name>.orphan-<timestamp>`, never deleting one: a call killed between writing a new one and
+ * state.json (or before removing the one it replaced) leaves a copy of allocations the state
+ * still has, but a state.json put back by hand, or removed, can leave the only one. Returns the
+ * names set aside, for the warning.
  */
-export function sweepSettledLeftovers(paths: StyxyPaths, names: readonly string[], read: StateRead): void {
-  if (read.movedCorruptTo) return;
+export function setAsideSettledLeftovers(paths: StyxyPaths, names: readonly string[], read: StateRead, now: number): string[] {
+  if (read.movedCorruptTo) return [];
   const current = read.settled?.ref.file ?? read.state.settled?.file;
+  const suffix = `.orphan-${isoTime(now).replace(/[:.]/g, '-')}`;
+  const moved: string[] = [];
   for (const name of settledFiles(paths, names)) {
     if (name === current) continue;
     try {
-      seam.unlinkSync(path.join(paths.home, name));
-    } catch {
-      /* gone already */
+      renameUnderLock(path.join(paths.home, name), path.join(paths.home, `${name}${suffix}`));
+      moved.push(`${name}${suffix}`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+  return moved;
 }
 
 /**
@@ -229,14 +268,8 @@ export function writeState(paths: StyxyPaths, state: State, read?: StateRead): v
   // Below a few hundred allocations, serializing them costs less than making the patterns that show the text can be kept.
   const source = read?.source && read.source.text.length >= KEEP_TEXT_FROM ? read.source : undefined;
   writeFileAtomic(paths.state, serializeState(written, source));
-  const now = written.settled?.file;
-  if (previous && previous !== now) {
-    try {
-      seam.unlinkSync(path.join(paths.home, previous));
-    } catch {
-      /* the next call sweeps it */
-    }
-  }
+  // Every allocation the file replaced held is in state.json or the new file now, or was released.
+  if (previous && previous !== written.settled?.file) removeUnderLock(path.join(paths.home, previous));
 }
 
 /**

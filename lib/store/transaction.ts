@@ -6,7 +6,8 @@ import { seam } from './fs-seam';
 import { checkFileSafety, ensureHome } from './home';
 import { acquireLock, sweepLockLeftovers, type LockHandle } from './lock';
 import { TEMP_FILE_PATTERN, type StyxyPaths } from './paths';
-import { mergeSettled, readState, sweepSettledLeftovers, writeState, type StateRead } from './state-file';
+import { mergeSettled, readState, setAsideSettledLeftovers, writeState, type StateRead } from './state-file';
+import { isWellFormedSummary } from '../core/settled';
 import { isoTime } from '../core/time';
 
 export interface TransactionContext {
@@ -73,7 +74,8 @@ export async function withTransaction<T>(
     const names = sweepTempFiles(paths);
     const config = options.configOptional ? loadConfigWarning(ctx) : loadConfig(paths, ctx.cwd);
     let read = readState(paths, ctx.now(), { settled: options.summaryWillDo ? 'summary' : 'merge' });
-    if (read.state.settled && !options.summaryWillDo?.(config, read.state)) read = mergeSettled(paths, ctx.now(), read);
+    const summary = read.state.settled;
+    if (summary && (!isWellFormedSummary(summary) || !options.summaryWillDo?.(config, read.state))) read = mergeSettled(paths, ctx.now(), read);
     if (read.movedCorruptTo) {
       ctx.warn(`styxy: state.json was unusable (${read.corruptReason}); moved it to ${read.movedCorruptTo} and started from an empty state`);
     }
@@ -81,7 +83,12 @@ export async function withTransaction<T>(
       const { reason, movedTo } = read.settledProblem;
       ctx.warn(`styxy: the settled allocations could not be used (${reason})${movedTo ? `; moved the file to ${movedTo}` : ''}; going on without them`);
     }
-    sweepSettledLeftovers(paths, names, read);
+    const orphans = setAsideSettledLeftovers(paths, names, read, ctx.now());
+    if (orphans.length > 0) {
+      ctx.warn(
+        `styxy: set aside ${orphans.join(', ')}: settled allocations state.json does not refer to (left by an interrupted write, or by a state.json put back or removed); kept for inspection`,
+      );
+    }
     const outcome = await work({ config, state: read.state });
     const configBackup = writeOutcome(ctx, lock, read, outcome);
     recordCommit(ctx, outcome, configBackup);

@@ -131,7 +131,7 @@ test('a settled file that is corrupt is reported by doctor, then moved aside wit
   expect([again.code, again.stderr, again.json.allocations.length]).toEqual([0, '', 1]);
 });
 
-test('a call killed after writing a settled file but before state.json leaves the state as it was; the next call clears the file', () => {
+test('a call killed after writing a settled file but before state.json leaves the state as it was; the next call sets the file aside', () => {
   seed(Array.from({ length: 2500 }, () => 'dev'));
   const text = fs.readFileSync(path.join(box.home, 'state.json'), 'utf8');
   const killed = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'api', '-q'], {
@@ -144,9 +144,65 @@ test('a call killed after writing a settled file but before state.json leaves th
   expect(settledFiles()).toHaveLength(1);
   const orphan = settledFiles()[0];
 
-  expect(box.run(['allocate', '-s', 'api', '-q']).code).toBe(0);
+  const next = box.run(['allocate', '-s', 'api', '-q']);
+  expect(next.code).toBe(0);
+  expect(next.stderr).toContain(`set aside ${orphan}.orphan-`);
   expect(settledFiles()).toHaveLength(1);
   expect(settledFiles()[0]).not.toBe(orphan);
+  expect(fs.readdirSync(box.home).filter((n) => n.startsWith(`${orphan}.orphan-`))).toHaveLength(1);
+  expect(listed()).toHaveLength(2501);
+});
+
+test('a settled file that state.json does not refer to is set aside, never deleted, and doctor lists it', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  box.run(['allocate', '-s', 'api', '-q']);
+  const [file] = settledFiles();
+  const settledText = fs.readFileSync(path.join(box.home, file!), 'utf8');
+  fs.renameSync(path.join(box.home, 'state.json'), path.join(box.dir, 'state.json.kept'));
+  const list = box.run(['list', '--json']);
+  expect(list.code).toBe(0);
+  expect(list.json.allocations).toEqual([]);
+  expect(list.stderr).toContain('set aside');
+  const [aside] = fs.readdirSync(box.home).filter((n) => n.startsWith(`${file}.orphan-`));
+  expect(fs.readFileSync(path.join(box.home, aside!), 'utf8')).toBe(settledText);
+  const doctor = box.run(['doctor', '--json']);
+  const leftovers = (doctor.json.checks ?? doctor.json.error.details.checks).find((c: { name: string }) => c.name === 'leftovers');
+  expect(leftovers.message).toContain(aside);
+  // Put back, both are as they were: the allocations come back.
+  fs.renameSync(path.join(box.dir, 'state.json.kept'), path.join(box.home, 'state.json'));
+  fs.renameSync(path.join(box.home, aside!), path.join(box.home, file!));
+  expect(listed()).toHaveLength(2501);
+});
+
+test('a summary that does not match its file is made anew from the file: nothing dropped, no port handed out twice', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  box.writeConfig({ service_types: { over: { port_range: [10000, 10005] } } });
+  box.run(['allocate', '-s', 'api', '-q']);
+  const state = stateFile();
+  const truth = state.settled;
+  // A hand edit: runs that cannot be, and a count one short.
+  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ ...state, settled: { ...truth, ports: [[12499, 10000]] } }));
+  const over = box.run(['allocate', '-s', 'over', '--json']);
+  expect(over.json.error.code).toBe('RANGE_EXHAUSTED');
+  expect(over.stderr).toContain('did not match');
+  expect(stateFile().settled).toEqual(truth);
+  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ ...stateFile(), settled: { ...truth, count: 2499 } }));
+  const list = box.run(['list', '--json']);
+  expect(list.json.allocations).toHaveLength(2501);
+  expect(list.stderr).toContain('did not match');
+  expect(stateFile().settled).toEqual(truth);
+});
+
+test('an I/O error reading the settled file fails the call and changes nothing', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  box.run(['allocate', '-s', 'api', '-q']);
+  const [file] = settledFiles();
+  const before = [fileFacts('state.json'), fileFacts(file!)];
+  const r = box.run(['list', '--json'], { env: { STYXY_TEST_FAIL_AT: 'after-settled-read' } });
+  expect(r.code).not.toBe(0);
+  expect(r.json.error.message).toContain('injected I/O error');
+  expect([fileFacts('state.json'), fileFacts(file!)]).toEqual(before);
+  expect(settledFiles()).toEqual([file]);
   expect(listed()).toHaveLength(2501);
 });
 

@@ -1,4 +1,13 @@
-import { decideLayout, markSettledPorts, SETTLE_FROM, summarize, UNSETTLE_BELOW, UNSETTLED_MAX, withSettled } from '../../../lib/core/settled';
+import {
+  decideLayout,
+  isWellFormedSummary,
+  markSettledPorts,
+  SETTLE_FROM,
+  summarize,
+  UNSETTLE_BELOW,
+  UNSETTLED_MAX,
+  withSettled,
+} from '../../../lib/core/settled';
 import type { Allocation, Owner, State } from '../../../lib/core/types';
 
 const persistent: Owner = { kind: 'persistent' };
@@ -32,6 +41,41 @@ describe('summarize', () => {
       types: ['api', 'web'],
     });
     expect(summarize(FILE, [])).toEqual({ file: FILE, count: 0, ports: [], types: [] });
+  });
+
+  test('only a summary that summarize could have written is believed', () => {
+    const ref = summarize(FILE, [...allocations(3), ...allocations(2, persistent, 10)]);
+    expect(isWellFormedSummary(ref)).toBe(true);
+    expect(isWellFormedSummary(summarize(FILE, []))).toBe(true);
+    expect(isWellFormedSummary({ ...ref, count: 4 })).toBe(false);
+    expect(isWellFormedSummary({ ...ref, ports: [[10002, 10000]], count: 3 })).toBe(false);
+    expect(
+      isWellFormedSummary({
+        ...ref,
+        ports: [
+          [10010, 10011],
+          [10000, 10002],
+        ],
+      }),
+    ).toBe(false);
+    expect(
+      isWellFormedSummary({
+        ...ref,
+        ports: [
+          [10000, 10002],
+          [10002, 10003],
+        ],
+      }),
+    ).toBe(false);
+    expect(
+      isWellFormedSummary({
+        ...ref,
+        ports: [
+          [10000, 10002],
+          [10003, 10004],
+        ],
+      }),
+    ).toBe(false);
   });
 
   test('markSettledPorts marks exactly the runs', () => {
