@@ -269,7 +269,14 @@ export function writeState(paths: StyxyPaths, state: State, read?: StateRead): v
   const source = read?.source && read.source.text.length >= KEEP_TEXT_FROM ? read.source : undefined;
   writeFileAtomic(paths.state, serializeState(written, source));
   // Every allocation the file replaced held is in state.json or the new file now, or was released.
-  if (previous && previous !== written.settled?.file) removeUnderLock(path.join(paths.home, previous));
+  // The state is written: failing to remove the old file must not report it as not written (the next call sets it aside).
+  if (previous && previous !== written.settled?.file) {
+    try {
+      removeUnderLock(path.join(paths.home, previous));
+    } catch {
+      /* left for the next call */
+    }
+  }
 }
 
 /**
