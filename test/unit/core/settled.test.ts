@@ -48,34 +48,22 @@ describe('summarize', () => {
     expect(isWellFormedSummary(ref)).toBe(true);
     expect(isWellFormedSummary(summarize(FILE, []))).toBe(true);
     expect(isWellFormedSummary({ ...ref, count: 4 })).toBe(false);
-    expect(isWellFormedSummary({ ...ref, ports: [[10002, 10000]], count: 3 })).toBe(false);
-    expect(
-      isWellFormedSummary({
-        ...ref,
-        ports: [
-          [10010, 10011],
-          [10000, 10002],
-        ],
-      }),
-    ).toBe(false);
-    expect(
-      isWellFormedSummary({
-        ...ref,
-        ports: [
-          [10000, 10002],
-          [10002, 10003],
-        ],
-      }),
-    ).toBe(false);
-    expect(
-      isWellFormedSummary({
-        ...ref,
-        ports: [
-          [10000, 10002],
-          [10003, 10004],
-        ],
-      }),
-    ).toBe(false);
+    const runs: [number, number][][] = [
+      [[10002, 10000]], // backwards
+      [
+        [10010, 10011],
+        [10000, 10002],
+      ], // out of order
+      [
+        [10000, 10002],
+        [10002, 10003],
+      ], // overlapping
+      [
+        [10000, 10002],
+        [10003, 10004],
+      ], // touching: summarize writes one run
+    ];
+    for (const ports of runs) expect(isWellFormedSummary({ ...ref, ports, count: ports.reduce((n, [a, b]) => n + Math.abs(b - a) + 1, 0) })).toBe(false);
   });
 
   test('markSettledPorts marks exactly the runs', () => {
