@@ -134,6 +134,9 @@ function checkState({ state, paths }: DoctorFacts): DoctorCheck[] {
           },
         ];
       }
+      if (settled.restorable) {
+        return [{ name: 'state', status: 'warn', message: `${recorded} in state.json; ${settled.problem}`, remedy: 'Run any styxy command' }];
+      }
       if (settled.problem) {
         return [
           {
@@ -200,7 +203,9 @@ function checkLeftovers({ leftovers, paths }: DoctorFacts): DoctorCheck[] {
         name: 'leftovers',
         status: 'warn',
         message: `${corrupt.length} corrupt or set-aside state file(s) kept for inspection: ${corrupt.join(', ')}`,
-        remedy: `Remove them when done: rm ${corrupt.some((n) => n.startsWith('state.settled-')) ? corrupt.map((n) => `${paths.home}/${n}`).join(' ') : `${paths.home}/state.json.corrupt-*`}`,
+        remedy: corrupt.some((n) => n.startsWith('state.settled-'))
+          ? `Each state.settled-… file holds persistent allocations that no state.json refers to (the next call puts one back if state.json names it again); look at them before you remove them: ls -l ${corrupt.map((n) => `${paths.home}/${n}`).join(' ')}`
+          : `Remove them when done: rm ${paths.home}/state.json.corrupt-*`,
       },
     ];
   }

@@ -8,7 +8,7 @@ import { checkFileSafety, checkHomeSafety } from '../store/home';
 import { homeExists, isWritableDir, readDiskSpace, readHomeLeftovers, readRootOwnership } from '../store/home-inspection';
 import { loadConfig } from '../store/config-files';
 import { inspectLock } from '../store/lock';
-import { inspectStateFile, type StateFileContent } from '../store/state-file';
+import { inspectStateFile, settledFilesIn, type StateFileContent } from '../store/state-file';
 import type { TransactionContext } from '../store/transaction';
 import { judgeFacts, type AllocationFacts, type DoctorCheck, type DoctorFacts, type Fact } from './doctor-checks';
 
@@ -52,7 +52,11 @@ function gatherFacts(ctx: TransactionContext): DoctorFacts {
   const ownership = read(() => readRootOwnership(paths.home));
   const exists = homeExists(paths.home);
   const home = exists ? read(() => readHomeSafety(paths.home)) : null;
-  const files = exists ? read(() => [paths.state, paths.config, paths.audit].filter((file) => checkFileSafety(file)).map((file) => path.basename(file))) : null;
+  const files = exists
+    ? read(() =>
+        [paths.state, ...settledFilesIn(paths.home), paths.config, paths.audit].filter((file) => checkFileSafety(file)).map((file) => path.basename(file)),
+      )
+    : null;
   const config = read(() => loadConfig(paths, ctx.cwd));
   const state = read(() => inspectStateFile(paths, { whole: true }));
   const lock = read(() => inspectLock(paths.lock, now));

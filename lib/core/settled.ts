@@ -37,7 +37,30 @@ export function summarize(file: string, allocations: readonly Allocation[]): Set
     if (last && last[1] === port - 1) last[1] = port;
     else ports.push([port, port]);
   }
-  return { file, count: allocations.length, ports, types: [...types].sort() };
+  const sorted = [...types].sort();
+  return { file, count: allocations.length, ports, types: sorted, check: summaryCheck(allocations.length, ports, sorted) };
+}
+
+/**
+ * The summary's own check: FNV-1a over its count, runs and types. Not a seal against anyone who
+ * means it (anyone who can write state.json can write its allocations too), but a summary edited
+ * by hand, or cut short, is not believed: the file is read instead.
+ */
+export function summaryCheck(count: number, ports: readonly (readonly [number, number])[], types: readonly string[]): string {
+  let hash = 0x811c9dc5;
+  const mix = (value: number): void => {
+    hash = Math.imul(hash ^ value, 0x01000193) >>> 0;
+  };
+  mix(count);
+  for (const [first, last] of ports) {
+    mix(first);
+    mix(last);
+  }
+  for (const type of types) {
+    for (let i = 0; i < type.length; i++) mix(type.charCodeAt(i));
+    mix(0x2c);
+  }
+  return hash.toString(16).padStart(8, '0');
 }
 
 /**
@@ -53,7 +76,7 @@ export function isWellFormedSummary(ref: SettledRef): boolean {
     ports += last - first + 1;
     after = last + 1;
   }
-  return ports === ref.count;
+  return ports === ref.count && ref.check === summaryCheck(ref.count, ref.ports, ref.types);
 }
 
 /** Marks the ports a summary says its allocations hold. */

@@ -58,6 +58,8 @@ export interface SettledFileFacts {
   problem?: string;
   /** Its summary in state.json says otherwise than the file (which is believed). */
   mismatch?: string;
+  /** Missing, but a copy set aside as unreferenced is there, which the next call puts back. */
+  restorable?: string;
 }
 
 /**
@@ -75,8 +77,11 @@ export function inspectStateFile(paths: StyxyPaths, options: { whole?: boolean }
       const facts = { file: ref.file, count: found.allocations.length, ...(found.mismatch && { mismatch: found.mismatch }) };
       return { kind: 'ok', state: withSettled(content.state, found.allocations), settled: facts };
     }
-    if (found.present || attempt > 0)
-      return { kind: 'ok', state: withSettled(content.state, []), settled: { file: ref.file, count: ref.count, problem: found.reason } };
+    if (found.present || attempt > 0) {
+      const copy = found.present ? null : setAsideCopy(paths, ref.file);
+      const problem = copy ? `${found.reason}; its copy set aside as ${copy} is put back by the next call` : found.reason;
+      return { kind: 'ok', state: withSettled(content.state, []), settled: { file: ref.file, count: ref.count, problem, ...(copy && { restorable: copy }) } };
+    }
   }
 }
 
@@ -145,7 +150,13 @@ export function mergeSettled(paths: StyxyPaths, now: number, read: StateRead): S
   const ref = read.state.settled;
   if (!ref) return read;
   const file = path.join(paths.home, ref.file);
-  const found = readSettledFile(file, ref);
+  let found = readSettledFile(file, ref);
+  const copy = !('allocations' in found) && !found.present ? setAsideCopy(paths, ref.file) : null;
+  if (copy) {
+    // Set aside while state.json was away (moved, then put back): the very file it names, back in its place.
+    renameUnderLock(path.join(paths.home, copy), file);
+    found = readSettledFile(file, ref);
+  }
   if ('allocations' in found) {
     if (found.mismatch) {
       // The file is what holds them: state.json is given its true summary at once, for the allocates that read only that.
@@ -169,6 +180,12 @@ export function mergeSettled(paths: StyxyPaths, now: number, read: StateRead): S
   // state.json no longer refers to it, whatever the command goes on to write: said once.
   writeFileAtomic(paths.state, serializeState(without));
   return { state: without, settledProblem: { reason: found.reason, ...(movedTo && { movedTo }) } };
+}
+
+/** The newest copy of settled file `name` set aside as unreferenced (`<name>.orphan-<time>`), or null. */
+function setAsideCopy(paths: StyxyPaths, name: string): string | null {
+  const copies = (seam.readdirSync(paths.home) as string[]).filter((n) => n.startsWith(`${name}.orphan-`)).sort();
+  return copies[copies.length - 1] ?? null;
 }
 
 /**
@@ -222,6 +239,11 @@ function moveAside(paths: StyxyPaths, now: number, corruptReason: string): State
 
 function settledFiles(paths: StyxyPaths, names?: readonly string[]): string[] {
   return (names ?? (seam.readdirSync(paths.home) as string[])).filter((name) => SETTLED_FILE_PATTERN.test(name));
+}
+
+/** The settled files in `home`, whole paths (doctor checks each as it checks state.json). */
+export function settledFilesIn(home: string): string[] {
+  return (seam.readdirSync(home) as string[]).filter((name) => SETTLED_FILE_PATTERN.test(name)).map((name) => path.join(home, name));
 }
 
 /**

@@ -44,11 +44,12 @@ export function isSurelyValidState(data: unknown): boolean {
   return true;
 }
 
-/** `settled`: four keys, each present with its type (schemas/state.schema.json, `settledRef`). */
+/** `settled`: five keys, each present with its type (schemas/state.schema.json, `settledRef`). */
 function isSurelyValidSettledRef(ref: unknown): boolean {
-  if (!isPlainObject(ref) || countKeys(ref) !== 4) return false;
-  const { file, count, ports, types } = ref as Record<string, unknown>;
+  if (!isPlainObject(ref) || countKeys(ref) !== 5) return false;
+  const { file, count, ports, types, check } = ref as Record<string, unknown>;
   if (typeof file !== 'string' || !SETTLED_FILE_PATTERN.test(file) || !Number.isInteger(count) || (count as number) < 0) return false;
+  if (typeof check !== 'string' || !/^[0-9a-f]{8}$/.test(check)) return false;
   if (!Array.isArray(ports) || !Array.isArray(types)) return false;
   for (const run of ports) {
     if (!Array.isArray(run) || run.length !== 2) return false;

@@ -81,7 +81,11 @@ export async function withTransaction<T>(
     }
     if (read.settledProblem) {
       const { reason, movedTo } = read.settledProblem;
-      ctx.warn(`styxy: the settled allocations could not be used (${reason})${movedTo ? `; moved the file to ${movedTo}` : ''}; going on without them`);
+      ctx.warn(
+        read.settled
+          ? `styxy: ${reason}; wrote the true one into state.json (no allocation was dropped)`
+          : `styxy: the settled allocations could not be used (${reason})${movedTo ? `; moved the file to ${movedTo}` : ''}; going on without them`,
+      );
     }
     const orphans = setAsideSettledLeftovers(paths, names, read, ctx.now());
     if (orphans.length > 0) {

@@ -168,10 +168,17 @@ test('a settled file that state.json does not refer to is set aside, never delet
   const doctor = box.run(['doctor', '--json']);
   const leftovers = (doctor.json.checks ?? doctor.json.error.details.checks).find((c: { name: string }) => c.name === 'leftovers');
   expect(leftovers.message).toContain(aside);
-  // Put back, both are as they were: the allocations come back.
+  expect(leftovers.remedy).not.toContain('rm ');
+  // state.json put back: doctor says the copy set aside goes back, and the next call puts it back.
   fs.renameSync(path.join(box.dir, 'state.json.kept'), path.join(box.home, 'state.json'));
-  fs.renameSync(path.join(box.home, aside!), path.join(box.home, file!));
-  expect(listed()).toHaveLength(2501);
+  const told = box.run(['doctor', '--json']);
+  const state = (told.json.checks ?? told.json.error.details.checks).find((c: { name: string }) => c.name === 'state');
+  expect(state).toMatchObject({ status: 'warn' });
+  expect(state.message).toContain(`its copy set aside as ${aside} is put back by the next call`);
+  const back = box.run(['list', '--json']);
+  expect([back.code, back.stderr, back.json.allocations.length]).toEqual([0, '', 2501]);
+  expect(settledFiles()).toEqual([file]);
+  expect(fs.readFileSync(path.join(box.home, file!), 'utf8')).toBe(settledText);
 });
 
 test('a summary that does not match its file is made anew from the file: nothing dropped, no port handed out twice', () => {
@@ -190,6 +197,11 @@ test('a summary that does not match its file is made anew from the file: nothing
   const list = box.run(['list', '--json']);
   expect(list.json.allocations).toHaveLength(2501);
   expect(list.stderr).toContain('did not match');
+  expect(list.stderr).toContain('no allocation was dropped');
+  expect(stateFile().settled).toEqual(truth);
+  // Runs moved by hand, the count kept: the summary's check tells, and no held port goes out.
+  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ ...stateFile(), settled: { ...truth, ports: [[20000, 22499]] } }));
+  expect(box.run(['allocate', '-s', 'over', '--json']).json.error.code).toBe('RANGE_EXHAUSTED');
   expect(stateFile().settled).toEqual(truth);
 });
 

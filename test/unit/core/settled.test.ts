@@ -4,6 +4,7 @@ import {
   markSettledPorts,
   SETTLE_FROM,
   summarize,
+  summaryCheck,
   UNSETTLE_BELOW,
   UNSETTLED_MAX,
   withSettled,
@@ -31,7 +32,10 @@ const FILE = 'state.settled-0123456789abcdef.json';
 describe('summarize', () => {
   test('ports as ascending, disjoint runs; types each once, sorted', () => {
     const list = [...allocations(3), ...allocations(2, persistent, 10)].reverse();
-    expect(summarize(FILE, list)).toEqual({
+    const summary = summarize(FILE, list);
+    expect(summary.check).toBe(summaryCheck(5, summary.ports, ['api', 'web']));
+    expect(summary).toEqual({
+      check: summary.check,
       file: FILE,
       count: 5,
       ports: [
@@ -40,7 +44,10 @@ describe('summarize', () => {
       ],
       types: ['api', 'web'],
     });
-    expect(summarize(FILE, [])).toEqual({ file: FILE, count: 0, ports: [], types: [] });
+    expect(summarize(FILE, [])).toEqual({ file: FILE, count: 0, ports: [], types: [], check: summaryCheck(0, [], []) });
+    // The check changes with each of the three.
+    const checks = [summaryCheck(5, [[1, 5]], ['a']), summaryCheck(5, [[2, 6]], ['a']), summaryCheck(5, [[1, 5]], ['b']), summaryCheck(6, [[1, 5]], ['a'])];
+    expect(new Set(checks).size).toBe(4);
   });
 
   test('only a summary that summarize could have written is believed', () => {
@@ -48,6 +55,15 @@ describe('summarize', () => {
     expect(isWellFormedSummary(ref)).toBe(true);
     expect(isWellFormedSummary(summarize(FILE, []))).toBe(true);
     expect(isWellFormedSummary({ ...ref, count: 4 })).toBe(false);
+    expect(
+      isWellFormedSummary({
+        ...ref,
+        ports: [
+          [20000, 20002],
+          [20010, 20011],
+        ],
+      }),
+    ).toBe(false); // moved, same count: the check tells
     const runs: [number, number][][] = [
       [[10002, 10000]], // backwards
       [
