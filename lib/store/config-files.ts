@@ -1,5 +1,5 @@
 import path = require('path');
-import { StyxyError } from '../errors';
+import { isStyxyError, StyxyError } from '../errors';
 import { builtInConfig } from '../core/defaults';
 import { describeSchemaErrors, findConfigProblems, mergeConfigLayers, type ConfigProblem, type MergedConfig, type NamedLayer } from '../core/config-rules';
 import type { ConfigLayer } from '../core/types';
@@ -54,7 +54,11 @@ export function readConfigLayer(file: string, mustBeSafe: boolean): { layer: Con
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { layer: null, problems: [] };
     if (err instanceof FileTooLarge) return { layer: null, problems: [{ file, path: '/', message: `too large: ${err.reason}` }] };
-    return { layer: null, problems: [{ file, path: '/', message: `cannot read: ${(err as Error).message}` }] };
+    const unreadable = isStyxyError(err) && err.code === 'UNSAFE_HOME';
+    return {
+      layer: null,
+      problems: [{ file, path: '/', message: unreadable ? `cannot read: permission denied (chmod u+rw ${file})` : `cannot read: ${(err as Error).message}` }],
+    };
   }
   let data: unknown;
   try {

@@ -1,3 +1,5 @@
+import { StyxyError } from '../errors';
+import { shellWord } from '../core/shell-word';
 import { seam } from './fs-seam';
 
 /**
@@ -24,9 +26,27 @@ export class FileTooLarge extends Error {
   }
 }
 
+/**
+ * Opens one of Styxy's files for reading. One its owner may not read (mode 000, say) is said to
+ * be so, with the remedy, rather than as an unexpected error.
+ */
+function openForReading(file: string): number {
+  try {
+    return seam.openSync(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    throw new StyxyError('UNSAFE_HOME', `${file} cannot be read: permission denied; nothing was changed`, {
+      details: { path: file, errno: code },
+      suggestions: [`Give it back to yourself, readable: chmod u+rw ${shellWord(file)}`],
+      cause: err,
+    });
+  }
+}
+
 /** Reads a UTF-8 file unless it is larger than `limit` bytes (checked on the open file, before reading a byte of it). */
 export function readTextCapped(file: string, limit: number): string {
-  const fd = seam.openSync(file, 'r');
+  const fd = openForReading(file);
   try {
     const size = seam.fstatSync(fd).size;
     if (size > limit) throw new FileTooLarge(file, size, limit);
@@ -38,7 +58,7 @@ export function readTextCapped(file: string, limit: number): string {
 
 /** The bytes of a file unless it is larger than `limit` (checked on the open file, before reading a byte of it). */
 export function readBytesCapped(file: string, limit: number): Buffer {
-  const fd = seam.openSync(file, 'r');
+  const fd = openForReading(file);
   try {
     const size = seam.fstatSync(fd).size;
     if (size > limit) throw new FileTooLarge(file, size, limit);

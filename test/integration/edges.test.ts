@@ -357,6 +357,69 @@ describe('a home that does not move with the working directory (item 5)', () => 
   });
 });
 
+describe('a file of its home its owner cannot read', () => {
+  asRootTest('state.json, a settled file and config.json at mode 000: UNSAFE_HOME or INVALID_CONFIG naming the file and the remedy; nothing changed', () => {
+    const user = scratchUser(box.dir);
+    try {
+      const home = path.join(user.home, '.styxy');
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NO_COLOR: '1', HOME: user.home, STYXY_HOME: home };
+      expect(user.run(['allocate', '-s', 'dev', '-q'], env, user.home).code).toBe(0);
+      const state = path.join(home, 'state.json');
+      const text = fs.readFileSync(state, 'utf8');
+      fs.chmodSync(state, 0);
+      for (const args of [
+        ['allocate', '-s', 'dev', '--json'],
+        ['list', '--json'],
+      ]) {
+        const r = user.run(args, env, user.home);
+        expect([r.code, r.json.error.code, r.json.error.message]).toEqual([
+          11,
+          'UNSAFE_HOME',
+          `${state} cannot be read: permission denied; nothing was changed`,
+        ]);
+        expect(r.json.error.suggestions).toEqual([`Give it back to yourself, readable: chmod u+rw ${state}`]);
+      }
+      fs.chmodSync(state, 0o600);
+      expect(fs.readFileSync(state, 'utf8')).toBe(text);
+
+      // 2 500 persistent allocations, settled by the next call into a file of their own (see settled.test.ts).
+      const allocations = Array.from({ length: 2500 }, (_, i) => ({
+        lockId: `dev-a${i}-000000`,
+        serviceType: 'dev',
+        instanceId: `a${i}`,
+        port: 10000 + i,
+        project: user.home,
+        owner: { kind: 'persistent' },
+        allocatedAt: '2026-01-01T00:00:00.000Z',
+      }));
+      fs.writeFileSync(state, JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
+      expect(user.run(['allocate', '-s', 'api', '-q'], env, user.home).code).toBe(0);
+      const settled = path.join(
+        home,
+        fs.readdirSync(home).find((n) => /^state\.settled-[0-9a-f]{16}\.json$/.test(n))!,
+      );
+      fs.chmodSync(settled, 0);
+      const listed = user.run(['list', '--json'], env, user.home);
+      expect([listed.code, listed.json.error.code, listed.json.error.message]).toEqual([
+        11,
+        'UNSAFE_HOME',
+        `${settled} cannot be read: permission denied; nothing was changed`,
+      ]);
+      fs.chmodSync(settled, 0o600);
+      expect(user.run(['list', '--json'], env, user.home).json.allocations).toHaveLength(2501);
+
+      const config = path.join(home, 'config.json');
+      fs.writeFileSync(config, '{}', { mode: 0 });
+      fs.chownSync(config, user.uid, user.gid);
+      const r = user.run(['allocate', '-s', 'dev', '--json'], env, user.home);
+      expect([r.code, r.json.error.code]).toEqual([9, 'INVALID_CONFIG']);
+      expect(JSON.stringify(r.json.error)).toContain(`cannot read: permission denied (chmod u+rw ${config})`);
+    } finally {
+      user.remove();
+    }
+  });
+});
+
 describe('a broken config.json blocks only what needs it (item 10)', () => {
   const broken = '{\n  "auto_allocation": { "gap_size": 3, },\n  "colour": "blue",\n  "service_types": { "web": { "port_range": [12000, 12009] }, },\n}\n';
 
