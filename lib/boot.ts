@@ -177,7 +177,7 @@ function saveUserCache(script: vm.Script, dir: string, file: string, commands: r
     try {
       fs.rmSync(temp, { force: true });
     } catch {
-      /* left for the next save of this process id, which overwrites nothing it cannot */
+      /* left behind: only a later process with this same id is kept from saving by it */
     }
   }
 }
