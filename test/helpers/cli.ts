@@ -47,6 +47,22 @@ function parse(stdout: string): any {
   }
 }
 
+/**
+ * Persistent allocations of `project` as Styxy writes them: the i-th of type `types[i]`, instance
+ * `<prefix><i>`, lock id `<type>-<prefix><i>-000000`, on port `firstPort + i`.
+ */
+export function persistentAllocations(types: readonly string[], project: string, { prefix = 'a', firstPort = 10000 } = {}) {
+  return types.map((serviceType, i) => ({
+    lockId: `${serviceType}-${prefix}${i}-000000`,
+    serviceType,
+    instanceId: `${prefix}${i}`,
+    port: firstPort + i,
+    project,
+    owner: { kind: 'persistent' as const },
+    allocatedAt: '2026-01-01T00:00:00.000Z',
+  }));
+}
+
 /** A fresh temporary STYXY_HOME and project directory; colour off. */
 export function sandbox(): Sandbox {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-test-'));
@@ -91,15 +107,10 @@ export function sandbox(): Sandbox {
       fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 });
     },
     seedAllocations(count) {
-      const allocations = Array.from({ length: count }, (_, i) => ({
-        lockId: `dev-a${i}-000000`,
-        serviceType: 'dev',
-        instanceId: `a${i}`,
-        port: 10000 + i,
-        project: cwd,
-        owner: { kind: 'persistent' },
-        allocatedAt: '2026-01-01T00:00:00.000Z',
-      }));
+      const allocations = persistentAllocations(
+        Array.from({ length: count }, () => 'dev'),
+        cwd,
+      );
       fs.mkdirSync(home, { recursive: true, mode: 0o700 });
       fs.writeFileSync(path.join(home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
     },

@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, sandbox, type Sandbox } from '../helpers/cli';
+import { BIN, persistentAllocations, sandbox, type Sandbox } from '../helpers/cli';
 
 // Issue 14: nothing a cloned repository, another version or a typo can do harms the user.
 
@@ -383,15 +383,10 @@ describe('a file of its home its owner cannot read', () => {
       expect(fs.readFileSync(state, 'utf8')).toBe(text);
 
       // 2 500 persistent allocations, settled by the next call into a file of their own (see settled.test.ts).
-      const allocations = Array.from({ length: 2500 }, (_, i) => ({
-        lockId: `dev-a${i}-000000`,
-        serviceType: 'dev',
-        instanceId: `a${i}`,
-        port: 10000 + i,
-        project: user.home,
-        owner: { kind: 'persistent' },
-        allocatedAt: '2026-01-01T00:00:00.000Z',
-      }));
+      const allocations = persistentAllocations(
+        Array.from({ length: 2500 }, () => 'dev'),
+        user.home,
+      );
       fs.writeFileSync(state, JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
       expect(user.run(['allocate', '-s', 'api', '-q'], env, user.home).code).toBe(0);
       const settled = path.join(

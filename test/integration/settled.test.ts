@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, useSandbox } from '../helpers/cli';
+import { BIN, persistentAllocations, useSandbox } from '../helpers/cli';
 
 // Many persistent allocations are kept in a file of their own (lib/core/settled.ts): an everyday
 // allocate then reads and writes only state.json and the summary of them, and every other
@@ -13,15 +13,7 @@ const SETTLED = /^state\.settled-[0-9a-f]{16}\.json$/;
 
 /** A state of persistent allocations in this project: `types` names the type of each, ports from 10000 up. */
 function seed(types: string[]): void {
-  const allocations = types.map((serviceType, i) => ({
-    lockId: `${serviceType}-a${i}-000000`,
-    serviceType,
-    instanceId: `a${i}`,
-    port: serviceType === 'ai' ? 11400 : 10000 + i,
-    project: box.cwd,
-    owner: { kind: 'persistent' },
-    allocatedAt: '2026-01-01T00:00:00.000Z',
-  }));
+  const allocations = persistentAllocations(types, box.cwd).map((a) => (a.serviceType === 'ai' ? { ...a, port: 11400 } : a));
   fs.mkdirSync(box.home, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
 }
@@ -224,17 +216,13 @@ test('the persistent allocations made since are settled with the rest once there
   const [first] = settledFiles();
   // 499 more persistent allocations as an everyday allocate leaves them: in state.json.
   const state = stateFile();
-  for (let i = 0; i < 499; i++) {
-    state.allocations.push({
-      lockId: `docs-b${i}-000000`,
-      serviceType: 'docs',
-      instanceId: `b${i}`,
-      port: 20000 + i,
-      project: box.cwd,
-      owner: { kind: 'persistent' },
-      allocatedAt: '2026-01-01T00:00:00.000Z',
-    });
-  }
+  state.allocations.push(
+    ...persistentAllocations(
+      Array.from({ length: 499 }, () => 'docs'),
+      box.cwd,
+      { prefix: 'b', firstPort: 20000 },
+    ),
+  );
   fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify(state));
   const made = box.run(['allocate', '-s', 'api', '--persistent', '--json']);
   expect(made.code).toBe(0);
@@ -244,4 +232,21 @@ test('the persistent allocations made since are settled with the rest once there
   expect(stateFile().settled).toMatchObject({ file: second, count: 3000, types: ['api', 'dev', 'docs'] });
   expect(stateFile().allocations.map((a: any) => a.owner.kind)).toEqual(['process']);
   expect(listed()).toHaveLength(3001);
+});
+
+test('a corrupt state.json takes its settled file aside with it, under the same suffix; nothing is deleted', () => {
+  seed(Array.from({ length: 2500 }, () => 'dev'));
+  box.run(['allocate', '-s', 'api', '-q']);
+  const [file] = settledFiles();
+  const settledText = fs.readFileSync(path.join(box.home, file!), 'utf8');
+  fs.writeFileSync(path.join(box.home, 'state.json'), '{"version": 2, "allocations": [');
+  const r = box.run(['list', '--json']);
+  expect([r.code, r.json.allocations]).toEqual([0, []]);
+  expect(r.stderr).toContain('state.json was unusable');
+  const corrupt = fs.readdirSync(box.home).filter((n) => n.startsWith('state.json.corrupt-'));
+  expect(corrupt).toHaveLength(1);
+  const suffix = corrupt[0]!.slice('state.json'.length);
+  expect(fs.readFileSync(path.join(box.home, `${file}${suffix}`), 'utf8')).toBe(settledText);
+  expect(settledFiles()).toEqual([]);
+  expect(fs.readdirSync(box.home).filter((n) => n.includes('.orphan-'))).toEqual([]);
 });
