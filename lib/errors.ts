@@ -23,6 +23,9 @@ export const EXIT_CODES = {
   SIMILAR_SERVICE_TYPE: 16,
   STATE_TOO_NEW: 17,
   UNSUPPORTED_PLATFORM: 18,
+  STACK_RUNNING: 19,
+  SERVICE_EXITED: 20,
+  COMPOSE_UNAVAILABLE: 21,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

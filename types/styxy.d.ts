@@ -20,7 +20,10 @@ export type ErrorCode =
   | 'NEEDS_ATTENTION'
   | 'SIMILAR_SERVICE_TYPE'
   | 'STATE_TOO_NEW'
-  | 'UNSUPPORTED_PLATFORM';
+  | 'UNSUPPORTED_PLATFORM'
+  | 'STACK_RUNNING'
+  | 'SERVICE_EXITED'
+  | 'COMPOSE_UNAVAILABLE';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {

@@ -153,6 +153,8 @@ function needsOnlyFreePorts(config: Config, request: AllocationRequest): boolean
 export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs'> {
   /** The types to allocate together, in order; the instance id, if any, applies to each. */
   serviceTypes: readonly string[];
+  /** One instance id per type, in the same order (a stack's service names): then a type may come more than once. */
+  instanceIds?: readonly string[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
   acceptedRanges?: Readonly<Record<string, readonly [number, number]>>;
 }
@@ -168,9 +170,20 @@ export interface AllocateBatchResult {
 /** Checks a batch before any lock is taken: valid names, each type once. */
 export function checkAllocateBatchInput(input: AllocateBatchInput): void {
   if (input.serviceTypes.length === 0) throw new StyxyError('INVALID_ARGUMENT', 'Name at least one service type');
+  if (input.instanceIds !== undefined && input.instanceIds.length !== input.serviceTypes.length) {
+    throw new StyxyError('INTERNAL', 'A batch needs one instance id per service type');
+  }
   const seen = new Set<string>();
-  for (const serviceType of input.serviceTypes) {
-    checkAllocateInput({ ...input, serviceType });
+  for (const [i, serviceType] of input.serviceTypes.entries()) {
+    const instanceId = input.instanceIds?.[i];
+    checkAllocateInput({ ...input, serviceType, ...(instanceId !== undefined && { instanceId }) });
+    if (instanceId !== undefined) {
+      const key = `${serviceType}\0${instanceId}`;
+      if (seen.has(key))
+        throw new StyxyError('INVALID_ARGUMENT', `'${serviceType}' instance '${instanceId}' is given twice`, { details: { serviceType, instanceId } });
+      seen.add(key);
+      continue;
+    }
     if (seen.has(serviceType))
       throw new StyxyError('INVALID_ARGUMENT', `Service type '${serviceType}' is given twice; each type is allocated once per call`, {
         details: { serviceType },
@@ -193,10 +206,17 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     async ({ config, state, pruned }) => {
       let view = { config, state, pruned: pruned.length };
       const steps: AllocateStep[] = [];
-      for (const serviceType of input.serviceTypes) {
+      for (const [i, serviceType] of input.serviceTypes.entries()) {
+        const instanceId = input.instanceIds?.[i];
         let step: AllocateStep;
         try {
-          step = await allocateStep(ctx, input, { ...shared, serviceType }, view, input.acceptedRanges?.[serviceType]);
+          step = await allocateStep(
+            ctx,
+            input,
+            { ...shared, serviceType, ...(instanceId !== undefined && { instanceId }) },
+            view,
+            input.acceptedRanges?.[serviceType],
+          );
         } catch (err) {
           throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
         }
