@@ -89,7 +89,7 @@ export async function runUp(ctx: TransactionContext, input: UpInput): Promise<Up
   const ready = new Map<string, Promise<boolean>>();
   const ports = stackPorts(allocations);
   const pending: Promise<void>[] = [];
-  let released: string[] = [];
+  let released: string[] | undefined;
   try {
     writeStackRecord(ctx.paths, stack.stackId, {
       version: 1,
@@ -149,7 +149,7 @@ export async function runUp(ctx: TransactionContext, input: UpInput): Promise<Up
   const why = ending as UpOutcome['endedBy'];
   const os = require('os') as typeof import('os');
   const status = 'signal' in why ? 128 + (os.constants.signals[why.signal] ?? 0) : why.exit.status;
-  return { endedBy: why, status, released };
+  return { endedBy: why, status, released: released ?? [] };
 }
 
 /** Keeps the stack's record up to date with the services started so far (for `status`). */
