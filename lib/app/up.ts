@@ -6,7 +6,7 @@ import { removeStackRecord, stackLogPath, writeStackRecord, type StackServiceRec
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
 import { allocateStack, isCreated, loadStack, refuseRunningServices, releaseCreated, serviceDir, serviceMarker, stackPorts, type LoadedStack } from './stack';
-import { endServiceTree, startService, waitUntilListening, type ServiceExit, type StartedService } from './stack-processes';
+import { endServiceTree, isSameProcessAlive, startService, waitUntilListening, type ServiceExit, type StartedService } from './stack-processes';
 
 /** The signals that end a foreground stack. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -237,11 +237,20 @@ export async function runUpDetached(ctx: TransactionContext, input: { waitMs?: n
       // The port now belongs to the service's tree: it outlives this call, and ends with the service.
       if (isCreated(a)) {
         const { runAllocate } = await import('./allocate');
-        await runAllocate(ctx, { serviceType: a.serviceType, instanceId: a.instanceId, project: stack.projectDir, owner: { pid: child.pid } });
+        try {
+          await runAllocate(ctx, { serviceType: a.serviceType, instanceId: a.instanceId, project: stack.projectDir, owner: { pid: child.pid } });
+        } catch (err) {
+          // A service that has exited already cannot own its port: said below, as it exited.
+          if (isSameProcessAlive(child.pid, child.startTime)) throw err;
+        }
       }
+      let exited = false;
       const outcome = await Promise.race([
-        child.exited.then((exit) => ({ exit })),
-        waitUntilListening(a.port, () => false, input.waitMs ?? DETACHED_WAIT_MS).then((listening) => ({ listening })),
+        child.exited.then((exit) => {
+          exited = true;
+          return { exit };
+        }),
+        waitUntilListening(a.port, () => exited, input.waitMs ?? DETACHED_WAIT_MS).then((listening) => ({ listening })),
       ]);
       if ('exit' in outcome) {
         throw new StyxyError(
