@@ -433,7 +433,7 @@ function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<
   };
 }
 
-/** The first candidate the OS finds free becomes a new allocation (recorded unless this is a dry run). */
+/** The first candidate the OS finds free becomes a new allocation (written unless this is a dry run). */
 async function newAllocation(
   input: StepInput,
   request: AllocationRequest,
@@ -447,7 +447,8 @@ async function newAllocation(
   const allocation = buildAllocation(request, port, newIds(), now);
   return {
     result: newAllocationResult(request, plan, allocation, base, now),
-    state: input.dryRun ? state : addAllocation(state, allocation),
+    // Also on a dry run: a batch's next step must see this port taken. A dry run writes no state.
+    state: addAllocation(state, allocation),
     config: base.config,
     writes: base.writes,
     audit: [

@@ -85,3 +85,24 @@ function isStackRecord(data: unknown): data is StackRecord {
   if (r.supervisor !== undefined && !isProcess(r.supervisor)) return false;
   return r.services.every((s) => isProcess(s) && typeof s.name === 'string' && Number.isInteger(s.port) && typeof s.lockId === 'string');
 }
+
+/** Where `styxy compose` writes a compose project's override: under the home, never in the project. */
+export function composeOverridePath(paths: StyxyPaths, projectName: string): string {
+  return path.join(paths.home, 'compose', `${projectName}.override.yaml`);
+}
+
+export function writeComposeOverride(paths: StyxyPaths, projectName: string, text: string): string {
+  ensureHome(paths);
+  const file = composeOverridePath(paths, projectName);
+  seam.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  writeFileAtomic(file, text, { durable: false });
+  return file;
+}
+
+export function removeComposeOverride(paths: StyxyPaths, projectName: string): void {
+  try {
+    seam.unlinkSync(composeOverridePath(paths, projectName));
+  } catch {
+    /* already gone */
+  }
+}
