@@ -312,7 +312,7 @@ async function allocateStep(
     case 'reused':
       return stickyReuse(input, request, known.plan, view.state, base);
     case 'candidates':
-      return newAllocation(input, request, known.plan, view.state, base, now);
+      return newAllocation(request, known.plan, view.state, base, now);
   }
 }
 
@@ -434,14 +434,7 @@ function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<
 }
 
 /** The first candidate the OS finds free becomes a new allocation (written unless this is a dry run). */
-async function newAllocation(
-  input: StepInput,
-  request: AllocationRequest,
-  plan: PlanOf<'candidates'>,
-  state: State,
-  base: StepBase,
-  now: number,
-): Promise<AllocateStep> {
+async function newAllocation(request: AllocationRequest, plan: PlanOf<'candidates'>, state: State, base: StepBase, now: number): Promise<AllocateStep> {
   const port = await findFirstFreePort(plan.ports);
   if (port === undefined) throw noFreePort(request.serviceType, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);

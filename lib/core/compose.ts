@@ -241,14 +241,17 @@ export function planComposePorts(doc: unknown, env: Lookup, profiles: ReadonlySe
       continue;
     }
     if (raw.ports === undefined) continue;
-    const ports = interpolateValue(raw.ports, env, `services.${name}.ports`, problems);
-    if (!Array.isArray(ports)) {
+    if (!Array.isArray(raw.ports)) {
       problems.push({ at: `services.${name}.ports`, message: 'ports is not a list' });
       continue;
     }
     const entries: ComposePortEntry[] = [];
-    ports.forEach((entry, i) => {
+    raw.ports.forEach((rawEntry: unknown, i) => {
       const at = `services.${name}.ports[${i}]`;
+      const known = problems.length;
+      const entry = interpolateValue(rawEntry, env, at, problems);
+      // An entry whose interpolation failed is reported once, not parsed as well.
+      if (problems.length > known) return;
       const parsed =
         typeof entry === 'number'
           ? ({ kind: 'kept', value: entry } as const)
