@@ -32,6 +32,8 @@ export interface ComposeInput {
   types?: Readonly<Record<string, string>>;
   /** Where the command's own environment comes from (COMPOSE_PROFILES, COMPOSE_PROJECT_NAME, interpolation). */
   env: NodeJS.ProcessEnv;
+  /** `--json`: docker compose's own stdout goes to stderr, so that stdout holds the one JSON document. */
+  quietStdout?: boolean;
 }
 
 export interface ComposePort {
@@ -127,7 +129,7 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
   if (input.dryRun) return { ...result, dryRun: true };
 
   writeComposeOverride(ctx.paths, projectName, override);
-  const status = await runDocker(command, { ...input.env, ...env }, dir);
+  const status = await runDocker(command, { ...input.env, ...env }, dir, input.quietStdout === true);
   if (status !== 0 || findSubcommand(input.args) !== 'down') return { ...result, status };
   const { runRelease } = await import('./release');
   const released: string[] = [];
@@ -250,11 +252,11 @@ function checkComposeInstalled(): void {
  * Runs docker compose in the foreground. A Ctrl-C reaches it from the terminal (Styxy waits for it
  * to end); a SIGTERM or SIGHUP sent to Styxy alone is passed on.
  */
-function runDocker(command: readonly string[], env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+function runDocker(command: readonly string[], env: NodeJS.ProcessEnv, cwd: string, quietStdout: boolean): Promise<number> {
   const { spawn } = require('child_process') as typeof import('child_process');
   const os = require('os') as typeof import('os');
   return new Promise((resolve) => {
-    const child = spawn(command[0] as string, command.slice(1), { stdio: 'inherit', env, cwd });
+    const child = spawn(command[0] as string, command.slice(1), { stdio: ['inherit', quietStdout ? 2 : 'inherit', 'inherit'], env, cwd });
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => [signal, () => signal !== 'SIGINT' && child.kill(signal)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);
     const done = (status: number) => {

@@ -60,6 +60,7 @@ export const composeCommand: StyxyCommand<ComposeArgs> = {
       types,
       env: process.env,
       ...(args['dry-run'] && { dryRun: true }),
+      ...(outputMode(args) === 'json' && { quietStdout: true }),
     });
     if (outputMode(args) === 'json') printJson(result);
     else if (result.dryRun) {
