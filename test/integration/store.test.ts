@@ -59,6 +59,43 @@ describe('the lock', () => {
     fs.rmSync(lock, { recursive: true });
   });
 
+  /** Plants a holding of Styxy's shape whose record is `record` (empty: what a power cut before its fsync leaves; null: none at all), last changed `ageMs` ago. */
+  function plantUnreadableHolding(record: string | null, ageMs: number): string {
+    box.run(['allocate', '-s', 'dev', '--persistent']);
+    const holding = path.join(box.home, 'state.json.lock', '0123456789abcdef');
+    fs.mkdirSync(holding, { recursive: true });
+    const when = new Date(Date.now() - ageMs);
+    if (record !== null) {
+      fs.writeFileSync(path.join(holding, 'holder'), record);
+      fs.utimesSync(path.join(holding, 'holder'), when, when);
+    }
+    fs.utimesSync(holding, when, when);
+    return holding;
+  }
+
+  test.each([
+    ['empty', ''],
+    ['torn', '{"pid":12'],
+    ['missing', null],
+  ])('a holding whose record is %s and has not changed for a minute (a crash) is taken over: the next call succeeds', (_kind, record) => {
+    const holding = plantUnreadableHolding(record, 60_000);
+    const before = box.readState().allocations;
+    expect(box.run(['doctor', '--json']).json.error.details.checks.find((c: { name: string }) => c.name === 'lock')).toMatchObject({ status: 'fail' });
+    const r = box.run(['allocate', '-s', 'api', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '3000' } });
+    expect([r.code, r.json.success]).toEqual([0, true]);
+    expect(fs.existsSync(holding)).toBe(false);
+    expect(box.readState().allocations).toEqual([...before, expect.objectContaining({ lockId: r.json.lockId })]);
+    expect(fs.readdirSync(box.home).filter((n) => n.startsWith('state.json.lock'))).toEqual([]);
+  });
+
+  test('a holding whose empty record was just written (a holder mid-write) is not taken over', () => {
+    const holding = plantUnreadableHolding('', 0);
+    const before = fs.readFileSync(statePath(), 'utf8');
+    const r = box.run(['allocate', '-s', 'api', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '1000' } });
+    expect([r.code, r.json.error.code]).toEqual([10, 'LOCK_TIMEOUT']);
+    expect(fs.existsSync(path.join(holding, 'holder'))).toBe(true);
+    expect(fs.readFileSync(statePath(), 'utf8')).toBe(before);
+  });
   test('names and ports are checked before the lock is taken', () => {
     box.run(['list']);
     fs.mkdirSync(path.join(box.home, 'state.json.lock'));
