@@ -155,6 +155,8 @@ export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 
   serviceTypes: readonly string[];
   /** One instance id per type, in the same order (a stack's service names): then a type may come more than once. */
   instanceIds?: readonly string[];
+  /** A port to try first for each type, in the same order (a compose file's own host ports); undefined for none. */
+  ports?: readonly (number | undefined)[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
   acceptedRanges?: Readonly<Record<string, readonly [number, number]>>;
 }
@@ -208,12 +210,13 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
       const steps: AllocateStep[] = [];
       for (const [i, serviceType] of input.serviceTypes.entries()) {
         const instanceId = input.instanceIds?.[i];
+        const port = input.ports?.[i];
         let step: AllocateStep;
         try {
           step = await allocateStep(
             ctx,
             input,
-            { ...shared, serviceType, ...(instanceId !== undefined && { instanceId }) },
+            { ...shared, serviceType, ...(instanceId !== undefined && { instanceId }), ...(port !== undefined && { port }) },
             view,
             input.acceptedRanges?.[serviceType],
           );

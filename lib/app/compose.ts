@@ -98,6 +98,8 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
     const batch = await runAllocateBatch(ctx, {
       serviceTypes: types,
       instanceIds: requests.map((r) => r.instanceId),
+      // The file's own host port first: a worktree alone keeps the ports its file names.
+      ports: requests.map((r) => r.published),
       project: dir,
       owner: { persistent: true },
       ...(input.dryRun && { dryRun: true }),

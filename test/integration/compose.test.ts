@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { useSandbox } from '../helpers/cli';
+import { closeServer, listen, useSandbox } from '../helpers/cli';
 
 // styxy compose with real compose files: the published ports read (short and long syntax,
 // ranges, interpolation from the shell and .env, profiles), allocated in one batch, and handed
@@ -52,8 +52,10 @@ function composeVersion(): number[] | null {
   return r.status === 0 && m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
 }
 
-test('--dry-run reads every published port and prints the override, changing nothing', () => {
+test('--dry-run reads every published port and prints the override, changing nothing', async () => {
   const dir = worktree('a');
+  // Something else listens on the file's 5432: db gets a port of the database range instead.
+  const taken = await listen(5432, '127.0.0.1');
   const r = box.run(['compose', '--dry-run', '--json', ...TYPES, '--', 'up', '-d'], { cwd: dir, env: { WEB_HOST_PORT: '3005' } });
   expect(r.code).toBe(0);
   expect(r.json).toMatchObject({ success: true, dryRun: true, composeFile: path.join(dir, 'compose.yaml'), inactive: ['debug'] });
@@ -63,15 +65,17 @@ test('--dry-run reads every published port and prints the override, changing not
     ['metrics', 9090, 9090, 'monitoring', 'metrics-9090'],
     ['metrics', 9091, 9091, 'monitoring', 'metrics-9091'],
   ]);
+  await closeServer(taken);
   const ports: number[] = r.json.ports.map((p: any) => p.port);
-  expect(new Set(ports).size).toBe(4);
-  expect(ports[0]! >= 3000 && ports[0]! <= 3099).toBe(true);
-  expect(ports[2]! >= 3100 && ports[3]! <= 3199).toBe(true);
+  // The file's own host ports where they are free (and apart: a range's ports are each their own).
+  expect([ports[0], ports[2], ports[3]]).toEqual([3005, 9090, 9091]);
+  expect(ports[1]! >= 5430 && ports[1]! <= 5499 && ports[1] !== 5432).toBe(true);
   expect(r.json.projectName).toMatch(/^a-[0-9a-f]{8}$/);
   expect(r.json.env).toEqual({ COMPOSE_PROJECT_NAME: r.json.projectName });
   expect(r.json.overridePath).toBe(path.join(box.home, 'compose', `${r.json.projectName}.override.yaml`));
   expect(r.json.command).toEqual(['docker', 'compose', '-f', path.join(dir, 'compose.yaml'), '-f', r.json.overridePath, 'up', '-d']);
-  expect(r.json.override).toContain(`- "127.0.0.1:${ports[2]}:9090/tcp"`);
+  expect(r.json.override).toContain('- "127.0.0.1:9090:9090/tcp"');
+  expect(r.json.override).toContain(`{"target":5432,"published":"${ports[1]}","host_ip":"127.0.0.1"}`);
   expect(r.json.override).toContain('- "9229"');
   // Nothing was allocated or written, in the home or in the project.
   expect(fs.existsSync(r.json.overridePath)).toBe(false);
