@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BIN, useSandbox, waitFor, type RunResult } from '../helpers/cli';
+import { hasPty, runInPty } from '../helpers/pty';
 
 // A stack in .styxy.json: styxy up / up --detach / status / down, with real node servers that
 // find each other through the URLs up hands them.
@@ -253,4 +254,15 @@ describe('bad stacks are INVALID_CONFIG naming the path, and start nothing', () 
       expect(r.json.error.code).toBe('NOT_FOUND');
     }
   });
+});
+
+test('the prefixes are coloured on a terminal, and not under NO_COLOR', () => {
+  if (!hasPty()) return console.warn('skipped: no pseudo-terminal (python3 pty)');
+  fs.writeFileSync(path.join(box.cwd, '.styxy.json'), JSON.stringify({ services: { hello: { type: 'dev', command: 'echo hi' } } }));
+  const coloured = runInPty(box, ['up'], { env: { NO_COLOR: undefined } });
+  expect(coloured.code).toBe(0);
+  expect(coloured.output).toContain('\u001b[36mhello |\u001b[0m hi\n');
+  const plain = runInPty(box, ['up'], { env: { NO_COLOR: '1' } });
+  expect(plain.output).toContain('\nhello | hi\n');
+  expect(plain.output).not.toContain('\u001b[');
 });
