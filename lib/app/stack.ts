@@ -9,7 +9,7 @@ import { readStackRecord, removeStackRecord, type StackRecord } from '../store/s
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
 import type { OwnerOptions } from './owner';
-import { endServiceTree, isSameProcessAlive, STACK_MARKER } from './stack-processes';
+import { endServiceTree, isSameProcessAlive, STACK_MARKER } from '../os/stack-processes';
 
 /** A project's stack, read from its `.styxy.json`. */
 export interface LoadedStack {

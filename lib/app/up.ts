@@ -6,7 +6,7 @@ import { removeStackRecord, stackLogPath, writeStackRecord, type StackServiceRec
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
 import { allocateStack, isCreated, loadStack, refuseRunningServices, releaseCreated, serviceDir, serviceMarker, stackPorts, type LoadedStack } from './stack';
-import { endServiceTree, isSameProcessAlive, startService, waitUntilListening, type ServiceExit, type StartedService } from './stack-processes';
+import { endServiceTree, isSameProcessAlive, startService, waitUntilListening, type ServiceExit, type StartedService } from '../os/stack-processes';
 
 /** The signals that end a foreground stack. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

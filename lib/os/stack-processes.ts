@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'child_process';
 import os = require('os');
-import { ProcessTreeWatch, type TrackedProcess } from '../os/process-tree';
-import { readProcessStat, isDeadState } from '../os/processes';
-import { waitForPort } from '../os/ports';
+import { ProcessTreeWatch, type TrackedProcess } from './process-tree';
+import { readProcessStat, isDeadState } from './processes';
+import { waitForPort } from './ports';
 
 /**
  * Starting and ending the process trees of a stack's services. Each service runs `sh -c` in a
