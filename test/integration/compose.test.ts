@@ -1,7 +1,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { closeServer, listen, useSandbox } from '../helpers/cli';
+import { closeServer, freePortBlock, listen, useSandbox } from '../helpers/cli';
 
 // styxy compose with real compose files: the published ports read (short and long syntax,
 // ranges, interpolation from the shell and .env, profiles), allocated in one batch, and handed
@@ -150,4 +150,74 @@ test('no compose file is NOT_FOUND', () => {
   expect(r.code).toBe(8);
   expect(r.json.error.code).toBe('NOT_FOUND');
   expect(box.run(['compose', '-f', 'nope.yaml', '--dry-run', '--json']).json.error.code).toBe('NOT_FOUND');
+});
+
+test('a run without --dry-run: ports kept per worktree, the override and project name handed over, released on down', async () => {
+  // No Compose v2 here: a `docker` stand-in answers `compose version` as 2.29.0 and records each
+  // call (its arguments, COMPOSE_PROJECT_NAME and the override it was handed), so that the path a
+  // real run takes through Styxy is exercised whole. What compose itself makes of the override is
+  // the test above, against the real `docker compose config`, where it is installed.
+  const bin = path.join(box.dir, 'bin');
+  fs.mkdirSync(bin);
+  const calls = path.join(box.dir, 'calls.jsonl');
+  fs.writeFileSync(
+    path.join(bin, 'docker'),
+    `#!${process.execPath}
+const fs = require('fs');
+const args = process.argv.slice(2);
+if (args[0] === 'compose' && args[1] === 'version') { console.log('2.29.0'); process.exit(0); }
+const override = args[args.indexOf('-f', args.indexOf('-f') + 1) + 1];
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ args, project: process.env.COMPOSE_PROJECT_NAME, override: fs.readFileSync(override, 'utf8') }) + '\\n');
+process.exit(args.includes('fail') ? 4 : 0);
+`,
+    { mode: 0o755 },
+  );
+  // The file's host ports: four that are free here (the shell's variables win over .env).
+  const base = await freePortBlock(4);
+  const env = { PATH: `${bin}:${process.env.PATH}`, WEB_HOST_PORT: String(base), DB_PORT: String(base + 1) };
+  const text = COMPOSE.replace('9090-9091:9090-9091', `${base + 2}-${base + 3}:9090-9091`);
+  const recorded = () =>
+    fs
+      .readFileSync(calls, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+  const one = worktree('one', text);
+  const two = worktree('two', text);
+
+  const up1 = box.run(['compose', '--json', ...TYPES, '--', 'up', '-d'], { cwd: one, env });
+  expect(up1.code).toBe(0);
+  expect(up1.json).toMatchObject({ success: true, status: 0 });
+  const up2 = box.run(['compose', '--json', ...TYPES, '--', 'up', '-d'], { cwd: two, env });
+  const ports1 = up1.json.ports.map((p: any) => p.port);
+  const ports2 = up2.json.ports.map((p: any) => p.port);
+  // The first worktree keeps the file's ports; the second, side by side, gets others.
+  expect(ports1).toEqual([base, base + 1, base + 2, base + 3]);
+  expect(ports2.filter((p: number) => ports1.includes(p))).toEqual([]);
+  const [call1, call2] = recorded();
+  expect(call1.args).toEqual(['compose', '-f', path.join(one, 'compose.yaml'), '-f', up1.json.overridePath, 'up', '-d']);
+  expect(call1.project).toBe(up1.json.projectName);
+  expect(call2.project).toBe(up2.json.projectName);
+  expect(call1.project).not.toBe(call2.project);
+  expect(call2.override).toBe(up2.json.override);
+  expect(call2.override).toContain(`- "${ports2[0]}:80/tcp"`);
+  // The override lives under the home, not in the project.
+  expect(up1.json.overridePath.startsWith(path.join(box.home, 'compose') + path.sep)).toBe(true);
+  expect(fs.readdirSync(one).sort()).toEqual(['.env', 'compose.yaml']);
+  // Persistent and sticky: the containers outlive the command, and the next call gets the same ports.
+  const held = box.run(['list', '--json']).json.allocations;
+  expect(held).toHaveLength(8);
+  expect(held.every((a: any) => a.owner.kind === 'persistent')).toBe(true);
+  expect(box.run(['compose', '--json', ...TYPES, '--', 'ps'], { cwd: one, env }).json.ports.map((p: any) => p.port)).toEqual(ports1);
+
+  // docker compose's own status is compose's; a failed down releases nothing.
+  const failed = box.run(['compose', '--json', ...TYPES, '--', 'down', 'fail'], { cwd: one, env });
+  expect(failed.code).toBe(4);
+  expect(box.run(['list', '--json']).json.allocations).toHaveLength(8);
+
+  const down = box.run(['compose', '--json', ...TYPES, '--', 'down'], { cwd: one, env });
+  expect(down.code).toBe(0);
+  expect(down.json.released).toHaveLength(4);
+  expect(fs.existsSync(up1.json.overridePath)).toBe(false);
+  expect(box.run(['list', '--json']).json.allocations.map((a: any) => a.project)).toEqual([two, two, two, two]);
 });
