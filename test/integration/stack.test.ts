@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import { BIN, useSandbox, waitFor, type RunResult } from '../helpers/cli';
 import { hasPty, runInPty } from '../helpers/pty';
@@ -37,7 +38,8 @@ http.createServer(async (req, res) => {
 const CHAIN = {
   web: { type: 'dev', command: 'exec node ../server.js web API_URL', depends_on: ['api'] },
   api: { type: 'api', command: 'exec node ../server.js api WORKER_URL', depends_on: ['worker'] },
-  worker: { type: 'api', command: 'exec node ../server.js worker' },
+  // The worker's server is a grandchild in a session of its own: ending the tree must still reach it.
+  worker: { type: 'api', command: 'setsid node ../server.js worker & wait' },
 };
 
 /** A project directory under the sandbox with this stack in its .styxy.json. */
@@ -63,6 +65,18 @@ function startUp(cwd: string): Up {
   proc.stderr!.on('data', (d) => (stderr += d));
   const done = new Promise<Awaited<Up['done']>>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
   return { proc, out: () => stdout, done };
+}
+
+/** True while something accepts connections on the port. */
+function serving(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 async function get(port: number): Promise<string> {
@@ -111,8 +125,23 @@ test('up runs a three-service chain over real sockets; SIGINT ends every tree an
   const ended = await up.done;
   expect(ended.code).toBe(130);
   for (const pid of pids(st)) expect(alive(pid)).toBe(false);
+  for (const s of st.json.services) expect(await serving(s.port)).toBe(false);
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
   expect(status(dir).json.state).toBe('stopped');
+});
+
+test('down from another terminal asks a foreground up to end its stack', async () => {
+  const dir = project('fg');
+  const up = startUp(dir);
+  await waitFor('every service to listen', () => /web listening/.test(up.out()));
+  const st = status(dir);
+  strays.push(...pids(st));
+  const down = box.run(['down', '--json'], { cwd: dir });
+  expect(down.json).toMatchObject({ success: true, supervisorPid: up.proc.pid });
+  const ended = await up.done;
+  expect(ended.code).toBe(143);
+  for (const pid of pids(st)) expect(alive(pid)).toBe(false);
+  expect(box.run(['list', '--json']).json.allocations).toEqual([]);
 });
 
 test('one service exiting ends the others, and up exits with its status', async () => {
@@ -164,6 +193,7 @@ test('up --detach, status and down; two worktrees run their stacks side by side 
   expect(down.json?.success).toBe(true);
   expect(down.json.stopped.map((s: { name: string }) => s.name)).toEqual(['web', 'api', 'worker']);
   for (const pid of pids(s1)) expect(alive(pid)).toBe(false);
+  for (const s of s1.json.services) expect(await serving(s.port)).toBe(false);
   // The other worktree's stack is untouched.
   expect(await get(port(s2, 'web'))).toBe('web -> api -> worker');
   expect(box.run(['list', '--json']).json.allocations.map((a: { project: string }) => a.project)).toEqual([two, two, two]);
