@@ -41,7 +41,7 @@ function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
     }),
     state: known({ kind: 'ok', state: { version: 1, allocations: [] } }),
     lock: known({ kind: 'free' }),
-    leftovers: known({ temps: [], corrupt: [] }),
+    leftovers: known({ temps: [], corrupt: [], rejected: [] }),
     disk: known({ dir: home, freeBytes: 2 * 1024 ** 3, blockSize: 4096, freeInodes: 1000, inodes: 2000, filesBytes: 300 }),
     allocations: null,
     ...over,
@@ -50,7 +50,18 @@ function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
 const find = (f: DoctorFacts, name: string) => judgeFacts(f).find((c) => c.name === name);
 
 test('healthy facts: every check says ok, in the order doctor reports them', () => {
-  expect(DOCTOR_CHECKS.map((c) => c.name)).toEqual(['owner', 'home', 'files', 'config', 'state', 'lock', 'leftovers', 'disk', 'allocations']);
+  expect(DOCTOR_CHECKS.map((c) => c.name)).toEqual([
+    'owner',
+    'home',
+    'files',
+    'config',
+    'state',
+    'lock',
+    'leftovers',
+    'rejected records',
+    'disk',
+    'allocations',
+  ]);
   expect(judgeFacts(facts())).toEqual([
     { name: 'home', status: 'ok', message: `${home} is yours and private` },
     { name: 'files', status: 'ok', message: 'state.json: regular files, yours, not writable by others' },
@@ -139,11 +150,11 @@ describe('lock', () => {
 });
 
 test('leftovers: temp files first, then corrupt state files', () => {
-  expect(find(facts({ leftovers: known({ temps: ['state.json.tmp-1-ab'], corrupt: ['state.json.corrupt-x'] }) }), 'leftovers')).toMatchObject({
+  expect(find(facts({ leftovers: known({ temps: ['state.json.tmp-1-ab'], corrupt: ['state.json.corrupt-x'], rejected: [] }) }), 'leftovers')).toMatchObject({
     status: 'warn',
     message: '1 temp file(s) from an interrupted write: state.json.tmp-1-ab',
   });
-  expect(find(facts({ leftovers: known({ temps: [], corrupt: ['state.json.corrupt-x'] }) }), 'leftovers')).toMatchObject({
+  expect(find(facts({ leftovers: known({ temps: [], corrupt: ['state.json.corrupt-x'], rejected: [] }) }), 'leftovers')).toMatchObject({
     status: 'warn',
     remedy: `Remove them when done: rm ${home}/state.json.corrupt-*`,
   });
