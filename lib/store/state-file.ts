@@ -167,7 +167,18 @@ export function splitRejected(data: unknown): { state: State; rejected: Rejected
       return false;
     });
   const state = { ...whole, allocations: keep('allocations', allocations), ...(Array.isArray(freed) && { recentlyFreed: keep('recentlyFreed', freed) }) };
-  return rejected.length > 0 ? { state: state as unknown as State, rejected } : null;
+  if (rejected.length === 0 || !canBeWritten(rejected)) return null;
+  return { state: state as unknown as State, rejected };
+}
+
+/** Records nested too deep for JSON.stringify cannot be set aside as records: the file then goes aside whole, byte for byte. */
+function canBeWritten(rejected: readonly RejectedRecord[]): boolean {
+  try {
+    JSON.stringify(rejected);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
