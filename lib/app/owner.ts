@@ -36,8 +36,21 @@ export function resolveOwner(options: OwnerOptions, now: number, warn?: (message
       `styxy: the process that ran styxy cannot be seen from here (parent PID ${process.ppid}: PID 1 of a container, or docker exec); the port is held for the reservation grace, and kept by the server that listens on it by then. To hold it longer: --pid <server PID>, --ttl <duration> or --persistent`,
     );
   }
-  return processOwner({ kind: 'process', pid: process.pid, startTime: readStartTime(process.pid) ?? null, detected: true }, process.argv.slice(1).join(' '));
+  return selfOwner(now);
 }
+
+/** This very call as the owner (detected: held for the grace once it ends, taken over by the server that listens). */
+function selfOwner(now: number): Owner {
+  const command = process.argv.slice(1).join(' ');
+  if (!hasProc() || isProcOwnNamespace()) {
+    return processOwner({ kind: 'process', pid: process.pid, startTime: readStartTime(process.pid) ?? null, detected: true }, command);
+  }
+  // /proc is another namespace's (unshare -p without --mount-proc): no PID read or recorded here
+  // would name this process for any reader. A lease as long as the default grace, instead.
+  return { kind: 'lease', expiresAt: isoTime(now + SELF_LEASE_MS) };
+}
+
+const SELF_LEASE_MS = 60_000;
 
 let warnedUnseenParent = false;
 

@@ -182,10 +182,16 @@ export function namespaceNumber(link: string | null): string | null {
  * knows (process.pid, process.ppid), and nothing read there about a PID can be trusted.
  */
 export function isProcOwnNamespace(): boolean {
+  return readProcSelfPid() === process.pid;
+}
+
+/** This process's PID as /proc numbers it (`readlink /proc/self`), or null without /proc. */
+function readProcSelfPid(): number | null {
   try {
-    return fs.readlinkSync('/proc/self') === String(process.pid);
+    const pid = Number(fs.readlinkSync('/proc/self'));
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
   } catch {
-    return false;
+    return null;
   }
 }
 

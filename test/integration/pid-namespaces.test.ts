@@ -71,6 +71,14 @@ nsTest('one allocate as PID 1 of a namespace: never PID 0, and the persistent al
   expect(fs.readdirSync(box.home).filter((n) => /corrupt|rejected/.test(n))).toEqual([]);
 });
 
+nsTest('without a /proc of its own (unshare -p, no --mount-proc), no PID of that /proc is taken for the caller: a short lease', () => {
+  const r = spawnSync('unshare', ['-fp', process.execPath, BIN, 'allocate', '-s', 'dev', '--json'], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  const owner = JSON.parse(r.stdout).owner;
+  expect(owner).toEqual({ kind: 'lease', expiresAt: expect.any(String) });
+  expect(Date.parse(owner.expiresAt) - Date.parse(JSON.parse(r.stdout).allocatedAt)).toBeLessThanOrEqual(60_000);
+});
+
 nsTest('a list inside a namespace keeps the host’s live owners: a --pid sleep and a real `styxy run` server', async () => {
   const owner = sleeper();
   const run = spawn(process.execPath, [BIN, 'run', '-s', 'dev', '-n', 'web', '--', 'sh', '-c', 'exec python3 -m http.server "$PORT" --bind 127.0.0.1'], {
