@@ -1,4 +1,4 @@
-import { judgeOwner, type OwnerFacts } from './prune';
+import { isForeignOwner, judgeOwner, type OwnerFacts } from './prune';
 import type { Allocation } from './types';
 
 /** A listening socket, with the process that holds it where it could be found. */
@@ -61,7 +61,8 @@ export function reviewAllocations(
       continue;
     }
     const owner = allocation.owner;
-    if (owner.kind !== 'process') continue;
+    // An owner of another namespace has another PID here than the one recorded: no listener can be told its own.
+    if (owner.kind !== 'process' || isForeignOwner(owner, facts)) continue;
     const stranger = onPort.find((l) => l.pid !== undefined && !ancestry(l.pid).includes(owner.pid));
     if (stranger) review.foreign.push({ allocation, listener: stranger as ListenerFact & { pid: number } });
   }

@@ -160,6 +160,24 @@ test('leftovers: temp files first, then corrupt state files', () => {
   });
 });
 
+test('rejected records: those the next call sets aside, and the files that keep those set aside before', () => {
+  expect(find(facts(), 'rejected records')).toBeUndefined();
+  const pending = {
+    kind: 'ok' as const,
+    state: { version: 1 as const, allocations: [] },
+    rejected: [{ list: 'allocations' as const, index: 0, reason: 'r', record: {} }],
+  };
+  expect(find(facts({ state: known(pending) }), 'rejected records')).toMatchObject({
+    status: 'warn',
+    message: expect.stringContaining('1 record(s) in the state fail'),
+  });
+  const kept = known({ temps: [], corrupt: [], rejected: ['state.rejected-2026-01-01T00-00-00-000Z.json'] });
+  expect(find(facts({ leftovers: kept }), 'rejected records')).toMatchObject({
+    status: 'warn',
+    message: expect.stringContaining(`${home}/state.rejected-2026-01-01T00-00-00-000Z.json`),
+  });
+});
+
 describe('disk', () => {
   const disk = (over: object) => known({ dir: home, freeBytes: 10 * 1024 ** 2, blockSize: 4096, freeInodes: 10, inodes: 20, filesBytes: 0, ...over });
   test('a write needs twice the files plus a block, and at least 64 KB', () => {
