@@ -114,6 +114,8 @@ export interface PortAllocation extends Allocation {
   existing: boolean;
   /** The caller's own allocation (same type, instance id and project) handed back. */
   reused: boolean;
+  /** Something already listened on the port (probed for a reused or existing allocation; false for a new one). */
+  listening: boolean;
   autoAllocated: boolean;
   singleInstance: boolean;
   dryRun: boolean;

@@ -17,7 +17,7 @@ import { findNameProblem } from '../core/names';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
-import { findFirstFreePort, waitForPort } from '../os/ports';
+import { findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
 import { findProjectRoot } from '../os/project';
 import type { AuditInput } from '../store/audit-log';
 import type { LoadedConfig } from '../store/config-files';
@@ -60,6 +60,12 @@ export interface AllocateResult {
   allocatedAt: string;
   existing: boolean;
   reused: boolean;
+  /**
+   * Something already listens on the port: probed for an allocation found (a sticky reuse, an
+   * existing instance), so a start script can tell its server already runs; false for a new one,
+   * whose port was just found free.
+   */
+  listening: boolean;
   autoAllocated: boolean;
   singleInstance: boolean;
   pruned: number;
@@ -105,11 +111,11 @@ export function checkAllocateInput(input: AllocateInput): void {
  * sticky allocation, or the first candidate port that no allocation holds and the OS finds free.
  */
 export async function runAllocate(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
-  const result = await allocateLocked(ctx, input);
+  const result = await withListening(await allocateLocked(ctx, input));
   if (!result.existing || input.waitReadyMs === undefined || input.dryRun) return result;
   // Outside the lock: the running instance may take a while to start listening.
   const started = Date.now();
-  if (await waitForPort(result.port, input.waitReadyMs)) return { ...result, ready: true, waitedMs: Date.now() - started };
+  if (await waitForPort(result.port, input.waitReadyMs)) return { ...result, listening: true, ready: true, waitedMs: Date.now() - started };
   throw new StyxyError(
     'WAIT_TIMEOUT',
     `Service '${result.serviceType}' is running as instance '${result.existingInstanceId}' on port ${result.port}, but nothing accepted a connection within ${(input.waitReadyMs / 1000).toFixed(1)} s`,
@@ -118,6 +124,15 @@ export async function runAllocate(ctx: TransactionContext, input: AllocateInput)
       suggestions: [`See what holds it: styxy check ${result.port}`, `If that instance is stuck, release it: styxy release ${result.lockId}`],
     },
   );
+}
+
+/**
+ * Whether something listens on the port of an allocation that was found rather than made, probed
+ * outside the lock. A new allocation's port was found free a moment ago: it is not probed again.
+ */
+async function withListening(result: AllocateResult): Promise<AllocateResult> {
+  if (!result.reused && !result.existing) return result;
+  return { ...result, listening: !(await probePortFree(result.port)) };
 }
 
 /** A port given with --port outside the type's range is granted, and said so (issue 14 item 14). */
@@ -216,7 +231,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     },
     { write: !input.dryRun },
   );
-  return result;
+  return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
 }
 
 /** A batch's failure names the type that failed and says that nothing was allocated. */
@@ -394,6 +409,7 @@ function existingInstance(input: StepInput, request: AllocationRequest, plan: Pl
       ...describe(holder),
       existing: true,
       reused: plan.reused,
+      listening: false,
       ...base.flags,
       ...handOver?.answer,
       existingInstanceId: holder.instanceId,
@@ -408,7 +424,15 @@ function existingInstance(input: StepInput, request: AllocationRequest, plan: Pl
 function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, state: State, base: StepBase): AllocateStep {
   const handOver = planHandOver(input, request, plan.allocation);
   return {
-    result: { success: true, ...describe(handOver?.allocation ?? plan.allocation), existing: false, reused: true, ...base.flags, ...handOver?.answer },
+    result: {
+      success: true,
+      ...describe(handOver?.allocation ?? plan.allocation),
+      existing: false,
+      reused: true,
+      listening: false,
+      ...base.flags,
+      ...handOver?.answer,
+    },
     ...withHandOver(state, base, handOver),
   };
 }
@@ -472,6 +496,7 @@ function newAllocationResult(request: AllocationRequest, plan: PlanOf<'candidate
     ...describe(allocation),
     existing: false,
     reused: false,
+    listening: false,
     ...base.flags,
     ...(request.port !== undefined && { requestedPort: request.port }),
     ...(note && { requestedPortNote: note }),

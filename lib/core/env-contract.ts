@@ -15,6 +15,10 @@ export interface EnvAllocation {
   instanceId: string;
   /** A running single instance was handed back. */
   existing: boolean;
+  /** A sticky allocation (same type, instance id and project) was handed back. */
+  reused: boolean;
+  /** Something already listened on the port when it was allocated. */
+  listening: boolean;
 }
 
 /** A pair to export: name, value. */
@@ -27,8 +31,9 @@ export function typeVarStem(serviceType: string): string {
 
 /**
  * One allocation's variables: `PORT` (or `envName`), `STYXY_PORT`, `STYXY_LOCK_ID`,
- * `STYXY_SERVICE_TYPE`, `STYXY_INSTANCE_ID`, `STYXY_EXISTING`. `envName` STYXY_PORT is not
- * written twice.
+ * `STYXY_SERVICE_TYPE`, `STYXY_INSTANCE_ID`, `STYXY_EXISTING`, `STYXY_REUSED` (the caller's own
+ * sticky allocation given back) and `STYXY_LISTENING` (something listened on the port already:
+ * a start script's `[ "$STYXY_LISTENING" = 1 ] && exit 0`). `envName` STYXY_PORT is not written twice.
  */
 export function allocationEnv(a: EnvAllocation, envName = 'PORT'): EnvVar[] {
   const vars: EnvVar[] = [
@@ -37,6 +42,8 @@ export function allocationEnv(a: EnvAllocation, envName = 'PORT'): EnvVar[] {
     ['STYXY_SERVICE_TYPE', a.serviceType],
     ['STYXY_INSTANCE_ID', a.instanceId],
     ['STYXY_EXISTING', flag(a.existing)],
+    ['STYXY_REUSED', flag(a.reused)],
+    ['STYXY_LISTENING', flag(a.listening)],
   ];
   return envName === 'STYXY_PORT' ? vars : [[envName, String(a.port)], ...vars];
 }
@@ -47,10 +54,20 @@ function flag(value: boolean | undefined): string {
 
 function perTypeVarNames(serviceType: string): string[] {
   const stem = typeVarStem(serviceType);
-  return [`${stem}_PORT`, `STYXY_${stem}_LOCK_ID`, `STYXY_${stem}_INSTANCE_ID`, `STYXY_${stem}_EXISTING`];
+  return [`${stem}_PORT`, `STYXY_${stem}_LOCK_ID`, `STYXY_${stem}_INSTANCE_ID`, `STYXY_${stem}_EXISTING`, `STYXY_${stem}_REUSED`, `STYXY_${stem}_LISTENING`];
 }
 
-const BATCH_SHARED_VARS = ['STYXY_PORT', 'STYXY_LOCK_ID', 'STYXY_SERVICE_TYPE', 'STYXY_INSTANCE_ID', 'STYXY_EXISTING', 'STYXY_LOCK_IDS', 'STYXY_SERVICE_TYPES'];
+const BATCH_SHARED_VARS = [
+  'STYXY_PORT',
+  'STYXY_LOCK_ID',
+  'STYXY_SERVICE_TYPE',
+  'STYXY_INSTANCE_ID',
+  'STYXY_EXISTING',
+  'STYXY_REUSED',
+  'STYXY_LISTENING',
+  'STYXY_LOCK_IDS',
+  'STYXY_SERVICE_TYPES',
+];
 
 /** Why a batch's variables cannot be written: the variable, and what is wrong with it. */
 export interface BatchVarProblem {
@@ -96,7 +113,8 @@ export function findBatchVarProblem(serviceTypes: readonly string[], envName: st
 }
 
 /**
- * A batch's variables: `<TYPE>_PORT` and `STYXY_<TYPE>_LOCK_ID` / `_INSTANCE_ID` / `_EXISTING` for
+ * A batch's variables: `<TYPE>_PORT` and `STYXY_<TYPE>_LOCK_ID` / `_INSTANCE_ID` / `_EXISTING` /
+ * `_REUSED` / `_LISTENING` for
  * each type; `PORT` (or `envName`) and the usual `STYXY_*` for the first type, so a command
  * that reads PORT serves the first; `STYXY_LOCK_IDS` and `STYXY_SERVICE_TYPES` list them all.
  */
@@ -107,7 +125,13 @@ export function batchEnv(results: readonly EnvAllocation[], envName = 'PORT'): E
   for (const pair of allocationEnv(first, envName)) if (!vars.some(([name]) => name === pair[0])) vars.push(pair);
   for (const r of results) {
     const stem = typeVarStem(r.serviceType);
-    vars.push([`STYXY_${stem}_LOCK_ID`, r.lockId], [`STYXY_${stem}_INSTANCE_ID`, r.instanceId], [`STYXY_${stem}_EXISTING`, flag(r.existing)]);
+    vars.push(
+      [`STYXY_${stem}_LOCK_ID`, r.lockId],
+      [`STYXY_${stem}_INSTANCE_ID`, r.instanceId],
+      [`STYXY_${stem}_EXISTING`, flag(r.existing)],
+      [`STYXY_${stem}_REUSED`, flag(r.reused)],
+      [`STYXY_${stem}_LISTENING`, flag(r.listening)],
+    );
   }
   vars.push(['STYXY_LOCK_IDS', results.map((r) => r.lockId).join(' ')], ['STYXY_SERVICE_TYPES', results.map((r) => r.serviceType).join(' ')]);
   return vars;

@@ -6,6 +6,8 @@ const result = (serviceType: string, port: number, over: Partial<EnvAllocation> 
   serviceType,
   instanceId: 'app',
   existing: false,
+  reused: false,
+  listening: false,
   ...over,
 });
 
@@ -30,7 +32,7 @@ describe('findBatchVarProblem', () => {
 });
 
 test('batchEnv: per-type ports first, the usual ones for the first type, then each type’s own and the lists', () => {
-  const vars = batchEnv([result('dev', 3000), result('db-main', 5432, { existing: true })], 'PORT');
+  const vars = batchEnv([result('dev', 3000), result('db-main', 5432, { existing: true, reused: true, listening: true })], 'PORT');
   expect(vars).toEqual([
     ['DEV_PORT', '3000'],
     ['DB_MAIN_PORT', '5432'],
@@ -40,12 +42,18 @@ test('batchEnv: per-type ports first, the usual ones for the first type, then ea
     ['STYXY_SERVICE_TYPE', 'dev'],
     ['STYXY_INSTANCE_ID', 'app'],
     ['STYXY_EXISTING', '0'],
+    ['STYXY_REUSED', '0'],
+    ['STYXY_LISTENING', '0'],
     ['STYXY_DEV_LOCK_ID', 'dev-app-aaaaaa'],
     ['STYXY_DEV_INSTANCE_ID', 'app'],
     ['STYXY_DEV_EXISTING', '0'],
+    ['STYXY_DEV_REUSED', '0'],
+    ['STYXY_DEV_LISTENING', '0'],
     ['STYXY_DB_MAIN_LOCK_ID', 'db-main-app-aaaaaa'],
     ['STYXY_DB_MAIN_INSTANCE_ID', 'app'],
     ['STYXY_DB_MAIN_EXISTING', '1'],
+    ['STYXY_DB_MAIN_REUSED', '1'],
+    ['STYXY_DB_MAIN_LISTENING', '1'],
     ['STYXY_LOCK_IDS', 'dev-app-aaaaaa db-main-app-aaaaaa'],
     ['STYXY_SERVICE_TYPES', 'dev db-main'],
   ]);
@@ -54,13 +62,15 @@ test('batchEnv: per-type ports first, the usual ones for the first type, then ea
 });
 
 test('allocationEnv: PORT first, then the STYXY_* variables; --env-name STYXY_PORT is not written twice', () => {
-  expect(allocationEnv(result('dev', 3000, { existing: true }))).toEqual([
+  expect(allocationEnv(result('dev', 3000, { existing: true, listening: true }))).toEqual([
     ['PORT', '3000'],
     ['STYXY_PORT', '3000'],
     ['STYXY_LOCK_ID', 'dev-app-aaaaaa'],
     ['STYXY_SERVICE_TYPE', 'dev'],
     ['STYXY_INSTANCE_ID', 'app'],
     ['STYXY_EXISTING', '1'],
+    ['STYXY_REUSED', '0'],
+    ['STYXY_LISTENING', '1'],
   ]);
   expect(allocationEnv(result('dev', 3000), 'STYXY_PORT').filter(([n]) => n === 'STYXY_PORT')).toHaveLength(1);
 });
