@@ -1,5 +1,6 @@
 import { StyxyError, isStyxyError, type ErrorCode } from './errors';
 import { findNameProblem, parseDuration, parsePort } from './core/names';
+import { HOST_STYLES, isHostStyle } from './core/url';
 import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
 import type { ReleaseInput } from './app/release';
@@ -39,7 +40,7 @@ export type {
 };
 
 const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
-const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs'];
+const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs', 'hostStyle'];
 
 /** Allocates a port; resolves to the allocation, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
 export async function allocate(options: AllocateOptions): Promise<PortAllocation>;
@@ -192,7 +193,10 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
     if (problem) throw invalid(problem);
   }
   stringOption(opts.project, 'project');
+  if (opts.hostStyle !== undefined && !isHostStyle(opts.hostStyle))
+    throw invalid(`hostStyle must be one of ${HOST_STYLES.join(', ')}, got ${describe(opts.hostStyle)}`);
   return {
+    ...(opts.hostStyle !== undefined && { hostStyle: opts.hostStyle }),
     ...(opts.instanceId !== undefined && { instanceId: opts.instanceId }),
     ...(opts.project !== undefined && { project: opts.project }),
     // The CLI's default owner is the process that ran it; here that is this process itself.

@@ -63,6 +63,8 @@ export interface AllocateCommonOptions extends StyxyOptions {
   newType?: boolean;
   /** When the answer is a running single instance, wait this long (ms) for its port to accept a connection. */
   waitReadyMs?: number;
+  /** How `url` is written: 'localhost' (`http://localhost:PORT`) or 'subdomain' (`http://<name>.<project>.localhost:PORT`); default: the config's urls.host_style. */
+  hostStyle?: 'localhost' | 'subdomain';
 }
 
 export interface AllocateOptions extends AllocateCommonOptions {
@@ -116,6 +118,10 @@ export interface PortAllocation extends Allocation {
   reused: boolean;
   /** Something already listened on the port (probed for a reused or existing allocation; false for a new one). */
   listening: boolean;
+  /** Where the service is reached: `http://localhost:PORT`, or `http://<name>.<project>.localhost:PORT` with `hostStyle: 'subdomain'`. */
+  url: string;
+  /** The type's own names for its port and URL variables (`env` in its config), when it has them. */
+  envNames?: { port?: string; url?: string };
   autoAllocated: boolean;
   singleInstance: boolean;
   dryRun: boolean;

@@ -14,6 +14,7 @@ import {
   type OwnerChange,
 } from '../core/allocation';
 import { findNameProblem } from '../core/names';
+import { urlFor, type HostStyle } from '../core/url';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
@@ -42,6 +43,8 @@ export interface AllocateInput {
   waitReadyMs?: number;
   /** Create an unknown type even when it is a near miss of a known one (`--new-type`). */
   newType?: boolean;
+  /** How the result's `url` is written; default: the config's `urls.host_style`. */
+  hostStyle?: HostStyle;
   /**
    * `run`, and the API's default owner: a sticky reuse or an existing instance comes back as it is,
    * never handed over to `owner`, unless its owner has ended and only a reservation keeps it.
@@ -66,6 +69,10 @@ export interface AllocateResult {
    * whose port was just found free.
    */
   listening: boolean;
+  /** Where the service is reached: `http://localhost:PORT`, or the subdomain style (core/url.ts). */
+  url: string;
+  /** The type's own names for its port and URL variables (`env` in its config), when it has them. */
+  envNames?: { port?: string; url?: string };
   autoAllocated: boolean;
   singleInstance: boolean;
   pruned: number;
@@ -254,6 +261,9 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
   };
 }
 
+/** An outcome's step, before allocateStep adds what every outcome's result carries (its origin). */
+type OutcomeStep = Omit<AllocateStep, 'result'> & { result: Omit<AllocateResult, 'url' | 'envNames'> };
+
 /** What one type's allocation decided, inside a transaction: the result and what to write. */
 interface AllocateStep {
   result: AllocateResult;
@@ -265,7 +275,7 @@ interface AllocateStep {
   audit: AuditInput[];
 }
 
-type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound'>;
+type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound' | 'hostStyle'>;
 type StepView = { config: LoadedConfig; state: State; pruned: number };
 type KnownPlan = Exclude<AllocationPlan, { kind: 'unknown' }>;
 type PlanOf<K extends KnownPlan['kind']> = Extract<KnownPlan, { kind: K }>;
@@ -301,14 +311,31 @@ async function allocateStep(
   const now = ctx.now();
   const known = await makeTypeKnown(ctx, input, request, view, acceptedRange, now);
   const base = stepBase(input, request, view, known);
-  switch (known.plan.kind) {
-    case 'existing':
-      return existingInstance(input, request, known.plan, view.state, base);
-    case 'reused':
-      return stickyReuse(input, request, known.plan, view.state, base);
-    case 'candidates':
-      return newAllocation(input, request, known.plan, view.state, base, now);
-  }
+  const step = await (async () => {
+    switch (known.plan.kind) {
+      case 'existing':
+        return existingInstance(input, request, known.plan, view.state, base);
+      case 'reused':
+        return stickyReuse(input, request, known.plan, view.state, base);
+      case 'candidates':
+        return newAllocation(input, request, known.plan, view.state, base, now);
+    }
+  })();
+  return { ...step, result: { ...step.result, ...origin(input, request, step.result.port, known.config.config) } };
+}
+
+/**
+ * The URL, and the type's own variable names. In the subdomain style the service is named by the
+ * instance id the caller gave (`-n web`), else by its type, and the project by its directory's name.
+ */
+function origin(input: StepInput, request: AllocationRequest, port: number, config: Config): Pick<AllocateResult, 'url' | 'envNames'> {
+  const names = ownValue(config.service_types, request.serviceType)?.env;
+  const url = urlFor(port, {
+    style: input.hostStyle ?? config.urls.host_style,
+    name: request.instanceId ?? request.serviceType,
+    project: path.basename(request.project),
+  });
+  return { url, ...(names && (names.port !== undefined || names.url !== undefined) && { envNames: { ...names } }) };
 }
 
 /**
@@ -400,7 +427,7 @@ function withHandOver(state: State, base: StepBase, handOver: HandOver | null): 
 }
 
 /** A single-instance type already runs: its holder is the answer (re-allocated to the caller when it is the caller's own sticky one). */
-function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, state: State, base: StepBase): AllocateStep {
+function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, state: State, base: StepBase): OutcomeStep {
   const handOver = plan.reused ? planHandOver(input, request, plan.allocation) : null;
   const holder = handOver?.allocation ?? plan.allocation;
   return {
@@ -421,7 +448,7 @@ function existingInstance(input: StepInput, request: AllocationRequest, plan: Pl
 }
 
 /** The same type, instance id and project already hold a port: the caller gets it back. */
-function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, state: State, base: StepBase): AllocateStep {
+function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, state: State, base: StepBase): OutcomeStep {
   const handOver = planHandOver(input, request, plan.allocation);
   return {
     result: {
@@ -445,7 +472,7 @@ async function newAllocation(
   state: State,
   base: StepBase,
   now: number,
-): Promise<AllocateStep> {
+): Promise<OutcomeStep> {
   const port = await findFirstFreePort(plan.ports);
   if (port === undefined) throw noFreePort(request.serviceType, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);
@@ -483,7 +510,13 @@ function noFreePort(serviceType: string, plan: PlanOf<'candidates'>, base: StepB
   });
 }
 
-function newAllocationResult(request: AllocationRequest, plan: PlanOf<'candidates'>, allocation: Allocation, base: StepBase, now: number): AllocateResult {
+function newAllocationResult(
+  request: AllocationRequest,
+  plan: PlanOf<'candidates'>,
+  allocation: Allocation,
+  base: StepBase,
+  now: number,
+): OutcomeStep['result'] {
   const { port } = allocation;
   const range = plan.type.port_range;
   const note =

@@ -1,6 +1,7 @@
 import { StyxyError, isStyxyError } from '../errors';
 import { findBatchVarProblem } from '../core/env-contract';
 import { findEnvNameProblem } from '../core/names';
+import { HOST_STYLES, isHostStyle, type HostStyle } from '../core/url';
 import type { OptionSpecs } from './command-spec';
 import { warn, type OutputMode } from './output';
 import { askYesNo, canAsk } from './prompt';
@@ -75,4 +76,16 @@ export function checkBatchVarNames(serviceTypes: readonly string[], envName: str
     details: { variable: problem.variable },
     ...(problem.kind === 'invalid-name' && { suggestions: ['Read the batch as JSON instead: --json'] }),
   });
+}
+
+export const HOST_STYLE_OPTION = {
+  type: 'string',
+  describe: `How the URL is written: localhost (http://localhost:PORT) or subdomain (http://<name>.<project>.localhost:PORT); default: the config's urls.host_style`,
+} as const;
+
+/** `--host-style`: one of HOST_STYLES, or INVALID_ARGUMENT. */
+export function hostStyleArg(value: string | undefined): HostStyle | undefined {
+  if (value === undefined) return undefined;
+  if (!isHostStyle(value)) throw new StyxyError('INVALID_ARGUMENT', `--host-style ${JSON.stringify(value)} is not one of ${HOST_STYLES.join(', ')}`);
+  return value;
 }

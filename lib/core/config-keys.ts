@@ -1,4 +1,4 @@
-import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, PortReuseSettings, ServiceType } from './types';
+import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, PortReuseSettings, ServiceType, UrlSettings } from './types';
 import { ownValue } from './types';
 import { findNameProblem, RESERVED_NAMES } from './names';
 import { PORT_FLOOR } from './placement-strategies';
@@ -80,6 +80,7 @@ export const SETTABLE_KEYS = [
   ...Object.keys(AUTO_KEYS).map((k) => `auto-allocation.${k}`),
   ...Object.keys(LIFETIME_KEYS).map((k) => `lifetime.${k}`),
   ...Object.keys(REUSE_KEYS).map((k) => `port-reuse.${k}`),
+  'urls.host-style',
 ];
 
 /**
@@ -155,6 +156,14 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
     const previous = config.port_reuse[field];
     layer.port_reuse = { ...(layer.port_reuse ?? {}), [field]: parsed.value as number };
     return { kind: 'set', layer, path: `/port_reuse/${field}`, value: parsed.value, previous };
+  }
+
+  if (parts.length === 2 && parts[0] === 'urls' && parts[1] === 'host-style') {
+    const parsed = oneOf(...CONFIG_BOUNDS.urls.host_style)(text);
+    if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);
+    const previous = config.urls.host_style;
+    layer.urls = { ...(layer.urls ?? {}), host_style: parsed.value as UrlSettings['host_style'] };
+    return { kind: 'set', layer, path: '/urls/host_style', value: parsed.value, previous };
   }
 
   return reject(`Unknown setting '${key}'`);

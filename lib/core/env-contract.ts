@@ -19,6 +19,10 @@ export interface EnvAllocation {
   reused: boolean;
   /** Something already listened on the port when it was allocated. */
   listening: boolean;
+  /** Where the service is reached (core/url.ts). */
+  url: string;
+  /** The type's own names for its port and URL (`env` in its config): exported besides the standard ones. */
+  envNames?: { port?: string; url?: string };
 }
 
 /** A pair to export: name, value. */
@@ -30,7 +34,7 @@ export function typeVarStem(serviceType: string): string {
 }
 
 /**
- * One allocation's variables: `PORT` (or `envName`), `STYXY_PORT`, `STYXY_LOCK_ID`,
+ * One allocation's variables: `PORT` (or `envName`), `STYXY_PORT`, `STYXY_URL`, `STYXY_LOCK_ID`,
  * `STYXY_SERVICE_TYPE`, `STYXY_INSTANCE_ID`, `STYXY_EXISTING`, `STYXY_REUSED` (the caller's own
  * sticky allocation given back) and `STYXY_LISTENING` (something listened on the port already:
  * a start script's `[ "$STYXY_LISTENING" = 1 ] && exit 0`). `envName` STYXY_PORT is not written twice.
@@ -38,6 +42,7 @@ export function typeVarStem(serviceType: string): string {
 export function allocationEnv(a: EnvAllocation, envName = 'PORT'): EnvVar[] {
   const vars: EnvVar[] = [
     ['STYXY_PORT', String(a.port)],
+    ['STYXY_URL', a.url],
     ['STYXY_LOCK_ID', a.lockId],
     ['STYXY_SERVICE_TYPE', a.serviceType],
     ['STYXY_INSTANCE_ID', a.instanceId],
@@ -45,7 +50,18 @@ export function allocationEnv(a: EnvAllocation, envName = 'PORT'): EnvVar[] {
     ['STYXY_REUSED', flag(a.reused)],
     ['STYXY_LISTENING', flag(a.listening)],
   ];
-  return envName === 'STYXY_PORT' ? vars : [[envName, String(a.port)], ...vars];
+  return withOwnNames(envName === 'STYXY_PORT' ? vars : [[envName, String(a.port)], ...vars], [a]);
+}
+
+/** The variables, then each allocation's own names for its port and URL, where not set already. */
+function withOwnNames(vars: EnvVar[], allocations: readonly EnvAllocation[]): EnvVar[] {
+  for (const a of allocations) {
+    const own: EnvVar[] = [];
+    if (a.envNames?.port !== undefined) own.push([a.envNames.port, String(a.port)]);
+    if (a.envNames?.url !== undefined) own.push([a.envNames.url, a.url]);
+    for (const pair of own) if (!vars.some(([name]) => name === pair[0])) vars.push(pair);
+  }
+  return vars;
 }
 
 function flag(value: boolean | undefined): string {
@@ -54,11 +70,20 @@ function flag(value: boolean | undefined): string {
 
 function perTypeVarNames(serviceType: string): string[] {
   const stem = typeVarStem(serviceType);
-  return [`${stem}_PORT`, `STYXY_${stem}_LOCK_ID`, `STYXY_${stem}_INSTANCE_ID`, `STYXY_${stem}_EXISTING`, `STYXY_${stem}_REUSED`, `STYXY_${stem}_LISTENING`];
+  return [
+    `${stem}_PORT`,
+    `${stem}_URL`,
+    `STYXY_${stem}_LOCK_ID`,
+    `STYXY_${stem}_INSTANCE_ID`,
+    `STYXY_${stem}_EXISTING`,
+    `STYXY_${stem}_REUSED`,
+    `STYXY_${stem}_LISTENING`,
+  ];
 }
 
 const BATCH_SHARED_VARS = [
   'STYXY_PORT',
+  'STYXY_URL',
   'STYXY_LOCK_ID',
   'STYXY_SERVICE_TYPE',
   'STYXY_INSTANCE_ID',
@@ -113,14 +138,16 @@ export function findBatchVarProblem(serviceTypes: readonly string[], envName: st
 }
 
 /**
- * A batch's variables: `<TYPE>_PORT` and `STYXY_<TYPE>_LOCK_ID` / `_INSTANCE_ID` / `_EXISTING` /
+ * A batch's variables, which every service of the batch gets (so each finds its siblings):
+ * `<TYPE>_PORT`, `<TYPE>_URL` and `STYXY_<TYPE>_LOCK_ID` / `_INSTANCE_ID` / `_EXISTING` /
  * `_REUSED` / `_LISTENING` for
  * each type; `PORT` (or `envName`) and the usual `STYXY_*` for the first type, so a command
- * that reads PORT serves the first; `STYXY_LOCK_IDS` and `STYXY_SERVICE_TYPES` list them all.
+ * that reads PORT serves the first; `STYXY_LOCK_IDS` and `STYXY_SERVICE_TYPES` list them all;
+ * last, each type's own names for its port and URL (`"env": { "url": "BACKEND_URL" }` in its config).
  */
 export function batchEnv(results: readonly EnvAllocation[], envName = 'PORT'): EnvVar[] {
   const vars: EnvVar[] = [];
-  for (const r of results) vars.push([`${typeVarStem(r.serviceType)}_PORT`, String(r.port)]);
+  for (const r of results) vars.push([`${typeVarStem(r.serviceType)}_PORT`, String(r.port)], [`${typeVarStem(r.serviceType)}_URL`, r.url]);
   const first = results[0] as EnvAllocation;
   for (const pair of allocationEnv(first, envName)) if (!vars.some(([name]) => name === pair[0])) vars.push(pair);
   for (const r of results) {
@@ -134,7 +161,7 @@ export function batchEnv(results: readonly EnvAllocation[], envName = 'PORT'): E
     );
   }
   vars.push(['STYXY_LOCK_IDS', results.map((r) => r.lockId).join(' ')], ['STYXY_SERVICE_TYPES', results.map((r) => r.serviceType).join(' ')]);
-  return vars;
+  return withOwnNames(vars, results);
 }
 
 /** The variables of one call's allocations: one allocation's, or a batch's when there are several. */

@@ -2,7 +2,7 @@ import { StyxyError } from '../../errors';
 import { allocationEnv, batchEnv } from '../../core/env-contract';
 import { parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
-import { ALLOCATION_OPTIONS, allocateAsking, checkBatchVarNames, envNameArg } from '../allocate-kit';
+import { ALLOCATION_OPTIONS, HOST_STYLE_OPTION, allocateAsking, checkBatchVarNames, envNameArg, hostStyleArg } from '../allocate-kit';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { ENV_FORMATS, isEnvFormat, renderEnv } from '../env-format';
@@ -23,6 +23,7 @@ interface AllocateArgs extends CommonArgs {
   'dry-run'?: boolean;
   'wait-ready'?: string;
   'new-type'?: boolean;
+  'host-style'?: string;
 }
 
 const DEFAULT_WAIT_READY_S = 30;
@@ -43,6 +44,7 @@ const ALLOCATE_OPTIONS = {
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking (with auto-allocation.require-confirmation)' },
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
   'new-type': ALLOCATION_OPTIONS['new-type'],
+  'host-style': HOST_STYLE_OPTION,
   'wait-ready': {
     type: 'string',
     optionalValue: true,
@@ -93,6 +95,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
     const waitReadyS =
       waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
     if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
+    const hostStyle = hostStyleArg(args['host-style']);
     const serviceTypes = ([] as string[]).concat(args['service-type']);
     const mode = outputMode(args);
     if (serviceTypes.length > 1) {
@@ -112,6 +115,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
               ...(args['dry-run'] && { dryRun: true }),
               ...(args.yes && { yes: true }),
               ...(args['new-type'] && { newType: true }),
+              ...(hostStyle && { hostStyle }),
               ...(acceptedRanges && { acceptedRanges }),
             }),
           ),
@@ -138,6 +142,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
             ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
             ...(args.yes && { yes: true }),
             ...(args['new-type'] && { newType: true }),
+            ...(hostStyle && { hostStyle }),
             ...(acceptedRange && { acceptedRange }),
           }),
         ),

@@ -8,6 +8,7 @@ const result = (serviceType: string, port: number, over: Partial<EnvAllocation> 
   existing: false,
   reused: false,
   listening: false,
+  url: `http://localhost:${port}`,
   ...over,
 });
 
@@ -28,6 +29,7 @@ describe('findBatchVarProblem', () => {
     ['--env-name taking another type’s variable', ['dev', 'api'], 'API_PORT', 'problem'],
     ['a type whose name starts like a shared variable but makes distinct names', ['dev', 'styxy-lock-ids'], 'PORT', undefined],
     ['a type named like a shared variable', ['dev', 'styxy'], 'PORT', 'problem'],
+    ['--env-name taking another type’s URL variable', ['dev', 'api'], 'API_URL', 'problem'],
   ])('%s', (_name, types, envName, code) => expect(findBatchVarProblem(types, envName) ? 'problem' : undefined).toBe(code));
 });
 
@@ -35,9 +37,12 @@ test('batchEnv: per-type ports first, the usual ones for the first type, then ea
   const vars = batchEnv([result('dev', 3000), result('db-main', 5432, { existing: true, reused: true, listening: true })], 'PORT');
   expect(vars).toEqual([
     ['DEV_PORT', '3000'],
+    ['DEV_URL', 'http://localhost:3000'],
     ['DB_MAIN_PORT', '5432'],
+    ['DB_MAIN_URL', 'http://localhost:5432'],
     ['PORT', '3000'],
     ['STYXY_PORT', '3000'],
+    ['STYXY_URL', 'http://localhost:3000'],
     ['STYXY_LOCK_ID', 'dev-app-aaaaaa'],
     ['STYXY_SERVICE_TYPE', 'dev'],
     ['STYXY_INSTANCE_ID', 'app'],
@@ -65,6 +70,7 @@ test('allocationEnv: PORT first, then the STYXY_* variables; --env-name STYXY_PO
   expect(allocationEnv(result('dev', 3000, { existing: true, listening: true }))).toEqual([
     ['PORT', '3000'],
     ['STYXY_PORT', '3000'],
+    ['STYXY_URL', 'http://localhost:3000'],
     ['STYXY_LOCK_ID', 'dev-app-aaaaaa'],
     ['STYXY_SERVICE_TYPE', 'dev'],
     ['STYXY_INSTANCE_ID', 'app'],
@@ -73,4 +79,20 @@ test('allocationEnv: PORT first, then the STYXY_* variables; --env-name STYXY_PO
     ['STYXY_LISTENING', '1'],
   ]);
   expect(allocationEnv(result('dev', 3000), 'STYXY_PORT').filter(([n]) => n === 'STYXY_PORT')).toHaveLength(1);
+});
+
+test('a type’s own names for its port and URL reach every sibling, after the standard ones', () => {
+  const api = result('api', 8003, { envNames: { url: 'BACKEND_URL', port: 'BACKEND_PORT' } });
+  const vars = batchEnv([result('dev', 3000), api]);
+  expect(vars.slice(-2)).toEqual([
+    ['BACKEND_PORT', '8003'],
+    ['BACKEND_URL', 'http://localhost:8003'],
+  ]);
+  expect(Object.fromEntries(vars)).toMatchObject({ API_URL: 'http://localhost:8003', DEV_URL: 'http://localhost:3000', PORT: '3000' });
+  // Alone, too; a name already set (here PORT, by --env-name) keeps its standard meaning.
+  expect(allocationEnv(api, 'PORT').slice(-2)).toEqual([
+    ['BACKEND_PORT', '8003'],
+    ['BACKEND_URL', 'http://localhost:8003'],
+  ]);
+  expect(allocationEnv(result('api', 8003, { envNames: { port: 'PORT' } })).filter(([n]) => n === 'PORT')).toHaveLength(1);
 });
