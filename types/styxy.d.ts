@@ -140,6 +140,8 @@ export interface PortAllocation extends Allocation {
   waitedMs?: number;
   /** The port this service held last, given back (see the README's home ports). */
   homePort?: true;
+  /** The sticky service's derived home port (docs/origins.md): the same on every machine while it is free. */
+  derivedPort?: true;
   /** The port was still cooling from another service: used because its range had no other free port. */
   cooling?: {
     freedAt: string;

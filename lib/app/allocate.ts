@@ -19,9 +19,9 @@ import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
 import { findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
-import { findProjectRoot } from '../os/project';
+import { findProjectRoot, readProjectIdentity } from '../os/project';
 import type { AuditInput } from '../store/audit-log';
-import type { LoadedConfig } from '../store/config-files';
+import { BUILT_IN, type LoadedConfig } from '../store/config-files';
 import type { TransactionContext } from '../store/transaction';
 import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
 import { withLiveState } from './context';
@@ -91,6 +91,8 @@ export interface AllocateResult {
   previousOwner?: Owner;
   /** The sticky caller was given back the port it held last (its home port). */
   homePort?: true;
+  /** The port is the sticky service's derived home port: the same on every machine while it is free. */
+  derivedPort?: true;
   /** The port was freed lately by another service and still cooling: used because nothing else was free. */
   cooling?: CoolingNote;
   /** With --wait-ready on an existing instance: its port accepted a connection. */
@@ -252,13 +254,25 @@ function inBatch(err: unknown, serviceType: string, serviceTypes: readonly strin
 }
 
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
-  return {
+  const project = input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd);
+  const request: AllocationRequest = {
     serviceType,
-    project: input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd),
+    project,
     owner: resolveOwner(input.owner, ctx.now()),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
+    // Read before the lock, from the repository's files (no git subprocess), and only for a sticky
+    // request: its derived home port (core/origin.ts).
   };
+  const identity = input.instanceId === undefined ? null : readProjectIdentity(project);
+  return identity ? { ...request, identity } : request;
+}
+
+/** A type's preferred ports that a project or user config set come before a derived port; the built-in ones after it. */
+function withIdentity(request: AllocationRequest, config: LoadedConfig): AllocationRequest {
+  if (request.identity === undefined) return request;
+  const preferredSource = config.preferredSources && ownValue(config.preferredSources, request.serviceType);
+  return { ...request, preferredFirst: preferredSource !== undefined && preferredSource !== BUILT_IN };
 }
 
 /** An outcome's step, before allocateStep adds what every outcome's result carries (its origin). */
@@ -351,13 +365,13 @@ async function makeTypeKnown(
   acceptedRange: readonly [number, number] | undefined,
   now: number,
 ): Promise<KnownType> {
-  const plan = planAllocation(view.config.config, view.state, request, { now });
+  const plan = planAllocation(view.config.config, view.state, withIdentity(request, view.config), { now });
   if (plan.kind !== 'unknown') return { config: view.config, plan };
   if (!input.newType) refuseNearMissType(request.serviceType, Object.keys(view.config.config.service_types));
   const proposal = await proposeRange(view.config, view.state, request.serviceType);
   checkConfirmed(view.config, input, proposal, acceptedRange);
   const accepted = acceptProposal(ctx, view.config, proposal);
-  const replanned = planAllocation(accepted.config.config, view.state, request, { now });
+  const replanned = planAllocation(accepted.config.config, view.state, withIdentity(request, accepted.config), { now });
   if (replanned.kind === 'unknown') throw new StyxyError('INTERNAL', `Service type '${request.serviceType}' is still unknown after auto-allocation`);
   return { config: accepted.config, plan: replanned, auto: { proposal, accepted } };
 }
@@ -534,6 +548,7 @@ function newAllocationResult(
     ...(request.port !== undefined && { requestedPort: request.port }),
     ...(note && { requestedPortNote: note }),
     ...(plan.homePort === port && { homePort: true as const }),
+    ...(plan.derivedPort === port && { derivedPort: true as const }),
     ...(cooling && { cooling: coolingNote(cooling, now, base.config.config.port_reuse.cooldown_seconds, range) }),
     ...(base.flags.autoAllocated && { message: `New service type '${request.serviceType}' auto-configured` }),
   };

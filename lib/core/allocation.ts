@@ -1,5 +1,6 @@
 import type { Allocation, Config, FreedPort, Owner, ServiceType, State } from './types';
 import { ownValue } from './types';
+import { derivePort, type ProjectIdentity } from './origin';
 import { orderByReuse } from './port-memory';
 import { markSettledPorts } from './settled';
 import { isoTime } from './time';
@@ -12,6 +13,13 @@ export interface AllocationRequest {
   port?: number;
   project: string;
   owner: Owner;
+  /**
+   * The project's identity across machines: with an instance id, the range is searched from the
+   * service's derived home port (core/origin.ts) instead of its start.
+   */
+  identity?: ProjectIdentity;
+  /** The type's preferred ports were set by a project or user config: they come before the derived port. */
+  preferredFirst?: boolean;
 }
 
 /** Why the requested port was passed over, when it was. */
@@ -35,6 +43,8 @@ export type AllocationPlan =
       requestedPortNote?: RequestedPortNote;
       /** The caller's remembered home port, tried right after a requested port. */
       homePort?: number;
+      /** The sticky service's derived home port (core/origin.ts), where the range's search starts. */
+      derivedPort?: number;
       /** Candidates freed lately by another service, tried last: what to say when one is used. */
       cooling?: ReadonlyMap<number, FreedPort>;
     };
@@ -92,8 +102,16 @@ export function planAllocation(config: Config, state: State, request: Allocation
     add(request.port);
   }
   const [low, high] = type.port_range;
-  for (const port of type.preferred_ports ?? []) if (port >= low && port <= high) add(port);
-  for (let port = low; port <= high; port++) add(port);
+  const derived =
+    request.identity && request.instanceId !== undefined ? derivePort(request.identity, request.serviceType, request.instanceId, type.port_range) : undefined;
+  // Built-in preferred ports (3000 for dev) are conventions, not a project's choice: a service
+  // with a derived port passes them over, or the first worktree on each machine would take 3000,
+  // every collision would fall back on it, and one port per service on every machine would not hold.
+  if (derived === undefined || request.preferredFirst) for (const port of type.preferred_ports ?? []) if (port >= low && port <= high) add(port);
+  // From the derived port onward, then round from the range's start: the same order on every machine.
+  const start = derived ?? low;
+  for (let port = start; port <= high; port++) add(port);
+  for (let port = low; port < start; port++) add(port);
 
   const pinned = request.port !== undefined && held[request.port] !== 1 ? 1 : 0;
   const asker = {
@@ -109,6 +127,7 @@ export function planAllocation(config: Config, state: State, request: Allocation
     ports: order.ports,
     ...(requestedPortNote && { requestedPortNote }),
     ...(order.home !== undefined && { homePort: order.home }),
+    ...(derived !== undefined && { derivedPort: derived }),
     ...(order.cooling.size > 0 && { cooling: order.cooling }),
   };
 }
