@@ -1,5 +1,6 @@
 import { StyxyError, isStyxyError, type ErrorCode } from './errors';
-import { findNameProblem, parseDuration, parsePort } from './core/names';
+import { envFor, findBatchVarProblem } from './core/env-contract';
+import { findEnvNameProblem, findNameProblem, parseDuration, parsePort } from './core/names';
 import { HOST_STYLES, isHostStyle } from './core/url';
 import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
@@ -105,6 +106,29 @@ export async function list(options: ListOptions = {}): Promise<ListedAllocation[
     const { runList } = await import('./app/list');
     return (await runList(await contextFor(opts), { ...(opts.serviceType !== undefined && { serviceType: opts.serviceType }) })).allocations;
   });
+}
+
+/**
+ * The variables `styxy allocate --env` and `styxy run` give for these allocations (one, or the
+ * allocations of a batch), by name: PORT (or `envName`), STYXY_PORT, STYXY_URL, ..., and in a
+ * batch each type's <TYPE>_PORT and <TYPE>_URL. For a child process: `spawn(cmd, { env: { ...process.env, ...envVars(a) } })`.
+ */
+export function envVars(allocations: PortAllocation | readonly PortAllocation[], options: { envName?: string } = {}): Record<string, string> {
+  const list = (Array.isArray(allocations) ? allocations : [allocations]) as readonly PortAllocation[];
+  const opts = optionsBag<{ envName?: string }>(options, 'envVars', ['envName']);
+  const envName = opts.envName ?? 'PORT';
+  const problem = findEnvNameProblem(envName);
+  if (problem) throw invalid(`envName ${problem}`);
+  if (list.length === 0 || !list.every((a) => a !== null && typeof a === 'object' && typeof a.port === 'number'))
+    throw invalid('envVars: pass what allocate resolved to');
+  if (list.length > 1) {
+    const clash = findBatchVarProblem(
+      list.map((a) => a.serviceType),
+      envName,
+    );
+    if (clash) throw invalid(clash.message);
+  }
+  return Object.fromEntries(envFor(list, envName));
 }
 
 /**

@@ -185,4 +185,9 @@ export declare function release(what: string | ReleaseSelector, options?: StyxyO
 export declare function list(options?: ListOptions): Promise<ListedAllocation[]>;
 
 /** Allocates, runs fn with the port, and releases however fn ends. */
+/**
+ * The variables `styxy allocate --env` and `styxy run` give for these allocations (one, or a batch's), by name:
+ * PORT (or `envName`), STYXY_PORT, STYXY_URL, STYXY_LOCK_ID, ..., and in a batch each type's <TYPE>_PORT and <TYPE>_URL.
+ */
+export declare function envVars(allocations: PortAllocation | readonly PortAllocation[], options?: { envName?: string }): Record<string, string>;
 export declare function withPort<T>(options: AllocateOptions, fn: (port: number, allocation: PortAllocation) => T | Promise<T>): Promise<T>;
