@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
+import { readmeRecipe } from '../helpers/readme';
 import { BIN, killAndWait, listen, closeServer, useSandbox, waitFor } from '../helpers/cli';
 
 const box = useSandbox();
@@ -25,20 +26,10 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-/** The start script the docs show: allocate, leave when the server already runs, else start it. */
+/** The start script docs/origins.md shows: allocate, leave when the server already runs, else start it. */
 function writeStartScript(): string {
   const script = path.join(box.dir, 'start.sh');
-  fs.writeFileSync(
-    script,
-    [
-      '#!/bin/sh',
-      'eval "$("$STYXY" allocate -s dev -n web --env)" || exit 9',
-      '[ "$STYXY_LISTENING" = 1 ] && { echo "already running on $PORT"; exit 0; }',
-      'exec python3 -m http.server "$PORT" --bind 127.0.0.1',
-      '',
-    ].join('\n'),
-    { mode: 0o755 },
-  );
+  fs.writeFileSync(script, readmeRecipe('already-running', 'docs/origins.md'), { mode: 0o755 });
   return script;
 }
 

@@ -178,10 +178,11 @@ function describeAllocation(r: AllocateResult): string {
       `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}${ownerChangeNote(r)}`,
     ].join('\n');
   }
-  if (r.reused) return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry}`;
+  if (r.reused)
+    return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} — ${r.url}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
-  const home = r.homePort ? ' (its home port, as last time)' : '';
-  return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry}`;
+  const home = r.homePort ? ' (its home port, as last time)' : r.derivedPort ? " (its derived home port, the same on every machine while it's free)" : '';
+  return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
 }
 
 function ownerChangeNote(r: AllocateResult): string {
