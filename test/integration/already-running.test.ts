@@ -29,7 +29,7 @@ function accepts(port: number): Promise<boolean> {
 /** The start script docs/origins.md shows: allocate, leave when the server already runs, else start it. */
 function writeStartScript(): string {
   const script = path.join(box.dir, 'start.sh');
-  fs.writeFileSync(script, readmeRecipe('already-running', 'docs/origins.md'), { mode: 0o755 });
+  fs.writeFileSync(script, readmeRecipe('already-running'), { mode: 0o755 });
   return script;
 }
 
