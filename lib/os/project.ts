@@ -49,11 +49,15 @@ export function readProjectIdentity(projectRoot: string): ProjectIdentity | null
   }
   let commonDir = gitDir;
   try {
-    commonDir = path.resolve(gitDir, fs.readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim());
-    // A linked worktree: git names it after its directory when it is added (.git/worktrees/<name>).
-    worktree = path.basename(gitDir);
+    // Asked first, so that the main checkout (no commondir) costs no exception on this path.
+    const commondir = path.join(gitDir, 'commondir');
+    if (fs.statSync(commondir, { throwIfNoEntry: false })) {
+      commonDir = path.resolve(gitDir, fs.readFileSync(commondir, 'utf8').trim());
+      // A linked worktree: git names it after its directory when it is added (.git/worktrees/<name>).
+      worktree = path.basename(gitDir);
+    }
   } catch {
-    /* no commondir: the main checkout, or a submodule's own repository */
+    /* unreadable: taken for the main checkout */
   }
   let remote: string | null = null;
   try {
