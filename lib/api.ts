@@ -50,12 +50,13 @@ export async function allocate(options: AllocateBatchOptions): Promise<PortAlloc
 export async function allocate(options: AllocateOptions | AllocateBatchOptions): Promise<PortAllocation | PortAllocation[]> {
   if (options !== null && typeof options === 'object' && 'serviceTypes' in options) return allocateBatch(options);
   return api(async () => {
-    const opts = optionsBag<AllocateOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS, 'serviceType', 'port']);
+    const opts = optionsBag<AllocateOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS, 'serviceType', 'port', 'block']);
     if (opts.serviceType === undefined) throw invalid('allocate: serviceType is required');
     const input: AllocateInput = {
       ...commonAllocateInput(opts),
       serviceType: opts.serviceType,
       ...(opts.port !== undefined && { port: portOption(opts.port) }),
+      ...(opts.block !== undefined && { block: opts.block }),
     };
     const { runAllocate } = await import('./app/allocate');
     const ctx = await contextFor(opts);

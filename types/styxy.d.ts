@@ -71,6 +71,8 @@ export interface AllocateOptions extends AllocateCommonOptions {
   serviceType: string;
   /** Try this port first. */
   port?: number;
+  /** N contiguous ports (2-100) for this one service, all or nothing, released together: `ports` in the result. */
+  block?: number;
 }
 
 /** Several types in one transaction, all or nothing (the CLI's `allocate -s dev -s api`). */
@@ -118,6 +120,8 @@ export interface PortAllocation extends Allocation {
   reused: boolean;
   /** Something already listened on the port (probed for a reused or existing allocation; false for a new one). */
   listening: boolean;
+  /** With `block`: every port the allocation holds, `port` first. */
+  ports?: number[];
   /** Where the service is reached: `http://localhost:PORT`, or `http://<name>.<project>.localhost:PORT` with `hostStyle: 'subdomain'`. */
   url: string;
   /** The type's own names for its port and URL variables (`env` in its config), when it has them. */

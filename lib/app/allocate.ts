@@ -8,6 +8,7 @@ import {
   isSingleInstance,
   planAllocation,
   planOwnerChange,
+  portsOf,
   replaceAllocation,
   type AllocationPlan,
   type AllocationRequest,
@@ -18,7 +19,7 @@ import { urlFor, type HostStyle } from '../core/url';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
-import { findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
+import { findFirstFreeBlock, findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
 import { findProjectRoot, readProjectIdentity } from '../os/project';
 import type { AuditInput } from '../store/audit-log';
 import { BUILT_IN, type LoadedConfig } from '../store/config-files';
@@ -43,6 +44,8 @@ export interface AllocateInput {
   waitReadyMs?: number;
   /** Create an unknown type even when it is a near miss of a known one (`--new-type`). */
   newType?: boolean;
+  /** `--block N`: N contiguous ports (2-100) for this one service, all or nothing, released together. */
+  block?: number;
   /** How the result's `url` is written; default: the config's `urls.host_style`. */
   hostStyle?: HostStyle;
   /**
@@ -61,6 +64,8 @@ export interface AllocateResult {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  /** With a block (`--block N`): every port it holds, `port` first. */
+  ports?: number[];
   existing: boolean;
   reused: boolean;
   /**
@@ -113,7 +118,13 @@ export function checkAllocateInput(input: AllocateInput): void {
   const problem =
     findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
+  if (input.block !== undefined && !(Number.isInteger(input.block) && input.block >= 2 && input.block <= MAX_BLOCK)) {
+    throw new StyxyError('INVALID_ARGUMENT', `a block is 2 to ${MAX_BLOCK} ports, got ${JSON.stringify(input.block)}`);
+  }
 }
+
+/** The most ports one `--block` holds. */
+export const MAX_BLOCK = 100;
 
 /**
  * `styxy allocate`: prune dead owners, then hand out the running single instance, the caller's
@@ -174,7 +185,7 @@ function needsOnlyFreePorts(config: Config, request: AllocationRequest): boolean
   return type !== undefined && !isSingleInstance(type) && request.instanceId === undefined && request.port === undefined;
 }
 
-export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs'> {
+export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs' | 'block'> {
   /** The types to allocate together, in order; the instance id, if any, applies to each. */
   serviceTypes: readonly string[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
@@ -261,9 +272,10 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
     owner: resolveOwner(input.owner, ctx.now()),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
-    // Read before the lock, from the repository's files (no git subprocess), and only for a sticky
-    // request: its derived home port (core/origin.ts).
+    ...(input.block !== undefined && { block: input.block }),
   };
+  // Read before the lock, from the repository's files (no git subprocess), and only for a sticky
+  // request: its derived home port (core/origin.ts).
   const identity = input.instanceId === undefined ? null : readProjectIdentity(project);
   return identity ? { ...request, identity } : request;
 }
@@ -487,8 +499,8 @@ async function newAllocation(
   base: StepBase,
   now: number,
 ): Promise<OutcomeStep> {
-  const port = await findFirstFreePort(plan.ports);
-  if (port === undefined) throw noFreePort(request.serviceType, plan, base);
+  const port = request.block ? await findFirstFreeBlock(plan.ports, request.block) : await findFirstFreePort(plan.ports);
+  if (port === undefined) throw noFreePort(request, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);
   return {
     result: newAllocationResult(request, plan, allocation, base, now),
@@ -510,8 +522,15 @@ async function newAllocation(
 }
 
 /** Every candidate is taken: a new range that is already full fails its auto-allocation, a configured one is exhausted. */
-function noFreePort(serviceType: string, plan: PlanOf<'candidates'>, base: StepBase): StyxyError {
+function noFreePort(request: AllocationRequest, plan: PlanOf<'candidates'>, base: StepBase): StyxyError {
+  const { serviceType } = request;
   const [low, high] = plan.type.port_range;
+  if (request.block && !base.flags.autoAllocated) {
+    return new StyxyError('RANGE_EXHAUSTED', `No ${request.block} contiguous free ports for '${serviceType}' in ${low}-${high}; nothing was allocated`, {
+      suggestions: exhaustedSuggestions(serviceType, plan.type, base.config.config.service_types),
+      details: { serviceType, range: [low, high], block: request.block },
+    });
+  }
   if (base.flags.autoAllocated) {
     return new StyxyError('AUTO_ALLOCATION_FAILED', `Every port of the new range ${low}-${high} for '${serviceType}' is in use; nothing was written`, {
       details: { serviceType, range: [low, high] },
@@ -566,9 +585,10 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
   };
 }
 
-function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt'> {
+function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports'> {
   return {
     port: a.port,
+    ...(a.block !== undefined && { ports: portsOf(a) }),
     lockId: a.lockId,
     serviceType: a.serviceType,
     instanceId: a.instanceId,

@@ -20,6 +20,8 @@ export interface AllocationRequest {
   identity?: ProjectIdentity;
   /** The type's preferred ports were set by a project or user config: they come before the derived port. */
   preferredFirst?: boolean;
+  /** `--block N`: N contiguous ports (2-100), held and released together; the candidates are then their first ports. */
+  block?: number;
 }
 
 /** Why the requested port was passed over, when it was. */
@@ -85,7 +87,7 @@ export function planAllocation(config: Config, state: State, request: Allocation
 
   // A byte a port: with 50 000 allocations a Map of them took ~5 ms to build, in a call that runs once.
   const held = new Uint8Array(65536);
-  for (const allocation of state.allocations) held[allocation.port] = 1;
+  for (const allocation of state.allocations) held.fill(1, allocation.port, allocation.port + portCount(allocation));
   // Settled allocations that were not read: their summary says which ports they hold.
   markSettledPorts(held, state.settled);
 
@@ -113,7 +115,21 @@ export function planAllocation(config: Config, state: State, request: Allocation
   for (let port = start; port <= high; port++) add(port);
   for (let port = low; port < start; port++) add(port);
 
-  const pinned = request.port !== undefined && held[request.port] !== 1 ? 1 : 0;
+  if (request.block !== undefined && request.block > 1) {
+    // A block's candidates are its first ports: each whose N ports are all in the range (a
+    // requested port may lie outside it) and held by nobody.
+    const size = request.block;
+    const fits = (first: number): boolean => {
+      const last = first + size - 1;
+      if (last > 65535 || (first !== request.port && last > high)) return false;
+      for (let port = first; port <= last; port++) if (held[port] === 1) return false;
+      return true;
+    };
+    const starts = ports.filter(fits);
+    ports.length = 0;
+    ports.push(...starts);
+  }
+  const pinned = request.port !== undefined && ports[0] === request.port ? 1 : 0;
   const asker = {
     serviceType: request.serviceType,
     project: request.project,
@@ -134,8 +150,26 @@ export function planAllocation(config: Config, state: State, request: Allocation
 
 /** The last allocation of `port` (there is one at most). */
 function findLastHolder(state: State, port: number): Allocation | undefined {
-  for (let i = state.allocations.length - 1; i >= 0; i--) if (state.allocations[i]?.port === port) return state.allocations[i];
+  for (let i = state.allocations.length - 1; i >= 0; i--) {
+    const a = state.allocations[i];
+    if (a && holdsPort(a, port)) return a;
+  }
   return undefined;
+}
+
+/** How many ports an allocation holds: one, or its block's. */
+export function portCount(a: Pick<Allocation, 'block'>): number {
+  return a.block ?? 1;
+}
+
+/** Whether `port` is the allocation's, or one of its block's. */
+export function holdsPort(a: Pick<Allocation, 'port' | 'block'>, port: number): boolean {
+  return port >= a.port && port < a.port + portCount(a);
+}
+
+/** Every port an allocation holds, in order. */
+export function portsOf(a: Pick<Allocation, 'port' | 'block'>): number[] {
+  return Array.from({ length: portCount(a) }, (_, i) => a.port + i);
 }
 
 /** An owner that has ended with nothing listening: its allocation is kept only for the grace. */
@@ -166,6 +200,7 @@ export function buildAllocation(request: AllocationRequest, port: number, ids: N
     owner: request.owner,
     allocatedAt: isoTime(now),
     ...(request.instanceId !== undefined && { sticky: true as const }),
+    ...(request.block !== undefined && request.block > 1 && { block: request.block }),
   };
 }
 

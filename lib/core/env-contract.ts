@@ -21,6 +21,8 @@ export interface EnvAllocation {
   listening: boolean;
   /** Where the service is reached (core/url.ts). */
   url: string;
+  /** A block's ports (`--block N`), the first being `port`. */
+  ports?: readonly number[];
   /** The type's own names for its port and URL (`env` in its config): exported besides the standard ones. */
   envNames?: { port?: string; url?: string };
 }
@@ -37,11 +39,13 @@ export function typeVarStem(serviceType: string): string {
  * One allocation's variables: `PORT` (or `envName`), `STYXY_PORT`, `STYXY_URL`, `STYXY_LOCK_ID`,
  * `STYXY_SERVICE_TYPE`, `STYXY_INSTANCE_ID`, `STYXY_EXISTING`, `STYXY_REUSED` (the caller's own
  * sticky allocation given back) and `STYXY_LISTENING` (something listened on the port already:
- * a start script's `[ "$STYXY_LISTENING" = 1 ] && exit 0`). `envName` STYXY_PORT is not written twice.
+ * a start script's `[ "$STYXY_LISTENING" = 1 ] && exit 0`); a block's ports as `STYXY_PORT_0` to
+ * `STYXY_PORT_<N-1>`. `envName` STYXY_PORT is not written twice.
  */
 export function allocationEnv(a: EnvAllocation, envName = 'PORT'): EnvVar[] {
   const vars: EnvVar[] = [
     ['STYXY_PORT', String(a.port)],
+    ...(a.ports ?? []).map((port, i): EnvVar => [`STYXY_PORT_${i}`, String(port)]),
     ['STYXY_URL', a.url],
     ['STYXY_LOCK_ID', a.lockId],
     ['STYXY_SERVICE_TYPE', a.serviceType],

@@ -24,6 +24,7 @@ interface AllocateArgs extends CommonArgs {
   'wait-ready'?: string;
   'new-type'?: boolean;
   'host-style'?: string;
+  block?: string;
 }
 
 const DEFAULT_WAIT_READY_S = 30;
@@ -45,6 +46,7 @@ const ALLOCATE_OPTIONS = {
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
   'new-type': ALLOCATION_OPTIONS['new-type'],
   'host-style': HOST_STYLE_OPTION,
+  block: { type: 'string', describe: 'N contiguous ports (2-100) for this one service, all or nothing, released together: STYXY_PORT_0 … STYXY_PORT_<N-1>' },
   'wait-ready': {
     type: 'string',
     optionalValue: true,
@@ -96,11 +98,14 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
       waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
     if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
     const hostStyle = hostStyleArg(args['host-style']);
+    const block = args.block === undefined ? undefined : /^[0-9]{1,3}$/.test(args.block) ? Number(args.block) : NaN;
+    if (Number.isNaN(block)) throw new StyxyError('INVALID_ARGUMENT', `--block ${JSON.stringify(args.block)} is not a number of ports`);
     const serviceTypes = ([] as string[]).concat(args['service-type']);
     const mode = outputMode(args);
     if (serviceTypes.length > 1) {
       if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; allocate that one on its own');
       if (waitReadyS !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--wait-ready takes one service type; allocate that one on its own');
+      if (block !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--block takes one service type; allocate that one on its own');
       if (mode === 'env') checkBatchVarNames(serviceTypes, envName);
       const { runAllocateBatch } = await import('../../app/allocate');
       return present(
@@ -143,6 +148,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
             ...(args.yes && { yes: true }),
             ...(args['new-type'] && { newType: true }),
             ...(hostStyle && { hostStyle }),
+            ...(block !== undefined && { block }),
             ...(acceptedRange && { acceptedRange }),
           }),
         ),
@@ -181,6 +187,10 @@ function describeAllocation(r: AllocateResult): string {
   if (r.reused)
     return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} — ${r.url}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
+  if (r.ports) {
+    const span = `${r.ports[0]}-${r.ports[r.ports.length - 1]}`;
+    return `${green('✔')} ${verb} ports ${bold(span)} (a block of ${r.ports.length}) for ${r.serviceType} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
+  }
   const home = r.homePort ? ' (its home port, as last time)' : r.derivedPort ? " (its derived home port, the same on every machine while it's free)" : '';
   return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
 }
