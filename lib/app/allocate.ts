@@ -269,7 +269,7 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
   const request: AllocationRequest = {
     serviceType,
     project,
-    owner: resolveOwner(input.owner, ctx.now()),
+    owner: resolveOwner(input.owner, ctx.now(), ctx.warn),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
     ...(input.block !== undefined && { block: input.block }),
