@@ -514,13 +514,7 @@ function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<
 }
 
 /** The first candidate the OS finds free becomes a new allocation (written unless this is a dry run). */
-async function newAllocation(
-  request: AllocationRequest,
-  plan: PlanOf<'candidates'>,
-  state: State,
-  base: StepBase,
-  now: number,
-): Promise<OutcomeStep> {
+async function newAllocation(request: AllocationRequest, plan: PlanOf<'candidates'>, state: State, base: StepBase, now: number): Promise<OutcomeStep> {
   const port = request.block ? await findFirstFreeBlock(plan.ports, request.block) : await findFirstFreePort(plan.ports);
   if (port === undefined) throw noFreePort(request, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);

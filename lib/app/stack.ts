@@ -1,7 +1,8 @@
 import fs = require('fs');
 import path = require('path');
 import { StyxyError } from '../errors';
-import { localUrl, planStack, type PlannedService, type StackPort } from '../core/stack';
+import { planStack, type PlannedService, type StackPort } from '../core/stack';
+import { urlFor, type HostStyle } from '../core/url';
 import type { ConfigProblem } from '../core/config-rules';
 import { probePortFree } from '../os/ports';
 import { invalidConfig, loadConfig, PROJECT_CONFIG_NAME } from '../store/config-files';
@@ -20,6 +21,8 @@ export interface LoadedStack {
   stackId: string;
   /** In the order they start. */
   services: PlannedService[];
+  /** How the URLs are written (the config's `urls.host_style`). */
+  hostStyle: HostStyle;
 }
 
 /**
@@ -42,7 +45,7 @@ export function loadStack(ctx: TransactionContext): LoadedStack {
   if (problems.length > 0) throw invalidConfig(problems);
   const { createHash } = require('crypto') as typeof import('crypto');
   const stackId = createHash('sha256').update(projectDir).digest('hex').slice(0, 12);
-  return { projectDir, projectFile, stackId, services: planned };
+  return { projectDir, projectFile, stackId, services: planned, hostStyle: loaded.config.urls.host_style };
 }
 
 function findCwdProblems(file: string, projectDir: string, service: PlannedService): ConfigProblem[] {
@@ -88,14 +91,7 @@ export async function allocateStack(ctx: TransactionContext, stack: LoadedStack,
 
 /** The ports as the variables tell them. */
 export function stackPorts(allocations: ReadonlyMap<string, AllocateResult>): StackPort[] {
-  return [...allocations].map(([name, a]) => ({
-    name,
-    port: a.port,
-    lockId: a.lockId,
-    serviceType: a.serviceType,
-    instanceId: a.instanceId,
-    existing: a.existing,
-  }));
+  return [...allocations].map(([name, a]) => ({ ...a, name }));
 }
 
 /** True when this call made the allocation (so it is this call's to release). */
@@ -165,6 +161,7 @@ export interface StackStatusResult {
 /** `styxy status`: each service of the stack, its port and URL, its process, and whether something listens. */
 export async function runStackStatus(ctx: TransactionContext): Promise<StackStatusResult> {
   const stack = loadStack(ctx);
+  const hostStyle = stack.hostStyle;
   const { runList } = await import('./list');
   const { allocations } = await runList(ctx, {});
   const record = liveRecord(ctx, stack);
@@ -177,7 +174,7 @@ export async function runStackStatus(ctx: TransactionContext): Promise<StackStat
       name: s.name,
       type: s.type,
       port: a?.port ?? null,
-      url: a ? localUrl(a.port) : null,
+      url: a ? urlFor(a.port, { style: hostStyle, name: a.instanceId, project: path.basename(stack.projectDir) }) : null,
       lockId: a?.lockId ?? null,
       pid,
       listening: a ? !(await probePortFree(a.port)) : false,

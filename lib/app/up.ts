@@ -1,6 +1,6 @@
 import readline = require('readline');
 import { StyxyError } from '../errors';
-import { localUrl, planServiceVariables, type PlannedService } from '../core/stack';
+import { planServiceVariables, type PlannedService } from '../core/stack';
 import { readProcessStat } from '../os/processes';
 import { removeStackRecord, stackLogPath, writeStackRecord, type StackServiceRecord } from '../store/stack-records';
 import type { TransactionContext } from '../store/transaction';
@@ -53,7 +53,7 @@ function describeService(service: PlannedService, a: AllocateResult, pid: number
     name: service.name,
     type: a.serviceType,
     port: a.port,
-    url: localUrl(a.port),
+    url: a.url,
     lockId: a.lockId,
     pid,
     ...(logPath !== undefined && { logPath }),

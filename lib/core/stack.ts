@@ -1,4 +1,5 @@
 import type { ConfigProblem } from './config-rules';
+import { allocationEnv, type EnvAllocation, type EnvVar } from './env-contract';
 import type { StackService } from './types';
 import { ownValue } from './types';
 
@@ -120,43 +121,27 @@ export function planStack(services: Readonly<Record<string, StackService>>): Pla
   return ordered;
 }
 
-/** What a service's port is, as the variables tell it. */
-export interface StackPort {
+/** A service's allocation, as the variables tell it: origins' contract, and the service's name. */
+export interface StackPort extends EnvAllocation {
   name: string;
-  port: number;
-  lockId: string;
-  serviceType: string;
-  instanceId: string;
-  existing: boolean;
-}
-
-/** The URL a sibling is reached at. */
-export function localUrl(port: number): string {
-  return `http://localhost:${port}`;
 }
 
 /**
  * The environment one service of a stack is started with: `<NAME>_PORT` and `<NAME>_URL` of every
- * service (itself too), then its own `PORT`, `STYXY_PORT`, `STYXY_URL` and `STYXY_*`, then the
- * `env` its entry in `.styxy.json` gives, which wins.
+ * service (itself too: names, not types, since two services may share a type), then its own
+ * allocation's variables as `run` gives them (`PORT`, `STYXY_PORT`, `STYXY_URL`, `STYXY_*`, and its
+ * type's own names), then `STYXY_STACK_SERVICE`, then the `env` its entry in `.styxy.json` gives,
+ * which wins.
  */
-export function planServiceVariables(self: PlannedService, ports: readonly StackPort[]): [string, string][] {
+export function planServiceVariables(self: PlannedService, ports: readonly StackPort[]): EnvVar[] {
   const vars = new Map<string, string>();
   for (const p of ports) {
     const stem = serviceVarStem(p.name);
     vars.set(`${stem}_PORT`, String(p.port));
-    vars.set(`${stem}_URL`, localUrl(p.port));
+    vars.set(`${stem}_URL`, p.url);
   }
   const own = ports.find((p) => p.name === self.name);
-  if (own) {
-    vars.set('PORT', String(own.port));
-    vars.set('STYXY_PORT', String(own.port));
-    vars.set('STYXY_URL', localUrl(own.port));
-    vars.set('STYXY_LOCK_ID', own.lockId);
-    vars.set('STYXY_SERVICE_TYPE', own.serviceType);
-    vars.set('STYXY_INSTANCE_ID', own.instanceId);
-    vars.set('STYXY_EXISTING', own.existing ? '1' : '0');
-  }
+  if (own) for (const [name, value] of allocationEnv(own)) vars.set(name, value);
   vars.set('STYXY_STACK_SERVICE', self.name);
   for (const [name, value] of Object.entries(self.env)) vars.set(name, value);
   return [...vars];

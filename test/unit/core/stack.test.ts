@@ -52,8 +52,29 @@ describe('planStack', () => {
 
 describe('planServiceVariables', () => {
   const ports = [
-    { name: 'web-app', port: 3000, lockId: 'dev-web-app-1', serviceType: 'dev', instanceId: 'web-app', existing: false },
-    { name: 'api', port: 8000, lockId: 'api-api-1', serviceType: 'api', instanceId: 'api', existing: true },
+    {
+      name: 'web-app',
+      port: 3000,
+      lockId: 'dev-web-app-1',
+      serviceType: 'dev',
+      instanceId: 'web-app',
+      existing: false,
+      reused: true,
+      listening: false,
+      url: 'http://localhost:3000',
+    },
+    {
+      name: 'api',
+      port: 8000,
+      lockId: 'api-api-1',
+      serviceType: 'api',
+      instanceId: 'api',
+      existing: true,
+      reused: false,
+      listening: true,
+      url: 'http://api.shop.localhost:8000',
+      envNames: { url: 'BACKEND' },
+    },
   ];
   test("every sibling's port and URL, its own PORT and STYXY_*, its env last", () => {
     const [web] = planStack({ 'web-app': { command: 'x', env: { API_URL: 'http://api.test' } } });
@@ -70,7 +91,21 @@ describe('planServiceVariables', () => {
       STYXY_SERVICE_TYPE: 'dev',
       STYXY_INSTANCE_ID: 'web-app',
       STYXY_EXISTING: '0',
+      STYXY_REUSED: '1',
+      STYXY_LISTENING: '0',
       STYXY_STACK_SERVICE: 'web-app',
+    });
+    // A sibling's own names are its own, not this service's.
+    expect(vars.BACKEND).toBeUndefined();
+  });
+  test('URLs as the allocations write them (the subdomain style too)', () => {
+    const [api] = planStack({ api: { command: 'x' } });
+    const vars = Object.fromEntries(planServiceVariables(api!, ports));
+    expect(vars).toMatchObject({
+      API_URL: 'http://api.shop.localhost:8000',
+      STYXY_URL: 'http://api.shop.localhost:8000',
+      BACKEND: 'http://api.shop.localhost:8000',
+      WEB_APP_URL: 'http://localhost:3000',
     });
   });
   test.each([
