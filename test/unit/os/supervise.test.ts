@@ -1,4 +1,4 @@
-import { FORWARD_GRACE_MS, forwardGraceMs } from '../../../lib/app/run';
+import { FORWARD_GRACE_MS, forwardGraceMs } from '../../../lib/os/supervise';
 
 test('the grace after a forwarded signal is 5 s unless a test shortens it; nonsense leaves it at 5 s', () => {
   expect(FORWARD_GRACE_MS).toBe(5000);
