@@ -1,8 +1,9 @@
 import { StyxyError } from '../errors';
 import { planPortFlag, type PortFlagPlan } from '../core/dev-servers';
-import { isCreatedByRun, planRun, type PortListener } from '../core/run-plan';
+import { isCreatedByRun, isStarting, planRun, runMarkerEntry, type PortListener } from '../core/run-plan';
 import { readPackageScripts } from '../os/package-scripts';
-import { attachListenerProcesses, probePortFree, readListeners } from '../os/ports';
+import { readStartTime } from '../os/processes';
+import { attachListenerProcesses, probePortFree, readListeners, waitForPort } from '../os/ports';
 import type { TrackedProcess } from '../os/process-tree';
 import { startAndWait, type RunOutcome } from '../os/supervise';
 import type { TransactionContext } from '../store/transaction';
@@ -26,6 +27,8 @@ export interface RunInput {
   confirm?: <R>(attempt: (acceptedRange?: [number, number], acceptedRanges?: Record<string, [number, number]>) => Promise<R>) => Promise<R>;
   /** Told of what happens on the way, for the conversation on stderr. */
   onNotice?: (notice: RunNotice) => void;
+  /** How long to wait for a service found starting to listen (STARTING_WAIT_MS when left out). */
+  readyTimeoutMs?: number;
 }
 
 export type RunNotice =
@@ -40,7 +43,7 @@ export type RunNotice =
 
 export type RunResult =
   /** The service already runs (something listens on the port of an allocation run did not make). */
-  | { kind: 'running'; allocations: AllocateResult[]; allocation: AllocateResult; pid: number | null; command?: string }
+  | { kind: 'running'; allocations: AllocateResult[]; allocation: AllocateResult; pid: number | null; listening: boolean; command?: string }
   | { kind: 'ran'; allocations: AllocateResult[]; outcome: RunOutcome; released: string[]; kept: string[] };
 
 /**
@@ -61,17 +64,20 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
       keepFound: true,
       ...(acceptedRanges && { acceptedRanges }),
     });
-  const allocations =
+  const allocateAll = async () =>
     input.serviceTypes && input.serviceTypes.length > 1
       ? (await (input.confirm ? input.confirm(batch) : batch())).allocations
       : [await (input.confirm ? input.confirm(attempt) : attempt())];
+  let allocations = await allocateAll();
+  if (allocations.length === 1 && allocations[0]?.singleInstance)
+    allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);
   input.onNotice?.({ kind: 'allocated', allocations });
 
   const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
   if (plan.kind === 'running') {
     await releaseQuietly(ctx, allocations, plan.release);
     const allocation = allocations.find((a) => a.lockId === plan.allocation.lockId) as AllocateResult;
-    return { kind: 'running', allocations, allocation, pid: plan.pid, ...(plan.command !== undefined && { command: plan.command }) };
+    return { kind: 'running', allocations, allocation, pid: plan.pid, listening: plan.listening, ...(plan.command !== undefined && { command: plan.command }) };
   }
   const port = (allocations[0] as AllocateResult).port;
   const detected = input.portFlag === undefined ? planPortFlag(input.command, readPackageScripts(ctx.cwd)) : null;
@@ -83,6 +89,7 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
         command: detected ? [...input.command, ...detected.append] : input.command,
         env: input.variables(allocations),
         port,
+        marker: runMarkerEntry({ pid: process.pid, startTime: readStartTime(process.pid) ?? null }),
         ...(typeof input.portFlag === 'string' && { portFlag: input.portFlag }),
       },
       {
@@ -94,6 +101,27 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
     await releaseQuietly(ctx, allocations, plan.release);
   }
   return { kind: 'ran', allocations, outcome, released: plan.release, kept: plan.keep };
+}
+
+/** How long `run` waits, by default, for a service found starting to listen before it gives up (starting nothing). */
+export const STARTING_WAIT_MS = 60_000;
+
+/**
+ * A service found starting (a live `run` of it whose server does not listen yet, or the server a
+ * killed `run` left behind) is waited for, not started a second time: until its port accepts a
+ * connection, or `timeoutMs`. Its holder is looked at again every half second: when it has gone,
+ * the allocation asked again is this run's own (created, or taken over), and the command starts.
+ */
+async function awaitStarting(allocations: AllocateResult[], allocateAll: () => Promise<AllocateResult[]>, timeoutMs: number): Promise<AllocateResult[]> {
+  const deadline = Date.now() + timeoutMs;
+  let current = allocations;
+  for (;;) {
+    const found = current[0] as AllocateResult;
+    if (isCreatedByRun(found) || !isStarting(found)) return current;
+    const left = deadline - Date.now();
+    if (left <= 0 || (await waitForPort(found.port, Math.min(500, left)))) return current;
+    current = await allocateAll();
+  }
 }
 
 /** For each allocation run did not create: does something listen on its port already, and who. */

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'child_process';
 import os = require('os');
+import { RUN_MARKER } from '../core/run-plan';
 import { readListeners } from './ports';
 import { ProcessTreeWatch, readProcessGroups, readSocketInodes, type TrackedProcess } from './process-tree';
 
@@ -27,11 +28,6 @@ const SNAPSHOT_EVERY_MS = 500;
  * server may open a side port (an inspector, a websocket) a moment before its main one.
  */
 export const WRONG_PORT_AFTER_MS = 3_000;
-/**
- * Set in the command's environment, and so inherited by every process started from it: how `run`
- * still knows a background server as its own once the shell that started it has ended.
- */
-export const RUN_MARKER = 'STYXY_RUN_ID';
 
 /** How the command ended, as a shell would report it. */
 export interface RunOutcome {
@@ -48,6 +44,12 @@ export interface StartInput {
   env: ReadonlyArray<readonly [string, string]>;
   port: number;
   portFlag?: string;
+  /**
+   * The `NAME=value` entry set in the command's environment, inherited by every process started
+   * from it: how the tree is still known once the shell that started a background server has
+   * ended (see runMarkerEntry). A fresh one when left out.
+   */
+  marker?: string;
 }
 
 /** The command line with `{port}` replaced in every argument and the port flag appended. */
@@ -80,11 +82,12 @@ export interface StartHooks {
  */
 export function startAndWait(input: StartInput, hooks: StartHooks = {}): Promise<RunOutcome> {
   const [file, ...args] = commandLine(input);
-  const marker = `${process.pid}.${Date.now()}`;
+  const marker = input.marker ?? `${RUN_MARKER}=${process.pid}.${Date.now()}`;
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const [name, value] of input.env) env[name] = value;
-  env[RUN_MARKER] = marker;
-  const watch = new ProcessTreeWatch(process.pid, `${RUN_MARKER}=${marker}`);
+  const eq = marker.indexOf('=');
+  env[marker.slice(0, eq)] = marker.slice(eq + 1);
+  const watch = new ProcessTreeWatch(process.pid, marker);
   return new Promise((resolve) => {
     let child: ChildProcess;
     let ended = false;

@@ -95,7 +95,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
     if (result.kind === 'running') {
       const a = result.allocation;
       const pid = result.pid ? ` (PID ${result.pid})` : '';
-      const where = `'${a.existingInstanceId ?? a.instanceId}' is already running on port ${a.port}${pid}`;
+      const where = `'${a.existingInstanceId ?? a.instanceId}' is already ${result.listening || !a.starting ? 'running' : 'starting'} on port ${a.port}${pid}`;
       const why = a.existing ? `${a.message ?? `Service '${a.serviceType}' only allows single instance`}: ` : '';
       warn(`styxy: ${why}${where}; not starting ${command[0]}`);
       return 0;
