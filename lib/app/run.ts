@@ -112,7 +112,7 @@ export const STARTING_WAIT_MS = 60_000;
  * connection, or `timeoutMs`. Its holder is looked at again every half second: when it has gone,
  * the allocation asked again is this run's own (created, or taken over), and the command starts.
  */
-async function awaitStarting(allocations: AllocateResult[], allocateAll: () => Promise<AllocateResult[]>, timeoutMs: number): Promise<AllocateResult[]> {
+export async function awaitStarting(allocations: AllocateResult[], allocateAll: () => Promise<AllocateResult[]>, timeoutMs: number): Promise<AllocateResult[]> {
   const deadline = Date.now() + timeoutMs;
   let current = allocations;
   for (;;) {
@@ -125,7 +125,7 @@ async function awaitStarting(allocations: AllocateResult[], allocateAll: () => P
 }
 
 /** For each allocation run did not create: does something listen on its port already, and who. */
-async function probeFoundPorts(found: readonly AllocateResult[]): Promise<Map<string, PortListener>> {
+export async function probeFoundPorts(found: readonly AllocateResult[]): Promise<Map<string, PortListener>> {
   const facts = new Map<string, PortListener>();
   let listeners: ReturnType<typeof readListeners> | undefined;
   for (const a of found) {
@@ -147,7 +147,7 @@ async function probeFoundPorts(found: readonly AllocateResult[]): Promise<Map<st
  * Frees the allocations this run created. Should it fail (the lock held past its deadline, a
  * read-only home), the allocation still goes at the next call: its owner, this process, is about to end.
  */
-async function releaseQuietly(ctx: TransactionContext, allocations: readonly AllocateResult[], lockIds: readonly string[]): Promise<void> {
+export async function releaseQuietly(ctx: TransactionContext, allocations: readonly AllocateResult[], lockIds: readonly string[]): Promise<void> {
   if (lockIds.length === 0) return;
   const { runRelease } = await import('./release');
   for (const lockId of lockIds) {

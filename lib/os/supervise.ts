@@ -199,3 +199,43 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<b
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+export interface DetachedInput extends StartInput {
+  /** Where the command's stdout and stderr go (an open file); stdin is /dev/null. */
+  logFd: number;
+  marker: string;
+}
+
+export interface DetachedChild {
+  pid: number;
+  /** Resolves when the command ends, while this process still runs. */
+  exited: Promise<RunOutcome>;
+  /** Lets this process end without waiting for the command. */
+  let: () => void;
+}
+
+/**
+ * Starts the command in a session of its own (setsid), stdin from /dev/null and its output to the
+ * log: no terminal, no process group and no file descriptor of this process's caller reaches it,
+ * so a caller reading this process's output sees its end as soon as this process ends, and the
+ * terminal's Ctrl-C or hang-up does not reach the server.
+ */
+export function startDetached(input: DetachedInput): Promise<DetachedChild> {
+  const [file, ...args] = commandLine(input);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [name, value] of input.env) env[name] = value;
+  const eq = input.marker.indexOf('=');
+  env[input.marker.slice(0, eq)] = input.marker.slice(eq + 1);
+  return new Promise((resolve) => {
+    const child = spawn(file as string, args, { detached: true, stdio: ['ignore', input.logFd, input.logFd], env });
+    let settle: (outcome: RunOutcome) => void = () => undefined;
+    const exited = new Promise<RunOutcome>((r) => (settle = r));
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      const notFound = err.code === 'ENOENT';
+      settle({ status: notFound ? 127 : 126, startError: `cannot start ${JSON.stringify(file)}: ${notFound ? 'command not found' : err.message}` });
+      resolve({ pid: -1, exited, let: () => undefined });
+    });
+    child.once('exit', (code, signal) => settle(signal ? { status: 128 + (os.constants.signals[signal] ?? 0), signal } : { status: code ?? 1 }));
+    child.once('spawn', () => resolve({ pid: child.pid as number, exited, let: () => child.unref() }));
+  });
+}

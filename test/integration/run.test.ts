@@ -193,18 +193,19 @@ describe('styxy run', () => {
     expect(box.run(['list', '--json']).json).toMatchObject({ allocations: [], pruned: 1 });
   });
 
-  test('bad input is refused before anything starts or is written', () => {
+  test('bad input is refused before anything starts or is written: exit 125, the code in --json', () => {
     const marker = path.join(box.dir, 'started');
     for (const [argv, code] of [
-      [['run', '-s', 'dev'], 2],
-      [['run', '-s', 'dev', '--'], 2],
-      [['run', '-s', 'dev', '--port-flag'], 2],
-      [['run', '-s', 'dev', '--port-flag', 'port', '--', 'touch', marker], 3],
-      [['run', '-s', 'dev', '--env-name', 'A-B', '--', 'touch', marker], 3],
-      [['run', '-s', '$(id)', '--', 'touch', marker], 3],
-      [['run', '-s', 'dev', '-p', '70000', '--', 'touch', marker], 3],
+      [['run', '-s', 'dev'], 'USAGE'],
+      [['run', '-s', 'dev', '--'], 'USAGE'],
+      [['run', '-s', 'dev', '--port-flag'], 'USAGE'],
+      [['run', '-s', 'dev', '--port-flag', 'port', '--', 'touch', marker], 'INVALID_ARGUMENT'],
+      [['run', '-s', 'dev', '--env-name', 'A-B', '--', 'touch', marker], 'INVALID_ARGUMENT'],
+      [['run', '-s', '$(id)', '--', 'touch', marker], 'INVALID_ARGUMENT'],
+      [['run', '-s', 'dev', '-p', '70000', '--', 'touch', marker], 'INVALID_ARGUMENT'],
     ] as const) {
-      expect([argv, box.run([...argv]).code]).toEqual([argv, code]);
+      const r = box.run(['run', '--json', ...argv.slice(1)]);
+      expect([argv, r.code, r.json?.error?.code]).toEqual([argv, 125, code]);
     }
     expect(fs.existsSync(marker)).toBe(false);
     expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
