@@ -39,7 +39,13 @@ export type RunNotice =
   /** The command's processes listen on other ports, and not on the one allocated. */
   | { kind: 'wrong-port'; ports: number[]; port: number; portFlag: PortFlagPlan | null }
   /** Processes the command left running when it ended (or outlived the grace), now ended. */
-  | { kind: 'ended-leftovers'; processes: readonly TrackedProcess[] };
+  | { kind: 'ended-leftovers'; processes: readonly TrackedProcess[] }
+  /**
+   * The command failed, and its port is held by something that is not the command's: most likely
+   * why it failed (a server run with --strictPort refuses a taken port). The place to say who
+   * holds it (`styxy why <port>`).
+   */
+  | { kind: 'port-taken'; port: number; status: number };
 
 export type RunResult =
   /** The service already runs (something listens on the port of an allocation run did not make). */
@@ -100,6 +106,8 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
   } finally {
     await releaseQuietly(ctx, allocations, plan.release);
   }
+  // Its tree has been ended: a listener left on the port now is someone else's.
+  if (outcome.status !== 0 && !outcome.startError && !(await probePortFree(port))) input.onNotice?.({ kind: 'port-taken', port, status: outcome.status });
   return { kind: 'ran', allocations, outcome, released: plan.release, kept: plan.keep };
 }
 

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, markingFirstConnect, sandbox, type Sandbox, waitFor } from '../helpers/cli';
+import { BIN, closeServer, listen, markingFirstConnect, sandbox, type Sandbox, waitFor } from '../helpers/cli';
 
 // A `styxy run` killed before its server listens, and single-instance answers that stay true
 // when a holder crashes (issue 23 items 3 and 4): nothing is started twice, no one waits for a
@@ -120,6 +120,25 @@ describe('a run killed (SIGKILL) before its server listens', () => {
     second.proc.kill('SIGTERM');
     expect((await second.done).code).not.toBeNull();
   }, 60_000);
+});
+
+describe('a command that fails because its port was taken', () => {
+  test('run says the port is held by another process (the hook for naming who)', async () => {
+    const gate = path.join(box.dir, 'gate');
+    const started = path.join(box.dir, 'started');
+    const run = start(['run', '-s', 'dev', '--', ...gated(gate, started, 'exit 1')]);
+    await waitFor('the command to start', () => fs.existsSync(started));
+    const port = allocations()[0].port as number;
+    const squatter = await listen(port, '127.0.0.1');
+    try {
+      fs.writeFileSync(gate, '');
+      const ended = await run.done;
+      expect(ended.code).toBe(1);
+      expect(ended.stderr).toContain(`port ${port} is held by another process`);
+    } finally {
+      await closeServer(squatter);
+    }
+  });
 });
 
 describe('single-instance answers are true', () => {

@@ -183,6 +183,10 @@ function tellNotice(notice: RunNotice): void {
       );
       return;
     }
+    case 'port-taken':
+      // Hook for `styxy why`: name the holder here once it exists.
+      warn(`styxy: port ${notice.port} is held by another process, which is likely why the command failed; see who: styxy check ${notice.port}`);
+      return;
     case 'ended-leftovers': {
       const n = notice.processes.length;
       warn(`styxy: ended ${n === 1 ? 'a process' : `${n} processes`} the command left running (PID ${notice.processes.map((p) => p.pid).join(', ')})`);
