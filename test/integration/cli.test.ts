@@ -70,7 +70,7 @@ describe('--json anywhere means one JSON document, for every usage error', () =>
 
   test('a --json after -- belongs to the command run starts: the usage error stays text', () => {
     const r = box.run(['run', '-s', 'dev', '--bogus', '--', 'node', '--json']);
-    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect([r.code, r.stdout]).toEqual([125, '']);
     expect(r.stderr).toMatch(/^styxy: /);
   });
 });
