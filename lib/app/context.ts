@@ -1,8 +1,8 @@
 import type { Allocation, State } from '../core/types';
-import { decideLifetimes, findEndedProcessOwners, ownerPids, type LifetimeResult } from '../core/prune';
+import { decideLifetimes, findEndedProcessOwners, findUnjudgedOwners, foreignNamespaces, ownerPids, type LifetimeResult, type OwnerFacts } from '../core/prune';
 import { trackFreedPorts } from '../core/port-memory';
-import { readListenerProcesses } from '../os/ports';
-import { probeLiveProcesses, readBootId } from '../os/processes';
+import { readListenerProcesses, readListeners } from '../os/ports';
+import { hasProc, isProcOwnNamespace, namespaceNumber, probeLiveProcesses, probeNamespaceProcesses, readBootId, readOwnPidNamespace } from '../os/processes';
 import { findMarkedProcesses, type TrackedProcess } from '../os/process-tree';
 import { runMarkerEntry } from '../core/run-plan';
 import { writeErr } from '../os/stdio';
@@ -30,6 +30,8 @@ export interface LiveView {
   state: State;
   /** The allocations dropped because their owner is gone. */
   pruned: Allocation[];
+  /** The allocations kept whose owner cannot be judged from here (a PID namespace not visible from here). */
+  unjudged: Allocation[];
   /** The state as read, before pruning. */
   stateAsRead: State;
   /**
@@ -60,7 +62,14 @@ export async function withLiveState<T>(
       const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
       // What was pruned just now cools like the rest, for the decision of this very call too.
       const liveState = trackFreedPorts(stateAsRead, lifetimes.state, ctx.now(), config.config.port_reuse);
-      const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, stateAsRead, starting: lifetimes.starting });
+      const outcome = await work({
+        config,
+        state: liveState,
+        pruned: lifetimes.pruned,
+        unjudged: lifetimes.unjudged,
+        stateAsRead,
+        starting: lifetimes.starting,
+      });
       if (options.write === false) return { result: outcome.result };
       return {
         ...outcome,
@@ -96,11 +105,12 @@ function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): 
  * when something listens there), so a call whose owners all live costs what it did.
  */
 function decideAllocationLifetimes(stateAsRead: State, now: number, graceMs: number): LifetimeResult & { starting: Map<string, TrackedProcess[]> } {
-  const facts = { now, liveProcesses: probeLiveProcesses(ownerPids(stateAsRead)), bootId: readBootId() };
+  const facts = readOwnerFacts(stateAsRead, now);
   const ended = findEndedProcessOwners(stateAsRead, facts);
   const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)));
+  const unjudged = findUnjudgedOwners(stateAsRead, facts);
+  const decided = decideLifetimes(stateAsRead, { ...facts, graceMs, listeners, ...(unjudged.length > 0 && { served: readServedPorts(unjudged) }) });
   const starting = new Map<string, TrackedProcess[]>();
-  const decided = decideLifetimes(stateAsRead, { ...facts, graceMs, listeners });
   return ended.length === 0 ? { ...decided, starting } : dropEndedRuns(decided, starting);
 }
 
@@ -132,6 +142,32 @@ function dropEndedRuns(decided: LifetimeResult, starting: Map<string, TrackedPro
     reserved: decided.reserved.filter((a) => !goneIds.has(a.lockId)),
     starting,
   };
+}
+
+/**
+ * What the OS says of the owners of `state`: which of their PIDs live (with start times), this
+ * boot, this call's PID namespace, and what is visible of the other namespaces owners were
+ * recorded in (looked into only when there are such owners). Every judgement of owners (prune,
+ * doctor, and any command that asks whether an owner lives) starts from these facts.
+ */
+export function readOwnerFacts(state: State, now: number): OwnerFacts {
+  // A /proc of another namespace (unshare -p without --mount-proc) tells nothing about these PIDs' namespace.
+  const pidNs = hasProc() && isProcOwnNamespace() ? namespaceNumber(readOwnPidNamespace()) : null;
+  const foreign = foreignNamespaces(state, pidNs);
+  return {
+    now,
+    liveProcesses: probeLiveProcesses(ownerPids(state)),
+    bootId: readBootId(),
+    pidNs,
+    ...(foreign.size > 0 && pidNs !== null && { namespaces: probeNamespaceProcesses(foreign) }),
+  };
+}
+
+/** The ports of `allocations` that something listens on as seen from here (this network namespace), or null where that cannot be read. */
+function readServedPorts(allocations: readonly Allocation[]): Set<number> | null {
+  const ports = new Set(allocations.map((a) => a.port));
+  const listeners = readListeners();
+  return listeners === null ? null : new Set(listeners.filter((l) => ports.has(l.port)).map((l) => l.port));
 }
 
 function lifetimeEvents(lifetimes: LifetimeResult): AuditInput[] {
