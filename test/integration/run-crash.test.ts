@@ -142,6 +142,25 @@ describe('a command that fails because its port was taken', () => {
 });
 
 describe('single-instance answers are true', () => {
+  test('a run of a single-instance type whose live run is still starting waits for it to listen, and starts nothing', async () => {
+    const gate = path.join(box.dir, 'gate');
+    const firstStarted = path.join(box.dir, 'first-started');
+    const secondStarted = path.join(box.dir, 'second-started');
+    const first = start(['run', '-s', 'ai', '-n', 'rag', '--', ...gated(gate, firstStarted, PYTHON_SERVER)]);
+    const server = await waitFor('the first command to start', () => fs.existsSync(firstStarted) && Number(fs.readFileSync(firstStarted, 'utf8')));
+    const port = allocations()[0].port as number;
+    const probing = path.join(box.dir, 'probing');
+    const second = start(['run', '-s', 'ai', '-n', 'rag', '--', ...gated(gate, secondStarted, PYTHON_SERVER)], markingFirstConnect(box, probing));
+    await waitFor('the second run to wait on the port', () => fs.existsSync(probing));
+    fs.writeFileSync(gate, '');
+    expect((await second.done).code).toBe(0);
+    // It returned because the service listens now, not before.
+    expect(listeners(port)).toEqual([server]);
+    expect(fs.existsSync(secondStarted)).toBe(false);
+    first.proc.kill('SIGTERM');
+    expect((await first.done).code).not.toBeNull();
+  }, 60_000);
+
   test('--wait-ready notices that the holder crashed and takes over at once, instead of waiting out its timeout', async () => {
     const gate = path.join(box.dir, 'gate');
     const started = path.join(box.dir, 'started');
