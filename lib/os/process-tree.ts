@@ -192,6 +192,11 @@ export class ProcessTreeWatch {
     for (const entry of findTreeMembers(table, this.root, new Set(this.known.keys()))) this.known.set(processKey(entry), entry);
   }
 
+  /** Makes `member` (checked at each snapshot by its PID and start time, like the others) a member: the root itself, say. */
+  include(member: TrackedProcess): void {
+    this.known.set(processKey(member), member);
+  }
+
   /** The members as the last snapshot saw them. */
   members(): TrackedProcess[] {
     return [...this.known.values()];

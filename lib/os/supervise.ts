@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import os = require('os');
 import { RUN_MARKER } from '../core/run-plan';
 import { readListeners } from './ports';
+import { readStartTime } from './processes';
 import { ProcessTreeWatch, readProcessGroups, readSocketInodes, type TrackedProcess } from './process-tree';
 
 // Supervising a command `styxy run` started: its signals, its process tree, the port it listens
@@ -174,6 +175,21 @@ function sharesTerminalForeground(childPid: number): boolean {
   const mine = readProcessGroups(process.pid);
   if (!mine || mine.foreground <= 0 || mine.pgrp !== mine.foreground) return false;
   return readProcessGroups(childPid)?.pgrp === mine.foreground;
+}
+
+/**
+ * Ends a process and every process descended from it (also those reparented since, when they
+ * carry `marker`): SIGTERM, then SIGKILL TERM_WAIT_MS later to those still there. Each signal goes
+ * only to a process that is still the same one (PID and start time), never by name. Returns the
+ * processes it reached. For `styxy stop` and whatever else ends a server Styxy knows by its owner.
+ */
+export async function endProcessTree(root: TrackedProcess, marker?: string): Promise<TrackedProcess[]> {
+  // Not the process it names (ended, or its PID reused): neither it nor what runs under that PID now.
+  const actual = readStartTime(root.pid);
+  if (actual === undefined || (root.startTime !== null && actual !== null && actual !== root.startTime)) return [];
+  const watch = new ProcessTreeWatch(root.pid, marker);
+  watch.include(root);
+  return endTree(watch);
 }
 
 /** SIGTERM to every live member of the tree, SIGKILL to those still there TERM_WAIT_MS later. */
