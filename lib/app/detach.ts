@@ -182,7 +182,7 @@ function answer(a: AllocateResult, facts: Pick<DetachResult, 'started' | 'existi
     success: true,
     ...facts,
     port: a.port,
-    url: `http://localhost:${a.port}`,
+    url: a.url,
     lockId: a.lockId,
     serviceType: a.serviceType,
     instanceId: a.existingInstanceId ?? a.instanceId,

@@ -5,7 +5,8 @@ import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../comm
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { outputMode, printLine, warn } from '../output';
 import { parseDuration } from '../../core/names';
-import { ALLOCATE_OPTIONS, allocateAsking, batchEnvVars, checkBatchVarNames, envNameArg, envVars } from './allocate';
+import { envFor } from '../../core/env-contract';
+import { ALLOCATION_OPTIONS, allocateAsking, checkBatchVarNames, envNameArg } from '../allocate-kit';
 
 export interface RunArgs extends CommonArgs {
   /** An array when given more than once: several ports for one command. */
@@ -23,10 +24,10 @@ export interface RunArgs extends CommonArgs {
 }
 
 export const RUN_OPTIONS = {
-  'service-type': ALLOCATE_OPTIONS['service-type'],
-  'instance-id': ALLOCATE_OPTIONS['instance-id'],
-  port: ALLOCATE_OPTIONS.port,
-  project: ALLOCATE_OPTIONS.project,
+  'service-type': ALLOCATION_OPTIONS['service-type'],
+  'instance-id': ALLOCATION_OPTIONS['instance-id'],
+  port: ALLOCATION_OPTIONS.port,
+  project: ALLOCATION_OPTIONS.project,
   'env-name': { type: 'string', describe: 'The variable that carries the port (default PORT)' },
   'port-flag': {
     type: 'string',
@@ -35,7 +36,7 @@ export const RUN_OPTIONS = {
       "Append this flag and the port to the command, for tools that ignore PORT (--port-flag --port); a flag ending in '=' is joined to it. Known dev servers get theirs without it; --no-port-flag adds none",
   },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
-  'new-type': ALLOCATE_OPTIONS['new-type'],
+  'new-type': ALLOCATION_OPTIONS['new-type'],
   detach: {
     type: 'boolean',
     describe:
@@ -101,8 +102,7 @@ function readRunArgs(args: RunArgs) {
       ...(args.yes && { yes: true }),
       ...(args['new-type'] && { newType: true }),
     },
-    variables: (allocations: readonly AllocateResult[]) =>
-      allocations.length > 1 ? batchEnvVars(allocations, envName) : allocations.flatMap((a) => envVars(a, envName)),
+    variables: (allocations: readonly AllocateResult[]) => envFor(allocations, envName),
     ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
   };
 }
