@@ -4,6 +4,7 @@ import { isCreatedByRun, planRun, runMarkerEntry } from '../core/run-plan';
 import { readPackageScripts } from '../os/package-scripts';
 import { readListenerProcesses, waitForPort } from '../os/ports';
 import { readStartTime } from '../os/processes';
+import { randomHex } from '../os/random';
 import { findMarkedProcesses, ProcessTreeWatch } from '../os/process-tree';
 import { endTree, startDetached, type RunOutcome } from '../os/supervise';
 import { closeServerLog, openServerLog, readLogTail } from '../store/server-logs';
@@ -69,7 +70,12 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
   const port = allocation.port;
   const detected = input.portFlag === undefined ? planPortFlag(input.command, readPackageScripts(ctx.cwd)) : null;
   if (detected) input.onNotice?.({ kind: 'port-flag', plan: detected, port });
-  const marker = runMarkerEntry({ pid: process.pid, startTime: readStartTime(process.pid) ?? null });
+  // Two marks: the run's (made from this process, the allocation's owner until the server has
+  // it, so that a later call finds the server should this process die while it starts), and one
+  // of this start alone, so that starts made at once by one process (the MCP server) never take
+  // each other's processes for their own.
+  const runMark = runMarkerEntry({ pid: process.pid, startTime: readStartTime(process.pid) ?? null });
+  const marker = `${START_MARKER}=${process.pid}.${Date.now()}.${randomHex(4)}`;
   let log: ReturnType<typeof openServerLog>;
   try {
     log = openServerLog(ctx.paths, allocation.serviceType, allocation.instanceId);
@@ -79,16 +85,16 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
   }
   const child = await startDetached({
     command: detected ? [...input.command, ...detected.append] : input.command,
-    env: input.variables(allocations),
+    env: [...input.variables(allocations), splitEntry(runMark)],
     port,
     marker,
     logFd: log.fd,
     ...(typeof input.portFlag === 'string' && { portFlag: input.portFlag }),
   }).finally(() => closeServerLog(log));
 
-  const outcome = await waitForServer(port, child.exited, marker, timeoutMs);
+  const outcome = await waitForServer(port, child, marker, timeoutMs);
   if (outcome.kind !== 'listening') {
-    if (outcome.kind === 'timeout') await endTree(treeOf(marker));
+    if (outcome.kind === 'timeout') await endTree(treeOf(marker, child.pid));
     await releaseQuietly(ctx, allocations, plan.release);
     throw failure(outcome, allocation, log.path, timeoutMs);
   }
@@ -105,26 +111,41 @@ type ServerOutcome = { kind: 'listening'; pid: number | undefined } | { kind: 'e
  * The command itself may end early and leave its server running (`sh -c 'server &'`): it is the
  * marked tree that must end for the start to have failed.
  */
-async function waitForServer(port: number, exited: Promise<RunOutcome>, marker: string, timeoutMs: number): Promise<ServerOutcome> {
+async function waitForServer(port: number, child: { pid: number; exited: Promise<RunOutcome> }, marker: string, timeoutMs: number): Promise<ServerOutcome> {
   const deadline = Date.now() + timeoutMs;
   let ended: RunOutcome | undefined;
-  void exited.then((o) => (ended = o));
+  void child.exited.then((o) => (ended = o));
   for (;;) {
     if (await waitForPort(port, Math.max(0, Math.min(250, deadline - Date.now())))) {
       // Something else may have bound the port meanwhile: only a listener of the tree is the server.
       const server = findServerProcess(port, marker);
       if (server !== null) return { kind: 'listening', pid: server };
     }
-    if (ended && (ended.startError || treeOf(marker).members().length === 0)) return { kind: 'exited', outcome: ended };
+    if (ended && (ended.startError || treeOf(marker, child.pid).alive().length === 0)) return { kind: 'exited', outcome: ended };
     if (Date.now() >= deadline) return { kind: 'timeout' };
   }
 }
 
-/** The processes started with `marker`: found afresh (this process is not their parent any more once they are reparented). */
-function treeOf(marker: string): ProcessTreeWatch {
-  const watch = new ProcessTreeWatch(process.pid, marker);
+/**
+ * The processes of this start: the command, what runs under it, and what carries this start's
+ * mark (reparented once their parent ended). Never the other children of this process.
+ */
+function treeOf(marker: string, commandPid: number): ProcessTreeWatch {
+  const watch = new ProcessTreeWatch(commandPid, marker);
+  const startTime = readStartTime(commandPid);
+  if (startTime !== undefined) watch.include({ pid: commandPid, startTime });
+  // Found by their mark whether or not the command still runs (its start time is gone with it).
+  for (const p of findMarkedProcesses(marker, 0) ?? []) watch.include(p);
   watch.snapshot();
   return watch;
+}
+
+/** The variable that marks the processes of one detached start. */
+const START_MARKER = 'STYXY_START_ID';
+
+function splitEntry(entry: string): [string, string] {
+  const eq = entry.indexOf('=');
+  return [entry.slice(0, eq), entry.slice(eq + 1)];
 }
 
 /**

@@ -93,6 +93,14 @@ describe('styxy start', () => {
     expect(human.stdout).toBe(`port: ${first.json.port}\nurl: http://localhost:${first.json.port}\npid: ${first.json.pid}\nlog: -\n`);
   }, 30_000);
 
+  test('a command that starts its server in the background and exits: the server is found by its mark, and owns the allocation', async () => {
+    const r = await box.start(['start', '-s', 'dev', '--json', '--', 'sh', '-c', `${PYTHON.join(' ')} "$PORT" & exit 0`]);
+    expect(r.code).toBe(0);
+    servers.push(r.json.pid);
+    expect(fs.readFileSync(`/proc/${r.json.pid}/cmdline`, 'latin1')).toContain('http.server');
+    expect(allocations()).toEqual([expect.objectContaining({ port: r.json.port, owner: expect.objectContaining({ pid: r.json.pid }) })]);
+  }, 30_000);
+
   test('a server that exits before it listens: exit 125, SERVER_EXITED with its status and log tail, nothing allocated', async () => {
     const r = await box.start(['start', '-s', 'api', '--json', '--', 'sh', '-c', 'echo "cannot load model" >&2; exit 3']);
     expect(r.code).toBe(125);
