@@ -1,5 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { runDetached } from '../../lib/app/detach';
+import { callContext } from '../../lib/app/call-context';
+import { envFor } from '../../lib/core/env-contract';
 import { sandbox, type Sandbox, waitFor } from '../helpers/cli';
 
 // The detached start (issue 24 item 1): `styxy start` / `styxy run --detach` start a server in a
@@ -132,4 +135,24 @@ describe('styxy start', () => {
     }
     expect(fs.existsSync(marker)).toBe(false);
   });
+});
+
+describe('runDetached in one long-lived process (as the MCP server calls it)', () => {
+  test("two starts at once: one's timeout ends its own command only, never the other's server", async () => {
+    const ctx = callContext({ home: box.home, cwd: box.cwd });
+    const start = (instanceId: string, command: string[], readyTimeoutMs: number) =>
+      runDetached(ctx, { request: { serviceType: 'dev', instanceId }, command, variables: (a) => envFor(a), readyTimeoutMs });
+    const pidFile = path.join(box.dir, 'stuck-pid');
+    const [served, stuck] = await Promise.allSettled([
+      start('web', ['sh', '-c', `sleep 0.5; exec ${PYTHON.join(' ')} "$PORT"`], 30_000),
+      start('stuck', ['sh', '-c', `echo $$ > ${pidFile}; exec sleep 60`], 1_500),
+    ]);
+    if (served.status === 'fulfilled') servers.push(served.value.pid as number);
+    if (fs.existsSync(pidFile)) servers.push(Number(fs.readFileSync(pidFile, 'utf8')));
+    expect(served).toMatchObject({ status: 'fulfilled', value: { started: true, instanceId: 'web' } });
+    expect(stuck).toMatchObject({ status: 'rejected', reason: { code: 'WAIT_TIMEOUT' } });
+    const web = (served as PromiseFulfilledResult<Awaited<ReturnType<typeof runDetached>>>).value;
+    expect(sessionOf(web.pid as number)).toBe(web.pid);
+    expect(allocations()).toEqual([expect.objectContaining({ instanceId: 'web', owner: expect.objectContaining({ pid: web.pid }) })]);
+  }, 30_000);
 });
