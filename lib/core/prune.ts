@@ -211,12 +211,14 @@ export function findUnjudgedOwners(state: State, facts: OwnerFacts): Allocation[
 }
 
 /**
- * An owner that cannot be judged: kept while a reservation it already has lasts, while its port
- * is served as seen from here, or for UNJUDGED_KEEP_MS since it was allocated or taken over.
+ * An owner that cannot be judged: kept while its port is served as seen from here (whatever its
+ * reservation says: a reservation made where the owner could be judged ends when a server
+ * listens, and only a call that can judge that server may hand the port on), else while a
+ * reservation it already has lasts, else for UNJUDGED_KEEP_MS since it was allocated or taken over.
  */
 function keepsUnjudged(allocation: Allocation, owner: ProcessOwner, facts: LifetimeFacts): PruneReason | null {
-  if (owner.reservedUntil !== undefined) return Date.parse(owner.reservedUntil) > facts.now ? null : 'reservation over';
   if (facts.served?.has(allocation.port)) return null;
+  if (owner.reservedUntil !== undefined) return Date.parse(owner.reservedUntil) > facts.now ? null : 'reservation over';
   const since = Date.parse(owner.adoptedAt ?? allocation.allocatedAt);
   return Number.isFinite(since) && facts.now - since >= UNJUDGED_KEEP_MS ? 'owner not judged for too long' : null;
 }

@@ -107,6 +107,25 @@ describe('decideLifetimes: an owner that cannot be judged', () => {
     expect(later.reasons.get(reserved.lockId)).toBe('reservation over');
   });
 
+  test.each<[string, number, Set<number> | null, 'kept' | 'reservation over']>([
+    ['reserved, within, nothing served', T0 + 999, new Set(), 'kept'],
+    ['reserved, over, nothing served', T0 + 1000, new Set(), 'reservation over'],
+    ['reserved, over, listeners unreadable', T0 + 1000, null, 'reservation over'],
+    // The server the reservation waited for listens, but only its own namespace can hand the port to it.
+    ['reserved, over, served', T0 + 1000, new Set([3000]), 'kept'],
+    ['reserved, long over, served', T0 + 10 * UNJUDGED_KEEP_MS, new Set([3000]), 'kept'],
+  ])('a reservation seen from where it cannot be judged: %s', (_name, now, served, outcome) => {
+    const reserved = allocation({ port: 3000, owner: { ...owner(SIBLING, 7, '9'), detected: true, reservedUntil: new Date(T0 + 1000).toISOString() } });
+    const result = decideLifetimes(state(reserved), lifetime({ served, now }));
+    if (outcome === 'kept') {
+      expect(result.state.allocations).toEqual([reserved]);
+      expect(result.unjudged).toEqual([reserved]);
+    } else {
+      expect(result.state.allocations).toEqual([]);
+      expect(result.reasons.get(reserved.lockId)).toBe(outcome);
+    }
+  });
+
   test('an adopted owner is counted from its adoption', () => {
     const adopted = allocation({ port: 3000, owner: { ...owner(HOST), adoptedAt: new Date(T0 + UNJUDGED_KEEP_MS).toISOString() } });
     expect(decideLifetimes(state(adopted), lifetime({ served: new Set(), now: T0 + UNJUDGED_KEEP_MS + 1 })).state.allocations).toEqual([adopted]);

@@ -1,0 +1,109 @@
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import { BIN, until, useSandbox, waitFor, type RunResult } from '../helpers/cli';
+
+// Containers that stay up, entered with nsenter as `docker exec` does: sibling containers that
+// cannot see each other. Real namespaces: `unshare -fp --mount-proc`, as root.
+
+const canEnter =
+  process.getuid?.() === 0 && spawnSync('unshare', ['-fp', '--mount-proc', 'true']).status === 0 && spawnSync('nsenter', ['--version']).status === 0;
+if (!canEnter) {
+  console.warn('pid-namespaces-nsenter.test.ts skipped: needs root, unshare -p and nsenter (util-linux)');
+}
+const nsTest = canEnter ? test : test.skip;
+
+const box = useSandbox();
+const started: ChildProcess[] = [];
+
+afterEach(async () => {
+  await Promise.all(started.splice(0).map(stopGroup));
+});
+
+function parse(stdout: string): any {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    return undefined;
+  }
+}
+
+function spawnGroup(command: string, args: string[]): ChildProcess {
+  const child = spawn(command, args, { cwd: box.cwd, env: box.env, detached: true, stdio: 'ignore' });
+  started.push(child);
+  return child;
+}
+
+/** Ends a process group: a container's unshare with its PID 1 (which takes its namespace with it), or an nsenter with its child. */
+async function stopGroup(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+  try {
+    process.kill(-(child.pid as number), 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+  await exited;
+}
+
+const nsPids = (pid: number): number[] =>
+  /^NSpid:\s*([\d\s]+)$/m
+    .exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+
+/** A container that stays up: `unshare -fp --mount-proc sleep`; resolves with the host PID of its PID 1. */
+async function container(): Promise<number> {
+  const child = spawnGroup('unshare', ['-fp', '--mount-proc', 'sleep', '1000']);
+  const pid = child.pid as number;
+  return waitFor('the container’s PID 1', () => {
+    try {
+      const init = Number(fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
+      return init > 0 && nsPids(init).at(-1) === 1 ? init : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/** The CLI run in the container whose PID 1 is `init`, as `docker exec` does (its parent, nsenter, is outside: PID 0). */
+function exec(init: number, args: string[]): RunResult {
+  const r = spawnSync('nsenter', ['-t', String(init), '-p', '-m', `--wd=${box.cwd}`, '--', process.execPath, BIN, ...args], {
+    env: box.env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
+}
+
+const serves = (port: number) => spawnSync('python3', ['-c', `import socket; socket.create_connection(('127.0.0.1', ${port}), 1)`]).status === 0;
+const byLock = (list: any[], lockId: string) => list.find((a) => a.lockId === lockId);
+const audit = (): any[] =>
+  fs.existsSync(`${box.home}/audit.log`)
+    ? fs
+        .readFileSync(`${box.home}/audit.log`, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line))
+    : [];
+
+nsTest('a sibling container keeps a reservation whose server now listens, past the reservation’s end', async () => {
+  box.run(['config', 'set', 'lifetime.reservation-grace-seconds', '1']);
+  const [a, b] = await Promise.all([container(), container()]);
+  const made = exec(a, ['allocate', '-s', 'dev', '--json']);
+  expect(made.code).toBe(0);
+  const { port, lockId } = made.json;
+  // The host sees that the call which asked has ended, nothing listening yet: a reservation.
+  const reserved = byLock(box.run(['list', '--json']).json.allocations, lockId);
+  expect(reserved.owner.reservedUntil).toEqual(expect.any(String));
+  // Its server starts in container A; the reservation's time then passes with no call in A or on the host.
+  spawnGroup('nsenter', ['-t', String(a), '-p', '-m', `--wd=${box.cwd}`, '--', 'python3', '-m', 'http.server', String(port), '--bind', '127.0.0.1']);
+  await until(() => serves(port), 'the server in A to listen');
+  await until(() => Date.now() > Date.parse(reserved.owner.reservedUntil), 'the reservation to end');
+
+  const fromB = exec(b, ['list', '-v', '--json']);
+  expect(fromB.code).toBe(0);
+  expect(byLock(fromB.json.allocations, lockId)).toMatchObject({ port, ownerNote: expect.stringContaining('cannot judge') });
+  expect(byLock(box.readState().allocations, lockId)).toBeDefined();
+  expect(audit().filter((e) => e.action === 'prune' && e.lockId === lockId)).toEqual([]);
+  expect(serves(port)).toBe(true);
+});
