@@ -113,7 +113,7 @@ export function readOwnerFacts(state: State, now: number): OwnerFacts {
     liveProcesses: probeLiveProcesses(ownerPids(state)),
     bootId: readBootId(),
     pidNs,
-    ...(foreign.size > 0 && pidNs !== null && { namespaces: probeNamespaceProcesses(foreign) }),
+    ...(foreign.size > 0 && pidNs !== null && { namespaces: probeNamespaceProcesses(foreign, pidNs) }),
   };
 }
 

@@ -31,6 +31,13 @@ export interface NamespaceView {
   seen: ReadonlySet<string>;
   /** The processes visible from here in those namespaces, as `<ns>:<PID inside it>` → start time. */
   live: ReadonlyMap<string, string | null>;
+  /**
+   * The processes of deeper namespaces nested in those (a container's own container), by the PID
+   * they have at the depth of `<ns>`, as `<ns>:<PID>` → their start times. A level of NSpid does
+   * not say which namespace of that depth it is, so a sibling's process may be listed too: only
+   * one with the owner's start time counts.
+   */
+  nested?: ReadonlyMap<string, ReadonlySet<string | null>>;
 }
 
 /**
@@ -94,6 +101,8 @@ function judgeForeignOwner(owner: ProcessOwner & { pidNs: string }, facts: Owner
     if (owner.startTime === null || actual === null || actual === owner.startTime) return 'live';
     return 'ended';
   }
+  const nested = view?.nested?.get(key);
+  if (nested && (owner.startTime === null || nested.has(null) || nested.has(owner.startTime))) return 'live';
   const visible = facts.pidNs === INITIAL_PID_NAMESPACE || view?.seen.has(owner.pidNs) === true;
   return visible && view !== undefined ? 'ended' : 'unjudged';
 }

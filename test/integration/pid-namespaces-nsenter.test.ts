@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { BIN, until, useSandbox, waitFor, type RunResult } from '../helpers/cli';
 
 // Containers that stay up, entered with nsenter as `docker exec` does: sibling containers that
-// cannot see each other. Real namespaces: `unshare -fp --mount-proc`, as root.
+// cannot see each other, and a container started inside a container. Real namespaces: `unshare -fp --mount-proc`, as root.
 
 const canEnter =
   process.getuid?.() === 0 && spawnSync('unshare', ['-fp', '--mount-proc', 'true']).status === 0 && spawnSync('nsenter', ['--version']).status === 0;
@@ -50,6 +50,7 @@ const nsPids = (pid: number): number[] =>
     .trim()
     .split(/\s+/)
     .map(Number);
+const nsOf = (pid: number): string => /\[(\d+)\]/.exec(fs.readlinkSync(`/proc/${pid}/ns/pid`))![1]!;
 
 /** A container that stays up: `unshare -fp --mount-proc sleep`; resolves with the host PID of its PID 1. */
 async function container(): Promise<number> {
@@ -73,6 +74,22 @@ function exec(init: number, args: string[]): RunResult {
     timeout: 60_000,
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
+}
+
+/** The processes of this machine whose argv is exactly `argv`. */
+function findProcesses(argv: string[]): number[] {
+  const wanted = argv.join('\0') + '\0';
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        return fs.readFileSync(`/proc/${name}/cmdline`, 'utf8') === wanted;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 const serves = (port: number) => spawnSync('python3', ['-c', `import socket; socket.create_connection(('127.0.0.1', ${port}), 1)`]).status === 0;
@@ -106,4 +123,26 @@ nsTest('a sibling container keeps a reservation whose server now listens, past t
   expect(byLock(box.readState().allocations, lockId)).toBeDefined();
   expect(audit().filter((e) => e.action === 'prune' && e.lockId === lockId)).toEqual([]);
   expect(serves(port)).toBe(true);
+});
+
+nsTest('the host judges a live owner of a container that runs in a container nested in it', async () => {
+  const a = await container();
+  const argv = ['sleep', '60123'];
+  spawnGroup('nsenter', ['-t', String(a), '-p', '-m', `--wd=${box.cwd}`, '--', 'unshare', '-fp', '--mount-proc', ...argv]);
+  // Its PID 1 is the nested container's; NSpid is `<host> <in A> 1`.
+  const nested = await waitFor('the nested container’s PID 1', () => findProcesses(argv).find((pid) => nsPids(pid).length === 3 && nsPids(pid)[2] === 1));
+  const inA = nsPids(nested)[1] as number;
+  const made = exec(a, ['allocate', '-s', 'api', '-n', 'nested', '--pid', String(inA), '--json']);
+  expect(made.code).toBe(0);
+  expect(made.json.owner).toMatchObject({ pid: inA, pidNs: nsOf(a) });
+
+  const fromHost = box.run(['list', '-v', '--json']);
+  expect(fromHost.code).toBe(0);
+  expect(byLock(fromHost.json.allocations, made.json.lockId)).toMatchObject({ owner: made.json.owner });
+  expect(byLock(fromHost.json.allocations, made.json.lockId).ownerNote).toBeUndefined();
+  // It is judged, not merely kept: once that process ends, the host sees it has.
+  process.kill(nested, 'SIGKILL');
+  await until(() => !findProcesses(argv).includes(nested), 'the nested container to end');
+  expect(byLock(box.run(['list', '--json']).json.allocations, made.json.lockId)).toBeUndefined();
+  expect(audit().find((e) => e.action === 'prune' && e.lockId === made.json.lockId)).toMatchObject({ reason: 'owner gone' });
 });

@@ -20,6 +20,13 @@ const SIBLING = '4026532999';
 
 const view = (seen: string[], live: [string, string | null][]): NamespaceView => ({ seen: new Set(seen), live: new Map(live) });
 
+/** CONTAINER seen (its PID 1, start 1), with processes of namespaces nested in it. */
+const nestedView = (nested: [string, (string | null)[]][]): NamespaceView => ({
+  seen: new Set([CONTAINER]),
+  live: new Map([[`${CONTAINER}:1`, '1']]),
+  nested: new Map(nested.map(([key, times]) => [key, new Set(times)])),
+});
+
 /** A caller in `pidNs`, which sees PID 100 (start 5) of its own namespace and what `namespaces` says of others. */
 const from = (pidNs: string | null, namespaces?: NamespaceView): OwnerFacts => ({
   now: T0,
@@ -49,6 +56,21 @@ describe('judgeOwner', () => {
     ['host, container owner PID reused (start time differs)', owner(CONTAINER, 7, '8'), from(HOST, view([CONTAINER], [[`${CONTAINER}:7`, '9']])), 'ended'],
     ['host, container gone entirely (the host sees every namespace)', owner(CONTAINER, 7, '9'), from(HOST, view([], [])), 'ended'],
     ['host, same PID on the host is not the container owner', owner(CONTAINER, 100, '5'), from(HOST, view([], [])), 'ended'],
+    // A container in the container: the owner's process lives in a deeper namespace, under its PID in CONTAINER at that level of NSpid.
+    ['host, owner in a namespace nested in the recorded one', owner(CONTAINER, 3, '9'), from(HOST, nestedView([[`${CONTAINER}:3`, ['9']]])), 'live'],
+    [
+      'host, nested processes under that PID, none with its start time',
+      owner(CONTAINER, 3, '9'),
+      from(HOST, nestedView([[`${CONTAINER}:3`, ['8', '10']]])),
+      'ended',
+    ],
+    [
+      'host, a nested process with its start time among others of a sibling',
+      owner(CONTAINER, 3, '9'),
+      from(HOST, nestedView([[`${CONTAINER}:3`, ['8', '9']]])),
+      'live',
+    ],
+    ['host, nested process under another PID', owner(CONTAINER, 3, '9'), from(HOST, nestedView([[`${CONTAINER}:4`, ['9']]])), 'ended'],
     // A container sees nothing of the host or of a sibling.
     ['container, host owner', owner(HOST, 100, '5'), from(CONTAINER, view([], [])), 'unjudged'],
     ['container, sibling container owner', owner(SIBLING, 7, '9'), from(CONTAINER, view([], [])), 'unjudged'],
