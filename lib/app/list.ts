@@ -1,6 +1,7 @@
 import { StyxyError } from '../errors';
 import { isSingleInstance } from '../core/allocation';
 import { findNameProblem } from '../core/names';
+import { describeUnjudged } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { ownValue } from '../core/types';
 import type { TransactionContext } from '../store/transaction';
@@ -27,7 +28,7 @@ export async function runList(ctx: TransactionContext, input: { serviceType?: st
   const { result } = await withLiveState<ListResult>(
     ctx,
     ({ config, state, pruned, unjudged }) => {
-      const notes = new Map(unjudged.map((a) => [a.lockId, `cannot judge: owner in PID namespace ${a.owner.kind === 'process' ? a.owner.pidNs : '?'}`]));
+      const notes = new Map(unjudged.map((a) => [a.lockId, describeUnjudged(a.owner)]));
       const allocations = state.allocations
         .filter((a) => input.serviceType === undefined || a.serviceType === input.serviceType)
         .sort((a, b) => a.port - b.port)

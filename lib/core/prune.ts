@@ -88,7 +88,8 @@ export function judgeOwner(owner: Owner, facts: OwnerFacts): OwnerVerdict {
     case 'process': {
       if (!isSameBoot(owner.bootId, facts.bootId)) return 'ended';
       if (isForeignOwner(owner, facts)) return judgeForeignOwner(owner, facts);
-      return isProcessLive(owner, facts) ? 'live' : 'ended';
+      if (isProcessLive(owner, facts)) return 'live';
+      return isUnplacedOwner(owner, facts) ? 'unjudged' : 'ended';
     }
   }
 }
@@ -105,6 +106,23 @@ function judgeForeignOwner(owner: ProcessOwner & { pidNs: string }, facts: Owner
   if (nested && (owner.startTime === null || nested.has(null) || nested.has(owner.startTime))) return 'live';
   const visible = facts.pidNs === INITIAL_PID_NAMESPACE || view?.seen.has(owner.pidNs) === true;
   return visible && view !== undefined ? 'ended' : 'unjudged';
+}
+
+/**
+ * An owner recorded before owners carried their namespace (no `pidNs`), read in a PID namespace
+ * other than the initial one: it may be the host's (where older Styxys ran), whose PID means
+ * nothing here. Its PID found here with its start time is still its process (the start time makes
+ * a false match negligible); missing, or with another start time, it cannot be judged from here.
+ * The host judges it by its PID, as it always did.
+ */
+function isUnplacedOwner(owner: ProcessOwner, facts: OwnerFacts): boolean {
+  return owner.pidNs === undefined && typeof facts.pidNs === 'string' && facts.pidNs !== INITIAL_PID_NAMESPACE;
+}
+
+/** Why an owner cannot be judged from here, as list -v, list --json (`ownerNote`) and doctor say it. */
+export function describeUnjudged(owner: Owner): string {
+  if (owner.kind === 'process' && owner.pidNs !== undefined) return `cannot judge: owner in PID namespace ${owner.pidNs}`;
+  return 'cannot judge: owner recorded without its PID namespace (by an older Styxy), here outside the host’s';
 }
 
 function isProcessLive(owner: ProcessOwner, facts: OwnerFacts): boolean {
@@ -216,7 +234,7 @@ export function findEndedProcessOwners(state: State, facts: OwnerFacts): Allocat
 
 /** The allocations whose owner cannot be judged from here: for them the OS is asked whether their port is served. */
 export function findUnjudgedOwners(state: State, facts: OwnerFacts): Allocation[] {
-  return state.allocations.filter((a) => isForeignOwner(a.owner, facts) && judgeOwner(a.owner, facts) === 'unjudged');
+  return state.allocations.filter((a) => a.owner.kind === 'process' && judgeOwner(a.owner, facts) === 'unjudged');
 }
 
 /**

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
-import { BIN, until, useSandbox, waitFor, type RunResult } from '../helpers/cli';
+import { BIN, sleeper, until, useSandbox, waitFor, type RunResult } from '../helpers/cli';
 
 // Containers that stay up, entered with nsenter as `docker exec` does: sibling containers that
-// cannot see each other, and a container started inside a container. Real namespaces: `unshare -fp --mount-proc`, as root.
+// cannot see each other, a container started inside a container, and records written before
+// owners carried their PID namespace. Real namespaces: `unshare -fp --mount-proc`, as root.
 
 const canEnter =
   process.getuid?.() === 0 && spawnSync('unshare', ['-fp', '--mount-proc', 'true']).status === 0 && spawnSync('nsenter', ['--version']).status === 0;
@@ -145,4 +146,23 @@ nsTest('the host judges a live owner of a container that runs in a container nes
   await until(() => !findProcesses(argv).includes(nested), 'the nested container to end');
   expect(byLock(box.run(['list', '--json']).json.allocations, made.json.lockId)).toBeUndefined();
   expect(audit().find((e) => e.action === 'prune' && e.lockId === made.json.lockId)).toMatchObject({ reason: 'owner gone' });
+});
+
+nsTest('a record written before owners carried their namespace is not judged by its PID from a container', () => {
+  const owner = sleeper();
+  try {
+    const held = box.run(['allocate', '-s', 'api', '--pid', String(owner.pid), '--json']).json;
+    const raw = JSON.parse(fs.readFileSync(`${box.home}/state.json`, 'utf8'));
+    for (const a of raw.allocations) delete a.owner.pidNs;
+    fs.writeFileSync(`${box.home}/state.json`, JSON.stringify(raw, null, 2));
+
+    const r = spawnSync('unshare', ['-fp', '--mount-proc', process.execPath, BIN, 'list', '--json'], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(byLock(JSON.parse(r.stdout).allocations, held.lockId)).toMatchObject({ ownerNote: expect.stringContaining('cannot judge') });
+    expect(byLock(box.readState().allocations, held.lockId)).toBeDefined();
+    // The host still judges it by its PID: alive, and gone once it ends.
+    expect(byLock(box.run(['list', '--json']).json.allocations, held.lockId).ownerNote).toBeUndefined();
+  } finally {
+    owner.kill('SIGKILL');
+  }
 });

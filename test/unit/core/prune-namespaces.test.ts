@@ -1,5 +1,6 @@
 import {
   decideLifetimes,
+  describeUnjudged,
   findUnjudgedOwners,
   foreignNamespaces,
   INITIAL_PID_NAMESPACE,
@@ -48,8 +49,13 @@ describe('judgeOwner', () => {
   test.each<[string, ProcessOwner, OwnerFacts, OwnerVerdict]>([
     ['same namespace, running', owner(CONTAINER), from(CONTAINER), 'live'],
     ['same namespace, PID gone', owner(CONTAINER, 300), from(CONTAINER), 'ended'],
-    ['recorded before namespaces were: judged by PID, as before', owner(undefined), from(CONTAINER), 'live'],
-    ['recorded before namespaces were, PID gone', owner(undefined, 300), from(CONTAINER), 'ended'],
+    // Recorded before owners carried their namespace: most likely on the host, whose PIDs mean nothing in a container.
+    ['recorded before namespaces were, its PID and start time here', owner(undefined), from(CONTAINER), 'live'],
+    ['recorded before namespaces were, PID gone, in a container', owner(undefined, 300), from(CONTAINER), 'unjudged'],
+    ['recorded before namespaces were, PID reused, in a container', owner(undefined, 100, '4'), from(CONTAINER), 'unjudged'],
+    ['recorded before namespaces were, PID gone, on the host', owner(undefined, 300), from(HOST), 'ended'],
+    ['recorded before namespaces were, PID reused, on the host', owner(undefined, 100, '4'), from(HOST), 'ended'],
+    ['recorded before namespaces were, PID gone, no namespace known (no /proc)', owner(undefined, 300), from(null), 'ended'],
     // The host sees a child namespace whole: its owner, under its PID inside, is found or has ended.
     ['host, container owner visible with its start time', owner(CONTAINER, 7), from(HOST, view([CONTAINER], [[`${CONTAINER}:7`, '9']])), 'ended'],
     ['host, container owner visible', owner(CONTAINER, 7, '9'), from(HOST, view([CONTAINER], [[`${CONTAINER}:7`, '9']])), 'live'],
@@ -92,6 +98,11 @@ test('foreignNamespaces: the namespaces other than the caller’s that owners we
   expect([...foreignNamespaces(s, HOST)]).toEqual([CONTAINER]);
   expect([...foreignNamespaces(s, CONTAINER)]).toEqual([HOST]);
   expect(findUnjudgedOwners(s, from(CONTAINER, view([], []))).map((a) => a.port)).toEqual([1]);
+  const old = allocation({ port: 5, owner: owner(undefined, 300) });
+  expect(findUnjudgedOwners(state(old), from(CONTAINER, view([], []))).map((a) => a.port)).toEqual([5]);
+  expect(findUnjudgedOwners(state(old), from(HOST, view([], [])))).toEqual([]);
+  expect(describeUnjudged(old.owner)).toContain('without its PID namespace');
+  expect(describeUnjudged(owner(HOST))).toBe(`cannot judge: owner in PID namespace ${HOST}`);
 });
 
 describe('decideLifetimes: an owner that cannot be judged', () => {
