@@ -25,7 +25,7 @@ import type { TransactionContext } from '../store/transaction';
 import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
 import { withLiveState } from './context';
 import { refuseNearMissType } from './near-miss';
-import { resolveOwner, type OwnerOptions } from './owner';
+import { resolveOwner, settleGraceLease, type OwnerOptions } from './owner';
 
 export interface AllocateInput {
   serviceType: string;
@@ -132,7 +132,8 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
   const { result } = await withLiveState<AllocateResult>(
     ctx,
     async ({ config, state, pruned }) => {
-      const step = await allocateStep(ctx, input, request, { config, state, pruned: pruned.length }, input.acceptedRange);
+      const settled = { ...request, owner: settleGraceLease(request.owner, graceMs(config), ctx.now()) };
+      const step = await allocateStep(ctx, input, settled, { config, state, pruned: pruned.length }, input.acceptedRange);
       return { result: step.result, state: step.state, ...step.writes, audit: step.audit };
     },
     { write: !input.dryRun, summaryWillDo: (config) => needsOnlyFreePorts(config.config, request) },
@@ -192,11 +193,12 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     ctx,
     async ({ config, state, pruned }) => {
       let view = { config, state, pruned: pruned.length };
+      const owner = settleGraceLease(shared.owner, graceMs(config), ctx.now());
       const steps: AllocateStep[] = [];
       for (const serviceType of input.serviceTypes) {
         let step: AllocateStep;
         try {
-          step = await allocateStep(ctx, input, { ...shared, serviceType }, view, input.acceptedRanges?.[serviceType]);
+          step = await allocateStep(ctx, input, { ...shared, owner, serviceType }, view, input.acceptedRanges?.[serviceType]);
         } catch (err) {
           throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
         }
@@ -228,6 +230,8 @@ function inBatch(err: unknown, serviceType: string, serviceTypes: readonly strin
     cause: err,
   });
 }
+
+const graceMs = (config: LoadedConfig): number => config.config.lifetime.reservation_grace_seconds * 1000;
 
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
   return {
