@@ -32,6 +32,8 @@ export interface LiveView {
   unjudged: Allocation[];
   /** The state as read, before pruning. */
   stateAsRead: State;
+  /** What the OS said of the owners, as they were judged. */
+  owners: OwnerFacts;
 }
 
 export interface LiveStateOptions extends TransactionOptions {
@@ -52,10 +54,11 @@ export async function withLiveState<T>(
   return withTransaction(
     ctx,
     async ({ config, state: stateAsRead }) => {
-      const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
+      const owners = readOwnerFacts(stateAsRead, ctx.now());
+      const lifetimes = decideAllocationLifetimes(stateAsRead, owners, config.config.lifetime.reservation_grace_seconds * 1000);
       // What was pruned just now cools like the rest, for the decision of this very call too.
       const liveState = trackFreedPorts(stateAsRead, lifetimes.state, ctx.now(), config.config.port_reuse);
-      const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, unjudged: lifetimes.unjudged, stateAsRead });
+      const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, unjudged: lifetimes.unjudged, stateAsRead, owners });
       if (options.write === false) return { result: outcome.result };
       return {
         ...outcome,
@@ -90,8 +93,7 @@ function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): 
  * listeners on its port looked up (a listing of /proc/net/tcp{,6}, and a walk of /proc/*\/fd only
  * when something listens there), so a call whose owners all live costs what it did.
  */
-function decideAllocationLifetimes(stateAsRead: State, now: number, graceMs: number): LifetimeResult {
-  const facts = readOwnerFacts(stateAsRead, now);
+function decideAllocationLifetimes(stateAsRead: State, facts: OwnerFacts, graceMs: number): LifetimeResult {
   const ended = findEndedProcessOwners(stateAsRead, facts);
   const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)));
   const unjudged = findUnjudgedOwners(stateAsRead, facts);

@@ -91,14 +91,19 @@ function ownerNamespace(): string | null {
   return namespaceNumber(readOwnPidNamespace());
 }
 
-export function describeOwner(owner: Owner): string {
+/**
+ * An owner in words. `hostPid`: the host's PID of an owner recorded in a container (its PID is
+ * the container's there, and `kill <that PID>` on the host would signal another process).
+ */
+export function describeOwner(owner: Owner, hostPid?: number): string {
   switch (owner.kind) {
     case 'persistent':
       return 'persistent';
     case 'lease':
       return `lease until ${owner.expiresAt}`;
     case 'process': {
-      const who = `PID ${owner.pid}${owner.command ? ` (${owner.command.slice(0, 60)})` : ''}`;
+      const where = hostPid !== undefined && owner.pidNs !== undefined ? ` in PID namespace ${owner.pidNs} (host PID ${hostPid})` : '';
+      const who = `PID ${owner.pid}${where}${owner.command ? ` (${owner.command.slice(0, 60)})` : ''}`;
       if (owner.reservedUntil) return `reserved until ${owner.reservedUntil} (${who} ended)`;
       return owner.adoptedAt ? `${who}, listening, took over at ${owner.adoptedAt}` : who;
     }

@@ -1,3 +1,4 @@
+import { findOwnerHostPid } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, probePortFree, readListeners, type Listener } from '../os/ports';
 import type { TransactionContext } from '../store/transaction';
@@ -13,6 +14,8 @@ export interface PortReport {
 export interface CheckResult extends PortReport {
   success: true;
   available: boolean;
+  /** On the host, for an owner recorded in a container: its PID on the host (owner.pid is the container's). */
+  ownerHostPid?: number;
 }
 
 export interface ScanResult {
@@ -30,11 +33,27 @@ async function liveAllocations(ctx: TransactionContext): Promise<Allocation[]> {
 
 /** `styxy check <port>`: who holds it in Styxy, whether something listens, and which process. */
 export async function runCheck(ctx: TransactionContext, port: number): Promise<CheckResult> {
-  const allocation = (await liveAllocations(ctx)).find((a) => a.port === port) ?? null;
+  const { result: found } = await withLiveState(
+    ctx,
+    ({ state, owners }) => {
+      const allocation = state.allocations.find((a) => a.port === port) ?? null;
+      return { result: { allocation, hostPid: allocation ? findOwnerHostPid(allocation.owner, owners) : undefined } };
+    },
+    { configOptional: true },
+  );
+  const { allocation, hostPid } = found;
   const listeners = (readListeners() ?? []).filter((l) => l.port === port);
   attachListenerProcesses(listeners);
   const listening = listeners.length > 0 || !(await probePortFree(port));
-  return { success: true, port, allocation, listening, listeners, available: allocation === null && !listening };
+  return {
+    success: true,
+    port,
+    allocation,
+    listening,
+    listeners,
+    available: allocation === null && !listening,
+    ...(hostPid !== undefined && { ownerHostPid: hostPid }),
+  };
 }
 
 /** `styxy scan`: every port in a range that is allocated or has a listener. */

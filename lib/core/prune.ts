@@ -38,6 +38,8 @@ export interface NamespaceView {
    * one with the owner's start time counts.
    */
   nested?: ReadonlyMap<string, ReadonlySet<string | null>>;
+  /** The PID here of each process listed, as `<ns>:<PID inside it>:<start time>` → PID as numbered in the caller's namespace. */
+  here?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -117,6 +119,15 @@ function judgeForeignOwner(owner: ProcessOwner & { pidNs: string }, facts: Owner
  */
 function isUnplacedOwner(owner: ProcessOwner, facts: OwnerFacts): boolean {
   return owner.pidNs === undefined && typeof facts.pidNs === 'string' && facts.pidNs !== INITIAL_PID_NAMESPACE;
+}
+
+/**
+ * The host's PID of an owner recorded in another PID namespace (a container's), where the caller
+ * is the host and sees it: the number a `kill` on the host would need. Undefined elsewhere.
+ */
+export function findOwnerHostPid(owner: Owner, facts: OwnerFacts): number | undefined {
+  if (facts.pidNs !== INITIAL_PID_NAMESPACE || !isForeignOwner(owner, facts) || owner.startTime === null) return undefined;
+  return facts.namespaces?.here?.get(`${owner.pidNs}:${owner.pid}:${owner.startTime}`);
 }
 
 /** Why an owner cannot be judged from here, as list -v, list --json (`ownerNote`) and doctor say it. */

@@ -213,20 +213,21 @@ function readProcSelfPid(): number | null {
 export function probeNamespaceProcesses(
   namespaces: ReadonlySet<string>,
   own: string | null = null,
-): { seen: Set<string>; live: Map<string, string | null>; nested: Map<string, Set<string | null>> } {
+): { seen: Set<string>; live: Map<string, string | null>; nested: Map<string, Set<string | null>>; here: Map<string, number> } {
   const seen = new Set<string>();
   const live = new Map<string, string | null>();
   const nested = new Map<string, Set<string | null>>();
-  if (namespaces.size === 0 || !hasProc()) return { seen, live, nested };
+  const here = new Map<string, number>();
+  if (namespaces.size === 0 || !hasProc()) return { seen, live, nested, here };
   let names: string[];
   try {
     names = fs.readdirSync('/proc');
   } catch {
-    return { seen, live, nested };
+    return { seen, live, nested, here };
   }
   const depths = new Map<string, number>();
   // Processes of other namespaces, kept for the second pass that looks for nested ones.
-  const others: { ns: string | null; nspid: number[]; startTime: string }[] = [];
+  const others: { pid: number; ns: string | null; nspid: number[]; startTime: string }[] = [];
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
@@ -240,10 +241,11 @@ export function probeNamespaceProcesses(
       seen.add(ns);
       depths.set(ns, nspid.length - 1);
       live.set(`${ns}:${inner}`, stat.startTime);
+      here.set(`${ns}:${inner}:${stat.startTime}`, pid);
     } else if (ns === null) {
       for (const candidate of namespaces) if (!live.has(`${candidate}:${inner}`)) live.set(`${candidate}:${inner}`, stat.startTime);
     }
-    if (nspid.length > 1) others.push({ ns, nspid, startTime: stat.startTime });
+    if (nspid.length > 1) others.push({ pid, ns, nspid, startTime: stat.startTime });
   }
   for (const [ns, depth] of depths) {
     for (const p of others) {
@@ -253,9 +255,10 @@ export function probeNamespaceProcesses(
       let times = nested.get(key);
       if (!times) nested.set(key, (times = new Set()));
       times.add(p.startTime);
+      here.set(`${key}:${p.startTime}`, p.pid);
     }
   }
-  return { seen, live, nested };
+  return { seen, live, nested, here };
 }
 
 /** A process's PIDs from the namespace of this /proc inward (NSpid in /proc/PID/status), or null when it cannot be read. */

@@ -166,3 +166,17 @@ nsTest('a record written before owners carried their namespace is not judged by 
     owner.kill('SIGKILL');
   }
 });
+
+nsTest('the host shows a container owner’s host PID beside its PID in the container', async () => {
+  const a = await container();
+  const made = exec(a, ['allocate', '-s', 'dev', '--pid', '1', '--json']);
+  expect(made.json.owner).toMatchObject({ pid: 1, pidNs: nsOf(a) });
+  expect(byLock(box.run(['list', '--json']).json.allocations, made.json.lockId)).toMatchObject({ ownerHostPid: a });
+  expect(box.run(['check', String(made.json.port), '--json']).json).toMatchObject({ ownerHostPid: a });
+  // `kill 1` on the host would signal its init: the PID is said to be the container's, with the host's beside it.
+  const where = `PID 1 in PID namespace ${nsOf(a)} (host PID ${a})`;
+  expect(box.run(['list', '-v']).stdout).toContain(where);
+  expect(box.run(['check', String(made.json.port)]).stdout).toContain(where);
+  // Inside, the PID is its own: nothing more is said.
+  expect(byLock(exec(a, ['list', '--json']).json.allocations, made.json.lockId).ownerHostPid).toBeUndefined();
+});
