@@ -230,7 +230,11 @@ function checkRejectedRecords({ leftovers, state, paths }: DoctorFacts): DoctorC
       name: 'rejected records',
       status: 'warn',
       message: parts.join('; '),
-      remedy: `Each file names why its records were refused; put one back by hand (fixed) or remove the file when done: rm ${paths.home}/state.rejected-*.json`,
+      // Only files that exist can be removed: records still in the state are set aside first.
+      remedy:
+        files.length > 0
+          ? `Each file names why its records were refused; put one back by hand (fixed) or remove the file when done: rm ${paths.home}/state.rejected-*.json`
+          : 'Run any styxy call (styxy list) to set them aside into a file beside the state; doctor then names it',
     },
   ];
 }

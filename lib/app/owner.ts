@@ -105,7 +105,8 @@ export function describeOwner(owner: Owner, hostPid?: number): string {
       const where = hostPid !== undefined && owner.pidNs !== undefined ? ` in PID namespace ${owner.pidNs} (host PID ${hostPid})` : '';
       const who = `PID ${owner.pid}${where}${owner.command ? ` (${owner.command.slice(0, 60)})` : ''}`;
       if (owner.reservedUntil) return `reserved until ${owner.reservedUntil} (${who} ended)`;
-      return owner.adoptedAt ? `${who}, listening, took over at ${owner.adoptedAt}` : who;
+      // It listened when it took over; whether it still does is not known here.
+      return owner.adoptedAt ? `${who}, took over at ${owner.adoptedAt} as the process listening on the port` : who;
     }
   }
 }
