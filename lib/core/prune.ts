@@ -133,7 +133,7 @@ export function findOwnerHostPid(owner: Owner, facts: OwnerFacts): number | unde
 /** Why an owner cannot be judged from here, as list -v, list --json (`ownerNote`) and doctor say it. */
 export function describeUnjudged(owner: Owner): string {
   if (owner.kind === 'process' && owner.pidNs !== undefined) return `cannot judge: owner in PID namespace ${owner.pidNs}`;
-  return 'cannot judge: owner recorded without its PID namespace (by an older Styxy), here outside the host’s';
+  return 'cannot judge: owner recorded without its PID namespace (by an older Styxy); the host judges it';
 }
 
 function isProcessLive(owner: ProcessOwner, facts: OwnerFacts): boolean {
