@@ -1,3 +1,4 @@
+import { holdsPort, portsOf } from '../core/allocation';
 import { findOwnerHostPid } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, probePortFree, readListeners, type Listener } from '../os/ports';
@@ -36,7 +37,7 @@ export async function runCheck(ctx: TransactionContext, port: number): Promise<C
   const { result: found } = await withLiveState(
     ctx,
     ({ state, owners }) => {
-      const allocation = state.allocations.find((a) => a.port === port) ?? null;
+      const allocation = state.allocations.find((a) => holdsPort(a, port)) ?? null;
       return { result: { allocation, hostPid: allocation ? findOwnerHostPid(allocation.owner, owners) : undefined } };
     },
     { configOptional: true },
@@ -58,7 +59,7 @@ export async function runCheck(ctx: TransactionContext, port: number): Promise<C
 
 /** `styxy scan`: every port in a range that is allocated or has a listener. */
 export async function runScan(ctx: TransactionContext, start: number, end: number): Promise<ScanResult> {
-  const allocations = (await liveAllocations(ctx)).filter((a) => a.port >= start && a.port <= end);
+  const allocations = await liveAllocations(ctx);
   const byPort = new Map<number, PortReport>();
   const entry = (port: number): PortReport => {
     let report = byPort.get(port);
@@ -68,7 +69,7 @@ export async function runScan(ctx: TransactionContext, start: number, end: numbe
     }
     return report;
   };
-  for (const a of allocations) entry(a.port).allocation = a;
+  for (const a of allocations) for (const port of portsOf(a)) if (port >= start && port <= end) entry(port).allocation = a;
   const listeners = readListeners();
   if (listeners) {
     const inRange = listeners.filter((l) => l.port >= start && l.port <= end);
