@@ -21,8 +21,8 @@ export type ErrorCode =
   | 'SIMILAR_SERVICE_TYPE'
   | 'STATE_TOO_NEW'
   | 'UNSUPPORTED_PLATFORM'
+  | 'SERVER_EXITED'
   | 'STACK_RUNNING'
-  | 'SERVICE_EXITED'
   | 'COMPOSE_UNAVAILABLE';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */

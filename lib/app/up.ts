@@ -254,7 +254,7 @@ export async function runUpDetached(ctx: TransactionContext, input: { waitMs?: n
       ]);
       if ('exit' in outcome) {
         throw new StyxyError(
-          'SERVICE_EXITED',
+          'SERVER_EXITED',
           `Service '${service.name}' exited with status ${outcome.exit.status} before it listened on port ${a.port}; nothing is left running`,
           {
             details: { service: service.name, status: outcome.exit.status, port: a.port, logPath },

@@ -186,7 +186,7 @@ test('up --detach, status and down; two worktrees run their stacks side by side 
 
   // A second up of a running stack starts nothing.
   const again = box.run(['up', '--detach', '--json'], { cwd: one });
-  expect(again.code).toBe(19);
+  expect(again.code).toBe(20);
   expect(again.json.error.code).toBe('STACK_RUNNING');
 
   const down = box.run(['down', '--json'], { cwd: one });
@@ -206,14 +206,14 @@ test('up --detach, status and down; two worktrees run their stacks side by side 
   expect(box.run(['down', '--json'], { cwd: two }).json).toMatchObject({ success: true, stopped: [] });
 });
 
-test('up --detach: a service that exits before it listens is SERVICE_EXITED, and nothing is left', async () => {
+test('up --detach: a service that exits before it listens is SERVER_EXITED, and nothing is left', async () => {
   const dir = project('broken', {
     server: { type: 'api', command: 'exec node ../server.js server' },
     broken: { type: 'dev', command: 'echo no config >&2; exit 2', depends_on: ['server'] },
   });
   const r = box.run(['up', '--detach', '--json'], { cwd: dir });
-  expect(r.code).toBe(20);
-  expect(r.json.error.code).toBe('SERVICE_EXITED');
+  expect(r.code).toBe(19);
+  expect(r.json.error.code).toBe('SERVER_EXITED');
   expect(fs.readFileSync(r.json.error.details.logPath, 'utf8')).toMatch(/no config/);
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
   expect(status(dir).json.services.every((s: { listening: boolean; pid: number | null }) => !s.listening && s.pid === null)).toBe(true);
