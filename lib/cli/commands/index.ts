@@ -8,10 +8,11 @@ import { listCommand } from './list';
 import { releaseCommand } from './release';
 import { runCommand } from './run';
 import { scanCommand } from './scan';
+import { whyCommand } from './why';
 
 /** The commands declared as data, which the fast path can parse without yargs. */
 export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
-  [allocateCommand, runCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand, auditCommand].map((c) => [
+  [allocateCommand, runCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand, auditCommand, whyCommand].map((c) => [
     c.name,
     c as StyxyCommand,
   ]),

@@ -1,0 +1,80 @@
+import { StyxyError } from '../errors';
+import { classifyHolder, type Holder, type SeenListener, type SeenProcess } from '../core/holder';
+import { parsePort } from '../core/names';
+import type { Allocation } from '../core/types';
+import { attachListenerProcesses, probePortFree, readListeners } from '../os/ports';
+import { readPidNamespace, readProcessInfo } from '../os/process-info';
+import type { TransactionContext } from '../store/transaction';
+import { withLiveState } from './context';
+
+/** `styxy why`'s answer (its `--json`): who holds the port, in one line, with a stable `kind`. */
+export interface WhyResult extends Holder {
+  success: true;
+  port: number;
+}
+
+/**
+ * `styxy why <port>` (API `whoHolds`): what holds `port` — a Styxy allocation (with its owner and,
+ * for a `run`, the server it started), a process outside Styxy, a container's port proxy, another
+ * user's process, something this caller cannot see, or nothing (then whether the port is cooling
+ * down or a sticky service's home) — and what to do about it. Every kind is a result
+ * (`success: true`), each with its own exit status (WHY_EXIT_STATUS); a bad port is
+ * INVALID_ARGUMENT. Prunes ended owners like every call; changes nothing else.
+ */
+export async function runWhy(ctx: TransactionContext, port: number): Promise<WhyResult> {
+  if (parsePort(port) === null) throw new StyxyError('INVALID_ARGUMENT', `port must be a number from 1 to 65535, got ${JSON.stringify(port)}`);
+  const { result: view } = await withLiveState(
+    ctx,
+    ({ state, config }) => ({
+      result: { allocation: state.allocations.find((a) => a.port === port) ?? null, recentlyFreed: state.recentlyFreed ?? [], reuse: config.config.port_reuse },
+    }),
+    { configOptional: true },
+  );
+  const listeners = readPortListeners(port);
+  const bindRefused = listeners.length === 0 && !(await probePortFree(port));
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  const callerPidNs = readPidNamespace('self');
+  const ownerProcess = view.allocation ? readOwnerProcess(view.allocation) : undefined;
+  const holder = classifyHolder({
+    port,
+    now: ctx.now(),
+    allocation: view.allocation,
+    ...(ownerProcess && { ownerProcess }),
+    listeners,
+    bindRefused,
+    ...(uid !== undefined && { callerUid: uid }),
+    ...(callerPidNs && { callerPidNs }),
+    recentlyFreed: view.recentlyFreed,
+    reuse: view.reuse,
+    url: urlOf(port),
+  });
+  return { success: true, port, ...holder };
+}
+
+/** The address a person opens: slice `origins` brings `urlFor`; until then the plain default. */
+export function urlOf(port: number): string {
+  return `http://localhost:${port}`;
+}
+
+/** The sockets listening on `port`, with the process behind each as far as this caller may see it. */
+export function readPortListeners(port: number): SeenListener[] {
+  const listeners = (readListeners() ?? []).filter((l) => l.port === port);
+  attachListenerProcesses(listeners);
+  const seen = new Map<number, SeenProcess | null>();
+  return listeners.map((l) => {
+    let proc: SeenProcess | null | undefined;
+    if (l.pid !== undefined) {
+      proc = seen.get(l.pid);
+      if (proc === undefined) seen.set(l.pid, (proc = readProcessInfo(l.pid)));
+    }
+    return { address: l.address, ...(l.uid !== undefined && { uid: l.uid }), ...(proc && { process: proc }) };
+  });
+}
+
+/** The allocation's owner read now, while it is still the same process (PID and start time). */
+export function readOwnerProcess(a: Allocation): SeenProcess | undefined {
+  if (a.owner.kind !== 'process' || a.owner.reservedUntil) return undefined;
+  const info = readProcessInfo(a.owner.pid);
+  if (!info || (a.owner.startTime !== null && info.startTime !== a.owner.startTime)) return undefined;
+  return info;
+}
