@@ -23,6 +23,9 @@ export const EXIT_CODES = {
   SIMILAR_SERVICE_TYPE: 16,
   STATE_TOO_NEW: 17,
   UNSUPPORTED_PLATFORM: 18,
+  // 19 is NOT_PERMITTED (slice shared).
+  FORCE_REQUIRED: 20,
+  STOP_FAILED: 21,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

@@ -8,12 +8,22 @@ import { listCommand } from './list';
 import { releaseCommand } from './release';
 import { runCommand } from './run';
 import { scanCommand } from './scan';
+import { stopCommand } from './stop';
 import { whyCommand } from './why';
 
 /** The commands declared as data, which the fast path can parse without yargs. */
 export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
-  [allocateCommand, runCommand, releaseCommand, listCommand, checkCommand, scanCommand, cleanupCommand, doctorCommand, auditCommand, whyCommand].map((c) => [
-    c.name,
-    c as StyxyCommand,
-  ]),
+  [
+    allocateCommand,
+    runCommand,
+    releaseCommand,
+    listCommand,
+    checkCommand,
+    scanCommand,
+    cleanupCommand,
+    doctorCommand,
+    auditCommand,
+    whyCommand,
+    stopCommand,
+  ].map((c) => [c.name, c as StyxyCommand]),
 );
