@@ -63,6 +63,7 @@ export function parseDuration(value: unknown): number | null {
 }
 
 /** `--label`: 1-200 characters, none of them a control character (it is printed in lists). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it refuses
 export const LABEL_PATTERN = /^[^\u0000-\u001F\u007F-\u009F]{1,200}$/u;
 /** `--session`: 1-200 visible ASCII characters (`claude-code:3f2a…`), no spaces, safe to pass on a command line. */
 export const SESSION_PATTERN = /^[!-~]{1,200}$/;
