@@ -1,5 +1,5 @@
 import { StyxyError, isStyxyError, type ErrorCode } from './errors';
-import { findNameProblem, parseDuration, parsePort } from './core/names';
+import { findLabelProblem, findNameProblem, findSessionProblem, parseDuration, parsePort } from './core/names';
 import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
 import type { ReleaseInput } from './app/release';
@@ -48,7 +48,20 @@ export type {
 };
 
 const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
-const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs'];
+const COMMON_ALLOCATE_OPTIONS = [
+  ...STYXY_OPTIONS,
+  'instanceId',
+  'project',
+  'pid',
+  'ttl',
+  'persistent',
+  'dryRun',
+  'yes',
+  'newType',
+  'waitReadyMs',
+  'label',
+  'session',
+];
 
 /** Allocates a port; resolves to the allocation, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
 export async function allocate(options: AllocateOptions): Promise<PortAllocation>;
@@ -248,7 +261,16 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
     if (problem) throw invalid(problem);
   }
   stringOption(opts.project, 'project');
+  for (const [key, find] of [
+    ['label', findLabelProblem],
+    ['session', findSessionProblem],
+  ] as const) {
+    const problem = opts[key] !== undefined ? find(opts[key]) : null;
+    if (problem) throw invalid(problem);
+  }
   return {
+    ...(opts.label !== undefined && { label: opts.label }),
+    ...(opts.session !== undefined && { session: opts.session }),
     ...(opts.instanceId !== undefined && { instanceId: opts.instanceId }),
     ...(opts.project !== undefined && { project: opts.project }),
     // The CLI's default owner is the process that ran it; here that is this process itself.

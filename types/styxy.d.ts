@@ -65,6 +65,10 @@ export interface AllocateCommonOptions extends StyxyOptions {
   newType?: boolean;
   /** When the answer is a running single instance, wait this long (ms) for its port to accept a connection. */
   waitReadyMs?: number;
+  /** A label recorded on a new allocation (1-200 characters, no control characters): shown by list and whoHolds. */
+  label?: string;
+  /** The session recorded on a new allocation (1-200 visible ASCII characters); `stop({ session })` ends them all. */
+  session?: string;
 }
 
 export interface AllocateOptions extends AllocateCommonOptions {

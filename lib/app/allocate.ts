@@ -13,7 +13,7 @@ import {
   type AllocationRequest,
   type OwnerChange,
 } from '../core/allocation';
-import { findNameProblem } from '../core/names';
+import { findLabelProblem, findNameProblem, findSessionProblem } from '../core/names';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
@@ -47,6 +47,10 @@ export interface AllocateInput {
    * never handed over to `owner`, unless its owner has ended and only a reservation keeps it.
    */
   keepFound?: boolean;
+  /** A free-form label recorded on a new allocation (an agent's name, a branch): shown by list and why. */
+  label?: string;
+  /** The session that asks (`claude-code:<id>`), recorded on a new allocation: `styxy stop --session` ends them all. */
+  session?: string;
 }
 
 export interface AllocateResult {
@@ -58,6 +62,8 @@ export interface AllocateResult {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  label?: string;
+  session?: string;
   existing: boolean;
   reused: boolean;
   autoAllocated: boolean;
@@ -96,7 +102,10 @@ export interface CoolingNote {
 /** Checks what the user typed, before any lock is taken. */
 export function checkAllocateInput(input: AllocateInput): void {
   const problem =
-    findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
+    findNameProblem(input.serviceType, 'service type') ??
+    (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id')) ??
+    (input.label === undefined ? null : findLabelProblem(input.label)) ??
+    (input.session === undefined ? null : findSessionProblem(input.session));
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
 }
 
@@ -236,6 +245,8 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
     owner: resolveOwner(input.owner, ctx.now()),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
+    ...(input.label !== undefined && { label: input.label }),
+    ...(input.session !== undefined && { session: input.session }),
   };
 }
 
@@ -493,7 +504,9 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
   };
 }
 
-function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt'> {
+function describe(
+  a: Allocation,
+): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'label' | 'session'> {
   return {
     port: a.port,
     lockId: a.lockId,
@@ -502,6 +515,8 @@ function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serv
     project: a.project,
     owner: a.owner,
     allocatedAt: a.allocatedAt,
+    ...(a.label !== undefined && { label: a.label }),
+    ...(a.session !== undefined && { session: a.session }),
   };
 }
 

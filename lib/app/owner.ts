@@ -34,14 +34,19 @@ function processOwner(owner: ProcessOwner, command: string | null): ProcessOwner
   return { ...owner, ...(command && { command: command.slice(0, 300) }), ...(boot && { bootId: boot }) };
 }
 
-export function describeOwner(owner: Owner): string {
+/**
+ * The owner in words. The recorded command is cut to 60 characters for a one-line answer; `command`
+ * (the whole command line read now) is shown whole, for `list -v`, which wraps instead.
+ */
+export function describeOwner(owner: Owner, command?: string): string {
   switch (owner.kind) {
     case 'persistent':
       return 'persistent';
     case 'lease':
       return `lease until ${owner.expiresAt}`;
     case 'process': {
-      const who = `PID ${owner.pid}${owner.command ? ` (${owner.command.slice(0, 60)})` : ''}`;
+      const text = command ?? owner.command?.slice(0, 60);
+      const who = `PID ${owner.pid}${text ? ` (${text})` : ''}`;
       if (owner.reservedUntil) return `reserved until ${owner.reservedUntil} (${who} ended)`;
       return owner.adoptedAt ? `${who}, listening, took over at ${owner.adoptedAt}` : who;
     }

@@ -58,17 +58,27 @@ export function urlOf(port: number): string {
 
 /** The sockets listening on `port`, with the process behind each as far as this caller may see it. */
 export function readPortListeners(port: number): SeenListener[] {
-  const listeners = (readListeners() ?? []).filter((l) => l.port === port);
+  return readListenersOn(new Set([port])).get(port) ?? [];
+}
+
+/** The same for several ports at once: one read of /proc/net/tcp{,6}, one walk of /proc/*\/fd. */
+export function readListenersOn(ports: ReadonlySet<number>): Map<number, SeenListener[]> {
+  const listeners = (readListeners() ?? []).filter((l) => ports.has(l.port));
+  const byPort = new Map<number, SeenListener[]>();
+  if (listeners.length === 0) return byPort;
   attachListenerProcesses(listeners);
   const seen = new Map<number, SeenProcess | null>();
-  return listeners.map((l) => {
+  for (const l of listeners) {
     let proc: SeenProcess | null | undefined;
     if (l.pid !== undefined) {
       proc = seen.get(l.pid);
       if (proc === undefined) seen.set(l.pid, (proc = readProcessInfo(l.pid)));
     }
-    return { address: l.address, ...(l.uid !== undefined && { uid: l.uid }), ...(proc && { process: proc }) };
-  });
+    const list = byPort.get(l.port) ?? [];
+    list.push({ address: l.address, ...(l.uid !== undefined && { uid: l.uid }), ...(proc && { process: proc }) });
+    byPort.set(l.port, list);
+  }
+  return byPort;
 }
 
 /** The allocation's owner read now, while it is still the same process (PID and start time). */

@@ -12,6 +12,9 @@ export interface AllocationRequest {
   port?: number;
   project: string;
   owner: Owner;
+  /** Recorded on a new allocation: a free-form label (`--label`) and the session that asked (`--session`). */
+  label?: string;
+  session?: string;
 }
 
 /** Why the requested port was passed over, when it was. */
@@ -147,6 +150,8 @@ export function buildAllocation(request: AllocationRequest, port: number, ids: N
     owner: request.owner,
     allocatedAt: isoTime(now),
     ...(request.instanceId !== undefined && { sticky: true as const }),
+    ...(request.label !== undefined && { label: request.label }),
+    ...(request.session !== undefined && { session: request.session }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { StyxyError, isStyxyError } from '../../errors';
-import { findEnvNameProblem, parseDuration } from '../../core/names';
+import { findEnvNameProblem, findLabelProblem, findSessionProblem, parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
@@ -22,6 +22,8 @@ interface AllocateArgs extends CommonArgs {
   'dry-run'?: boolean;
   'wait-ready'?: string;
   'new-type'?: boolean;
+  label?: string;
+  session?: string;
 }
 
 const DEFAULT_WAIT_READY_S = 30;
@@ -40,6 +42,8 @@ export const ALLOCATE_OPTIONS = {
   pid: { type: 'string', describe: 'Owner process (default: the process that ran styxy, wrappers passed over); on a sticky allocation, hands it over' },
   ttl: { type: 'string', describe: 'Lease that ends after a time instead of an owner process (30m, 8h, 2d); on a sticky allocation, renews it from now' },
   persistent: { type: 'boolean', describe: 'Keep the allocation until it is released (also on a sticky allocation made before)' },
+  label: { type: 'string', describe: 'A label recorded on a new allocation (an agent, a branch): shown by list and why' },
+  session: { type: 'string', describe: 'The session recorded on a new allocation (default: $STYXY_SESSION); styxy stop --session ID ends them all' },
   json: JSON_OPTION,
   env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' },
   format: { type: 'string', describe: `Print the variables for another reader: ${ENV_FORMATS.join(', ')} (posix is --env)` },
@@ -116,6 +120,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
               serviceTypes,
               ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
               ...(args.project !== undefined && { project: args.project }),
+              ...labelAndSession(args),
               owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
               ...(args['dry-run'] && { dryRun: true }),
               ...(args.yes && { yes: true }),
@@ -141,6 +146,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
             ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
             ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
             ...(args.project !== undefined && { project: args.project }),
+            ...labelAndSession(args),
             owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
             ...(args['dry-run'] && { dryRun: true }),
             ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
@@ -159,6 +165,19 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
     );
   },
 };
+
+/**
+ * `--label` and `--session`, the session falling back to $STYXY_SESSION (an agent's hook sets it
+ * for every command it runs). A bad value, from either, is INVALID_ARGUMENT naming where it came from.
+ */
+export function labelAndSession(args: { label?: string; session?: string }, env: NodeJS.ProcessEnv = process.env): { label?: string; session?: string } {
+  const session = args.session ?? (env.STYXY_SESSION ? env.STYXY_SESSION : undefined);
+  const problem =
+    (args.label !== undefined ? findLabelProblem(args.label) : null) ??
+    (session !== undefined ? findSessionProblem(session) : null)?.replace(/^session/, args.session !== undefined ? '--session' : 'STYXY_SESSION');
+  if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
+  return { ...(args.label !== undefined && { label: args.label }), ...(session !== undefined && { session }) };
+}
 
 const MAX_QUESTIONS = 8;
 

@@ -4,7 +4,7 @@ import { auditCommand } from './audit';
 import { checkCommand } from './check';
 import { cleanupCommand } from './cleanup';
 import { doctorCommand } from './doctor';
-import { listCommand } from './list';
+import { hereCommand, listCommand } from './list';
 import { releaseCommand } from './release';
 import { runCommand } from './run';
 import { scanCommand } from './scan';
@@ -18,6 +18,7 @@ export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
     runCommand,
     releaseCommand,
     listCommand,
+    hereCommand,
     checkCommand,
     scanCommand,
     cleanupCommand,

@@ -4,7 +4,7 @@ import type { RunNotice } from '../../app/run';
 import { context, portArg, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { warn } from '../output';
-import { ALLOCATE_OPTIONS, allocateAsking, batchEnvVars, checkBatchVarNames, envNameArg, envVars } from './allocate';
+import { ALLOCATE_OPTIONS, allocateAsking, batchEnvVars, checkBatchVarNames, envNameArg, envVars, labelAndSession } from './allocate';
 
 interface RunArgs extends CommonArgs {
   /** An array when given more than once: several ports for one command. */
@@ -16,6 +16,8 @@ interface RunArgs extends CommonArgs {
   'port-flag'?: string | false;
   yes?: boolean;
   'new-type'?: boolean;
+  label?: string;
+  session?: string;
   '--'?: string[];
 }
 
@@ -33,6 +35,8 @@ const options = {
   },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
   'new-type': ALLOCATE_OPTIONS['new-type'],
+  label: ALLOCATE_OPTIONS.label,
+  session: ALLOCATE_OPTIONS.session,
 } satisfies OptionSpecs;
 
 export const runCommand: StyxyCommand<RunArgs> = {
@@ -85,6 +89,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
         ...(args.project !== undefined && { project: args.project }),
         ...(args.yes && { yes: true }),
         ...(args['new-type'] && { newType: true }),
+        ...labelAndSession(args),
       },
       command,
       variables: (allocations) => (allocations.length > 1 ? batchEnvVars(allocations, envName) : allocations.flatMap((a) => envVars(a, envName))),
