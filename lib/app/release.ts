@@ -26,6 +26,8 @@ export interface ReleaseResult {
   pruned: number;
   /** With expectedOwner: the allocation left alone, as someone else has made it theirs. */
   keptFor?: Allocation;
+  /** What the release left running: a `run` whose server still listens on the port just released. */
+  warnings?: string[];
 }
 
 export function checkReleaseInput(input: ReleaseInput): void {
@@ -71,5 +73,33 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
     },
     { configOptional: true },
   );
+  // A release on a run's own behalf (expectedOwner) comes as it ends; a user's leaves it running.
+  if (!input.expectedOwner) {
+    const warnings = await findRunsStillServing(result.released);
+    if (warnings.length > 0) {
+      for (const w of warnings) ctx.warn(`styxy: ${w}`);
+      return { ...result, warnings };
+    }
+  }
   return result;
+}
+
+/**
+ * The released allocations whose `styxy run` still serves the port: releasing the allocation
+ * does not end the server, and the port is now unrecorded while something listens on it.
+ */
+async function findRunsStillServing(released: readonly Allocation[]): Promise<string[]> {
+  const runs = released.filter((a) => a.owner.kind === 'process' && a.owner.via === 'run');
+  if (runs.length === 0) return [];
+  const { probePortFree } = await import('../os/ports');
+  const warnings: string[] = [];
+  for (const a of runs) {
+    if (await probePortFree(a.port)) continue;
+    const pid = (a.owner as { pid: number }).pid;
+    warnings.push(
+      `port ${a.port} was released, but its styxy run (PID ${pid}) still runs and its server still listens on it. ` +
+        `To end them: styxy stop ${a.port} --force (next time, styxy stop ${a.port} ends the server and releases in one step)`,
+    );
+  }
+  return warnings;
 }

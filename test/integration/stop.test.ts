@@ -192,8 +192,8 @@ describe('the Node API: whoHolds and stop', () => {
     const [port, outside] = [await freePortBlock(1), await freePortBlock(1, 50001, 60000)];
     const at = { home: box.home, cwd: box.cwd };
     const owner = strays.add(sleeper());
-    box.run(['allocate', '-s', 'dev', '-n', 'api', '-p', String(port), '--pid', String(owner.pid)]);
-    expect(await api.whoHolds(port, at)).toMatchObject({ kind: 'allocation', reserved: true, allocation: { instanceId: 'api' } });
+    box.run(['allocate', '-s', 'dev', '-n', 'api', '-p', String(port), '--pid', String(owner.pid), '--label', 'agent 7']);
+    expect(await api.whoHolds(port, at)).toMatchObject({ kind: 'allocation', reserved: true, allocation: { instanceId: 'api', label: 'agent 7' } });
     expect(await api.whoHolds(outside, at)).toMatchObject({ kind: 'free' });
 
     const dry = await api.stop(port, { ...at, dryRun: true });
@@ -229,4 +229,32 @@ test('STOP_FAILED: a tree this user may not signal survives, and the allocation 
   } finally {
     user.remove();
   }
+});
+
+test('release of a running run whose server listens warns, and says how to stop it', async () => {
+  const port = await freePortBlock(1);
+  const file = path.join(box.dir, 'server.js');
+  fs.writeFileSync(file, 'require("http").createServer((q, s) => s.end("ok")).listen(Number(process.env.PORT), "127.0.0.1");');
+  const run = strays.add(
+    spawn(process.execPath, [BIN, 'run', '-s', 'dev', '-n', 'web', '-p', String(port), '--', 'node', file], { cwd: box.cwd, env: box.env, stdio: 'ignore' }),
+  );
+  await waitListening(port);
+  const r = box.run(['release', '-s', 'dev', '-n', 'web', '--json']);
+  expect(r.code).toBe(0);
+  expect(r.json.released).toHaveLength(1);
+  expect(r.json.warnings).toEqual([expect.stringContaining(`styxy stop ${port} --force`)]);
+  expect(r.stderr).toContain(`styxy stop ${port}`);
+  // What it says works: the server, then its run, end.
+  expect(box.run(['stop', String(port), '--force', '--json']).code).toBe(0);
+  await exited(run);
+
+  // A run with nothing listening yet: released without a word.
+  const idle = strays.add(
+    spawn(process.execPath, [BIN, 'run', '-s', 'dev', '-n', 'idle', '--', 'sleep', '30'], { cwd: box.cwd, env: box.env, stdio: 'ignore' }),
+  );
+  await waitFor('the idle run to allocate', () => box.run(['list', '--json']).json.allocations.length === 1);
+  const quiet = box.run(['release', '-s', 'dev', '-n', 'idle', '--json']);
+  expect(quiet.json.warnings).toBeUndefined();
+  expect(quiet.stderr).toBe('');
+  idle.kill('SIGTERM');
 });
