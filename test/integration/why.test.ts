@@ -140,3 +140,18 @@ test('a bad port is INVALID_ARGUMENT, as JSON', () => {
   expect(r.code).toBe(3);
   expect(r.json).toMatchObject({ success: false, error: { code: 'INVALID_ARGUMENT' } });
 });
+
+test('run whose command fails because its port was taken meanwhile prints the why line', async () => {
+  const portFile = path.join(box.dir, 'port');
+  const go = path.join(box.dir, 'go');
+  // The command says its port, waits until the test has taken that port, then tries to serve on it.
+  const script = `echo "$PORT" > ${portFile}; while [ ! -e ${go} ]; do sleep 0.05; done; exec /usr/bin/python3 -m http.server "$PORT" --bind 127.0.0.1`;
+  const run = box.start(['run', '-s', 'dev', '--', 'sh', '-c', script]);
+  const port = await waitFor('the port', () => fs.existsSync(portFile) && Number(fs.readFileSync(portFile, 'utf8').trim()));
+  const squatter = strays.add(pythonServer(port, { cwd: box.dir }));
+  await waitListening(port);
+  fs.writeFileSync(go, '');
+  const r = await run;
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain(`its port ${port} is taken. Port ${port} is held outside Styxy by PID ${squatter.pid}`);
+});

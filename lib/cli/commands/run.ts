@@ -106,9 +106,24 @@ export const runCommand: StyxyCommand<RunArgs> = {
       return 0;
     }
     if (result.outcome.startError) warn(`styxy: ${result.outcome.startError}`);
+    else if (result.outcome.status !== 0) await tellPortTaken(result.allocations);
     return result.outcome.status;
   },
 };
+
+/**
+ * The command failed and its port is held by someone else now (its own tree has ended): most
+ * likely it failed because of that (EADDRINUSE), so say who holds it, as `styxy why` would.
+ */
+async function tellPortTaken(allocations: readonly AllocateResult[]): Promise<void> {
+  const { probePortFree } = await import('../../os/ports');
+  for (const a of allocations) {
+    if (await probePortFree(a.port)) continue;
+    const { runWhy } = await import('../../app/why');
+    const why = await runWhy(context(), a.port);
+    if (why.kind !== 'free') warn(`styxy: the command failed, and its port ${a.port} is taken. ${why.summary}`);
+  }
+}
 
 function tellNotice(notice: RunNotice): void {
   switch (notice.kind) {
