@@ -10,6 +10,7 @@ import { readCommandLine, readProcessStat, readStartTime } from '../os/processes
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { isOwnerInOurPidNamespace } from './why';
 
 /** What to stop: the holder of a port, an allocation by lock id or by type (and instance), or a session's. */
 export type StopTarget =
@@ -168,7 +169,7 @@ function readStopFacts(port: number, allocation: Allocation | null, force: boole
     if (proc) listeners.push({ ...proc, ...(l.uid !== undefined && { uid: l.uid }) });
   }
   let owner: StopProcess | null = null;
-  if (allocation?.owner.kind === 'process' && !allocation.owner.reservedUntil) {
+  if (allocation?.owner.kind === 'process' && !allocation.owner.reservedUntil && isOwnerInOurPidNamespace(allocation)) {
     const proc = readStopProcess(allocation.owner.pid);
     if (proc && (allocation.owner.startTime === null || proc.startTime === allocation.owner.startTime)) owner = proc;
   }

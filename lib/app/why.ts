@@ -31,7 +31,9 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
     { configOptional: true },
   );
   const listeners = readPortListeners(port);
-  const bindRefused = listeners.length === 0 && !(await probePortFree(port));
+  // Where the OS lists every socket (/proc/net/tcp shows every user's), that list is the truth: a
+  // bind probe would also fail on a port below 1024 that nothing holds. Without it, the probe tells.
+  const bindRefused = listeners.length === 0 && !canListSockets() && !(await probePortFree(port));
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   const callerPidNs = readPidNamespace('self');
   const ownerProcess = view.allocation ? readOwnerProcess(view.allocation) : undefined;
@@ -49,6 +51,10 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
     url: urlOf(port),
   });
   return { success: true, port, ...holder };
+}
+
+function canListSockets(): boolean {
+  return readListeners() !== null;
 }
 
 /** The address a person opens: slice `origins` brings `urlFor`; until then the plain default. */
@@ -83,8 +89,17 @@ export function readListenersOn(ports: ReadonlySet<number>): Map<number, SeenLis
 
 /** The allocation's owner read now, while it is still the same process (PID and start time). */
 export function readOwnerProcess(a: Allocation): SeenProcess | undefined {
-  if (a.owner.kind !== 'process' || a.owner.reservedUntil) return undefined;
+  if (a.owner.kind !== 'process' || a.owner.reservedUntil || !isOwnerInOurPidNamespace(a)) return undefined;
   const info = readProcessInfo(a.owner.pid);
   if (!info || (a.owner.startTime !== null && info.startTime !== a.owner.startTime)) return undefined;
   return info;
+}
+
+/**
+ * An owner recorded with its PID namespace (slice ns) is judged only from that namespace: its PID
+ * means another process here. One recorded without it is taken as ours, as before.
+ */
+export function isOwnerInOurPidNamespace(a: Allocation): boolean {
+  const recorded = (a.owner as { pidNs?: unknown }).pidNs;
+  return typeof recorded !== 'string' || recorded === readPidNamespace('self');
 }

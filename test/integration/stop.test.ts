@@ -258,3 +258,25 @@ test('release of a running run whose server listens warns, and says how to stop 
   expect(quiet.stderr).toBe('');
   idle.kill('SIGTERM');
 });
+
+test('an owner recorded in another PID namespace is not judged here: its PID is not signalled', async () => {
+  const port = await freePortBlock(1);
+  const local = strays.add(sleeper());
+  const startTime = fs.readFileSync(`/proc/${local.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
+  fs.mkdirSync(box.home, { recursive: true, mode: 0o700 });
+  // The same PID and start time here name another process than the owner in its own namespace.
+  const allocation = {
+    lockId: 'dev-web-000002',
+    serviceType: 'dev',
+    instanceId: 'web',
+    port,
+    project: box.cwd,
+    owner: { kind: 'process', pid: local.pid, startTime, pidNs: '1' },
+    allocatedAt: new Date().toISOString(),
+  };
+  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ version: 1, allocations: [allocation] }), { mode: 0o600 });
+  const r = box.run(['stop', 'dev-web-000002', '--json']);
+  expect(r.code).toBe(0);
+  expect(r.json.stopped[0]).toMatchObject({ reason: 'release-only', processes: [] });
+  expect(isRunning(local.pid)).toBe(true);
+});
