@@ -215,6 +215,8 @@ export interface PortHolder {
   /** The process serving the port (for a `run`, the server it started). */
   server?: SeenProcess;
   uid?: number;
+  /** The name of `uid`, where /etc/passwd has it. */
+  user?: string;
   container?: { proxy: string; containerIp?: string; containerPort?: number };
   otherPidNamespace?: boolean;
   coolingDown?: { until: string; freedAt: string; serviceType: string; instanceId: string; project: string };

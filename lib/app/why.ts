@@ -2,6 +2,7 @@ import { StyxyError } from '../errors';
 import { classifyHolder, type Holder, type SeenListener, type SeenProcess } from '../core/holder';
 import { parsePort } from '../core/names';
 import type { Allocation } from '../core/types';
+import { passwdName } from '../os/identity';
 import { attachListenerProcesses, probePortFree, readListeners } from '../os/ports';
 import { readPidNamespace, readProcessInfo } from '../os/process-info';
 import type { TransactionContext } from '../store/transaction';
@@ -81,7 +82,8 @@ export function readListenersOn(ports: ReadonlySet<number>): Map<number, SeenLis
       if (proc === undefined) seen.set(l.pid, (proc = readProcessInfo(l.pid)));
     }
     const list = byPort.get(l.port) ?? [];
-    list.push({ address: l.address, ...(l.uid !== undefined && { uid: l.uid }), ...(proc && { process: proc }) });
+    const user = l.uid !== undefined ? (proc?.uid === l.uid ? proc.user : passwdName(l.uid)) : undefined;
+    list.push({ address: l.address, ...(l.uid !== undefined && { uid: l.uid }), ...(user && { user }), ...(proc && { process: proc }) });
     byPort.set(l.port, list);
   }
   return byPort;

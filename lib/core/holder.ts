@@ -30,6 +30,8 @@ export interface SeenListener {
   address: string;
   /** The socket's owner, from /proc/net/tcp: known even when its process is not visible. */
   uid?: number;
+  /** That uid's name, from /etc/passwd. */
+  user?: string;
   process?: SeenProcess;
 }
 
@@ -95,8 +97,9 @@ export interface Holder {
   owner?: SeenProcess;
   /** The process serving the port (for a `run`, the server, not `run`). */
   server?: SeenProcess;
-  /** The uid of the socket when its process is not visible. */
+  /** The uid of the socket (another user's, or one whose process is not visible), and its name. */
   uid?: number;
+  user?: string;
   container?: ContainerProxy;
   /** The holder runs in another PID namespace than the caller. */
   otherPidNamespace?: boolean;
@@ -169,7 +172,8 @@ export function classifyHolder(facts: HolderFacts): Holder {
     };
   }
   if (uid !== undefined && facts.callerUid !== undefined && uid !== facts.callerUid) {
-    const who = proc?.user ?? `uid ${uid}`;
+    const name = proc?.user ?? listener?.user;
+    const who = name ? `${name}, uid ${uid}` : `uid ${uid}`;
     const seen = proc ? `: PID ${proc.pid}${proc.command ? ` (${proc.command})` : ''}` : '';
     return {
       kind: 'other-user',
@@ -177,6 +181,7 @@ export function classifyHolder(facts: HolderFacts): Holder {
       suggestions: ['styxy allocate -s TYPE', ...(proc ? [`styxy stop ${p} --force --dry-run`] : [])],
       listening,
       uid,
+      ...(name && { user: name }),
       ...(proc && { server: proc }),
     };
   }

@@ -155,3 +155,24 @@ test('run whose command fails because its port was taken meanwhile prints the wh
   expect(r.code).not.toBe(0);
   expect(r.stderr).toContain(`its port ${port} is taken. Port ${port} is held outside Styxy by PID ${squatter.pid}`);
 });
+
+test("seen by another user, root's server is no more than the OS shows: its socket's uid; exit 43", async () => {
+  const port = await freePortBlock(1);
+  const user = makeUser();
+  const home = path.join(box.dir, 'user-home');
+  fs.mkdirSync(home);
+  spawnSync('chown', [user.name, home]);
+  fs.chmodSync(box.dir, 0o711); // the user reaches its home through the sandbox
+  try {
+    strays.add(pythonServer(port));
+    await waitListening(port);
+    const env = { ...box.env, STYXY_HOME: path.join(home, '.styxy'), XDG_CACHE_HOME: path.join(home, 'cache'), HOME: home };
+    const r = spawnSync('runuser', ['-u', user.name, '--', process.execPath, BIN, 'why', String(port), '--json'], { cwd: '/', env, encoding: 'utf8' });
+    expect(r.status).toBe(43);
+    const json = JSON.parse(r.stdout);
+    expect(json).toMatchObject({ success: true, kind: 'other-user', uid: 0, user: 'root' });
+    expect(json.server).toBeUndefined(); // its process, behind another user's /proc/PID/fd, is not seen
+  } finally {
+    user.remove();
+  }
+});

@@ -70,7 +70,7 @@ describe('classifyHolder: one kind per holder, each with its exit status', () =>
       'another user, process visible',
       { listeners: [{ address: '0.0.0.0', uid: 1001, process: { ...python, uid: 1001, user: 'bob' } }] },
       'other-user',
-      /another user's process \(bob: PID 42/,
+      /another user's process \(bob, uid 1001: PID 42/,
     ],
     ['another user, only the socket uid', { listeners: [{ address: '0.0.0.0', uid: 1001 }] }, 'other-user', /another user's process \(uid 1001\)/],
     ['a socket of this uid whose process cannot be seen', { listeners: [{ address: '0.0.0.0', uid: 1000 }] }, 'unknown', /cannot see \(socket of uid 1000\)/],
