@@ -236,12 +236,18 @@ async function releaseIfThere(ctx: TransactionContext, allocation: Allocation): 
  */
 async function endVerifiedTree(root: StopProcess, graceMs: number, dryRun: boolean): Promise<StoppedProcess[]> {
   const spared = selfAndAncestors();
+  const rootProcess = { pid: root.pid, startTime: root.startTime };
+  // The tree is walked from the root's PID: only while that PID is still the root. Once the root
+  // has ended, its PID may name a newcomer, whose children are not the tree's; the members known
+  // by then (kept by PID and start time, reparented or not) are all that is signalled.
+  if (!isSameProcess(rootProcess)) return [];
   const watch = new ProcessTreeWatch(root.pid);
   watch.snapshot();
+  if (!isSameProcess(rootProcess)) return [];
   const records = new Map<string, StoppedProcess>();
   const key = (p: TrackedProcess) => `${p.pid}@${p.startTime ?? '?'}`;
   const collect = (): TrackedProcess[] => {
-    const members = [{ pid: root.pid, startTime: root.startTime }, ...watch.members()].filter((p) => !spared.has(p.pid));
+    const members = [rootProcess, ...watch.members()].filter((p) => !spared.has(p.pid));
     for (const m of members) {
       if (records.has(key(m))) continue;
       const command = readCommandLine(m.pid);
@@ -265,7 +271,7 @@ async function endVerifiedTree(root: StopProcess, graceMs: number, dryRun: boole
   };
   send(first, 'SIGTERM');
   const stillRunning = () => {
-    watch.snapshot();
+    if (isSameProcess(rootProcess)) watch.snapshot();
     return collect().filter(isSameProcess);
   };
   if (!(await waitUntil(() => stillRunning().length === 0, graceMs))) {
