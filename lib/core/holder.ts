@@ -137,8 +137,9 @@ export function classifyHolder(facts: HolderFacts): Holder {
     const a = facts.allocation;
     const server = listener?.process;
     const what = describeAllocation(a);
-    const by = server ? `, served by PID ${server.pid}${server.command ? ` (${server.command})` : ''}` : '';
-    const ownerText = describeOwnerBrief(a, facts.ownerProcess);
+    const ownerServes = server !== undefined && a.owner.kind === 'process' && a.owner.pid === server.pid;
+    const by = server && !ownerServes ? `, served by PID ${server.pid}${server.command ? ` (${server.command})` : ''}` : '';
+    const ownerText = (ownerServes ? 'served by its ' : '') + describeOwnerBrief(a, facts.ownerProcess);
     const state = listening ? `listening at ${url}` : 'reserved, nothing listens yet';
     return {
       kind: 'allocation',

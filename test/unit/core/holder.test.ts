@@ -29,6 +29,16 @@ describe('classifyHolder: one kind per holder, each with its exit status', () =>
       'allocation',
       /dev\/web \(label 'agent-2', session claude-code:abc\).*served by PID 42.*listening at http:\/\/localhost:3000.*styxy stop 3000/,
     ],
+    [
+      'an owner that is the server is named once',
+      {
+        allocation: allocation({ port: 3000, owner: { kind: 'process', pid: 42, startTime: '1' } }),
+        ownerProcess: python,
+        listeners: [{ address: '::', process: python }],
+      },
+      'allocation',
+      /in \/p; served by its owner PID 42 \(python3 -m http.server 3000\), since/,
+    ],
     ['an allocation still waiting for its server', { allocation: web }, 'allocation', /reserved, nothing listens yet/],
     [
       'a run: the server, then run itself',
