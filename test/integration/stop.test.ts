@@ -280,3 +280,18 @@ test('an owner recorded in another PID namespace is not judged here: its PID is 
   expect(r.json.stopped[0]).toMatchObject({ reason: 'release-only', processes: [] });
   expect(isRunning(local.pid)).toBe(true);
 });
+
+test('-s T --all: what needs --force is listed in refused and kept; the rest is stopped', async () => {
+  const [idlePort, busyPort] = [await freePortBlock(1), await freePortBlock(1, 50001, 60000)];
+  const idle = box.run(['allocate', '-s', 'dev', '-n', 'idle', '-p', String(idlePort), '--persistent', '--json']).json;
+  const busy = box.run(['allocate', '-s', 'dev', '-n', 'busy', '-p', String(busyPort), '--persistent', '--json']).json;
+  const py = strays.add(pythonServer(busyPort)); // serves a persistent allocation: not Styxy's to attribute
+  await waitListening(busyPort);
+  const r = box.run(['stop', '-s', 'dev', '--all', '--json']);
+  expect(r.code).toBe(0);
+  expect(r.json.stopped).toEqual([expect.objectContaining({ port: idlePort, reason: 'release-only', released: true })]);
+  expect(r.json.refused).toEqual([expect.objectContaining({ port: busyPort, lockId: busy.lockId, code: 'FORCE_REQUIRED' })]);
+  expect(isRunning(py.pid!)).toBe(true);
+  expect(box.run(['list', '--json']).json.allocations.map((a: { lockId: string }) => a.lockId)).toEqual([busy.lockId]);
+  expect(idle.port).toBe(idlePort);
+});

@@ -103,6 +103,9 @@ test("a container's port proxy is named as such; exit 42", async () => {
     container: { proxy: 'docker-proxy', containerIp: '172.17.0.2', containerPort: 80 },
     server: { pid: child.pid },
   });
+  // Stopping it is not Styxy's to decide: the container engine's proxy needs --force like any outsider.
+  expect(box.run(['stop', String(port), '--json']).json.error.code).toBe('FORCE_REQUIRED');
+  expect(child.exitCode).toBeNull();
 });
 
 test("another user's process; exit 43", async () => {
