@@ -7,6 +7,7 @@ import type { Allocation } from '../core/types';
 import { attachListenerProcesses, readListeners } from '../os/ports';
 import { ProcessTreeWatch, type TrackedProcess } from '../os/process-tree';
 import { readCommandLine, readProcessStat, readStartTime } from '../os/processes';
+import { readAncestors } from '../os/process-info';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
@@ -187,14 +188,7 @@ function readStopFacts(port: number, allocation: Allocation | null, force: boole
 function readStopProcess(pid: number): StopProcess | null {
   const stat = readProcessStat(pid);
   if (!stat) return null;
-  const ancestors: { pid: number; startTime: string | null }[] = [];
-  let ppid = stat.ppid;
-  for (let hops = 0; hops < 64 && ppid > 0; hops++) {
-    const parent = readProcessStat(ppid);
-    if (!parent) break;
-    ancestors.push({ pid: parent.pid, startTime: parent.startTime });
-    ppid = parent.ppid;
-  }
+  const ancestors = readAncestors(pid);
   const command = readCommandLine(pid);
   return { pid, startTime: stat.startTime, ancestors, ...(command && { command }) };
 }

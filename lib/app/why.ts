@@ -4,7 +4,7 @@ import { parsePort } from '../core/names';
 import type { Allocation } from '../core/types';
 import { passwdName } from '../os/identity';
 import { attachListenerProcesses, probePortFree, readListeners } from '../os/ports';
-import { readPidNamespace, readProcessInfo } from '../os/process-info';
+import { readAncestors, readPidNamespace, readProcessInfo } from '../os/process-info';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
 
@@ -38,11 +38,14 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   const callerPidNs = readPidNamespace('self');
   const ownerProcess = view.allocation ? readOwnerProcess(view.allocation) : undefined;
+  const serverPid = listeners.find((l) => l.process)?.process?.pid;
+  const serverAncestors = view.allocation && serverPid !== undefined ? readAncestors(serverPid) : undefined;
   const holder = classifyHolder({
     port,
     now: ctx.now(),
     allocation: view.allocation,
     ...(ownerProcess && { ownerProcess }),
+    ...(serverAncestors && { serverAncestors }),
     listeners,
     bindRefused,
     ...(uid !== undefined && { callerUid: uid }),

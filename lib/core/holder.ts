@@ -42,6 +42,8 @@ export interface HolderFacts {
   allocation: Allocation | null;
   /** The allocation owner's process, read now (full command line), when it is a live process. */
   ownerProcess?: SeenProcess;
+  /** The parents of the process serving the port, nearest first: is it the owner's? */
+  serverAncestors?: readonly { pid: number; startTime: string | null }[];
   listeners: readonly SeenListener[];
   /** The OS refuses to bind the port (a bind probe), whatever the listeners say. */
   bindRefused: boolean;
@@ -141,10 +143,15 @@ export function classifyHolder(facts: HolderFacts): Holder {
     const by = server && !ownerServes ? `, served by PID ${server.pid}${server.command ? ` (${server.command})` : ''}` : '';
     const ownerText = (ownerServes ? 'served by its ' : '') + describeOwnerBrief(a, facts.ownerProcess);
     const state = listening ? `listening at ${url}` : 'reserved, nothing listens yet';
+    // What `styxy stop` would do: a server it cannot vouch for (not the owner's) needs --force.
+    const vouched =
+      !server || ownerServes || (a.owner.kind === 'process' && a.owner.via === 'run') || isOwnersServer(a, facts.ownerProcess, facts.serverAncestors);
+    const stop = vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`;
+    const why = vouched ? '' : ` (its server is not the owner's: Styxy cannot vouch for it)`;
     return {
       kind: 'allocation',
-      summary: `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: styxy stop ${p}`,
-      suggestions: [`styxy stop ${p}`, `styxy stop ${p} --dry-run`, `styxy release ${a.lockId}`],
+      summary: `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: ${stop}${why}`,
+      suggestions: [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
       listening,
       reserved: !listening,
       allocation: a,
@@ -205,6 +212,12 @@ export function classifyHolder(facts: HolderFacts): Holder {
     ...(uid !== undefined && { uid }),
     ...(otherNs(proc) && { otherPidNamespace: true }),
   };
+}
+
+/** The server descends from the allocation's live owner (the same rule `styxy stop` goes by). */
+function isOwnersServer(a: Allocation, owner: SeenProcess | undefined, ancestors: HolderFacts['serverAncestors']): boolean {
+  if (a.owner.kind !== 'process' || !owner) return false;
+  return (ancestors ?? []).some((p) => p.pid === owner.pid && p.startTime === owner.startTime);
 }
 
 function describeFree(facts: HolderFacts, url: string): Holder {

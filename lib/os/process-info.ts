@@ -57,3 +57,16 @@ function readLink(file: string): string | undefined {
     return undefined;
   }
 }
+
+/** `pid`'s parents, nearest first, each by PID and start time, up to init (at most 64). */
+export function readAncestors(pid: number): { pid: number; startTime: string }[] {
+  const ancestors: { pid: number; startTime: string }[] = [];
+  let ppid = readProcessStat(pid)?.ppid ?? 0;
+  for (let hops = 0; hops < 64 && ppid > 0; hops++) {
+    const parent = readProcessStat(ppid);
+    if (!parent) break;
+    ancestors.push({ pid: parent.pid, startTime: parent.startTime });
+    ppid = parent.ppid;
+  }
+  return ancestors;
+}

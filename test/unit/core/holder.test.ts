@@ -39,6 +39,34 @@ describe('classifyHolder: one kind per holder, each with its exit status', () =>
       'allocation',
       /in \/p; served by its owner PID 42 \(python3 -m http.server 3000\), since/,
     ],
+    [
+      "the owner's child serves: stop, plainly",
+      {
+        allocation: web,
+        ownerProcess: { pid: 100, startTime: '5' },
+        serverAncestors: [{ pid: 100, startTime: '5' }],
+        listeners: [{ address: '::', process: python }],
+      },
+      'allocation',
+      /Stop it: styxy stop 3000$/,
+    ],
+    [
+      "a server that is not the owner's: stop needs --force, and says so",
+      {
+        allocation: web,
+        ownerProcess: { pid: 100, startTime: '5' },
+        serverAncestors: [{ pid: 1, startTime: '1' }],
+        listeners: [{ address: '::', process: python }],
+      },
+      'allocation',
+      /Stop it: styxy stop 3000 --force \(its server is not the owner's/,
+    ],
+    [
+      'a persistent allocation someone serves: --force',
+      { allocation: allocation({ port: 3000, owner: { kind: 'persistent' } }), listeners: [{ address: '::', process: python }] },
+      'allocation',
+      /styxy stop 3000 --force/,
+    ],
     ['an allocation still waiting for its server', { allocation: web }, 'allocation', /reserved, nothing listens yet/],
     [
       'a run: the server, then run itself',
