@@ -15,6 +15,8 @@ export interface ListedAllocation extends Allocation {
   server?: SeenProcess;
   /** With `verbose`: the owner as it runs now, its whole command line. */
   ownerProcess?: SeenProcess;
+  /** Present when its owner cannot be judged from here: "cannot judge: owner in PID namespace N". */
+  ownerNote?: string;
 }
 
 export interface ListResult {
@@ -42,11 +44,15 @@ export async function runList(ctx: TransactionContext, input: ListInput): Promis
   const project = input.project === undefined ? undefined : input.project === '' ? findProjectRoot(ctx.cwd) : path.resolve(ctx.cwd, input.project);
   const { result } = await withLiveState<ListResult>(
     ctx,
-    ({ config, state, pruned }) => {
+    ({ config, state, pruned, unjudged }) => {
+      const notes = new Map(unjudged.map((a) => [a.lockId, `cannot judge: owner in PID namespace ${a.owner.kind === 'process' ? a.owner.pidNs : '?'}`]));
       const allocations = state.allocations
         .filter((a) => (input.serviceType === undefined || a.serviceType === input.serviceType) && (project === undefined || a.project === project))
         .sort((a, b) => a.port - b.port)
-        .map((a) => ({ ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)) }));
+        .map((a) => {
+          const note = notes.get(a.lockId);
+          return { ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)), ...(note && { ownerNote: note }) };
+        });
       return { result: { success: true, allocations, pruned: pruned.length, ...(project !== undefined && { project }) } };
     },
     { configOptional: true },

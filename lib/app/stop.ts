@@ -6,7 +6,7 @@ import { planStop, type StopPlan, type StopProcess, type StopReason } from '../c
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, readListeners } from '../os/ports';
 import { ProcessTreeWatch, type TrackedProcess } from '../os/process-tree';
-import { readCommandLine, readProcessStat, readStartTime } from '../os/processes';
+import { hasProc, isProcOwnNamespace, readCommandLine, readProcessStat, readStartTime } from '../os/processes';
 import { readAncestors } from '../os/process-info';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
@@ -74,6 +74,7 @@ export async function runStop(ctx: TransactionContext, target: StopTarget | null
   const resolved = target ?? (options.session !== undefined ? { session: options.session } : null);
   if (!resolved) throw new StyxyError('INVALID_ARGUMENT', 'Name what to stop: a port, a lock id, -s TYPE [-n ID], or --session ID');
   checkTarget(resolved);
+  refuseForeignProc(Boolean(options.dryRun));
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const selected = await selectTargets(ctx, resolved);
   const callerUid = typeof process.getuid === 'function' ? process.getuid() : undefined;
@@ -117,6 +118,21 @@ export async function runStop(ctx: TransactionContext, target: StopTarget | null
  */
 function assertMayStop(_allocation: Allocation | null): void {
   return;
+}
+
+/**
+ * After `unshare -p` without `--mount-proc`, /proc is the parent namespace's: the PIDs read there
+ * are not the ones kill() reaches from here, so no process could be verified. Nothing is signalled.
+ */
+function refuseForeignProc(dryRun: boolean): void {
+  if (dryRun || !hasProc() || isProcOwnNamespace()) return;
+  throw new StyxyError(
+    'STOP_FAILED',
+    "This process's /proc belongs to another PID namespace (unshare -p without --mount-proc): no process can be verified from here; nothing was signalled",
+    {
+      suggestions: ["Run styxy stop where /proc is this namespace's own (unshare --mount-proc), or from the host"],
+    },
+  );
 }
 
 function checkTarget(target: StopTarget): void {

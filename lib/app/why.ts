@@ -101,10 +101,9 @@ export function readOwnerProcess(a: Allocation): SeenProcess | undefined {
 }
 
 /**
- * An owner recorded with its PID namespace (slice ns) is judged only from that namespace: its PID
- * means another process here. One recorded without it is taken as ours, as before.
+ * An owner recorded with its PID namespace is acted on only from that namespace: there its PID
+ * means another process (the host knows it by another number). One recorded without it is ours.
  */
 export function isOwnerInOurPidNamespace(a: Allocation): boolean {
-  const recorded = (a.owner as { pidNs?: unknown }).pidNs;
-  return typeof recorded !== 'string' || recorded === readPidNamespace('self');
+  return a.owner.kind !== 'process' || a.owner.pidNs === undefined || a.owner.pidNs === readPidNamespace('self');
 }

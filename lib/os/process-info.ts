@@ -2,7 +2,7 @@ import fs = require('fs');
 import type { SeenProcess } from '../core/holder';
 import { isoTime } from '../core/time';
 import { passwdName } from './identity';
-import { readArgv, readProcessStat, readStartedAt } from './processes';
+import { namespaceNumber, readArgv, readPidNamespaceLink, readProcessStat, readStartedAt } from './processes';
 
 /**
  * What this caller may learn of a process from /proc: its user, whole command line, working
@@ -35,9 +35,7 @@ export function readProcessInfo(pid: number): SeenProcess | null {
 
 /** The inode naming `pid`'s PID namespace (`pid:[4026531836]` → `4026531836`), where readable. */
 export function readPidNamespace(pid: number | 'self'): string | undefined {
-  const link = readLink(`/proc/${pid}/ns/pid`);
-  const match = link ? /\[(\d+)\]/.exec(link) : null;
-  return match ? (match[1] as string) : undefined;
+  return namespaceNumber(readPidNamespaceLink(pid)) ?? undefined;
 }
 
 function readUid(pid: number): number | undefined {

@@ -64,7 +64,8 @@ function details(a: ListedAllocation, describeOwner: (owner: ListedAllocation['o
   if (a.server)
     fields.push(['server', `PID ${a.server.pid}${a.server.command ? ` (${a.server.command})` : ''}${a.server.user ? `, user ${a.server.user}` : ''}`]);
   const via = a.owner.kind === 'process' && a.owner.via === 'run' ? 'styxy run ' : '';
-  fields.push(['owner', via + describeOwner(a.owner, a.ownerProcess?.command ?? (a.owner.kind === 'process' ? a.owner.command : undefined))]);
+  const note = a.ownerNote ? `; ${a.ownerNote}` : '';
+  fields.push(['owner', via + describeOwner(a.owner, a.ownerProcess?.command ?? (a.owner.kind === 'process' ? a.owner.command : undefined)) + note]);
   fields.push(['project', a.project]);
   if (a.session !== undefined) fields.push(['session', a.session]);
   fields.push(['allocated', a.allocatedAt]);
