@@ -130,6 +130,7 @@ function refuseForeignProc(dryRun: boolean): void {
     'STOP_FAILED',
     "This process's /proc belongs to another PID namespace (unshare -p without --mount-proc): no process can be verified from here; nothing was signalled",
     {
+      details: { signalled: [], procOfAnotherNamespace: true },
       suggestions: ["Run styxy stop where /proc is this namespace's own (unshare --mount-proc), or from the host"],
     },
   );

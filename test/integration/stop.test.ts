@@ -305,6 +305,6 @@ test("inside unshare -p without --mount-proc (the parent's /proc), stop signals 
   await waitListening(port);
   const r = spawnSync('unshare', ['-fp', process.execPath, BIN, 'stop', String(port), '--force', '--json'], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
   expect(r.status).toBe(21);
-  expect(JSON.parse(r.stdout)).toMatchObject({ success: false, error: { code: 'STOP_FAILED' } });
+  expect(JSON.parse(r.stdout)).toMatchObject({ success: false, error: { code: 'STOP_FAILED', details: { signalled: [], procOfAnotherNamespace: true } } });
   expect(isRunning(py.pid!)).toBe(true);
 });
