@@ -1,5 +1,7 @@
 import { StyxyError, isStyxyError, type ErrorCode } from './errors';
-import { findLabelProblem, findNameProblem, findSessionProblem, parseDuration, parsePort } from './core/names';
+import { envFor, findBatchVarProblem } from './core/env-contract';
+import { findEnvNameProblem, findLabelProblem, findNameProblem, findSessionProblem, parseDuration, parsePort } from './core/names';
+import { HOST_STYLES, isHostStyle } from './core/url';
 import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
 import type { ReleaseInput } from './app/release';
@@ -59,6 +61,7 @@ const COMMON_ALLOCATE_OPTIONS = [
   'yes',
   'newType',
   'waitReadyMs',
+  'hostStyle',
   'label',
   'session',
 ];
@@ -70,12 +73,13 @@ export async function allocate(options: AllocateBatchOptions): Promise<PortAlloc
 export async function allocate(options: AllocateOptions | AllocateBatchOptions): Promise<PortAllocation | PortAllocation[]> {
   if (options !== null && typeof options === 'object' && 'serviceTypes' in options) return allocateBatch(options);
   return api(async () => {
-    const opts = optionsBag<AllocateOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS, 'serviceType', 'port']);
+    const opts = optionsBag<AllocateOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS, 'serviceType', 'port', 'block']);
     if (opts.serviceType === undefined) throw invalid('allocate: serviceType is required');
     const input: AllocateInput = {
       ...commonAllocateInput(opts),
       serviceType: opts.serviceType,
       ...(opts.port !== undefined && { port: portOption(opts.port) }),
+      ...(opts.block !== undefined && { block: opts.block }),
     };
     const { runAllocate } = await import('./app/allocate');
     const ctx = await contextFor(opts);
@@ -176,6 +180,29 @@ export async function stop(target: StopTarget, options: StopOptions = {}): Promi
 }
 
 /**
+ * The variables `styxy allocate --env` and `styxy run` give for these allocations (one, or the
+ * allocations of a batch), by name: PORT (or `envName`), STYXY_PORT, STYXY_URL, ..., and in a
+ * batch each type's <TYPE>_PORT and <TYPE>_URL. For a child process: `spawn(cmd, { env: { ...process.env, ...envVars(a) } })`.
+ */
+export function envVars(allocations: PortAllocation | readonly PortAllocation[], options: { envName?: string } = {}): Record<string, string> {
+  const list = (Array.isArray(allocations) ? allocations : [allocations]) as readonly PortAllocation[];
+  const opts = optionsBag<{ envName?: string }>(options, 'envVars', ['envName']);
+  const envName = opts.envName ?? 'PORT';
+  const problem = findEnvNameProblem(envName);
+  if (problem) throw invalid(`envName ${problem}`);
+  if (list.length === 0 || !list.every((a) => a !== null && typeof a === 'object' && typeof a.port === 'number'))
+    throw invalid('envVars: pass what allocate resolved to');
+  if (list.length > 1) {
+    const clash = findBatchVarProblem(
+      list.map((a) => a.serviceType),
+      envName,
+    );
+    if (clash) throw invalid(clash.message);
+  }
+  return Object.fromEntries(envFor(list, envName));
+}
+
+/**
  * Allocates a port, runs `fn` with it, and releases it however `fn` ends (returned, threw,
  * rejected); resolves or rejects as `fn` did. An existing single instance is not released.
  */
@@ -261,6 +288,8 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
     if (problem) throw invalid(problem);
   }
   stringOption(opts.project, 'project');
+  if (opts.hostStyle !== undefined && !isHostStyle(opts.hostStyle))
+    throw invalid(`hostStyle must be one of ${HOST_STYLES.join(', ')}, got ${describe(opts.hostStyle)}`);
   for (const [key, find] of [
     ['label', findLabelProblem],
     ['session', findSessionProblem],
@@ -269,6 +298,7 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
     if (problem) throw invalid(problem);
   }
   return {
+    ...(opts.hostStyle !== undefined && { hostStyle: opts.hostStyle }),
     ...(opts.label !== undefined && { label: opts.label }),
     ...(opts.session !== undefined && { session: opts.session }),
     ...(opts.instanceId !== undefined && { instanceId: opts.instanceId }),

@@ -1,4 +1,6 @@
+import path = require('path');
 import { StyxyError } from '../errors';
+import { urlFor } from '../core/url';
 import { classifyHolder, type Holder, type SeenListener, type SeenProcess } from '../core/holder';
 import { parsePort } from '../core/names';
 import type { Allocation } from '../core/types';
@@ -26,9 +28,18 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
   if (parsePort(port) === null) throw new StyxyError('INVALID_ARGUMENT', `port must be a number from 1 to 65535, got ${JSON.stringify(port)}`);
   const { result: view } = await withLiveState(
     ctx,
-    ({ state, config }) => ({
-      result: { allocation: state.allocations.find((a) => a.port === port) ?? null, recentlyFreed: state.recentlyFreed ?? [], reuse: config.config.port_reuse },
-    }),
+    ({ state, config }) => {
+      const allocation = state.allocations.find((a) => a.port === port) ?? null;
+      // Written as allocate and `styxy url` write it: named by the instance id given, else the type.
+      const url = allocation
+        ? urlFor(port, {
+            style: config.config.urls.host_style,
+            name: allocation.sticky ? allocation.instanceId : allocation.serviceType,
+            project: path.basename(allocation.project),
+          })
+        : urlFor(port);
+      return { result: { allocation, recentlyFreed: state.recentlyFreed ?? [], reuse: config.config.port_reuse, url } };
+    },
     { configOptional: true },
   );
   const listeners = readPortListeners(port);
@@ -52,18 +63,13 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
     ...(callerPidNs && { callerPidNs }),
     recentlyFreed: view.recentlyFreed,
     reuse: view.reuse,
-    url: urlOf(port),
+    url: view.url,
   });
   return { success: true, port, ...holder };
 }
 
 function canListSockets(): boolean {
   return readListeners() !== null;
-}
-
-/** The address a person opens: slice `origins` brings `urlFor`; until then the plain default. */
-export function urlOf(port: number): string {
-  return `http://localhost:${port}`;
 }
 
 /** The sockets listening on `port`, with the process behind each as far as this caller may see it. */

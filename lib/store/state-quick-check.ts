@@ -27,11 +27,12 @@ export function isSurelyValidState(data: unknown): boolean {
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
-    // Seven keys (and `sticky`, `label`, `session` when present), each present with its type: none missing, none extra.
+    // Seven keys (one more each with `sticky`, `block`, `label`, `session`), each present with its type: none missing, none extra.
     const keys = countKeys(a);
-    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, label, session } = a;
-    if (keys !== 7 + (sticky === undefined ? 0 : 1) + (label === undefined ? 0 : 1) + (session === undefined ? 0 : 1)) return false;
-    if (sticky !== undefined && sticky !== true) return false;
+    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block, label, session } = a;
+    const optional = (sticky === undefined ? 0 : 1) + (block === undefined ? 0 : 1) + (label === undefined ? 0 : 1) + (session === undefined ? 0 : 1);
+    if (keys !== 7 + optional || (sticky !== undefined && sticky !== true)) return false;
+    if (block !== undefined && !(Number.isInteger(block) && (block as number) >= 2 && (block as number) <= 100)) return false;
     if (label !== undefined && (typeof label !== 'string' || !LABEL_PATTERN.test(label))) return false;
     if (session !== undefined && (typeof session !== 'string' || !SESSION_PATTERN.test(session))) return false;
     if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;

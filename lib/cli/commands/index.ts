@@ -9,6 +9,7 @@ import { releaseCommand } from './release';
 import { runCommand } from './run';
 import { scanCommand } from './scan';
 import { stopCommand } from './stop';
+import { urlCommand } from './url';
 import { whyCommand } from './why';
 
 /** The commands declared as data, which the fast path can parse without yargs. */
@@ -24,6 +25,7 @@ export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
     cleanupCommand,
     doctorCommand,
     auditCommand,
+    urlCommand,
     whyCommand,
     stopCommand,
   ].map((c) => [c.name, c as StyxyCommand]),
