@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'SIMILAR_SERVICE_TYPE'
   | 'STATE_TOO_NEW'
   | 'UNSUPPORTED_PLATFORM'
+  | 'SERVER_EXITED'
   | 'FORCE_REQUIRED'
   | 'STOP_FAILED';
 

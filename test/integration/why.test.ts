@@ -156,7 +156,9 @@ test('run whose command fails because its port was taken meanwhile prints the wh
   fs.writeFileSync(go, '');
   const r = await run;
   expect(r.code).not.toBe(0);
-  expect(r.stderr).toContain(`its port ${port} is taken. Port ${port} is held outside Styxy by PID ${squatter.pid}`);
+  expect(r.stderr).toContain(
+    `port ${port} is held by another process, which is likely why the command failed: Port ${port} is held outside Styxy by PID ${squatter.pid}`,
+  );
 });
 
 test("seen by another user, root's server is no more than the OS shows: its socket's uid; exit 43", async () => {

@@ -8,6 +8,7 @@ import { hereCommand, listCommand } from './list';
 import { releaseCommand } from './release';
 import { runCommand } from './run';
 import { scanCommand } from './scan';
+import { startCommand } from './start';
 import { stopCommand } from './stop';
 import { urlCommand } from './url';
 import { whyCommand } from './why';
@@ -17,6 +18,7 @@ export const COMMANDS: ReadonlyMap<string, StyxyCommand> = new Map(
   [
     allocateCommand,
     runCommand,
+    startCommand,
     releaseCommand,
     listCommand,
     hereCommand,

@@ -59,13 +59,14 @@ async function listHandler(args: ListArgs, here: boolean): Promise<void> {
 }
 
 /** `list -v`'s lines under an allocation: whole command lines, wrapped to the terminal, never cut. */
-function details(a: ListedAllocation, describeOwner: (owner: ListedAllocation['owner'], command?: string) => string): string[] {
+function details(a: ListedAllocation, describeOwner: (owner: ListedAllocation['owner'], hostPid?: number, command?: string) => string): string[] {
   const fields: [string, string][] = [];
   if (a.server)
     fields.push(['server', `PID ${a.server.pid}${a.server.command ? ` (${a.server.command})` : ''}${a.server.user ? `, user ${a.server.user}` : ''}`]);
   const via = a.owner.kind === 'process' && a.owner.via === 'run' ? 'styxy run ' : '';
   const note = a.ownerNote ? `; ${a.ownerNote}` : '';
-  fields.push(['owner', via + describeOwner(a.owner, a.ownerProcess?.command ?? (a.owner.kind === 'process' ? a.owner.command : undefined)) + note]);
+  const command = a.ownerProcess?.command ?? (a.owner.kind === 'process' ? a.owner.command : undefined);
+  fields.push(['owner', via + describeOwner(a.owner, a.ownerHostPid, command) + note]);
   fields.push(['project', a.project]);
   if (a.session !== undefined) fields.push(['session', a.session]);
   fields.push(['allocated', a.allocatedAt]);
