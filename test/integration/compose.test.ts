@@ -121,7 +121,7 @@ test('without a usable docker compose: COMPOSE_UNAVAILABLE, and nothing is writt
   const empty = path.join(box.dir, 'empty-bin');
   fs.mkdirSync(empty);
   const r = box.run(['compose', '--json', ...TYPES, '--', 'up', '-d'], { cwd: dir, env: { PATH: empty } });
-  expect(r.code).toBe(21);
+  expect(r.code).toBe(23);
   expect(r.json.error.code).toBe('COMPOSE_UNAVAILABLE');
   expect(fs.existsSync(box.home)).toBe(false);
   expect(fs.readdirSync(dir).sort()).toEqual(['.env', 'compose.yaml']);

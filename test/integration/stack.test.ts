@@ -186,7 +186,7 @@ test('up --detach, status and down; two worktrees run their stacks side by side 
 
   // A second up of a running stack starts nothing.
   const again = box.run(['up', '--detach', '--json'], { cwd: one });
-  expect(again.code).toBe(20);
+  expect(again.code).toBe(22);
   expect(again.json.error.code).toBe('STACK_RUNNING');
 
   const down = box.run(['down', '--json'], { cwd: one });
