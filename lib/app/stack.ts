@@ -221,6 +221,8 @@ export async function runStackDown(ctx: TransactionContext): Promise<StackDownRe
   const stopped: { name: string; pid: number }[] = [];
   let supervisorPid: number | null = null;
   const supervisor = record?.supervisor;
+  if (supervisor && supervisor.startTime === null)
+    ctx.warn(`styxy: the stack's styxy up was recorded without a start time; PID ${supervisor.pid} is left alone`);
   if (supervisor && isSameProcessAlive(supervisor.pid, supervisor.startTime)) {
     supervisorPid = supervisor.pid;
     process.kill(supervisor.pid, 'SIGTERM');
@@ -228,15 +230,28 @@ export async function runStackDown(ctx: TransactionContext): Promise<StackDownRe
     while (isSameProcessAlive(supervisor.pid, supervisor.startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
   const { ProcessTreeWatch } = await import('../os/process-tree');
+  const { runList } = await import('./list');
+  // Held now: a port whose owner ends below is freed by this call too, though not released by it.
+  const held = new Set((await runList(ctx, {})).allocations.map((a) => a.lockId));
   for (const s of [...(record?.services ?? [])].reverse()) {
-    const watch = new ProcessTreeWatch(s.pid, `${STACK_MARKER}=${serviceMarker(stack, s.name)}`);
+    if (s.startTime === null) {
+      // Without a start time a PID cannot be told from a reused one: nothing is signalled.
+      ctx.warn(`styxy: service '${s.name}' was recorded without a start time; PID ${s.pid} is left alone`);
+      continue;
+    }
+    // Grown from the PID only while it is still the recorded process; else found by the marker alone.
+    const watch = new ProcessTreeWatch(s.pid, `${STACK_MARKER}=${serviceMarker(stack, s.name)}`, s.startTime);
     watch.snapshot();
     const alive = isSameProcessAlive(s.pid, s.startTime);
-    if (!alive && watch.alive().length === 0) continue;
+    const survivors = watch.alive();
+    if (!alive && survivors.length === 0) continue;
     await endServiceTree({ pid: s.pid, startTime: s.startTime }, watch);
-    stopped.push({ name: s.name, pid: s.pid });
+    stopped.push({ name: s.name, pid: alive ? s.pid : (survivors[0] as { pid: number }).pid });
   }
-  const released = await releaseLockIds(ctx, record?.services.map((s) => s.lockId) ?? []);
+  const lockIds = record?.services.map((s) => s.lockId) ?? [];
+  const releasedHere = new Set(await releaseLockIds(ctx, lockIds));
+  const remaining = new Set((await runList(ctx, {})).allocations.map((a) => a.lockId));
+  const released = lockIds.filter((id) => releasedHere.has(id) || (held.has(id) && !remaining.has(id)));
   removeStackRecord(ctx.paths, stack.stackId);
   return { success: true, project: stack.projectDir, stopped, supervisorPid, released };
 }

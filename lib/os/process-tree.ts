@@ -129,13 +129,32 @@ export class ProcessTreeWatch {
   private readonly known = new Map<string, TrackedProcess>();
   /** The PIDs present at the last snapshot (Linux): only a process new since then can be new to the tree. */
   private seen = new Set<number>();
+  /** The root's start time: the tree is walked from `root`'s PID only while it still names that process. */
+  private rootStartTime: string | null;
   private readonly rootStart: number;
+  /** No start time given and none read from /proc (elsewhere): taken from the first `ps` table. */
+  private rootPending: boolean;
 
+  /**
+   * `rootStartTime`: the start time the root had when it was recorded. Without it, the root's
+   * start time now is taken. When the PID names another process (or none, or the time is null),
+   * nothing is found through that PID: only through the marker and the members already known.
+   */
   constructor(
     private readonly root: number,
     private readonly marker?: string,
+    rootStartTime?: string | null,
   ) {
-    this.rootStart = Number(readProcessStat(root)?.startTime ?? NaN);
+    this.rootStartTime = rootStartTime !== undefined ? rootStartTime : (readProcessStat(root)?.startTime ?? null);
+    this.rootStart = Number(this.rootStartTime ?? NaN);
+    this.rootPending = rootStartTime === undefined && this.rootStartTime === null && !hasProc();
+  }
+
+  /** True while `root`'s PID still names the process the tree grows from. */
+  private rootIsSame(): boolean {
+    if (this.rootStartTime === null) return false;
+    const stat = readProcessStat(this.root);
+    return stat !== null && !isDeadState(stat.state) && stat.startTime === this.rootStartTime;
   }
 
   /** Looks at the processes again: adds the new members, forgets the ended ones. */
@@ -174,9 +193,12 @@ export class ProcessTreeWatch {
     this.seen = pids;
     // Parents before their children, so a child found in the same snapshot joins through its parent.
     fresh.sort((a, b) => Number(a.startTime) - Number(b.startTime) || a.pid - b.pid);
-    const memberPids = new Set([this.root, ...[...this.known.values()].map((m) => m.pid)]);
+    const memberPids = new Set([...this.known.values()].map((m) => m.pid));
+    // A reused root PID is not the root: the children of whatever holds it now are not the tree's.
+    const rootSame = this.rootIsSame();
+    if (rootSame) memberPids.add(this.root);
     for (const entry of fresh) {
-      if (memberPids.has(entry.pid)) continue;
+      if (memberPids.has(entry.pid) || entry.pid === this.root) continue;
       const inherited = this.marker !== undefined && Number(entry.startTime) >= this.rootStart && hasEnvironmentEntry(entry.pid, this.marker);
       if (!memberPids.has(entry.ppid) && !inherited) continue;
       this.known.set(processKey(entry), entry);
@@ -187,9 +209,16 @@ export class ProcessTreeWatch {
   /** Elsewhere: the whole `ps` table each time, walked from `root` and the known members. */
   private snapshotTable(): void {
     const table = readProcessTable();
+    const now = table.find((e) => e.pid === this.root);
+    if (this.rootPending) {
+      this.rootStartTime = now?.startTime ?? null;
+      this.rootPending = false;
+    }
     const alive = new Set(table.map(processKey));
     for (const key of this.known.keys()) if (!alive.has(key)) this.known.delete(key);
-    for (const entry of findTreeMembers(table, this.root, new Set(this.known.keys()))) this.known.set(processKey(entry), entry);
+    // A reused root PID is not the root: walk from the known members only (-1 is no process).
+    const root = this.rootStartTime !== null && now?.startTime === this.rootStartTime ? this.root : -1;
+    for (const entry of findTreeMembers(table, root, new Set(this.known.keys()))) if (entry.pid !== this.root) this.known.set(processKey(entry), entry);
   }
 
   /** Makes `member` (checked at each snapshot by its PID and start time, like the others) a member: the root itself, say. */

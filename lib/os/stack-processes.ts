@@ -60,11 +60,12 @@ export function startService(input: ServiceStart): StartedService {
   return { child, pid, startTime: pid > 0 ? (readProcessStat(pid)?.startTime ?? null) : null, watch, exited };
 }
 
-/** True while `pid` is still the process that had `startTime`. */
+/** True while `pid` is still the process that had `startTime` (never for a null one: that could be any process). */
 export function isSameProcessAlive(pid: number, startTime: string | null): boolean {
+  if (startTime === null) return false;
   const stat = readProcessStat(pid);
   if (!stat || isDeadState(stat.state)) return false;
-  return startTime === null || stat.startTime === startTime;
+  return stat.startTime === startTime;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
@@ -192,6 +193,8 @@ test('up --detach, status and down; two worktrees run their stacks side by side 
   const down = box.run(['down', '--json'], { cwd: one });
   expect(down.json?.success).toBe(true);
   expect(down.json.stopped.map((s: { name: string }) => s.name)).toEqual(['web', 'api', 'worker']);
+  // Every port of the stack is freed by down, also those freed as their owners ended.
+  expect(down.json.released.sort()).toEqual(first.json.services.map((s: { lockId: string }) => s.lockId).sort());
   for (const pid of pids(s1)) expect(alive(pid)).toBe(false);
   for (const s of s1.json.services) expect(await serving(s.port)).toBe(false);
   // The other worktree's stack is untouched.
@@ -295,4 +298,64 @@ test('the prefixes are coloured on a terminal, and not under NO_COLOR', () => {
   const plain = runInPty(box, ['up'], { env: { NO_COLOR: '1' } });
   expect(plain.output).toContain('\nhello | hi\n');
   expect(plain.output).not.toContain('\u001b[');
+});
+
+/** A stack record for the service `web` of the project at `dir`, as `up --detach` writes it. */
+function writeRecord(dir: string, web: { pid: number; startTime: string | null }): string {
+  const project = status(dir).json.project as string;
+  const stackId = createHash('sha256').update(project).digest('hex').slice(0, 12);
+  fs.mkdirSync(path.join(box.home, 'stacks'), { recursive: true });
+  fs.writeFileSync(
+    path.join(box.home, 'stacks', `${stackId}.json`),
+    JSON.stringify({ version: 1, project, services: [{ name: 'web', ...web, port: 3000, lockId: 'lock-web' }] }),
+  );
+  return `${stackId}.web`;
+}
+
+/** `setsid sh -c 'sleep 1000; echo parent-done'`: a process tree that is not the stack's. */
+async function unrelatedTree(env: NodeJS.ProcessEnv = process.env): Promise<{ sh: number; sleep: number }> {
+  const child = spawn('sh', ['-c', 'sleep 1000; echo parent-done'], { detached: true, stdio: 'ignore', env });
+  child.unref();
+  const sh = child.pid as number;
+  strays.push(sh);
+  let sleep = 0;
+  await waitFor('the sleep under sh', () => {
+    sleep = Number(fs.readFileSync(`/proc/${sh}/task/${sh}/children`, 'utf8').trim().split(' ')[0]);
+    return sleep > 0;
+  });
+  strays.push(sleep);
+  return { sh, sleep };
+}
+
+const startTimeOf = (pid: number): string => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+};
+
+test('down never walks from a recorded PID that now names another process; it finds survivors by their mark', async () => {
+  const dir = project('reused', { web: { type: 'dev', command: 'exec node ../server.js web' } });
+  const other = await unrelatedTree();
+  // The recorded web started at tick 1: its PID now names the unrelated sh.
+  const marker = writeRecord(dir, { pid: other.sh, startTime: '1' });
+  // A process of the stack's web that outlived it, reparented: found by the mark it inherited.
+  const survivor = await unrelatedTree({ ...process.env, STYXY_STACK_RUN: marker });
+  expect(startTimeOf(other.sh)).not.toBe('1');
+
+  const down = box.run(['down', '--json'], { cwd: dir });
+  expect(down.json?.success).toBe(true);
+  await waitFor('the survivors to end', () => !alive(survivor.sh) && !alive(survivor.sleep));
+  expect(down.json.stopped).toEqual([{ name: 'web', pid: survivor.sh }]);
+  expect(alive(other.sh)).toBe(true);
+  expect(alive(other.sleep)).toBe(true);
+});
+
+test('down signals nothing for a service recorded without a start time, and warns', async () => {
+  const dir = project('nostart', { web: { type: 'dev', command: 'exec node ../server.js web' } });
+  const other = await unrelatedTree();
+  writeRecord(dir, { pid: other.sh, startTime: null });
+  const down = box.run(['down', '--json'], { cwd: dir });
+  expect(down.json).toMatchObject({ success: true, stopped: [] });
+  expect(down.stderr).toContain(String(other.sh));
+  expect(alive(other.sh)).toBe(true);
+  expect(alive(other.sleep)).toBe(true);
 });
