@@ -91,7 +91,18 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
     if (problem) throw invalidComposeFile(composeFile, [{ at: `services.${r.service}`, message: `${problem} (give it a type with --type ${r.service}=TYPE)` }]);
   }
   const { createHash } = require('crypto') as typeof import('crypto');
-  const projectName = input.env.COMPOSE_PROJECT_NAME || planComposeProjectName(path.basename(dir), createHash('sha256').update(dir).digest('hex'));
+  const given = input.env.COMPOSE_PROJECT_NAME;
+  // The name becomes part of a path under $STYXY_HOME: Docker's own rule keeps it one plain segment.
+  if (given && !/^[a-z0-9][a-z0-9_-]*$/.test(given)) {
+    throw new StyxyError(
+      'INVALID_ARGUMENT',
+      `COMPOSE_PROJECT_NAME ${JSON.stringify(given)} is not a project name: lowercase letters, digits, '-' and '_', starting with a letter or digit`,
+      {
+        details: { projectName: given },
+      },
+    );
+  }
+  const projectName = given || planComposeProjectName(path.basename(dir), createHash('sha256').update(dir).digest('hex'));
   const allocations: AllocateResult[] = [];
   if (requests.length > 0) {
     const { runAllocateBatch } = await import('./allocate');
@@ -178,7 +189,12 @@ function parseYamlFile(file: string): unknown {
       parsed.errors.map((e) => ({ at: e.linePos ? `line ${e.linePos[0].line}` : 'file', message: e.message.split('\n')[0] as string })),
     );
   }
-  return parsed.toJS({ maxAliasCount: 1000 });
+  try {
+    return parsed.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // An alias bomb (or a broken alias) is the file's fault, not Styxy's.
+    throw invalidComposeFile(file, [{ at: 'file', message: (err as Error).message.split('\n')[0] as string }]);
+  }
 }
 
 function invalidComposeFile(file: string, problems: readonly ComposeProblem[]): StyxyError {

@@ -141,6 +141,11 @@ function portRange(text: string): [number, number] | null {
   return [low, high];
 }
 
+/** The most ports one range of a `ports:` entry may map. */
+export const COMPOSE_MAX_RANGE = 100;
+/** The most fixed host ports one compose file may map (each is a persistent allocation). */
+export const COMPOSE_MAX_MAPPINGS = 1000;
+
 /**
  * One `ports:` entry in short syntax: `[HOST_IP:][HOST[-HOST]:]CONTAINER[-CONTAINER][/PROTOCOL]`,
  * the host IP possibly in brackets (`[::1]:8080:80`). A host range maps port for port onto a
@@ -182,6 +187,9 @@ function fixedEntry(
   hostIp: string | undefined,
 ): ComposePortEntry | { error: string } {
   const size = target[1] - target[0] + 1;
+  // Each port of a range is an allocation of its own that persists: a file (cloned with a repo) must not ask for thousands.
+  if (size > COMPOSE_MAX_RANGE)
+    return { error: `${JSON.stringify(entry)}: a range of ${size} ports; styxy compose allocates at most ${COMPOSE_MAX_RANGE} per range` };
   // A host range for one container port lets Docker choose within it: one port is enough.
   if (size === 1) return { kind: 'fixed', mappings: [{ target: target[0], published: host[0], protocol, ...(hostIp && { hostIp }) }] };
   if (host[1] - host[0] + 1 !== size) return { error: `${JSON.stringify(entry)}: the host and container ranges differ in size` };
@@ -233,6 +241,8 @@ export function planComposePorts(doc: unknown, env: Lookup, profiles: ReadonlySe
   if (!isRecord(doc) || !isRecord(doc.services)) {
     return { services, inactive, problems: [{ at: 'services', message: 'the file has no services' }] };
   }
+  let mappingCount = 0;
+  let overLimit = false;
   for (const [name, raw] of Object.entries(doc.services)) {
     if (!isRecord(raw)) continue;
     const own = interpolateValue(raw.profiles ?? [], env, `services.${name}.profiles`, problems);
@@ -261,7 +271,17 @@ export function planComposePorts(doc: unknown, env: Lookup, profiles: ReadonlySe
               ? parseLongPort(entry)
               : { error: 'not a port entry' };
       if ('error' in parsed) problems.push({ at, message: parsed.error });
-      else entries.push(parsed);
+      else if (parsed.kind === 'fixed' && mappingCount + parsed.mappings.length > COMPOSE_MAX_MAPPINGS) {
+        if (!overLimit)
+          problems.push({
+            at,
+            message: `more than ${COMPOSE_MAX_MAPPINGS} fixed host ports in the file; styxy compose allocates at most ${COMPOSE_MAX_MAPPINGS}`,
+          });
+        overLimit = true;
+      } else {
+        if (parsed.kind === 'fixed') mappingCount += parsed.mappings.length;
+        entries.push(parsed);
+      }
     });
     if (entries.some((e) => e.kind === 'fixed')) services.push({ service: name, entries });
   }

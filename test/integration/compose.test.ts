@@ -137,12 +137,49 @@ test.each([
   ['YAML that does not parse', 'services:\n  web:\n    ports: [\n', 'INVALID_ARGUMENT', 3],
   ['a required variable unset', 'services:\n  web:\n    ports: ["${NEEDED:?set NEEDED}:80"]\n', 'INVALID_ARGUMENT', 3],
   ['a port that is not one', 'services:\n  web:\n    ports: ["99999:80"]\n', 'INVALID_ARGUMENT', 3],
+  // Each port of a range is a persistent allocation: a cloned repo's file must not ask for thousands.
+  ['a range of more than 100 ports', 'services:\n  web:\n    ports: ["3000-3100:3000-3100"]\n', 'INVALID_ARGUMENT', 3],
+  [
+    'more than 1000 fixed host ports in one file',
+    `services:\n  web:\n    ports: [${Array.from({ length: 11 }, (_, i) => `"${20000 + i * 100}-${20099 + i * 100}:${20000 + i * 100}-${20099 + i * 100}"`).join(', ')}]\n`,
+    'INVALID_ARGUMENT',
+    3,
+  ],
+  // Billion laughs: each level an alias of nine of the one before.
+  [
+    'a YAML alias bomb',
+    `a: &a ["x","x","x","x","x","x","x","x","x"]\n${['b', 'c', 'd', 'e', 'f', 'g'].map((n, i) => `${n}: &${n} [${Array(9).fill(`*${'abcdef'[i]}`).join(',')}]`).join('\n')}\nservices:\n  web:\n    ports: ["3000:80"]\n    x: *g\n`,
+    'INVALID_ARGUMENT',
+    3,
+  ],
 ])('%s is refused with its code, and nothing is written', (_what, text, code, status) => {
   const dry = box.run(['compose', '--dry-run', '--json'], { cwd: worktree('bad', text) });
   expect(dry.code).toBe(status);
   expect(dry.json.error.code).toBe(code);
   expect(dry.json.error.details.file).toBe(path.join(box.dir, 'bad', 'compose.yaml'));
   expect(fs.existsSync(box.home)).toBe(false);
+});
+
+test('the entry over a limit is named', () => {
+  const ranges = Array.from({ length: 11 }, (_, i) => `"${20000 + i * 100}-${20099 + i * 100}:${8000 + i}"`);
+  // Ranges of one container port take one host port each: within the limits, allowed.
+  expect(box.run(['compose', '--dry-run', '--json'], { cwd: worktree('one-each', `services:\n  web:\n    ports: [${ranges.join(', ')}]\n`) }).code).toBe(0);
+  const wide = box.run(['compose', '--dry-run', '--json'], { cwd: worktree('wide', 'services:\n  web:\n    ports: ["80:80", "3000-3100:3000-3100"]\n') });
+  expect(wide.json.error.details.problems.map((p: { at: string }) => p.at)).toEqual(['services.web.ports[1]']);
+  const many = Array.from({ length: 11 }, (_, i) => `"${20000 + i * 100}-${20099 + i * 100}:${20000 + i * 100}-${20099 + i * 100}"`);
+  const over = box.run(['compose', '--dry-run', '--json'], { cwd: worktree('many', `services:\n  web:\n    ports: [${many.join(', ')}]\n`) });
+  expect(over.json.error.details.problems.map((p: { at: string }) => p.at)).toEqual(['services.web.ports[10]']);
+});
+
+test.each([['../../x'], ['Upper'], ['-dash'], ['a/b']])('COMPOSE_PROJECT_NAME %j is INVALID_ARGUMENT, and nothing is written', (name) => {
+  const dir = worktree('named', 'services:\n  web:\n    ports: ["3000:80"]\n');
+  const r = box.run(['compose', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir, env: { COMPOSE_PROJECT_NAME: name } });
+  expect(r.code).toBe(3);
+  expect(r.json.error.code).toBe('INVALID_ARGUMENT');
+  expect(fs.existsSync(box.home)).toBe(false);
+  expect(box.run(['compose', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir, env: { COMPOSE_PROJECT_NAME: 'my_app-2' } }).json.projectName).toBe(
+    'my_app-2',
+  );
 });
 
 test('no compose file is NOT_FOUND', () => {
