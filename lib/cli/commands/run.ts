@@ -89,6 +89,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
       },
       command,
       variables: (allocations) => envFor(allocations, envName),
+      envName,
       ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
       confirm: (attempt) => allocateAsking('human', attempt),
       onNotice: tellNotice,
