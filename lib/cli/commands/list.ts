@@ -1,6 +1,6 @@
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { bold, dim, printLine, shown } from '../output';
+import { bold, dim, portsText, printLine, shown } from '../output';
 
 interface ListArgs extends CommonArgs {
   'service-type'?: string;
@@ -29,7 +29,7 @@ export const listCommand: StyxyCommand<ListArgs> = {
       (result) => {
         if (result.allocations.length === 0) return printLine('No live allocations.');
         const rows = result.allocations.map((a) => {
-          const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
+          const row = [portsText(a), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
           if (args.verbose) row.push(describeOwner(a.owner) + (a.ownerNote ? `; ${a.ownerNote}` : ''), a.project, a.allocatedAt);
           return row.map(shown);
         });

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { freePortBlock, useSandbox } from '../helpers/cli';
 
-// An older Styxy sharing the home sees a block as its first port alone and would hand out the
+// Blocks as a person and another Styxy see them. An older Styxy sharing the home sees a block as its first port alone and would hand out the
 // others; state version 3, written only while a block is held, makes it refuse (STATE_TOO_NEW).
 const box = useSandbox();
 let base: number;
@@ -36,4 +36,14 @@ test('a state of a newer version than 3 is still refused, changing nothing', () 
   const r = box.run(['allocate', '-s', 'grid', '-n', 'x', '--json']);
   expect(r.json.error.code).toBe('STATE_TOO_NEW');
   expect(fs.readFileSync(file, 'utf8')).toBe(text);
+});
+
+test('list and release show a block as its ports, 8082-8084', () => {
+  const block = box.run(['allocate', '-s', 'grid', '-n', 'cluster', '--block', '3', '--persistent', '--json']).json;
+  box.run(['allocate', '-s', 'grid', '-n', 'one', '--persistent']);
+  const rows = box.run(['list']).stdout.split('\n');
+  expect(rows.find((r) => r.includes('cluster'))).toMatch(new RegExp(`^${base}-${base + 2}\\s+grid\\s`));
+  expect(rows.find((r) => r.includes(' one '))).toMatch(new RegExp(`^${base + 3}\\s+grid\\s`));
+  const released = box.run(['release', block.lockId]);
+  expect(released.stdout).toContain(`Released ports ${base}-${base + 2} (grid instance 'cluster'`);
 });
