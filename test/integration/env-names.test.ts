@@ -22,10 +22,11 @@ describe("a type's own variable names", () => {
     fs.mkdirSync(path.join(box.cwd, 'http:'));
     fs.writeFileSync(path.join(box.cwd, 'http:', 'localhost:47311'), 'echo PWNED >&2\n');
     fs.writeFileSync(path.join(box.cwd, 'http:', 'localhost:47312'), 'echo PWNED >&2\n');
-    const r = box.run(['run', '-s', 'api', '--', 'bash', '-c', 'echo my command']);
+    const r = box.run(['run', '-s', 'api', '--json', '--', 'bash', '-c', 'echo my command']);
     expect(r.stderr + r.stdout).not.toContain('PWNED');
     expect(r.stdout).not.toContain('my command');
-    expect(r.code).toBe(9);
+    // run's own failures exit 125; the code is in --json.
+    expect([r.code, r.json.error.code]).toEqual([125, 'INVALID_CONFIG']);
     expect(allocations()).toEqual([]);
     const a = box.run(['allocate', '-s', 'api', '--json']);
     expect([a.code, a.json.error.code]).toEqual([9, 'INVALID_CONFIG']);
@@ -53,8 +54,8 @@ describe("a type's own variable names", () => {
     expect(a.code).toBe(9);
     const j = box.run(['allocate', '-s', 'api', '-n', 'x', '--json']);
     expect([j.code, j.json.error.code]).toEqual([9, 'INVALID_CONFIG']);
-    const r = box.run(['run', '-s', 'api', '--', 'true']);
-    expect(r.code).toBe(9);
+    const r = box.run(['run', '-s', 'api', '--json', '--', 'true']);
+    expect([r.code, r.json.error.code]).toEqual([125, 'INVALID_CONFIG']);
     expect(allocations()).toEqual([]);
   });
 
@@ -76,8 +77,8 @@ describe("a type's own variable names", () => {
     // --env cannot go with --json; exit status 3 is INVALID_ARGUMENT's alone.
     const e = box.run(['allocate', '-s', 'dev', '-s', 'api', '--env', '--env-name', 'BACKEND_URL']);
     expect(e.code).toBe(3);
-    const r = box.run(['run', '-s', 'dev', '-s', 'api', '--env-name', 'BACKEND_URL', '--', 'true']);
-    expect(r.code).toBe(3);
+    const r = box.run(['run', '-s', 'dev', '-s', 'api', '--env-name', 'BACKEND_URL', '--json', '--', 'true']);
+    expect([r.code, r.json.error.code]).toEqual([125, 'INVALID_ARGUMENT']);
     expect(allocations()).toEqual([]);
   });
 });
