@@ -14,8 +14,9 @@ import {
   type AllocationRequest,
   type OwnerChange,
 } from '../core/allocation';
-import { findNameProblem } from '../core/names';
+import { findLabelProblem, findNameProblem, findSessionProblem } from '../core/names';
 import { urlFor, type HostStyle } from '../core/url';
+import { findEnvNameArgClash } from '../core/env-contract';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
@@ -53,6 +54,10 @@ export interface AllocateInput {
    * never handed over to `owner`, unless its owner has ended and only a reservation keeps it.
    */
   keepFound?: boolean;
+  /** A free-form label recorded on a new allocation (an agent's name, a branch): shown by list and why. */
+  label?: string;
+  /** The session that asks (`claude-code:<id>`), recorded on a new allocation: `styxy stop --session` ends them all. */
+  session?: string;
 }
 
 export interface AllocateResult {
@@ -66,6 +71,8 @@ export interface AllocateResult {
   allocatedAt: string;
   /** With a block (`--block N`): every port it holds, `port` first. */
   ports?: number[];
+  label?: string;
+  session?: string;
   existing: boolean;
   reused: boolean;
   /**
@@ -121,7 +128,10 @@ export interface CoolingNote {
 /** Checks what the user typed, before any lock is taken. */
 export function checkAllocateInput(input: AllocateInput): void {
   const problem =
-    findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
+    findNameProblem(input.serviceType, 'service type') ??
+    (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id')) ??
+    (input.label === undefined ? null : findLabelProblem(input.label)) ??
+    (input.session === undefined ? null : findSessionProblem(input.session));
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
   if (input.block !== undefined && !(Number.isInteger(input.block) && input.block >= 2 && input.block <= MAX_BLOCK)) {
     throw new StyxyError('INVALID_ARGUMENT', `a block is 2 to ${MAX_BLOCK} ports, got ${JSON.stringify(input.block)}`);
@@ -217,8 +227,14 @@ function needsOnlyFreePorts(config: Config, request: AllocationRequest): boolean
 export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs' | 'block'> {
   /** The types to allocate together, in order; the instance id, if any, applies to each. */
   serviceTypes: readonly string[];
+  /** One instance id per type, in the same order (a stack's service names): then a type may come more than once. */
+  instanceIds?: readonly string[];
+  /** A port to try first for each type, in the same order (a compose file's own host ports); undefined for none. */
+  ports?: readonly (number | undefined)[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
   acceptedRanges?: Readonly<Record<string, readonly [number, number]>>;
+  /** The variable the caller will export the first port as (`--env-name`): refused when it is a type's own name. */
+  envName?: string;
 }
 
 export interface AllocateBatchResult {
@@ -232,9 +248,20 @@ export interface AllocateBatchResult {
 /** Checks a batch before any lock is taken: valid names, each type once. */
 export function checkAllocateBatchInput(input: AllocateBatchInput): void {
   if (input.serviceTypes.length === 0) throw new StyxyError('INVALID_ARGUMENT', 'Name at least one service type');
+  if (input.instanceIds !== undefined && input.instanceIds.length !== input.serviceTypes.length) {
+    throw new StyxyError('INTERNAL', 'A batch needs one instance id per service type');
+  }
   const seen = new Set<string>();
-  for (const serviceType of input.serviceTypes) {
-    checkAllocateInput({ ...input, serviceType });
+  for (const [i, serviceType] of input.serviceTypes.entries()) {
+    const instanceId = input.instanceIds?.[i];
+    checkAllocateInput({ ...input, serviceType, ...(instanceId !== undefined && { instanceId }) });
+    if (instanceId !== undefined) {
+      const key = `${serviceType}\0${instanceId}`;
+      if (seen.has(key))
+        throw new StyxyError('INVALID_ARGUMENT', `'${serviceType}' instance '${instanceId}' is given twice`, { details: { serviceType, instanceId } });
+      seen.add(key);
+      continue;
+    }
     if (seen.has(serviceType))
       throw new StyxyError('INVALID_ARGUMENT', `Service type '${serviceType}' is given twice; each type is allocated once per call`, {
         details: { serviceType },
@@ -255,13 +282,22 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
   const { result } = await withLiveState<AllocateBatchResult>(
     ctx,
     async ({ config, state, pruned, starting }) => {
+      if (input.envName !== undefined) checkEnvNameArg(input.envName, input.serviceTypes, config.config);
       let view: StepView = { config, state, pruned: pruned.length, starting };
       const owner = settleGraceLease(shared.owner, graceMs(config), ctx.now());
       const steps: AllocateStep[] = [];
-      for (const serviceType of input.serviceTypes) {
+      for (const [i, serviceType] of input.serviceTypes.entries()) {
+        const instanceId = input.instanceIds?.[i];
+        const port = input.ports?.[i];
         let step: AllocateStep;
         try {
-          step = await allocateStep(ctx, input, { ...shared, owner, serviceType }, view, input.acceptedRanges?.[serviceType]);
+          step = await allocateStep(
+            ctx,
+            input,
+            { ...shared, owner, serviceType, ...(instanceId !== undefined && { instanceId }), ...(port !== undefined && { port }) },
+            view,
+            input.acceptedRanges?.[serviceType],
+          );
         } catch (err) {
           throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
         }
@@ -282,6 +318,21 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     { write: !input.dryRun },
   );
   return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
+}
+
+/** INVALID_ARGUMENT, before anything is planned, when `--env-name` is a batch type's own variable (findEnvNameArgClash). */
+function checkEnvNameArg(envName: string, serviceTypes: readonly string[], config: Config): void {
+  const types = serviceTypes.map((serviceType) => ({ serviceType, ...ownValue(config.service_types, serviceType)?.env }));
+  const clash = findEnvNameArgClash(envName, types);
+  if (!clash) return;
+  throw new StyxyError(
+    'INVALID_ARGUMENT',
+    `--env-name ${envName} is already the ${clash.key} variable of service type '${clash.serviceType}' (its config's env)`,
+    {
+      details: { variable: envName, serviceType: clash.serviceType },
+      suggestions: ['Choose another --env-name, or leave it out'],
+    },
+  );
 }
 
 /** A batch's failure names the type that failed and says that nothing was allocated. */
@@ -305,6 +356,8 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
     ...(input.block !== undefined && { block: input.block }),
+    ...(input.label !== undefined && { label: input.label }),
+    ...(input.session !== undefined && { session: input.session }),
   };
   // Read before the lock, from the repository's files (no git subprocess), and only for a sticky
   // request: its derived home port (core/origin.ts).
@@ -376,7 +429,7 @@ async function allocateStep(
       case 'reused':
         return stickyReuse(input, request, known.plan, view, base);
       case 'candidates':
-        return newAllocation(input, request, known.plan, view.state, base, now);
+        return newAllocation(request, known.plan, view.state, base, now);
     }
   })();
   return { ...step, result: { ...step.result, ...origin(input, request, step.result.port, known.config.config) } };
@@ -545,21 +598,15 @@ function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<
   };
 }
 
-/** The first candidate the OS finds free becomes a new allocation (recorded unless this is a dry run). */
-async function newAllocation(
-  input: StepInput,
-  request: AllocationRequest,
-  plan: PlanOf<'candidates'>,
-  state: State,
-  base: StepBase,
-  now: number,
-): Promise<OutcomeStep> {
+/** The first candidate the OS finds free becomes a new allocation (written unless this is a dry run). */
+async function newAllocation(request: AllocationRequest, plan: PlanOf<'candidates'>, state: State, base: StepBase, now: number): Promise<OutcomeStep> {
   const port = request.block ? await findFirstFreeBlock(plan.ports, request.block) : await findFirstFreePort(plan.ports);
   if (port === undefined) throw noFreePort(request, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);
   return {
     result: newAllocationResult(request, plan, allocation, base, now),
-    state: input.dryRun ? state : addAllocation(state, allocation),
+    // Also on a dry run: a batch's next step must see this port taken. A dry run writes no state.
+    state: addAllocation(state, allocation),
     config: base.config,
     writes: base.writes,
     audit: [
@@ -640,7 +687,9 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
   };
 }
 
-function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports'> {
+function describe(
+  a: Allocation,
+): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports' | 'label' | 'session'> {
   return {
     port: a.port,
     ...(a.block !== undefined && { ports: portsOf(a) }),
@@ -650,6 +699,8 @@ function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serv
     project: a.project,
     owner: a.owner,
     allocatedAt: a.allocatedAt,
+    ...(a.label !== undefined && { label: a.label }),
+    ...(a.session !== undefined && { session: a.session }),
   };
 }
 
