@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'NEEDS_ATTENTION'
   | 'SIMILAR_SERVICE_TYPE'
   | 'STATE_TOO_NEW'
-  | 'UNSUPPORTED_PLATFORM';
+  | 'UNSUPPORTED_PLATFORM'
+  | 'NOT_PERMITTED';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {
@@ -89,6 +90,8 @@ export interface Allocation {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  /** The Unix user that made it (absent on allocations older Styxy versions made: the home's owner's). */
+  user?: { uid: number; name?: string };
 }
 
 export interface ListedAllocation extends Allocation {

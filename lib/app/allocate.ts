@@ -1,6 +1,7 @@
 import path = require('path');
 import { StyxyError, isStyxyError } from '../errors';
 import { randomHex } from '../os/random';
+import { callerUser } from '../os/identity';
 import {
   addAllocation,
   buildAllocation,
@@ -15,7 +16,7 @@ import {
 } from '../core/allocation';
 import { findNameProblem } from '../core/names';
 import type { RangeProposal } from '../core/range-placement';
-import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
+import type { Allocation, AllocationUser, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
 import { findFirstFreePort, waitForPort } from '../os/ports';
 import { findProjectRoot } from '../os/project';
@@ -58,6 +59,8 @@ export interface AllocateResult {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  /** The Unix user that made it (an existing instance's may be another's, in a shared home). */
+  user?: AllocationUser;
   existing: boolean;
   reused: boolean;
   autoAllocated: boolean;
@@ -229,11 +232,16 @@ function inBatch(err: unknown, serviceType: string, serviceTypes: readonly strin
   });
 }
 
+function withUser(user: AllocationUser | null): { user?: AllocationUser } {
+  return user ? { user } : {};
+}
+
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
   return {
     serviceType,
     project: input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd),
     owner: resolveOwner(input.owner, ctx.now()),
+    ...withUser(callerUser()),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
   };
@@ -493,7 +501,7 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
   };
 }
 
-function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt'> {
+function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'user'> {
   return {
     port: a.port,
     lockId: a.lockId,
@@ -502,6 +510,7 @@ function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serv
     project: a.project,
     owner: a.owner,
     allocatedAt: a.allocatedAt,
+    ...(a.user && { user: a.user }),
   };
 }
 

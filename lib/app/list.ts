@@ -5,6 +5,7 @@ import type { Allocation } from '../core/types';
 import { ownValue } from '../core/types';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { withUsers } from './users';
 
 export interface ListedAllocation extends Allocation {
   singleInstance: boolean;
@@ -29,7 +30,7 @@ export async function runList(ctx: TransactionContext, input: { serviceType?: st
         .filter((a) => input.serviceType === undefined || a.serviceType === input.serviceType)
         .sort((a, b) => a.port - b.port)
         .map((a) => ({ ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)) }));
-      return { result: { success: true, allocations, pruned: pruned.length } };
+      return { result: { success: true, allocations: withUsers(ctx, allocations), pruned: pruned.length } };
     },
     { configOptional: true },
   );

@@ -6,6 +6,7 @@ import type { Allocation, Owner } from '../core/types';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { refuseOthers } from './users';
 
 export interface ReleaseInput {
   lockId?: string;
@@ -60,6 +61,12 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
       // An allocation whose owner just died is still the user's to release by name.
       const plan = planRelease(config.config, { ...state, allocations: [...state.allocations, ...pruned] }, selector);
       if (plan.kind === 'rejected') throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions });
+      // In a shared home, another user's live allocation is theirs to release (one whose owner has ended goes anyway).
+      refuseOthers(
+        ctx,
+        plan.released.filter((a) => !pruned.includes(a)),
+        'release',
+      );
       const taken = input.expectedOwner && plan.released.find((a) => !isSameOwner(a.owner, input.expectedOwner as Owner));
       if (taken) return { result: { success: true, released: [], pruned: pruned.length, keptFor: taken } };
       const releasedIds = new Set(plan.released.map((a) => a.lockId));

@@ -1,4 +1,4 @@
-import type { Allocation, Config, FreedPort, Owner, ServiceType, State } from './types';
+import type { Allocation, AllocationUser, Config, FreedPort, Owner, ServiceType, State } from './types';
 import { ownValue } from './types';
 import { orderByReuse } from './port-memory';
 import { markSettledPorts } from './settled';
@@ -12,6 +12,8 @@ export interface AllocationRequest {
   port?: number;
   project: string;
   owner: Owner;
+  /** The Unix user asking (recorded on the allocation; none where there are no uids). */
+  user?: AllocationUser;
 }
 
 /** Why the requested port was passed over, when it was. */
@@ -147,6 +149,7 @@ export function buildAllocation(request: AllocationRequest, port: number, ids: N
     owner: request.owner,
     allocatedAt: isoTime(now),
     ...(request.instanceId !== undefined && { sticky: true as const }),
+    ...(request.user && { user: request.user }),
   };
 }
 

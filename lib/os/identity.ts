@@ -42,6 +42,20 @@ export function userName(): string {
   }
 }
 
+let caller: { uid: number; name?: string } | null | undefined;
+
+/**
+ * The Unix user this process runs as, as an allocation records it: the uid, and the name
+ * /etc/passwd gives it (none when it has no entry there). Null where there are no uids (Windows).
+ */
+export function callerUser(): { uid: number; name?: string } | null {
+  if (caller !== undefined) return caller;
+  if (typeof process.getuid !== 'function') return (caller = null);
+  const uid = process.getuid();
+  const name = passwdName(uid);
+  return (caller = name ? { uid, name } : { uid });
+}
+
 /** The name of `uid` in /etc/passwd, or null. */
 export function passwdName(uid: number, text?: string): string | null {
   let passwd = text;

@@ -2,6 +2,7 @@ import fs = require('fs');
 import path = require('path');
 import { seam, writeAll } from './fs-seam';
 import { parseHolderRecord, processLiveness, type HolderRecord, type Liveness } from './lock-holder';
+import { shareCreatedDir, shareCreatedFile } from './shared-home';
 
 /**
  * A lock as a directory at any path `L`, built so that a holder that has lost it can no longer
@@ -100,7 +101,9 @@ export function currentHolding(lock: string): string | null {
 /** Prepares `staging` so that renaming it to the lock makes this process the holder `nonce`. */
 export function prepareHolding(staging: string, nonce: string, record: string): void {
   seam.mkdirSync(staging, { mode: 0o700 });
+  shareCreatedDir(staging);
   seam.mkdirSync(path.join(staging, nonce), { mode: 0o700 });
+  shareCreatedDir(path.join(staging, nonce));
   writeNew(path.join(staging, nonce, HOLDER), record);
 }
 
@@ -191,6 +194,7 @@ function takeOverLegacy(lock: string, dead: HolderRecord, graveyard: string): bo
   const guard = path.join(lock, `takeover-${dead.nonce.replace(/[^0-9a-zA-Z]/g, '')}`);
   try {
     seam.mkdirSync(guard, { mode: 0o700 });
+    shareCreatedDir(guard);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' && ageOf(guard, Date.now()) > LEGACY_GUARD_STALE_MS) removeQuietly(guard, true);
     return false;
@@ -240,6 +244,7 @@ function removeQuietly(file: string, isDir: boolean): void {
 export function writeNew(file: string, text: string): void {
   const fd = seam.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
   try {
+    shareCreatedFile(fd, file);
     writeAll(fd, Buffer.from(text, 'utf8'));
   } finally {
     seam.closeSync(fd);

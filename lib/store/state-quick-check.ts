@@ -27,10 +27,11 @@ export function isSurelyValidState(data: unknown): boolean {
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
-    // Seven keys (eight with `sticky`), each present with its type: none missing, none extra.
+    // Seven keys (one more each with `sticky`, `user`), each present with its type: none missing, none extra.
     const keys = countKeys(a);
-    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky } = a;
-    if (keys !== (sticky === undefined ? 7 : 8) || (sticky !== undefined && sticky !== true)) return false;
+    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, user } = a;
+    if (keys !== 7 + (sticky === undefined ? 0 : 1) + (user === undefined ? 0 : 1) || (sticky !== undefined && sticky !== true)) return false;
+    if (user !== undefined && !isSurelyValidUser(user)) return false;
     if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return false;
@@ -115,6 +116,15 @@ function isSurelyValidOwner(owner: unknown): boolean {
     default:
       return false;
   }
+}
+
+/** `user`: a uid, and maybe a name (schemas/state.schema.json, `AllocationUser`). */
+function isSurelyValidUser(user: unknown): boolean {
+  if (!isPlainObject(user)) return false;
+  const { uid, name } = user as Record<string, unknown>;
+  if (!Number.isInteger(uid) || (uid as number) < 0 || (uid as number) > 4294967295) return false;
+  if (name !== undefined && (typeof name !== 'string' || name.length === 0 || name.length > 256)) return false;
+  return countKeys(user) === (name === undefined ? 1 : 2);
 }
 
 /** Keys as ajv's additionalProperties sees them (for…in), without building an array of them. */

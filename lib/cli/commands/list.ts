@@ -23,17 +23,18 @@ export const listCommand: StyxyCommand<ListArgs> = {
   handler: async (args) => {
     const { runList } = await import('../../app/list');
     const { describeOwner } = await import('../../app/owner');
+    const { describeUser } = await import('../../core/permissions');
     await present(
       args,
       () => runList(context(), args['service-type'] !== undefined ? { serviceType: args['service-type'] } : {}),
       (result) => {
         if (result.allocations.length === 0) return printLine('No live allocations.');
         const rows = result.allocations.map((a) => {
-          const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
+          const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId, describeUser(a.user)];
           if (args.verbose) row.push(describeOwner(a.owner), a.project, a.allocatedAt);
           return row.map(shown);
         });
-        const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', ...(args.verbose ? ['OWNER', 'PROJECT', 'ALLOCATED'] : [])];
+        const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', 'USER', ...(args.verbose ? ['OWNER', 'PROJECT', 'ALLOCATED'] : [])];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
         const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
         printLine(bold(fmt(head)));
