@@ -24,6 +24,7 @@ export const EXIT_CODES = {
   STATE_TOO_NEW: 17,
   UNSUPPORTED_PLATFORM: 18,
   NOT_PERMITTED: 19,
+  PORT_TAKEN: 20,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

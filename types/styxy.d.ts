@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'SIMILAR_SERVICE_TYPE'
   | 'STATE_TOO_NEW'
   | 'UNSUPPORTED_PLATFORM'
-  | 'NOT_PERMITTED';
+  | 'NOT_PERMITTED'
+  | 'PORT_TAKEN';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {

@@ -14,6 +14,8 @@ export interface Listener {
   inode: string;
   pid?: number;
   command?: string;
+  /** The user whose socket it is (Linux's /proc/net/tcp says it even when the process cannot be seen). */
+  uid?: number;
 }
 
 /** One process as `ps -o pid=,ppid=,stat=,lstart=,args=` shows it. */
