@@ -43,8 +43,31 @@ export function checkHomeSafety(home: string): void {
     rememberHome(home, { ownerUid: stat.uid, sharedGid });
     return;
   }
+  if (currentUid() !== null && isUnfinishedSharedHome(stat)) throw unfinishedSharedHome(home, stat.gid);
   checkOwnership(home, stat.uid, stat.mode, true);
   rememberHome(home, { ownerUid: stat.uid, sharedGid: null });
+}
+
+/**
+ * Another user's directory of a group the caller is in, that the group may write and others may not, but
+ * without the setgid bit: meant as a shared home, most likely, with one step missing (without
+ * the bit, files would get each creator's own group).
+ */
+function isUnfinishedSharedHome(stat: { uid: number; gid: number; mode: number }): boolean {
+  const groupWritable = (stat.mode & 0o020) !== 0;
+  const worldWritable = (stat.mode & 0o002) !== 0;
+  return groupWritable && !worldWritable && (stat.mode & 0o2000) === 0 && stat.uid !== currentUid() && currentUid() !== 0 && isMemberOf(stat.gid);
+}
+
+function unfinishedSharedHome(home: string, gid: number): StyxyError {
+  const group = groupName(gid) ?? String(gid);
+  return new StyxyError('UNSAFE_HOME', `${home} is writable by group ${group} but is not set up as a shared home (no setgid bit)`, {
+    details: { path: home, gid, group },
+    suggestions: [
+      `To share it with group ${group}, its owner or an administrator sets the bit: chmod g+s ${shellWord(home)} (see ${SHARED_DOCS})`,
+      'Or use a home of your own: unset STYXY_HOME (the default is ~/.styxy)',
+    ],
+  });
 }
 
 function notAMember(home: string, gid: number): StyxyError {

@@ -128,7 +128,17 @@ test('the text read is taken only when it is exactly what serializing gives', ()
   const state: State = {
     version: 1,
     allocations: [
-      { lockId: 'dev-a-1', serviceType: 'dev', instanceId: 'a', port: 3000, project: '/home/me/My Project', owner, allocatedAt: 't', sticky: true, user: { uid: 1000, name: 'me' } },
+      {
+        lockId: 'dev-a-1',
+        serviceType: 'dev',
+        instanceId: 'a',
+        port: 3000,
+        project: '/home/me/My Project',
+        owner,
+        allocatedAt: 't',
+        sticky: true,
+        user: { uid: 1000, name: 'me' },
+      },
       { lockId: 'api-b-2', serviceType: 'api', instanceId: 'b', port: 8000, project: '/p', owner: { kind: 'persistent' }, allocatedAt: 't' },
     ],
   };

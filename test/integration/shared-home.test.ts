@@ -1,0 +1,284 @@
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as path from 'path';
+import { BIN, killAndWait, until, useSandbox } from '../helpers/cli';
+
+// Several Unix users on one machine (docs/shared-machines.md), with real accounts: useradd and
+// groupadd here (names `sxsh` + a random suffix), userdel and groupdel in afterAll. Each user
+// runs the built CLI through setpriv, with exactly the groups given. Nothing needs opening up:
+// the checkout, dist/ and node are world-readable already; each test's sandbox directory (0700
+// from mkdtemp) is made 0755 so that the users can reach the homes inside it.
+
+const box = useSandbox();
+
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const tools = ['setpriv', 'useradd', 'userdel', 'groupadd', 'groupdel'].every((t) => spawnSync('which', [t]).status === 0);
+const suite = asRoot && tools ? describe : describe.skip;
+
+interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+const suffix = Math.random().toString(36).slice(2, 8);
+const groupName = `sxsh${suffix}g`;
+let groupId = -1;
+const accounts: Record<'alice' | 'bob' | 'carol', Account> = {} as never;
+
+function makeAccount(name: string, member: boolean): Account {
+  const args = ['-M', '-N', '-s', '/bin/sh', ...(member ? ['-G', groupName] : []), name];
+  const added = spawnSync('useradd', args, { encoding: 'utf8' });
+  if (added.status !== 0) throw new Error(`useradd ${name}: ${added.stderr}`);
+  const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
+  return { name, uid: id('-u'), gid: id('-g') };
+}
+
+beforeAll(() => {
+  if (!(asRoot && tools)) return;
+  const made = spawnSync('groupadd', [groupName], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`groupadd: ${made.stderr}`);
+  groupId = Number(spawnSync('getent', ['group', groupName], { encoding: 'utf8' }).stdout.split(':')[2]);
+  accounts.alice = makeAccount(`sxsh${suffix}a`, true);
+  accounts.bob = makeAccount(`sxsh${suffix}b`, true);
+  accounts.carol = makeAccount(`sxsh${suffix}c`, false);
+});
+
+afterAll(() => {
+  for (const account of Object.values(accounts)) spawnSync('userdel', ['-r', account.name]);
+  if (groupId !== -1) spawnSync('groupdel', [groupName]);
+});
+
+/** setpriv's arguments to become `who`, a member of the shared group unless told otherwise. */
+function become(who: Account, member: boolean): string[] {
+  return [`--reuid=${who.uid}`, `--regid=${who.gid}`, ...(member ? [`--groups=${groupId}`] : ['--clear-groups'])];
+}
+
+/** A HOME of the user's own in the sandbox (for the code cache), and the environment to run with. */
+function envOf(who: Account, styxyHome: string): NodeJS.ProcessEnv {
+  const home = path.join(box.dir, `home-${who.name}`);
+  if (!fs.existsSync(home)) {
+    fs.mkdirSync(home, { mode: 0o700 });
+    fs.chownSync(home, who.uid, who.gid);
+  }
+  return { PATH: process.env.PATH, HOME: home, NO_COLOR: '1', STYXY_HOME: styxyHome };
+}
+
+function as(who: Account, styxyHome: string, args: string[], { member = true, extraEnv = {} as NodeJS.ProcessEnv } = {}): Run {
+  const r = spawnSync('setpriv', [...become(who, member), process.execPath, BIN, ...args], {
+    env: { ...envOf(who, styxyHome), ...extraEnv },
+    cwd: box.cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  let json: any;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+/** A long-lived process of `who` (setpriv execs, so its PID is the process's). */
+function processOf(who: Account, command: string[]): ChildProcess & { pid: number } {
+  return spawn('setpriv', [...become(who, true), ...command], { stdio: 'ignore', env: envOf(who, '/nonexistent') }) as ChildProcess & { pid: number };
+}
+
+/** The shared home as an administrator makes it: root's, group-owned, setgid, 2770 (install -d -m 2770 -g G). */
+function sharedHome(): string {
+  fs.chmodSync(box.dir, 0o755);
+  const home = path.join(box.dir, 'shared');
+  const made = spawnSync('install', ['-d', '-m', '2770', '-g', groupName, home], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`install -d: ${made.stderr}`);
+  return home;
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+suite('a shared home (group-owned, setgid)', () => {
+  test('members share it: each allocation records its user, a reserved port is never handed to another member, files stay the group’s', async () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    // Alice's owner is a live process of hers; nothing listens on her port (reserved, not bound).
+    const owner = processOf(alice, ['sleep', '600']);
+    try {
+      const mine = as(alice, home, ['allocate', '-s', 'dev', '--pid', String(owner.pid), '--json']);
+      expect(mine.json).toMatchObject({ success: true, user: { uid: alice.uid, name: alice.name } });
+      const theirs = as(bob, home, ['allocate', '-s', 'dev', '--persistent', '--json']);
+      expect(theirs.json).toMatchObject({ success: true, user: { uid: bob.uid, name: bob.name } });
+      expect(theirs.json.port).not.toBe(mine.json.port);
+
+      // Bob's calls judge Alice's owner alive (another user's process), and show whose each is.
+      const listed = as(bob, home, ['list', '--json']);
+      expect(listed.json.allocations.map((a: any) => [a.port, a.user.name])).toEqual(
+        [
+          [mine.json.port, alice.name],
+          [theirs.json.port, bob.name],
+        ].sort((x, y) => (x[0] as number) - (y[0] as number)),
+      );
+      const human = as(bob, home, ['list', '-v']).stdout;
+      expect(human).toMatch(/USER/);
+      expect(human).toContain(alice.name);
+      const checked = as(bob, home, ['check', String(mine.json.port), '--json']);
+      expect(checked.json.allocation.user).toEqual({ uid: alice.uid, name: alice.name });
+
+      // Every file is the group's, readable and writable by it, whoever wrote it, whatever the umask.
+      for (const name of ['state.json', 'audit.log']) {
+        const stat = fs.statSync(path.join(home, name));
+        expect([name, stat.gid, (stat.mode & 0o777).toString(8)]).toEqual([name, groupId, '660']);
+      }
+      expect((fs.statSync(home).mode & 0o7777).toString(8)).toBe('2770');
+    } finally {
+      await killAndWait(owner);
+    }
+  });
+
+  test('release of another member’s allocation is NOT_PERMITTED and changes nothing; its user and root may', () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const first = as(alice, home, ['allocate', '-s', 'api', '-n', 'one', '--persistent', '--json']).json;
+    const second = as(alice, home, ['allocate', '-s', 'api', '-n', 'two', '--persistent', '--json']).json;
+    const before = fs.readFileSync(path.join(home, 'state.json'), 'utf8');
+
+    const refused = as(bob, home, ['release', first.lockId, '--json']);
+    expect(refused.code).toBe(19);
+    expect(refused.json.error.code).toBe('NOT_PERMITTED');
+    expect(refused.json.error.details.users).toEqual([{ uid: alice.uid, name: alice.name }]);
+    const byName = as(bob, home, ['release', '-s', 'api', '-n', 'two', '--json']);
+    expect(byName.json.error.code).toBe('NOT_PERMITTED');
+    expect(fs.readFileSync(path.join(home, 'state.json'), 'utf8')).toBe(before);
+
+    expect(as(alice, home, ['release', first.lockId, '--json']).json.released.map((a: any) => a.lockId)).toEqual([first.lockId]);
+    // Root may release anyone's.
+    const byRoot = box.run(['release', second.lockId, '--json'], { env: { STYXY_HOME: home } });
+    expect(byRoot.json.released.map((a: any) => a.lockId)).toEqual([second.lockId]);
+  });
+
+  test('an allocation an older Styxy wrote (no user) is the home owner’s: root’s here, so a member may not release it', () => {
+    const home = sharedHome();
+    const old = {
+      lockId: 'dev-old-000001',
+      serviceType: 'dev',
+      instanceId: 'old',
+      port: 3007,
+      project: box.cwd,
+      owner: { kind: 'persistent' },
+      allocatedAt: '2026-01-01T00:00:00.000Z',
+    };
+    fs.writeFileSync(path.join(home, 'state.json'), JSON.stringify({ version: 1, allocations: [old] }), { mode: 0o660 });
+    fs.chownSync(path.join(home, 'state.json'), 0, groupId);
+    fs.chmodSync(path.join(home, 'state.json'), 0o660);
+    const listed = as(accounts.bob, home, ['list', '--json']);
+    expect(listed.json.allocations[0].user).toEqual({ uid: 0, name: 'root' });
+    expect(as(accounts.bob, home, ['release', old.lockId, '--json']).json.error.code).toBe('NOT_PERMITTED');
+  });
+
+  test('a member killed while holding the lock: another member takes the lock over', () => {
+    const home = sharedHome();
+    const killed = as(accounts.alice, home, ['allocate', '-s', 'dev', '--persistent', '--json'], { extraEnv: { STYXY_TEST_KILL_AT: 'after-lock' } });
+    expect(killed.code).toBe(null);
+    expect(fs.existsSync(path.join(home, 'state.json.lock'))).toBe(true);
+    const after = as(accounts.bob, home, ['allocate', '-s', 'dev', '--persistent', '--json']);
+    expect(after.json).toMatchObject({ success: true, user: { name: accounts.bob.name } });
+    expect(fs.existsSync(path.join(home, 'state.json.lock'))).toBe(false);
+  });
+
+  test('a non-member, a file writable by others or of another group: UNSAFE_HOME, nothing changed', () => {
+    const home = sharedHome();
+    const { alice, bob, carol } = accounts;
+    const outsider = as(carol, home, ['list', '--json'], { member: false });
+    expect(outsider.json.error.code).toBe('UNSAFE_HOME');
+    expect(outsider.json.error.details).toMatchObject({ gid: groupId, group: groupName });
+    // Bob without his supplementary group (a login before he was added): not a member either.
+    expect(as(bob, home, ['list', '--json'], { member: false }).json.error.code).toBe('UNSAFE_HOME');
+
+    as(alice, home, ['allocate', '-s', 'dev', '--persistent', '--json']);
+    const state = path.join(home, 'state.json');
+    const before = fs.readFileSync(state, 'utf8');
+    fs.chmodSync(state, 0o666);
+    expect(as(bob, home, ['allocate', '-s', 'dev', '--json']).json.error.code).toBe('UNSAFE_HOME');
+    fs.chmodSync(state, 0o660);
+    fs.chownSync(state, alice.uid, alice.gid);
+    expect(as(bob, home, ['allocate', '-s', 'dev', '--json']).json.error.code).toBe('UNSAFE_HOME');
+    expect(fs.readFileSync(state, 'utf8')).toBe(before);
+  });
+
+  test('a group-writable home without the setgid bit, or writable by others, is still refused', () => {
+    const home = sharedHome();
+    fs.chmodSync(home, 0o770);
+    // Root's group directory without the bit: what is missing is named, not "chown it to you".
+    const plain = as(accounts.alice, home, ['list', '--json']);
+    expect(plain.json.error.code).toBe('UNSAFE_HOME');
+    expect(plain.json.error.suggestions.join('\n')).toContain(`chmod g+s ${home}`);
+    expect(plain.json.error.suggestions.join('\n')).not.toContain('chown');
+    fs.chownSync(home, accounts.alice.uid, groupId);
+    expect(as(accounts.alice, home, ['list', '--json']).json.error.suggestions.join('\n')).toContain(`chmod g+s ${home}`);
+    fs.chmodSync(home, 0o2777);
+    expect(as(accounts.alice, home, ['list', '--json']).json.error.code).toBe('UNSAFE_HOME');
+    expect(fs.readdirSync(home)).toEqual([]);
+  });
+});
+
+suite('users with homes of their own', () => {
+  /** A private home of `who`'s own, made by its first call. */
+  function ownHome(who: Account): string {
+    fs.chmodSync(box.dir, 0o755);
+    // Its directory is open to others, as home directories often are; the home in it is 0700.
+    const dir = path.join(box.dir, `own-${who.name}`);
+    fs.mkdirSync(dir, { mode: 0o755 });
+    fs.chownSync(dir, who.uid, who.gid);
+    return path.join(dir, '.styxy');
+  }
+
+  test("run does not take another user's server on its port for its own service (PORT_TAKEN, nothing started)", async () => {
+    const { alice, bob } = accounts;
+    const aliceHome = ownHome(alice);
+    const bobHome = ownHome(bob);
+    // Alice reserves a port (sticky, nothing bound yet); Bob's home knows nothing of it.
+    const reserved = as(alice, aliceHome, ['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json']).json;
+    expect(reserved.success).toBe(true);
+    const handed = as(bob, bobHome, ['allocate', '-s', 'dev', '-p', String(reserved.port), '--persistent', '--json']).json;
+    expect(handed.port).toBe(reserved.port);
+    const server = processOf(bob, [process.execPath, '-e', `require('net').createServer().listen(${reserved.port}, '127.0.0.1')`]);
+    try {
+      await until(() => spawnSync('ss', ['-Hltn', `sport = :${reserved.port}`], { encoding: 'utf8' }).stdout.trim() !== '', 'the server listens');
+      expect(await listening(reserved.port)).toBe(true);
+      const marker = path.join(box.dir, `own-${alice.name}`, 'started');
+      const run = as(alice, aliceHome, ['run', '-s', 'dev', '-n', 'web', '--', 'touch', marker]);
+      expect(run.code).toBe(20); // PORT_TAKEN, not "already running" (exit 0)
+      expect(run.stderr).toContain(bob.name);
+      expect(fs.existsSync(marker)).toBe(false);
+      // Her reservation is left as it was: hers to release.
+      expect(as(alice, aliceHome, ['list', '--json']).json.allocations.map((a: any) => a.lockId)).toEqual([reserved.lockId]);
+    } finally {
+      await killAndWait(server);
+    }
+  });
+
+  test("a home of another user's: the hints say to use one's own or a shared home, never to take it", () => {
+    const { alice, bob } = accounts;
+    const aliceHome = ownHome(alice);
+    expect(as(alice, aliceHome, ['list', '--json']).json.success).toBe(true);
+    const r = as(bob, aliceHome, ['list', '--json']);
+    expect(r.json.error.code).toBe('UNSAFE_HOME');
+    const hints: string[] = r.json.error.suggestions;
+    expect(hints.filter((h) => /chown/.test(h))).toEqual([]);
+    expect(hints.some((h) => h.includes('unset STYXY_HOME'))).toBe(true);
+    expect(hints.some((h) => h.includes('docs/shared-machines.md'))).toBe(true);
+  });
+});
