@@ -143,6 +143,12 @@ suite('a shared home (group-owned, setgid)', () => {
         expect([name, stat.gid, (stat.mode & 0o777).toString(8)]).toEqual([name, groupId, '660']);
       }
       expect((fs.statSync(home).mode & 0o7777).toString(8)).toBe('2770');
+      // doctor judges it as the shared home it is.
+      const doctor = as(bob, home, ['doctor', '--json']).json;
+      expect(doctor.checks.filter((c: any) => c.name === 'home' || c.name === 'files').map((c: any) => [c.name, c.status])).toEqual([
+        ['home', 'ok'],
+        ['files', 'ok'],
+      ]);
     } finally {
       await killAndWait(owner);
     }

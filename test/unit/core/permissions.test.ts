@@ -23,7 +23,8 @@ test('allocationUser falls back to the home owner; othersAllocations lists only 
   expect(allocationUser({ user: alice }, bob)).toBe(alice);
   const mine = { lockId: 'a', user: bob };
   const theirs = { lockId: 'b', user: alice };
-  expect(othersAllocations([mine, theirs, { lockId: 'c' }], { uid: 1002 }, bob)).toEqual([theirs]);
+  const older: { lockId: string; user?: { uid: number } } = { lockId: 'c' };
+  expect(othersAllocations([mine, theirs, older], { uid: 1002 }, bob)).toEqual([theirs]);
   expect(othersAllocations([mine, theirs], { uid: 0 }, bob)).toEqual([]);
 });
 
