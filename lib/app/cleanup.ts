@@ -1,8 +1,10 @@
+import { mayActOn } from '../core/permissions';
 import { pruneUnused } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { probePortFree, readListeners } from '../os/ports';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { currentCaller, homeOwner } from './users';
 
 export interface CleanupResult {
   success: true;
@@ -22,7 +24,8 @@ export interface CleanupInput {
 
 /**
  * `styxy cleanup`: report what pruning dropped. With `--force`, also drop every allocation
- * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to).
+ * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to),
+ * except, in a shared home, another user's (unless the caller is root).
  */
 export async function runCleanup(ctx: TransactionContext, input: CleanupInput): Promise<CleanupResult> {
   const { result } = await withLiveState<CleanupResult>(
@@ -31,7 +34,11 @@ export async function runCleanup(ctx: TransactionContext, input: CleanupInput): 
       if (!input.force) return { result: { success: true, pruned, unused: [] } };
       const listening = await listeningPorts(state.allocations.map((a) => a.port));
       const only = input.only === undefined ? undefined : new Set(input.only);
-      const { state: kept, pruned: unused } = pruneUnused(state, (port) => listening.has(port), only && ((a) => !only.has(a.lockId)));
+      // In a shared home, another member's allocations are theirs to give up (lib/core/permissions.ts).
+      const caller = currentCaller();
+      const owner = homeOwner(ctx);
+      const spared = (a: Allocation) => (only !== undefined && !only.has(a.lockId)) || !mayActOn(a, caller, owner);
+      const { state: kept, pruned: unused } = pruneUnused(state, (port) => listening.has(port), spared);
       if (input.dryRun) return { result: { success: true, pruned, unused } };
       return {
         result: { success: true, pruned, unused },

@@ -175,6 +175,18 @@ suite('a shared home (group-owned, setgid)', () => {
     expect(byRoot.json.released.map((a: any) => a.lockId)).toEqual([second.lockId]);
   });
 
+  test('cleanup --force drops only the caller’s own idle allocations; root’s drops any', () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const hers = as(alice, home, ['allocate', '-s', 'dev', '--persistent', '--json']).json;
+    const his = as(bob, home, ['allocate', '-s', 'dev', '--persistent', '--json']).json;
+    const cleaned = as(bob, home, ['cleanup', '--force', '--yes', '--json']);
+    expect(cleaned.json.unused.map((a: any) => a.lockId)).toEqual([his.lockId]);
+    expect(as(bob, home, ['list', '--json']).json.allocations.map((a: any) => a.lockId)).toEqual([hers.lockId]);
+    const byRoot = box.run(['cleanup', '--force', '--yes', '--json'], { env: { STYXY_HOME: home } });
+    expect(byRoot.json.unused.map((a: any) => a.lockId)).toEqual([hers.lockId]);
+  });
+
   test('an allocation an older Styxy wrote (no user) is the home owner’s: root’s here, so a member may not release it', () => {
     const home = sharedHome();
     const old = {
