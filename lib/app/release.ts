@@ -1,12 +1,13 @@
 import path = require('path');
 import { StyxyError } from '../errors';
 import { LOCK_ID_PATTERN, findNameProblem } from '../core/names';
+import { mayActOn } from '../core/permissions';
 import { isSameOwner, planRelease, type ReleaseSelector } from '../core/release';
 import type { Allocation, Owner } from '../core/types';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
-import { refuseOthers } from './users';
+import { currentCaller, homeOwner, refuseOthers } from './users';
 
 export interface ReleaseInput {
   lockId?: string;
@@ -59,7 +60,13 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
     ctx,
     ({ config, state, pruned }) => {
       // An allocation whose owner just died is still the user's to release by name.
-      const plan = planRelease(config.config, { ...state, allocations: [...state.allocations, ...pruned] }, selector);
+      const everything = { ...state, allocations: [...state.allocations, ...pruned] };
+      // By name, a shared home's `-s dev -n web` is the caller's own; another user's only when the caller has none.
+      const caller = currentCaller();
+      const owner = homeOwner(ctx);
+      const own = 'lockId' in selector ? everything : { ...everything, allocations: everything.allocations.filter((a) => mayActOn(a, caller, owner)) };
+      let plan = planRelease(config.config, own, selector);
+      if (plan.kind === 'rejected' && plan.code === 'NOT_FOUND' && own !== everything) plan = planRelease(config.config, everything, selector);
       if (plan.kind === 'rejected') throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions });
       // In a shared home, another user's live allocation is theirs to release (one whose owner has ended goes anyway).
       refuseOthers(

@@ -127,7 +127,18 @@ function isReservedOwner(owner: Owner): boolean {
 }
 
 function findSticky(state: State, request: AllocationRequest): Allocation | undefined {
-  return state.allocations.find((a) => a.serviceType === request.serviceType && a.instanceId === request.instanceId && a.project === request.project);
+  return state.allocations.find(
+    (a) => a.serviceType === request.serviceType && a.instanceId === request.instanceId && a.project === request.project && isSameUser(a.user, request.user),
+  );
+}
+
+/**
+ * In a shared home two users' sticky services of one project are two services, each its user's
+ * (a single instance is still shared). A record an older Styxy wrote, or made where there are no
+ * uids, matches anyone.
+ */
+function isSameUser(a: AllocationUser | undefined, b: AllocationUser | undefined): boolean {
+  return a === undefined || b === undefined || a.uid === b.uid;
 }
 
 export interface NewAllocationIds {

@@ -175,6 +175,19 @@ suite('a shared home (group-owned, setgid)', () => {
     expect(byRoot.json.released.map((a: any) => a.lockId)).toEqual([second.lockId]);
   });
 
+  test('one project, one instance id, two members: a sticky allocation each; release by name takes one’s own', () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const hers = as(alice, home, ['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json']).json;
+    const his = as(bob, home, ['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json']).json;
+    expect(his).toMatchObject({ success: true, reused: false });
+    expect(his.port).not.toBe(hers.port);
+    expect(as(alice, home, ['allocate', '-s', 'dev', '-n', 'web', '--json']).json).toMatchObject({ reused: true, lockId: hers.lockId });
+    expect(as(bob, home, ['release', '-s', 'dev', '-n', 'web', '--json']).json.released.map((a: any) => a.lockId)).toEqual([his.lockId]);
+    // Only Alice's is left: by name it is hers, not Bob's to release.
+    expect(as(bob, home, ['release', '-s', 'dev', '-n', 'web', '--json']).json.error.code).toBe('NOT_PERMITTED');
+  });
+
   test('cleanup --force drops only the caller’s own idle allocations; root’s drops any', () => {
     const home = sharedHome();
     const { alice, bob } = accounts;
