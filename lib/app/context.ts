@@ -91,8 +91,9 @@ function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): 
 function decideAllocationLifetimes(stateAsRead: State, now: number, graceMs: number): LifetimeResult {
   const facts = { now, liveProcesses: probeLiveProcesses(ownerPids(stateAsRead)), bootId: readBootId() };
   const ended = findEndedProcessOwners(stateAsRead, facts);
-  const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)));
-  return decideLifetimes(stateAsRead, { ...facts, graceMs, listeners });
+  const hiddenListeners: Array<{ port: number; uid: number }> = [];
+  const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)), hiddenListeners);
+  return decideLifetimes(stateAsRead, { ...facts, graceMs, listeners, hiddenListeners });
 }
 
 function lifetimeEvents(lifetimes: LifetimeResult): AuditInput[] {

@@ -93,6 +93,11 @@ export interface LifetimeFacts extends OwnerFacts {
    * findEndedProcessOwners), or null where they cannot be read.
    */
   listeners: readonly ListenerProcess[] | null;
+  /**
+   * Sockets on those ports of processes this caller cannot see (another user's, in a shared
+   * home): the heir, maybe, of that user's allocation, which only that user can name.
+   */
+  hiddenListeners?: ReadonlyArray<{ port: number; uid: number }>;
 }
 
 /** Why an allocation was dropped. */
@@ -164,6 +169,12 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
       adopted.push({ from: allocation, to });
       kept.push(to);
       changed = true;
+      continue;
+    }
+    // Kept as it is while a hidden process of the allocation's own user listens on the port:
+    // that user's next call sees the process and lets it take over (or drops the allocation).
+    if (facts.hiddenListeners?.some((l) => l.port === allocation.port && (allocation.user === undefined || l.uid === allocation.user.uid))) {
+      kept.push(allocation);
       continue;
     }
     if (owner.detected && owner.adoptedAt === undefined && facts.graceMs > 0) {

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, killAndWait, until, useSandbox } from '../helpers/cli';
+import { BIN, killAndWait, useSandbox, waitFor } from '../helpers/cli';
 
 // Several Unix users on one machine (docs/shared-machines.md), with real accounts: useradd and
 // groupadd here (names `sxsh` + a random suffix), userdel and groupdel in afterAll. Each user
@@ -154,6 +154,28 @@ suite('a shared home (group-owned, setgid)', () => {
     }
   });
 
+  test('a member’s owner ends while her server listens: another member’s calls keep the allocation, hers hands it to the server', async () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const owner = processOf(alice, ['sleep', '600']);
+    let server: ChildProcess | undefined;
+    try {
+      const mine = as(alice, home, ['allocate', '-s', 'dev', '--pid', String(owner.pid), '--json']).json;
+      server = processOf(alice, [process.execPath, '-e', `require('net').createServer().listen(${mine.port}, '127.0.0.1')`]);
+      await waitFor('her server to listen', () => listening(mine.port));
+      await killAndWait(owner);
+      // Bob cannot see which process of Alice's listens (its sockets are hers): he keeps her allocation.
+      expect(as(bob, home, ['list', '--json']).json.allocations.map((a: any) => a.lockId)).toEqual([mine.lockId]);
+      expect(as(bob, home, ['allocate', '-s', 'dev', '-p', String(mine.port), '--json']).json.port).not.toBe(mine.port);
+      // Alice's own call sees her server and lets it take the allocation over.
+      const hers = as(alice, home, ['list', '--json']).json.allocations.find((a: any) => a.lockId === mine.lockId);
+      expect(hers.owner.pid).toBe(server.pid);
+    } finally {
+      await killAndWait(owner);
+      if (server) await killAndWait(server);
+    }
+  });
+
   test('release of another member’s allocation is NOT_PERMITTED and changes nothing; its user and root may', () => {
     const home = sharedHome();
     const { alice, bob } = accounts;
@@ -287,8 +309,7 @@ suite('users with homes of their own', () => {
     expect(handed.port).toBe(reserved.port);
     const server = processOf(bob, [process.execPath, '-e', `require('net').createServer().listen(${reserved.port}, '127.0.0.1')`]);
     try {
-      await until(() => spawnSync('ss', ['-Hltn', `sport = :${reserved.port}`], { encoding: 'utf8' }).stdout.trim() !== '', 'the server listens');
-      expect(await listening(reserved.port)).toBe(true);
+      await waitFor('the server to listen', () => listening(reserved.port));
       const marker = path.join(box.dir, `own-${alice.name}`, 'started');
       const run = as(alice, aliceHome, ['run', '-s', 'dev', '-n', 'web', '--', 'touch', marker]);
       expect(run.code).toBe(20); // PORT_TAKEN, not "already running" (exit 0)
