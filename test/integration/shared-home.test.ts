@@ -176,6 +176,31 @@ suite('a shared home (group-owned, setgid)', () => {
     }
   });
 
+  test('a single instance one member runs is the group’s: another member’s run starts nothing and succeeds', async () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const serverJs = path.join(box.dir, 'server.js');
+    fs.writeFileSync(serverJs, "require('net').createServer().listen(Number(process.env.PORT), '127.0.0.1');\n", { mode: 0o644 });
+    const hers = spawn('setpriv', [...become(alice, true), process.execPath, BIN, 'run', '-s', 'ai', '--', process.execPath, serverJs], {
+      env: envOf(alice, home),
+      cwd: box.cwd,
+      stdio: 'ignore',
+    });
+    try {
+      const running = await waitFor('her ai server to listen', async () => {
+        const listed = as(bob, home, ['list', '-s', 'ai', '--json']).json.allocations[0];
+        return listed && (await listening(listed.port)) && listed;
+      });
+      expect(running.user.name).toBe(alice.name);
+      const marker = path.join(box.dir, 'second-copy');
+      const second = as(bob, home, ['run', '-s', 'ai', '--', 'touch', marker]);
+      expect(second.code).toBe(0);
+      expect(fs.existsSync(marker)).toBe(false);
+    } finally {
+      await killAndWait(hers, 'SIGTERM');
+    }
+  });
+
   test('release of another member’s allocation is NOT_PERMITTED and changes nothing; its user and root may', () => {
     const home = sharedHome();
     const { alice, bob } = accounts;
