@@ -70,9 +70,11 @@ const label = (a: Allocation) => `${a.serviceType} ${a.port} (${a.lockId})`;
 const listOf = (items: string[]) => (items.length > 5 ? `${items.slice(0, 5).join(', ')} and ${items.length - 5} more` : items.join(', '));
 
 /** A sudo run left root's files in a home that belongs to the user: the user's own calls are refused. */
-function checkOwner({ ownership, paths }: DoctorFacts): DoctorCheck[] {
+function checkOwner({ ownership, paths, home }: DoctorFacts): DoctorCheck[] {
   if (!ownership.ok) return [failure('owner', ownership.error)];
   if (!ownership.value || ownership.value.rootOwned.length === 0) return [];
+  // In a shared home root's files are the group's like any member's (the file checks say so).
+  if (home?.ok && home.value.sharedGroup !== undefined) return [];
   const { parentUid, rootOwned } = ownership.value;
   return [
     {

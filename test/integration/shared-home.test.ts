@@ -94,9 +94,16 @@ function processOf(who: Account, command: string[]): ChildProcess & { pid: numbe
 }
 
 /** The shared home as an administrator makes it: root's, group-owned, setgid, 2770 (install -d -m 2770 -g G). */
-function sharedHome(): string {
+function sharedHome(parentOwner?: Account): string {
   fs.chmodSync(box.dir, 0o755);
-  const home = path.join(box.dir, 'shared');
+  let parent = box.dir;
+  if (parentOwner) {
+    // A team directory of a user's (not root's), as /srv/team might be.
+    parent = path.join(box.dir, 'team');
+    fs.mkdirSync(parent, { mode: 0o755 });
+    fs.chownSync(parent, parentOwner.uid, parentOwner.gid);
+  }
+  const home = path.join(parent, 'shared');
   const made = spawnSync('install', ['-d', '-m', '2770', '-g', groupName, home], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`install -d: ${made.stderr}`);
   return home;
@@ -202,7 +209,7 @@ suite('a shared home (group-owned, setgid)', () => {
   });
 
   test('release of another member’s allocation is NOT_PERMITTED and changes nothing; its user and root may', () => {
-    const home = sharedHome();
+    const home = sharedHome(accounts.alice);
     const { alice, bob } = accounts;
     const first = as(alice, home, ['allocate', '-s', 'api', '-n', 'one', '--persistent', '--json']).json;
     const second = as(alice, home, ['allocate', '-s', 'api', '-n', 'two', '--persistent', '--json']).json;
@@ -217,9 +224,12 @@ suite('a shared home (group-owned, setgid)', () => {
     expect(fs.readFileSync(path.join(home, 'state.json'), 'utf8')).toBe(before);
 
     expect(as(alice, home, ['release', first.lockId, '--json']).json.released.map((a: any) => a.lockId)).toEqual([first.lockId]);
-    // Root may release anyone's.
+    // Root may release anyone's; the files it rewrote stay the group's, and members' doctor is content.
     const byRoot = box.run(['release', second.lockId, '--json'], { env: { STYXY_HOME: home } });
     expect(byRoot.json.released.map((a: any) => a.lockId)).toEqual([second.lockId]);
+    const state = fs.statSync(path.join(home, 'state.json'));
+    expect([state.uid, state.gid, (state.mode & 0o777).toString(8)]).toEqual([0, groupId, '660']);
+    expect(as(bob, home, ['doctor', '--json']).code).toBe(0);
   });
 
   test('one project, one instance id, two members: a sticky allocation each; release by name takes one’s own', () => {
