@@ -222,6 +222,11 @@ suite('a shared home (group-owned, setgid)', () => {
     const byName = as(bob, home, ['release', '-s', 'api', '-n', 'two', '--json']);
     expect(byName.json.error.code).toBe('NOT_PERMITTED');
     expect(fs.readFileSync(path.join(home, 'state.json'), 'utf8')).toBe(before);
+    // Several lock ids, one of them his own: refused as a whole; his stays too.
+    const his = as(bob, home, ['allocate', '-s', 'api', '-n', 'his', '--persistent', '--json']).json;
+    const mixed = as(bob, home, ['release', his.lockId, second.lockId, '--json']);
+    expect(mixed.json.error).toMatchObject({ code: 'NOT_PERMITTED', details: { lockIds: [second.lockId] } });
+    expect(as(bob, home, ['release', his.lockId, '--json']).json.released.map((a: any) => a.lockId)).toEqual([his.lockId]);
 
     expect(as(alice, home, ['release', first.lockId, '--json']).json.released.map((a: any) => a.lockId)).toEqual([first.lockId]);
     // Root may release anyone's; the files it rewrote stay the group's, and members' doctor is content.
