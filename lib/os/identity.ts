@@ -30,11 +30,9 @@ let user: string | undefined;
  */
 export function userName(): string {
   if (user !== undefined) return user;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid !== undefined) {
-    const name = passwdName(uid);
-    if (name) return (user = name);
-  }
+  // One read of /etc/passwd serves both this and the user an allocation records.
+  const name = callerUser()?.name;
+  if (name) return (user = name);
   try {
     return (user = osModule().userInfo().username);
   } catch {
