@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, killAndWait, useSandbox, waitFor } from '../helpers/cli';
+import { BIN, ROOT, killAndWait, useSandbox, waitFor } from '../helpers/cli';
 
 // Several Unix users on one machine (docs/shared-machines.md), with real accounts: useradd and
 // groupadd here (names `sxsh` + a random suffix), userdel and groupdel in afterAll. Each user
@@ -143,6 +143,18 @@ suite('a shared home (group-owned, setgid)', () => {
       expect(human).toContain(alice.name);
       const checked = as(bob, home, ['check', String(mine.json.port), '--json']);
       expect(checked.json.allocation.user).toEqual({ uid: alice.uid, name: alice.name });
+      // The Node API's list, in a process of Bob's.
+      const api = spawnSync(
+        'setpriv',
+        [
+          ...become(bob, true),
+          process.execPath,
+          '-e',
+          `require(${JSON.stringify(path.join(ROOT, 'dist', 'api.js'))}).list().then((l) => console.log(JSON.stringify(l.map((a) => a.user))))`,
+        ],
+        { env: envOf(bob, home), cwd: box.cwd, encoding: 'utf8' },
+      );
+      expect(JSON.parse(api.stdout)).toContainEqual({ uid: alice.uid, name: alice.name });
 
       // Every file is the group's, readable and writable by it, whoever wrote it, whatever the umask.
       for (const name of ['state.json', 'audit.log']) {
