@@ -23,8 +23,9 @@ export const EXIT_CODES = {
   SIMILAR_SERVICE_TYPE: 16,
   STATE_TOO_NEW: 17,
   UNSUPPORTED_PLATFORM: 18,
-  NOT_PERMITTED: 19,
-  PORT_TAKEN: 20,
+  SERVER_EXITED: 19,
+  NOT_PERMITTED: 20,
+  PORT_TAKEN: 21,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

@@ -9,22 +9,24 @@ import {
   isSingleInstance,
   planAllocation,
   planOwnerChange,
+  portsOf,
   replaceAllocation,
   type AllocationPlan,
   type AllocationRequest,
   type OwnerChange,
 } from '../core/allocation';
 import { findNameProblem } from '../core/names';
+import { urlFor, type HostStyle } from '../core/url';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, AllocationUser, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
-import { findFirstFreePort, waitForPort } from '../os/ports';
-import { findProjectRoot } from '../os/project';
+import { findFirstFreeBlock, findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
+import { findProjectRoot, readProjectIdentity } from '../os/project';
 import type { AuditInput } from '../store/audit-log';
-import type { LoadedConfig } from '../store/config-files';
+import { BUILT_IN, type LoadedConfig } from '../store/config-files';
 import type { TransactionContext } from '../store/transaction';
 import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
-import { withLiveState } from './context';
+import { withLiveState, type LiveView } from './context';
 import { refuseNearMissType } from './near-miss';
 import { resolveOwner, type OwnerOptions } from './owner';
 
@@ -43,6 +45,10 @@ export interface AllocateInput {
   waitReadyMs?: number;
   /** Create an unknown type even when it is a near miss of a known one (`--new-type`). */
   newType?: boolean;
+  /** `--block N`: N contiguous ports (2-100) for this one service, all or nothing, released together. */
+  block?: number;
+  /** How the result's `url` is written; default: the config's `urls.host_style`. */
+  hostStyle?: HostStyle;
   /**
    * `run`, and the API's default owner: a sticky reuse or an existing instance comes back as it is,
    * never handed over to `owner`, unless its owner has ended and only a reservation keeps it.
@@ -61,8 +67,20 @@ export interface AllocateResult {
   allocatedAt: string;
   /** The Unix user that made it (an existing instance's may be another's, in a shared home). */
   user?: AllocationUser;
+  /** With a block (`--block N`): every port it holds, `port` first. */
+  ports?: number[];
   existing: boolean;
   reused: boolean;
+  /**
+   * Something already listens on the port: probed for an allocation found (a sticky reuse, an
+   * existing instance), so a start script can tell its server already runs; false for a new one,
+   * whose port was just found free.
+   */
+  listening: boolean;
+  /** Where the service is reached: `http://localhost:PORT`, or the subdomain style (core/url.ts). */
+  url: string;
+  /** The type's own names for its port and URL variables (`env` in its config), when it has them. */
+  envNames?: { port?: string; url?: string };
   autoAllocated: boolean;
   singleInstance: boolean;
   pruned: number;
@@ -81,8 +99,15 @@ export interface AllocateResult {
   previousOwner?: Owner;
   /** The sticky caller was given back the port it held last (its home port). */
   homePort?: true;
+  /** The port is the sticky service's derived home port: the same on every machine while it is free. */
+  derivedPort?: true;
   /** The port was freed lately by another service and still cooling: used because nothing else was free. */
   cooling?: CoolingNote;
+  /**
+   * The holder found has not started listening yet: the server a `run` (or a caller) that has
+   * ended left starting (`existingPid` is then that server's process, or null when unknown).
+   */
+  starting?: true;
   /** With --wait-ready on an existing instance: its port accepted a connection. */
   ready?: true;
   waitedMs?: number;
@@ -101,26 +126,64 @@ export function checkAllocateInput(input: AllocateInput): void {
   const problem =
     findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
+  if (input.block !== undefined && !(Number.isInteger(input.block) && input.block >= 2 && input.block <= MAX_BLOCK)) {
+    throw new StyxyError('INVALID_ARGUMENT', `a block is 2 to ${MAX_BLOCK} ports, got ${JSON.stringify(input.block)}`);
+  }
 }
+
+/** The most ports one `--block` holds. */
+export const MAX_BLOCK = 100;
 
 /**
  * `styxy allocate`: prune dead owners, then hand out the running single instance, the caller's
  * sticky allocation, or the first candidate port that no allocation holds and the OS finds free.
  */
 export async function runAllocate(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
-  const result = await allocateLocked(ctx, input);
+  const result = await withListening(await allocateLocked(ctx, input));
   if (!result.existing || input.waitReadyMs === undefined || input.dryRun) return result;
-  // Outside the lock: the running instance may take a while to start listening.
+  return waitUntilReady(ctx, input, result, input.waitReadyMs);
+}
+
+/** How often `--wait-ready` looks again at the holder it waits for. */
+const HOLDER_CHECK_MS = 500;
+
+/**
+ * `--wait-ready`, outside the lock: waits until the running instance's port accepts a connection.
+ * Every HOLDER_CHECK_MS the allocation is asked for again, so that a holder that has gone (its
+ * server crashed, its run ended) is noticed at once: the caller then gets what a fresh allocate
+ * gives (its own allocation, `existing: false`: it is the one to start the service), and never
+ * waits out the timeout for a service that is not coming.
+ */
+async function waitUntilReady(ctx: TransactionContext, input: AllocateInput, first: AllocateResult, waitReadyMs: number): Promise<AllocateResult> {
   const started = Date.now();
-  if (await waitForPort(result.port, input.waitReadyMs)) return { ...result, ready: true, waitedMs: Date.now() - started };
+  const deadline = started + waitReadyMs;
+  let current = first;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (await waitForPort(current.port, Math.max(0, Math.min(HOLDER_CHECK_MS, left)))) {
+      return { ...current, listening: true, ready: true, waitedMs: Date.now() - started };
+    }
+    if (Date.now() >= deadline) break;
+    current = await withListening(await allocateLocked(ctx, input));
+    if (!current.existing) return current;
+  }
   throw new StyxyError(
     'WAIT_TIMEOUT',
-    `Service '${result.serviceType}' is running as instance '${result.existingInstanceId}' on port ${result.port}, but nothing accepted a connection within ${(input.waitReadyMs / 1000).toFixed(1)} s`,
+    `Service '${current.serviceType}' is ${current.starting ? 'starting' : 'running'} as instance '${current.existingInstanceId}' on port ${current.port}, but nothing accepted a connection within ${(waitReadyMs / 1000).toFixed(1)} s`,
     {
-      details: { port: result.port, lockId: result.lockId, existingInstanceId: result.existingInstanceId, existingPid: result.existingPid },
-      suggestions: [`See what holds it: styxy check ${result.port}`, `If that instance is stuck, release it: styxy release ${result.lockId}`],
+      details: { port: current.port, lockId: current.lockId, existingInstanceId: current.existingInstanceId, existingPid: current.existingPid },
+      suggestions: [`See what holds it: styxy check ${current.port}`, `If that instance is stuck, release it: styxy release ${current.lockId}`],
     },
   );
+}
+
+/**
+ * Whether something listens on the port of an allocation that was found rather than made, probed
+ * outside the lock. A new allocation's port was found free a moment ago: it is not probed again.
+ */
+async function withListening(result: AllocateResult): Promise<AllocateResult> {
+  if (!result.reused && !result.existing) return result;
+  return { ...result, listening: !(await probePortFree(result.port)) };
 }
 
 /** A port given with --port outside the type's range is granted, and said so (issue 14 item 14). */
@@ -134,8 +197,8 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
   const request = buildRequest(ctx, input, input.serviceType);
   const { result } = await withLiveState<AllocateResult>(
     ctx,
-    async ({ config, state, pruned }) => {
-      const step = await allocateStep(ctx, input, request, { config, state, pruned: pruned.length }, input.acceptedRange);
+    async ({ config, state, pruned, starting }) => {
+      const step = await allocateStep(ctx, input, request, { config, state, pruned: pruned.length, starting }, input.acceptedRange);
       return { result: step.result, state: step.state, ...step.writes, audit: step.audit };
     },
     { write: !input.dryRun, summaryWillDo: (config) => needsOnlyFreePorts(config.config, request) },
@@ -153,7 +216,7 @@ function needsOnlyFreePorts(config: Config, request: AllocationRequest): boolean
   return type !== undefined && !isSingleInstance(type) && request.instanceId === undefined && request.port === undefined;
 }
 
-export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs'> {
+export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs' | 'block'> {
   /** The types to allocate together, in order; the instance id, if any, applies to each. */
   serviceTypes: readonly string[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
@@ -193,8 +256,8 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
   const shared = buildRequest(ctx, input, input.serviceTypes[0] as string);
   const { result } = await withLiveState<AllocateBatchResult>(
     ctx,
-    async ({ config, state, pruned }) => {
-      let view = { config, state, pruned: pruned.length };
+    async ({ config, state, pruned, starting }) => {
+      let view: StepView = { config, state, pruned: pruned.length, starting };
       const steps: AllocateStep[] = [];
       for (const serviceType of input.serviceTypes) {
         let step: AllocateStep;
@@ -204,7 +267,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
           throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
         }
         steps.push(step);
-        view = { config: step.config, state: step.state, pruned: view.pruned };
+        view = { ...view, config: step.config, state: step.state };
       }
       // Each accepted range builds on the config before it, so the last user layer holds them all.
       const userConfig = [...steps].reverse().find((step) => step.writes.userConfig)?.writes.userConfig;
@@ -219,7 +282,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     },
     { write: !input.dryRun },
   );
-  return result;
+  return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
 }
 
 /** A batch's failure names the type that failed and says that nothing was allocated. */
@@ -237,15 +300,31 @@ function withUser(user: AllocationUser | null): { user?: AllocationUser } {
 }
 
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
-  return {
+  const project = input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd);
+  const request: AllocationRequest = {
     serviceType,
-    project: input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd),
+    project,
     owner: resolveOwner(input.owner, ctx.now(), ctx.warn),
     ...withUser(callerUser()),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
+    ...(input.block !== undefined && { block: input.block }),
   };
+  // Read before the lock, from the repository's files (no git subprocess), and only for a sticky
+  // request: its derived home port (core/origin.ts).
+  const identity = input.instanceId === undefined ? null : readProjectIdentity(project);
+  return identity ? { ...request, identity } : request;
 }
+
+/** A type's preferred ports that a project or user config set come before a derived port; the built-in ones after it. */
+function withIdentity(request: AllocationRequest, config: LoadedConfig): AllocationRequest {
+  if (request.identity === undefined) return request;
+  const preferredSource = config.preferredSources && ownValue(config.preferredSources, request.serviceType);
+  return { ...request, preferredFirst: preferredSource !== undefined && preferredSource !== BUILT_IN };
+}
+
+/** An outcome's step, before allocateStep adds what every outcome's result carries (its origin). */
+type OutcomeStep = Omit<AllocateStep, 'result'> & { result: Omit<AllocateResult, 'url' | 'envNames'> };
 
 /** What one type's allocation decided, inside a transaction: the result and what to write. */
 interface AllocateStep {
@@ -258,8 +337,8 @@ interface AllocateStep {
   audit: AuditInput[];
 }
 
-type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound'>;
-type StepView = { config: LoadedConfig; state: State; pruned: number };
+type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound' | 'hostStyle'>;
+type StepView = { config: LoadedConfig; state: State; pruned: number; starting: LiveView['starting'] };
 type KnownPlan = Exclude<AllocationPlan, { kind: 'unknown' }>;
 type PlanOf<K extends KnownPlan['kind']> = Extract<KnownPlan, { kind: K }>;
 
@@ -294,14 +373,31 @@ async function allocateStep(
   const now = ctx.now();
   const known = await makeTypeKnown(ctx, input, request, view, acceptedRange, now);
   const base = stepBase(input, request, view, known);
-  switch (known.plan.kind) {
-    case 'existing':
-      return existingInstance(input, request, known.plan, view.state, base);
-    case 'reused':
-      return stickyReuse(input, request, known.plan, view.state, base);
-    case 'candidates':
-      return newAllocation(input, request, known.plan, view.state, base, now);
-  }
+  const step = await (async () => {
+    switch (known.plan.kind) {
+      case 'existing':
+        return existingInstance(input, request, known.plan, view, base);
+      case 'reused':
+        return stickyReuse(input, request, known.plan, view, base);
+      case 'candidates':
+        return newAllocation(input, request, known.plan, view.state, base, now);
+    }
+  })();
+  return { ...step, result: { ...step.result, ...origin(input, request, step.result.port, known.config.config) } };
+}
+
+/**
+ * The URL, and the type's own variable names. In the subdomain style the service is named by the
+ * instance id the caller gave (`-n web`), else by its type, and the project by its directory's name.
+ */
+function origin(input: StepInput, request: AllocationRequest, port: number, config: Config): Pick<AllocateResult, 'url' | 'envNames'> {
+  const names = ownValue(config.service_types, request.serviceType)?.env;
+  const url = urlFor(port, {
+    style: input.hostStyle ?? config.urls.host_style,
+    name: request.instanceId ?? request.serviceType,
+    project: path.basename(request.project),
+  });
+  return { url, ...(names && (names.port !== undefined || names.url !== undefined) && { envNames: { ...names } }) };
 }
 
 /**
@@ -317,13 +413,13 @@ async function makeTypeKnown(
   acceptedRange: readonly [number, number] | undefined,
   now: number,
 ): Promise<KnownType> {
-  const plan = planAllocation(view.config.config, view.state, request, { now });
+  const plan = planAllocation(view.config.config, view.state, withIdentity(request, view.config), { now });
   if (plan.kind !== 'unknown') return { config: view.config, plan };
   if (!input.newType) refuseNearMissType(request.serviceType, Object.keys(view.config.config.service_types));
   const proposal = await proposeRange(view.config, view.state, request.serviceType);
   checkConfirmed(view.config, input, proposal, acceptedRange);
   const accepted = acceptProposal(ctx, view.config, proposal);
-  const replanned = planAllocation(accepted.config.config, view.state, request, { now });
+  const replanned = planAllocation(accepted.config.config, view.state, withIdentity(request, accepted.config), { now });
   if (replanned.kind === 'unknown') throw new StyxyError('INTERNAL', `Service type '${request.serviceType}' is still unknown after auto-allocation`);
   return { config: accepted.config, plan: replanned, auto: { proposal, accepted } };
 }
@@ -392,32 +488,64 @@ function withHandOver(state: State, base: StepBase, handOver: HandOver | null): 
   };
 }
 
-/** A single-instance type already runs: its holder is the answer (re-allocated to the caller when it is the caller's own sticky one). */
-function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, state: State, base: StepBase): AllocateStep {
-  const handOver = plan.reused ? planHandOver(input, request, plan.allocation) : null;
+/**
+ * A single-instance type already runs: its holder is the answer (re-allocated to the caller when
+ * it is the caller's own sticky one). A holder kept only by its reservation is not running: when
+ * the caller takes it over, the caller is the one to start the service (`existing: false`); while
+ * the server its ended owner started is still starting, it is left to that server.
+ */
+function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, view: StepView, base: StepBase): OutcomeStep {
+  const tree = view.starting.get(plan.allocation.lockId);
+  const handOver = plan.reused && !tree ? planHandOver(input, request, plan.allocation) : null;
   const holder = handOver?.allocation ?? plan.allocation;
+  const owner = holder.owner;
+  if (handOver && isReserved(plan.allocation.owner)) {
+    return {
+      result: { success: true, ...describe(holder), existing: false, reused: true, listening: false, ...base.flags, ...handOver.answer },
+      ...withHandOver(view.state, base, handOver),
+    };
+  }
+  const reserved = isReserved(owner);
   return {
     result: {
       success: true,
       ...describe(holder),
       existing: true,
       reused: plan.reused,
+      listening: false,
       ...base.flags,
       ...handOver?.answer,
       existingInstanceId: holder.instanceId,
-      existingPid: holder.owner.kind === 'process' ? holder.owner.pid : null,
-      message: plan.message,
+      // An owner that has ended is named by no PID: not a dead one, not the caller's.
+      existingPid: tree ? (tree[0]?.pid ?? null) : owner.kind === 'process' && !reserved ? owner.pid : null,
+      ...((tree || reserved) && { starting: true as const }),
+      message: reserved
+        ? `Service '${holder.serviceType}' only allows a single instance; '${holder.instanceId}' is starting on port ${holder.port} (its owner, PID ${(owner as { pid: number }).pid}, has ended; nothing listens yet)`
+        : plan.message,
     },
-    ...withHandOver(state, base, handOver),
+    ...withHandOver(view.state, base, handOver),
   };
 }
 
+const isReserved = (owner: Owner): boolean => owner.kind === 'process' && owner.reservedUntil !== undefined;
+
 /** The same type, instance id and project already hold a port: the caller gets it back. */
-function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, state: State, base: StepBase): AllocateStep {
-  const handOver = planHandOver(input, request, plan.allocation);
+function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, view: StepView, base: StepBase): OutcomeStep {
+  // The server an ended `run` started is still starting: it takes the allocation once it listens.
+  const tree = view.starting.get(plan.allocation.lockId);
+  const handOver = tree ? null : planHandOver(input, request, plan.allocation);
   return {
-    result: { success: true, ...describe(handOver?.allocation ?? plan.allocation), existing: false, reused: true, ...base.flags, ...handOver?.answer },
-    ...withHandOver(state, base, handOver),
+    result: {
+      success: true,
+      ...describe(handOver?.allocation ?? plan.allocation),
+      existing: false,
+      reused: true,
+      listening: false,
+      ...base.flags,
+      ...handOver?.answer,
+      ...(tree && { starting: true as const, existingPid: tree[0]?.pid ?? null }),
+    },
+    ...withHandOver(view.state, base, handOver),
   };
 }
 
@@ -429,9 +557,9 @@ async function newAllocation(
   state: State,
   base: StepBase,
   now: number,
-): Promise<AllocateStep> {
-  const port = await findFirstFreePort(plan.ports);
-  if (port === undefined) throw noFreePort(request.serviceType, plan, base);
+): Promise<OutcomeStep> {
+  const port = request.block ? await findFirstFreeBlock(plan.ports, request.block) : await findFirstFreePort(plan.ports);
+  if (port === undefined) throw noFreePort(request, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);
   return {
     result: newAllocationResult(request, plan, allocation, base, now),
@@ -453,8 +581,15 @@ async function newAllocation(
 }
 
 /** Every candidate is taken: a new range that is already full fails its auto-allocation, a configured one is exhausted. */
-function noFreePort(serviceType: string, plan: PlanOf<'candidates'>, base: StepBase): StyxyError {
+function noFreePort(request: AllocationRequest, plan: PlanOf<'candidates'>, base: StepBase): StyxyError {
+  const { serviceType } = request;
   const [low, high] = plan.type.port_range;
+  if (request.block && !base.flags.autoAllocated) {
+    return new StyxyError('RANGE_EXHAUSTED', `No ${request.block} contiguous free ports for '${serviceType}' in ${low}-${high}; nothing was allocated`, {
+      suggestions: exhaustedSuggestions(serviceType, plan.type, base.config.config.service_types),
+      details: { serviceType, range: [low, high], block: request.block },
+    });
+  }
   if (base.flags.autoAllocated) {
     return new StyxyError('AUTO_ALLOCATION_FAILED', `Every port of the new range ${low}-${high} for '${serviceType}' is in use; nothing was written`, {
       details: { serviceType, range: [low, high] },
@@ -467,7 +602,13 @@ function noFreePort(serviceType: string, plan: PlanOf<'candidates'>, base: StepB
   });
 }
 
-function newAllocationResult(request: AllocationRequest, plan: PlanOf<'candidates'>, allocation: Allocation, base: StepBase, now: number): AllocateResult {
+function newAllocationResult(
+  request: AllocationRequest,
+  plan: PlanOf<'candidates'>,
+  allocation: Allocation,
+  base: StepBase,
+  now: number,
+): OutcomeStep['result'] {
   const { port } = allocation;
   const range = plan.type.port_range;
   const note =
@@ -480,10 +621,12 @@ function newAllocationResult(request: AllocationRequest, plan: PlanOf<'candidate
     ...describe(allocation),
     existing: false,
     reused: false,
+    listening: false,
     ...base.flags,
     ...(request.port !== undefined && { requestedPort: request.port }),
     ...(note && { requestedPortNote: note }),
     ...(plan.homePort === port && { homePort: true as const }),
+    ...(plan.derivedPort === port && { derivedPort: true as const }),
     ...(cooling && { cooling: coolingNote(cooling, now, base.config.config.port_reuse.cooldown_seconds, range) }),
     ...(base.flags.autoAllocated && { message: `New service type '${request.serviceType}' auto-configured` }),
   };
@@ -501,9 +644,12 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
   };
 }
 
-function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'user'> {
+function describe(
+  a: Allocation,
+): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports' | 'user'> {
   return {
     port: a.port,
+    ...(a.block !== undefined && { ports: portsOf(a) }),
     lockId: a.lockId,
     serviceType: a.serviceType,
     instanceId: a.instanceId,

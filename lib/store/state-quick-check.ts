@@ -27,10 +27,12 @@ export function isSurelyValidState(data: unknown): boolean {
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
-    // Seven keys (one more each with `sticky`, `user`), each present with its type: none missing, none extra.
+    // Seven keys (one more each with `sticky`, `block` and `user`), each present with its type: none missing, none extra.
     const keys = countKeys(a);
-    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, user } = a;
-    if (keys !== 7 + (sticky === undefined ? 0 : 1) + (user === undefined ? 0 : 1) || (sticky !== undefined && sticky !== true)) return false;
+    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block, user } = a;
+    const optional = (sticky === undefined ? 0 : 1) + (block === undefined ? 0 : 1) + (user === undefined ? 0 : 1);
+    if (keys !== 7 + optional || (sticky !== undefined && sticky !== true)) return false;
+    if (block !== undefined && !(Number.isInteger(block) && (block as number) >= 2 && (block as number) <= 100)) return false;
     if (user !== undefined && !isSurelyValidUser(user)) return false;
     if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;

@@ -228,7 +228,7 @@ suite('a shared home (group-owned, setgid)', () => {
     const before = fs.readFileSync(path.join(home, 'state.json'), 'utf8');
 
     const refused = as(bob, home, ['release', first.lockId, '--json']);
-    expect(refused.code).toBe(19);
+    expect(refused.code).toBe(20);
     expect(refused.json.error.code).toBe('NOT_PERMITTED');
     expect(refused.json.error.details.users).toEqual([{ uid: alice.uid, name: alice.name }]);
     const byName = as(bob, home, ['release', '-s', 'api', '-n', 'two', '--json']);
@@ -363,9 +363,10 @@ suite('users with homes of their own', () => {
     try {
       await waitFor('the server to listen', () => listening(reserved.port));
       const marker = path.join(box.dir, `own-${alice.name}`, 'started');
-      const run = as(alice, aliceHome, ['run', '-s', 'dev', '-n', 'web', '--', 'touch', marker]);
-      expect(run.code).toBe(20); // PORT_TAKEN, not "already running" (exit 0)
-      expect(run.stderr).toContain(bob.name);
+      const run = as(alice, aliceHome, ['run', '-s', 'dev', '-n', 'web', '--json', '--', 'touch', marker]);
+      // Not "already running" (exit 0): run's own failure before the command starts (125), PORT_TAKEN.
+      expect(run.code).toBe(125);
+      expect(run.json.error).toMatchObject({ code: 'PORT_TAKEN', details: { port: reserved.port, uid: bob.uid, user: bob.name } });
       expect(fs.existsSync(marker)).toBe(false);
       // Her reservation is left as it was: hers to release.
       expect(as(alice, aliceHome, ['list', '--json']).json.allocations.map((a: any) => a.lockId)).toEqual([reserved.lockId]);
