@@ -220,6 +220,34 @@ suite('a shared home (group-owned, setgid)', () => {
     }
   });
 
+  test('members start detached servers in one shared home: logs/ is the group’s', async () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const serverJs = path.join(box.dir, 'server.js');
+    fs.writeFileSync(serverJs, "require('net').createServer().listen(Number(process.env.PORT), '127.0.0.1');\n", { mode: 0o644 });
+    const pids: number[] = [];
+    try {
+      for (const [who, name] of [
+        [alice, 'hers'],
+        [bob, 'his'],
+      ] as const) {
+        const started = as(who, home, ['start', '-s', 'dev', '-n', name, '--json', '--', process.execPath, serverJs]);
+        expect(started.json).toMatchObject({ success: true, started: true });
+        pids.push(started.json.pid);
+      }
+      const logs = fs.statSync(path.join(home, 'logs'));
+      expect([logs.gid, (logs.mode & 0o7777).toString(8)]).toEqual([groupId, '2770']);
+    } finally {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* ended */
+        }
+      }
+    }
+  });
+
   test('release of another member’s allocation is NOT_PERMITTED and changes nothing; its user and root may', () => {
     const home = sharedHome(accounts.alice);
     const { alice, bob } = accounts;
