@@ -28,7 +28,7 @@ import type { TransactionContext } from '../store/transaction';
 import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
 import { withLiveState, type LiveView } from './context';
 import { refuseNearMissType } from './near-miss';
-import { resolveOwner, type OwnerOptions } from './owner';
+import { resolveOwner, settleGraceLease, type OwnerOptions } from './owner';
 
 export interface AllocateInput {
   serviceType: string;
@@ -198,7 +198,8 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
   const { result } = await withLiveState<AllocateResult>(
     ctx,
     async ({ config, state, pruned, starting }) => {
-      const step = await allocateStep(ctx, input, request, { config, state, pruned: pruned.length, starting }, input.acceptedRange);
+      const settled = { ...request, owner: settleGraceLease(request.owner, graceMs(config), ctx.now()) };
+      const step = await allocateStep(ctx, input, settled, { config, state, pruned: pruned.length, starting }, input.acceptedRange);
       return { result: step.result, state: step.state, ...step.writes, audit: step.audit };
     },
     { write: !input.dryRun, summaryWillDo: (config) => needsOnlyFreePorts(config.config, request) },
@@ -258,11 +259,12 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     ctx,
     async ({ config, state, pruned, starting }) => {
       let view: StepView = { config, state, pruned: pruned.length, starting };
+      const owner = settleGraceLease(shared.owner, graceMs(config), ctx.now());
       const steps: AllocateStep[] = [];
       for (const serviceType of input.serviceTypes) {
         let step: AllocateStep;
         try {
-          step = await allocateStep(ctx, input, { ...shared, serviceType }, view, input.acceptedRanges?.[serviceType]);
+          step = await allocateStep(ctx, input, { ...shared, owner, serviceType }, view, input.acceptedRanges?.[serviceType]);
         } catch (err) {
           throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
         }
@@ -298,6 +300,8 @@ function inBatch(err: unknown, serviceType: string, serviceTypes: readonly strin
 function withUser(user: AllocationUser | null): { user?: AllocationUser } {
   return user ? { user } : {};
 }
+
+const graceMs = (config: LoadedConfig): number => config.config.lifetime.reservation_grace_seconds * 1000;
 
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
   const project = input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd);

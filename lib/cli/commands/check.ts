@@ -32,7 +32,7 @@ export const checkCommand: StyxyCommand<CheckArgs> = {
         if (r.available) return printLine(`Port ${r.port} is available.`);
         if (r.allocation) {
           printLine(`Port ${r.port} is allocated to ${r.allocation.serviceType} instance '${r.allocation.instanceId}' (lock ${r.allocation.lockId}).`);
-          printLine(`Owner: ${shown(describeOwner(r.allocation.owner))}`);
+          printLine(`Owner: ${shown(describeOwner(r.allocation.owner, r.ownerHostPid))}`);
           if (r.allocation.user) printLine(`User: ${shown(describeUser(r.allocation.user))}`);
         } else printLine(`Port ${r.port} is not allocated by Styxy.`);
         if (r.listeners.length > 0) for (const l of r.listeners) printLine(`Listening: ${describeListener(l)}`);
