@@ -24,8 +24,10 @@ export const EXIT_CODES = {
   STATE_TOO_NEW: 17,
   UNSUPPORTED_PLATFORM: 18,
   SERVER_EXITED: 19,
-  NOT_PERMITTED: 20,
-  PORT_TAKEN: 21,
+  FORCE_REQUIRED: 20,
+  STOP_FAILED: 21,
+  NOT_PERMITTED: 22,
+  PORT_TAKEN: 23,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

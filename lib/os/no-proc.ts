@@ -12,10 +12,10 @@ export interface Listener {
   port: number;
   address: string;
   inode: string;
+  /** The socket's owner (/proc/net/tcp): known even when its process cannot be seen. */
+  uid?: number;
   pid?: number;
   command?: string;
-  /** The user whose socket it is (Linux's /proc/net/tcp says it even when the process cannot be seen). */
-  uid?: number;
 }
 
 /** One process as `ps -o pid=,ppid=,stat=,lstart=,args=` shows it. */

@@ -256,7 +256,7 @@ suite('a shared home (group-owned, setgid)', () => {
     const before = fs.readFileSync(path.join(home, 'state.json'), 'utf8');
 
     const refused = as(bob, home, ['release', first.lockId, '--json']);
-    expect(refused.code).toBe(20);
+    expect(refused.code).toBe(22);
     expect(refused.json.error.code).toBe('NOT_PERMITTED');
     expect(refused.json.error.details.users).toEqual([{ uid: alice.uid, name: alice.name }]);
     const byName = as(bob, home, ['release', '-s', 'api', '-n', 'two', '--json']);
