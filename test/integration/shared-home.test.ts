@@ -268,6 +268,8 @@ suite('a shared home (group-owned, setgid)', () => {
     expect(mixed.json.error).toMatchObject({ code: 'NOT_PERMITTED', details: { lockIds: [second.lockId] } });
     expect(as(bob, home, ['release', his.lockId, '--json']).json.released.map((a: any) => a.lockId)).toEqual([his.lockId]);
 
+    // stop too: refused before anything is signalled.
+    expect(as(bob, home, ['stop', first.lockId, '--json']).json.error.code).toBe('NOT_PERMITTED');
     expect(as(alice, home, ['release', first.lockId, '--json']).json.released.map((a: any) => a.lockId)).toEqual([first.lockId]);
     // Root may release anyone's; the files it rewrote stay the group's, and members' doctor is content.
     const byRoot = box.run(['release', second.lockId, '--json'], { env: { STYXY_HOME: home } });
