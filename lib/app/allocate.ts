@@ -1,6 +1,7 @@
 import path = require('path');
 import { StyxyError, isStyxyError } from '../errors';
 import { randomHex } from '../os/random';
+import { callerUser } from '../os/identity';
 import {
   addAllocation,
   buildAllocation,
@@ -18,7 +19,7 @@ import { findLabelProblem, findNameProblem, findSessionProblem } from '../core/n
 import { urlFor, type HostStyle } from '../core/url';
 import { findEnvNameArgClash } from '../core/env-contract';
 import type { RangeProposal } from '../core/range-placement';
-import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
+import type { Allocation, AllocationUser, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
 import { findFirstFreeBlock, findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
 import { findProjectRoot, readProjectIdentity } from '../os/project';
@@ -69,6 +70,8 @@ export interface AllocateResult {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  /** The Unix user that made it (an existing instance's may be another's, in a shared home). */
+  user?: AllocationUser;
   /** With a block (`--block N`): every port it holds, `port` first. */
   ports?: number[];
   label?: string;
@@ -345,6 +348,10 @@ function inBatch(err: unknown, serviceType: string, serviceTypes: readonly strin
   });
 }
 
+function withUser(user: AllocationUser | null): { user?: AllocationUser } {
+  return user ? { user } : {};
+}
+
 const graceMs = (config: LoadedConfig): number => config.config.lifetime.reservation_grace_seconds * 1000;
 
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
@@ -353,6 +360,7 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
     serviceType,
     project,
     owner: resolveOwner(input.owner, ctx.now(), ctx.warn),
+    ...withUser(callerUser()),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
     ...(input.block !== undefined && { block: input.block }),
@@ -689,7 +697,7 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
 
 function describe(
   a: Allocation,
-): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports' | 'label' | 'session'> {
+): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports' | 'label' | 'session' | 'user'> {
   return {
     port: a.port,
     ...(a.block !== undefined && { ports: portsOf(a) }),
@@ -701,6 +709,7 @@ function describe(
     allocatedAt: a.allocatedAt,
     ...(a.label !== undefined && { label: a.label }),
     ...(a.session !== undefined && { session: a.session }),
+    ...(a.user && { user: a.user }),
   };
 }
 
