@@ -28,6 +28,8 @@ export const EXIT_CODES = {
   STOP_FAILED: 21,
   STACK_RUNNING: 22,
   COMPOSE_UNAVAILABLE: 23,
+  NOT_PERMITTED: 24,
+  PORT_TAKEN: 25,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

@@ -25,7 +25,9 @@ export type ErrorCode =
   | 'FORCE_REQUIRED'
   | 'STOP_FAILED'
   | 'STACK_RUNNING'
-  | 'COMPOSE_UNAVAILABLE';
+  | 'COMPOSE_UNAVAILABLE'
+  | 'NOT_PERMITTED'
+  | 'PORT_TAKEN';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {
@@ -106,6 +108,8 @@ export interface Allocation {
   label?: string;
   /** The session that made it (`--session`, STYXY_SESSION, option `session`). */
   session?: string;
+  /** The Unix user that made it (absent on allocations older Styxy versions made: the home's owner's). */
+  user?: { uid: number; name?: string };
 }
 
 export interface ListedAllocation extends Allocation {

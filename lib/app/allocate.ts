@@ -1,6 +1,7 @@
 import path = require('path');
 import { StyxyError, isStyxyError } from '../errors';
 import { randomHex } from '../os/random';
+import { callerUser } from '../os/identity';
 import {
   addAllocation,
   buildAllocation,
@@ -16,8 +17,9 @@ import {
 } from '../core/allocation';
 import { findLabelProblem, findNameProblem, findSessionProblem } from '../core/names';
 import { urlFor, type HostStyle } from '../core/url';
+import { findEnvNameArgClash } from '../core/env-contract';
 import type { RangeProposal } from '../core/range-placement';
-import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
+import type { Allocation, AllocationUser, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
 import { findFirstFreeBlock, findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
 import { findProjectRoot, readProjectIdentity } from '../os/project';
@@ -68,6 +70,8 @@ export interface AllocateResult {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  /** The Unix user that made it (an existing instance's may be another's, in a shared home). */
+  user?: AllocationUser;
   /** With a block (`--block N`): every port it holds, `port` first. */
   ports?: number[];
   label?: string;
@@ -232,6 +236,8 @@ export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 
   ports?: readonly (number | undefined)[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
   acceptedRanges?: Readonly<Record<string, readonly [number, number]>>;
+  /** The variable the caller will export the first port as (`--env-name`): refused when it is a type's own name. */
+  envName?: string;
 }
 
 export interface AllocateBatchResult {
@@ -279,6 +285,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
   const { result } = await withLiveState<AllocateBatchResult>(
     ctx,
     async ({ config, state, pruned, starting }) => {
+      if (input.envName !== undefined) checkEnvNameArg(input.envName, input.serviceTypes, config.config);
       let view: StepView = { config, state, pruned: pruned.length, starting };
       const owner = settleGraceLease(shared.owner, graceMs(config), ctx.now());
       const steps: AllocateStep[] = [];
@@ -316,6 +323,21 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
   return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
 }
 
+/** INVALID_ARGUMENT, before anything is planned, when `--env-name` is a batch type's own variable (findEnvNameArgClash). */
+function checkEnvNameArg(envName: string, serviceTypes: readonly string[], config: Config): void {
+  const types = serviceTypes.map((serviceType) => ({ serviceType, ...ownValue(config.service_types, serviceType)?.env }));
+  const clash = findEnvNameArgClash(envName, types);
+  if (!clash) return;
+  throw new StyxyError(
+    'INVALID_ARGUMENT',
+    `--env-name ${envName} is already the ${clash.key} variable of service type '${clash.serviceType}' (its config's env)`,
+    {
+      details: { variable: envName, serviceType: clash.serviceType },
+      suggestions: ['Choose another --env-name, or leave it out'],
+    },
+  );
+}
+
 /** A batch's failure names the type that failed and says that nothing was allocated. */
 function inBatch(err: unknown, serviceType: string, serviceTypes: readonly string[]): unknown {
   if (!isStyxyError(err) || err.code === 'INTERNAL') return err;
@@ -326,6 +348,10 @@ function inBatch(err: unknown, serviceType: string, serviceTypes: readonly strin
   });
 }
 
+function withUser(user: AllocationUser | null): { user?: AllocationUser } {
+  return user ? { user } : {};
+}
+
 const graceMs = (config: LoadedConfig): number => config.config.lifetime.reservation_grace_seconds * 1000;
 
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
@@ -334,6 +360,7 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
     serviceType,
     project,
     owner: resolveOwner(input.owner, ctx.now(), ctx.warn),
+    ...withUser(callerUser()),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
     ...(input.block !== undefined && { block: input.block }),
@@ -670,7 +697,7 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
 
 function describe(
   a: Allocation,
-): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports' | 'label' | 'session'> {
+): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports' | 'label' | 'session' | 'user'> {
   return {
     port: a.port,
     ...(a.block !== undefined && { ports: portsOf(a) }),
@@ -682,6 +709,7 @@ function describe(
     allocatedAt: a.allocatedAt,
     ...(a.label !== undefined && { label: a.label }),
     ...(a.session !== undefined && { session: a.session }),
+    ...(a.user && { user: a.user }),
   };
 }
 

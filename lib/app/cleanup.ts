@@ -1,9 +1,11 @@
+import { mayActOn } from '../core/permissions';
 import { pruneGoneProjects, pruneUnused } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { probePortFree, readListeners } from '../os/ports';
 import { isGoneDirectory } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { currentCaller, homeOwner } from './users';
 
 export interface CleanupResult {
   success: true;
@@ -29,7 +31,8 @@ export interface CleanupInput {
 
 /**
  * `styxy cleanup`: report what pruning dropped. With `--force`, also drop every allocation
- * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to).
+ * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to),
+ * except, in a shared home, another user's (unless the caller is root).
  */
 export async function runCleanup(ctx: TransactionContext, input: CleanupInput): Promise<CleanupResult> {
   const { result } = await withLiveState<CleanupResult>(
@@ -45,7 +48,11 @@ export async function runCleanup(ctx: TransactionContext, input: CleanupInput): 
       }
       const listening = await listeningPorts(after.allocations.map((a) => a.port));
       const only = input.only === undefined ? undefined : new Set(input.only);
-      const { state: kept, pruned: unused } = pruneUnused(after, (port) => listening.has(port), only && ((a) => !only.has(a.lockId)));
+      // In a shared home, another member's allocations are theirs to give up (lib/core/permissions.ts).
+      const caller = currentCaller();
+      const owner = homeOwner(ctx);
+      const spared = (a: Allocation) => (only !== undefined && !only.has(a.lockId)) || !mayActOn(a, caller, owner);
+      const { state: kept, pruned: unused } = pruneUnused(after, (port) => listening.has(port), spared);
       if (input.dryRun) return { result: { success: true, pruned, unused, ...goneFields } };
       return {
         result: { success: true, pruned, unused, ...goneFields },

@@ -110,9 +110,16 @@ function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): 
  */
 function decideAllocationLifetimes(stateAsRead: State, facts: OwnerFacts, graceMs: number): LifetimeResult & { starting: Map<string, TrackedProcess[]> } {
   const ended = findEndedProcessOwners(stateAsRead, facts);
-  const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)));
+  const hiddenListeners: Array<{ port: number; uid: number }> = [];
+  const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)), hiddenListeners);
   const unjudged = findUnjudgedOwners(stateAsRead, facts);
-  const decided = decideLifetimes(stateAsRead, { ...facts, graceMs, listeners, ...(unjudged.length > 0 && { served: readServedPorts(unjudged) }) });
+  const decided = decideLifetimes(stateAsRead, {
+    ...facts,
+    graceMs,
+    listeners,
+    hiddenListeners,
+    ...(unjudged.length > 0 && { served: readServedPorts(unjudged) }),
+  });
   const starting = new Map<string, TrackedProcess[]>();
   return ended.length === 0 ? { ...decided, starting } : dropEndedRuns(decided, starting);
 }

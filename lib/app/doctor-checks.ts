@@ -37,7 +37,7 @@ export interface DoctorFacts {
   paths: StyxyPaths;
   ownership: Fact<RootOwnership | null>;
   /** Null when there is no home yet: then there are neither files nor leftovers. */
-  home: Fact<{ writable: boolean }> | null;
+  home: Fact<{ writable: boolean; sharedGroup?: string }> | null;
   /** The base names of Styxy's files that exist, each checked for safety. */
   files: Fact<string[]> | null;
   config: Fact<LoadedConfig>;
@@ -70,9 +70,11 @@ const label = (a: Allocation) => `${a.serviceType} ${a.port} (${a.lockId})`;
 const listOf = (items: string[]) => (items.length > 5 ? `${items.slice(0, 5).join(', ')} and ${items.length - 5} more` : items.join(', '));
 
 /** A sudo run left root's files in a home that belongs to the user: the user's own calls are refused. */
-function checkOwner({ ownership, paths }: DoctorFacts): DoctorCheck[] {
+function checkOwner({ ownership, paths, home }: DoctorFacts): DoctorCheck[] {
   if (!ownership.ok) return [failure('owner', ownership.error)];
   if (!ownership.value || ownership.value.rootOwned.length === 0) return [];
+  // In a shared home root's files are the group's like any member's (the file checks say so).
+  if (home?.ok && home.value.sharedGroup !== undefined) return [];
   const { parentUid, rootOwned } = ownership.value;
   return [
     {
@@ -92,13 +94,16 @@ function checkHome({ home, paths }: DoctorFacts): DoctorCheck[] {
       { name: 'home', status: 'fail', message: `${paths.home} is yours but not writable: every allocation will fail`, remedy: `chmod u+w ${paths.home}` },
     ];
   }
+  if (home.value.sharedGroup !== undefined) return ok('home', `${paths.home} is a shared home of group ${home.value.sharedGroup}, and you may use it`);
   return ok('home', `${paths.home} is yours and private`);
 }
 
-function checkFiles({ files }: DoctorFacts): DoctorCheck[] {
+function checkFiles({ files, home }: DoctorFacts): DoctorCheck[] {
   if (!files) return [];
   if (!files.ok) return [failure('files', files.error)];
-  return ok('files', files.value.length ? `${files.value.join(', ')}: regular files, yours, not writable by others` : 'none yet');
+  const shared = home?.ok ? home.value.sharedGroup : undefined;
+  const safe = shared === undefined ? 'regular files, yours, not writable by others' : `regular files of group ${shared}, not writable by others`;
+  return ok('files', files.value.length ? `${files.value.join(', ')}: ${safe}` : 'none yet');
 }
 
 function checkConfig({ config }: DoctorFacts): DoctorCheck[] {

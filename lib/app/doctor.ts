@@ -4,6 +4,7 @@ import type { Allocation } from '../core/types';
 import { attachListenerProcesses, readListeners } from '../os/ports';
 import { readProcessStat } from '../os/processes';
 import { checkFileSafety, checkHomeSafety } from '../store/home';
+import { groupName, homeFacts } from '../store/shared-home';
 import { homeExists, isWritableDir, readDiskSpace, readHomeLeftovers, readRootOwnership } from '../store/home-inspection';
 import { loadConfig } from '../store/config-files';
 import { inspectLock } from '../store/lock';
@@ -68,9 +69,10 @@ function gatherFacts(ctx: TransactionContext): DoctorFacts {
 }
 
 /** Throws UNSAFE_HOME for a home that is not a private directory of this user's. */
-function readHomeSafety(home: string): { writable: boolean } {
+function readHomeSafety(home: string): { writable: boolean; sharedGroup?: string } {
   checkHomeSafety(home);
-  return { writable: isWritableDir(home) };
+  const gid = homeFacts(home)?.sharedGid;
+  return { writable: isWritableDir(home), ...(gid !== null && gid !== undefined && { sharedGroup: groupName(gid) ?? String(gid) }) };
 }
 
 function recordedAllocations(state: Fact<StateFileContent>): Allocation[] {

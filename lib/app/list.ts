@@ -9,6 +9,7 @@ import { ownValue } from '../core/types';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { withUsers } from './users';
 
 export interface ListedAllocation extends Allocation {
   singleInstance: boolean;
@@ -62,7 +63,7 @@ export async function runList(ctx: TransactionContext, input: ListInput): Promis
             ...(hostPid !== undefined && { ownerHostPid: hostPid }),
           };
         });
-      return { result: { success: true, allocations, pruned: pruned.length, ...(project !== undefined && { project }) } };
+      return { result: { success: true, allocations: withUsers(ctx, allocations), pruned: pruned.length, ...(project !== undefined && { project }) } };
     },
     { configOptional: true },
   );

@@ -4,6 +4,7 @@ import type { Allocation } from '../core/types';
 import { attachListenerProcesses, probePortFree, readListeners, type Listener } from '../os/ports';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { withUsers } from './users';
 
 export interface PortReport {
   port: number;
@@ -28,7 +29,7 @@ export interface ScanResult {
 
 /** The live allocations, pruned under the lock; the slow look at the OS happens after it. */
 async function liveAllocations(ctx: TransactionContext): Promise<Allocation[]> {
-  const { result } = await withLiveState(ctx, ({ state }) => ({ result: state.allocations }), { configOptional: true });
+  const { result } = await withLiveState(ctx, ({ state }) => ({ result: withUsers(ctx, state.allocations) }), { configOptional: true });
   return result;
 }
 

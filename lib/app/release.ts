@@ -1,11 +1,13 @@
 import path = require('path');
 import { StyxyError } from '../errors';
 import { LOCK_ID_PATTERN, findNameProblem } from '../core/names';
+import { mayActOn } from '../core/permissions';
 import { isSameOwner, planRelease, type ReleaseSelector } from '../core/release';
 import type { Allocation, Owner } from '../core/types';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { currentCaller, homeOwner, refuseOthers } from './users';
 
 export interface ReleaseInput {
   lockId?: string;
@@ -69,8 +71,20 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
     ctx,
     ({ config, state, pruned }) => {
       // An allocation whose owner just died is still the user's to release by name.
-      const plan = planRelease(config.config, { ...state, allocations: [...state.allocations, ...pruned] }, selector);
+      const everything = { ...state, allocations: [...state.allocations, ...pruned] };
+      // By name, a shared home's `-s dev -n web` is the caller's own; another user's only when the caller has none.
+      const caller = currentCaller();
+      const owner = homeOwner(ctx);
+      const own = 'lockId' in selector ? everything : { ...everything, allocations: everything.allocations.filter((a) => mayActOn(a, caller, owner)) };
+      let plan = planRelease(config.config, own, selector);
+      if (plan.kind === 'rejected' && plan.code === 'NOT_FOUND' && own !== everything) plan = planRelease(config.config, everything, selector);
       if (plan.kind === 'rejected') throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions });
+      // In a shared home, another user's live allocation is theirs to release (one whose owner has ended goes anyway).
+      refuseOthers(
+        ctx,
+        plan.released.filter((a) => !pruned.includes(a)),
+        'release',
+      );
       const taken = input.expectedOwner && plan.released.find((a) => !isSameOwner(a.owner, input.expectedOwner as Owner));
       if (taken) return { result: { success: true, released: [], pruned: pruned.length, keptFor: taken } };
       const releasedIds = new Set(plan.released.map((a) => a.lockId));
@@ -105,6 +119,12 @@ async function releaseMany(ctx: TransactionContext, lockIds: readonly string[]):
       // An allocation whose owner just died is still the user's to release by name.
       const known = new Map([...state.allocations, ...pruned].map((a) => [a.lockId, a]));
       const released = lockIds.flatMap((id) => known.get(id) ?? []);
+      // Another user's among them (a shared home): refused, and none of them is released.
+      refuseOthers(
+        ctx,
+        released.filter((a) => !pruned.includes(a)),
+        'release',
+      );
       const notFound = lockIds.filter((id) => !known.has(id));
       const releasedIds = new Set(released.map((a) => a.lockId));
       const result = { success: true as const, released, pruned: pruned.filter((a) => !releasedIds.has(a.lockId)).length, notFound };

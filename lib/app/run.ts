@@ -1,6 +1,7 @@
 import { StyxyError } from '../errors';
 import { planPortFlag, type PortFlagPlan } from '../core/dev-servers';
 import { isCreatedByRun, isStarting, planRun, runMarkerEntry, type PortListener } from '../core/run-plan';
+import { passwdName } from '../os/identity';
 import { readPackageScripts } from '../os/package-scripts';
 import { readStartTime } from '../os/processes';
 import { attachListenerProcesses, probePortFree, readListeners, waitForPort } from '../os/ports';
@@ -18,6 +19,8 @@ export interface RunInput {
   command: readonly string[];
   /** The variables the command gets for its allocations (PORT, STYXY_*). */
   variables: (allocations: readonly AllocateResult[]) => ReadonlyArray<readonly [string, string]>;
+  /** The variable `variables` gives the first port as (`--env-name`): a batch refuses one that is a type's own name. */
+  envName?: string;
   /**
    * `--port-flag`: appended with the port (`--port 3000`), or glued to it when it ends in `=`.
    * Left out, a known dev server gets its flag from DEV_SERVERS; false (`--no-port-flag`): none.
@@ -69,6 +72,7 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
       owner: { pid: process.pid, via: 'run' },
       keepFound: true,
       ...(acceptedRanges && { acceptedRanges }),
+      ...(input.envName !== undefined && { envName: input.envName }),
     });
   const allocateAll = async () =>
     input.serviceTypes && input.serviceTypes.length > 1
@@ -79,7 +83,20 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
     allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);
   input.onNotice?.({ kind: 'allocated', allocations });
 
-  const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
+  const foundPorts = await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a)));
+  const taken = otherUsersListener(
+    allocations.filter((a) => !isCreatedByRun(a)),
+    foundPorts,
+  );
+  if (taken) {
+    await releaseQuietly(
+      ctx,
+      allocations,
+      allocations.filter(isCreatedByRun).map((a) => a.lockId),
+    );
+    throw taken;
+  }
+  const plan = planRun(allocations, foundPorts);
   if (plan.kind === 'running') {
     await releaseQuietly(ctx, allocations, plan.release);
     const allocation = allocations.find((a) => a.lockId === plan.allocation.lockId) as AllocateResult;
@@ -149,6 +166,41 @@ export async function probeFoundPorts(found: readonly AllocateResult[]): Promise
     facts.set(a.lockId, { busy: true, ...(holder?.pid !== undefined && { pid: holder.pid }), ...(holder?.command && { command: holder.command }) });
   }
   return facts;
+}
+
+/*
+ * Shared machines (docs/shared-machines.md). Users with homes of their own do not see each
+ * other's allocations: Bob can be handed the port Alice reserved but has not bound yet, and
+ * start his server there. Alice's `run` then finds the port listened on; that is not her
+ * service running (and the PID it would name is her own owner's), so it starts nothing and says
+ * whose socket it is. A listener of the allocation's own user (in a shared home, Bob's running
+ * single instance that Alice is handed) is the service. /proc/net/tcp gives each socket's user
+ * even when the process is hidden.
+ */
+function otherUsersListener(found: readonly AllocateResult[], facts: ReadonlyMap<string, PortListener>): StyxyError | null {
+  const busy = found.filter((a) => facts.get(a.lockId)?.busy);
+  if (busy.length === 0 || typeof process.getuid !== 'function') return null;
+  const me = process.getuid();
+  const listeners = readListeners() ?? [];
+  for (const a of busy) {
+    const owner = a.user?.uid ?? me;
+    const uid = listeners.find((l) => l.port === a.port && l.uid !== undefined && l.uid !== owner)?.uid;
+    if (uid === undefined) continue;
+    const user = passwdName(uid);
+    const whose = user ? `${user} (uid ${uid})` : `uid ${uid}`;
+    return new StyxyError(
+      'PORT_TAKEN',
+      `Port ${a.port} of ${a.serviceType} '${a.instanceId}' is listened on by a process of another user, ${whose}: it is not your service; nothing was started`,
+      {
+        details: { port: a.port, lockId: a.lockId, uid, ...(user && { user }) },
+        suggestions: [
+          `Release it, then run again for a free port: styxy release ${a.lockId}`,
+          'Users with homes of their own protect only bound ports from each other; share one home to protect reservations too: see docs/shared-machines.md',
+        ],
+      },
+    );
+  }
+  return null;
 }
 
 /**

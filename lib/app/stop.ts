@@ -11,6 +11,7 @@ import { readAncestors } from '../os/process-info';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
+import { refuseOthers } from './users';
 import { isOwnerInOurPidNamespace } from './why';
 
 /** What to stop: the holder of a port, an allocation by lock id or by type (and instance), or a session's. */
@@ -93,7 +94,7 @@ export async function runStop(ctx: TransactionContext, target: StopTarget | null
   const stopped: StopOutcome[] = [];
   for (const { port, allocation, plan } of plans) {
     if (plan.kind === 'refused') continue;
-    assertMayStop(allocation);
+    assertMayStop(ctx, allocation);
     stopped.push(await carryOut(ctx, port, allocation, plan, Boolean(options.dryRun), graceMs));
   }
   const failed = stopped.filter((s) => s.processes.some((p) => p.survived));
@@ -112,12 +113,12 @@ export async function runStop(ctx: TransactionContext, target: StopTarget | null
 }
 
 /**
- * The one place that asks whether this caller may act on someone's allocation. On a shared home
- * (slice `shared`) that is `mayActOn(allocation, caller)` of lib/core; until it lands every
- * allocation in one's own home is one's own.
+ * The one place that asks whether this caller may act on someone's allocation: in a shared home
+ * (docs/shared-machines.md) only its user or root may (mayActOn, lib/core/permissions.ts);
+ * another's is refused with NOT_PERMITTED before anything is signalled.
  */
-function assertMayStop(_allocation: Allocation | null): void {
-  return;
+function assertMayStop(ctx: TransactionContext, allocation: Allocation | null): void {
+  if (allocation) refuseOthers(ctx, [allocation], 'stop');
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Allocation, Config, FreedPort, Owner, ServiceType, State } from './types';
+import type { Allocation, AllocationUser, Config, FreedPort, Owner, ServiceType, State } from './types';
 import { ownValue } from './types';
 import { derivePort, type ProjectIdentity } from './origin';
 import { orderByReuse } from './port-memory';
@@ -13,6 +13,8 @@ export interface AllocationRequest {
   port?: number;
   project: string;
   owner: Owner;
+  /** The Unix user asking (recorded on the allocation; none where there are no uids). */
+  user?: AllocationUser;
   /**
    * The project's identity across machines: with an instance id, the range is searched from the
    * service's derived home port (core/origin.ts) instead of its start.
@@ -181,7 +183,18 @@ function isReservedOwner(owner: Owner): boolean {
 }
 
 function findSticky(state: State, request: AllocationRequest): Allocation | undefined {
-  return state.allocations.find((a) => a.serviceType === request.serviceType && a.instanceId === request.instanceId && a.project === request.project);
+  return state.allocations.find(
+    (a) => a.serviceType === request.serviceType && a.instanceId === request.instanceId && a.project === request.project && isSameUser(a.user, request.user),
+  );
+}
+
+/**
+ * In a shared home two users' sticky services of one project are two services, each its user's
+ * (a single instance is still shared). A record an older Styxy wrote, or made where there are no
+ * uids, matches anyone.
+ */
+function isSameUser(a: AllocationUser | undefined, b: AllocationUser | undefined): boolean {
+  return a === undefined || b === undefined || a.uid === b.uid;
 }
 
 export interface NewAllocationIds {
@@ -203,6 +216,7 @@ export function buildAllocation(request: AllocationRequest, port: number, ids: N
     owner: request.owner,
     allocatedAt: isoTime(now),
     ...(request.instanceId !== undefined && { sticky: true as const }),
+    ...(request.user && { user: request.user }),
     ...(request.block !== undefined && request.block > 1 && { block: request.block }),
     ...(request.label !== undefined && { label: request.label }),
     ...(request.session !== undefined && { session: request.session }),

@@ -225,6 +225,11 @@ export interface LifetimeFacts extends OwnerFacts {
    */
   listeners: readonly ListenerProcess[] | null;
   /**
+   * Sockets on those ports of processes this caller cannot see (another user's, in a shared
+   * home): the heir, maybe, of that user's allocation, which only that user can name.
+   */
+  hiddenListeners?: ReadonlyArray<{ port: number; uid: number }>;
+  /**
    * The ports listened on as seen from here (whoever holds them), among those of owners that
    * cannot be judged; null where they cannot be read. Absent when there are no such owners.
    */
@@ -333,6 +338,12 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
       adopted.push({ from: allocation, to });
       kept.push(to);
       changed = true;
+      continue;
+    }
+    // Kept as it is while a hidden process of the allocation's own user listens on the port:
+    // that user's next call sees the process and lets it take over (or drops the allocation).
+    if (facts.hiddenListeners?.some((l) => l.port === allocation.port && (allocation.user === undefined || l.uid === allocation.user.uid))) {
+      kept.push(allocation);
       continue;
     }
     // A `run` killed before its server listened leaves that server starting: the reservation

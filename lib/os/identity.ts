@@ -30,16 +30,28 @@ let user: string | undefined;
  */
 export function userName(): string {
   if (user !== undefined) return user;
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  if (uid !== undefined) {
-    const name = passwdName(uid);
-    if (name) return (user = name);
-  }
+  // One read of /etc/passwd serves both this and the user an allocation records.
+  const name = callerUser()?.name;
+  if (name) return (user = name);
   try {
     return (user = osModule().userInfo().username);
   } catch {
     return (user = process.env.USER ?? 'unknown');
   }
+}
+
+let caller: { uid: number; name?: string } | null | undefined;
+
+/**
+ * The Unix user this process runs as, as an allocation records it: the uid, and the name
+ * /etc/passwd gives it (none when it has no entry there). Null where there are no uids (Windows).
+ */
+export function callerUser(): { uid: number; name?: string } | null {
+  if (caller !== undefined) return caller;
+  if (typeof process.getuid !== 'function') return (caller = null);
+  const uid = process.getuid();
+  const name = passwdName(uid);
+  return (caller = name ? { uid, name } : { uid });
 }
 
 /** The name of `uid` in /etc/passwd, or null. */

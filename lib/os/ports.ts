@@ -235,7 +235,7 @@ export function attachListenerProcesses(listeners: Listener[]): void {
  * owner has ended may pass to. Null where /proc cannot tell (no /proc/net/tcp). The costly part,
  * finding which process holds a socket, runs only when something listens on one of the ports.
  */
-export function readListenerProcesses(ports: ReadonlySet<number>): ListenerProcess[] | null {
+export function readListenerProcesses(ports: ReadonlySet<number>, hidden?: Array<{ port: number; uid: number }>): ListenerProcess[] | null {
   const all = readListeners();
   if (all === null) return null;
   const on = all.filter((l) => ports.has(l.port));
@@ -243,6 +243,8 @@ export function readListenerProcesses(ports: ReadonlySet<number>): ListenerProce
   attachListenerProcesses(on);
   const found: ListenerProcess[] = [];
   for (const l of on) {
+    // Another user's socket: its process cannot be seen from here, but it listens.
+    if (l.pid === undefined && l.uid !== undefined && l.uid !== process.getuid?.()) hidden?.push({ port: l.port, uid: l.uid });
     if (l.pid === undefined) continue;
     const stat = readProcessStat(l.pid);
     const startTime = stat?.startTime ?? null;

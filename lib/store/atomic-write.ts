@@ -4,6 +4,7 @@ import { StyxyError } from '../errors';
 import { randomHex } from '../os/random';
 import { faultPoint, seam, writeAll } from './fs-seam';
 import { lockCompromised } from './lock-errors';
+import { shareCreatedFile } from './shared-home';
 
 /**
  * The lock holdings of this process: a directory whose files change only under the lock, mapped
@@ -37,6 +38,7 @@ export function writeFileAtomic(file: string, data: string, options: { durable?:
   let fd: number | undefined;
   try {
     fd = seam.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+    shareCreatedFile(fd, temp);
     writeAll(fd, buffer);
     if (options.durable !== false) seam.fsyncSync(fd);
     seam.closeSync(fd);
@@ -131,6 +133,7 @@ export function appendFileNoFollow(file: string, data: string): void {
   let fd: number | undefined;
   try {
     fd = seam.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+    shareCreatedFile(fd, file);
     writeAll(fd, Buffer.from(data, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') refuseSymlink(file);

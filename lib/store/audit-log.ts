@@ -4,6 +4,7 @@ import fs = require('fs');
 import { refuseSymlink } from './atomic-write';
 import { faultPoint, seam, writeAll } from './fs-seam';
 import type { StyxyPaths } from './paths';
+import { shareCreatedFile } from './shared-home';
 
 export const AUDIT_ROTATE_BYTES = 10 * 1024 * 1024;
 export const AUDIT_ROTATIONS_KEPT = 5;
@@ -43,6 +44,7 @@ function appendWholeLines(file: string, text: string, what: string): void {
   let fd: number;
   try {
     fd = seam.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
+    shareCreatedFile(fd, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') refuseSymlink(file, 'rotates or reads its log through one');
     throw appendFailure(file, err, `nothing was written to it, so ${what} are not logged`);

@@ -4,6 +4,7 @@ import { exists } from './atomic-write';
 import { faultPoint, seam } from './fs-seam';
 import type { StyxyPaths } from './paths';
 import { isoTime } from '../core/time';
+import { shareCreatedDir } from './shared-home';
 
 export const BACKUPS_KEPT = 10;
 
@@ -53,6 +54,7 @@ export function pruneBackups(paths: StyxyPaths): void {
 function ensureBackupsDir(paths: StyxyPaths): void {
   if (isRealDirectory(paths.backups)) return;
   seam.mkdirSync(paths.backups, { mode: 0o700 });
+  shareCreatedDir(paths.backups);
 }
 
 /** True for a directory, false when missing; UNSAFE_HOME for a symlink or anything else. */

@@ -24,6 +24,8 @@ export const seam = {
   lstatSync: fs.lstatSync,
   statSync: fs.statSync,
   fstatSync: fs.fstatSync,
+  fchmodSync: fs.fchmodSync,
+  chmodSync: fs.chmodSync,
   mkdirSync: fs.mkdirSync,
   readdirSync: fs.readdirSync,
   copyFileSync: fs.copyFileSync,

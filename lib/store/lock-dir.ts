@@ -2,6 +2,7 @@ import fs = require('fs');
 import path = require('path');
 import { seam, writeAll } from './fs-seam';
 import { parseHolderRecord, processLiveness, type HolderRecord, type Liveness } from './lock-holder';
+import { shareCreatedDir, shareCreatedFile } from './shared-home';
 
 /**
  * A lock as a directory at any path `L`, built so that a holder that has lost it can no longer
@@ -121,8 +122,10 @@ export function currentHolding(lock: string): string | null {
  */
 export function prepareHolding(staging: string, nonce: string, record: string): void {
   seam.mkdirSync(staging, { mode: 0o700 });
+  shareCreatedDir(staging);
   const holding = path.join(staging, nonce);
   seam.mkdirSync(holding, { mode: 0o700 });
+  shareCreatedDir(holding);
   writeNew(path.join(holding, HOLDER), record, true);
   syncDirectory(holding);
 }
@@ -227,6 +230,7 @@ function takeOverLegacy(lock: string, dead: HolderRecord, graveyard: string): bo
   const guard = path.join(lock, `takeover-${dead.nonce.replace(/[^0-9a-zA-Z]/g, '')}`);
   try {
     seam.mkdirSync(guard, { mode: 0o700 });
+    shareCreatedDir(guard);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' && ageOf(guard, Date.now()) > LEGACY_GUARD_STALE_MS) removeQuietly(guard, true);
     return false;
@@ -277,6 +281,7 @@ function removeQuietly(file: string, isDir: boolean): void {
 export function writeNew(file: string, text: string, durable = false): void {
   const fd = seam.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
   try {
+    shareCreatedFile(fd, file);
     writeAll(fd, Buffer.from(text, 'utf8'));
     if (durable) seam.fsyncSync(fd);
   } finally {

@@ -2,6 +2,7 @@ import fs = require('fs');
 import path = require('path');
 import { seam } from './fs-seam';
 import { parseHolderRecord, processLiveness, type HolderRecord } from './lock-holder';
+import { shareCreatedDir } from './shared-home';
 
 /**
  * The line of callers waiting for a held lock, so that they are served oldest first and sleep
@@ -24,6 +25,7 @@ export class LockQueue {
     for (let attempt = 0; ; attempt++) {
       try {
         seam.mkdirSync(this.dir, { mode: 0o700 });
+        shareCreatedDir(this.dir);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }

@@ -3,6 +3,7 @@ import path = require('path');
 import { StyxyError } from '../errors';
 import { ensureHome } from './home';
 import type { StyxyPaths } from './paths';
+import { shareCreatedDir, sharedGroupAt } from './shared-home';
 
 /**
  * The log of a server `styxy start` started, at `$STYXY_HOME/logs/<type>-<instance>.log`: the
@@ -24,11 +25,18 @@ export function openServerLog(paths: StyxyPaths, serviceType: string, instanceId
   const file = path.join(dir, `${serviceType}-${instanceId}.log`);
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
+    shareCreatedDir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw cannotWrite(dir, err);
   }
   const stat = fs.lstatSync(dir);
-  if (!stat.isDirectory() || (typeof process.getuid === 'function' && stat.uid !== process.getuid()) || (stat.mode & 0o022) !== 0) {
+  // In a shared home (docs/shared-machines.md) logs/ is the group's, as the home is: any member's, 2770.
+  const group = sharedGroupAt(dir);
+  const safe =
+    group !== null
+      ? stat.gid === group && (stat.mode & 0o002) === 0
+      : (typeof process.getuid !== 'function' || stat.uid === process.getuid()) && (stat.mode & 0o022) === 0;
+  if (!stat.isDirectory() || !safe) {
     throw new StyxyError('UNSAFE_HOME', `${dir} is not a directory of yours that only you can write`, {
       details: { path: dir },
       suggestions: [`Inspect it, then move it away: mv ${dir} ${dir}.moved`],

@@ -17,7 +17,7 @@ export function isSurelyValidState(data: unknown): boolean {
   for (const key in data) if (key !== 'version' && key !== 'allocations' && key !== 'recentlyFreed' && key !== 'settled') return false;
   const allocations = (data as { allocations?: unknown }).allocations;
   const version = (data as { version?: unknown }).version;
-  if ((version !== 1 && version !== 2) || !Array.isArray(allocations)) return false;
+  if ((version !== 1 && version !== 2 && version !== 3) || !Array.isArray(allocations)) return false;
   const freed = (data as { recentlyFreed?: unknown }).recentlyFreed;
   if (freed !== undefined && !areSurelyValidFreedPorts(freed)) return false;
   const settled = (data as { settled?: unknown }).settled;
@@ -27,14 +27,20 @@ export function isSurelyValidState(data: unknown): boolean {
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
-    // Seven keys (one more each with `sticky`, `block`, `label`, `session`), each present with its type: none missing, none extra.
+    // Seven keys (one more each with `sticky`, `block`, `label`, `session`, `user`), each present with its type: none missing, none extra.
     const keys = countKeys(a);
-    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block, label, session } = a;
-    const optional = (sticky === undefined ? 0 : 1) + (block === undefined ? 0 : 1) + (label === undefined ? 0 : 1) + (session === undefined ? 0 : 1);
+    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block, label, session, user } = a;
+    const optional =
+      (sticky === undefined ? 0 : 1) +
+      (block === undefined ? 0 : 1) +
+      (label === undefined ? 0 : 1) +
+      (session === undefined ? 0 : 1) +
+      (user === undefined ? 0 : 1);
     if (keys !== 7 + optional || (sticky !== undefined && sticky !== true)) return false;
     if (block !== undefined && !(Number.isInteger(block) && (block as number) >= 2 && (block as number) <= 100)) return false;
     if (label !== undefined && (typeof label !== 'string' || !LABEL_PATTERN.test(label))) return false;
     if (session !== undefined && (typeof session !== 'string' || !SESSION_PATTERN.test(session))) return false;
+    if (user !== undefined && !isSurelyValidUser(user)) return false;
     if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return false;
@@ -123,6 +129,15 @@ function isSurelyValidOwner(owner: unknown): boolean {
     default:
       return false;
   }
+}
+
+/** `user`: a uid, and maybe a name (schemas/state.schema.json, `AllocationUser`). */
+function isSurelyValidUser(user: unknown): boolean {
+  if (!isPlainObject(user)) return false;
+  const { uid, name } = user as Record<string, unknown>;
+  if (!Number.isInteger(uid) || (uid as number) < 0 || (uid as number) > 4294967295) return false;
+  if (name !== undefined && (typeof name !== 'string' || name.length === 0 || name.length > 256)) return false;
+  return countKeys(user) === (name === undefined ? 1 : 2);
 }
 
 /** Keys as ajv's additionalProperties sees them (for…in), without building an array of them. */

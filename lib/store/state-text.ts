@@ -41,7 +41,7 @@ const INTEGER = '(?:0|[1-9][0-9]{0,14})';
 const OWNER =
   `\\{"kind":(?:"persistent"|"lease","expiresAt":${STRING}|"process","pid":${INTEGER},"startTime":(?:${STRING}|null)` +
   `(?:,"via":"run")?(?:,"detected":true)?(?:,"command":${STRING})?(?:,"bootId":${STRING})?(?:,"adoptedAt":${STRING})?(?:,"reservedUntil":${STRING})?)\\}`;
-const ALLOCATION = `\\{"lockId":${STRING},"serviceType":${STRING},"instanceId":${STRING},"port":${INTEGER},"project":${STRING},"owner":${OWNER},"allocatedAt":${STRING}(?:,"sticky":true)?\\}`;
+const ALLOCATION = `\\{"lockId":${STRING},"serviceType":${STRING},"instanceId":${STRING},"port":${INTEGER},"project":${STRING},"owner":${OWNER},"allocatedAt":${STRING}(?:,"sticky":true)?(?:,"user":\\{"uid":${INTEGER}(?:,"name":${STRING})?\\})?\\}`;
 /** The start of a state as Styxy writes it, or as compact JSON, up to its allocations array. */
 const HEAD = /\{(?:\n {2})?"version": ?1,(?:\n {2})?"allocations": ?/y;
 /** What may follow the allocations: the freed ports (not taken from the text), the end. */

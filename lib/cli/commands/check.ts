@@ -24,6 +24,7 @@ export const checkCommand: StyxyCommand<CheckArgs> = {
     const port = portArg(args.port, 'port');
     const { runCheck } = await import('../../app/ports-report');
     const { describeOwner } = await import('../../app/owner');
+    const { describeUser } = await import('../../core/permissions');
     await present(
       args,
       () => runCheck(context(), port),
@@ -32,6 +33,7 @@ export const checkCommand: StyxyCommand<CheckArgs> = {
         if (r.allocation) {
           printLine(`Port ${r.port} is allocated to ${r.allocation.serviceType} instance '${r.allocation.instanceId}' (lock ${r.allocation.lockId}).`);
           printLine(`Owner: ${shown(describeOwner(r.allocation.owner, r.ownerHostPid))}`);
+          if (r.allocation.user) printLine(`User: ${shown(describeUser(r.allocation.user))}`);
         } else printLine(`Port ${r.port} is not allocated by Styxy.`);
         if (r.listeners.length > 0) for (const l of r.listeners) printLine(`Listening: ${describeListener(l)}`);
         else if (r.listening) printLine('Something holds it (the OS refuses to bind it).');

@@ -1,7 +1,7 @@
 import type { ListedAllocation, ListInput } from '../../app/list';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { bold, dim, printLine, shown } from '../output';
+import { bold, dim, portsText, printLine, shown } from '../output';
 
 interface ListArgs extends CommonArgs {
   'service-type'?: string;
@@ -23,6 +23,7 @@ const options = {
 async function listHandler(args: ListArgs, here: boolean): Promise<void> {
   const { runList } = await import('../../app/list');
   const { describeOwner } = await import('../../app/owner');
+  const { describeUser } = await import('../../core/permissions');
   const project = args.project ?? (here ? '' : undefined);
   const input: ListInput = {
     ...(args['service-type'] !== undefined && { serviceType: args['service-type'] }),
@@ -36,12 +37,15 @@ async function listHandler(args: ListArgs, here: boolean): Promise<void> {
       if (result.allocations.length === 0)
         return printLine(result.project !== undefined ? `No live allocations in ${shown(result.project)}.` : 'No live allocations.');
       const labels = result.allocations.some((a) => a.label !== undefined);
+      // Whose each is, once there is more than one user's (a shared home: docs/shared-machines.md).
+      const users = new Set(result.allocations.map((a) => a.user?.uid)).size > 1;
       const rows = result.allocations.map((a) => {
-        const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
+        const row = [portsText(a), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
+        if (users) row.push(describeUser(a.user));
         if (labels) row.push(a.label ?? '');
         return row.map(shown);
       });
-      const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', ...(labels ? ['LABEL'] : [])];
+      const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', ...(users ? ['USER'] : []), ...(labels ? ['LABEL'] : [])];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
       const fmt = (r: string[]) =>
         r
@@ -51,7 +55,7 @@ async function listHandler(args: ListArgs, here: boolean): Promise<void> {
       printLine(bold(fmt(head)));
       result.allocations.forEach((a, i) => {
         printLine(fmt(rows[i] as string[]));
-        if (args.verbose) for (const line of details(a, describeOwner)) printLine(line);
+        if (args.verbose) for (const line of details(a, describeOwner, describeUser)) printLine(line);
       });
       if (result.allocations.some((a) => a.singleInstance)) printLine(dim('[single]: single-instance type; every allocate returns this allocation'));
     },
@@ -59,7 +63,11 @@ async function listHandler(args: ListArgs, here: boolean): Promise<void> {
 }
 
 /** `list -v`'s lines under an allocation: whole command lines, wrapped to the terminal, never cut. */
-function details(a: ListedAllocation, describeOwner: (owner: ListedAllocation['owner'], hostPid?: number, command?: string) => string): string[] {
+function details(
+  a: ListedAllocation,
+  describeOwner: (owner: ListedAllocation['owner'], hostPid?: number, command?: string) => string,
+  describeUser: (user: ListedAllocation['user']) => string,
+): string[] {
   const fields: [string, string][] = [];
   if (a.server)
     fields.push(['server', `PID ${a.server.pid}${a.server.command ? ` (${a.server.command})` : ''}${a.server.user ? `, user ${a.server.user}` : ''}`]);
@@ -67,6 +75,7 @@ function details(a: ListedAllocation, describeOwner: (owner: ListedAllocation['o
   const note = a.ownerNote ? `; ${a.ownerNote}` : '';
   const command = a.ownerProcess?.command ?? (a.owner.kind === 'process' ? a.owner.command : undefined);
   fields.push(['owner', via + describeOwner(a.owner, a.ownerHostPid, command) + note]);
+  if (a.user) fields.push(['user', describeUser(a.user)]);
   fields.push(['project', a.project]);
   if (a.session !== undefined) fields.push(['session', a.session]);
   fields.push(['allocated', a.allocatedAt]);

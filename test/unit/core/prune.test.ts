@@ -103,6 +103,19 @@ describe('decideLifetimes', () => {
     expect(r).toMatchObject({ pruned: [], adopted: [], reserved: [] });
   });
 
+  test("a hidden listener of the allocation's own user keeps it as it is; another user's does not", () => {
+    const gone = { kind: 'process' as const, pid: 300, startTime: '1' };
+    const hers = allocation({ port: 3000, owner: gone, user: { uid: 1001 } });
+    const st = state(hers);
+    const kept = decideLifetimes(st, { ...base, listeners: [], hiddenListeners: [{ port: 3000, uid: 1001 }] });
+    expect(kept.state).toBe(st);
+    expect(kept).toMatchObject({ pruned: [], adopted: [], reserved: [] });
+    const other = decideLifetimes(st, { ...base, listeners: [], hiddenListeners: [{ port: 3000, uid: 1002 }] });
+    expect(other.pruned).toEqual([hers]);
+    const elsewhere = decideLifetimes(st, { ...base, listeners: [], hiddenListeners: [{ port: 3001, uid: 1001 }] });
+    expect(elsewhere.pruned).toEqual([hers]);
+  });
+
   test('findEndedProcessOwners lists only process owners that ended', () => {
     const dead = allocation({ port: 3001, owner: detected(300) });
     const lease = allocation({ port: 3002, owner: { kind: 'lease', expiresAt: at } });

@@ -41,6 +41,14 @@ const ODD: unknown[] = [
   {},
   ['dev'],
   { kind: 'persistent' },
+  { uid: -1 },
+  { uid: 1.5 },
+  { uid: 4294967296 },
+  { uid: 1, name: '' },
+  { uid: 1, name: 'x'.repeat(257) },
+  { uid: 1, name: 7 },
+  { uid: 1, extra: 1 },
+  { name: 'alice' },
   '1e3',
   8000.0,
   1e3,
@@ -89,6 +97,8 @@ function allocation(r: Random): Record<string, unknown> {
     project: r.pick(['/p', '/home/me/work tree', 'C:\\code', 'x'.repeat(4096), '😀'.repeat(2048)]),
     owner: owner(r),
     allocatedAt: '2026-01-01T00:00:00.000Z',
+    // The user that made it: absent in older states, maybe without a name.
+    ...(r.next() < 0.5 && { user: r.next() < 0.5 ? { uid: r.int(0, 4294967295) } : { uid: r.int(0, 70000), name: r.pick(['alice', 'x'.repeat(256)]) } }),
   };
 }
 
@@ -140,7 +150,7 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const key = r.pick(
     where < 4
       ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'pidNs', 'extra']
-      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'block', 'label', 'session', 'extra'],
+      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'block', 'label', 'session', 'user', 'extra'],
   );
   const roll = r.next();
   if (roll < 0.2) delete target[key];
@@ -206,6 +216,7 @@ test("its patterns are the schema's own", () => {
     'serviceType',
     'session',
     'sticky',
+    'user',
   ]);
   expect(schema.definitions.allocation.properties.label.pattern).toBe(LABEL_PATTERN.source);
   expect(schema.definitions.allocation.properties.session.pattern).toBe(SESSION_PATTERN.source);

@@ -132,6 +132,7 @@ test('the walk finds every record of the state', () => {
   expect(RECORDS.map((r) => r.name)).toEqual([
     'state',
     'state.allocations[]',
+    'state.allocations[].user',
     'state.allocations[].owner(ProcessOwner)',
     'state.allocations[].owner(LeaseOwner)',
     'state.allocations[].owner(PersistentOwner)',

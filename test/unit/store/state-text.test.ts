@@ -54,6 +54,7 @@ function allocation(r: Random, i: number): Allocation {
     owner: owner(r),
     allocatedAt: '2026-01-01T00:00:00.000Z',
     ...(r.next() < 0.3 && { sticky: true as const }),
+    ...(r.next() < 0.5 && { user: r.next() < 0.5 ? { uid: r.int(0, 70000), name: r.pick(['alice', 'b.o-b']) } : { uid: r.int(0, 70000) } }),
   };
 }
 
@@ -127,7 +128,17 @@ test('the text read is taken only when it is exactly what serializing gives', ()
   const state: State = {
     version: 1,
     allocations: [
-      { lockId: 'dev-a-1', serviceType: 'dev', instanceId: 'a', port: 3000, project: '/home/me/My Project', owner, allocatedAt: 't', sticky: true },
+      {
+        lockId: 'dev-a-1',
+        serviceType: 'dev',
+        instanceId: 'a',
+        port: 3000,
+        project: '/home/me/My Project',
+        owner,
+        allocatedAt: 't',
+        sticky: true,
+        user: { uid: 1000, name: 'me' },
+      },
       { lockId: 'api-b-2', serviceType: 'api', instanceId: 'b', port: 8000, project: '/p', owner: { kind: 'persistent' }, allocatedAt: 't' },
     ],
   };
