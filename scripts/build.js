@@ -78,6 +78,8 @@ async function bundle() {
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'generated', 'validators.js')], outfile: path.join(root, 'dist', 'validators.js') });
   // The loader that bin/styxy calls: it reads the bundle with its code cache (see lib/boot.ts).
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'boot.ts')], outfile: path.join(root, 'dist', 'boot.js') });
+  // The agent hook (lib/cli/hook.ts): runs on every Bash call of an agent, so it loads only its matcher.
+  await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'cli', 'hook.ts')], outfile: path.join(root, 'dist', 'hook.js'), plugins: [apart] });
   // The Node API, an entry of its own: importing it loads neither yargs nor the CLI.
   await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'api.ts')], outfile: path.join(root, 'dist', 'api.js'), plugins: [apart] });
   fs.writeFileSync(path.join(root, 'dist', 'api.mjs'), API_ESM);

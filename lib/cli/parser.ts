@@ -3,6 +3,7 @@ import { StyxyError } from '../errors';
 import { isTerminal, writeErr } from '../os/stdio';
 import { toYargsModule, type StyxyCommand } from './command-spec';
 import { configCommand } from './commands/config';
+import { hookCommand } from './commands/hook';
 import { COMMANDS } from './commands/index';
 import { GLOBAL_OPTIONS } from './fast-parse';
 
@@ -39,6 +40,7 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
     parser
       .middleware((args) => hooks.onParsed(args))
       .command(toYargsModule(configCommand, hooks.onStatus))
+      .command(toYargsModule(hookCommand, hooks.onStatus))
       .completion(
         'completion',
         'Print a completion script for bash or zsh (see the README)',

@@ -59,6 +59,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
   let autoSource = baseFile;
   let rulesSource = baseFile;
   let lifetime = { ...base.lifetime };
+  let agents = base.agents && { ...base.agents };
 
   for (const { file, layer } of layers) {
     for (const [name, partial] of Object.entries(layer.service_types ?? {})) {
@@ -98,10 +99,18 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
       rules = { ...later, ...earlier };
     }
     if (layer.lifetime) lifetime = { ...lifetime, ...layer.lifetime };
+    if (layer.agents) agents = { ...agents, ...layer.agents };
   }
 
   return {
-    config: { service_types: serviceTypes, auto_allocation: autoAllocation, auto_allocation_rules: rules, lifetime, port_reuse: portReuse },
+    config: {
+      service_types: serviceTypes,
+      auto_allocation: autoAllocation,
+      auto_allocation_rules: rules,
+      lifetime,
+      port_reuse: portReuse,
+      ...(agents && { agents }),
+    },
     rangeSources,
     autoSource,
     rulesSource,

@@ -63,6 +63,16 @@ export interface Config {
   auto_allocation_rules: Record<string, AutoAllocationRule>;
   lifetime: LifetimeSettings;
   port_reuse: PortReuseSettings;
+  /** Set only when a layer says something about agents. */
+  agents?: AgentSettings;
+}
+
+/** How Styxy treats coding agents (the hook and the MCP server). */
+export interface AgentSettings {
+  /** false: the hook leaves every command as it is. */
+  hook?: boolean;
+  /** true: what a session started keeps running when the session ends. */
+  keep_servers?: boolean;
 }
 
 /** One config file as written by a user: every part optional. */
@@ -73,6 +83,7 @@ export interface ConfigLayer {
   auto_allocation_rules?: Record<string, AutoAllocationRule>;
   lifetime?: Partial<LifetimeSettings>;
   port_reuse?: Partial<PortReuseSettings>;
+  agents?: AgentSettings;
 }
 
 /**
