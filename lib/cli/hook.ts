@@ -99,25 +99,30 @@ export function answerPreToolUse(agent: string, input: HookInput, env: NodeJS.Pr
  * else this install's path, so that the command runs the Styxy that answered.
  */
 export function styxyWord(env: NodeJS.ProcessEnv): string {
+  return shellWord(styxyProgram(env));
+}
+
+/** The program that runs this install of Styxy: `styxy` when PATH finds this one, else its full path. */
+export function styxyProgram(env: NodeJS.ProcessEnv): string {
   const fs = require('fs') as typeof import('fs');
   const path = require('path') as typeof import('path');
-  const self = process.argv[1] ?? 'styxy';
+  const self = path.resolve(process.argv[1] ?? 'styxy');
   let mine: string;
   try {
     mine = fs.realpathSync(self);
   } catch {
-    return shellWord(self);
+    return self;
   }
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (!dir || !path.isAbsolute(dir)) continue;
     try {
       const candidate = path.join(dir, 'styxy');
-      if (fs.statSync(candidate, { throwIfNoEntry: false })) return fs.realpathSync(candidate) === mine ? 'styxy' : shellWord(self);
+      if (fs.statSync(candidate, { throwIfNoEntry: false })) return fs.realpathSync(candidate) === mine ? 'styxy' : self;
     } catch {
       /* unreadable: keep looking */
     }
   }
-  return shellWord(self);
+  return self;
 }
 
 /**

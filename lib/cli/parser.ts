@@ -4,6 +4,7 @@ import { isTerminal, writeErr } from '../os/stdio';
 import { toYargsModule, type StyxyCommand } from './command-spec';
 import { configCommand } from './commands/config';
 import { hookCommand } from './commands/hook';
+import { agentGroup } from './commands/agent';
 import { COMMANDS } from './commands/index';
 import { GLOBAL_OPTIONS } from './fast-parse';
 
@@ -41,6 +42,7 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
       .middleware((args) => hooks.onParsed(args))
       .command(toYargsModule(configCommand, hooks.onStatus))
       .command(toYargsModule(hookCommand, hooks.onStatus))
+      .command(toYargsModule(agentGroup, hooks.onStatus))
       .completion(
         'completion',
         'Print a completion script for bash or zsh (see the README)',
