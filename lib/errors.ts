@@ -1,6 +1,6 @@
 /**
  * Every expected failure in Styxy is a StyxyError with a stable `code`. The code decides the exit
- * status (see EXIT_CODES and the README table); messages may change, codes never do.
+ * status (see EXIT_CODES and the table in docs/cli.md); messages may change, codes never do.
  */
 
 export const EXIT_CODES = {

@@ -45,7 +45,7 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
       .command(toYargsModule(agentGroup, hooks.onStatus))
       .completion(
         'completion',
-        'Print a completion script for bash or zsh (see the README)',
+        'Print a completion script for bash or zsh (see docs/cli.md)',
         (current: string, _argv: unknown, completionFilter: () => void, done: (completions: string[]) => void) => {
           // After -s/--service-type, offer the configured service types; elsewhere yargs' own list.
           const words = argv.slice(argv.indexOf('--get-yargs-completions') + 1);

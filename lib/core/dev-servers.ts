@@ -23,7 +23,7 @@ const oneOf =
     words.slice(0, 2).some((w) => subs.includes(w));
 const flag = (name: string, ...also: string[]): PortSyntax => ({ kind: 'flag', flag: name, given: [name, ...also] });
 
-/** The table the README shows, with the version each rule was checked against (a unit test keeps the two together). */
+/** The table docs/run.md shows, with the version each rule was checked against (a unit test keeps the two together). */
 export const DEV_SERVERS: readonly DevServer[] = [
   { tool: 'Vite', programs: ['vite'], serves: ([sub]) => sub !== 'build' && sub !== 'optimize', port: flag('--port') },
   { tool: 'Python http.server', programs: ['python -m http.server'], serves: () => true, port: { kind: 'positional' } },

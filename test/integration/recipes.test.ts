@@ -274,3 +274,17 @@ describe('coding agents: one shell per command', () => {
     }
   });
 });
+
+test("the README's everyday use runs as printed: each line succeeds and the named port is freed", () => {
+  write(path.join(box.cwd, 'server.js'), SERVER);
+  // Each line as printed, in one shell that stops at the first failure.
+  const r = spawnSync('sh', ['-e', '-c', readmeRecipe('everyday')], { cwd: box.cwd, env: { ...env, ONCE: '1' }, encoding: 'utf8' });
+  expect(r.stderr).not.toMatch(/error/i);
+  expect(r.status).toBe(0);
+  const lines = r.stdout.split('\n');
+  expect(lines[0]).toMatch(/Allocated port 30\d\d for dev/);
+  expect(lines[1]).toMatch(/^80\d\d$/);
+  expect(r.stdout).toMatch(/listening on 30\d\d/);
+  // The allocate -s dev belonged to that shell, which has ended; backend was released by name.
+  expect(allocations().filter((a) => a.instanceId === 'backend')).toEqual([]);
+});

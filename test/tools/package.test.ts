@@ -163,6 +163,8 @@ test('the tarball holds what runs and nothing else, and the package is publishab
       'package.json',
       'schemas/config.schema.json',
       'schemas/state.schema.json',
+      // The manual the README links to travels with it.
+      ...fs.readdirSync(path.join(__dirname, '..', '..', 'docs')).map((name) => `docs/${name}`),
     ].sort(),
   );
   console.log(`tarball: ${packed.files.length} files, ${(packed.size / 1024).toFixed(1)} kB packed, ${(packed.unpackedSize / 1024).toFixed(1)} kB unpacked`);
