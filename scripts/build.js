@@ -69,6 +69,7 @@ async function bundle() {
       build.onResolve({ filter: /^yargs\/yargs$/ }, () => ({ path: './yargs.js', external: true }));
       build.onResolve({ filter: /^minimatch$/ }, () => ({ path: './minimatch.js', external: true }));
       build.onResolve({ filter: /^smol-toml$/ }, () => ({ path: './toml.js', external: true }));
+      build.onResolve({ filter: /\/mcp-server$/ }, () => ({ path: './mcp.js', external: true }));
       build.onResolve({ filter: /\/generated\/validators$/ }, () => ({ path: './validators.js', external: true }));
     },
   };
@@ -83,6 +84,13 @@ async function bundle() {
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'boot.ts')], outfile: path.join(root, 'dist', 'boot.js') });
   // The agent hook (lib/cli/hook.ts): runs on every Bash call of an agent, so it loads only its matcher.
   await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'cli', 'hook.ts')], outfile: path.join(root, 'dist', 'hook.js'), plugins: [apart] });
+  // The MCP server (lib/cli/mcp-server.ts) with the SDK: only \`styxy mcp\` loads it.
+  await esbuild.build({
+    ...common,
+    entryPoints: [path.join(root, 'lib', 'cli', 'mcp-server.ts')],
+    outfile: path.join(root, 'dist', 'mcp.js'),
+    plugins: [apart],
+  });
   // The Node API, an entry of its own: importing it loads neither yargs nor the CLI.
   await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'api.ts')], outfile: path.join(root, 'dist', 'api.js'), plugins: [apart] });
   fs.writeFileSync(path.join(root, 'dist', 'api.mjs'), API_ESM);

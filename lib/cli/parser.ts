@@ -5,6 +5,7 @@ import { toYargsModule, type StyxyCommand } from './command-spec';
 import { configCommand } from './commands/config';
 import { hookCommand } from './commands/hook';
 import { agentGroup } from './commands/agent';
+import { mcpCommand } from './commands/mcp';
 import { COMMANDS } from './commands/index';
 import { GLOBAL_OPTIONS } from './fast-parse';
 
@@ -43,6 +44,7 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
       .command(toYargsModule(configCommand, hooks.onStatus))
       .command(toYargsModule(hookCommand, hooks.onStatus))
       .command(toYargsModule(agentGroup, hooks.onStatus))
+      .command(toYargsModule(mcpCommand, hooks.onStatus))
       .completion(
         'completion',
         'Print a completion script for bash or zsh (see docs/cli.md)',
