@@ -18,7 +18,17 @@ export interface LoadedCli {
   script: vm.Script;
   /** The commands whose code this user's cache holds (empty for the build's cache, or none). */
   cachedCommands: string[];
+  /** Why this user's cache (or the build's) was not trusted and so not read, or null. */
+  refused: CacheRefusal | null;
 }
+
+/**
+ * Why a code cache was not read: V8 runs a cache's code without checking it against the source
+ * (only its length), so a cache is code, and is run only when nobody but the caller could have
+ * written it. `owner`: the file or its directory is someone else's; `writable`: the file or a
+ * directory above it can be written by others.
+ */
+export type CacheRefusal = 'owner' | 'writable';
 
 const BANNER = /^\/\*styxy-build:([0-9a-f]+)\*\//;
 
@@ -40,14 +50,56 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string | nul
   return base ? path.join(base, 'styxy') : null;
 }
 
-function readCache(file: string | null): Buffer | undefined {
+/** The effective user, or -1 where there are no Unix users (ownership then goes unchecked). */
+const euid = (): number => (typeof process.geteuid === 'function' ? process.geteuid() : -1);
+
+/** Written by nobody else: owned by the caller (or root, when `rootToo`) and not writable by group or others. */
+function safeStat(st: fs.Stats, me: number, rootToo: boolean): CacheRefusal | null {
+  if (me >= 0 && st.uid !== me && !(rootToo && st.uid === 0)) return 'owner';
+  return me >= 0 && (st.mode & 0o022) !== 0 ? 'writable' : null;
+}
+
+/**
+ * A code cache's bytes, if it is there and trusted (else `refused` says why). One open and one
+ * fstat: the checks are of the file actually read, not of a path someone could swap between.
+ */
+function readCache(file: string | null, rootOwnedToo: boolean): { data?: Buffer; refused?: CacheRefusal } {
   // A cache not made yet is the common case: told without the exception readFileSync would throw.
-  if (!file || !fs.existsSync(file)) return undefined;
+  if (!file || !fs.existsSync(file)) return {};
+  let fd: number | undefined;
   try {
-    return fs.readFileSync(file);
+    fd = fs.openSync(file, 'r');
+    const refused = safeStat(fs.fstatSync(fd), euid(), rootOwnedToo);
+    return refused ? { refused } : { data: fs.readFileSync(fd) };
   } catch {
-    return undefined;
+    return {};
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+/**
+ * Whether this user's cache directory can be trusted, as ssh trusts ~/.ssh: it and its parent
+ * (~/.cache) owned by the caller or root and not writable by group or others, so that nobody
+ * else could have put a file in it or renamed one over it. `absent` when it does not exist yet.
+ * A directory further up that another user can write is not looked at: whoever can write the
+ * user's home can already change what the user runs. Root takes no user's cache at all: with
+ * `sudo -E`, HOME (and so the cache) is still the user's.
+ */
+function userCacheDirTrust(dir: string): CacheRefusal | 'absent' | 'root' | null {
+  const me = euid();
+  if (me === 0) return 'root';
+  for (const each of [dir, path.dirname(dir)]) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(each);
+    } catch {
+      return 'absent';
+    }
+    const refused = st.isDirectory() ? safeStat(st, me, true) : 'owner';
+    if (refused) return refused;
+  }
+  return null;
 }
 
 /**
@@ -115,7 +167,9 @@ const wrap = (source: string): string => `(function (exports, require, module, _
  *
  * V8 checks a cache against the source's length only, so a cache is named after the build that
  * made it (the `/*styxy-build:ID*\/` banner on the bundle's first line, a hash of the bundle):
- * a bundle rebuilt without its cache finds none, rather than someone else's code.
+ * a bundle rebuilt without its cache finds none, rather than someone else's code. For the same
+ * reason a cache is code: one that someone else could have written is never read (see
+ * userCacheDirTrust and readCache), and root reads and writes no user's cache.
  */
 export function loadCli(dist: string = __dirname, command?: string): LoadedCli {
   const file = path.join(dist, 'styxy.js');
@@ -126,11 +180,20 @@ export function loadCli(dist: string = __dirname, command?: string): LoadedCli {
   let cacheFrom: LoadedCli['cacheFrom'] = null;
   let cachedCommands: string[] = [];
   let cachedData: Buffer | undefined;
-  const mine = readCache(userCache);
-  if (mine) {
-    ({ commands: cachedCommands, data: cachedData } = splitUserCache(mine));
+  // The directory is judged first: a refused one is neither read nor written.
+  const dirTrust = cacheDir ? userCacheDirTrust(cacheDir) : 'absent';
+  let refused: CacheRefusal | null = dirTrust === 'owner' || dirTrust === 'writable' ? dirTrust : null;
+  const mine = dirTrust === null ? readCache(userCache, false) : {};
+  refused ??= mine.refused ?? null;
+  if (mine.data) {
+    ({ commands: cachedCommands, data: cachedData } = splitUserCache(mine.data));
     cacheFrom = 'user';
-  } else if ((cachedData = readCache(buildCache))) cacheFrom = 'build';
+  } else {
+    // The build's cache, beside the bundle: the caller's or root's (an install by root), like the bundle itself.
+    const built = readCache(buildCache, true);
+    refused ??= built.refused ?? null;
+    if ((cachedData = built.data)) cacheFrom = 'build';
+  }
   const script = new vm.Script(wrap(source), { filename: file, cachedData });
   const module = { exports: {} as LoadedCli['exports'] };
   const run = script.runInThisContext() as (...args: unknown[]) => void;
@@ -140,14 +203,16 @@ export function loadCli(dist: string = __dirname, command?: string): LoadedCli {
   // seen that succeeds saves it again, holding that command's code beside what it held. A failed
   // call (a typo, a refusal) is not counted as having run its command.
   const learn = cache === 'accepted' && cacheFrom === 'user' && command !== undefined && !cachedCommands.includes(command);
-  if ((cache !== 'accepted' || learn) && userCache && cacheDir) {
+  // Saved only into a directory that could be read back (never by root: see userCacheDirTrust).
+  const canSave = dirTrust === null || dirTrust === 'absent';
+  if ((cache !== 'accepted' || learn) && canSave && userCache && cacheDir) {
     const held = cache === 'accepted' ? cachedCommands : [];
     process.once('exit', (code) => {
       if (code === 0 && command !== undefined) saveUserCache(script, cacheDir, userCache, [...held, command]);
       else if (cache !== 'accepted') saveUserCache(script, cacheDir, userCache, held);
     });
   }
-  return { exports: module.exports, cache, cacheFrom, script, cachedCommands };
+  return { exports: module.exports, cache, cacheFrom, script, cachedCommands, refused };
 }
 
 /**

@@ -26,7 +26,14 @@ fs.mkdirSync(home, { recursive: true, mode: 0o700 });
 const staging = `${lock}.new-${process.pid}-${nonce}`;
 fs.mkdirSync(staging, { mode: 0o700 });
 fs.mkdirSync(`${staging}/${nonce}`, { mode: 0o700 });
-fs.writeFileSync(`${staging}/${nonce}/holder`, JSON.stringify({ pid: process.pid, startTime, nonce }), { flag: 'wx', mode: 0o600 });
+const holderFd = fs.openSync(`${staging}/${nonce}/holder`, 'wx', 0o600);
+fs.writeSync(holderFd, JSON.stringify({ pid: process.pid, startTime, nonce }));
+// The record and its name on the disk before the rename (a power cut must not leave an empty one).
+fs.fsyncSync(holderFd);
+fs.closeSync(holderFd);
+const holdingFd = fs.openSync(`${staging}/${nonce}`, 'r');
+fs.fsyncSync(holdingFd);
+fs.closeSync(holdingFd);
 fs.renameSync(staging, lock);
 
 // Config and state.

@@ -141,7 +141,9 @@ function primeCodeCache() {
         ['release', '-s', 'api', '-n', 'web', '--json'],
       ]) await cli.exports.main(argv);
       const file = codeCachePath(dist, fs.readFileSync(dist + '/styxy.js', 'utf8'));
-      fs.writeFileSync(file, cli.script.createCachedData());
+      // Readable by all, writable by its owner only whatever the umask: boot refuses a cache others can write.
+      fs.writeFileSync(file, cli.script.createCachedData(), { mode: 0o644 });
+      fs.chmodSync(file, 0o644);
     })().catch((err) => { console.error(err); process.exit(1); });
   `;
   try {

@@ -184,6 +184,8 @@ export async function runUndoAuto(ctx: TransactionContext, input: { serviceType?
       result: { success: true as const, serviceType: name, range, file: ctx.paths.config, released: live },
       userConfig: layer,
       state: { ...state, allocations: state.allocations.filter((a) => a.serviceType !== name) },
+      // Its allocations leave the state before the type leaves the config: a crash between leaves a home that holds together.
+      stateFirst: true,
       audit: [
         ...live.map((a) => ({
           action: 'release',

@@ -9,6 +9,12 @@ import { withLiveState } from './context';
 
 export interface ReleaseInput {
   lockId?: string;
+  /**
+   * Several lock ids at once (`styxy release $STYXY_LOCK_IDS`): each one there is released, in
+   * one transaction; when any is not there, the call then fails with NOT_FOUND naming them, its
+   * details listing what was released and what was not found.
+   */
+  lockIds?: readonly string[];
   serviceType?: string;
   instanceId?: string;
   project?: string;
@@ -29,22 +35,25 @@ export interface ReleaseResult {
 }
 
 export function checkReleaseInput(input: ReleaseInput): void {
-  if (input.lockId === undefined && input.serviceType === undefined) {
+  const byId = input.lockId !== undefined || input.lockIds !== undefined;
+  if (!byId && input.serviceType === undefined) {
     throw new StyxyError('INVALID_ARGUMENT', 'Name what to release: a lock id, or -s TYPE [-n ID]');
   }
-  if (input.lockId !== undefined && input.serviceType !== undefined) {
-    throw new StyxyError('INVALID_ARGUMENT', 'Give either a lock id or -s TYPE, not both');
+  if (byId && input.serviceType !== undefined) {
+    throw new StyxyError('INVALID_ARGUMENT', 'Give either lock ids or -s TYPE, not both');
   }
+  const badId = [...(input.lockId !== undefined ? [input.lockId] : []), ...(input.lockIds ?? [])].find((id) => !LOCK_ID_PATTERN.test(id));
   const problem =
-    (input.lockId !== undefined && !LOCK_ID_PATTERN.test(input.lockId) ? `lock id ${JSON.stringify(input.lockId)} is not valid` : null) ??
+    (badId !== undefined ? `lock id ${JSON.stringify(badId)} is not valid` : null) ??
     (input.serviceType !== undefined ? findNameProblem(input.serviceType, 'service type') : null) ??
     (input.instanceId !== undefined ? findNameProblem(input.instanceId, 'instance id') : null);
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
 }
 
-/** `styxy release`: frees allocations by lock id or by type (and instance id). */
+/** `styxy release`: frees allocations by lock id (one or several) or by type (and instance id). */
 export async function runRelease(ctx: TransactionContext, input: ReleaseInput): Promise<ReleaseResult> {
   checkReleaseInput(input);
+  if (input.lockIds !== undefined) return releaseMany(ctx, [...new Set(input.lockIds)]);
   const selector: ReleaseSelector =
     input.lockId !== undefined
       ? { lockId: input.lockId }
@@ -72,4 +81,40 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
     { configOptional: true },
   );
   return result;
+}
+
+/**
+ * Releases every allocation named that is there, as `rm a b c` removes what exists: one missing
+ * (pruned since, or released already) must not keep the others held. Those not found are named
+ * afterwards by a NOT_FOUND error whose details list both.
+ */
+async function releaseMany(ctx: TransactionContext, lockIds: readonly string[]): Promise<ReleaseResult> {
+  const { result } = await withLiveState<ReleaseResult & { notFound: string[] }>(
+    ctx,
+    ({ state, pruned }) => {
+      // An allocation whose owner just died is still the user's to release by name.
+      const known = new Map([...state.allocations, ...pruned].map((a) => [a.lockId, a]));
+      const released = lockIds.flatMap((id) => known.get(id) ?? []);
+      const notFound = lockIds.filter((id) => !known.has(id));
+      const releasedIds = new Set(released.map((a) => a.lockId));
+      const result = { success: true as const, released, pruned: pruned.filter((a) => !releasedIds.has(a.lockId)).length, notFound };
+      if (released.length === 0) return { result };
+      return {
+        result,
+        state: { ...state, allocations: state.allocations.filter((a) => !releasedIds.has(a.lockId)) },
+        audit: released.map((a) => ({ action: 'release', serviceType: a.serviceType, lockId: a.lockId, port: a.port, instanceId: a.instanceId })),
+      };
+    },
+    { configOptional: true },
+  );
+  const { notFound, ...done } = result;
+  if (notFound.length > 0) {
+    const missing = notFound.map((id) => `'${id}'`).join(', ');
+    throw new StyxyError(
+      'NOT_FOUND',
+      `No allocation for lock id${notFound.length > 1 ? 's' : ''} ${missing}${done.released.length ? `; released the other ${done.released.length}` : ''}`,
+      { details: { released: done.released, notFound }, suggestions: ['See the live allocations: styxy list -v'] },
+    );
+  }
+  return done;
 }

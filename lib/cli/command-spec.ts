@@ -23,6 +23,8 @@ export interface PositionalSpec {
   required: boolean;
   /** Shown in the help; a positional without one is listed bare. */
   describe?: string;
+  /** The last positional only: takes every remaining word, as an array (yargs' `[name..]`). */
+  variadic?: boolean;
 }
 
 /**

@@ -69,9 +69,11 @@ export function fastParse(argv: readonly string[], commands: ReadonlyMap<string,
     i++;
   }
 
-  if (positionals.length > command.positionals.length) return NEEDS_YARGS;
+  const rest = command.positionals.at(-1)?.variadic ? command.positionals.length - 1 : -1;
+  if (rest < 0 && positionals.length > command.positionals.length) return NEEDS_YARGS;
   for (const [index, p] of command.positionals.entries()) {
-    if (positionals[index] !== undefined) args[p.name] = positionals[index];
+    if (index === rest) args[p.name] = positionals.slice(index);
+    else if (positionals[index] !== undefined) args[p.name] = positionals[index];
     else if (p.required) return NEEDS_YARGS;
   }
   for (const [name, spec] of Object.entries(command.options)) {

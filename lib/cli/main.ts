@@ -34,8 +34,35 @@ export async function main(argv: string[]): Promise<number> {
     }
     return status ?? EXIT_CODES.OK;
   } catch (err) {
-    return reportError(err, reportingOf(parsed));
+    return reportError(err, reportingOf(isUsageError(err) && asksForJson(argv) ? { ...parsed, json: true } : parsed));
   }
+}
+
+function isUsageError(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 'USAGE';
+}
+
+/**
+ * Whether a refused line asks for JSON. Such a line may have no parse that knows `--json` (an
+ * unknown command or subcommand; in `frob --json x` yargs reads `x` as its value), yet its caller
+ * reads stdout as one JSON document. So the words decide, as the parse would have read them: a
+ * `--json` that is the value of an option taking any word (`run --port-flag --json`) is not one,
+ * nor are words after `--`, which belong to the command `run` starts.
+ */
+function asksForJson(argv: readonly string[]): boolean {
+  const takesAnyWord = new Set<string>();
+  for (const command of COMMANDS.values()) {
+    for (const [name, spec] of Object.entries(command.options)) {
+      if (spec.dashValue) for (const flag of [name, ...(spec.alias ?? [])]) takesAnyWord.add(flag.length === 1 ? `-${flag}` : `--${flag}`);
+    }
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i] as string;
+    if (word === '--') return false;
+    if (takesAnyWord.has(word)) i++;
+    else if (word === '--json' || word === '--format=json' || (word === '--format' && argv[i + 1] === 'json')) return true;
+  }
+  return false;
 }
 
 /** `completion --help`: yargs would print the script itself, so the help is answered here. */

@@ -1,7 +1,8 @@
 import yargs from 'yargs/yargs';
 import { StyxyError } from '../errors';
 import { isTerminal, writeErr } from '../os/stdio';
-import { toYargsModule, type StyxyCommand } from './command-spec';
+import { allowedEdits, editDistance } from '../core/near-miss';
+import { toYargsModule, type StyxyCommand, type StyxyCommandGroup } from './command-spec';
 import { configCommand } from './commands/config';
 import { hookCommand } from './commands/hook';
 import { agentGroup } from './commands/agent';
@@ -62,7 +63,6 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
       // Words after -- are the command of styxy run, passed on as typed: never turned into numbers.
       .parserConfiguration({ 'populate--': true, 'nargs-eats-options': true, 'parse-positional-numbers': false })
       .demandCommand(1, NO_COMMAND)
-      .recommendCommands()
       .strict()
       .version(version)
       .help()
@@ -75,10 +75,68 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
         // What yargs made of the line so far decides how the error is reported (--json, --env).
         const partial = (root as unknown as { parsed?: { argv?: Record<string, unknown> } | false }).parsed;
         if (partial && partial.argv) hooks.onParsed(partial.argv);
+        // A line naming a command Styxy does not have says so, whatever else yargs found wrong with
+        // it (in `--json frob`, yargs took frob for the value of an option it did not know).
+        const unknown = unknownCommand(argv, [...commands.values(), configCommand]);
+        if (unknown) throw unknown;
         if (message === NO_COMMAND) parser.showHelp((text) => writeErr(`${text}\n\n`));
         throw usageError(message ?? err?.message ?? 'Usage error', partial ? partial.argv : undefined);
       })
   );
+}
+
+/**
+ * The usage error for a line whose command (or a group's subcommand, `config frob`) is none
+ * Styxy has, with a suggestion only when one name is as close as a typo is (`allocat`, `relase`,
+ * `lsit`): yargs' own guess offered any command at all (`open`: "Did you mean scan?"). Null when
+ * the commands named are all known (the unknown word is something else), or when a flag that may
+ * take a value comes before them (`-s dev frob`: which word is the command cannot be told).
+ */
+export function unknownCommand(argv: readonly string[], commands: readonly (StyxyCommand | StyxyCommandGroup)[]): StyxyError | null {
+  const switches = booleanFlags(commands);
+  let level: readonly (StyxyCommand | StyxyCommandGroup)[] = commands;
+  const path: string[] = [];
+  for (const word of argv) {
+    if (word === '--') return null;
+    if (word.startsWith('-')) {
+      if (word.includes('=') || switches.has(word)) continue;
+      return null;
+    }
+    // yargs' own command, which takes no subcommand.
+    if (path.length === 0 && word === 'completion') return null;
+    const found = level.find((c) => c.name === word || ('aliases' in c && c.aliases?.includes(word)));
+    if (!found) {
+      const where = path.length ? `${path.join(' ')} ` : '';
+      const names = level.flatMap((c) => [c.name, ...(('aliases' in c && c.aliases) || [])]);
+      const close = names
+        .map((name) => ({ name, edits: editDistance(word.toLowerCase(), name) }))
+        .filter(({ edits }) => edits <= allowedEdits(word.length))
+        .sort((a, b) => a.edits - b.edits);
+      const guess = close[0] && close.filter((c) => c.edits === close[0]?.edits).length === 1 ? close[0].name : null;
+      return new StyxyError('USAGE', `Unknown ${where}command: ${word}`, {
+        details: { command: [...path, word].join(' ') },
+        suggestions: [...(guess ? [`Did you mean: styxy ${where}${guess}`] : []), `See: styxy ${where}--help`],
+      });
+    }
+    if (!('subcommands' in found)) return null;
+    path.push(found.name);
+    level = found.subcommands;
+  }
+  return null;
+}
+
+/** Every flag that takes no value, of any command (`--json`, `-q`, `--help`...). */
+function booleanFlags(commands: readonly (StyxyCommand | StyxyCommandGroup)[]): Set<string> {
+  const flags = new Set(['--help', '-h', '--version', '--debug']);
+  const visit = (command: StyxyCommand | StyxyCommandGroup): void => {
+    if ('subcommands' in command) return command.subcommands.forEach(visit);
+    for (const [name, spec] of Object.entries(command.options)) {
+      if (spec.type !== 'boolean') continue;
+      for (const flag of [name, ...(spec.alias ?? [])]) flags.add(flag.length === 1 ? `-${flag}` : `--${flag}`);
+    }
+  };
+  commands.forEach(visit);
+  return flags;
 }
 
 /**

@@ -82,6 +82,26 @@ export const SETTABLE_KEYS = [
   ...Object.keys(REUSE_KEYS).map((k) => `port-reuse.${k}`),
 ];
 
+/** The settings sections `config set` writes key by key: the CLI's name → the config's, and its keys. */
+const SECTIONS: Record<string, ['auto_allocation' | 'lifetime' | 'port_reuse', Record<string, [string, Parser]>]> = {
+  'auto-allocation': ['auto_allocation', AUTO_KEYS],
+  lifetime: ['lifetime', LIFETIME_KEYS],
+  'port-reuse': ['port_reuse', REUSE_KEYS],
+};
+
+/** The per-type settings `config set service-types.<type>.<key>` writes. */
+const TYPE_KEYS: Record<string, ['port_range' | 'instance_behavior', Parser, (type: ServiceType | undefined) => unknown]> = {
+  'port-range': ['port_range', portRange, (type) => type?.port_range],
+  'instance-behavior': ['instance_behavior', oneOf(...CONFIG_BOUNDS.service_types.instance_behavior), (type) => type?.instance_behavior ?? 'multi'],
+};
+
+const rejectSetting = (message: string): SettingOutcome => ({
+  kind: 'rejected',
+  code: 'INVALID_ARGUMENT',
+  message,
+  suggestions: [`Settable keys: ${SETTABLE_KEYS.join(', ')}`],
+});
+
 /**
  * Applies `styxy config set <key> <value>` to the user's layer, returning a new layer. Keys are
  * kebab-case (`auto-allocation.require-confirmation`); snake_case is accepted too.
@@ -89,75 +109,39 @@ export const SETTABLE_KEYS = [
 export function applySetting(config: Config, userLayer: ConfigLayer | null, key: string, text: string): SettingOutcome {
   const parts = key.replace(/_/g, '-').split('.');
   const layer: ConfigLayer = structuredClone(userLayer ?? {});
-  const reject = (message: string): SettingOutcome => ({
-    kind: 'rejected',
-    code: 'INVALID_ARGUMENT',
-    message,
-    suggestions: [`Settable keys: ${SETTABLE_KEYS.join(', ')}`],
-  });
-
-  if (parts.length === 3 && parts[0] === 'service-types' && (parts[2] === 'instance-behavior' || parts[2] === 'port-range')) {
-    const name = key.split('.')[1] as string;
-    const nameProblem = findNameProblem(name, 'service type');
-    if (nameProblem) return reject(nameProblem);
-    if (!ownValue(config.service_types, name)) {
-      return {
-        kind: 'rejected',
-        code: 'UNKNOWN_SERVICE_TYPE',
-        message: `Unknown service type '${name}'`,
-        suggestions: [`Known types: ${Object.keys(config.service_types).sort().join(', ')}`],
-      };
-    }
-    if (parts[2] === 'port-range') {
-      const range = portRange(text);
-      if ('problem' in range) return reject(`${key}: ${range.problem}`);
-      const types = (layer.service_types ??= {});
-      const previous = ownValue(config.service_types, name)?.port_range;
-      types[name] = { ...(ownValue(types, name) ?? {}), port_range: range.value as [number, number] };
-      return { kind: 'set', layer, path: `/service_types/${name}/port_range`, value: range.value, previous };
-    }
-    const parsed = oneOf(...CONFIG_BOUNDS.service_types.instance_behavior)(text);
-    if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);
-    const types = (layer.service_types ??= {});
-    const previous = ownValue(config.service_types, name)?.instance_behavior ?? 'multi';
-    types[name] = { ...(ownValue(types, name) ?? {}), instance_behavior: parsed.value as 'single' | 'multi' };
-    return { kind: 'set', layer, path: `/service_types/${name}/instance_behavior`, value: parsed.value, previous };
+  if (parts.length === 3 && parts[0] === 'service-types' && ownValue(TYPE_KEYS, parts[2] as string)) {
+    return applyTypeSetting(config, layer, key, text);
   }
+  const section = parts.length === 2 ? ownValue(SECTIONS, parts[0] as string) : undefined;
+  const entry = section && ownValue(section[1], parts[1] as string);
+  if (!section || !entry) return rejectSetting(`Unknown setting '${key}'`);
+  const [name, field, parse] = [section[0], ...entry] as const;
+  const parsed = parse(text);
+  if ('problem' in parsed) return rejectSetting(`${key}: ${parsed.problem}`);
+  const previous = (config[name] as unknown as Record<string, unknown>)[field];
+  (layer as Record<string, unknown>)[name] = { ...(layer[name] ?? {}), [field]: parsed.value };
+  return { kind: 'set', layer, path: `/${name}/${field}`, value: parsed.value, previous };
+}
 
-  if (parts.length === 2 && parts[0] === 'auto-allocation') {
-    const entry = ownValue(AUTO_KEYS, parts[1] as string);
-    if (!entry) return reject(`Unknown setting '${key}'`);
-    const [field, parse] = entry;
-    const parsed = parse(text);
-    if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);
-    const previous = config.auto_allocation[field];
-    layer.auto_allocation = { ...(layer.auto_allocation ?? {}), [field]: parsed.value };
-    return { kind: 'set', layer, path: `/auto_allocation/${field}`, value: parsed.value, previous };
+/** `service-types.<type>.port-range` or `.instance-behavior`, for a type the config knows. */
+function applyTypeSetting(config: Config, layer: ConfigLayer, key: string, text: string): SettingOutcome {
+  const [, name, setting] = key.split('.') as [string, string, string];
+  const nameProblem = findNameProblem(name, 'service type');
+  if (nameProblem) return rejectSetting(nameProblem);
+  if (!ownValue(config.service_types, name)) {
+    return {
+      kind: 'rejected',
+      code: 'UNKNOWN_SERVICE_TYPE',
+      message: `Unknown service type '${name}'`,
+      suggestions: [`Known types: ${Object.keys(config.service_types).sort().join(', ')}`],
+    };
   }
-
-  if (parts.length === 2 && parts[0] === 'lifetime') {
-    const entry = ownValue(LIFETIME_KEYS, parts[1] as string);
-    if (!entry) return reject(`Unknown setting '${key}'`);
-    const [field, parse] = entry;
-    const parsed = parse(text);
-    if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);
-    const previous = config.lifetime[field];
-    layer.lifetime = { ...(layer.lifetime ?? {}), [field]: parsed.value as number };
-    return { kind: 'set', layer, path: `/lifetime/${field}`, value: parsed.value, previous };
-  }
-
-  if (parts.length === 2 && parts[0] === 'port-reuse') {
-    const entry = ownValue(REUSE_KEYS, parts[1] as string);
-    if (!entry) return reject(`Unknown setting '${key}'`);
-    const [field, parse] = entry;
-    const parsed = parse(text);
-    if ('problem' in parsed) return reject(`${key}: ${parsed.problem}`);
-    const previous = config.port_reuse[field];
-    layer.port_reuse = { ...(layer.port_reuse ?? {}), [field]: parsed.value as number };
-    return { kind: 'set', layer, path: `/port_reuse/${field}`, value: parsed.value, previous };
-  }
-
-  return reject(`Unknown setting '${key}'`);
+  const [field, parse, current] = ownValue(TYPE_KEYS, setting.replace(/_/g, '-')) as (typeof TYPE_KEYS)[string];
+  const parsed = parse(text);
+  if ('problem' in parsed) return rejectSetting(`${key}: ${parsed.problem}`);
+  const types = (layer.service_types ??= {});
+  types[name] = { ...(ownValue(types, name) ?? {}), [field]: parsed.value } as ServiceType;
+  return { kind: 'set', layer, path: `/service_types/${name}/${field}`, value: parsed.value, previous: current(ownValue(config.service_types, name)) };
 }
 
 /** The user's layer with one service type added or replaced. */

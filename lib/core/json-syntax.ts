@@ -23,138 +23,143 @@ const TRAILING_COMMA = 'trailing comma (remove it)';
  * was linked in place of a config. Iterative, so that hostile nesting cannot overflow the stack.
  */
 export function findJsonSyntaxProblems(text: string): JsonSyntaxReport {
-  const found: { offset: number; message: string }[] = [];
-  const trailing: number[] = [];
-  const stack: ('object' | 'array')[] = [];
-  let i = 0;
-  const n = text.length;
-  const skipSpace = () => {
-    while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  const fail = (message: string, offset = i) => {
-    found.push({ offset, message: offset >= n ? 'unexpected end of file' : message });
-  };
-
-  // Each pass reads one value, then what may follow it; `false` ends the scan at a problem.
-  const readString = (): boolean => {
-    i++; // the opening quote
-    for (;;) {
-      if (i >= n) return (fail('unterminated string'), false);
-      const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return true;
-      }
-      if (c < 0x20) return (fail('control character in a string (escape it)'), false);
-      if (c === 0x5c) {
-        const e = text[i + 1];
-        if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
-        else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
-        else return (fail('invalid escape in a string'), false);
-      } else i++;
-    }
-  };
-  const readScalar = (): boolean => {
-    if (/[-0-9]/.test(text[i] ?? '')) {
-      let end = i;
-      while (end < n && /[-+0-9.eE]/.test(text[end] as string)) end++;
-      if (!/^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/.test(text.slice(i, end))) return (fail('invalid number'), false);
-      i = end;
-      return true;
-    }
-    for (const word of ['true', 'false', 'null']) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
-        return true;
-      }
-    }
-    return (fail('unexpected character where a value should start'), false);
-  };
-
-  // state: 'value' expects a value; 'key' a property name; 'after' what follows a value.
-  let state: 'value' | 'key' | 'after' = 'value';
-  for (;;) {
-    skipSpace();
-    if (state === 'value') {
-      const c = text[i];
-      if (c === '{') {
-        i++;
-        skipSpace();
-        if (text[i] === '}') {
-          i++;
-          state = 'after';
-        } else {
-          stack.push('object');
-          state = 'key';
-        }
-      } else if (c === '[') {
-        i++;
-        skipSpace();
-        if (text[i] === ']') {
-          i++;
-          state = 'after';
-        } else {
-          stack.push('array');
-          state = 'value';
-        }
-      } else if (c === '"') {
-        if (!readString()) break;
-        state = 'after';
-      } else {
-        if (!readScalar()) break;
-        state = 'after';
-      }
-    } else if (state === 'key') {
-      if (text[i] !== '"') {
-        fail('expected a property name in double quotes');
-        break;
-      }
-      if (!readString()) break;
-      skipSpace();
-      if (text[i] !== ':') {
-        fail("expected ':' after a property name");
-        break;
-      }
-      i++;
-      state = 'value';
-    } else {
-      const top = stack[stack.length - 1];
-      if (top === undefined) {
-        if (i < n) fail('unexpected text after the end of the document');
-        break;
-      }
-      const close = top === 'object' ? '}' : ']';
-      if (text[i] === close) {
-        stack.pop();
-        i++;
-        continue;
-      }
-      if (text[i] !== ',') {
-        fail(`expected ',' or '${close}'`);
-        break;
-      }
-      const comma = i;
-      i++;
-      skipSpace();
-      if (text[i] === '}' || text[i] === ']') {
-        trailing.push(comma);
-        found.push({ offset: comma, message: TRAILING_COMMA });
-        continue;
-      }
-      state = top === 'object' ? 'key' : 'value';
-    }
-  }
-
-  const problems = found.map(({ offset, message }) => ({ ...lineAndColumn(text, offset), message }));
+  const scan = new SyntaxScan(text);
+  scan.run();
+  const problems = scan.found.map(({ offset, message }) => ({ ...lineAndColumn(text, offset), message }));
   if (problems.length === 0) problems.push({ line: 1, column: 1, message: 'not valid JSON' });
-  const onlyTrailing = found.length > 0 && found.every((p) => p.message === TRAILING_COMMA);
+  const onlyTrailing = scan.found.length > 0 && scan.found.every((p) => p.message === TRAILING_COMMA);
   let repaired: string | null = null;
   if (onlyTrailing) {
     const chars = text.split('');
-    for (const offset of trailing) chars[offset] = ' ';
+    for (const offset of scan.trailing) chars[offset] = ' ';
     repaired = chars.join('');
   }
   return { problems, repaired };
+}
+
+/** What the scanner expects next: a value, a property name, or what follows a value. */
+type Expecting = 'value' | 'key' | 'after';
+
+/**
+ * One pass over the text as a state machine with an explicit stack of open objects and arrays.
+ * Each step reads one token and says what comes next, or `null` at a problem (or at the end).
+ */
+class SyntaxScan {
+  readonly found: { offset: number; message: string }[] = [];
+  readonly trailing: number[] = [];
+  private readonly stack: ('object' | 'array')[] = [];
+  private i = 0;
+  private readonly n: number;
+
+  constructor(private readonly text: string) {
+    this.n = text.length;
+  }
+
+  run(): void {
+    let next: Expecting | null = 'value';
+    while (next !== null) {
+      this.skipSpace();
+      next = next === 'value' ? this.value() : next === 'key' ? this.key() : this.after();
+    }
+  }
+
+  private skipSpace(): void {
+    const { text, n } = this;
+    while (this.i < n && (text[this.i] === ' ' || text[this.i] === '\t' || text[this.i] === '\n' || text[this.i] === '\r')) this.i++;
+  }
+
+  private fail(message: string, offset = this.i): null {
+    this.found.push({ offset, message: offset >= this.n ? 'unexpected end of file' : message });
+    return null;
+  }
+
+  /** An object or array opens (or is empty), or a string or scalar is read. */
+  private value(): Expecting | null {
+    const c = this.text[this.i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      this.i++;
+      this.skipSpace();
+      if (this.text[this.i] === close) {
+        this.i++;
+        return 'after';
+      }
+      this.stack.push(c === '{' ? 'object' : 'array');
+      return c === '{' ? 'key' : 'value';
+    }
+    if (c === '"') return this.string() ? 'after' : null;
+    return this.scalar() ? 'after' : null;
+  }
+
+  /** A property name and its colon. */
+  private key(): Expecting | null {
+    if (this.text[this.i] !== '"') return this.fail('expected a property name in double quotes');
+    if (!this.string()) return null;
+    this.skipSpace();
+    if (this.text[this.i] !== ':') return this.fail("expected ':' after a property name");
+    this.i++;
+    return 'value';
+  }
+
+  /** After a value: the end of the document, a closing bracket, or a comma (maybe trailing). */
+  private after(): Expecting | null {
+    const top = this.stack[this.stack.length - 1];
+    if (top === undefined) return this.i < this.n ? this.fail('unexpected text after the end of the document') : null;
+    const close = top === 'object' ? '}' : ']';
+    if (this.text[this.i] === close) {
+      this.stack.pop();
+      this.i++;
+      return 'after';
+    }
+    if (this.text[this.i] !== ',') return this.fail(`expected ',' or '${close}'`);
+    const comma = this.i;
+    this.i++;
+    this.skipSpace();
+    if (this.text[this.i] === '}' || this.text[this.i] === ']') {
+      this.trailing.push(comma);
+      this.found.push({ offset: comma, message: TRAILING_COMMA });
+      return 'after';
+    }
+    return top === 'object' ? 'key' : 'value';
+  }
+
+  private string(): boolean {
+    const { text, n } = this;
+    this.i++; // the opening quote
+    for (;;) {
+      if (this.i >= n) return (this.fail('unterminated string'), false);
+      const c = text.charCodeAt(this.i);
+      if (c === 0x22) {
+        this.i++;
+        return true;
+      }
+      if (c < 0x20) return (this.fail('control character in a string (escape it)'), false);
+      if (c === 0x5c) {
+        const e = text[this.i + 1];
+        if (e !== undefined && '"\\/bfnrt'.includes(e)) this.i += 2;
+        else if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(this.i + 2, this.i + 6))) this.i += 6;
+        else return (this.fail('invalid escape in a string'), false);
+      } else this.i++;
+    }
+  }
+
+  private scalar(): boolean {
+    const { text, n } = this;
+    if (/[-0-9]/.test(text[this.i] ?? '')) {
+      let end = this.i;
+      while (end < n && /[-+0-9.eE]/.test(text[end] as string)) end++;
+      if (!/^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/.test(text.slice(this.i, end))) return (this.fail('invalid number'), false);
+      this.i = end;
+      return true;
+    }
+    for (const word of ['true', 'false', 'null']) {
+      if (text.startsWith(word, this.i)) {
+        this.i += word.length;
+        return true;
+      }
+    }
+    return (this.fail('unexpected character where a value should start'), false);
+  }
 }
 
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {

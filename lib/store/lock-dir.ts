@@ -31,6 +31,14 @@ import { parseHolderRecord, processLiveness, type HolderRecord, type Liveness } 
 export const LOCK_SILENT_MS = 30_000;
 /** How often a holder refreshes its record while its event loop is free. */
 export const LOCK_TOUCH_MS = 1000;
+/**
+ * A holding whose record cannot be read is taken over once the record (or, without one, the
+ * holding) has not changed for this long. A live holder's record is whole before its holding is
+ * in the lock (prepareHolding), so only a crash can leave one unreadable (a power cut before
+ * Styxy fsynced the record, a disk error); 5 s is far longer than writing it takes and shorter
+ * than the 10 s a waiter waits for a holder that does nothing.
+ */
+export const UNREADABLE_RECORD_MS = 5000;
 const HOLDER = 'holder';
 /** A holding's directory is named by its nonce: 16 hex digits. */
 const HOLDING_NAME = /^[0-9a-f]{16}$/;
@@ -75,7 +83,15 @@ export function inspectLock(lock: string, now = Date.now(), silentMs = lockSilen
   const recordFile = entry ? path.join(lock, entry, HOLDER) : names.includes(HOLDER) ? path.join(lock, HOLDER) : null;
   const holder = recordFile ? readRecord(recordFile) : null;
   if (!holder) {
-    // A holding being released right now, or a directory that is not Styxy's: wait, never break it.
+    if (entry !== null) {
+      // A holding of Styxy's whose record is empty or torn: left by a crash, or still being
+      // written by no one; once it has been still for long enough, nobody is coming back to it.
+      const ageMs = Math.min(ageOf(path.join(lock, entry), now), ageOf(path.join(lock, entry, HOLDER), now, Infinity));
+      const holding: Holding = { holder: null, liveness: 'unknown', ageMs, entry };
+      if (ageMs > UNREADABLE_RECORD_MS) return { kind: 'reclaimable', holding, reason: `its record has not changed for ${Math.round(ageMs / 1000)} s` };
+      return { kind: 'held', holding };
+    }
+    // A directory that is not Styxy's: wait, never break it.
     return { kind: 'held', holding: { holder: null, liveness: 'unknown', ageMs: ageOf(lock, now), entry } };
   }
   const liveness = processLiveness(holder);
@@ -97,11 +113,31 @@ export function currentHolding(lock: string): string | null {
   }
 }
 
-/** Prepares `staging` so that renaming it to the lock makes this process the holder `nonce`. */
+/**
+ * Prepares `staging` so that renaming it to the lock makes this process the holder `nonce`. The
+ * record and its name in the holding are on the disk (fsync of the file, then of the holding's
+ * directory) before the rename can be: after a power cut the lock is then absent, empty (free) or
+ * holds a whole record, never a holding with an empty record that nobody could judge.
+ */
 export function prepareHolding(staging: string, nonce: string, record: string): void {
   seam.mkdirSync(staging, { mode: 0o700 });
-  seam.mkdirSync(path.join(staging, nonce), { mode: 0o700 });
-  writeNew(path.join(staging, nonce, HOLDER), record);
+  const holding = path.join(staging, nonce);
+  seam.mkdirSync(holding, { mode: 0o700 });
+  writeNew(path.join(holding, HOLDER), record, true);
+  syncDirectory(holding);
+}
+
+/** fsync of a directory, so that the names in it survive a crash; a file system that cannot (EINVAL) has nothing more to give. */
+function syncDirectory(dir: string): void {
+  const fd = seam.openSync(dir, fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0));
+  try {
+    seam.fsyncSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EPERM') throw err;
+  } finally {
+    seam.closeSync(fd);
+  }
 }
 
 /**
@@ -219,11 +255,12 @@ function readRecord(file: string): HolderRecord | null {
   }
 }
 
-function ageOf(file: string, now: number): number {
+/** Time since `file` last changed; `missing` (0 unless said) when it is not there. */
+function ageOf(file: string, now: number, missing = 0): number {
   try {
     return now - seam.statSync(file).mtimeMs;
   } catch {
-    return 0;
+    return missing;
   }
 }
 
@@ -236,11 +273,12 @@ function removeQuietly(file: string, isDir: boolean): void {
   }
 }
 
-/** Creates `file` with `text`, never through a symlink and never over an existing file. */
-export function writeNew(file: string, text: string): void {
+/** Creates `file` with `text`, never through a symlink and never over an existing file; `durable`: fsynced too. */
+export function writeNew(file: string, text: string, durable = false): void {
   const fd = seam.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o600);
   try {
     writeAll(fd, Buffer.from(text, 'utf8'));
+    if (durable) seam.fsyncSync(fd);
   } finally {
     seam.closeSync(fd);
   }

@@ -1,12 +1,15 @@
 import { StyxyError } from '../errors';
-import type { LockState } from './lock-dir';
+import { UNREADABLE_RECORD_MS, type LockState } from './lock-dir';
 import { describeHolder } from './lock-holder';
 
 /** Who holds the lock, in words, and whether the next caller takes it over; null when it is free. */
 export function describeLockState(seen: LockState): { text: string; pid?: number; alive?: boolean; reclaimable: boolean } | null {
   if (seen.kind === 'free') return null;
   const { holding } = seen;
-  if (!holding?.holder) return { text: 'no process Styxy can name (no holder record)', reclaimable: false };
+  if (!holding?.holder) {
+    const text = holding?.entry ? 'a holder whose record is empty or unreadable' : 'no process Styxy can name (no holder record)';
+    return { text, reclaimable: seen.kind === 'reclaimable' };
+  }
   return {
     text: describeHolder(holding.holder, holding.liveness),
     pid: holding.holder.pid,
@@ -22,11 +25,13 @@ export function lockTimeout(lock: string, waitedMs: number, seen: LockState, sil
   return new StyxyError('LOCK_TIMEOUT', `Timed out after ${(waitedMs / 1000).toFixed(1)} s waiting for the lock ${lock}${heldBy}`, {
     details: { lock, holderPid: holder?.pid ?? null, holderAlive: holder?.alive ?? null },
     suggestions: [
-      unknown
-        ? `Its holder runs in another PID namespace or on another host; if it has ended, the lock is taken over once its record is ${Math.round(silentMs / 1000)} s old`
-        : holder?.alive
-          ? `If PID ${holder.pid} is stuck (stopped, or hung), end it (kill ${holder.pid}); the next call takes the lock over at once`
-          : `A lock whose holder has ended is taken over by the next call`,
+      seen.kind !== 'free' && seen.holding?.entry && !seen.holding.holder
+        ? `A crash can leave a holder record empty; the lock is taken over once it has not changed for ${UNREADABLE_RECORD_MS / 1000} s`
+        : unknown
+          ? `Its holder runs in another PID namespace or on another host; if it has ended, the lock is taken over once its record is ${Math.round(silentMs / 1000)} s old`
+          : holder?.alive
+            ? `If PID ${holder.pid} is stuck (stopped, or hung), end it (kill ${holder.pid}); the next call takes the lock over at once`
+            : `A lock whose holder has ended is taken over by the next call`,
       `If no styxy process is running anywhere, remove the lock by hand: rm -r ${lock}`,
     ],
   });

@@ -83,25 +83,7 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
 
   const holding = path.join(lock, nonce);
   const unstage = stageWritesIn(paths.home, holding, lock);
-  const recordFile = path.join(holding, 'holder');
-  // Keeps the record fresh for callers that cannot see this process (another PID namespace or
-  // host). A timer fires only once the event loop turns, and an everyday section ends within the
-  // turn it began in; so the touching starts at the first turn with the lock still held, and a
-  // short section never sets up Node's timers (about 0.3 ms of a one-shot call).
-  let touch: NodeJS.Timeout | undefined;
-  const startTouching = setImmediate(() => {
-    touch = setInterval(() => {
-      try {
-        const now = new Date();
-        fs.utimesSync(recordFile, now, now);
-      } catch {
-        /* lost: the next write will tell */
-      }
-    }, LOCK_TOUCH_MS);
-    touch.unref();
-  });
-  startTouching.unref();
-
+  const stopTouching = keepRecordFresh(path.join(holding, 'holder'));
   let released = false;
   return {
     assertHeld() {
@@ -118,12 +100,38 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
     async release() {
       if (released) return;
       released = true;
-      clearImmediate(startTouching);
-      if (touch) clearInterval(touch);
+      stopTouching();
       unstage();
       faultPoint('before-unlock');
       releaseHolding(lock, nonce, `${lock}.old-${process.pid}-${nonce}`);
     },
+  };
+}
+
+/**
+ * Keeps the holder's record fresh for callers that cannot see this process (another PID
+ * namespace or host), until the returned function is called. A timer fires only once the event
+ * loop turns, and an everyday section ends within the turn it began in; so the touching starts at
+ * the first turn with the lock still held, and a short section never sets up Node's timers (about
+ * 0.3 ms of a one-shot call).
+ */
+function keepRecordFresh(recordFile: string): () => void {
+  let touch: NodeJS.Timeout | undefined;
+  const startTouching = setImmediate(() => {
+    touch = setInterval(() => {
+      try {
+        const now = new Date();
+        fs.utimesSync(recordFile, now, now);
+      } catch {
+        /* lost: the next write will tell */
+      }
+    }, LOCK_TOUCH_MS);
+    touch.unref();
+  });
+  startTouching.unref();
+  return () => {
+    clearImmediate(startTouching);
+    if (touch) clearInterval(touch);
   };
 }
 
@@ -162,12 +170,9 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
   let ticket = enqueue(queue, staging, nonce, paths);
   const touch = setInterval(() => queue.touch(ticket), TICKET_TOUCH_MS);
   touch.unref();
-  let lastHolding: string | null | undefined;
-  let lastAhead: string | null | undefined;
-  let lastProgress = started;
+  const progress = new WaitProgress(lock, started, deadlineMs);
   let freeBefore = false;
   let taken = false;
-  let lastMark: string | null = null;
   let woken = false;
   try {
     for (;;) {
@@ -184,22 +189,7 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
       }
       const ahead = mine === 0 ? null : (tickets[mine - 1] as string);
       const holding = currentHolding(lock);
-      const now = Date.now();
-      if (ahead !== lastAhead || holding !== lastHolding) {
-        lastAhead = ahead;
-        lastHolding = holding;
-        lastProgress = now;
-      } else if (holding !== null && now - lastProgress >= deadlineMs / 2) {
-        // A holder that still works (on a loaded machine, a slow disk) is progress too; a stopped one is not.
-        const mark = holderWorkMark(lock, holding);
-        if (mark !== null && mark !== lastMark) {
-          lastMark = mark;
-          lastProgress = now;
-        }
-      }
-      if (now - lastProgress >= deadlineMs || now - started >= deadlineMs * ABSOLUTE_CAP_FACTOR) {
-        throw lockTimeout(lock, now - started, inspectLock(lock), lockSilentMs());
-      }
+      progress.judge(ahead, holding, Date.now());
       wake.arm();
       if (ahead === null) {
         // At the head: watch first, so that a release between the attempt and the sleep still wakes us.
@@ -228,6 +218,44 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
     wake.close();
     if (!taken) queue.remove(ticket);
     queue.removeIfEmpty();
+  }
+}
+
+/**
+ * The waiter's deadline counts time without progress: the line moving, the lock changing hands,
+ * or (judged from half a deadline on) the same holder still working. It fails with LOCK_TIMEOUT
+ * after a whole deadline without any, or after ABSOLUTE_CAP_FACTOR deadlines in all.
+ */
+class WaitProgress {
+  private lastAhead: string | null | undefined;
+  private lastHolding: string | null | undefined;
+  private lastMark: string | null = null;
+  private lastProgress: number;
+
+  constructor(
+    private readonly lock: string,
+    private readonly started: number,
+    private readonly deadlineMs: number,
+  ) {
+    this.lastProgress = started;
+  }
+
+  judge(ahead: string | null, holding: string | null, now: number): void {
+    if (ahead !== this.lastAhead || holding !== this.lastHolding) {
+      this.lastAhead = ahead;
+      this.lastHolding = holding;
+      this.lastProgress = now;
+    } else if (holding !== null && now - this.lastProgress >= this.deadlineMs / 2) {
+      // A holder that still works (on a loaded machine, a slow disk) is progress too; a stopped one is not.
+      const mark = holderWorkMark(this.lock, holding);
+      if (mark !== null && mark !== this.lastMark) {
+        this.lastMark = mark;
+        this.lastProgress = now;
+      }
+    }
+    if (now - this.lastProgress >= this.deadlineMs || now - this.started >= this.deadlineMs * ABSOLUTE_CAP_FACTOR) {
+      throw lockTimeout(this.lock, now - this.started, inspectLock(this.lock), lockSilentMs());
+    }
   }
 }
 

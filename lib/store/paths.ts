@@ -50,13 +50,24 @@ function accountHome(env: NodeJS.ProcessEnv): string {
     /* no passwd entry */
   }
   if (fromAccount && path.isAbsolute(fromAccount)) return fromAccount;
-  // Windows has no HOME: os.homedir() asks USERPROFILE and the account.
-  const fallback = osModule().homedir();
+  // Windows has no HOME: os.homedir() asks USERPROFILE and the account. It throws where there is
+  // neither HOME nor an account (a container's uid with no passwd entry).
+  let fallback: string | undefined;
+  try {
+    fallback = osModule().homedir();
+  } catch {
+    /* no home at all */
+  }
   if (fallback && path.isAbsolute(fallback)) return fallback;
-  throw new StyxyError('INVALID_ARGUMENT', `Cannot tell your home directory (HOME is ${JSON.stringify(fromEnv ?? '')} and the account has none)`, {
-    details: { variable: 'HOME', value: fromEnv ?? null },
-    suggestions: ['Set STYXY_HOME to an absolute path, e.g. STYXY_HOME=/var/tmp/styxy-$(id -u)'],
-  });
+  // UNSAFE_HOME, the code of every home Styxy cannot use: there is none to use.
+  throw new StyxyError(
+    'UNSAFE_HOME',
+    `Cannot tell where to keep Styxy's files: HOME is ${fromEnv ? JSON.stringify(fromEnv) : 'not set'} and this account has no home directory`,
+    {
+      details: { variable: 'HOME', value: fromEnv ?? null },
+      suggestions: ['Set STYXY_HOME to an absolute path of your own: export STYXY_HOME=/var/tmp/styxy-$(id -u)'],
+    },
+  );
 }
 
 /** Temp files the writer leaves behind when it is killed mid-write: `<file>.tmp-<pid>-<hex>`. */

@@ -25,7 +25,16 @@ export function findDocsPathProblem(paths: StyxyPaths, configured: string): stri
 }
 
 function expandDocsPath(paths: StyxyPaths, configured: string): string {
-  if (configured === '~' || configured.startsWith('~/')) return path.join(osModule().homedir(), configured.slice(1));
+  if (configured === '~' || configured.startsWith('~/')) {
+    let dir: string;
+    try {
+      dir = osModule().homedir();
+    } catch {
+      // No home directory at all: `~` names no place under $STYXY_HOME, and is refused as outside it.
+      dir = path.parse(paths.home).root;
+    }
+    return path.join(dir, configured.slice(1));
+  }
   return path.resolve(paths.home, configured);
 }
 

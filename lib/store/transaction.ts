@@ -32,6 +32,14 @@ export interface TransactionOutcome<T> {
   audit?: AuditInput[];
   /** Runs after everything has been written, still under the lock; a failure there is only a warning. */
   afterCommit?: () => void;
+  /**
+   * Write the state before the config. The config goes first by default, so that the state never
+   * names a type the config does not have yet (a new type). A change that takes a type away
+   * (undo of an auto-allocation) needs the reverse: its allocations leave the state before the
+   * type leaves the config, so that a crash between the two leaves the old config with the new
+   * state, which holds together, and asking again finishes the change.
+   */
+  stateFirst?: boolean;
 }
 
 export interface TransactionOptions {
@@ -108,10 +116,23 @@ function changedState(read: StateRead, outcome: TransactionOutcome<unknown>): St
   return outcome.state !== read.state || read.movedCorruptTo !== undefined ? outcome.state : null;
 }
 
-/** Config first, then state: when the state cannot be written, the config is put back. Returns the config's backup. */
+/**
+ * Config first, then state: when the state cannot be written, the config is put back. With
+ * `stateFirst`, the other way round, the state put back when the config cannot be written.
+ * Returns the config's backup.
+ */
 function writeOutcome(ctx: TransactionContext, lock: LockHandle, read: StateRead, outcome: TransactionOutcome<unknown>): string | null {
   const state = changedState(read, outcome);
   if (state || outcome.userConfig) lock.assertHeld();
+  if (outcome.stateFirst && state && outcome.userConfig) {
+    writeState(ctx.paths, state, read);
+    try {
+      return writeUserConfig(ctx.paths, outcome.userConfig, ctx.now()).backup;
+    } catch (err) {
+      putStateBack(ctx, read);
+      throw err;
+    }
+  }
   const configWrite = outcome.userConfig ? writeUserConfig(ctx.paths, outcome.userConfig, ctx.now()) : null;
   if (!state) return configWrite?.backup ?? null;
   try {
@@ -121,6 +142,19 @@ function writeOutcome(ctx: TransactionContext, lock: LockHandle, read: StateRead
     throw err;
   }
   return configWrite?.backup ?? null;
+}
+
+/**
+ * Writes the state read back, whole: not against the layout read, whose settled file the write
+ * just made may have replaced (a settled file left over is set aside by the next call).
+ */
+function putStateBack(ctx: TransactionContext, read: StateRead): void {
+  try {
+    writeState(ctx.paths, read.state);
+  } catch (undoErr) {
+    // The new state with the old config still holds together (see stateFirst): only the change is half made.
+    ctx.warn(`styxy: state.json could not be put back (${(undoErr as Error).message}); the allocations released stay released`);
+  }
 }
 
 function putConfigBack(ctx: TransactionContext, configWrite: ConfigWrite): void {

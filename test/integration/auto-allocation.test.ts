@@ -225,6 +225,20 @@ describe('rollback: a failure before the commit leaves config, state, docs and b
     expect(box.run(['allocate', '-s', 'jaeger', '--json']).json.autoAllocated).toBe(true);
   });
 
+  test.each(faults.map(([, point]) => point as string))(
+    'undo-auto-allocation --force (its state written first), an I/O error at %s: nothing changed',
+    (point) => {
+      expect(box.run(['allocate', '-s', 'grafana', '--persistent', '-q']).code).toBe(0);
+      expect(box.run(['allocate', '-s', 'dev', '--persistent', '-q']).code).toBe(0);
+      const before = snapshot();
+      const r = box.run(['config', 'undo-auto-allocation', 'grafana', '--force', '--json'], { env: { STYXY_TEST_FAIL_AT: point } });
+      expect([r.code, r.json.error.code]).toEqual([13, 'WRITE_FAILED']);
+      expect(snapshot()).toEqual(before);
+      const again = box.run(['config', 'undo-auto-allocation', 'grafana', '--force', '--json']);
+      expect([again.code, again.json.released.length]).toEqual([0, 1]);
+    },
+  );
+
   test('permission denied while backing up the config (as a non-root user): WRITE_FAILED, nothing changed', () => {
     const asNobody = (args: string[]) =>
       spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args], {

@@ -42,6 +42,63 @@ describe('how a failure is reported comes from the parsed arguments (issue 14 it
   });
 });
 
+describe('--json anywhere means one JSON document, for every usage error', () => {
+  test.each([
+    [['frob', '--json', 'x'], 'frob'],
+    [['frob', 'x', '--json'], 'frob'],
+    [['--json', 'frob'], 'frob'],
+    [['config', 'get', '--json', 'x'], 'config get'],
+    [['config', '--json', 'frob'], 'config frob'],
+    [['config', 'auto-allocation', 'stat', '--json'], 'config auto-allocation stat'],
+  ])('an unknown command or subcommand: styxy %j', (args, command) => {
+    const r = box.run(args);
+    expect(r.code).toBe(2);
+    expect(r.json).toMatchObject({ success: false, error: { code: 'USAGE', details: { command } } });
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toBe('');
+  });
+
+  test.each([
+    [['allocate', '--json', '--bogus']],
+    [['config', 'set', '--json']],
+    [['list', '--format', 'json', '--bogus']],
+    [['release', '--format=json', '--bogus']],
+  ])('any other usage error: styxy %j', (args) => {
+    const r = box.run(args);
+    expect([r.code, r.json?.error?.code, r.stderr]).toEqual([2, 'USAGE', '']);
+  });
+
+  test('a --json after -- belongs to the command run starts: the usage error stays text', () => {
+    const r = box.run(['run', '-s', 'dev', '--bogus', '--', 'node', '--json']);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toMatch(/^styxy: /);
+  });
+});
+
+describe('an unknown command is suggested only what it is a typo of', () => {
+  test.each([
+    ['allocat', 'allocate'],
+    ['lsit', 'list'],
+    ['relase', 'release'],
+    ['Check', 'check'],
+  ])('%s: did you mean %s', (word, meant) => {
+    const r = box.run([word, '--json']);
+    expect(r.json.error.code).toBe('USAGE');
+    expect(r.json.error.suggestions[0]).toBe(`Did you mean: styxy ${meant}`);
+  });
+
+  test.each([['open'], ['frob'], ['start-server'], ['x']])('%s: no guess, only the help', (word) => {
+    const r = box.run([word, '--json']);
+    expect(r.json.error).toEqual({ code: 'USAGE', message: `Unknown command: ${word}`, details: { command: word }, suggestions: ['See: styxy --help'] });
+  });
+
+  test('config get: did you mean config set', () => {
+    const r = box.run(['config', 'get', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('hint: Did you mean: styxy config set');
+  });
+});
+
 describe('styxy run without -- (issue 14 item 14)', () => {
   test('says that the command goes after --', () => {
     const r = box.run(['run', '-s', 'dev', 'node', '-e', '1']);

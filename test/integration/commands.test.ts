@@ -56,6 +56,42 @@ describe('release', () => {
     expect(box.run(['release', '-s', 'dev', '--all', '--json']).json.released).toHaveLength(2);
   });
 
+  test("several lock ids (a batch's STYXY_LOCK_IDS): each released, in one call", () => {
+    const batch = box.run(['allocate', '-s', 'dev', '-s', 'api', '-s', 'database', '--persistent', '--env']);
+    expect(batch.code).toBe(0);
+    const ids = /STYXY_LOCK_IDS='([^']+)'/.exec(batch.stdout)![1]!;
+    const kept = box.run(['allocate', '-s', 'dev', '-n', 'kept', '--persistent', '--json']).json;
+    // As a shell passes $STYXY_LOCK_IDS unquoted: one word each.
+    const r = spawnSync('sh', ['-c', `"$0" release $STYXY_LOCK_IDS --json`, BIN], { env: { ...box.env, STYXY_LOCK_IDS: ids }, cwd: box.cwd, encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const out = JSON.parse(r.stdout);
+    expect(out.released.map((a: { lockId: string }) => a.lockId)).toEqual(ids.split(' '));
+    expect(box.readState().allocations.map((a: { lockId: string }) => a.lockId)).toEqual([kept.lockId]);
+    expect(auditActions(box).filter((a) => a === 'release')).toHaveLength(3);
+  });
+
+  test('several lock ids, some gone: the others are released, then NOT_FOUND names the missing and lists both', () => {
+    const a = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
+    const b = box.run(['allocate', '-s', 'api', '--persistent', '--json']).json;
+    const r = box.run(['release', a.lockId, 'dev-gone-000000', b.lockId, a.lockId, '--json']);
+    expect([r.code, r.json.error.code]).toEqual([8, 'NOT_FOUND']);
+    expect(r.json.error.details.notFound).toEqual(['dev-gone-000000']);
+    expect(r.json.error.details.released.map((x: { lockId: string }) => x.lockId)).toEqual([a.lockId, b.lockId]);
+    expect(box.readState().allocations).toEqual([]);
+    // None there at all: NOT_FOUND, nothing written.
+    const before = fs.readFileSync(path.join(box.home, 'state.json'), 'utf8');
+    const none = box.run(['release', a.lockId, b.lockId, '--json']);
+    expect([none.code, none.json.error.code, none.json.error.details.released]).toEqual([8, 'NOT_FOUND', []]);
+    expect(fs.readFileSync(path.join(box.home, 'state.json'), 'utf8')).toBe(before);
+  });
+
+  test('several lock ids, one of them malformed: INVALID_ARGUMENT, nothing released', () => {
+    const a = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
+    const r = box.run(['release', a.lockId, 'bad;id', '--json']);
+    expect([r.code, r.json.error.code]).toEqual([3, 'INVALID_ARGUMENT']);
+    expect(box.readState().allocations.map((x: { lockId: string }) => x.lockId)).toEqual([a.lockId]);
+  });
+
   test('nothing named, or both a lock id and -s, is INVALID_ARGUMENT', () => {
     expect(box.run(['release', '--json']).json.error.code).toBe('INVALID_ARGUMENT');
     expect(box.run(['release', 'dev-x-1', '-s', 'dev', '--json']).json.error.code).toBe('INVALID_ARGUMENT');

@@ -1,8 +1,9 @@
-import { spawnSync } from 'child_process';
+import { spawnSync, type SpawnSyncOptionsWithStringEncoding, type SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { codeCachePath, commandKey, splitUserCache, userCacheHeader } from '../../lib/boot';
 import { BIN, ROOT, useSandbox } from '../helpers/cli';
+import { asRoot, canMakeUsers, makeScratchUser, type ScratchUser } from '../helpers/users';
 
 // What keeps a one-shot call close to Node's own start-up (#6), held as behaviour rather than
 // timings: the built code cache is taken, a bad one changes nothing, and the everyday commands
@@ -12,21 +13,45 @@ const box = useSandbox();
 
 const DIST = path.join(ROOT, 'dist');
 
-/** What became of the code cache when `dist` is loaded, as lib/boot.ts reports it (`accepted:build`, ...). */
-function cacheFate(dist: string, env: NodeJS.ProcessEnv = box.env): string {
-  const r = spawnSync(
+type Spawn = (command: string, args: string[], options: SpawnSyncOptionsWithStringEncoding) => SpawnSyncReturns<string>;
+
+/**
+ * What became of the code cache when `dist` is loaded, as lib/boot.ts reports it (`accepted:build`,
+ * ...), and with `withRefusal` why a cache was not trusted (`absent:null:root`).
+ */
+function cacheFate(dist: string, env: NodeJS.ProcessEnv = box.env, spawn: Spawn = spawnSync, withRefusal = false): string {
+  const r = spawn(
     process.execPath,
     [
       '-e',
-      `const c = require(${JSON.stringify(path.join(dist, 'boot.js'))}).loadCli(${JSON.stringify(dist)}); process.stdout.write(c.cache + ':' + c.cacheFrom)`,
+      `const c = require(${JSON.stringify(path.join(dist, 'boot.js'))}).loadCli(${JSON.stringify(dist)}); process.stdout.write(c.cache + ':' + c.cacheFrom${withRefusal ? " + ':' + c.refused" : ''})`,
     ],
     {
       encoding: 'utf8',
       env,
+      cwd: box.cwd,
     },
   );
   expect(r.stderr).toBe('');
   return r.stdout;
+}
+
+/**
+ * Who a test of a user's own cache runs as: root reads no user's cache (lib/boot.ts), so when the
+ * suite runs as root, a scratch user (useradd) whose home holds the cache; otherwise the caller,
+ * with a cache directory of the test's own.
+ */
+let scratch: ScratchUser | undefined;
+afterEach(() => {
+  scratch?.remove();
+  scratch = undefined;
+});
+function cacheOwner(): { env: NodeJS.ProcessEnv; xdg: string; spawn: Spawn } {
+  if (!asRoot) return { env: { ...box.env, XDG_CACHE_HOME: path.join(box.dir, 'xdg') }, xdg: path.join(box.dir, 'xdg'), spawn: spawnSync };
+  if (!canMakeUsers) throw new Error('as root, these tests need useradd and setpriv');
+  scratch = makeScratchUser(box.dir, 'sxhd');
+  const xdg = path.join(scratch.home, 'xdg');
+  return { env: { ...box.env, HOME: scratch.home, STYXY_HOME: path.join(scratch.home, 'styxy'), XDG_CACHE_HOME: xdg }, xdg, spawn: scratch.spawn };
 }
 
 /** A copy of bin/ and dist/ to spoil. */
@@ -65,32 +90,32 @@ describe('the code cache', () => {
   test('on a Node the build made no cache for, the first call saves one for this user, which later calls take', () => {
     const install = copyInstall();
     for (const name of fs.readdirSync(install.dist)) if (name.endsWith('.cache')) fs.rmSync(path.join(install.dist, name));
-    const env = { ...box.env, XDG_CACHE_HOME: path.join(box.dir, 'xdg') };
-    const mine = path.join(box.dir, 'xdg', 'styxy', path.basename(codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!));
+    const { env, xdg, spawn } = cacheOwner();
+    const mine = path.join(xdg, 'styxy', path.basename(codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!));
     expect(mine).toContain(`-node${process.versions.node}-${process.arch}.cache`);
-    const first = spawnSync(process.execPath, [install.bin, 'allocate', '-s', 'api', '--json'], { env, cwd: box.cwd, encoding: 'utf8' });
+    const first = spawn(process.execPath, [install.bin, 'allocate', '-s', 'api', '--json'], { env, cwd: box.cwd, encoding: 'utf8' });
     expect([first.status, first.stderr, JSON.parse(first.stdout).port]).toEqual([0, '', 8000]);
     expect(fs.statSync(mine).size).toBeGreaterThan(10_000);
-    expect(cacheFate(install.dist, env)).toBe('accepted:user');
+    expect(cacheFate(install.dist, env, spawn)).toBe('accepted:user');
     // A cache of another build on this Node is replaced, not kept beside it.
     const stale = path.join(path.dirname(mine), `styxy-0123456789abcdef-node${process.versions.node}-${process.arch}.cache`);
     fs.writeFileSync(stale, 'old');
     fs.rmSync(mine);
-    expect(cacheFate(install.dist, env)).toBe('absent:null');
+    expect(cacheFate(install.dist, env, spawn)).toBe('absent:null');
     expect(fs.readdirSync(path.dirname(mine))).toEqual([path.basename(mine)]);
     // A user cache V8 refuses is made again.
     fs.writeFileSync(mine, Buffer.alloc(fs.statSync(mine).size, 0x5a));
-    expect(cacheFate(install.dist, env)).toBe('rejected:user');
-    expect(cacheFate(install.dist, env)).toBe('accepted:user');
+    expect(cacheFate(install.dist, env, spawn)).toBe('rejected:user');
+    expect(cacheFate(install.dist, env, spawn)).toBe('accepted:user');
   });
 
   test("this user's cache learns the commands run: a first list, then allocate adds its code, once", () => {
     const install = copyInstall();
     for (const name of fs.readdirSync(install.dist)) if (name.endsWith('.cache')) fs.rmSync(path.join(install.dist, name));
-    const env = { ...box.env, XDG_CACHE_HOME: path.join(box.dir, 'xdg') };
-    const mine = path.join(box.dir, 'xdg', 'styxy', path.basename(codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!));
+    const { env, xdg, spawn } = cacheOwner();
+    const mine = path.join(xdg, 'styxy', path.basename(codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!));
     const call = (...args: string[]) => {
-      const r = spawnSync(process.execPath, [install.bin, ...args], { env, cwd: box.cwd, encoding: 'utf8' });
+      const r = spawn(process.execPath, [install.bin, ...args], { env, cwd: box.cwd, encoding: 'utf8' });
       if (args[0] !== 'allocat') expect([r.status, r.stderr]).toEqual([0, '']);
       return r;
     };
@@ -109,7 +134,7 @@ describe('the code cache', () => {
     // Saved again (a new file renamed over it), with the code allocate compiled added.
     expect(afterAllocate.inode).not.toBe(afterList.inode);
     expect(afterAllocate.size).toBeGreaterThan(afterList.size);
-    expect(cacheFate(install.dist, env)).toBe('accepted:user');
+    expect(cacheFate(install.dist, env, spawn)).toBe('accepted:user');
     call('allocate', '-s', 'dev', '-q');
     call('list', '--json');
     call('--help');
@@ -181,6 +206,132 @@ describe('the code cache', () => {
   test('a bundle with no build id (an unbannered build) runs without a cache', () => {
     expect(codeCachePath('/d', '"use strict";var a=1;')).toBeNull();
     expect(codeCachePath('/d', '/*styxy-build:00ff*/"use strict";')).toBe(path.join('/d', `styxy-00ff-node${process.versions.node}-${process.arch}.cache`));
+  });
+});
+
+describe('a code cache someone else could have written is never run', () => {
+  // V8 checks a cache against its source's length only: a cache compiled from another bundle of
+  // the same length runs that bundle's code. These plant exactly that, a bundle that writes a
+  // marker file, and show who runs it.
+  const rootTest = canMakeUsers ? test : test.skip;
+  const bundle = fs.readFileSync(path.join(DIST, 'styxy.js'), 'utf8');
+  const cacheName = path.basename(codeCachePath(DIST, bundle)!);
+
+  /** Writes to `file` V8's cache of a bundle as long as dist/styxy.js that writes `uid=<euid>` to `marker`. */
+  function plantAlteredCache(file: string, marker: string): void {
+    const script = `
+      const fs = require('fs'), vm = require('vm');
+      const source = fs.readFileSync(${JSON.stringify(path.join(DIST, 'styxy.js'))}, 'utf8');
+      const code = "require('fs').writeFileSync(" + JSON.stringify(${JSON.stringify(marker)}) + ", 'uid=' + process.geteuid());/*";
+      const altered = code + ' '.repeat(source.length - code.length - 2) + '*/';
+      const wrapped = '(function (exports, require, module, __filename, __dirname) { ' + altered + '\\n});';
+      fs.writeFileSync(${JSON.stringify(file)}, Buffer.concat([Buffer.from('styxy-cache list\\n'), new vm.Script(wrapped).createCachedData()]));
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+  }
+
+  /** A scratch user whose ~/.cache/styxy holds a planted cache for this build; its paths. */
+  function victim() {
+    scratch = makeScratchUser(box.dir, 'sxhd');
+    const user = scratch;
+    const dotCache = path.join(user.home, '.cache');
+    const dir = path.join(dotCache, 'styxy');
+    const file = path.join(dir, cacheName);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // The marker goes where anyone may write it (as /tmp), so that whoever runs the plant leaves it.
+    const marks = path.join(box.dir, 'marks');
+    fs.mkdirSync(marks, { mode: 0o1777 });
+    fs.chmodSync(marks, 0o1777);
+    plantAlteredCache(file, path.join(marks, 'marker'));
+    for (const each of [dotCache, dir, file]) fs.chownSync(each, user.uid, user.gid);
+    fs.chmodSync(file, 0o600);
+    // Its own home for styxy's state, so that only the cache is at stake.
+    const env: NodeJS.ProcessEnv = { ...box.env, HOME: user.home, STYXY_HOME: path.join(user.home, 'styxy') };
+    delete env.XDG_CACHE_HOME;
+    return { user, dotCache, dir, file, env, marker: path.join(marks, 'marker') };
+  }
+
+  rootTest("root (sudo -E: HOME is the user's) runs no cache of the user's, and leaves none in the user's home", () => {
+    const v = victim();
+    // The plant is real: the user who owns it runs it.
+    const own = v.user.spawn(process.execPath, [BIN, 'list', '--json'], { env: v.env, cwd: box.cwd, encoding: 'utf8' });
+    expect(own.status).not.toBe(0);
+    expect(fs.readFileSync(v.marker, 'utf8')).toBe(`uid=${v.user.uid}`);
+    fs.rmSync(v.marker);
+    const planted = fs.readFileSync(v.file);
+    // Root, with the user's HOME, runs the real bundle and not the planted code.
+    const asRootEnv = { ...v.env, STYXY_HOME: path.join(box.dir, 'root-home') };
+    const r = spawnSync(process.execPath, [BIN, 'allocate', '-s', 'dev', '--json'], { env: asRootEnv, cwd: box.cwd, encoding: 'utf8' });
+    expect([r.status, r.stderr, JSON.parse(r.stdout).success]).toEqual([0, '', true]);
+    expect(fs.existsSync(v.marker)).toBe(false);
+    expect(cacheFate(DIST, asRootEnv, spawnSync, true)).toMatch(/^(accepted:build|absent:null):null$/);
+    // A call that compiles everything itself (no build cache) saves nothing in the user's home either.
+    const install = copyInstall();
+    for (const name of fs.readdirSync(install.dist)) if (name.endsWith('.cache')) fs.rmSync(path.join(install.dist, name));
+    const bare = spawnSync(process.execPath, [install.bin, 'list', '--json'], { env: asRootEnv, cwd: box.cwd, encoding: 'utf8' });
+    expect([bare.status, bare.stderr]).toEqual([0, '']);
+    const rootOwned: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of fs.readdirSync(dir)) {
+        const full = path.join(dir, name);
+        const st = fs.lstatSync(full);
+        if (st.uid !== v.user.uid) rootOwned.push(full);
+        if (st.isDirectory()) walk(full);
+      }
+    };
+    walk(v.user.home);
+    expect(rootOwned).toEqual([]);
+    expect(fs.readFileSync(v.file)).toEqual(planted);
+    expect(fs.existsSync(v.marker)).toBe(false);
+  });
+
+  rootTest('a user runs no cache that group or others could write, or that is not theirs; their own, yes', () => {
+    const v = victim();
+    const call = () => v.user.spawn(process.execPath, [BIN, 'list', '--json'], { env: v.env, cwd: box.cwd, encoding: 'utf8' });
+    const refusedFor = (): string => {
+      const r = call();
+      expect([r.status, r.stderr, fs.existsSync(v.marker)]).toEqual([0, '', false]);
+      return cacheFate(DIST, v.env, v.user.spawn, true).split(':')[2]!;
+    };
+    fs.chmodSync(v.dir, 0o770);
+    expect(refusedFor()).toBe('writable');
+    fs.chmodSync(v.dir, 0o700);
+    fs.chmodSync(v.dotCache, 0o757);
+    expect(refusedFor()).toBe('writable');
+    fs.chmodSync(v.dotCache, 0o700);
+    fs.chmodSync(v.file, 0o620);
+    expect(refusedFor()).toBe('writable');
+    fs.chmodSync(v.file, 0o644);
+    fs.chownSync(v.file, 0, 0);
+    expect(refusedFor()).toBe('owner');
+    fs.chownSync(v.dir, 0, 0);
+    fs.chownSync(v.file, v.user.uid, v.user.gid);
+    // A directory owned by root (and by nobody else) can be trusted, as ssh does.
+    fs.chmodSync(v.dir, 0o777);
+    expect(refusedFor()).toBe('writable');
+    // Nothing was saved into a directory it refused.
+    expect(fs.readdirSync(v.dir)).toEqual([cacheName]);
+    fs.chownSync(v.dir, v.user.uid, v.user.gid);
+    fs.chmodSync(v.dir, 0o700);
+    // All in order: the user's own cache is taken (and this one is the planted code).
+    expect(call().status).not.toBe(0);
+    expect(fs.readFileSync(v.marker, 'utf8')).toBe(`uid=${v.user.uid}`);
+  });
+
+  test("the build's cache is taken only if it is the caller's or root's and nobody else can write it", () => {
+    const install = copyInstall();
+    const file = codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!;
+    const env = { ...box.env, XDG_CACHE_HOME: path.join(box.dir, 'xdg') };
+    expect(cacheFate(install.dist, env, spawnSync, true)).toBe('accepted:build:null');
+    fs.chmodSync(file, 0o664);
+    expect(cacheFate(install.dist, env, spawnSync, true)).toBe('absent:null:writable');
+    fs.chmodSync(file, 0o644);
+    if (canMakeUsers) {
+      scratch = makeScratchUser(box.dir, 'sxhd');
+      fs.chownSync(file, scratch.uid, scratch.gid);
+      expect(cacheFate(install.dist, env, spawnSync, true)).toBe('absent:null:owner');
+    }
   });
 });
 

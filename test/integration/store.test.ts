@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { useSandbox } from '../helpers/cli';
+import { BIN, useSandbox } from '../helpers/cli';
 
 const box = useSandbox();
 
@@ -59,6 +59,43 @@ describe('the lock', () => {
     fs.rmSync(lock, { recursive: true });
   });
 
+  /** Plants a holding of Styxy's shape whose record is `record` (empty: what a power cut before its fsync leaves; null: none at all), last changed `ageMs` ago. */
+  function plantUnreadableHolding(record: string | null, ageMs: number): string {
+    box.run(['allocate', '-s', 'dev', '--persistent']);
+    const holding = path.join(box.home, 'state.json.lock', '0123456789abcdef');
+    fs.mkdirSync(holding, { recursive: true });
+    const when = new Date(Date.now() - ageMs);
+    if (record !== null) {
+      fs.writeFileSync(path.join(holding, 'holder'), record);
+      fs.utimesSync(path.join(holding, 'holder'), when, when);
+    }
+    fs.utimesSync(holding, when, when);
+    return holding;
+  }
+
+  test.each([
+    ['empty', ''],
+    ['torn', '{"pid":12'],
+    ['missing', null],
+  ])('a holding whose record is %s and has not changed for a minute (a crash) is taken over: the next call succeeds', (_kind, record) => {
+    const holding = plantUnreadableHolding(record, 60_000);
+    const before = box.readState().allocations;
+    expect(box.run(['doctor', '--json']).json.error.details.checks.find((c: { name: string }) => c.name === 'lock')).toMatchObject({ status: 'fail' });
+    const r = box.run(['allocate', '-s', 'api', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '3000' } });
+    expect([r.code, r.json.success]).toEqual([0, true]);
+    expect(fs.existsSync(holding)).toBe(false);
+    expect(box.readState().allocations).toEqual([...before, expect.objectContaining({ lockId: r.json.lockId })]);
+    expect(fs.readdirSync(box.home).filter((n) => n.startsWith('state.json.lock'))).toEqual([]);
+  });
+
+  test('a holding whose empty record was just written (a holder mid-write) is not taken over', () => {
+    const holding = plantUnreadableHolding('', 0);
+    const before = fs.readFileSync(statePath(), 'utf8');
+    const r = box.run(['allocate', '-s', 'api', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '1000' } });
+    expect([r.code, r.json.error.code]).toEqual([10, 'LOCK_TIMEOUT']);
+    expect(fs.existsSync(path.join(holding, 'holder'))).toBe(true);
+    expect(fs.readFileSync(statePath(), 'utf8')).toBe(before);
+  });
   test('names and ports are checked before the lock is taken', () => {
     box.run(['list']);
     fs.mkdirSync(path.join(box.home, 'state.json.lock'));
@@ -140,6 +177,42 @@ describe('a large state, written from the text it was read from', () => {
 });
 
 describe('unsafe homes', () => {
+  const canSwitch = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+  (canSwitch ? test : test.skip)('no HOME and no passwd entry: UNSAFE_HOME with the STYXY_HOME hint; with STYXY_HOME, every command works', () => {
+    // A uid no account has, as a container's --user gives.
+    let uid = 54321;
+    while (spawnSync('getent', ['passwd', String(uid)]).status === 0) uid++;
+    const asNobody = (args: string[], env: NodeJS.ProcessEnv) => {
+      const r = spawnSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, BIN, ...args], {
+        cwd: box.cwd,
+        env,
+        encoding: 'utf8',
+      });
+      return { code: r.status, stderr: r.stderr, json: JSON.parse(r.stdout || 'null') };
+    };
+    const env: NodeJS.ProcessEnv = { ...box.env };
+    delete env.HOME;
+    delete env.STYXY_HOME;
+    for (const args of [['list'], ['allocate', '-s', 'dev'], ['release', '-s', 'dev'], ['doctor'], ['config', 'show']]) {
+      const r = asNobody([...args, '--json'], env);
+      expect([args, r.code, r.json.error.code]).toEqual([args, 11, 'UNSAFE_HOME']);
+      expect(r.json.error.suggestions.join(' ')).toContain('STYXY_HOME=');
+    }
+    fs.chmodSync(box.dir, 0o755);
+    const parent = path.join(box.dir, 'for-uid');
+    fs.mkdirSync(parent);
+    fs.chownSync(parent, uid, uid);
+    const withHome = { ...env, STYXY_HOME: path.join(parent, 'styxy') };
+    const made = asNobody(['allocate', '-s', 'dev', '--persistent', '--json'], withHome);
+    expect([made.code, made.json.success]).toEqual([0, true]);
+    expect(asNobody(['list', '--json'], withHome).json.allocations.map((a: { lockId: string }) => a.lockId)).toEqual([made.json.lockId]);
+    expect(asNobody(['config', 'set', 'auto-allocation.gap-size', '5', '--json'], withHome).code).toBe(0);
+    expect(asNobody(['allocate', '-s', 'grafana', '--yes', '--json'], withHome).json.autoAllocated).toBe(true);
+    expect(asNobody(['config', 'undo-auto', '--force', '--json'], withHome).code).toBe(0);
+    expect(asNobody(['release', made.json.lockId, '--json'], withHome).code).toBe(0);
+    expect(asNobody(['doctor', '--json'], withHome).code).toBe(0);
+  });
+
   test('a home writable by group or others is refused', () => {
     fs.mkdirSync(box.home, { mode: 0o700 });
     fs.chmodSync(box.home, 0o777);

@@ -3,7 +3,7 @@ import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { printLine } from '../output';
 
 interface ReleaseArgs extends CommonArgs {
-  lockId?: string;
+  lockIds?: string[];
   'service-type'?: string;
   'instance-id'?: string;
   project?: string;
@@ -20,21 +20,24 @@ const options = {
 
 export const releaseCommand: StyxyCommand<ReleaseArgs> = {
   name: 'release',
-  command: 'release [lockId]',
-  describe: 'Release an allocation by lock id, or by service type (and instance id)',
+  command: 'release [lockIds..]',
+  describe: 'Release allocations by lock id, or by service type (and instance id)',
   options,
-  positionals: [{ name: 'lockId', required: false, describe: 'The lock id that allocate printed' }],
+  positionals: [{ name: 'lockIds', required: false, describe: 'The lock ids that allocate printed', variadic: true }],
   builder: (yargs) =>
     declare(yargs, releaseCommand)
       .example('$0 release dev-web-1a2b3c', 'Release by lock id')
+      .example('$0 release $STYXY_LOCK_IDS', 'Release every allocation of a batch (those still there; NOT_FOUND names the rest)')
       .example('$0 release -s api -n backend', "Release this project's api instance 'backend'"),
   handler: async (args) => {
     const { runRelease } = await import('../../app/release');
+    const ids = [...new Set((args.lockIds ?? []).map(String))];
     await present(
       args,
       () =>
         runRelease(context(), {
-          ...(args.lockId !== undefined && { lockId: String(args.lockId) }),
+          ...(ids.length === 1 && { lockId: ids[0] as string }),
+          ...(ids.length > 1 && { lockIds: ids }),
           ...(args['service-type'] !== undefined && { serviceType: args['service-type'] }),
           ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
           ...(args.project !== undefined && { project: args.project }),

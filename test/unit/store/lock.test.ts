@@ -4,6 +4,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../../../lib/store/atomic-write';
 import { acquireLock, inspectLock } from '../../../lib/store/lock';
 import { resolvePaths } from '../../../lib/store/paths';
+import { overrideFs } from '../../../lib/store/fs-seam';
 import { until } from '../../helpers/cli';
 
 let home: string;
@@ -187,4 +188,38 @@ test('a holder whose section spans turns of the event loop keeps its record fres
   const quick = await acquireLock(paths());
   await quick.release();
   expect(timers()).toBe(before);
+});
+
+test('the holder record and its name are fsynced before the holding is renamed onto the lock', async () => {
+  // What a power cut can undo: the record's bytes and its name are on the disk before the rename.
+  const opened = new Map<number, string>();
+  const events: string[] = [];
+  const restore = overrideFs({
+    openSync: ((file: fs.PathLike, flags: number, mode?: number) => {
+      const fd = fs.openSync(file, flags, mode);
+      opened.set(fd, String(file));
+      return fd;
+    }) as typeof fs.openSync,
+    fsyncSync: (fd: number) => {
+      events.push(`fsync ${path.relative(home, opened.get(fd) ?? '?')}`);
+      fs.fsyncSync(fd);
+    },
+    renameSync: (from: fs.PathLike, to: fs.PathLike) => {
+      events.push(`rename ${path.relative(home, String(from)).replace(/-\d+-[0-9a-f]+$/, '-*')} -> ${path.relative(home, String(to))}`);
+      fs.renameSync(from, to);
+    },
+  });
+  try {
+    const lock = await acquireLock(paths());
+    const take = events.indexOf('rename state.json.lock.new-* -> state.json.lock');
+    const nonce = fs.readdirSync(paths().lock)[0] as string;
+    expect(take).toBeGreaterThan(0);
+    expect(events.slice(0, take)).toEqual([
+      `fsync state.json.lock.new-${process.pid}-${nonce}/${nonce}/holder`,
+      `fsync state.json.lock.new-${process.pid}-${nonce}/${nonce}`,
+    ]);
+    await lock.release();
+  } finally {
+    restore();
+  }
 });
