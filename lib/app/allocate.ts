@@ -233,7 +233,7 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
   return {
     serviceType,
     project: input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd),
-    owner: resolveOwner(input.owner, ctx.now()),
+    owner: resolveOwner(input.owner, ctx.now(), ctx.warn),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
   };

@@ -1,8 +1,8 @@
 import type { Allocation, State } from '../core/types';
-import { decideLifetimes, findEndedProcessOwners, ownerPids, type LifetimeResult } from '../core/prune';
+import { decideLifetimes, findEndedProcessOwners, findUnjudgedOwners, foreignNamespaces, ownerPids, type LifetimeResult, type OwnerFacts } from '../core/prune';
 import { trackFreedPorts } from '../core/port-memory';
-import { readListenerProcesses } from '../os/ports';
-import { probeLiveProcesses, readBootId } from '../os/processes';
+import { readListenerProcesses, readListeners } from '../os/ports';
+import { hasProc, isProcOwnNamespace, namespaceNumber, probeLiveProcesses, probeNamespaceProcesses, readBootId, readOwnPidNamespace } from '../os/processes';
 import { writeErr } from '../os/stdio';
 import { resolvePaths } from '../store/paths';
 import { withTransaction, type TransactionCommit, type TransactionContext, type TransactionOptions, type TransactionOutcome } from '../store/transaction';
@@ -28,6 +28,8 @@ export interface LiveView {
   state: State;
   /** The allocations dropped because their owner is gone. */
   pruned: Allocation[];
+  /** The allocations kept whose owner cannot be judged from here (a PID namespace not visible from here). */
+  unjudged: Allocation[];
   /** The state as read, before pruning. */
   stateAsRead: State;
 }
@@ -53,7 +55,7 @@ export async function withLiveState<T>(
       const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
       // What was pruned just now cools like the rest, for the decision of this very call too.
       const liveState = trackFreedPorts(stateAsRead, lifetimes.state, ctx.now(), config.config.port_reuse);
-      const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, stateAsRead });
+      const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, unjudged: lifetimes.unjudged, stateAsRead });
       if (options.write === false) return { result: outcome.result };
       return {
         ...outcome,
@@ -89,10 +91,37 @@ function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): 
  * when something listens there), so a call whose owners all live costs what it did.
  */
 function decideAllocationLifetimes(stateAsRead: State, now: number, graceMs: number): LifetimeResult {
-  const facts = { now, liveProcesses: probeLiveProcesses(ownerPids(stateAsRead)), bootId: readBootId() };
+  const facts = readOwnerFacts(stateAsRead, now);
   const ended = findEndedProcessOwners(stateAsRead, facts);
   const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)));
-  return decideLifetimes(stateAsRead, { ...facts, graceMs, listeners });
+  const unjudged = findUnjudgedOwners(stateAsRead, facts);
+  return decideLifetimes(stateAsRead, { ...facts, graceMs, listeners, ...(unjudged.length > 0 && { served: readServedPorts(unjudged) }) });
+}
+
+/**
+ * What the OS says of the owners of `state`: which of their PIDs live (with start times), this
+ * boot, this call's PID namespace, and what is visible of the other namespaces owners were
+ * recorded in (looked into only when there are such owners). Every judgement of owners (prune,
+ * doctor, and any command that asks whether an owner lives) starts from these facts.
+ */
+export function readOwnerFacts(state: State, now: number): OwnerFacts {
+  // A /proc of another namespace (unshare -p without --mount-proc) tells nothing about these PIDs' namespace.
+  const pidNs = hasProc() && isProcOwnNamespace() ? namespaceNumber(readOwnPidNamespace()) : null;
+  const foreign = foreignNamespaces(state, pidNs);
+  return {
+    now,
+    liveProcesses: probeLiveProcesses(ownerPids(state)),
+    bootId: readBootId(),
+    pidNs,
+    ...(foreign.size > 0 && pidNs !== null && { namespaces: probeNamespaceProcesses(foreign) }),
+  };
+}
+
+/** The ports of `allocations` that something listens on as seen from here (this network namespace), or null where that cannot be read. */
+function readServedPorts(allocations: readonly Allocation[]): Set<number> | null {
+  const ports = new Set(allocations.map((a) => a.port));
+  const listeners = readListeners();
+  return listeners === null ? null : new Set(listeners.filter((l) => ports.has(l.port)).map((l) => l.port));
 }
 
 function lifetimeEvents(lifetimes: LifetimeResult): AuditInput[] {

@@ -212,6 +212,29 @@ function checkLeftovers({ leftovers, paths }: DoctorFacts): DoctorCheck[] {
   return ok('leftovers', 'no temp files');
 }
 
+/**
+ * Records that failed their shape: those the next call will set aside (still in the state), and
+ * the files that hold those set aside before. Every other allocation was kept; these are the
+ * user's to look at, and Styxy never removes them.
+ */
+function checkRejectedRecords({ leftovers, state, paths }: DoctorFacts): DoctorCheck[] {
+  const pending = state.ok && state.value.kind === 'ok' ? (state.value.rejected?.length ?? 0) + (state.value.settled?.rejected ?? 0) : 0;
+  const files = leftovers?.ok ? leftovers.value.rejected : [];
+  if (pending === 0 && files.length === 0) return [];
+  const parts = [
+    ...(pending > 0 ? [`${pending} record(s) in the state fail the state schema; the next styxy call sets them aside and keeps every other allocation`] : []),
+    ...(files.length > 0 ? [`records set aside as unreadable, kept for inspection: ${listOf(files.map((n) => path.join(paths.home, n)))}`] : []),
+  ];
+  return [
+    {
+      name: 'rejected records',
+      status: 'warn',
+      message: parts.join('; '),
+      remedy: `Each file names why its records were refused; put one back by hand (fixed) or remove the file when done: rm ${paths.home}/state.rejected-*.json`,
+    },
+  ];
+}
+
 /** Free space below which the next write cannot be trusted to fit, whatever the files' sizes. */
 const MIN_FREE_BYTES = 64 * 1024;
 
@@ -270,6 +293,15 @@ function checkAllocations({ allocations }: DoctorFacts): DoctorCheck[] {
       remedy: 'They go when the reservation grace is over (styxy config set lifetime.reservation-grace-seconds N)',
     });
   }
+  if (review.unjudged.length > 0) {
+    checks.push({
+      name: 'unjudged owners',
+      status: 'info',
+      message: `${review.unjudged.length} allocation(s) whose owner cannot be judged from here: ${listOf(review.unjudged.map((a) => `${label(a)}: ${describeUnjudged(a)}`))}`,
+      remedy:
+        'Kept while their port is served or for 24 h since allocated; a styxy call in that namespace (or on the host) judges them; free one with: styxy release <lock id>',
+    });
+  }
   if (listeners && review.unlistened.length > 0) {
     checks.push({
       name: 'unused ports',
@@ -291,6 +323,8 @@ function checkAllocations({ allocations }: DoctorFacts): DoctorCheck[] {
 }
 
 /** Only an allocation owned by a process can have a foreign listener. */
+const describeUnjudged = (a: Allocation): string => `cannot judge: owner in PID namespace ${a.owner.kind === 'process' ? a.owner.pidNs : '?'}`;
+
 const ownerPid = (a: Allocation): number | undefined => (a.owner.kind === 'process' ? a.owner.pid : undefined);
 
 /** The checks, in the order doctor reports them. */
@@ -302,6 +336,7 @@ export const DOCTOR_CHECKS: readonly NamedCheck[] = [
   { name: 'state', check: checkState },
   { name: 'lock', check: checkLock },
   { name: 'leftovers', check: checkLeftovers },
+  { name: 'rejected records', check: checkRejectedRecords },
   { name: 'disk', check: checkDisk },
   { name: 'allocations', check: checkAllocations },
 ];

@@ -1,15 +1,15 @@
 import path = require('path');
 import { StyxyError } from '../errors';
-import { ownerPids } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, readListeners } from '../os/ports';
-import { probeLiveProcesses, readBootId, readProcessStat } from '../os/processes';
+import { readProcessStat } from '../os/processes';
 import { checkFileSafety, checkHomeSafety } from '../store/home';
 import { homeExists, isWritableDir, readDiskSpace, readHomeLeftovers, readRootOwnership } from '../store/home-inspection';
 import { loadConfig } from '../store/config-files';
 import { inspectLock } from '../store/lock';
 import { inspectStateFile, settledFilesIn, type StateFileContent } from '../store/state-file';
 import type { TransactionContext } from '../store/transaction';
+import { readOwnerFacts } from './context';
 import { judgeFacts, type AllocationFacts, type DoctorCheck, type DoctorFacts, type Fact } from './doctor-checks';
 
 export type { CheckStatus, DoctorCheck } from './doctor-checks';
@@ -79,7 +79,7 @@ function recordedAllocations(state: Fact<StateFileContent>): Allocation[] {
 
 /** Which owners live, who listens on the allocated ports, and those listeners' ancestors. */
 function readAllocationFacts(allocations: Allocation[], now: number): AllocationFacts {
-  const liveProcesses = probeLiveProcesses(ownerPids({ version: 1, allocations }));
+  const owners = readOwnerFacts({ version: 1, allocations }, now);
   const listeners = readListeners();
   const allocated = new Set(allocations.map((a) => a.port));
   const onAllocated = (listeners ?? []).filter((l) => allocated.has(l.port));
@@ -87,7 +87,7 @@ function readAllocationFacts(allocations: Allocation[], now: number): Allocation
   const pids = new Set(onAllocated.flatMap((l) => (l.pid === undefined ? [] : [l.pid])));
   return {
     allocations,
-    owners: { now, liveProcesses, bootId: readBootId() },
+    owners,
     listeners,
     ancestry: new Map([...pids].map((pid) => [pid, ancestry(pid)])),
   };

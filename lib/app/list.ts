@@ -8,6 +8,8 @@ import { withLiveState } from './context';
 
 export interface ListedAllocation extends Allocation {
   singleInstance: boolean;
+  /** Present when its owner cannot be judged from here: "cannot judge: owner in PID namespace N". */
+  ownerNote?: string;
 }
 
 export interface ListResult {
@@ -24,11 +26,15 @@ export async function runList(ctx: TransactionContext, input: { serviceType?: st
   }
   const { result } = await withLiveState<ListResult>(
     ctx,
-    ({ config, state, pruned }) => {
+    ({ config, state, pruned, unjudged }) => {
+      const notes = new Map(unjudged.map((a) => [a.lockId, `cannot judge: owner in PID namespace ${a.owner.kind === 'process' ? a.owner.pidNs : '?'}`]));
       const allocations = state.allocations
         .filter((a) => input.serviceType === undefined || a.serviceType === input.serviceType)
         .sort((a, b) => a.port - b.port)
-        .map((a) => ({ ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)) }));
+        .map((a) => {
+          const note = notes.get(a.lockId);
+          return { ...a, singleInstance: isSingleInstance(ownValue(config.config.service_types, a.serviceType)), ...(note && { ownerNote: note }) };
+        });
       return { result: { success: true, allocations, pruned: pruned.length } };
     },
     { configOptional: true },

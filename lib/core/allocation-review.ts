@@ -1,4 +1,4 @@
-import { isOwnerLive, type OwnerFacts } from './prune';
+import { isForeignOwner, judgeOwner, type OwnerFacts } from './prune';
 import type { Allocation } from './types';
 
 /** A listening socket, with the process that holds it where it could be found. */
@@ -20,6 +20,8 @@ export interface AllocationReview {
   reserved: Allocation[];
   /** Live allocations whose port nobody listens on (a server not started yet, or gone). */
   unlistened: Allocation[];
+  /** Owners that cannot be judged from here (recorded in a PID namespace not visible from here): kept while their port is served, or for a bounded time. */
+  unjudged: Allocation[];
   /** Live allocations whose port is listened on by a process that is neither the owner nor one of its descendants. */
   foreign: ForeignListener[];
 }
@@ -37,14 +39,20 @@ export function reviewAllocations(
 ): AllocationReview {
   const byPort = new Map<number, ListenerFact[]>();
   for (const l of listeners) byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
-  const review: AllocationReview = { ended: [], reserved: [], unlistened: [], foreign: [] };
+  const review: AllocationReview = { ended: [], reserved: [], unlistened: [], unjudged: [], foreign: [] };
   for (const allocation of allocations) {
     if (allocation.owner.kind === 'process' && allocation.owner.reservedUntil !== undefined && Date.parse(allocation.owner.reservedUntil) > facts.now) {
       review.reserved.push(allocation);
       continue;
     }
-    if (!isOwnerLive(allocation.owner, facts)) {
+    const verdict = judgeOwner(allocation.owner, facts);
+    if (verdict === 'ended') {
       review.ended.push(allocation);
+      continue;
+    }
+    if (verdict === 'unjudged') {
+      // Its PID means another process here: neither its liveness nor its listener can be told.
+      review.unjudged.push(allocation);
       continue;
     }
     const onPort = byPort.get(allocation.port) ?? [];
@@ -53,7 +61,8 @@ export function reviewAllocations(
       continue;
     }
     const owner = allocation.owner;
-    if (owner.kind !== 'process') continue;
+    // An owner of another namespace has another PID here than the one recorded: no listener can be told its own.
+    if (owner.kind !== 'process' || isForeignOwner(owner, facts)) continue;
     const stranger = onPort.find((l) => l.pid !== undefined && !ancestry(l.pid).includes(owner.pid));
     if (stranger) review.foreign.push({ allocation, listener: stranger as ListenerFact & { pid: number } });
   }

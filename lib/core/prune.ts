@@ -9,6 +9,39 @@ export interface OwnerFacts {
   liveProcesses: ReadonlyMap<number, string | null>;
   /** This boot's id (see ProcessOwner.bootId), or null/absent where it cannot be read. */
   bootId?: string | null;
+  /**
+   * The caller's PID namespace (an inode number, as ProcessOwner.pidNs), null where it cannot be
+   * read. An owner recorded in another namespace is judged through `namespaces`, never by its PID.
+   */
+  pidNs?: string | null;
+  /** What the caller sees of the other namespaces its owners were recorded in. */
+  namespaces?: NamespaceView;
+}
+
+/** The host's initial PID namespace (the kernel's PROC_PID_INIT_INO): every process on the machine is visible from it. */
+export const INITIAL_PID_NAMESPACE = '4026531836';
+
+/**
+ * What a caller sees of other PID namespaces. A namespace is visible whole or not at all: a
+ * parent namespace sees every process of its children (under PIDs of its own), a child sees
+ * nothing of its parent or of a sibling.
+ */
+export interface NamespaceView {
+  /** Namespaces of which a process is visible from here: an owner recorded there and not among `live` has ended. */
+  seen: ReadonlySet<string>;
+  /** The processes visible from here in those namespaces, as `<ns>:<PID inside it>` → start time. */
+  live: ReadonlyMap<string, string | null>;
+}
+
+/**
+ * What the caller can tell of an owner: alive, ended, or nothing (a process in a PID namespace it
+ * cannot see: its parent's, a sibling container's).
+ */
+export type OwnerVerdict = 'live' | 'ended' | 'unjudged';
+
+/** Whether `owner` was recorded in another PID namespace than the caller's (an owner recorded without one is taken as the caller's). */
+export function isForeignOwner(owner: Owner, facts: Pick<OwnerFacts, 'pidNs'>): owner is ProcessOwner & { pidNs: string } {
+  return owner.kind === 'process' && owner.pidNs !== undefined && owner.pidNs !== facts.pidNs;
 }
 
 /**
@@ -30,19 +63,63 @@ export function isSameBoot(recorded: string | undefined, current: string | null 
  * or forever when persistent. Age alone never kills it.
  */
 export function isOwnerLive(owner: Owner, facts: OwnerFacts): boolean {
+  return judgeOwner(owner, facts) !== 'ended';
+}
+
+/**
+ * The verdict on an owner. One recorded in another PID namespace is alive when its PID there,
+ * with its start time, is visible from here; ended when that namespace is visible from here (or
+ * the caller is in the initial namespace, which sees every one) and it is not among its
+ * processes; else it cannot be judged from here.
+ */
+export function judgeOwner(owner: Owner, facts: OwnerFacts): OwnerVerdict {
   switch (owner.kind) {
     case 'persistent':
-      return true;
+      return 'live';
     case 'lease':
-      return Date.parse(owner.expiresAt) > facts.now;
+      return Date.parse(owner.expiresAt) > facts.now ? 'live' : 'ended';
     case 'process': {
-      if (!isSameBoot(owner.bootId, facts.bootId)) return false;
-      if (!facts.liveProcesses.has(owner.pid)) return false;
-      const actual = facts.liveProcesses.get(owner.pid) ?? null;
-      return owner.startTime === null || actual === null || actual === owner.startTime;
+      if (!isSameBoot(owner.bootId, facts.bootId)) return 'ended';
+      if (isForeignOwner(owner, facts)) return judgeForeignOwner(owner, facts);
+      return isProcessLive(owner, facts) ? 'live' : 'ended';
     }
   }
 }
+
+function judgeForeignOwner(owner: ProcessOwner & { pidNs: string }, facts: OwnerFacts): OwnerVerdict {
+  const view = facts.namespaces;
+  const key = `${owner.pidNs}:${owner.pid}`;
+  if (view?.live.has(key)) {
+    const actual = view.live.get(key) ?? null;
+    if (owner.startTime === null || actual === null || actual === owner.startTime) return 'live';
+    return 'ended';
+  }
+  const visible = facts.pidNs === INITIAL_PID_NAMESPACE || view?.seen.has(owner.pidNs) === true;
+  return visible && view !== undefined ? 'ended' : 'unjudged';
+}
+
+function isProcessLive(owner: ProcessOwner, facts: OwnerFacts): boolean {
+  if (!facts.liveProcesses.has(owner.pid)) return false;
+  const actual = facts.liveProcesses.get(owner.pid) ?? null;
+  return owner.startTime === null || actual === null || actual === owner.startTime;
+}
+
+/** The PID namespaces other than the caller's that owners were recorded in: those a prune must look into. */
+export function foreignNamespaces(state: State, pidNs: string | null): Set<string> {
+  const namespaces = new Set<string>();
+  for (const allocation of state.allocations) {
+    const owner = allocation.owner;
+    if (owner.kind === 'process' && owner.pidNs !== undefined && owner.pidNs !== pidNs) namespaces.add(owner.pidNs);
+  }
+  return namespaces;
+}
+
+/**
+ * How long an owner that cannot be judged from here (see judgeOwner) is kept while nothing
+ * listens on its port as seen from here, counted from when it was allocated or taken over. A
+ * call that can judge it (its own namespace, the host) decides sooner, and `release` frees it.
+ */
+export const UNJUDGED_KEEP_MS = 24 * 60 * 60 * 1000;
 
 /** The PIDs whose liveness a prune needs to know. */
 export function ownerPids(state: State): number[] {
@@ -93,10 +170,15 @@ export interface LifetimeFacts extends OwnerFacts {
    * findEndedProcessOwners), or null where they cannot be read.
    */
   listeners: readonly ListenerProcess[] | null;
+  /**
+   * The ports listened on as seen from here (whoever holds them), among those of owners that
+   * cannot be judged; null where they cannot be read. Absent when there are no such owners.
+   */
+  served?: ReadonlySet<number> | null;
 }
 
 /** Why an allocation was dropped. */
-export type PruneReason = 'owner gone' | 'lease expired' | 'reservation over';
+export type PruneReason = 'owner gone' | 'lease expired' | 'reservation over' | 'owner not judged for too long';
 
 export interface LifetimeResult extends PruneResult {
   /** Why each pruned allocation went, by lock id. */
@@ -105,6 +187,8 @@ export interface LifetimeResult extends PruneResult {
   adopted: { from: Allocation; to: Allocation }[];
   /** Allocations newly reserved: their detected owner ended with nothing listening. */
   reserved: Allocation[];
+  /** Allocations kept whose owner cannot be judged from here (in a PID namespace not visible from here). */
+  unjudged: Allocation[];
 }
 
 /**
@@ -119,6 +203,22 @@ export const ADOPTION_SLACK_MS = 1000;
  */
 export function findEndedProcessOwners(state: State, facts: OwnerFacts): Allocation[] {
   return state.allocations.filter((a) => a.owner.kind === 'process' && !isOwnerLive(a.owner, facts));
+}
+
+/** The allocations whose owner cannot be judged from here: for them the OS is asked whether their port is served. */
+export function findUnjudgedOwners(state: State, facts: OwnerFacts): Allocation[] {
+  return state.allocations.filter((a) => isForeignOwner(a.owner, facts) && judgeOwner(a.owner, facts) === 'unjudged');
+}
+
+/**
+ * An owner that cannot be judged: kept while a reservation it already has lasts, while its port
+ * is served as seen from here, or for UNJUDGED_KEEP_MS since it was allocated or taken over.
+ */
+function keepsUnjudged(allocation: Allocation, owner: ProcessOwner, facts: LifetimeFacts): PruneReason | null {
+  if (owner.reservedUntil !== undefined) return Date.parse(owner.reservedUntil) > facts.now ? null : 'reservation over';
+  if (facts.served?.has(allocation.port)) return null;
+  const since = Date.parse(owner.adoptedAt ?? allocation.allocatedAt);
+  return Number.isFinite(since) && facts.now - since >= UNJUDGED_KEEP_MS ? 'owner not judged for too long' : null;
 }
 
 /**
@@ -139,6 +239,7 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
   const reasons = new Map<string, PruneReason>();
   const adopted: { from: Allocation; to: Allocation }[] = [];
   const reserved: Allocation[] = [];
+  const unjudged: Allocation[] = [];
   let changed = false;
   const drop = (a: Allocation, reason: PruneReason) => {
     pruned.push(a);
@@ -149,7 +250,19 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
   for (let i = 0; i < allocations.length; i++) {
     const allocation = allocations[i] as Allocation;
     const owner = allocation.owner;
-    if (isOwnerLive(owner, facts)) {
+    const verdict = judgeOwner(owner, facts);
+    if (verdict === 'unjudged') {
+      const reason = keepsUnjudged(allocation, owner as ProcessOwner, facts);
+      if (reason === null) {
+        unjudged.push(allocation);
+        kept?.push(allocation);
+        continue;
+      }
+      kept ??= allocations.slice(0, i);
+      drop(allocation, reason);
+      continue;
+    }
+    if (verdict === 'live') {
       kept?.push(allocation);
       continue;
     }
@@ -183,7 +296,7 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
     }
     drop(allocation, 'owner gone');
   }
-  return { state: changed ? { ...state, allocations: kept ?? [] } : state, pruned, reasons, adopted, reserved };
+  return { state: changed ? { ...state, allocations: kept ?? [] } : state, pruned, reasons, adopted, reserved, unjudged };
 }
 
 /** The process that takes an allocation over: the first-started listener on its port that started after it. */
@@ -205,6 +318,7 @@ function adoptedOwner(heir: ListenerProcess, facts: LifetimeFacts): ProcessOwner
     startTime: heir.startTime,
     ...(heir.command && { command: heir.command.slice(0, 300) }),
     ...(facts.bootId && { bootId: facts.bootId }),
+    ...(facts.pidNs && { pidNs: facts.pidNs }),
     adoptedAt: isoTime(facts.now),
   };
 }

@@ -149,6 +149,102 @@ export function readStartedAt(startTime: string | null, now = Date.now()): numbe
   return Math.round(now - uptimeS * 1000 + Number(startTime) * 10);
 }
 
+let ownNamespace: string | null | undefined;
+
+/**
+ * This process's PID namespace as the kernel names it (`readlink /proc/self/ns/pid`, e.g.
+ * `pid:[4026531836]`), or null without /proc. Read once per process. PIDs mean the same process
+ * only within one namespace: the lock's holder record and an owner both carry it.
+ */
+export function readOwnPidNamespace(): string | null {
+  if (ownNamespace === undefined) ownNamespace = readPidNamespaceLink('self');
+  return ownNamespace;
+}
+
+/** `/proc/PID/ns/pid`'s target, or null when it cannot be read (no /proc, gone, another user's without the right to look). */
+export function readPidNamespaceLink(pid: number | 'self'): string | null {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return null;
+  }
+}
+
+/** The inode number in a namespace link (`pid:[4026531836]` → `4026531836`), the form an owner records. */
+export function namespaceNumber(link: string | null): string | null {
+  const m = link === null ? null : /^pid:\[(\d+)\]$/.exec(link);
+  return m ? (m[1] as string) : null;
+}
+
+/**
+ * Whether /proc shows this process's own PID namespace. `unshare -p` without `--mount-proc`
+ * leaves the parent namespace's /proc mounted: its PIDs are then not the ones this process
+ * knows (process.pid, process.ppid), and nothing read there about a PID can be trusted.
+ */
+export function isProcOwnNamespace(): boolean {
+  return readProcSelfPid() === process.pid;
+}
+
+/** This process's PID as /proc numbers it (`readlink /proc/self`), or null without /proc. */
+function readProcSelfPid(): number | null {
+  try {
+    const pid = Number(fs.readlinkSync('/proc/self'));
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The processes visible here that live in PID namespace `ns` (an inode number), by their PID
+ * inside it (the last NSpid in /proc/PID/status), with their start time; and whether that
+ * namespace can be seen from here at all. A namespace is seen whole or not at all (a parent
+ * namespace sees all of its children's processes), so one of its processes found here means
+ * its owner that is not among them has ended. A process whose namespace link cannot be read
+ * (another user's) is taken as in `ns` when its PID there matches: never a live owner missed.
+ */
+export function probeNamespaceProcesses(namespaces: ReadonlySet<string>): { seen: Set<string>; live: Map<string, string | null> } {
+  const seen = new Set<string>();
+  const live = new Map<string, string | null>();
+  if (namespaces.size === 0 || !hasProc()) return { seen, live };
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return { seen, live };
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const ns = namespaceNumber(readPidNamespaceLink(pid));
+    if (ns !== null && !namespaces.has(ns)) continue;
+    const inner = readInnerPid(pid);
+    const stat = inner === null ? null : readProcessStat(pid);
+    if (inner === null || !stat || isDeadState(stat.state)) continue;
+    if (ns !== null) {
+      seen.add(ns);
+      live.set(`${ns}:${inner}`, stat.startTime);
+    } else {
+      for (const candidate of namespaces) if (!live.has(`${candidate}:${inner}`)) live.set(`${candidate}:${inner}`, stat.startTime);
+    }
+  }
+  return { seen, live };
+}
+
+/** A process's PID inside its own namespace: the last field of NSpid in /proc/PID/status. */
+function readInnerPid(pid: number): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^NSpid:\s*([\d\s]+)$/m.exec(text);
+  if (!m) return null;
+  const last = (m[1] as string).trim().split(/\s+/).pop();
+  return last === undefined ? null : Number(last);
+}
+
 /** The process that owns an allocation made by this invocation. */
 export interface Invoker {
   pid: number;
@@ -160,12 +256,18 @@ export interface Invoker {
  * Finds the process that asked for styxy: starting from the parent, it passes over every process
  * that exists only to run styxy (lib/core/wrappers.ts says which and why): transient subshells,
  * npm/npx/pnpm/yarn, a shell whose `-c` script is that one command, timeout/flock/nice/nohup/
- * env/stdbuf/time/xargs, and direnv with the bash it evaluates `.envrc` in.
+ * env/stdbuf/time/xargs, and direnv with the bash it evaluates `.envrc` in. Null when the
+ * parent cannot be identified from here: the owner is then never PID 0 (lib/app/owner.ts).
  */
-export function detectInvoker(): Invoker {
+export function detectInvoker(): Invoker | null {
   let pid = process.ppid;
+  // PID 0: the parent is outside this PID namespace (PID 1 of a container, `docker exec`).
+  if (pid < 1) return null;
   if (!hasProc()) return invokerFromPs(pid, isWrapperOf) ?? { pid, startTime: readStartTime(pid) ?? null, command: '' };
+  // A /proc of another namespace shows other processes under these PIDs.
+  if (!isProcOwnNamespace()) return null;
   let stat = readProcessStat(pid);
+  if (!stat || isDeadState(stat.state)) return null;
   let argv = readArgv(pid);
   for (let hops = 0; hops < 16 && stat && argv && stat.ppid > 1; hops++) {
     const parentArgv = readArgv(stat.ppid);

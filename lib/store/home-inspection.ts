@@ -2,7 +2,7 @@ import fs = require('fs');
 import path = require('path');
 import { seam } from './fs-seam';
 import { isDeadLockLeftover } from './lock';
-import { TEMP_FILE_PATTERN } from './paths';
+import { REJECTED_FILE_PATTERN, TEMP_FILE_PATTERN } from './paths';
 
 /*
  * What `styxy doctor` reads of the home and of the filesystem under it, each a plain fact and
@@ -64,6 +64,8 @@ export interface HomeLeftovers {
   temps: string[];
   /** State files moved aside as unusable, kept for the user to look at. */
   corrupt: string[];
+  /** Records that failed their shape, set aside one by one (state.rejected-<time>.json), kept for the user to look at. */
+  rejected: string[];
 }
 
 export function readHomeLeftovers(home: string): HomeLeftovers {
@@ -71,6 +73,7 @@ export function readHomeLeftovers(home: string): HomeLeftovers {
   return {
     temps: names.filter((n) => TEMP_FILE_PATTERN.test(n) || isDeadLockLeftover(n)),
     corrupt: names.filter((n) => n.startsWith('state.json.corrupt-') || /^state\.settled-[0-9a-f]{16}\.json\.(corrupt|orphan)-/.test(n)),
+    rejected: names.filter((n) => REJECTED_FILE_PATTERN.test(n)).sort(),
   };
 }
 

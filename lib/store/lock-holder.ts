@@ -1,6 +1,5 @@
-import fs = require('fs');
 import { hostName } from '../os/identity';
-import { describeProcess, isDeadState, readProcessStat, readStartTime, readStatFields } from '../os/processes';
+import { describeProcess, isDeadState, readOwnPidNamespace, readProcessStat, readStartTime, readStatFields } from '../os/processes';
 import { isoTime } from '../core/time';
 
 /**
@@ -20,24 +19,12 @@ export interface HolderRecord {
 
 export type Liveness = 'alive' | 'dead' | 'unknown';
 
-let ownNamespace: string | null | undefined;
-export function pidNamespace(): string | null {
-  if (ownNamespace === undefined) {
-    try {
-      ownNamespace = fs.readlinkSync('/proc/self/ns/pid');
-    } catch {
-      ownNamespace = null;
-    }
-  }
-  return ownNamespace;
-}
-
 /** This process's record, for a holding named `nonce`. */
 export function ownHolderRecord(nonce: string): HolderRecord {
   return {
     pid: process.pid,
     startTime: readStartTime(process.pid) ?? null,
-    ns: pidNamespace(),
+    ns: readOwnPidNamespace(),
     host: hostName(),
     nonce,
     since: isoTime(Date.now()),
@@ -61,7 +48,7 @@ export function parseHolderRecord(text: string): HolderRecord | null {
  * a PID that is gone, a zombie, or a PID now worn by a process with another start time is dead.
  */
 export function processLiveness(who: { pid: number; startTime?: string | null; ns: string | null; host: string }): Liveness {
-  const ns = pidNamespace();
+  const ns = readOwnPidNamespace();
   if (ns === null || who.ns !== ns || who.host !== hostName()) return 'unknown';
   const stat = readProcessStat(who.pid);
   if (!stat || isDeadState(stat.state)) return 'dead';

@@ -72,3 +72,6 @@ function accountHome(env: NodeJS.ProcessEnv): string {
 
 /** Temp files the writer leaves behind when it is killed mid-write: `<file>.tmp-<pid>-<hex>`. */
 export const TEMP_FILE_PATTERN = /\.tmp-\d+-[0-9a-f]+$/;
+
+/** Where records that fail their shape are kept: `state.rejected-<time>.json`, never removed by Styxy. */
+export const REJECTED_FILE_PATTERN = /^state\.rejected-[0-9TZ-]+(-\d+)?\.json$/;

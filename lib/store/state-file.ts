@@ -26,6 +26,27 @@ export interface StateRead {
   settled?: SettledRead;
   /** Set when the settled file could not be used: why, and where it was moved (when it was there). */
   settledProblem?: { reason: string; movedTo?: string };
+  /** Records that failed their shape, set aside on their own (the rest were kept): where, and why. */
+  setAside?: SetAside[];
+}
+
+/** Records of one file set aside into a file beside the state. */
+export interface SetAside {
+  /** The file they were read from (state.json, or a settled file). */
+  from: string;
+  /** The file that now holds them (a base name in the home). */
+  file: string;
+  count: number;
+  /** Why the first of them was refused ("/allocations/1/owner/pid: must be >= 1"). */
+  reason: string;
+}
+
+/** A record that failed its shape: which list of which file held it, why, and the record as read. */
+export interface RejectedRecord {
+  list: 'allocations' | 'recentlyFreed';
+  index: number;
+  reason: string;
+  record: unknown;
 }
 
 /**
@@ -45,7 +66,7 @@ export const STATE_VERSION = 2;
 /** What state.json holds, without moving anything. */
 export type StateFileContent =
   | { kind: 'missing' }
-  | { kind: 'ok'; state: State; source?: StateSource; settled?: SettledFileFacts }
+  | { kind: 'ok'; state: State; source?: StateSource; settled?: SettledFileFacts; rejected?: RejectedRecord[] }
   | { kind: 'unusable'; reason: string }
   /** Written by a newer Styxy: neither read nor written over. */
   | { kind: 'too-new'; version: number };
@@ -60,6 +81,8 @@ export interface SettledFileFacts {
   mismatch?: string;
   /** Missing, but a copy set aside as unreferenced is there, which the next call puts back. */
   restorable?: string;
+  /** Its records that fail their shape: the next call sets them aside and keeps the rest. */
+  rejected?: number;
 }
 
 /**
@@ -74,8 +97,13 @@ export function inspectStateFile(paths: StyxyPaths, options: { whole?: boolean }
     const ref = content.state.settled;
     const found = readSettledFile(path.join(paths.home, ref.file), ref);
     if ('allocations' in found) {
-      const facts = { file: ref.file, count: found.allocations.length, ...(found.mismatch && { mismatch: found.mismatch }) };
-      return { kind: 'ok', state: withSettled(content.state, found.allocations), settled: facts };
+      const facts = {
+        file: ref.file,
+        count: found.allocations.length,
+        ...(found.mismatch && { mismatch: found.mismatch }),
+        ...(found.rejected && { rejected: found.rejected.length }),
+      };
+      return { ...content, state: withSettled(content.state, found.allocations), settled: facts };
     }
     if (found.present || attempt > 0) {
       const copy = found.present ? null : setAsideCopy(paths, ref.file);
@@ -108,7 +136,64 @@ function inspectStateText(paths: StyxyPaths): StateFileContent {
   if (isSurelyValidState(data)) return { kind: 'ok', state: data as State, source: { text, allocations: (data as State).allocations.slice() } };
   const problems = validateStateShape(data);
   if (problems.length === 0) return { kind: 'ok', state: data as State };
-  return { kind: 'unusable', reason: `it does not match the state schema (${problems[0]?.instancePath || '/'}: ${problems[0]?.message})` };
+  const split = splitRejected(data);
+  if (split) return { kind: 'ok', state: split.state, rejected: split.rejected };
+  return { kind: 'unusable', reason: `it does not match the state schema (${describeProblem(problems[0])})` };
+}
+
+const describeProblem = (problem: { instancePath?: string; message?: string } | undefined): string => `${problem?.instancePath || '/'}: ${problem?.message}`;
+
+/**
+ * A state whose only faults are in some of its records: those records, and the state without
+ * them. Null when the state itself (its version, its lists, its summary) is at fault. Each
+ * record is checked on its own, by the very check the reader makes of a whole state.
+ */
+export function splitRejected(data: unknown): { state: State; rejected: RejectedRecord[] } | null {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return null;
+  const whole = data as Record<string, unknown>;
+  const allocations = whole.allocations;
+  const freed = whole.recentlyFreed;
+  if (!Array.isArray(allocations)) return null;
+  const shell = { ...whole, allocations: [], ...(Array.isArray(freed) && { recentlyFreed: [] }) };
+  if (validateStateShape(shell).length > 0) return null;
+  const rejected: RejectedRecord[] = [];
+  const keep = (list: 'allocations' | 'recentlyFreed', records: unknown[]): unknown[] =>
+    records.filter((record, index) => {
+      const problems = validateStateShape({ version: 1, allocations: [], [list]: [record] });
+      if (problems.length === 0) return true;
+      const first = problems[0];
+      const where = `/${list}/${index}${(first?.instancePath ?? '').replace(new RegExp(`^/${list}/0`), '')}`;
+      rejected.push({ list, index, reason: `${where}: ${first?.message}`, record });
+      return false;
+    });
+  const state = { ...whole, allocations: keep('allocations', allocations), ...(Array.isArray(freed) && { recentlyFreed: keep('recentlyFreed', freed) }) };
+  if (rejected.length === 0 || !canBeWritten(rejected)) return null;
+  return { state: state as unknown as State, rejected };
+}
+
+/** Records nested too deep for JSON.stringify cannot be set aside as records: the file then goes aside whole, byte for byte. */
+function canBeWritten(rejected: readonly RejectedRecord[]): boolean {
+  try {
+    JSON.stringify(rejected);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Keeps records that failed their shape in a file of their own beside the state, written (and
+ * synced) before the file they came from is rewritten without them: a crash in between sets them
+ * aside once more, never loses one. Returns the file's base name.
+ */
+function saveRejected(paths: StyxyPaths, now: number, from: string, rejected: readonly RejectedRecord[]): string {
+  const stamp = isoTime(now).replace(/[:.]/g, '-');
+  const taken = new Set(seam.readdirSync(paths.home) as string[]);
+  let name = `state.rejected-${stamp}.json`;
+  for (let n = 1; taken.has(name); n++) name = `state.rejected-${stamp}-${n}.json`;
+  const body = { setAsideAt: isoTime(now), from, records: rejected.map(({ list, reason, record }) => ({ list, reason, record })) };
+  writeFileAtomic(path.join(paths.home, name), `${JSON.stringify(body, null, 2)}\n`);
+  return name;
 }
 
 /**
@@ -132,6 +217,12 @@ export function readState(paths: StyxyPaths, now: number, options: { settled?: '
   const content = inspectStateFile(paths);
   if (content.kind === 'ok') {
     const read: StateRead = content.source ? { state: content.state, source: content.source } : { state: content.state };
+    if (content.rejected) {
+      const file = saveRejected(paths, now, 'state.json', content.rejected);
+      // Rewritten at once, whatever the command goes on to do: the records are set aside once.
+      writeFileAtomic(paths.state, serializeState(content.state));
+      read.setAside = [{ from: 'state.json', file, count: content.rejected.length, reason: content.rejected[0]?.reason ?? '' }];
+    }
     if (!content.state.settled) return read;
     read.settled = { ref: content.state.settled, allocations: null };
     return options.settled === 'summary' ? read : mergeSettled(paths, now, read);
@@ -157,6 +248,27 @@ export function mergeSettled(paths: StyxyPaths, now: number, read: StateRead): S
     renameUnderLock(path.join(paths.home, copy), file);
     found = readSettledFile(file, ref);
   }
+  if ('allocations' in found && found.rejected) {
+    // The settled file is written anew without them and state.json refers to it; the old one goes last.
+    const setAside: SetAside = {
+      from: ref.file,
+      file: saveRejected(paths, now, ref.file, found.rejected),
+      count: found.rejected.length,
+      reason: found.rejected[0]?.reason ?? '',
+    };
+    const fresh = writeSettledFile(paths, found.allocations);
+    writeFileAtomic(paths.state, serializeState({ ...read.state, settled: fresh }));
+    try {
+      removeUnderLock(file);
+    } catch {
+      /* set aside by the next call as a leftover */
+    }
+    return {
+      state: withSettled(read.state, found.allocations),
+      settled: { ref: fresh, allocations: found.allocations },
+      setAside: [...(read.setAside ?? []), setAside],
+    };
+  }
   if ('allocations' in found) {
     if (found.mismatch) {
       // The file is what holds them: state.json is given its true summary at once, for the allocates that read only that.
@@ -166,6 +278,7 @@ export function mergeSettled(paths: StyxyPaths, now: number, read: StateRead): S
         state: withSettled(read.state, found.allocations),
         settled: { ref: corrected, allocations: found.allocations },
         settledProblem: { reason: found.mismatch },
+        ...(read.setAside && { setAside: read.setAside }),
       };
     }
     // The text of state.json's own allocations is still theirs: they follow the settled ones.
@@ -179,7 +292,7 @@ export function mergeSettled(paths: StyxyPaths, now: number, read: StateRead): S
   }
   // state.json no longer refers to it, whatever the command goes on to write: said once.
   writeFileAtomic(paths.state, serializeState(without));
-  return { state: without, settledProblem: { reason: found.reason, ...(movedTo && { movedTo }) } };
+  return { state: without, settledProblem: { reason: found.reason, ...(movedTo && { movedTo }) }, ...(read.setAside && { setAside: read.setAside }) };
 }
 
 /** The newest copy of settled file `name` set aside as unreferenced (`<name>.orphan-<time>`), or null. */
@@ -193,7 +306,10 @@ function setAsideCopy(paths: StyxyPaths, name: string): string | null {
  * for another reason than its content (EIO, EACCES) fails the call, as state.json's does; one
  * whose summary says otherwise than it (hand-edited) is believed over its summary, and said.
  */
-function readSettledFile(file: string, ref: SettledRef): { allocations: Allocation[]; mismatch?: string } | { reason: string; present: boolean } {
+function readSettledFile(
+  file: string,
+  ref: SettledRef,
+): { allocations: Allocation[]; mismatch?: string; rejected?: RejectedRecord[] } | { reason: string; present: boolean } {
   if (!checkFileSafety(file)) return { reason: `${ref.file} is missing`, present: false };
   let bytes: Buffer;
   try {
@@ -209,9 +325,15 @@ function readSettledFile(file: string, ref: SettledRef): { allocations: Allocati
   } catch {
     return { reason: `${ref.file} is not valid JSON`, present: true };
   }
-  const state = data as State;
-  if (!isSurelyValidState(data) && validateStateShape(data).length > 0) return { reason: `${ref.file} does not match the state schema`, present: true };
+  let state = data as State;
+  let rejected: RejectedRecord[] | undefined;
+  if (!isSurelyValidState(data) && validateStateShape(data).length > 0) {
+    const split = splitRejected(data);
+    if (!split) return { reason: `${ref.file} does not match the state schema`, present: true };
+    ({ state, rejected } = split);
+  }
   if (state.version !== 1 || state.settled) return { reason: `${ref.file} is not a settled file (it has a version or summary of its own)`, present: true };
+  if (rejected) return { allocations: state.allocations, rejected };
   const actual = summarize(ref.file, state.allocations);
   const same = JSON.stringify(actual) === JSON.stringify(ref);
   return same ? { allocations: state.allocations } : { allocations: state.allocations, mismatch: `the summary of ${ref.file} in state.json did not match it` };
@@ -276,6 +398,7 @@ export function setAsideSettledLeftovers(paths: StyxyPaths, names: readonly stri
  * their own, written before state.json; the file state.json no longer refers to goes after it.
  */
 export function writeState(paths: StyxyPaths, state: State, read?: StateRead): void {
+  assertReadable(state, read);
   const decided = decideLayout(state, read?.settled);
   const layout = decided.kind === 'read-settled' ? layoutWithSettledRead(paths, state, state.settled ?? (read?.settled?.ref as SettledRef)) : decided;
   const previous = read?.settled?.ref.file;
@@ -308,12 +431,53 @@ export function writeState(paths: StyxyPaths, state: State, read?: StateRead): v
  */
 function layoutWithSettledRead(paths: StyxyPaths, state: State, ref: SettledRef): WritableLayout {
   const found = readSettledFile(path.join(paths.home, ref.file), ref);
-  if (!('allocations' in found)) return { kind: 'keep', ref, allocations: state.allocations };
+  // A record that fails its shape is set aside by the next call that reads the file whole, never dropped here.
+  if (!('allocations' in found) || found.rejected) return { kind: 'keep', ref, allocations: state.allocations };
   const layout = decideLayout(withSettled(state, found.allocations), { ref, allocations: found.allocations });
   return layout.kind === 'read-settled' ? { kind: 'keep', ref, allocations: state.allocations } : layout;
 }
 
 type WritableLayout = Exclude<Layout, { kind: 'read-settled' }>;
+
+/**
+ * The records of `written` that are not objects read (records are never changed in place). The
+ * lists keep their order, so a walk of both finds them; a set is made only when one was dropped
+ * or moved, and an everyday allocate (the records read, then one more) makes none.
+ */
+function notRead<T>(written: readonly T[], read: readonly T[]): T[] {
+  const fresh: T[] = [];
+  let j = 0;
+  let known: Set<T> | undefined;
+  for (const record of written) {
+    if (j < read.length && read[j] === record) {
+      j++;
+      continue;
+    }
+    if (j < read.length) known ??= new Set(read);
+    if (!known?.has(record)) fresh.push(record);
+  }
+  return fresh;
+}
+
+/**
+ * Styxy never writes a record it would refuse to read: every allocation and freed port this
+ * write adds or changes (those not read as they are) goes through the reader's own check first.
+ * One that fails is a bug, and nothing is written.
+ */
+function assertReadable(state: State, read: StateRead | undefined): void {
+  const allocations = notRead(state.allocations, read?.state.allocations ?? []);
+  const freed = notRead(state.recentlyFreed ?? [], read?.state.recentlyFreed ?? []);
+  const problems = validateStateShape({ ...state, allocations, ...(state.recentlyFreed && { recentlyFreed: freed }) });
+  if (problems.length === 0) return;
+  throw new StyxyError(
+    'INTERNAL',
+    `styxy refused to write a state it would refuse to read (${describeProblem(problems[0])}); nothing was changed. This is a bug in styxy`,
+    {
+      details: { problem: describeProblem(problems[0]) },
+      suggestions: ['Report it, with the command you ran and styxy --version'],
+    },
+  );
+}
 
 function writeSettledFile(paths: StyxyPaths, allocations: readonly Allocation[]): SettledRef {
   const file = `state.settled-${randomHex(8)}.json`;

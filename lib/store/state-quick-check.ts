@@ -84,7 +84,7 @@ function isSurelyValidOwner(owner: unknown): boolean {
     case 'lease':
       return keys === 2 && typeof o.expiresAt === 'string';
     case 'process': {
-      const { pid, startTime, command, detected, bootId, adoptedAt, reservedUntil, via } = o;
+      const { pid, startTime, command, detected, bootId, adoptedAt, reservedUntil, via, pidNs } = o;
       if (!Number.isInteger(pid) || (pid as number) < 1) return false;
       if (startTime !== null && typeof startTime !== 'string') return false;
       // Three keys always; each optional one present is counted and checked.
@@ -103,6 +103,10 @@ function isSurelyValidOwner(owner: unknown): boolean {
       }
       if (via !== undefined) {
         if (via !== 'run') return false;
+        expected++;
+      }
+      if (pidNs !== undefined) {
+        if (typeof pidNs !== 'string' || !/^[0-9]{1,20}$/.test(pidNs)) return false;
         expected++;
       }
       for (const text of [adoptedAt, reservedUntil]) {

@@ -95,6 +95,11 @@ export async function withTransaction<T>(
           : `styxy: the settled allocations could not be used (${reason})${movedTo ? `; moved the file to ${movedTo}` : ''}; going on without them`,
       );
     }
+    for (const { from, file, count, reason } of read.setAside ?? []) {
+      ctx.warn(
+        `styxy: ${count} record(s) of ${from} fail the state schema (${reason}); set them aside in ${paths.home}/${file} and kept every other allocation (styxy doctor lists it)`,
+      );
+    }
     const orphans = setAsideSettledLeftovers(paths, names, read, ctx.now());
     if (orphans.length > 0) {
       ctx.warn(

@@ -30,7 +30,7 @@ export const listCommand: StyxyCommand<ListArgs> = {
         if (result.allocations.length === 0) return printLine('No live allocations.');
         const rows = result.allocations.map((a) => {
           const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
-          if (args.verbose) row.push(describeOwner(a.owner), a.project, a.allocatedAt);
+          if (args.verbose) row.push(describeOwner(a.owner) + (a.ownerNote ? `; ${a.ownerNote}` : ''), a.project, a.allocatedAt);
           return row.map(shown);
         });
         const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', ...(args.verbose ? ['OWNER', 'PROJECT', 'ALLOCATED'] : [])];

@@ -41,7 +41,7 @@ function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
     }),
     state: known({ kind: 'ok', state: { version: 1, allocations: [] } }),
     lock: known({ kind: 'free' }),
-    leftovers: known({ temps: [], corrupt: [] }),
+    leftovers: known({ temps: [], corrupt: [], rejected: [] }),
     disk: known({ dir: home, freeBytes: 2 * 1024 ** 3, blockSize: 4096, freeInodes: 1000, inodes: 2000, filesBytes: 300 }),
     allocations: null,
     ...over,
@@ -50,7 +50,18 @@ function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
 const find = (f: DoctorFacts, name: string) => judgeFacts(f).find((c) => c.name === name);
 
 test('healthy facts: every check says ok, in the order doctor reports them', () => {
-  expect(DOCTOR_CHECKS.map((c) => c.name)).toEqual(['owner', 'home', 'files', 'config', 'state', 'lock', 'leftovers', 'disk', 'allocations']);
+  expect(DOCTOR_CHECKS.map((c) => c.name)).toEqual([
+    'owner',
+    'home',
+    'files',
+    'config',
+    'state',
+    'lock',
+    'leftovers',
+    'rejected records',
+    'disk',
+    'allocations',
+  ]);
   expect(judgeFacts(facts())).toEqual([
     { name: 'home', status: 'ok', message: `${home} is yours and private` },
     { name: 'files', status: 'ok', message: 'state.json: regular files, yours, not writable by others' },
@@ -139,13 +150,31 @@ describe('lock', () => {
 });
 
 test('leftovers: temp files first, then corrupt state files', () => {
-  expect(find(facts({ leftovers: known({ temps: ['state.json.tmp-1-ab'], corrupt: ['state.json.corrupt-x'] }) }), 'leftovers')).toMatchObject({
+  expect(find(facts({ leftovers: known({ temps: ['state.json.tmp-1-ab'], corrupt: ['state.json.corrupt-x'], rejected: [] }) }), 'leftovers')).toMatchObject({
     status: 'warn',
     message: '1 temp file(s) from an interrupted write: state.json.tmp-1-ab',
   });
-  expect(find(facts({ leftovers: known({ temps: [], corrupt: ['state.json.corrupt-x'] }) }), 'leftovers')).toMatchObject({
+  expect(find(facts({ leftovers: known({ temps: [], corrupt: ['state.json.corrupt-x'], rejected: [] }) }), 'leftovers')).toMatchObject({
     status: 'warn',
     remedy: `Remove them when done: rm ${home}/state.json.corrupt-*`,
+  });
+});
+
+test('rejected records: those the next call sets aside, and the files that keep those set aside before', () => {
+  expect(find(facts(), 'rejected records')).toBeUndefined();
+  const pending = {
+    kind: 'ok' as const,
+    state: { version: 1 as const, allocations: [] },
+    rejected: [{ list: 'allocations' as const, index: 0, reason: 'r', record: {} }],
+  };
+  expect(find(facts({ state: known(pending) }), 'rejected records')).toMatchObject({
+    status: 'warn',
+    message: expect.stringContaining('1 record(s) in the state fail'),
+  });
+  const kept = known({ temps: [], corrupt: [], rejected: ['state.rejected-2026-01-01T00-00-00-000Z.json'] });
+  expect(find(facts({ leftovers: kept }), 'rejected records')).toMatchObject({
+    status: 'warn',
+    message: expect.stringContaining(`${home}/state.rejected-2026-01-01T00-00-00-000Z.json`),
   });
 });
 

@@ -60,3 +60,18 @@ test('a reservation in time is reported as reserved, not as ended; one whose tim
   expect(review.reserved.map((a) => a.lockId)).toEqual(['waiting']);
   expect(review.ended.map((a) => a.lockId)).toEqual(['over']);
 });
+
+test('owners of other PID namespaces: one that cannot be judged is its own group; one judged alive is never called a stranger', () => {
+  const inNs = (pid: number, pidNs: string): Owner => ({ kind: 'process', pid, startTime: '1', pidNs });
+  const fromHost = {
+    ...facts,
+    pidNs: '4026531836',
+    namespaces: { seen: new Set(['4026532291']), live: new Map<string, string | null>([['4026532291:7', '1']]) },
+  };
+  const review = reviewAllocations([alloc('container', 3000, inNs(7, '4026532291'))], fromHost, [{ port: 3000, pid: 40 }], ancestry);
+  expect([review.ended, review.unjudged, review.foreign]).toEqual([[], [], []]);
+  const fromContainer = { ...facts, pidNs: '4026532291', namespaces: { seen: new Set<string>(), live: new Map<string, string | null>() } };
+  const inside = reviewAllocations([alloc('host', 3000, inNs(10, '4026531836'))], fromContainer, [{ port: 3000, pid: 40 }], ancestry);
+  expect(inside.unjudged.map((a) => a.lockId)).toEqual(['host']);
+  expect([inside.ended, inside.foreign]).toEqual([[], []]);
+});

@@ -88,7 +88,7 @@ describe('ps', () => {
   });
 
   test('the ps walk finds the same owner as the /proc walk on this machine', () => {
-    expect(invokerFromPs(process.ppid, isWrapperOf)!.pid).toBe(detectInvoker().pid);
+    expect(invokerFromPs(process.ppid, isWrapperOf)!.pid).toBe(detectInvoker()!.pid);
   });
 
   test('a command that cannot run is null, one that ran and said no is its output', () => {

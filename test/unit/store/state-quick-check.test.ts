@@ -67,6 +67,7 @@ function owner(r: Random): Record<string, unknown> {
       if (r.next() < 0.5) o.reservedUntil = '2026-01-01T00:01:00.000Z';
       if (r.next() < 0.5) o.command = 'bash';
       if (r.next() < 0.3) o.via = 'run';
+      if (r.next() < 0.3) o.pidNs = r.pick(['4026531836', '4026532291']);
       return o;
     }
   }
@@ -130,7 +131,7 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const target: Record<string, unknown> = where < 4 ? { ...(a.owner as object) } : a;
   const key = r.pick(
     where < 4
-      ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'extra']
+      ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'pidNs', 'extra']
       : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'extra'],
   );
   const roll = r.next();
