@@ -1,5 +1,7 @@
 import { StyxyError, isStyxyError, type ErrorCode } from './errors';
-import { findNameProblem, parseDuration, parsePort } from './core/names';
+import { envFor, findBatchVarProblem } from './core/env-contract';
+import { findEnvNameProblem, findNameProblem, parseDuration, parsePort } from './core/names';
+import { HOST_STYLES, isHostStyle } from './core/url';
 import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
 import type { ReleaseInput } from './app/release';
@@ -39,7 +41,7 @@ export type {
 };
 
 const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
-const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs'];
+const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs', 'hostStyle'];
 
 /** Allocates a port; resolves to the allocation, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
 export async function allocate(options: AllocateOptions): Promise<PortAllocation>;
@@ -48,12 +50,13 @@ export async function allocate(options: AllocateBatchOptions): Promise<PortAlloc
 export async function allocate(options: AllocateOptions | AllocateBatchOptions): Promise<PortAllocation | PortAllocation[]> {
   if (options !== null && typeof options === 'object' && 'serviceTypes' in options) return allocateBatch(options);
   return api(async () => {
-    const opts = optionsBag<AllocateOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS, 'serviceType', 'port']);
+    const opts = optionsBag<AllocateOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS, 'serviceType', 'port', 'block']);
     if (opts.serviceType === undefined) throw invalid('allocate: serviceType is required');
     const input: AllocateInput = {
       ...commonAllocateInput(opts),
       serviceType: opts.serviceType,
       ...(opts.port !== undefined && { port: portOption(opts.port) }),
+      ...(opts.block !== undefined && { block: opts.block }),
     };
     const { runAllocate } = await import('./app/allocate');
     const ctx = await contextFor(opts);
@@ -104,6 +107,29 @@ export async function list(options: ListOptions = {}): Promise<ListedAllocation[
     const { runList } = await import('./app/list');
     return (await runList(await contextFor(opts), { ...(opts.serviceType !== undefined && { serviceType: opts.serviceType }) })).allocations;
   });
+}
+
+/**
+ * The variables `styxy allocate --env` and `styxy run` give for these allocations (one, or the
+ * allocations of a batch), by name: PORT (or `envName`), STYXY_PORT, STYXY_URL, ..., and in a
+ * batch each type's <TYPE>_PORT and <TYPE>_URL. For a child process: `spawn(cmd, { env: { ...process.env, ...envVars(a) } })`.
+ */
+export function envVars(allocations: PortAllocation | readonly PortAllocation[], options: { envName?: string } = {}): Record<string, string> {
+  const list = (Array.isArray(allocations) ? allocations : [allocations]) as readonly PortAllocation[];
+  const opts = optionsBag<{ envName?: string }>(options, 'envVars', ['envName']);
+  const envName = opts.envName ?? 'PORT';
+  const problem = findEnvNameProblem(envName);
+  if (problem) throw invalid(`envName ${problem}`);
+  if (list.length === 0 || !list.every((a) => a !== null && typeof a === 'object' && typeof a.port === 'number'))
+    throw invalid('envVars: pass what allocate resolved to');
+  if (list.length > 1) {
+    const clash = findBatchVarProblem(
+      list.map((a) => a.serviceType),
+      envName,
+    );
+    if (clash) throw invalid(clash.message);
+  }
+  return Object.fromEntries(envFor(list, envName));
 }
 
 /**
@@ -192,7 +218,10 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
     if (problem) throw invalid(problem);
   }
   stringOption(opts.project, 'project');
+  if (opts.hostStyle !== undefined && !isHostStyle(opts.hostStyle))
+    throw invalid(`hostStyle must be one of ${HOST_STYLES.join(', ')}, got ${describe(opts.hostStyle)}`);
   return {
+    ...(opts.hostStyle !== undefined && { hostStyle: opts.hostStyle }),
     ...(opts.instanceId !== undefined && { instanceId: opts.instanceId }),
     ...(opts.project !== undefined && { project: opts.project }),
     // The CLI's default owner is the process that ran it; here that is this process itself.

@@ -46,6 +46,7 @@ function configBounds() {
     auto_allocation: boundsOf(schema.properties.auto_allocation.properties),
     lifetime: boundsOf(schema.properties.lifetime.properties),
     port_reuse: boundsOf(schema.properties.port_reuse.properties),
+    urls: boundsOf(schema.properties.urls.properties),
     auto_allocation_rules: boundsOf(schema.properties.auto_allocation_rules.additionalProperties.properties),
     service_types: boundsOf(schema.definitions.serviceType.properties),
   };

@@ -63,12 +63,16 @@ export interface AllocateCommonOptions extends StyxyOptions {
   newType?: boolean;
   /** When the answer is a running single instance, wait this long (ms) for its port to accept a connection. */
   waitReadyMs?: number;
+  /** How `url` is written: 'localhost' (`http://localhost:PORT`) or 'subdomain' (`http://<name>.<project>.localhost:PORT`); default: the config's urls.host_style. */
+  hostStyle?: 'localhost' | 'subdomain';
 }
 
 export interface AllocateOptions extends AllocateCommonOptions {
   serviceType: string;
   /** Try this port first. */
   port?: number;
+  /** N contiguous ports (2-100) for this one service, all or nothing, released together: `ports` in the result. */
+  block?: number;
 }
 
 /** Several types in one transaction, all or nothing (the CLI's `allocate -s dev -s api`). */
@@ -114,6 +118,14 @@ export interface PortAllocation extends Allocation {
   existing: boolean;
   /** The caller's own allocation (same type, instance id and project) handed back. */
   reused: boolean;
+  /** Something already listened on the port (probed for a reused or existing allocation; false for a new one). */
+  listening: boolean;
+  /** With `block`: every port the allocation holds, `port` first. */
+  ports?: number[];
+  /** Where the service is reached: `http://localhost:PORT`, or `http://<name>.<project>.localhost:PORT` with `hostStyle: 'subdomain'`. */
+  url: string;
+  /** The type's own names for its port and URL variables (`env` in its config), when it has them. */
+  envNames?: { port?: string; url?: string };
   autoAllocated: boolean;
   singleInstance: boolean;
   dryRun: boolean;
@@ -132,6 +144,8 @@ export interface PortAllocation extends Allocation {
   waitedMs?: number;
   /** The port this service held last, given back (see the README's home ports). */
   homePort?: true;
+  /** The sticky service's derived home port (docs/origins.md): the same on every machine while it is free. */
+  derivedPort?: true;
   /** The port was still cooling from another service: used because its range had no other free port. */
   cooling?: {
     freedAt: string;
@@ -175,4 +189,9 @@ export declare function release(what: string | ReleaseSelector, options?: StyxyO
 export declare function list(options?: ListOptions): Promise<ListedAllocation[]>;
 
 /** Allocates, runs fn with the port, and releases however fn ends. */
+/**
+ * The variables `styxy allocate --env` and `styxy run` give for these allocations (one, or a batch's), by name:
+ * PORT (or `envName`), STYXY_PORT, STYXY_URL, STYXY_LOCK_ID, ..., and in a batch each type's <TYPE>_PORT and <TYPE>_URL.
+ */
+export declare function envVars(allocations: PortAllocation | readonly PortAllocation[], options?: { envName?: string }): Record<string, string>;
 export declare function withPort<T>(options: AllocateOptions, fn: (port: number, allocation: PortAllocation) => T | Promise<T>): Promise<T>;

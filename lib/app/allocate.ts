@@ -8,19 +8,21 @@ import {
   isSingleInstance,
   planAllocation,
   planOwnerChange,
+  portsOf,
   replaceAllocation,
   type AllocationPlan,
   type AllocationRequest,
   type OwnerChange,
 } from '../core/allocation';
 import { findNameProblem } from '../core/names';
+import { urlFor, type HostStyle } from '../core/url';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
-import { findFirstFreePort, waitForPort } from '../os/ports';
-import { findProjectRoot } from '../os/project';
+import { findFirstFreeBlock, findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
+import { findProjectRoot, readProjectIdentity } from '../os/project';
 import type { AuditInput } from '../store/audit-log';
-import type { LoadedConfig } from '../store/config-files';
+import { BUILT_IN, type LoadedConfig } from '../store/config-files';
 import type { TransactionContext } from '../store/transaction';
 import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
 import { withLiveState } from './context';
@@ -42,6 +44,10 @@ export interface AllocateInput {
   waitReadyMs?: number;
   /** Create an unknown type even when it is a near miss of a known one (`--new-type`). */
   newType?: boolean;
+  /** `--block N`: N contiguous ports (2-100) for this one service, all or nothing, released together. */
+  block?: number;
+  /** How the result's `url` is written; default: the config's `urls.host_style`. */
+  hostStyle?: HostStyle;
   /**
    * `run`, and the API's default owner: a sticky reuse or an existing instance comes back as it is,
    * never handed over to `owner`, unless its owner has ended and only a reservation keeps it.
@@ -58,8 +64,20 @@ export interface AllocateResult {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  /** With a block (`--block N`): every port it holds, `port` first. */
+  ports?: number[];
   existing: boolean;
   reused: boolean;
+  /**
+   * Something already listens on the port: probed for an allocation found (a sticky reuse, an
+   * existing instance), so a start script can tell its server already runs; false for a new one,
+   * whose port was just found free.
+   */
+  listening: boolean;
+  /** Where the service is reached: `http://localhost:PORT`, or the subdomain style (core/url.ts). */
+  url: string;
+  /** The type's own names for its port and URL variables (`env` in its config), when it has them. */
+  envNames?: { port?: string; url?: string };
   autoAllocated: boolean;
   singleInstance: boolean;
   pruned: number;
@@ -78,6 +96,8 @@ export interface AllocateResult {
   previousOwner?: Owner;
   /** The sticky caller was given back the port it held last (its home port). */
   homePort?: true;
+  /** The port is the sticky service's derived home port: the same on every machine while it is free. */
+  derivedPort?: true;
   /** The port was freed lately by another service and still cooling: used because nothing else was free. */
   cooling?: CoolingNote;
   /** With --wait-ready on an existing instance: its port accepted a connection. */
@@ -98,18 +118,24 @@ export function checkAllocateInput(input: AllocateInput): void {
   const problem =
     findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
+  if (input.block !== undefined && !(Number.isInteger(input.block) && input.block >= 2 && input.block <= MAX_BLOCK)) {
+    throw new StyxyError('INVALID_ARGUMENT', `a block is 2 to ${MAX_BLOCK} ports, got ${JSON.stringify(input.block)}`);
+  }
 }
+
+/** The most ports one `--block` holds. */
+export const MAX_BLOCK = 100;
 
 /**
  * `styxy allocate`: prune dead owners, then hand out the running single instance, the caller's
  * sticky allocation, or the first candidate port that no allocation holds and the OS finds free.
  */
 export async function runAllocate(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
-  const result = await allocateLocked(ctx, input);
+  const result = await withListening(await allocateLocked(ctx, input));
   if (!result.existing || input.waitReadyMs === undefined || input.dryRun) return result;
   // Outside the lock: the running instance may take a while to start listening.
   const started = Date.now();
-  if (await waitForPort(result.port, input.waitReadyMs)) return { ...result, ready: true, waitedMs: Date.now() - started };
+  if (await waitForPort(result.port, input.waitReadyMs)) return { ...result, listening: true, ready: true, waitedMs: Date.now() - started };
   throw new StyxyError(
     'WAIT_TIMEOUT',
     `Service '${result.serviceType}' is running as instance '${result.existingInstanceId}' on port ${result.port}, but nothing accepted a connection within ${(input.waitReadyMs / 1000).toFixed(1)} s`,
@@ -118,6 +144,15 @@ export async function runAllocate(ctx: TransactionContext, input: AllocateInput)
       suggestions: [`See what holds it: styxy check ${result.port}`, `If that instance is stuck, release it: styxy release ${result.lockId}`],
     },
   );
+}
+
+/**
+ * Whether something listens on the port of an allocation that was found rather than made, probed
+ * outside the lock. A new allocation's port was found free a moment ago: it is not probed again.
+ */
+async function withListening(result: AllocateResult): Promise<AllocateResult> {
+  if (!result.reused && !result.existing) return result;
+  return { ...result, listening: !(await probePortFree(result.port)) };
 }
 
 /** A port given with --port outside the type's range is granted, and said so (issue 14 item 14). */
@@ -150,7 +185,7 @@ function needsOnlyFreePorts(config: Config, request: AllocationRequest): boolean
   return type !== undefined && !isSingleInstance(type) && request.instanceId === undefined && request.port === undefined;
 }
 
-export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs'> {
+export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs' | 'block'> {
   /** The types to allocate together, in order; the instance id, if any, applies to each. */
   serviceTypes: readonly string[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
@@ -216,7 +251,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     },
     { write: !input.dryRun },
   );
-  return result;
+  return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
 }
 
 /** A batch's failure names the type that failed and says that nothing was allocated. */
@@ -230,14 +265,30 @@ function inBatch(err: unknown, serviceType: string, serviceTypes: readonly strin
 }
 
 function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
-  return {
+  const project = input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd);
+  const request: AllocationRequest = {
     serviceType,
-    project: input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd),
+    project,
     owner: resolveOwner(input.owner, ctx.now(), ctx.warn),
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
+    ...(input.block !== undefined && { block: input.block }),
   };
+  // Read before the lock, from the repository's files (no git subprocess), and only for a sticky
+  // request: its derived home port (core/origin.ts).
+  const identity = input.instanceId === undefined ? null : readProjectIdentity(project);
+  return identity ? { ...request, identity } : request;
 }
+
+/** A type's preferred ports that a project or user config set come before a derived port; the built-in ones after it. */
+function withIdentity(request: AllocationRequest, config: LoadedConfig): AllocationRequest {
+  if (request.identity === undefined) return request;
+  const preferredSource = config.preferredSources && ownValue(config.preferredSources, request.serviceType);
+  return { ...request, preferredFirst: preferredSource !== undefined && preferredSource !== BUILT_IN };
+}
+
+/** An outcome's step, before allocateStep adds what every outcome's result carries (its origin). */
+type OutcomeStep = Omit<AllocateStep, 'result'> & { result: Omit<AllocateResult, 'url' | 'envNames'> };
 
 /** What one type's allocation decided, inside a transaction: the result and what to write. */
 interface AllocateStep {
@@ -250,7 +301,7 @@ interface AllocateStep {
   audit: AuditInput[];
 }
 
-type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound'>;
+type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound' | 'hostStyle'>;
 type StepView = { config: LoadedConfig; state: State; pruned: number };
 type KnownPlan = Exclude<AllocationPlan, { kind: 'unknown' }>;
 type PlanOf<K extends KnownPlan['kind']> = Extract<KnownPlan, { kind: K }>;
@@ -286,14 +337,31 @@ async function allocateStep(
   const now = ctx.now();
   const known = await makeTypeKnown(ctx, input, request, view, acceptedRange, now);
   const base = stepBase(input, request, view, known);
-  switch (known.plan.kind) {
-    case 'existing':
-      return existingInstance(input, request, known.plan, view.state, base);
-    case 'reused':
-      return stickyReuse(input, request, known.plan, view.state, base);
-    case 'candidates':
-      return newAllocation(input, request, known.plan, view.state, base, now);
-  }
+  const step = await (async () => {
+    switch (known.plan.kind) {
+      case 'existing':
+        return existingInstance(input, request, known.plan, view.state, base);
+      case 'reused':
+        return stickyReuse(input, request, known.plan, view.state, base);
+      case 'candidates':
+        return newAllocation(input, request, known.plan, view.state, base, now);
+    }
+  })();
+  return { ...step, result: { ...step.result, ...origin(input, request, step.result.port, known.config.config) } };
+}
+
+/**
+ * The URL, and the type's own variable names. In the subdomain style the service is named by the
+ * instance id the caller gave (`-n web`), else by its type, and the project by its directory's name.
+ */
+function origin(input: StepInput, request: AllocationRequest, port: number, config: Config): Pick<AllocateResult, 'url' | 'envNames'> {
+  const names = ownValue(config.service_types, request.serviceType)?.env;
+  const url = urlFor(port, {
+    style: input.hostStyle ?? config.urls.host_style,
+    name: request.instanceId ?? request.serviceType,
+    project: path.basename(request.project),
+  });
+  return { url, ...(names && (names.port !== undefined || names.url !== undefined) && { envNames: { ...names } }) };
 }
 
 /**
@@ -309,13 +377,13 @@ async function makeTypeKnown(
   acceptedRange: readonly [number, number] | undefined,
   now: number,
 ): Promise<KnownType> {
-  const plan = planAllocation(view.config.config, view.state, request, { now });
+  const plan = planAllocation(view.config.config, view.state, withIdentity(request, view.config), { now });
   if (plan.kind !== 'unknown') return { config: view.config, plan };
   if (!input.newType) refuseNearMissType(request.serviceType, Object.keys(view.config.config.service_types));
   const proposal = await proposeRange(view.config, view.state, request.serviceType);
   checkConfirmed(view.config, input, proposal, acceptedRange);
   const accepted = acceptProposal(ctx, view.config, proposal);
-  const replanned = planAllocation(accepted.config.config, view.state, request, { now });
+  const replanned = planAllocation(accepted.config.config, view.state, withIdentity(request, accepted.config), { now });
   if (replanned.kind === 'unknown') throw new StyxyError('INTERNAL', `Service type '${request.serviceType}' is still unknown after auto-allocation`);
   return { config: accepted.config, plan: replanned, auto: { proposal, accepted } };
 }
@@ -385,7 +453,7 @@ function withHandOver(state: State, base: StepBase, handOver: HandOver | null): 
 }
 
 /** A single-instance type already runs: its holder is the answer (re-allocated to the caller when it is the caller's own sticky one). */
-function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, state: State, base: StepBase): AllocateStep {
+function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, state: State, base: StepBase): OutcomeStep {
   const handOver = plan.reused ? planHandOver(input, request, plan.allocation) : null;
   const holder = handOver?.allocation ?? plan.allocation;
   return {
@@ -394,6 +462,7 @@ function existingInstance(input: StepInput, request: AllocationRequest, plan: Pl
       ...describe(holder),
       existing: true,
       reused: plan.reused,
+      listening: false,
       ...base.flags,
       ...handOver?.answer,
       existingInstanceId: holder.instanceId,
@@ -405,10 +474,18 @@ function existingInstance(input: StepInput, request: AllocationRequest, plan: Pl
 }
 
 /** The same type, instance id and project already hold a port: the caller gets it back. */
-function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, state: State, base: StepBase): AllocateStep {
+function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, state: State, base: StepBase): OutcomeStep {
   const handOver = planHandOver(input, request, plan.allocation);
   return {
-    result: { success: true, ...describe(handOver?.allocation ?? plan.allocation), existing: false, reused: true, ...base.flags, ...handOver?.answer },
+    result: {
+      success: true,
+      ...describe(handOver?.allocation ?? plan.allocation),
+      existing: false,
+      reused: true,
+      listening: false,
+      ...base.flags,
+      ...handOver?.answer,
+    },
     ...withHandOver(state, base, handOver),
   };
 }
@@ -421,9 +498,9 @@ async function newAllocation(
   state: State,
   base: StepBase,
   now: number,
-): Promise<AllocateStep> {
-  const port = await findFirstFreePort(plan.ports);
-  if (port === undefined) throw noFreePort(request.serviceType, plan, base);
+): Promise<OutcomeStep> {
+  const port = request.block ? await findFirstFreeBlock(plan.ports, request.block) : await findFirstFreePort(plan.ports);
+  if (port === undefined) throw noFreePort(request, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);
   return {
     result: newAllocationResult(request, plan, allocation, base, now),
@@ -445,8 +522,15 @@ async function newAllocation(
 }
 
 /** Every candidate is taken: a new range that is already full fails its auto-allocation, a configured one is exhausted. */
-function noFreePort(serviceType: string, plan: PlanOf<'candidates'>, base: StepBase): StyxyError {
+function noFreePort(request: AllocationRequest, plan: PlanOf<'candidates'>, base: StepBase): StyxyError {
+  const { serviceType } = request;
   const [low, high] = plan.type.port_range;
+  if (request.block && !base.flags.autoAllocated) {
+    return new StyxyError('RANGE_EXHAUSTED', `No ${request.block} contiguous free ports for '${serviceType}' in ${low}-${high}; nothing was allocated`, {
+      suggestions: exhaustedSuggestions(serviceType, plan.type, base.config.config.service_types),
+      details: { serviceType, range: [low, high], block: request.block },
+    });
+  }
   if (base.flags.autoAllocated) {
     return new StyxyError('AUTO_ALLOCATION_FAILED', `Every port of the new range ${low}-${high} for '${serviceType}' is in use; nothing was written`, {
       details: { serviceType, range: [low, high] },
@@ -459,7 +543,13 @@ function noFreePort(serviceType: string, plan: PlanOf<'candidates'>, base: StepB
   });
 }
 
-function newAllocationResult(request: AllocationRequest, plan: PlanOf<'candidates'>, allocation: Allocation, base: StepBase, now: number): AllocateResult {
+function newAllocationResult(
+  request: AllocationRequest,
+  plan: PlanOf<'candidates'>,
+  allocation: Allocation,
+  base: StepBase,
+  now: number,
+): OutcomeStep['result'] {
   const { port } = allocation;
   const range = plan.type.port_range;
   const note =
@@ -472,10 +562,12 @@ function newAllocationResult(request: AllocationRequest, plan: PlanOf<'candidate
     ...describe(allocation),
     existing: false,
     reused: false,
+    listening: false,
     ...base.flags,
     ...(request.port !== undefined && { requestedPort: request.port }),
     ...(note && { requestedPortNote: note }),
     ...(plan.homePort === port && { homePort: true as const }),
+    ...(plan.derivedPort === port && { derivedPort: true as const }),
     ...(cooling && { cooling: coolingNote(cooling, now, base.config.config.port_reuse.cooldown_seconds, range) }),
     ...(base.flags.autoAllocated && { message: `New service type '${request.serviceType}' auto-configured` }),
   };
@@ -493,9 +585,10 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
   };
 }
 
-function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt'> {
+function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports'> {
   return {
     port: a.port,
+    ...(a.block !== undefined && { ports: portsOf(a) }),
     lockId: a.lockId,
     serviceType: a.serviceType,
     instanceId: a.instanceId,

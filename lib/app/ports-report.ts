@@ -1,3 +1,4 @@
+import { holdsPort, portsOf } from '../core/allocation';
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, probePortFree, readListeners, type Listener } from '../os/ports';
 import type { TransactionContext } from '../store/transaction';
@@ -30,7 +31,7 @@ async function liveAllocations(ctx: TransactionContext): Promise<Allocation[]> {
 
 /** `styxy check <port>`: who holds it in Styxy, whether something listens, and which process. */
 export async function runCheck(ctx: TransactionContext, port: number): Promise<CheckResult> {
-  const allocation = (await liveAllocations(ctx)).find((a) => a.port === port) ?? null;
+  const allocation = (await liveAllocations(ctx)).find((a) => holdsPort(a, port)) ?? null;
   const listeners = (readListeners() ?? []).filter((l) => l.port === port);
   attachListenerProcesses(listeners);
   const listening = listeners.length > 0 || !(await probePortFree(port));
@@ -39,7 +40,7 @@ export async function runCheck(ctx: TransactionContext, port: number): Promise<C
 
 /** `styxy scan`: every port in a range that is allocated or has a listener. */
 export async function runScan(ctx: TransactionContext, start: number, end: number): Promise<ScanResult> {
-  const allocations = (await liveAllocations(ctx)).filter((a) => a.port >= start && a.port <= end);
+  const allocations = await liveAllocations(ctx);
   const byPort = new Map<number, PortReport>();
   const entry = (port: number): PortReport => {
     let report = byPort.get(port);
@@ -49,7 +50,7 @@ export async function runScan(ctx: TransactionContext, start: number, end: numbe
     }
     return report;
   };
-  for (const a of allocations) entry(a.port).allocation = a;
+  for (const a of allocations) for (const port of portsOf(a)) if (port >= start && port <= end) entry(port).allocation = a;
   const listeners = readListeners();
   if (listeners) {
     const inRange = listeners.filter((l) => l.port >= start && l.port <= end);

@@ -1,5 +1,6 @@
 import type { Allocation, Config, FreedPort, Owner, ServiceType, State } from './types';
 import { ownValue } from './types';
+import { derivePort, type ProjectIdentity } from './origin';
 import { orderByReuse } from './port-memory';
 import { markSettledPorts } from './settled';
 import { isoTime } from './time';
@@ -12,6 +13,15 @@ export interface AllocationRequest {
   port?: number;
   project: string;
   owner: Owner;
+  /**
+   * The project's identity across machines: with an instance id, the range is searched from the
+   * service's derived home port (core/origin.ts) instead of its start.
+   */
+  identity?: ProjectIdentity;
+  /** The type's preferred ports were set by a project or user config: they come before the derived port. */
+  preferredFirst?: boolean;
+  /** `--block N`: N contiguous ports (2-100), held and released together; the candidates are then their first ports. */
+  block?: number;
 }
 
 /** Why the requested port was passed over, when it was. */
@@ -35,6 +45,8 @@ export type AllocationPlan =
       requestedPortNote?: RequestedPortNote;
       /** The caller's remembered home port, tried right after a requested port. */
       homePort?: number;
+      /** The sticky service's derived home port (core/origin.ts), where the range's search starts. */
+      derivedPort?: number;
       /** Candidates freed lately by another service, tried last: what to say when one is used. */
       cooling?: ReadonlyMap<number, FreedPort>;
     };
@@ -75,7 +87,7 @@ export function planAllocation(config: Config, state: State, request: Allocation
 
   // A byte a port: with 50 000 allocations a Map of them took ~5 ms to build, in a call that runs once.
   const held = new Uint8Array(65536);
-  for (const allocation of state.allocations) held[allocation.port] = 1;
+  for (const allocation of state.allocations) held.fill(1, allocation.port, allocation.port + portCount(allocation));
   // Settled allocations that were not read: their summary says which ports they hold.
   markSettledPorts(held, state.settled);
 
@@ -92,10 +104,32 @@ export function planAllocation(config: Config, state: State, request: Allocation
     add(request.port);
   }
   const [low, high] = type.port_range;
-  for (const port of type.preferred_ports ?? []) if (port >= low && port <= high) add(port);
-  for (let port = low; port <= high; port++) add(port);
+  const derived =
+    request.identity && request.instanceId !== undefined ? derivePort(request.identity, request.serviceType, request.instanceId, type.port_range) : undefined;
+  // Built-in preferred ports (3000 for dev) are conventions, not a project's choice: a service
+  // with a derived port passes them over, or the first worktree on each machine would take 3000,
+  // every collision would fall back on it, and one port per service on every machine would not hold.
+  if (derived === undefined || request.preferredFirst) for (const port of type.preferred_ports ?? []) if (port >= low && port <= high) add(port);
+  // From the derived port onward, then round from the range's start: the same order on every machine.
+  const start = derived ?? low;
+  for (let port = start; port <= high; port++) add(port);
+  for (let port = low; port < start; port++) add(port);
 
-  const pinned = request.port !== undefined && held[request.port] !== 1 ? 1 : 0;
+  if (request.block !== undefined && request.block > 1) {
+    // A block's candidates are its first ports: each whose N ports are all in the range (a
+    // requested port may lie outside it) and held by nobody.
+    const size = request.block;
+    const fits = (first: number): boolean => {
+      const last = first + size - 1;
+      if (last > 65535 || (first !== request.port && last > high)) return false;
+      for (let port = first; port <= last; port++) if (held[port] === 1) return false;
+      return true;
+    };
+    const starts = ports.filter(fits);
+    ports.length = 0;
+    ports.push(...starts);
+  }
+  const pinned = request.port !== undefined && ports[0] === request.port ? 1 : 0;
   const asker = {
     serviceType: request.serviceType,
     project: request.project,
@@ -109,14 +143,33 @@ export function planAllocation(config: Config, state: State, request: Allocation
     ports: order.ports,
     ...(requestedPortNote && { requestedPortNote }),
     ...(order.home !== undefined && { homePort: order.home }),
+    ...(derived !== undefined && { derivedPort: derived }),
     ...(order.cooling.size > 0 && { cooling: order.cooling }),
   };
 }
 
 /** The last allocation of `port` (there is one at most). */
 function findLastHolder(state: State, port: number): Allocation | undefined {
-  for (let i = state.allocations.length - 1; i >= 0; i--) if (state.allocations[i]?.port === port) return state.allocations[i];
+  for (let i = state.allocations.length - 1; i >= 0; i--) {
+    const a = state.allocations[i];
+    if (a && holdsPort(a, port)) return a;
+  }
   return undefined;
+}
+
+/** How many ports an allocation holds: one, or its block's. */
+export function portCount(a: Pick<Allocation, 'block'>): number {
+  return a.block ?? 1;
+}
+
+/** Whether `port` is the allocation's, or one of its block's. */
+export function holdsPort(a: Pick<Allocation, 'port' | 'block'>, port: number): boolean {
+  return port >= a.port && port < a.port + portCount(a);
+}
+
+/** Every port an allocation holds, in order. */
+export function portsOf(a: Pick<Allocation, 'port' | 'block'>): number[] {
+  return Array.from({ length: portCount(a) }, (_, i) => a.port + i);
 }
 
 /** An owner that has ended with nothing listening: its allocation is kept only for the grace. */
@@ -147,6 +200,7 @@ export function buildAllocation(request: AllocationRequest, port: number, ids: N
     owner: request.owner,
     allocatedAt: isoTime(now),
     ...(request.instanceId !== undefined && { sticky: true as const }),
+    ...(request.block !== undefined && request.block > 1 && { block: request.block }),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, PortReuseSettings, ServiceType } from './types';
+import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, PortReuseSettings, ServiceType, UrlSettings } from './types';
 import { ownValue } from './types';
 import { findNameProblem, RESERVED_NAMES } from './names';
 import { PORT_FLOOR } from './placement-strategies';
@@ -73,6 +73,10 @@ const REUSE_KEYS: Record<string, [keyof PortReuseSettings, Parser]> = {
   'home-port-limit': ['home_port_limit', int(...REUSE.home_port_limit)],
 };
 
+const URL_KEYS: Record<string, [keyof UrlSettings, Parser]> = {
+  'host-style': ['host_style', oneOf(...CONFIG_BOUNDS.urls.host_style)],
+};
+
 /** Every key `styxy config set` understands, for help and error messages. */
 export const SETTABLE_KEYS = [
   'service-types.<type>.instance-behavior',
@@ -80,13 +84,15 @@ export const SETTABLE_KEYS = [
   ...Object.keys(AUTO_KEYS).map((k) => `auto-allocation.${k}`),
   ...Object.keys(LIFETIME_KEYS).map((k) => `lifetime.${k}`),
   ...Object.keys(REUSE_KEYS).map((k) => `port-reuse.${k}`),
+  ...Object.keys(URL_KEYS).map((k) => `urls.${k}`),
 ];
 
 /** The settings sections `config set` writes key by key: the CLI's name → the config's, and its keys. */
-const SECTIONS: Record<string, ['auto_allocation' | 'lifetime' | 'port_reuse', Record<string, [string, Parser]>]> = {
+const SECTIONS: Record<string, ['auto_allocation' | 'lifetime' | 'port_reuse' | 'urls', Record<string, [string, Parser]>]> = {
   'auto-allocation': ['auto_allocation', AUTO_KEYS],
   lifetime: ['lifetime', LIFETIME_KEYS],
   'port-reuse': ['port_reuse', REUSE_KEYS],
+  urls: ['urls', URL_KEYS],
 };
 
 /** The per-type settings `config set service-types.<type>.<key>` writes. */

@@ -1,3 +1,4 @@
+import { typeVarStem } from './env-contract';
 import type { Config, ConfigLayer, ServiceType } from './types';
 import { ownValue } from './types';
 
@@ -29,6 +30,8 @@ export interface MergedConfig {
   /** For each `auto_allocation` key and each rule pattern, the file that set it last. */
   autoKeySources?: Record<string, string>;
   ruleSources?: Record<string, string>;
+  /** For each service type with `env` names, the file that set them last. */
+  envSources?: Record<string, string>;
   /** The files in layer order, the base first: a later one is blamed for what it broke. */
   layerFiles?: string[];
   problems: ConfigProblem[];
@@ -46,6 +49,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
   const preferredSources: Record<string, string> = {};
   const autoKeySources: Record<string, string> = {};
   const ruleSources: Record<string, string> = {};
+  const envSources: Record<string, string> = {};
   for (const name of Object.keys(serviceTypes)) {
     rangeSources[name] = baseFile;
     preferredSources[name] = baseFile;
@@ -60,6 +64,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
   let rulesSource = baseFile;
   let lifetime = { ...base.lifetime };
   let agents = base.agents && { ...base.agents };
+  let urls = { ...base.urls };
 
   for (const { file, layer } of layers) {
     for (const [name, partial] of Object.entries(layer.service_types ?? {})) {
@@ -83,6 +88,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
       }
       serviceTypes[name] = merged;
       if (partial.port_range !== undefined) rangeSources[name] = file;
+      if (partial.env !== undefined) envSources[name] = file;
       if (partial.preferred_ports !== undefined || ownValue(preferredSources, name) === undefined) preferredSources[name] = file;
     }
     if (layer.auto_allocation) {
@@ -99,6 +105,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
       rules = { ...later, ...earlier };
     }
     if (layer.lifetime) lifetime = { ...lifetime, ...layer.lifetime };
+    if (layer.urls) urls = { ...urls, ...layer.urls };
     if (layer.agents) agents = { ...agents, ...layer.agents };
   }
 
@@ -109,6 +116,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
       auto_allocation_rules: rules,
       lifetime,
       port_reuse: portReuse,
+      urls,
       ...(agents && { agents }),
     },
     rangeSources,
@@ -117,6 +125,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
     preferredSources,
     autoKeySources,
     ruleSources,
+    envSources,
     layerFiles: [baseFile, ...layers.map((l) => l.file)],
     problems,
   };
@@ -174,6 +183,8 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
     if (!reach || span.high > reach.high) reach = span;
   }
 
+  problems.push(...findEnvNameClashes(config, merged.envSources ?? rangeSources));
+
   const auto = config.auto_allocation;
   const keySource = (key: string) => (merged.autoKeySources && ownValue(merged.autoKeySources, key)) ?? autoSource;
   if (auto.min_port >= auto.max_port) {
@@ -199,6 +210,35 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
         path: `/auto_allocation_rules/${pattern}/preferred_range_start`,
         message: `preferred_range_start ${rule.preferred_range_start} is below 1024`,
       });
+    }
+  }
+  return problems;
+}
+
+/**
+ * A type's own variable names (`env: { port, url }`) reach every service of a batch, so no two
+ * types may claim one name, nor may one take another type's standard `<TYPE>_PORT` / `<TYPE>_URL`.
+ */
+function findEnvNameClashes(config: Config, sources: Record<string, string>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const standard = new Map<string, string>();
+  for (const name of Object.keys(config.service_types)) {
+    const stem = typeVarStem(name);
+    standard.set(`${stem}_PORT`, name).set(`${stem}_URL`, name);
+  }
+  const claimed = new Map<string, string>();
+  for (const [name, type] of Object.entries(config.service_types)) {
+    for (const key of ['port', 'url'] as const) {
+      const variable = type.env?.[key];
+      if (variable === undefined) continue;
+      const other = standard.get(variable) ?? claimed.get(variable);
+      if (other !== undefined && other !== name) {
+        problems.push({
+          file: ownValue(sources, name) ?? 'config',
+          path: `/service_types/${name}/env/${key}`,
+          message: `${variable} is already the variable of service type '${other}'`,
+        });
+      } else claimed.set(variable, name);
     }
   }
   return problems;

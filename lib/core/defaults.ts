@@ -51,5 +51,6 @@ export function builtInConfig(): Config {
     // Ten minutes outlasts TIME_WAIT everywhere (60 s on Linux, up to 240 s on Windows) and a
     // quick restart or a coffee break, while an idle range still reuses ports the same hour.
     port_reuse: { cooldown_seconds: 600, home_port_days: 7, home_port_limit: 200 },
+    urls: { host_style: 'localhost' },
   };
 }

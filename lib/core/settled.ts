@@ -20,7 +20,8 @@ export const UNSETTLE_BELOW = SETTLE_FROM / 2;
 /** A settled file's name: the only files of this shape in a home are Styxy's. */
 export const SETTLED_FILE_PATTERN = /^state\.settled-[0-9a-f]{16}\.json$/;
 
-export const isSettleable = (allocation: Allocation): boolean => allocation.owner.kind === 'persistent';
+// A block holds several ports, which the summary's one-port-per-allocation form cannot say: it stays in state.json.
+export const isSettleable = (allocation: Allocation): boolean => allocation.owner.kind === 'persistent' && allocation.block === undefined;
 
 /** The summary of `allocations` to be kept in `file`. */
 export function summarize(file: string, allocations: readonly Allocation[]): SettledRef {

@@ -17,7 +17,14 @@ export interface ServiceType {
   preferred_ports?: number[];
   instance_behavior?: InstanceBehavior;
   examples?: string[];
+  /** Names this type's port and URL are also exported as, for every service of a batch. */
+  env?: { port?: string; url?: string };
   auto_allocated?: AutoAllocatedMark;
+}
+
+/** How URLs are written: see core/url.ts. */
+export interface UrlSettings {
+  host_style: 'localhost' | 'subdomain';
 }
 
 export interface AutoAllocationSettings {
@@ -63,6 +70,7 @@ export interface Config {
   auto_allocation_rules: Record<string, AutoAllocationRule>;
   lifetime: LifetimeSettings;
   port_reuse: PortReuseSettings;
+  urls: UrlSettings;
   /** Set only when a layer says something about agents. */
   agents?: AgentSettings;
 }
@@ -83,6 +91,7 @@ export interface ConfigLayer {
   auto_allocation_rules?: Record<string, AutoAllocationRule>;
   lifetime?: Partial<LifetimeSettings>;
   port_reuse?: Partial<PortReuseSettings>;
+  urls?: Partial<UrlSettings>;
   agents?: AgentSettings;
 }
 

@@ -92,6 +92,15 @@ export async function findFirstFreePort(candidates: readonly number[], skip?: (p
   return undefined;
 }
 
+/** The first of `starts` whose `size` ports from it on the OS all finds free (probed in order, stopping at the first busy one). */
+export async function findFirstFreeBlock(starts: readonly number[], size: number): Promise<number | undefined> {
+  next: for (const first of starts) {
+    for (let port = first; port < first + size; port++) if (!(await probePortFree(port))) continue next;
+    return first;
+  }
+  return undefined;
+}
+
 export type { Listener } from './no-proc';
 
 /**

@@ -27,10 +27,11 @@ export function isSurelyValidState(data: unknown): boolean {
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
-    // Seven keys (eight with `sticky`), each present with its type: none missing, none extra.
+    // Seven keys (one more each with `sticky` and `block`), each present with its type: none missing, none extra.
     const keys = countKeys(a);
-    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky } = a;
-    if (keys !== (sticky === undefined ? 7 : 8) || (sticky !== undefined && sticky !== true)) return false;
+    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block } = a;
+    if (keys !== 7 + (sticky === undefined ? 0 : 1) + (block === undefined ? 0 : 1) || (sticky !== undefined && sticky !== true)) return false;
+    if (block !== undefined && !(Number.isInteger(block) && (block as number) >= 2 && (block as number) <= 100)) return false;
     if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return false;

@@ -49,3 +49,27 @@ test('bad batches are refused with INVALID_ARGUMENT', async () => {
   expect((await rejection(api.allocate({ serviceTypes: ['web'], waitReadyMs: 5, ...at } as never))).code).toBe('INVALID_ARGUMENT');
   expect((await rejection(api.allocate({ serviceTypes: ['web'], serviceType: 'db', ...at } as never))).code).toBe('INVALID_ARGUMENT');
 });
+
+test('envVars gives a batch the variables allocate --env prints: each sibling’s port and URL', async () => {
+  const batch = await api.allocate({ serviceTypes: ['web', 'db'], instanceId: 'app', persistent: true, ...at });
+  const vars = api.envVars(batch);
+  expect(vars).toMatchObject({ PORT: String(base), WEB_URL: `http://localhost:${base}`, DB_URL: `http://localhost:${base + 2}`, STYXY_URL: batch[0]!.url });
+  const cli = box.run(['allocate', '-s', 'web', '-s', 'db', '-n', 'app', '--format', 'dotenv']).stdout;
+  // The same names and values as the CLI's, but for whether the port is served (the CLI asked again).
+  const fromCli = Object.fromEntries(
+    cli
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 2, -1)]),
+  );
+  const same = (v: Record<string, string>) => Object.fromEntries(Object.entries(v).filter(([k]) => !/REUSED|LISTENING/.test(k)));
+  expect(same(fromCli)).toEqual(same(vars));
+  expect(api.envVars(batch[1]!, { envName: 'DB_PORT' })).toMatchObject({ DB_PORT: String(base + 2), STYXY_URL: `http://localhost:${base + 2}` });
+  let err: unknown;
+  try {
+    api.envVars(batch, { envName: '1BAD' });
+  } catch (e) {
+    err = e;
+  }
+  expect((err as { code?: string }).code).toBe('INVALID_ARGUMENT');
+});

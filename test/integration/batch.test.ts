@@ -108,23 +108,35 @@ describe('a batch', () => {
     const of = (type: string) => state.find((a) => a.serviceType === type)!;
     expect(vars).toEqual({
       WEB_PORT: String(base),
+      WEB_URL: `http://localhost:${base}`,
       DB_MAIN_PORT: String(base + 2),
+      DB_MAIN_URL: `http://localhost:${base + 2}`,
       CACHE_X_PORT: String(base + 3),
+      CACHE_X_URL: `http://localhost:${base + 3}`,
       PORT: String(base),
       STYXY_PORT: String(base),
+      STYXY_URL: `http://localhost:${base}`,
       STYXY_LOCK_ID: of('web').lockId,
       STYXY_SERVICE_TYPE: 'web',
       STYXY_INSTANCE_ID: 'app',
       STYXY_EXISTING: '0',
+      STYXY_REUSED: '0',
+      STYXY_LISTENING: '0',
       STYXY_WEB_LOCK_ID: of('web').lockId,
       STYXY_WEB_INSTANCE_ID: 'app',
       STYXY_WEB_EXISTING: '0',
+      STYXY_WEB_REUSED: '0',
+      STYXY_WEB_LISTENING: '0',
       STYXY_DB_MAIN_LOCK_ID: of('db-main').lockId,
       STYXY_DB_MAIN_INSTANCE_ID: 'app',
       STYXY_DB_MAIN_EXISTING: '0',
+      STYXY_DB_MAIN_REUSED: '0',
+      STYXY_DB_MAIN_LISTENING: '0',
       STYXY_CACHE_X_LOCK_ID: of('cache.x').lockId,
       STYXY_CACHE_X_INSTANCE_ID: 'app',
       STYXY_CACHE_X_EXISTING: '0',
+      STYXY_CACHE_X_REUSED: '0',
+      STYXY_CACHE_X_LISTENING: '0',
       STYXY_LOCK_IDS: `${of('web').lockId} ${of('db-main').lockId} ${of('cache.x').lockId}`,
       STYXY_SERVICE_TYPES: 'web db-main cache.x',
     });
@@ -150,7 +162,11 @@ describe('a batch', () => {
     const quiet = box.run(['allocate', '-s', 'cache.x', '-s', 'web', '-q', '--persistent']);
     expect(quiet.stdout).toBe(`${base + 3}\n${base}\n`);
     const dotenv = box.run(['allocate', '-s', 'web', '-s', 'cache.x', '--format', 'dotenv', '--persistent']);
-    expect(dotenv.stdout).toMatch(new RegExp(`^WEB_PORT='${base + 1}'\nCACHE_X_PORT='${base + 4}'\nPORT='${base + 1}'\n`));
+    expect(dotenv.stdout).toMatch(
+      new RegExp(
+        `^WEB_PORT='${base + 1}'\nWEB_URL='http://localhost:${base + 1}'\nCACHE_X_PORT='${base + 4}'\nCACHE_X_URL='http://localhost:${base + 4}'\nPORT='${base + 1}'\n`,
+      ),
+    );
     box.run(['release', '-s', 'web', '--all']);
     box.run(['release', '-s', 'cache.x', '--all']);
     // Every web port is cooling now, for a named instance: the batch takes one and says so on stderr.
@@ -159,7 +175,7 @@ describe('a batch', () => {
     expect(human.stdout.trim().split('\n')).toHaveLength(2);
     expect(human.stderr).toMatch(/cool-down/);
     const fish = box.run(['allocate', '-s', 'cache.x', '-s', 'web', '--format', 'fish', '--persistent']);
-    expect(fish.stdout).toMatch(/^set -gx CACHE_X_PORT '\d+';\nset -gx WEB_PORT '\d+';\n/);
+    expect(fish.stdout).toMatch(/^set -gx CACHE_X_PORT '\d+';\nset -gx CACHE_X_URL 'http:\/\/localhost:\d+';\nset -gx WEB_PORT '\d+';\n/);
   });
 
   test('a type given twice, a bad name, --port, and type names that clash as variables are refused before anything is written', () => {

@@ -81,11 +81,11 @@ describe('--format', () => {
     ['fish', /^set -gx PORT '(\d+)';$/m],
     ['powershell', /^\$env:PORT = '(\d+)';$/m],
     ['dotenv', /^PORT='(\d+)'$/m],
-  ])('%s carries the same six variables', (format, portLine) => {
+  ])('%s carries the same nine variables', (format, portLine) => {
     const r = box.run(['allocate', '-s', 'dev', '--format', format]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(portLine);
-    expect(r.stdout.trim().split('\n')).toHaveLength(6);
+    expect(r.stdout.trim().split('\n')).toHaveLength(9);
   });
 
   test.each([

@@ -1,11 +1,12 @@
-import { StyxyError, isStyxyError } from '../../errors';
-import { findEnvNameProblem, parseDuration } from '../../core/names';
+import { StyxyError } from '../../errors';
+import { allocationEnv, batchEnv } from '../../core/env-contract';
+import { parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
+import { ALLOCATION_OPTIONS, HOST_STYLE_OPTION, allocateAsking, checkBatchVarNames, envNameArg, hostStyleArg } from '../allocate-kit';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { ENV_FORMATS, isEnvFormat, renderEnv } from '../env-format';
-import { bold, green, outputMode, printLine, warn, type OutputMode } from '../output';
-import { askYesNo, canAsk } from '../prompt';
+import { bold, green, outputMode, printLine, warn } from '../output';
 
 interface AllocateArgs extends CommonArgs {
   /** An array when given more than once: a batch. */
@@ -22,21 +23,17 @@ interface AllocateArgs extends CommonArgs {
   'dry-run'?: boolean;
   'wait-ready'?: string;
   'new-type'?: boolean;
+  'host-style'?: string;
+  block?: string;
 }
 
 const DEFAULT_WAIT_READY_S = 30;
 
-export const ALLOCATE_OPTIONS = {
-  'service-type': {
-    alias: ['s', 'service'],
-    type: 'string',
-    demandOption: true,
-    repeatable: true,
-    describe: 'Service type (dev, api, ai, ...); give it several times to allocate several ports at once, all or nothing',
-  },
-  'instance-id': { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' },
-  port: { alias: ['p'], type: 'string', describe: 'Try this port first' },
-  project: { type: 'string', describe: 'Project directory (default: the git top level, else the current directory)' },
+const ALLOCATE_OPTIONS = {
+  'service-type': ALLOCATION_OPTIONS['service-type'],
+  'instance-id': ALLOCATION_OPTIONS['instance-id'],
+  port: ALLOCATION_OPTIONS.port,
+  project: ALLOCATION_OPTIONS.project,
   pid: { type: 'string', describe: 'Owner process (default: the process that ran styxy, wrappers passed over); on a sticky allocation, hands it over' },
   ttl: { type: 'string', describe: 'Lease that ends after a time instead of an owner process (30m, 8h, 2d); on a sticky allocation, renews it from now' },
   persistent: { type: 'boolean', describe: 'Keep the allocation until it is released (also on a sticky allocation made before)' },
@@ -47,10 +44,9 @@ export const ALLOCATE_OPTIONS = {
   quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone' },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking (with auto-allocation.require-confirmation)' },
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
-  'new-type': {
-    type: 'boolean',
-    describe: "Create an unknown type even when its name is close to a known one (without it, 'dve' is refused: did you mean 'dev'?)",
-  },
+  'new-type': ALLOCATION_OPTIONS['new-type'],
+  'host-style': HOST_STYLE_OPTION,
+  block: { type: 'string', describe: 'N contiguous ports (2-100) for this one service, all or nothing, released together: STYXY_PORT_0 … STYXY_PORT_<N-1>' },
   'wait-ready': {
     type: 'string',
     optionalValue: true,
@@ -101,11 +97,15 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
     const waitReadyS =
       waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
     if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
+    const hostStyle = hostStyleArg(args['host-style']);
+    const block = args.block === undefined ? undefined : /^[0-9]{1,3}$/.test(args.block) ? Number(args.block) : NaN;
+    if (Number.isNaN(block)) throw new StyxyError('INVALID_ARGUMENT', `--block ${JSON.stringify(args.block)} is not a number of ports`);
     const serviceTypes = ([] as string[]).concat(args['service-type']);
     const mode = outputMode(args);
     if (serviceTypes.length > 1) {
       if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; allocate that one on its own');
       if (waitReadyS !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--wait-ready takes one service type; allocate that one on its own');
+      if (block !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--block takes one service type; allocate that one on its own');
       if (mode === 'env') checkBatchVarNames(serviceTypes, envName);
       const { runAllocateBatch } = await import('../../app/allocate');
       return present(
@@ -120,13 +120,14 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
               ...(args['dry-run'] && { dryRun: true }),
               ...(args.yes && { yes: true }),
               ...(args['new-type'] && { newType: true }),
+              ...(hostStyle && { hostStyle }),
               ...(acceptedRanges && { acceptedRanges }),
             }),
           ),
         (batch, mode) => {
           for (const result of batch.allocations) if (result.cooling) warn(`styxy: ${result.cooling.message}`);
           if (mode === 'quiet') return printLine(batch.allocations.map((r) => String(r.port)).join('\n'));
-          if (mode === 'env') return printLine(renderEnv(batchEnvVars(batch.allocations, envName), format));
+          if (mode === 'env') return printLine(renderEnv(batchEnv(batch.allocations, envName), format));
           printLine(batch.allocations.map(describeAllocation).join('\n'));
         },
       );
@@ -146,6 +147,8 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
             ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
             ...(args.yes && { yes: true }),
             ...(args['new-type'] && { newType: true }),
+            ...(hostStyle && { hostStyle }),
+            ...(block !== undefined && { block }),
             ...(acceptedRange && { acceptedRange }),
           }),
         ),
@@ -153,126 +156,12 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
         if (result.cooling) warn(`styxy: ${result.cooling.message}`);
         if (mode === 'quiet') return printLine(String(result.port));
-        if (mode === 'env') return printLine(renderEnv(envVars(result, envName), format));
+        if (mode === 'env') return printLine(renderEnv(allocationEnv(result, envName), format));
         printLine(describeAllocation(result));
       },
     );
   },
 };
-
-const MAX_QUESTIONS = 8;
-
-/**
- * Runs an allocation; when an auto-allocation needs confirmation and a person is at the terminal
- * (and the output is not --json or --env), asks on stderr and runs it again with the accepted
- * range. Otherwise the CONFIRMATION_REQUIRED error, which carries the proposal, goes out as is.
- */
-export async function allocateAsking<R = AllocateResult>(
-  mode: OutputMode,
-  run: (acceptedRange?: [number, number], acceptedRanges?: Record<string, [number, number]>) => Promise<R>,
-): Promise<R> {
-  let acceptedRange: [number, number] | undefined;
-  // A batch may hold several new types, each asked about in turn.
-  let acceptedRanges: Record<string, [number, number]> | undefined;
-  for (let question = 0; ; question++) {
-    try {
-      return await run(acceptedRange, acceptedRanges);
-    } catch (err) {
-      const proposal =
-        isStyxyError(err) && err.code === 'CONFIRMATION_REQUIRED'
-          ? (err.details?.proposal as { serviceType: string; range: [number, number] } | undefined)
-          : undefined;
-      if (!proposal || mode === 'json' || mode === 'env' || !canAsk() || question >= MAX_QUESTIONS) throw err;
-      if (question > 0) warn(`styxy: ${(err as Error).message}`);
-      const [low, high] = proposal.range;
-      if (!(await askYesNo(`Auto-allocate ports ${low}-${high} for '${proposal.serviceType}'?`))) {
-        throw new StyxyError('CONFIRMATION_REQUIRED', `Declined: no range was given to '${proposal.serviceType}' and nothing was written`, {
-          details: (err as StyxyError).details,
-        });
-      }
-      acceptedRange = proposal.range;
-      acceptedRanges = { ...acceptedRanges, [proposal.serviceType]: proposal.range };
-    }
-  }
-}
-
-/** `--env-name`: the variable that carries the port, PORT by default; INVALID_ARGUMENT when it cannot. */
-export function envNameArg(value: string | undefined): string {
-  const name = value ?? 'PORT';
-  const problem = findEnvNameProblem(name);
-  if (problem) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${problem}`);
-  return name;
-}
-
-export function envVars(result: AllocateResult, envName: string): [string, string][] {
-  const vars: [string, string][] = [
-    ['STYXY_PORT', String(result.port)],
-    ['STYXY_LOCK_ID', result.lockId],
-    ['STYXY_SERVICE_TYPE', result.serviceType],
-    ['STYXY_INSTANCE_ID', result.instanceId],
-    ['STYXY_EXISTING', result.existing ? '1' : '0'],
-  ];
-  return envName === 'STYXY_PORT' ? vars : [[envName, String(result.port)], ...vars];
-}
-
-/** A type's name as a variable: upper-cased, `-` and `.` as `_` (`dev-web` → `DEV_WEB`). */
-export function typeVarStem(serviceType: string): string {
-  return serviceType.toUpperCase().replace(/[-.]/g, '_');
-}
-
-function perTypeVarNames(serviceType: string): string[] {
-  const stem = typeVarStem(serviceType);
-  return [`${stem}_PORT`, `STYXY_${stem}_LOCK_ID`, `STYXY_${stem}_INSTANCE_ID`, `STYXY_${stem}_EXISTING`];
-}
-
-const BATCH_SHARED_VARS = ['STYXY_PORT', 'STYXY_LOCK_ID', 'STYXY_SERVICE_TYPE', 'STYXY_INSTANCE_ID', 'STYXY_EXISTING', 'STYXY_LOCK_IDS', 'STYXY_SERVICE_TYPES'];
-
-/**
- * Before the lock: every variable a batch's --env would print is a valid name and no two mean
- * different things (types `a-b` and `a.b` would both be `A_B_PORT`). `--env-name` may name the
- * first type's own port variable, which then carries the same value twice.
- */
-export function checkBatchVarNames(serviceTypes: readonly string[], envName: string): void {
-  const owners = new Map<string, string>();
-  const claim = (name: string, owner: string): void => {
-    const problem = findEnvNameProblem(name);
-    if (problem) {
-      throw new StyxyError('INVALID_ARGUMENT', `--env cannot name a variable after ${owner}: ${problem}`, {
-        details: { variable: name },
-        suggestions: ['Read the batch as JSON instead: --json'],
-      });
-    }
-    const other = owners.get(name);
-    if (other !== undefined && other !== owner) {
-      throw new StyxyError('INVALID_ARGUMENT', `--env would set ${name} for both ${other} and ${owner}; allocate them in separate calls or read --json`, {
-        details: { variable: name },
-      });
-    }
-    owners.set(name, owner);
-  };
-  const first = serviceTypes[0] as string;
-  serviceTypes.forEach((t) => perTypeVarNames(t).forEach((name) => claim(name, `service type '${t}'`)));
-  for (const name of BATCH_SHARED_VARS) claim(name, 'the batch');
-  if (envName !== `${typeVarStem(first)}_PORT` && envName !== 'STYXY_PORT') claim(envName, '--env-name');
-}
-
-/**
- * A batch's variables: `<TYPE>_PORT` and `STYXY_<TYPE>_LOCK_ID` / `_INSTANCE_ID` / `_EXISTING` for
- * each type; `PORT` (or `--env-name`) and the usual `STYXY_*` for the first type, so a command
- * that reads PORT serves the first; `STYXY_LOCK_IDS` and `STYXY_SERVICE_TYPES` list them all.
- */
-export function batchEnvVars(results: readonly AllocateResult[], envName: string): [string, string][] {
-  const vars: [string, string][] = [];
-  for (const r of results) vars.push([`${typeVarStem(r.serviceType)}_PORT`, String(r.port)]);
-  const first = results[0] as AllocateResult;
-  for (const pair of envVars(first, envName)) if (!vars.some(([name]) => name === pair[0])) vars.push(pair);
-  for (const r of results) {
-    const stem = typeVarStem(r.serviceType);
-    vars.push([`STYXY_${stem}_LOCK_ID`, r.lockId], [`STYXY_${stem}_INSTANCE_ID`, r.instanceId], [`STYXY_${stem}_EXISTING`, r.existing ? '1' : '0']);
-  }
-  vars.push(['STYXY_LOCK_IDS', results.map((r) => r.lockId).join(' ')], ['STYXY_SERVICE_TYPES', results.map((r) => r.serviceType).join(' ')]);
-  return vars;
-}
 
 function describeAllocation(r: AllocateResult): string {
   const dry = r.dryRun ? ' (dry run: nothing was written)' : '';
@@ -295,10 +184,15 @@ function describeAllocation(r: AllocateResult): string {
       `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}${ownerChangeNote(r)}`,
     ].join('\n');
   }
-  if (r.reused) return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry}`;
+  if (r.reused)
+    return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} — ${r.url}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
-  const home = r.homePort ? ' (its home port, as last time)' : '';
-  return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry}`;
+  if (r.ports) {
+    const span = `${r.ports[0]}-${r.ports[r.ports.length - 1]}`;
+    return `${green('✔')} ${verb} ports ${bold(span)} (a block of ${r.ports.length}) for ${r.serviceType} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
+  }
+  const home = r.homePort ? ' (its home port, as last time)' : r.derivedPort ? " (its derived home port, the same on every machine while it's free)" : '';
+  return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
 }
 
 function ownerChangeNote(r: AllocateResult): string {

@@ -4,7 +4,8 @@ import type { RunNotice } from '../../app/run';
 import { context, portArg, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { warn } from '../output';
-import { ALLOCATE_OPTIONS, allocateAsking, batchEnvVars, checkBatchVarNames, envNameArg, envVars } from './allocate';
+import { envFor } from '../../core/env-contract';
+import { ALLOCATION_OPTIONS, allocateAsking, checkBatchVarNames, envNameArg } from '../allocate-kit';
 
 interface RunArgs extends CommonArgs {
   /** An array when given more than once: several ports for one command. */
@@ -20,10 +21,10 @@ interface RunArgs extends CommonArgs {
 }
 
 const options = {
-  'service-type': ALLOCATE_OPTIONS['service-type'],
-  'instance-id': ALLOCATE_OPTIONS['instance-id'],
-  port: ALLOCATE_OPTIONS.port,
-  project: ALLOCATE_OPTIONS.project,
+  'service-type': ALLOCATION_OPTIONS['service-type'],
+  'instance-id': ALLOCATION_OPTIONS['instance-id'],
+  port: ALLOCATION_OPTIONS.port,
+  project: ALLOCATION_OPTIONS.project,
   'env-name': { type: 'string', describe: 'The variable that carries the port (default PORT)' },
   'port-flag': {
     type: 'string',
@@ -32,7 +33,7 @@ const options = {
       "Append this flag and the port to the command, for tools that ignore PORT (--port-flag --port); a flag ending in '=' is joined to it. Known dev servers get theirs without it; --no-port-flag adds none",
   },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
-  'new-type': ALLOCATE_OPTIONS['new-type'],
+  'new-type': ALLOCATION_OPTIONS['new-type'],
 } satisfies OptionSpecs;
 
 export const runCommand: StyxyCommand<RunArgs> = {
@@ -87,7 +88,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
         ...(args['new-type'] && { newType: true }),
       },
       command,
-      variables: (allocations) => (allocations.length > 1 ? batchEnvVars(allocations, envName) : allocations.flatMap((a) => envVars(a, envName))),
+      variables: (allocations) => envFor(allocations, envName),
       ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
       confirm: (attempt) => allocateAsking('human', attempt),
       onNotice: tellNotice,

@@ -34,6 +34,8 @@ describe('the fast path reads a line exactly as yargs does', () => {
     ['allocate', '-s', 'dev', '--ttl', '8h', '--debug'],
     ['list', '--verbose', '--debug'],
     ['list', '-v'],
+    ['url', '-s', 'dev', '-n', 'web', '--open', '--host-style', 'subdomain'],
+    ['allocate', '-s', 'dev', '--host-style', 'subdomain', '--json'],
     ['allocate', '-s', 'ai', '--wait-ready', '60', '--json'],
     ['allocate', '-s', 'ai', '--wait-ready', '--json'],
     ['allocate', '-s', 'ai', '--wait-ready'],

@@ -162,3 +162,22 @@ describe('a reserved single-instance holder', () => {
     }
   });
 });
+
+describe('planAllocation with a block', () => {
+  const blockCfg = config({ dev: { port_range: [3000, 3004], preferred_ports: [3002] } });
+  const plan = (request: AllocationRequest, st = state()) => {
+    const p = planAllocation(blockCfg, st, request);
+    return p.kind === 'candidates' ? p.ports : p.kind;
+  };
+  test('candidates are first ports whose whole block is in the range and held by nobody', () => {
+    expect(plan(req({ block: 2 }), state(allocation({ port: 3001 })))).toEqual([3002, 3003]);
+    expect(plan(req({ block: 5 }))).toEqual([3000]);
+    expect(plan(req({ block: 6 }))).toEqual([]);
+  });
+  test('a block in the state holds every one of its ports', () => {
+    expect(plan(req(), state(allocation({ port: 3000, block: 3 })))).toEqual([3003, 3004]);
+  });
+  test('a requested first port comes first, and may run past the range', () => {
+    expect(plan(req({ block: 2, port: 3004 }))[0]).toBe(3004);
+  });
+});

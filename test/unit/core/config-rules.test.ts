@@ -90,6 +90,13 @@ describe('findConfigProblems', () => {
     ],
     ['min_port not below max_port', { auto_allocation: { min_port: 30000, max_port: 30000 } }, '/auto_allocation/min_port', 'below max_port'],
     ['auto bounds below 1024', { auto_allocation: { min_port: 80 } }, '/auto_allocation/min_port', 'below 1024'],
+    ['an env name that is another type’s URL', { service_types: { api: { env: { url: 'DEV_URL' } } } }, '/service_types/api/env/url', "'dev'"],
+    [
+      'one env name claimed by two types',
+      { service_types: { api: { env: { url: 'BACKEND' } }, dev: { env: { port: 'BACKEND' } } } },
+      '/service_types/api/env/url',
+      "'dev'",
+    ],
   ])('%s', (_name, layer, path, message) => {
     const problems = findConfigProblems(merge(layer));
     expect(problems.length).toBeGreaterThan(0);
@@ -138,4 +145,15 @@ test('describeSchemaErrors reports a refused key once, with the reason', () => {
     "/service_types/constructor: 'constructor' is not a valid name (every JavaScript object has it, so Styxy refuses it as a name)",
     "/service_types/other: 'other' is not a valid name",
   ]);
+});
+
+test('a type may name its own standard variables, and the env names are blamed on the file that set them', () => {
+  expect(findConfigProblems(merge({ service_types: { api: { env: { url: 'API_URL', port: 'BACKEND_PORT' } } } }))).toEqual([]);
+  const problems = findConfigProblems(merge({}, { service_types: { api: { env: { url: 'DEV_PORT' } } } }));
+  expect(problems.map((p) => p.file)).toEqual(['layer1.json']);
+});
+
+test('urls.host_style: localhost by default, set by a later layer', () => {
+  expect(merge().config.urls).toEqual({ host_style: 'localhost' });
+  expect(merge({ urls: { host_style: 'subdomain' } }).config.urls).toEqual({ host_style: 'subdomain' });
 });

@@ -99,7 +99,10 @@ function freedPort(r: Random): Record<string, unknown> {
 }
 
 function state(r: Random): { version: unknown; allocations: Record<string, unknown>[]; recentlyFreed?: Record<string, unknown>[] } {
-  const allocations = Array.from({ length: r.int(0, 6) }, () => (r.next() < 0.3 ? { ...allocation(r), sticky: true } : allocation(r)));
+  const allocations = Array.from({ length: r.int(0, 6) }, () => {
+    const a = r.next() < 0.3 ? { ...allocation(r), sticky: true } : allocation(r);
+    return r.next() < 0.2 ? { ...a, block: r.int(2, 100) } : a;
+  });
   // Older states have no recentlyFreed at all; newer ones may have an empty list.
   const roll = r.next();
   if (roll < 0.3) return { version: 1, allocations };
@@ -132,7 +135,7 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const key = r.pick(
     where < 4
       ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'pidNs', 'extra']
-      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'extra'],
+      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'block', 'extra'],
   );
   const roll = r.next();
   if (roll < 0.2) delete target[key];
@@ -188,6 +191,7 @@ test("its patterns are the schema's own", () => {
   expect(Object.keys(schema.properties).sort()).toEqual(['allocations', 'recentlyFreed', 'settled', 'version']);
   expect(Object.keys(schema.definitions.allocation.properties).sort()).toEqual([
     'allocatedAt',
+    'block',
     'instanceId',
     'lockId',
     'owner',

@@ -34,6 +34,8 @@ export const configShowCommand: StyxyCommand<CommonArgs> = {
         }
         printLine(bold('Lifetime'));
         for (const [k, v] of Object.entries(r.config.lifetime)) printLine(`  ${k.padEnd(26)} ${JSON.stringify(v)}`);
+        printLine(bold('URLs'));
+        for (const [k, v] of Object.entries(r.config.urls)) printLine(`  ${k.padEnd(22)} ${JSON.stringify(v)}`);
         printLine(bold('Files'));
         printLine(`  project  ${shown(r.files.project ?? '(none)')}`);
         printLine(`  user     ${shown(r.files.user ?? '(none)')}`);

@@ -1,0 +1,91 @@
+import { StyxyError, isStyxyError } from '../errors';
+import { findBatchVarProblem } from '../core/env-contract';
+import { findEnvNameProblem } from '../core/names';
+import { HOST_STYLES, isHostStyle, type HostStyle } from '../core/url';
+import type { OptionSpecs } from './command-spec';
+import { warn, type OutputMode } from './output';
+import { askYesNo, canAsk } from './prompt';
+
+/** The options `allocate` and `run` declare alike: what to allocate, for which project. */
+export const ALLOCATION_OPTIONS = {
+  'service-type': {
+    alias: ['s', 'service'],
+    type: 'string',
+    demandOption: true,
+    repeatable: true,
+    describe: 'Service type (dev, api, ai, ...); give it several times to allocate several ports at once, all or nothing',
+  },
+  'instance-id': { alias: ['n', 'name'], type: 'string', describe: 'Instance id: the same type + id + project gets the same port back' },
+  port: { alias: ['p'], type: 'string', describe: 'Try this port first' },
+  project: { type: 'string', describe: 'Project directory (default: the git top level, else the current directory)' },
+  'new-type': {
+    type: 'boolean',
+    describe: "Create an unknown type even when its name is close to a known one (without it, 'dve' is refused: did you mean 'dev'?)",
+  },
+} satisfies OptionSpecs;
+
+const MAX_QUESTIONS = 8;
+
+/**
+ * Runs an allocation; when an auto-allocation needs confirmation and a person is at the terminal
+ * (and the output is not --json or --env), asks on stderr and runs it again with the accepted
+ * range. Otherwise the CONFIRMATION_REQUIRED error, which carries the proposal, goes out as is.
+ */
+export async function allocateAsking<R>(
+  mode: OutputMode,
+  run: (acceptedRange?: [number, number], acceptedRanges?: Record<string, [number, number]>) => Promise<R>,
+): Promise<R> {
+  let acceptedRange: [number, number] | undefined;
+  // A batch may hold several new types, each asked about in turn.
+  let acceptedRanges: Record<string, [number, number]> | undefined;
+  for (let question = 0; ; question++) {
+    try {
+      return await run(acceptedRange, acceptedRanges);
+    } catch (err) {
+      const proposal =
+        isStyxyError(err) && err.code === 'CONFIRMATION_REQUIRED'
+          ? (err.details?.proposal as { serviceType: string; range: [number, number] } | undefined)
+          : undefined;
+      if (!proposal || mode === 'json' || mode === 'env' || !canAsk() || question >= MAX_QUESTIONS) throw err;
+      if (question > 0) warn(`styxy: ${(err as Error).message}`);
+      const [low, high] = proposal.range;
+      if (!(await askYesNo(`Auto-allocate ports ${low}-${high} for '${proposal.serviceType}'?`))) {
+        throw new StyxyError('CONFIRMATION_REQUIRED', `Declined: no range was given to '${proposal.serviceType}' and nothing was written`, {
+          details: (err as StyxyError).details,
+        });
+      }
+      acceptedRange = proposal.range;
+      acceptedRanges = { ...acceptedRanges, [proposal.serviceType]: proposal.range };
+    }
+  }
+}
+
+/** `--env-name`: the variable that carries the port, PORT by default; INVALID_ARGUMENT when it cannot. */
+export function envNameArg(value: string | undefined): string {
+  const name = value ?? 'PORT';
+  const problem = findEnvNameProblem(name);
+  if (problem) throw new StyxyError('INVALID_ARGUMENT', `--env-name ${problem}`);
+  return name;
+}
+
+/** Before the lock: INVALID_ARGUMENT when a batch's variables cannot all be written (see findBatchVarProblem). */
+export function checkBatchVarNames(serviceTypes: readonly string[], envName: string): void {
+  const problem = findBatchVarProblem(serviceTypes, envName);
+  if (!problem) return;
+  throw new StyxyError('INVALID_ARGUMENT', problem.message, {
+    details: { variable: problem.variable },
+    ...(problem.kind === 'invalid-name' && { suggestions: ['Read the batch as JSON instead: --json'] }),
+  });
+}
+
+export const HOST_STYLE_OPTION = {
+  type: 'string',
+  describe: `How the URL is written: localhost (http://localhost:PORT) or subdomain (http://<name>.<project>.localhost:PORT); default: the config's urls.host_style`,
+} as const;
+
+/** `--host-style`: one of HOST_STYLES, or INVALID_ARGUMENT. */
+export function hostStyleArg(value: string | undefined): HostStyle | undefined {
+  if (value === undefined) return undefined;
+  if (!isHostStyle(value)) throw new StyxyError('INVALID_ARGUMENT', `--host-style ${JSON.stringify(value)} is not one of ${HOST_STYLES.join(', ')}`);
+  return value;
+}
