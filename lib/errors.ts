@@ -23,6 +23,7 @@ export const EXIT_CODES = {
   SIMILAR_SERVICE_TYPE: 16,
   STATE_TOO_NEW: 17,
   UNSUPPORTED_PLATFORM: 18,
+  SERVER_EXITED: 19,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'NEEDS_ATTENTION'
   | 'SIMILAR_SERVICE_TYPE'
   | 'STATE_TOO_NEW'
-  | 'UNSUPPORTED_PLATFORM';
+  | 'UNSUPPORTED_PLATFORM'
+  | 'SERVER_EXITED';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {

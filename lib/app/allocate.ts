@@ -25,7 +25,7 @@ import type { AuditInput } from '../store/audit-log';
 import { BUILT_IN, type LoadedConfig } from '../store/config-files';
 import type { TransactionContext } from '../store/transaction';
 import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
-import { withLiveState } from './context';
+import { withLiveState, type LiveView } from './context';
 import { refuseNearMissType } from './near-miss';
 import { resolveOwner, type OwnerOptions } from './owner';
 
@@ -100,6 +100,11 @@ export interface AllocateResult {
   derivedPort?: true;
   /** The port was freed lately by another service and still cooling: used because nothing else was free. */
   cooling?: CoolingNote;
+  /**
+   * The holder found has not started listening yet: the server a `run` (or a caller) that has
+   * ended left starting (`existingPid` is then that server's process, or null when unknown).
+   */
+  starting?: true;
   /** With --wait-ready on an existing instance: its port accepted a connection. */
   ready?: true;
   waitedMs?: number;
@@ -133,15 +138,38 @@ export const MAX_BLOCK = 100;
 export async function runAllocate(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
   const result = await withListening(await allocateLocked(ctx, input));
   if (!result.existing || input.waitReadyMs === undefined || input.dryRun) return result;
-  // Outside the lock: the running instance may take a while to start listening.
+  return waitUntilReady(ctx, input, result, input.waitReadyMs);
+}
+
+/** How often `--wait-ready` looks again at the holder it waits for. */
+const HOLDER_CHECK_MS = 500;
+
+/**
+ * `--wait-ready`, outside the lock: waits until the running instance's port accepts a connection.
+ * Every HOLDER_CHECK_MS the allocation is asked for again, so that a holder that has gone (its
+ * server crashed, its run ended) is noticed at once: the caller then gets what a fresh allocate
+ * gives (its own allocation, `existing: false`: it is the one to start the service), and never
+ * waits out the timeout for a service that is not coming.
+ */
+async function waitUntilReady(ctx: TransactionContext, input: AllocateInput, first: AllocateResult, waitReadyMs: number): Promise<AllocateResult> {
   const started = Date.now();
-  if (await waitForPort(result.port, input.waitReadyMs)) return { ...result, listening: true, ready: true, waitedMs: Date.now() - started };
+  const deadline = started + waitReadyMs;
+  let current = first;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (await waitForPort(current.port, Math.max(0, Math.min(HOLDER_CHECK_MS, left)))) {
+      return { ...current, listening: true, ready: true, waitedMs: Date.now() - started };
+    }
+    if (Date.now() >= deadline) break;
+    current = await withListening(await allocateLocked(ctx, input));
+    if (!current.existing) return current;
+  }
   throw new StyxyError(
     'WAIT_TIMEOUT',
-    `Service '${result.serviceType}' is running as instance '${result.existingInstanceId}' on port ${result.port}, but nothing accepted a connection within ${(input.waitReadyMs / 1000).toFixed(1)} s`,
+    `Service '${current.serviceType}' is ${current.starting ? 'starting' : 'running'} as instance '${current.existingInstanceId}' on port ${current.port}, but nothing accepted a connection within ${(waitReadyMs / 1000).toFixed(1)} s`,
     {
-      details: { port: result.port, lockId: result.lockId, existingInstanceId: result.existingInstanceId, existingPid: result.existingPid },
-      suggestions: [`See what holds it: styxy check ${result.port}`, `If that instance is stuck, release it: styxy release ${result.lockId}`],
+      details: { port: current.port, lockId: current.lockId, existingInstanceId: current.existingInstanceId, existingPid: current.existingPid },
+      suggestions: [`See what holds it: styxy check ${current.port}`, `If that instance is stuck, release it: styxy release ${current.lockId}`],
     },
   );
 }
@@ -166,8 +194,8 @@ async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Pr
   const request = buildRequest(ctx, input, input.serviceType);
   const { result } = await withLiveState<AllocateResult>(
     ctx,
-    async ({ config, state, pruned }) => {
-      const step = await allocateStep(ctx, input, request, { config, state, pruned: pruned.length }, input.acceptedRange);
+    async ({ config, state, pruned, starting }) => {
+      const step = await allocateStep(ctx, input, request, { config, state, pruned: pruned.length, starting }, input.acceptedRange);
       return { result: step.result, state: step.state, ...step.writes, audit: step.audit };
     },
     { write: !input.dryRun, summaryWillDo: (config) => needsOnlyFreePorts(config.config, request) },
@@ -225,8 +253,8 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
   const shared = buildRequest(ctx, input, input.serviceTypes[0] as string);
   const { result } = await withLiveState<AllocateBatchResult>(
     ctx,
-    async ({ config, state, pruned }) => {
-      let view = { config, state, pruned: pruned.length };
+    async ({ config, state, pruned, starting }) => {
+      let view: StepView = { config, state, pruned: pruned.length, starting };
       const steps: AllocateStep[] = [];
       for (const serviceType of input.serviceTypes) {
         let step: AllocateStep;
@@ -236,7 +264,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
           throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
         }
         steps.push(step);
-        view = { config: step.config, state: step.state, pruned: view.pruned };
+        view = { ...view, config: step.config, state: step.state };
       }
       // Each accepted range builds on the config before it, so the last user layer holds them all.
       const userConfig = [...steps].reverse().find((step) => step.writes.userConfig)?.writes.userConfig;
@@ -302,7 +330,7 @@ interface AllocateStep {
 }
 
 type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound' | 'hostStyle'>;
-type StepView = { config: LoadedConfig; state: State; pruned: number };
+type StepView = { config: LoadedConfig; state: State; pruned: number; starting: LiveView['starting'] };
 type KnownPlan = Exclude<AllocationPlan, { kind: 'unknown' }>;
 type PlanOf<K extends KnownPlan['kind']> = Extract<KnownPlan, { kind: K }>;
 
@@ -340,9 +368,9 @@ async function allocateStep(
   const step = await (async () => {
     switch (known.plan.kind) {
       case 'existing':
-        return existingInstance(input, request, known.plan, view.state, base);
+        return existingInstance(input, request, known.plan, view, base);
       case 'reused':
-        return stickyReuse(input, request, known.plan, view.state, base);
+        return stickyReuse(input, request, known.plan, view, base);
       case 'candidates':
         return newAllocation(input, request, known.plan, view.state, base, now);
     }
@@ -452,10 +480,24 @@ function withHandOver(state: State, base: StepBase, handOver: HandOver | null): 
   };
 }
 
-/** A single-instance type already runs: its holder is the answer (re-allocated to the caller when it is the caller's own sticky one). */
-function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, state: State, base: StepBase): OutcomeStep {
-  const handOver = plan.reused ? planHandOver(input, request, plan.allocation) : null;
+/**
+ * A single-instance type already runs: its holder is the answer (re-allocated to the caller when
+ * it is the caller's own sticky one). A holder kept only by its reservation is not running: when
+ * the caller takes it over, the caller is the one to start the service (`existing: false`); while
+ * the server its ended owner started is still starting, it is left to that server.
+ */
+function existingInstance(input: StepInput, request: AllocationRequest, plan: PlanOf<'existing'>, view: StepView, base: StepBase): OutcomeStep {
+  const tree = view.starting.get(plan.allocation.lockId);
+  const handOver = plan.reused && !tree ? planHandOver(input, request, plan.allocation) : null;
   const holder = handOver?.allocation ?? plan.allocation;
+  const owner = holder.owner;
+  if (handOver && isReserved(plan.allocation.owner)) {
+    return {
+      result: { success: true, ...describe(holder), existing: false, reused: true, listening: false, ...base.flags, ...handOver.answer },
+      ...withHandOver(view.state, base, handOver),
+    };
+  }
+  const reserved = isReserved(owner);
   return {
     result: {
       success: true,
@@ -466,16 +508,24 @@ function existingInstance(input: StepInput, request: AllocationRequest, plan: Pl
       ...base.flags,
       ...handOver?.answer,
       existingInstanceId: holder.instanceId,
-      existingPid: holder.owner.kind === 'process' ? holder.owner.pid : null,
-      message: plan.message,
+      // An owner that has ended is named by no PID: not a dead one, not the caller's.
+      existingPid: tree ? (tree[0]?.pid ?? null) : owner.kind === 'process' && !reserved ? owner.pid : null,
+      ...((tree || reserved) && { starting: true as const }),
+      message: reserved
+        ? `Service '${holder.serviceType}' only allows a single instance; '${holder.instanceId}' is starting on port ${holder.port} (its owner, PID ${(owner as { pid: number }).pid}, has ended; nothing listens yet)`
+        : plan.message,
     },
-    ...withHandOver(state, base, handOver),
+    ...withHandOver(view.state, base, handOver),
   };
 }
 
+const isReserved = (owner: Owner): boolean => owner.kind === 'process' && owner.reservedUntil !== undefined;
+
 /** The same type, instance id and project already hold a port: the caller gets it back. */
-function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, state: State, base: StepBase): OutcomeStep {
-  const handOver = planHandOver(input, request, plan.allocation);
+function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<'reused'>, view: StepView, base: StepBase): OutcomeStep {
+  // The server an ended `run` started is still starting: it takes the allocation once it listens.
+  const tree = view.starting.get(plan.allocation.lockId);
+  const handOver = tree ? null : planHandOver(input, request, plan.allocation);
   return {
     result: {
       success: true,
@@ -485,8 +535,9 @@ function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<
       listening: false,
       ...base.flags,
       ...handOver?.answer,
+      ...(tree && { starting: true as const, existingPid: tree[0]?.pid ?? null }),
     },
-    ...withHandOver(state, base, handOver),
+    ...withHandOver(view.state, base, handOver),
   };
 }
 

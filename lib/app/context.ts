@@ -3,6 +3,8 @@ import { decideLifetimes, findEndedProcessOwners, findUnjudgedOwners, foreignNam
 import { trackFreedPorts } from '../core/port-memory';
 import { readListenerProcesses, readListeners } from '../os/ports';
 import { hasProc, isProcOwnNamespace, namespaceNumber, probeLiveProcesses, probeNamespaceProcesses, readBootId, readOwnPidNamespace } from '../os/processes';
+import { findMarkedProcesses, type TrackedProcess } from '../os/process-tree';
+import { runMarkerEntry } from '../core/run-plan';
 import { writeErr } from '../os/stdio';
 import { resolvePaths } from '../store/paths';
 import { withTransaction, type TransactionCommit, type TransactionContext, type TransactionOptions, type TransactionOutcome } from '../store/transaction';
@@ -32,6 +34,11 @@ export interface LiveView {
   unjudged: Allocation[];
   /** The state as read, before pruning. */
   stateAsRead: State;
+  /**
+   * Allocations kept by a reservation whose owner was a `styxy run` that ended while the server it
+   * started is still starting: that server's processes, eldest first, by lock id.
+   */
+  starting: ReadonlyMap<string, readonly TrackedProcess[]>;
 }
 
 export interface LiveStateOptions extends TransactionOptions {
@@ -55,7 +62,14 @@ export async function withLiveState<T>(
       const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
       // What was pruned just now cools like the rest, for the decision of this very call too.
       const liveState = trackFreedPorts(stateAsRead, lifetimes.state, ctx.now(), config.config.port_reuse);
-      const outcome = await work({ config, state: liveState, pruned: lifetimes.pruned, unjudged: lifetimes.unjudged, stateAsRead });
+      const outcome = await work({
+        config,
+        state: liveState,
+        pruned: lifetimes.pruned,
+        unjudged: lifetimes.unjudged,
+        stateAsRead,
+        starting: lifetimes.starting,
+      });
       if (options.write === false) return { result: outcome.result };
       return {
         ...outcome,
@@ -90,12 +104,44 @@ function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): 
  * listeners on its port looked up (a listing of /proc/net/tcp{,6}, and a walk of /proc/*\/fd only
  * when something listens there), so a call whose owners all live costs what it did.
  */
-function decideAllocationLifetimes(stateAsRead: State, now: number, graceMs: number): LifetimeResult {
+function decideAllocationLifetimes(stateAsRead: State, now: number, graceMs: number): LifetimeResult & { starting: Map<string, TrackedProcess[]> } {
   const facts = readOwnerFacts(stateAsRead, now);
   const ended = findEndedProcessOwners(stateAsRead, facts);
   const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)));
   const unjudged = findUnjudgedOwners(stateAsRead, facts);
-  return decideLifetimes(stateAsRead, { ...facts, graceMs, listeners, ...(unjudged.length > 0 && { served: readServedPorts(unjudged) }) });
+  const decided = decideLifetimes(stateAsRead, { ...facts, graceMs, listeners, ...(unjudged.length > 0 && { served: readServedPorts(unjudged) }) });
+  const starting = new Map<string, TrackedProcess[]>();
+  return ended.length === 0 ? { ...decided, starting } : dropEndedRuns(decided, starting);
+}
+
+/**
+ * A reservation kept for a `run` that ended is kept while what that run started still runs (a
+ * server still starting), and found: every process a run starts carries its marker. When none
+ * does, nothing is starting: the allocation goes now rather than at the end of the grace, so that
+ * no one waits for a server that will never come. Where processes cannot be read, the grace holds.
+ */
+function dropEndedRuns(decided: LifetimeResult, starting: Map<string, TrackedProcess[]>): LifetimeResult & { starting: Map<string, TrackedProcess[]> } {
+  const gone: Allocation[] = [];
+  for (const a of decided.state.allocations) {
+    const owner = a.owner;
+    if (owner.kind !== 'process' || owner.via !== 'run' || owner.reservedUntil === undefined) continue;
+    const tree = findMarkedProcesses(runMarkerEntry(owner), Number(owner.startTime));
+    if (tree === null) continue;
+    if (tree.length > 0) starting.set(a.lockId, tree);
+    else gone.push(a);
+  }
+  if (gone.length === 0) return { ...decided, starting };
+  const goneIds = new Set(gone.map((a) => a.lockId));
+  const reasons = new Map(decided.reasons);
+  for (const a of gone) reasons.set(a.lockId, 'owner gone');
+  return {
+    ...decided,
+    state: { ...decided.state, allocations: decided.state.allocations.filter((a) => !goneIds.has(a.lockId)) },
+    pruned: [...decided.pruned, ...gone],
+    reasons,
+    reserved: decided.reserved.filter((a) => !goneIds.has(a.lockId)),
+    starting,
+  };
 }
 
 /**

@@ -1,39 +1,13 @@
-import { spawn, type ChildProcess } from 'child_process';
-import os = require('os');
 import { StyxyError } from '../errors';
 import { planPortFlag, type PortFlagPlan } from '../core/dev-servers';
-import { isCreatedByRun, planRun, type PortListener } from '../core/run-plan';
+import { isCreatedByRun, isStarting, planRun, runMarkerEntry, type PortListener } from '../core/run-plan';
 import { readPackageScripts } from '../os/package-scripts';
-import { attachListenerProcesses, probePortFree, readListeners } from '../os/ports';
-import { ProcessTreeWatch, readProcessGroups, readSocketInodes, type TrackedProcess } from '../os/process-tree';
+import { readStartTime } from '../os/processes';
+import { attachListenerProcesses, probePortFree, readListeners, waitForPort } from '../os/ports';
+import type { TrackedProcess } from '../os/process-tree';
+import { startAndWait, type RunOutcome } from '../os/supervise';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateInput, AllocateResult } from './allocate';
-
-/** The signals `styxy run` passes on to its command. */
-export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
-/** How long the command has to end after a signal `run` passed on, before its whole tree is ended. */
-export const FORWARD_GRACE_MS = 5_000;
-
-/** The grace after a forwarded signal: FORWARD_GRACE_MS; tests shorten it to watch it end without waiting 5 s. */
-export function forwardGraceMs(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env.STYXY_TEST_FORWARD_GRACE_MS);
-  return Number.isFinite(value) && value > 0 ? value : FORWARD_GRACE_MS;
-}
-/** How long the processes left behind have between SIGTERM and SIGKILL. */
-export const TERM_WAIT_MS = 2_000;
-/** How often the picture of the command's process tree is refreshed while it runs. */
-const SNAPSHOT_EVERY_MS = 500;
-/**
- * How long the command may listen on other ports only before `run` says it missed its own: a
- * server may open a side port (an inspector, a websocket) a moment before its main one.
- */
-export const WRONG_PORT_AFTER_MS = 3_000;
-/**
- * Set in the command's environment, and so inherited by every process started from it: how `run`
- * still knows a background server as its own once the shell that started it has ended.
- */
-export const RUN_MARKER = 'STYXY_RUN_ID';
 
 export interface RunInput {
   /** What to allocate; `run` itself is the owner of whatever this creates. */
@@ -53,6 +27,8 @@ export interface RunInput {
   confirm?: <R>(attempt: (acceptedRange?: [number, number], acceptedRanges?: Record<string, [number, number]>) => Promise<R>) => Promise<R>;
   /** Told of what happens on the way, for the conversation on stderr. */
   onNotice?: (notice: RunNotice) => void;
+  /** How long to wait for a service found starting to listen (STARTING_WAIT_MS when left out). */
+  readyTimeoutMs?: number;
 }
 
 export type RunNotice =
@@ -63,21 +39,18 @@ export type RunNotice =
   /** The command's processes listen on other ports, and not on the one allocated. */
   | { kind: 'wrong-port'; ports: number[]; port: number; portFlag: PortFlagPlan | null }
   /** Processes the command left running when it ended (or outlived the grace), now ended. */
-  | { kind: 'ended-leftovers'; processes: readonly TrackedProcess[] };
+  | { kind: 'ended-leftovers'; processes: readonly TrackedProcess[] }
+  /**
+   * The command failed, and its port is held by something that is not the command's: most likely
+   * why it failed (a server run with --strictPort refuses a taken port). The place to say who
+   * holds it (`styxy why <port>`).
+   */
+  | { kind: 'port-taken'; port: number; status: number };
 
 export type RunResult =
   /** The service already runs (something listens on the port of an allocation run did not make). */
-  | { kind: 'running'; allocations: AllocateResult[]; allocation: AllocateResult; pid: number | null; command?: string }
+  | { kind: 'running'; allocations: AllocateResult[]; allocation: AllocateResult; pid: number | null; listening: boolean; command?: string }
   | { kind: 'ran'; allocations: AllocateResult[]; outcome: RunOutcome; released: string[]; kept: string[] };
-
-/** How the command ended, as a shell would report it. */
-export interface RunOutcome {
-  /** The command's exit status, 128 + the signal's number when a signal ended it. */
-  status: number;
-  signal?: NodeJS.Signals;
-  /** Set when the command could not be started at all (127: not found, 126: not executable). */
-  startError?: string;
-}
 
 /**
  * `styxy run`: allocate with this process as the owner, decide whether the service already runs,
@@ -97,17 +70,20 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
       keepFound: true,
       ...(acceptedRanges && { acceptedRanges }),
     });
-  const allocations =
+  const allocateAll = async () =>
     input.serviceTypes && input.serviceTypes.length > 1
       ? (await (input.confirm ? input.confirm(batch) : batch())).allocations
       : [await (input.confirm ? input.confirm(attempt) : attempt())];
+  let allocations = await allocateAll();
+  if (allocations.length === 1 && allocations[0]?.singleInstance)
+    allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);
   input.onNotice?.({ kind: 'allocated', allocations });
 
   const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
   if (plan.kind === 'running') {
     await releaseQuietly(ctx, allocations, plan.release);
     const allocation = allocations.find((a) => a.lockId === plan.allocation.lockId) as AllocateResult;
-    return { kind: 'running', allocations, allocation, pid: plan.pid, ...(plan.command !== undefined && { command: plan.command }) };
+    return { kind: 'running', allocations, allocation, pid: plan.pid, listening: plan.listening, ...(plan.command !== undefined && { command: plan.command }) };
   }
   const port = (allocations[0] as AllocateResult).port;
   const detected = input.portFlag === undefined ? planPortFlag(input.command, readPackageScripts(ctx.cwd)) : null;
@@ -119,6 +95,7 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
         command: detected ? [...input.command, ...detected.append] : input.command,
         env: input.variables(allocations),
         port,
+        marker: runMarkerEntry({ pid: process.pid, startTime: readStartTime(process.pid) ?? null }),
         ...(typeof input.portFlag === 'string' && { portFlag: input.portFlag }),
       },
       {
@@ -129,11 +106,34 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
   } finally {
     await releaseQuietly(ctx, allocations, plan.release);
   }
+  // Its tree has been ended: a listener left on the port now is someone else's.
+  if (outcome.status !== 0 && !outcome.startError && !(await probePortFree(port))) input.onNotice?.({ kind: 'port-taken', port, status: outcome.status });
   return { kind: 'ran', allocations, outcome, released: plan.release, kept: plan.keep };
 }
 
+/** How long `run` waits, by default, for a service found starting to listen before it gives up (starting nothing). */
+export const STARTING_WAIT_MS = 60_000;
+
+/**
+ * A service found starting (a live `run` of it whose server does not listen yet, or the server a
+ * killed `run` left behind) is waited for, not started a second time: until its port accepts a
+ * connection, or `timeoutMs`. Its holder is looked at again every half second: when it has gone,
+ * the allocation asked again is this run's own (created, or taken over), and the command starts.
+ */
+export async function awaitStarting(allocations: AllocateResult[], allocateAll: () => Promise<AllocateResult[]>, timeoutMs: number): Promise<AllocateResult[]> {
+  const deadline = Date.now() + timeoutMs;
+  let current = allocations;
+  for (;;) {
+    const found = current[0] as AllocateResult;
+    if (isCreatedByRun(found) || !isStarting(found)) return current;
+    const left = deadline - Date.now();
+    if (left <= 0 || (await waitForPort(found.port, Math.min(500, left)))) return current;
+    current = await allocateAll();
+  }
+}
+
 /** For each allocation run did not create: does something listen on its port already, and who. */
-async function probeFoundPorts(found: readonly AllocateResult[]): Promise<Map<string, PortListener>> {
+export async function probeFoundPorts(found: readonly AllocateResult[]): Promise<Map<string, PortListener>> {
   const facts = new Map<string, PortListener>();
   let listeners: ReturnType<typeof readListeners> | undefined;
   for (const a of found) {
@@ -151,166 +151,11 @@ async function probeFoundPorts(found: readonly AllocateResult[]): Promise<Map<st
   return facts;
 }
 
-export interface StartInput {
-  command: readonly string[];
-  /** Variables to add to the command's environment. */
-  env: ReadonlyArray<readonly [string, string]>;
-  port: number;
-  portFlag?: string;
-}
-
-/** The command line with `{port}` replaced in every argument and the port flag appended. */
-export function commandLine(input: Pick<StartInput, 'command' | 'port' | 'portFlag'>): string[] {
-  const port = String(input.port);
-  const line = input.command.map((arg) => arg.split('{port}').join(port));
-  if (input.portFlag !== undefined) {
-    if (input.portFlag.endsWith('=')) line.push(`${input.portFlag}${port}`);
-    else line.push(input.portFlag, port);
-  }
-  return line;
-}
-
-/**
- * Starts the command and waits for it, then ends every process it left behind.
- *
- * The command stays in this process group, so it keeps the terminal: the keyboard's Ctrl-C
- * reaches it straight from the terminal, and is not passed on a second time. A SIGINT, SIGTERM or
- * SIGHUP sent to `run` alone is passed on (a SIGINT while both hold the terminal's foreground is
- * taken for the keyboard's); either way, if the command is still running FORWARD_GRACE_MS
- * later, its whole tree is ended. Once the command has ended, every process descended from it
- * that still runs (found through the tree picture: see ProcessTreeWatch) gets SIGTERM, then
- * SIGKILL after TERM_WAIT_MS.
- */
-export interface StartHooks {
-  onLeftovers?: (processes: readonly TrackedProcess[]) => void;
-  /** The command's processes listened on these ports, never on `port`, for WRONG_PORT_AFTER_MS. */
-  onWrongPort?: (ports: number[]) => void;
-}
-
-export function startAndWait(input: StartInput, hooks: StartHooks = {}): Promise<RunOutcome> {
-  const [file, ...args] = commandLine(input);
-  const marker = `${process.pid}.${Date.now()}`;
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [name, value] of input.env) env[name] = value;
-  env[RUN_MARKER] = marker;
-  const watch = new ProcessTreeWatch(process.pid, `${RUN_MARKER}=${marker}`);
-  return new Promise((resolve) => {
-    let child: ChildProcess;
-    let ended = false;
-    let grace: NodeJS.Timeout | undefined;
-    let ending: Promise<TrackedProcess[]> | undefined;
-    const listening = hooks.onWrongPort ? watchListening(input.port, hooks.onWrongPort) : undefined;
-    const ticker = setInterval(() => {
-      watch.snapshot();
-      listening?.(watch.members());
-    }, SNAPSHOT_EVERY_MS);
-    const forward = (signal: NodeJS.Signals) => () => {
-      if (ended || child.pid === undefined) return;
-      // The picture first: the signal may end a parent whose children are then reparented.
-      watch.snapshot();
-      // The keyboard's Ctrl-C has reached the command from the terminal already; a `kill -INT` to
-      // run alone has not, and cannot be told apart: not passed on, but the grace holds for both.
-      if (!(signal === 'SIGINT' && sharesTerminalForeground(child.pid))) child.kill(signal);
-      grace ??= setTimeout(() => {
-        ending = endTree(watch);
-      }, forwardGraceMs());
-    };
-    const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
-    for (const [signal, handler] of handlers) process.on(signal, handler);
-    const done = async (outcome: RunOutcome) => {
-      if (ended) return;
-      ended = true;
-      clearInterval(ticker);
-      if (grace) clearTimeout(grace);
-      const first = (await ending) ?? [];
-      const rest = await endTree(watch);
-      // Signals stay caught until here: a second Ctrl-C must not cut the clean-up short.
-      for (const [signal, handler] of handlers) process.off(signal, handler);
-      const leftovers = [...first, ...rest].filter((p) => p.pid !== child.pid);
-      if (leftovers.length > 0) hooks.onLeftovers?.(leftovers);
-      resolve(outcome);
-    };
-    child = spawn(file as string, args, { stdio: 'inherit', env });
-    watch.snapshot();
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      const notFound = err.code === 'ENOENT';
-      void done({ status: notFound ? 127 : 126, startError: `cannot start ${JSON.stringify(file)}: ${notFound ? 'command not found' : err.message}` });
-    });
-    child.once('exit', (code, signal) => {
-      if (signal) void done({ status: 128 + (os.constants.signals[signal] ?? 0), signal });
-      else void done({ status: code ?? 1 });
-    });
-  });
-}
-
-/**
- * Looks, at each call, at the ports the tree's processes listen on: once one is the allocated
- * port, or the listeners cannot be read (not Linux), it stops; when only others have been seen for
- * WRONG_PORT_AFTER_MS, it reports them once. A command that never listens is never reported.
- */
-function watchListening(port: number, report: (ports: number[]) => void): (members: readonly TrackedProcess[]) => void {
-  let done = false;
-  let firstSeen: number | undefined;
-  return (members) => {
-    if (done || members.length === 0) return;
-    const listeners = readListeners();
-    if (!listeners) {
-      done = true;
-      return;
-    }
-    const inodes = new Set(members.flatMap((m) => readSocketInodes(m.pid)));
-    const ports = [...new Set(listeners.filter((l) => inodes.has(l.inode)).map((l) => l.port))].sort((a, b) => a - b);
-    if (ports.includes(port)) {
-      done = true;
-      return;
-    }
-    if (ports.length === 0) return;
-    firstSeen ??= Date.now();
-    if (Date.now() - firstSeen < WRONG_PORT_AFTER_MS) return;
-    done = true;
-    report(ports);
-  };
-}
-
-/**
- * True when this process and the command are both in their terminal's foreground process group:
- * a SIGINT then came from the keyboard, and the terminal has sent it to the command as well.
- */
-function sharesTerminalForeground(childPid: number): boolean {
-  const mine = readProcessGroups(process.pid);
-  if (!mine || mine.foreground <= 0 || mine.pgrp !== mine.foreground) return false;
-  return readProcessGroups(childPid)?.pgrp === mine.foreground;
-}
-
-/** SIGTERM to every live member of the tree, SIGKILL to those still there TERM_WAIT_MS later. */
-async function endTree(watch: ProcessTreeWatch): Promise<TrackedProcess[]> {
-  watch.snapshot();
-  const reached = watch.signal('SIGTERM');
-  if (reached.length === 0) return reached;
-  // A stopped process acts on SIGTERM only once it is continued.
-  watch.signal('SIGCONT');
-  if (!(await waitUntil(() => watch.alive().length === 0, TERM_WAIT_MS))) {
-    watch.snapshot();
-    watch.signal('SIGKILL');
-    await waitUntil(() => watch.alive().length === 0, 1_000);
-  }
-  return reached;
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (condition()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /**
  * Frees the allocations this run created. Should it fail (the lock held past its deadline, a
  * read-only home), the allocation still goes at the next call: its owner, this process, is about to end.
  */
-async function releaseQuietly(ctx: TransactionContext, allocations: readonly AllocateResult[], lockIds: readonly string[]): Promise<void> {
+export async function releaseQuietly(ctx: TransactionContext, allocations: readonly AllocateResult[], lockIds: readonly string[]): Promise<void> {
   if (lockIds.length === 0) return;
   const { runRelease } = await import('./release');
   for (const lockId of lockIds) {

@@ -34,9 +34,19 @@ export async function main(argv: string[]): Promise<number> {
     }
     return status ?? EXIT_CODES.OK;
   } catch (err) {
-    return reportError(err, reportingOf(isUsageError(err) && asksForJson(argv) ? { ...parsed, json: true } : parsed));
+    const status = reportError(err, reportingOf(isUsageError(err) && asksForJson(argv) ? { ...parsed, json: true } : parsed));
+    // A failure of run's or start's own, before their command started: 125, as GNU env and
+    // timeout do, so that it is never taken for the command's status (the code says which).
+    return startsACommand(argv) ? RUN_OWN_FAILURE : status;
   }
 }
+
+/** The commands that start a command of the user's: their own failures exit RUN_OWN_FAILURE. */
+const RUN_OWN_FAILURE = 125;
+const startsACommand = (argv: readonly string[]): boolean => {
+  const name = argv.find((a) => !a.startsWith('-'));
+  return name === 'run' || name === 'start';
+};
 
 function isUsageError(err: unknown): boolean {
   return (err as { code?: unknown })?.code === 'USAGE';

@@ -14,6 +14,17 @@ export interface DevServer {
   /** Whether the program with these words (those not starting with `-`) serves. */
   serves: (words: readonly string[], program: string) => boolean;
   port: PortSyntax;
+  /**
+   * The tool reads `PORT` itself: `run` adds nothing (it is in the table to be recognised, and
+   * so that no one adds it as one that ignores PORT).
+   */
+  readsPort?: true;
+  /**
+   * The flag that makes the tool fail when its port is taken, where it would otherwise move to
+   * the next free one (a port Styxy may just have handed to someone else); `programs` limits it
+   * to those of the tool's program names that know it.
+   */
+  strict?: { flag: string; programs?: readonly string[] };
 }
 
 // A subcommand among the first two words: `flask --app hello run` has `hello` first.
@@ -25,7 +36,13 @@ const flag = (name: string, ...also: string[]): PortSyntax => ({ kind: 'flag', f
 
 /** The table docs/run.md shows, with the version each rule was checked against (a unit test keeps the two together). */
 export const DEV_SERVERS: readonly DevServer[] = [
-  { tool: 'Vite', programs: ['vite'], serves: ([sub]) => sub !== 'build' && sub !== 'optimize', port: flag('--port') },
+  {
+    tool: 'Vite',
+    programs: ['vite'],
+    serves: ([sub]) => sub !== 'build' && sub !== 'optimize',
+    port: flag('--port'),
+    strict: { flag: '--strictPort' },
+  },
   { tool: 'Python http.server', programs: ['python -m http.server'], serves: () => true, port: { kind: 'positional' } },
   { tool: 'Astro', programs: ['astro'], serves: oneOf('dev', 'start', 'preview'), port: flag('--port') },
   { tool: 'Angular CLI', programs: ['ng'], serves: oneOf('serve', 's', 'dev'), port: flag('--port') },
@@ -35,13 +52,15 @@ export const DEV_SERVERS: readonly DevServer[] = [
     programs: ['storybook', 'start-storybook'],
     serves: (words, program) => program === 'start-storybook' || words[0] === 'dev',
     port: flag('--port', '-p'),
+    // Storybook 7+ (`storybook dev`); the old start-storybook has no such flag.
+    strict: { flag: '--exact-port', programs: ['storybook'] },
   },
   { tool: 'Django runserver', programs: ['manage.py', 'django-admin'], serves: oneOf('runserver'), port: { kind: 'positional' } },
   { tool: 'Rails', programs: ['rails'], serves: oneOf('server', 's'), port: flag('-p', '--port') },
   { tool: 'Flask', programs: ['flask', 'python -m flask'], serves: oneOf('run'), port: flag('--port', '-p') },
   { tool: 'uvicorn', programs: ['uvicorn', 'python -m uvicorn'], serves: () => true, port: flag('--port') },
   { tool: 'Hugo', programs: ['hugo'], serves: oneOf('server', 'serve'), port: flag('--port', '-p') },
-  { tool: 'Next.js', programs: ['next'], serves: oneOf('dev', 'start'), port: flag('--port', '-p') },
+  { tool: 'Next.js', programs: ['next'], serves: oneOf('dev', 'start'), port: flag('--port', '-p'), readsPort: true },
   { tool: 'Nuxt', programs: ['nuxi', 'nuxt'], serves: oneOf('dev', 'preview'), port: flag('--port', '-p') },
   {
     tool: 'webpack-dev-server',
@@ -51,7 +70,7 @@ export const DEV_SERVERS: readonly DevServer[] = [
   },
   { tool: 'Gatsby', programs: ['gatsby'], serves: oneOf('develop', 'serve'), port: flag('-p', '--port') },
   { tool: 'Docusaurus', programs: ['docusaurus'], serves: oneOf('start', 'serve'), port: flag('--port') },
-  { tool: 'http-server', programs: ['http-server'], serves: () => true, port: flag('-p', '--port') },
+  { tool: 'http-server', programs: ['http-server'], serves: () => true, port: flag('-p', '--port'), readsPort: true },
   { tool: 'Jekyll', programs: ['jekyll'], serves: oneOf('serve', 's', 'server'), port: flag('--port', '-P') },
 ];
 
@@ -112,12 +131,12 @@ function program(words: readonly string[]): { name: string; args: string[] } | n
 }
 
 /** The dev server `words` starts, and the words after its program, or null. */
-export function findDevServer(words: readonly string[]): { server: DevServer; args: string[] } | null {
+export function findDevServer(words: readonly string[]): { server: DevServer; program: string; args: string[] } | null {
   const found = program(unwrap(words));
   if (!found) return null;
   const plain = found.args.filter((w) => !w.startsWith('-'));
   const server = DEV_SERVERS.find((s) => s.programs.includes(found.name) && s.serves(plain, found.name));
-  return server ? { server, args: found.args } : null;
+  return server ? { server, program: found.name, args: found.args } : null;
 }
 
 /** True when the command already says which port: the tool's flag, or (positional tools) a port-like argument. */
@@ -133,8 +152,13 @@ function portGiven(server: DevServer, args: readonly string[]): boolean {
   return args.some((a, i) => portArg.test(a) && !(a.startsWith('$') && /^-[^=]*$/.test(args[i - 1] ?? '')));
 }
 
-function appendFor(server: DevServer): string[] {
-  return server.port.kind === 'flag' ? [server.port.flag, '{port}'] : ['{port}'];
+/** The port, and the flag that makes a taken port fail loudly where the tool has one and the command lacks it. */
+function appendFor(found: { server: DevServer; program: string }, args: readonly string[]): string[] {
+  const { server } = found;
+  const port = server.port.kind === 'flag' ? [server.port.flag, '{port}'] : ['{port}'];
+  const strict = server.strict;
+  if (!strict || (strict.programs && !strict.programs.includes(found.program)) || args.includes(strict.flag)) return port;
+  return [...port, strict.flag];
 }
 
 const SCRIPT_RUNNERS = new Set(['npm', 'pnpm', 'yarn', 'bun']);
@@ -209,7 +233,10 @@ function scriptWords(script: string): string[] | null {
 export function planPortFlag(command: readonly string[], scripts: Readonly<Record<string, string>> | null): PortFlagPlan | null {
   if (command.some((w) => w.includes('{port}'))) return null;
   const direct = findDevServer(command);
-  if (direct) return portGiven(direct.server, direct.args) ? null : { tool: direct.server.tool, append: appendFor(direct.server) };
+  if (direct) {
+    if (direct.server.readsPort || portGiven(direct.server, direct.args)) return null;
+    return { tool: direct.server.tool, append: appendFor(direct, direct.args) };
+  }
   const call = scriptCall(command);
   if (!call || !scripts || !Object.prototype.hasOwnProperty.call(scripts, call.name)) return null;
   let words = scriptWords(scripts[call.name] as string);
@@ -227,6 +254,6 @@ export function planPortFlag(command: readonly string[], scripts: Readonly<Recor
   }
   if (!words) return null;
   const found = findDevServer(words);
-  if (!found || portGiven(found.server, [...found.args, ...passed])) return null;
-  return { tool: found.server.tool, append: [...Array<string>(separators).fill('--'), ...appendFor(found.server)] };
+  if (!found || found.server.readsPort || portGiven(found.server, [...found.args, ...passed])) return null;
+  return { tool: found.server.tool, append: [...Array<string>(separators).fill('--'), ...appendFor(found, [...found.args, ...passed])] };
 }

@@ -226,7 +226,7 @@ function keepsUnjudged(allocation: Allocation, owner: ProcessOwner, facts: Lifet
  * - a process that started after the allocation and listens on its port takes it over (the
  *   server a script left running, or the orphan of a killed `styxy run`), and the allocation
  *   then ends when that process ends;
- * - else, when Styxy detected the owner itself (no --pid) and nothing listens, the allocation
+ * - else, when Styxy detected the owner itself (no --pid), or the owner was a `styxy run`, and nothing listens, the allocation
  *   stays reserved for `graceMs` from the moment Styxy finds the owner gone, so that the server
  *   the next command starts can take it;
  * - else it is dropped, as is an expired lease or a reservation whose time is up.
@@ -279,7 +279,10 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
       changed = true;
       continue;
     }
-    if (owner.detected && owner.adoptedAt === undefined && facts.graceMs > 0) {
+    // A `run` killed before its server listened leaves that server starting: the reservation
+    // keeps the port for it (and it takes the allocation over once it listens), as for any owner
+    // Styxy found itself.
+    if ((owner.detected || owner.via === 'run') && owner.adoptedAt === undefined && facts.graceMs > 0) {
       if (owner.reservedUntil === undefined) {
         const to: Allocation = { ...allocation, owner: { ...owner, reservedUntil: isoTime(facts.now + facts.graceMs) } };
         reserved.push(to);

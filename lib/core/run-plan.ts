@@ -1,5 +1,17 @@
 import type { OwnerChange } from './allocation';
-import type { Owner } from './types';
+import type { Owner, ProcessOwner } from './types';
+
+/** The variable `run` sets in its command's environment, which every process started from it inherits. */
+export const RUN_MARKER = 'STYXY_RUN_ID';
+
+/**
+ * The `STYXY_RUN_ID=…` entry of a `run` owner's tree: made of the run's PID and start time, so that
+ * a later call finds the processes a run started from its allocation's owner alone, after the run
+ * itself has ended (killed with SIGKILL, say) while its server is still starting.
+ */
+export function runMarkerEntry(owner: Pick<ProcessOwner, 'pid' | 'startTime'>): string {
+  return `${RUN_MARKER}=${owner.pid}.${owner.startTime ?? 'unknown'}`;
+}
 
 /** What `run` got from allocate, as far as deciding goes. */
 export interface RunAllocation {
@@ -12,6 +24,10 @@ export interface RunAllocation {
   owner: Owner;
   /** 'hand-over': run took over a found allocation whose owner had ended (kept by its reservation). */
   ownerChange?: OwnerChange;
+  /** The found allocation's server is still starting (its `run` has ended, the server has not). */
+  starting?: true;
+  /** The process found holding it, where allocate named one. */
+  existingPid?: number | null;
 }
 
 /** What the OS says about the port of an allocation `run` did not create. */
@@ -27,7 +43,7 @@ export type RunPlan =
   /** Start the command; release exactly `release` (what this run created) when it has ended. */
   | { kind: 'start'; release: string[]; keep: string[] }
   /** The service already runs: start nothing, release what this run created just now. */
-  | { kind: 'running'; allocation: RunAllocation; pid: number | null; command?: string; release: string[] };
+  | { kind: 'running'; allocation: RunAllocation; pid: number | null; command?: string; release: string[]; listening: boolean };
 
 /**
  * True when this run made the allocation, or took it over from an owner that had ended, and so is
@@ -35,6 +51,15 @@ export type RunPlan =
  */
 export function isCreatedByRun(a: Pick<RunAllocation, 'existing' | 'reused' | 'ownerChange'>): boolean {
   return (!a.existing && !a.reused) || a.ownerChange === 'hand-over';
+}
+
+/**
+ * True when an allocation `run` found is held by a service that may not listen yet: a live `run`
+ * owns it (its command may still be starting), or the server of a `run` that ended is starting.
+ * A second copy would collide with it.
+ */
+export function isStarting(a: Pick<RunAllocation, 'owner' | 'starting'>): boolean {
+  return a.starting === true || (a.owner.kind === 'process' && a.owner.via === 'run' && a.owner.reservedUntil === undefined);
 }
 
 /**
@@ -49,14 +74,15 @@ export function planRun(allocations: readonly RunAllocation[], listeners: Readon
   for (const allocation of allocations) {
     if (isCreatedByRun(allocation)) continue;
     const listener = listeners.get(allocation.lockId);
-    const ownerPid = allocation.owner.kind === 'process' ? allocation.owner.pid : null;
+    // An owner that has ended (kept by its reservation) is not named: its PID is dead.
+    const ownerPid = allocation.owner.kind === 'process' && allocation.owner.reservedUntil === undefined ? allocation.owner.pid : null;
     // A live `run` owns it: its command may still be starting, and a second copy would collide.
-    const byRun = allocation.owner.kind === 'process' && allocation.owner.via === 'run' && allocation.owner.reservedUntil === undefined;
-    if (!listener?.busy && !byRun) continue;
+    if (!listener?.busy && !isStarting(allocation)) continue;
     return {
       kind: 'running',
       allocation,
-      pid: listener?.pid ?? ownerPid,
+      pid: listener?.pid ?? ownerPid ?? allocation.existingPid ?? null,
+      listening: listener?.busy === true,
       ...(listener?.command !== undefined && { command: listener.command }),
       release,
     };

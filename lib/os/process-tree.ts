@@ -192,6 +192,11 @@ export class ProcessTreeWatch {
     for (const entry of findTreeMembers(table, this.root, new Set(this.known.keys()))) this.known.set(processKey(entry), entry);
   }
 
+  /** Makes `member` (checked at each snapshot by its PID and start time, like the others) a member: the root itself, say. */
+  include(member: TrackedProcess): void {
+    this.known.set(processKey(member), member);
+  }
+
   /** The members as the last snapshot saw them. */
   members(): TrackedProcess[] {
     return [...this.known.values()];
@@ -237,4 +242,32 @@ export function readSocketInodes(pid: number): string[] {
     }
   }
   return inodes;
+}
+
+/**
+ * The live processes (Linux) whose initial environment holds the `NAME=value` entry and that
+ * started at or after `sinceTicks` (the start time, in /proc ticks, of the process that set it):
+ * the tree a `styxy run` started, found again after `run` itself has ended. Null where it
+ * cannot be told (no /proc). Reads every process's environment, so it is for the rare path only
+ * (an owner that has ended).
+ */
+export function findMarkedProcesses(entry: string, sinceTicks: number): TrackedProcess[] | null {
+  if (!hasProc()) return null;
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return null;
+  }
+  const found: TrackedProcess[] = [];
+  for (const name of names) {
+    if (name.charCodeAt(0) > 57 || !/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    const stat = readProcessStat(pid);
+    if (!stat || isDeadState(stat.state) || !(Number(stat.startTime) >= sinceTicks)) continue;
+    if (hasEnvironmentEntry(pid, entry)) found.push({ pid, startTime: stat.startTime });
+  }
+  // Eldest first: the command run started, before what it started in turn.
+  return found.sort((a, b) => Number(a.startTime) - Number(b.startTime) || a.pid - b.pid);
 }

@@ -224,8 +224,8 @@ describe('a batch', () => {
     const server = await listen(base + 2, '127.0.0.1');
     try {
       const marker = path.join(box.dir, 'started');
-      const r = box.run(['run', '-s', 'web', '-s', 'db-main', '--', 'touch', marker]);
-      expect(r.code).toBe(5);
+      const r = box.run(['run', '-s', 'web', '-s', 'db-main', '--json', '--', 'touch', marker]);
+      expect([r.code, r.json.error.code]).toEqual([125, 'RANGE_EXHAUSTED']);
       expect(fs.existsSync(marker)).toBe(false);
       expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
     } finally {

@@ -11,14 +11,14 @@ const STACK = /\n\s+at /;
 describe('how a failure is reported comes from the parsed arguments (issue 14 item 15)', () => {
   test('a --json that is the value of --port-flag does not make the error JSON', () => {
     const r = box.run(['run', '-s', 'bad;name', '--port-flag', '--json', '--', 'node', '-e', '0']);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(125);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^styxy: service type "bad;name"/);
   });
 
   test('on a usage error, yargs partial parse decides: --port-flag --json is still not --json', () => {
     const r = box.run(['run', '-s', 'dev', '--port-flag', '--json', '--bogus', '--', 'node']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(125);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/^styxy: .*bogus/);
     // ...while a real --json on a refused line gives one JSON document, and --env gives false;.
@@ -70,7 +70,7 @@ describe('--json anywhere means one JSON document, for every usage error', () =>
 
   test('a --json after -- belongs to the command run starts: the usage error stays text', () => {
     const r = box.run(['run', '-s', 'dev', '--bogus', '--', 'node', '--json']);
-    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect([r.code, r.stdout]).toEqual([125, '']);
     expect(r.stderr).toMatch(/^styxy: /);
   });
 });
@@ -102,7 +102,7 @@ describe('an unknown command is suggested only what it is a typo of', () => {
 describe('styxy run without -- (issue 14 item 14)', () => {
   test('says that the command goes after --', () => {
     const r = box.run(['run', '-s', 'dev', 'node', '-e', '1']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/^styxy: The command to run goes after --/);
     expect(r.stderr).toContain('styxy run -s dev -- node server.js');
     expect(box.run(['run', '-s', 'dev', 'node', '-e', '1', '--json']).json.error.code).toBe('USAGE');
@@ -129,9 +129,9 @@ describe('a near miss of a known type is refused, not made a type (issue 14 item
     expect(human.stderr).toContain(`did you mean '${type}'?`);
     expect(human.stderr).toContain('--new-type');
     // styxy run refuses it too, before starting anything.
-    const run = box.run(['run', '-s', typo, '--', 'node', '-e', 'process.stdout.write("started")']);
-    expect(run.code).toBe(16);
-    expect(run.stdout).toBe('');
+    const run = box.run(['run', '-s', typo, '--json', '--', 'node', '-e', 'process.stdout.write("started")']);
+    expect([run.code, run.json.error.code]).toEqual([125, 'SIMILAR_SERVICE_TYPE']);
+    expect(run.stdout).not.toContain('started');
   });
 
   test('--new-type creates it anyway; names far from every type are auto-allocated as before', () => {

@@ -139,7 +139,8 @@ describe("another version's state (item 2)", () => {
       expect(fs.readFileSync(statePath(), 'utf8')).toBe(text);
     }
     const run = box.run(['run', '-s', 'dev', '--', process.execPath, '-e', 'require("fs").writeFileSync("ran", "")']);
-    expect(run.code).toBe(17);
+    expect(run.code).toBe(125);
+    expect(box.run(['run', '-s', 'dev', '--json', '--', 'true']).json.error.code).toBe('STATE_TOO_NEW');
     expect(run.stderr).toContain('state version 3');
     expect(fs.existsSync(path.join(box.cwd, 'ran'))).toBe(false);
     expect(homeFiles()).toEqual(before);
@@ -470,8 +471,8 @@ describe('a broken config.json blocks only what needs it (item 10)', () => {
         expect.objectContaining({ file: config, path: '/colour', message: "unknown key 'colour'" }),
       ]);
     }
-    const run = box.run(['run', '-s', 'dev', '--', process.execPath, '-e', 'require("fs").writeFileSync("ran", "")']);
-    expect(run.code).toBe(9);
+    const run = box.run(['run', '-s', 'dev', '--json', '--', process.execPath, '-e', 'require("fs").writeFileSync("ran", "")']);
+    expect([run.code, run.json.error.code]).toEqual([125, 'INVALID_CONFIG']);
     expect(fs.existsSync(path.join(box.cwd, 'ran'))).toBe(false);
     expect(fs.readFileSync(config, 'utf8')).toBe(broken);
   });

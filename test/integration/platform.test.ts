@@ -37,9 +37,10 @@ test('every command refuses with UNSUPPORTED_PLATFORM (exit 18), pointing at WSL
     const json = box.run([...args, '--json'], { env: WINDOWS });
     expect({ args, code: json.code, error: json.json?.error?.code }).toEqual({ args, code: 18, error: 'UNSUPPORTED_PLATFORM' });
   }
-  // run has no --json: its refusal is the status and the message, and the command never starts.
+  // run's own refusal exits 125 (the code is in its --json), and the command never starts.
   const run = box.run(['run', '-s', 'dev', '--', 'sh', '-c', 'echo started'], { env: WINDOWS });
-  expect([run.code, run.stdout, run.stderr]).toEqual([18, '', expect.stringContaining('does not run natively on Windows')]);
+  expect([run.code, run.stdout, run.stderr]).toEqual([125, '', expect.stringContaining('does not run natively on Windows')]);
+  expect(box.run(['run', '-s', 'dev', '--json', '--', 'sh', '-c', 'echo started'], { env: WINDOWS }).json.error.code).toBe('UNSUPPORTED_PLATFORM');
   const human = box.run(['allocate', '-s', 'dev'], { env: WINDOWS });
   expect(human.code).toBe(18);
   expect(human.stdout).toBe('');

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, listen, sandbox, sleep, sleeper, until, type Sandbox } from '../helpers/cli';
+import { BIN, closeServer, listen, sandbox, sleep, sleeper, until, waitFor, type Sandbox } from '../helpers/cli';
 
 let box: Sandbox;
 beforeEach(() => {
@@ -174,7 +174,7 @@ describe('styxy run', () => {
     }
   });
 
-  test('run SIGKILLed: its allocation is freed by the next call, as run was the owner', async () => {
+  test('run SIGKILLed: its allocation is kept for the command it left running, and freed by the next call once that has ended', async () => {
     const marker = path.join(box.dir, 'started');
     const { proc, done } = startRun(['-s', 'dev', '--', 'sh', '-c', `echo $$ > ${marker}; exec sleep 60`]);
     const childPid = Number(await waitForFile(marker));
@@ -182,24 +182,30 @@ describe('styxy run', () => {
     proc.kill('SIGKILL');
     await done;
     try {
-      expect(box.run(['list', '--json']).json).toMatchObject({ allocations: [], pruned: 1 });
+      // Its command may be a server still starting: the port stays reserved for it.
+      expect(box.run(['list', '--json']).json).toMatchObject({
+        allocations: [expect.objectContaining({ owner: expect.objectContaining({ reservedUntil: expect.any(String) }) })],
+      });
     } finally {
       process.kill(childPid, 'SIGKILL');
     }
+    await waitFor('the command to end', () => !fs.existsSync(`/proc/${childPid}`) || /\) Z/.test(fs.readFileSync(`/proc/${childPid}/stat`, 'utf8')));
+    expect(box.run(['list', '--json']).json).toMatchObject({ allocations: [], pruned: 1 });
   });
 
-  test('bad input is refused before anything starts or is written', () => {
+  test('bad input is refused before anything starts or is written: exit 125, the code in --json', () => {
     const marker = path.join(box.dir, 'started');
     for (const [argv, code] of [
-      [['run', '-s', 'dev'], 2],
-      [['run', '-s', 'dev', '--'], 2],
-      [['run', '-s', 'dev', '--port-flag'], 2],
-      [['run', '-s', 'dev', '--port-flag', 'port', '--', 'touch', marker], 3],
-      [['run', '-s', 'dev', '--env-name', 'A-B', '--', 'touch', marker], 3],
-      [['run', '-s', '$(id)', '--', 'touch', marker], 3],
-      [['run', '-s', 'dev', '-p', '70000', '--', 'touch', marker], 3],
+      [['run', '-s', 'dev'], 'USAGE'],
+      [['run', '-s', 'dev', '--'], 'USAGE'],
+      [['run', '-s', 'dev', '--port-flag'], 'USAGE'],
+      [['run', '-s', 'dev', '--port-flag', 'port', '--', 'touch', marker], 'INVALID_ARGUMENT'],
+      [['run', '-s', 'dev', '--env-name', 'A-B', '--', 'touch', marker], 'INVALID_ARGUMENT'],
+      [['run', '-s', '$(id)', '--', 'touch', marker], 'INVALID_ARGUMENT'],
+      [['run', '-s', 'dev', '-p', '70000', '--', 'touch', marker], 'INVALID_ARGUMENT'],
     ] as const) {
-      expect([argv, box.run([...argv]).code]).toEqual([argv, code]);
+      const r = box.run(['run', '--json', ...argv.slice(1)]);
+      expect([argv, r.code, r.json?.error?.code]).toEqual([argv, 125, code]);
     }
     expect(fs.existsSync(marker)).toBe(false);
     expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);

@@ -99,6 +99,31 @@ describe('a known dev server gets its port without a flag', () => {
   );
 
   (hasVite ? test : test.skip)(
+    'real Vite whose port is taken after allocation fails loudly (--strictPort) instead of moving to a neighbour',
+    async () => {
+      // The script's first step takes the allocated port (a server left in the background, as a
+      // crashed run's orphan would hold it), then Vite starts on it: without --strictPort it
+      // moves to the next port and serves there, on a port Styxy may hand to someone else.
+      const squat = path.join(box.dir, 'squat.js');
+      fs.writeFileSync(
+        squat,
+        `const { spawn } = require("child_process");
+         const code = 'require("net").createServer().listen(Number(process.env.PORT), "127.0.0.1", () => process.send("up"))';
+         const child = spawn(process.execPath, ["-e", code], { detached: true, stdio: ["ignore", "ignore", "ignore", "ipc"] });
+         child.on("message", () => { child.disconnect(); child.unref(); process.exit(0); });`,
+      );
+      viteProject({ dev: `node ${squat} && vite --host 127.0.0.1` });
+      const run = startRun(['-s', 'dev', '--', 'npm', 'run', 'dev']);
+      const port = await heldPort();
+      expect(await run.done).not.toBe(0);
+      expect(run.stderr()).toContain(`adding --port ${port} --strictPort`);
+      expect(await get(port + 1)).toBeUndefined();
+      expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+    },
+    60_000,
+  );
+
+  (hasVite ? test : test.skip)(
     "in a terminal, Vite's own keyboard shortcut (q + enter) reaches it through run",
     () => {
       viteProject();
@@ -158,8 +183,8 @@ print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "offered": b"press"
     const own = box.run(['run', '-s', 'dev', '--port-flag', '--listen', '--', 'vite'], { env });
     expect(own.stdout).toMatch(/^--listen 30\d\d\n$/);
     const auto = box.run(['run', '-s', 'dev', '--', 'vite'], { env });
-    expect(auto.stdout).toMatch(/^--port 30\d\d\n$/);
-    expect(auto.stderr).toMatch(/^styxy: Vite does not read PORT: adding --port 30\d\d \(--no-port-flag leaves it out\)\n$/);
+    expect(auto.stdout).toMatch(/^--port 30\d\d --strictPort\n$/);
+    expect(auto.stderr).toMatch(/^styxy: Vite does not read PORT: adding --port 30\d\d --strictPort \(--no-port-flag leaves it out\)\n$/);
   });
 });
 

@@ -179,7 +179,7 @@ function describeAllocation(r: AllocateResult): string {
     const pid = r.existingPid ? ` (PID ${r.existingPid})` : '';
     return [
       `ℹ ${r.message}${dry}`,
-      `↪ Existing instance '${r.existingInstanceId}' is running on port ${bold(String(r.port))}${pid}`,
+      `↪ Existing instance '${r.existingInstanceId}' is ${r.starting ? 'starting' : 'running'} on port ${bold(String(r.port))}${pid}`,
       ...(r.ready ? [`  It accepts connections (waited ${((r.waitedMs ?? 0) / 1000).toFixed(1)} s)`] : []),
       `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}${ownerChangeNote(r)}`,
     ].join('\n');

@@ -1,13 +1,14 @@
 import { StyxyError } from '../../errors';
 import type { AllocateResult } from '../../app/allocate';
 import type { RunNotice } from '../../app/run';
-import { context, portArg, type CommonArgs } from '../command-kit';
+import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { warn } from '../output';
+import { outputMode, printLine, warn } from '../output';
+import { parseDuration } from '../../core/names';
 import { envFor } from '../../core/env-contract';
 import { ALLOCATION_OPTIONS, allocateAsking, checkBatchVarNames, envNameArg } from '../allocate-kit';
 
-interface RunArgs extends CommonArgs {
+export interface RunArgs extends CommonArgs {
   /** An array when given more than once: several ports for one command. */
   'service-type': string | string[];
   'instance-id'?: string;
@@ -17,10 +18,12 @@ interface RunArgs extends CommonArgs {
   'port-flag'?: string | false;
   yes?: boolean;
   'new-type'?: boolean;
+  detach?: boolean;
+  'ready-timeout'?: string;
   '--'?: string[];
 }
 
-const options = {
+export const RUN_OPTIONS = {
   'service-type': ALLOCATION_OPTIONS['service-type'],
   'instance-id': ALLOCATION_OPTIONS['instance-id'],
   port: ALLOCATION_OPTIONS.port,
@@ -34,13 +37,20 @@ const options = {
   },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
   'new-type': ALLOCATION_OPTIONS['new-type'],
+  detach: {
+    type: 'boolean',
+    describe:
+      'Start the command in the background (its own session, output to a log), wait until it listens, print port, URL, PID and log, and exit (styxy start)',
+  },
+  'ready-timeout': { type: 'string', describe: 'With --detach: how long to wait for the server to listen (30s, 2m; default 60s)' },
+  json: JSON_OPTION,
 } satisfies OptionSpecs;
 
 export const runCommand: StyxyCommand<RunArgs> = {
   name: 'run',
   command: 'run',
   describe: 'Allocate a port, run a command with it, release it when the command ends',
-  options,
+  options: RUN_OPTIONS,
   positionals: [],
   trailingCommand: true,
   builder: (yargs) =>
@@ -59,52 +69,96 @@ export const runCommand: StyxyCommand<RunArgs> = {
           '(SIGTERM, then SIGKILL 2 s later; also 5 s after a passed-on signal the command ignores) and then releases the port. ' +
           'An allocation it found (the same -n, or a running single instance) is used and left as it was; ' +
           'when something already listens on its port, nothing is started and run exits 0. ' +
-          "Before the command starts, failures have Styxy's own exit codes; a command not found exits 127.",
+          "Before the command starts, run's own failures exit 125 (the code on stderr, and in --json); a command not found exits 127. " +
+          '--detach (styxy start) starts it in the background instead: see styxy start --help.',
       ) as never,
-  handler: async (args) => {
-    const command = args['--'] ?? [];
-    if (command.length === 0) {
-      throw new StyxyError('USAGE', 'Name the command to run after --', { suggestions: ['For example: styxy run -s dev -- npm run dev'] });
-    }
-    const envName = envNameArg(args['env-name']);
-    const portFlag = args['port-flag'];
-    if (typeof portFlag === 'string' && !/^-{1,2}[A-Za-z0-9][A-Za-z0-9_-]*=?$/.test(portFlag)) {
-      throw new StyxyError('INVALID_ARGUMENT', `--port-flag ${JSON.stringify(args['port-flag'])} is not a flag like --port, -p or --port=`);
-    }
-    const serviceTypes = ([] as string[]).concat(args['service-type']);
-    if (serviceTypes.length > 1) {
-      if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; run that one on its own');
-      checkBatchVarNames(serviceTypes, envName);
-    }
-    const { runRun } = await import('../../app/run');
-    const result = await runRun(context(), {
-      ...(serviceTypes.length > 1 && { serviceTypes }),
-      request: {
-        serviceType: serviceTypes[0] as string,
-        ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
-        ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
-        ...(args.project !== undefined && { project: args.project }),
-        ...(args.yes && { yes: true }),
-        ...(args['new-type'] && { newType: true }),
-      },
-      command,
-      variables: (allocations) => envFor(allocations, envName),
-      ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
-      confirm: (attempt) => allocateAsking('human', attempt),
-      onNotice: tellNotice,
-    });
-    if (result.kind === 'running') {
-      const a = result.allocation;
-      const pid = result.pid ? ` (PID ${result.pid})` : '';
-      const where = `'${a.existingInstanceId ?? a.instanceId}' is already running on port ${a.port}${pid}`;
-      const why = a.existing ? `${a.message ?? `Service '${a.serviceType}' only allows single instance`}: ` : '';
-      warn(`styxy: ${why}${where}; not starting ${command[0]}`);
-      return 0;
-    }
-    if (result.outcome.startError) warn(`styxy: ${result.outcome.startError}`);
-    return result.outcome.status;
-  },
+  handler: async (args) => (args.detach ? startHandler(args) : runHandler(args)),
 };
+
+/** What run and start check and build alike from the command line, before anything is read. */
+function readRunArgs(args: RunArgs) {
+  const command = args['--'] ?? [];
+  if (command.length === 0) {
+    throw new StyxyError('USAGE', 'Name the command to run after --', { suggestions: ['For example: styxy run -s dev -- npm run dev'] });
+  }
+  const envName = envNameArg(args['env-name']);
+  const portFlag = args['port-flag'];
+  if (typeof portFlag === 'string' && !/^-{1,2}[A-Za-z0-9][A-Za-z0-9_-]*=?$/.test(portFlag)) {
+    throw new StyxyError('INVALID_ARGUMENT', `--port-flag ${JSON.stringify(args['port-flag'])} is not a flag like --port, -p or --port=`);
+  }
+  const serviceTypes = ([] as string[]).concat(args['service-type']);
+  if (serviceTypes.length > 1) {
+    if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; run that one on its own');
+    checkBatchVarNames(serviceTypes, envName);
+  }
+  return {
+    command,
+    serviceTypes,
+    request: {
+      serviceType: serviceTypes[0] as string,
+      ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
+      ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
+      ...(args.project !== undefined && { project: args.project }),
+      ...(args.yes && { yes: true }),
+      ...(args['new-type'] && { newType: true }),
+    },
+    variables: (allocations: readonly AllocateResult[]) => envFor(allocations, envName),
+    ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
+  };
+}
+
+async function runHandler(args: RunArgs): Promise<number> {
+  const { command, serviceTypes, ...shared } = readRunArgs(args);
+  const { runRun } = await import('../../app/run');
+  const result = await runRun(context(), {
+    ...shared,
+    ...(serviceTypes.length > 1 && { serviceTypes }),
+    command,
+    confirm: (attempt) => allocateAsking('human', attempt),
+    onNotice: tellNotice,
+  });
+  if (result.kind === 'running') {
+    const a = result.allocation;
+    const pid = result.pid ? ` (PID ${result.pid})` : '';
+    const where = `'${a.existingInstanceId ?? a.instanceId}' is already ${result.listening || !a.starting ? 'running' : 'starting'} on port ${a.port}${pid}`;
+    const why = a.existing ? `${a.message ?? `Service '${a.serviceType}' only allows single instance`}: ` : '';
+    warn(`styxy: ${why}${where}; not starting ${command[0]}`);
+    return 0;
+  }
+  if (result.outcome.startError) warn(`styxy: ${result.outcome.startError}`);
+  return result.outcome.status;
+}
+
+/** `styxy start`, `styxy run --detach`: see lib/app/detach.ts. */
+export async function startHandler(args: RunArgs): Promise<number> {
+  const { command, serviceTypes, ...shared } = readRunArgs(args);
+  if (serviceTypes.length > 1) throw new StyxyError('INVALID_ARGUMENT', 'A detached start takes one service type; start each on its own');
+  const timeout = args['ready-timeout'];
+  const readyTimeoutMs =
+    timeout === undefined ? undefined : (parseDuration(timeout) ?? (/^[0-9]{1,5}$/.test(timeout) && Number(timeout) > 0 ? Number(timeout) * 1000 : null));
+  if (readyTimeoutMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ready-timeout ${JSON.stringify(timeout)} is not a duration like 30s or 2m`);
+  const mode = outputMode(args);
+  const { runDetached } = await import('../../app/detach');
+  await present(
+    args,
+    () =>
+      runDetached(context(), {
+        ...shared,
+        command,
+        ...(readyTimeoutMs !== undefined && { readyTimeoutMs }),
+        confirm: (attempt) => allocateAsking(mode, attempt),
+        onNotice: tellNotice,
+      }),
+    (r) => {
+      if (!r.started) warn(`styxy: '${r.instanceId}' (${r.serviceType}) is already running on port ${r.port}; started nothing`);
+      printLine(`port: ${r.port}`);
+      printLine(`url: ${r.url}`);
+      printLine(`pid: ${r.pid ?? 'unknown'}`);
+      printLine(`log: ${r.logPath ?? '-'}`);
+    },
+  );
+  return 0;
+}
 
 function tellNotice(notice: RunNotice): void {
   switch (notice.kind) {
@@ -129,6 +183,10 @@ function tellNotice(notice: RunNotice): void {
       );
       return;
     }
+    case 'port-taken':
+      // Hook for `styxy why`: name the holder here once it exists.
+      warn(`styxy: port ${notice.port} is held by another process, which is likely why the command failed; see who: styxy check ${notice.port}`);
+      return;
     case 'ended-leftovers': {
       const n = notice.processes.length;
       warn(`styxy: ended ${n === 1 ? 'a process' : `${n} processes`} the command left running (PID ${notice.processes.map((p) => p.pid).join(', ')})`);

@@ -60,6 +60,8 @@ describe('the fast path reads a line exactly as yargs does', () => {
     ['run', '-s', 'dev', '--port-flag=--port=', '-n', 'web', '--', 'x', '-s', 'api', '--json'],
     ['run', '-s', 'dev', '--env-name', 'VITE_PORT', '--', 'a', '--', 'b'],
     ['run', '-s', 'dev', '--port-flag', '-p', '-p', '3000', '--', 'a'],
+    ['start', '-s', 'dev', '-n', 'web', '--ready-timeout', '30s', '--json', '--', 'npm', 'run', 'dev'],
+    ['run', '--detach', '-s', 'ai', '--', 'python3', 'rag.py'],
     ['run', '-s', 'bad;name', '--port-flag', '--json', '--', 'node', '-e', '0'],
     ['run', '-s', 'dev', '--', 'node', '--json', '--debug'],
   ])('%j', async (...argv) => {

@@ -113,6 +113,18 @@ describe('decideLifetimes', () => {
     ['a detected owner ended, nothing listens: reserved', detected(300), [], 'reserve'],
     ['the same without /proc: reserved', detected(300), null, 'reserve'],
     ['a --pid owner ended, nothing listens: gone', { kind: 'process', pid: 300, startTime: '1' }, [], 'owner gone'],
+    [
+      'a styxy run ended (killed before its server listened), nothing listens yet: reserved',
+      { kind: 'process', pid: 300, startTime: '1', via: 'run' },
+      [],
+      'reserve',
+    ],
+    [
+      'a reserved styxy run, its server now listens: adopted',
+      { kind: 'process', pid: 300, startTime: '1', via: 'run', reservedUntil: new Date(T0 + 6000).toISOString() },
+      [server(3000, T0 + 3000)],
+      'adopt',
+    ],
     ['a detected owner ended, a server started after the allocation listens: adopted', detected(300), [server(3000, T0 + 100)], 'adopt'],
     ['a --pid owner ended (a killed styxy run), its server listens: adopted', { kind: 'process', pid: 300, startTime: '1' }, [server(3000, T0 + 100)], 'adopt'],
     [

@@ -25,7 +25,13 @@ describe('planRun', () => {
 
   test('a found allocation something listens on: running, named by the listener', () => {
     const a = made({ reused: true });
-    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: true, pid: 77 }]]))).toEqual({ kind: 'running', allocation: a, pid: 77, release: [] });
+    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: true, pid: 77 }]]))).toEqual({
+      kind: 'running',
+      allocation: a,
+      pid: 77,
+      release: [],
+      listening: true,
+    });
   });
 
   test('a listener that could not be named: the owner is named instead; a persistent one names nobody', () => {
@@ -48,6 +54,7 @@ describe('planRun', () => {
       allocation: found,
       pid: 9,
       release: ['api-x-aaaaaa'],
+      listening: true,
     });
     expect(planRun([fresh, found], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({
       kind: 'start',
@@ -72,11 +79,19 @@ describe('what run takes over, and another run', () => {
 
   test('a found allocation a live run owns is running, even with nothing listening yet', () => {
     const a = made({ reused: true, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run' } });
-    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'running', allocation: a, pid: 55, release: [] });
+    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'running', allocation: a, pid: 55, release: [], listening: false });
   });
 
   test('a run owner that has ended (reserved) does not count as running', () => {
     const a = made({ reused: true, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run', reservedUntil: '2026-01-01T00:00:00Z' } });
     expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]])).kind).toBe('start');
+  });
+
+  test('the server of an ended run, still starting: running, named by that server, never by the dead run', () => {
+    const owner = { kind: 'process' as const, pid: 55, startTime: '1', via: 'run' as const, reservedUntil: '2026-01-01T00:00:00Z' };
+    const a = made({ reused: true, owner, starting: true, existingPid: 66 });
+    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'running', allocation: a, pid: 66, release: [], listening: false });
+    const unknown = made({ reused: true, owner, starting: true });
+    expect(planRun([unknown], facts([['dev-web-aaaaaa', { busy: false }]]))).toMatchObject({ kind: 'running', pid: null });
   });
 });

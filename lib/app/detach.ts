@@ -1,0 +1,211 @@
+import { StyxyError } from '../errors';
+import { planPortFlag } from '../core/dev-servers';
+import { isCreatedByRun, planRun, runMarkerEntry } from '../core/run-plan';
+import { readPackageScripts } from '../os/package-scripts';
+import { readListenerProcesses, waitForPort } from '../os/ports';
+import { readStartTime } from '../os/processes';
+import { randomHex } from '../os/random';
+import { findMarkedProcesses, ProcessTreeWatch } from '../os/process-tree';
+import { endTree, startDetached, type RunOutcome } from '../os/supervise';
+import { closeServerLog, openServerLog, readLogTail } from '../store/server-logs';
+import type { TransactionContext } from '../store/transaction';
+import type { AllocateResult } from './allocate';
+import { awaitStarting, probeFoundPorts, releaseQuietly, STARTING_WAIT_MS, type RunInput } from './run';
+
+/** How long a detached start waits, by default, for the server to listen. */
+export const READY_TIMEOUT_MS = 60_000;
+
+export interface DetachInput extends Omit<RunInput, 'serviceTypes' | 'onNotice' | 'readyTimeoutMs'> {
+  /** How long to wait for the server to listen (READY_TIMEOUT_MS when left out). */
+  readyTimeoutMs?: number;
+  onNotice?: RunInput['onNotice'];
+}
+
+/** What `styxy start` (`run --detach`) prints with `--json`, and what the API and the MCP server get. */
+export interface DetachResult {
+  success: true;
+  /** This call started the server. */
+  started: boolean;
+  /** The service was already running (or starting, and now listens): nothing was started. */
+  existing: boolean;
+  port: number;
+  url: string;
+  /** The server's process (the one listening on the port, where it can be told); null when unknown. */
+  pid: number | null;
+  /** The server's log; null when this call started nothing. */
+  logPath: string | null;
+  lockId: string;
+  serviceType: string;
+  instanceId: string;
+}
+
+/**
+ * `styxy start` / `styxy run --detach`: allocates as `run` does, starts the command in its own
+ * session with its output in a log, waits until it listens on its port, hands the allocation to
+ * the listening process (PID + start time), and returns while the server keeps running. When the
+ * service already runs (or is starting, and then listens), nothing is started.
+ *
+ * Fails (and leaves nothing allocated, nothing running) when the server ends before it listens
+ * (`SERVER_EXITED`, with the log's tail) or does not listen within the timeout (`WAIT_TIMEOUT`;
+ * its processes are ended).
+ */
+export async function runDetached(ctx: TransactionContext, input: DetachInput): Promise<DetachResult> {
+  const { runAllocate } = await import('./allocate');
+  const own = { pid: process.pid, via: 'run' as const };
+  const attempt = (acceptedRange?: [number, number]) =>
+    runAllocate(ctx, { ...input.request, owner: own, keepFound: true, ...(acceptedRange && { acceptedRange }) });
+  const allocateAll = async () => [await (input.confirm ? input.confirm(attempt) : attempt())];
+  const timeoutMs = input.readyTimeoutMs ?? READY_TIMEOUT_MS;
+  let allocations = await allocateAll();
+  if (allocations[0]?.singleInstance) allocations = await awaitStarting(allocations, allocateAll, Math.min(timeoutMs, STARTING_WAIT_MS));
+  const allocation = allocations[0] as AllocateResult;
+  input.onNotice?.({ kind: 'allocated', allocations });
+
+  const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
+  if (plan.kind === 'running') {
+    await releaseQuietly(ctx, allocations, plan.release);
+    return answer(allocation, { started: false, existing: true, pid: plan.pid, logPath: null });
+  }
+
+  const port = allocation.port;
+  const detected = input.portFlag === undefined ? planPortFlag(input.command, readPackageScripts(ctx.cwd)) : null;
+  if (detected) input.onNotice?.({ kind: 'port-flag', plan: detected, port });
+  // Two marks: the run's (made from this process, the allocation's owner until the server has
+  // it, so that a later call finds the server should this process die while it starts), and one
+  // of this start alone, so that starts made at once by one process (the MCP server) never take
+  // each other's processes for their own.
+  const runMark = runMarkerEntry({ pid: process.pid, startTime: readStartTime(process.pid) ?? null });
+  const marker = `${START_MARKER}=${process.pid}.${Date.now()}.${randomHex(4)}`;
+  let log: ReturnType<typeof openServerLog>;
+  try {
+    log = openServerLog(ctx.paths, allocation.serviceType, allocation.instanceId);
+  } catch (err) {
+    await releaseQuietly(ctx, allocations, plan.release);
+    throw err;
+  }
+  const child = await startDetached({
+    command: detected ? [...input.command, ...detected.append] : input.command,
+    env: [...input.variables(allocations), splitEntry(runMark)],
+    port,
+    marker,
+    logFd: log.fd,
+    ...(typeof input.portFlag === 'string' && { portFlag: input.portFlag }),
+  }).finally(() => closeServerLog(log));
+
+  const outcome = await waitForServer(port, child, marker, timeoutMs);
+  if (outcome.kind !== 'listening') {
+    if (outcome.kind === 'timeout') await endTree(treeOf(marker, child.pid));
+    await releaseQuietly(ctx, allocations, plan.release);
+    throw failure(outcome, allocation, log.path, timeoutMs);
+  }
+  const pid = outcome.pid ?? child.pid;
+  if (plan.release.includes(allocation.lockId)) await handOverTo(ctx, runAllocate, allocation, pid);
+  child.let();
+  return answer(allocation, { started: true, existing: false, pid, logPath: log.path });
+}
+
+type ServerOutcome = { kind: 'listening'; pid: number | undefined } | { kind: 'exited'; outcome: RunOutcome } | { kind: 'timeout' };
+
+/**
+ * Until the port accepts a connection, the server's processes have all ended, or the time is up.
+ * The command itself may end early and leave its server running (`sh -c 'server &'`): it is the
+ * marked tree that must end for the start to have failed.
+ */
+async function waitForServer(port: number, child: { pid: number; exited: Promise<RunOutcome> }, marker: string, timeoutMs: number): Promise<ServerOutcome> {
+  const deadline = Date.now() + timeoutMs;
+  let ended: RunOutcome | undefined;
+  void child.exited.then((o) => (ended = o));
+  for (;;) {
+    if (await waitForPort(port, Math.max(0, Math.min(250, deadline - Date.now())))) {
+      // Something else may have bound the port meanwhile: only a listener of the tree is the server.
+      const server = findServerProcess(port, marker);
+      if (server !== null) return { kind: 'listening', pid: server };
+    }
+    if (ended && (ended.startError || treeOf(marker, child.pid).alive().length === 0)) return { kind: 'exited', outcome: ended };
+    if (Date.now() >= deadline) return { kind: 'timeout' };
+  }
+}
+
+/**
+ * The processes of this start: the command, what runs under it, and what carries this start's
+ * mark (reparented once their parent ended). Never the other children of this process.
+ */
+function treeOf(marker: string, commandPid: number): ProcessTreeWatch {
+  const watch = new ProcessTreeWatch(commandPid, marker);
+  const startTime = readStartTime(commandPid);
+  if (startTime !== undefined) watch.include({ pid: commandPid, startTime });
+  // Found by their mark whether or not the command still runs (its start time is gone with it).
+  for (const p of findMarkedProcesses(marker, 0) ?? []) watch.include(p);
+  watch.snapshot();
+  return watch;
+}
+
+/** The variable that marks the processes of one detached start. */
+const START_MARKER = 'STYXY_START_ID';
+
+function splitEntry(entry: string): [string, string] {
+  const eq = entry.indexOf('=');
+  return [entry.slice(0, eq), entry.slice(eq + 1)];
+}
+
+/**
+ * The process of the server's tree that listens on the port; undefined where that cannot be told
+ * (no /proc: whatever accepts is taken for the server), null when the listener is not of the tree.
+ */
+function findServerProcess(port: number, marker: string): number | undefined | null {
+  const tree = findMarkedProcesses(marker, 0);
+  const listeners = readListenerProcesses(new Set([port]));
+  if (!tree || !listeners) return undefined;
+  const pids = new Set(tree.map((p) => p.pid));
+  return listeners.find((l) => pids.has(l.pid))?.pid ?? null;
+}
+
+/** The allocation now belongs to the server: it lives exactly as long as that process, whoever started it. */
+async function handOverTo(
+  ctx: TransactionContext,
+  runAllocate: typeof import('./allocate').runAllocate,
+  allocation: AllocateResult,
+  pid: number,
+): Promise<void> {
+  await runAllocate(ctx, { serviceType: allocation.serviceType, instanceId: allocation.instanceId, project: allocation.project, owner: { pid } });
+}
+
+function failure(outcome: Exclude<ServerOutcome, { kind: 'listening' }>, allocation: AllocateResult, logPath: string, timeoutMs: number): StyxyError {
+  const logTail = readLogTail(logPath);
+  const details = { port: allocation.port, lockId: allocation.lockId, logPath, logTail };
+  if (outcome.kind === 'timeout') {
+    return new StyxyError(
+      'WAIT_TIMEOUT',
+      `The server did not listen on port ${allocation.port} within ${(timeoutMs / 1000).toFixed(1)} s; it was ended and the port released`,
+      {
+        details,
+        suggestions: [
+          `Read its log: ${logPath}`,
+          'Give it longer: --ready-timeout 120s',
+          'A server that takes its port from elsewhere: --port-flag FLAG, or {port} in its arguments',
+        ],
+      },
+    );
+  }
+  const { status, startError } = outcome.outcome;
+  return new StyxyError(
+    'SERVER_EXITED',
+    startError ?? `The server ended (status ${status}) before it listened on port ${allocation.port}; the port was released`,
+    {
+      details: { ...details, status },
+      suggestions: [`Read its log: ${logPath}`],
+    },
+  );
+}
+
+function answer(a: AllocateResult, facts: Pick<DetachResult, 'started' | 'existing' | 'pid' | 'logPath'>): DetachResult {
+  return {
+    success: true,
+    ...facts,
+    port: a.port,
+    url: a.url,
+    lockId: a.lockId,
+    serviceType: a.serviceType,
+    instanceId: a.existingInstanceId ?? a.instanceId,
+  };
+}

@@ -1,0 +1,158 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { runDetached } from '../../lib/app/detach';
+import { callContext } from '../../lib/app/call-context';
+import { envFor } from '../../lib/core/env-contract';
+import { sandbox, type Sandbox, waitFor } from '../helpers/cli';
+
+// The detached start (issue 24 item 1): `styxy start` / `styxy run --detach` start a server in a
+// session of its own, wait until it listens, say where, and return while it keeps running.
+
+let box: Sandbox;
+let servers: number[] = [];
+beforeEach(() => {
+  box = sandbox();
+  servers = [];
+});
+afterEach(() => {
+  for (const pid of servers) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* ended, as the test wanted */
+    }
+  }
+  box.cleanup();
+});
+
+const PYTHON = ['python3', '-m', 'http.server', '--bind', '127.0.0.1'];
+
+/** The session id of a live process, from /proc (field 6 of stat). */
+function sessionOf(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return after[0] === 'Z' ? null : Number(after[3]);
+  } catch {
+    return null;
+  }
+}
+
+const allocations = () => box.run(['list', '--json']).json.allocations;
+
+describe('styxy start', () => {
+  test('returns once the server listens, with EOF on its output pipe, the server running in its own session and owning the allocation', async () => {
+    // box.start resolves on 'close': only once every holder of the stdout and stderr pipes has let go.
+    const r = await box.start(['start', '-s', 'dev', '-n', 'web', '--json', '--', ...PYTHON]);
+    expect(r.code).toBe(0);
+    const answer = r.json;
+    servers.push(answer.pid);
+    expect(answer).toEqual({
+      success: true,
+      started: true,
+      existing: false,
+      port: expect.any(Number),
+      url: `http://localhost:${answer.port}`,
+      pid: expect.any(Number),
+      logPath: path.join(box.home, 'logs', 'dev-web.log'),
+      lockId: expect.any(String),
+      serviceType: 'dev',
+      instanceId: 'web',
+    });
+    expect(sessionOf(answer.pid)).toBe(answer.pid);
+    expect(fs.statSync(path.join(box.home, 'logs')).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(answer.logPath).mode & 0o777).toBe(0o600);
+    const res = await fetch(`http://127.0.0.1:${answer.port}/`);
+    expect(res.status).toBe(200);
+    expect(allocations()).toEqual([expect.objectContaining({ lockId: answer.lockId, port: answer.port, owner: expect.objectContaining({ pid: answer.pid }) })]);
+    // The server's own log has its requests.
+    await waitFor('the request in the log', () => fs.readFileSync(answer.logPath, 'utf8').includes('GET / '));
+
+    // When the server ends, so does its allocation.
+    process.kill(answer.pid, 'SIGTERM');
+    await waitFor('the server to end', () => sessionOf(answer.pid) === null);
+    expect(allocations()).toEqual([]);
+  }, 30_000);
+
+  test('run --detach is the same; a single-instance service already running is not started again (exit 0, started: false)', async () => {
+    const first = await box.start(['run', '--detach', '-s', 'ai', '-n', 'rag', '--json', '--', ...PYTHON]);
+    expect(first.code).toBe(0);
+    servers.push(first.json.pid);
+    const marker = path.join(box.dir, 'second-started');
+    const second = await box.start(['start', '-s', 'ai', '-n', 'other', '--json', '--', 'sh', '-c', `touch ${marker}; exec ${PYTHON.join(' ')} "$PORT"`]);
+    expect(second.code).toBe(0);
+    expect(second.json).toMatchObject({
+      success: true,
+      started: false,
+      existing: true,
+      port: first.json.port,
+      pid: first.json.pid,
+      logPath: null,
+      instanceId: 'rag',
+    });
+    expect(fs.existsSync(marker)).toBe(false);
+    const human = box.run(['start', '-s', 'ai', '--', ...PYTHON]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toBe(`port: ${first.json.port}\nurl: http://localhost:${first.json.port}\npid: ${first.json.pid}\nlog: -\n`);
+  }, 30_000);
+
+  test('a command that starts its server in the background and exits: the server is found by its mark, and owns the allocation', async () => {
+    const r = await box.start(['start', '-s', 'dev', '--json', '--', 'sh', '-c', `${PYTHON.join(' ')} "$PORT" & exit 0`]);
+    expect(r.code).toBe(0);
+    servers.push(r.json.pid);
+    expect(fs.readFileSync(`/proc/${r.json.pid}/cmdline`, 'latin1')).toContain('http.server');
+    expect(allocations()).toEqual([expect.objectContaining({ port: r.json.port, owner: expect.objectContaining({ pid: r.json.pid }) })]);
+  }, 30_000);
+
+  test('a server that exits before it listens: exit 125, SERVER_EXITED with its status and log tail, nothing allocated', async () => {
+    const r = await box.start(['start', '-s', 'api', '--json', '--', 'sh', '-c', 'echo "cannot load model" >&2; exit 3']);
+    expect(r.code).toBe(125);
+    expect(r.json.error).toMatchObject({ code: 'SERVER_EXITED', details: { status: 3, logTail: 'cannot load model\n' } });
+    expect(allocations()).toEqual([]);
+  });
+
+  test('a server that never listens: ended after --ready-timeout, exit 125, WAIT_TIMEOUT, nothing allocated', async () => {
+    const pidFile = path.join(box.dir, 'pid');
+    const r = await box.start(['start', '-s', 'api', '--ready-timeout', '1s', '--json', '--', 'sh', '-c', `echo $$ > ${pidFile}; exec sleep 60`]);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    servers.push(pid);
+    expect(r.code).toBe(125);
+    expect(r.json.error.code).toBe('WAIT_TIMEOUT');
+    expect(sessionOf(pid)).toBeNull();
+    expect(allocations()).toEqual([]);
+  });
+
+  test("run's and start's own failures before the command starts exit 125, the code in --json", () => {
+    const marker = path.join(box.dir, 'started');
+    for (const argv of [
+      ['run', '-s', 'dev', '-p', '70000', '--json', '--', 'touch', marker],
+      ['start', '-s', 'dev', '-p', '70000', '--json', '--', 'touch', marker],
+      ['start', '-s', 'dev', '--ready-timeout', 'soon', '--json', '--', 'touch', marker],
+      ['run', '-s', '$(id)', '--json', '--', 'touch', marker],
+    ]) {
+      const r = box.run(argv);
+      expect([argv, r.code, r.json?.error?.code]).toEqual([argv, 125, 'INVALID_ARGUMENT']);
+    }
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('runDetached in one long-lived process (as the MCP server calls it)', () => {
+  test("two starts at once: one's timeout ends its own command only, never the other's server", async () => {
+    const ctx = callContext({ home: box.home, cwd: box.cwd });
+    const start = (instanceId: string, command: string[], readyTimeoutMs: number) =>
+      runDetached(ctx, { request: { serviceType: 'dev', instanceId }, command, variables: (a) => envFor(a), readyTimeoutMs });
+    const pidFile = path.join(box.dir, 'stuck-pid');
+    const [served, stuck] = await Promise.allSettled([
+      start('web', ['sh', '-c', `sleep 0.5; exec ${PYTHON.join(' ')} "$PORT"`], 30_000),
+      start('stuck', ['sh', '-c', `echo $$ > ${pidFile}; exec sleep 60`], 1_500),
+    ]);
+    if (served.status === 'fulfilled') servers.push(served.value.pid as number);
+    if (fs.existsSync(pidFile)) servers.push(Number(fs.readFileSync(pidFile, 'utf8')));
+    expect(served).toMatchObject({ status: 'fulfilled', value: { started: true, instanceId: 'web' } });
+    expect(stuck).toMatchObject({ status: 'rejected', reason: { code: 'WAIT_TIMEOUT' } });
+    const web = (served as PromiseFulfilledResult<Awaited<ReturnType<typeof runDetached>>>).value;
+    expect(sessionOf(web.pid as number)).toBe(web.pid);
+    expect(allocations()).toEqual([expect.objectContaining({ instanceId: 'web', owner: expect.objectContaining({ pid: web.pid }) })]);
+  }, 30_000);
+});
