@@ -46,12 +46,13 @@ export const TOOLS: readonly ToolDefinition[] = [
         additionalProperties: false,
       },
     },
-    async run({ args, ctx, clientPid }) {
+    async run({ args, ctx, clientPid, session }) {
       const { runAllocate } = await import('../app/allocate');
       return runAllocate(ctx, {
         serviceType: optionalString(args, 'service_type') ?? 'dev',
         ...optional('instanceId', optionalString(args, 'name')),
         ...optional('port', optionalPort(args, 'port')),
+        ...optional('session', session),
         owner: { pid: clientPid },
       });
     },
@@ -98,6 +99,42 @@ export const TOOLS: readonly ToolDefinition[] = [
       const { findProjectRoot } = await import('../os/project');
       const project = findProjectRoot(ctx.cwd);
       return { ...listed, allocations: listed.allocations.filter((a) => a.project === project) };
+    },
+  },
+  {
+    tool: {
+      name: 'start_server',
+      description:
+        'Start a server in the background on a free port of its service type (PORT is set; known dev servers such as Vite and Next.js also get their port flag), wait until it listens, and answer with port, url, pid and logPath. The allocation belongs to the server: it lasts while the server runs. A single-instance service that already runs is not started again (started: false). Stop it with stop_server.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          command: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'The program and its arguments, e.g. ["npm", "run", "dev"]' },
+          service_type: string('Service type: dev, api, storybook, docs, ai, … (default dev)'),
+          name: string('Instance name, e.g. web; the same name gets the same port back'),
+          port: integer('A port to ask for first'),
+        },
+        required: ['command'],
+        additionalProperties: false,
+      },
+    },
+    async run({ args, ctx, session }) {
+      const command = args.command;
+      if (!Array.isArray(command) || command.length === 0 || !command.every((w) => typeof w === 'string'))
+        throw new StyxyError('INVALID_ARGUMENT', 'command must be a non-empty array of strings, e.g. ["npm", "run", "dev"]');
+      const { runDetached } = await import('../app/detach');
+      const { envFor } = await import('../core/env-contract');
+      // It runs in the directory the agent started this server in: the project.
+      return runDetached(ctx, {
+        request: {
+          serviceType: optionalString(args, 'service_type') ?? 'dev',
+          ...optional('instanceId', optionalString(args, 'name')),
+          ...optional('port', optionalPort(args, 'port')),
+          ...optional('session', session),
+        },
+        command: command as string[],
+        variables: (allocations) => envFor(allocations),
+      });
     },
   },
   {

@@ -35,7 +35,7 @@ async function call(name: string, args: Record<string, unknown> = {}): Promise<{
 
 test('lists its tools, each with a description and a JSON Schema for its arguments', async () => {
   const { tools } = await client.listTools();
-  expect(tools.map((t) => t.name)).toEqual(['allocate_port', 'release_port', 'list_ports', 'who_holds_port']);
+  expect(tools.map((t) => t.name)).toEqual(['allocate_port', 'release_port', 'list_ports', 'start_server', 'who_holds_port']);
   for (const tool of tools) {
     expect(tool.description!.length).toBeGreaterThan(20);
     expect(tool.inputSchema.type).toBe('object');
@@ -71,7 +71,37 @@ test('who_holds_port names the allocation and the process listening on the port'
   }
 });
 
+test('start_server starts a real server detached on its port; the allocation belongs to the server, not the agent', async () => {
+  const fs = await import('fs');
+  const path = await import('path');
+  fs.writeFileSync(
+    path.join(box.cwd, 'server.js'),
+    "require('http').createServer((q, s) => s.end('hi')).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('up on ' + process.env.PORT));\n",
+  );
+  const r = await call('start_server', { command: [process.execPath, 'server.js'], service_type: 'api', name: 'backend' });
+  expect(r.isError).toBe(false);
+  expect(r.json).toMatchObject({ success: true, started: true, existing: false, serviceType: 'api', instanceId: 'backend' });
+  const { port, pid, logPath } = r.json;
+  try {
+    expect(await fetch(`http://127.0.0.1:${port}/`).then((res) => res.text())).toBe('hi');
+    const held = box.run(['list', '--json']).json.allocations[0];
+    expect(held).toMatchObject({ port, owner: { kind: 'process', pid } });
+    expect(held.owner.pid).not.toBe(process.pid);
+    expect(fs.readFileSync(logPath, 'utf8')).toContain(`up on ${port}`);
+    // Asked again, it starts nothing and says where it runs.
+    expect((await call('start_server', { command: [process.execPath, 'server.js'], service_type: 'api', name: 'backend' })).json).toMatchObject({
+      started: false,
+      existing: true,
+      port,
+    });
+  } finally {
+    process.kill(pid, 'SIGTERM');
+  }
+});
+
 test.each([
+  ['start_server', {}, 'INVALID_ARGUMENT'],
+  ['start_server', { command: 'npm run dev' }, 'INVALID_ARGUMENT'],
   ['allocate_port', { service_type: 'no such!' }, 'INVALID_ARGUMENT'],
   ['allocate_port', { service_type: 'dev', port: 70000 }, 'INVALID_ARGUMENT'],
   ['allocate_port', { service_type: 'dev', name: 42 }, 'INVALID_ARGUMENT'],
