@@ -3,7 +3,7 @@
  * another long-running service Styxy knows, and if so, the same line with that one command run
  * under Styxy's detached start. Pure: the package.json scripts and the project's place are handed in.
  */
-import { findDevServer, planPortFlag } from './dev-servers';
+import { findDevServer, type DevServer } from './dev-servers';
 import { findNameProblem } from './names';
 import { shellWord } from './shell-word';
 import { readShellLine, type ShellWord, type SimpleCommand } from './shell-line';
@@ -166,9 +166,17 @@ function matchServer(words: readonly string[]): Omit<ServerCommand, 'cd' | 'comm
   if (expo) return expo;
   const direct = findDevServer(words);
   if (!direct) return null;
-  // planPortFlag adds nothing when the command already names its port.
-  if (!planPortFlag(words, null)) return 'port-given';
+  if (namesPort(direct.server, direct.args)) return 'port-given';
   return { kind: 'tool', name: toolName(words), tool: direct.server.tool };
+}
+
+/** The command already says which port: the tool's flag, or (positional tools) a port-like argument. */
+function namesPort(server: DevServer, args: readonly string[]): boolean {
+  if (server.port.kind === 'flag') {
+    const given = server.port.given;
+    return args.some((a) => given.includes(a) || given.some((g) => g.startsWith('--') && a.startsWith(`${g}=`)));
+  }
+  return args.some((a) => /^(?:[0-9]+|[^-][^:]*:[0-9]+|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)$/.test(a));
 }
 
 /** `npx expo start`, `expo start`: not among run's dev servers (it takes --port, and PORT is ignored). */
@@ -248,17 +256,14 @@ export function planServerRewrite(line: string, server: ServerCommand, facts: Re
     if (body === undefined) return null;
     const inner = lastCommandOf(body);
     const known = inner ? findDevServer(inner) : null;
+    const passed = server.program.map((w) => w.value);
+    const afterSeparator = passed.includes('--') ? passed.slice(passed.indexOf('--') + 1) : [];
+    if (/\bPORT=/.test(body)) return null;
     if (known) {
-      // run adds the tool's port flag itself (planPortFlag); none means the script names its port.
-      if (
-        !planPortFlag(
-          server.program.map((w) => w.value),
-          facts.scripts,
-        )
-      )
-        return null;
+      // The script (or what is passed on to it) names its port: the agent means that port.
+      if (namesPort(known.server, [...known.args, ...afterSeparator])) return null;
       tool = known.server.tool;
-    } else if (/(^|\s)(--port|-p)(=|\s+)[0-9$]|\bPORT=/.test(body)) return null;
+    } else if (/(^|\s)(--port|-p)(=|\s+)[0-9$]/.test(body)) return null;
     else if (!SERVER_SCRIPTS.has(server.name)) return null;
     else tool = null;
   } else if (tool === 'Expo') portFlag = '--port';
@@ -267,16 +272,10 @@ export function planServerRewrite(line: string, server: ServerCommand, facts: Re
   const program = server.program.map((w) => line.slice(w.start, w.end)).join(' ');
   const redirects = server.command.redirects.map((r) => line.slice(r.start, r.end)).join(' ');
   const run = redirects ? `sh -c ${shellWord(`exec ${program} ${redirects}`)}` : program;
-  const flags = [
-    'start',
-    '-s',
-    serviceType,
-    '-n',
-    instanceId,
-    ...(facts.session ? ['--session', facts.session] : []),
-    ...(portFlag ? ['--port-flag', portFlag] : []),
-  ].map(shellWord);
-  const assignments = server.assignments.map((w) => line.slice(w.start, w.end));
+  const flags = ['start', '-s', serviceType, '-n', instanceId, ...(portFlag ? ['--port-flag', portFlag] : [])].map(shellWord);
+  // The session goes in STYXY_SESSION, which `start` reads as --session: the server's own styxy
+  // calls, if any, are then the session's too.
+  const assignments = [...server.assignments.map((w) => line.slice(w.start, w.end)), ...(facts.session ? [`STYXY_SESSION=${shellWord(facts.session)}`] : [])];
   const replacement = [...assignments, facts.styxy, ...flags, '--', run].join(' ');
   // A server put in the background (`… &`, `nohup … &`) is started detached anyway: the `&` goes,
   // so that the line waits for the start and shows where it runs. What followed still runs after it.

@@ -35,7 +35,7 @@ test('a dev server start comes back as updatedInput under styxy start, with the 
     hookSpecificOutput: {
       hookEventName: 'PreToolUse',
       updatedInput: {
-        command: `cd web && ${BIN} start -s dev -n web-dev --session claude-code:3f2a-77 -- sh -c 'exec npm run dev > dev.log 2>&1'`,
+        command: `cd web && STYXY_SESSION=claude-code:3f2a-77 ${BIN} start -s dev -n web-dev -- sh -c 'exec npm run dev > dev.log 2>&1'`,
         description: 'Start the dev server',
         timeout: 120000,
       },

@@ -23,56 +23,55 @@ function rewrite(line: string, facts: Partial<RewriteFacts> = {}): string | null
   return planServerRewrite(line, found.server, { ...FACTS, ...facts })?.line ?? null;
 }
 
-const S = 'styxy start';
-const SESSION = '--session claude-code:s1';
+const S = 'STYXY_SESSION=claude-code:s1 styxy start';
 
 describe('the hook rewrites a server start, and only that', () => {
   test.each<[string, string]>([
-    ['npm run dev', `${S} -s dev -n dev ${SESSION} -- npm run dev`],
-    ['npm start', `${S} -s dev -n start ${SESSION} -- npm start`],
-    ['npm run start', `${S} -s dev -n start ${SESSION} -- npm run start`],
-    ['pnpm dev', `${S} -s dev -n dev ${SESSION} -- pnpm dev`],
-    ['pnpm run dev', `${S} -s dev -n dev ${SESSION} -- pnpm run dev`],
-    ['yarn dev', `${S} -s dev -n dev ${SESSION} -- yarn dev`],
-    ['yarn storybook', `${S} -s storybook -n storybook ${SESSION} -- yarn storybook`],
-    ['bun run dev', `${S} -s dev -n dev ${SESSION} -- bun run dev`],
-    ['npm run serve', `${S} -s dev -n serve ${SESSION} -- npm run serve`],
-    ['npm run web', `${S} -s dev -n web ${SESSION} -- npm run web`],
-    ['npm run docs', `${S} -s docs -n docs ${SESSION} -- npm run docs`],
-    ['npm run dev -- --host', `${S} -s dev -n dev ${SESSION} -- npm run dev -- --host`],
-    ['npx vite', `${S} -s dev -n vite ${SESSION} -- npx vite`],
-    ['vite', `${S} -s dev -n vite ${SESSION} -- vite`],
-    ['npx next dev', `${S} -s dev -n next ${SESSION} -- npx next dev`],
-    ['next dev', `${S} -s dev -n next ${SESSION} -- next dev`],
-    ['astro dev', `${S} -s dev -n astro ${SESSION} -- astro dev`],
-    ['nuxt dev', `${S} -s dev -n nuxt ${SESSION} -- nuxt dev`],
-    ['python -m http.server', `${S} -s dev -n http.server ${SESSION} -- python -m http.server`],
-    ['python3 -m http.server --bind 127.0.0.1', `${S} -s dev -n http.server ${SESSION} -- python3 -m http.server --bind 127.0.0.1`],
-    ['uvicorn app:app --reload', `${S} -s api -n uvicorn ${SESSION} -- uvicorn app:app --reload`],
-    ['flask run', `${S} -s api -n flask ${SESSION} -- flask run`],
-    ['flask --app hello run', `${S} -s api -n flask ${SESSION} -- flask --app hello run`],
-    ['rails s', `${S} -s api -n rails ${SESSION} -- rails s`],
-    ['bin/rails server', `${S} -s api -n rails ${SESSION} -- bin/rails server`],
-    ['python manage.py runserver', `${S} -s api -n manage ${SESSION} -- python manage.py runserver`],
-    ['wrangler dev', `${S} -s functions -n wrangler ${SESSION} -- wrangler dev`],
-    ['npx wrangler dev', `${S} -s functions -n wrangler ${SESSION} -- npx wrangler dev`],
-    ['npx expo start', `${S} -s dev -n expo ${SESSION} --port-flag --port -- npx expo start`],
-    ['npx storybook dev', `${S} -s storybook -n storybook ${SESSION} -- npx storybook dev`],
+    ['npm run dev', `${S} -s dev -n dev -- npm run dev`],
+    ['npm start', `${S} -s dev -n start -- npm start`],
+    ['npm run start', `${S} -s dev -n start -- npm run start`],
+    ['pnpm dev', `${S} -s dev -n dev -- pnpm dev`],
+    ['pnpm run dev', `${S} -s dev -n dev -- pnpm run dev`],
+    ['yarn dev', `${S} -s dev -n dev -- yarn dev`],
+    ['yarn storybook', `${S} -s storybook -n storybook -- yarn storybook`],
+    ['bun run dev', `${S} -s dev -n dev -- bun run dev`],
+    ['npm run serve', `${S} -s dev -n serve -- npm run serve`],
+    ['npm run web', `${S} -s dev -n web -- npm run web`],
+    ['npm run docs', `${S} -s docs -n docs -- npm run docs`],
+    ['npm run dev -- --host', `${S} -s dev -n dev -- npm run dev -- --host`],
+    ['npx vite', `${S} -s dev -n vite -- npx vite`],
+    ['vite', `${S} -s dev -n vite -- vite`],
+    ['npx next dev', `${S} -s dev -n next -- npx next dev`],
+    ['next dev', `${S} -s dev -n next -- next dev`],
+    ['astro dev', `${S} -s dev -n astro -- astro dev`],
+    ['nuxt dev', `${S} -s dev -n nuxt -- nuxt dev`],
+    ['python -m http.server', `${S} -s dev -n http.server -- python -m http.server`],
+    ['python3 -m http.server --bind 127.0.0.1', `${S} -s dev -n http.server -- python3 -m http.server --bind 127.0.0.1`],
+    ['uvicorn app:app --reload', `${S} -s api -n uvicorn -- uvicorn app:app --reload`],
+    ['flask run', `${S} -s api -n flask -- flask run`],
+    ['flask --app hello run', `${S} -s api -n flask -- flask --app hello run`],
+    ['rails s', `${S} -s api -n rails -- rails s`],
+    ['bin/rails server', `${S} -s api -n rails -- bin/rails server`],
+    ['python manage.py runserver', `${S} -s api -n manage -- python manage.py runserver`],
+    ['wrangler dev', `${S} -s functions -n wrangler -- wrangler dev`],
+    ['npx wrangler dev', `${S} -s functions -n wrangler -- npx wrangler dev`],
+    ['npx expo start', `${S} -s dev -n expo --port-flag --port -- npx expo start`],
+    ['npx storybook dev', `${S} -s storybook -n storybook -- npx storybook dev`],
     // Compound lines: the rest stays byte for byte.
-    ['cd web && npm run dev', `cd web && ${S} -s dev -n dev ${SESSION} -- npm run dev`],
-    ['npm install && npm run dev', `npm install && ${S} -s dev -n dev ${SESSION} -- npm run dev`],
-    ['npm run build && npm start', `npm run build && ${S} -s dev -n start ${SESSION} -- npm start`],
-    ['npm run dev &', `${S} -s dev -n dev ${SESSION} -- npm run dev`],
-    ['npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev ${SESSION} -- sh -c 'exec npm run dev > dev.log 2>&1'`],
-    ['nohup npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev ${SESSION} -- sh -c 'exec npm run dev > dev.log 2>&1'`],
+    ['cd web && npm run dev', `cd web && ${S} -s dev -n dev -- npm run dev`],
+    ['npm install && npm run dev', `npm install && ${S} -s dev -n dev -- npm run dev`],
+    ['npm run build && npm start', `npm run build && ${S} -s dev -n start -- npm start`],
+    ['npm run dev &', `${S} -s dev -n dev -- npm run dev`],
+    ['npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev > dev.log 2>&1'`],
+    ['nohup npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev > dev.log 2>&1'`],
     [
       'nohup npx vite >/tmp/v.log 2>&1 & sleep 3; curl -s localhost:5173',
-      `${S} -s dev -n vite ${SESSION} -- sh -c 'exec npx vite >/tmp/v.log 2>&1'; sleep 3; curl -s localhost:5173`,
+      `${S} -s dev -n vite -- sh -c 'exec npx vite >/tmp/v.log 2>&1'; sleep 3; curl -s localhost:5173`,
     ],
-    ['NODE_ENV=development npm run dev', `NODE_ENV=development ${S} -s dev -n dev ${SESSION} -- npm run dev`],
-    ['npm run dev  # the web app', `${S} -s dev -n dev ${SESSION} -- npm run dev  # the web app`],
-    ['cd "my app" && npm run dev', `cd "my app" && ${S} -s dev -n dev ${SESSION} -- npm run dev`],
-    ['npm run dev\n', `${S} -s dev -n dev ${SESSION} -- npm run dev\n`],
+    ['NODE_ENV=development npm run dev', `NODE_ENV=development ${S} -s dev -n dev -- npm run dev`],
+    ['npm run dev  # the web app', `${S} -s dev -n dev -- npm run dev  # the web app`],
+    ['cd "my app" && npm run dev', `cd "my app" && ${S} -s dev -n dev -- npm run dev`],
+    ['npm run dev\n', `${S} -s dev -n dev -- npm run dev\n`],
   ])('%j', (line, expected) => {
     expect(rewrite(line)).toBe(expected);
   });
@@ -153,7 +152,7 @@ describe('the hook rewrites a server start, and only that', () => {
   });
 
   test('the per-command opt-out and the session are quoted as shell words', () => {
-    expect(rewrite('npm run dev', { session: "claude-code:a b'c" })).toBe(`${S} -s dev -n dev --session 'claude-code:a b'\\''c' -- npm run dev`);
+    expect(rewrite('npm run dev', { session: "claude-code:a b'c" })).toBe(`STYXY_SESSION='claude-code:a b'\\''c' styxy start -s dev -n dev -- npm run dev`);
   });
 });
 
