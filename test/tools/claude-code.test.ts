@@ -119,6 +119,12 @@ async function messagesStandIn(turns: Turn[]): Promise<{ url: string; results: s
   return { url: `http://127.0.0.1:${port}`, results, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
+/** A tool result's text: Claude Code sends a string, or an array of text blocks. */
+function textOf(recorded: string): string {
+  const content = JSON.parse(recorded) as string | Array<{ type: string; text?: string }>;
+  return typeof content === 'string' ? content : content.map((c) => c.text ?? '').join('');
+}
+
 let messageId = 0;
 function stream(res: http.ServerResponse, answer: ReturnType<Turn>): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -197,8 +203,8 @@ test('a whole claude -p session: npm run dev runs detached on a Styxy port with 
     session = events.find((e) => e.type === 'system' && e.subtype === 'init')?.session_id;
     expect(session).toBeDefined();
     expect(events[events.length - 1]).toMatchObject({ type: 'result', subtype: 'success' });
-    const [started, curl, who, listed] = standIn.results;
-    console.log(`transcript excerpt (tool results the model saw):\n${standIn.results.map((t) => JSON.parse(t)).join('\n---\n')}`);
+    const [started, curl, who, listed] = standIn.results.map(textOf);
+    console.log(`transcript excerpt (tool results the model saw):\n${standIn.results.map(textOf).join('\n---\n')}`);
     // The hook ran npm run dev under styxy start: it came back at once with the port, URL, PID and log.
     const port = Number(portIn([started!]));
     expect(port).toBeGreaterThanOrEqual(3000);
@@ -206,13 +212,13 @@ test('a whole claude -p session: npm run dev runs detached on a Styxy port with 
     // The server answered on that port while the session ran.
     expect(curl).toContain('hello from the app');
     // The MCP server named the allocation, recorded with the session, and the listener.
-    expect(JSON.parse(JSON.parse(who!)[0].text)).toMatchObject({
+    expect(JSON.parse(who!)).toMatchObject({
       success: true,
       port,
       listening: true,
       allocation: { instanceId: 'dev', session: `claude-code:${session}` },
     });
-    expect(JSON.parse(JSON.parse(listed!)[0].text).allocations.map((a: { port: number }) => a.port)).toEqual([port]);
+    expect(JSON.parse(listed!).allocations.map((a: { port: number }) => a.port)).toEqual([port]);
     // SessionEnd stopped what the session started: nothing listens, nothing is allocated.
     const left = spawnSync(process.execPath, [BIN, 'list', '--json'], { env: box.env, encoding: 'utf8' });
     expect(JSON.parse(left.stdout).allocations).toEqual([]);
