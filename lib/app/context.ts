@@ -39,6 +39,8 @@ export interface LiveView {
    * started is still starting: that server's processes, eldest first, by lock id.
    */
   starting: ReadonlyMap<string, readonly TrackedProcess[]>;
+  /** What the OS said of the owners, as they were judged. */
+  owners: OwnerFacts;
 }
 
 export interface LiveStateOptions extends TransactionOptions {
@@ -59,7 +61,8 @@ export async function withLiveState<T>(
   return withTransaction(
     ctx,
     async ({ config, state: stateAsRead }) => {
-      const lifetimes = decideAllocationLifetimes(stateAsRead, ctx.now(), config.config.lifetime.reservation_grace_seconds * 1000);
+      const owners = readOwnerFacts(stateAsRead, ctx.now());
+      const lifetimes = decideAllocationLifetimes(stateAsRead, owners, config.config.lifetime.reservation_grace_seconds * 1000);
       // What was pruned just now cools like the rest, for the decision of this very call too.
       const liveState = trackFreedPorts(stateAsRead, lifetimes.state, ctx.now(), config.config.port_reuse);
       const outcome = await work({
@@ -69,6 +72,7 @@ export async function withLiveState<T>(
         unjudged: lifetimes.unjudged,
         stateAsRead,
         starting: lifetimes.starting,
+        owners,
       });
       if (options.write === false) return { result: outcome.result };
       return {
@@ -104,8 +108,7 @@ function pruneEvents(lifetimes: LifetimeResult, logged: readonly AuditInput[]): 
  * listeners on its port looked up (a listing of /proc/net/tcp{,6}, and a walk of /proc/*\/fd only
  * when something listens there), so a call whose owners all live costs what it did.
  */
-function decideAllocationLifetimes(stateAsRead: State, now: number, graceMs: number): LifetimeResult & { starting: Map<string, TrackedProcess[]> } {
-  const facts = readOwnerFacts(stateAsRead, now);
+function decideAllocationLifetimes(stateAsRead: State, facts: OwnerFacts, graceMs: number): LifetimeResult & { starting: Map<string, TrackedProcess[]> } {
   const ended = findEndedProcessOwners(stateAsRead, facts);
   const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)));
   const unjudged = findUnjudgedOwners(stateAsRead, facts);
@@ -159,7 +162,7 @@ export function readOwnerFacts(state: State, now: number): OwnerFacts {
     liveProcesses: probeLiveProcesses(ownerPids(state)),
     bootId: readBootId(),
     pidNs,
-    ...(foreign.size > 0 && pidNs !== null && { namespaces: probeNamespaceProcesses(foreign) }),
+    ...(foreign.size > 0 && pidNs !== null && { namespaces: probeNamespaceProcesses(foreign, pidNs) }),
   };
 }
 

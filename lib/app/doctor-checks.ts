@@ -1,7 +1,7 @@
 import path = require('path');
 import { isStyxyError } from '../errors';
 import { reviewAllocations, type ListenerFact } from '../core/allocation-review';
-import type { OwnerFacts } from '../core/prune';
+import { describeUnjudged, type OwnerFacts } from '../core/prune';
 import type { Allocation } from '../core/types';
 import type { LoadedConfig } from '../store/config-files';
 import type { DiskSpace, HomeLeftovers, RootOwnership } from '../store/home-inspection';
@@ -230,7 +230,11 @@ function checkRejectedRecords({ leftovers, state, paths }: DoctorFacts): DoctorC
       name: 'rejected records',
       status: 'warn',
       message: parts.join('; '),
-      remedy: `Each file names why its records were refused; put one back by hand (fixed) or remove the file when done: rm ${paths.home}/state.rejected-*.json`,
+      // Only files that exist can be removed: records still in the state are set aside first.
+      remedy:
+        files.length > 0
+          ? `Each file names why its records were refused; put one back by hand (fixed) or remove the file when done: rm ${paths.home}/state.rejected-*.json`
+          : 'Run any styxy call (styxy list) to set them aside into a file beside the state; doctor then names it',
     },
   ];
 }
@@ -297,7 +301,7 @@ function checkAllocations({ allocations }: DoctorFacts): DoctorCheck[] {
     checks.push({
       name: 'unjudged owners',
       status: 'info',
-      message: `${review.unjudged.length} allocation(s) whose owner cannot be judged from here: ${listOf(review.unjudged.map((a) => `${label(a)}: ${describeUnjudged(a)}`))}`,
+      message: `${review.unjudged.length} allocation(s) whose owner cannot be judged from here: ${listOf(review.unjudged.map((a) => `${label(a)}: ${describeUnjudged(a.owner)}`))}`,
       remedy:
         'Kept while their port is served or for 24 h since allocated; a styxy call in that namespace (or on the host) judges them; free one with: styxy release <lock id>',
     });
@@ -323,8 +327,6 @@ function checkAllocations({ allocations }: DoctorFacts): DoctorCheck[] {
 }
 
 /** Only an allocation owned by a process can have a foreign listener. */
-const describeUnjudged = (a: Allocation): string => `cannot judge: owner in PID namespace ${a.owner.kind === 'process' ? a.owner.pidNs : '?'}`;
-
 const ownerPid = (a: Allocation): number | undefined => (a.owner.kind === 'process' ? a.owner.pid : undefined);
 
 /** The checks, in the order doctor reports them. */

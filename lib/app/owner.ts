@@ -27,32 +27,54 @@ export function resolveOwner(options: OwnerOptions, now: number, warn?: (message
   }
   const invoker = detectInvoker();
   if (invoker) return processOwner({ kind: 'process', pid: invoker.pid, startTime: invoker.startTime, detected: true }, invoker.command);
+  if (hasProc() && !isProcOwnNamespace()) {
+    // /proc is another namespace's (unshare -p without --mount-proc): no PID read or recorded
+    // here would name this process, nor the server that follows, for any reader.
+    warnOnce(
+      warn,
+      'styxy: /proc here belongs to another PID namespace (unshare -p without --mount-proc?): no process here can be recorded as the owner, so the port is a lease that ends after the reservation grace (lifetime.reservation-grace-seconds), whatever listens on it. To hold it longer: --ttl <duration> or --persistent; or mount a /proc of this namespace (unshare --mount-proc)',
+    );
+    return graceLease(now);
+  }
   // The caller is outside this PID namespace (PID 1 of a container, `docker exec`): this very
   // call owns the allocation, so that it is held for the reservation grace and taken over by the
   // server that then listens on it, as when any detected owner ends first.
-  if (warn && !warnedUnseenParent) {
-    warnedUnseenParent = true;
-    warn(
-      `styxy: the process that ran styxy cannot be seen from here (parent PID ${process.ppid}: PID 1 of a container, or docker exec); the port is held for the reservation grace, and kept by the server that listens on it by then. To hold it longer: --pid <server PID>, --ttl <duration> or --persistent`,
-    );
-  }
-  return selfOwner(now);
-}
-
-/** This very call as the owner (detected: held for the grace once it ends, taken over by the server that listens). */
-function selfOwner(now: number): Owner {
+  warnOnce(
+    warn,
+    `styxy: the process that ran styxy cannot be seen from here (parent PID ${process.ppid}: PID 1 of a container, or docker exec); the port is held for the reservation grace, and kept by the server that listens on it by then. To hold it longer: --pid <server PID>, --ttl <duration> or --persistent`,
+  );
   const command = process.argv.slice(1).join(' ');
-  if (!hasProc() || isProcOwnNamespace()) {
-    return processOwner({ kind: 'process', pid: process.pid, startTime: readStartTime(process.pid) ?? null, detected: true }, command);
-  }
-  // /proc is another namespace's (unshare -p without --mount-proc): no PID read or recorded here
-  // would name this process for any reader. A lease as long as the default grace, instead.
-  return { kind: 'lease', expiresAt: isoTime(now + SELF_LEASE_MS) };
+  return processOwner({ kind: 'process', pid: process.pid, startTime: readStartTime(process.pid) ?? null, detected: true }, command);
 }
 
-const SELF_LEASE_MS = 60_000;
+let warned = false;
 
-let warnedUnseenParent = false;
+function warnOnce(warn: ((message: string) => void) | undefined, message: string): void {
+  if (!warn || warned) return;
+  warned = true;
+  warn(message);
+}
+
+/** Leases made by graceLease, until settleGraceLease gives them the configured length. */
+const graceLeases = new WeakSet<Owner>();
+
+/** A lease as long as the reservation grace; its length is settled once the config is read (settleGraceLease). */
+function graceLease(now: number): Owner {
+  const lease: Owner = { kind: 'lease', expiresAt: isoTime(now + DEFAULT_GRACE_MS) };
+  graceLeases.add(lease);
+  return lease;
+}
+
+const DEFAULT_GRACE_MS = 60_000;
+
+/**
+ * The owner to record, once the config is read: a lease that stands in for an owner no process
+ * can be (see resolveOwner) lasts the configured reservation grace from `now`; any other owner
+ * is as resolved.
+ */
+export function settleGraceLease(owner: Owner, graceMs: number, now: number): Owner {
+  return graceLeases.has(owner) ? { kind: 'lease', expiresAt: isoTime(now + graceMs) } : owner;
+}
 
 function processOwner(owner: ProcessOwner, command: string | null): ProcessOwner {
   const boot = readBootId();
@@ -69,16 +91,25 @@ function ownerNamespace(): string | null {
   return namespaceNumber(readOwnPidNamespace());
 }
 
-export function describeOwner(owner: Owner): string {
+/**
+ * An owner in words. `hostPid`: the host's PID of an owner recorded in a container (its PID is
+ * the container's there, and `kill <that PID>` on the host would signal another process). The
+ * recorded command is cut to 60 characters for a one-line answer; `command` (the whole command
+ * line read now) is shown whole, for `list -v`, which wraps instead.
+ */
+export function describeOwner(owner: Owner, hostPid?: number, command?: string): string {
   switch (owner.kind) {
     case 'persistent':
       return 'persistent';
     case 'lease':
       return `lease until ${owner.expiresAt}`;
     case 'process': {
-      const who = `PID ${owner.pid}${owner.command ? ` (${owner.command.slice(0, 60)})` : ''}`;
+      const where = hostPid !== undefined && owner.pidNs !== undefined ? ` in PID namespace ${owner.pidNs} (host PID ${hostPid})` : '';
+      const text = command ?? owner.command?.slice(0, 60);
+      const who = `PID ${owner.pid}${where}${text ? ` (${text})` : ''}`;
       if (owner.reservedUntil) return `reserved until ${owner.reservedUntil} (${who} ended)`;
-      return owner.adoptedAt ? `${who}, listening, took over at ${owner.adoptedAt}` : who;
+      // It listened when it took over; whether it still does is not known here.
+      return owner.adoptedAt ? `${who}, took over at ${owner.adoptedAt} as the process listening on the port` : who;
     }
   }
 }

@@ -1,4 +1,5 @@
 import { holdsPort, portsOf } from '../core/allocation';
+import { findOwnerHostPid } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, probePortFree, readListeners, type Listener } from '../os/ports';
 import type { TransactionContext } from '../store/transaction';
@@ -14,6 +15,8 @@ export interface PortReport {
 export interface CheckResult extends PortReport {
   success: true;
   available: boolean;
+  /** On the host, for an owner recorded in a container: its PID on the host (owner.pid is the container's). */
+  ownerHostPid?: number;
 }
 
 export interface ScanResult {
@@ -31,11 +34,27 @@ async function liveAllocations(ctx: TransactionContext): Promise<Allocation[]> {
 
 /** `styxy check <port>`: who holds it in Styxy, whether something listens, and which process. */
 export async function runCheck(ctx: TransactionContext, port: number): Promise<CheckResult> {
-  const allocation = (await liveAllocations(ctx)).find((a) => holdsPort(a, port)) ?? null;
+  const { result: found } = await withLiveState(
+    ctx,
+    ({ state, owners }) => {
+      const allocation = state.allocations.find((a) => holdsPort(a, port)) ?? null;
+      return { result: { allocation, hostPid: allocation ? findOwnerHostPid(allocation.owner, owners) : undefined } };
+    },
+    { configOptional: true },
+  );
+  const { allocation, hostPid } = found;
   const listeners = (readListeners() ?? []).filter((l) => l.port === port);
   attachListenerProcesses(listeners);
   const listening = listeners.length > 0 || !(await probePortFree(port));
-  return { success: true, port, allocation, listening, listeners, available: allocation === null && !listening };
+  return {
+    success: true,
+    port,
+    allocation,
+    listening,
+    listeners,
+    available: allocation === null && !listening,
+    ...(hostPid !== undefined && { ownerHostPid: hostPid }),
+  };
 }
 
 /** `styxy scan`: every port in a range that is allocated or has a listener. */

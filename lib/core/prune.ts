@@ -31,6 +31,15 @@ export interface NamespaceView {
   seen: ReadonlySet<string>;
   /** The processes visible from here in those namespaces, as `<ns>:<PID inside it>` → start time. */
   live: ReadonlyMap<string, string | null>;
+  /**
+   * The processes of deeper namespaces nested in those (a container's own container), by the PID
+   * they have at the depth of `<ns>`, as `<ns>:<PID>` → their start times. A level of NSpid does
+   * not say which namespace of that depth it is, so a sibling's process may be listed too: only
+   * one with the owner's start time counts.
+   */
+  nested?: ReadonlyMap<string, ReadonlySet<string | null>>;
+  /** The PID here of each process listed, as `<ns>:<PID inside it>:<start time>` → PID as numbered in the caller's namespace. */
+  here?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -81,7 +90,8 @@ export function judgeOwner(owner: Owner, facts: OwnerFacts): OwnerVerdict {
     case 'process': {
       if (!isSameBoot(owner.bootId, facts.bootId)) return 'ended';
       if (isForeignOwner(owner, facts)) return judgeForeignOwner(owner, facts);
-      return isProcessLive(owner, facts) ? 'live' : 'ended';
+      if (isProcessLive(owner, facts)) return 'live';
+      return isUnplacedOwner(owner, facts) ? 'unjudged' : 'ended';
     }
   }
 }
@@ -94,8 +104,36 @@ function judgeForeignOwner(owner: ProcessOwner & { pidNs: string }, facts: Owner
     if (owner.startTime === null || actual === null || actual === owner.startTime) return 'live';
     return 'ended';
   }
+  const nested = view?.nested?.get(key);
+  if (nested && (owner.startTime === null || nested.has(null) || nested.has(owner.startTime))) return 'live';
   const visible = facts.pidNs === INITIAL_PID_NAMESPACE || view?.seen.has(owner.pidNs) === true;
   return visible && view !== undefined ? 'ended' : 'unjudged';
+}
+
+/**
+ * An owner recorded before owners carried their namespace (no `pidNs`), read in a PID namespace
+ * other than the initial one: it may be the host's (where older Styxys ran), whose PID means
+ * nothing here. Its PID found here with its start time is still its process (the start time makes
+ * a false match negligible); missing, or with another start time, it cannot be judged from here.
+ * The host judges it by its PID, as it always did.
+ */
+function isUnplacedOwner(owner: ProcessOwner, facts: OwnerFacts): boolean {
+  return owner.pidNs === undefined && typeof facts.pidNs === 'string' && facts.pidNs !== INITIAL_PID_NAMESPACE;
+}
+
+/**
+ * The host's PID of an owner recorded in another PID namespace (a container's), where the caller
+ * is the host and sees it: the number a `kill` on the host would need. Undefined elsewhere.
+ */
+export function findOwnerHostPid(owner: Owner, facts: OwnerFacts): number | undefined {
+  if (facts.pidNs !== INITIAL_PID_NAMESPACE || !isForeignOwner(owner, facts) || owner.startTime === null) return undefined;
+  return facts.namespaces?.here?.get(`${owner.pidNs}:${owner.pid}:${owner.startTime}`);
+}
+
+/** Why an owner cannot be judged from here, as list -v, list --json (`ownerNote`) and doctor say it. */
+export function describeUnjudged(owner: Owner): string {
+  if (owner.kind === 'process' && owner.pidNs !== undefined) return `cannot judge: owner in PID namespace ${owner.pidNs}`;
+  return 'cannot judge: owner recorded without its PID namespace (by an older Styxy); the host judges it';
 }
 
 function isProcessLive(owner: ProcessOwner, facts: OwnerFacts): boolean {
@@ -142,6 +180,22 @@ export interface PruneResult {
  */
 export function pruneUnused(state: State, isListening: (port: number) => boolean, isSpared: (allocation: Allocation) => boolean = () => false): PruneResult {
   return partition(state, (allocation) => isListening(allocation.port) || isSpared(allocation));
+}
+
+/**
+ * `cleanup --gone`: the allocations of projects whose directory no longer exists (a removed
+ * worktree) that no live process holds: persistent ones, leases, and reservations of owners that
+ * ended. One whose owner still runs stays (its server may run from a deleted directory); it goes
+ * when the owner ends. `isGone` is told a project directory and answers from the disk.
+ */
+export function pruneGoneProjects(state: State, isGone: (project: string) => boolean): PruneResult {
+  const verdicts = new Map<string, boolean>();
+  const gone = (project: string) => {
+    let verdict = verdicts.get(project);
+    if (verdict === undefined) verdicts.set(project, (verdict = isGone(project)));
+    return verdict;
+  };
+  return partition(state, (a) => (a.owner.kind === 'process' && a.owner.reservedUntil === undefined) || !gone(a.project));
 }
 
 function partition(state: State, keep: (allocation: Allocation) => boolean): PruneResult {
@@ -207,16 +261,18 @@ export function findEndedProcessOwners(state: State, facts: OwnerFacts): Allocat
 
 /** The allocations whose owner cannot be judged from here: for them the OS is asked whether their port is served. */
 export function findUnjudgedOwners(state: State, facts: OwnerFacts): Allocation[] {
-  return state.allocations.filter((a) => isForeignOwner(a.owner, facts) && judgeOwner(a.owner, facts) === 'unjudged');
+  return state.allocations.filter((a) => a.owner.kind === 'process' && judgeOwner(a.owner, facts) === 'unjudged');
 }
 
 /**
- * An owner that cannot be judged: kept while a reservation it already has lasts, while its port
- * is served as seen from here, or for UNJUDGED_KEEP_MS since it was allocated or taken over.
+ * An owner that cannot be judged: kept while its port is served as seen from here (whatever its
+ * reservation says: a reservation made where the owner could be judged ends when a server
+ * listens, and only a call that can judge that server may hand the port on), else while a
+ * reservation it already has lasts, else for UNJUDGED_KEEP_MS since it was allocated or taken over.
  */
 function keepsUnjudged(allocation: Allocation, owner: ProcessOwner, facts: LifetimeFacts): PruneReason | null {
-  if (owner.reservedUntil !== undefined) return Date.parse(owner.reservedUntil) > facts.now ? null : 'reservation over';
   if (facts.served?.has(allocation.port)) return null;
+  if (owner.reservedUntil !== undefined) return Date.parse(owner.reservedUntil) > facts.now ? null : 'reservation over';
   const since = Date.parse(owner.adoptedAt ?? allocation.allocatedAt);
   return Number.isFinite(since) && facts.now - since >= UNJUDGED_KEEP_MS ? 'owner not judged for too long' : null;
 }

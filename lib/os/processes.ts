@@ -202,37 +202,67 @@ function readProcSelfPid(): number | null {
  * namespace sees all of its children's processes), so one of its processes found here means
  * its owner that is not among them has ended. A process whose namespace link cannot be read
  * (another user's) is taken as in `ns` when its PID there matches: never a live owner missed.
+ *
+ * A process of a namespace nested in `ns` (a container started inside the container) is in
+ * `ns` too, under the NSpid level of `ns`'s depth: those are listed in `nested`. /proc tells
+ * only the innermost namespace of a process, not which namespace each NSpid level is, so a
+ * level is taken at the depth of `ns` (known from `ns`'s own processes: its PID 1 lives while
+ * it does) and the owner's start time tells it apart from a sibling's process of that depth.
+ * Processes of the caller's own namespace (`own`) are skipped unread: none is in another.
  */
-export function probeNamespaceProcesses(namespaces: ReadonlySet<string>): { seen: Set<string>; live: Map<string, string | null> } {
+export function probeNamespaceProcesses(
+  namespaces: ReadonlySet<string>,
+  own: string | null = null,
+): { seen: Set<string>; live: Map<string, string | null>; nested: Map<string, Set<string | null>>; here: Map<string, number> } {
   const seen = new Set<string>();
   const live = new Map<string, string | null>();
-  if (namespaces.size === 0 || !hasProc()) return { seen, live };
+  const nested = new Map<string, Set<string | null>>();
+  const here = new Map<string, number>();
+  if (namespaces.size === 0 || !hasProc()) return { seen, live, nested, here };
   let names: string[];
   try {
     names = fs.readdirSync('/proc');
   } catch {
-    return { seen, live };
+    return { seen, live, nested, here };
   }
+  const depths = new Map<string, number>();
+  // Processes of other namespaces, kept for the second pass that looks for nested ones.
+  const others: { pid: number; ns: string | null; nspid: number[]; startTime: string }[] = [];
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
     const ns = namespaceNumber(readPidNamespaceLink(pid));
-    if (ns !== null && !namespaces.has(ns)) continue;
-    const inner = readInnerPid(pid);
-    const stat = inner === null ? null : readProcessStat(pid);
-    if (inner === null || !stat || isDeadState(stat.state)) continue;
-    if (ns !== null) {
+    if (ns !== null && ns === own) continue;
+    const nspid = readNsPids(pid);
+    const stat = nspid === null ? null : readProcessStat(pid);
+    if (nspid === null || !stat || isDeadState(stat.state)) continue;
+    const inner = nspid[nspid.length - 1] as number;
+    if (ns !== null && namespaces.has(ns)) {
       seen.add(ns);
+      depths.set(ns, nspid.length - 1);
       live.set(`${ns}:${inner}`, stat.startTime);
-    } else {
+      here.set(`${ns}:${inner}:${stat.startTime}`, pid);
+    } else if (ns === null) {
       for (const candidate of namespaces) if (!live.has(`${candidate}:${inner}`)) live.set(`${candidate}:${inner}`, stat.startTime);
     }
+    if (nspid.length > 1) others.push({ pid, ns, nspid, startTime: stat.startTime });
   }
-  return { seen, live };
+  for (const [ns, depth] of depths) {
+    for (const p of others) {
+      // Only deeper than `ns`: a process of `ns` itself is in `live` under its own namespace.
+      if (p.ns === ns || p.nspid.length <= depth + 1) continue;
+      const key = `${ns}:${p.nspid[depth] as number}`;
+      let times = nested.get(key);
+      if (!times) nested.set(key, (times = new Set()));
+      times.add(p.startTime);
+      here.set(`${key}:${p.startTime}`, p.pid);
+    }
+  }
+  return { seen, live, nested, here };
 }
 
-/** A process's PID inside its own namespace: the last field of NSpid in /proc/PID/status. */
-function readInnerPid(pid: number): number | null {
+/** A process's PIDs from the namespace of this /proc inward (NSpid in /proc/PID/status), or null when it cannot be read. */
+function readNsPids(pid: number): number[] | null {
   let text: string;
   try {
     text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -241,8 +271,8 @@ function readInnerPid(pid: number): number | null {
   }
   const m = /^NSpid:\s*([\d\s]+)$/m.exec(text);
   if (!m) return null;
-  const last = (m[1] as string).trim().split(/\s+/).pop();
-  return last === undefined ? null : Number(last);
+  const pids = (m[1] as string).trim().split(/\s+/).map(Number);
+  return pids.length > 0 && pids.every((n) => Number.isInteger(n) && n > 0) ? pids : null;
 }
 
 /** The process that owns an allocation made by this invocation. */

@@ -31,7 +31,7 @@ export const checkCommand: StyxyCommand<CheckArgs> = {
         if (r.available) return printLine(`Port ${r.port} is available.`);
         if (r.allocation) {
           printLine(`Port ${r.port} is allocated to ${r.allocation.serviceType} instance '${r.allocation.instanceId}' (lock ${r.allocation.lockId}).`);
-          printLine(`Owner: ${shown(describeOwner(r.allocation.owner))}`);
+          printLine(`Owner: ${shown(describeOwner(r.allocation.owner, r.ownerHostPid))}`);
         } else printLine(`Port ${r.port} is not allocated by Styxy.`);
         if (r.listeners.length > 0) for (const l of r.listeners) printLine(`Listening: ${describeListener(l)}`);
         else if (r.listening) printLine('Something holds it (the OS refuses to bind it).');

@@ -171,10 +171,13 @@ test('rejected records: those the next call sets aside, and the files that keep 
     status: 'warn',
     message: expect.stringContaining('1 record(s) in the state fail'),
   });
+  // No file exists yet: nothing to remove.
+  expect(find(facts({ state: known(pending) }), 'rejected records')?.remedy).not.toContain('rm ');
   const kept = known({ temps: [], corrupt: [], rejected: ['state.rejected-2026-01-01T00-00-00-000Z.json'] });
   expect(find(facts({ leftovers: kept }), 'rejected records')).toMatchObject({
     status: 'warn',
     message: expect.stringContaining(`${home}/state.rejected-2026-01-01T00-00-00-000Z.json`),
+    remedy: expect.stringContaining(`rm ${home}/state.rejected-*.json`),
   });
 });
 
