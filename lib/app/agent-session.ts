@@ -26,7 +26,11 @@ export function keepsServers(ctx: TransactionContext, dir: string, env: NodeJS.P
   return loadConfigTolerant(ctx.paths, dir).config.config.agents?.keep_servers === true;
 }
 
-/** SessionEnd: stops what the session started through Styxy (owner-verified, whole tree). */
-export async function runSessionEnd(_ctx: TransactionContext, _session: string): Promise<void> {
-  // Wired to `styxy stop --session` (lib/app/stop.ts) once it lands.
+/**
+ * SessionEnd: stops what the session started through Styxy, as `styxy stop --session` does
+ * (owner-verified, the whole tree, never by name). What it cannot stop is left as it was.
+ */
+export async function runSessionEnd(ctx: TransactionContext, session: string): Promise<import('./stop').StopResult> {
+  const { runStop } = await import('./stop');
+  return runStop(ctx, { session });
 }

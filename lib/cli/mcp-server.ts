@@ -139,6 +139,25 @@ export const TOOLS: readonly ToolDefinition[] = [
   },
   {
     tool: {
+      name: 'stop_server',
+      description:
+        'Stop a server: the process tree holding a port (or an allocation by lock_id), each process checked by PID and start time before it is signalled (SIGTERM, then SIGKILL), never anything found by name; then release its port. A process Styxy cannot vouch for is refused (FORCE_REQUIRED).',
+      inputSchema: {
+        type: 'object',
+        properties: { port: integer('The port the server holds'), lock_id: string('Or: the lock id of its allocation') },
+        additionalProperties: false,
+      },
+    },
+    async run({ args, ctx }) {
+      const port = optionalPort(args, 'port');
+      const lockId = optionalString(args, 'lock_id');
+      if ((port === undefined) === (lockId === undefined)) throw new StyxyError('INVALID_ARGUMENT', 'Give either port or lock_id');
+      const { runStop } = await import('../app/stop');
+      return runStop(ctx, port !== undefined ? { port } : { lockId: lockId as string });
+    },
+  },
+  {
+    tool: {
       name: 'who_holds_port',
       description: 'Tell who holds a port: the Styxy allocation (type, name, owner, session) and the process listening on it, or that it is free.',
       inputSchema: { type: 'object', properties: { port: integer('The port') }, required: ['port'], additionalProperties: false },
@@ -146,8 +165,8 @@ export const TOOLS: readonly ToolDefinition[] = [
     async run({ args, ctx }) {
       const port = optionalPort(args, 'port');
       if (port === undefined) throw new StyxyError('INVALID_ARGUMENT', 'port is required');
-      const { runCheck } = await import('../app/ports-report');
-      return runCheck(ctx, port);
+      const { runWhy } = await import('../app/why');
+      return runWhy(ctx, port);
     },
   },
 ];

@@ -103,3 +103,55 @@ test('styxy hook with an agent it has no hook for is a usage error', () => {
   const r = box.run(['hook', 'codex', '--json'], { input: '{}' });
   expect(r.json.error.code).toBe('INVALID_ARGUMENT');
 });
+
+describe('SessionEnd', () => {
+  const end = (session: string, env: NodeJS.ProcessEnv = {}) =>
+    hook(JSON.stringify({ session_id: session, cwd: box.cwd, hook_event_name: 'SessionEnd', reason: 'prompt_input_exit' }), env);
+
+  async function startServer(session: string): Promise<{ port: number; pid: number }> {
+    fs.writeFileSync(path.join(box.cwd, 'server.js'), "require('http').createServer((q, s) => s.end('hi')).listen(Number(process.env.PORT), '127.0.0.1');\n");
+    const r = box.run(['start', '-s', 'dev', '-n', `app-${session}`, '--json', '--', process.execPath, 'server.js'], {
+      env: { STYXY_SESSION: `claude-code:${session}` },
+    });
+    expect(r.json).toMatchObject({ success: true, started: true });
+    return { port: r.json.port, pid: r.json.pid };
+  }
+
+  /** Running, and not a zombie waiting for its (re-parented) parent to reap it. */
+  const alive = (pid: number) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+
+  test("stops what this session started, owner-verified, and leaves another session's", async () => {
+    const mine = await startServer('s1');
+    const theirs = await startServer('s2');
+    try {
+      const r = end('s1');
+      expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+      expect(alive(mine.pid)).toBe(false);
+      expect(box.run(['list', '--json']).json.allocations.map((a: { port: number }) => a.port)).toEqual([theirs.port]);
+      expect(alive(theirs.pid)).toBe(true);
+    } finally {
+      for (const pid of [mine.pid, theirs.pid]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  test('keeps them with STYXY_KEEP_SERVERS=1 or "agents": {"keep_servers": true}', async () => {
+    const server = await startServer('s1');
+    try {
+      end('s1', { STYXY_KEEP_SERVERS: '1' });
+      expect(alive(server.pid)).toBe(true);
+      fs.writeFileSync(path.join(box.cwd, '.styxy.json'), JSON.stringify({ agents: { keep_servers: true } }));
+      end('s1');
+      expect(alive(server.pid)).toBe(true);
+      expect(box.run(['list', '--json']).json.allocations).toHaveLength(1);
+    } finally {
+      if (alive(server.pid)) process.kill(server.pid, 'SIGKILL');
+    }
+  });
+});

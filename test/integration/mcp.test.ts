@@ -35,7 +35,7 @@ async function call(name: string, args: Record<string, unknown> = {}): Promise<{
 
 test('lists its tools, each with a description and a JSON Schema for its arguments', async () => {
   const { tools } = await client.listTools();
-  expect(tools.map((t) => t.name)).toEqual(['allocate_port', 'release_port', 'list_ports', 'start_server', 'who_holds_port']);
+  expect(tools.map((t) => t.name)).toEqual(['allocate_port', 'release_port', 'list_ports', 'start_server', 'stop_server', 'who_holds_port']);
   for (const tool of tools) {
     expect(tool.description!.length).toBeGreaterThan(20);
     expect(tool.inputSchema.type).toBe('object');
@@ -47,6 +47,8 @@ test('allocate_port: the allocation is made in process, owned by the client (the
   expect(a.isError).toBe(false);
   expect(a.json).toMatchObject({ success: true, serviceType: 'dev', instanceId: 'web', project: box.cwd, owner: { kind: 'process', pid: process.pid } });
   expect(a.structured).toEqual(a.json);
+  // Recorded with the agent's session: the client's name and PID (Claude Code's own id when it says it).
+  expect(a.json.session).toBe(`styxy-test:${process.pid}`);
   // The same name gets the same port back.
   expect((await call('allocate_port', { service_type: 'dev', name: 'web' })).json.port).toBe(a.json.port);
   // The CLI sees the same state.
@@ -65,7 +67,7 @@ test('who_holds_port names the allocation and the process listening on the port'
   try {
     const r = await call('who_holds_port', { port: a.json.port });
     expect(r.json).toMatchObject({ success: true, port: a.json.port, listening: true, allocation: { lockId: a.json.lockId } });
-    expect(r.json.listeners.map((l: { pid?: number }) => l.pid)).toContain(process.pid);
+    expect(r.json.server.pid).toBe(process.pid);
   } finally {
     await closeServer(server);
   }
@@ -94,13 +96,30 @@ test('start_server starts a real server detached on its port; the allocation bel
       existing: true,
       port,
     });
+    // stop_server ends it (owner-verified) and frees the port.
+    const stopped = await call('stop_server', { port });
+    expect(stopped.isError).toBe(false);
+    expect(stopped.json.stopped[0]).toMatchObject({ port, released: true });
+    expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+    expect(
+      await fetch(`http://127.0.0.1:${port}/`).then(
+        () => 'up',
+        () => 'down',
+      ),
+    ).toBe('down');
   } finally {
-    process.kill(pid, 'SIGTERM');
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* stopped */
+    }
   }
 });
 
 test.each([
   ['start_server', {}, 'INVALID_ARGUMENT'],
+  ['stop_server', {}, 'INVALID_ARGUMENT'],
+  ['stop_server', { port: 3000, lock_id: 'x' }, 'INVALID_ARGUMENT'],
   ['start_server', { command: 'npm run dev' }, 'INVALID_ARGUMENT'],
   ['allocate_port', { service_type: 'no such!' }, 'INVALID_ARGUMENT'],
   ['allocate_port', { service_type: 'dev', port: 70000 }, 'INVALID_ARGUMENT'],
