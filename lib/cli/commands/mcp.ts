@@ -5,7 +5,7 @@ import { declare, type StyxyCommand } from '../command-spec';
 export const mcpCommand: StyxyCommand<object> = {
   name: 'mcp',
   command: 'mcp',
-  describe: 'A stdio MCP server for coding agents: allocate_port, release_port, list_ports, who_holds_port (see docs/agents.md)',
+  describe: 'A stdio MCP server for coding agents: allocate, release, list, start, stop, who holds a port (see docs/agents.md)',
   options: {},
   positionals: [],
   builder: (yargs) =>
