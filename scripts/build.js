@@ -70,6 +70,7 @@ async function bundle() {
       build.onResolve({ filter: /^minimatch$/ }, () => ({ path: './minimatch.js', external: true }));
       build.onResolve({ filter: /^smol-toml$/ }, () => ({ path: './toml.js', external: true }));
       build.onResolve({ filter: /\/mcp-server$/ }, () => ({ path: './mcp.js', external: true }));
+      build.onResolve({ filter: /^yaml$/ }, () => ({ path: './yaml.js', external: true }));
       build.onResolve({ filter: /\/generated\/validators$/ }, () => ({ path: './validators.js', external: true }));
     },
   };
@@ -77,6 +78,8 @@ async function bundle() {
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('minimatch')], outfile: path.join(root, 'dist', 'minimatch.js') });
   // The TOML reader and writer, for `styxy agent install codex` alone.
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('smol-toml')], outfile: path.join(root, 'dist', 'toml.js') });
+  // The YAML parser, for styxy compose alone.
+  esbuild.buildSync({ ...common, entryPoints: [require.resolve('yaml')], outfile: path.join(root, 'dist', 'yaml.js') });
   // The schema validators (a quarter of the code) are needed only when a config file is there or
   // the state fails its quick check: a file of their own, which the everyday path does not read.
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'generated', 'validators.js')], outfile: path.join(root, 'dist', 'validators.js') });

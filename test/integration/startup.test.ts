@@ -391,10 +391,10 @@ describe("the everyday commands load none of Node's heavier modules", () => {
     if (args[0] === 'release') box.run(['allocate', '-s', 'api', '-n', 'web', '-q']);
     const loaded = modulesLoadedBy([...args], stdout);
     expect(loaded).toContain('fs');
-    // yargs, minimatch, the schema validators, the agent hook, the MCP server and the TOML reader
-    // are files of their own, which these never require.
+    // yargs, minimatch, yaml, the schema validators, the agent hook, the MCP server and the TOML
+    // reader are files of their own, which these never require.
     expect(lastFiles).toContain('boot.js');
-    expect(lastFiles.filter((f) => ['yargs.js', 'minimatch.js', 'validators.js', 'hook.js', 'mcp.js', 'toml.js'].includes(f))).toEqual([]);
+    expect(lastFiles.filter((f) => ['yargs.js', 'minimatch.js', 'validators.js', 'yaml.js', 'hook.js', 'mcp.js', 'toml.js'].includes(f))).toEqual([]);
     const floor = nodeFloor();
     expect(HEAVY.filter((name) => loaded.includes(name) && !floor.includes(name))).toEqual([]);
   });
