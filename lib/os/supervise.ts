@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'child_process';
+import fs = require('fs');
 import os = require('os');
 import { RUN_MARKER } from '../core/run-plan';
 import { readListeners } from './ports';
@@ -243,7 +244,22 @@ export function startDetached(input: DetachedInput): Promise<DetachedChild> {
   const eq = input.marker.indexOf('=');
   env[input.marker.slice(0, eq)] = input.marker.slice(eq + 1);
   return new Promise((resolve) => {
-    const child = spawn(file as string, args, { detached: true, stdio: ['ignore', input.logFd, input.logFd], env });
+    const stdio: Array<'ignore' | number> = ['ignore', input.logFd, input.logFd];
+    // Node closes none of the descriptors it inherited (a make jobserver's pipe, a runner's
+    // `40>&1`) in the child, and 'ignore' leaves them open: each goes to /dev/null instead, or
+    // the server would hold the caller's pipe open for as long as it runs.
+    const devNull = fs.openSync('/dev/null', 'r+');
+    for (const fd of inheritedDescriptors()) {
+      // No holes: Node reads the array with reduce(), which skips them and shifts what follows.
+      while (stdio.length < fd) stdio.push('ignore');
+      if (fd !== devNull) stdio[fd] = devNull;
+    }
+    let child: ChildProcess;
+    try {
+      child = spawn(file as string, args, { detached: true, stdio, env });
+    } finally {
+      fs.closeSync(devNull);
+    }
     let settle: (outcome: RunOutcome) => void = () => undefined;
     const exited = new Promise<RunOutcome>((r) => (settle = r));
     child.once('error', (err: NodeJS.ErrnoException) => {
@@ -254,4 +270,33 @@ export function startDetached(input: DetachedInput): Promise<DetachedChild> {
     child.once('exit', (code, signal) => settle(signal ? { status: 128 + (os.constants.signals[signal] ?? 0), signal } : { status: code ?? 1 }));
     child.once('spawn', () => resolve({ pid: child.pid as number, exited, let: () => child.unref() }));
   });
+}
+
+/** O_CLOEXEC in the `flags:` line of /proc/PID/fdinfo (octal, as Linux writes it). */
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * The descriptors (3 and up) of this process that a child would inherit: those without
+ * close-on-exec, from /proc/self/fdinfo. Where that cannot be read (not Linux), every descriptor
+ * from 3 to 63: the closed ones among them become /dev/null in the child, which is harmless.
+ */
+export function inheritedDescriptors(): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc/self/fdinfo');
+  } catch {
+    return Array.from({ length: 61 }, (_, i) => i + 3);
+  }
+  const fds: number[] = [];
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd < 3) continue;
+    try {
+      const flags = /^flags:\s*([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+      if (flags && (parseInt(flags[1] as string, 8) & O_CLOEXEC) === 0) fds.push(fd);
+    } catch {
+      /* closed meanwhile (the directory's own descriptor) */
+    }
+  }
+  return fds.sort((a, b) => a - b);
 }

@@ -1,9 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { spawn } from 'child_process';
 import { runDetached } from '../../lib/app/detach';
 import { callContext } from '../../lib/app/call-context';
 import { envFor } from '../../lib/core/env-contract';
-import { sandbox, type Sandbox, waitFor } from '../helpers/cli';
+import { BIN, sandbox, type Sandbox, waitFor } from '../helpers/cli';
 
 // The detached start (issue 24 item 1): `styxy start` / `styxy run --detach` start a server in a
 // session of its own, wait until it listens, say where, and return while it keeps running.
@@ -72,6 +73,34 @@ describe('styxy start', () => {
     process.kill(answer.pid, 'SIGTERM');
     await waitFor('the server to end', () => sessionOf(answer.pid) === null);
     expect(allocations()).toEqual([]);
+  }, 30_000);
+
+  test("the server holds none of the caller's inherited descriptors: a pipe the caller passed on sees its end while the server runs", async () => {
+    // A caller (a make jobserver, a CI runner) hands styxy an extra pipe, fd 3 without close-on-exec.
+    const child = spawn(process.execPath, [BIN, 'start', '-s', 'dev', '-n', 'web', '--json', '--', ...PYTHON], {
+      cwd: box.cwd,
+      env: box.env,
+      stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    const stdoutDone = new Promise((resolve) => child.stdout?.once('end', resolve));
+    const extra = child.stdio[3] as NodeJS.ReadableStream;
+    extra.resume();
+    const ended = new Promise<boolean>((resolve) => {
+      extra.once('end', () => resolve(true));
+      setTimeout(() => resolve(false), 15_000).unref();
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    await stdoutDone;
+    const answer = JSON.parse(stdout);
+    servers.push(answer.pid);
+    expect(await ended).toBe(true);
+    expect(sessionOf(answer.pid)).toBe(answer.pid);
+    // The server's descriptors past its output: none is a pipe or socket it inherited.
+    const targets = fs.readdirSync(`/proc/${answer.pid}/fd`).map((fd) => [Number(fd), fs.readlinkSync(`/proc/${answer.pid}/fd/${fd}`)] as const);
+    expect(targets.filter(([fd, target]) => fd >= 3 && target.startsWith('pipe:'))).toEqual([]);
   }, 30_000);
 
   test('run --detach is the same; a single-instance service already running is not started again (exit 0, started: false)', async () => {
