@@ -57,13 +57,17 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
   const allocateAll = async () => [await (input.confirm ? input.confirm(attempt) : attempt())];
   const timeoutMs = input.readyTimeoutMs ?? READY_TIMEOUT_MS;
   let allocations = await allocateAll();
-  if (allocations[0]?.singleInstance) allocations = await awaitStarting(allocations, allocateAll, Math.min(timeoutMs, STARTING_WAIT_MS));
+  // Found starting (a single instance, or the same sticky name another start is starting): waited for.
+  const waitMs = Math.min(timeoutMs, STARTING_WAIT_MS);
+  allocations = await awaitStarting(allocations, allocateAll, waitMs);
   const allocation = allocations[0] as AllocateResult;
   input.onNotice?.({ kind: 'allocated', allocations });
 
   const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
   if (plan.kind === 'running') {
     await releaseQuietly(ctx, allocations, plan.release);
+    // Still only starting once the wait is over: nothing of it listens, so it cannot be said to run.
+    if (!plan.listening) throw stillStarting(allocation, waitMs);
     return answer(allocation, { started: false, existing: true, pid: plan.pid, logPath: null });
   }
 
@@ -194,6 +198,18 @@ function failure(outcome: Exclude<ServerOutcome, { kind: 'listening' }>, allocat
     {
       details: { ...details, status },
       suggestions: [`Read its log: ${logPath}`],
+    },
+  );
+}
+
+function stillStarting(allocation: AllocateResult, waitMs: number): StyxyError {
+  const name = allocation.existingInstanceId ?? allocation.instanceId;
+  return new StyxyError(
+    'WAIT_TIMEOUT',
+    `'${name}' (${allocation.serviceType}) is being started by another styxy, and did not listen on port ${allocation.port} within ${(waitMs / 1000).toFixed(1)} s; started nothing`,
+    {
+      details: { port: allocation.port, lockId: allocation.lockId },
+      suggestions: ['Look again later: styxy list', 'Give it longer: --ready-timeout 120s'],
     },
   );
 }

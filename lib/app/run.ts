@@ -75,8 +75,8 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
       ? (await (input.confirm ? input.confirm(batch) : batch())).allocations
       : [await (input.confirm ? input.confirm(attempt) : attempt())];
   let allocations = await allocateAll();
-  if (allocations.length === 1 && allocations[0]?.singleInstance)
-    allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);
+  // A service found starting (a single instance, or the same sticky name) is waited for, whatever its type.
+  if (allocations.length === 1) allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);
   input.onNotice?.({ kind: 'allocated', allocations });
 
   const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
