@@ -82,7 +82,7 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
   const marker = `${START_MARKER}=${process.pid}.${Date.now()}.${randomHex(4)}`;
   let log: ReturnType<typeof openServerLog>;
   try {
-    log = openServerLog(ctx.paths, allocation.serviceType, allocation.instanceId);
+    log = openServerLog(ctx.paths, allocation.serviceType, allocation.instanceId, allocation.project);
   } catch (err) {
     await releaseQuietly(ctx, allocations, plan.release);
     throw err;

@@ -55,7 +55,7 @@ describe('styxy start', () => {
       port: expect.any(Number),
       url: `http://localhost:${answer.port}`,
       pid: expect.any(Number),
-      logPath: path.join(box.home, 'logs', 'dev-web.log'),
+      logPath: expect.stringMatching(new RegExp(`^${path.join(box.home, 'logs')}/dev-web-[0-9a-f]{8}\\.log$`)),
       lockId: expect.any(String),
       serviceType: 'dev',
       instanceId: 'web',
@@ -102,6 +102,31 @@ describe('styxy start', () => {
     const targets = fs.readdirSync(`/proc/${answer.pid}/fd`).map((fd) => [Number(fd), fs.readlinkSync(`/proc/${answer.pid}/fd/${fd}`)] as const);
     expect(targets.filter(([fd, target]) => fd >= 3 && target.startsWith('pipe:'))).toEqual([]);
   }, 30_000);
+
+  test('the same -s/-n in two projects: a log each, never rotated by the other; a restart in one project rotates its own', async () => {
+    const other = path.join(box.dir, 'other-project');
+    fs.mkdirSync(other);
+    const say = (word: string) => ['sh', '-c', `echo ${word}; exec ${PYTHON.join(' ')} "$PORT"`];
+    const a = await box.start(['start', '-s', 'dev', '-n', 'web', '--json', '--', ...say('from-a')]);
+    servers.push(a.json.pid);
+    const b = await box.start(['start', '-s', 'dev', '-n', 'web', '--json', '--', ...say('from-b')], { cwd: other });
+    servers.push(b.json.pid);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(b.json.logPath).not.toBe(a.json.logPath);
+    expect(fs.existsSync(`${a.json.logPath}.1`)).toBe(false);
+    expect(fs.readFileSync(a.json.logPath, 'utf8')).toContain('from-a');
+    expect(fs.readFileSync(b.json.logPath, 'utf8')).toContain('from-b');
+
+    // Project a's server ends; its next start writes to the same name and keeps the last log as .1.
+    process.kill(a.json.pid, 'SIGTERM');
+    await waitFor('the server to end', () => sessionOf(a.json.pid) === null);
+    const again = await box.start(['start', '-s', 'dev', '-n', 'web', '--json', '--', ...say('from-a-again')]);
+    servers.push(again.json.pid);
+    expect(again.json.logPath).toBe(a.json.logPath);
+    expect(fs.readFileSync(`${a.json.logPath}.1`, 'utf8')).toContain('from-a');
+    expect(fs.readFileSync(b.json.logPath, 'utf8')).toContain('from-b');
+    expect(fs.existsSync(`${b.json.logPath}.1`)).toBe(false);
+  }, 60_000);
 
   test('run --detach is the same; a single-instance service already running is not started again (exit 0, started: false)', async () => {
     const first = await box.start(['run', '--detach', '-s', 'ai', '-n', 'rag', '--json', '--', ...PYTHON]);
