@@ -6,7 +6,7 @@ import { readListenerProcesses, waitForPort } from '../os/ports';
 import { readStartTime } from '../os/processes';
 import { randomHex } from '../os/random';
 import { findMarkedProcesses, ProcessTreeWatch } from '../os/process-tree';
-import { endTree, startDetached, type RunOutcome } from '../os/supervise';
+import { endTree, isSameProcess, startDetached, type DetachedChild, type RunOutcome } from '../os/supervise';
 import { closeServerLog, openServerLog, readLogTail } from '../store/server-logs';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
@@ -98,7 +98,7 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
 
   const outcome = await waitForServer(port, child, marker, timeoutMs);
   if (outcome.kind !== 'listening') {
-    if (outcome.kind === 'timeout') await endTree(treeOf(marker, child.pid));
+    if (outcome.kind === 'timeout') await endTree(treeOf(marker, child));
     await releaseQuietly(ctx, allocations, plan.release);
     throw failure(outcome, allocation, log.path, timeoutMs);
   }
@@ -115,7 +115,7 @@ type ServerOutcome = { kind: 'listening'; pid: number | undefined } | { kind: 'e
  * The command itself may end early and leave its server running (`sh -c 'server &'`): it is the
  * marked tree that must end for the start to have failed.
  */
-async function waitForServer(port: number, child: { pid: number; exited: Promise<RunOutcome> }, marker: string, timeoutMs: number): Promise<ServerOutcome> {
+async function waitForServer(port: number, child: DetachedChild, marker: string, timeoutMs: number): Promise<ServerOutcome> {
   const deadline = Date.now() + timeoutMs;
   let ended: RunOutcome | undefined;
   void child.exited.then((o) => (ended = o));
@@ -125,7 +125,7 @@ async function waitForServer(port: number, child: { pid: number; exited: Promise
       const server = findServerProcess(port, marker);
       if (server !== null) return { kind: 'listening', pid: server };
     }
-    if (ended && (ended.startError || treeOf(marker, child.pid).alive().length === 0)) return { kind: 'exited', outcome: ended };
+    if (ended && (ended.startError || treeOf(marker, child).alive().length === 0)) return { kind: 'exited', outcome: ended };
     if (Date.now() >= deadline) return { kind: 'timeout' };
   }
 }
@@ -134,15 +134,20 @@ async function waitForServer(port: number, child: { pid: number; exited: Promise
  * The processes of this start: the command, what runs under it, and what carries this start's
  * mark (reparented once their parent ended). Never the other children of this process.
  */
-function treeOf(marker: string, commandPid: number): ProcessTreeWatch {
-  const watch = new ProcessTreeWatch(commandPid, marker);
-  const startTime = readStartTime(commandPid);
-  if (startTime !== undefined) watch.include({ pid: commandPid, startTime });
+function treeOf(marker: string, command: DetachedChild): ProcessTreeWatch {
+  // The command is the root only while its PID is still it (recorded at spawn, not yet exited):
+  // else a process that took over the PID, and its children, would be taken for the server's.
+  const isRoot = isSameProcess(command.startTime, readStartTime(command.pid), command.hasExited());
+  const watch = new ProcessTreeWatch(isRoot ? command.pid : NO_ROOT, marker, command.startTime ?? undefined);
+  if (isRoot) watch.include({ pid: command.pid, startTime: command.startTime });
   // Found by their mark whether or not the command still runs (its start time is gone with it).
   for (const p of findMarkedProcesses(marker, 0) ?? []) watch.include(p);
   watch.snapshot();
   return watch;
 }
+
+/** A root no process has: the tree is then only what carries the mark (and their children). */
+const NO_ROOT = -1;
 
 /** The variable that marks the processes of one detached start. */
 const START_MARKER = 'STYXY_START_ID';

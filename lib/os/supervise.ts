@@ -185,9 +185,9 @@ function sharesTerminalForeground(childPid: number): boolean {
  * processes it reached. For `styxy stop` and whatever else ends a server Styxy knows by its owner.
  */
 export async function endProcessTree(root: TrackedProcess, marker?: string): Promise<TrackedProcess[]> {
-  // Not the process it names (ended, or its PID reused): neither it nor what runs under that PID now.
-  const actual = readStartTime(root.pid);
-  if (actual === undefined || (root.startTime !== null && actual !== null && actual !== root.startTime)) return [];
+  // Not the process it names (ended, or its PID reused), or no way to tell (no start time recorded
+  // or readable): neither it nor what runs under that PID now is signalled.
+  if (!isSameProcess(root.startTime, readStartTime(root.pid), false)) return [];
   const watch = new ProcessTreeWatch(root.pid, marker);
   watch.include(root);
   return endTree(watch);
@@ -223,8 +223,20 @@ export interface DetachedInput extends StartInput {
   marker: string;
 }
 
+/**
+ * Whether a PID still names the process recorded: only while it has not been seen to exit (its PID
+ * may be anyone's once it has been reaped), and only with both start times known and equal.
+ */
+export function isSameProcess(recorded: string | null, now: string | null | undefined, exited: boolean): boolean {
+  return !exited && recorded !== null && now !== undefined && now !== null && now === recorded;
+}
+
 export interface DetachedChild {
   pid: number;
+  /** The command's start time, read as it was spawned (null when it could not be read). */
+  startTime: string | null;
+  /** True once this process has seen the command end (and reaped it: its PID is free for reuse). */
+  hasExited: () => boolean;
   /** Resolves when the command ends, while this process still runs. */
   exited: Promise<RunOutcome>;
   /** Lets this process end without waiting for the command. */
@@ -262,13 +274,21 @@ export function startDetached(input: DetachedInput): Promise<DetachedChild> {
     }
     let settle: (outcome: RunOutcome) => void = () => undefined;
     const exited = new Promise<RunOutcome>((r) => (settle = r));
+    let done = false;
+    const hasExited = () => done;
+    // Read now: it is still the command (not yet reaped, even if it has ended), whatever comes later.
+    const startTime = child.pid === undefined ? null : (readStartTime(child.pid) ?? null);
     child.once('error', (err: NodeJS.ErrnoException) => {
+      done = true;
       const notFound = err.code === 'ENOENT';
       settle({ status: notFound ? 127 : 126, startError: `cannot start ${JSON.stringify(file)}: ${notFound ? 'command not found' : err.message}` });
-      resolve({ pid: -1, exited, let: () => undefined });
+      resolve({ pid: -1, startTime: null, hasExited, exited, let: () => undefined });
     });
-    child.once('exit', (code, signal) => settle(signal ? { status: 128 + (os.constants.signals[signal] ?? 0), signal } : { status: code ?? 1 }));
-    child.once('spawn', () => resolve({ pid: child.pid as number, exited, let: () => child.unref() }));
+    child.once('exit', (code, signal) => {
+      done = true;
+      settle(signal ? { status: 128 + (os.constants.signals[signal] ?? 0), signal } : { status: code ?? 1 });
+    });
+    child.once('spawn', () => resolve({ pid: child.pid as number, startTime, hasExited, exited, let: () => child.unref() }));
   });
 }
 
