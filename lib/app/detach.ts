@@ -2,11 +2,11 @@ import { StyxyError } from '../errors';
 import { planPortFlag } from '../core/dev-servers';
 import { isCreatedByRun, planRun, runMarkerEntry } from '../core/run-plan';
 import { readPackageScripts } from '../os/package-scripts';
-import { readListenerProcesses, waitForPort } from '../os/ports';
+import { probePortFree, readListenerProcesses, waitForPort } from '../os/ports';
 import { readStartTime } from '../os/processes';
 import { randomHex } from '../os/random';
 import { findMarkedProcesses, ProcessTreeWatch } from '../os/process-tree';
-import { endTree, isSameProcess, startDetached, type DetachedChild, type RunOutcome } from '../os/supervise';
+import { endTree, isSameProcess, listeningPorts, startDetached, type DetachedChild, type RunOutcome } from '../os/supervise';
 import { closeServerLog, openServerLog, readLogTail } from '../store/server-logs';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
@@ -98,9 +98,19 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
 
   const outcome = await waitForServer(port, child, marker, timeoutMs);
   if (outcome.kind !== 'listening') {
-    if (outcome.kind === 'timeout') await endTree(treeOf(marker, child));
+    let elsewhere: number[] = [];
+    if (outcome.kind === 'timeout') {
+      const tree = treeOf(marker, child);
+      // A server that listens, but not on its port, ignored it: say where it went before ending it.
+      elsewhere = (listeningPorts(tree.alive()) ?? []).filter((p) => p !== port);
+      await endTree(tree);
+    }
+    // Its tree has ended: a listener on the port now is someone else's, most likely why it failed.
+    const startError = outcome.kind === 'exited' && outcome.outcome.startError !== undefined;
+    if (!startError && !(await probePortFree(port)))
+      input.onNotice?.({ kind: 'port-taken', port, ...(outcome.kind === 'exited' && { status: outcome.outcome.status }) });
     await releaseQuietly(ctx, allocations, plan.release);
-    throw failure(outcome, allocation, log.path, timeoutMs);
+    throw failure(outcome, allocation, log.path, timeoutMs, elsewhere);
   }
   const pid = outcome.pid ?? child.pid;
   if (plan.release.includes(allocation.lockId)) await handOverTo(ctx, runAllocate, allocation, pid);
@@ -179,32 +189,51 @@ async function handOverTo(
   await runAllocate(ctx, { serviceType: allocation.serviceType, instanceId: allocation.instanceId, project: allocation.project, owner: { pid } });
 }
 
-function failure(outcome: Exclude<ServerOutcome, { kind: 'listening' }>, allocation: AllocateResult, logPath: string, timeoutMs: number): StyxyError {
+/** How many of the log's last lines a failure shows. */
+const TAIL_LINES = 10;
+
+function failure(
+  outcome: Exclude<ServerOutcome, { kind: 'listening' }>,
+  allocation: AllocateResult,
+  logPath: string,
+  timeoutMs: number,
+  elsewhere: readonly number[],
+): StyxyError {
   const logTail = readLogTail(logPath);
-  const details = { port: allocation.port, lockId: allocation.lockId, logPath, logTail };
+  const details = { port: allocation.port, lockId: allocation.lockId, logPath, logTail, ...(elsewhere.length > 0 && { listeningOn: elsewhere }) };
+  const lines = logTail.replace(/\n$/, '').split('\n').slice(-TAIL_LINES).join('\n');
+  const tail = logTail.trim() === '' ? '' : `\nThe end of its log:\n${lines}`;
+  const readLog = logTail.trim() === '' ? `Its log is empty: ${logPath}` : `Read its whole log: ${logPath}`;
   if (outcome.kind === 'timeout') {
+    const where =
+      elsewhere.length > 0
+        ? ` (it listened on port ${elsewhere.join(', ')} instead: it ignored PORT; give it its port with --port-flag FLAG or {port} in its arguments)`
+        : '';
     return new StyxyError(
       'WAIT_TIMEOUT',
-      `The server did not listen on port ${allocation.port} within ${(timeoutMs / 1000).toFixed(1)} s; it was ended and the port released`,
+      `The server did not listen on port ${allocation.port} within ${(timeoutMs / 1000).toFixed(1)} s${where}; it was ended and the port released${tail}`,
       {
         details,
         suggestions: [
-          `Read its log: ${logPath}`,
+          readLog,
           'Give it longer: --ready-timeout 120s',
-          'A server that takes its port from elsewhere: --port-flag FLAG, or {port} in its arguments',
+          ...(elsewhere.length === 0 ? ['A server that takes its port from elsewhere: --port-flag FLAG, or {port} in its arguments'] : []),
         ],
       },
     );
   }
   const { status, startError } = outcome.outcome;
-  return new StyxyError(
-    'SERVER_EXITED',
-    startError ?? `The server ended (status ${status}) before it listened on port ${allocation.port}; the port was released`,
-    {
+  if (startError !== undefined) {
+    // Nothing ran, so its log is empty: the command line is what to look at.
+    return new StyxyError('SERVER_EXITED', `${startError}; the port was released`, {
       details: { ...details, status },
-      suggestions: [`Read its log: ${logPath}`],
-    },
-  );
+      suggestions: [status === 127 ? "Check the command's name, or give its full path" : 'Check that the command is a file you may run'],
+    });
+  }
+  return new StyxyError('SERVER_EXITED', `The server ended (status ${status}) before it listened on port ${allocation.port}; the port was released${tail}`, {
+    details: { ...details, status },
+    suggestions: [readLog],
+  });
 }
 
 function stillStarting(allocation: AllocateResult, waitMs: number): StyxyError {

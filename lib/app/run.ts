@@ -45,7 +45,7 @@ export type RunNotice =
    * why it failed (a server run with --strictPort refuses a taken port). The place to say who
    * holds it (`styxy why <port>`).
    */
-  | { kind: 'port-taken'; port: number; status: number };
+  | { kind: 'port-taken'; port: number; status?: number };
 
 export type RunResult =
   /** The service already runs (something listens on the port of an allocation run did not make). */

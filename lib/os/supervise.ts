@@ -149,13 +149,11 @@ export function watchListening(port: number, report: (ports: number[]) => void):
   let firstSeen: number | undefined;
   return (members) => {
     if (done || members.length === 0) return;
-    const listeners = readListeners();
-    if (!listeners) {
+    const ports = listeningPorts(members);
+    if (!ports) {
       done = true;
       return;
     }
-    const inodes = new Set(members.flatMap((m) => readSocketInodes(m.pid)));
-    const ports = [...new Set(listeners.filter((l) => inodes.has(l.inode)).map((l) => l.port))].sort((a, b) => a - b);
     if (ports.includes(port)) {
       done = true;
       return;
@@ -166,6 +164,14 @@ export function watchListening(port: number, report: (ports: number[]) => void):
     done = true;
     report(ports);
   };
+}
+
+/** The ports these processes listen on, in order; null where the listeners cannot be read (not Linux). */
+export function listeningPorts(members: readonly TrackedProcess[]): number[] | null {
+  const listeners = readListeners();
+  if (!listeners) return null;
+  const inodes = new Set(members.flatMap((m) => readSocketInodes(m.pid)));
+  return [...new Set(listeners.filter((l) => inodes.has(l.inode)).map((l) => l.port))].sort((a, b) => a - b);
 }
 
 /**

@@ -141,6 +141,25 @@ describe('a command that fails because its port was taken', () => {
   });
 });
 
+describe('a detached start whose port was taken', () => {
+  test('start says the port is held by another process', async () => {
+    const gate = path.join(box.dir, 'gate');
+    const started = path.join(box.dir, 'started');
+    const run = start(['start', '-s', 'dev', '--json', '--', ...gated(gate, started, 'exit 1')]);
+    strays.push(await waitFor('the command to start', () => fs.existsSync(started) && Number(fs.readFileSync(started, 'utf8'))));
+    const port = allocations()[0].port as number;
+    const squatter = await listen(port, '127.0.0.1');
+    try {
+      fs.writeFileSync(gate, '');
+      const ended = await run.done;
+      expect([ended.code, JSON.parse(ended.stdout).error.code]).toEqual([125, 'SERVER_EXITED']);
+      expect(ended.stderr).toContain(`port ${port} is held by another process`);
+    } finally {
+      await closeServer(squatter);
+    }
+  });
+});
+
 describe('single-instance answers are true', () => {
   test('a run of a single-instance type whose live run is still starting waits for it to listen, and starts nothing', async () => {
     const gate = path.join(box.dir, 'gate');

@@ -165,6 +165,33 @@ describe('styxy start', () => {
     expect(allocations()).toEqual([]);
   });
 
+  test('a failure says what to read: the end of the log in the message, the log not named when it is empty, nor for a command not found', () => {
+    const r = box.run(['start', '-s', 'api', '--', 'sh', '-c', 'for i in $(seq 1 30); do echo "line $i"; done; exit 3']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('line 30\n');
+    expect(r.stderr).toContain('line 21\n');
+    expect(r.stderr).not.toContain('line 20\n');
+
+    const silent = box.run(['start', '-s', 'api', '--json', '--', 'sh', '-c', 'exit 2']);
+    expect(silent.json.error).toMatchObject({ code: 'SERVER_EXITED', details: { status: 2, logTail: '' } });
+    expect(silent.json.error.suggestions).toEqual([`Its log is empty: ${silent.json.error.details.logPath}`]);
+
+    const missing = box.run(['start', '-s', 'api', '--json', '--', 'sxrf-no-such-command']);
+    expect(missing.code).toBe(125);
+    expect(missing.json.error).toMatchObject({ code: 'SERVER_EXITED', details: { status: 127 } });
+    expect(missing.json.error.suggestions.join('\n')).not.toContain(missing.json.error.details.logPath);
+  });
+
+  test('a server that listens on another port than its own: WAIT_TIMEOUT names the port it listened on', async () => {
+    const r = await box.start(['start', '-s', 'api', '--no-port-flag', '--ready-timeout', '2s', '--json', '--', ...PYTHON, '0']);
+    expect(r.code).toBe(125);
+    expect(r.json.error).toMatchObject({ code: 'WAIT_TIMEOUT', details: { listeningOn: [expect.any(Number)] } });
+    const [other] = r.json.error.details.listeningOn;
+    expect(other).not.toBe(r.json.error.details.port);
+    expect(r.json.error.message).toContain(`port ${other}`);
+    expect(allocations()).toEqual([]);
+  }, 30_000);
+
   test('a server that never listens: ended after --ready-timeout, exit 125, WAIT_TIMEOUT, nothing allocated', async () => {
     const pidFile = path.join(box.dir, 'pid');
     const r = await box.start(['start', '-s', 'api', '--ready-timeout', '1s', '--json', '--', 'sh', '-c', `echo $$ > ${pidFile}; exec sleep 60`]);
