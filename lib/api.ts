@@ -1,10 +1,11 @@
 import { StyxyError, isStyxyError, type ErrorCode } from './errors';
 import { envFor, findBatchVarProblem } from './core/env-contract';
-import { findEnvNameProblem, findNameProblem, parseDuration, parsePort } from './core/names';
+import { findEnvNameProblem, findLabelProblem, findNameProblem, findSessionProblem, parseDuration, parsePort } from './core/names';
 import { HOST_STYLES, isHostStyle } from './core/url';
 import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
 import type { ReleaseInput } from './app/release';
+import type { StopTarget as AppStopTarget } from './app/stop';
 import type { AppContext } from './app/context';
 import type {
   AllocateBatchOptions,
@@ -14,7 +15,11 @@ import type {
   ListedAllocation,
   ListOptions,
   PortAllocation,
+  PortHolder,
   ReleaseSelector,
+  StopOptions,
+  StopReport,
+  StopTarget,
   StyxyOptions,
 } from '../types/styxy';
 
@@ -36,12 +41,30 @@ export type {
   ListedAllocation,
   ListOptions,
   PortAllocation,
+  PortHolder,
   ReleaseSelector,
+  StopOptions,
+  StopReport,
+  StopTarget,
   StyxyOptions,
 };
 
 const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
-const COMMON_ALLOCATE_OPTIONS = [...STYXY_OPTIONS, 'instanceId', 'project', 'pid', 'ttl', 'persistent', 'dryRun', 'yes', 'newType', 'waitReadyMs', 'hostStyle'];
+const COMMON_ALLOCATE_OPTIONS = [
+  ...STYXY_OPTIONS,
+  'instanceId',
+  'project',
+  'pid',
+  'ttl',
+  'persistent',
+  'dryRun',
+  'yes',
+  'newType',
+  'waitReadyMs',
+  'hostStyle',
+  'label',
+  'session',
+];
 
 /** Allocates a port; resolves to the allocation, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
 export async function allocate(options: AllocateOptions): Promise<PortAllocation>;
@@ -106,6 +129,53 @@ export async function list(options: ListOptions = {}): Promise<ListedAllocation[
     const opts = optionsBag<ListOptions>(options, 'list', [...STYXY_OPTIONS, 'serviceType']);
     const { runList } = await import('./app/list');
     return (await runList(await contextFor(opts), { ...(opts.serviceType !== undefined && { serviceType: opts.serviceType }) })).allocations;
+  });
+}
+
+/** What holds `port` (the CLI's `styxy why --json` without `success`): see PortHolder. */
+export async function whoHolds(port: number, options: StyxyOptions = {}): Promise<PortHolder> {
+  return api(async () => {
+    const opts = optionsBag<StyxyOptions>(options, 'whoHolds', STYXY_OPTIONS);
+    const { runWhy } = await import('./app/why');
+    const { success: _success, ...holder } = await runWhy(await contextFor(opts), portOption(port));
+    return holder;
+  });
+}
+
+/**
+ * Ends what holds a port, an allocation or a session's allocations, then releases (the CLI's
+ * `styxy stop`): a number is a port, a string a lock id, or an object `{ port }`, `{ lockId }`,
+ * `{ serviceType, instanceId?, project?, all? }`, `{ session }`.
+ */
+export async function stop(target: StopTarget, options: StopOptions = {}): Promise<StopReport> {
+  return api(async () => {
+    const opts = optionsBag<StopOptions>(options, 'stop', [...STYXY_OPTIONS, 'force', 'dryRun', 'graceMs']);
+    for (const key of ['force', 'dryRun'] as const) {
+      if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw invalid(`${key} must be true or false, got ${describe(opts[key])}`);
+    }
+    if (opts.graceMs !== undefined && !(typeof opts.graceMs === 'number' && opts.graceMs >= 0 && opts.graceMs <= 3_600_000)) {
+      throw invalid(`graceMs must be a number of milliseconds, got ${describe(opts.graceMs)}`);
+    }
+    let resolved: AppStopTarget;
+    if (typeof target === 'number') resolved = { port: portOption(target) };
+    else if (typeof target === 'string') resolved = { lockId: target };
+    else if (target !== null && typeof target === 'object' && !Array.isArray(target)) {
+      const bag = optionsBag<Record<string, unknown>>(target, 'stop', ['port', 'lockId', 'serviceType', 'instanceId', 'project', 'all', 'session']);
+      const keys = ['port', 'lockId', 'serviceType', 'session'].filter((k) => bag[k] !== undefined);
+      if (keys.length !== 1) throw invalid('stop: give exactly one of port, lockId, serviceType or session');
+      if (bag.port !== undefined) resolved = { port: portOption(bag.port) };
+      else {
+        for (const key of ['lockId', 'serviceType', 'instanceId', 'project', 'session'] as const) stringOption(bag[key], key);
+        resolved = pick(bag, ['lockId', 'serviceType', 'instanceId', 'project', 'all', 'session']) as AppStopTarget;
+      }
+    } else throw invalid(`stop: expected a port, a lock id or a target object, got ${describe(target)}`);
+    const { runStop } = await import('./app/stop');
+    const { success: _success, ...report } = await runStop(await contextFor(opts), resolved, {
+      ...(opts.force && { force: true }),
+      ...(opts.dryRun && { dryRun: true }),
+      ...(opts.graceMs !== undefined && { graceMs: opts.graceMs }),
+    });
+    return report;
   });
 }
 
@@ -220,8 +290,17 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
   stringOption(opts.project, 'project');
   if (opts.hostStyle !== undefined && !isHostStyle(opts.hostStyle))
     throw invalid(`hostStyle must be one of ${HOST_STYLES.join(', ')}, got ${describe(opts.hostStyle)}`);
+  for (const [key, find] of [
+    ['label', findLabelProblem],
+    ['session', findSessionProblem],
+  ] as const) {
+    const problem = opts[key] !== undefined ? find(opts[key]) : null;
+    if (problem) throw invalid(problem);
+  }
   return {
     ...(opts.hostStyle !== undefined && { hostStyle: opts.hostStyle }),
+    ...(opts.label !== undefined && { label: opts.label }),
+    ...(opts.session !== undefined && { session: opts.session }),
     ...(opts.instanceId !== undefined && { instanceId: opts.instanceId }),
     ...(opts.project !== undefined && { project: opts.project }),
     // The CLI's default owner is the process that ran it; here that is this process itself.

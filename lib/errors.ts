@@ -24,6 +24,8 @@ export const EXIT_CODES = {
   STATE_TOO_NEW: 17,
   UNSUPPORTED_PLATFORM: 18,
   SERVER_EXITED: 19,
+  FORCE_REQUIRED: 20,
+  STOP_FAILED: 21,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

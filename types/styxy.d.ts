@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'SIMILAR_SERVICE_TYPE'
   | 'STATE_TOO_NEW'
   | 'UNSUPPORTED_PLATFORM'
-  | 'SERVER_EXITED';
+  | 'SERVER_EXITED'
+  | 'FORCE_REQUIRED'
+  | 'STOP_FAILED';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {
@@ -66,6 +68,10 @@ export interface AllocateCommonOptions extends StyxyOptions {
   waitReadyMs?: number;
   /** How `url` is written: 'localhost' (`http://localhost:PORT`) or 'subdomain' (`http://<name>.<project>.localhost:PORT`); default: the config's urls.host_style. */
   hostStyle?: 'localhost' | 'subdomain';
+  /** A label recorded on a new allocation (1-200 characters, no control characters): shown by list and whoHolds. */
+  label?: string;
+  /** The session recorded on a new allocation (1-200 visible ASCII characters); `stop({ session })` ends them all. */
+  session?: string;
 }
 
 export interface AllocateOptions extends AllocateCommonOptions {
@@ -94,6 +100,10 @@ export interface Allocation {
   project: string;
   owner: Owner;
   allocatedAt: string;
+  /** The free-form label given when it was made (`--label`, option `label`). */
+  label?: string;
+  /** The session that made it (`--session`, STYXY_SESSION, option `session`). */
+  session?: string;
 }
 
 export interface ListedAllocation extends Allocation {
@@ -196,3 +206,77 @@ export declare function list(options?: ListOptions): Promise<ListedAllocation[]>
  */
 export declare function envVars(allocations: PortAllocation | readonly PortAllocation[], options?: { envName?: string }): Record<string, string>;
 export declare function withPort<T>(options: AllocateOptions, fn: (port: number, allocation: PortAllocation) => T | Promise<T>): Promise<T>;
+
+/** A process as far as the caller may see it: what the OS does not let it read is absent. */
+export interface SeenProcess {
+  pid: number;
+  uid?: number;
+  user?: string;
+  command?: string;
+  argv?: string[];
+  cwd?: string;
+  startTime?: string | null;
+  startedAt?: string;
+  pidNs?: string;
+}
+
+/** What `whoHolds` resolves to: the CLI's `styxy why --json`. */
+export interface PortHolder {
+  port: number;
+  /** Stable: 'free', 'allocation', 'process', 'container', 'other-user' or 'unknown' (the CLI exits 0, 40, 41, 42, 43, 44). */
+  kind: 'free' | 'allocation' | 'process' | 'container' | 'other-user' | 'unknown';
+  /** One line: what holds the port and what to do. */
+  summary: string;
+  suggestions: string[];
+  listening: boolean;
+  reserved?: boolean;
+  allocation?: Allocation;
+  owner?: SeenProcess;
+  /** The process serving the port (for a `run`, the server it started). */
+  server?: SeenProcess;
+  uid?: number;
+  /** The name of `uid`, where /etc/passwd has it. */
+  user?: string;
+  container?: { proxy: string; containerIp?: string; containerPort?: number };
+  otherPidNamespace?: boolean;
+  coolingDown?: { until: string; freedAt: string; serviceType: string; instanceId: string; project: string };
+  homeOf?: { serviceType: string; instanceId: string; project: string; freedAt: string };
+  url?: string;
+}
+
+/** What `stop` acts on: a port's holder, an allocation (by lock id or type and instance), or a session's allocations. */
+export type StopTarget =
+  number | string | { port: number } | { lockId: string } | { serviceType: string; instanceId?: string; project?: string; all?: boolean } | { session: string };
+
+export interface StopOptions extends StyxyOptions {
+  /** End a process Styxy cannot attribute (outside Styxy, another user's): that exact tree only. */
+  force?: boolean;
+  /** List what would be signalled; signal and release nothing. */
+  dryRun?: boolean;
+  /** Milliseconds between SIGTERM and SIGKILL (default 5000). */
+  graceMs?: number;
+}
+
+/** What `stop` did for each port (the CLI's `styxy stop --json`). */
+export interface StopReport {
+  dryRun: boolean;
+  stopped: {
+    port: number;
+    allocation: Allocation | null;
+    reason: 'run' | 'owner' | 'started-by-owner' | 'forced' | 'release-only';
+    note?: string;
+    processes: { pid: number; startTime: string | null; command?: string; signals: ('SIGTERM' | 'SIGKILL')[]; survived?: true }[];
+    released: boolean;
+  }[];
+  refused: { port: number; lockId?: string; code: string; message: string }[];
+}
+
+/** What holds `port`: a Styxy allocation, a process outside Styxy, a container's proxy, another user's process, or nothing. */
+export declare function whoHolds(port: number, options?: StyxyOptions): Promise<PortHolder>;
+
+/**
+ * Ends the process tree holding a port or an allocation (owner verified by PID and start time before
+ * every signal; SIGTERM, then SIGKILL after the grace), then releases it. A number is a port, a
+ * string a lock id. Rejects with FORCE_REQUIRED for a process Styxy cannot attribute unless `force`.
+ */
+export declare function stop(target: StopTarget, options?: StopOptions): Promise<StopReport>;

@@ -14,7 +14,7 @@ import {
   type AllocationRequest,
   type OwnerChange,
 } from '../core/allocation';
-import { findNameProblem } from '../core/names';
+import { findLabelProblem, findNameProblem, findSessionProblem } from '../core/names';
 import { urlFor, type HostStyle } from '../core/url';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
@@ -53,6 +53,10 @@ export interface AllocateInput {
    * never handed over to `owner`, unless its owner has ended and only a reservation keeps it.
    */
   keepFound?: boolean;
+  /** A free-form label recorded on a new allocation (an agent's name, a branch): shown by list and why. */
+  label?: string;
+  /** The session that asks (`claude-code:<id>`), recorded on a new allocation: `styxy stop --session` ends them all. */
+  session?: string;
 }
 
 export interface AllocateResult {
@@ -66,6 +70,8 @@ export interface AllocateResult {
   allocatedAt: string;
   /** With a block (`--block N`): every port it holds, `port` first. */
   ports?: number[];
+  label?: string;
+  session?: string;
   existing: boolean;
   reused: boolean;
   /**
@@ -121,7 +127,10 @@ export interface CoolingNote {
 /** Checks what the user typed, before any lock is taken. */
 export function checkAllocateInput(input: AllocateInput): void {
   const problem =
-    findNameProblem(input.serviceType, 'service type') ?? (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id'));
+    findNameProblem(input.serviceType, 'service type') ??
+    (input.instanceId === undefined ? null : findNameProblem(input.instanceId, 'instance id')) ??
+    (input.label === undefined ? null : findLabelProblem(input.label)) ??
+    (input.session === undefined ? null : findSessionProblem(input.session));
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
   if (input.block !== undefined && !(Number.isInteger(input.block) && input.block >= 2 && input.block <= MAX_BLOCK)) {
     throw new StyxyError('INVALID_ARGUMENT', `a block is 2 to ${MAX_BLOCK} ports, got ${JSON.stringify(input.block)}`);
@@ -305,6 +314,8 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
     ...(input.instanceId !== undefined && { instanceId: input.instanceId }),
     ...(input.port !== undefined && { port: input.port }),
     ...(input.block !== undefined && { block: input.block }),
+    ...(input.label !== undefined && { label: input.label }),
+    ...(input.session !== undefined && { session: input.session }),
   };
   // Read before the lock, from the repository's files (no git subprocess), and only for a sticky
   // request: its derived home port (core/origin.ts).
@@ -640,7 +651,9 @@ function coolingNote(freed: FreedPort, now: number, cooldownSeconds: number, ran
   };
 }
 
-function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports'> {
+function describe(
+  a: Allocation,
+): Pick<AllocateResult, 'port' | 'lockId' | 'serviceType' | 'instanceId' | 'project' | 'owner' | 'allocatedAt' | 'ports' | 'label' | 'session'> {
   return {
     port: a.port,
     ...(a.block !== undefined && { ports: portsOf(a) }),
@@ -650,6 +663,8 @@ function describe(a: Allocation): Pick<AllocateResult, 'port' | 'lockId' | 'serv
     project: a.project,
     owner: a.owner,
     allocatedAt: a.allocatedAt,
+    ...(a.label !== undefined && { label: a.label }),
+    ...(a.session !== undefined && { session: a.session }),
   };
 }
 

@@ -1,6 +1,7 @@
-import { pruneUnused } from '../core/prune';
+import { pruneGoneProjects, pruneUnused } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { probePortFree, readListeners } from '../os/ports';
+import { isGoneDirectory } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
 
@@ -10,6 +11,10 @@ export interface CleanupResult {
   pruned: Allocation[];
   /** With --force: live allocations dropped because nothing listened on their port. */
   unused: Allocation[];
+  /** With --gone: allocations dropped because their project directory no longer exists. */
+  gone: Allocation[];
+  /** Without --gone: the allocations --gone would drop (offered, left as they are). */
+  goneFound: Allocation[];
 }
 
 export interface CleanupInput {
@@ -18,6 +23,8 @@ export interface CleanupInput {
   dryRun?: boolean;
   /** With force: drop only these lock ids (the ones a person agreed to), if they are still unused. */
   only?: readonly string[];
+  /** Drop the allocations of project directories that no longer exist (see pruneGoneProjects). */
+  gone?: boolean;
 }
 
 /**
@@ -27,16 +34,26 @@ export interface CleanupInput {
 export async function runCleanup(ctx: TransactionContext, input: CleanupInput): Promise<CleanupResult> {
   const { result } = await withLiveState<CleanupResult>(
     ctx,
-    async ({ state, pruned }) => {
-      if (!input.force) return { result: { success: true, pruned, unused: [] } };
-      const listening = await listeningPorts(state.allocations.map((a) => a.port));
+    async ({ state: live, pruned }) => {
+      const { state, pruned: gone } = pruneGoneProjects(live, isGoneDirectory);
+      const goneAudit = gone.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'project gone' }));
+      const after = input.gone ? state : live;
+      const goneFields = input.gone ? { gone, goneFound: [] } : { gone: [], goneFound: gone };
+      if (!input.force) {
+        if (!input.gone || gone.length === 0 || input.dryRun) return { result: { success: true, pruned, unused: [], ...goneFields } };
+        return { result: { success: true, pruned, unused: [], ...goneFields }, state: after, audit: goneAudit };
+      }
+      const listening = await listeningPorts(after.allocations.map((a) => a.port));
       const only = input.only === undefined ? undefined : new Set(input.only);
-      const { state: kept, pruned: unused } = pruneUnused(state, (port) => listening.has(port), only && ((a) => !only.has(a.lockId)));
-      if (input.dryRun) return { result: { success: true, pruned, unused } };
+      const { state: kept, pruned: unused } = pruneUnused(after, (port) => listening.has(port), only && ((a) => !only.has(a.lockId)));
+      if (input.dryRun) return { result: { success: true, pruned, unused, ...goneFields } };
       return {
-        result: { success: true, pruned, unused },
+        result: { success: true, pruned, unused, ...goneFields },
         state: kept,
-        audit: unused.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'nothing listening' })),
+        audit: [
+          ...(input.gone ? goneAudit : []),
+          ...unused.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'nothing listening' })),
+        ],
       };
     },
     { configOptional: true, ...(input.dryRun && { write: false }) },

@@ -93,9 +93,11 @@ function ownerNamespace(): string | null {
 
 /**
  * An owner in words. `hostPid`: the host's PID of an owner recorded in a container (its PID is
- * the container's there, and `kill <that PID>` on the host would signal another process).
+ * the container's there, and `kill <that PID>` on the host would signal another process). The
+ * recorded command is cut to 60 characters for a one-line answer; `command` (the whole command
+ * line read now) is shown whole, for `list -v`, which wraps instead.
  */
-export function describeOwner(owner: Owner, hostPid?: number): string {
+export function describeOwner(owner: Owner, hostPid?: number, command?: string): string {
   switch (owner.kind) {
     case 'persistent':
       return 'persistent';
@@ -103,7 +105,8 @@ export function describeOwner(owner: Owner, hostPid?: number): string {
       return `lease until ${owner.expiresAt}`;
     case 'process': {
       const where = hostPid !== undefined && owner.pidNs !== undefined ? ` in PID namespace ${owner.pidNs} (host PID ${hostPid})` : '';
-      const who = `PID ${owner.pid}${where}${owner.command ? ` (${owner.command.slice(0, 60)})` : ''}`;
+      const text = command ?? owner.command?.slice(0, 60);
+      const who = `PID ${owner.pid}${where}${text ? ` (${text})` : ''}`;
       if (owner.reservedUntil) return `reserved until ${owner.reservedUntil} (${who} ended)`;
       // It listened when it took over; whether it still does is not known here.
       return owner.adoptedAt ? `${who}, took over at ${owner.adoptedAt} as the process listening on the port` : who;

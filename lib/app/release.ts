@@ -32,6 +32,8 @@ export interface ReleaseResult {
   pruned: number;
   /** With expectedOwner: the allocation left alone, as someone else has made it theirs. */
   keptFor?: Allocation;
+  /** What the release left running: a `run` whose server still listens on the port just released. */
+  warnings?: string[];
 }
 
 export function checkReleaseInput(input: ReleaseInput): void {
@@ -53,7 +55,7 @@ export function checkReleaseInput(input: ReleaseInput): void {
 /** `styxy release`: frees allocations by lock id (one or several) or by type (and instance id). */
 export async function runRelease(ctx: TransactionContext, input: ReleaseInput): Promise<ReleaseResult> {
   checkReleaseInput(input);
-  if (input.lockIds !== undefined) return releaseMany(ctx, [...new Set(input.lockIds)]);
+  if (input.lockIds !== undefined) return warnRunsStillServing(ctx, await releaseMany(ctx, [...new Set(input.lockIds)]));
   const selector: ReleaseSelector =
     input.lockId !== undefined
       ? { lockId: input.lockId }
@@ -80,7 +82,15 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
     },
     { configOptional: true },
   );
-  return result;
+  // A release on a run's own behalf (expectedOwner) comes as it ends; a user's leaves it running.
+  return input.expectedOwner ? result : warnRunsStillServing(ctx, result);
+}
+
+async function warnRunsStillServing(ctx: TransactionContext, result: ReleaseResult): Promise<ReleaseResult> {
+  const warnings = await findRunsStillServing(result.released);
+  if (warnings.length === 0) return result;
+  for (const w of warnings) ctx.warn(`styxy: ${w}`);
+  return { ...result, warnings };
 }
 
 /**
@@ -117,4 +127,24 @@ async function releaseMany(ctx: TransactionContext, lockIds: readonly string[]):
     );
   }
   return done;
+}
+
+/**
+ * The released allocations whose `styxy run` still serves the port: releasing the allocation
+ * does not end the server, and the port is now unrecorded while something listens on it.
+ */
+async function findRunsStillServing(released: readonly Allocation[]): Promise<string[]> {
+  const runs = released.filter((a) => a.owner.kind === 'process' && a.owner.via === 'run');
+  if (runs.length === 0) return [];
+  const { probePortFree } = await import('../os/ports');
+  const warnings: string[] = [];
+  for (const a of runs) {
+    if (await probePortFree(a.port)) continue;
+    const pid = (a.owner as { pid: number }).pid;
+    warnings.push(
+      `port ${a.port} was released, but its styxy run (PID ${pid}) still runs and its server still listens on it. ` +
+        `To end them: styxy stop ${a.port} --force (next time, styxy stop ${a.port} ends the server and releases in one step)`,
+    );
+  }
+  return warnings;
 }

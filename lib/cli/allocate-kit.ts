@@ -1,6 +1,6 @@
 import { StyxyError, isStyxyError } from '../errors';
 import { findBatchVarProblem } from '../core/env-contract';
-import { findEnvNameProblem } from '../core/names';
+import { findEnvNameProblem, findLabelProblem, findSessionProblem } from '../core/names';
 import { HOST_STYLES, isHostStyle, type HostStyle } from '../core/url';
 import type { OptionSpecs } from './command-spec';
 import { warn, type OutputMode } from './output';
@@ -22,7 +22,22 @@ export const ALLOCATION_OPTIONS = {
     type: 'boolean',
     describe: "Create an unknown type even when its name is close to a known one (without it, 'dve' is refused: did you mean 'dev'?)",
   },
+  label: { type: 'string', describe: 'A label recorded on a new allocation (an agent, a branch): shown by list and why' },
+  session: { type: 'string', describe: 'The session recorded on a new allocation (default: $STYXY_SESSION); styxy stop --session ID ends them all' },
 } satisfies OptionSpecs;
+
+/**
+ * `--label` and `--session`, the session falling back to $STYXY_SESSION (an agent's hook sets it
+ * for every command it runs). A bad value, from either, is INVALID_ARGUMENT naming where it came from.
+ */
+export function labelAndSession(args: { label?: string; session?: string }, env: NodeJS.ProcessEnv = process.env): { label?: string; session?: string } {
+  const session = args.session ?? (env.STYXY_SESSION ? env.STYXY_SESSION : undefined);
+  const problem =
+    (args.label !== undefined ? findLabelProblem(args.label) : null) ??
+    (session !== undefined ? findSessionProblem(session) : null)?.replace(/^session/, args.session !== undefined ? '--session' : 'STYXY_SESSION');
+  if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
+  return { ...(args.label !== undefined && { label: args.label }), ...(session !== undefined && { session }) };
+}
 
 const MAX_QUESTIONS = 8;
 

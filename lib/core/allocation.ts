@@ -22,6 +22,9 @@ export interface AllocationRequest {
   preferredFirst?: boolean;
   /** `--block N`: N contiguous ports (2-100), held and released together; the candidates are then their first ports. */
   block?: number;
+  /** Recorded on a new allocation: a free-form label (`--label`) and the session that asked (`--session`). */
+  label?: string;
+  session?: string;
 }
 
 /** Why the requested port was passed over, when it was. */
@@ -201,6 +204,8 @@ export function buildAllocation(request: AllocationRequest, port: number, ids: N
     allocatedAt: isoTime(now),
     ...(request.instanceId !== undefined && { sticky: true as const }),
     ...(request.block !== undefined && request.block > 1 && { block: request.block }),
+    ...(request.label !== undefined && { label: request.label }),
+    ...(request.session !== undefined && { session: request.session }),
   };
 }
 

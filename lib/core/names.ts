@@ -61,3 +61,23 @@ export function parseDuration(value: unknown): number | null {
   }
   return total > 0 && total <= 366 * UNIT_MS.d! ? total : null;
 }
+
+/** `--label`: 1-200 characters, none of them a control character (it is printed in lists). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what it refuses
+export const LABEL_PATTERN = /^[^\u0000-\u001F\u007F-\u009F]{1,200}$/u;
+/** `--session`: 1-200 visible ASCII characters (`claude-code:3f2a…`), no spaces, safe to pass on a command line. */
+export const SESSION_PATTERN = /^[!-~]{1,200}$/;
+
+/** Why a `--label` cannot be recorded, or null. */
+export function findLabelProblem(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length === 0) return 'label must not be empty';
+  if (!LABEL_PATTERN.test(value)) return `label ${JSON.stringify(value)} must be 1-200 characters without control characters`;
+  return null;
+}
+
+/** Why a `--session` (or STYXY_SESSION) cannot be recorded, or null. */
+export function findSessionProblem(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length === 0) return 'session must not be empty';
+  if (!SESSION_PATTERN.test(value)) return `session ${JSON.stringify(value)} must be 1-200 visible ASCII characters, without spaces`;
+  return null;
+}

@@ -182,6 +182,22 @@ export function pruneUnused(state: State, isListening: (port: number) => boolean
   return partition(state, (allocation) => isListening(allocation.port) || isSpared(allocation));
 }
 
+/**
+ * `cleanup --gone`: the allocations of projects whose directory no longer exists (a removed
+ * worktree) that no live process holds: persistent ones, leases, and reservations of owners that
+ * ended. One whose owner still runs stays (its server may run from a deleted directory); it goes
+ * when the owner ends. `isGone` is told a project directory and answers from the disk.
+ */
+export function pruneGoneProjects(state: State, isGone: (project: string) => boolean): PruneResult {
+  const verdicts = new Map<string, boolean>();
+  const gone = (project: string) => {
+    let verdict = verdicts.get(project);
+    if (verdict === undefined) verdicts.set(project, (verdict = isGone(project)));
+    return verdict;
+  };
+  return partition(state, (a) => (a.owner.kind === 'process' && a.owner.reservedUntil === undefined) || !gone(a.project));
+}
+
 function partition(state: State, keep: (allocation: Allocation) => boolean): PruneResult {
   const kept: Allocation[] = [];
   const pruned: Allocation[] = [];

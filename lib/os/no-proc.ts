@@ -12,6 +12,8 @@ export interface Listener {
   port: number;
   address: string;
   inode: string;
+  /** The socket's owner (/proc/net/tcp): known even when its process cannot be seen. */
+  uid?: number;
   pid?: number;
   command?: string;
 }

@@ -125,7 +125,13 @@ export function readListeners(): Listener[] | null {
       const cols = line.trim().split(/\s+/);
       if (cols.length < 10 || cols[3] !== '0A') continue; // 0A = TCP_LISTEN
       const [hexAddress, hexPort] = (cols[1] ?? '').split(':');
-      listeners.push({ port: parseInt(hexPort ?? '0', 16), address: decodeAddress(hexAddress ?? '', v6), inode: cols[9] ?? '0' });
+      const uid = Number(cols[7]);
+      listeners.push({
+        port: parseInt(hexPort ?? '0', 16),
+        address: decodeAddress(hexAddress ?? '', v6),
+        inode: cols[9] ?? '0',
+        ...(Number.isInteger(uid) && { uid }),
+      });
     }
   }
   // No /proc (macOS): lsof, else netstat (lib/os/no-proc.ts).

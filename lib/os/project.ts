@@ -70,3 +70,17 @@ export function readProjectIdentity(projectRoot: string): ProjectIdentity | null
   const repository = path.basename(commonDir) === '.git' ? path.dirname(commonDir) : commonDir;
   return { repository: `path:${repository}`, worktree };
 }
+
+/**
+ * A project directory is gone only when the path is certainly missing (ENOENT or ENOTDIR);
+ * one that cannot be read (permissions, a hung mount) is kept.
+ */
+export function isGoneDirectory(dir: string): boolean {
+  try {
+    fs.statSync(dir);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}

@@ -1,4 +1,4 @@
-import { LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES } from '../core/names';
+import { LABEL_PATTERN, LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES, SESSION_PATTERN } from '../core/names';
 import { SETTLED_FILE_PATTERN } from '../core/settled';
 
 /**
@@ -27,11 +27,14 @@ export function isSurelyValidState(data: unknown): boolean {
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
-    // Seven keys (one more each with `sticky` and `block`), each present with its type: none missing, none extra.
+    // Seven keys (one more each with `sticky`, `block`, `label`, `session`), each present with its type: none missing, none extra.
     const keys = countKeys(a);
-    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block } = a;
-    if (keys !== 7 + (sticky === undefined ? 0 : 1) + (block === undefined ? 0 : 1) || (sticky !== undefined && sticky !== true)) return false;
+    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block, label, session } = a;
+    const optional = (sticky === undefined ? 0 : 1) + (block === undefined ? 0 : 1) + (label === undefined ? 0 : 1) + (session === undefined ? 0 : 1);
+    if (keys !== 7 + optional || (sticky !== undefined && sticky !== true)) return false;
     if (block !== undefined && !(Number.isInteger(block) && (block as number) >= 2 && (block as number) <= 100)) return false;
+    if (label !== undefined && (typeof label !== 'string' || !LABEL_PATTERN.test(label))) return false;
+    if (session !== undefined && (typeof session !== 'string' || !SESSION_PATTERN.test(session))) return false;
     if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return false;

@@ -106,9 +106,10 @@ describe('list', () => {
     expect(all.allocations.map((a: { serviceType: string }) => a.serviceType)).toEqual(['dev', 'api']);
     expect(box.run(['list', '-s', 'api', '--json']).json.allocations).toHaveLength(1);
     const human = box.run(['list', '-v']).stdout;
-    expect(human).toMatch(/PORT\s+TYPE\s+INSTANCE\s+LOCK ID\s+OWNER\s+PROJECT/);
-    expect(human).toContain(box.cwd);
-    expect(box.run(['list']).stdout).not.toContain('OWNER');
+    expect(human).toMatch(/PORT\s+TYPE\s+INSTANCE\s+LOCK ID\n/);
+    expect(human).toMatch(/^ {2}owner: +PID \d+/m);
+    expect(human).toContain(`  project:   ${box.cwd}`);
+    expect(box.run(['list']).stdout).not.toContain('owner:');
   });
 
   test('an empty list says so', () => {

@@ -83,7 +83,7 @@ describe("another version's state (item 2)", () => {
   };
 
   test('unknown fields on an allocation, its owner and the top level are kept and written back unchanged', () => {
-    const extraAllocation = { ...known, project: box.cwd, owner: { kind: 'persistent', since: 'boot-7', tags: ['x'] }, label: { colour: 'blue' } };
+    const extraAllocation = { ...known, project: box.cwd, owner: { kind: 'persistent', since: 'boot-7', tags: ['x'] }, badge: { colour: 'blue' } };
     const plain = {
       ...known,
       lockId: 'dev-plain-000002',

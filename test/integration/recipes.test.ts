@@ -109,8 +109,13 @@ test('a post-checkout hook: each worktree gets its own port, the same after ever
       [treePort, fs.realpathSync(tree), 'persistent'],
     ].sort(),
   );
-  // The README's release line for a removed worktree.
-  expect(box.run(['release', '-s', 'dev', '-n', 'worktree', '--project', tree, '--json']).json.released).toHaveLength(1);
+  // A removed worktree's port is freed by the hook's cleanup --gone at the next checkout; the
+  // other worktree keeps its own.
+  git(['worktree', 'remove', tree]);
+  expect(allocations()).toHaveLength(2);
+  git(['checkout', '-q', 'main']);
+  expect(allocations().map((a) => [a.port, a.project])).toEqual([[mainPort, fs.realpathSync(repo)]]);
+  expect(portIn(repo)).toBe(mainPort);
 });
 
 describe('a start script with set -e', () => {

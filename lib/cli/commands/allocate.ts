@@ -2,7 +2,7 @@ import { StyxyError } from '../../errors';
 import { allocationEnv, batchEnv } from '../../core/env-contract';
 import { parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
-import { ALLOCATION_OPTIONS, HOST_STYLE_OPTION, allocateAsking, checkBatchVarNames, envNameArg, hostStyleArg } from '../allocate-kit';
+import { ALLOCATION_OPTIONS, HOST_STYLE_OPTION, allocateAsking, checkBatchVarNames, envNameArg, hostStyleArg, labelAndSession } from '../allocate-kit';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { ENV_FORMATS, isEnvFormat, renderEnv } from '../env-format';
@@ -23,6 +23,8 @@ interface AllocateArgs extends CommonArgs {
   'dry-run'?: boolean;
   'wait-ready'?: string;
   'new-type'?: boolean;
+  label?: string;
+  session?: string;
   'host-style'?: string;
   block?: string;
 }
@@ -37,6 +39,8 @@ const ALLOCATE_OPTIONS = {
   pid: { type: 'string', describe: 'Owner process (default: the process that ran styxy, wrappers passed over); on a sticky allocation, hands it over' },
   ttl: { type: 'string', describe: 'Lease that ends after a time instead of an owner process (30m, 8h, 2d); on a sticky allocation, renews it from now' },
   persistent: { type: 'boolean', describe: 'Keep the allocation until it is released (also on a sticky allocation made before)' },
+  label: ALLOCATION_OPTIONS.label,
+  session: ALLOCATION_OPTIONS.session,
   json: JSON_OPTION,
   env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' },
   format: { type: 'string', describe: `Print the variables for another reader: ${ENV_FORMATS.join(', ')} (posix is --env)` },
@@ -116,6 +120,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
               serviceTypes,
               ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
               ...(args.project !== undefined && { project: args.project }),
+              ...labelAndSession(args),
               owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
               ...(args['dry-run'] && { dryRun: true }),
               ...(args.yes && { yes: true }),
@@ -142,6 +147,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
             ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
             ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
             ...(args.project !== undefined && { project: args.project }),
+            ...labelAndSession(args),
             owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
             ...(args['dry-run'] && { dryRun: true }),
             ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),

@@ -9,6 +9,7 @@ import { askYesNo, canAsk } from '../prompt';
 interface CleanupArgs extends CommonArgs {
   force?: boolean;
   yes?: boolean;
+  gone?: boolean;
 }
 
 const options = {
@@ -17,6 +18,10 @@ const options = {
     describe: 'Also drop every allocation whose port nobody listens on, whoever owns it: persistent ones and live owners too (asks first)',
   },
   yes: { alias: ['y'], type: 'boolean', describe: 'With --force: drop them without asking (needed without a terminal)' },
+  gone: {
+    type: 'boolean',
+    describe: 'Also drop the allocations of projects whose directory no longer exists (a removed worktree), unless a live process holds them',
+  },
   json: JSON_OPTION,
 } satisfies OptionSpecs;
 
@@ -30,17 +35,19 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
     declare(yargs, cleanupCommand)
       .example('$0 cleanup', 'Report the allocations whose owner has ended, and drop them')
       .example('$0 cleanup --force', 'Also drop those nobody listens on, persistent ones included: lists them and asks')
-      .example('$0 cleanup --force --yes', 'The same without asking (scripts)'),
+      .example('$0 cleanup --force --yes', 'The same without asking (scripts)')
+      .example('$0 cleanup --gone', 'Free the ports of removed worktrees and deleted projects'),
   handler: async (args) => {
     const { runCleanup } = await import('../../app/cleanup');
     const ctx = context();
     await present(
       args,
       async (): Promise<CleanupResult> => {
-        if (!args.force || args.yes) return runCleanup(ctx, { force: Boolean(args.force) });
+        const gone = { ...(args.gone && { gone: true }) };
+        if (!args.force || args.yes) return runCleanup(ctx, { force: Boolean(args.force), ...gone });
         // --force drops what may still be wanted: say what, and have a person agree (or --yes).
-        const plan = await runCleanup(ctx, { force: true, dryRun: true });
-        if (plan.unused.length === 0) return runCleanup(ctx, { force: true, only: [] });
+        const plan = await runCleanup(ctx, { force: true, dryRun: true, ...gone });
+        if (plan.unused.length === 0) return runCleanup(ctx, { force: true, only: [], ...gone });
         const mode = outputMode(args);
         if (mode !== 'human' || !canAsk()) {
           throw new StyxyError('CONFIRMATION_REQUIRED', `cleanup --force would drop ${describeDrops(plan.unused)}; nothing was dropped`, {
@@ -54,12 +61,18 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
           throw new StyxyError('CONFIRMATION_REQUIRED', 'Declined: nothing was dropped', { details: { wouldDrop: plan.unused } });
         }
         // Only what was shown: an allocation made while the question was open is not dropped.
-        return runCleanup(ctx, { force: true, only: plan.unused.map((a) => a.lockId) });
+        return runCleanup(ctx, { force: true, only: plan.unused.map((a) => a.lockId), ...gone });
       },
       (r) => {
         for (const a of r.pruned) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): owner ended`);
         for (const a of r.unused) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): nothing listening`);
-        if (r.pruned.length + r.unused.length === 0) printLine('Nothing to clean up.');
+        for (const a of r.gone) printLine(shown(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): project ${a.project} no longer exists`));
+        if (r.pruned.length + r.unused.length + r.gone.length === 0) printLine('Nothing to clean up.');
+        if (r.goneFound.length > 0) {
+          printLine(`${r.goneFound.length} allocation(s) belong to projects that no longer exist:`);
+          for (const a of r.goneFound) printLine(shown(`  ${String(a.port).padEnd(6)} ${a.serviceType}/${a.instanceId}  ${a.project}  lock ${a.lockId}`));
+          printLine('Free them: styxy cleanup --gone');
+        }
       },
     );
   },

@@ -1,3 +1,4 @@
+import type { ListedAllocation, ListInput } from '../../app/list';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { bold, dim, printLine, shown } from '../output';
@@ -5,13 +6,82 @@ import { bold, dim, printLine, shown } from '../output';
 interface ListArgs extends CommonArgs {
   'service-type'?: string;
   verbose?: boolean;
+  project?: string;
 }
 
 const options = {
   'service-type': { alias: ['s', 'service'], type: 'string', describe: 'Only this service type' },
-  verbose: { alias: ['v'], type: 'boolean', describe: 'Also show owner, project and time' },
+  project: {
+    type: 'string',
+    optionalValue: true,
+    describe: "Only this project's allocations (alone: the project here, its git top level or worktree; or a directory)",
+  },
+  verbose: { alias: ['v'], type: 'boolean', describe: 'Also show the server and owner (whole command lines), project, session and time' },
   json: JSON_OPTION,
 } satisfies OptionSpecs;
+
+async function listHandler(args: ListArgs, here: boolean): Promise<void> {
+  const { runList } = await import('../../app/list');
+  const { describeOwner } = await import('../../app/owner');
+  const project = args.project ?? (here ? '' : undefined);
+  const input: ListInput = {
+    ...(args['service-type'] !== undefined && { serviceType: args['service-type'] }),
+    ...(project !== undefined && { project }),
+    ...(args.verbose && { verbose: true }),
+  };
+  await present(
+    args,
+    () => runList(context(), input),
+    (result) => {
+      if (result.allocations.length === 0)
+        return printLine(result.project !== undefined ? `No live allocations in ${shown(result.project)}.` : 'No live allocations.');
+      const labels = result.allocations.some((a) => a.label !== undefined);
+      const rows = result.allocations.map((a) => {
+        const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
+        if (labels) row.push(a.label ?? '');
+        return row.map(shown);
+      });
+      const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', ...(labels ? ['LABEL'] : [])];
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+      const fmt = (r: string[]) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+          .join('  ')
+          .trimEnd();
+      printLine(bold(fmt(head)));
+      result.allocations.forEach((a, i) => {
+        printLine(fmt(rows[i] as string[]));
+        if (args.verbose) for (const line of details(a, describeOwner)) printLine(line);
+      });
+      if (result.allocations.some((a) => a.singleInstance)) printLine(dim('[single]: single-instance type; every allocate returns this allocation'));
+    },
+  );
+}
+
+/** `list -v`'s lines under an allocation: whole command lines, wrapped to the terminal, never cut. */
+function details(a: ListedAllocation, describeOwner: (owner: ListedAllocation['owner'], hostPid?: number, command?: string) => string): string[] {
+  const fields: [string, string][] = [];
+  if (a.server)
+    fields.push(['server', `PID ${a.server.pid}${a.server.command ? ` (${a.server.command})` : ''}${a.server.user ? `, user ${a.server.user}` : ''}`]);
+  const via = a.owner.kind === 'process' && a.owner.via === 'run' ? 'styxy run ' : '';
+  const note = a.ownerNote ? `; ${a.ownerNote}` : '';
+  const command = a.ownerProcess?.command ?? (a.owner.kind === 'process' ? a.owner.command : undefined);
+  fields.push(['owner', via + describeOwner(a.owner, a.ownerHostPid, command) + note]);
+  fields.push(['project', a.project]);
+  if (a.session !== undefined) fields.push(['session', a.session]);
+  fields.push(['allocated', a.allocatedAt]);
+  const width = process.stdout.isTTY && process.stdout.columns ? process.stdout.columns : 0;
+  return fields.flatMap(([name, value]) => wrap(`  ${`${name}:`.padEnd(11)}`, shown(value), width));
+}
+
+/** Wraps `text` after `lead` to `width` columns (0: no wrapping), continuing under the text. */
+function wrap(lead: string, text: string, width: number): string[] {
+  const room = width - lead.length;
+  if (width === 0 || room < 20 || text.length <= room) return [lead + text];
+  const lines: string[] = [];
+  for (let i = 0; i < text.length; i += room) lines.push((i === 0 ? lead : ' '.repeat(lead.length)) + text.slice(i, i + room));
+  return lines;
+}
 
 export const listCommand: StyxyCommand<ListArgs> = {
   name: 'list',
@@ -19,27 +89,19 @@ export const listCommand: StyxyCommand<ListArgs> = {
   describe: 'List the live allocations (allocations of ended owners are dropped first)',
   options,
   positionals: [],
-  builder: (yargs) => declare(yargs, listCommand).example('$0 list -s dev -v', 'The dev allocations with their owners'),
-  handler: async (args) => {
-    const { runList } = await import('../../app/list');
-    const { describeOwner } = await import('../../app/owner');
-    await present(
-      args,
-      () => runList(context(), args['service-type'] !== undefined ? { serviceType: args['service-type'] } : {}),
-      (result) => {
-        if (result.allocations.length === 0) return printLine('No live allocations.');
-        const rows = result.allocations.map((a) => {
-          const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
-          if (args.verbose) row.push(describeOwner(a.owner, a.ownerHostPid) + (a.ownerNote ? `; ${a.ownerNote}` : ''), a.project, a.allocatedAt);
-          return row.map(shown);
-        });
-        const head = ['PORT', 'TYPE', 'INSTANCE', 'LOCK ID', ...(args.verbose ? ['OWNER', 'PROJECT', 'ALLOCATED'] : [])];
-        const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-        const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
-        printLine(bold(fmt(head)));
-        for (const r of rows) printLine(fmt(r));
-        if (result.allocations.some((a) => a.singleInstance)) printLine(dim('[single]: single-instance type; every allocate returns this allocation'));
-      },
-    );
-  },
+  builder: (yargs) =>
+    declare(yargs, listCommand)
+      .example('$0 list -s dev -v', 'The dev allocations with their servers and owners')
+      .example('$0 list --project', "This project's (or worktree's) allocations: the same as styxy here"),
+  handler: (args) => listHandler(args, false),
+};
+
+export const hereCommand: StyxyCommand<ListArgs> = {
+  name: 'here',
+  command: 'here',
+  describe: "List this project's (or worktree's) live allocations: styxy list --project",
+  options,
+  positionals: [],
+  builder: (yargs) => declare(yargs, hereCommand).example('$0 here -v', "This worktree's ports, servers and owners"),
+  handler: (args) => listHandler(args, true),
 };

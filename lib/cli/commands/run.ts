@@ -6,7 +6,7 @@ import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { outputMode, printLine, warn } from '../output';
 import { parseDuration } from '../../core/names';
 import { envFor } from '../../core/env-contract';
-import { ALLOCATION_OPTIONS, allocateAsking, checkBatchVarNames, envNameArg } from '../allocate-kit';
+import { ALLOCATION_OPTIONS, allocateAsking, checkBatchVarNames, envNameArg, labelAndSession } from '../allocate-kit';
 
 export interface RunArgs extends CommonArgs {
   /** An array when given more than once: several ports for one command. */
@@ -20,6 +20,8 @@ export interface RunArgs extends CommonArgs {
   'new-type'?: boolean;
   detach?: boolean;
   'ready-timeout'?: string;
+  label?: string;
+  session?: string;
   '--'?: string[];
 }
 
@@ -37,6 +39,8 @@ export const RUN_OPTIONS = {
   },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking' },
   'new-type': ALLOCATION_OPTIONS['new-type'],
+  label: ALLOCATION_OPTIONS.label,
+  session: ALLOCATION_OPTIONS.session,
   detach: {
     type: 'boolean',
     describe:
@@ -101,6 +105,7 @@ function readRunArgs(args: RunArgs) {
       ...(args.project !== undefined && { project: args.project }),
       ...(args.yes && { yes: true }),
       ...(args['new-type'] && { newType: true }),
+      ...labelAndSession(args),
     },
     variables: (allocations: readonly AllocateResult[]) => envFor(allocations, envName),
     ...(args['port-flag'] !== undefined && { portFlag: args['port-flag'] }),
@@ -110,12 +115,14 @@ function readRunArgs(args: RunArgs) {
 async function runHandler(args: RunArgs): Promise<number> {
   const { command, serviceTypes, ...shared } = readRunArgs(args);
   const { runRun } = await import('../../app/run');
+  const taken: number[] = [];
   const result = await runRun(context(), {
     ...shared,
     ...(serviceTypes.length > 1 && { serviceTypes }),
     command,
     confirm: (attempt) => allocateAsking('human', attempt),
-    onNotice: tellNotice,
+    // A port taken by someone else is said once run is done, with who holds it (styxy why).
+    onNotice: (notice) => (notice.kind === 'port-taken' ? void taken.push(notice.port) : tellNotice(notice)),
   });
   if (result.kind === 'running') {
     const a = result.allocation;
@@ -126,7 +133,19 @@ async function runHandler(args: RunArgs): Promise<number> {
     return 0;
   }
   if (result.outcome.startError) warn(`styxy: ${result.outcome.startError}`);
+  for (const port of taken) await tellPortTaken(port);
   return result.outcome.status;
+}
+
+/**
+ * The command failed and its port is held by someone else now (its own tree has ended): most
+ * likely it failed because of that (EADDRINUSE), so say who holds it, as `styxy why` does.
+ */
+async function tellPortTaken(port: number): Promise<void> {
+  const { runWhy } = await import('../../app/why');
+  const why = await runWhy(context(), port).catch(() => null);
+  const holder = why && why.kind !== 'free' ? why.summary : `see who: styxy why ${port}`;
+  warn(`styxy: port ${port} is held by another process, which is likely why the command failed: ${holder}`);
 }
 
 /** `styxy start`, `styxy run --detach`: see lib/app/detach.ts. */
@@ -184,8 +203,8 @@ function tellNotice(notice: RunNotice): void {
       return;
     }
     case 'port-taken':
-      // Hook for `styxy why`: name the holder here once it exists.
-      warn(`styxy: port ${notice.port} is held by another process, which is likely why the command failed; see who: styxy check ${notice.port}`);
+      // runHandler says it with the holder (styxy why); this is for any other caller.
+      warn(`styxy: port ${notice.port} is held by another process, which is likely why the command failed; see who: styxy why ${notice.port}`);
       return;
     case 'ended-leftovers': {
       const n = notice.processes.length;

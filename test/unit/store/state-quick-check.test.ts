@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES } from '../../../lib/core/names';
+import { LABEL_PATTERN, LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES, SESSION_PATTERN } from '../../../lib/core/names';
 import { isSurelyValidState } from '../../../lib/store/state-quick-check';
 import { validators } from '../../../lib/store/validators';
 import { random, type Random } from '../../helpers/random';
@@ -76,7 +76,12 @@ function owner(r: Random): Record<string, unknown> {
 function allocation(r: Random): Record<string, unknown> {
   const serviceType = r.pick(NAMES);
   const instanceId = r.pick(NAMES);
+  // A label and a session, each maybe (the caller's own names: printable text; visible ASCII).
+  const named: Record<string, unknown> = {};
+  if (r.next() < 0.3) named.label = r.pick(['agent 2', 'feature/login ☃', 'x'.repeat(200), '😀'.repeat(200)]);
+  if (r.next() < 0.3) named.session = r.pick(['claude-code:3f2a9c', 's', '!'.repeat(200)]);
   return {
+    ...named,
     lockId: `${serviceType}-${instanceId}-${r.int(0, 0xffffff).toString(16)}`.slice(0, 201),
     serviceType,
     instanceId,
@@ -135,7 +140,7 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const key = r.pick(
     where < 4
       ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'pidNs', 'extra']
-      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'block', 'extra'],
+      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'block', 'label', 'session', 'extra'],
   );
   const roll = r.next();
   if (roll < 0.2) delete target[key];
@@ -193,13 +198,17 @@ test("its patterns are the schema's own", () => {
     'allocatedAt',
     'block',
     'instanceId',
+    'label',
     'lockId',
     'owner',
     'port',
     'project',
     'serviceType',
+    'session',
     'sticky',
   ]);
+  expect(schema.definitions.allocation.properties.label.pattern).toBe(LABEL_PATTERN.source);
+  expect(schema.definitions.allocation.properties.session.pattern).toBe(SESSION_PATTERN.source);
   expect(Object.keys(schema.definitions.freedPort.properties).sort()).toEqual(['freedAt', 'instanceId', 'port', 'project', 'serviceType', 'sticky']);
   expect(schema.definitions.freedPort.required.sort()).toEqual(['freedAt', 'instanceId', 'port', 'project', 'serviceType', 'sticky']);
 });
@@ -221,7 +230,7 @@ test('fields another version added are accepted by the schema and left to ajv by
     if (s.allocations.length > 0) {
       const i = r.int(0, s.allocations.length - 1);
       const a = { ...s.allocations[i]! };
-      if (r.next() < 0.5) a.label = r.pick(ODD);
+      if (r.next() < 0.5) a.note = r.pick(ODD);
       else a.owner = { ...(a.owner as object), cgroup: r.pick(ODD) };
       const allocations = [...s.allocations];
       allocations[i] = a;

@@ -1,0 +1,259 @@
+import type { Allocation, FreedPort, PortReuseSettings } from './types';
+import { isoTime } from './time';
+
+/**
+ * Who holds a port, decided from facts the caller gathered (the live allocation on it, the
+ * sockets listening on it, the processes behind them, the freed-port memory): the answer of
+ * `styxy why`, its exit status and the one line it prints. Pure, so each kind of holder is a row
+ * in a table test.
+ */
+
+/** A process as far as this caller may see it: a field it could not read is absent. */
+export interface SeenProcess {
+  pid: number;
+  uid?: number;
+  user?: string;
+  /** The whole command line (argv joined by spaces). */
+  command?: string;
+  argv?: string[];
+  /** Its working directory, where /proc lets this caller read it. */
+  cwd?: string;
+  startTime?: string | null;
+  /** When it started (ISO time), where it can be told. */
+  startedAt?: string;
+  /** The PID namespace it runs in (the inode of /proc/PID/ns/pid), where readable. */
+  pidNs?: string;
+}
+
+/** A socket listening on the port, and the process holding it when it could be found. */
+export interface SeenListener {
+  address: string;
+  /** The socket's owner, from /proc/net/tcp: known even when its process is not visible. */
+  uid?: number;
+  /** That uid's name, from /etc/passwd. */
+  user?: string;
+  process?: SeenProcess;
+}
+
+export interface HolderFacts {
+  port: number;
+  now: number;
+  /** The live allocation on the port, if any. */
+  allocation: Allocation | null;
+  /** The allocation owner's process, read now (full command line), when it is a live process. */
+  ownerProcess?: SeenProcess;
+  /** The parents of the process serving the port, nearest first: is it the owner's? */
+  serverAncestors?: readonly { pid: number; startTime: string | null }[];
+  listeners: readonly SeenListener[];
+  /** The OS refuses to bind the port (a bind probe), whatever the listeners say. */
+  bindRefused: boolean;
+  /** The caller's uid and PID namespace: a process of another uid is another user's. */
+  callerUid?: number;
+  callerPidNs?: string;
+  /** What the freed-port memory says about the port. */
+  recentlyFreed?: readonly FreedPort[];
+  reuse?: PortReuseSettings;
+  /** The address a person would open, for the line (origins' urlFor, once it lands). */
+  url?: string;
+}
+
+/**
+ * The stable kinds, each with its own exit status (`styxy why` exits with it; `--json` keeps
+ * `success: true`, as each is an answer, not a failure):
+ * - `free` (0): nothing holds the port;
+ * - `allocation` (40): a Styxy allocation holds it (listening, or reserved for its server);
+ * - `process` (41): a process outside Styxy that this user may act on;
+ * - `container` (42): a container engine's port proxy (docker-proxy, rootlessport);
+ * - `other-user` (43): a process of another user;
+ * - `unknown` (44): something listens that this caller cannot see (another PID namespace, hidden /proc).
+ */
+export type HolderKind = 'free' | 'allocation' | 'process' | 'container' | 'other-user' | 'unknown';
+
+export const WHY_EXIT_STATUS: Readonly<Record<HolderKind, number>> = {
+  free: 0,
+  allocation: 40,
+  process: 41,
+  container: 42,
+  'other-user': 43,
+  unknown: 44,
+};
+
+export interface ContainerProxy {
+  /** Which proxy: `docker-proxy`, `rootlessport`. */
+  proxy: string;
+  containerIp?: string;
+  containerPort?: number;
+}
+
+export interface Holder {
+  kind: HolderKind;
+  /** The one line: what holds the port and what to do. */
+  summary: string;
+  /** Commands that act on the answer, most useful first. */
+  suggestions: string[];
+  listening: boolean;
+  /** For an allocation: is it waiting for its server (nothing listens yet)? */
+  reserved?: boolean;
+  allocation?: Allocation;
+  /** The allocation's owner process, read now. */
+  owner?: SeenProcess;
+  /** The process serving the port (for a `run`, the server, not `run`). */
+  server?: SeenProcess;
+  /** The uid of the socket (another user's, or one whose process is not visible), and its name. */
+  uid?: number;
+  user?: string;
+  container?: ContainerProxy;
+  /** The holder runs in another PID namespace than the caller. */
+  otherPidNamespace?: boolean;
+  /** Free, but lately freed by another service: Styxy hands it out last until `until`. */
+  coolingDown?: { until: string; freedAt: string; serviceType: string; instanceId: string; project: string };
+  /** Free, but remembered as a sticky service's home port: that service gets it back first. */
+  homeOf?: { serviceType: string; instanceId: string; project: string; freedAt: string };
+  url?: string;
+}
+
+const CONTAINER_PROXIES = new Set(['docker-proxy', 'rootlessport', 'rootlesskit']);
+
+/** The container proxy a command line is, or null: known by the program's own name, never by a guess. */
+export function findContainerProxy(argv: readonly string[] | undefined): ContainerProxy | null {
+  const program = (argv?.[0] ?? '').split('/').pop() ?? '';
+  if (!CONTAINER_PROXIES.has(program)) return null;
+  const value = (flag: string): string | undefined => {
+    const i = argv!.findIndex((a) => a === flag || a === `-${flag}`);
+    return i >= 0 ? argv![i + 1] : argv!.find((a) => a.startsWith(`${flag}=`) || a.startsWith(`-${flag}=`))?.split('=')[1];
+  };
+  const ip = value('-container-ip');
+  const port = Number(value('-container-port'));
+  return { proxy: program, ...(ip !== undefined && { containerIp: ip }), ...(Number.isInteger(port) && port > 0 && { containerPort: port }) };
+}
+
+/** Decides who holds the port and says it in one line, with what to do next. */
+export function classifyHolder(facts: HolderFacts): Holder {
+  const listener = facts.listeners.find((l) => l.process) ?? facts.listeners[0];
+  const listening = facts.listeners.length > 0 || facts.bindRefused;
+  const url = facts.url ?? `http://localhost:${facts.port}`;
+  const p = facts.port;
+  const otherNs = (proc: SeenProcess | undefined): boolean => proc?.pidNs !== undefined && facts.callerPidNs !== undefined && proc.pidNs !== facts.callerPidNs;
+
+  if (facts.allocation) {
+    const a = facts.allocation;
+    const server = listener?.process;
+    const what = describeAllocation(a);
+    const ownerServes = server !== undefined && a.owner.kind === 'process' && a.owner.pid === server.pid;
+    const by = server && !ownerServes ? `, served by PID ${server.pid}${server.command ? ` (${server.command})` : ''}` : '';
+    const ownerText = (ownerServes ? 'served by its ' : '') + describeOwnerBrief(a, facts.ownerProcess);
+    const state = listening ? `listening at ${url}` : 'reserved, nothing listens yet';
+    // What `styxy stop` would do: a server it cannot vouch for (not the owner's) needs --force.
+    const vouched =
+      !server || ownerServes || (a.owner.kind === 'process' && a.owner.via === 'run') || isOwnersServer(a, facts.ownerProcess, facts.serverAncestors);
+    const stop = vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`;
+    const why = vouched ? '' : ` (its server is not the owner's: Styxy cannot vouch for it)`;
+    return {
+      kind: 'allocation',
+      summary: `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: ${stop}${why}`,
+      suggestions: [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
+      listening,
+      reserved: !listening,
+      allocation: a,
+      ...(facts.ownerProcess && { owner: facts.ownerProcess }),
+      ...(server && { server }),
+      ...(otherNs(server) && { otherPidNamespace: true }),
+      url,
+    };
+  }
+
+  if (!listening) return describeFree(facts, url);
+
+  const proc = listener?.process;
+  const uid = proc?.uid ?? listener?.uid;
+  const container = findContainerProxy(proc?.argv);
+  if (proc && container) {
+    const inside = container.containerIp ? ` for container ${container.containerIp}${container.containerPort ? `:${container.containerPort}` : ''}` : '';
+    return {
+      kind: 'container',
+      summary: `Port ${p} is published by a container: ${container.proxy} PID ${proc.pid}${inside}. Stop the container (docker ps --filter publish=${p}), or take another port.`,
+      suggestions: [`docker ps --filter publish=${p}`, 'styxy allocate -s TYPE'],
+      listening,
+      server: proc,
+      container,
+      ...(uid !== undefined && { uid }),
+    };
+  }
+  if (uid !== undefined && facts.callerUid !== undefined && uid !== facts.callerUid) {
+    const name = proc?.user ?? listener?.user;
+    const who = name ? `${name}, uid ${uid}` : `uid ${uid}`;
+    const seen = proc ? `: PID ${proc.pid}${proc.command ? ` (${proc.command})` : ''}` : '';
+    return {
+      kind: 'other-user',
+      summary: `Port ${p} is held by another user's process (${who}${seen}), outside Styxy. Ask them, or take another port: styxy allocate -s TYPE`,
+      suggestions: ['styxy allocate -s TYPE', ...(proc ? [`styxy stop ${p} --force --dry-run`] : [])],
+      listening,
+      uid,
+      ...(name && { user: name }),
+      ...(proc && { server: proc }),
+    };
+  }
+  if (!proc) {
+    return {
+      kind: 'unknown',
+      summary: `Port ${p} is held outside Styxy by a process this caller cannot see${uid !== undefined ? ` (socket of uid ${uid})` : ''}: in another PID namespace (a container), or hidden by /proc. Look from the host, or take another port: styxy allocate -s TYPE`,
+      suggestions: ['styxy allocate -s TYPE'],
+      listening,
+      ...(uid !== undefined && { uid }),
+    };
+  }
+  const nsNote = otherNs(proc) ? ' in another PID namespace' : '';
+  return {
+    kind: 'process',
+    summary: `Port ${p} is held outside Styxy by PID ${proc.pid}${nsNote} (${proc.command ?? '?'})${proc.user ? ` of ${proc.user}` : ''}${proc.cwd ? ` in ${proc.cwd}` : ''}${proc.startedAt ? `, since ${proc.startedAt}` : ''}. End that process tree: styxy stop ${p} --force; or take another port`,
+    suggestions: [`styxy stop ${p} --force --dry-run`, `styxy stop ${p} --force`, 'styxy allocate -s TYPE'],
+    listening,
+    server: proc,
+    ...(uid !== undefined && { uid }),
+    ...(otherNs(proc) && { otherPidNamespace: true }),
+  };
+}
+
+/** The server descends from the allocation's live owner (the same rule `styxy stop` goes by). */
+function isOwnersServer(a: Allocation, owner: SeenProcess | undefined, ancestors: HolderFacts['serverAncestors']): boolean {
+  if (a.owner.kind !== 'process' || !owner) return false;
+  return (ancestors ?? []).some((p) => p.pid === owner.pid && p.startTime === owner.startTime);
+}
+
+function describeFree(facts: HolderFacts, url: string): Holder {
+  const p = facts.port;
+  const free: Holder = { kind: 'free', summary: `Port ${p} is free.`, suggestions: [], listening: false, url };
+  const freed = facts.recentlyFreed?.filter((f) => f.port === p).pop();
+  if (!freed || !facts.reuse) return free;
+  const at = Date.parse(freed.freedAt);
+  const who = { serviceType: freed.serviceType, instanceId: freed.instanceId, project: freed.project };
+  const notes: string[] = [];
+  const coolUntil = at + facts.reuse.cooldown_seconds * 1000;
+  if (!Number.isNaN(at) && facts.now < coolUntil) {
+    const until = isoTime(coolUntil);
+    free.coolingDown = { until, freedAt: freed.freedAt, ...who };
+    notes.push(`freed at ${freed.freedAt} by ${freed.serviceType}/${freed.instanceId}, cooling down until ${until} (Styxy hands it to another service last)`);
+  }
+  if (freed.sticky && !Number.isNaN(at) && facts.now < at + facts.reuse.home_port_days * 86_400_000) {
+    free.homeOf = { ...who, freedAt: freed.freedAt };
+    notes.push(`home port of ${freed.serviceType}/${freed.instanceId} in ${freed.project} (it gets it back first)`);
+  }
+  if (notes.length > 0) free.summary = `Port ${p} is free: ${notes.join('; ')}.`;
+  return free;
+}
+
+/** `dev/web (label 'agent-2', session s-1) in /work/app`. */
+export function describeAllocation(a: Allocation): string {
+  const extras = [a.label !== undefined && `label '${a.label}'`, a.session !== undefined && `session ${a.session}`].filter(Boolean);
+  return `${a.serviceType}/${a.instanceId}${extras.length > 0 ? ` (${extras.join(', ')})` : ''} in ${a.project}`;
+}
+
+function describeOwnerBrief(a: Allocation, proc: SeenProcess | undefined): string {
+  const owner = a.owner;
+  if (owner.kind === 'persistent') return 'persistent';
+  if (owner.kind === 'lease') return `lease until ${owner.expiresAt}`;
+  const command = proc?.command ?? owner.command;
+  const role = owner.via === 'run' ? 'styxy run' : 'owner';
+  const base = `${role} PID ${owner.pid}${command ? ` (${command})` : ''}`;
+  return owner.reservedUntil ? `${base} ended, reserved until ${owner.reservedUntil}` : base;
+}

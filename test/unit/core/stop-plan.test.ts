@@ -1,0 +1,75 @@
+import { planStop, type StopFacts, type StopProcess } from '../../../lib/core/stop-plan';
+import { allocation } from '../../helpers/builders';
+
+const shell = { pid: 100, startTime: '10' };
+const init = { pid: 1, startTime: '1' };
+const proc = (pid: number, ancestors: StopProcess['ancestors'], extra: Partial<StopProcess> = {}): StopProcess => ({
+  pid,
+  startTime: String(pid),
+  ancestors,
+  ...extra,
+});
+/** A server started by the shell through a wrapper: shell → 200 (sh -c) → 300 (python). */
+const wrapper = { pid: 200, startTime: '200' };
+const server = proc(300, [wrapper, shell, init], { uid: 1000, command: 'python3 -m http.server' });
+const ownerShell = proc(100, [init]);
+
+const detected = allocation({ port: 3000, lockId: 'dev-web-1', owner: { kind: 'process', pid: 100, startTime: '10', detected: true } });
+const named = allocation({ port: 3000, lockId: 'dev-web-1', owner: { kind: 'process', pid: 100, startTime: '10' } });
+const byRun = allocation({ port: 3000, lockId: 'dev-web-1', owner: { kind: 'process', pid: 100, startTime: '10', via: 'run' } });
+const persistent = allocation({ port: 3000, lockId: 'dev-web-1', owner: { kind: 'persistent' } });
+
+const base: StopFacts = { port: 3000, allocation: null, owner: null, listeners: [], hiddenListener: false, callerUid: 1000, force: false };
+
+test.each<[string, Partial<StopFacts>, Record<string, unknown>]>([
+  [
+    'a run: run itself, which ends its command and releases',
+    { allocation: byRun, owner: { ...ownerShell, startTime: '10' }, listeners: [server] },
+    { kind: 'end-tree', reason: 'run', root: { pid: 100 } },
+  ],
+  [
+    'a detected owner (a shell): what it started, not the shell',
+    { allocation: detected, owner: { ...ownerShell, startTime: '10' }, listeners: [server] },
+    { kind: 'end-tree', reason: 'started-by-owner', root: { pid: 200, startTime: '200' } },
+  ],
+  [
+    'a detected owner whose direct child serves',
+    { allocation: detected, owner: { ...ownerShell, startTime: '10' }, listeners: [proc(300, [shell, init])] },
+    { kind: 'end-tree', root: { pid: 300 } },
+  ],
+  ['the owner is the server', { allocation: detected, owner: { ...server }, listeners: [server] }, { kind: 'end-tree', reason: 'owner', root: { pid: 300 } }],
+  [
+    'an owner named with --pid: its whole tree',
+    { allocation: named, owner: { ...ownerShell, startTime: '10' }, listeners: [server] },
+    { kind: 'end-tree', reason: 'owner', root: { pid: 100 } },
+  ],
+  [
+    'a detected owner, nothing listening: release only, the shell is left alone',
+    { allocation: detected, owner: { ...ownerShell, startTime: '10' } },
+    { kind: 'release-only' },
+  ],
+  ['a persistent allocation, nothing listening: release only', { allocation: persistent }, { kind: 'release-only' }],
+  ['a persistent allocation someone serves: not attributable', { allocation: persistent, listeners: [server] }, { kind: 'refused', code: 'FORCE_REQUIRED' }],
+  ['... with --force: that listener', { allocation: persistent, listeners: [server], force: true }, { kind: 'end-tree', reason: 'forced', root: { pid: 300 } }],
+  [
+    'a listener outside the owner tree',
+    { allocation: detected, owner: { ...ownerShell, startTime: '10' }, listeners: [proc(400, [init])] },
+    { kind: 'refused', code: 'FORCE_REQUIRED' },
+  ],
+  [
+    'an ancestor with a reused PID is not the owner',
+    { allocation: detected, owner: { ...ownerShell, startTime: '10' }, listeners: [proc(300, [{ pid: 100, startTime: '99' }, init])] },
+    { kind: 'refused', code: 'FORCE_REQUIRED' },
+  ],
+  ['a process outside Styxy', { listeners: [server] }, { kind: 'refused', code: 'FORCE_REQUIRED' }],
+  [
+    "another user's process",
+    { listeners: [{ ...server, uid: 1001 }] },
+    { kind: 'refused', code: 'FORCE_REQUIRED', message: expect.stringContaining("another user's") },
+  ],
+  ['... with --force', { listeners: [server], force: true }, { kind: 'end-tree', reason: 'forced', root: { pid: 300 } }],
+  ['a listener this caller cannot see, even with --force', { hiddenListener: true, force: true }, { kind: 'refused', code: 'NOT_FOUND' }],
+  ['nothing at all', {}, { kind: 'refused', code: 'NOT_FOUND' }],
+])('%s', (_what, over, expected) => {
+  expect(planStop({ ...base, ...over })).toMatchObject(expected);
+});
