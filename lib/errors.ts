@@ -26,6 +26,8 @@ export const EXIT_CODES = {
   SERVER_EXITED: 19,
   FORCE_REQUIRED: 20,
   STOP_FAILED: 21,
+  STACK_RUNNING: 22,
+  COMPOSE_UNAVAILABLE: 23,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;
