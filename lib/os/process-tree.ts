@@ -131,11 +131,13 @@ export class ProcessTreeWatch {
   private seen = new Set<number>();
   private readonly rootStart: number;
 
+  /** `rootStartTime`: the root's start time when known already (the root may have ended since). */
   constructor(
     private readonly root: number,
     private readonly marker?: string,
+    rootStartTime?: string,
   ) {
-    this.rootStart = Number(readProcessStat(root)?.startTime ?? NaN);
+    this.rootStart = Number(rootStartTime ?? readProcessStat(root)?.startTime ?? NaN);
   }
 
   /** Looks at the processes again: adds the new members, forgets the ended ones. */
