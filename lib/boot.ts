@@ -5,7 +5,11 @@ import { version } from './generated/version';
 
 /** The loaded CLI bundle, and what became of its code cache. */
 export interface LoadedCli {
-  exports: { run(argv: string[]): void; main(argv: string[]): Promise<number> };
+  exports: {
+    run(argv: string[]): void;
+    main(argv: string[]): Promise<number>;
+    sessionHandler: HookModule extends { hook(a: string, s: () => infer S): void } ? S : never;
+  };
   /** What became of the code cache: used, refused by V8, or not there. */
   cache: 'accepted' | 'rejected' | 'absent';
   /** Where the cache that was used came from: the build's, beside the bundle, or this user's own. */
@@ -258,9 +262,21 @@ function requireBeside(dist: string): NodeRequire {
   return (require('module') as typeof import('module')).createRequire(path.join(dist, 'styxy.js'));
 }
 
+/** dist/hook.js, the agent hook alone (lib/cli/hook.ts). */
+interface HookModule {
+  hook(agent: string, loadSession: () => { answerSessionHook(agent: string, input: object): Promise<string | null> }): void;
+}
+
 /** bin/styxy's whole work. */
 export function start(argv: string[]): void {
   if (argv.length === 1 && argv[0] === '--version' && printVersion()) return;
+  // The agent hook runs on every Bash call of an agent: its own small file, the CLI only for the
+  // session events (see lib/cli/hook.ts).
+  if (argv.length === 2 && argv[0] === 'hook' && argv[1] === 'claude-code') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a file of dist/, beside this one, not a module of lib/
+    (require(path.join(__dirname, 'hook.js')) as HookModule).hook(argv[1], () => loadCli(__dirname, 'hook').exports.sessionHandler);
+    return;
+  }
   loadCli(__dirname, commandKey(argv)).exports.run(argv);
 }
 

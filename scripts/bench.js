@@ -29,10 +29,10 @@ const envFor = (home) => ({ ...baseEnv, STYXY_HOME: home, NO_COLOR: '1' });
 // /usr/bin/time reports a child's peak RSS; without it the RSS column says so.
 const TIME = ['/usr/bin/time', '/bin/time'].find((p) => fs.existsSync(p));
 
-function timeOnce(args, env, { rss = false } = {}) {
+function timeOnce(args, env, { rss = false, input } = {}) {
   const [file, argv] = rss && TIME ? [TIME, ['-f', '%M', process.execPath, ...args]] : [process.execPath, args];
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(file, argv, { env, input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
   const maxRssKb = rss && TIME ? Number(String(r.stderr).trim().split('\n').pop()) : NaN;
@@ -205,6 +205,20 @@ const ROWS = [
     row(`allocate --json: ${s.toFixed(1)} ms / node -e '': ${b.toFixed(1)} ms`, (s / b).toFixed(2), '');
     row(`  the design's floor (scripts/bench-floor.js): ${floor.toFixed(1)} ms / node -e ''`, (floor / b).toFixed(2), '');
     row(`  allocate / the floor: what Styxy adds to the least its design costs`, (s / floor).toFixed(2), '≤ 1.10');
+  },
+
+  // The agent hook runs on every Bash call of an agent: on a command it leaves alone it must cost
+  // no more than Node's own start-up.
+  function hookVsNode(row) {
+    const input = JSON.stringify({
+      session_id: 'bench',
+      cwd: process.cwd(),
+      hook_event_name: 'PreToolUse',
+      tool_name: 'Bash',
+      tool_input: { command: 'git status && ls -la', description: 'Look around' },
+    });
+    const [s, b] = alternate(() => timeOnce([bin, 'hook', 'claude-code'], baseEnv, { input }).ms, node);
+    row(`hook claude-code, a command it leaves alone: ${s.toFixed(1)} ms / node -e '': ${b.toFixed(1)} ms`, (s / b).toFixed(2), '≤ 1.05');
   },
 
   function versionVsNode(row) {

@@ -68,12 +68,16 @@ async function bundle() {
     setup(build) {
       build.onResolve({ filter: /^yargs\/yargs$/ }, () => ({ path: './yargs.js', external: true }));
       build.onResolve({ filter: /^minimatch$/ }, () => ({ path: './minimatch.js', external: true }));
+      build.onResolve({ filter: /^smol-toml$/ }, () => ({ path: './toml.js', external: true }));
+      build.onResolve({ filter: /\/mcp-server$/ }, () => ({ path: './mcp.js', external: true }));
       build.onResolve({ filter: /^yaml$/ }, () => ({ path: './yaml.js', external: true }));
       build.onResolve({ filter: /\/generated\/validators$/ }, () => ({ path: './validators.js', external: true }));
     },
   };
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('yargs/yargs')], outfile: path.join(root, 'dist', 'yargs.js') });
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('minimatch')], outfile: path.join(root, 'dist', 'minimatch.js') });
+  // The TOML reader and writer, for `styxy agent install codex` alone.
+  esbuild.buildSync({ ...common, entryPoints: [require.resolve('smol-toml')], outfile: path.join(root, 'dist', 'toml.js') });
   // The YAML parser, for styxy compose alone.
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('yaml')], outfile: path.join(root, 'dist', 'yaml.js') });
   // The schema validators (a quarter of the code) are needed only when a config file is there or
@@ -81,6 +85,15 @@ async function bundle() {
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'generated', 'validators.js')], outfile: path.join(root, 'dist', 'validators.js') });
   // The loader that bin/styxy calls: it reads the bundle with its code cache (see lib/boot.ts).
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'boot.ts')], outfile: path.join(root, 'dist', 'boot.js') });
+  // The agent hook (lib/cli/hook.ts): runs on every Bash call of an agent, so it loads only its matcher.
+  await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'cli', 'hook.ts')], outfile: path.join(root, 'dist', 'hook.js'), plugins: [apart] });
+  // The MCP server (lib/cli/mcp-server.ts) with the SDK: only \`styxy mcp\` loads it.
+  await esbuild.build({
+    ...common,
+    entryPoints: [path.join(root, 'lib', 'cli', 'mcp-server.ts')],
+    outfile: path.join(root, 'dist', 'mcp.js'),
+    plugins: [apart],
+  });
   // The Node API, an entry of its own: importing it loads neither yargs nor the CLI.
   await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'api.ts')], outfile: path.join(root, 'dist', 'api.js'), plugins: [apart] });
   fs.writeFileSync(path.join(root, 'dist', 'api.mjs'), API_ESM);

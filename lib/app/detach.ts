@@ -2,11 +2,11 @@ import { StyxyError } from '../errors';
 import { planPortFlag } from '../core/dev-servers';
 import { isCreatedByRun, planRun, runMarkerEntry } from '../core/run-plan';
 import { readPackageScripts } from '../os/package-scripts';
-import { readListenerProcesses, waitForPort } from '../os/ports';
+import { probePortFree, readListenerProcesses, waitForPort } from '../os/ports';
 import { readStartTime } from '../os/processes';
 import { randomHex } from '../os/random';
 import { findMarkedProcesses, ProcessTreeWatch } from '../os/process-tree';
-import { endTree, startDetached, type RunOutcome } from '../os/supervise';
+import { endTree, isSameProcess, listeningPorts, startDetached, type DetachedChild, type RunOutcome } from '../os/supervise';
 import { closeServerLog, openServerLog, readLogTail } from '../store/server-logs';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
@@ -57,13 +57,17 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
   const allocateAll = async () => [await (input.confirm ? input.confirm(attempt) : attempt())];
   const timeoutMs = input.readyTimeoutMs ?? READY_TIMEOUT_MS;
   let allocations = await allocateAll();
-  if (allocations[0]?.singleInstance) allocations = await awaitStarting(allocations, allocateAll, Math.min(timeoutMs, STARTING_WAIT_MS));
+  // Found starting (a single instance, or the same sticky name another start is starting): waited for.
+  const waitMs = Math.min(timeoutMs, STARTING_WAIT_MS);
+  allocations = await awaitStarting(allocations, allocateAll, waitMs);
   const allocation = allocations[0] as AllocateResult;
   input.onNotice?.({ kind: 'allocated', allocations });
 
   const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
   if (plan.kind === 'running') {
     await releaseQuietly(ctx, allocations, plan.release);
+    // Still only starting once the wait is over: nothing of it listens, so it cannot be said to run.
+    if (!plan.listening) throw stillStarting(allocation, waitMs);
     return answer(allocation, { started: false, existing: true, pid: plan.pid, logPath: null });
   }
 
@@ -78,7 +82,7 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
   const marker = `${START_MARKER}=${process.pid}.${Date.now()}.${randomHex(4)}`;
   let log: ReturnType<typeof openServerLog>;
   try {
-    log = openServerLog(ctx.paths, allocation.serviceType, allocation.instanceId);
+    log = openServerLog(ctx.paths, allocation.serviceType, allocation.instanceId, allocation.project);
   } catch (err) {
     await releaseQuietly(ctx, allocations, plan.release);
     throw err;
@@ -94,9 +98,19 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
 
   const outcome = await waitForServer(port, child, marker, timeoutMs);
   if (outcome.kind !== 'listening') {
-    if (outcome.kind === 'timeout') await endTree(treeOf(marker, child.pid));
+    let elsewhere: number[] = [];
+    if (outcome.kind === 'timeout') {
+      const tree = treeOf(marker, child);
+      // A server that listens, but not on its port, ignored it: say where it went before ending it.
+      elsewhere = (listeningPorts(tree.alive()) ?? []).filter((p) => p !== port);
+      await endTree(tree);
+    }
+    // Its tree has ended: a listener on the port now is someone else's, most likely why it failed.
+    const startError = outcome.kind === 'exited' && outcome.outcome.startError !== undefined;
+    if (!startError && !(await probePortFree(port)))
+      input.onNotice?.({ kind: 'port-taken', port, ...(outcome.kind === 'exited' && { status: outcome.outcome.status }) });
     await releaseQuietly(ctx, allocations, plan.release);
-    throw failure(outcome, allocation, log.path, timeoutMs);
+    throw failure(outcome, allocation, log.path, timeoutMs, elsewhere);
   }
   const pid = outcome.pid ?? child.pid;
   if (plan.release.includes(allocation.lockId)) await handOverTo(ctx, runAllocate, allocation, pid);
@@ -111,7 +125,7 @@ type ServerOutcome = { kind: 'listening'; pid: number | undefined } | { kind: 'e
  * The command itself may end early and leave its server running (`sh -c 'server &'`): it is the
  * marked tree that must end for the start to have failed.
  */
-async function waitForServer(port: number, child: { pid: number; exited: Promise<RunOutcome> }, marker: string, timeoutMs: number): Promise<ServerOutcome> {
+async function waitForServer(port: number, child: DetachedChild, marker: string, timeoutMs: number): Promise<ServerOutcome> {
   const deadline = Date.now() + timeoutMs;
   let ended: RunOutcome | undefined;
   void child.exited.then((o) => (ended = o));
@@ -121,7 +135,7 @@ async function waitForServer(port: number, child: { pid: number; exited: Promise
       const server = findServerProcess(port, marker);
       if (server !== null) return { kind: 'listening', pid: server };
     }
-    if (ended && (ended.startError || treeOf(marker, child.pid).alive().length === 0)) return { kind: 'exited', outcome: ended };
+    if (ended && (ended.startError || treeOf(marker, child).alive().length === 0)) return { kind: 'exited', outcome: ended };
     if (Date.now() >= deadline) return { kind: 'timeout' };
   }
 }
@@ -130,15 +144,20 @@ async function waitForServer(port: number, child: { pid: number; exited: Promise
  * The processes of this start: the command, what runs under it, and what carries this start's
  * mark (reparented once their parent ended). Never the other children of this process.
  */
-function treeOf(marker: string, commandPid: number): ProcessTreeWatch {
-  const watch = new ProcessTreeWatch(commandPid, marker);
-  const startTime = readStartTime(commandPid);
-  if (startTime !== undefined) watch.include({ pid: commandPid, startTime });
+function treeOf(marker: string, command: DetachedChild): ProcessTreeWatch {
+  // The command is the root only while its PID is still it (recorded at spawn, not yet exited):
+  // else a process that took over the PID, and its children, would be taken for the server's.
+  const isRoot = isSameProcess(command.startTime, readStartTime(command.pid), command.hasExited());
+  const watch = new ProcessTreeWatch(isRoot ? command.pid : NO_ROOT, marker, command.startTime ?? undefined);
+  if (isRoot) watch.include({ pid: command.pid, startTime: command.startTime });
   // Found by their mark whether or not the command still runs (its start time is gone with it).
   for (const p of findMarkedProcesses(marker, 0) ?? []) watch.include(p);
   watch.snapshot();
   return watch;
 }
+
+/** A root no process has: the tree is then only what carries the mark (and their children). */
+const NO_ROOT = -1;
 
 /** The variable that marks the processes of one detached start. */
 const START_MARKER = 'STYXY_START_ID';
@@ -170,30 +189,61 @@ async function handOverTo(
   await runAllocate(ctx, { serviceType: allocation.serviceType, instanceId: allocation.instanceId, project: allocation.project, owner: { pid } });
 }
 
-function failure(outcome: Exclude<ServerOutcome, { kind: 'listening' }>, allocation: AllocateResult, logPath: string, timeoutMs: number): StyxyError {
+/** How many of the log's last lines a failure shows. */
+const TAIL_LINES = 10;
+
+function failure(
+  outcome: Exclude<ServerOutcome, { kind: 'listening' }>,
+  allocation: AllocateResult,
+  logPath: string,
+  timeoutMs: number,
+  elsewhere: readonly number[],
+): StyxyError {
   const logTail = readLogTail(logPath);
-  const details = { port: allocation.port, lockId: allocation.lockId, logPath, logTail };
+  const details = { port: allocation.port, lockId: allocation.lockId, logPath, logTail, ...(elsewhere.length > 0 && { listeningOn: elsewhere }) };
+  const lines = logTail.replace(/\n$/, '').split('\n').slice(-TAIL_LINES).join('\n');
+  const tail = logTail.trim() === '' ? '' : `\nThe end of its log:\n${lines}`;
+  const readLog = logTail.trim() === '' ? `Its log is empty: ${logPath}` : `Read its whole log: ${logPath}`;
   if (outcome.kind === 'timeout') {
+    const where =
+      elsewhere.length > 0
+        ? ` (it listened on port ${elsewhere.join(', ')} instead: it ignored PORT; give it its port with --port-flag FLAG or {port} in its arguments)`
+        : '';
     return new StyxyError(
       'WAIT_TIMEOUT',
-      `The server did not listen on port ${allocation.port} within ${(timeoutMs / 1000).toFixed(1)} s; it was ended and the port released`,
+      `The server did not listen on port ${allocation.port} within ${(timeoutMs / 1000).toFixed(1)} s${where}; it was ended and the port released${tail}`,
       {
         details,
         suggestions: [
-          `Read its log: ${logPath}`,
+          readLog,
           'Give it longer: --ready-timeout 120s',
-          'A server that takes its port from elsewhere: --port-flag FLAG, or {port} in its arguments',
+          ...(elsewhere.length === 0 ? ['A server that takes its port from elsewhere: --port-flag FLAG, or {port} in its arguments'] : []),
         ],
       },
     );
   }
   const { status, startError } = outcome.outcome;
-  return new StyxyError(
-    'SERVER_EXITED',
-    startError ?? `The server ended (status ${status}) before it listened on port ${allocation.port}; the port was released`,
-    {
+  if (startError !== undefined) {
+    // Nothing ran, so its log is empty: the command line is what to look at.
+    return new StyxyError('SERVER_EXITED', `${startError}; the port was released`, {
       details: { ...details, status },
-      suggestions: [`Read its log: ${logPath}`],
+      suggestions: [status === 127 ? "Check the command's name, or give its full path" : 'Check that the command is a file you may run'],
+    });
+  }
+  return new StyxyError('SERVER_EXITED', `The server ended (status ${status}) before it listened on port ${allocation.port}; the port was released${tail}`, {
+    details: { ...details, status },
+    suggestions: [readLog],
+  });
+}
+
+function stillStarting(allocation: AllocateResult, waitMs: number): StyxyError {
+  const name = allocation.existingInstanceId ?? allocation.instanceId;
+  return new StyxyError(
+    'WAIT_TIMEOUT',
+    `'${name}' (${allocation.serviceType}) is being started by another styxy, and did not listen on port ${allocation.port} within ${(waitMs / 1000).toFixed(1)} s; started nothing`,
+    {
+      details: { port: allocation.port, lockId: allocation.lockId },
+      suggestions: ['Look again later: styxy list', 'Give it longer: --ready-timeout 120s'],
     },
   );
 }

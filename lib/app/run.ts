@@ -48,7 +48,7 @@ export type RunNotice =
    * why it failed (a server run with --strictPort refuses a taken port). The place to say who
    * holds it (`styxy why <port>`).
    */
-  | { kind: 'port-taken'; port: number; status: number };
+  | { kind: 'port-taken'; port: number; status?: number };
 
 export type RunResult =
   /** The service already runs (something listens on the port of an allocation run did not make). */
@@ -79,8 +79,8 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
       ? (await (input.confirm ? input.confirm(batch) : batch())).allocations
       : [await (input.confirm ? input.confirm(attempt) : attempt())];
   let allocations = await allocateAll();
-  if (allocations.length === 1 && allocations[0]?.singleInstance)
-    allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);
+  // A service found starting (a single instance, or the same sticky name) is waited for, whatever its type.
+  if (allocations.length === 1) allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);
   input.onNotice?.({ kind: 'allocated', allocations });
 
   const foundPorts = await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a)));

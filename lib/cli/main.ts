@@ -5,6 +5,9 @@ import { fastParse } from './fast-parse';
 import { guardedStream, writeErr } from '../os/stdio';
 import { printLine, reportError, reportingOf } from './output';
 
+/** For dist/hook.js: the session events of the agent hook, which need the app layer (see lib/cli/hook.ts). */
+export { sessionHandler } from './commands/hook';
+
 /**
  * Styxy's entry point: parses argv, runs one command, prints its result and sets the exit
  * status. The only place that decides how the process ends. Everyday command lines are parsed

@@ -4,6 +4,9 @@ import { isTerminal, writeErr } from '../os/stdio';
 import { allowedEdits, editDistance } from '../core/near-miss';
 import { toYargsModule, type StyxyCommand, type StyxyCommandGroup } from './command-spec';
 import { configCommand } from './commands/config';
+import { hookCommand } from './commands/hook';
+import { agentGroup } from './commands/agent';
+import { mcpCommand } from './commands/mcp';
 import { COMMANDS } from './commands/index';
 import { STACK_COMMANDS } from './commands/stack-commands';
 import { GLOBAL_OPTIONS } from './fast-parse';
@@ -43,6 +46,9 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
     parser
       .middleware((args) => hooks.onParsed(args))
       .command(toYargsModule(configCommand, hooks.onStatus))
+      .command(toYargsModule(hookCommand, hooks.onStatus))
+      .command(toYargsModule(agentGroup, hooks.onStatus))
+      .command(toYargsModule(mcpCommand, hooks.onStatus))
       .completion(
         'completion',
         'Print a completion script for bash or zsh (see docs/cli.md)',

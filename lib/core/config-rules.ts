@@ -64,6 +64,7 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
   let autoSource = baseFile;
   let rulesSource = baseFile;
   let lifetime = { ...base.lifetime };
+  let agents = base.agents && { ...base.agents };
   let urls = { ...base.urls };
 
   for (const { file, layer } of layers) {
@@ -106,10 +107,19 @@ export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedL
     }
     if (layer.lifetime) lifetime = { ...lifetime, ...layer.lifetime };
     if (layer.urls) urls = { ...urls, ...layer.urls };
+    if (layer.agents) agents = { ...agents, ...layer.agents };
   }
 
   return {
-    config: { service_types: serviceTypes, auto_allocation: autoAllocation, auto_allocation_rules: rules, lifetime, port_reuse: portReuse, urls },
+    config: {
+      service_types: serviceTypes,
+      auto_allocation: autoAllocation,
+      auto_allocation_rules: rules,
+      lifetime,
+      port_reuse: portReuse,
+      urls,
+      ...(agents && { agents }),
+    },
     rangeSources,
     autoSource,
     rulesSource,

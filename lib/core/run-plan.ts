@@ -74,14 +74,17 @@ export function planRun(allocations: readonly RunAllocation[], listeners: Readon
   for (const allocation of allocations) {
     if (isCreatedByRun(allocation)) continue;
     const listener = listeners.get(allocation.lockId);
-    // An owner that has ended (kept by its reservation) is not named: its PID is dead.
-    const ownerPid = allocation.owner.kind === 'process' && allocation.owner.reservedUntil === undefined ? allocation.owner.pid : null;
+    // An owner that has ended (kept by its reservation) is not named: its PID is dead. Nor is a
+    // `run` or `start` that owns it while its command starts: that is not the server's process.
+    const owner = allocation.owner;
+    const ownerPid = owner.kind === 'process' && owner.reservedUntil === undefined && owner.via !== 'run' ? owner.pid : null;
+    const viaRun = owner.kind === 'process' && owner.via === 'run';
     // A live `run` owns it: its command may still be starting, and a second copy would collide.
     if (!listener?.busy && !isStarting(allocation)) continue;
     return {
       kind: 'running',
       allocation,
-      pid: listener?.pid ?? ownerPid ?? allocation.existingPid ?? null,
+      pid: listener?.pid ?? ownerPid ?? (viaRun && allocation.starting !== true ? null : allocation.existingPid) ?? null,
       listening: listener?.busy === true,
       ...(listener?.command !== undefined && { command: listener.command }),
       release,

@@ -71,6 +71,16 @@ export interface Config {
   lifetime: LifetimeSettings;
   port_reuse: PortReuseSettings;
   urls: UrlSettings;
+  /** Set only when a layer says something about agents. */
+  agents?: AgentSettings;
+}
+
+/** How Styxy treats coding agents (the hook and the MCP server). */
+export interface AgentSettings {
+  /** false: the hook leaves every command as it is. */
+  hook?: boolean;
+  /** true: what a session started keeps running when the session ends. */
+  keep_servers?: boolean;
 }
 
 /** One config file as written by a user: every part optional. */
@@ -82,6 +92,7 @@ export interface ConfigLayer {
   lifetime?: Partial<LifetimeSettings>;
   port_reuse?: Partial<PortReuseSettings>;
   urls?: Partial<UrlSettings>;
+  agents?: AgentSettings;
   /** A stack (`styxy up`): only a project's `.styxy.json` may set it; it is not part of the merged Config. */
   services?: Record<string, StackService>;
 }

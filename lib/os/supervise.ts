@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'child_process';
+import fs = require('fs');
 import os = require('os');
 import { RUN_MARKER } from '../core/run-plan';
 import { readListeners } from './ports';
@@ -148,13 +149,11 @@ export function watchListening(port: number, report: (ports: number[]) => void):
   let firstSeen: number | undefined;
   return (members) => {
     if (done || members.length === 0) return;
-    const listeners = readListeners();
-    if (!listeners) {
+    const ports = listeningPorts(members);
+    if (!ports) {
       done = true;
       return;
     }
-    const inodes = new Set(members.flatMap((m) => readSocketInodes(m.pid)));
-    const ports = [...new Set(listeners.filter((l) => inodes.has(l.inode)).map((l) => l.port))].sort((a, b) => a - b);
     if (ports.includes(port)) {
       done = true;
       return;
@@ -165,6 +164,14 @@ export function watchListening(port: number, report: (ports: number[]) => void):
     done = true;
     report(ports);
   };
+}
+
+/** The ports these processes listen on, in order; null where the listeners cannot be read (not Linux). */
+export function listeningPorts(members: readonly TrackedProcess[]): number[] | null {
+  const listeners = readListeners();
+  if (!listeners) return null;
+  const inodes = new Set(members.flatMap((m) => readSocketInodes(m.pid)));
+  return [...new Set(listeners.filter((l) => inodes.has(l.inode)).map((l) => l.port))].sort((a, b) => a - b);
 }
 
 /**
@@ -184,9 +191,9 @@ function sharesTerminalForeground(childPid: number): boolean {
  * processes it reached. For `styxy stop` and whatever else ends a server Styxy knows by its owner.
  */
 export async function endProcessTree(root: TrackedProcess, marker?: string): Promise<TrackedProcess[]> {
-  // Not the process it names (ended, or its PID reused): neither it nor what runs under that PID now.
-  const actual = readStartTime(root.pid);
-  if (actual === undefined || (root.startTime !== null && actual !== null && actual !== root.startTime)) return [];
+  // Not the process it names (ended, or its PID reused), or no way to tell (no start time recorded
+  // or readable): neither it nor what runs under that PID now is signalled.
+  if (!isSameProcess(root.startTime, readStartTime(root.pid), false)) return [];
   const watch = new ProcessTreeWatch(root.pid, marker);
   watch.include(root);
   return endTree(watch);
@@ -222,8 +229,20 @@ export interface DetachedInput extends StartInput {
   marker: string;
 }
 
+/**
+ * Whether a PID still names the process recorded: only while it has not been seen to exit (its PID
+ * may be anyone's once it has been reaped), and only with both start times known and equal.
+ */
+export function isSameProcess(recorded: string | null, now: string | null | undefined, exited: boolean): boolean {
+  return !exited && recorded !== null && now !== undefined && now !== null && now === recorded;
+}
+
 export interface DetachedChild {
   pid: number;
+  /** The command's start time, read as it was spawned (null when it could not be read). */
+  startTime: string | null;
+  /** True once this process has seen the command end (and reaped it: its PID is free for reuse). */
+  hasExited: () => boolean;
   /** Resolves when the command ends, while this process still runs. */
   exited: Promise<RunOutcome>;
   /** Lets this process end without waiting for the command. */
@@ -243,15 +262,67 @@ export function startDetached(input: DetachedInput): Promise<DetachedChild> {
   const eq = input.marker.indexOf('=');
   env[input.marker.slice(0, eq)] = input.marker.slice(eq + 1);
   return new Promise((resolve) => {
-    const child = spawn(file as string, args, { detached: true, stdio: ['ignore', input.logFd, input.logFd], env });
+    const stdio: Array<'ignore' | number> = ['ignore', input.logFd, input.logFd];
+    // Node closes none of the descriptors it inherited (a make jobserver's pipe, a runner's
+    // `40>&1`) in the child, and 'ignore' leaves them open: each goes to /dev/null instead, or
+    // the server would hold the caller's pipe open for as long as it runs.
+    const devNull = fs.openSync('/dev/null', 'r+');
+    for (const fd of inheritedDescriptors()) {
+      // No holes: Node reads the array with reduce(), which skips them and shifts what follows.
+      while (stdio.length < fd) stdio.push('ignore');
+      if (fd !== devNull) stdio[fd] = devNull;
+    }
+    let child: ChildProcess;
+    try {
+      child = spawn(file as string, args, { detached: true, stdio, env });
+    } finally {
+      fs.closeSync(devNull);
+    }
     let settle: (outcome: RunOutcome) => void = () => undefined;
     const exited = new Promise<RunOutcome>((r) => (settle = r));
+    let done = false;
+    const hasExited = () => done;
+    // Read now: it is still the command (not yet reaped, even if it has ended), whatever comes later.
+    const startTime = child.pid === undefined ? null : (readStartTime(child.pid) ?? null);
     child.once('error', (err: NodeJS.ErrnoException) => {
+      done = true;
       const notFound = err.code === 'ENOENT';
       settle({ status: notFound ? 127 : 126, startError: `cannot start ${JSON.stringify(file)}: ${notFound ? 'command not found' : err.message}` });
-      resolve({ pid: -1, exited, let: () => undefined });
+      resolve({ pid: -1, startTime: null, hasExited, exited, let: () => undefined });
     });
-    child.once('exit', (code, signal) => settle(signal ? { status: 128 + (os.constants.signals[signal] ?? 0), signal } : { status: code ?? 1 }));
-    child.once('spawn', () => resolve({ pid: child.pid as number, exited, let: () => child.unref() }));
+    child.once('exit', (code, signal) => {
+      done = true;
+      settle(signal ? { status: 128 + (os.constants.signals[signal] ?? 0), signal } : { status: code ?? 1 });
+    });
+    child.once('spawn', () => resolve({ pid: child.pid as number, startTime, hasExited, exited, let: () => child.unref() }));
   });
+}
+
+/** O_CLOEXEC in the `flags:` line of /proc/PID/fdinfo (octal, as Linux writes it). */
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * The descriptors (3 and up) of this process that a child would inherit: those without
+ * close-on-exec, from /proc/self/fdinfo. Where that cannot be read (not Linux), every descriptor
+ * from 3 to 63: the closed ones among them become /dev/null in the child, which is harmless.
+ */
+export function inheritedDescriptors(): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc/self/fdinfo');
+  } catch {
+    return Array.from({ length: 61 }, (_, i) => i + 3);
+  }
+  const fds: number[] = [];
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isInteger(fd) || fd < 3) continue;
+    try {
+      const flags = /^flags:\s*([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+      if (flags && (parseInt(flags[1] as string, 8) & O_CLOEXEC) === 0) fds.push(fd);
+    } catch {
+      /* closed meanwhile (the directory's own descriptor) */
+    }
+  }
+  return fds.sort((a, b) => a - b);
 }

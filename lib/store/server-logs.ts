@@ -1,12 +1,15 @@
 import fs = require('fs');
 import path = require('path');
+import { fnv1a32 } from '../core/origin';
 import { StyxyError } from '../errors';
 import { ensureHome } from './home';
 import type { StyxyPaths } from './paths';
 import { shareCreatedDir, sharedGroupAt } from './shared-home';
 
 /**
- * The log of a server `styxy start` started, at `$STYXY_HOME/logs/<type>-<instance>.log`: the
+ * The log of a server `styxy start` started, at `$STYXY_HOME/logs/<type>-<instance>-<project>.log`
+ * (`<project>`: 8 hex digits of a hash of the project's path, so that the same name in two
+ * projects has two logs, and a restart of the same service writes to the same one): the
  * directory 0700, the file 0600. The log of the server's previous start is kept as `.log.1`
  * (one generation, so that the files never pile up), and a log never follows a symlink.
  */
@@ -19,10 +22,15 @@ export interface ServerLog {
 /** Where the logs of detached servers go. */
 export const logsDir = (paths: StyxyPaths): string => path.join(paths.home, 'logs');
 
-export function openServerLog(paths: StyxyPaths, serviceType: string, instanceId: string): ServerLog {
+/** The log's file name for a service: stable for the same type, instance id and project. */
+export function serverLogName(serviceType: string, instanceId: string, project: string): string {
+  return `${serviceType}-${instanceId}-${fnv1a32(project).toString(16).padStart(8, '0')}.log`;
+}
+
+export function openServerLog(paths: StyxyPaths, serviceType: string, instanceId: string, project: string): ServerLog {
   ensureHome(paths);
   const dir = logsDir(paths);
-  const file = path.join(dir, `${serviceType}-${instanceId}.log`);
+  const file = path.join(dir, serverLogName(serviceType, instanceId, project));
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
     shareCreatedDir(dir);

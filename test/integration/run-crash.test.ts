@@ -141,6 +141,25 @@ describe('a command that fails because its port was taken', () => {
   });
 });
 
+describe('a detached start whose port was taken', () => {
+  test('start says the port is held by another process', async () => {
+    const gate = path.join(box.dir, 'gate');
+    const started = path.join(box.dir, 'started');
+    const run = start(['start', '-s', 'dev', '--json', '--', ...gated(gate, started, 'exit 1')]);
+    strays.push(await waitFor('the command to start', () => fs.existsSync(started) && Number(fs.readFileSync(started, 'utf8'))));
+    const port = allocations()[0].port as number;
+    const squatter = await listen(port, '127.0.0.1');
+    try {
+      fs.writeFileSync(gate, '');
+      const ended = await run.done;
+      expect([ended.code, JSON.parse(ended.stdout).error.code]).toEqual([125, 'SERVER_EXITED']);
+      expect(ended.stderr).toContain(`port ${port} is held by another process`);
+    } finally {
+      await closeServer(squatter);
+    }
+  });
+});
+
 describe('single-instance answers are true', () => {
   test('a run of a single-instance type whose live run is still starting waits for it to listen, and starts nothing', async () => {
     const gate = path.join(box.dir, 'gate');
@@ -194,3 +213,71 @@ function shellAllocate(): { lockId: string } {
   const r = spawnSync('sh', ['-c', `${NODE} ${BIN} allocate -s ai -n rag --json; true`], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
   return JSON.parse(r.stdout);
 }
+
+describe('a second start or run of a sticky name whose start is still starting (any type)', () => {
+  /** Starts `start -s dev -n web2` gated on `gate`, then `then`; resolves once its command runs. */
+  async function firstStart(gate: string, then: string) {
+    const started = path.join(box.dir, 'first-started');
+    const first = start(['start', '-s', 'dev', '-n', 'web2', '--json', '--', ...gated(gate, started, then)]);
+    strays.push(await waitFor('the first command to start', () => fs.existsSync(started) && Number(fs.readFileSync(started, 'utf8'))));
+    return first;
+  }
+
+  /** Starts a second styxy, and resolves once it probes a port (waits) or has ended already (did not wait). */
+  async function second(args: string[]) {
+    const probing = path.join(box.dir, 'probing');
+    const proc = start(args, markingFirstConnect(box, probing));
+    let ended = false;
+    void proc.done.then(() => (ended = true));
+    await waitFor('the second to wait on the port, or end', () => fs.existsSync(probing) || ended);
+    return proc;
+  }
+
+  test('start waits: when the first fails, it does not claim success, and starts (and fails) on its own', async () => {
+    const gate = path.join(box.dir, 'gate');
+    const first = await firstStart(gate, 'exit 4');
+    const again = await second(['start', '-s', 'dev', '-n', 'web2', '--json', '--', ...gated(gate, path.join(box.dir, 'second-started'), 'exit 4')]);
+    fs.writeFileSync(gate, '');
+    expect(JSON.parse((await first.done).stdout).error.code).toBe('SERVER_EXITED');
+    const answer = await again.done;
+    expect([answer.code, JSON.parse(answer.stdout).error?.code]).toEqual([125, 'SERVER_EXITED']);
+    expect(allocations()).toEqual([]);
+  }, 60_000);
+
+  test('start waits: when the first listens, it answers existing, naming the server, not the first start', async () => {
+    const gate = path.join(box.dir, 'gate');
+    const first = await firstStart(gate, PYTHON_SERVER);
+    const secondStarted = path.join(box.dir, 'second-started');
+    const again = await second(['start', '-s', 'dev', '-n', 'web2', '--json', '--', ...gated(gate, secondStarted, PYTHON_SERVER)]);
+    fs.writeFileSync(gate, '');
+    const server = JSON.parse((await first.done).stdout);
+    strays.push(server.pid);
+    const answer = await again.done;
+    expect(answer.code).toBe(0);
+    expect(JSON.parse(answer.stdout)).toMatchObject({ success: true, started: false, existing: true, port: server.port, pid: server.pid });
+    expect(server.pid).not.toBe(first.proc.pid);
+    expect(fs.existsSync(secondStarted)).toBe(false);
+  }, 60_000);
+
+  test('start waits no longer than --ready-timeout: still starting then is WAIT_TIMEOUT (exit 125), the first start untouched', async () => {
+    const gate = path.join(box.dir, 'gate');
+    const first = await firstStart(gate, 'exit 4');
+    const again = await second(['start', '-s', 'dev', '-n', 'web2', '--ready-timeout', '1s', '--json', '--', 'true']);
+    const answer = await again.done;
+    expect([answer.code, JSON.parse(answer.stdout).error?.code]).toEqual([125, 'WAIT_TIMEOUT']);
+    expect(allocations()).toEqual([expect.objectContaining({ instanceId: 'web2', owner: expect.objectContaining({ pid: first.proc.pid }) })]);
+    fs.writeFileSync(gate, '');
+    expect((await first.done).code).toBe(125);
+  }, 60_000);
+
+  test('run waits: when the first fails, the run starts its own command', async () => {
+    const gate = path.join(box.dir, 'gate');
+    const first = await firstStart(gate, 'exit 4');
+    const ran = path.join(box.dir, 'ran');
+    const again = await second(['run', '-s', 'dev', '-n', 'web2', '--', 'touch', ran]);
+    fs.writeFileSync(gate, '');
+    expect((await first.done).code).toBe(125);
+    expect((await again.done).code).toBe(0);
+    expect(fs.existsSync(ran)).toBe(true);
+  }, 60_000);
+});

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, sandbox, sleeper, type Sandbox, waitFor } from '../helpers/cli';
+import { BIN, markingFirstConnect, sandbox, sleeper, type Sandbox, waitFor } from '../helpers/cli';
 
 // What `styxy run` owns and what it ends (issue 13 items 4 and 5): it never releases an
 // allocation it did not create, and nothing the command started outlives it.
@@ -331,19 +331,22 @@ describe('what others make theirs while run runs', () => {
     expect(auditActions()).toContain(`release ${held.lockId}`);
   }, 30_000);
 
-  test('a second run with the same id while the first is still starting: "already running", nothing started, exit 0', async () => {
+  test('a second run with the same id while the first is still starting: waits, starting nothing while the first runs', async () => {
     const ready = path.join(box.dir, 'ready');
     const go = path.join(box.dir, 'go');
     const first = startRun(['-s', 'dev', '-n', 'web', '--', ...WAIT_FOR_GO], { READY: ready, GO: go });
     const port = await waitFor('the command to start', () => fs.existsSync(ready) && Number(fs.readFileSync(ready, 'utf8')));
     const marker = path.join(box.dir, 'second-started');
-    const second = box.run(['run', '-s', 'dev', '-n', 'web', '--', 'touch', marker]);
-    expect(second.code).toBe(0);
-    expect(second.stderr).toContain(`'web' is already running on port ${port} (PID ${first.proc.pid})`);
+    const probing = path.join(box.dir, 'probing');
+    const second = startRun(['-s', 'dev', '-n', 'web', '--', 'touch', marker], markingFirstConnect(box, probing));
+    await waitFor('the second run to wait on the port', () => fs.existsSync(probing));
     expect(fs.existsSync(marker)).toBe(false);
     expect(allocations()).toEqual([expect.objectContaining({ port, owner: expect.objectContaining({ pid: first.proc.pid, via: 'run' }) })]);
+    // The first ends without ever listening: only now does the second run its command.
     fs.writeFileSync(go, '');
     expect((await first.done).code).toBe(0);
+    expect((await second.done).code).toBe(0);
+    expect(fs.existsSync(marker)).toBe(true);
     expect(allocations()).toEqual([]);
   });
 });

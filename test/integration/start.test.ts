@@ -1,9 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { spawn } from 'child_process';
 import { runDetached } from '../../lib/app/detach';
 import { callContext } from '../../lib/app/call-context';
 import { envFor } from '../../lib/core/env-contract';
-import { sandbox, type Sandbox, waitFor } from '../helpers/cli';
+import { BIN, sandbox, type Sandbox, waitFor } from '../helpers/cli';
 
 // The detached start (issue 24 item 1): `styxy start` / `styxy run --detach` start a server in a
 // session of its own, wait until it listens, say where, and return while it keeps running.
@@ -54,7 +55,7 @@ describe('styxy start', () => {
       port: expect.any(Number),
       url: `http://localhost:${answer.port}`,
       pid: expect.any(Number),
-      logPath: path.join(box.home, 'logs', 'dev-web.log'),
+      logPath: expect.stringMatching(new RegExp(`^${path.join(box.home, 'logs')}/dev-web-[0-9a-f]{8}\\.log$`)),
       lockId: expect.any(String),
       serviceType: 'dev',
       instanceId: 'web',
@@ -73,6 +74,59 @@ describe('styxy start', () => {
     await waitFor('the server to end', () => sessionOf(answer.pid) === null);
     expect(allocations()).toEqual([]);
   }, 30_000);
+
+  test("the server holds none of the caller's inherited descriptors: a pipe the caller passed on sees its end while the server runs", async () => {
+    // A caller (a make jobserver, a CI runner) hands styxy an extra pipe, fd 3 without close-on-exec.
+    const child = spawn(process.execPath, [BIN, 'start', '-s', 'dev', '-n', 'web', '--json', '--', ...PYTHON], {
+      cwd: box.cwd,
+      env: box.env,
+      stdio: ['ignore', 'pipe', 'inherit', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout?.on('data', (d) => (stdout += d));
+    const stdoutDone = new Promise((resolve) => child.stdout?.once('end', resolve));
+    const extra = child.stdio[3] as NodeJS.ReadableStream;
+    extra.resume();
+    const ended = new Promise<boolean>((resolve) => {
+      extra.once('end', () => resolve(true));
+      setTimeout(() => resolve(false), 15_000).unref();
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    await stdoutDone;
+    const answer = JSON.parse(stdout);
+    servers.push(answer.pid);
+    expect(await ended).toBe(true);
+    expect(sessionOf(answer.pid)).toBe(answer.pid);
+    // The server's descriptors past its output: none is a pipe or socket it inherited.
+    const targets = fs.readdirSync(`/proc/${answer.pid}/fd`).map((fd) => [Number(fd), fs.readlinkSync(`/proc/${answer.pid}/fd/${fd}`)] as const);
+    expect(targets.filter(([fd, target]) => fd >= 3 && target.startsWith('pipe:'))).toEqual([]);
+  }, 30_000);
+
+  test('the same -s/-n in two projects: a log each, never rotated by the other; a restart in one project rotates its own', async () => {
+    const other = path.join(box.dir, 'other-project');
+    fs.mkdirSync(other);
+    const say = (word: string) => ['sh', '-c', `echo ${word}; exec ${PYTHON.join(' ')} "$PORT"`];
+    const a = await box.start(['start', '-s', 'dev', '-n', 'web', '--json', '--', ...say('from-a')]);
+    servers.push(a.json.pid);
+    const b = await box.start(['start', '-s', 'dev', '-n', 'web', '--json', '--', ...say('from-b')], { cwd: other });
+    servers.push(b.json.pid);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(b.json.logPath).not.toBe(a.json.logPath);
+    expect(fs.existsSync(`${a.json.logPath}.1`)).toBe(false);
+    expect(fs.readFileSync(a.json.logPath, 'utf8')).toContain('from-a');
+    expect(fs.readFileSync(b.json.logPath, 'utf8')).toContain('from-b');
+
+    // Project a's server ends; its next start writes to the same name and keeps the last log as .1.
+    process.kill(a.json.pid, 'SIGTERM');
+    await waitFor('the server to end', () => sessionOf(a.json.pid) === null);
+    const again = await box.start(['start', '-s', 'dev', '-n', 'web', '--json', '--', ...say('from-a-again')]);
+    servers.push(again.json.pid);
+    expect(again.json.logPath).toBe(a.json.logPath);
+    expect(fs.readFileSync(`${a.json.logPath}.1`, 'utf8')).toContain('from-a');
+    expect(fs.readFileSync(b.json.logPath, 'utf8')).toContain('from-b');
+    expect(fs.existsSync(`${b.json.logPath}.1`)).toBe(false);
+  }, 60_000);
 
   test('run --detach is the same; a single-instance service already running is not started again (exit 0, started: false)', async () => {
     const first = await box.start(['run', '--detach', '-s', 'ai', '-n', 'rag', '--json', '--', ...PYTHON]);
@@ -110,6 +164,33 @@ describe('styxy start', () => {
     expect(r.json.error).toMatchObject({ code: 'SERVER_EXITED', details: { status: 3, logTail: 'cannot load model\n' } });
     expect(allocations()).toEqual([]);
   });
+
+  test('a failure says what to read: the end of the log in the message, the log not named when it is empty, nor for a command not found', () => {
+    const r = box.run(['start', '-s', 'api', '--', 'sh', '-c', 'for i in $(seq 1 30); do echo "line $i"; done; exit 3']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('line 30\n');
+    expect(r.stderr).toContain('line 21\n');
+    expect(r.stderr).not.toContain('line 20\n');
+
+    const silent = box.run(['start', '-s', 'api', '--json', '--', 'sh', '-c', 'exit 2']);
+    expect(silent.json.error).toMatchObject({ code: 'SERVER_EXITED', details: { status: 2, logTail: '' } });
+    expect(silent.json.error.suggestions).toEqual([`Its log is empty: ${silent.json.error.details.logPath}`]);
+
+    const missing = box.run(['start', '-s', 'api', '--json', '--', 'sxrf-no-such-command']);
+    expect(missing.code).toBe(125);
+    expect(missing.json.error).toMatchObject({ code: 'SERVER_EXITED', details: { status: 127 } });
+    expect(missing.json.error.suggestions.join('\n')).not.toContain(missing.json.error.details.logPath);
+  });
+
+  test('a server that listens on another port than its own: WAIT_TIMEOUT names the port it listened on', async () => {
+    const r = await box.start(['start', '-s', 'api', '--no-port-flag', '--ready-timeout', '2s', '--json', '--', ...PYTHON, '0']);
+    expect(r.code).toBe(125);
+    expect(r.json.error).toMatchObject({ code: 'WAIT_TIMEOUT', details: { listeningOn: [expect.any(Number)] } });
+    const [other] = r.json.error.details.listeningOn;
+    expect(other).not.toBe(r.json.error.details.port);
+    expect(r.json.error.message).toContain(`port ${other}`);
+    expect(allocations()).toEqual([]);
+  }, 30_000);
 
   test('a server that never listens: ended after --ready-timeout, exit 125, WAIT_TIMEOUT, nothing allocated', async () => {
     const pidFile = path.join(box.dir, 'pid');

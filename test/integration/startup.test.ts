@@ -352,7 +352,7 @@ describe("the everyday commands load none of Node's heavier modules", () => {
     return modulesLoadedBy([], 'pipe', script);
   }
 
-  function modulesLoadedBy(args: string[], stdout: 'pipe' | 'file', program = BIN): string[] {
+  function modulesLoadedBy(args: string[], stdout: 'pipe' | 'file', program = BIN, input = ''): string[] {
     const record = path.join(box.dir, `modules-${Math.random().toString(16).slice(2)}.json`);
     const preload = path.join(box.dir, 'record-modules.js');
     fs.writeFileSync(
@@ -362,7 +362,13 @@ describe("the everyday commands load none of Node's heavier modules", () => {
     const out = path.join(box.dir, 'out.txt');
     const fd = stdout === 'file' ? fs.openSync(out, 'w') : 'pipe';
     try {
-      const r = spawnSync(process.execPath, ['-r', preload, program, ...args], { env: box.env, cwd: box.cwd, encoding: 'utf8', stdio: ['ignore', fd, 'pipe'] });
+      const r = spawnSync(process.execPath, ['-r', preload, program, ...args], {
+        env: box.env,
+        cwd: box.cwd,
+        encoding: 'utf8',
+        input,
+        stdio: ['pipe', fd, 'pipe'],
+      });
       expect(r.status).toBe(0);
     } finally {
       if (typeof fd === 'number') fs.closeSync(fd);
@@ -385,9 +391,26 @@ describe("the everyday commands load none of Node's heavier modules", () => {
     if (args[0] === 'release') box.run(['allocate', '-s', 'api', '-n', 'web', '-q']);
     const loaded = modulesLoadedBy([...args], stdout);
     expect(loaded).toContain('fs');
-    // yargs, minimatch, yaml and the schema validators are files of their own, which these never require.
+    // yargs, minimatch, yaml, the schema validators, the agent hook, the MCP server and the TOML
+    // reader are files of their own, which these never require.
     expect(lastFiles).toContain('boot.js');
-    expect(lastFiles.filter((f) => ['yargs.js', 'minimatch.js', 'validators.js', 'yaml.js'].includes(f))).toEqual([]);
+    expect(lastFiles.filter((f) => ['yargs.js', 'minimatch.js', 'validators.js', 'yaml.js', 'hook.js', 'mcp.js', 'toml.js'].includes(f))).toEqual([]);
+    const floor = nodeFloor();
+    expect(HEAVY.filter((name) => loaded.includes(name) && !floor.includes(name))).toEqual([]);
+  });
+
+  test('the agent hook on a command it leaves alone loads only boot.js and hook.js: not the CLI, no lock, no state', () => {
+    fs.writeFileSync(path.join(box.cwd, 'package.json'), JSON.stringify({ scripts: { dev: 'vite' } }));
+    const input = JSON.stringify({
+      session_id: 's',
+      cwd: box.cwd,
+      hook_event_name: 'PreToolUse',
+      tool_name: 'Bash',
+      tool_input: { command: 'git status && ls -la' },
+    });
+    const loaded = modulesLoadedBy(['hook', 'claude-code'], 'pipe', BIN, input);
+    expect([...lastFiles].sort()).toEqual(['boot.js', 'hook.js', 'record-modules.js', 'styxy']);
+    expect(fs.existsSync(box.home)).toBe(false);
     const floor = nodeFloor();
     expect(HEAVY.filter((name) => loaded.includes(name) && !floor.includes(name))).toEqual([]);
   });

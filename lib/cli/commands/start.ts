@@ -17,7 +17,7 @@ export const startCommand: StyxyCommand<RunArgs> = {
       .example('$0 start -s dev -n web -- npm run dev', 'Prints port, URL, PID and log path once the server listens; the server keeps running')
       .example('$0 start -s ai -n rag --json -- python3 rag.py', 'ai is single-instance: when rag already runs, nothing is started (started: false)')
       .epilog(
-        'The server runs in its own session (setsid) with stdin from /dev/null and its output in $STYXY_HOME/logs/<type>-<id>.log; ' +
+        'The server runs in its own session (setsid) with stdin from /dev/null and its output in $STYXY_HOME/logs/<type>-<id>-<project hash>.log; ' +
           'the allocation belongs to the process listening on the port and ends with it (styxy release, or ending the server, frees it). ' +
           'start exits 0 once the server listens, and 125 when it could not start it (the error code says why: SERVER_EXITED with the log tail, WAIT_TIMEOUT, ...).',
       ) as never,

@@ -77,9 +77,12 @@ describe('what run takes over, and another run', () => {
     });
   });
 
-  test('a found allocation a live run owns is running, even with nothing listening yet', () => {
+  test('a found allocation a live run owns is running, even with nothing listening yet; the run is not named as its server', () => {
     const a = made({ reused: true, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run' } });
-    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'running', allocation: a, pid: 55, release: [], listening: false });
+    expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'running', allocation: a, pid: null, release: [], listening: false });
+    // A single instance a live run holds: its existingPid is that run, not a server either.
+    const single = made({ existing: true, existingPid: 55, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run' } });
+    expect(planRun([single], facts([['dev-web-aaaaaa', { busy: false }]]))).toMatchObject({ kind: 'running', pid: null });
   });
 
   test('a run owner that has ended (reserved) does not count as running', () => {

@@ -1,0 +1,249 @@
+/**
+ * `styxy mcp`: a Model Context Protocol server on stdio for coding agents, on the official SDK.
+ * Each tool calls a use case of lib/app in this process (no CLI is spawned) and answers with the
+ * use case's JSON; a failure is a tool error (`isError: true`) carrying Styxy's stable code.
+ * Built as a file of its own (dist/mcp.js), so that no other command loads the SDK.
+ */
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { isStyxyError, StyxyError } from '../errors';
+import { parsePort } from '../core/names';
+import type { AppContext } from '../app/context';
+import { version } from '../generated/version';
+
+/** What a tool is handed: its arguments, and the facts of the connection. */
+interface ToolCall {
+  args: Record<string, unknown>;
+  ctx: AppContext;
+  /** The agent: the process that started this server (its client), and its session, when known. */
+  clientPid: number;
+  session: string | undefined;
+}
+
+interface ToolDefinition {
+  tool: Tool;
+  run(call: ToolCall): Promise<object>;
+}
+
+const string = (description: string) => ({ type: 'string', description }) as const;
+const integer = (description: string) => ({ type: 'integer', minimum: 1, maximum: 65535, description }) as const;
+
+/** The tools, each with a short factual description and its arguments' JSON Schema. */
+export const TOOLS: readonly ToolDefinition[] = [
+  {
+    tool: {
+      name: 'allocate_port',
+      description:
+        "Allocate a free local TCP port from a service type's range (dev 3000-3099, api 8000-8099, …). The same name in the same project gets the same port back. The allocation belongs to this agent session and is freed when it ends, or by release_port. To start a server, prefer start_server.",
+      inputSchema: {
+        type: 'object',
+        properties: {
+          service_type: string('Service type: dev, api, database, storybook, docs, ai, … (default dev)'),
+          name: string('Instance name, e.g. web; the same name gets the same port back'),
+          port: integer('A port to ask for first'),
+        },
+        additionalProperties: false,
+      },
+    },
+    async run({ args, ctx, clientPid, session }) {
+      const { runAllocate } = await import('../app/allocate');
+      return runAllocate(ctx, {
+        serviceType: optionalString(args, 'service_type') ?? 'dev',
+        ...optional('instanceId', optionalString(args, 'name')),
+        ...optional('port', optionalPort(args, 'port')),
+        ...optional('session', session),
+        owner: { pid: clientPid },
+      });
+    },
+  },
+  {
+    tool: {
+      name: 'release_port',
+      description: 'Release an allocation: by lock_id, or by service_type (and name) in this project.',
+      inputSchema: {
+        type: 'object',
+        properties: { lock_id: string('The lock id allocate_port returned'), service_type: string('Service type'), name: string('Instance name') },
+        additionalProperties: false,
+      },
+    },
+    async run({ args, ctx }) {
+      const { runRelease, checkReleaseInput } = await import('../app/release');
+      const input = {
+        ...optional('lockId', optionalString(args, 'lock_id')),
+        ...optional('serviceType', optionalString(args, 'service_type')),
+        ...optional('instanceId', optionalString(args, 'name')),
+      };
+      checkReleaseInput(input);
+      return runRelease(ctx, input);
+    },
+  },
+  {
+    tool: {
+      name: 'list_ports',
+      description: 'List the live port allocations on this machine (dead owners are pruned first), by port.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          service_type: string('Only this service type'),
+          this_project: { type: 'boolean', description: "Only this project's allocations" },
+        },
+        additionalProperties: false,
+      },
+    },
+    async run({ args, ctx }) {
+      const { runList } = await import('../app/list');
+      const serviceType = optionalString(args, 'service_type');
+      const listed = await runList(ctx, serviceType !== undefined ? { serviceType } : {});
+      if (args.this_project !== true) return listed;
+      const { findProjectRoot } = await import('../os/project');
+      const project = findProjectRoot(ctx.cwd);
+      return { ...listed, allocations: listed.allocations.filter((a) => a.project === project) };
+    },
+  },
+  {
+    tool: {
+      name: 'start_server',
+      description:
+        'Start a server in the background on a free port of its service type (PORT is set; known dev servers such as Vite and Next.js also get their port flag), wait until it listens, and answer with port, url, pid and logPath. The allocation belongs to the server: it lasts while the server runs. A single-instance service that already runs is not started again (started: false). Stop it with stop_server.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          command: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'The program and its arguments, e.g. ["npm", "run", "dev"]' },
+          service_type: string('Service type: dev, api, storybook, docs, ai, … (default dev)'),
+          name: string('Instance name, e.g. web; the same name gets the same port back'),
+          port: integer('A port to ask for first'),
+        },
+        required: ['command'],
+        additionalProperties: false,
+      },
+    },
+    async run({ args, ctx, session }) {
+      const command = args.command;
+      if (!Array.isArray(command) || command.length === 0 || !command.every((w) => typeof w === 'string'))
+        throw new StyxyError('INVALID_ARGUMENT', 'command must be a non-empty array of strings, e.g. ["npm", "run", "dev"]');
+      const { runDetached } = await import('../app/detach');
+      const { envFor } = await import('../core/env-contract');
+      // It runs in the directory the agent started this server in: the project.
+      return runDetached(ctx, {
+        request: {
+          serviceType: optionalString(args, 'service_type') ?? 'dev',
+          ...optional('instanceId', optionalString(args, 'name')),
+          ...optional('port', optionalPort(args, 'port')),
+          ...optional('session', session),
+        },
+        command: command as string[],
+        variables: (allocations) => envFor(allocations),
+      });
+    },
+  },
+  {
+    tool: {
+      name: 'stop_server',
+      description:
+        'Stop a server: the process tree holding a port (or an allocation by lock_id), each process checked by PID and start time before it is signalled (SIGTERM, then SIGKILL), never anything found by name; then release its port. A process Styxy cannot vouch for is refused (FORCE_REQUIRED).',
+      inputSchema: {
+        type: 'object',
+        properties: { port: integer('The port the server holds'), lock_id: string('Or: the lock id of its allocation') },
+        additionalProperties: false,
+      },
+    },
+    async run({ args, ctx }) {
+      const port = optionalPort(args, 'port');
+      const lockId = optionalString(args, 'lock_id');
+      if ((port === undefined) === (lockId === undefined)) throw new StyxyError('INVALID_ARGUMENT', 'Give either port or lock_id');
+      const { runStop } = await import('../app/stop');
+      return runStop(ctx, port !== undefined ? { port } : { lockId: lockId as string });
+    },
+  },
+  {
+    tool: {
+      name: 'who_holds_port',
+      description: 'Tell who holds a port: the Styxy allocation (type, name, owner, session) and the process listening on it, or that it is free.',
+      inputSchema: { type: 'object', properties: { port: integer('The port') }, required: ['port'], additionalProperties: false },
+    },
+    async run({ args, ctx }) {
+      const port = optionalPort(args, 'port');
+      if (port === undefined) throw new StyxyError('INVALID_ARGUMENT', 'port is required');
+      const { runWhy } = await import('../app/why');
+      return runWhy(ctx, port);
+    },
+  },
+];
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function optionalString(args: Record<string, unknown>, key: string): string | undefined {
+  const value = args[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new StyxyError('INVALID_ARGUMENT', `${key} must be a string`);
+  return value;
+}
+
+function optionalPort(args: Record<string, unknown>, key: string): number | undefined {
+  const value = args[key];
+  if (value === undefined || value === null) return undefined;
+  const port = parsePort(value);
+  if (port === null) throw new StyxyError('INVALID_ARGUMENT', `${key} must be a port number from 1 to 65535`);
+  return port;
+}
+
+/** A tool's answer: its JSON as text (what every client shows) and as structured content. */
+function answer(result: object): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result as Record<string, unknown> };
+}
+
+/** A failure as an MCP tool error, with Styxy's code, message, suggestions and details. */
+function failure(err: unknown): CallToolResult {
+  const error = isStyxyError(err)
+    ? {
+        code: err.code,
+        message: err.message,
+        ...(err.suggestions.length > 0 && { suggestions: err.suggestions }),
+        ...(err.details && { details: err.details }),
+      }
+    : { code: 'INTERNAL', message: String((err as Error)?.message ?? err) };
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify({ success: false, error }) }] };
+}
+
+/** The session the agent runs in: Claude Code tells its servers; others are named by client and PID. */
+export function sessionOfClient(env: NodeJS.ProcessEnv, clientName: string | undefined, clientPid: number): string | undefined {
+  const claude = env.CLAUDE_CODE_SESSION_ID;
+  if (claude && /^[A-Za-z0-9._:-]{1,180}$/.test(claude)) return `claude-code:${claude}`;
+  if (clientName) {
+    const name = clientName.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60);
+    if (name) return `${name}:${clientPid}`;
+  }
+  return undefined;
+}
+
+/**
+ * Serves until the client closes stdin. `ctx` is the CLI's context (its warnings go to stderr:
+ * stdout carries the protocol).
+ */
+export async function serveMcp(ctx: AppContext): Promise<void> {
+  const server = new Server({ name: 'styxy', version }, { capabilities: { tools: {} } });
+  const clientPid = process.ppid;
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: TOOLS.map((t) => t.tool) }));
+  server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
+    const definition = TOOLS.find((t) => t.tool.name === request.params.name);
+    if (!definition)
+      return failure(new StyxyError('INVALID_ARGUMENT', `no tool ${JSON.stringify(request.params.name)}; tools: ${TOOLS.map((t) => t.tool.name).join(', ')}`));
+    try {
+      const session = sessionOfClient(process.env, server.getClientVersion()?.name, clientPid);
+      return answer(await definition.run({ args: request.params.arguments ?? {}, ctx: { ...ctx, cwd: process.cwd() }, clientPid, session }));
+    } catch (err) {
+      return failure(err);
+    }
+  });
+  const transport = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve();
+    process.stdin.once('end', () => resolve());
+  });
+  await server.connect(transport);
+  await closed;
+  await server.close().catch(() => undefined);
+}

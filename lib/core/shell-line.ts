@@ -1,0 +1,212 @@
+/**
+ * A small reader of one POSIX shell line, enough to find the simple commands in it and to put one
+ * back changed while every other byte stays as written. It refuses (returns null) whatever it does
+ * not read with certainty: command substitution, subshells, groups, here-documents, process
+ * substitution, unclosed quotes. Pure.
+ */
+
+export interface ShellWord {
+  kind: 'word';
+  /** The word as the shell would pass it, quotes removed (variables left as written). */
+  value: string;
+  /** Where it stands in the line, [start, end). */
+  start: number;
+  end: number;
+  /** It holds a `$` expansion: its value is not known here. */
+  dynamic: boolean;
+}
+
+export interface ShellRedirect {
+  kind: 'redirect';
+  start: number;
+  end: number;
+}
+
+export interface ShellOperator {
+  kind: 'op';
+  op: '&&' | '||' | ';' | '&' | '|' | '|&' | '\n';
+  start: number;
+  end: number;
+}
+
+export type ShellToken = ShellWord | ShellRedirect | ShellOperator;
+
+/** One simple command: its words and redirections, and the operators either side. */
+export interface SimpleCommand {
+  words: ShellWord[];
+  redirects: ShellRedirect[];
+  start: number;
+  end: number;
+  before: ShellOperator | null;
+  after: ShellOperator | null;
+}
+
+export interface ShellLine {
+  tokens: ShellToken[];
+  commands: SimpleCommand[];
+  /** The text of the comments (after `#`), joined. */
+  comments: string;
+}
+
+const OPERATOR_CHARS = new Set([';', '&', '|']);
+const BLANK = new Set([' ', '\t']);
+
+/** Reads `line`, or null when it holds a construct this reader does not follow. */
+export function readShellLine(line: string): ShellLine | null {
+  const tokens: ShellToken[] = [];
+  let comments = '';
+  let i = 0;
+  const n = line.length;
+  while (i < n) {
+    const c = line[i] as string;
+    if (BLANK.has(c)) {
+      i++;
+      continue;
+    }
+    if (c === '\\' && line[i + 1] === '\n') {
+      i += 2;
+      continue;
+    }
+    if (c === '\n' || c === '\r') {
+      if (c === '\n') tokens.push({ kind: 'op', op: '\n', start: i, end: i + 1 });
+      i++;
+      continue;
+    }
+    if (c === '#') {
+      const stop = line.indexOf('\n', i);
+      const end = stop < 0 ? n : stop;
+      comments += `${line.slice(i + 1, end)}\n`;
+      i = end;
+      continue;
+    }
+    if (c === '(' || c === ')' || c === '`') return null;
+    if (OPERATOR_CHARS.has(c)) {
+      const two = line.slice(i, i + 2);
+      if (two === '&&' || two === '||' || two === '|&') {
+        tokens.push({ kind: 'op', op: two, start: i, end: i + 2 });
+        i += 2;
+      } else if (two === ';;' || two === ';&') return null;
+      else if (two === '&>') {
+        const r = readRedirect(line, i);
+        if (!r) return null;
+        tokens.push(r);
+        i = r.end;
+      } else {
+        tokens.push({ kind: 'op', op: c as ';' | '&' | '|', start: i, end: i + 1 });
+        i++;
+      }
+      continue;
+    }
+    if (c === '<' || c === '>' || (/[0-9]/.test(c) && /^[0-9]+[<>]/.test(line.slice(i, i + 4)))) {
+      const r = readRedirect(line, i);
+      if (!r) return null;
+      tokens.push(r);
+      i = r.end;
+      continue;
+    }
+    const word = readWord(line, i);
+    if (!word) return null;
+    if (tokens.length === 0 || tokens[tokens.length - 1]?.kind === 'op') {
+      // A reserved word where a command starts: a group, a loop or a condition, not a simple command.
+      if (/^(\{|\}|if|then|else|elif|fi|for|while|until|do|done|case|esac|function|select|!|\[\[)$/.test(word.value)) return null;
+    }
+    tokens.push(word);
+    i = word.end;
+  }
+  return { tokens, commands: splitCommands(tokens), comments };
+}
+
+/** A redirection at `at`: `>f`, `>> f`, `2>&1`, `&>f`, `<f`, `>|f`. Here-documents are refused. */
+function readRedirect(line: string, at: number): ShellRedirect | null {
+  let i = at;
+  while (/[0-9]/.test(line[i] ?? '')) i++;
+  if (line[i] === '&' && line[i + 1] === '>') i += 2;
+  else if (line[i] === '>' || line[i] === '<') i++;
+  else return null;
+  if (line[i - 1] === '<' && (line[i] === '<' || line[i] === '(')) return null;
+  if (line[i - 1] === '>' && line[i] === '(') return null;
+  if (line[i] === '>' || line[i] === '|') i++;
+  if (line[i] === '&') {
+    // 2>&1, >&2, <&-: the target is a descriptor.
+    i++;
+    const fd = /^([0-9]+|-)/.exec(line.slice(i));
+    if (!fd) return null;
+    return { kind: 'redirect', start: at, end: i + fd[0].length };
+  }
+  while (BLANK.has(line[i] ?? '')) i++;
+  const target = readWord(line, i);
+  if (!target || target.start === target.end) return null;
+  return { kind: 'redirect', start: at, end: target.end };
+}
+
+/** One word from `at`, with its quotes; null for a construct not followed here. */
+function readWord(line: string, at: number): ShellWord | null {
+  let value = '';
+  let dynamic = false;
+  let i = at;
+  const n = line.length;
+  while (i < n) {
+    const c = line[i] as string;
+    if (BLANK.has(c) || c === '\n' || c === '\r' || OPERATOR_CHARS.has(c) || c === '<' || c === '>') break;
+    if (c === '(' || c === ')' || c === '`') return null;
+    if (c === '\\') {
+      if (i + 1 >= n) return null;
+      value += line[i + 1];
+      i += 2;
+    } else if (c === "'") {
+      const close = line.indexOf("'", i + 1);
+      if (close < 0) return null;
+      value += line.slice(i + 1, close);
+      i = close + 1;
+    } else if (c === '"') {
+      i++;
+      for (;;) {
+        if (i >= n) return null;
+        const d = line[i] as string;
+        if (d === '"') break;
+        if (d === '`' || (d === '$' && line[i + 1] === '(')) return null;
+        if (d === '$') dynamic = true;
+        if (d === '\\' && i + 1 < n && '"\\$`\n'.includes(line[i + 1] as string)) {
+          value += line[i + 1];
+          i += 2;
+          continue;
+        }
+        value += d;
+        i++;
+      }
+      i++;
+    } else if (c === '$') {
+      if (line[i + 1] === '(') return null;
+      dynamic = true;
+      value += c;
+      i++;
+    } else {
+      value += c;
+      i++;
+    }
+  }
+  return { kind: 'word', value, start: at, end: i, dynamic };
+}
+
+function splitCommands(tokens: readonly ShellToken[]): SimpleCommand[] {
+  const commands: SimpleCommand[] = [];
+  let current: SimpleCommand | null = null;
+  let before: ShellOperator | null = null;
+  for (const token of tokens) {
+    if (token.kind === 'op') {
+      if (current) {
+        current.after = token;
+        commands.push(current);
+        current = null;
+      }
+      before = token;
+      continue;
+    }
+    if (!current) current = { words: [], redirects: [], start: token.start, end: token.end, before, after: null };
+    if (token.kind === 'word') current.words.push(token);
+    else current.redirects.push(token);
+    current.end = token.end;
+  }
+  if (current) commands.push(current);
+  return commands;
+}

@@ -1,0 +1,157 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { BIN, useSandbox } from '../helpers/cli';
+
+// `styxy hook claude-code` as Claude Code runs it: the hook's JSON on stdin, the answer on stdout.
+
+const box = useSandbox();
+
+beforeEach(() => {
+  fs.mkdirSync(path.join(box.cwd, '.git'));
+  fs.mkdirSync(path.join(box.cwd, 'web'));
+  fs.writeFileSync(path.join(box.cwd, 'web', 'package.json'), JSON.stringify({ scripts: { dev: 'vite', build: 'vite build' } }));
+});
+
+function preToolUse(command: string, extra: Record<string, unknown> = {}) {
+  return JSON.stringify({
+    session_id: '3f2a-77',
+    transcript_path: '/tmp/t.jsonl',
+    cwd: box.cwd,
+    hook_event_name: 'PreToolUse',
+    tool_name: 'Bash',
+    tool_input: { command, description: 'Start the dev server', timeout: 120000, ...extra },
+    tool_use_id: 'toolu_01',
+  });
+}
+
+function hook(input: string, env: NodeJS.ProcessEnv = {}) {
+  return box.run(['hook', 'claude-code'], { input, env });
+}
+
+test('a dev server start comes back as updatedInput under styxy start, with the session, and grants nothing', () => {
+  const r = hook(preToolUse('cd web && npm run dev > dev.log 2>&1 &', { run_in_background: true }));
+  expect([r.code, r.stderr]).toEqual([0, '']);
+  expect(r.json).toEqual({
+    hookSpecificOutput: {
+      hookEventName: 'PreToolUse',
+      updatedInput: {
+        command: `cd web && STYXY_SESSION=claude-code:3f2a-77 ${BIN} start -s dev -n web-dev -- sh -c 'exec npm run dev > dev.log 2>&1'`,
+        description: 'Start the dev server',
+        timeout: 120000,
+      },
+    },
+  });
+  expect(JSON.stringify(r.json)).not.toContain('permissionDecision');
+});
+
+test.each([
+  ['not JSON', 'npm run dev'],
+  ['empty', ''],
+  ['an array', '[]'],
+  ['no event', '{"tool_name":"Bash","tool_input":{"command":"npm run dev"}}'],
+  ['another tool', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { command: 'npm run dev' } })],
+  ['no command', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: {} })],
+  ['a command that is not text', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: ['npm', 'run', 'dev'] } })],
+  ['another event', JSON.stringify({ hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'npm run dev' } })],
+  ['truncated', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'npm run dev' } }).slice(0, 60)],
+])('a malformed or foreign input (%s) exits 0 and prints nothing', (_what, input) => {
+  const r = hook(input);
+  expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+});
+
+test.each([
+  ['a command that starts no server', 'cd web && npm run build', {}],
+  ['the per-command opt-out', 'cd web && STYXY_HOOK=off npm run dev', {}],
+  ['the opt-out comment', 'cd web && npm run dev # styxy:off', {}],
+  ['STYXY_HOOK=off in the environment', 'cd web && npm run dev', { STYXY_HOOK: 'off' }],
+  ['a script package.json does not have', 'npm run dev', {}],
+])('%s: left alone, nothing printed', (_what, command, env) => {
+  const r = hook(preToolUse(command), env);
+  expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+});
+
+test('"agents": {"hook": false} in the project\'s .styxy.json leaves its commands alone', () => {
+  expect(hook(preToolUse('cd web && npm run dev')).json).toBeDefined();
+  fs.writeFileSync(path.join(box.cwd, '.styxy.json'), JSON.stringify({ agents: { hook: false } }));
+  const r = hook(preToolUse('cd web && npm run dev'));
+  expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+});
+
+test('agents in .styxy.json is checked like the rest of the config', () => {
+  fs.writeFileSync(path.join(box.cwd, '.styxy.json'), JSON.stringify({ agents: { hook: 'no' } }));
+  const r = box.run(['allocate', '-s', 'dev', '--json']);
+  expect(r.json.error.code).toBe('INVALID_CONFIG');
+  expect(r.json.error.details.problems).toEqual(expect.arrayContaining([expect.objectContaining({ path: '/agents/hook' })]));
+  fs.writeFileSync(path.join(box.cwd, '.styxy.json'), JSON.stringify({ agents: { hook: true, keep_servers: false } }));
+  expect(box.run(['allocate', '-s', 'dev', '--json']).json).toMatchObject({ success: true });
+});
+
+test("SessionStart tells the agent the project's live allocations and the commands to use", () => {
+  const port = box.run(['allocate', '-s', 'dev', '-n', 'web-dev', '--persistent', '-q']).stdout.trim();
+  box.run(['allocate', '-s', 'api', '-n', 'elsewhere', '--persistent', '-q'], { cwd: box.dir });
+  const r = hook(JSON.stringify({ session_id: 's1', cwd: path.join(box.cwd, 'web'), hook_event_name: 'SessionStart', source: 'startup' }));
+  expect([r.code, r.stderr]).toEqual([0, '']);
+  const context: string = r.json.hookSpecificOutput.additionalContext;
+  expect(r.json.hookSpecificOutput.hookEventName).toBe('SessionStart');
+  expect(context).toContain(`${port}  dev/web-dev  persistent`);
+  expect(context).not.toContain('elsewhere');
+  expect(context).toContain('start -s dev -n NAME -- npm run dev');
+  expect(context).toContain('why PORT');
+});
+
+test('styxy hook with an agent it has no hook for is a usage error', () => {
+  const r = box.run(['hook', 'codex', '--json'], { input: '{}' });
+  expect(r.json.error.code).toBe('INVALID_ARGUMENT');
+});
+
+describe('SessionEnd', () => {
+  const end = (session: string, env: NodeJS.ProcessEnv = {}) =>
+    hook(JSON.stringify({ session_id: session, cwd: box.cwd, hook_event_name: 'SessionEnd', reason: 'prompt_input_exit' }), env);
+
+  async function startServer(session: string): Promise<{ port: number; pid: number }> {
+    fs.writeFileSync(path.join(box.cwd, 'server.js'), "require('http').createServer((q, s) => s.end('hi')).listen(Number(process.env.PORT), '127.0.0.1');\n");
+    const r = box.run(['start', '-s', 'dev', '-n', `app-${session}`, '--json', '--', process.execPath, 'server.js'], {
+      env: { STYXY_SESSION: `claude-code:${session}` },
+    });
+    expect(r.json).toMatchObject({ success: true, started: true });
+    return { port: r.json.port, pid: r.json.pid };
+  }
+
+  /** Running, and not a zombie waiting for its (re-parented) parent to reap it. */
+  const alive = (pid: number) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
+  };
+
+  test("stops what this session started, owner-verified, and leaves another session's", async () => {
+    const mine = await startServer('s1');
+    const theirs = await startServer('s2');
+    try {
+      const r = end('s1');
+      expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+      expect(alive(mine.pid)).toBe(false);
+      expect(box.run(['list', '--json']).json.allocations.map((a: { port: number }) => a.port)).toEqual([theirs.port]);
+      expect(alive(theirs.pid)).toBe(true);
+    } finally {
+      for (const pid of [mine.pid, theirs.pid]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  test('keeps them with STYXY_KEEP_SERVERS=1 or "agents": {"keep_servers": true}', async () => {
+    const server = await startServer('s1');
+    try {
+      end('s1', { STYXY_KEEP_SERVERS: '1' });
+      expect(alive(server.pid)).toBe(true);
+      fs.writeFileSync(path.join(box.cwd, '.styxy.json'), JSON.stringify({ agents: { keep_servers: true } }));
+      end('s1');
+      expect(alive(server.pid)).toBe(true);
+      expect(box.run(['list', '--json']).json.allocations).toHaveLength(1);
+    } finally {
+      if (alive(server.pid)) process.kill(server.pid, 'SIGKILL');
+    }
+  });
+});
