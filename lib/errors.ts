@@ -26,6 +26,7 @@ export const EXIT_CODES = {
   SERVER_EXITED: 19,
   FORCE_REQUIRED: 20,
   STOP_FAILED: 21,
+  STOP_REFUSED: 22,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

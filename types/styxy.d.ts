@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'UNSUPPORTED_PLATFORM'
   | 'SERVER_EXITED'
   | 'FORCE_REQUIRED'
-  | 'STOP_FAILED';
+  | 'STOP_FAILED'
+  | 'STOP_REFUSED';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {
