@@ -199,10 +199,16 @@ function readStopFacts(port: number, allocation: Allocation | null, force: boole
     owner,
     listeners,
     hiddenListener: sockets.some((l) => l.pid === undefined),
+    ...hiddenUid(sockets),
     spared: [...selfAndAncestors()],
     force,
     ...(callerUid !== undefined && { callerUid }),
   };
+}
+
+function hiddenUid(sockets: readonly { pid?: number; uid?: number }[]): { hiddenListenerUid?: number } {
+  const uid = sockets.find((l) => l.pid === undefined && l.uid !== undefined)?.uid;
+  return uid !== undefined ? { hiddenListenerUid: uid } : {};
 }
 
 function readStopProcess(pid: number): StopProcess | null {

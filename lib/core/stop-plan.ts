@@ -28,6 +28,8 @@ export interface StopFacts {
   listeners: readonly StopProcess[];
   /** Something listens that this caller cannot see (another PID namespace, hidden /proc). */
   hiddenListener: boolean;
+  /** The uid of that hidden socket (from /proc/net/tcp), when known. */
+  hiddenListenerUid?: number;
   callerUid?: number;
   /** The caller and its ancestors (PIDs): a tree holding one of them is never ended. */
   spared?: readonly number[];
@@ -128,6 +130,17 @@ function decide(facts: StopFacts): StopPlan {
   };
 
   if (!a) {
+    const hiddenUid = facts.hiddenListenerUid;
+    if (!listener && facts.hiddenListener && !facts.force && hiddenUid !== undefined && facts.callerUid !== undefined && hiddenUid !== facts.callerUid) {
+      // Another user's process (root's, to a user): the promise is FORCE_REQUIRED, whether or not
+      // /proc lets this caller see which process it is.
+      return {
+        kind: 'refused',
+        code: 'FORCE_REQUIRED',
+        message: `Port ${port} is held by another user's process (uid ${hiddenUid}), outside Styxy; nothing was signalled`,
+        suggestions: [`See it: styxy why ${port}`, 'Ask that user (or root) to stop it, or take another port: styxy allocate -s TYPE'],
+      };
+    }
     if (!listener && facts.hiddenListener) {
       return {
         kind: 'refused',

@@ -416,3 +416,22 @@ test("inside unshare -p without --mount-proc (the parent's /proc), stop signals 
   expect(JSON.parse(r.stdout)).toMatchObject({ success: false, error: { code: 'STOP_FAILED', details: { signalled: [], procOfAnotherNamespace: true } } });
   expect(isRunning(py.pid!)).toBe(true);
 });
+
+test("a user stopping root's server, which /proc hides from them: FORCE_REQUIRED (exit 20), not NOT_FOUND", async () => {
+  const port = await freePortBlock(1);
+  const user = makeUser('sxwf');
+  const py = strays.add(pythonServer(port)); // root's
+  const home = path.join(box.dir, 'user-home');
+  fs.mkdirSync(home);
+  spawnSync('chown', [user.name, home, box.dir, box.cwd]);
+  try {
+    await waitListening(port);
+    const env = { ...box.env, STYXY_HOME: path.join(home, '.styxy'), XDG_CACHE_HOME: path.join(home, 'cache'), HOME: home };
+    const r = spawnSync('runuser', ['-u', user.name, '--', process.execPath, BIN, 'stop', String(port), '--json'], { cwd: box.cwd, env, encoding: 'utf8' });
+    expect(r.status).toBe(20);
+    expect(JSON.parse(r.stdout)).toMatchObject({ success: false, error: { code: 'FORCE_REQUIRED' } });
+    expect(isRunning(py.pid!)).toBe(true);
+  } finally {
+    user.remove();
+  }
+});

@@ -105,6 +105,7 @@ test.each<[string, Partial<StopFacts>, Record<string, unknown>]>([
     { kind: 'refused', code: 'FORCE_REQUIRED', message: expect.stringContaining("another user's") },
   ],
   ['... with --force', { listeners: [server], force: true }, { kind: 'end-tree', reason: 'forced', root: { pid: 300 } }],
+  ["another user's listener this caller cannot see", { hiddenListener: true, hiddenListenerUid: 0 }, { kind: 'refused', code: 'FORCE_REQUIRED' }],
   ['a listener this caller cannot see, even with --force', { hiddenListener: true, force: true }, { kind: 'refused', code: 'NOT_FOUND' }],
   ['nothing at all', {}, { kind: 'refused', code: 'NOT_FOUND' }],
 ])('%s', (_what, over, expected) => {
