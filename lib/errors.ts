@@ -26,7 +26,9 @@ export const EXIT_CODES = {
   SERVER_EXITED: 19,
   FORCE_REQUIRED: 20,
   STOP_FAILED: 21,
-  STOP_REFUSED: 22,
+  STACK_RUNNING: 22,
+  COMPOSE_UNAVAILABLE: 23,
+  STOP_REFUSED: 24,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

@@ -68,11 +68,14 @@ async function bundle() {
     setup(build) {
       build.onResolve({ filter: /^yargs\/yargs$/ }, () => ({ path: './yargs.js', external: true }));
       build.onResolve({ filter: /^minimatch$/ }, () => ({ path: './minimatch.js', external: true }));
+      build.onResolve({ filter: /^yaml$/ }, () => ({ path: './yaml.js', external: true }));
       build.onResolve({ filter: /\/generated\/validators$/ }, () => ({ path: './validators.js', external: true }));
     },
   };
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('yargs/yargs')], outfile: path.join(root, 'dist', 'yargs.js') });
   esbuild.buildSync({ ...common, entryPoints: [require.resolve('minimatch')], outfile: path.join(root, 'dist', 'minimatch.js') });
+  // The YAML parser, for styxy compose alone.
+  esbuild.buildSync({ ...common, entryPoints: [require.resolve('yaml')], outfile: path.join(root, 'dist', 'yaml.js') });
   // The schema validators (a quarter of the code) are needed only when a config file is there or
   // the state fails its quick check: a file of their own, which the everyday path does not read.
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'generated', 'validators.js')], outfile: path.join(root, 'dist', 'validators.js') });

@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'SERVER_EXITED'
   | 'FORCE_REQUIRED'
   | 'STOP_FAILED'
+  | 'STACK_RUNNING'
+  | 'COMPOSE_UNAVAILABLE'
   | 'STOP_REFUSED';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */

@@ -226,6 +226,10 @@ function needsOnlyFreePorts(config: Config, request: AllocationRequest): boolean
 export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs' | 'block'> {
   /** The types to allocate together, in order; the instance id, if any, applies to each. */
   serviceTypes: readonly string[];
+  /** One instance id per type, in the same order (a stack's service names): then a type may come more than once. */
+  instanceIds?: readonly string[];
+  /** A port to try first for each type, in the same order (a compose file's own host ports); undefined for none. */
+  ports?: readonly (number | undefined)[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
   acceptedRanges?: Readonly<Record<string, readonly [number, number]>>;
 }
@@ -241,9 +245,20 @@ export interface AllocateBatchResult {
 /** Checks a batch before any lock is taken: valid names, each type once. */
 export function checkAllocateBatchInput(input: AllocateBatchInput): void {
   if (input.serviceTypes.length === 0) throw new StyxyError('INVALID_ARGUMENT', 'Name at least one service type');
+  if (input.instanceIds !== undefined && input.instanceIds.length !== input.serviceTypes.length) {
+    throw new StyxyError('INTERNAL', 'A batch needs one instance id per service type');
+  }
   const seen = new Set<string>();
-  for (const serviceType of input.serviceTypes) {
-    checkAllocateInput({ ...input, serviceType });
+  for (const [i, serviceType] of input.serviceTypes.entries()) {
+    const instanceId = input.instanceIds?.[i];
+    checkAllocateInput({ ...input, serviceType, ...(instanceId !== undefined && { instanceId }) });
+    if (instanceId !== undefined) {
+      const key = `${serviceType}\0${instanceId}`;
+      if (seen.has(key))
+        throw new StyxyError('INVALID_ARGUMENT', `'${serviceType}' instance '${instanceId}' is given twice`, { details: { serviceType, instanceId } });
+      seen.add(key);
+      continue;
+    }
     if (seen.has(serviceType))
       throw new StyxyError('INVALID_ARGUMENT', `Service type '${serviceType}' is given twice; each type is allocated once per call`, {
         details: { serviceType },
@@ -267,10 +282,18 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
       let view: StepView = { config, state, pruned: pruned.length, starting };
       const owner = settleGraceLease(shared.owner, graceMs(config), ctx.now());
       const steps: AllocateStep[] = [];
-      for (const serviceType of input.serviceTypes) {
+      for (const [i, serviceType] of input.serviceTypes.entries()) {
+        const instanceId = input.instanceIds?.[i];
+        const port = input.ports?.[i];
         let step: AllocateStep;
         try {
-          step = await allocateStep(ctx, input, { ...shared, owner, serviceType }, view, input.acceptedRanges?.[serviceType]);
+          step = await allocateStep(
+            ctx,
+            input,
+            { ...shared, owner, serviceType, ...(instanceId !== undefined && { instanceId }), ...(port !== undefined && { port }) },
+            view,
+            input.acceptedRanges?.[serviceType],
+          );
         } catch (err) {
           throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
         }
@@ -387,7 +410,7 @@ async function allocateStep(
       case 'reused':
         return stickyReuse(input, request, known.plan, view, base);
       case 'candidates':
-        return newAllocation(input, request, known.plan, view.state, base, now);
+        return newAllocation(request, known.plan, view.state, base, now);
     }
   })();
   return { ...step, result: { ...step.result, ...origin(input, request, step.result.port, known.config.config) } };
@@ -556,21 +579,15 @@ function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<
   };
 }
 
-/** The first candidate the OS finds free becomes a new allocation (recorded unless this is a dry run). */
-async function newAllocation(
-  input: StepInput,
-  request: AllocationRequest,
-  plan: PlanOf<'candidates'>,
-  state: State,
-  base: StepBase,
-  now: number,
-): Promise<OutcomeStep> {
+/** The first candidate the OS finds free becomes a new allocation (written unless this is a dry run). */
+async function newAllocation(request: AllocationRequest, plan: PlanOf<'candidates'>, state: State, base: StepBase, now: number): Promise<OutcomeStep> {
   const port = request.block ? await findFirstFreeBlock(plan.ports, request.block) : await findFirstFreePort(plan.ports);
   if (port === undefined) throw noFreePort(request, plan, base);
   const allocation = buildAllocation(request, port, newIds(), now);
   return {
     result: newAllocationResult(request, plan, allocation, base, now),
-    state: input.dryRun ? state : addAllocation(state, allocation),
+    // Also on a dry run: a batch's next step must see this port taken. A dry run writes no state.
+    state: addAllocation(state, allocation),
     config: base.config,
     writes: base.writes,
     audit: [

@@ -5,6 +5,7 @@ import { allowedEdits, editDistance } from '../core/near-miss';
 import { toYargsModule, type StyxyCommand, type StyxyCommandGroup } from './command-spec';
 import { configCommand } from './commands/config';
 import { COMMANDS } from './commands/index';
+import { STACK_COMMANDS } from './commands/stack-commands';
 import { GLOBAL_OPTIONS } from './fast-parse';
 
 import { version } from '../generated/version';
@@ -34,6 +35,8 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
     .scriptName('styxy')
     .usage('$0 <command> [options]\n\nHands out local TCP ports from per-service ranges, safely, to everything on this machine.');
   for (const command of commands.values()) parser = parser.command(toYargsModule(command, hooks.onStatus));
+  // Rare commands, parsed by yargs alone: the fast path never needs them.
+  for (const command of STACK_COMMANDS) parser = parser.command(toYargsModule(command, hooks.onStatus));
   for (const [name, spec] of Object.entries(GLOBAL_OPTIONS)) parser = parser.option(name, { type: spec.type, describe: spec.describe, global: true });
   const root = parser;
   return (

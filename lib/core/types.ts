@@ -82,6 +82,20 @@ export interface ConfigLayer {
   lifetime?: Partial<LifetimeSettings>;
   port_reuse?: Partial<PortReuseSettings>;
   urls?: Partial<UrlSettings>;
+  /** A stack (`styxy up`): only a project's `.styxy.json` may set it; it is not part of the merged Config. */
+  services?: Record<string, StackService>;
+}
+
+/** One service of a stack, as `.styxy.json` writes it. */
+export interface StackService {
+  /** The service type its port comes from; the service's name when left out. */
+  type?: string;
+  /** Run with `sh -c`. */
+  command: string;
+  env?: Record<string, string>;
+  depends_on?: string[];
+  /** Relative to the directory of `.styxy.json`, and inside it. */
+  cwd?: string;
 }
 
 /**

@@ -12,6 +12,7 @@ import { checkFileSafety } from './home';
 import type { StyxyPaths } from './paths';
 import { validateConfigShape } from './validators';
 import { findJsonSyntaxProblems } from '../core/json-syntax';
+import { findStackProblems } from '../core/stack';
 
 export const BUILT_IN = 'built-in defaults';
 export const PROJECT_CONFIG_NAME = '.styxy.json';
@@ -157,7 +158,8 @@ export function buildEffectiveConfig(
  * A project file (from a cloned repository, say) may set service types and rules, never a path
  * Styxy writes to (the user's own config.json may, within $STYXY_HOME), nor how long
  * allocations live: the state is shared by every project, so one repository's lifetime settings
- * would decide the fate of everyone else's allocations.
+ * would decide the fate of everyone else's allocations. A stack's `services` belong to a
+ * project alone, and each `cwd` in them stays inside it.
  */
 function findPathProblems(paths: StyxyPaths, projectFile: string | null, projectLayer: ConfigLayer | null, userLayer: ConfigLayer | null): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -175,6 +177,14 @@ function findPathProblems(paths: StyxyPaths, projectFile: string | null, project
       file: projectFile,
       path: '/lifetime',
       message: `a project's ${PROJECT_CONFIG_NAME} may not set lifetime (it governs every project's allocations); set it in your own ${paths.config}`,
+    });
+  }
+  if (projectFile && projectLayer?.services) problems.push(...findStackProblems(projectLayer.services, projectFile));
+  if (userLayer?.services !== undefined) {
+    problems.push({
+      file: paths.config,
+      path: '/services',
+      message: `services describe one project's stack: put them in that project's ${PROJECT_CONFIG_NAME}, not in ${paths.config}`,
     });
   }
   const fromUser = userLayer?.auto_allocation?.port_docs_path;

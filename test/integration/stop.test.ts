@@ -137,7 +137,7 @@ test('the first process of a PID namespace: STOP_REFUSED even with --force, from
 
   expect(box.run(['stop', String(port), '--json']).json.error.code).toBe('FORCE_REQUIRED');
   const forced = box.run(['stop', String(port), '--force', '--grace', '1s', '--json']);
-  expect(forced.code).toBe(22);
+  expect(forced.code).toBe(24);
   expect(forced.json).toMatchObject({ success: false, error: { code: 'STOP_REFUSED', details: { port, reason: 'namespace-init' } } });
   // Inside the namespace it is PID 1 itself.
   const inside = spawnSync('nsenter', ['-t', String(pid), '-p', '-m', process.execPath, BIN, 'stop', String(port), '--force', '--json'], {
@@ -165,7 +165,7 @@ test('a listener that is an ancestor of the caller: STOP_REFUSED with --force, i
   );
   const r = spawnSync('/usr/bin/python3', ['-c', script], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
   const seen = JSON.parse(r.stdout);
-  expect(seen.code).toBe(22);
+  expect(seen.code).toBe(24);
   expect(JSON.parse(seen.out)).toMatchObject({ success: false, error: { code: 'STOP_REFUSED', details: { reason: 'caller-in-tree' } } });
   expect(seen.sleepAlive).toBe(true);
 });

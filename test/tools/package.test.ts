@@ -159,6 +159,7 @@ test('the tarball holds what runs and nothing else, and the package is publishab
       'dist/minimatch.js',
       'dist/styxy.js',
       'dist/validators.js',
+      'dist/yaml.js',
       'dist/yargs.js',
       'package.json',
       'schemas/config.schema.json',
@@ -292,7 +293,7 @@ test('the same commit builds byte-identical bundles, named by a hash of the CLI 
     );
   const mine = digest(path.join(ROOT, 'dist'));
   expect(Object.keys(mine)).toEqual(
-    expect.arrayContaining(['api.js', 'api.mjs', 'api.d.ts', 'boot.js', 'styxy.js', 'yargs.js', 'minimatch.js', 'validators.js']),
+    expect.arrayContaining(['api.js', 'api.mjs', 'api.d.ts', 'boot.js', 'styxy.js', 'yargs.js', 'minimatch.js', 'validators.js', 'yaml.js']),
   );
   expect(digest(path.join(copy, 'dist'))).toEqual(mine);
   const bundle = fs.readFileSync(path.join(ROOT, 'dist', 'styxy.js'));

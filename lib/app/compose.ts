@@ -1,0 +1,271 @@
+import fs = require('fs');
+import path = require('path');
+import { StyxyError } from '../errors';
+import {
+  buildComposeOverride,
+  findEnabledProfiles,
+  listComposeRequests,
+  parseDotEnv,
+  planComposePorts,
+  planComposeProjectName,
+  type ComposeProblem,
+} from '../core/compose';
+import { findNameProblem } from '../core/names';
+import { CONFIG_MAX_BYTES, readTextCapped } from '../store/read-capped';
+import { removeComposeOverride, writeComposeOverride, composeOverridePath } from '../store/stack-records';
+import type { TransactionContext } from '../store/transaction';
+import type { AllocateResult } from './allocate';
+
+/** The files Compose looks for, in its order. */
+const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
+
+/** `!override` in an override file needs Compose 2.24.4 or later. */
+const MIN_COMPOSE: [number, number, number] = [2, 24, 4];
+
+export interface ComposeInput {
+  /** `-f FILE`; else the first of DEFAULT_FILES from the working directory upward. */
+  file?: string;
+  /** What goes to `docker compose` after the files: `up -d`, `down`, `ps`. */
+  args: readonly string[];
+  dryRun?: boolean;
+  /** `--type service=TYPE`: the service type a service's ports come from (default: the service's name). */
+  types?: Readonly<Record<string, string>>;
+  /** Where the command's own environment comes from (COMPOSE_PROFILES, COMPOSE_PROJECT_NAME, interpolation). */
+  env: NodeJS.ProcessEnv;
+  /** `--json`: docker compose's own stdout goes to stderr, so that stdout holds the one JSON document. */
+  quietStdout?: boolean;
+}
+
+export interface ComposePort {
+  service: string;
+  /** The container port. */
+  target: number;
+  protocol: string;
+  /** The host port the file asks for. */
+  published: number;
+  /** The host port Styxy gives it. */
+  port: number;
+  serviceType: string;
+  instanceId: string;
+  lockId: string;
+}
+
+export interface ComposeResult {
+  success: true;
+  dryRun?: true;
+  composeFile: string;
+  projectName: string;
+  overridePath: string;
+  /** The override file's text. */
+  override: string;
+  ports: ComposePort[];
+  /** Services left out: none of their profiles is enabled. */
+  inactive: string[];
+  /** The command run (or that would run), and the variables it gets. */
+  command: string[];
+  env: Record<string, string>;
+  /** After `down`: the lock ids released. */
+  released?: string[];
+  /** The command's exit status (not on a dry run). */
+  status?: number;
+}
+
+/**
+ * `styxy compose [-f FILE] -- ARGS`: the host ports the compose file publishes are allocated in
+ * one batch (sticky per service and worktree, persistent until `down`), written to an override
+ * file under `$STYXY_HOME/compose/`, and `docker compose -f FILE -f OVERRIDE ARGS` runs with a
+ * COMPOSE_PROJECT_NAME of this worktree's own. After a `down` that succeeded, the ports are released.
+ */
+export async function runCompose(ctx: TransactionContext, input: ComposeInput): Promise<ComposeResult> {
+  const composeFile = findComposeFile(ctx.cwd, input.file);
+  if (!input.dryRun) checkComposeInstalled();
+  const dir = path.dirname(composeFile);
+  const doc = parseYamlFile(composeFile);
+  const lookup = envLookup(input.env, dir);
+  const plan = planComposePorts(doc, lookup, findEnabledProfiles(input.args, input.env.COMPOSE_PROFILES));
+  if (plan.problems.length > 0) throw invalidComposeFile(composeFile, plan.problems);
+  const requests = listComposeRequests(plan);
+  const types = requests.map((r) => input.types?.[r.service] ?? r.service);
+  for (const [i, r] of requests.entries()) {
+    const problem = findNameProblem(types[i], 'service type') ?? findNameProblem(r.instanceId, 'instance id');
+    if (problem) throw invalidComposeFile(composeFile, [{ at: `services.${r.service}`, message: `${problem} (give it a type with --type ${r.service}=TYPE)` }]);
+  }
+  const { createHash } = require('crypto') as typeof import('crypto');
+  const projectName = input.env.COMPOSE_PROJECT_NAME || planComposeProjectName(path.basename(dir), createHash('sha256').update(dir).digest('hex'));
+  const allocations: AllocateResult[] = [];
+  if (requests.length > 0) {
+    const { runAllocateBatch } = await import('./allocate');
+    const batch = await runAllocateBatch(ctx, {
+      serviceTypes: types,
+      instanceIds: requests.map((r) => r.instanceId),
+      // The file's own host port first: a worktree alone keeps the ports its file names.
+      ports: requests.map((r) => r.published),
+      project: dir,
+      owner: { persistent: true },
+      ...(input.dryRun && { dryRun: true }),
+    });
+    allocations.push(...batch.allocations);
+  }
+  const ports: ComposePort[] = requests.map((r, i) => {
+    const a = allocations[i] as AllocateResult;
+    return {
+      service: r.service,
+      target: r.target,
+      protocol: r.protocol,
+      published: r.published,
+      port: a.port,
+      serviceType: a.serviceType,
+      instanceId: a.instanceId,
+      lockId: a.lockId,
+    };
+  });
+  const override = buildComposeOverride(
+    plan,
+    new Map(ports.map((p) => [p.instanceId, p.port])),
+    `Written by styxy compose for ${composeFile}\nproject ${projectName}: the host ports Styxy allocated (styxy list -v). Rewritten on every run.`,
+  );
+  const overridePath = composeOverridePath(ctx.paths, projectName);
+  const command = ['docker', 'compose', '-f', composeFile, '-f', overridePath, ...input.args];
+  const env = { COMPOSE_PROJECT_NAME: projectName };
+  const result: ComposeResult = { success: true, composeFile, projectName, overridePath, override, ports, inactive: plan.inactive, command, env };
+  if (input.dryRun) return { ...result, dryRun: true };
+
+  writeComposeOverride(ctx.paths, projectName, override);
+  const status = await runDocker(command, { ...input.env, ...env }, dir, input.quietStdout === true);
+  if (status !== 0 || findSubcommand(input.args) !== 'down') return { ...result, status };
+  const { runRelease } = await import('./release');
+  const released: string[] = [];
+  for (const p of ports) {
+    try {
+      await runRelease(ctx, { lockId: p.lockId });
+      released.push(p.lockId);
+    } catch (err) {
+      if (!(err instanceof StyxyError && err.code === 'NOT_FOUND')) throw err;
+    }
+  }
+  removeComposeOverride(ctx.paths, projectName);
+  return { ...result, status, released };
+}
+
+function findComposeFile(cwd: string, file: string | undefined): string {
+  if (file !== undefined) {
+    const full = path.resolve(cwd, file);
+    if (!fs.existsSync(full)) throw new StyxyError('NOT_FOUND', `No compose file ${full}`, { details: { file: full } });
+    return full;
+  }
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    for (const name of DEFAULT_FILES) if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new StyxyError('NOT_FOUND', `No compose file (${DEFAULT_FILES.join(', ')}) in ${cwd} or above it`, {
+    suggestions: ['Name one: styxy compose -f path/to/compose.yaml -- up -d'],
+  });
+}
+
+function parseYamlFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readTextCapped(file, CONFIG_MAX_BYTES);
+  } catch (err) {
+    throw new StyxyError('INVALID_ARGUMENT', `Cannot read the compose file ${file}: ${(err as Error).message}`, { details: { file } });
+  }
+  // The YAML parser is a chunk of its own (dist/yaml.js), loaded only here.
+  const YAML = require('yaml') as typeof import('yaml');
+  const parsed = YAML.parseDocument(text, { merge: true, prettyErrors: false, uniqueKeys: true });
+  if (parsed.errors.length > 0) {
+    throw invalidComposeFile(
+      file,
+      parsed.errors.map((e) => ({ at: e.linePos ? `line ${e.linePos[0].line}` : 'file', message: e.message.split('\n')[0] as string })),
+    );
+  }
+  return parsed.toJS({ maxAliasCount: 1000 });
+}
+
+function invalidComposeFile(file: string, problems: readonly ComposeProblem[]): StyxyError {
+  return new StyxyError(
+    'INVALID_ARGUMENT',
+    `The compose file ${file} cannot be read for its ports:\n${problems.map((p) => `${p.at}: ${p.message}`).join('\n')}`,
+    {
+      details: { file, problems },
+    },
+  );
+}
+
+/** Compose's interpolation reads the shell's environment first, then `.env` beside the file. */
+function envLookup(env: NodeJS.ProcessEnv, dir: string): (name: string) => string | undefined {
+  let dotEnv = new Map<string, string>();
+  try {
+    dotEnv = parseDotEnv(readTextCapped(path.join(dir, '.env'), CONFIG_MAX_BYTES));
+  } catch {
+    /* no .env */
+  }
+  return (name) => env[name] ?? dotEnv.get(name);
+}
+
+/** The compose subcommand in ARGS: the first word that is not a global flag or its value. */
+export function findSubcommand(args: readonly string[]): string | undefined {
+  const withValue = new Set(['--profile', '-p', '--project-name', '--env-file', '--project-directory', '-f', '--file', '--ansi', '--progress', '--parallel']);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (withValue.has(arg)) i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+/** Fails with COMPOSE_UNAVAILABLE, before anything is written, unless `docker compose` ≥ 2.24.4 answers. */
+function checkComposeInstalled(): void {
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  const r = spawnSync('docker', ['compose', 'version', '--short'], { encoding: 'utf8', timeout: 20_000 });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
+    throw new StyxyError(
+      'COMPOSE_UNAVAILABLE',
+      'styxy compose needs the docker CLI with its compose plugin, and there is no docker on PATH; nothing was written',
+      {
+        suggestions: ['See the override it would write: styxy compose --dry-run', 'Install Docker Compose v2 (the docker compose plugin)'],
+      },
+    );
+  }
+  const version = /(\d+)\.(\d+)\.(\d+)/.exec(r.stdout ?? '');
+  if (r.status !== 0 || !version) {
+    throw new StyxyError(
+      'COMPOSE_UNAVAILABLE',
+      'styxy compose needs Docker Compose v2 (`docker compose`), and this docker has no compose plugin; nothing was written',
+      {
+        suggestions: ['See the override it would write: styxy compose --dry-run', 'Install the docker compose plugin (Compose v2)'],
+      },
+    );
+  }
+  const found = [Number(version[1]), Number(version[2]), Number(version[3])];
+  const older = found.findIndex((n, i) => n !== MIN_COMPOSE[i]);
+  if (older !== -1 && (found[older] as number) < MIN_COMPOSE[older]!) {
+    throw new StyxyError(
+      'COMPOSE_UNAVAILABLE',
+      `styxy compose needs Docker Compose ${MIN_COMPOSE.join('.')} or later (for !override), found ${found.join('.')}; nothing was written`,
+      {
+        details: { version: found.join('.') },
+        suggestions: ['Update the docker compose plugin'],
+      },
+    );
+  }
+}
+
+/**
+ * Runs docker compose in the foreground. A Ctrl-C reaches it from the terminal (Styxy waits for it
+ * to end); a SIGTERM or SIGHUP sent to Styxy alone is passed on.
+ */
+function runDocker(command: readonly string[], env: NodeJS.ProcessEnv, cwd: string, quietStdout: boolean): Promise<number> {
+  const { spawn } = require('child_process') as typeof import('child_process');
+  const os = require('os') as typeof import('os');
+  return new Promise((resolve) => {
+    const child = spawn(command[0] as string, command.slice(1), { stdio: ['inherit', quietStdout ? 2 : 'inherit', 'inherit'], env, cwd });
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => [signal, () => signal !== 'SIGINT' && child.kill(signal)] as const);
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+    const done = (status: number) => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+      resolve(status);
+    };
+    child.once('error', () => done(127));
+    child.once('exit', (code, signal) => done(signal ? 128 + (os.constants.signals[signal] ?? 0) : (code ?? 1)));
+  });
+}
