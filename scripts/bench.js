@@ -382,6 +382,85 @@ const ROWS = [
     );
     row(`allocate -s dev -s api -s database: ${batch.toFixed(1)} ms / allocate -s api: ${single.toFixed(1)} ms`, (batch / single).toFixed(2), '≤ 1.2');
   },
+
+  // The Claude Code hook runs on every Bash call of every agent: on a command it leaves alone it
+  // must cost what Node's start-up costs (both sides read the same input on stdin), and on one it
+  // rewrites no more than one allocate.
+  function agentHook(row) {
+    const home = freshHome();
+    const project = path.join(tmp, 'hook-project');
+    fs.mkdirSync(project, { recursive: true });
+    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, scripts: { dev: 'vite' } }));
+    const hookInput = (command) =>
+      JSON.stringify({ session_id: 'bench', cwd: project, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command }, tool_use_id: 't1' });
+    const timedWith = (args, input, env) => {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(process.execPath, args, { env, input, cwd: project, stdio: ['pipe', 'pipe', 'pipe'] });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
+      return { ms, stdout: String(r.stdout) };
+    };
+    const hook = [bin, 'hook', 'claude-code'];
+    if (!/updatedInput/.test(timedWith(hook, hookInput('npm run dev'), envFor(home)).stdout)) {
+      row('styxy hook claude-code', 'skipped', 'this build does not rewrite npm run dev');
+      return;
+    }
+    const passInput = hookInput('ls -la && git status');
+    const [pass, nodeMs] = alternate(
+      () => timedWith(hook, passInput, envFor(home)).ms,
+      () => timedWith(['-e', ''], passInput, baseEnv).ms,
+    );
+    row(`hook claude-code, a command it leaves alone: ${pass.toFixed(1)} ms / node -e '': ${nodeMs.toFixed(1)} ms`, (pass / nodeMs).toFixed(2), '≤ 1.05');
+    const [rewrite, allocate] = alternate(
+      () => timedWith(hook, hookInput('npm run dev'), envFor(home)).ms,
+      () => timedWith([bin, 'allocate', '-s', 'dev', '--json'], '', envFor(home)).ms,
+    );
+    row(`  a command it rewrites (npm run dev): ${rewrite.toFixed(1)} ms / one allocate: ${allocate.toFixed(1)} ms`, (rewrite / allocate).toFixed(2), '≤ 1.0');
+  },
+
+  // The MCP server answers tool calls in its own process: a call's round trip over stdio, from
+  // the SDK's own client, for allocate_port (then release_port, untimed) and list_ports.
+  async function mcpToolCalls(row) {
+    let Client, StdioClientTransport;
+    try {
+      ({ Client } = require('@modelcontextprotocol/sdk/client/index.js'));
+      ({ StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js'));
+    } catch {
+      row('styxy mcp tool calls', 'skipped', 'the MCP SDK is not installed');
+      return;
+    }
+    const transport = new StdioClientTransport({ command: process.execPath, args: [bin, 'mcp'], env: envFor(freshHome()), stderr: 'ignore' });
+    const client = new Client({ name: 'styxy-bench', version: '1' });
+    try {
+      await client.connect(transport);
+    } catch (err) {
+      row('styxy mcp tool calls', 'skipped', `styxy mcp did not start (${err.message})`);
+      return;
+    }
+    const call = async (name, args) => {
+      const t0 = process.hrtime.bigint();
+      const r = await client.callTool({ name, arguments: args });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.isError) throw new Error(`${name}: ${JSON.stringify(r.content)}`);
+      return { ms, r };
+    };
+    const allocateMs = [];
+    const listMs = [];
+    try {
+      for (let i = 0; i < Math.max(RUNS, 51); i++) {
+        const a = await call('allocate_port', { service_type: 'api' });
+        allocateMs.push(a.ms);
+        const text = a.r.content?.[0]?.text ?? '{}';
+        const lockId = (a.r.structuredContent ?? JSON.parse(text)).lockId;
+        if (lockId) await call('release_port', { lock_id: lockId });
+        listMs.push((await call('list_ports', {})).ms);
+      }
+    } finally {
+      await client.close();
+    }
+    row(`styxy mcp: allocate_port, one call over stdio (median of ${allocateMs.length})`, `${median(allocateMs).toFixed(2)} ms`, '≤ 10 ms');
+    row(`  list_ports, one call over stdio (median)`, `${median(listMs).toFixed(2)} ms`, '≤ 10 ms');
+  },
 ];
 
 async function main() {

@@ -16,6 +16,7 @@ import {
 } from '../core/allocation';
 import { findLabelProblem, findNameProblem, findSessionProblem } from '../core/names';
 import { urlFor, type HostStyle } from '../core/url';
+import { findEnvNameArgClash } from '../core/env-contract';
 import type { RangeProposal } from '../core/range-placement';
 import type { Allocation, Config, ConfigLayer, FreedPort, Owner, State } from '../core/types';
 import { ownValue } from '../core/types';
@@ -232,6 +233,8 @@ export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 
   ports?: readonly (number | undefined)[];
   /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
   acceptedRanges?: Readonly<Record<string, readonly [number, number]>>;
+  /** The variable the caller will export the first port as (`--env-name`): refused when it is a type's own name. */
+  envName?: string;
 }
 
 export interface AllocateBatchResult {
@@ -279,6 +282,7 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
   const { result } = await withLiveState<AllocateBatchResult>(
     ctx,
     async ({ config, state, pruned, starting }) => {
+      if (input.envName !== undefined) checkEnvNameArg(input.envName, input.serviceTypes, config.config);
       let view: StepView = { config, state, pruned: pruned.length, starting };
       const owner = settleGraceLease(shared.owner, graceMs(config), ctx.now());
       const steps: AllocateStep[] = [];
@@ -314,6 +318,21 @@ export async function runAllocateBatch(ctx: TransactionContext, input: AllocateB
     { write: !input.dryRun },
   );
   return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
+}
+
+/** INVALID_ARGUMENT, before anything is planned, when `--env-name` is a batch type's own variable (findEnvNameArgClash). */
+function checkEnvNameArg(envName: string, serviceTypes: readonly string[], config: Config): void {
+  const types = serviceTypes.map((serviceType) => ({ serviceType, ...ownValue(config.service_types, serviceType)?.env }));
+  const clash = findEnvNameArgClash(envName, types);
+  if (!clash) return;
+  throw new StyxyError(
+    'INVALID_ARGUMENT',
+    `--env-name ${envName} is already the ${clash.key} variable of service type '${clash.serviceType}' (its config's env)`,
+    {
+      details: { variable: envName, serviceType: clash.serviceType },
+      suggestions: ['Choose another --env-name, or leave it out'],
+    },
+  );
 }
 
 /** A batch's failure names the type that failed and says that nothing was allocated. */

@@ -18,6 +18,8 @@ export interface RunInput {
   command: readonly string[];
   /** The variables the command gets for its allocations (PORT, STYXY_*). */
   variables: (allocations: readonly AllocateResult[]) => ReadonlyArray<readonly [string, string]>;
+  /** The variable `variables` gives the first port as (`--env-name`): a batch refuses one that is a type's own name. */
+  envName?: string;
   /**
    * `--port-flag`: appended with the port (`--port 3000`), or glued to it when it ends in `=`.
    * Left out, a known dev server gets its flag from DEV_SERVERS; false (`--no-port-flag`): none.
@@ -69,6 +71,7 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
       owner: { pid: process.pid, via: 'run' },
       keepFound: true,
       ...(acceptedRanges && { acceptedRanges }),
+      ...(input.envName !== undefined && { envName: input.envName }),
     });
   const allocateAll = async () =>
     input.serviceTypes && input.serviceTypes.length > 1

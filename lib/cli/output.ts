@@ -53,6 +53,11 @@ export const bold = paint('1');
 export const green = paint('32');
 export const dim = paint('2');
 
+/** An allocation's port as a person reads it: a block (`--block 3`) as its range, `8082-8084`. */
+export function portsText(a: { port: number; block?: number }): string {
+  return a.block !== undefined && a.block > 1 ? `${a.port}-${a.port + a.block - 1}` : String(a.port);
+}
+
 /**
  * Characters a terminal acts on instead of showing: C0 controls (ESC, BEL, CR, newline ...), DEL,
  * C1 controls (U+0080-U+009F, which some terminals read as ESC sequences: U+009B is CSI), the

@@ -1,4 +1,5 @@
 import { typeVarStem } from './env-contract';
+import { findOwnEnvNameProblem } from './names';
 import type { Config, ConfigLayer, ServiceType } from './types';
 import { ownValue } from './types';
 
@@ -207,7 +208,9 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
 
 /**
  * A type's own variable names (`env: { port, url }`) reach every service of a batch, so no two
- * types may claim one name, nor may one take another type's standard `<TYPE>_PORT` / `<TYPE>_URL`.
+ * types may claim one name, nor may one take another type's standard `<TYPE>_PORT` / `<TYPE>_URL`,
+ * nor one type use one name for both. Each name is also checked on its own (findOwnEnvNameProblem):
+ * a project's file chooses it, so it must not be a variable a loader or shell acts on.
  */
 function findEnvNameClashes(config: Config, sources: Record<string, string>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -221,11 +224,22 @@ function findEnvNameClashes(config: Config, sources: Record<string, string>): Co
     for (const key of ['port', 'url'] as const) {
       const variable = type.env?.[key];
       if (variable === undefined) continue;
+      const file = ownValue(sources, name) ?? 'config';
+      const path = `/service_types/${name}/env/${key}`;
+      const problem = findOwnEnvNameProblem(variable);
+      if (problem) {
+        problems.push({ file, path, message: problem });
+        continue;
+      }
+      if (key === 'url' && type.env?.port === variable) {
+        problems.push({ file, path, message: `${variable} cannot carry both the port and the URL of service type '${name}'` });
+        continue;
+      }
       const other = standard.get(variable) ?? claimed.get(variable);
       if (other !== undefined && other !== name) {
         problems.push({
-          file: ownValue(sources, name) ?? 'config',
-          path: `/service_types/${name}/env/${key}`,
+          file,
+          path,
           message: `${variable} is already the variable of service type '${other}'`,
         });
       } else claimed.set(variable, name);

@@ -141,6 +141,28 @@ export function findBatchVarProblem(serviceTypes: readonly string[], envName: st
   return null;
 }
 
+/** A type's own names for its port and URL, as its config gives them (`service_types.<t>.env`). */
+export interface OwnEnvNames {
+  serviceType: string;
+  port?: string;
+  url?: string;
+}
+
+/**
+ * The own variable (of a type in `types`, the first being the one `envName` carries) that
+ * `--env-name` would take over, or null. Only the first type's own port name may be `envName`:
+ * it carries the same port. Any other would have its value silently replaced.
+ */
+export function findEnvNameArgClash(envName: string, types: readonly OwnEnvNames[]): { variable: string; serviceType: string; key: 'port' | 'url' } | null {
+  for (const [i, t] of types.entries()) {
+    for (const key of ['port', 'url'] as const) {
+      if (t[key] !== envName || (i === 0 && key === 'port')) continue;
+      return { variable: envName, serviceType: t.serviceType, key };
+    }
+  }
+  return null;
+}
+
 /**
  * A batch's variables, which every service of the batch gets (so each finds its siblings):
  * `<TYPE>_PORT`, `<TYPE>_URL` and `STYXY_<TYPE>_LOCK_ID` / `_INSTANCE_ID` / `_EXISTING` /

@@ -42,6 +42,64 @@ export function findEnvNameProblem(value: string): string | null {
   return null;
 }
 
+/** The endings a type's own variable may have: it carries a URL, a port, a host or an origin. */
+export const OWN_ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*_(URL|PORT|HOST|ORIGIN)$/;
+
+/**
+ * Prefixes of variables that a loader, a shell, git or a package tool reads as something to run,
+ * load or fetch from (LD_*, BASH_*, GIT_*, PIP_INDEX_URL, DOCKER_HOST, ...). A project's
+ * `.styxy.json` chooses its own names and Styxy their values, so even with a good ending these
+ * stay refused: checking out a repository must not let it choose what `styxy run` executes.
+ */
+const DENIED_OWN_ENV_PREFIXES = [
+  'LD_',
+  'DYLD_',
+  'BASH_',
+  'ZSH_',
+  'GIT_',
+  'SSH_',
+  'GCONV_',
+  'MALLOC_',
+  'NODE_',
+  'NPM_',
+  'YARN_',
+  'PNPM_',
+  'COREPACK_',
+  'PIP_',
+  'UV_',
+  'PYTHON',
+  'PERL',
+  'RUBY',
+  'GEM_',
+  'BUNDLE_',
+  'JAVA_',
+  'JDK_',
+  'CARGO_',
+  'RUSTUP_',
+  'DOCKER_',
+  'CONTAINER_',
+  'KUBERNETES_',
+  'COMPOSE_',
+  'ELECTRON_',
+];
+
+/**
+ * Why a name cannot be a type's own variable (`service_types.<t>.env`), or null: a variable name
+ * of at most 64 characters, ending in `_URL`, `_PORT`, `_HOST` or `_ORIGIN`, not one of Styxy's
+ * own, nor in a loader's, shell's or tool's namespace (see DENIED_OWN_ENV_PREFIXES).
+ */
+export function findOwnEnvNameProblem(value: string): string | null {
+  if (value.length > 64) return `${JSON.stringify(value)} is ${value.length} characters long; at most 64 are allowed`;
+  const basic = findEnvNameProblem(value);
+  if (basic) return basic;
+  if (!OWN_ENV_NAME_PATTERN.test(value)) return `${JSON.stringify(value)} must end in _URL, _PORT, _HOST or _ORIGIN`;
+  if (value === 'PORT' || value.startsWith('STYXY_')) return `${JSON.stringify(value)} is one of Styxy's own variables`;
+  const upper = value.toUpperCase();
+  const prefix = DENIED_OWN_ENV_PREFIXES.find((p) => upper.startsWith(p));
+  if (prefix) return `${JSON.stringify(value)} starts with ${prefix}, which a loader, shell or tool reads; choose another name`;
+  return null;
+}
+
 /** Parses a port given as text or number; returns the integer or null when it is not 1-65535. */
 export function parsePort(value: unknown): number | null {
   const text = typeof value === 'number' ? String(value) : value;

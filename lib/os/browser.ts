@@ -10,7 +10,10 @@ const OPENER_GRACE_MS = 2_000;
  * machine with no browser), is an outcome the caller reports.
  */
 export function openInBrowser(url: string, env: NodeJS.ProcessEnv = process.env): Promise<OpenOutcome> {
-  const opener = env.BROWSER?.split(':')[0]?.trim() || (process.platform === 'darwin' ? 'open' : 'xdg-open');
+  const fromEnv = env.BROWSER === undefined ? null : browserCommand(env.BROWSER, url);
+  const command = fromEnv ?? [process.platform === 'darwin' ? 'open' : 'xdg-open', url];
+  const opener = command[0] as string;
+  const args = command.slice(1);
   const { spawn } = require('child_process') as typeof import('child_process');
   return new Promise((resolve) => {
     let settled = false;
@@ -20,7 +23,7 @@ export function openInBrowser(url: string, env: NodeJS.ProcessEnv = process.env)
       clearTimeout(timer);
       resolve(outcome);
     };
-    const child = spawn(opener, [url], { stdio: 'ignore', detached: true });
+    const child = spawn(opener, args, { stdio: 'ignore', detached: true });
     const timer = setTimeout(() => {
       child.unref();
       finish({ opened: true, opener });
@@ -33,4 +36,27 @@ export function openInBrowser(url: string, env: NodeJS.ProcessEnv = process.env)
       else finish({ opened: false, opener, reason: `${opener} failed (${signal ?? `exit status ${code}`})` });
     });
   });
+}
+
+/**
+ * `$BROWSER` as the convention has it (sensible-browser, Python's webbrowser): a `:`-separated list
+ * of commands, of which the first is used; a command may have arguments (`firefox --new-tab`,
+ * quoted words kept whole) and `%s` where the URL goes (`%%` is a `%`); without `%s` the URL is
+ * the last argument. Run without a shell, so nothing in it is expanded. Null when it names no
+ * command.
+ */
+export function browserCommand(browser: string, url: string): string[] | null {
+  const entry = browser.split(':')[0] ?? '';
+  const words: string[] = [];
+  for (const m of entry.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)) words.push(m[1] ?? m[2] ?? m[3] ?? '');
+  if (words.length === 0 || words[0] === '') return null;
+  let placed = false;
+  const argv = words.map((word) =>
+    word.replace(/%[s%]/g, (token) => {
+      if (token === '%%') return '%';
+      placed = true;
+      return url;
+    }),
+  );
+  return placed ? argv : [...argv, url];
 }

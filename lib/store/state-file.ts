@@ -60,8 +60,20 @@ export interface StateSource {
   allocations: readonly Allocation[];
 }
 
-/** The newest state.json layout this Styxy reads and writes: 2 with a settled file, else 1. */
-export const STATE_VERSION = 2;
+/**
+ * The newest state.json layout this Styxy reads and writes: 3 while an allocation holds a block
+ * (blocks are never settled, so state.json itself shows it), else 2 with a settled file, else 1.
+ * Each is written only while needed, so an older Styxy sharing the home is refused (STATE_TOO_NEW,
+ * changing nothing) only while it would misread the state: one knowing 2 would see a block as its
+ * first port alone and hand out the others.
+ */
+export const STATE_VERSION = 3;
+
+/** The version `allocations` (those state.json itself holds) need, with or without a settled file. */
+function versionFor(allocations: readonly Allocation[], settled: boolean): 1 | 2 | 3 {
+  if (allocations.some((a) => a.block !== undefined)) return 3;
+  return settled ? 2 : 1;
+}
 
 /** What state.json holds, without moving anything. */
 export type StateFileContent =
@@ -405,10 +417,10 @@ export function writeState(paths: StyxyPaths, state: State, read?: StateRead): v
   const { settled: _summary, ...rest } = state;
   let written: State;
   if (layout.kind === 'inline') {
-    written = { ...rest, version: 1, allocations: [...layout.allocations] };
+    written = { ...rest, version: versionFor(layout.allocations, false), allocations: [...layout.allocations] };
   } else {
     const ref = layout.kind === 'keep' ? layout.ref : writeSettledFile(paths, layout.settled);
-    written = { ...rest, version: 2, allocations: [...layout.allocations], settled: ref };
+    written = { ...rest, version: versionFor(layout.allocations, true), allocations: [...layout.allocations], settled: ref };
   }
   // Below a few hundred allocations, serializing them costs less than making the patterns that show the text can be kept.
   const source = read?.source && read.source.text.length >= KEEP_TEXT_FROM ? read.source : undefined;

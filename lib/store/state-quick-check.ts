@@ -17,7 +17,7 @@ export function isSurelyValidState(data: unknown): boolean {
   for (const key in data) if (key !== 'version' && key !== 'allocations' && key !== 'recentlyFreed' && key !== 'settled') return false;
   const allocations = (data as { allocations?: unknown }).allocations;
   const version = (data as { version?: unknown }).version;
-  if ((version !== 1 && version !== 2) || !Array.isArray(allocations)) return false;
+  if ((version !== 1 && version !== 2 && version !== 3) || !Array.isArray(allocations)) return false;
   const freed = (data as { recentlyFreed?: unknown }).recentlyFreed;
   if (freed !== undefined && !areSurelyValidFreedPorts(freed)) return false;
   const settled = (data as { settled?: unknown }).settled;

@@ -116,7 +116,7 @@ describe("another version's state (item 2)", () => {
   });
 
   test('a state from a newer version fails every command that needs it with STATE_TOO_NEW, and stays byte-identical', () => {
-    const text = `{"version": 3, "leases": {"dev-x": {"port": 3000}}, "allocations": "kept elsewhere"}\n`;
+    const text = `{"version": 4, "leases": {"dev-x": {"port": 3000}}, "allocations": "kept elsewhere"}\n`;
     writeHomeFile('state.json', text);
     const before = homeFiles();
     const commands = [
@@ -133,15 +133,15 @@ describe("another version's state (item 2)", () => {
     for (const args of commands) {
       const r = box.run(args);
       expect({ args, code: r.code, error: r.json?.error?.code }).toEqual({ args, code: 17, error: 'STATE_TOO_NEW' });
-      expect(r.json.error.details).toMatchObject({ stateVersion: 3, knownVersion: 2 });
-      expect(r.json.error.message).toContain('state version 3');
-      expect(r.json.error.message).toContain('state versions 1 to 2');
+      expect(r.json.error.details).toMatchObject({ stateVersion: 4, knownVersion: 3 });
+      expect(r.json.error.message).toContain('state version 4');
+      expect(r.json.error.message).toContain('state versions 1 to 3');
       expect(fs.readFileSync(statePath(), 'utf8')).toBe(text);
     }
     const run = box.run(['run', '-s', 'dev', '--', process.execPath, '-e', 'require("fs").writeFileSync("ran", "")']);
     expect(run.code).toBe(125);
     expect(box.run(['run', '-s', 'dev', '--json', '--', 'true']).json.error.code).toBe('STATE_TOO_NEW');
-    expect(run.stderr).toContain('state version 3');
+    expect(run.stderr).toContain('state version 4');
     expect(fs.existsSync(path.join(box.cwd, 'ran'))).toBe(false);
     expect(homeFiles()).toEqual(before);
 
@@ -149,7 +149,7 @@ describe("another version's state (item 2)", () => {
     expect(doctor.json.error.code).toBe('NEEDS_ATTENTION');
     const state = doctor.json.error.details.checks.find((c: { name: string }) => c.name === 'state');
     expect(state.status).toBe('fail');
-    expect(state.message).toContain('state version 3');
+    expect(state.message).toContain('state version 4');
     expect(fs.readFileSync(statePath(), 'utf8')).toBe(text);
   });
 });

@@ -109,6 +109,9 @@ test('a post-checkout hook: each worktree gets its own port, the same after ever
       [treePort, fs.realpathSync(tree), 'persistent'],
     ].sort(),
   );
+  // The hook's port is the service's: run -s dev -n web in the worktree gets the same one.
+  const run = spawnSync('styxy', ['run', '-s', 'dev', '-n', 'web', '--', 'sh', '-c', 'echo "port $PORT"'], { cwd: tree, env, encoding: 'utf8' });
+  expect([run.status, run.stdout.trim()]).toEqual([0, `port ${treePort}`]);
   // A removed worktree's port is freed by the hook's cleanup --gone at the next checkout; the
   // other worktree keeps its own.
   git(['worktree', 'remove', tree]);

@@ -127,6 +127,7 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
               ...(args['new-type'] && { newType: true }),
               ...(hostStyle && { hostStyle }),
               ...(acceptedRanges && { acceptedRanges }),
+              ...(mode === 'env' && { envName }),
             }),
           ),
         (batch, mode) => {

@@ -1,7 +1,7 @@
 import type { ListedAllocation, ListInput } from '../../app/list';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { bold, dim, printLine, shown } from '../output';
+import { bold, dim, portsText, printLine, shown } from '../output';
 
 interface ListArgs extends CommonArgs {
   'service-type'?: string;
@@ -37,7 +37,7 @@ async function listHandler(args: ListArgs, here: boolean): Promise<void> {
         return printLine(result.project !== undefined ? `No live allocations in ${shown(result.project)}.` : 'No live allocations.');
       const labels = result.allocations.some((a) => a.label !== undefined);
       const rows = result.allocations.map((a) => {
-        const row = [String(a.port), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
+        const row = [portsText(a), a.serviceType + (a.singleInstance ? ' [single]' : ''), a.instanceId, a.lockId];
         if (labels) row.push(a.label ?? '');
         return row.map(shown);
       });

@@ -1,6 +1,6 @@
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { printLine } from '../output';
+import { portsText, printLine } from '../output';
 
 interface ReleaseArgs extends CommonArgs {
   lockIds?: string[];
@@ -44,7 +44,10 @@ export const releaseCommand: StyxyCommand<ReleaseArgs> = {
           ...(args.all && { all: true }),
         }),
       (result) => {
-        for (const a of result.released) printLine(`Released port ${a.port} (${a.serviceType} instance '${a.instanceId}', lock ${a.lockId})`);
+        for (const a of result.released)
+          printLine(
+            `Released ${a.block !== undefined && a.block > 1 ? 'ports' : 'port'} ${portsText(a)} (${a.serviceType} instance '${a.instanceId}', lock ${a.lockId})`,
+          );
       },
     );
   },

@@ -119,6 +119,7 @@ async function runHandler(args: RunArgs): Promise<number> {
   const result = await runRun(context(), {
     ...shared,
     ...(serviceTypes.length > 1 && { serviceTypes }),
+    envName: envNameArg(args['env-name']),
     command,
     confirm: (attempt) => allocateAsking('human', attempt),
     // A port taken by someone else is said once run is done, with who holds it (styxy why).

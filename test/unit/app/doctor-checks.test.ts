@@ -123,7 +123,7 @@ test.each([
   [
     { kind: 'too-new', version: 9 } as const,
     'fail',
-    `${paths.state} is state version 9, written by a newer Styxy; this Styxy reads state versions 1 to 2 only. Nothing was read or changed`,
+    `${paths.state} is state version 9, written by a newer Styxy; this Styxy reads state versions 1 to 3 only. Nothing was read or changed`,
   ],
 ])('state %j', (content, status, message) => {
   expect(find(facts({ state: known(content) }), 'state')).toMatchObject({ status, message });

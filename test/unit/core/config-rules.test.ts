@@ -93,9 +93,18 @@ describe('findConfigProblems', () => {
     ['an env name that is another type’s URL', { service_types: { api: { env: { url: 'DEV_URL' } } } }, '/service_types/api/env/url', "'dev'"],
     [
       'one env name claimed by two types',
-      { service_types: { api: { env: { url: 'BACKEND' } }, dev: { env: { port: 'BACKEND' } } } },
+      { service_types: { api: { env: { url: 'BACKEND_URL' } }, dev: { env: { port: 'BACKEND_URL' } } } },
       '/service_types/api/env/url',
       "'dev'",
+    ],
+    ['an env name a shell acts on', { service_types: { api: { env: { url: 'BASH_ENV' } } } }, '/service_types/api/env/url', '_URL'],
+    ["a loader's env name with a good ending", { service_types: { api: { env: { port: 'LD_AUDIT_PORT' } } } }, '/service_types/api/env/port', 'LD_'],
+    ['an env name of 65 characters', { service_types: { api: { env: { url: `${'A'.repeat(61)}_URL` } } } }, '/service_types/api/env/url', '64'],
+    [
+      'one env name for the port and the URL',
+      { service_types: { api: { env: { port: 'API_ORIGIN', url: 'API_ORIGIN' } } } },
+      '/service_types/api/env/url',
+      'both',
     ],
   ])('%s', (_name, layer, path, message) => {
     const problems = findConfigProblems(merge(layer));

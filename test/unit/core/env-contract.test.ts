@@ -1,4 +1,4 @@
-import { allocationEnv, batchEnv, findBatchVarProblem, typeVarStem, type EnvAllocation } from '../../../lib/core/env-contract';
+import { allocationEnv, batchEnv, findBatchVarProblem, findEnvNameArgClash, typeVarStem, type EnvAllocation } from '../../../lib/core/env-contract';
 
 const result = (serviceType: string, port: number, over: Partial<EnvAllocation> = {}): EnvAllocation => ({
   port,
@@ -95,4 +95,19 @@ test('a type’s own names for its port and URL reach every sibling, after the s
     ['BACKEND_URL', 'http://localhost:8003'],
   ]);
   expect(allocationEnv(result('api', 8003, { envNames: { port: 'PORT' } })).filter(([n]) => n === 'PORT')).toHaveLength(1);
+});
+
+describe('findEnvNameArgClash', () => {
+  const types = [
+    { serviceType: 'web', port: 'WEB_APP_PORT', url: 'WEB_APP_URL' },
+    { serviceType: 'api', url: 'BACKEND_URL' },
+  ];
+  test.each([
+    ['PORT', null],
+    ['WEB_APP_PORT', null],
+    ['WEB_APP_URL', { variable: 'WEB_APP_URL', serviceType: 'web', key: 'url' }],
+    ['BACKEND_URL', { variable: 'BACKEND_URL', serviceType: 'api', key: 'url' }],
+  ])('%s', (envName, expected) => {
+    expect(findEnvNameArgClash(envName, types)).toEqual(expected);
+  });
 });

@@ -1,4 +1,4 @@
-import { findEnvNameProblem, findNameProblem, parseDuration, parsePort } from '../../../lib/core/names';
+import { findEnvNameProblem, findNameProblem, findOwnEnvNameProblem, parseDuration, parsePort } from '../../../lib/core/names';
 
 describe('findNameProblem', () => {
   test.each(['dev', 'a', 'rag-service', 'my_app.v2', 'X1', 'a'.repeat(63), '9lives'])('accepts %j', (name) => {
@@ -58,4 +58,31 @@ describe('findEnvNameProblem', () => {
   test.each(['', '1PORT', 'MY-PORT', 'A B', 'A;B', 'A\n', '__proto__', 'constructor', 'toString', 'X'.repeat(65)])('%j is refused', (n) =>
     expect(findEnvNameProblem(n)).not.toBeNull(),
   );
+});
+
+describe('findOwnEnvNameProblem', () => {
+  test.each(['BACKEND_URL', 'DB_PORT', 'API_HOST', 'APP_ORIGIN', `${'A'.repeat(60)}_URL`, 'NODEJS_URL'])('%s is fine', (name) => {
+    expect(findOwnEnvNameProblem(name)).toBeNull();
+  });
+  test.each([
+    'BASH_ENV',
+    'PATH',
+    'LD_PRELOAD',
+    'NODE_OPTIONS',
+    'PROMPT_COMMAND',
+    'backend_url',
+    'URL',
+    '_URL_X',
+    'LD_LIBRARY_URL',
+    'ld_audit_url',
+    'BASH_FUNC_URL',
+    'GIT_PROXY_URL',
+    'PIP_INDEX_URL',
+    'DOCKER_HOST',
+    'NODE_EXTRA_URL',
+    'STYXY_WEB_URL',
+    `${'A'.repeat(61)}_URL`,
+  ])('%s is refused', (name) => {
+    expect(findOwnEnvNameProblem(name)).not.toBeNull();
+  });
 });
