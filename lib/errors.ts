@@ -30,6 +30,7 @@ export const EXIT_CODES = {
   COMPOSE_UNAVAILABLE: 23,
   NOT_PERMITTED: 24,
   PORT_TAKEN: 25,
+  STOP_REFUSED: 26,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;

@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'STACK_RUNNING'
   | 'COMPOSE_UNAVAILABLE'
   | 'NOT_PERMITTED'
-  | 'PORT_TAKEN';
+  | 'PORT_TAKEN'
+  | 'STOP_REFUSED';
 
 /** What every call rejects with: the CLI's code, message and suggestions. */
 export declare class StyxyError extends Error {

@@ -2,12 +2,12 @@ import path = require('path');
 import { StyxyError } from '../errors';
 import { findNameProblem, findSessionProblem, LOCK_ID_PATTERN, parsePort } from '../core/names';
 import { planRelease } from '../core/release';
-import { planStop, type StopPlan, type StopProcess, type StopReason } from '../core/stop-plan';
+import { findStopRefusal, planStop, refusedTree, type StopPlan, type StopProcess, type StopReason } from '../core/stop-plan';
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, readListeners } from '../os/ports';
 import { ProcessTreeWatch, type TrackedProcess } from '../os/process-tree';
 import { hasProc, isProcOwnNamespace, readCommandLine, readProcessStat, readStartTime } from '../os/processes';
-import { readAncestors } from '../os/process-info';
+import { isNamespaceInit, readAncestors, readUid } from '../os/process-info';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
@@ -59,7 +59,7 @@ export interface StopResult {
   dryRun: boolean;
   stopped: StopOutcome[];
   /** With several targets (a session, --all): those refused, each with its code, left as they were. */
-  refused: { port: number; lockId?: string; code: string; message: string }[];
+  refused: { port: number; lockId?: string; code: string; message: string; reason?: string }[];
 }
 
 /**
@@ -88,8 +88,9 @@ export async function runStop(ctx: TransactionContext, target: StopTarget | null
   const refused: StopResult['refused'] = [];
   for (const { port, allocation, plan } of plans) {
     if (plan.kind !== 'refused') continue;
-    if (single) throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions, details: { port } });
-    refused.push({ port, ...(allocation && { lockId: allocation.lockId }), code: plan.code, message: plan.message });
+    const reason = 'reason' in plan ? { reason: plan.reason } : {};
+    if (single) throw new StyxyError(plan.code, plan.message, { suggestions: plan.suggestions, details: { port, ...reason } });
+    refused.push({ port, ...(allocation && { lockId: allocation.lockId }), code: plan.code, message: plan.message, ...reason });
   }
   const stopped: StopOutcome[] = [];
   for (const { port, allocation, plan } of plans) {
@@ -190,7 +191,8 @@ function readStopFacts(port: number, allocation: Allocation | null, force: boole
   let owner: StopProcess | null = null;
   if (allocation?.owner.kind === 'process' && !allocation.owner.reservedUntil && isOwnerInOurPidNamespace(allocation)) {
     const proc = readStopProcess(allocation.owner.pid);
-    if (proc && (allocation.owner.startTime === null || proc.startTime === allocation.owner.startTime)) owner = proc;
+    // An owner recorded without a start time cannot be told from a newcomer on its PID: unverified.
+    if (proc && allocation.owner.startTime !== null && proc.startTime === allocation.owner.startTime) owner = proc;
   }
   return {
     port,
@@ -198,9 +200,16 @@ function readStopFacts(port: number, allocation: Allocation | null, force: boole
     owner,
     listeners,
     hiddenListener: sockets.some((l) => l.pid === undefined),
+    ...hiddenUid(sockets),
+    spared: [...selfAndAncestors()],
     force,
     ...(callerUid !== undefined && { callerUid }),
   };
+}
+
+function hiddenUid(sockets: readonly { pid?: number; uid?: number }[]): { hiddenListenerUid?: number } {
+  const uid = sockets.find((l) => l.pid === undefined && l.uid !== undefined)?.uid;
+  return uid !== undefined ? { hiddenListenerUid: uid } : {};
 }
 
 function readStopProcess(pid: number): StopProcess | null {
@@ -208,7 +217,15 @@ function readStopProcess(pid: number): StopProcess | null {
   if (!stat) return null;
   const ancestors = readAncestors(pid);
   const command = readCommandLine(pid);
-  return { pid, startTime: stat.startTime, ancestors, ...(command && { command }) };
+  const uid = readUid(pid);
+  return {
+    pid,
+    startTime: stat.startTime,
+    ancestors,
+    ...(command && { command }),
+    ...(uid !== undefined && { uid }),
+    ...(isNamespaceInit(pid) && { namespaceInit: true }),
+  };
 }
 
 async function carryOut(
@@ -221,7 +238,7 @@ async function carryOut(
 ): Promise<StopOutcome> {
   const outcome: StopOutcome = { port, allocation, reason: plan.kind === 'end-tree' ? plan.reason : 'release-only', processes: [], released: false };
   if (plan.kind === 'release-only') outcome.note = plan.reason;
-  if (plan.kind === 'end-tree') outcome.processes = await endVerifiedTree(plan.root, graceMs, dryRun);
+  if (plan.kind === 'end-tree') outcome.processes = await endVerifiedTree(port, plan.root, graceMs, dryRun);
   if (dryRun || !allocation || outcome.processes.some((p) => p.survived)) return outcome;
   outcome.released = await releaseIfThere(ctx, allocation);
   return outcome;
@@ -243,11 +260,19 @@ async function releaseIfThere(ctx: TransactionContext, allocation: Allocation): 
  * reparented child in the tree): SIGTERM (and SIGCONT, so a stopped process acts on it), then
  * SIGKILL to what still runs after `graceMs`. Each signal goes only to a process whose start time
  * is still the one first seen, read again just before: a PID reused meanwhile is never signalled.
- * This process and its ancestors are never signalled (a `stop` run from inside the tree).
+ * Backstop to planStop: a tree whose root is init, a PID namespace's init, or that holds this
+ * process or one of its ancestors is refused here too (STOP_REFUSED), before any signal.
  * Slice `run` moves run's own tree ending into lib/os (endTree); this shares its ProcessTreeWatch.
  */
-async function endVerifiedTree(root: StopProcess, graceMs: number, dryRun: boolean): Promise<StoppedProcess[]> {
+async function endVerifiedTree(port: number, root: StopProcess, graceMs: number, dryRun: boolean): Promise<StoppedProcess[]> {
   const spared = selfAndAncestors();
+  const refuse = (reason: NonNullable<ReturnType<typeof findStopRefusal>>): never => {
+    const plan = refusedTree(port, root, reason);
+    if (plan.kind !== 'refused') throw new Error('unreachable');
+    throw new StyxyError('STOP_REFUSED', plan.message, { suggestions: plan.suggestions, details: { port, reason } });
+  };
+  const early = findStopRefusal({ pid: root.pid, namespaceInit: isNamespaceInit(root.pid) }, [...spared]);
+  if (early) refuse(early);
   const rootProcess = { pid: root.pid, startTime: root.startTime };
   // The tree is walked from the root's PID: only while that PID is still the root. Once the root
   // has ended, its PID may name a newcomer, whose children are not the tree's; the members known
@@ -259,7 +284,9 @@ async function endVerifiedTree(root: StopProcess, graceMs: number, dryRun: boole
   const records = new Map<string, StoppedProcess>();
   const key = (p: TrackedProcess) => `${p.pid}@${p.startTime ?? '?'}`;
   const collect = (): TrackedProcess[] => {
-    const members = [rootProcess, ...watch.members()].filter((p) => !spared.has(p.pid));
+    const members = [rootProcess, ...watch.members()];
+    // A process reparented into the tree cannot make it hold the caller; if it ever does, stop.
+    if (members.some((p) => spared.has(p.pid))) refuse('caller-in-tree');
     for (const m of members) {
       if (records.has(key(m))) continue;
       const command = readCommandLine(m.pid);
@@ -297,10 +324,10 @@ async function endVerifiedTree(root: StopProcess, graceMs: number, dryRun: boole
   return [...records.values()];
 }
 
-/** The process still runs as the one recorded: same PID and the same start time. */
+/** The process still runs as the one recorded: same PID and the same start time (an unknown one verifies nothing). */
 function isSameProcess(p: TrackedProcess): boolean {
   const now = readStartTime(p.pid);
-  return now !== undefined && (p.startTime === null || now === p.startTime);
+  return now !== undefined && now !== null && p.startTime !== null && now === p.startTime;
 }
 
 function selfAndAncestors(): Set<number> {
@@ -310,7 +337,6 @@ function selfAndAncestors(): Set<number> {
     pids.add(pid);
     pid = readProcessStat(pid)?.ppid ?? 0;
   }
-  pids.add(1);
   return pids;
 }
 

@@ -23,6 +23,8 @@ export interface SeenProcess {
   startedAt?: string;
   /** The PID namespace it runs in (the inode of /proc/PID/ns/pid), where readable. */
   pidNs?: string;
+  /** PID 1 of its PID namespace (init, a container's first process): `stop` refuses it. */
+  namespaceInit?: true;
 }
 
 /** A socket listening on the port, and the process holding it when it could be found. */
@@ -148,10 +150,13 @@ export function classifyHolder(facts: HolderFacts): Holder {
       !server || ownerServes || (a.owner.kind === 'process' && a.owner.via === 'run') || isOwnersServer(a, facts.ownerProcess, facts.serverAncestors);
     const stop = vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`;
     const why = vouched ? '' : ` (its server is not the owner's: Styxy cannot vouch for it)`;
+    const init = isInit(server);
     return {
       kind: 'allocation',
-      summary: `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: ${stop}${why}`,
-      suggestions: [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
+      summary: init
+        ? `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. ${INIT_ADVICE}`
+        : `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: ${stop}${why}`,
+      suggestions: init ? [`styxy release ${a.lockId}`] : [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
       listening,
       reserved: !listening,
       allocation: a,
@@ -186,7 +191,7 @@ export function classifyHolder(facts: HolderFacts): Holder {
     return {
       kind: 'other-user',
       summary: `Port ${p} is held by another user's process (${who}${seen}), outside Styxy. Ask them, or take another port: styxy allocate -s TYPE`,
-      suggestions: ['styxy allocate -s TYPE', ...(proc ? [`styxy stop ${p} --force --dry-run`] : [])],
+      suggestions: ['styxy allocate -s TYPE', ...(proc && !isInit(proc) ? [`styxy stop ${p} --force --dry-run`] : [])],
       listening,
       uid,
       ...(name && { user: name }),
@@ -203,6 +208,17 @@ export function classifyHolder(facts: HolderFacts): Holder {
     };
   }
   const nsNote = otherNs(proc) ? ' in another PID namespace' : '';
+  if (isInit(proc)) {
+    return {
+      kind: 'process',
+      summary: `Port ${p} is held outside Styxy by PID ${proc.pid}${nsNote} (${proc.command ?? '?'})${proc.user ? ` of ${proc.user}` : ''}. ${INIT_ADVICE}`,
+      suggestions: ['styxy allocate -s TYPE'],
+      listening,
+      server: proc,
+      ...(uid !== undefined && { uid }),
+      ...(otherNs(proc) && { otherPidNamespace: true }),
+    };
+  }
   return {
     kind: 'process',
     summary: `Port ${p} is held outside Styxy by PID ${proc.pid}${nsNote} (${proc.command ?? '?'})${proc.user ? ` of ${proc.user}` : ''}${proc.cwd ? ` in ${proc.cwd}` : ''}${proc.startedAt ? `, since ${proc.startedAt}` : ''}. End that process tree: styxy stop ${p} --force; or take another port`,
@@ -213,6 +229,14 @@ export function classifyHolder(facts: HolderFacts): Holder {
     ...(otherNs(proc) && { otherPidNamespace: true }),
   };
 }
+
+/** A namespace's init (or init itself): `styxy stop` refuses its tree, --force or not (STOP_REFUSED). */
+function isInit(proc: SeenProcess | undefined): boolean {
+  return proc !== undefined && (proc.pid === 1 || proc.namespaceInit === true);
+}
+
+const INIT_ADVICE =
+  'It is PID 1 of its PID namespace (init, or a container or sandbox): ending it ends every process there, so styxy stop refuses it. Stop it its own way (systemctl stop, docker stop), or take another port: styxy allocate -s TYPE';
 
 /** The server descends from the allocation's live owner (the same rule `styxy stop` goes by). */
 function isOwnersServer(a: Allocation, owner: SeenProcess | undefined, ancestors: HolderFacts['serverAncestors']): boolean {

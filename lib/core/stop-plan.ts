@@ -12,6 +12,8 @@ export interface StopProcess {
   startTime: string | null;
   uid?: number;
   command?: string;
+  /** PID 1 of its PID namespace (init here, or a container's first process): never a root to end. */
+  namespaceInit?: boolean;
   /** Its parents, nearest first, up to init: how a server is found under the owner that started it. */
   ancestors: readonly { pid: number; startTime: string | null }[];
 }
@@ -26,9 +28,16 @@ export interface StopFacts {
   listeners: readonly StopProcess[];
   /** Something listens that this caller cannot see (another PID namespace, hidden /proc). */
   hiddenListener: boolean;
+  /** The uid of that hidden socket (from /proc/net/tcp), when known. */
+  hiddenListenerUid?: number;
   callerUid?: number;
+  /** The caller and its ancestors (PIDs): a tree holding one of them is never ended. */
+  spared?: readonly number[];
   force: boolean;
 }
+
+/** Why a tree is refused even with --force (STOP_REFUSED `details.reason`). */
+export type StopRefusal = 'init' | 'namespace-init' | 'caller-in-tree';
 
 export type StopPlan =
   /** End the tree under `root` (root included), then release the allocation if any. */
@@ -36,7 +45,9 @@ export type StopPlan =
   /** Nothing to signal: release the allocation only. */
   | { kind: 'release-only'; reason: string; allocation: Allocation }
   /** Refused: `code` with a message and what to do. */
-  | { kind: 'refused'; code: 'FORCE_REQUIRED' | 'NOT_FOUND'; message: string; suggestions: string[] };
+  | { kind: 'refused'; code: 'FORCE_REQUIRED' | 'NOT_FOUND'; message: string; suggestions: string[] }
+  /** Refused whatever the flags: the tree is init's, a PID namespace's, or holds the caller. */
+  | { kind: 'refused'; code: 'STOP_REFUSED'; reason: StopRefusal; message: string; suggestions: string[] };
 
 /**
  * Why this root: `run` (the allocation's `styxy run`, which ends its command's tree and releases),
@@ -46,8 +57,64 @@ export type StopPlan =
  */
 export type StopReason = 'run' | 'owner' | 'started-by-owner' | 'forced';
 
-/** Decides what stopping the holder of `facts.port` ends. */
+/**
+ * Decides what stopping the holder of `facts.port` ends. A tree is ended only when its root is
+ * vouched for and the caller's, or with --force; never (not even with --force) when the root is
+ * init, a PID namespace's init, or the caller or one of its ancestors: ending such a tree ends
+ * processes nobody asked to stop (every SSH session under sshd, the caller's own shell's jobs).
+ */
 export function planStop(facts: StopFacts): StopPlan {
+  const plan = decide(facts);
+  if (plan.kind !== 'end-tree') return plan;
+  const refusal = findStopRefusal(plan.root, facts.spared ?? []);
+  if (refusal) return refusedTree(facts.port, plan.root, refusal);
+  // Another user's process (root's too, for a non-root caller; any user's for root) is not the
+  // caller's to end on Styxy's word alone: an adopted owner may be anyone who bound the port.
+  const listener = facts.listeners[0];
+  const uid = [plan.root.uid, listener?.uid].find((u) => u !== undefined && facts.callerUid !== undefined && u !== facts.callerUid);
+  if (!facts.force && uid !== undefined) {
+    return {
+      kind: 'refused',
+      code: 'FORCE_REQUIRED',
+      message: `PID ${plan.root.pid}${plan.root.command ? ` (${plan.root.command})` : ''} belongs to uid ${uid}, not to this caller (uid ${facts.callerUid}); nothing was signalled`,
+      suggestions: [`See it: styxy why ${facts.port}`, `End exactly that process tree: styxy stop ${facts.port} --force (try --dry-run first)`],
+    };
+  }
+  return plan;
+}
+
+/** Why ending the tree under `root` would reach what nobody asked to stop, or null. */
+export function findStopRefusal(root: { pid: number; namespaceInit?: boolean }, spared: readonly number[]): StopRefusal | null {
+  if (root.pid === 1) return 'init';
+  if (root.namespaceInit) return 'namespace-init';
+  // Every process of a tree descends from its root: the tree holds the caller or one of its
+  // ancestors exactly when the root is one of them.
+  if (spared.includes(root.pid)) return 'caller-in-tree';
+  return null;
+}
+
+/** The message of a STOP_REFUSED, with what to do instead. */
+export function refusedTree(port: number, root: { pid: number; command?: string }, reason: StopRefusal): StopPlan {
+  const who = `PID ${root.pid}${root.command ? ` (${root.command})` : ''}`;
+  const why =
+    reason === 'init'
+      ? `is init: its tree is every process here`
+      : reason === 'namespace-init'
+        ? `is the first process (PID 1) of a PID namespace: its tree is every process of that container or sandbox`
+        : `is this styxy stop or one of its ancestors: its tree holds the caller's own session and its other jobs`;
+  return {
+    kind: 'refused',
+    code: 'STOP_REFUSED',
+    reason,
+    message: `Port ${port} is held under ${who}, which ${why}; nothing was signalled (--force does not change this)`,
+    suggestions:
+      reason === 'caller-in-tree'
+        ? [`End the server its own way (Ctrl-C in its terminal, kill its PID), or run styxy stop ${port} from outside that tree`]
+        : [`Stop it its own way (systemctl stop the service or socket; docker stop the container)`, `Or take another port: styxy allocate -s TYPE`],
+  };
+}
+
+function decide(facts: StopFacts): StopPlan {
   const { port, allocation: a, owner } = facts;
   const listener = facts.listeners[0];
   const forced = (what: string): StopPlan => {
@@ -63,6 +130,17 @@ export function planStop(facts: StopFacts): StopPlan {
   };
 
   if (!a) {
+    const hiddenUid = facts.hiddenListenerUid;
+    if (!listener && facts.hiddenListener && !facts.force && hiddenUid !== undefined && facts.callerUid !== undefined && hiddenUid !== facts.callerUid) {
+      // Another user's process (root's, to a user): the promise is FORCE_REQUIRED, whether or not
+      // /proc lets this caller see which process it is.
+      return {
+        kind: 'refused',
+        code: 'FORCE_REQUIRED',
+        message: `Port ${port} is held by another user's process (uid ${hiddenUid}), outside Styxy; nothing was signalled`,
+        suggestions: [`See it: styxy why ${port}`, 'Ask that user (or root) to stop it, or take another port: styxy allocate -s TYPE'],
+      };
+    }
     if (!listener && facts.hiddenListener) {
       return {
         kind: 'refused',
@@ -78,14 +156,16 @@ export function planStop(facts: StopFacts): StopPlan {
   if (owner && a.owner.kind === 'process') {
     if (a.owner.via === 'run') return { kind: 'end-tree', root: owner, reason: 'run', allocation: a };
     const explicit = a.owner.detected !== true;
+    // An owner that is not itself the listener (a shell, named with --pid or found) is never
+    // ended on Styxy's word: only what it started to serve the port, unless --force.
     if (!listener) {
-      if (explicit) return { kind: 'end-tree', root: owner, reason: 'owner', allocation: a };
+      if (explicit && facts.force) return { kind: 'end-tree', root: owner, reason: 'forced', allocation: a };
       return { kind: 'release-only', reason: `nothing listens on port ${port}; its owner PID ${owner.pid} asked for it and is left running`, allocation: a };
     }
     if (listener.pid === owner.pid) return { kind: 'end-tree', root: owner, reason: 'owner', allocation: a };
-    const depth = listener.ancestors.findIndex((p) => p.pid === owner.pid && p.startTime === owner.startTime);
+    const depth = listener.ancestors.findIndex((p) => p.pid === owner.pid && p.startTime !== null && p.startTime === owner.startTime);
     if (depth >= 0) {
-      if (explicit) return { kind: 'end-tree', root: owner, reason: 'owner', allocation: a };
+      if (explicit && facts.force) return { kind: 'end-tree', root: owner, reason: 'forced', allocation: a };
       // The owner's child on the way down to the server: the job the shell started, not the shell.
       const child = listener.ancestors[depth - 1];
       const root = child ? { ...child, ancestors: listener.ancestors.slice(depth) } : listener;

@@ -30,6 +30,7 @@ export function readProcessInfo(pid: number): SeenProcess | null {
   if (startedAt !== null) info.startedAt = isoTime(startedAt);
   const ns = readPidNamespace(pid);
   if (ns) info.pidNs = ns;
+  if (isNamespaceInit(pid)) info.namespaceInit = true;
   return info;
 }
 
@@ -38,13 +39,27 @@ export function readPidNamespace(pid: number | 'self'): string | undefined {
   return namespaceNumber(readPidNamespaceLink(pid)) ?? undefined;
 }
 
-function readUid(pid: number): number | undefined {
+export function readUid(pid: number): number | undefined {
   try {
     // The real uid: the first number of the Uid line.
     const match = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * `pid` is the init of a PID namespace: PID 1 here, or 1 in its innermost namespace (the last
+ * NSpid field). Ending its tree ends every process of that namespace (a container, a sandbox).
+ */
+export function isNamespaceInit(pid: number): boolean {
+  if (pid === 1) return true;
+  try {
+    const match = /^NSpid:\s*([\d\s]+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match !== null && (match[1] as string).trim().split(/\s+/).pop() === '1';
+  } catch {
+    return false;
   }
 }
 

@@ -61,8 +61,8 @@ export function isRunning(pid: number): boolean {
 }
 
 /** A Unix user of this test's own (`sxwho` + random), removed by the returned function. */
-export function makeUser(): { name: string; uid: number; remove: () => void } {
-  const name = `sxwho${randomBytes(3).toString('hex')}`;
+export function makeUser(prefix = 'sxwho'): { name: string; uid: number; remove: () => void } {
+  const name = `${prefix}${randomBytes(3).toString('hex')}`;
   const made = spawnSync('useradd', ['-M', '-s', '/bin/sh', name], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`useradd ${name}: ${made.stderr}`);
   const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());

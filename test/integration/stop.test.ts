@@ -97,32 +97,92 @@ test('a process outside Styxy: FORCE_REQUIRED, nothing signalled; --force ends e
 
 test("another user's process needs --force too", async () => {
   const port = await freePortBlock(1);
-  const user = makeUser();
+  const user = makeUser('sxwf');
+  let pid = 0;
   try {
     strays.add(pythonServer(port, { cwd: '/' }, ['runuser', '-u', user.name, '--']));
     await waitListening(port);
-    const pid = await listenerPid(port);
+    pid = await listenerPid(port);
     expect(box.run(['stop', String(port), '--json']).json.error.code).toBe('FORCE_REQUIRED');
     expect(isRunning(pid)).toBe(true);
     expect(box.run(['stop', String(port), '--force', '--json']).code).toBe(0);
     await waitFor('the server to end', () => !isRunning(pid));
   } finally {
-    spawnSync('pkill', ['-KILL', '-u', user.name]);
+    // Only the process this test started: never every process of a user found by name.
+    if (pid && isRunning(pid)) process.kill(pid, 'SIGKILL');
     user.remove();
   }
 });
 
-test('a process in another PID namespace: refused, then with --force ended by its host PID', async () => {
+/** A python3 that listens on `port` and starts a `sleep`, then runs `then` (a Python statement). */
+function listeningPython(port: number, then = 'signal.pause()'): string {
+  return [
+    'import socket, subprocess, signal, sys, json, os',
+    's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    `s.bind(("127.0.0.1", ${port})); s.listen()`,
+    'child = subprocess.Popen(["sleep", "300"])',
+    then,
+  ].join('\n');
+}
+
+test('the first process of a PID namespace: STOP_REFUSED even with --force, from the host and from inside; why does not advise --force', async () => {
   const port = await freePortBlock(1);
-  const outer = strays.add(pythonServer(port, {}, ['unshare', '-fp', '--mount-proc', '--kill-child']));
+  const outer = strays.add(spawn('unshare', ['-fp', '--mount-proc', '--kill-child', '/usr/bin/python3', '-c', listeningPython(port)], { stdio: 'ignore' }));
   await waitListening(port);
   const pid = await listenerPid(port);
   expect(pid).not.toBe(outer.pid);
+  const why = box.run(['why', String(port), '--json']).json;
+  expect(JSON.stringify(why.suggestions)).not.toContain('--force');
+  expect(why.summary).not.toContain('--force');
+
   expect(box.run(['stop', String(port), '--json']).json.error.code).toBe('FORCE_REQUIRED');
-  // PID 1 of a namespace ignores a SIGTERM it has no handler for: SIGKILL after the grace ends it.
-  expect(box.run(['stop', String(port), '--force', '--grace', '1s', '--json']).code).toBe(0);
-  await exited(outer);
-  expect(isRunning(pid)).toBe(false);
+  const forced = box.run(['stop', String(port), '--force', '--grace', '1s', '--json']);
+  expect(forced.code).toBe(26);
+  expect(forced.json).toMatchObject({ success: false, error: { code: 'STOP_REFUSED', details: { port, reason: 'namespace-init' } } });
+  // Inside the namespace it is PID 1 itself.
+  const inside = spawnSync('nsenter', ['-t', String(pid), '-p', '-m', process.execPath, BIN, 'stop', String(port), '--force', '--json'], {
+    cwd: box.cwd,
+    env: box.env,
+    encoding: 'utf8',
+  });
+  expect(JSON.parse(inside.stdout)).toMatchObject({ success: false, error: { code: 'STOP_REFUSED', details: { reason: 'init' } } });
+  expect(isRunning(pid)).toBe(true);
+  expect(isRunning(outer.pid!)).toBe(true);
+  const inNamespace = spawnSync('ps', ['--ppid', String(pid), '-o', 'comm='], { encoding: 'utf8' }).stdout.trim();
+  expect(inNamespace).toBe('sleep'); // every other process of the namespace still runs
+});
+
+test('a listener that is an ancestor of the caller: STOP_REFUSED with --force, its other children untouched', () => {
+  // The port is the kernel's choice (bind to 0): the listener runs stop on it itself.
+  const script = listeningPython(
+    0,
+    [
+      'port = s.getsockname()[1]',
+      `r = subprocess.run([${JSON.stringify(process.execPath)}, ${JSON.stringify(BIN)}, "stop", str(port), "--force", "--grace", "1s", "--json"], capture_output=True, text=True)`,
+      'print(json.dumps({"code": r.returncode, "out": r.stdout, "sleepAlive": child.poll() is None}))',
+      'child.kill()',
+    ].join('\n'),
+  );
+  const r = spawnSync('/usr/bin/python3', ['-c', script], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+  const seen = JSON.parse(r.stdout);
+  expect(seen.code).toBe(26);
+  expect(JSON.parse(seen.out)).toMatchObject({ success: false, error: { code: 'STOP_REFUSED', details: { reason: 'caller-in-tree' } } });
+  expect(seen.sleepAlive).toBe(true);
+});
+
+test("a shell that named itself with --pid: stop leaves it and its jobs; --force is refused (it is the caller's own)", () => {
+  const script = [
+    'sleep 300 & J=$!',
+    `P=$(node ${BIN} allocate -s dev -n b --pid $$ -q)`,
+    `node ${BIN} stop $P --force --json`,
+    `node ${BIN} stop $P --json`,
+    'kill -0 $J && echo alive; kill $J',
+  ].join('\n');
+  const r = spawnSync('bash', ['-c', script], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+  const [forced, plain, alive] = r.stdout.trim().split('\n').filter(Boolean);
+  expect(JSON.parse(forced!)).toMatchObject({ success: false, error: { code: 'STOP_REFUSED', details: { reason: 'caller-in-tree' } } });
+  expect(JSON.parse(plain!)).toMatchObject({ success: true, stopped: [{ reason: 'release-only', processes: [], released: true }] });
+  expect(alive).toBe('alive');
 });
 
 test('a server that ignores SIGTERM gets SIGKILL after the grace', async () => {
@@ -157,7 +217,7 @@ test('a reused PID is not signalled: an owner whose start time differs is not th
   expect(isRunning(other.pid)).toBe(true);
 });
 
-test('by -s/-n and by lock id; an owner named with --pid is ended whole', async () => {
+test('by -s/-n and by lock id; an owner named with --pid that does not listen is left running, and ended whole with --force', async () => {
   const port = await freePortBlock(2);
   const a = strays.add(sleeper());
   const b = strays.add(sleeper());
@@ -165,12 +225,59 @@ test('by -s/-n and by lock id; an owner named with --pid is ended whole', async 
   box.run(['allocate', '-s', 'dev', '-n', 'two', '-p', String(port + 1), '--pid', String(b.pid), '--json']);
   const byName = box.run(['stop', '-s', 'dev', '-n', 'two', '--json']);
   expect(byName.code).toBe(0);
-  expect(byName.json.stopped[0]).toMatchObject({ reason: 'owner', processes: [{ pid: b.pid }], released: true });
-  await exited(b);
-  const byId = box.run(['stop', first.lockId, '--json']);
-  expect(byId.json.stopped[0]).toMatchObject({ processes: [{ pid: a.pid }], released: true });
+  expect(byName.json.stopped[0]).toMatchObject({ reason: 'release-only', processes: [], released: true });
+  expect(isRunning(b.pid!)).toBe(true);
+  const byId = box.run(['stop', first.lockId, '--force', '--json']);
+  expect(byId.json.stopped[0]).toMatchObject({ reason: 'forced', processes: [{ pid: a.pid }], released: true });
   await exited(a);
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+});
+
+/** Writes an allocation of `port` owned by `owner` straight into the state, as an older or adopting Styxy left it. */
+function writeOwnedAllocation(lockId: string, port: number, owner: Record<string, unknown>): void {
+  fs.mkdirSync(box.home, { recursive: true, mode: 0o700 });
+  const allocation = {
+    lockId,
+    serviceType: 'dev',
+    instanceId: 'web',
+    port,
+    project: box.cwd,
+    owner: { kind: 'process', ...owner },
+    allocatedAt: new Date().toISOString(),
+  };
+  fs.writeFileSync(path.join(box.home, 'state.json'), JSON.stringify({ version: 1, allocations: [allocation] }), { mode: 0o600 });
+}
+
+const startTimeOf = (pid: number) => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19];
+
+test('an owner of another uid (one that took the port over) needs --force', async () => {
+  const port = await freePortBlock(1);
+  const user = makeUser('sxwf');
+  let pid = 0;
+  try {
+    strays.add(pythonServer(port, { cwd: '/' }, ['runuser', '-u', user.name, '--']));
+    await waitListening(port);
+    pid = await listenerPid(port);
+    writeOwnedAllocation('dev-web-000003', port, { pid, startTime: startTimeOf(pid), detected: true, adoptedAt: new Date().toISOString() });
+    const r = box.run(['stop', String(port), '--json']);
+    expect(r.json).toMatchObject({ success: false, error: { code: 'FORCE_REQUIRED' } });
+    expect(isRunning(pid)).toBe(true);
+    expect(box.run(['stop', String(port), '--force', '--json']).code).toBe(0);
+    await waitFor('the server to end', () => !isRunning(pid));
+  } finally {
+    if (pid && isRunning(pid)) process.kill(pid, 'SIGKILL');
+    user.remove();
+  }
+});
+
+test('an owner recorded without a start time is unverified: FORCE_REQUIRED, nothing signalled', async () => {
+  const port = await freePortBlock(1);
+  const py = strays.add(pythonServer(port));
+  await waitListening(port);
+  writeOwnedAllocation('dev-web-000004', port, { pid: py.pid, startTime: null });
+  const r = box.run(['stop', String(port), '--json']);
+  expect(r.json).toMatchObject({ success: false, error: { code: 'FORCE_REQUIRED' } });
+  expect(isRunning(py.pid!)).toBe(true);
 });
 
 test('bad input changes nothing: INVALID_ARGUMENT; nothing holding the port: NOT_FOUND', async () => {
@@ -196,10 +303,10 @@ describe('the Node API: whoHolds and stop', () => {
     expect(await api.whoHolds(port, at)).toMatchObject({ kind: 'allocation', reserved: true, allocation: { instanceId: 'api', label: 'agent 7' } });
     expect(await api.whoHolds(outside, at)).toMatchObject({ kind: 'free' });
 
-    const dry = await api.stop(port, { ...at, dryRun: true });
+    const dry = await api.stop(port, { ...at, dryRun: true, force: true });
     expect(dry.stopped[0]).toMatchObject({ processes: [{ pid: owner.pid, signals: [] }], released: false });
     expect(isRunning(owner.pid)).toBe(true);
-    const done = await api.stop({ serviceType: 'dev', instanceId: 'api' }, at);
+    const done = await api.stop({ serviceType: 'dev', instanceId: 'api' }, { ...at, force: true });
     expect(done.stopped[0]).toMatchObject({ released: true, processes: [{ pid: owner.pid, signals: ['SIGTERM'] }] });
     await exited(owner);
 
@@ -212,7 +319,7 @@ describe('the Node API: whoHolds and stop', () => {
 });
 
 test('STOP_FAILED: a tree this user may not signal survives, and the allocation is kept', async () => {
-  const user = makeUser();
+  const user = makeUser('sxwf');
   const victim = strays.add(sleeper()); // root's
   const home = path.join(box.dir, 'user-home');
   fs.mkdirSync(home);
@@ -221,7 +328,8 @@ test('STOP_FAILED: a tree this user may not signal survives, and the allocation 
     const env = { ...box.env, STYXY_HOME: path.join(home, '.styxy'), XDG_CACHE_HOME: path.join(home, 'cache'), HOME: home };
     const as = (args: string[]) => spawnSync('runuser', ['-u', user.name, '--', process.execPath, BIN, ...args], { cwd: box.cwd, env, encoding: 'utf8' });
     const made = JSON.parse(as(['allocate', '-s', 'dev', '--pid', String(victim.pid), '--json']).stdout);
-    const r = as(['stop', made.lockId, '--grace', '1s', '--json']);
+    // --force: the tree is not this caller's uid, and not the caller's to signal.
+    const r = as(['stop', made.lockId, '--force', '--grace', '1s', '--json']);
     expect(r.status).toBe(21);
     expect(JSON.parse(r.stdout)).toMatchObject({ success: false, error: { code: 'STOP_FAILED' } });
     expect(isRunning(victim.pid)).toBe(true);
@@ -307,4 +415,23 @@ test("inside unshare -p without --mount-proc (the parent's /proc), stop signals 
   expect(r.status).toBe(21);
   expect(JSON.parse(r.stdout)).toMatchObject({ success: false, error: { code: 'STOP_FAILED', details: { signalled: [], procOfAnotherNamespace: true } } });
   expect(isRunning(py.pid!)).toBe(true);
+});
+
+test("a user stopping root's server, which /proc hides from them: FORCE_REQUIRED (exit 20), not NOT_FOUND", async () => {
+  const port = await freePortBlock(1);
+  const user = makeUser('sxwf');
+  const py = strays.add(pythonServer(port)); // root's
+  const home = path.join(box.dir, 'user-home');
+  fs.mkdirSync(home);
+  spawnSync('chown', [user.name, home, box.dir, box.cwd]);
+  try {
+    await waitListening(port);
+    const env = { ...box.env, STYXY_HOME: path.join(home, '.styxy'), XDG_CACHE_HOME: path.join(home, 'cache'), HOME: home };
+    const r = spawnSync('runuser', ['-u', user.name, '--', process.execPath, BIN, 'stop', String(port), '--json'], { cwd: box.cwd, env, encoding: 'utf8' });
+    expect(r.status).toBe(20);
+    expect(JSON.parse(r.stdout)).toMatchObject({ success: false, error: { code: 'FORCE_REQUIRED' } });
+    expect(isRunning(py.pid!)).toBe(true);
+  } finally {
+    user.remove();
+  }
 });

@@ -67,7 +67,8 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
         for (const a of r.pruned) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): owner ended`);
         for (const a of r.unused) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): nothing listening`);
         for (const a of r.gone) printLine(shown(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): project ${a.project} no longer exists`));
-        if (r.pruned.length + r.unused.length + r.gone.length === 0) printLine('Nothing to clean up.');
+        // "Nothing to clean up" only when there is nothing at all: not above a list of what --gone would drop.
+        if (r.pruned.length + r.unused.length + r.gone.length === 0) printLine(r.goneFound.length > 0 ? 'Nothing was dropped.' : 'Nothing to clean up.');
         if (r.goneFound.length > 0) {
           printLine(`${r.goneFound.length} allocation(s) belong to projects that no longer exist:`);
           for (const a of r.goneFound) printLine(shown(`  ${String(a.port).padEnd(6)} ${a.serviceType}/${a.instanceId}  ${a.project}  lock ${a.lockId}`));

@@ -160,3 +160,16 @@ test.each<[string[] | undefined, ReturnType<typeof findContainerProxy>]>([
 ])('findContainerProxy(%j): by the program name only', (argv, expected) => {
   expect(findContainerProxy(argv)).toEqual(expected);
 });
+
+test("a PID namespace's init is never advised --force: stop refuses it", () => {
+  for (const proc of [
+    { ...python, namespaceInit: true as const },
+    { ...python, pid: 1 },
+  ]) {
+    const h = classifyHolder({ ...base, listeners: [{ address: '127.0.0.1', uid: 1000, process: proc }] });
+    expect(h.kind).toBe('process');
+    expect(JSON.stringify([h.summary, h.suggestions])).not.toContain('--force');
+    const held = classifyHolder({ ...base, allocation: web, listeners: [{ address: '127.0.0.1', uid: 1000, process: proc }] });
+    expect(JSON.stringify([held.summary, held.suggestions])).not.toContain('styxy stop 3000');
+  }
+});

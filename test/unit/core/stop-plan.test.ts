@@ -39,9 +39,46 @@ test.each<[string, Partial<StopFacts>, Record<string, unknown>]>([
   ],
   ['the owner is the server', { allocation: detected, owner: { ...server }, listeners: [server] }, { kind: 'end-tree', reason: 'owner', root: { pid: 300 } }],
   [
-    'an owner named with --pid: its whole tree',
+    'an owner named with --pid that is not the listener: what it started, not the owner',
     { allocation: named, owner: { ...ownerShell, startTime: '10' }, listeners: [server] },
-    { kind: 'end-tree', reason: 'owner', root: { pid: 100 } },
+    { kind: 'end-tree', reason: 'started-by-owner', root: { pid: 200 } },
+  ],
+  [
+    '... with --force: its whole tree',
+    { allocation: named, owner: { ...ownerShell, startTime: '10' }, listeners: [server], force: true },
+    { kind: 'end-tree', reason: 'forced', root: { pid: 100 } },
+  ],
+  ['an owner named with --pid, nothing listening: release only', { allocation: named, owner: { ...ownerShell, startTime: '10' } }, { kind: 'release-only' }],
+  [
+    '... with --force: its whole tree',
+    { allocation: named, owner: { ...ownerShell, startTime: '10' }, force: true },
+    { kind: 'end-tree', reason: 'forced', root: { pid: 100 } },
+  ],
+  ['init listening, even with --force', { listeners: [proc(1, [])], force: true }, { kind: 'refused', code: 'STOP_REFUSED', reason: 'init' }],
+  [
+    "a PID namespace's init, even with --force",
+    { listeners: [{ ...server, namespaceInit: true }], force: true },
+    { kind: 'refused', code: 'STOP_REFUSED', reason: 'namespace-init' },
+  ],
+  [
+    'the caller or its ancestor, even with --force',
+    { listeners: [server], spared: [555, 300, 1], force: true },
+    { kind: 'refused', code: 'STOP_REFUSED', reason: 'caller-in-tree' },
+  ],
+  [
+    'an owner named with --pid that is an ancestor of the caller, with --force',
+    { allocation: named, owner: { ...ownerShell, startTime: '10' }, spared: [555, 100, 1], force: true },
+    { kind: 'refused', code: 'STOP_REFUSED', reason: 'caller-in-tree' },
+  ],
+  [
+    'an owner (adopted, say) of another uid',
+    { allocation: detected, owner: { ...server, uid: 1001 }, listeners: [{ ...server, uid: 1001 }] },
+    { kind: 'refused', code: 'FORCE_REQUIRED' },
+  ],
+  [
+    '... with --force',
+    { allocation: detected, owner: { ...server, uid: 1001 }, listeners: [{ ...server, uid: 1001 }], force: true },
+    { kind: 'end-tree', reason: 'owner', root: { pid: 300 } },
   ],
   [
     'a detected owner, nothing listening: release only, the shell is left alone',
@@ -68,6 +105,7 @@ test.each<[string, Partial<StopFacts>, Record<string, unknown>]>([
     { kind: 'refused', code: 'FORCE_REQUIRED', message: expect.stringContaining("another user's") },
   ],
   ['... with --force', { listeners: [server], force: true }, { kind: 'end-tree', reason: 'forced', root: { pid: 300 } }],
+  ["another user's listener this caller cannot see", { hiddenListener: true, hiddenListenerUid: 0 }, { kind: 'refused', code: 'FORCE_REQUIRED' }],
   ['a listener this caller cannot see, even with --force', { hiddenListener: true, force: true }, { kind: 'refused', code: 'NOT_FOUND' }],
   ['nothing at all', {}, { kind: 'refused', code: 'NOT_FOUND' }],
 ])('%s', (_what, over, expected) => {
