@@ -207,20 +207,6 @@ const ROWS = [
     row(`  allocate / the floor: what Styxy adds to the least its design costs`, (s / floor).toFixed(2), '≤ 1.10');
   },
 
-  // The agent hook runs on every Bash call of an agent: on a command it leaves alone it must cost
-  // no more than Node's own start-up.
-  function hookVsNode(row) {
-    const input = JSON.stringify({
-      session_id: 'bench',
-      cwd: process.cwd(),
-      hook_event_name: 'PreToolUse',
-      tool_name: 'Bash',
-      tool_input: { command: 'git status && ls -la', description: 'Look around' },
-    });
-    const [s, b] = alternate(() => timeOnce([bin, 'hook', 'claude-code'], baseEnv, { input }).ms, node);
-    row(`hook claude-code, a command it leaves alone: ${s.toFixed(1)} ms / node -e '': ${b.toFixed(1)} ms`, (s / b).toFixed(2), '≤ 1.05');
-  },
-
   function versionVsNode(row) {
     const [s, b] = alternate(() => timeOnce([bin, '--version'], baseEnv).ms, node);
     row(`--version: ${s.toFixed(1)} ms / node: ${b.toFixed(1)} ms`, (s / b).toFixed(2), '≤ 1.10');
@@ -407,13 +393,7 @@ const ROWS = [
     fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, scripts: { dev: 'vite' } }));
     const hookInput = (command) =>
       JSON.stringify({ session_id: 'bench', cwd: project, hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command }, tool_use_id: 't1' });
-    const timedWith = (args, input, env) => {
-      const t0 = process.hrtime.bigint();
-      const r = spawnSync(process.execPath, args, { env, input, cwd: project, stdio: ['pipe', 'pipe', 'pipe'] });
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
-      return { ms, stdout: String(r.stdout) };
-    };
+    const timedWith = (args, input, env) => timeOnce(args, env, { input });
     const hook = [bin, 'hook', 'claude-code'];
     if (!/updatedInput/.test(timedWith(hook, hookInput('npm run dev'), envFor(home)).stdout)) {
       row('styxy hook claude-code', 'skipped', 'this build does not rewrite npm run dev');

@@ -3,7 +3,7 @@
  * another long-running service Styxy knows, and if so, the same line with that one command run
  * under Styxy's detached start. Pure: the package.json scripts and the project's place are handed in.
  */
-import { findDevServer, type DevServer } from './dev-servers';
+import { findDevServer, RUNNER_COMMANDS, SCRIPT_RUNNERS, type DevServer } from './dev-servers';
 import { findNameProblem } from './names';
 import { shellWord } from './shell-word';
 import { readShellLine, type ShellWord, type SimpleCommand } from './shell-line';
@@ -41,39 +41,6 @@ const TYPE_OF_TOOL: Readonly<Record<string, string>> = {
 /** Scripts that by their name build, check or ship, and never serve: not even looked at. */
 const NOT_SERVER_SCRIPT =
   /^(build|lint|test|check|typecheck|type-check|tsc|format|fmt|clean|prepare|compile|deploy|release|e2e|ci|install|postinstall|prebuild|generate|codegen)([:._-].*)?$/;
-
-const SCRIPT_RUNNERS = new Set(['npm', 'pnpm', 'yarn', 'bun']);
-/** The runners' own commands, never a script's name (`pnpm install`, `yarn add`). */
-const RUNNER_COMMANDS = new Set([
-  'install',
-  'i',
-  'ci',
-  'add',
-  'remove',
-  'rm',
-  'exec',
-  'dlx',
-  'x',
-  'test',
-  't',
-  'create',
-  'init',
-  'update',
-  'up',
-  'upgrade',
-  'why',
-  'list',
-  'ls',
-  'link',
-  'publish',
-  'pack',
-  'config',
-  'outdated',
-  'build',
-  'audit',
-  'info',
-  'view',
-]);
 
 /** A server start found in a line, before the package.json is read. */
 export interface ServerCommand {

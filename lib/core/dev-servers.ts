@@ -161,13 +161,18 @@ function appendFor(found: { server: DevServer; program: string }, args: readonly
   return [...port, strict.flag];
 }
 
-const SCRIPT_RUNNERS = new Set(['npm', 'pnpm', 'yarn', 'bun']);
-// pnpm and yarn run a script named as the command (`pnpm dev`) unless it is one of theirs.
-const RUNNER_COMMANDS = new Set([
+export const SCRIPT_RUNNERS = new Set(['npm', 'pnpm', 'yarn', 'bun']);
+/**
+ * The runners' own commands, never a script's name: pnpm and yarn run a script named as the
+ * command (`pnpm dev`) unless it is one of these (`pnpm install`, `yarn add`).
+ */
+export const RUNNER_COMMANDS = new Set([
   'install',
   'i',
+  'ci',
   'add',
   'remove',
+  'rm',
   'exec',
   'dlx',
   'x',
@@ -177,6 +182,7 @@ const RUNNER_COMMANDS = new Set([
   'init',
   'update',
   'up',
+  'upgrade',
   'why',
   'list',
   'ls',
@@ -185,6 +191,10 @@ const RUNNER_COMMANDS = new Set([
   'pack',
   'config',
   'outdated',
+  'build',
+  'audit',
+  'info',
+  'view',
 ]);
 
 /** `npm run dev -- --host` → the script name `dev` and the words passed on to it. */
