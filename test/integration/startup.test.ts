@@ -213,9 +213,14 @@ describe('a code cache someone else could have written is never run', () => {
   // V8 checks a cache against its source's length only: a cache compiled from another bundle of
   // the same length runs that bundle's code. These plant exactly that, a bundle that writes a
   // marker file, and show who runs it.
-  const rootTest = canMakeUsers ? test : test.skip;
   const bundle = fs.readFileSync(path.join(DIST, 'styxy.js'), 'utf8');
   const cacheName = path.basename(codeCachePath(DIST, bundle)!);
+  // CI runs the suite on other Nodes against the bundle Node 20 built: there the build made no
+  // cache for this Node, and which file a call takes differs; the rules are the same code, proven
+  // on the Node that built the bundle.
+  const buildsNode = fs.existsSync(path.join(DIST, cacheName));
+  const rootTest = canMakeUsers && buildsNode ? test : test.skip;
+  const buildTest = buildsNode ? test : test.skip;
 
   /** Writes to `file` V8's cache of a bundle as long as dist/styxy.js that writes `uid=<euid>` to `marker`. */
   function plantAlteredCache(file: string, marker: string): void {
@@ -319,7 +324,7 @@ describe('a code cache someone else could have written is never run', () => {
     expect(fs.readFileSync(v.marker, 'utf8')).toBe(`uid=${v.user.uid}`);
   });
 
-  test("the build's cache is taken only if it is the caller's or root's and nobody else can write it", () => {
+  buildTest("the build's cache is taken only if it is the caller's or root's and nobody else can write it", () => {
     const install = copyInstall();
     const file = codeCachePath(install.dist, fs.readFileSync(path.join(install.dist, 'styxy.js'), 'utf8'))!;
     const env = { ...box.env, XDG_CACHE_HOME: path.join(box.dir, 'xdg') };
