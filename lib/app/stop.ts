@@ -8,6 +8,7 @@ import { attachListenerProcesses, readListeners } from '../os/ports';
 import { ProcessTreeWatch, type TrackedProcess } from '../os/process-tree';
 import { hasProc, isProcOwnNamespace, readCommandLine, readProcessStat, readStartTime } from '../os/processes';
 import { isNamespaceInit, readAncestors, readUid } from '../os/process-info';
+import { waitUntil } from '../os/supervise';
 import { findProjectRoot } from '../os/project';
 import type { TransactionContext } from '../store/transaction';
 import { withLiveState } from './context';
@@ -313,9 +314,9 @@ async function endVerifiedTree(port: number, root: StopProcess, graceMs: number,
     if (isSameProcess(rootProcess)) watch.snapshot();
     return collect().filter(isSameProcess);
   };
-  if (!(await waitUntil(() => stillRunning().length === 0, graceMs))) {
+  if (!(await waitUntil(() => stillRunning().length === 0, graceMs, 50))) {
     send(stillRunning(), 'SIGKILL');
-    await waitUntil(() => stillRunning().length === 0, 2_000);
+    await waitUntil(() => stillRunning().length === 0, 2_000, 50);
     for (const m of stillRunning()) {
       const record = records.get(key(m));
       if (record) record.survived = true;
@@ -338,13 +339,4 @@ function selfAndAncestors(): Set<number> {
     pid = readProcessStat(pid)?.ppid ?? 0;
   }
   return pids;
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (condition()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -3,6 +3,7 @@ import os = require('os');
 import { ProcessTreeWatch, type TrackedProcess } from './process-tree';
 import { readProcessStat, isDeadState } from './processes';
 import { waitForPort } from './ports';
+import { waitUntil } from './supervise';
 
 /**
  * Starting and ending the process trees of a stack's services. Each service runs `sh -c` in a
@@ -111,13 +112,4 @@ export async function waitUntilListening(port: number, stopped: () => boolean, t
     if (Date.now() >= deadline) return false;
   }
   return false;
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (condition()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

@@ -214,12 +214,13 @@ export async function endTree(watch: ProcessTreeWatch): Promise<TrackedProcess[]
   return reached;
 }
 
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+/** Polls `condition` every `stepMs` until it holds (true) or `timeoutMs` has passed (false). */
+export async function waitUntil(condition: () => boolean, timeoutMs: number, stepMs = 25): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (condition()) return true;
     if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, stepMs));
   }
 }
 
