@@ -4,7 +4,8 @@ import * as path from 'path';
 /**
  * Tests are found by what they test, not by when they were written. A unit test of
  * `lib/<folder>/<file>.ts` is `test/unit/<folder>/<file>.test.ts`, or `<file>.<aspect>.test.ts` when
- * one source's tests are split by subject; and no test, source or title cites an issue number,
+ * one source's tests are split by subject; a test at the top of test/unit checks a folder of the
+ * repository named like it (`schemas.test.ts`) or the project as a whole; and no test, source or title cites an issue number,
  * which a reader of the repository cannot look up: it states the reason instead.
  */
 
@@ -17,6 +18,14 @@ const WHOLE_PROJECT = new Map([
   ['api-types.test.ts', 'lib/api.ts against the published types/styxy.d.ts'],
   ['test-layout.test.ts', 'this file: where tests live and what they are called'],
 ]);
+
+/** A unit test at the top named after a folder of the repository (`schemas.test.ts`) checks that folder. */
+function checksAFolder(testPath: string): boolean {
+  const [name = ''] = testPath.split('.');
+  return (
+    !testPath.includes(path.sep) && name !== 'lib' && name !== 'test' && fs.statSync(path.join(ROOT, name), { throwIfNoEntry: false })?.isDirectory() === true
+  );
+}
 
 function walk(dir: string, keep: (file: string) => boolean): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -46,7 +55,7 @@ test('every unit test mirrors a source file under lib/', () => {
   const unit = path.join(ROOT, 'test', 'unit');
   const strays = walk(unit, (f) => f.endsWith('.test.ts'))
     .map((f) => path.relative(unit, f))
-    .filter((f) => !WHOLE_PROJECT.has(f) && !fs.existsSync(path.join(ROOT, mirroredSource(f))));
+    .filter((f) => !WHOLE_PROJECT.has(f) && !checksAFolder(f) && !fs.existsSync(path.join(ROOT, mirroredSource(f))));
   expect(strays).toEqual([]);
 });
 
