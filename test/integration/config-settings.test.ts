@@ -35,3 +35,13 @@ test('a project layer and the user layer merge the agents section key by key', (
   box.writeConfig({ agents: { keep_servers: true } });
   expect(box.run(['config', 'show', '--json']).json.config.agents).toEqual({ hook: false, keep_servers: true });
 });
+
+test('config show prints every section of settings and every key in it, agents included', () => {
+  const { service_types: _types, auto_allocation_rules: _rules, ...sections } = box.run(['config', 'show', '--json']).json.config;
+  const text = box.run(['config', 'show']).stdout;
+  expect(text).toMatch(/^Agents$/m);
+  for (const [section, settings] of Object.entries(sections as Record<string, Record<string, unknown>>)) {
+    for (const [key, value] of Object.entries(settings))
+      expect([section, text.includes(`  ${key}`) && text.includes(JSON.stringify(value))]).toEqual([section, true]);
+  }
+});
