@@ -192,7 +192,9 @@ function planAdd(target: Target, before: string | null, input: AgentInstallInput
       if (isObject(servers as Json) && (servers as Record<string, unknown>).styxy !== undefined) {
         return { after: before, note: 'an MCP server named "styxy" is there already: kept as it is' };
       }
-      const body = toml.stringify({ mcp_servers: { styxy: { command: input.program, args: ['mcp'] } } });
+      // Codex starts an MCP server with a few variables only (HOME, PATH, …): STYXY_HOME must be
+      // passed by name, or the server would keep its allocations in another state than the CLI's.
+      const body = toml.stringify({ mcp_servers: { styxy: { command: input.program, args: ['mcp'], env_vars: ['STYXY_HOME'] } } });
       const added = addBlock(text, TOML_MARKERS, body);
       // The block is a table of its own at the end: a file that defines mcp_servers inline cannot take it.
       try {
