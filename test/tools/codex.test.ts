@@ -188,3 +188,38 @@ test('codex exec runs styxy start in its shell: the node server listens on the S
   const probe = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
   expect(probe.stdout).toBe('000');
 }, 240_000);
+
+test('start_server under codex exec\u2019s own sandbox, the one tool approved: the server outlives the session, which stop --session ends', async () => {
+  if (skipped) return;
+  nodeProject(box.cwd);
+  expect(styxy(['agent', 'install', 'codex', '--json']).status).toBe(0);
+  const standIn = await responsesStandIn([() => styxyTool('start_server', { command: ['node', 'server.js'], name: 'web' }), () => ({ text: 'Started.' })]);
+  let run: CodexRun;
+  try {
+    // The user's own choice, never the install's: this one tool runs without asking (what Codex
+    // otherwise asks for, as start_server runs a command). The sandbox stays Codex's default
+    // (read-only): the MCP server runs outside it, so the server it starts does too.
+    run = await runCodex(cb, box.cwd, standIn.url, ['-c', 'mcp_servers.styxy.tools.start_server.approval_mode="approve"']);
+  } finally {
+    await standIn.close();
+  }
+  expect(run.code).toBe(0);
+  const session = `codex:${run.session}`;
+  const output = standIn.requests[standIn.requests.length - 1]!.input.find((i) => i.type === 'function_call_output');
+  const started = toolJson(outputText(output!.output));
+  expect(started).toMatchObject({ success: true, started: true, serviceType: 'dev', instanceId: 'web' });
+  try {
+    // Codex has exited; the server still serves, its allocation recorded with the session.
+    expect(spawnSync('curl', ['-s', `http://127.0.0.1:${started.port}/`], { encoding: 'utf8' }).stdout).toBe('hello from the app');
+    expect(JSON.parse(styxy(['list', '--json']).stdout).allocations).toEqual([
+      expect.objectContaining({ port: started.port, session, owner: expect.objectContaining({ pid: started.pid, command: 'node server.js' }) }),
+    ]);
+    // What ends a Codex session's servers (Codex has no session-end hook).
+    const stopped = styxy(['stop', '--session', session, '--json']);
+    expect(stopped.status).toBe(0);
+  } finally {
+    styxy(['stop', String(started.port)]);
+  }
+  expect(JSON.parse(styxy(['list', '--json']).stdout).allocations).toEqual([]);
+  expect(spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${started.port}/`], { encoding: 'utf8' }).stdout).toBe('000');
+}, 240_000);
