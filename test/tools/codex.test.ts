@@ -158,6 +158,8 @@ test('codex exec runs styxy start in its shell: the node server listens on the S
     () => shell('styxy start -s dev -n web -- node server.js'),
     ([started]) => shell(`curl -s http://127.0.0.1:${portIn(started!)}/`),
     ([started]) => styxyTool('who_holds_port', { port: portIn(started!) }),
+    // What a command can record as its session (docs/agents.md).
+    () => shell('echo "session=$CODEX_SESSION_ID"'),
     () => ({ text: 'The dev server runs.' }),
   ]);
   let port = 0;
@@ -168,7 +170,8 @@ test('codex exec runs styxy start in its shell: the node server listens on the S
     expect(run.code).toBe(0);
     const outputs = standIn.requests[standIn.requests.length - 1]!.input.filter((i) => i.type === 'function_call_output').map((i) => outputText(i.output));
     console.log(`codex exec transcript excerpt (shell and MCP results):\n${outputs.join('\n---\n')}`);
-    const [started, curl, who] = outputs;
+    const [started, curl, who, echoed] = outputs;
+    expect(echoed).toContain(`session=${run.session}`);
     port = portIn(started!);
     expect(port).toBeGreaterThanOrEqual(3000);
     expect(started).toContain(`url: http://localhost:${port}`);
