@@ -68,6 +68,27 @@ test('install --user: codex sees the styxy server beside the user\u2019s own; un
   expect(mcpList().map((s) => s.name)).toEqual(['docs']);
 }, 120_000);
 
+test('a tool approval the user added under [mcp_servers.styxy] goes with uninstall: codex still reads config.toml', () => {
+  if (skipped) return;
+  const file = path.join(cb.userHome, '.codex', 'config.toml');
+  fs.mkdirSync(path.dirname(file));
+  fs.writeFileSync(file, USER_CONFIG);
+  expect(styxy(['agent', 'install', 'codex', '--json']).status).toBe(0);
+  fs.appendFileSync(file, '\n[mcp_servers.styxy.tools.start_server]\napproval_mode = "approve"\n');
+  expect(
+    mcpList()
+      .map((s) => s.name)
+      .sort(),
+  ).toEqual(['docs', 'styxy']);
+  const uninstalled = JSON.parse(styxy(['agent', 'uninstall', 'codex', '--json']).stdout);
+  expect(uninstalled.changes).toEqual([
+    expect.objectContaining({ file, action: 'updated', note: expect.stringContaining('[mcp_servers.styxy.tools.start_server]') }),
+  ]);
+  // Left behind, that table alone made Codex refuse the whole file ("invalid transport").
+  expect(fs.readFileSync(file, 'utf8')).toBe(USER_CONFIG);
+  expect(mcpList().map((s) => s.name)).toEqual(['docs']);
+}, 120_000);
+
 test('install --project: codex reads .codex/config.toml only in a project the user trusts; uninstall removes what it created', () => {
   if (skipped) return;
   spawnSync('git', ['init', '-q', box.cwd]);
