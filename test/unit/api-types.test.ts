@@ -13,7 +13,7 @@ test('lib/api.ts exports exactly what the declarations declare', () => {
     Object.keys(implementation)
       .filter((k) => k !== '__esModule')
       .sort(),
-  ).toEqual(['StyxyError', 'allocate', 'envVars', 'list', 'release', 'stop', 'whoHolds', 'withPort']);
+  ).toEqual(['StyxyError', 'allocate', 'allocateMany', 'envVars', 'list', 'release', 'stop', 'whoHolds', 'withPort']);
   expect(typeof asDeclared.withPort).toBe('function');
   expect(new errorClass('NOT_FOUND', 'x').exitCode).toBe(8);
 });
