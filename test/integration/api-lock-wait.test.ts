@@ -1,7 +1,8 @@
-import { spawn, type ChildProcess } from 'child_process';
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ROOT, killAndWait, rejection, until, useSandbox } from '../helpers/cli';
+import { readmeRecipe } from '../helpers/readme';
 import { useBundleOfSources } from '../helpers/sources';
 
 // `signal` and `lockTimeoutMs` of the Node API, against a real second process that holds Styxy's
@@ -147,4 +148,28 @@ describe('lockTimeoutMs', () => {
 test('ABORTED has its row in the exit-code table', () => {
   expect(new api.StyxyError('ABORTED', 'x').exitCode).toBe(27);
   expect(fs.readFileSync(path.join(ROOT, 'docs', 'cli.md'), 'utf8')).toMatch(/^\| 27 \| `ABORTED` \|/m);
+});
+
+describe('the manual', () => {
+  function runRecipe(): { status: number | null; stdout: string; stderr: string } {
+    const dir = path.join(box.dir, 'user');
+    fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+    if (!fs.existsSync(path.join(dir, 'node_modules', 'styxy'))) fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'styxy'));
+    fs.writeFileSync(path.join(dir, 'deadline.mjs'), readmeRecipe('api-abort'));
+    const r = spawnSync(process.execPath, ['deadline.mjs'], { cwd: dir, env: box.env, encoding: 'utf8' });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  test('the api-abort recipe gets its ports when the lock is free, and gives up without them while another process holds it', async () => {
+    expect(runRecipe()).toEqual({ status: 0, stdout: 'web 3000, api 8000\n', stderr: '' });
+    const holder = await holdLock();
+    try {
+      const r = runRecipe();
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^no ports: (LOCK_TIMEOUT|ABORTED)\n$/);
+    } finally {
+      await letGo(holder);
+    }
+    expect(cliList()).toEqual([]);
+  });
 });
