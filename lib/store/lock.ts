@@ -176,26 +176,19 @@ function attempt(lock: string, staging: string, paths: StyxyPaths): boolean {
  */
 async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, record: string, deadlineMs: number, wait: LockWait): Promise<void> {
   const lock = paths.lock;
-  const started = Date.now();
-  const { signal } = wait;
-  if (wait.limitMs !== undefined && wait.limitMs <= 0) throw lockTimeout(lock, 0, inspectLock(lock), lockSilentMs());
   const queue = new LockQueue(lock);
   const wake = new Wakeup();
+  const bounds = new CallerBounds(lock, wait, wake);
   let ticket = enqueue(queue, staging, nonce, paths);
-  const touch = setInterval(() => queue.touch(ticket), TICKET_TOUCH_MS);
-  touch.unref();
-  const progress = new WaitProgress(lock, started, deadlineMs, wait.limitMs);
-  // An abort wakes the sleeper at once; the loop's first look then gives up.
-  const onAbort = () => wake.interrupt();
-  // Without a limit the deadline is judged at every look; with one, no nap outlasts it.
-  const nap = (ms: number) => wake.sleep(wait.limitMs === undefined ? ms : clamp(started + wait.limitMs - Date.now(), 1, ms));
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const touch = setInterval(() => queue.touch(ticket), TICKET_TOUCH_MS).unref();
+  const progress = new WaitProgress(lock, bounds.started, deadlineMs, wait.limitMs);
+  const nap = (ms: number) => bounds.nap(ms);
   let freeBefore = false;
   let taken = false;
   let woken = false;
   try {
     for (;;) {
-      if (signal?.aborted) throw abortedError(signal);
+      bounds.check();
       // The facts are gathered before the deadline is judged: on a busy file system the looking
       // itself can block for seconds, and what it finds (a holder still in the disk) is progress.
       const tickets = queue.list();
@@ -234,11 +227,47 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
       woken = await nap(watched === 'ok' ? WATCHED_RECHECK_MS : clamp(POLL_STEP_MS * mine, POLL_STEP_MS, MAX_SLEEP_MS));
     }
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    bounds.close();
     clearInterval(touch);
     wake.close();
     if (!taken) queue.remove(ticket);
     queue.removeIfEmpty();
+  }
+}
+
+/**
+ * What ends one caller's wait early, beyond the deadline every caller has (LockWait): its signal,
+ * which wakes the sleeper at once so that the next look gives up, and its limit, which no nap
+ * outlasts. A limit of 0 refuses to queue at all.
+ */
+class CallerBounds {
+  readonly started = Date.now();
+  private listening = false;
+  private readonly onAbort = () => this.wake.interrupt();
+
+  constructor(
+    lock: string,
+    private readonly wait: LockWait,
+    private readonly wake: Wakeup,
+  ) {
+    if (wait.limitMs !== undefined && wait.limitMs <= 0) throw lockTimeout(lock, 0, inspectLock(lock), lockSilentMs());
+  }
+
+  check(): void {
+    if (this.wait.signal?.aborted) throw abortedError(this.wait.signal);
+  }
+
+  /** Sleeps (see Wakeup.sleep); listening to the signal from the first nap on, until close(). */
+  nap(ms: number): Promise<boolean> {
+    if (!this.listening) this.wait.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.listening = true;
+    if (this.wait.signal?.aborted) return Promise.resolve(true);
+    const { limitMs } = this.wait;
+    return this.wake.sleep(limitMs === undefined ? ms : clamp(this.started + limitMs - Date.now(), 1, ms));
+  }
+
+  close(): void {
+    this.wait.signal?.removeEventListener('abort', this.onAbort);
   }
 }
 
