@@ -385,16 +385,13 @@ function warnerFor(opts: StyxyOptions): (message: string, code?: string) => void
 async function contextFor(opts: StyxyOptions): Promise<AppContext> {
   if (opts.signal?.aborted) throw abortedError(opts.signal);
   const { callContext } = await import('./app/call-context');
-  const ctx = callContext({
+  return callContext({
     ...(opts.home !== undefined && { home: opts.home }),
     ...(opts.cwd !== undefined && { cwd: opts.cwd }),
     warn: warnerFor(opts),
-  });
-  return {
-    ...ctx,
     ...(opts.signal !== undefined && { signal: opts.signal }),
     ...(opts.lockTimeoutMs !== undefined && { lockTimeoutMs: opts.lockTimeoutMs }),
-  };
+  });
 }
 
 /** withPort's release: the same as release(), without the warning when someone else owns it now. */
@@ -413,8 +410,9 @@ function withRelease(result: AllocateResult, opts: StyxyOptions, claimsReservati
     try {
       const answer = await api(async () => {
         const { runRelease } = await import('./app/release');
-        // Giving back what is one's own is not cancelled with the call that took it (no signal).
-        return runRelease(await contextFor(pick(opts, ['home', 'cwd', 'onWarning', 'lockTimeoutMs'])), { lockId: result.lockId, expectedOwner: result.owner });
+        // Giving back what is one's own is neither cancelled nor cut short with the call that took
+        // it (no signal, no lockTimeoutMs): it waits for the lock as the CLI does.
+        return runRelease(await contextFor(pick(opts, ['home', 'cwd', 'onWarning'])), { lockId: result.lockId, expectedOwner: result.owner });
       });
       if (answer.keptFor) {
         if (!quiet)
