@@ -383,13 +383,15 @@ function warnerFor(opts: StyxyOptions): (message: string, code?: string) => void
 
 /** The CLI's context, with the home, directory, warnings, signal and lock timeout of this call. */
 async function contextFor(opts: StyxyOptions): Promise<AppContext> {
-  if (opts.signal?.aborted) throw abortedError(opts.signal);
+  // optionsBag has checked that it is one (the declarations ask only for what Styxy uses of it).
+  const signal = opts.signal as AbortSignal | undefined;
+  if (signal?.aborted) throw abortedError(signal);
   const { callContext } = await import('./app/call-context');
   return callContext({
     ...(opts.home !== undefined && { home: opts.home }),
     ...(opts.cwd !== undefined && { cwd: opts.cwd }),
     warn: warnerFor(opts),
-    ...(opts.signal !== undefined && { signal: opts.signal }),
+    ...(signal !== undefined && { signal }),
     ...(opts.lockTimeoutMs !== undefined && { lockTimeoutMs: opts.lockTimeoutMs }),
   });
 }

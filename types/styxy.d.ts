@@ -58,6 +58,17 @@ export declare class StyxyError extends Error {
   constructor(code: ErrorCode, message: string, options?: { details?: Record<string, unknown>; suggestions?: string[]; cause?: unknown });
 }
 
+/**
+ * What `signal` needs of an AbortSignal (Node's and the DOM's are ones), so that these declarations
+ * compile whatever `lib` and `types` a project has.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** Where Styxy keeps its files and which directory stands for "here"; every call takes these. */
 export interface StyxyOptions {
   /** Styxy's home (as STYXY_HOME; default: STYXY_HOME, else ~/.styxy). */
@@ -73,7 +84,7 @@ export interface StyxyOptions {
    * Gives up when it is aborted before the call holds Styxy's lock: the call rejects with
    * ABORTED (`name` 'AbortError') and changes nothing. Once the lock is held the call runs to its end.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   /**
    * The most the call waits for Styxy's lock in all, in milliseconds (0: only take it if free);
    * then it rejects with LOCK_TIMEOUT. Default: until one holder keeps it 10 s without working
