@@ -101,6 +101,39 @@ describe('signal', () => {
     expect(cliList()).toEqual([]);
   });
 
+  test('a stop aborted once it has begun signalling still ends the tree and releases the port', async () => {
+    const marker = path.join(box.dir, 'got-sigterm');
+    // A server that outlives SIGTERM, so that the stop is still under way when the signal fires.
+    // It listens on the port it is told on stdin, owned by its own PID.
+    const script = `
+      process.on('SIGTERM', () => require('fs').writeFileSync(${JSON.stringify(marker)}, ''));
+      process.stdin.once('data', (port) => require('net').createServer().listen(Number(port), '127.0.0.1', () => console.log('listening')));
+    `;
+    const server = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const a = await api.allocate({ serviceType: 'dev', pid: server.pid!, ...at() });
+      const listening = new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+      server.stdin?.write(`${a.port}\n`);
+      await listening;
+      const controller = new AbortController();
+      const stopping = api.stop(a.lockId, { graceMs: 1000, signal: controller.signal, ...at() });
+      await until(() => fs.existsSync(marker), 'the server to get SIGTERM');
+      controller.abort();
+      const report = await stopping;
+      expect(report.stopped).toEqual([
+        expect.objectContaining({
+          port: a.port,
+          reason: 'owner',
+          released: true,
+          processes: [expect.objectContaining({ pid: server.pid, signals: ['SIGTERM', 'SIGKILL'] })],
+        }),
+      ]);
+      expect(cliList()).toEqual([]);
+    } finally {
+      await killAndWait(server);
+    }
+  });
+
   test('a signal that is not an AbortSignal is INVALID_ARGUMENT', async () => {
     const err = await rejection(api.list({ signal: { aborted: 'no' } as unknown as AbortSignal, ...at() }));
     expect(err.code).toBe('INVALID_ARGUMENT');
