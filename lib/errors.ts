@@ -75,8 +75,8 @@ export function isStyxyError(err: unknown): err is StyxyError {
  * (code ABORTED) named AbortError, as Node's own aborted calls are, with the signal's reason as
  * its cause. Nothing was changed.
  */
-export function abortedError(signal: AbortSignal, what = 'the call'): StyxyError {
-  const err = new StyxyError('ABORTED', `Aborted ${what} before it changed anything`, {
+export function abortedError(signal: AbortSignal): StyxyError {
+  const err = new StyxyError('ABORTED', 'Aborted: the signal fired before the call held the lock; nothing was changed', {
     cause: signal.reason,
     details: { reason: describeReason(signal.reason) },
     suggestions: [],

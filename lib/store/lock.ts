@@ -182,7 +182,6 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
   let ticket = enqueue(queue, staging, nonce, paths);
   const touch = setInterval(() => queue.touch(ticket), TICKET_TOUCH_MS).unref();
   const progress = new WaitProgress(lock, bounds.started, deadlineMs, wait.limitMs);
-  const nap = (ms: number) => bounds.nap(ms);
   let freeBefore = false;
   let taken = false;
   let woken = false;
@@ -208,7 +207,7 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
         // At the head: watch first, so that a release between the attempt and the sleep still wakes us.
         const watched = wake.watch(lock);
         if ((taken = take(lock, queue.file(ticket), paths, !woken))) return;
-        woken = await nap(watched === 'ok' ? HEAD_RECHECK_MS : POLL_STEP_MS);
+        woken = await bounds.nap(watched === 'ok' ? HEAD_RECHECK_MS : POLL_STEP_MS);
         continue;
       }
       if (queue.isDead(ahead)) {
@@ -224,7 +223,7 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
       const free = holding === null;
       if (free && freeBefore && (taken = take(lock, queue.file(ticket), paths))) return;
       freeBefore = free;
-      woken = await nap(watched === 'ok' ? WATCHED_RECHECK_MS : clamp(POLL_STEP_MS * mine, POLL_STEP_MS, MAX_SLEEP_MS));
+      woken = await bounds.nap(watched === 'ok' ? WATCHED_RECHECK_MS : clamp(POLL_STEP_MS * mine, POLL_STEP_MS, MAX_SLEEP_MS));
     }
   } finally {
     bounds.close();
