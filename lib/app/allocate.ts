@@ -15,6 +15,7 @@ import {
   type AllocationRequest,
   type OwnerChange,
 } from '../core/allocation';
+import type { AllocationOutcome } from '../core/outcome';
 import { findLabelProblem, findNameProblem, findSessionProblem } from '../core/names';
 import { urlFor, type HostStyle } from '../core/url';
 import { findEnvNameArgClash } from '../core/env-contract';
@@ -76,7 +77,11 @@ export interface AllocateResult {
   ports?: number[];
   label?: string;
   session?: string;
+  /** What the call came to: see AllocationOutcome (core/allocation.ts). */
+  outcome: AllocationOutcome;
+  /** Kept beside `outcome` for the callers that read them: outcome `existing`. */
   existing: boolean;
+  /** Kept beside `outcome`: outcome `reused` or `claimed`, or an `existing` instance of the caller's own instance id. */
   reused: boolean;
   /**
    * Something already listens on the port: probed for an allocation found (a sticky reuse, an
@@ -150,7 +155,7 @@ export const MAX_BLOCK = 100;
  */
 export async function runAllocate(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
   const result = await withListening(await allocateLocked(ctx, input));
-  if (!result.existing || input.waitReadyMs === undefined || input.dryRun) return result;
+  if (result.outcome !== 'existing' || input.waitReadyMs === undefined || input.dryRun) return result;
   return waitUntilReady(ctx, input, result, input.waitReadyMs);
 }
 
@@ -175,7 +180,7 @@ async function waitUntilReady(ctx: TransactionContext, input: AllocateInput, fir
     }
     if (Date.now() >= deadline) break;
     current = await withListening(await allocateLocked(ctx, input));
-    if (!current.existing) return current;
+    if (current.outcome !== 'existing') return current;
   }
   throw new StyxyError(
     'WAIT_TIMEOUT',
@@ -192,7 +197,7 @@ async function waitUntilReady(ctx: TransactionContext, input: AllocateInput, fir
  * outside the lock. A new allocation's port was found free a moment ago: it is not probed again.
  */
 async function withListening(result: AllocateResult): Promise<AllocateResult> {
-  if (!result.reused && !result.existing) return result;
+  if (result.outcome === 'new') return result;
   return { ...result, listening: !(await probePortFree(result.port)) };
 }
 
@@ -558,7 +563,7 @@ function existingInstance(input: StepInput, request: AllocationRequest, plan: Pl
   const owner = holder.owner;
   if (handOver && isReserved(plan.allocation.owner)) {
     return {
-      result: { success: true, ...describe(holder), existing: false, reused: true, listening: false, ...base.flags, ...handOver.answer },
+      result: { success: true, ...describe(holder), outcome: 'claimed', existing: false, reused: true, listening: false, ...base.flags, ...handOver.answer },
       ...withHandOver(view.state, base, handOver),
     };
   }
@@ -567,6 +572,7 @@ function existingInstance(input: StepInput, request: AllocationRequest, plan: Pl
     result: {
       success: true,
       ...describe(holder),
+      outcome: 'existing',
       existing: true,
       reused: plan.reused,
       listening: false,
@@ -595,6 +601,8 @@ function stickyReuse(input: StepInput, request: AllocationRequest, plan: PlanOf<
     result: {
       success: true,
       ...describe(handOver?.allocation ?? plan.allocation),
+      // Taken over from an owner that had ended: the caller's now, as if it had made it.
+      outcome: handOver && isReserved(plan.allocation.owner) ? 'claimed' : 'reused',
       existing: false,
       reused: true,
       listening: false,
@@ -670,6 +678,7 @@ function newAllocationResult(
   return {
     success: true,
     ...describe(allocation),
+    outcome: 'new',
     existing: false,
     reused: false,
     listening: false,

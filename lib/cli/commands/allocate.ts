@@ -182,7 +182,7 @@ function describeAllocation(r: AllocateResult): string {
       `${green('✅')} ${r.dryRun ? 'Would allocate' : 'Allocated'} port: ${bold(String(r.port))} — instance '${r.instanceId}', lock ${r.lockId}`,
     ].join('\n');
   }
-  if (r.existing) {
+  if (r.outcome === 'existing') {
     const pid = r.existingPid ? ` (PID ${r.existingPid})` : '';
     return [
       `ℹ ${r.message}${dry}`,
@@ -191,7 +191,7 @@ function describeAllocation(r: AllocateResult): string {
       `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}${ownerChangeNote(r)}`,
     ].join('\n');
   }
-  if (r.reused)
+  if (r.outcome === 'reused' || r.outcome === 'claimed')
     return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} — ${r.url}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
   if (r.ports) {

@@ -129,7 +129,7 @@ async function runHandler(args: RunArgs): Promise<number> {
     const a = result.allocation;
     const pid = result.pid ? ` (PID ${result.pid})` : '';
     const where = `'${a.existingInstanceId ?? a.instanceId}' is already ${result.listening || !a.starting ? 'running' : 'starting'} on port ${a.port}${pid}`;
-    const why = a.existing ? `${a.message ?? `Service '${a.serviceType}' only allows single instance`}: ` : '';
+    const why = a.outcome === 'existing' ? `${a.message ?? `Service '${a.serviceType}' only allows single instance`}: ` : '';
     warn(`styxy: ${why}${where}; not starting ${command[0]}`);
     return 0;
   }
