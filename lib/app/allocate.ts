@@ -27,7 +27,8 @@ import { findProjectRoot, readProjectIdentity } from '../os/project';
 import type { AuditInput } from '../store/audit-log';
 import { BUILT_IN, type LoadedConfig } from '../store/config-files';
 import type { TransactionContext } from '../store/transaction';
-import { acceptProposal, confirmationRequired, proposalDetails, proposeRange, type AcceptedRange } from './auto-allocate';
+import { acceptProposal, proposalDetails, proposeRange, rangeQuestion, type AcceptedRange } from './auto-allocate';
+import { answerQuestions, done, type Ask, type Asker, type Attempt, type Question } from './confirmation';
 import { withLiveState, type LiveView } from './context';
 import { refuseNearMissType } from './near-miss';
 import { resolveOwner, settleGraceLease, type OwnerOptions } from './owner';
@@ -41,8 +42,6 @@ export interface AllocateInput {
   dryRun?: boolean;
   /** Accept an auto-allocation without asking, even when require_confirmation is on. */
   yes?: boolean;
-  /** The range the user has confirmed; the allocation goes ahead only if the proposal is still this. */
-  acceptedRange?: readonly [number, number];
   /** When the answer is an already running single instance, wait this long for its port to accept connections. */
   waitReadyMs?: number;
   /** Create an unknown type even when it is a near miss of a known one (`--new-type`). */
@@ -149,12 +148,17 @@ export function checkAllocateInput(input: AllocateInput): void {
 /** The most ports one `--block` holds. */
 export const MAX_BLOCK = 100;
 
+/** The ranges a person accepted for new types, by type: an auto-allocation goes ahead only while its proposal is still this. */
+export type AcceptedRanges = Readonly<Record<string, readonly [number, number]>>;
+
 /**
  * `styxy allocate`: prune dead owners, then hand out the running single instance, the caller's
  * sticky allocation, or the first candidate port that no allocation holds and the OS finds free.
+ * An auto-allocation that needs confirmation is asked of `ask` (answerQuestions); without it, it
+ * fails with CONFIRMATION_REQUIRED and nothing is written.
  */
-export async function runAllocate(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
-  const result = await withListening(await allocateLocked(ctx, input));
+export async function runAllocate(ctx: TransactionContext, input: AllocateInput, ask?: Asker): Promise<AllocateResult> {
+  const result = await withListening(await answerQuestions((accepted: AcceptedRanges | undefined) => allocateLocked(ctx, input, accepted), ask));
   if (result.outcome !== 'existing' || input.waitReadyMs === undefined || input.dryRun) return result;
   return waitUntilReady(ctx, input, result, input.waitReadyMs);
 }
@@ -179,7 +183,8 @@ async function waitUntilReady(ctx: TransactionContext, input: AllocateInput, fir
       return { ...current, listening: true, ready: true, waitedMs: Date.now() - started };
     }
     if (Date.now() >= deadline) break;
-    current = await withListening(await allocateLocked(ctx, input));
+    // The type is known by now: a question here means it left the config meanwhile, and none is asked.
+    current = await withListening(await answerQuestions(() => allocateLocked(ctx, input, undefined), undefined));
     if (current.outcome !== 'existing') return current;
   }
   throw new StyxyError(
@@ -207,19 +212,34 @@ function outsideRangeNote(serviceType: string, port: number, [low, high]: readon
   return `port ${port} is outside the range of '${serviceType}' (${low}-${high}); allocated it as asked`;
 }
 
-async function allocateLocked(ctx: TransactionContext, input: AllocateInput): Promise<AllocateResult> {
+/** One attempt of an allocation, in one transaction: the result, or the question an unconfirmed auto-allocation asks (nothing written). */
+async function allocateLocked(
+  ctx: TransactionContext,
+  input: AllocateInput,
+  accepted: AcceptedRanges | undefined,
+): Promise<Attempt<AllocateResult, AcceptedRanges>> {
   checkAllocateInput(input);
   const request = buildRequest(ctx, input, input.serviceType);
-  const { result } = await withLiveState<AllocateResult>(
+  const { result } = await withLiveState<Attempt<AllocateResult, AcceptedRanges>>(
     ctx,
     async ({ config, state, pruned, starting }) => {
       const settled = { ...request, owner: settleGraceLease(request.owner, graceMs(config), ctx.now()) };
-      const step = await allocateStep(ctx, input, settled, { config, state, pruned: pruned.length, starting }, input.acceptedRange);
-      return { result: step.result, state: step.state, ...step.writes, audit: step.audit };
+      const step = await allocateStep(ctx, input, settled, { config, state, pruned: pruned.length, starting }, accepted?.[input.serviceType]);
+      if ('unconfirmed' in step) return { result: askRange(step, accepted) };
+      return { result: done(step.result), state: step.state, ...step.writes, audit: step.audit };
     },
-    { write: !input.dryRun, summaryWillDo: (config) => needsOnlyFreePorts(config.config, request) },
+    { write: (answer) => !input.dryRun && answer.kind === 'done', summaryWillDo: (config) => needsOnlyFreePorts(config.config, request) },
   );
   return result;
+}
+
+/** An auto-allocation that needs a yes, as a question; a yes accepts its range, beside those accepted before. */
+function askRange({ unconfirmed, changed }: Unconfirmed, accepted: AcceptedRanges | undefined): Ask<AcceptedRanges> {
+  return {
+    kind: 'ask',
+    question: rangeQuestion(unconfirmed, { changed, answered: accepted !== undefined }),
+    yes: { ...accepted, [unconfirmed.serviceType]: unconfirmed.range },
+  };
 }
 
 /**
@@ -232,15 +252,13 @@ function needsOnlyFreePorts(config: Config, request: AllocationRequest): boolean
   return type !== undefined && !isSingleInstance(type) && request.instanceId === undefined && request.port === undefined;
 }
 
-export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'acceptedRange' | 'waitReadyMs' | 'block'> {
+export interface AllocateBatchInput extends Omit<AllocateInput, 'serviceType' | 'port' | 'waitReadyMs' | 'block'> {
   /** The types to allocate together, in order; the instance id, if any, applies to each. */
   serviceTypes: readonly string[];
   /** One instance id per type, in the same order (a stack's service names): then a type may come more than once. */
   instanceIds?: readonly string[];
   /** A port to try first for each type, in the same order (a compose file's own host ports); undefined for none. */
   ports?: readonly (number | undefined)[];
-  /** Ranges the user has confirmed, by type: an auto-allocation goes ahead only if its proposal is still this. */
-  acceptedRanges?: Readonly<Record<string, readonly [number, number]>>;
   /** The variable the caller will export the first port as (`--env-name`): refused when it is a type's own name. */
   envName?: string;
 }
@@ -281,51 +299,87 @@ export function checkAllocateBatchInput(input: AllocateBatchInput): void {
 /**
  * Several types in one transaction, all or nothing: each is allocated as `runAllocate` would,
  * seeing the ports the ones before it took (and the ranges they were given); when any fails,
- * the transaction writes nothing and the error names that type.
+ * the transaction writes nothing and the error names that type. New types that need a yes are
+ * asked of `ask` one at a time, each attempt carrying the ranges accepted so far.
  */
-export async function runAllocateBatch(ctx: TransactionContext, input: AllocateBatchInput): Promise<AllocateBatchResult> {
+export async function runAllocateBatch(ctx: TransactionContext, input: AllocateBatchInput, ask?: Asker): Promise<AllocateBatchResult> {
   checkAllocateBatchInput(input);
   // The project and the owner are found once, before the lock: every type of the batch shares them.
   const shared = buildRequest(ctx, input, input.serviceTypes[0] as string);
-  const { result } = await withLiveState<AllocateBatchResult>(
+  const result = await answerQuestions((accepted: AcceptedRanges | undefined) => batchLocked(ctx, input, shared, accepted), ask);
+  return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
+}
+
+/** One attempt of a batch, in one transaction: every allocation, or the question of the first new type that needs a yes (nothing written). */
+async function batchLocked(
+  ctx: TransactionContext,
+  input: AllocateBatchInput,
+  shared: AllocationRequest,
+  accepted: AcceptedRanges | undefined,
+): Promise<Attempt<AllocateBatchResult, AcceptedRanges>> {
+  const { result } = await withLiveState<Attempt<AllocateBatchResult, AcceptedRanges>>(
     ctx,
     async ({ config, state, pruned, starting }) => {
       if (input.envName !== undefined) checkEnvNameArg(input.envName, input.serviceTypes, config.config);
-      let view: StepView = { config, state, pruned: pruned.length, starting };
       const owner = settleGraceLease(shared.owner, graceMs(config), ctx.now());
-      const steps: AllocateStep[] = [];
-      for (const [i, serviceType] of input.serviceTypes.entries()) {
-        const instanceId = input.instanceIds?.[i];
-        const port = input.ports?.[i];
-        let step: AllocateStep;
-        try {
-          step = await allocateStep(
-            ctx,
-            input,
-            { ...shared, owner, serviceType, ...(instanceId !== undefined && { instanceId }), ...(port !== undefined && { port }) },
-            view,
-            input.acceptedRanges?.[serviceType],
-          );
-        } catch (err) {
-          throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
-        }
-        steps.push(step);
-        view = { ...view, config: step.config, state: step.state };
-      }
+      const chained = await chainSteps(ctx, input, { ...shared, owner }, { config, state, pruned: pruned.length, starting }, accepted);
+      if (chained.kind === 'ask') return { result: chained };
+      const { steps, view } = chained;
       // Each accepted range builds on the config before it, so the last user layer holds them all.
       const userConfig = [...steps].reverse().find((step) => step.writes.userConfig)?.writes.userConfig;
       const afterCommits = steps.flatMap((step) => (step.writes.afterCommit ? [step.writes.afterCommit] : []));
+      const allocations = steps.map((step) => step.result);
       return {
-        result: { success: true, allocations: steps.map((step) => step.result), pruned: pruned.length, ...(input.dryRun && { dryRun: true as const }) },
+        result: done({ success: true as const, allocations, pruned: pruned.length, ...(input.dryRun && { dryRun: true as const }) }),
         state: view.state,
         ...(userConfig && { userConfig }),
         ...(afterCommits.length > 0 && { afterCommit: () => afterCommits.forEach((run) => run()) }),
         audit: steps.flatMap((step) => step.audit),
       };
     },
-    { write: !input.dryRun },
+    { write: (answer) => !input.dryRun && answer.kind === 'done' },
   );
-  return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
+  return result;
+}
+
+/** The batch's steps in order, each seeing the config and state the ones before it left; or the first type's question. */
+async function chainSteps(
+  ctx: TransactionContext,
+  input: AllocateBatchInput,
+  shared: AllocationRequest,
+  first: StepView,
+  accepted: AcceptedRanges | undefined,
+): Promise<{ kind: 'steps'; steps: AllocateStep[]; view: StepView } | Ask<AcceptedRanges>> {
+  let view = first;
+  const steps: AllocateStep[] = [];
+  for (const [i, serviceType] of input.serviceTypes.entries()) {
+    const instanceId = input.instanceIds?.[i];
+    const port = input.ports?.[i];
+    const request = { ...shared, serviceType, ...(instanceId !== undefined && { instanceId }), ...(port !== undefined && { port }) };
+    let step: AllocateStep | Unconfirmed;
+    try {
+      step = await allocateStep(ctx, input, request, view, accepted?.[serviceType]);
+    } catch (err) {
+      throw input.serviceTypes.length > 1 ? inBatch(err, serviceType, input.serviceTypes) : err;
+    }
+    if ('unconfirmed' in step) return askInBatch(askRange(step, accepted), serviceType, input.serviceTypes);
+    steps.push(step);
+    view = { ...view, config: step.config, state: step.state };
+  }
+  return { kind: 'steps', steps, view };
+}
+
+/** A batch's question: when nobody answers, or the answer is no, the failure names the type, as any failure of a batch does. */
+function askInBatch(attempt: Ask<AcceptedRanges>, serviceType: string, serviceTypes: readonly string[]): Ask<AcceptedRanges> {
+  if (serviceTypes.length <= 1) return attempt;
+  const unanswered = inBatch(attempt.question.unanswered, serviceType, serviceTypes) as StyxyError;
+  const { declined } = attempt.question;
+  const question: Question = {
+    ...attempt.question,
+    unanswered,
+    declined: new StyxyError(declined.code, declined.message, { details: unanswered.details, suggestions: declined.suggestions }),
+  };
+  return { ...attempt, question };
 }
 
 /** INVALID_ARGUMENT, before anything is planned, when `--env-name` is a batch type's own variable (findEnvNameArgClash). */
@@ -431,9 +485,10 @@ async function allocateStep(
   request: AllocationRequest,
   view: StepView,
   acceptedRange: readonly [number, number] | undefined,
-): Promise<AllocateStep> {
+): Promise<AllocateStep | Unconfirmed> {
   const now = ctx.now();
   const known = await makeTypeKnown(ctx, input, request, view, acceptedRange, now);
+  if ('unconfirmed' in known) return known;
   const base = stepBase(input, request, view, known);
   const step = await (async () => {
     switch (known.plan.kind) {
@@ -474,12 +529,12 @@ async function makeTypeKnown(
   view: StepView,
   acceptedRange: readonly [number, number] | undefined,
   now: number,
-): Promise<KnownType> {
+): Promise<KnownType | Unconfirmed> {
   const plan = planAllocation(view.config.config, view.state, withIdentity(request, view.config), { now });
   if (plan.kind !== 'unknown') return { config: view.config, plan };
   if (!input.newType) refuseNearMissType(request.serviceType, Object.keys(view.config.config.service_types));
   const proposal = await proposeRange(view.config, view.state, request.serviceType);
-  checkConfirmed(view.config, input, proposal, acceptedRange);
+  if (needsConfirmation(view.config, input, proposal, acceptedRange)) return { unconfirmed: proposal, changed: acceptedRange !== undefined };
   const accepted = acceptProposal(ctx, view.config, proposal);
   const replanned = planAllocation(accepted.config.config, view.state, withIdentity(request, accepted.config), { now });
   if (replanned.kind === 'unknown') throw new StyxyError('INTERNAL', `Service type '${request.serviceType}' is still unknown after auto-allocation`);
@@ -487,10 +542,15 @@ async function makeTypeKnown(
 }
 
 /** With require_confirmation on, a proposal goes ahead only with --yes, on a dry run, or when it is the range the user accepted. */
-function checkConfirmed(config: LoadedConfig, input: StepInput, proposal: RangeProposal, acceptedRange: readonly [number, number] | undefined): void {
-  if (!config.config.auto_allocation.require_confirmation || input.dryRun || input.yes) return;
-  if (acceptedRange && acceptedRange[0] === proposal.range[0] && acceptedRange[1] === proposal.range[1]) return;
-  throw confirmationRequired(proposal, acceptedRange !== undefined);
+function needsConfirmation(config: LoadedConfig, input: StepInput, proposal: RangeProposal, acceptedRange: readonly [number, number] | undefined): boolean {
+  if (!config.config.auto_allocation.require_confirmation || input.dryRun || input.yes) return false;
+  return !(acceptedRange && acceptedRange[0] === proposal.range[0] && acceptedRange[1] === proposal.range[1]);
+}
+
+/** A new type's range that needs a yes first; `changed` when the one accepted before is not what is proposed now. */
+interface Unconfirmed {
+  unconfirmed: RangeProposal;
+  changed: boolean;
 }
 
 function stepBase(input: StepInput, request: AllocationRequest, view: StepView, { config, auto }: KnownType): StepBase {
