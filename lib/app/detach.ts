@@ -83,9 +83,7 @@ async function allocateToStart(
   waitMs: number,
 ): Promise<AllocateResult[]> {
   const own = { pid: process.pid, via: 'run' as const };
-  const attempt = (acceptedRange?: [number, number]) =>
-    runAllocate(ctx, { ...input.request, owner: own, keepFound: true, ...(acceptedRange && { acceptedRange }) });
-  const allocateAll = async () => [await (input.confirm ? input.confirm(attempt) : attempt())];
+  const allocateAll = async () => [await runAllocate(ctx, { ...input.request, owner: own, keepFound: true }, input.ask)];
   return awaitStarting(await allocateAll(), allocateAll, waitMs);
 }
 
