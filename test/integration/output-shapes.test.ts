@@ -1,9 +1,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BIN, ROOT, rejection, useSandbox } from '../helpers/cli';
 import { outputProblems } from '../helpers/output-schemas';
+import { readmeRecipe } from '../helpers/readme';
 
 // The MCP tools and the Node API answer with the shapes of the CLI's --json documents
 // (schemas/output/, docs/cli.md "JSON output"): checked here against the same schemas, with the
@@ -108,4 +110,23 @@ describe('Node API', () => {
     const { code, message, suggestions, details } = err;
     expectConforms(null, { success: false, error: { code, message, suggestions, ...(details && { details }) } });
   });
+});
+
+test('the recipe of docs/cli.md validates a real document with the schemas the package exports', () => {
+  // A project that has styxy and ajv installed, and styxy on the PATH.
+  const modules = path.join(box.cwd, 'node_modules');
+  fs.mkdirSync(modules);
+  fs.symlinkSync(ROOT, path.join(modules, 'styxy'));
+  fs.symlinkSync(path.join(ROOT, 'node_modules', 'ajv'), path.join(modules, 'ajv'));
+  const bin = path.join(box.dir, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(BIN, path.join(bin, 'styxy'));
+  const r = spawnSync('sh', ['-ec', readmeRecipe('json-output-schema')], {
+    cwd: box.cwd,
+    env: { ...box.env, PATH: `${bin}:${process.env.PATH}` },
+    encoding: 'utf8',
+  });
+  expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  expect(r.stdout.split('\n')[0]).toBe('valid');
+  expect(JSON.parse(fs.readFileSync(path.join(box.cwd, 'allocation.json'), 'utf8'))).toMatchObject({ success: true, serviceType: 'dev', instanceId: 'web' });
 });
