@@ -1,12 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from "child_process";
-import * as fs from "fs";
-import * as net from "net";
-import * as os from "os";
-import * as path from "path";
-import { checkOutput } from "./output-schemas";
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { checkOutput } from './output-schemas';
 
-export const ROOT = path.resolve(__dirname, "..", "..");
-export const BIN = path.join(ROOT, "bin", "styxy");
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const BIN = path.join(ROOT, 'bin', 'styxy');
 
 export interface RunResult {
   code: number | null;
@@ -26,9 +26,9 @@ export interface Sandbox {
   cwd: string;
   env: NodeJS.ProcessEnv;
   /**
-   * Runs the built CLI and waits for it. A `--json` document it prints must conform to its
-   * command's published schema (schemas/output/, checked by output-schemas.ts): one that does not
-   * throws, so every test that reads a document checks its shape too.
+   * Runs the built CLI and waits for it. Asked for `--json`, it must print one document that
+   * conforms to its command's published schema (schemas/output/, checked by output-schemas.ts):
+   * anything else throws, so every test that runs a command checks its output's shape too.
    */
   run(args: string[], options?: RunOptions): RunResult;
   /** `run` without blocking the test's event loop (servers in the test can answer meanwhile); rejects on a document that fails its schema. */
@@ -58,34 +58,30 @@ function parse(stdout: string): any {
  * Persistent allocations of `project` as Styxy writes them: the i-th of type `types[i]`, instance
  * `<prefix><i>`, lock id `<type>-<prefix><i>-000000`, on port `firstPort + i`.
  */
-export function persistentAllocations(
-  types: readonly string[],
-  project: string,
-  { prefix = "a", firstPort = 10000 } = {},
-) {
+export function persistentAllocations(types: readonly string[], project: string, { prefix = 'a', firstPort = 10000 } = {}) {
   return types.map((serviceType, i) => ({
     lockId: `${serviceType}-${prefix}${i}-000000`,
     serviceType,
     instanceId: `${prefix}${i}`,
     port: firstPort + i,
     project,
-    owner: { kind: "persistent" as const },
-    allocatedAt: "2026-01-01T00:00:00.000Z",
+    owner: { kind: 'persistent' as const },
+    allocatedAt: '2026-01-01T00:00:00.000Z',
   }));
 }
 
 /** A fresh temporary STYXY_HOME and project directory; colour off. */
 export function sandbox(): Sandbox {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "styxy-test-"));
-  const home = path.join(dir, "home");
-  const cwd = path.join(dir, "project");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'styxy-test-'));
+  const home = path.join(dir, 'home');
+  const cwd = path.join(dir, 'project');
   fs.mkdirSync(cwd);
   // Code caches that a Node the build made none for saves (lib/boot.ts): shared by the tests, apart from the user's.
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     STYXY_HOME: home,
-    NO_COLOR: "1",
-    XDG_CACHE_HOME: path.join(os.tmpdir(), "styxy-test-code-cache"),
+    NO_COLOR: '1',
+    XDG_CACHE_HOME: path.join(os.tmpdir(), 'styxy-test-code-cache'),
   };
   delete env.STYXY_TEST_KILL_AT;
   delete env.STYXY_TEST_FAIL_AT;
@@ -98,11 +94,11 @@ export function sandbox(): Sandbox {
       const r = spawnSync(process.execPath, [BIN, ...args], {
         cwd: options.cwd ?? cwd,
         env: { ...env, ...options.env },
-        input: options.input ?? "",
-        encoding: "utf8",
+        input: options.input ?? '',
+        encoding: 'utf8',
         timeout: 60_000,
       });
-      checkOutput(args, r.stdout);
+      checkOutput(args, r.stdout, r.status);
       return {
         code: r.status,
         signal: r.signal,
@@ -117,14 +113,14 @@ export function sandbox(): Sandbox {
           cwd: options.cwd ?? cwd,
           env: { ...env, ...options.env },
         });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.stdin.end(options.input ?? "");
-        child.on("close", (code, signal) => {
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.stdin.end(options.input ?? '');
+        child.on('close', (code, signal) => {
           try {
-            checkOutput(args, stdout);
+            checkOutput(args, stdout, code);
           } catch (err) {
             return reject(err);
           }
@@ -133,27 +129,19 @@ export function sandbox(): Sandbox {
       });
     },
     readState() {
-      return JSON.parse(fs.readFileSync(path.join(home, "state.json"), "utf8"));
+      return JSON.parse(fs.readFileSync(path.join(home, 'state.json'), 'utf8'));
     },
     writeConfig(config) {
       fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-      fs.writeFileSync(
-        path.join(home, "config.json"),
-        JSON.stringify(config, null, 2),
-        { mode: 0o600 },
-      );
+      fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 });
     },
     seedAllocations(count) {
       const allocations = persistentAllocations(
-        Array.from({ length: count }, () => "dev"),
+        Array.from({ length: count }, () => 'dev'),
         cwd,
       );
       fs.mkdirSync(home, { recursive: true, mode: 0o700 });
-      fs.writeFileSync(
-        path.join(home, "state.json"),
-        JSON.stringify({ version: 1, allocations }),
-        { mode: 0o600 },
-      );
+      fs.writeFileSync(path.join(home, 'state.json'), JSON.stringify({ version: 1, allocations }), { mode: 0o600 });
     },
     cleanup() {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -178,10 +166,7 @@ export function useSandbox(): Sandbox {
   });
   return new Proxy({} as Sandbox, {
     get(_target, key) {
-      if (!current)
-        throw new Error(
-          `the sandbox exists only while a test runs (read: ${String(key)})`,
-        );
+      if (!current) throw new Error(`the sandbox exists only while a test runs (read: ${String(key)})`);
       return current[key as keyof Sandbox];
     },
   });
@@ -189,53 +174,42 @@ export function useSandbox(): Sandbox {
 
 /** A long-lived process to own allocations; kill it to make its owner die. */
 export function sleeper(): ChildProcess & { pid: number } {
-  const child = spawn("sleep", ["600"], { stdio: "ignore" });
+  const child = spawn('sleep', ['600'], { stdio: 'ignore' });
   return child as ChildProcess & { pid: number };
 }
 
-export function killAndWait(
-  child: ChildProcess,
-  signal: NodeJS.Signals = "SIGKILL",
-): Promise<void> {
+export function killAndWait(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
+    child.once('exit', () => resolve());
     child.kill(signal);
   });
 }
 
 /** A block of `count` consecutive ports in [low, high) on which nothing listens right now. */
-export async function freePortBlock(
-  count: number,
-  low = 20000,
-  high = 50000,
-): Promise<number> {
+export async function freePortBlock(count: number, low = 20000, high = 50000): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = low + Math.floor(Math.random() * (high - low - count));
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = await canBind(p);
     if (ok) return base;
   }
-  throw new Error("no free port block found");
+  throw new Error('no free port block found');
 }
 
 function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ port, host: "::", ipv6Only: false }, () =>
-      server.close(() => resolve(true)),
-    );
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '::', ipv6Only: false }, () => server.close(() => resolve(true)));
   });
 }
 
 export function listen(port: number, host: string): Promise<net.Server> {
   return new Promise((resolve, reject) => {
     const server = net.createServer((socket) => socket.end());
-    server.once("error", reject);
-    server.listen({ port, host, ipv6Only: host === "::1" }, () =>
-      resolve(server),
-    );
+    server.once('error', reject);
+    server.listen({ port, host, ipv6Only: host === '::1' }, () => resolve(server));
   });
 }
 
@@ -253,26 +227,20 @@ export function sleep(ms: number): Promise<void> {
  */
 export async function waitFor<T>(
   what: string,
-  probe: () =>
-    T | null | undefined | false | Promise<T | null | undefined | false>,
+  probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
   timeoutMs = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(20);
   }
 }
 
 /** Polls `condition` every 20 ms until it holds; throws, naming `what`, after `timeoutMs`. */
-export async function until(
-  condition: () => boolean,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
+export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   await waitFor(what, condition, timeoutMs);
 }
 
@@ -283,7 +251,7 @@ export async function rejection(promise: Promise<unknown>): Promise<any> {
   } catch (err) {
     return err;
   }
-  throw new Error("expected a rejection");
+  throw new Error('expected a rejection');
 }
 
 /**
@@ -291,17 +259,10 @@ export async function rejection(promise: Promise<unknown>): Promise<any> {
  * has ended exactly then, so a test waits no longer than it must and no less, whatever the load.
  */
 export async function leaseEnded(box: Sandbox, lockId: string): Promise<void> {
-  const allocation = box
-    .readState()
-    .allocations.find((a: { lockId: string }) => a.lockId === lockId);
-  if (allocation?.owner?.kind !== "lease")
-    throw new Error(`${lockId} is not a lease`);
+  const allocation = box.readState().allocations.find((a: { lockId: string }) => a.lockId === lockId);
+  if (allocation?.owner?.kind !== 'lease') throw new Error(`${lockId} is not a lease`);
   const end = Date.parse(allocation.owner.expiresAt);
-  await until(
-    () => Date.now() > end,
-    `the lease of ${lockId} to end`,
-    end - Date.now() + 10_000,
-  );
+  await until(() => Date.now() > end, `the lease of ${lockId} to end`, end - Date.now() + 10_000);
 }
 
 /**
@@ -309,36 +270,31 @@ export async function leaseEnded(box: Sandbox, lockId: string): Promise<void> {
  * opens a TCP connection (a preload script that only observes): the test knows, without
  * guessing a start-up time, that the process has begun probing a port.
  */
-export function markingFirstConnect(
-  box: Sandbox,
-  mark: string,
-): NodeJS.ProcessEnv {
-  const spy = path.join(box.dir, "mark-first-connect.js");
+export function markingFirstConnect(box: Sandbox, mark: string): NodeJS.ProcessEnv {
+  const spy = path.join(box.dir, 'mark-first-connect.js');
   fs.writeFileSync(
     spy,
     [
       "const net = require('net');",
       "const fs = require('fs');",
-      "const connect = net.Socket.prototype.connect;",
-      "net.Socket.prototype.connect = function (...args) {",
+      'const connect = net.Socket.prototype.connect;',
+      'net.Socket.prototype.connect = function (...args) {',
       `  if (!fs.existsSync(${JSON.stringify(mark)})) fs.writeFileSync(${JSON.stringify(mark)}, String(Date.now()));`,
-      "  return connect.apply(this, args);",
-      "};",
-      "",
-    ].join("\n"),
+      '  return connect.apply(this, args);',
+      '};',
+      '',
+    ].join('\n'),
   );
   return {
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${spy}`.trim(),
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${spy}`.trim(),
   };
 }
 
 export function hasIPv6Loopback(): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ port: 0, host: "::1" }, () =>
-      server.close(() => resolve(true)),
-    );
+    server.once('error', () => resolve(false));
+    server.listen({ port: 0, host: '::1' }, () => server.close(() => resolve(true)));
   });
 }
 
@@ -347,32 +303,23 @@ export function hasIPv6Loopback(): Promise<boolean> {
  * unmounts it afterwards. Mounting needs root: elsewhere the test says so and returns.
  */
 export function withTmpfs(dir: string, fn: (mount: string) => void): void {
-  const mount = path.join(dir, "tmpfs");
+  const mount = path.join(dir, 'tmpfs');
   fs.mkdirSync(mount);
-  if (
-    spawnSync("mount", [
-      "-t",
-      "tmpfs",
-      "-o",
-      "size=256k,mode=0700",
-      "tmpfs",
-      mount,
-    ]).status !== 0
-  ) {
-    console.warn("skipped: cannot mount a tmpfs here (needs root)");
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', mount]).status !== 0) {
+    console.warn('skipped: cannot mount a tmpfs here (needs root)');
     return;
   }
   try {
     fn(mount);
   } finally {
-    spawnSync("umount", [mount]);
+    spawnSync('umount', [mount]);
   }
 }
 
 /** Fills the filesystem of `mount` to the last byte with one file, and returns that file's path. */
 export function fillDisk(mount: string): string {
-  const filler = path.join(mount, "filler");
-  const fd = fs.openSync(filler, "w");
+  const filler = path.join(mount, 'filler');
+  const fd = fs.openSync(filler, 'w');
   try {
     for (;;) fs.writeSync(fd, Buffer.alloc(4096, 120));
   } catch {

@@ -49,11 +49,16 @@ export function schemaNameOf(argv: readonly string[]): string | null {
   return null;
 }
 
-/** The line asks for one JSON document: `--json` or `--format json` before any `--`. */
+/**
+ * The line asks for one JSON document: `--json` or `--format json` before any `--` (not the value
+ * of `--port-flag`, which takes the next word whatever it is: `run --port-flag --json`).
+ */
 export function asksForJson(argv: readonly string[]): boolean {
   const end = argv.indexOf('--');
   const own = end === -1 ? argv : argv.slice(0, end);
-  return own.some((word, i) => word === '--json' || word === '--format=json' || (word === '--format' && own[i + 1] === 'json'));
+  return own.some(
+    (word, i) => (word === '--json' && own[i - 1] !== '--port-flag') || word === '--format=json' || (word === '--format' && own[i + 1] === 'json'),
+  );
 }
 
 /** One checked document's problems, as ajv reports them. */
@@ -134,22 +139,25 @@ export function outputProblems(name: string | null, document: unknown): string[]
 }
 
 /**
- * Checks what a styxy command line printed: when the line asked for JSON and stdout is one JSON
- * document, it must conform to the schema of its command (a line that names no command: the
+ * Checks what a styxy command line printed when the line asked for JSON: stdout must be exactly
+ * one JSON document, conforming to the schema of its command (a line that names no command: the
  * failure shape). Throws, naming the line and every problem, so the test that ran it fails.
- * `styxy run` without --detach prints the command's own output: only its failures are checked.
+ * `status` null (the process was killed) leaves stdout unchecked; so does `styxy run` without
+ * --detach, whose stdout is its command's: only a failure document of its own is checked.
  */
-export function checkOutput(argv: readonly string[], stdout: string): void {
-  if (!asksForJson(argv)) return;
+export function checkOutput(argv: readonly string[], stdout: string, status: number | null = 0): void {
+  if (!asksForJson(argv) || status === null) return;
+  const name = schemaNameOf(argv);
+  const ownOutput = name !== 'run' || argv.includes('--detach') || argv.includes('-d');
   let document: unknown;
   try {
     document = JSON.parse(stdout);
   } catch {
-    return;
+    if (!ownOutput) return;
+    throw new Error(`styxy ${argv.join(' ')} was asked for --json and did not print one JSON document (exit status ${status}):\n${stdout.slice(0, 4000)}`);
   }
-  const name = schemaNameOf(argv);
   const failed = typeof document === 'object' && document !== null && (document as { success?: unknown }).success === false;
-  if (name === 'run' && !failed && !argv.includes('--detach') && !argv.includes('-d')) return;
+  if (!ownOutput && !failed) return;
   const problems = outputProblems(name, document);
   if (problems.length === 0) return;
   throw new Error(

@@ -122,6 +122,7 @@ test('the command of a line: groups, aliases and flags; none for a line that nam
   expect(asksForJson(['allocate', '-s', 'dev', '--format', 'json'])).toBe(true);
   expect(asksForJson(['allocate', '-s', 'dev', '--format=json'])).toBe(true);
   expect(asksForJson(['run', '-s', 'dev', '--', 'tool', '--json'])).toBe(false);
+  expect(asksForJson(['run', '-s', 'dev', '--port-flag', '--json', '--', 'tool'])).toBe(false);
 });
 
 test('checkOutput throws on a document that fails, names the schema and the problem; leaves what is not a --json document', () => {
@@ -131,7 +132,13 @@ test('checkOutput throws on a document that fails, names the schema and the prob
   );
   // A line naming no command answers with a failure only.
   expect(() => checkOutput(['frob', '--json'], JSON.stringify({ success: true }))).toThrow(/common\.schema\.json/);
+  // Asked for JSON, a command prints one document: not none, not two, not text.
+  expect(() => checkOutput(['list', '--json'], '', 0)).toThrow(/did not print one JSON document/);
+  expect(() => checkOutput(['list', '--json'], '{"success":true,"allocations":[],"pruned":0}\n{}\n', 0)).toThrow(/did not print one JSON document/);
+  // ...unless it was killed before it could.
+  expect(() => checkOutput(['list', '--json'], '', null)).not.toThrow();
   // Human output, and what `run` prints of its command's, are not Styxy's documents.
+  expect(() => checkOutput(['run', '-s', 'dev', '--json', '--', 'node', 'x.js'], 'hello', 0)).not.toThrow();
   expect(() => checkOutput(['list'], '{"success": 1}')).not.toThrow();
   expect(() => checkOutput(['run', '-s', 'dev', '--json', '--', 'node', 'x.js'], '{"success": 1}')).not.toThrow();
   expect(() => checkOutput(['run', '-s', 'dev', '--json', '--', 'node', 'x.js'], '{"success": false}')).toThrow(/run\.schema\.json/);
