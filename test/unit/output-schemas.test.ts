@@ -42,6 +42,7 @@ const ALLOCATED = {
   project: '/home/me/app',
   owner: { kind: 'process', pid: 4242, startTime: '1234567', command: 'bash' },
   allocatedAt: '2026-11-21T12:00:00.000Z',
+  outcome: 'new',
   existing: false,
   reused: false,
   listening: false,
