@@ -16,6 +16,7 @@ const WHOLE_PROJECT = new Map([
   ['layering.test.ts', "lib/'s imports against the layers of ARCHITECTURE.md"],
   ['manual.test.ts', "docs/ and the README's links and headings"],
   ['config-manual.test.ts', "the manual's settings tables against the config schema and defaults"],
+  ['output-schemas.test.ts', 'the published --json schemas (schemas/output/) and the checker every CLI test runs them through'],
   ['api-types.test.ts', 'lib/api.ts against the published types/styxy.d.ts'],
   ['test-layout.test.ts', 'this file: where tests live and what they are called'],
 ]);
