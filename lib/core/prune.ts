@@ -214,6 +214,8 @@ export interface ListenerProcess {
   /** When the process started, in milliseconds since the epoch, where known. */
   startedAt: number | null;
   command?: string;
+  /** The Unix user whose socket it is, where known. */
+  uid?: number;
 }
 
 export interface LifetimeFacts extends OwnerFacts {
@@ -370,6 +372,8 @@ function findHeir(allocation: Allocation, listeners: readonly ListenerProcess[])
   for (const l of listeners) {
     if (l.port !== allocation.port || l.startedAt === null || l.startedAt < since) continue;
     if (allocation.owner.kind === 'process' && l.pid === allocation.owner.pid) continue;
+    // Another user's server is theirs, not the heir of this one's allocation.
+    if (allocation.user !== undefined && l.uid !== undefined && l.uid !== allocation.user.uid) continue;
     if (!heir || (heir.startedAt as number) > l.startedAt) heir = l;
   }
   return heir;
