@@ -1,12 +1,11 @@
 import { StyxyError } from '../../errors';
-import { allocationEnv, batchEnv } from '../../core/env-contract';
 import { parseDuration } from '../../core/names';
 import type { AllocateResult } from '../../app/allocate';
 import { ALLOCATION_OPTIONS, HOST_STYLE_OPTION, allocateAsking, checkBatchVarNames, envNameArg, hostStyleArg, labelAndSession } from '../allocate-kit';
-import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
-import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { ENV_FORMATS, isEnvFormat, renderEnv } from '../env-format';
-import { bold, green, outputMode, printLine, warn } from '../output';
+import { ALLOCATION_FORMATS, printAllocations } from '../allocation-output';
+import { context, portArg, present, type CommonArgs } from '../command-kit';
+import { declare, outputOptions, type OptionSpecs, type StyxyCommand } from '../command-spec';
+import { bold, glyph, green, outputMode, printLine, warn } from '../output';
 
 interface AllocateArgs extends CommonArgs {
   /** An array when given more than once: a batch. */
@@ -41,11 +40,8 @@ const ALLOCATE_OPTIONS = {
   persistent: { type: 'boolean', describe: 'Keep the allocation until it is released (also on a sticky allocation made before)' },
   label: ALLOCATION_OPTIONS.label,
   session: ALLOCATION_OPTIONS.session,
-  json: JSON_OPTION,
-  env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' },
-  format: { type: 'string', describe: `Print the variables for another reader: ${ENV_FORMATS.join(', ')} (posix is --env)` },
+  ...outputOptions(ALLOCATION_FORMATS),
   'env-name': { type: 'string', describe: 'With --env or --format: the variable that carries the port (default PORT)' },
-  quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone' },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking (with auto-allocation.require-confirmation)' },
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
   'new-type': ALLOCATION_OPTIONS['new-type'],
@@ -64,10 +60,8 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
   describe: 'Allocate a port for a service type',
   options: ALLOCATE_OPTIONS,
   positionals: [],
-  conflicts: [
-    ['pid', 'ttl', 'persistent'],
-    ['json', 'env', 'format', 'quiet'],
-  ],
+  conflicts: [['pid', 'ttl', 'persistent']],
+  formats: ALLOCATION_FORMATS,
   builder: (yargs) =>
     declare(yargs, allocateCommand)
       .example('$0 allocate -s dev', 'A port from the dev range (3000-3099)')
@@ -90,8 +84,6 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
           'likely typo (SIMILAR_SERVICE_TYPE) unless --new-type is given.',
       ),
   handler: async (args) => {
-    const format = args.format ?? 'posix';
-    if (!isEnvFormat(format)) throw new StyxyError('INVALID_ARGUMENT', `--format ${JSON.stringify(format)} is not one of ${ENV_FORMATS.join(', ')}`);
     const envName = envNameArg(args['env-name']);
     const ttlMs = args.ttl === undefined ? undefined : parseDuration(args.ttl);
     if (ttlMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ttl ${JSON.stringify(args.ttl)} is not a duration like 30m, 8h or 2d`);
@@ -130,11 +122,9 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
               ...(mode === 'env' && { envName }),
             }),
           ),
-        (batch, mode) => {
+        (batch) => {
           for (const result of batch.allocations) if (result.cooling) warn(`styxy: ${result.cooling.message}`);
-          if (mode === 'quiet') return printLine(batch.allocations.map((r) => String(r.port)).join('\n'));
-          if (mode === 'env') return printLine(renderEnv(batchEnv(batch.allocations, envName), format));
-          printLine(batch.allocations.map(describeAllocation).join('\n'));
+          if (!printAllocations(batch.allocations, args, envName)) printLine(batch.allocations.map(describeAllocation).join('\n'));
         },
       );
     }
@@ -159,12 +149,10 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
             ...(acceptedRange && { acceptedRange }),
           }),
         ),
-      (result, mode) => {
+      (result) => {
         if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
         if (result.cooling) warn(`styxy: ${result.cooling.message}`);
-        if (mode === 'quiet') return printLine(String(result.port));
-        if (mode === 'env') return printLine(renderEnv(allocationEnv(result, envName), format));
-        printLine(describeAllocation(result));
+        if (!printAllocations([result], args, envName)) printLine(describeAllocation(result));
       },
     );
   },
@@ -176,30 +164,30 @@ function describeAllocation(r: AllocateResult): string {
     const a = r.autoAllocation;
     const how = a.placement === 'preferred-start' ? `preferred start of rule '${a.rule}'` : `placement ${a.placement}${a.rule ? `, rule '${a.rule}'` : ''}`;
     return [
-      `✨ New service type '${r.serviceType}' ${r.dryRun ? 'would be ' : ''}automatically configured${dry}`,
-      `📋 Range: ${r.newRange[0]}-${r.newRange[1]} (${a.chunkSize} ports; ${how})`,
+      `${glyph('new')} New service type '${r.serviceType}' ${r.dryRun ? 'would be ' : ''}automatically configured${dry}`,
+      `   Range: ${r.newRange[0]}-${r.newRange[1]} (${a.chunkSize} ports; ${how})`,
       `   ${a.reason}`,
-      `${green('✅')} ${r.dryRun ? 'Would allocate' : 'Allocated'} port: ${bold(String(r.port))} — instance '${r.instanceId}', lock ${r.lockId}`,
+      `${green(glyph('ok'))} ${r.dryRun ? 'Would allocate' : 'Allocated'} port: ${bold(String(r.port))} ${glyph('dash')} instance '${r.instanceId}', lock ${r.lockId}`,
     ].join('\n');
   }
   if (r.existing) {
     const pid = r.existingPid ? ` (PID ${r.existingPid})` : '';
     return [
-      `ℹ ${r.message}${dry}`,
-      `↪ Existing instance '${r.existingInstanceId}' is ${r.starting ? 'starting' : 'running'} on port ${bold(String(r.port))}${pid}`,
+      `${glyph('info')} ${r.message}${dry}`,
+      `${glyph('arrow')} Existing instance '${r.existingInstanceId}' is ${r.starting ? 'starting' : 'running'} on port ${bold(String(r.port))}${pid}`,
       ...(r.ready ? [`  It accepts connections (waited ${((r.waitedMs ?? 0) / 1000).toFixed(1)} s)`] : []),
       `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}${ownerChangeNote(r)}`,
     ].join('\n');
   }
   if (r.reused)
-    return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} — ${r.url}`;
+    return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} ${glyph('dash')} ${r.url}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
   if (r.ports) {
     const span = `${r.ports[0]}-${r.ports[r.ports.length - 1]}`;
-    return `${green('✔')} ${verb} ports ${bold(span)} (a block of ${r.ports.length}) for ${r.serviceType} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
+    return `${green(glyph('ok'))} ${verb} ports ${bold(span)} (a block of ${r.ports.length}) for ${r.serviceType} ${glyph('dash')} instance '${r.instanceId}', lock ${r.lockId}${dry} ${glyph('dash')} ${r.url}`;
   }
   const home = r.homePort ? ' (its home port, as last time)' : r.derivedPort ? " (its derived home port, the same on every machine while it's free)" : '';
-  return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
+  return `${green(glyph('ok'))} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} ${glyph('dash')} instance '${r.instanceId}', lock ${r.lockId}${dry} ${glyph('dash')} ${r.url}`;
 }
 
 function ownerChangeNote(r: AllocateResult): string {

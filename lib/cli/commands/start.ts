@@ -1,4 +1,5 @@
 import { declare, type StyxyCommand } from '../command-spec';
+import { ALLOCATION_FORMATS } from '../allocation-output';
 import { RUN_OPTIONS, startHandler, type RunArgs } from './run';
 
 const { detach: _detach, ...options } = RUN_OPTIONS;
@@ -11,6 +12,7 @@ export const startCommand: StyxyCommand<RunArgs> = {
   options,
   positionals: [],
   trailingCommand: true,
+  formats: ALLOCATION_FORMATS,
   builder: (yargs) =>
     declare(yargs, startCommand)
       .usage('$0 start -s <type> [options] -- <command> [args...]')
