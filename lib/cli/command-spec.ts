@@ -68,17 +68,19 @@ export function invoke(command: StyxyCommand, args: Record<string, unknown>): Pr
 /**
  * The output options of a command with these formats: `--json`, `--format`, and `--env` and
  * `-q` where it has `env` and `port`, so that each shorthand exists exactly where its format does.
+ * `when` says in the help when the formats other than json apply (`run`: with --detach).
  */
-export function outputOptions(formats: readonly OutputFormat[]): OptionSpecs {
+export function outputOptions(formats: readonly OutputFormat[], when = ''): OptionSpecs {
   const env = formats.includes('env');
+  const readers = ENV_FORMATS.filter((f) => f !== 'posix').join(', ');
   return {
     json: { type: 'boolean', describe: 'Print one JSON document on stdout (also on failure); --format json' },
     format: {
       type: 'string',
-      describe: `Output format: ${formats.join(', ')}${env ? ` (env: POSIX shell statements; ${ENV_FORMATS.filter((f) => f !== 'posix').join(', ')}: the same variables for that reader)` : ''}`,
+      describe: `Output format${when}: ${formats.join(', ')}${env ? ` (env: POSIX shell statements; ${readers}: the same variables for that reader)` : ''}`,
     },
-    ...(env && { env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_URL, ...; --format env' } }),
-    ...(formats.includes('port') && { quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone; --format port' } }),
+    ...(env && { env: { type: 'boolean', describe: `Print shell statements for eval${when}: PORT, STYXY_PORT, STYXY_URL, ...; --format env` } }),
+    ...(formats.includes('port') && { quiet: { alias: ['q'], type: 'boolean', describe: `Print the port number alone${when}; --format port` } }),
   };
 }
 

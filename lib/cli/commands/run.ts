@@ -48,7 +48,7 @@ export const RUN_OPTIONS = {
       'Start the command in the background (its own session, output to a log), wait until it listens, print port, URL, PID and log, and exit (styxy start)',
   },
   'ready-timeout': { type: 'string', describe: 'With --detach: how long to wait for the server to listen (30s, 2m; default 60s)' },
-  ...outputOptions(ALLOCATION_FORMATS),
+  ...outputOptions(ALLOCATION_FORMATS, ' (with --detach)'),
 } satisfies OptionSpecs;
 
 export const runCommand: StyxyCommand<RunArgs> = {
