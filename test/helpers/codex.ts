@@ -1,9 +1,8 @@
-import { spawn, spawnSync } from 'child_process';
-import * as fs from 'fs';
+import { spawn } from 'child_process';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import * as os from 'os';
 import * as path from 'path';
+import { CLIENTS, binOf, skipReason } from '../agent-clients';
 import type { ClaudeBox } from './claude-code';
 
 // The harness of the tools tier's Codex tests: the real `codex` CLI, installed once into a cached
@@ -14,23 +13,12 @@ import type { ClaudeBox } from './claude-code';
 // carries `namespace` and the tool's own `name`; each tool's result goes back in the next request
 // as a `function_call_output` item.
 
-export const CODEX_VERSION = '0.171.0';
-/** The install is ~420 MB: kept between runs, per version, in the temporary directory. */
-const CACHE = path.join(os.tmpdir(), `styxy-tools-codex-${CODEX_VERSION}`);
-export const CODEX = path.join(CACHE, 'node_modules', '.bin', 'codex');
+export const CODEX_VERSION: string = CLIENTS.codex.version;
+export const CODEX = binOf('codex');
 
-/** Installs Codex into the cache when it is not there: null when it runs, else why not. */
+/** Null when Codex runs (installed by Jest's global setup, see test/agent-clients.js), else why not. */
 export function installCodex(): string | null {
-  if (fs.existsSync(CODEX) && spawnSync(CODEX, ['--version'], { encoding: 'utf8', timeout: 60_000 }).status === 0) return null;
-  fs.mkdirSync(CACHE, { recursive: true });
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', CACHE, `@openai/codex@${CODEX_VERSION}`], {
-    encoding: 'utf8',
-    timeout: 600_000,
-    env: { ...process.env, npm_config_update_notifier: 'false' },
-  });
-  if (r.status !== 0 || !fs.existsSync(CODEX))
-    return `could not install @openai/codex@${CODEX_VERSION} from the npm registry: ${(r.stderr || r.error?.message || '').slice(0, 300)}`;
-  return null;
+  return skipReason('codex');
 }
 
 /** Codex's environment: a fresh home (so ~/.codex is the test's), styxy on the PATH, the stand-in's key. */
