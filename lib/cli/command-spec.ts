@@ -1,4 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
+import { ENV_FORMATS } from './env-format';
+import { checkOutputFormat, type OutputFormat } from './output';
 
 /** One option of a command, declared once and read both by yargs and by the fast path. */
 export interface OptionSpec {
@@ -45,8 +47,41 @@ export interface StyxyCommand<A = any> {
   conflicts?: readonly (readonly string[])[];
   /** Takes a command to run after `--` (as `args['--']`). */
   trailingCommand?: boolean;
+  /**
+   * The formats of `--format` (declared with `outputOptions`); left out, the command prints
+   * human text or, with `--json` where it declares it, JSON.
+   */
+  formats?: readonly OutputFormat[];
   /** Resolves to the exit status when it is not 0 by success (`styxy run` passes its command's on). */
   handler: (args: A) => Promise<void | number>;
+}
+
+/**
+ * Runs a command's handler, first checking the output the line asks for against the command's
+ * formats (`--json --format env` is a usage error): both parsers come through here.
+ */
+export function invoke(command: StyxyCommand, args: Record<string, unknown>): Promise<void | number> {
+  checkOutputFormat(args, command.formats ?? (command.options.json ? ['json'] : []));
+  return command.handler(args);
+}
+
+/**
+ * The output options of a command with these formats: `--json`, `--format`, and `--env` and
+ * `-q` where it has `env` and `port`, so that each shorthand exists exactly where its format does.
+ * `when` says in the help when the formats other than json apply (`run`: with --detach).
+ */
+export function outputOptions(formats: readonly OutputFormat[], when = ''): OptionSpecs {
+  const env = formats.includes('env');
+  const readers = ENV_FORMATS.filter((f) => f !== 'posix').join(', ');
+  return {
+    json: { type: 'boolean', describe: 'Print one JSON document on stdout (also on failure); --format json' },
+    format: {
+      type: 'string',
+      describe: `Output format${when}: ${formats.join(', ')}${env ? ` (env: POSIX shell statements; ${readers}: the same variables for that reader)` : ''}`,
+    },
+    ...(env && { env: { type: 'boolean', describe: `Print shell statements for eval${when}: PORT, STYXY_PORT, STYXY_URL, ...; --format env` } }),
+    ...(formats.includes('port') && { quiet: { alias: ['q'], type: 'boolean', describe: `Print the port number alone${when}; --format port` } }),
+  };
 }
 
 /** Declares a command's options, positionals and conflicts on a yargs instance. */
@@ -108,6 +143,6 @@ export function toYargsModule(command: StyxyCommand | StyxyCommandGroup, onStatu
     ...(command.aliases && { aliases: [...command.aliases] }),
     describe: command.describe,
     builder: command.builder,
-    handler: async (args) => onStatus(await command.handler(args)),
+    handler: async (args) => onStatus(await invoke(command, args)),
   };
 }

@@ -2,6 +2,7 @@ import { EXIT_CODES } from '../errors';
 import { version } from '../generated/version';
 import { COMMANDS } from './commands/index';
 import { fastParse } from './fast-parse';
+import { invoke } from './command-spec';
 import { guardedStream, writeErr } from '../os/stdio';
 import { printLine, reportError, reportingOf } from './output';
 
@@ -23,7 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     if (fast.kind === 'version') printLine(version);
     else if (fast.kind === 'command') {
       parsed = fast.args;
-      status = await fast.command.handler(fast.args);
+      status = await invoke(fast.command, fast.args);
     } else if (isCompletionHelp(argv)) printLine(COMPLETION_HELP);
     else {
       // yargs prints help and completions through console, that is through the streams.

@@ -1,13 +1,12 @@
 import { StyxyError } from '../../errors';
-import { allocationEnv, batchEnv } from '../../core/env-contract';
 import { parseDuration } from '../../core/names';
 import type { AllocateBatchInput, AllocateInput, AllocateResult } from '../../app/allocate';
 import { ALLOCATION_OPTIONS, HOST_STYLE_OPTION, checkBatchVarNames, envNameArg, hostStyleArg, labelAndSession } from '../allocate-kit';
+import { ALLOCATION_FORMATS, printAllocations } from '../allocation-output';
 import { askerFor } from '../prompt';
-import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
-import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { ENV_FORMATS, isEnvFormat, renderEnv, type EnvFormat } from '../env-format';
-import { bold, green, outputMode, printLine, warn, type OutputMode } from '../output';
+import { context, portArg, present, type CommonArgs } from '../command-kit';
+import { declare, outputOptions, type OptionSpecs, type StyxyCommand } from '../command-spec';
+import { bold, glyph, green, outputMode, printLine, warn, type OutputMode } from '../output';
 
 interface AllocateArgs extends CommonArgs {
   /** An array when given more than once: a batch. */
@@ -42,11 +41,8 @@ const ALLOCATE_OPTIONS = {
   persistent: { type: 'boolean', describe: 'Keep the allocation until it is released (also on a sticky allocation made before)' },
   label: ALLOCATION_OPTIONS.label,
   session: ALLOCATION_OPTIONS.session,
-  json: JSON_OPTION,
-  env: { type: 'boolean', describe: 'Print shell statements for eval: PORT, STYXY_PORT, STYXY_LOCK_ID, ...' },
-  format: { type: 'string', describe: `Print the variables for another reader: ${ENV_FORMATS.join(', ')} (posix is --env)` },
+  ...outputOptions(ALLOCATION_FORMATS),
   'env-name': { type: 'string', describe: 'With --env or --format: the variable that carries the port (default PORT)' },
-  quiet: { alias: ['q'], type: 'boolean', describe: 'Print the port number alone' },
   yes: { alias: ['y'], type: 'boolean', describe: 'Accept an auto-allocation without asking (with auto-allocation.require-confirmation)' },
   'dry-run': { type: 'boolean', describe: 'Show what would be allocated; change nothing' },
   'new-type': ALLOCATION_OPTIONS['new-type'],
@@ -65,10 +61,8 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
   describe: 'Allocate a port for a service type',
   options: ALLOCATE_OPTIONS,
   positionals: [],
-  conflicts: [
-    ['pid', 'ttl', 'persistent'],
-    ['json', 'env', 'format', 'quiet'],
-  ],
+  conflicts: [['pid', 'ttl', 'persistent']],
+  formats: ALLOCATION_FORMATS,
   builder: (yargs) =>
     declare(yargs, allocateCommand)
       .example('$0 allocate -s dev', 'A port from the dev range (3000-3099)')
@@ -99,7 +93,6 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
 /** What the allocate line says, checked (INVALID_ARGUMENT before anything is read), in the use case's terms. */
 interface AllocateValues {
   serviceTypes: string[];
-  format: EnvFormat;
   envName: string;
   mode: OutputMode;
   waitReadyS?: number;
@@ -109,8 +102,6 @@ interface AllocateValues {
 }
 
 function readAllocateArgs(args: AllocateArgs): AllocateValues {
-  const format = args.format ?? 'posix';
-  if (!isEnvFormat(format)) throw new StyxyError('INVALID_ARGUMENT', `--format ${JSON.stringify(format)} is not one of ${ENV_FORMATS.join(', ')}`);
   const envName = envNameArg(args['env-name']);
   const ttlMs = args.ttl === undefined ? undefined : parseDuration(args.ttl);
   if (ttlMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ttl ${JSON.stringify(args.ttl)} is not a duration like 30m, 8h or 2d`);
@@ -136,7 +127,6 @@ function readAllocateArgs(args: AllocateArgs): AllocateValues {
   const serviceTypes = ([] as string[]).concat(args['service-type']);
   return {
     serviceTypes,
-    format,
     envName,
     mode: outputMode(args),
     ...(waitReadyS !== undefined && { waitReadyS }),
@@ -145,7 +135,7 @@ function readAllocateArgs(args: AllocateArgs): AllocateValues {
   };
 }
 
-async function allocateOne(args: AllocateArgs, { serviceTypes, format, envName, mode, waitReadyS, block, shared }: AllocateValues): Promise<void> {
+async function allocateOne(args: AllocateArgs, { serviceTypes, envName, mode, waitReadyS, block, shared }: AllocateValues): Promise<void> {
   const { runAllocate } = await import('../../app/allocate');
   const input: AllocateInput = {
     ...shared,
@@ -157,18 +147,16 @@ async function allocateOne(args: AllocateArgs, { serviceTypes, format, envName, 
   await present(
     args,
     () => runAllocate(context(), input, askerFor(mode)),
-    (result, mode) => {
+    (result) => {
       if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
       if (result.cooling) warn(`styxy: ${result.cooling.message}`);
-      if (mode === 'quiet') return printLine(String(result.port));
-      if (mode === 'env') return printLine(renderEnv(allocationEnv(result, envName), format));
-      printLine(describeAllocation(result));
+      if (!printAllocations([result], args, envName)) printLine(describeAllocation(result));
     },
   );
 }
 
 /** Several types at once (`-s web -s api`): all or nothing, one transaction. */
-async function allocateBatch(args: AllocateArgs, { serviceTypes, format, envName, mode, waitReadyS, block, shared }: AllocateValues): Promise<void> {
+async function allocateBatch(args: AllocateArgs, { serviceTypes, envName, mode, waitReadyS, block, shared }: AllocateValues): Promise<void> {
   if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; allocate that one on its own');
   if (waitReadyS !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--wait-ready takes one service type; allocate that one on its own');
   if (block !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--block takes one service type; allocate that one on its own');
@@ -178,11 +166,9 @@ async function allocateBatch(args: AllocateArgs, { serviceTypes, format, envName
   await present(
     args,
     () => runAllocateBatch(context(), input, askerFor(mode)),
-    (batch, mode) => {
+    (batch) => {
       for (const result of batch.allocations) if (result.cooling) warn(`styxy: ${result.cooling.message}`);
-      if (mode === 'quiet') return printLine(batch.allocations.map((r) => String(r.port)).join('\n'));
-      if (mode === 'env') return printLine(renderEnv(batchEnv(batch.allocations, envName), format));
-      printLine(batch.allocations.map(describeAllocation).join('\n'));
+      if (!printAllocations(batch.allocations, args, envName)) printLine(batch.allocations.map(describeAllocation).join('\n'));
     },
   );
 }
@@ -193,30 +179,30 @@ function describeAllocation(r: AllocateResult): string {
     const a = r.autoAllocation;
     const how = a.placement === 'preferred-start' ? `preferred start of rule '${a.rule}'` : `placement ${a.placement}${a.rule ? `, rule '${a.rule}'` : ''}`;
     return [
-      `✨ New service type '${r.serviceType}' ${r.dryRun ? 'would be ' : ''}automatically configured${dry}`,
-      `📋 Range: ${r.newRange[0]}-${r.newRange[1]} (${a.chunkSize} ports; ${how})`,
+      `${glyph('new')} New service type '${r.serviceType}' ${r.dryRun ? 'would be ' : ''}automatically configured${dry}`,
+      `   Range: ${r.newRange[0]}-${r.newRange[1]} (${a.chunkSize} ports; ${how})`,
       `   ${a.reason}`,
-      `${green('✅')} ${r.dryRun ? 'Would allocate' : 'Allocated'} port: ${bold(String(r.port))} — instance '${r.instanceId}', lock ${r.lockId}`,
+      `${green(glyph('ok'))} ${r.dryRun ? 'Would allocate' : 'Allocated'} port: ${bold(String(r.port))} ${glyph('dash')} instance '${r.instanceId}', lock ${r.lockId}`,
     ].join('\n');
   }
   if (r.outcome === 'existing') {
     const pid = r.existingPid ? ` (PID ${r.existingPid})` : '';
     return [
-      `ℹ ${r.message}${dry}`,
-      `↪ Existing instance '${r.existingInstanceId}' is ${r.starting ? 'starting' : 'running'} on port ${bold(String(r.port))}${pid}`,
+      `${glyph('info')} ${r.message}${dry}`,
+      `${glyph('arrow')} Existing instance '${r.existingInstanceId}' is ${r.starting ? 'starting' : 'running'} on port ${bold(String(r.port))}${pid}`,
       ...(r.ready ? [`  It accepts connections (waited ${((r.waitedMs ?? 0) / 1000).toFixed(1)} s)`] : []),
       `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}${ownerChangeNote(r)}`,
     ].join('\n');
   }
   if (r.outcome === 'reused' || r.outcome === 'claimed')
-    return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} — ${r.url}`;
+    return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} ${glyph('dash')} ${r.url}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
   if (r.ports) {
     const span = `${r.ports[0]}-${r.ports[r.ports.length - 1]}`;
-    return `${green('✔')} ${verb} ports ${bold(span)} (a block of ${r.ports.length}) for ${r.serviceType} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
+    return `${green(glyph('ok'))} ${verb} ports ${bold(span)} (a block of ${r.ports.length}) for ${r.serviceType} ${glyph('dash')} instance '${r.instanceId}', lock ${r.lockId}${dry} ${glyph('dash')} ${r.url}`;
   }
   const home = r.homePort ? ' (its home port, as last time)' : r.derivedPort ? " (its derived home port, the same on every machine while it's free)" : '';
-  return `${green('✔')} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} — instance '${r.instanceId}', lock ${r.lockId}${dry} — ${r.url}`;
+  return `${green(glyph('ok'))} ${verb} port ${bold(String(r.port))}${home} for ${r.serviceType}${r.singleInstance ? ' (single instance)' : ''} ${glyph('dash')} instance '${r.instanceId}', lock ${r.lockId}${dry} ${glyph('dash')} ${r.url}`;
 }
 
 function ownerChangeNote(r: AllocateResult): string {

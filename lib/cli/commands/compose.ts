@@ -1,7 +1,7 @@
 import { StyxyError } from '../../errors';
 import { JSON_OPTION, context, type CommonArgs } from '../command-kit';
 import { declare, type StyxyCommand } from '../command-spec';
-import { outputMode, printJson, printLine, warn } from '../output';
+import { glyph, outputMode, printJson, printLine, warn } from '../output';
 
 interface ComposeArgs extends CommonArgs {
   file?: string;
@@ -68,7 +68,7 @@ export const composeCommand: StyxyCommand<ComposeArgs> = {
       printLine(`# COMPOSE_PROJECT_NAME=${result.projectName}`);
       printLine(`# ${result.command.join(' ')}`);
     } else {
-      for (const p of result.ports) warn(`styxy: ${p.service} ${p.published}→${p.target}: host port ${p.port}`);
+      for (const p of result.ports) warn(`styxy: ${p.service} ${p.published}${glyph('arrow')}${p.target}: host port ${p.port}`);
       if (result.released?.length) warn(`styxy: released ${result.released.length} port${result.released.length === 1 ? '' : 's'}`);
     }
     return result.status ?? 0;

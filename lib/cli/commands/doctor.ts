@@ -2,11 +2,9 @@ import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { isStyxyError } from '../../errors';
 import type { DoctorCheck } from '../../app/doctor';
-import { outputMode, printLine, shown } from '../output';
+import { glyph, outputMode, printLine, shown } from '../output';
 
 const options = { json: JSON_OPTION } satisfies OptionSpecs;
-
-const ICONS = { ok: '✔', info: 'i', warn: '!', fail: '✘' } as const;
 
 export const doctorCommand: StyxyCommand<CommonArgs> = {
   name: 'doctor',
@@ -27,7 +25,7 @@ export const doctorCommand: StyxyCommand<CommonArgs> = {
   handler: async (args) => {
     const { runDoctor } = await import('../../app/doctor');
     const print = (checks: DoctorCheck[]) => {
-      for (const c of checks) printLine(`${ICONS[c.status]} ${c.name}: ${shown(c.message)}${c.remedy ? `\n    ${shown(c.remedy)}` : ''}`);
+      for (const c of checks) printLine(`${glyph(c.status)} ${c.name}: ${shown(c.message)}${c.remedy ? `\n    ${shown(c.remedy)}` : ''}`);
     };
     await present(
       args,

@@ -1,13 +1,17 @@
 import type { ListedAllocation, ListInput } from '../../app/list';
-import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
-import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { bold, dim, portsText, printLine, shown } from '../output';
+import { printBare } from '../allocation-output';
+import { context, present, type CommonArgs } from '../command-kit';
+import { declare, outputOptions, type OptionSpecs, type StyxyCommand } from '../command-spec';
+import { bold, dim, portsText, printLine, shown, type OutputFormat } from '../output';
 
 interface ListArgs extends CommonArgs {
   'service-type'?: string;
   verbose?: boolean;
   project?: string;
 }
+
+/** `list` has `port` (one a line, for a script's loop) but no env formats: it hands nothing out. */
+const LIST_FORMATS: readonly OutputFormat[] = ['json', 'port'];
 
 const options = {
   'service-type': { alias: ['s', 'service'], type: 'string', describe: 'Only this service type' },
@@ -17,7 +21,7 @@ const options = {
     describe: "Only this project's allocations (alone: the project here, its git top level or worktree; or a directory)",
   },
   verbose: { alias: ['v'], type: 'boolean', describe: 'Also show the server and owner (whole command lines), project, session and time' },
-  json: JSON_OPTION,
+  ...outputOptions(LIST_FORMATS),
 } satisfies OptionSpecs;
 
 async function listHandler(args: ListArgs, here: boolean): Promise<void> {
@@ -34,6 +38,7 @@ async function listHandler(args: ListArgs, here: boolean): Promise<void> {
     args,
     () => runList(context(), input),
     (result) => {
+      if (printBare(result.allocations, args)) return;
       if (result.allocations.length === 0)
         return printLine(result.project !== undefined ? `No live allocations in ${shown(result.project)}.` : 'No live allocations.');
       const labels = result.allocations.some((a) => a.label !== undefined);
@@ -98,10 +103,12 @@ export const listCommand: StyxyCommand<ListArgs> = {
   describe: 'List the live allocations (allocations of ended owners are dropped first)',
   options,
   positionals: [],
+  formats: LIST_FORMATS,
   builder: (yargs) =>
     declare(yargs, listCommand)
       .example('$0 list -s dev -v', 'The dev allocations with their servers and owners')
-      .example('$0 list --project', "This project's (or worktree's) allocations: the same as styxy here"),
+      .example('$0 list --project', "This project's (or worktree's) allocations: the same as styxy here")
+      .example('$0 list -s dev -q', 'The ports of the dev allocations, one a line'),
   handler: (args) => listHandler(args, false),
 };
 
@@ -111,6 +118,7 @@ export const hereCommand: StyxyCommand<ListArgs> = {
   describe: "List this project's (or worktree's) live allocations: styxy list --project",
   options,
   positionals: [],
+  formats: LIST_FORMATS,
   builder: (yargs) => declare(yargs, hereCommand).example('$0 here -v', "This worktree's ports, servers and owners"),
   handler: (args) => listHandler(args, true),
 };

@@ -1,8 +1,9 @@
 import { StyxyError } from '../../errors';
 import type { AllocateResult } from '../../app/allocate';
 import type { RunNotice } from '../../app/run';
-import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
-import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
+import { ALLOCATION_FORMATS, printAllocations } from '../allocation-output';
+import { context, portArg, present, type CommonArgs } from '../command-kit';
+import { declare, outputOptions, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { outputMode, printLine, warn } from '../output';
 import { parseDuration } from '../../core/names';
 import { envFor } from '../../core/env-contract';
@@ -48,7 +49,7 @@ export const RUN_OPTIONS = {
       'Start the command in the background (its own session, output to a log), wait until it listens, print port, URL, PID and log, and exit (styxy start)',
   },
   'ready-timeout': { type: 'string', describe: 'With --detach: how long to wait for the server to listen (30s, 2m; default 60s)' },
-  json: JSON_OPTION,
+  ...outputOptions(ALLOCATION_FORMATS, ' (with --detach)'),
 } satisfies OptionSpecs;
 
 export const runCommand: StyxyCommand<RunArgs> = {
@@ -58,6 +59,7 @@ export const runCommand: StyxyCommand<RunArgs> = {
   options: RUN_OPTIONS,
   positionals: [],
   trailingCommand: true,
+  formats: ALLOCATION_FORMATS,
   builder: (yargs) =>
     declare(yargs, runCommand)
       .usage('$0 run -s <type> [options] -- <command> [args...]')
@@ -114,6 +116,12 @@ function readRunArgs(args: RunArgs) {
 }
 
 async function runHandler(args: RunArgs): Promise<number> {
+  // In the foreground stdout is the command's: Styxy's own is only a failure's JSON.
+  const mode = outputMode(args);
+  if (mode !== 'human' && mode !== 'json') {
+    const flag = args.format !== undefined ? `--format ${args.format}` : args.env ? '--env' : '-q';
+    throw new StyxyError('USAGE', `${flag} goes with --detach (styxy start): in the foreground, stdout is the command's`);
+  }
   const { command, serviceTypes, ...shared } = readRunArgs(args);
   const { runRun } = await import('../../app/run');
   const taken: number[] = [];
@@ -172,6 +180,9 @@ export async function startHandler(args: RunArgs): Promise<number> {
       }),
     (r) => {
       if (!r.started) warn(`styxy: '${r.instanceId}' (${r.serviceType}) is already running on port ${r.port}; started nothing`);
+      // The variables of the server's allocation: it listens now; EXISTING and REUSED say it already ran.
+      const env = { ...r, reused: r.existing, listening: true };
+      if (printAllocations([env], args, envNameArg(args['env-name']))) return;
       printLine(`port: ${r.port}`);
       printLine(`url: ${r.url}`);
       printLine(`pid: ${r.pid ?? 'unknown'}`);

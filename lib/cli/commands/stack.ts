@@ -3,7 +3,7 @@ import type { UpNotice, UpService } from '../../app/up';
 import { writeFd } from '../../os/stdio';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type StyxyCommand } from '../command-spec';
-import { bold, colourEnabled, printLine, shown, warn } from '../output';
+import { bold, colourEnabled, glyph, printLine, shown, warn } from '../output';
 
 interface UpArgs extends CommonArgs {
   detach?: boolean;
@@ -80,7 +80,7 @@ function tellNotice(notice: UpNotice, painter: (service: string) => string): voi
     case 'allocated':
       // Register every name first, so the prefixes are aligned from the first line on.
       for (const s of notice.services) painter(s.name);
-      for (const s of notice.services) warn(`styxy: ${s.name} → port ${s.port} (${s.url})`);
+      for (const s of notice.services) warn(`styxy: ${s.name} ${glyph('arrow')} port ${s.port} (${s.url})`);
       return;
     case 'started':
       return warn(`styxy: started ${notice.service.name} (PID ${notice.service.pid})`);

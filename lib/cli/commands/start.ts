@@ -1,7 +1,10 @@
-import { declare, type StyxyCommand } from '../command-spec';
+import { declare, outputOptions, type StyxyCommand } from '../command-spec';
+import { ALLOCATION_FORMATS } from '../allocation-output';
 import { RUN_OPTIONS, startHandler, type RunArgs } from './run';
 
-const { detach: _detach, ...options } = RUN_OPTIONS;
+// start is always detached: its output options say so without run's "with --detach".
+const { detach: _detach, ...runOptions } = RUN_OPTIONS;
+const options = { ...runOptions, ...outputOptions(ALLOCATION_FORMATS) };
 
 /** `styxy start`: `styxy run --detach` under a name of its own (lib/app/detach.ts). */
 export const startCommand: StyxyCommand<RunArgs> = {
@@ -11,6 +14,7 @@ export const startCommand: StyxyCommand<RunArgs> = {
   options,
   positionals: [],
   trailingCommand: true,
+  formats: ALLOCATION_FORMATS,
   builder: (yargs) =>
     declare(yargs, startCommand)
       .usage('$0 start -s <type> [options] -- <command> [args...]')

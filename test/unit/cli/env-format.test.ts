@@ -2,7 +2,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { parse as parseDotenv } from 'dotenv';
 import { renderEnv, type EnvFormat } from '../../../lib/cli/env-format';
+import { readPowershellAssignments } from '../../helpers/powershell';
 
 /**
  * Round trips through the real shells: the rendered statements are evaluated the way the
@@ -125,6 +127,14 @@ describe('powershell', () => {
     expect(fs.existsSync(canary)).toBe(false);
   });
 
+  test("without pwsh: a reader of the language specification's verbatim strings reads every value back, and nothing else", () => {
+    const text = renderEnv(vars(), 'powershell');
+    expect(readPowershellAssignments(text)).toEqual(vars());
+    // The reader is strict enough to matter: an undoubled quote, as a naive quoting would leave, is refused.
+    expect(() => readPowershellAssignments("$env:X = 'it's';")).toThrow();
+    expect(() => readPowershellAssignments("$env:X = 'a\u2019; Remove-Item x; \u2019';")).toThrow();
+  });
+
   test('a quote, typographic quotes included, is doubled; nothing else changes', () => {
     expect(renderEnv([['X', "a'b\u2018c\u2019d\u201ae\u201bf$g`h"]], 'powershell')).toBe(
       "$env:X = 'a''b\u2018\u2018c\u2019\u2019d\u201a\u201ae\u201b\u201bf$g`h';",
@@ -155,6 +165,11 @@ describe('dotenv', () => {
     const got = list.map(([n]) => String(env[n] ?? ''));
     expect(got).toEqual(list.map(([, v]) => v));
     expect(fs.existsSync(canary)).toBe(false);
+  });
+
+  test("the dotenv package's parser reads every value it is given back unchanged", () => {
+    const list = composeValues().map((v, i) => [`V${i}`, v] as [string, string]);
+    expect(Object.entries(parseDotenv(`${renderEnv(list, 'dotenv')}\n`))).toEqual(list);
   });
 
   test('a value with a quote, a backslash, a $ or a line break is refused, not mangled', () => {

@@ -75,11 +75,23 @@ describe('the fast path reads a line exactly as yargs does', () => {
     ['run', '--detach', '-s', 'ai', '--', 'python3', 'rag.py'],
     ['run', '-s', 'bad;name', '--port-flag', '--json', '--', 'node', '-e', '0'],
     ['run', '-s', 'dev', '--', 'node', '--json', '--debug'],
+    ['allocate', '-s', 'dev', '--format', 'fish'],
+    ['allocate', '-s', 'dev', '--format=port', '-q'],
+    ['allocate', '-s', 'dev', '--json', '--format', 'json'],
+    ['list', '-q'],
+    ['here', '--format', 'port'],
+    ['url', '-s', 'dev', '--format', 'url'],
+    ['start', '-s', 'dev', '--format', 'env', '--env-name', 'WEB_PORT', '--', 'vite'],
   ])('%j', async (...argv) => {
     const fast = fastParse(argv, COMMANDS);
     expect(fast.kind).toBe('command');
     if (fast.kind !== 'command') return;
     expect(canonical(fast.args, fast.command)).toEqual(canonical(await yargsReading(argv), fast.command));
+  });
+
+  test('flags that disagree are read here too: invoke() refuses them, for both parsers alike', () => {
+    expect(fastParse(['allocate', '-s', 'dev', '--json', '--env'], COMMANDS).kind).toBe('command');
+    expect(fastParse(['allocate', '-s', 'dev', '--format', 'env', '-q'], COMMANDS).kind).toBe('command');
   });
 
   test('a --json that is the value of --port-flag is not the --json flag', () => {

@@ -55,7 +55,7 @@ describe('reportingOf: how a failure is reported, from parsed arguments only', (
     [{ 'port-flag': '--json' }, {}, { mode: 'human' }],
     [{ env: true }, {}, { mode: 'env', format: 'posix' }],
     [{ format: 'fish' }, {}, { mode: 'env', format: 'fish' }],
-    [{ format: 'nonsense' }, {}, { mode: 'env', format: 'posix' }],
+    [{ format: 'nonsense' }, {}, { mode: 'human', format: 'posix' }], // not a format: its failure is told as text
     [{ format: true }, {}, { mode: 'human' }], // a partial parse of a bare --format
     [{ json: 'x' }, {}, { mode: 'human' }],
     [{ quiet: true }, {}, { mode: 'quiet' }],
