@@ -23,6 +23,7 @@ import type { Allocation, AllocationUser, Config, ConfigLayer, FreedPort, Owner,
 import { ownValue } from '../core/types';
 import { findFirstFreeBlock, findFirstFreePort, probePortFree, waitForPort } from '../os/ports';
 import { findProjectRoot, readProjectIdentity } from '../os/project';
+import { identityWithName } from '../core/origin';
 import type { AuditInput } from '../store/audit-log';
 import { BUILT_IN, type LoadedConfig } from '../store/config-files';
 import type { TransactionContext } from '../store/transaction';
@@ -373,11 +374,20 @@ function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'servi
   return identity ? { ...request, identity } : request;
 }
 
+/**
+ * A project's `name` counts only from the `.styxy.json` at the project's top level: one found
+ * higher up (in a home directory, say) would give every repository below it the same name.
+ */
+function projectName(config: LoadedConfig, project: string): string | undefined {
+  return config.projectFile !== null && path.dirname(config.projectFile) === project ? config.projectLayer?.name : undefined;
+}
+
 /** A type's preferred ports that a project or user config set come before a derived port; the built-in ones after it. */
 function withIdentity(request: AllocationRequest, config: LoadedConfig): AllocationRequest {
-  if (request.identity === undefined) return request;
+  const identity = request.instanceId === undefined ? undefined : identityWithName(request.identity, projectName(config, request.project));
+  if (identity === undefined) return request;
   const preferredSource = config.preferredSources && ownValue(config.preferredSources, request.serviceType);
-  return { ...request, preferredFirst: preferredSource !== undefined && preferredSource !== BUILT_IN };
+  return { ...request, identity, preferredFirst: preferredSource !== undefined && preferredSource !== BUILT_IN };
 }
 
 /** An outcome's step, before allocateStep adds what every outcome's result carries (its origin). */

@@ -93,6 +93,8 @@ export interface ConfigLayer {
   port_reuse?: Partial<PortReuseSettings>;
   urls?: Partial<UrlSettings>;
   agents?: AgentSettings;
+  /** The project's name for derived home ports (core/origin.ts): only a project's `.styxy.json` may set it. */
+  name?: string;
   /** A stack (`styxy up`): only a project's `.styxy.json` may set it; it is not part of the merged Config. */
   services?: Record<string, StackService>;
 }
