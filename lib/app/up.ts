@@ -1,12 +1,23 @@
 import readline = require('readline');
 import { StyxyError } from '../errors';
 import { planServiceVariables, type PlannedService } from '../core/stack';
-import { readProcessStat } from '../os/processes';
-import { removeStackRecord, stackLogPath, writeStackRecord, type StackServiceRecord } from '../store/stack-records';
+import { readProcessStat, readStartTime } from '../os/processes';
+import { removeStackRecord, writeStackRecord, type StackServiceRecord } from '../store/stack-records';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
-import { allocateStack, isCreated, loadStack, refuseRunningServices, releaseCreated, serviceDir, serviceMarker, stackPorts, type LoadedStack } from './stack';
-import { endServiceTree, isSameProcessAlive, startService, waitUntilListening, type ServiceExit, type StartedService } from '../os/stack-processes';
+import type { DetachResult } from './detach';
+import {
+  allocateStack,
+  endRecordedService,
+  loadStack,
+  refuseRunningServices,
+  releaseCreated,
+  serviceDir,
+  serviceMarker,
+  stackPorts,
+  type LoadedStack,
+} from './stack';
+import { endServiceTree, STACK_MARKER, startService, waitUntilListening, type ServiceExit, type StartedService } from '../os/stack-processes';
 
 /** The signals that end a foreground stack. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -193,19 +204,20 @@ export interface UpDetachedResult {
 export const DETACHED_WAIT_MS = 60_000;
 
 /**
- * `styxy up --detach`: starts each service in its own session with its output in a log under
- * `$STYXY_HOME/logs/`, hands its allocation over to the service's first process, and waits until
- * it listens before starting its dependents. All or nothing: when one exits first, or does not
- * listen in time, every tree started is ended and every port this call allocated released.
+ * `styxy up --detach`: starts each service as `styxy start` does (`runDetached`: its own session,
+ * its output in a log under `$STYXY_HOME/logs/`, the port handed to the process of its tree that
+ * listens), in order, each once those it depends on listen. All or nothing: when one ends before
+ * it listens, or does not listen in time, every tree started is ended and every port this call
+ * allocated released, and the error names the service.
  */
 export async function runUpDetached(ctx: TransactionContext, input: { waitMs?: number; onNotice?: (notice: UpNotice) => void }): Promise<UpDetachedResult> {
   const stack = loadStack(ctx);
-  const allocations = await allocateStack(ctx, stack, { pid: process.pid, via: 'run' });
+  // Owned by this call until each server has its port: not as a `run`, whose port counts as
+  // starting and which the detached start would wait for as another's.
+  const allocations = await allocateStack(ctx, stack, { pid: process.pid });
   await refuseRunningServices(ctx, allocations);
-  const ports = stackPorts(allocations);
-  const started: { service: PlannedService; child: StartedService; logPath: string }[] = [];
+  const started: StackServiceRecord[] = [];
   const services: UpService[] = [];
-  const fs = require('fs') as typeof import('fs');
   try {
     for (const service of stack.services) {
       const a = allocations.get(service.name) as AllocateResult;
@@ -213,70 +225,78 @@ export async function runUpDetached(ctx: TransactionContext, input: { waitMs?: n
         services.push(describeService(service, a, null));
         continue;
       }
-      const logPath = stackLogPath(ctx.paths, stack.stackId, service.name);
-      const fd = fs.openSync(logPath, 'a', 0o600);
-      let child: StartedService;
-      try {
-        child = startService({
-          command: service.command,
-          cwd: serviceDir(stack, service),
-          env: planServiceVariables(service, ports),
-          output: fd,
-          marker: serviceMarker(stack, service.name),
-        });
-      } finally {
-        fs.closeSync(fd);
-      }
-      child.child.unref();
-      started.push({ service, child, logPath });
-      writeStackRecord(ctx.paths, stack.stackId, {
-        version: 1,
-        project: stack.projectDir,
-        services: started.map((s) => serviceRecord(s.service.name, s.child, allocations.get(s.service.name) as AllocateResult, s.logPath)),
-      });
-      // The port now belongs to the service's tree: it outlives this call, and ends with the service.
-      if (isCreated(a)) {
-        const { runAllocate } = await import('./allocate');
-        try {
-          await runAllocate(ctx, { serviceType: a.serviceType, instanceId: a.instanceId, project: stack.projectDir, owner: { pid: child.pid } });
-        } catch (err) {
-          // A service that has exited already cannot own its port: said below, as it exited.
-          if (isSameProcessAlive(child.pid, child.startTime)) throw err;
-        }
-      }
-      let exited = false;
-      const outcome = await Promise.race([
-        child.exited.then((exit) => {
-          exited = true;
-          return { exit };
-        }),
-        waitUntilListening(a.port, () => exited, input.waitMs ?? DETACHED_WAIT_MS).then((listening) => ({ listening })),
-      ]);
-      if ('exit' in outcome) {
-        throw new StyxyError(
-          'SERVER_EXITED',
-          `Service '${service.name}' exited with status ${outcome.exit.status} before it listened on port ${a.port}; nothing is left running`,
-          {
-            details: { service: service.name, status: outcome.exit.status, port: a.port, logPath },
-            suggestions: [`See its output: cat ${logPath}`],
-          },
-        );
-      }
-      if (!outcome.listening) {
-        throw new StyxyError('WAIT_TIMEOUT', `Service '${service.name}' did not listen on port ${a.port} in time; nothing is left running`, {
-          details: { service: service.name, port: a.port, logPath },
-          suggestions: [`See its output: cat ${logPath}`, 'Give it longer: styxy up --detach --wait SECONDS'],
-        });
-      }
-      const described = describeService(service, a, child.pid, logPath);
+      const record = await startDetachedService(ctx, stack, service, allocations, input.waitMs ?? DETACHED_WAIT_MS);
+      started.push(record);
+      writeStackRecord(ctx.paths, stack.stackId, { version: 1, project: stack.projectDir, services: started });
+      const described = describeService(service, a, record.pid, record.logPath);
       services.push(described);
       input.onNotice?.({ kind: 'started', service: described });
     }
   } catch (err) {
-    for (const { child } of [...started].reverse()) await endServiceTree({ pid: child.pid, startTime: child.startTime }, child.watch);
+    for (const record of [...started].reverse()) await endRecordedService(ctx, stack, record);
     await releaseCreated(ctx, allocations);
     removeStackRecord(ctx.paths, stack.stackId);
     throw err;
   }
   return { success: true, project: stack.projectDir, services };
+}
+
+/** Starts one service detached, waits until it listens, and hands its port to its listening process. */
+async function startDetachedService(
+  ctx: TransactionContext,
+  stack: LoadedStack,
+  service: PlannedService,
+  allocations: ReadonlyMap<string, AllocateResult>,
+  waitMs: number,
+): Promise<StackServiceRecord> {
+  const a = allocations.get(service.name) as AllocateResult;
+  const { runDetached } = await import('./detach');
+  const ports = stackPorts(allocations);
+  const marker: [string, string] = [STACK_MARKER, serviceMarker(stack, service.name)];
+  let result: DetachResult;
+  try {
+    result = await runDetached(ctx, {
+      request: { serviceType: a.serviceType, instanceId: service.name, project: stack.projectDir },
+      command: ['/bin/sh', '-c', service.command],
+      cwd: serviceDir(stack, service),
+      // The stack's mark beside the start's own: `down` finds the service's processes by it.
+      variables: () => [...planServiceVariables(service, ports), marker],
+      portFlag: false,
+      readyTimeoutMs: waitMs,
+    });
+  } catch (err) {
+    throw serviceFailed(err, service.name);
+  }
+  if (!result.started || result.pid === null) {
+    // Something that is not this stack's listens on the port the service was given.
+    throw new StyxyError(
+      'STACK_RUNNING',
+      `Service '${service.name}' of this stack is running already: something listens on port ${a.port}; nothing was started`,
+      {
+        details: { services: [{ name: service.name, port: a.port, lockId: a.lockId, pid: result.pid }] },
+        suggestions: [`See who: styxy why ${a.port}`, 'Stop it first: styxy down'],
+      },
+    );
+  }
+  // The port now belongs to the server: it outlives this call, and ends with the service.
+  const { runAllocate } = await import('./allocate');
+  await runAllocate(ctx, { serviceType: a.serviceType, instanceId: service.name, project: stack.projectDir, owner: { pid: result.pid } });
+  return {
+    name: service.name,
+    pid: result.pid,
+    startTime: readStartTime(result.pid) ?? null,
+    port: a.port,
+    lockId: a.lockId,
+    logPath: result.logPath as string,
+  };
+}
+
+/** A detached start's failure, said of the service of the stack that failed. */
+function serviceFailed(err: unknown, name: string): unknown {
+  if (!(err instanceof StyxyError) || err.code === 'INTERNAL') return err;
+  return new StyxyError(err.code, `Service '${name}': ${err.message}; every service of the stack was ended and its port released`, {
+    details: { ...err.details, service: name },
+    suggestions: err.suggestions,
+    cause: err,
+  });
 }
