@@ -7,6 +7,7 @@ import {
   listComposeRequests,
   parseDotEnv,
   planComposePorts,
+  planComposeOrigins,
   planComposeProjectName,
   type ComposeProblem,
 } from '../core/compose';
@@ -116,6 +117,12 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
       ...(input.dryRun && { dryRun: true }),
     });
     allocations.push(...batch.allocations);
+    if (!input.dryRun)
+      await markComposeOrigins(
+        ctx,
+        projectName,
+        requests.map((r, i) => [(allocations[i] as AllocateResult).lockId, r.service]),
+      );
   }
   const ports: ComposePort[] = requests.map((r, i) => {
     const a = allocations[i] as AllocateResult;
@@ -156,6 +163,16 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
   }
   removeComposeOverride(ctx.paths, projectName);
   return { ...result, status, released };
+}
+
+/** Records on each allocation the Compose project and service it was made for (`why`, `scan` and `list` name them). */
+async function markComposeOrigins(ctx: TransactionContext, project: string, services: ReadonlyArray<readonly [string, string]>): Promise<void> {
+  const { withLiveState } = await import('./context');
+  const origins = new Map(services.map(([lockId, service]) => [lockId, { project, service }]));
+  await withLiveState(ctx, ({ state }) => {
+    const marked = planComposeOrigins(state, origins);
+    return marked ? { result: undefined, state: marked } : { result: undefined };
+  });
 }
 
 function findComposeFile(cwd: string, file: string | undefined): string {

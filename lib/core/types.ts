@@ -116,7 +116,7 @@ export interface StackService {
  * (scripts/generate-shapes.js), so a field is added or changed in the schema alone and the code
  * follows. The quick check (lib/store/state-quick-check.ts) is held to the schema by its tests.
  */
-export type { Allocation, AllocationUser, FreedPort, LeaseOwner, Owner, PersistentOwner, ProcessOwner, SettledRef } from '../generated/state';
+export type { Allocation, AllocationUser, ComposeOrigin, FreedPort, LeaseOwner, Owner, PersistentOwner, ProcessOwner, SettledRef } from '../generated/state';
 export type State = StyxyState;
 
 export function emptyState(): State {
