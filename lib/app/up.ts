@@ -81,86 +81,112 @@ export async function runUp(ctx: TransactionContext, input: UpInput): Promise<Up
   const stack = loadStack(ctx);
   const allocations = await allocateStack(ctx, stack, { pid: process.pid, via: 'run' });
   await refuseRunningServices(ctx, allocations);
-  const allocation = (name: string) => allocations.get(name) as AllocateResult;
-  input.onNotice({ kind: 'allocated', services: stack.services.map((s) => describeService(s, allocation(s.name), null)) });
-
-  let ending: UpOutcome['endedBy'] | undefined;
-  let wake: () => void = () => undefined;
-  const ended = new Promise<void>((resolve) => (wake = resolve));
-  const end = (why: UpOutcome['endedBy']): void => {
-    if (ending) return;
-    ending = why;
-    wake();
-  };
-  const onSignal = (signal: NodeJS.Signals) => () => end({ signal });
-  const handlers = ENDING_SIGNALS.map((signal) => [signal, onSignal(signal)] as const);
-  for (const [signal, handler] of handlers) process.on(signal, handler);
-
-  const started = new Map<string, StartedService>();
-  const ready = new Map<string, Promise<boolean>>();
-  const ports = stackPorts(allocations);
-  const pending: Promise<void>[] = [];
+  input.onNotice({ kind: 'allocated', services: stack.services.map((s) => describeService(s, allocations.get(s.name) as AllocateResult, null)) });
+  const run: ForegroundRun = { ctx, stack, allocations, input, started: new Map(), ready: new Map(), ending: endingLatch() };
+  const stopCatching = catchEndingSignals(run.ending.end);
   let released: string[] | undefined;
   try {
-    writeStackRecord(ctx.paths, stack.stackId, {
-      version: 1,
-      project: stack.projectDir,
-      supervisor: { pid: process.pid, startTime: readProcessStat(process.pid)?.startTime ?? null },
-      services: [],
-    });
-    for (const service of stack.services) {
-      const a = allocation(service.name);
-      const startOne = async (): Promise<boolean> => {
-        const deps = service.dependsOn.map((d) => ready.get(d) as Promise<boolean>);
-        if (deps.length > 0) {
-          input.onNotice({ kind: 'waiting', service: service.name, dependsOn: service.dependsOn });
-          if (!(await Promise.all(deps)).every(Boolean)) return false;
-        }
-        if (ending) return false;
-        if (a.existing) {
-          input.onNotice({ kind: 'existing', service: describeService(service, a, null) });
-          return waitUntilListening(a.port, () => ending !== undefined);
-        }
-        const child = startService({
-          command: service.command,
-          cwd: serviceDir(stack, service),
-          env: planServiceVariables(service, ports),
-          output: 'pipe',
-          marker: serviceMarker(stack, service.name),
-        });
-        started.set(service.name, child);
-        recordStarted(ctx, stack, started, allocations);
-        forwardLines(child, service.name, input.onLine);
-        input.onNotice({ kind: 'started', service: describeService(service, a, child.pid) });
-        pending.push(
-          child.exited.then((exit) => {
-            input.onNotice({ kind: 'exited', service: service.name, exit });
-            end({ service: service.name, exit });
-          }),
-        );
-        return waitUntilListening(a.port, () => ending !== undefined);
-      };
-      ready.set(service.name, startOne());
-    }
-    await ended;
-    const why = ending as UpOutcome['endedBy'];
+    writeStackRecord(ctx.paths, stack.stackId, { version: 1, project: stack.projectDir, supervisor: thisProcess(), services: [] });
+    for (const service of stack.services) run.ready.set(service.name, startWhenReady(run, service));
+    await run.ending.ended;
+    const why = run.ending.why() as UpOutcome['endedBy'];
     input.onNotice('signal' in why ? { kind: 'stopping', reason: 'signal', signal: why.signal } : { kind: 'stopping', reason: 'exited', service: why.service });
     // Let every start under way settle, so that no service starts after the trees were ended.
-    await Promise.all(ready.values());
+    await Promise.all(run.ready.values());
     for (const service of [...stack.services].reverse()) {
-      const child = started.get(service.name);
+      const child = run.started.get(service.name);
       if (child) await endServiceTree({ pid: child.pid, startTime: child.startTime }, child.watch);
     }
   } finally {
     released = await releaseCreated(ctx, allocations);
     removeStackRecord(ctx.paths, stack.stackId);
     // Signals stay caught until here: a second Ctrl-C must not cut the clean-up short.
-    for (const [signal, handler] of handlers) process.off(signal, handler);
+    stopCatching();
   }
-  const why = ending as UpOutcome['endedBy'];
+  const why = run.ending.why() as UpOutcome['endedBy'];
   const os = require('os') as typeof import('os');
   const status = 'signal' in why ? 128 + (os.constants.signals[why.signal] ?? 0) : why.exit.status;
   return { endedBy: why, status, released: released ?? [] };
+}
+
+/** What a foreground `up` keeps while its stack runs. */
+interface ForegroundRun {
+  ctx: TransactionContext;
+  stack: LoadedStack;
+  allocations: ReadonlyMap<string, AllocateResult>;
+  input: UpInput;
+  started: Map<string, StartedService>;
+  /** Per service: resolves true once it listens, false when it will not (the stack is ending). */
+  ready: Map<string, Promise<boolean>>;
+  ending: EndingLatch;
+}
+
+/** Set once, by the first service that ends or the first signal: the stack then ends. */
+interface EndingLatch {
+  ended: Promise<void>;
+  end: (why: UpOutcome['endedBy']) => void;
+  why: () => UpOutcome['endedBy'] | undefined;
+}
+
+function endingLatch(): EndingLatch {
+  let why: UpOutcome['endedBy'] | undefined;
+  let wake: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (wake = resolve));
+  const end = (reason: UpOutcome['endedBy']): void => {
+    if (why) return;
+    why = reason;
+    wake();
+  };
+  return { ended, end, why: () => why };
+}
+
+/** Catches the signals that end a foreground stack; returns what lets them go. */
+function catchEndingSignals(end: EndingLatch['end']): () => void {
+  const handlers = ENDING_SIGNALS.map((signal) => [signal, () => end({ signal })] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+}
+
+function thisProcess(): { pid: number; startTime: string | null } {
+  return { pid: process.pid, startTime: readProcessStat(process.pid)?.startTime ?? null };
+}
+
+/**
+ * Starts one service once every service it depends on listens (a single instance running
+ * elsewhere is waited for, not started), passes its lines on, and ends the stack when it exits.
+ * True once it listens; false when the stack ends first.
+ */
+async function startWhenReady(run: ForegroundRun, service: PlannedService): Promise<boolean> {
+  const { ctx, stack, allocations, input, ending } = run;
+  const a = allocations.get(service.name) as AllocateResult;
+  const deps = service.dependsOn.map((d) => run.ready.get(d) as Promise<boolean>);
+  if (deps.length > 0) {
+    input.onNotice({ kind: 'waiting', service: service.name, dependsOn: service.dependsOn });
+    if (!(await Promise.all(deps)).every(Boolean)) return false;
+  }
+  if (ending.why()) return false;
+  if (a.existing) {
+    input.onNotice({ kind: 'existing', service: describeService(service, a, null) });
+    return waitUntilListening(a.port, () => ending.why() !== undefined);
+  }
+  const child = startService({
+    command: service.command,
+    cwd: serviceDir(stack, service),
+    env: planServiceVariables(service, stackPorts(allocations)),
+    output: 'pipe',
+    marker: serviceMarker(stack, service.name),
+  });
+  run.started.set(service.name, child);
+  recordStarted(ctx, stack, run.started, allocations);
+  forwardLines(child, service.name, input.onLine);
+  input.onNotice({ kind: 'started', service: describeService(service, a, child.pid) });
+  void child.exited.then((exit) => {
+    input.onNotice({ kind: 'exited', service: service.name, exit });
+    ending.end({ service: service.name, exit });
+  });
+  return waitUntilListening(a.port, () => ending.why() !== undefined);
 }
 
 /** Keeps the stack's record up to date with the services started so far (for `status`). */
@@ -174,7 +200,7 @@ function recordStarted(
     writeStackRecord(ctx.paths, stack.stackId, {
       version: 1,
       project: stack.projectDir,
-      supervisor: { pid: process.pid, startTime: readProcessStat(process.pid)?.startTime ?? null },
+      supervisor: thisProcess(),
       services: [...started].map(([name, child]) => serviceRecord(name, child, allocations.get(name) as AllocateResult)),
     });
   } catch (err) {
