@@ -320,7 +320,10 @@ async function startDetachedService(
 /** A detached start's failure, said of the service of the stack that failed. */
 function serviceFailed(err: unknown, name: string): unknown {
   if (!(err instanceof StyxyError) || err.code === 'INTERNAL') return err;
-  return new StyxyError(err.code, `Service '${name}': ${err.message}; every service of the stack was ended and its port released`, {
+  // Said before the log's tail, which follows the first line.
+  const [first, ...tail] = err.message.split('\n');
+  const message = [`Service '${name}': ${first}; every service of the stack was ended and its port released`, ...tail].join('\n');
+  return new StyxyError(err.code, message, {
     details: { ...err.details, service: name },
     suggestions: err.suggestions,
     cause: err,
