@@ -264,17 +264,17 @@ function requireBeside(dist: string): NodeRequire {
 
 /** dist/hook.js, the agent hook alone (lib/cli/hook.ts). */
 interface HookModule {
-  hook(agent: string, loadSession: () => { answerSessionHook(agent: string, input: object): Promise<string | null> }): void;
+  hook(agent: string, loadSession: () => { answerSessionHook(agent: string, input: object): Promise<string | null> }, input?: string): void;
 }
 
-/** bin/styxy's whole work. */
-export function start(argv: string[]): void {
+/** bin/styxy's whole work. `hookInput`: the agent hook's stdin, when bin/styxy has read it. */
+export function start(argv: string[], hookInput?: string): void {
   if (argv.length === 1 && argv[0] === '--version' && printVersion()) return;
   // The agent hook runs on every Bash call of an agent: its own small file, the CLI only for the
   // session events (see lib/cli/hook.ts).
   if (argv.length === 2 && argv[0] === 'hook' && argv[1] === 'claude-code') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a file of dist/, beside this one, not a module of lib/
-    (require(path.join(__dirname, 'hook.js')) as HookModule).hook(argv[1], () => loadCli(__dirname, 'hook').exports.sessionHandler);
+    (require(path.join(__dirname, 'hook.js')) as HookModule).hook(argv[1], () => loadCli(__dirname, 'hook').exports.sessionHandler, hookInput);
     return;
   }
   loadCli(__dirname, commandKey(argv)).exports.run(argv);

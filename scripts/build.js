@@ -87,6 +87,7 @@ async function bundle() {
   esbuild.buildSync({ ...common, entryPoints: [path.join(root, 'lib', 'boot.ts')], outfile: path.join(root, 'dist', 'boot.js') });
   // The agent hook (lib/cli/hook.ts): runs on every Bash call of an agent, so it loads only its matcher.
   await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'cli', 'hook.ts')], outfile: path.join(root, 'dist', 'hook.js'), plugins: [apart] });
+  writeHookGate();
   // The MCP server (lib/cli/mcp-server.ts) with the SDK: only \`styxy mcp\` loads it.
   await esbuild.build({
     ...common,
@@ -110,6 +111,20 @@ async function bundle() {
   const code = cli.outputFiles[0].contents;
   const buildId = require('crypto').createHash('sha256').update(code).digest('hex').slice(0, 16);
   fs.writeFileSync(path.join(root, 'dist', 'styxy.js'), Buffer.concat([Buffer.from(`/*styxy-build:${buildId}*/`), code]));
+}
+
+/**
+ * dist/hook-gate.txt: the hook matcher's first test (a server start needs one of these words), as
+ * a regular expression's source. bin/styxy tests a Bash command against it before it loads any
+ * bundle, so that the hook on a command it leaves alone costs little more than Node's start-up.
+ * Written from the built hook itself: the gate and the matcher cannot drift apart.
+ */
+function writeHookGate() {
+  const file = path.join(root, 'dist', 'hook.js');
+  delete require.cache[file];
+  const gate = require(file).SERVER_GATE;
+  if (!(gate instanceof RegExp) || gate.flags !== '') throw new Error('the hook gate must be a RegExp without flags');
+  fs.writeFileSync(path.join(root, 'dist', 'hook-gate.txt'), gate.source);
 }
 
 /** The ES-module face of the API: the same CommonJS bundle, so both share one module state. */

@@ -31,14 +31,18 @@ export interface CleanupInput {
 
 /**
  * `styxy cleanup`: report what pruning dropped. With `--force`, also drop every allocation
- * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to),
- * except, in a shared home, another user's (unless the caller is root).
+ * whose port nobody listens on, whoever owns it (`only` narrows that to what was agreed to).
+ * Neither `--force` nor `--gone` drops another user's allocation in a shared home (root may).
  */
 export async function runCleanup(ctx: TransactionContext, input: CleanupInput): Promise<CleanupResult> {
   const { result } = await withLiveState<CleanupResult>(
     ctx,
     async ({ state: live, pruned }) => {
-      const { state, pruned: gone } = pruneGoneProjects(live, isGoneDirectory);
+      // In a shared home, another member's allocations are theirs to give up (lib/core/permissions.ts).
+      const caller = currentCaller();
+      const owner = homeOwner(ctx);
+      const mine = (a: Allocation) => mayActOn(a, caller, owner);
+      const { state, pruned: gone } = pruneGoneProjects(live, isGoneDirectory, mine);
       const goneAudit = gone.map((a) => ({ action: 'cleanup', serviceType: a.serviceType, lockId: a.lockId, port: a.port, reason: 'project gone' }));
       const after = input.gone ? state : live;
       const goneFields = input.gone ? { gone, goneFound: [] } : { gone: [], goneFound: gone };
@@ -48,10 +52,7 @@ export async function runCleanup(ctx: TransactionContext, input: CleanupInput): 
       }
       const listening = await listeningPorts(after.allocations.map((a) => a.port));
       const only = input.only === undefined ? undefined : new Set(input.only);
-      // In a shared home, another member's allocations are theirs to give up (lib/core/permissions.ts).
-      const caller = currentCaller();
-      const owner = homeOwner(ctx);
-      const spared = (a: Allocation) => (only !== undefined && !only.has(a.lockId)) || !mayActOn(a, caller, owner);
+      const spared = (a: Allocation) => (only !== undefined && !only.has(a.lockId)) || !mine(a);
       const { state: kept, pruned: unused } = pruneUnused(after, (port) => listening.has(port), spared);
       if (input.dryRun) return { result: { success: true, pruned, unused, ...goneFields } };
       return {

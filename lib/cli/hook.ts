@@ -8,6 +8,9 @@
  * input it prints nothing.
  */
 import { findServerCommand, planServerRewrite } from '../core/agent-hook';
+
+/** The words a server start needs, for the build to hand to bin/styxy (see dist/hook-gate.txt). */
+export { MAYBE_SERVER as SERVER_GATE } from '../core/agent-hook';
 import { shellWord } from '../core/shell-word';
 
 /** The agents this hook speaks for. */
@@ -126,14 +129,14 @@ export function styxyProgram(env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * The whole hook as bin/styxy runs it: stdin in, the answer out, exit 0. `loadSession` loads the
- * CLI bundle for the session events.
+ * The whole hook as bin/styxy runs it: stdin in (or `input`, when bin/styxy has read it
+ * already), the answer out, exit 0. `loadSession` loads the CLI bundle for the session events.
  */
-export function hook(agent: string, loadSession: () => SessionHandler): void {
+export function hook(agent: string, loadSession: () => SessionHandler, input?: string): void {
   const fs = require('fs') as typeof import('fs');
   let text: string;
   try {
-    text = fs.readFileSync(0, 'utf8');
+    text = input ?? fs.readFileSync(0, 'utf8');
   } catch {
     return;
   }

@@ -117,9 +117,10 @@ export function findServerCommand(line: string): FindResult {
 
 /**
  * A quick test that a line may hold a server start at all: a script runner or a known tool's name.
- * A false positive only costs the full read; a false negative would miss a server.
+ * A false positive only costs the full read; a false negative would miss a server. The build
+ * writes its source to dist/hook-gate.txt, which bin/styxy tests before it loads any bundle.
  */
-const MAYBE_SERVER =
+export const MAYBE_SERVER =
   /\b(npm|pnpm|yarn|bun|vite|next|astro|nuxt|nuxi|ng|wrangler|storybook|start-storybook|manage\.py|django-admin|rails|flask|uvicorn|hugo|webpack|webpack-dev-server|gatsby|docusaurus|http-server|jekyll|http\.server|expo)\b/;
 
 /** The server `words` start (a script through a runner, or a known tool), 'port-given', or null. */

@@ -188,14 +188,14 @@ export function pruneUnused(state: State, isListening: (port: number) => boolean
  * ended. One whose owner still runs stays (its server may run from a deleted directory); it goes
  * when the owner ends. `isGone` is told a project directory and answers from the disk.
  */
-export function pruneGoneProjects(state: State, isGone: (project: string) => boolean): PruneResult {
+export function pruneGoneProjects(state: State, isGone: (project: string) => boolean, mayDrop: (allocation: Allocation) => boolean = () => true): PruneResult {
   const verdicts = new Map<string, boolean>();
   const gone = (project: string) => {
     let verdict = verdicts.get(project);
     if (verdict === undefined) verdicts.set(project, (verdict = isGone(project)));
     return verdict;
   };
-  return partition(state, (a) => (a.owner.kind === 'process' && a.owner.reservedUntil === undefined) || !gone(a.project));
+  return partition(state, (a) => (a.owner.kind === 'process' && a.owner.reservedUntil === undefined) || !mayDrop(a) || !gone(a.project));
 }
 
 function partition(state: State, keep: (allocation: Allocation) => boolean): PruneResult {

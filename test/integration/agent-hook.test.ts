@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { MAYBE_SERVER } from '../../lib/core/agent-hook';
 import { BIN, useSandbox } from '../helpers/cli';
 
 // `styxy hook claude-code` as Claude Code runs it: the hook's JSON on stdin, the answer on stdout.
@@ -51,12 +52,20 @@ test.each([
   ['no event', '{"tool_name":"Bash","tool_input":{"command":"npm run dev"}}'],
   ['another tool', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Write', tool_input: { command: 'npm run dev' } })],
   ['no command', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: {} })],
+  ['a null tool input', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: null })],
+  ['JSON null', 'null'],
   ['a command that is not text', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: ['npm', 'run', 'dev'] } })],
   ['another event', JSON.stringify({ hook_event_name: 'PostToolUse', tool_name: 'Bash', tool_input: { command: 'npm run dev' } })],
   ['truncated', JSON.stringify({ hook_event_name: 'PreToolUse', tool_name: 'Bash', tool_input: { command: 'npm run dev' } }).slice(0, 60)],
 ])('a malformed or foreign input (%s) exits 0 and prints nothing', (_what, input) => {
   const r = hook(input);
   expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+});
+
+test("bin/styxy's first test of a command (dist/hook-gate.txt) is the matcher's own, written by the build", () => {
+  const gate = fs.readFileSync(path.join(path.dirname(BIN), '..', 'dist', 'hook-gate.txt'), 'utf8');
+  expect(gate).toBe(MAYBE_SERVER.source);
+  expect(MAYBE_SERVER.flags).toBe('');
 });
 
 test.each([

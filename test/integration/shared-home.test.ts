@@ -72,10 +72,10 @@ function envOf(who: Account, styxyHome: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: home, NO_COLOR: '1', STYXY_HOME: styxyHome };
 }
 
-function as(who: Account, styxyHome: string, args: string[], { member = true, extraEnv = {} as NodeJS.ProcessEnv } = {}): Run {
+function as(who: Account, styxyHome: string, args: string[], { member = true, extraEnv = {} as NodeJS.ProcessEnv, cwd = box.cwd } = {}): Run {
   const r = spawnSync('setpriv', [...become(who, member), process.execPath, BIN, ...args], {
     env: { ...envOf(who, styxyHome), ...extraEnv },
-    cwd: box.cwd,
+    cwd,
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -302,6 +302,27 @@ suite('a shared home (group-owned, setgid)', () => {
     expect(as(bob, home, ['list', '--json']).json.allocations.map((a: any) => a.lockId)).toEqual([hers.lockId]);
     const byRoot = box.run(['cleanup', '--force', '--yes', '--json'], { env: { STYXY_HOME: home } });
     expect(byRoot.json.unused.map((a: any) => a.lockId)).toEqual([hers.lockId]);
+  });
+
+  test('cleanup --gone drops only the caller’s own allocations of deleted projects; root’s drops any', () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const projectOf = (who: Account) => {
+      const dir = path.join(box.dir, `project-${who.name}`);
+      fs.mkdirSync(dir, { mode: 0o755 });
+      fs.chownSync(dir, who.uid, who.gid);
+      return dir;
+    };
+    const [herProject, hisProject] = [projectOf(alice), projectOf(bob)];
+    const hers = as(alice, home, ['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json'], { cwd: herProject }).json;
+    const his = as(bob, home, ['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json'], { cwd: hisProject }).json;
+    fs.rmSync(herProject, { recursive: true });
+    fs.rmSync(hisProject, { recursive: true });
+    const cleaned = as(bob, home, ['cleanup', '--gone', '--json']);
+    expect(cleaned.json.gone.map((a: any) => a.lockId)).toEqual([his.lockId]);
+    expect(as(bob, home, ['list', '--json']).json.allocations.map((a: any) => a.lockId)).toEqual([hers.lockId]);
+    const byRoot = box.run(['cleanup', '--gone', '--json'], { env: { STYXY_HOME: home } });
+    expect(byRoot.json.gone.map((a: any) => a.lockId)).toEqual([hers.lockId]);
   });
 
   test('an allocation an older Styxy wrote (no user) is the home owner’s: root’s here, so a member may not release it', () => {

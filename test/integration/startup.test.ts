@@ -404,7 +404,7 @@ describe("the everyday commands load none of Node's heavier modules", () => {
     expect(HEAVY.filter((name) => loaded.includes(name) && !floor.includes(name))).toEqual([]);
   });
 
-  test('the agent hook on a command it leaves alone loads only boot.js and hook.js: not the CLI, no lock, no state', () => {
+  test('the agent hook on a command it leaves alone loads no file but bin/styxy: no bundle, no lock, no state', () => {
     fs.writeFileSync(path.join(box.cwd, 'package.json'), JSON.stringify({ scripts: { dev: 'vite' } }));
     const input = JSON.stringify({
       session_id: 's',
@@ -414,7 +414,7 @@ describe("the everyday commands load none of Node's heavier modules", () => {
       tool_input: { command: 'git status && ls -la' },
     });
     const loaded = modulesLoadedBy(['hook', 'claude-code'], 'pipe', BIN, input);
-    expect([...lastFiles].sort()).toEqual(['boot.js', 'hook.js', 'record-modules.js', 'styxy']);
+    expect([...lastFiles].sort()).toEqual(['record-modules.js', 'styxy']);
     expect(fs.existsSync(box.home)).toBe(false);
     const floor = nodeFloor();
     expect(HEAVY.filter((name) => loaded.includes(name) && !floor.includes(name))).toEqual([]);

@@ -156,6 +156,7 @@ test('the tarball holds what runs and nothing else, and the package is publishab
       'dist/api.js',
       'dist/api.mjs',
       'dist/boot.js',
+      'dist/hook-gate.txt',
       'dist/hook.js',
       'dist/mcp.js',
       'dist/minimatch.js',
