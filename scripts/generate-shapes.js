@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Generates from schemas/ what the TypeScript needs of them, so that a shape or a bound is stated
 // once, in the schema: lib/generated/state.ts (the state's types, which lib/core/types.ts
-// re-exports) and lib/generated/config-bounds.ts (the ranges `styxy config set` and `set-rule`
-// accept). Run by scripts/build.js before tsc; the output depends on the schemas alone.
+// re-exports), lib/generated/config.ts (the config layer's types, from which lib/core/types.ts
+// derives the effective config's) and lib/generated/config-bounds.ts (the ranges `styxy config
+// set` and `set-rule` accept, and the settings `config set` knows). Run by scripts/build.js
+// before tsc; the output depends on the schemas alone.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -23,6 +25,48 @@ async function stateTypes() {
     unreachableDefinitions: false,
     style: { singleQuote: true, printWidth: 160 },
   });
+}
+
+/**
+ * The types of one config layer (a file as a user writes it: every part optional), named
+ * ConfigLayer, with one type per definition of the schema (ServiceType, StackService, ...).
+ */
+async function configTypes() {
+  const { compile } = require('json-schema-to-typescript');
+  // The root is named by its $id or title when it has one; the code calls it ConfigLayer.
+  const schema = load('config.schema.json');
+  delete schema.$id;
+  delete schema.title;
+  return compile(schema, 'ConfigLayer', {
+    additionalProperties: false,
+    bannerComment: BANNER('config.schema.json'),
+    declareExternallyReferenced: true,
+    unreachableDefinitions: false,
+    style: { singleQuote: true, printWidth: 160 },
+  });
+}
+
+/**
+ * The config's sections of plain settings (an object of named values, like `port_reuse`), in
+ * schema order, and each setting's kind and bounds: what `styxy config set <section>.<key>`
+ * parses. A setting of a kind not known here stops the build, so that a new kind of value gets
+ * a parser on purpose rather than by accident.
+ */
+function configSettings(schema, resolve) {
+  const kindOf = (section, key, node) => {
+    const n = resolve(node);
+    if (n.enum) return { kind: 'enum', values: n.enum };
+    if (node.$ref === '#/definitions/port') return { kind: 'port', bounds: [n.minimum, n.maximum] };
+    if (n.type === 'boolean') return { kind: 'boolean' };
+    if (n.type === 'integer' || n.type === 'number') return { kind: n.type, bounds: [n.minimum, n.maximum] };
+    if (JSON.stringify(n.type) === '["string","null"]') return { kind: 'path' };
+    throw new Error(`schemas/config.schema.json: ${section}.${key}: no config set parser for this kind of value`);
+  };
+  // A section is an object of fixed keys; the named collections (service_types, rules, services) are not.
+  const sections = Object.entries(schema.properties).filter(([, node]) => node.type === 'object' && node.properties);
+  return Object.fromEntries(
+    sections.map(([section, node]) => [section, Object.fromEntries(Object.entries(node.properties).map(([key, n]) => [key, kindOf(section, key, n)]))]),
+  );
 }
 
 /**
@@ -55,11 +99,19 @@ function configBounds() {
       ? `  ${section}: ${JSON.stringify(value)},`
       : [`  ${section}: {`, ...Object.entries(value).map(([key, b]) => `    ${key}: ${JSON.stringify(b)},`), '  },'].join('\n'),
   );
+  const settings = Object.entries(configSettings(schema, resolve)).map(([section, keys]) =>
+    [`  ${section}: {`, ...Object.entries(keys).map(([key, kind]) => `    ${key}: ${JSON.stringify(kind)},`), '  },'].join('\n'),
+  );
   return [
     BANNER('config.schema.json'),
     '/** [minimum, maximum], or the allowed values, of each setting that has them. */',
     'export const CONFIG_BOUNDS = {',
     ...lines,
+    '} as const;',
+    '',
+    '/** The sections of plain settings, and the kind (and bounds) of each: what `config set` parses. */',
+    'export const CONFIG_SETTINGS = {',
+    ...settings,
     '} as const;',
     '',
   ].join('\n');
@@ -83,7 +135,11 @@ function write(name, text, check) {
 }
 
 async function main(check) {
-  const fresh = [write('state.ts', await stateTypes(), check), write('config-bounds.ts', configBounds(), check)];
+  const fresh = [
+    write('state.ts', await stateTypes(), check),
+    write('config.ts', await configTypes(), check),
+    write('config-bounds.ts', configBounds(), check),
+  ];
   if (!fresh.every(Boolean)) process.exitCode = 1;
 }
 

@@ -13,6 +13,7 @@ import {
   removeClaudeHooks,
   removeMcpServer,
   TOML_MARKERS,
+  removeServerSubtables,
   type Json,
 } from '../core/agent-install';
 import { isoTime } from '../core/time';
@@ -192,7 +193,9 @@ function planAdd(target: Target, before: string | null, input: AgentInstallInput
       if (isObject(servers as Json) && (servers as Record<string, unknown>).styxy !== undefined) {
         return { after: before, note: 'an MCP server named "styxy" is there already: kept as it is' };
       }
-      const body = toml.stringify({ mcp_servers: { styxy: { command: input.program, args: ['mcp'] } } });
+      // Codex starts an MCP server with a few variables only (HOME, PATH, …): STYXY_HOME must be
+      // passed by name, or the server would keep its allocations in another state than the CLI's.
+      const body = toml.stringify({ mcp_servers: { styxy: { command: input.program, args: ['mcp'], env_vars: ['STYXY_HOME'] } } });
       const added = addBlock(text, TOML_MARKERS, body);
       // The block is a table of its own at the end: a file that defines mcp_servers inline cannot take it.
       try {
@@ -221,17 +224,48 @@ function planRemove(target: Target, before: string | null, entry: ManifestEntry 
       after = formatJsonLike(before, removed.value);
       break;
     }
-    case 'markdown':
-    case 'toml': {
-      const removed = removeBlock(before, target.kind === 'toml' ? TOML_MARKERS : MARKDOWN_MARKERS);
+    case 'markdown': {
+      const removed = removeBlock(before, MARKDOWN_MARKERS);
       if (!removed.changed) return { after: before };
       after = removed.text;
+      break;
+    }
+    case 'toml': {
+      const removed = removeBlock(before, TOML_MARKERS);
+      if (!removed.changed) return { after: before };
+      after = removed.text;
+      const rest = tomlWithoutServerTables(after);
+      if (rest.note) return { after: rest.text, note: changedSince ? `${changedSince}; ${rest.note}` : rest.note };
       break;
     }
   }
   // A file the install created, left with nothing of the user's in it, goes.
   if (entry?.before === null && (after.trim() === '' || after.trim() === '{}')) return { after: null, ...(changedSince && { note: changedSince }) };
   return { after, ...(changedSince && { note: changedSince }) };
+}
+
+/**
+ * A `[mcp_servers.styxy.…]` table the user added (a tool's approval) would outlive the server:
+ * Codex then refuses the whole file, so it goes too, and the answer says so. Only when the file
+ * reads back without any `mcp_servers.styxy`; else it is left, and the answer says what to remove.
+ */
+function tomlWithoutServerTables(text: string): { text: string; note?: string } {
+  const toml = require('smol-toml') as typeof import('smol-toml');
+  const server = (t: string): unknown => (toml.parse(t) as { mcp_servers?: Record<string, unknown> }).mcp_servers?.styxy;
+  try {
+    if (server(text) === undefined) return { text };
+  } catch {
+    return { text };
+  }
+  const { text: without, removed } = removeServerSubtables(text, 'styxy');
+  let clean: boolean;
+  try {
+    clean = removed.length > 0 && server(without) === undefined;
+  } catch {
+    clean = false;
+  }
+  if (clean) return { text: without, note: `also took out ${removed.join(', ')}: without the server it configures, Codex refuses the file` };
+  return { text, note: 'mcp_servers.styxy is still set outside the block install added: remove it by hand, or Codex refuses the file' };
 }
 
 function parseJsonObject(file: string, text: string | null): { [key: string]: Json } {

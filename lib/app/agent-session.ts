@@ -23,7 +23,7 @@ export async function runSessionStart(ctx: TransactionContext, dir: string): Pro
  */
 export function keepsServers(ctx: TransactionContext, dir: string, env: NodeJS.ProcessEnv): boolean {
   if (env.STYXY_KEEP_SERVERS !== undefined && env.STYXY_KEEP_SERVERS !== '') return env.STYXY_KEEP_SERVERS !== '0';
-  return loadConfigTolerant(ctx.paths, dir).config.config.agents?.keep_servers === true;
+  return loadConfigTolerant(ctx.paths, dir).config.config.agents.keep_servers;
 }
 
 /**

@@ -1,6 +1,9 @@
 import fs = require('fs');
 import path = require('path');
-import type { AgentSettings } from '../core/types';
+import type { ConfigLayer } from '../core/types';
+
+/** What one file says about agents: only the keys it sets. */
+type AgentSettings = NonNullable<ConfigLayer['agents']>;
 
 /** The largest .styxy.json read here (the config's own limit). */
 const MAX_BYTES = 4 * 1024 * 1024;

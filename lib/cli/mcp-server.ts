@@ -29,11 +29,16 @@ interface ToolDefinition {
 const string = (description: string) => ({ type: 'string', description }) as const;
 const integer = (description: string) => ({ type: 'integer', minimum: 1, maximum: 65535, description }) as const;
 
-/** The tools, each with a short factual description and its arguments' JSON Schema. */
+/**
+ * The tools, each with a short factual description and its arguments' JSON Schema. The annotations
+ * are what a client decides approval from: Codex runs a read-only or additive tool without asking,
+ * and asks before one that ends processes, starts a command or gives up an allocation.
+ */
 export const TOOLS: readonly ToolDefinition[] = [
   {
     tool: {
       name: 'allocate_port',
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
       description:
         "Allocate a free local TCP port from a service type's range (dev 3000-3099, api 8000-8099, …). The same name in the same project gets the same port back. The allocation belongs to this agent session and is freed when it ends, or by release_port. To start a server, prefer start_server.",
       inputSchema: {
@@ -60,6 +65,7 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     tool: {
       name: 'release_port',
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
       description: 'Release an allocation: by lock_id, or by service_type (and name) in this project.',
       inputSchema: {
         type: 'object',
@@ -81,6 +87,7 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     tool: {
       name: 'list_ports',
+      annotations: { readOnlyHint: true, openWorldHint: false },
       description: 'List the live port allocations on this machine (dead owners are pruned first), by port.',
       inputSchema: {
         type: 'object',
@@ -104,6 +111,7 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     tool: {
       name: 'start_server',
+      annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
       description:
         'Start a server in the background on a free port of its service type (PORT is set; known dev servers such as Vite and Next.js also get their port flag), wait until it listens, and answer with port, url, pid and logPath. The allocation belongs to the server: it lasts while the server runs. A single-instance service that already runs is not started again (started: false). Stop it with stop_server.',
       inputSchema: {
@@ -140,6 +148,7 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     tool: {
       name: 'stop_server',
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
       description:
         'Stop a server: the process tree holding a port (or an allocation by lock_id), each process checked by PID and start time before it is signalled (SIGTERM, then SIGKILL), never anything found by name; then release its port. A process Styxy cannot vouch for is refused (FORCE_REQUIRED).',
       inputSchema: {
@@ -159,6 +168,7 @@ export const TOOLS: readonly ToolDefinition[] = [
   {
     tool: {
       name: 'who_holds_port',
+      annotations: { readOnlyHint: true, openWorldHint: false },
       description: 'Tell who holds a port: the Styxy allocation (type, name, owner, session) and the process listening on it, or that it is free.',
       inputSchema: { type: 'object', properties: { port: integer('The port') }, required: ['port'], additionalProperties: false },
     },
@@ -208,15 +218,21 @@ function failure(err: unknown): CallToolResult {
   return { isError: true, content: [{ type: 'text', text: JSON.stringify({ success: false, error }) }] };
 }
 
-/** The session the agent runs in: Claude Code tells its servers; others are named by client and PID. */
-export function sessionOfClient(env: NodeJS.ProcessEnv, clientName: string | undefined, clientPid: number): string | undefined {
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,180}$/;
+
+/**
+ * The session the agent runs in: Claude Code tells its servers in the environment; Codex names its
+ * session in each tool call's `_meta.sessionId` (the id `codex resume` takes, and its shells'
+ * CODEX_SESSION_ID); other clients are named by client and PID.
+ */
+export function sessionOfClient(env: NodeJS.ProcessEnv, clientName: string | undefined, clientPid: number, meta?: Record<string, unknown>): string | undefined {
   const claude = env.CLAUDE_CODE_SESSION_ID;
-  if (claude && /^[A-Za-z0-9._:-]{1,180}$/.test(claude)) return `claude-code:${claude}`;
-  if (clientName) {
-    const name = clientName.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60);
-    if (name) return `${name}:${clientPid}`;
-  }
-  return undefined;
+  if (claude && SESSION_ID.test(claude)) return `claude-code:${claude}`;
+  const name = clientName === undefined ? '' : clientName === 'codex-mcp-client' ? 'codex' : clientName.replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 60);
+  if (!name) return undefined;
+  const id = meta?.sessionId;
+  if (typeof id === 'string' && SESSION_ID.test(id)) return `${name}:${id}`;
+  return `${name}:${clientPid}`;
 }
 
 /**
@@ -232,7 +248,7 @@ export async function serveMcp(ctx: AppContext): Promise<void> {
     if (!definition)
       return failure(new StyxyError('INVALID_ARGUMENT', `no tool ${JSON.stringify(request.params.name)}; tools: ${TOOLS.map((t) => t.tool.name).join(', ')}`));
     try {
-      const session = sessionOfClient(process.env, server.getClientVersion()?.name, clientPid);
+      const session = sessionOfClient(process.env, server.getClientVersion()?.name, clientPid, request.params._meta);
       return answer(await definition.run({ args: request.params.arguments ?? {}, ctx: { ...ctx, cwd: process.cwd() }, clientPid, session }));
     } catch (err) {
       return failure(err);

@@ -155,6 +155,28 @@ export function removeBlock(text: string, markers: MarkedBlock): { text: string;
 }
 
 /**
+ * `text` without the tables under `[mcp_servers.styxy]` that sit outside Styxy's block (a user's
+ * `[mcp_servers.styxy.tools.start_server]`): left behind without the server they belong to, they
+ * make Codex refuse the whole file. Each goes from its header to the next table's.
+ */
+export function removeServerSubtables(text: string, server: string): { text: string; removed: string[] } {
+  const name = `(?:${server}|"${server}"|'${server}')`;
+  const header = new RegExp(`^\\s*\\[\\s*mcp_servers\\s*\\.\\s*${name}\\s*\\.[^\\]\\n]*\\]\\s*(?:#.*)?$`);
+  const anyHeader = /^\s*\[/;
+  const lines = text.split('\n');
+  const kept: string[] = [];
+  const removed: string[] = [];
+  let dropping = false;
+  for (const line of lines) {
+    if (anyHeader.test(line)) dropping = header.test(line);
+    if (dropping) {
+      if (anyHeader.test(line)) removed.push(line.trim());
+    } else kept.push(line);
+  }
+  return { text: kept.join('\n'), removed };
+}
+
+/**
  * JSON written in the file's own indentation (two spaces when it shows none), with a final
  * newline when the file had one (or was new).
  */

@@ -1,8 +1,9 @@
-import type { AutoAllocationRule, AutoAllocationSettings, Config, ConfigLayer, LifetimeSettings, PortReuseSettings, ServiceType, UrlSettings } from './types';
+import type { AutoAllocationRule, Config, ConfigLayer, ServiceType, SettingsSection } from './types';
 import { ownValue } from './types';
 import { findNameProblem, RESERVED_NAMES } from './names';
+import { DEFAULT_INSTANCE_BEHAVIOR } from './defaults';
 import { PORT_FLOOR } from './placement-strategies';
-import { CONFIG_BOUNDS } from '../generated/config-bounds';
+import { CONFIG_BOUNDS, CONFIG_SETTINGS } from '../generated/config-bounds';
 
 export type SettingOutcome =
   | { kind: 'set'; layer: ConfigLayer; path: string; value: unknown; previous: unknown }
@@ -38,67 +39,86 @@ const portRange: Parser = (text) => {
 const pathOrNull: Parser = (text) => (['null', 'none', ''].includes(text) ? { value: null } : { value: text });
 
 // The bounds are the config schema's (lib/generated/config-bounds.ts is made from it by the
-// build). A port that auto-allocation starts from is also held to PORT_FLOOR, which the schema
-// leaves to the config rules (they warn below it): `config set` refuses it outright.
-const AUTO = CONFIG_BOUNDS.auto_allocation;
+// build). A port a setting names is where auto-allocation starts or stops, so it is also held to
+// PORT_FLOOR, which the schema leaves to the config rules (they refuse a config below it).
 const RULE = CONFIG_BOUNDS.auto_allocation_rules;
 const startPort = ([min, max]: readonly [number, number]): Parser => int(Math.max(PORT_FLOOR, min), max);
-const AUTO_KEYS: Record<string, [keyof AutoAllocationSettings, Parser]> = {
-  enabled: ['enabled', bool],
-  'default-chunk-size': ['default_chunk_size', int(...AUTO.default_chunk_size)],
-  placement: ['placement', oneOf(...AUTO.placement)],
-  'min-port': ['min_port', startPort(AUTO.min_port)],
-  'max-port': ['max_port', startPort(AUTO.max_port)],
-  'preserve-gaps': ['preserve_gaps', bool],
-  'gap-size': ['gap_size', int(...AUTO.gap_size)],
-  'require-confirmation': ['require_confirmation', bool],
-  'port-docs-path': ['port_docs_path', pathOrNull],
-};
-
-const seconds =
+/** A number with up to three decimals (seconds may be fractional). */
+const decimal =
   (min: number, max: number): Parser =>
   (text) =>
     /^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(text) && Number(text) >= min && Number(text) <= max
       ? { value: Number(text) }
-      : { problem: `expected a number of seconds from ${min} to ${max}, got ${JSON.stringify(text)}` };
+      : { problem: `expected a number from ${min} to ${max}, got ${JSON.stringify(text)}` };
 
-const LIFETIME_KEYS: Record<string, [keyof LifetimeSettings, Parser]> = {
-  'reservation-grace-seconds': ['reservation_grace_seconds', seconds(...CONFIG_BOUNDS.lifetime.reservation_grace_seconds)],
+/** A setting's kind and bounds, as scripts/generate-shapes.js reads them from the schema. */
+type SettingKind =
+  { kind: 'boolean' | 'path' } | { kind: 'integer' | 'number' | 'port'; bounds: readonly [number, number] } | { kind: 'enum'; values: readonly string[] };
+
+/** The generated table, held to the kinds this file parses (a new kind fails to compile here). */
+const SETTINGS: Record<SettingsSection, Record<string, SettingKind>> = CONFIG_SETTINGS;
+
+function parserOf(setting: SettingKind): Parser {
+  switch (setting.kind) {
+    case 'boolean':
+      return bool;
+    case 'path':
+      return pathOrNull;
+    case 'integer':
+      return int(...setting.bounds);
+    case 'number':
+      return decimal(...setting.bounds);
+    case 'port':
+      return startPort(setting.bounds);
+    case 'enum':
+      return oneOf(...setting.values);
+  }
+}
+
+/**
+ * Settings of the schema that `config set` leaves alone, and why. (`config set` writes the
+ * user's config.json; these mean something in a project's .styxy.json alone.)
+ */
+const NOT_SETTABLE: Record<string, string> = {
+  'agents.hook': "agents.hook is read from a project's .styxy.json alone: set it there",
 };
 
-const REUSE = CONFIG_BOUNDS.port_reuse;
-const REUSE_KEYS: Record<string, [keyof PortReuseSettings, Parser]> = {
-  'cooldown-seconds': ['cooldown_seconds', int(...REUSE.cooldown_seconds)],
-  'home-port-days': ['home_port_days', int(...REUSE.home_port_days)],
-  'home-port-limit': ['home_port_limit', int(...REUSE.home_port_limit)],
-};
+const kebab = (name: string) => name.replace(/_/g, '-');
 
-const URL_KEYS: Record<string, [keyof UrlSettings, Parser]> = {
-  'host-style': ['host_style', oneOf(...CONFIG_BOUNDS.urls.host_style)],
-};
+/**
+ * The settings sections `config set` writes key by key, made from the schema's: the CLI's name
+ * (kebab-case) → the config's, and for each key the config's name and its parser. A setting
+ * added to the schema is settable with no change here.
+ */
+const SECTIONS: Record<string, [SettingsSection, Record<string, [string, Parser]>]> = Object.fromEntries(
+  Object.entries(SETTINGS).map(([section, keys]) => [
+    kebab(section),
+    [
+      section as SettingsSection,
+      Object.fromEntries(
+        Object.entries(keys)
+          .filter(([key]) => ownValue(NOT_SETTABLE, `${section}.${key}`) === undefined)
+          .map(([key, setting]) => [kebab(key), [key, parserOf(setting)]]),
+      ),
+    ],
+  ]),
+);
 
 /** Every key `styxy config set` understands, for help and error messages. */
 export const SETTABLE_KEYS = [
   'service-types.<type>.instance-behavior',
   'service-types.<type>.port-range',
-  ...Object.keys(AUTO_KEYS).map((k) => `auto-allocation.${k}`),
-  ...Object.keys(LIFETIME_KEYS).map((k) => `lifetime.${k}`),
-  ...Object.keys(REUSE_KEYS).map((k) => `port-reuse.${k}`),
-  ...Object.keys(URL_KEYS).map((k) => `urls.${k}`),
+  ...Object.entries(SECTIONS).flatMap(([section, [, keys]]) => Object.keys(keys).map((key) => `${section}.${key}`)),
 ];
-
-/** The settings sections `config set` writes key by key: the CLI's name → the config's, and its keys. */
-const SECTIONS: Record<string, ['auto_allocation' | 'lifetime' | 'port_reuse' | 'urls', Record<string, [string, Parser]>]> = {
-  'auto-allocation': ['auto_allocation', AUTO_KEYS],
-  lifetime: ['lifetime', LIFETIME_KEYS],
-  'port-reuse': ['port_reuse', REUSE_KEYS],
-  urls: ['urls', URL_KEYS],
-};
 
 /** The per-type settings `config set service-types.<type>.<key>` writes. */
 const TYPE_KEYS: Record<string, ['port_range' | 'instance_behavior', Parser, (type: ServiceType | undefined) => unknown]> = {
   'port-range': ['port_range', portRange, (type) => type?.port_range],
-  'instance-behavior': ['instance_behavior', oneOf(...CONFIG_BOUNDS.service_types.instance_behavior), (type) => type?.instance_behavior ?? 'multi'],
+  'instance-behavior': [
+    'instance_behavior',
+    oneOf(...CONFIG_BOUNDS.service_types.instance_behavior),
+    (type) => type?.instance_behavior ?? DEFAULT_INSTANCE_BEHAVIOR,
+  ],
 };
 
 const rejectSetting = (message: string): SettingOutcome => ({
@@ -120,6 +140,8 @@ export function applySetting(config: Config, userLayer: ConfigLayer | null, key:
   }
   const section = parts.length === 2 ? ownValue(SECTIONS, parts[0] as string) : undefined;
   const entry = section && ownValue(section[1], parts[1] as string);
+  const refused = ownValue(NOT_SETTABLE, parts.join('.').replace(/-/g, '_'));
+  if (refused) return rejectSetting(refused);
   if (!section || !entry) return rejectSetting(`Unknown setting '${key}'`);
   const [name, field, parse] = [section[0], ...entry] as const;
   const parsed = parse(text);

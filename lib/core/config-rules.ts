@@ -1,6 +1,6 @@
 import { typeVarStem } from './env-contract';
 import { findOwnEnvNameProblem } from './names';
-import type { Config, ConfigLayer, ServiceType } from './types';
+import type { Config, ConfigLayer, ServiceType, SettingsSection } from './types';
 import { ownValue } from './types';
 
 /** One problem found in a config file: which file, where in it (a JSON pointer), and what. */
@@ -41,115 +41,159 @@ export interface MergedConfig {
 /**
  * Merges layers over a base config, later layers winning key by key: a service type's fields
  * are merged one by one (so a layer may change only `instance_behavior` of a built-in type),
- * `auto_allocation` settings likewise, and rules are ordered so that the latest layer's come
- * first (the first matching rule wins). A type no earlier layer knows must bring a port range.
+ * every section of settings (`auto_allocation`, `port_reuse`, ...) likewise, and rules are
+ * ordered so that the latest layer's come first (the first matching rule wins). A type no
+ * earlier layer knows must bring a port range.
  */
 export function mergeConfigLayers(base: Config, baseFile: string, layers: NamedLayer[]): MergedConfig {
-  const serviceTypes: Record<string, ServiceType> = { ...base.service_types };
+  const types = mergeServiceTypes(base.service_types, baseFile, layers);
+  const rules = mergeRules(base.auto_allocation_rules, baseFile, layers);
+  const settings = mergeSettings(base, baseFile, layers);
+  return {
+    // In the base's order, so that `config show` lists the sections as the defaults do.
+    config: Object.fromEntries(
+      Object.keys(base).map((key) => [
+        key,
+        key === 'service_types' ? types.serviceTypes : key === 'auto_allocation_rules' ? rules.rules : settings.values[key as SettingsSection],
+      ]),
+    ) as Config,
+    rangeSources: types.rangeSources,
+    autoSource: settings.sectionSources.auto_allocation,
+    rulesSource: rules.rulesSource,
+    preferredSources: types.preferredSources,
+    autoKeySources: settings.keySources.auto_allocation,
+    ruleSources: rules.ruleSources,
+    envSources: types.envSources,
+    layerFiles: [baseFile, ...layers.map((l) => l.file)],
+    problems: types.problems,
+  };
+}
+
+/** The sections of plain settings a config has: every key but the named collections. */
+function settingsSections(config: Config): SettingsSection[] {
+  return Object.keys(config).filter((key) => key !== 'service_types' && key !== 'auto_allocation_rules') as SettingsSection[];
+}
+
+/**
+ * Each section of settings merged key by key over the base's, with the file that set each key
+ * last and the last file that set anything in the section. A section the schema gains is merged
+ * here as soon as the defaults give it values: nothing here names one.
+ */
+function mergeSettings(base: Config, baseFile: string, layers: NamedLayer[]) {
+  const values = {} as Pick<Config, SettingsSection>;
+  const sectionSources = {} as Record<SettingsSection, string>;
+  const keySources = {} as Record<SettingsSection, Record<string, string>>;
+  for (const section of settingsSections(base)) {
+    let merged: Record<string, unknown> = { ...base[section] };
+    const sources: Record<string, string> = Object.fromEntries(Object.keys(merged).map((key) => [key, baseFile]));
+    sectionSources[section] = baseFile;
+    for (const { file, layer } of layers) {
+      const given = layer[section];
+      if (!given) continue;
+      merged = { ...merged, ...given };
+      sectionSources[section] = file;
+      for (const key of Object.keys(given)) sources[key] = file;
+    }
+    (values as Record<string, unknown>)[section] = merged;
+    keySources[section] = sources;
+  }
+  return { values, sectionSources, keySources };
+}
+
+/** The service types merged field by field, with the file behind each one's range, preferred ports and variables. */
+function mergeServiceTypes(base: Record<string, ServiceType>, baseFile: string, layers: NamedLayer[]) {
+  const serviceTypes: Record<string, ServiceType> = { ...base };
   const rangeSources: Record<string, string> = {};
   const preferredSources: Record<string, string> = {};
-  const autoKeySources: Record<string, string> = {};
-  const ruleSources: Record<string, string> = {};
   const envSources: Record<string, string> = {};
   for (const name of Object.keys(serviceTypes)) {
     rangeSources[name] = baseFile;
     preferredSources[name] = baseFile;
   }
-  for (const key of Object.keys(base.auto_allocation)) autoKeySources[key] = baseFile;
-  for (const pattern of Object.keys(base.auto_allocation_rules)) ruleSources[pattern] = baseFile;
   const problems: ConfigProblem[] = [];
-  let autoAllocation = { ...base.auto_allocation };
-  let rules = { ...base.auto_allocation_rules };
-  let portReuse = { ...base.port_reuse };
-  let autoSource = baseFile;
-  let rulesSource = baseFile;
-  let lifetime = { ...base.lifetime };
-  let agents = base.agents && { ...base.agents };
-  let urls = { ...base.urls };
-
   for (const { file, layer } of layers) {
     for (const [name, partial] of Object.entries(layer.service_types ?? {})) {
-      const previous = ownValue(serviceTypes, name);
-      const merged = { ...(previous ?? {}), ...partial } as ServiceType;
-      if (merged.port_range === undefined) {
-        problems.push({
-          file,
-          path: `/service_types/${name}`,
-          message: `service type '${name}' is not a built-in type, so it needs a port_range`,
-        });
+      const merged = mergeServiceType(ownValue(serviceTypes, name), partial);
+      if (merged === null) {
+        problems.push({ file, path: `/service_types/${name}`, message: `service type '${name}' is not a built-in type, so it needs a port_range` });
         continue;
-      }
-      // A layer that moves a type's range without naming preferred ports drops the inherited
-      // ones the new range no longer holds (moving api to 30000-30099 must not keep 8000).
-      if (partial.port_range !== undefined && partial.preferred_ports === undefined && merged.preferred_ports) {
-        const [low, high] = partial.port_range;
-        const kept = merged.preferred_ports.filter((port) => port >= low && port <= high);
-        if (kept.length > 0) merged.preferred_ports = kept;
-        else delete merged.preferred_ports;
       }
       serviceTypes[name] = merged;
       if (partial.port_range !== undefined) rangeSources[name] = file;
       if (partial.env !== undefined) envSources[name] = file;
       if (partial.preferred_ports !== undefined || ownValue(preferredSources, name) === undefined) preferredSources[name] = file;
     }
-    if (layer.auto_allocation) {
-      autoAllocation = { ...autoAllocation, ...layer.auto_allocation };
-      autoSource = file;
-      for (const key of Object.keys(layer.auto_allocation)) autoKeySources[key] = file;
-    }
-    if (layer.port_reuse) portReuse = { ...portReuse, ...layer.port_reuse };
-    if (layer.auto_allocation_rules) {
-      rulesSource = file;
-      const later = layer.auto_allocation_rules;
-      for (const pattern of Object.keys(later)) ruleSources[pattern] = file;
-      const earlier = Object.fromEntries(Object.entries(rules).filter(([pattern]) => ownValue(later, pattern) === undefined));
-      rules = { ...later, ...earlier };
-    }
-    if (layer.lifetime) lifetime = { ...lifetime, ...layer.lifetime };
-    if (layer.urls) urls = { ...urls, ...layer.urls };
-    if (layer.agents) agents = { ...agents, ...layer.agents };
   }
-
-  return {
-    config: {
-      service_types: serviceTypes,
-      auto_allocation: autoAllocation,
-      auto_allocation_rules: rules,
-      lifetime,
-      port_reuse: portReuse,
-      urls,
-      ...(agents && { agents }),
-    },
-    rangeSources,
-    autoSource,
-    rulesSource,
-    preferredSources,
-    autoKeySources,
-    ruleSources,
-    envSources,
-    layerFiles: [baseFile, ...layers.map((l) => l.file)],
-    problems,
-  };
+  return { serviceTypes, rangeSources, preferredSources, envSources, problems };
 }
+
+/** One layer's fields over a type's, or null when the result has no port range. */
+function mergeServiceType(previous: ServiceType | undefined, partial: NonNullable<ConfigLayer['service_types']>[string]): ServiceType | null {
+  const merged = { ...(previous ?? {}), ...partial };
+  if (merged.port_range === undefined) return null;
+  // A layer that moves a type's range without naming preferred ports drops the inherited
+  // ones the new range no longer holds (moving api to 30000-30099 must not keep 8000).
+  if (partial.port_range !== undefined && partial.preferred_ports === undefined && merged.preferred_ports) {
+    const [low, high] = partial.port_range;
+    const kept = merged.preferred_ports.filter((port) => port >= low && port <= high);
+    if (kept.length > 0) merged.preferred_ports = kept;
+    else delete merged.preferred_ports;
+  }
+  return merged as ServiceType;
+}
+
+/** The rules, the latest layer's first (the first matching rule wins), and the file behind each. */
+function mergeRules(base: Config['auto_allocation_rules'], baseFile: string, layers: NamedLayer[]) {
+  let rules = { ...base };
+  let rulesSource = baseFile;
+  const ruleSources: Record<string, string> = Object.fromEntries(Object.keys(base).map((pattern) => [pattern, baseFile]));
+  for (const { file, layer } of layers) {
+    const later = layer.auto_allocation_rules;
+    if (!later) continue;
+    rulesSource = file;
+    for (const pattern of Object.keys(later)) ruleSources[pattern] = file;
+    const earlier = Object.fromEntries(Object.entries(rules).filter(([pattern]) => ownValue(later, pattern) === undefined));
+    rules = { ...later, ...earlier };
+  }
+  return { rules, rulesSource, ruleSources };
+}
+
+/** Of the files behind a problem, the one applied last (in `order`, the base first). */
+type Blame = (...files: (string | undefined)[]) => string;
 
 /**
  * Meaning checks that a schema cannot express: ranges the right way round, preferred ports
  * inside their range, no two types sharing a port, sane auto-allocation bounds.
  */
 export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
-  const { config, rangeSources, autoSource, rulesSource } = merged;
-  const problems: ConfigProblem[] = [];
   // Of the files behind a problem, the one applied last introduced it (a user config widening
   // dev over monitoring is to blame, not the built-in defaults that define monitoring).
   const order = merged.layerFiles ?? [];
-  const latest = (...files: (string | undefined)[]): string => {
+  const latest: Blame = (...files) => {
     const known = files.filter((f): f is string => f !== undefined);
     return known.reduce((a, b) => (order.indexOf(b) > order.indexOf(a) ? b : a), known[0] ?? 'config');
   };
-  const spans: { name: string; low: number; high: number }[] = [];
+  const ranges = findRangeProblems(merged, latest);
+  return [
+    ...ranges.problems,
+    ...findOverlaps(ranges.spans, merged.rangeSources, latest),
+    ...findEnvNameClashes(merged.config, merged.envSources ?? merged.rangeSources),
+    ...findAutoAllocationProblems(merged, latest),
+  ];
+}
 
-  for (const [name, type] of Object.entries(config.service_types)) {
-    const file = ownValue(rangeSources, name) ?? 'config';
+interface Span {
+  name: string;
+  low: number;
+  high: number;
+}
+
+/** Ranges that end before they start, and preferred ports outside their range; the sound ranges as spans. */
+function findRangeProblems(merged: MergedConfig, latest: Blame): { problems: ConfigProblem[]; spans: Span[] } {
+  const problems: ConfigProblem[] = [];
+  const spans: Span[] = [];
+  for (const [name, type] of Object.entries(merged.config.service_types)) {
+    const file = ownValue(merged.rangeSources, name) ?? 'config';
     const [low, high] = type.port_range;
     if (low > high) {
       problems.push({ file, path: `/service_types/${name}/port_range`, message: `range ${low}-${high} ends before it starts` });
@@ -166,10 +210,15 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
       }
     });
   }
+  return { problems, spans };
+}
 
-  spans.sort((a, b) => a.low - b.low || a.high - b.high);
-  let reach: (typeof spans)[number] | undefined;
-  for (const span of spans) {
+/** Two types whose ranges share a port, blaming the range set by the later layer. */
+function findOverlaps(spans: Span[], rangeSources: Record<string, string>, latest: Blame): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const sorted = [...spans].sort((a, b) => a.low - b.low || a.high - b.high);
+  let reach: Span | undefined;
+  for (const span of sorted) {
     if (reach && span.low <= reach.high) {
       const spanFile = ownValue(rangeSources, span.name) ?? 'config';
       const reachFile = ownValue(rangeSources, reach.name) ?? 'config';
@@ -183,11 +232,14 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
     }
     if (!reach || span.high > reach.high) reach = span;
   }
+  return problems;
+}
 
-  problems.push(...findEnvNameClashes(config, merged.envSources ?? rangeSources));
-
-  const auto = config.auto_allocation;
-  const keySource = (key: string) => (merged.autoKeySources && ownValue(merged.autoKeySources, key)) ?? autoSource;
+/** Auto-allocation's bounds: min_port below max_port, and every start within 1024-65535. */
+function findAutoAllocationProblems(merged: MergedConfig, latest: Blame): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const auto = merged.config.auto_allocation;
+  const keySource = (key: string) => (merged.autoKeySources && ownValue(merged.autoKeySources, key)) ?? merged.autoSource;
   if (auto.min_port >= auto.max_port) {
     problems.push({
       file: latest(keySource('min_port'), keySource('max_port')),
@@ -204,10 +256,10 @@ export function findConfigProblems(merged: MergedConfig): ConfigProblem[] {
       });
     }
   }
-  for (const [pattern, rule] of Object.entries(config.auto_allocation_rules)) {
+  for (const [pattern, rule] of Object.entries(merged.config.auto_allocation_rules)) {
     if (rule.preferred_range_start !== undefined && rule.preferred_range_start < 1024) {
       problems.push({
-        file: (merged.ruleSources && ownValue(merged.ruleSources, pattern)) ?? rulesSource,
+        file: (merged.ruleSources && ownValue(merged.ruleSources, pattern)) ?? merged.rulesSource,
         path: `/auto_allocation_rules/${pattern}/preferred_range_start`,
         message: `preferred_range_start ${rule.preferred_range_start} is below 1024`,
       });

@@ -1,18 +1,25 @@
-import type { Config, ServiceType } from './types';
+import type { Config, InstanceBehavior, ServiceType } from './types';
+
+/**
+ * A service type or rule that does not say: many instances at once. The one place this default
+ * is stated; the schema leaves `instance_behavior` optional because a layer may omit it.
+ */
+export const DEFAULT_INSTANCE_BEHAVIOR: InstanceBehavior = 'multi';
 
 function type(range: [number, number], preferred: number[], description: string, examples: string[], single = false): ServiceType {
   return {
     description,
     port_range: range,
     preferred_ports: preferred,
-    instance_behavior: single ? 'single' : 'multi',
+    instance_behavior: single ? 'single' : DEFAULT_INSTANCE_BEHAVIOR,
     examples,
   };
 }
 
 /**
- * The built-in config that every other layer is merged over. Returned fresh on each call so
- * that no caller can mutate a shared copy.
+ * The built-in config that every other layer is merged over, and the one place every setting's
+ * default is stated: the type `Config` (made from the schema) requires a value here for each
+ * setting of each section. Returned fresh on each call so that no caller can mutate a shared copy.
  */
 export function builtInConfig(): Config {
   return {
@@ -52,5 +59,7 @@ export function builtInConfig(): Config {
     // quick restart or a coffee break, while an idle range still reuses ports the same hour.
     port_reuse: { cooldown_seconds: 600, home_port_days: 7, home_port_limit: 200 },
     urls: { host_style: 'localhost' },
+    // The hook runs servers under Styxy unless a project turns it off; a session's servers end with it.
+    agents: { hook: true, keep_servers: false },
   };
 }

@@ -1,4 +1,5 @@
 import { freeRuns, merge, type Interval } from './intervals';
+import { DEFAULT_INSTANCE_BEHAVIOR } from './defaults';
 import { PORT_CEILING, PORT_FLOOR, tryPlacement, tryPreferred, type Attempt, type Layout } from './placement-strategies';
 import type { AutoAllocatedMark, AutoAllocationRule, Config, InstanceBehavior, Placement, ServiceType } from './types';
 
@@ -120,7 +121,7 @@ export function placeRange(request: PlacementRequest): PlacementOutcome {
         placement: strategy,
         requestedPlacement,
         rule: pattern,
-        instanceBehavior: rule.instance_behavior ?? 'multi',
+        instanceBehavior: rule.instance_behavior ?? DEFAULT_INSTANCE_BEHAVIOR,
         reason: attempt.reason,
         tried,
       },

@@ -2,30 +2,19 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import * as os from 'os';
 import * as path from 'path';
+import { CLIENTS, binOf, skipReason } from '../agent-clients';
 import { BIN, type Sandbox } from './cli';
 
 // The harness of the tools tier's Claude Code tests: the real `claude` CLI, installed once into a
 // cached scratch directory, run against a scripted stand-in for the Messages API on 127.0.0.1.
 
-export const CLAUDE_VERSION = '2.1.328';
-/** The install is ~373 MB: kept between runs, per version, in the temporary directory. */
-const CACHE = path.join(os.tmpdir(), `styxy-tools-claude-code-${CLAUDE_VERSION}`);
-export const CLAUDE = path.join(CACHE, 'node_modules', '.bin', 'claude');
+export const CLAUDE_VERSION: string = CLIENTS.claude.version;
+export const CLAUDE = binOf('claude');
 
-/** Installs Claude Code into the cache when it is not there: null when it runs, else why not. */
+/** Null when Claude Code runs (installed by Jest's global setup, see test/agent-clients.js), else why not. */
 export function installClaude(): string | null {
-  if (fs.existsSync(CLAUDE) && spawnSync(CLAUDE, ['--version'], { encoding: 'utf8', timeout: 60_000 }).status === 0) return null;
-  fs.mkdirSync(CACHE, { recursive: true });
-  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', '--prefix', CACHE, `@anthropic-ai/claude-code@${CLAUDE_VERSION}`], {
-    encoding: 'utf8',
-    timeout: 600_000,
-    env: { ...process.env, npm_config_update_notifier: 'false' },
-  });
-  if (r.status !== 0 || !fs.existsSync(CLAUDE))
-    return `could not install @anthropic-ai/claude-code@${CLAUDE_VERSION} from the npm registry: ${(r.stderr || r.error?.message || '').slice(0, 300)}`;
-  return null;
+  return skipReason('claude');
 }
 
 /** A sandbox with a user home for Claude Code and `styxy` on a PATH of its own. */

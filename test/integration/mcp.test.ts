@@ -40,6 +40,17 @@ test('lists its tools, each with a description and a JSON Schema for its argumen
     expect(tool.description!.length).toBeGreaterThan(20);
     expect(tool.inputSchema.type).toBe('object');
   }
+  // The hints a client decides approval from (Codex runs read-only and additive tools without
+  // asking): only looking up and allocating are free of side effects on other processes.
+  const hints = Object.fromEntries(tools.map((t) => [t.name, t.annotations]));
+  expect(hints).toEqual({
+    allocate_port: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    release_port: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    list_ports: { readOnlyHint: true, openWorldHint: false },
+    start_server: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+    stop_server: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    who_holds_port: { readOnlyHint: true, openWorldHint: false },
+  });
 });
 
 test('allocate_port: the allocation is made in process, owned by the client (the agent), and listed; release_port frees it', async () => {
@@ -58,6 +69,14 @@ test('allocate_port: the allocation is made in process, owned by the client (the
   const released = await call('release_port', { lock_id: a.json.lockId });
   expect(released.json.released.map((x: { lockId: string }) => x.lockId)).toEqual([a.json.lockId]);
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+});
+
+test("a session the client names in a call's _meta (as Codex does) is the one recorded", async () => {
+  const r = (await client.callTool({ name: 'allocate_port', arguments: { name: 'web' }, _meta: { sessionId: '01a24e48-843d-7a93' } })) as {
+    content: Array<{ text: string }>;
+  };
+  expect(JSON.parse(r.content[0]!.text).session).toBe('styxy-test:01a24e48-843d-7a93');
+  expect(box.run(['list', '--json']).json.allocations[0].session).toBe('styxy-test:01a24e48-843d-7a93');
 });
 
 test('who_holds_port names the allocation and the process listening on the port', async () => {

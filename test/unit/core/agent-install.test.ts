@@ -7,6 +7,7 @@ import {
   removeBlock,
   removeClaudeHooks,
   TOML_MARKERS,
+  removeServerSubtables,
 } from '../../../lib/core/agent-install';
 
 describe('a marked block comes out exactly as it went in', () => {
@@ -60,4 +61,42 @@ test('JSON keeps the file’s indentation and final newline', () => {
 test('diffLines marks what goes and what comes', () => {
   expect(diffLines('f', 'a\nb\n', 'a\nc\n')).toBe('--- f\n+++ f\n  a\n+ c\n- b\n');
   expect(diffLines('f', null, 'x\n')).toBe('--- /dev/null\n+++ f\n+ x\n');
+});
+
+test('removeServerSubtables takes out the tables under [mcp_servers.styxy] and nothing else', () => {
+  const text = [
+    'model = "o3"',
+    '',
+    '[mcp_servers.docs]',
+    'command = "docs-mcp"',
+    '',
+    '[mcp_servers.styxy.tools.start_server]  # approved by hand',
+    'approval_mode = "approve"',
+    '',
+    '[ mcp_servers . "styxy" . tools.stop_server ]',
+    'approval_mode = "approve"',
+    '[mcp_servers.styxyx.tools.a]',
+    'approval_mode = "approve"',
+    '[tui]',
+    'notifications = true',
+    '',
+  ].join('\n');
+  const { text: after, removed } = removeServerSubtables(text, 'styxy');
+  expect(removed).toEqual(['[mcp_servers.styxy.tools.start_server]  # approved by hand', '[ mcp_servers . "styxy" . tools.stop_server ]']);
+  expect(after).toBe(
+    [
+      'model = "o3"',
+      '',
+      '[mcp_servers.docs]',
+      'command = "docs-mcp"',
+      '',
+      '[mcp_servers.styxyx.tools.a]',
+      'approval_mode = "approve"',
+      '[tui]',
+      'notifications = true',
+      '',
+    ].join('\n'),
+  );
+  // The server's own table is install's block, not this function's.
+  expect(removeServerSubtables('[mcp_servers.styxy]\ncommand = "x"\n', 'styxy').removed).toEqual([]);
 });

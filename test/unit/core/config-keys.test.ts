@@ -3,12 +3,14 @@ import {
   autoAllocatedTypes,
   findRulePatternProblem,
   parseRuleFields,
+  SETTABLE_KEYS,
   withRule,
   withServiceType,
   withoutRule,
   withoutServiceType,
 } from '../../../lib/core/config-keys';
 import { builtInConfig } from '../../../lib/core/defaults';
+import { CONFIG_SETTINGS } from '../../../lib/generated/config-bounds';
 
 const cfg = builtInConfig();
 
@@ -106,4 +108,35 @@ describe('rule and type edits keep everything else', () => {
 
   test.each(['database-*', 'cache-{a,b}', 'x?', 'exact-name'])('%s is a usable pattern', (p) => expect(findRulePatternProblem(p)).toBeNull());
   test.each(['bad pattern', '', '__proto__', '123', 'a/b', 'a;b', 'x'.repeat(201)])('%j is refused', (p) => expect(findRulePatternProblem(p)).not.toBeNull());
+});
+
+describe('the settable keys are the schema’s settings', () => {
+  test('every setting of every settings section, in kebab-case, except agents.hook', () => {
+    const expected = Object.entries(CONFIG_SETTINGS).flatMap(([section, keys]) => Object.keys(keys).map((key) => `${section}.${key}`.replace(/_/g, '-')));
+    expect(SETTABLE_KEYS.filter((k) => !k.startsWith('service-types.')).sort()).toEqual(expected.filter((k) => k !== 'agents.hook').sort());
+  });
+
+  test('agents.keep-servers is set like any other boolean; agents.hook is refused with its reason', () => {
+    expect(applySetting(cfg, null, 'agents.keep-servers', 'yes')).toMatchObject({ kind: 'set', path: '/agents/keep_servers', value: true, previous: false });
+    expect(applySetting(cfg, null, 'agents.hook', 'false')).toMatchObject({
+      kind: 'rejected',
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('.styxy.json'),
+    });
+  });
+
+  test('a number setting takes decimals within its bounds, in words that name no unit', () => {
+    expect(applySetting(cfg, null, 'lifetime.reservation-grace-seconds', '1.5')).toMatchObject({ kind: 'set', value: 1.5 });
+    expect(applySetting(cfg, null, 'lifetime.reservation-grace-seconds', 'x')).toMatchObject({
+      kind: 'rejected',
+      message: expect.stringContaining('expected a number from 0 to 86400'),
+    });
+  });
+});
+
+test('every section’s defaults give exactly the schema’s settings a value', () => {
+  const defaults = builtInConfig() as unknown as Record<string, Record<string, unknown>>;
+  for (const [section, keys] of Object.entries(CONFIG_SETTINGS))
+    expect([section, Object.keys(defaults[section] ?? {}).sort()]).toEqual([section, Object.keys(keys).sort()]);
+  expect(Object.keys(defaults).sort()).toEqual([...Object.keys(CONFIG_SETTINGS), 'auto_allocation_rules', 'service_types'].sort());
 });

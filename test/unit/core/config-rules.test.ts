@@ -166,3 +166,29 @@ test('urls.host_style: localhost by default, set by a later layer', () => {
   expect(merge().config.urls).toEqual({ host_style: 'localhost' });
   expect(merge({ urls: { host_style: 'subdomain' } }).config.urls).toEqual({ host_style: 'subdomain' });
 });
+
+describe('settings sections merge key by key, whatever their name', () => {
+  test('agents: a later layer’s key wins, the others stay, and the base keeps its own', () => {
+    const merged = merge({ agents: { hook: false } }, { agents: { keep_servers: true } }, { port_reuse: { cooldown_seconds: 0 } });
+    expect(merged.config.agents).toEqual({ hook: false, keep_servers: true });
+    expect(merged.config.port_reuse).toEqual({ cooldown_seconds: 0, home_port_days: 7, home_port_limit: 200 });
+    expect(builtInConfig().agents).toEqual({ hook: true, keep_servers: false });
+  });
+
+  test('a section the defaults gain is merged with no change to the merge', () => {
+    const base = { ...builtInConfig(), tunnels: { enabled: false, host: 'a' } } as ReturnType<typeof builtInConfig>;
+    const merged = mergeConfigLayers(base, 'defaults', [{ file: 'user.json', layer: { tunnels: { enabled: true } } as ConfigLayer }]);
+    expect((merged.config as unknown as Record<string, unknown>).tunnels).toEqual({ enabled: true, host: 'a' });
+  });
+
+  test('the merged config lists its sections in the defaults’ order', () => {
+    expect(Object.keys(merge({ urls: { host_style: 'subdomain' } }).config)).toEqual(Object.keys(builtInConfig()));
+  });
+
+  test('auto_allocation keys are blamed on the layer that set them last', () => {
+    const merged = merge({ auto_allocation: { min_port: 500 } }, { auto_allocation: { gap_size: 1 } });
+    expect(merged.autoSource).toBe('layer1.json');
+    expect(merged.autoKeySources).toMatchObject({ min_port: 'layer0.json', gap_size: 'layer1.json', max_port: 'defaults' });
+    expect(findConfigProblems(merged)).toEqual([expect.objectContaining({ file: 'layer0.json', path: '/auto_allocation/min_port' })]);
+  });
+});
