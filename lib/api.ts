@@ -1,4 +1,4 @@
-import { StyxyError, isStyxyError, type ErrorCode } from './errors';
+import { StyxyError, abortedError, isStyxyError, type ErrorCode } from './errors';
 import { envFor, findBatchVarProblem } from './core/env-contract';
 import { findEnvNameProblem, findLabelProblem, findNameProblem, findSessionProblem, parseDuration, parsePort } from './core/names';
 import { HOST_STYLES, isHostStyle } from './core/url';
@@ -49,12 +49,13 @@ export type {
   StyxyOptions,
 };
 
-const STYXY_OPTIONS = ['home', 'cwd', 'onWarning'];
+const STYXY_OPTIONS = ['home', 'cwd', 'onWarning', 'signal', 'lockTimeoutMs'];
 const COMMON_ALLOCATE_OPTIONS = [
   ...STYXY_OPTIONS,
   'instanceId',
   'project',
   'pid',
+  'ttlMs',
   'ttl',
   'persistent',
   'dryRun',
@@ -87,11 +88,24 @@ export async function allocate(options: AllocateOptions | AllocateBatchOptions):
   });
 }
 
-async function allocateBatch(options: AllocateBatchOptions): Promise<PortAllocation[]> {
+/**
+ * One port per type in `serviceTypes`, in one transaction, all or nothing: `allocate` with
+ * `serviceTypes`, under a name of its own (no overload to pick).
+ */
+export async function allocateMany(options: AllocateBatchOptions): Promise<PortAllocation[]> {
+  if (options === null || typeof options !== 'object' || !('serviceTypes' in options)) {
+    return api(async () => {
+      throw invalid('allocateMany: serviceTypes is required (an array of type names)');
+    });
+  }
+  return allocateBatch(options, 'allocateMany');
+}
+
+async function allocateBatch(options: AllocateBatchOptions, call = 'allocate'): Promise<PortAllocation[]> {
   return api(async () => {
-    const opts = optionsBag<AllocateBatchOptions>(options, 'allocate', [...COMMON_ALLOCATE_OPTIONS.filter((k) => k !== 'waitReadyMs'), 'serviceTypes']);
+    const opts = optionsBag<AllocateBatchOptions>(options, call, [...COMMON_ALLOCATE_OPTIONS.filter((k) => k !== 'waitReadyMs'), 'serviceTypes']);
     if (!Array.isArray(opts.serviceTypes) || !opts.serviceTypes.every((t) => typeof t === 'string'))
-      throw invalid(`allocate: serviceTypes must be an array of type names, got ${describe(opts.serviceTypes)}`);
+      throw invalid(`${call}: serviceTypes must be an array of type names, got ${describe(opts.serviceTypes)}`);
     const { runAllocateBatch } = await import('./app/allocate');
     const common = commonAllocateInput(opts);
     const batch = await runAllocateBatch(await contextFor(opts), { ...common, serviceTypes: opts.serviceTypes });
@@ -243,7 +257,24 @@ function optionsBag<T extends object>(value: unknown, call: string, known: reado
   stringOption(bag.home, 'home');
   stringOption(bag.cwd, 'cwd');
   if (bag.onWarning !== undefined && typeof bag.onWarning !== 'function') throw invalid('onWarning must be a function');
+  if (bag.signal !== undefined && !isAbortSignal(bag.signal)) throw invalid(`signal must be an AbortSignal, got ${describe(bag.signal)}`);
+  if (bag.lockTimeoutMs !== undefined && !(typeof bag.lockTimeoutMs === 'number' && bag.lockTimeoutMs >= 0 && bag.lockTimeoutMs <= 86_400_000)) {
+    throw invalid(`lockTimeoutMs must be a number of milliseconds from 0 to 86400000, got ${describe(bag.lockTimeoutMs)}`);
+  }
   return opts;
+}
+
+/** An AbortSignal, also one of another realm (a vm context, a polyfill) that behaves as one. */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (value instanceof AbortSignal) return true;
+  const v = value as Partial<AbortSignal> | null;
+  return (
+    v !== null &&
+    typeof v === 'object' &&
+    typeof v.aborted === 'boolean' &&
+    typeof v.addEventListener === 'function' &&
+    typeof v.removeEventListener === 'function'
+  );
 }
 
 function stringOption(value: unknown, name: string): void {
@@ -268,15 +299,10 @@ function portOption(value: unknown): number {
 
 /** The parts of an allocate request that every form of allocate shares (the owner, above all). */
 function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, 'serviceType'> {
-  const owners = (['pid', 'ttl', 'persistent'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
+  const owners = (['pid', 'ttlMs', 'ttl', 'persistent'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
   if (owners.length > 1) throw invalid(`${owners.join(' and ')} cannot be given together: an allocation has one owner`);
   if (opts.pid !== undefined && !(Number.isSafeInteger(opts.pid) && opts.pid > 0)) throw invalid(`pid must be a process id, got ${describe(opts.pid)}`);
-  let ttlMs: number | undefined;
-  if (opts.ttl !== undefined) {
-    const ms = typeof opts.ttl === 'number' ? (Number.isSafeInteger(opts.ttl) && opts.ttl > 0 ? opts.ttl : null) : parseDuration(opts.ttl);
-    if (ms === null) throw invalid(`ttl must be milliseconds or a duration like 30m, 8h or 2d, got ${describe(opts.ttl)}`);
-    ttlMs = ms;
-  }
+  const ttlMs = leaseMs(opts);
   for (const key of ['persistent', 'dryRun', 'yes', 'newType'] as const) {
     if (opts[key] !== undefined && typeof opts[key] !== 'boolean') throw invalid(`${key} must be true or false, got ${describe(opts[key])}`);
   }
@@ -315,13 +341,58 @@ function commonAllocateInput(opts: AllocateCommonOptions): Omit<AllocateInput, '
   };
 }
 
-/** The CLI's context, with the home, directory and warnings of this call. */
+/**
+ * The lease of `ttlMs` (milliseconds), or of `ttl`, its older name, which also takes a duration
+ * such as '30m'; undefined when neither is given.
+ */
+function leaseMs(opts: AllocateCommonOptions): number | undefined {
+  if (opts.ttlMs !== undefined) {
+    if (!(typeof opts.ttlMs === 'number' && Number.isSafeInteger(opts.ttlMs) && opts.ttlMs > 0))
+      throw invalid(`ttlMs must be a whole number of milliseconds, got ${describe(opts.ttlMs)}`);
+    return opts.ttlMs;
+  }
+  if (opts.ttl === undefined) return undefined;
+  const ms = typeof opts.ttl === 'number' ? (Number.isSafeInteger(opts.ttl) && opts.ttl > 0 ? opts.ttl : null) : parseDuration(opts.ttl);
+  if (ms === null) throw invalid(`ttl must be milliseconds or a duration like 30m, 8h or 2d, got ${describe(opts.ttl)}`);
+  deprecatedOnce(opts, 'ttl', 'STYXY_DEP_TTL', "the allocate option 'ttl' is deprecated: use 'ttlMs' (milliseconds)");
+  return ms;
+}
+
+const deprecationsTold = new Set<string>();
+
+/** A deprecated name still works; its user is told once per process (through onWarning when given). */
+function deprecatedOnce(opts: StyxyOptions, name: string, code: string, message: string): void {
+  if (deprecationsTold.has(name)) return;
+  deprecationsTold.add(name);
+  if (opts.onWarning) opts.onWarning(`styxy: ${message}`, code);
+  else process.emitWarning(message, { type: 'DeprecationWarning', code });
+}
+
+/**
+ * What the CLI prints on stderr goes, from Node code, to `onWarning` when given, else to
+ * process.emitWarning, so that it is seen (Node prints it) and a `process.on('warning')`
+ * listener or `--no-warnings` decides, as for Node's own warnings.
+ */
+function warnerFor(opts: StyxyOptions): (message: string, code?: string) => void {
+  if (opts.onWarning) {
+    const onWarning = opts.onWarning;
+    return (message, code = 'STYXY_WARNING') => onWarning(message, code);
+  }
+  return (message, code = 'STYXY_WARNING') => process.emitWarning(message.replace(/^styxy: /, ''), { type: 'StyxyWarning', code });
+}
+
+/** The CLI's context, with the home, directory, warnings, signal and lock timeout of this call. */
 async function contextFor(opts: StyxyOptions): Promise<AppContext> {
+  // optionsBag has checked that it is one (the declarations ask only for what Styxy uses of it).
+  const signal = opts.signal as AbortSignal | undefined;
+  if (signal?.aborted) throw abortedError(signal);
   const { callContext } = await import('./app/call-context');
   return callContext({
     ...(opts.home !== undefined && { home: opts.home }),
     ...(opts.cwd !== undefined && { cwd: opts.cwd }),
-    warn: opts.onWarning ?? (() => undefined),
+    warn: warnerFor(opts),
+    ...(signal !== undefined && { signal }),
+    ...(opts.lockTimeoutMs !== undefined && { lockTimeoutMs: opts.lockTimeoutMs }),
   });
 }
 
@@ -329,7 +400,8 @@ async function contextFor(opts: StyxyOptions): Promise<AppContext> {
 const quietRelease = Symbol('quietRelease');
 
 function withRelease(result: AllocateResult, opts: StyxyOptions, claimsReservation: boolean): PortAllocation {
-  const { success: _success, ...rest } = result;
+  const { success: _success, ...found } = result;
+  const rest = found.cooling ? { ...found, cooling: { ...found.cooling, ...coolingMs(found.cooling) } } : found;
   // Made by this call, or a sticky one whose owner had ended that this call took over: not one it
   // merely found (a live owner's, a persistent one, a lease), which stays as it was.
   const mine = !result.dryRun && ((!result.existing && !result.reused) || (claimsReservation && result.ownerChange === 'hand-over'));
@@ -340,10 +412,13 @@ function withRelease(result: AllocateResult, opts: StyxyOptions, claimsReservati
     try {
       const answer = await api(async () => {
         const { runRelease } = await import('./app/release');
+        // Giving back what is one's own is neither cancelled nor cut short with the call that took
+        // it (no signal, no lockTimeoutMs): it waits for the lock as the CLI does.
         return runRelease(await contextFor(pick(opts, ['home', 'cwd', 'onWarning'])), { lockId: result.lockId, expectedOwner: result.owner });
       });
       if (answer.keptFor) {
-        if (!quiet) opts.onWarning?.(`styxy: port ${result.port} (${result.lockId}) was not released: it has another owner now, whose it stays`);
+        if (!quiet)
+          warnerFor(opts)(`styxy: port ${result.port} (${result.lockId}) was not released: it has another owner now, whose it stays`, 'STYXY_NOT_RELEASED');
         released = true;
         return false;
       }
@@ -356,5 +431,27 @@ function withRelease(result: AllocateResult, opts: StyxyOptions, claimsReservati
   };
   Object.defineProperty(allocation, 'release', { enumerable: false, value: () => give(false) });
   Object.defineProperty(allocation, quietRelease, { enumerable: false, value: () => give(true) });
+  // `await using a = await allocate(...)`: released as withPort releases, when the block ends.
+  Object.defineProperty(allocation, asyncDisposeSymbol(), {
+    enumerable: false,
+    value: async () => {
+      await give(true);
+    },
+  });
   return allocation;
+}
+
+/** The cool-down's durations in milliseconds, the API's one unit (the seconds stay, deprecated). */
+function coolingMs(cooling: NonNullable<AllocateResult['cooling']>): { freedAgoMs: number; cooldownMs: number } {
+  return { freedAgoMs: Math.max(0, Date.now() - Date.parse(cooling.freedAt)), cooldownMs: cooling.cooldownSeconds * 1000 };
+}
+
+/**
+ * Symbol.asyncDispose, defined where the runtime lacks it (Node before 18.18 and 20.4), as
+ * TypeScript's handbook does for `await using`: its compiled code looks the symbol up on Symbol.
+ */
+function asyncDisposeSymbol(): symbol {
+  const symbols = Symbol as unknown as { asyncDispose?: symbol };
+  symbols.asyncDispose ??= Symbol('Symbol.asyncDispose');
+  return symbols.asyncDispose;
 }

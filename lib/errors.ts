@@ -31,6 +31,7 @@ export const EXIT_CODES = {
   NOT_PERMITTED: 24,
   PORT_TAKEN: 25,
   STOP_REFUSED: 26,
+  ABORTED: 27,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof EXIT_CODES, 'OK'>;
@@ -67,4 +68,25 @@ Object.defineProperty(StyxyError, 'name', { value: 'StyxyError' });
 
 export function isStyxyError(err: unknown): err is StyxyError {
   return err instanceof StyxyError;
+}
+
+/**
+ * The error a call rejects with when its AbortSignal fired before it had the lock: a StyxyError
+ * (code ABORTED) named AbortError, as Node's own aborted calls are, with the signal's reason as
+ * its cause. Nothing was changed.
+ */
+export function abortedError(signal: AbortSignal): StyxyError {
+  const err = new StyxyError('ABORTED', 'Aborted: the signal fired before the call held the lock; nothing was changed', {
+    cause: signal.reason,
+    details: { reason: describeReason(signal.reason) },
+    suggestions: [],
+  });
+  // Callers test `err.name === 'AbortError'` across libraries; `instanceof StyxyError` still holds.
+  Object.defineProperty(err, 'name', { value: 'AbortError', enumerable: false, writable: true, configurable: true });
+  return err;
+}
+
+function describeReason(reason: unknown): string | null {
+  if (reason instanceof Error) return reason.name;
+  return reason === undefined ? null : String(reason);
 }

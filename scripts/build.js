@@ -97,7 +97,7 @@ async function bundle() {
   });
   // The Node API, an entry of its own: importing it loads neither yargs nor the CLI.
   await esbuild.build({ ...common, entryPoints: [path.join(root, 'lib', 'api.ts')], outfile: path.join(root, 'dist', 'api.js'), plugins: [apart] });
-  fs.writeFileSync(path.join(root, 'dist', 'api.mjs'), API_ESM);
+  fs.writeFileSync(path.join(root, 'dist', 'api.mjs'), apiEsm(path.join(root, 'dist', 'api.js')));
   fs.copyFileSync(path.join(root, 'types', 'styxy.d.ts'), path.join(root, 'dist', 'api.d.ts'));
   const cli = await esbuild.build({
     ...common,
@@ -127,11 +127,15 @@ function writeHookGate() {
   fs.writeFileSync(path.join(root, 'dist', 'hook-gate.txt'), gate.source);
 }
 
-/** The ES-module face of the API: the same CommonJS bundle, so both share one module state. */
-const API_ESM = `import api from './api.js';
-export const { allocate, release, list, withPort, StyxyError } = api;
-export default api;
-`;
+/**
+ * The ES-module face of the API: the same CommonJS bundle, so both share one module state. Its
+ * named exports are read from the bundle just built, so that none is left out of the ESM face.
+ */
+function apiEsm(bundle) {
+  delete require.cache[bundle];
+  const names = Object.keys(require(bundle)).filter((name) => name !== '__esModule');
+  return `import api from './api.js';\nexport const { ${names.join(', ')} } = api;\nexport default api;\n`;
+}
 
 /**
  * V8's code cache for the bundle, taken after a child process has run the everyday commands

@@ -1,5 +1,9 @@
 // Type declarations for the styxy package: the Node API (`require('styxy')` and `import ... from 'styxy'`).
-// test/unit/api-types.test.ts holds lib/api.ts to these declarations.
+// test/unit/api-types.test.ts holds lib/api.ts to these declarations, and checks that every
+// exported function carries an @example and its @throws codes.
+
+// AsyncDisposable and Symbol.asyncDispose (`await using`), whatever `lib` the user compiles with (TypeScript >= 5.2).
+/// <reference lib="esnext.disposable" />
 
 /** The stable codes every failure carries; the CLI exits with the matching status (see the README). */
 export type ErrorCode =
@@ -28,9 +32,21 @@ export type ErrorCode =
   | 'COMPOSE_UNAVAILABLE'
   | 'NOT_PERMITTED'
   | 'PORT_TAKEN'
-  | 'STOP_REFUSED';
+  | 'STOP_REFUSED'
+  | 'ABORTED';
 
-/** What every call rejects with: the CLI's code, message and suggestions. */
+/**
+ * What every call rejects with: the CLI's code, message and suggestions. An aborted call's error
+ * (code ABORTED) is named `AbortError`, as Node's own are, with the signal's reason as `cause`.
+ *
+ * @example
+ * try {
+ *   await allocate({ serviceType: 'tiny' });
+ * } catch (err) {
+ *   if (err instanceof StyxyError && err.code === 'RANGE_EXHAUSTED') console.error(err.message, err.suggestions);
+ *   else throw err;
+ * }
+ */
 export declare class StyxyError extends Error {
   readonly code: ErrorCode;
   /** Machine-readable facts (the CLI's `error.details` in `--json`). */
@@ -42,14 +58,39 @@ export declare class StyxyError extends Error {
   constructor(code: ErrorCode, message: string, options?: { details?: Record<string, unknown>; suggestions?: string[]; cause?: unknown });
 }
 
+/**
+ * What `signal` needs of an AbortSignal (Node's and the DOM's are ones), so that these declarations
+ * compile whatever `lib` and `types` a project has.
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** Where Styxy keeps its files and which directory stands for "here"; every call takes these. */
 export interface StyxyOptions {
   /** Styxy's home (as STYXY_HOME; default: STYXY_HOME, else ~/.styxy). */
   home?: string;
   /** The directory the project is found from (default: process.cwd()). */
   cwd?: string;
-  /** Warnings the CLI would print on stderr (a corrupt state set aside, ...); dropped by default. */
-  onWarning?: (message: string) => void;
+  /**
+   * Warnings the CLI would print on stderr (a corrupt state set aside, ...), with a stable code
+   * (`STYXY_STATE_CORRUPT`, ...). Without it they go to `process.emitWarning` as a `StyxyWarning`.
+   */
+  onWarning?: (message: string, code: string) => void;
+  /**
+   * Gives up when it is aborted before the call holds Styxy's lock: the call rejects with
+   * ABORTED (`name` 'AbortError') and changes nothing. Once the lock is held the call runs to its end.
+   */
+  signal?: AbortSignalLike;
+  /**
+   * The most the call waits for Styxy's lock in all, in milliseconds (0: only take it if free);
+   * then it rejects with LOCK_TIMEOUT. Default: until one holder keeps it 10 s without working
+   * (STYXY_LOCK_TIMEOUT_MS), or 10 min in a line that moves.
+   */
+  lockTimeoutMs?: number;
 }
 
 /** Who owns what allocate hands out, and how the request is made. */
@@ -59,7 +100,9 @@ export interface AllocateCommonOptions extends StyxyOptions {
   project?: string;
   /** Owner process (default: process.pid, the calling process). */
   pid?: number;
-  /** A lease instead of an owner process: milliseconds, or a duration such as '30m', '8h', '2d'. */
+  /** A lease instead of an owner process, in milliseconds. */
+  ttlMs?: number;
+  /** @deprecated Use `ttlMs`. A lease: milliseconds, or a duration such as '30m', '8h', '2d'. */
   ttl?: number | string;
   /** Keep the allocation until it is released. */
   persistent?: boolean;
@@ -130,8 +173,11 @@ export interface AutoAllocationDetails {
   tried: string[];
 }
 
-/** What allocate resolves to: the allocation as the CLI's `--json` shows it, and a way to give it back. */
-export interface PortAllocation extends Allocation {
+/**
+ * What allocate resolves to: the allocation as the CLI's `--json` shows it, and a way to give it
+ * back: `release()`, or `await using`, which releases it (as withPort does) when the block ends.
+ */
+export interface PortAllocation extends Allocation, AsyncDisposable {
   /** A single instance that was already running: its port, its owner's allocation. */
   existing: boolean;
   /** The caller's own allocation (same type, instance id and project) handed back. */
@@ -167,7 +213,13 @@ export interface PortAllocation extends Allocation {
   /** The port was still cooling from another service: used because its range had no other free port. */
   cooling?: {
     freedAt: string;
+    /** How long ago it was freed when it was given, in milliseconds. */
+    freedAgoMs: number;
+    /** The cool-down (port_reuse.cooldown_seconds), in milliseconds. */
+    cooldownMs: number;
+    /** @deprecated Use `freedAgoMs`. */
     freedSecondsAgo: number;
+    /** @deprecated Use `cooldownMs`. */
     cooldownSeconds: number;
     previousHolder: { serviceType: string; instanceId: string; project: string };
     message: string;
@@ -195,23 +247,125 @@ export interface ReleaseSelector extends StyxyOptions {
   all?: boolean;
 }
 
-/** Allocates a port, owned by this process unless `pid`, `ttl` or `persistent` say otherwise. */
+/**
+ * Allocates a port, owned by this process unless `pid`, `ttlMs` or `persistent` say otherwise.
+ *
+ * @example
+ * await using web = await allocate({ serviceType: 'dev', instanceId: 'web' });
+ * server.listen(web.port); // released when the block ends
+ *
+ * @throws {StyxyError} INVALID_ARGUMENT for a misspelt or mistyped option, or a bad name
+ * @throws {StyxyError} UNKNOWN_SERVICE_TYPE, SIMILAR_SERVICE_TYPE, AUTO_ALLOCATION_FAILED or CONFIRMATION_REQUIRED for a type the config lacks
+ * @throws {StyxyError} RANGE_EXHAUSTED when every port of the type's range is taken
+ * @throws {StyxyError} INVALID_CONFIG when a config layer fails its schema
+ * @throws {StyxyError} ABORTED when `signal` fired before the lock was taken (nothing changed)
+ * @throws {StyxyError} LOCK_TIMEOUT when the lock was not had within `lockTimeoutMs` (or its holder stopped working)
+ * @throws {StyxyError} UNSAFE_HOME, WRITE_FAILED, LOCK_COMPROMISED, STATE_TOO_NEW when Styxy's home cannot be used safely
+ * @throws {StyxyError} UNSUPPORTED_PLATFORM on a system Styxy does not run on (not Linux)
+ * @throws {StyxyError} WAIT_TIMEOUT when `waitReadyMs` passed before a running single instance accepted a connection
+ */
 export declare function allocate(options: AllocateOptions): Promise<PortAllocation>;
-/** Allocates one port per type, all or nothing: when one type fails, nothing is allocated and the error names it (`details.serviceType`). */
+/**
+ * Allocates one port per type, all or nothing: when one type fails, nothing is allocated and the
+ * error names it (`details.serviceType`). Prefer `allocateMany`, which says so in its name.
+ *
+ * @example
+ * const [web, api] = await allocate({ serviceTypes: ['dev', 'api'], instanceId: 'app' });
+ *
+ * @throws {StyxyError} INVALID_ARGUMENT for a misspelt or mistyped option, or a bad name
+ * @throws {StyxyError} UNKNOWN_SERVICE_TYPE, SIMILAR_SERVICE_TYPE, AUTO_ALLOCATION_FAILED or CONFIRMATION_REQUIRED for a type the config lacks
+ * @throws {StyxyError} RANGE_EXHAUSTED when every port of the type's range is taken
+ * @throws {StyxyError} INVALID_CONFIG when a config layer fails its schema
+ * @throws {StyxyError} ABORTED when `signal` fired before the lock was taken (nothing changed)
+ * @throws {StyxyError} LOCK_TIMEOUT when the lock was not had within `lockTimeoutMs` (or its holder stopped working)
+ * @throws {StyxyError} UNSAFE_HOME, WRITE_FAILED, LOCK_COMPROMISED, STATE_TOO_NEW when Styxy's home cannot be used safely
+ * @throws {StyxyError} UNSUPPORTED_PLATFORM on a system Styxy does not run on (not Linux)
+ */
 export declare function allocate(options: AllocateBatchOptions): Promise<PortAllocation[]>;
 
-/** Releases by lock id or selector; resolves to what was released, rejects with NOT_FOUND when nothing matched. */
+/**
+ * Allocates one port per type of `serviceTypes`, in that order, in one transaction, all or
+ * nothing: when one type fails, nothing is allocated and the error names it (`details.serviceType`).
+ *
+ * @example
+ * const [web, api] = await allocateMany({ serviceTypes: ['dev', 'api'], instanceId: 'app' });
+ * const env = envVars([web, api]); // PORT, DEV_PORT, API_PORT, ...
+ *
+ * @throws {StyxyError} INVALID_ARGUMENT for a misspelt or mistyped option, or a bad name
+ * @throws {StyxyError} UNKNOWN_SERVICE_TYPE, SIMILAR_SERVICE_TYPE, AUTO_ALLOCATION_FAILED or CONFIRMATION_REQUIRED for a type the config lacks
+ * @throws {StyxyError} RANGE_EXHAUSTED when every port of the type's range is taken
+ * @throws {StyxyError} INVALID_CONFIG when a config layer fails its schema
+ * @throws {StyxyError} ABORTED when `signal` fired before the lock was taken (nothing changed)
+ * @throws {StyxyError} LOCK_TIMEOUT when the lock was not had within `lockTimeoutMs` (or its holder stopped working)
+ * @throws {StyxyError} UNSAFE_HOME, WRITE_FAILED, LOCK_COMPROMISED, STATE_TOO_NEW when Styxy's home cannot be used safely
+ * @throws {StyxyError} UNSUPPORTED_PLATFORM on a system Styxy does not run on (not Linux)
+ */
+export declare function allocateMany(options: AllocateBatchOptions): Promise<PortAllocation[]>;
+
+/**
+ * Releases by lock id or selector; resolves to what was released.
+ *
+ * @example
+ * await release('dev-5b1f0c9a-2e53b1');
+ * await release({ serviceType: 'dev', instanceId: 'web' });
+ *
+ * @throws {StyxyError} NOT_FOUND when nothing matched
+ * @throws {StyxyError} NOT_PERMITTED for another user's allocation in a shared home
+ * @throws {StyxyError} INVALID_ARGUMENT for a misspelt option or an allocation object (use its `release()`)
+ * @throws {StyxyError} ABORTED when `signal` fired before the lock was taken (nothing changed)
+ * @throws {StyxyError} LOCK_TIMEOUT when the lock was not had within `lockTimeoutMs` (or its holder stopped working)
+ * @throws {StyxyError} UNSAFE_HOME, WRITE_FAILED, LOCK_COMPROMISED, STATE_TOO_NEW when Styxy's home cannot be used safely
+ * @throws {StyxyError} UNSUPPORTED_PLATFORM on a system Styxy does not run on (not Linux)
+ */
 export declare function release(what: string | ReleaseSelector, options?: StyxyOptions): Promise<Allocation[]>;
 
-/** The live allocations (ended owners forgotten first), by port. */
+/**
+ * The live allocations (ended owners forgotten first), by port.
+ *
+ * @example
+ * for (const a of await list({ serviceType: 'dev' })) console.log(a.port, a.instanceId);
+ *
+ * @throws {StyxyError} INVALID_ARGUMENT for a misspelt or mistyped option
+ * @throws {StyxyError} ABORTED when `signal` fired before the lock was taken (nothing changed)
+ * @throws {StyxyError} LOCK_TIMEOUT when the lock was not had within `lockTimeoutMs` (or its holder stopped working)
+ * @throws {StyxyError} UNSAFE_HOME, WRITE_FAILED, LOCK_COMPROMISED, STATE_TOO_NEW when Styxy's home cannot be used safely
+ * @throws {StyxyError} UNSUPPORTED_PLATFORM on a system Styxy does not run on (not Linux)
+ */
 export declare function list(options?: ListOptions): Promise<ListedAllocation[]>;
 
-/** Allocates, runs fn with the port, and releases however fn ends. */
 /**
  * The variables `styxy allocate --env` and `styxy run` give for these allocations (one, or a batch's), by name:
  * PORT (or `envName`), STYXY_PORT, STYXY_URL, STYXY_LOCK_ID, ..., and in a batch each type's <TYPE>_PORT and <TYPE>_URL.
+ * It reads and writes nothing.
+ *
+ * @example
+ * const api = await allocate({ serviceType: 'api' });
+ * spawn('node', ['server.js'], { env: { ...process.env, ...envVars(api) } });
+ *
+ * @throws {StyxyError} INVALID_ARGUMENT for a bad `envName`, something allocate did not return, or a batch whose variables clash
  */
 export declare function envVars(allocations: PortAllocation | readonly PortAllocation[], options?: { envName?: string }): Record<string, string>;
+/**
+ * Allocates, runs fn with the port, and releases however fn ends (returned, threw, rejected);
+ * resolves or rejects as fn did. An existing single instance is not released.
+ *
+ * @example
+ * const body = await withPort({ serviceType: 'test' }, async (port) => {
+ *   const server = http.createServer((req, res) => res.end('ok')).listen(port);
+ *   try { return await (await fetch(`http://127.0.0.1:${port}/`)).text(); } finally { server.close(); }
+ * });
+ *
+ * @throws {StyxyError} INVALID_ARGUMENT when fn is not a function, or for allocate's reasons
+ * @throws {StyxyError} UNKNOWN_SERVICE_TYPE, SIMILAR_SERVICE_TYPE, AUTO_ALLOCATION_FAILED or CONFIRMATION_REQUIRED for a type the config lacks
+ * @throws {StyxyError} RANGE_EXHAUSTED when every port of the type's range is taken
+ * @throws {StyxyError} INVALID_CONFIG when a config layer fails its schema
+ * @throws {StyxyError} ABORTED when `signal` fired before the lock was taken (nothing changed)
+ * @throws {StyxyError} LOCK_TIMEOUT when the lock was not had within `lockTimeoutMs` (or its holder stopped working)
+ * @throws {StyxyError} UNSAFE_HOME, WRITE_FAILED, LOCK_COMPROMISED, STATE_TOO_NEW when Styxy's home cannot be used safely
+ * @throws {StyxyError} UNSUPPORTED_PLATFORM on a system Styxy does not run on (not Linux)
+ * @throws {StyxyError} WAIT_TIMEOUT as allocate does with `waitReadyMs`
+ * @throws whatever fn throws, after the port is released
+ */
 export declare function withPort<T>(options: AllocateOptions, fn: (port: number, allocation: PortAllocation) => T | Promise<T>): Promise<T>;
 
 /** A process as far as the caller may see it: what the OS does not let it read is absent. */
@@ -278,12 +432,40 @@ export interface StopReport {
   refused: { port: number; lockId?: string; code: string; message: string }[];
 }
 
-/** What holds `port`: a Styxy allocation, a process outside Styxy, a container's proxy, another user's process, or nothing. */
+/**
+ * What holds `port`: a Styxy allocation, a process outside Styxy, a container's proxy, another
+ * user's process, or nothing (the CLI's `styxy why`).
+ *
+ * @example
+ * const holder = await whoHolds(3000);
+ * if (holder.kind !== 'free') console.log(holder.summary);
+ *
+ * @throws {StyxyError} INVALID_ARGUMENT for a port outside 1-65535 or a misspelt option
+ * @throws {StyxyError} ABORTED when `signal` fired before the lock was taken (nothing changed)
+ * @throws {StyxyError} LOCK_TIMEOUT when the lock was not had within `lockTimeoutMs` (or its holder stopped working)
+ * @throws {StyxyError} UNSAFE_HOME, WRITE_FAILED, LOCK_COMPROMISED, STATE_TOO_NEW when Styxy's home cannot be used safely
+ * @throws {StyxyError} UNSUPPORTED_PLATFORM on a system Styxy does not run on (not Linux)
+ */
 export declare function whoHolds(port: number, options?: StyxyOptions): Promise<PortHolder>;
 
 /**
  * Ends the process tree holding a port or an allocation (owner verified by PID and start time before
  * every signal; SIGTERM, then SIGKILL after the grace), then releases it. A number is a port, a
- * string a lock id. Rejects with FORCE_REQUIRED for a process Styxy cannot attribute unless `force`.
+ * string a lock id. `signal` counts until the lock is taken: a stop that has begun is finished.
+ *
+ * @example
+ * const report = await stop(3000, { graceMs: 2000 });
+ * for (const s of report.stopped) console.log(s.port, s.processes.map((p) => p.pid));
+ *
+ * @throws {StyxyError} FORCE_REQUIRED for a process Styxy cannot attribute, unless `force`
+ * @throws {StyxyError} STOP_REFUSED for init's tree, a namespace's PID 1, or the caller's own tree
+ * @throws {StyxyError} STOP_FAILED when a process outlived SIGKILL
+ * @throws {StyxyError} NOT_FOUND when no allocation matched
+ * @throws {StyxyError} NOT_PERMITTED for another user's allocation in a shared home
+ * @throws {StyxyError} INVALID_ARGUMENT for a bad target or option
+ * @throws {StyxyError} ABORTED when `signal` fired before the lock was taken (nothing changed)
+ * @throws {StyxyError} LOCK_TIMEOUT when the lock was not had within `lockTimeoutMs` (or its holder stopped working)
+ * @throws {StyxyError} UNSAFE_HOME, WRITE_FAILED, LOCK_COMPROMISED, STATE_TOO_NEW when Styxy's home cannot be used safely
+ * @throws {StyxyError} UNSUPPORTED_PLATFORM on a system Styxy does not run on (not Linux)
  */
 export declare function stop(target: StopTarget, options?: StopOptions): Promise<StopReport>;

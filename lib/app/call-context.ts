@@ -6,7 +6,11 @@ export interface CallSettings {
   /** STYXY_HOME for this call. */
   home?: string;
   cwd?: string;
-  warn?: (message: string) => void;
+  warn?: (message: string, code?: string) => void;
+  /** Gives up (ABORTED) when aborted before the call holds the lock. */
+  signal?: AbortSignal;
+  /** The most the call waits for the lock, in ms. */
+  lockTimeoutMs?: number;
 }
 
 /** The CLI's context with the home, directory and warnings of one call from Node code. */
@@ -16,5 +20,7 @@ export function callContext(settings: CallSettings): AppContext {
     ...(settings.home !== undefined && { paths: resolvePaths({ ...process.env, STYXY_HOME: settings.home }) }),
     ...(settings.cwd !== undefined && { cwd: settings.cwd }),
     ...(settings.warn !== undefined && { warn: settings.warn }),
+    ...(settings.signal !== undefined && { signal: settings.signal }),
+    ...(settings.lockTimeoutMs !== undefined && { lockTimeoutMs: settings.lockTimeoutMs }),
   };
 }

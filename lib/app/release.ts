@@ -103,7 +103,7 @@ export async function runRelease(ctx: TransactionContext, input: ReleaseInput): 
 async function warnRunsStillServing(ctx: TransactionContext, result: ReleaseResult): Promise<ReleaseResult> {
   const warnings = await findRunsStillServing(result.released);
   if (warnings.length === 0) return result;
-  for (const w of warnings) ctx.warn(`styxy: ${w}`);
+  for (const w of warnings) ctx.warn(`styxy: ${w}`, 'STYXY_RUN_STILL_SERVING');
   return { ...result, warnings };
 }
 

@@ -212,6 +212,11 @@ export class Wakeup {
     });
   }
 
+  /** Wakes a sleeper now, as a change would (an aborted wait). */
+  interrupt(): void {
+    this.fire();
+  }
+
   close(): void {
     if (this.watcher) {
       try {

@@ -1,6 +1,6 @@
 import fs = require('fs');
 import path = require('path');
-import { StyxyError } from '../errors';
+import { StyxyError, abortedError } from '../errors';
 import { randomHex } from '../os/random';
 import { isDeadState, readProcessStat } from '../os/processes';
 import { stageWritesIn } from './atomic-write';
@@ -45,6 +45,17 @@ export function lockDeadlineMs(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isFinite(value) && value > 0 ? value : 10_000;
 }
 
+/** How one caller waits for the lock, beyond the deadline every caller has. */
+export interface LockWait {
+  /** Give up (ABORTED, nothing changed) when it fires before the lock is taken. */
+  signal?: AbortSignal;
+  /**
+   * The most this caller waits in all, progress or not (LOCK_TIMEOUT): the Node API's
+   * `lockTimeoutMs`. 0 takes a free lock (or a dead holder's) and never waits.
+   */
+  limitMs?: number;
+}
+
 export interface LockHandle {
   /** Throws LOCK_COMPROMISED when the lock has been lost; a cheap early look before the writes, which each prove it again. */
   assertHeld(): void;
@@ -59,8 +70,9 @@ export interface LockHandle {
  * keeps it for a whole deadline the call fails with LOCK_TIMEOUT naming the lock, the holder
  * and the remedy. Losing the lock never kills the process: its next write refuses.
  */
-export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs()): Promise<LockHandle> {
+export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs(), wait: LockWait = {}): Promise<LockHandle> {
   const lock = paths.lock;
+  if (wait.signal?.aborted) throw abortedError(wait.signal);
   const nonce = randomHex(8);
   const record = ownHolderRecord(nonce);
   const staging = `${lock}.new-${process.pid}-${nonce}`;
@@ -72,7 +84,7 @@ export async function acquireLock(paths: StyxyPaths, deadlineMs = lockDeadlineMs
     throw lockFailure(lock, paths.home, err);
   }
   try {
-    if (!take(lock, staging, paths)) await waitInLine(paths, staging, nonce, text, deadlineMs);
+    if (!take(lock, staging, paths)) await waitInLine(paths, staging, nonce, text, deadlineMs, wait);
   } catch (err) {
     // Taking the lock renames the prepared directory away (onto the lock, or into the line as a
     // ticket); only a call that failed can have left it.
@@ -162,20 +174,20 @@ function attempt(lock: string, staging: string, paths: StyxyPaths): boolean {
  * lock directory), and renames the ticket onto the lock. A timed re-check catches what sends no
  * event (a waiter or holder killed outright) and stands in for fs.watch where there is none.
  */
-async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, record: string, deadlineMs: number): Promise<void> {
+async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, record: string, deadlineMs: number, wait: LockWait): Promise<void> {
   const lock = paths.lock;
-  const started = Date.now();
   const queue = new LockQueue(lock);
   const wake = new Wakeup();
+  const bounds = new CallerBounds(lock, wait, wake);
   let ticket = enqueue(queue, staging, nonce, paths);
-  const touch = setInterval(() => queue.touch(ticket), TICKET_TOUCH_MS);
-  touch.unref();
-  const progress = new WaitProgress(lock, started, deadlineMs);
+  const touch = setInterval(() => queue.touch(ticket), TICKET_TOUCH_MS).unref();
+  const progress = new WaitProgress(lock, bounds.started, deadlineMs, wait.limitMs);
   let freeBefore = false;
   let taken = false;
   let woken = false;
   try {
     for (;;) {
+      bounds.check();
       // The facts are gathered before the deadline is judged: on a busy file system the looking
       // itself can block for seconds, and what it finds (a holder still in the disk) is progress.
       const tickets = queue.list();
@@ -195,7 +207,7 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
         // At the head: watch first, so that a release between the attempt and the sleep still wakes us.
         const watched = wake.watch(lock);
         if ((taken = take(lock, queue.file(ticket), paths, !woken))) return;
-        woken = await wake.sleep(watched === 'ok' ? HEAD_RECHECK_MS : POLL_STEP_MS);
+        woken = await bounds.nap(watched === 'ok' ? HEAD_RECHECK_MS : POLL_STEP_MS);
         continue;
       }
       if (queue.isDead(ahead)) {
@@ -211,13 +223,50 @@ async function waitInLine(paths: StyxyPaths, staging: string, nonce: string, rec
       const free = holding === null;
       if (free && freeBefore && (taken = take(lock, queue.file(ticket), paths))) return;
       freeBefore = free;
-      woken = await wake.sleep(watched === 'ok' ? WATCHED_RECHECK_MS : clamp(POLL_STEP_MS * mine, POLL_STEP_MS, MAX_SLEEP_MS));
+      woken = await bounds.nap(watched === 'ok' ? WATCHED_RECHECK_MS : clamp(POLL_STEP_MS * mine, POLL_STEP_MS, MAX_SLEEP_MS));
     }
   } finally {
+    bounds.close();
     clearInterval(touch);
     wake.close();
     if (!taken) queue.remove(ticket);
     queue.removeIfEmpty();
+  }
+}
+
+/**
+ * What ends one caller's wait early, beyond the deadline every caller has (LockWait): its signal,
+ * which wakes the sleeper at once so that the next look gives up, and its limit, which no nap
+ * outlasts. A limit of 0 refuses to queue at all.
+ */
+class CallerBounds {
+  readonly started = Date.now();
+  private listening = false;
+  private readonly onAbort = () => this.wake.interrupt();
+
+  constructor(
+    lock: string,
+    private readonly wait: LockWait,
+    private readonly wake: Wakeup,
+  ) {
+    if (wait.limitMs !== undefined && wait.limitMs <= 0) throw lockTimeout(lock, 0, inspectLock(lock), lockSilentMs());
+  }
+
+  check(): void {
+    if (this.wait.signal?.aborted) throw abortedError(this.wait.signal);
+  }
+
+  /** Sleeps (see Wakeup.sleep); listening to the signal from the first nap on, until close(). */
+  nap(ms: number): Promise<boolean> {
+    if (!this.listening) this.wait.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.listening = true;
+    if (this.wait.signal?.aborted) return Promise.resolve(true);
+    const { limitMs } = this.wait;
+    return this.wake.sleep(limitMs === undefined ? ms : clamp(this.started + limitMs - Date.now(), 1, ms));
+  }
+
+  close(): void {
+    this.wait.signal?.removeEventListener('abort', this.onAbort);
   }
 }
 
@@ -236,6 +285,7 @@ class WaitProgress {
     private readonly lock: string,
     private readonly started: number,
     private readonly deadlineMs: number,
+    private readonly limitMs: number | undefined,
   ) {
     this.lastProgress = started;
   }
@@ -253,7 +303,12 @@ class WaitProgress {
         this.lastProgress = now;
       }
     }
-    if (now - this.lastProgress >= this.deadlineMs || now - this.started >= this.deadlineMs * ABSOLUTE_CAP_FACTOR) {
+    const waited = now - this.started;
+    if (
+      now - this.lastProgress >= this.deadlineMs ||
+      waited >= this.deadlineMs * ABSOLUTE_CAP_FACTOR ||
+      (this.limitMs !== undefined && waited >= this.limitMs)
+    ) {
       throw lockTimeout(this.lock, now - this.started, inspectLock(this.lock), lockSilentMs());
     }
   }

@@ -1,10 +1,11 @@
 import type { ConfigLayer, State } from '../core/types';
+import { abortedError } from '../errors';
 import { appendAudit, type AuditInput } from './audit-log';
 import { pruneBackups } from './backups';
 import { describeProblems, loadConfig, loadConfigTolerant, undoConfigWrite, writeUserConfig, type ConfigWrite, type LoadedConfig } from './config-files';
 import { seam } from './fs-seam';
 import { checkFileSafety, ensureHome } from './home';
-import { acquireLock, sweepLockLeftovers, type LockHandle } from './lock';
+import { acquireLock, lockDeadlineMs, sweepLockLeftovers, type LockHandle } from './lock';
 import { TEMP_FILE_PATTERN, type StyxyPaths } from './paths';
 import { mergeSettled, readState, setAsideSettledLeftovers, writeState, type StateRead } from './state-file';
 import { isWellFormedSummary } from '../core/settled';
@@ -14,8 +15,19 @@ export interface TransactionContext {
   paths: StyxyPaths;
   cwd: string;
   now: () => number;
-  /** Where warnings go (stderr in the CLI). */
-  warn: (message: string) => void;
+  /**
+   * Where warnings go (stderr in the CLI), each with a stable code (`STYXY_*`) for the Node API's
+   * StyxyWarning; one given none is STYXY_WARNING.
+   */
+  warn: (message: string, code?: string) => void;
+  /**
+   * The Node API's `signal`: fired before the call's first lock is taken, the call gives up
+   * (ABORTED) having changed nothing. withTransaction clears it once it holds the lock, since
+   * from there a call runs to its end (a stop that has signalled a tree still releases its port).
+   */
+  signal?: AbortSignal;
+  /** The Node API's `lockTimeoutMs`: the most this call waits for the lock, progress or not. */
+  lockTimeoutMs?: number;
 }
 
 export interface TransactionView {
@@ -75,9 +87,14 @@ export async function withTransaction<T>(
   options: TransactionOptions = {},
 ): Promise<TransactionCommit<T>> {
   const { paths } = ctx;
+  if (ctx.signal?.aborted) throw abortedError(ctx.signal);
   ensureHome(paths);
   checkFileSafety(paths.audit);
-  const lock = await acquireLock(paths);
+  const lock = await acquireLock(paths, lockDeadlineMs(), {
+    ...(ctx.signal && { signal: ctx.signal }),
+    ...(ctx.lockTimeoutMs !== undefined && { limitMs: ctx.lockTimeoutMs }),
+  });
+  delete ctx.signal;
   try {
     const names = sweepTempFiles(paths);
     const config = options.configOptional ? loadConfigWarning(ctx) : loadConfig(paths, ctx.cwd);
@@ -85,7 +102,10 @@ export async function withTransaction<T>(
     const summary = read.state.settled;
     if (summary && (!isWellFormedSummary(summary) || !options.summaryWillDo?.(config, read.state))) read = mergeSettled(paths, ctx.now(), read);
     if (read.movedCorruptTo) {
-      ctx.warn(`styxy: state.json was unusable (${read.corruptReason}); moved it to ${read.movedCorruptTo} and started from an empty state`);
+      ctx.warn(
+        `styxy: state.json was unusable (${read.corruptReason}); moved it to ${read.movedCorruptTo} and started from an empty state`,
+        'STYXY_STATE_CORRUPT',
+      );
     }
     if (read.settledProblem) {
       const { reason, movedTo } = read.settledProblem;
@@ -93,17 +113,20 @@ export async function withTransaction<T>(
         read.settled
           ? `styxy: ${reason}; wrote the true one into state.json (no allocation was dropped)`
           : `styxy: the settled allocations could not be used (${reason})${movedTo ? `; moved the file to ${movedTo}` : ''}; going on without them`,
+        'STYXY_SETTLED_PROBLEM',
       );
     }
     for (const { from, file, count, reason } of read.setAside ?? []) {
       ctx.warn(
         `styxy: ${count} record(s) of ${from} fail the state schema (${reason}); set them aside in ${paths.home}/${file} and kept every other allocation (styxy doctor lists it)`,
+        'STYXY_RECORDS_SET_ASIDE',
       );
     }
     const orphans = setAsideSettledLeftovers(paths, names, read, ctx.now());
     if (orphans.length > 0) {
       ctx.warn(
         `styxy: set aside ${orphans.join(', ')}: settled allocations state.json does not refer to (left by an interrupted write, or by a state.json put back or removed); kept for inspection`,
+        'STYXY_SETTLED_LEFTOVERS',
       );
     }
     const outcome = await work({ config, state: read.state });
@@ -158,7 +181,7 @@ function putStateBack(ctx: TransactionContext, read: StateRead): void {
     writeState(ctx.paths, read.state);
   } catch (undoErr) {
     // The new state with the old config still holds together (see stateFirst): only the change is half made.
-    ctx.warn(`styxy: state.json could not be put back (${(undoErr as Error).message}); the allocations released stay released`);
+    ctx.warn(`styxy: state.json could not be put back (${(undoErr as Error).message}); the allocations released stay released`, 'STYXY_UNDO_FAILED');
   }
 }
 
@@ -166,7 +189,7 @@ function putConfigBack(ctx: TransactionContext, configWrite: ConfigWrite): void 
   try {
     undoConfigWrite(ctx.paths, configWrite);
   } catch (undoErr) {
-    ctx.warn(`styxy: config.json could not be put back (${(undoErr as Error).message}); its previous text is in ${configWrite.backup}`);
+    ctx.warn(`styxy: config.json could not be put back (${(undoErr as Error).message}); its previous text is in ${configWrite.backup}`, 'STYXY_UNDO_FAILED');
   }
 }
 
@@ -190,6 +213,7 @@ function loadConfigWarning(ctx: TransactionContext): LoadedConfig {
       .join('\n');
     ctx.warn(
       `styxy: warning: the config is invalid; this command goes on without ${skipped.length ? skipped.join(', ') : 'the layers that break it'} (allocate, run and config changes refuse until it is fixed):\n${lines}\n  hint: check it with: styxy config validate`,
+      'STYXY_CONFIG_INVALID',
     );
   }
   return config;
@@ -201,7 +225,7 @@ function afterwards(ctx: TransactionContext, what: string, step: () => void): vo
   } catch (err) {
     // The step's own error may say "nothing was changed" of its file; the change itself was made.
     const reason = (err as Error).message.replace(/; nothing was changed$/, '; that file was left as it was');
-    ctx.warn(`styxy: the change was made, but ${what} failed: ${reason}`);
+    ctx.warn(`styxy: the change was made, but ${what} failed: ${reason}`, 'STYXY_AFTER_COMMIT_FAILED');
   }
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ROOT, closeServer, freePortBlock, listen, sandbox, type Sandbox, rejection } from '../helpers/cli';
@@ -72,4 +73,48 @@ test('envVars gives a batch the variables allocate --env prints: each sibling’
     err = e;
   }
   expect((err as { code?: string }).code).toBe('INVALID_ARGUMENT');
+});
+
+describe('allocateMany', () => {
+  test('is the batch under a name of its own: one allocation per type, in order, all or nothing', async () => {
+    const [web, db] = await api.allocateMany({ serviceTypes: ['web', 'db'], instanceId: 'app', ...at });
+    expect([web?.serviceType, web?.port, db?.serviceType, db?.port]).toEqual(['web', base, 'db', base + 2]);
+    // The same sticky allocations as the overloaded allocate's batch: handed back, not doubled.
+    const again = await api.allocate({ serviceTypes: ['web', 'db'], instanceId: 'app', ...at });
+    expect(again.map((a) => [a.lockId, a.reused])).toEqual([
+      [web?.lockId, true],
+      [db?.lockId, true],
+    ]);
+    const before = fs.readFileSync(path.join(box.home, 'state.json'), 'utf8');
+    const err = await rejection(api.allocateMany({ serviceTypes: ['web', 'db'], instanceId: 'other', ...at }));
+    expect([err.code, err.details.serviceType]).toEqual(['RANGE_EXHAUSTED', 'db']);
+    expect(fs.readFileSync(path.join(box.home, 'state.json'), 'utf8')).toBe(before);
+    await web!.release();
+    await db!.release();
+    expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+  });
+
+  test('takes no single serviceType: INVALID_ARGUMENT naming allocateMany, nothing written', async () => {
+    for (const bad of [{ serviceType: 'web' }, { serviceTypes: 'web' }, null, { serviceTypes: ['web'], port: base }]) {
+      const err = await rejection(api.allocateMany({ ...(bad as object), ...at } as never));
+      expect([err.code, err.message]).toEqual(['INVALID_ARGUMENT', expect.stringContaining('allocateMany')]);
+    }
+    expect((await rejection(api.allocateMany(null as never))).code).toBe('INVALID_ARGUMENT');
+    expect(fs.existsSync(path.join(box.home, 'state.json'))).toBe(false);
+  });
+
+  test('the ES module face has every export of the CommonJS one, allocateMany among them', () => {
+    // A real ES module in a child (Jest runs CommonJS): its named exports against require's.
+    const script = `
+      import * as esm from ${JSON.stringify(path.join(ROOT, 'dist', 'api.mjs'))};
+      import { createRequire } from 'module';
+      const cjs = createRequire(import.meta.url)(${JSON.stringify(path.join(ROOT, 'dist', 'api.js'))});
+      console.log(JSON.stringify({ esm: Object.keys(esm).filter((k) => k !== 'default').sort(), cjs: Object.keys(cjs).filter((k) => k !== '__esModule').sort(), same: esm.allocateMany === cjs.allocateMany }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const out = JSON.parse(r.stdout);
+    expect(out.esm).toEqual(out.cjs);
+    expect(out.esm).toEqual(expect.arrayContaining(['allocateMany', 'envVars', 'whoHolds', 'stop']));
+    expect(out.same).toBe(true);
+  });
 });

@@ -338,7 +338,7 @@ describe('as a library in another program', () => {
     `);
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout);
-    expect(out.keys).toEqual(['StyxyError', 'allocate', 'envVars', 'list', 'release', 'stop', 'whoHolds', 'withPort']);
+    expect(out.keys).toEqual(['StyxyError', 'allocate', 'allocateMany', 'envVars', 'list', 'release', 'stop', 'whoHolds', 'withPort']);
     expect(out.loaded.filter((m: string) => ['child_process', 'net', 'crypto', 'stream', 'tty'].includes(m))).toEqual([]);
     expect(out.files.filter((f: string) => !f.startsWith('script-'))).toEqual(['api.js']);
     expect(fs.existsSync(box.home)).toBe(false);
