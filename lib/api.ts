@@ -1,6 +1,7 @@
 import { StyxyError, abortedError, isStyxyError, type ErrorCode } from './errors';
 import { envFor, findBatchVarProblem } from './core/env-contract';
 import { findEnvNameProblem, findLabelProblem, findNameProblem, findSessionProblem, parseDuration, parsePort } from './core/names';
+import { isCallersOwn } from './core/outcome';
 import { HOST_STYLES, isHostStyle } from './core/url';
 import { assertSupportedPlatform } from './os/platform';
 import type { AllocateInput, AllocateResult } from './app/allocate';
@@ -84,7 +85,7 @@ export async function allocate(options: AllocateOptions | AllocateBatchOptions):
     };
     const { runAllocate } = await import('./app/allocate');
     const ctx = await contextFor(opts);
-    return withRelease(await runAllocate(ctx, input), opts, input.keepFound === true);
+    return withRelease(await runAllocate(ctx, input), opts);
   });
 }
 
@@ -109,7 +110,7 @@ async function allocateBatch(options: AllocateBatchOptions, call = 'allocate'): 
     const { runAllocateBatch } = await import('./app/allocate');
     const common = commonAllocateInput(opts);
     const batch = await runAllocateBatch(await contextFor(opts), { ...common, serviceTypes: opts.serviceTypes });
-    return batch.allocations.map((result) => withRelease(result, opts, common.keepFound === true));
+    return batch.allocations.map((result) => withRelease(result, opts));
   });
 }
 
@@ -399,12 +400,12 @@ async function contextFor(opts: StyxyOptions): Promise<AppContext> {
 /** withPort's release: the same as release(), without the warning when someone else owns it now. */
 const quietRelease = Symbol('quietRelease');
 
-function withRelease(result: AllocateResult, opts: StyxyOptions, claimsReservation: boolean): PortAllocation {
+function withRelease(result: AllocateResult, opts: StyxyOptions): PortAllocation {
   const { success: _success, ...found } = result;
   const rest = found.cooling ? { ...found, cooling: { ...found.cooling, ...coolingMs(found.cooling) } } : found;
   // Made by this call, or a sticky one whose owner had ended that this call took over: not one it
   // merely found (a live owner's, a persistent one, a lease), which stays as it was.
-  const mine = !result.dryRun && ((!result.existing && !result.reused) || (claimsReservation && result.ownerChange === 'hand-over'));
+  const mine = !result.dryRun && isCallersOwn(result.outcome);
   let released = false;
   const allocation = { ...rest, dryRun: result.dryRun === true } as PortAllocation;
   const give = async (quiet: boolean): Promise<boolean> => {

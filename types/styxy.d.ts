@@ -178,9 +178,16 @@ export interface AutoAllocationDetails {
  * back: `release()`, or `await using`, which releases it (as withPort does) when the block ends.
  */
 export interface PortAllocation extends Allocation, AsyncDisposable {
-  /** A single instance that was already running: its port, its owner's allocation. */
+  /**
+   * What the call came to: `new` (made by this call), `claimed` (a sticky allocation whose owner
+   * had ended, taken over by this call), `reused` (the caller's sticky allocation, found alive),
+   * `existing` (the running single instance: use its port, do not start it). `release()` gives
+   * back `new` and `claimed` ones.
+   */
+  outcome: 'new' | 'claimed' | 'reused' | 'existing';
+  /** A single instance that was already running: its port, its owner's allocation (outcome `existing`). */
   existing: boolean;
-  /** The caller's own allocation (same type, instance id and project) handed back. */
+  /** The caller's own allocation (same type, instance id and project) handed back (outcome `reused` or `claimed`). */
   reused: boolean;
   /** Something already listened on the port (probed for a reused or existing allocation; false for a new one). */
   listening: boolean;

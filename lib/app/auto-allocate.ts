@@ -1,4 +1,5 @@
 import { StyxyError } from '../errors';
+import type { Question } from './confirmation';
 import { withServiceType } from '../core/config-keys';
 import { newServiceType, placeRange, type PlacementFacts, type RangeProposal } from '../core/range-placement';
 import type { ConfigLayer, State } from '../core/types';
@@ -82,6 +83,23 @@ export function confirmationRequired(proposal: RangeProposal, changed: boolean):
       ],
     },
   );
+}
+
+/**
+ * The question an unconfirmed auto-allocation asks. After an answer (a batch's earlier type, or
+ * this type's range that has changed since), the reason for another question is said first.
+ */
+export function rangeQuestion(proposal: RangeProposal, { changed, answered }: { changed: boolean; answered: boolean }): Question {
+  const unanswered = confirmationRequired(proposal, changed);
+  const [low, high] = proposal.range;
+  return {
+    prompt: `Auto-allocate ports ${low}-${high} for '${proposal.serviceType}'?`,
+    context: answered ? [`styxy: ${unanswered.message}`] : [],
+    unanswered,
+    declined: new StyxyError('CONFIRMATION_REQUIRED', `Declined: no range was given to '${proposal.serviceType}' and nothing was written`, {
+      details: unanswered.details,
+    }),
+  };
 }
 
 export function describePlacement(p: RangeProposal): string {

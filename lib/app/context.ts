@@ -43,8 +43,9 @@ export interface LiveView {
   owners: OwnerFacts;
 }
 
-export interface LiveStateOptions extends TransactionOptions {
-  write?: boolean;
+export interface LiveStateOptions<T = unknown> extends TransactionOptions {
+  /** false: nothing is written (a dry run); a function: nothing is written when it says false of the work's result (a question returned before anything was decided). */
+  write?: boolean | ((result: T) => boolean);
 }
 
 /**
@@ -56,7 +57,7 @@ export interface LiveStateOptions extends TransactionOptions {
 export async function withLiveState<T>(
   ctx: TransactionContext,
   work: (view: LiveView) => Promise<TransactionOutcome<T>> | TransactionOutcome<T>,
-  options: LiveStateOptions = {},
+  options: LiveStateOptions<T> = {},
 ): Promise<TransactionCommit<T>> {
   return withTransaction(
     ctx,
@@ -74,7 +75,7 @@ export async function withLiveState<T>(
         starting: lifetimes.starting,
         owners,
       });
-      if (options.write === false) return { result: outcome.result };
+      if (options.write === false || (typeof options.write === 'function' && !options.write(outcome.result))) return { result: outcome.result };
       return {
         ...outcome,
         // Whatever this call released or pruned is remembered for the cool-down and home ports.

@@ -54,9 +54,7 @@ export interface DetachResult {
 export async function runDetached(ctx: TransactionContext, input: DetachInput): Promise<DetachResult> {
   const { runAllocate } = await import('./allocate');
   const own = { pid: process.pid, via: 'run' as const };
-  const attempt = (acceptedRange?: [number, number]) =>
-    runAllocate(ctx, { ...input.request, owner: own, keepFound: true, ...(acceptedRange && { acceptedRange }) });
-  const allocateAll = async () => [await (input.confirm ? input.confirm(attempt) : attempt())];
+  const allocateAll = async () => [await runAllocate(ctx, { ...input.request, owner: own, keepFound: true }, input.ask)];
   const timeoutMs = input.readyTimeoutMs ?? READY_TIMEOUT_MS;
   let allocations = await allocateAll();
   // Found starting (a single instance, or the same sticky name another start is starting): waited for.

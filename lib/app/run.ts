@@ -9,6 +9,7 @@ import type { TrackedProcess } from '../os/process-tree';
 import { startAndWait, type RunOutcome } from '../os/supervise';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateInput, AllocateResult } from './allocate';
+import type { Asker } from './confirmation';
 
 export interface RunInput {
   /** What to allocate; `run` itself is the owner of whatever this creates. */
@@ -26,8 +27,8 @@ export interface RunInput {
    * Left out, a known dev server gets its flag from DEV_SERVERS; false (`--no-port-flag`): none.
    */
   portFlag?: string | false;
-  /** Runs an allocation attempt, asking the user to confirm an auto-allocated range where needed. */
-  confirm?: <R>(attempt: (acceptedRange?: [number, number], acceptedRanges?: Record<string, [number, number]>) => Promise<R>) => Promise<R>;
+  /** Asks a person to accept an auto-allocated range where one needs a yes; without it, CONFIRMATION_REQUIRED. */
+  ask?: Asker;
   /** Told of what happens on the way, for the conversation on stderr. */
   onNotice?: (notice: RunNotice) => void;
   /** How long to wait for a service found starting to listen (STARTING_WAIT_MS when left out). */
@@ -62,22 +63,21 @@ export type RunResult =
  */
 export async function runRun(ctx: TransactionContext, input: RunInput): Promise<RunResult> {
   const { runAllocate, runAllocateBatch } = await import('./allocate');
-  const attempt = (acceptedRange?: [number, number]) =>
-    runAllocate(ctx, { ...input.request, owner: { pid: process.pid, via: 'run' }, keepFound: true, ...(acceptedRange && { acceptedRange }) });
-  const { serviceType: _one, port: _port, acceptedRange: _range, waitReadyMs: _wait, ...shared } = input.request;
-  const batch = (_first?: [number, number], acceptedRanges?: Record<string, [number, number]>) =>
-    runAllocateBatch(ctx, {
-      ...shared,
-      serviceTypes: input.serviceTypes ?? [],
-      owner: { pid: process.pid, via: 'run' },
-      keepFound: true,
-      ...(acceptedRanges && { acceptedRanges }),
-      ...(input.envName !== undefined && { envName: input.envName }),
-    });
-  const allocateAll = async () =>
-    input.serviceTypes && input.serviceTypes.length > 1
-      ? (await (input.confirm ? input.confirm(batch) : batch())).allocations
-      : [await (input.confirm ? input.confirm(attempt) : attempt())];
+  const single = () => runAllocate(ctx, { ...input.request, owner: { pid: process.pid, via: 'run' }, keepFound: true }, input.ask);
+  const { serviceType: _one, port: _port, waitReadyMs: _wait, ...shared } = input.request;
+  const batch = () =>
+    runAllocateBatch(
+      ctx,
+      {
+        ...shared,
+        serviceTypes: input.serviceTypes ?? [],
+        owner: { pid: process.pid, via: 'run' },
+        keepFound: true,
+        ...(input.envName !== undefined && { envName: input.envName }),
+      },
+      input.ask,
+    );
+  const allocateAll = async () => (input.serviceTypes && input.serviceTypes.length > 1 ? (await batch()).allocations : [await single()]);
   let allocations = await allocateAll();
   // A service found starting (a single instance, or the same sticky name) is waited for, whatever its type.
   if (allocations.length === 1) allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);

@@ -96,7 +96,7 @@ export function stackPorts(allocations: ReadonlyMap<string, AllocateResult>): St
 
 /** True when this call made the allocation (so it is this call's to release). */
 export function isCreated(a: AllocateResult): boolean {
-  return !a.reused && !a.existing;
+  return a.outcome === 'new';
 }
 
 /**

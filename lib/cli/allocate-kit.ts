@@ -1,10 +1,8 @@
-import { StyxyError, isStyxyError } from '../errors';
+import { StyxyError } from '../errors';
 import { findBatchVarProblem } from '../core/env-contract';
 import { findEnvNameProblem, findLabelProblem, findSessionProblem } from '../core/names';
 import { HOST_STYLES, isHostStyle, type HostStyle } from '../core/url';
 import type { OptionSpecs } from './command-spec';
-import { warn, type OutputMode } from './output';
-import { askYesNo, canAsk } from './prompt';
 
 /** The options `allocate` and `run` declare alike: what to allocate, for which project. */
 export const ALLOCATION_OPTIONS = {
@@ -37,42 +35,6 @@ export function labelAndSession(args: { label?: string; session?: string }, env:
     (session !== undefined ? findSessionProblem(session) : null)?.replace(/^session/, args.session !== undefined ? '--session' : 'STYXY_SESSION');
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
   return { ...(args.label !== undefined && { label: args.label }), ...(session !== undefined && { session }) };
-}
-
-const MAX_QUESTIONS = 8;
-
-/**
- * Runs an allocation; when an auto-allocation needs confirmation and a person is at the terminal
- * (and the output is not --json or --env), asks on stderr and runs it again with the accepted
- * range. Otherwise the CONFIRMATION_REQUIRED error, which carries the proposal, goes out as is.
- */
-export async function allocateAsking<R>(
-  mode: OutputMode,
-  run: (acceptedRange?: [number, number], acceptedRanges?: Record<string, [number, number]>) => Promise<R>,
-): Promise<R> {
-  let acceptedRange: [number, number] | undefined;
-  // A batch may hold several new types, each asked about in turn.
-  let acceptedRanges: Record<string, [number, number]> | undefined;
-  for (let question = 0; ; question++) {
-    try {
-      return await run(acceptedRange, acceptedRanges);
-    } catch (err) {
-      const proposal =
-        isStyxyError(err) && err.code === 'CONFIRMATION_REQUIRED'
-          ? (err.details?.proposal as { serviceType: string; range: [number, number] } | undefined)
-          : undefined;
-      if (!proposal || mode === 'json' || mode === 'env' || !canAsk() || question >= MAX_QUESTIONS) throw err;
-      if (question > 0) warn(`styxy: ${(err as Error).message}`);
-      const [low, high] = proposal.range;
-      if (!(await askYesNo(`Auto-allocate ports ${low}-${high} for '${proposal.serviceType}'?`))) {
-        throw new StyxyError('CONFIRMATION_REQUIRED', `Declined: no range was given to '${proposal.serviceType}' and nothing was written`, {
-          details: (err as StyxyError).details,
-        });
-      }
-      acceptedRange = proposal.range;
-      acceptedRanges = { ...acceptedRanges, [proposal.serviceType]: proposal.range };
-    }
-  }
 }
 
 /** `--env-name`: the variable that carries the port, PORT by default; INVALID_ARGUMENT when it cannot. */

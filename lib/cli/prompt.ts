@@ -1,4 +1,6 @@
+import type { Asker } from '../app/confirmation';
 import { guardedStream, isTerminal, writeErr } from '../os/stdio';
+import { warn, type OutputMode } from './output';
 
 /** True when a person can be asked: stdin is a terminal. */
 export function canAsk(): boolean {
@@ -23,4 +25,19 @@ export async function askYesNo(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
+}
+
+/**
+ * Who answers a use case's questions (lib/app/confirmation.ts) in this output mode: a person at
+ * the terminal, asked on stderr, for human text and `-q`; nobody for `--json` and `--env`, whose
+ * reader is a program (the question then fails as CONFIRMATION_REQUIRED, with what was proposed).
+ * Whether stdin is a terminal is looked at only when there is a question.
+ */
+export function askerFor(mode: OutputMode): Asker | undefined {
+  if (mode !== 'human' && mode !== 'quiet') return undefined;
+  return async (question) => {
+    if (!canAsk()) return 'nobody';
+    for (const line of question.context) warn(line);
+    return (await askYesNo(question.prompt)) ? 'yes' : 'no';
+  };
 }

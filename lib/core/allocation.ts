@@ -89,13 +89,56 @@ export function planAllocation(config: Config, state: State, request: Allocation
     }
   }
   if (sticky) return { kind: 'reused', allocation: sticky };
+  return planCandidates(config, state, request, type, facts.now);
+}
 
+type CandidatesPlan = Extract<AllocationPlan, { kind: 'candidates' }>;
+
+/** A new allocation's candidates, in the order they are tried, and what to say about them. */
+function planCandidates(config: Config, state: State, request: AllocationRequest, type: ServiceType, now: number): CandidatesPlan {
+  const held = markHeldPorts(state);
+  const { ports: free, requestedPortNote, derived } = orderCandidates(state, request, type, held);
+  const ports = request.block !== undefined && request.block > 1 ? blockStarts(free, request.block, request.port, type.port_range[1], held) : free;
+  const pinned = request.port !== undefined && ports[0] === request.port ? 1 : 0;
+  const asker = {
+    serviceType: request.serviceType,
+    project: request.project,
+    singleInstance: isSingleInstance(type),
+    ...(request.instanceId !== undefined && { instanceId: request.instanceId }),
+  };
+  const order = orderByReuse(ports, pinned, asker, state.recentlyFreed, now, config.port_reuse);
+  return {
+    kind: 'candidates',
+    type,
+    ports: order.ports,
+    ...(requestedPortNote && { requestedPortNote }),
+    ...(order.home !== undefined && { homePort: order.home }),
+    ...(derived !== undefined && { derivedPort: derived }),
+    ...(order.cooling.size > 0 && { cooling: order.cooling }),
+  };
+}
+
+/** One byte a port, 1 where a live allocation (or a settled one, by its summary) holds it. */
+function markHeldPorts(state: State): Uint8Array {
   // A byte a port: with 50 000 allocations a Map of them took ~5 ms to build, in a call that runs once.
   const held = new Uint8Array(65536);
   for (const allocation of state.allocations) held.fill(1, allocation.port, allocation.port + portCount(allocation));
   // Settled allocations that were not read: their summary says which ports they hold.
   markSettledPorts(held, state.settled);
+  return held;
+}
 
+/**
+ * The ports nobody holds, in the order tried: the requested port, the type's preferred ports
+ * (passed over for a derived port, unless the project or user set them), then the range from the
+ * derived port (else its start) upward and round from its start.
+ */
+function orderCandidates(
+  state: State,
+  request: AllocationRequest,
+  type: ServiceType,
+  held: Uint8Array,
+): { ports: number[]; requestedPortNote?: RequestedPortNote; derived?: number } {
   const ports: number[] = [];
   const seen = new Set<number>();
   const add = (port: number): void => {
@@ -119,38 +162,21 @@ export function planAllocation(config: Config, state: State, request: Allocation
   const start = derived ?? low;
   for (let port = start; port <= high; port++) add(port);
   for (let port = low; port < start; port++) add(port);
+  return { ports, ...(requestedPortNote && { requestedPortNote }), ...(derived !== undefined && { derived }) };
+}
 
-  if (request.block !== undefined && request.block > 1) {
-    // A block's candidates are its first ports: each whose N ports are all in the range (a
-    // requested port may lie outside it) and held by nobody.
-    const size = request.block;
-    const fits = (first: number): boolean => {
-      const last = first + size - 1;
-      if (last > 65535 || (first !== request.port && last > high)) return false;
-      for (let port = first; port <= last; port++) if (held[port] === 1) return false;
-      return true;
-    };
-    const starts = ports.filter(fits);
-    ports.length = 0;
-    ports.push(...starts);
-  }
-  const pinned = request.port !== undefined && ports[0] === request.port ? 1 : 0;
-  const asker = {
-    serviceType: request.serviceType,
-    project: request.project,
-    singleInstance: isSingleInstance(type),
-    ...(request.instanceId !== undefined && { instanceId: request.instanceId }),
+/**
+ * A block's candidates are its first ports: each whose `size` ports are all in the range (a
+ * requested port may lie outside it) and held by nobody.
+ */
+function blockStarts(ports: readonly number[], size: number, requested: number | undefined, high: number, held: Uint8Array): number[] {
+  const fits = (first: number): boolean => {
+    const last = first + size - 1;
+    if (last > 65535 || (first !== requested && last > high)) return false;
+    for (let port = first; port <= last; port++) if (held[port] === 1) return false;
+    return true;
   };
-  const order = orderByReuse(ports, pinned, asker, state.recentlyFreed, facts.now, config.port_reuse);
-  return {
-    kind: 'candidates',
-    type,
-    ports: order.ports,
-    ...(requestedPortNote && { requestedPortNote }),
-    ...(order.home !== undefined && { homePort: order.home }),
-    ...(derived !== undefined && { derivedPort: derived }),
-    ...(order.cooling.size > 0 && { cooling: order.cooling }),
-  };
+  return ports.filter(fits);
 }
 
 /** The last allocation of `port` (there is one at most). */

@@ -1,4 +1,4 @@
-import type { OwnerChange } from './allocation';
+import { isCallersOwn, type AllocationOutcome } from './outcome';
 import type { Owner, ProcessOwner } from './types';
 
 /** The variable `run` sets in its command's environment, which every process started from it inherits. */
@@ -17,13 +17,9 @@ export function runMarkerEntry(owner: Pick<ProcessOwner, 'pid' | 'startTime'>): 
 export interface RunAllocation {
   port: number;
   lockId: string;
-  /** A single-instance type already had this live allocation. */
-  existing: boolean;
-  /** The same type + instance id + project already held it. */
-  reused: boolean;
+  /** Made by this run, claimed from an owner that had ended, or found (see AllocationOutcome). */
+  outcome: AllocationOutcome;
   owner: Owner;
-  /** 'hand-over': run took over a found allocation whose owner had ended (kept by its reservation). */
-  ownerChange?: OwnerChange;
   /** The found allocation's server is still starting (its `run` has ended, the server has not). */
   starting?: true;
   /** The process found holding it, where allocate named one. */
@@ -49,8 +45,8 @@ export type RunPlan =
  * True when this run made the allocation, or took it over from an owner that had ended, and so is
  * the one to release it.
  */
-export function isCreatedByRun(a: Pick<RunAllocation, 'existing' | 'reused' | 'ownerChange'>): boolean {
-  return (!a.existing && !a.reused) || a.ownerChange === 'hand-over';
+export function isCreatedByRun(a: Pick<RunAllocation, 'outcome'>): boolean {
+  return isCallersOwn(a.outcome);
 }
 
 /**

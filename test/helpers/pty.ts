@@ -7,6 +7,8 @@ export interface PtyResult {
   /** Everything the terminal showed, stdout and stderr mixed, with CRLF line ends made LF. */
   output: string;
   answered: boolean;
+  /** How many answers were typed (with `answers`, one each time the prompt showed). */
+  answers: number;
 }
 
 /** True where a pseudo-terminal can be had (python3 with its pty module). */
@@ -15,16 +17,22 @@ export function hasPty(): boolean {
 }
 
 /**
- * Runs styxy on a pseudo-terminal `cols` wide, in the sandbox; when `prompt` shows, types `answer`.
+ * Runs styxy on a pseudo-terminal `cols` wide, in the sandbox; when `prompt` shows, types `answer`
+ * (or, with `answers`, the next of them each time the prompt shows again).
  */
-export function runInPty(box: Sandbox, args: string[], options: { cols?: number; prompt?: string; answer?: string; env?: NodeJS.ProcessEnv } = {}): PtyResult {
+export function runInPty(
+  box: Sandbox,
+  args: string[],
+  options: { cols?: number; prompt?: string; answer?: string; answers?: string[]; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): PtyResult {
   const spec = {
     argv: [process.execPath, BIN, ...args],
     env: { ...box.env, ...options.env },
-    cwd: box.cwd,
+    cwd: options.cwd ?? box.cwd,
     cols: options.cols ?? 80,
     timeout: 30,
     ...(options.prompt !== undefined && { prompt: options.prompt, answer: options.answer ?? '' }),
+    ...(options.answers !== undefined && { answers: options.answers }),
   };
   const r = spawnSync('python3', [path.join(__dirname, 'pty-run.py'), JSON.stringify(spec)], { encoding: 'utf8', timeout: 40_000 });
   const result = JSON.parse(r.stdout) as PtyResult;

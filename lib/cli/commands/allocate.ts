@@ -1,12 +1,13 @@
 import { StyxyError } from '../../errors';
 import { allocationEnv, batchEnv } from '../../core/env-contract';
 import { parseDuration } from '../../core/names';
-import type { AllocateResult } from '../../app/allocate';
-import { ALLOCATION_OPTIONS, HOST_STYLE_OPTION, allocateAsking, checkBatchVarNames, envNameArg, hostStyleArg, labelAndSession } from '../allocate-kit';
+import type { AllocateBatchInput, AllocateInput, AllocateResult } from '../../app/allocate';
+import { ALLOCATION_OPTIONS, HOST_STYLE_OPTION, checkBatchVarNames, envNameArg, hostStyleArg, labelAndSession } from '../allocate-kit';
+import { askerFor } from '../prompt';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { ENV_FORMATS, isEnvFormat, renderEnv } from '../env-format';
-import { bold, green, outputMode, printLine, warn } from '../output';
+import { ENV_FORMATS, isEnvFormat, renderEnv, type EnvFormat } from '../env-format';
+import { bold, green, outputMode, printLine, warn, type OutputMode } from '../output';
 
 interface AllocateArgs extends CommonArgs {
   /** An array when given more than once: a batch. */
@@ -90,85 +91,101 @@ export const allocateCommand: StyxyCommand<AllocateArgs> = {
           'likely typo (SIMILAR_SERVICE_TYPE) unless --new-type is given.',
       ),
   handler: async (args) => {
-    const format = args.format ?? 'posix';
-    if (!isEnvFormat(format)) throw new StyxyError('INVALID_ARGUMENT', `--format ${JSON.stringify(format)} is not one of ${ENV_FORMATS.join(', ')}`);
-    const envName = envNameArg(args['env-name']);
-    const ttlMs = args.ttl === undefined ? undefined : parseDuration(args.ttl);
-    if (ttlMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ttl ${JSON.stringify(args.ttl)} is not a duration like 30m, 8h or 2d`);
-    const pid = args.pid === undefined ? undefined : /^[1-9][0-9]{0,9}$/.test(args.pid) ? Number(args.pid) : NaN;
-    if (Number.isNaN(pid)) throw new StyxyError('INVALID_ARGUMENT', `--pid ${JSON.stringify(args.pid)} is not a process id`);
-    const waitReady = args['wait-ready'];
-    const waitReadyS =
-      waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
-    if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
-    const hostStyle = hostStyleArg(args['host-style']);
-    const block = args.block === undefined ? undefined : /^[0-9]{1,3}$/.test(args.block) ? Number(args.block) : NaN;
-    if (Number.isNaN(block)) throw new StyxyError('INVALID_ARGUMENT', `--block ${JSON.stringify(args.block)} is not a number of ports`);
-    const serviceTypes = ([] as string[]).concat(args['service-type']);
-    const mode = outputMode(args);
-    if (serviceTypes.length > 1) {
-      if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; allocate that one on its own');
-      if (waitReadyS !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--wait-ready takes one service type; allocate that one on its own');
-      if (block !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--block takes one service type; allocate that one on its own');
-      if (mode === 'env') checkBatchVarNames(serviceTypes, envName);
-      const { runAllocateBatch } = await import('../../app/allocate');
-      return present(
-        args,
-        () =>
-          allocateAsking(mode, (_range, acceptedRanges) =>
-            runAllocateBatch(context(), {
-              serviceTypes,
-              ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
-              ...(args.project !== undefined && { project: args.project }),
-              ...labelAndSession(args),
-              owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
-              ...(args['dry-run'] && { dryRun: true }),
-              ...(args.yes && { yes: true }),
-              ...(args['new-type'] && { newType: true }),
-              ...(hostStyle && { hostStyle }),
-              ...(acceptedRanges && { acceptedRanges }),
-              ...(mode === 'env' && { envName }),
-            }),
-          ),
-        (batch, mode) => {
-          for (const result of batch.allocations) if (result.cooling) warn(`styxy: ${result.cooling.message}`);
-          if (mode === 'quiet') return printLine(batch.allocations.map((r) => String(r.port)).join('\n'));
-          if (mode === 'env') return printLine(renderEnv(batchEnv(batch.allocations, envName), format));
-          printLine(batch.allocations.map(describeAllocation).join('\n'));
-        },
-      );
-    }
-    const { runAllocate } = await import('../../app/allocate');
-    await present(
-      args,
-      () =>
-        allocateAsking(mode, (acceptedRange) =>
-          runAllocate(context(), {
-            serviceType: serviceTypes[0] as string,
-            ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
-            ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
-            ...(args.project !== undefined && { project: args.project }),
-            ...labelAndSession(args),
-            owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
-            ...(args['dry-run'] && { dryRun: true }),
-            ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
-            ...(args.yes && { yes: true }),
-            ...(args['new-type'] && { newType: true }),
-            ...(hostStyle && { hostStyle }),
-            ...(block !== undefined && { block }),
-            ...(acceptedRange && { acceptedRange }),
-          }),
-        ),
-      (result, mode) => {
-        if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
-        if (result.cooling) warn(`styxy: ${result.cooling.message}`);
-        if (mode === 'quiet') return printLine(String(result.port));
-        if (mode === 'env') return printLine(renderEnv(allocationEnv(result, envName), format));
-        printLine(describeAllocation(result));
-      },
-    );
+    const values = readAllocateArgs(args);
+    return values.serviceTypes.length > 1 ? allocateBatch(args, values) : allocateOne(args, values);
   },
 };
+
+/** What the allocate line says, checked (INVALID_ARGUMENT before anything is read), in the use case's terms. */
+interface AllocateValues {
+  serviceTypes: string[];
+  format: EnvFormat;
+  envName: string;
+  mode: OutputMode;
+  waitReadyS?: number;
+  block?: number;
+  /** What one allocation and a batch take alike. */
+  shared: Omit<AllocateBatchInput, 'serviceTypes'>;
+}
+
+function readAllocateArgs(args: AllocateArgs): AllocateValues {
+  const format = args.format ?? 'posix';
+  if (!isEnvFormat(format)) throw new StyxyError('INVALID_ARGUMENT', `--format ${JSON.stringify(format)} is not one of ${ENV_FORMATS.join(', ')}`);
+  const envName = envNameArg(args['env-name']);
+  const ttlMs = args.ttl === undefined ? undefined : parseDuration(args.ttl);
+  if (ttlMs === null) throw new StyxyError('INVALID_ARGUMENT', `--ttl ${JSON.stringify(args.ttl)} is not a duration like 30m, 8h or 2d`);
+  const pid = args.pid === undefined ? undefined : /^[1-9][0-9]{0,9}$/.test(args.pid) ? Number(args.pid) : NaN;
+  if (Number.isNaN(pid)) throw new StyxyError('INVALID_ARGUMENT', `--pid ${JSON.stringify(args.pid)} is not a process id`);
+  const waitReady = args['wait-ready'];
+  const waitReadyS =
+    waitReady === undefined ? undefined : waitReady === '' ? DEFAULT_WAIT_READY_S : /^[0-9]{1,5}(\.[0-9]+)?$/.test(waitReady) ? Number(waitReady) : NaN;
+  if (Number.isNaN(waitReadyS)) throw new StyxyError('INVALID_ARGUMENT', `--wait-ready ${JSON.stringify(waitReady)} is not a number of seconds`);
+  const hostStyle = hostStyleArg(args['host-style']);
+  const block = args.block === undefined ? undefined : /^[0-9]{1,3}$/.test(args.block) ? Number(args.block) : NaN;
+  if (Number.isNaN(block)) throw new StyxyError('INVALID_ARGUMENT', `--block ${JSON.stringify(args.block)} is not a number of ports`);
+  const shared: AllocateValues['shared'] = {
+    ...(args['instance-id'] !== undefined && { instanceId: args['instance-id'] }),
+    ...(args.project !== undefined && { project: args.project }),
+    ...labelAndSession(args),
+    owner: { ...(pid !== undefined && { pid }), ...(ttlMs !== undefined && { ttlMs }), ...(args.persistent && { persistent: true }) },
+    ...(args['dry-run'] && { dryRun: true }),
+    ...(args.yes && { yes: true }),
+    ...(args['new-type'] && { newType: true }),
+    ...(hostStyle && { hostStyle }),
+  };
+  const serviceTypes = ([] as string[]).concat(args['service-type']);
+  return {
+    serviceTypes,
+    format,
+    envName,
+    mode: outputMode(args),
+    ...(waitReadyS !== undefined && { waitReadyS }),
+    ...(block !== undefined && { block }),
+    shared,
+  };
+}
+
+async function allocateOne(args: AllocateArgs, { serviceTypes, format, envName, mode, waitReadyS, block, shared }: AllocateValues): Promise<void> {
+  const { runAllocate } = await import('../../app/allocate');
+  const input: AllocateInput = {
+    ...shared,
+    serviceType: serviceTypes[0] as string,
+    ...(args.port !== undefined && { port: portArg(args.port, '--port') }),
+    ...(waitReadyS !== undefined && { waitReadyMs: waitReadyS * 1000 }),
+    ...(block !== undefined && { block }),
+  };
+  await present(
+    args,
+    () => runAllocate(context(), input, askerFor(mode)),
+    (result, mode) => {
+      if (result.requestedPortNote) warn(`styxy: ${result.requestedPortNote}`);
+      if (result.cooling) warn(`styxy: ${result.cooling.message}`);
+      if (mode === 'quiet') return printLine(String(result.port));
+      if (mode === 'env') return printLine(renderEnv(allocationEnv(result, envName), format));
+      printLine(describeAllocation(result));
+    },
+  );
+}
+
+/** Several types at once (`-s web -s api`): all or nothing, one transaction. */
+async function allocateBatch(args: AllocateArgs, { serviceTypes, format, envName, mode, waitReadyS, block, shared }: AllocateValues): Promise<void> {
+  if (args.port !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--port takes one service type; allocate that one on its own');
+  if (waitReadyS !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--wait-ready takes one service type; allocate that one on its own');
+  if (block !== undefined) throw new StyxyError('INVALID_ARGUMENT', '--block takes one service type; allocate that one on its own');
+  if (mode === 'env') checkBatchVarNames(serviceTypes, envName);
+  const { runAllocateBatch } = await import('../../app/allocate');
+  const input: AllocateBatchInput = { ...shared, serviceTypes, ...(mode === 'env' && { envName }) };
+  await present(
+    args,
+    () => runAllocateBatch(context(), input, askerFor(mode)),
+    (batch, mode) => {
+      for (const result of batch.allocations) if (result.cooling) warn(`styxy: ${result.cooling.message}`);
+      if (mode === 'quiet') return printLine(batch.allocations.map((r) => String(r.port)).join('\n'));
+      if (mode === 'env') return printLine(renderEnv(batchEnv(batch.allocations, envName), format));
+      printLine(batch.allocations.map(describeAllocation).join('\n'));
+    },
+  );
+}
 
 function describeAllocation(r: AllocateResult): string {
   const dry = r.dryRun ? ' (dry run: nothing was written)' : '';
@@ -182,7 +199,7 @@ function describeAllocation(r: AllocateResult): string {
       `${green('✅')} ${r.dryRun ? 'Would allocate' : 'Allocated'} port: ${bold(String(r.port))} — instance '${r.instanceId}', lock ${r.lockId}`,
     ].join('\n');
   }
-  if (r.existing) {
+  if (r.outcome === 'existing') {
     const pid = r.existingPid ? ` (PID ${r.existingPid})` : '';
     return [
       `ℹ ${r.message}${dry}`,
@@ -191,7 +208,7 @@ function describeAllocation(r: AllocateResult): string {
       `  Use port ${r.port} (configure your client to connect to ${r.port}); lock ${r.lockId}${ownerChangeNote(r)}`,
     ].join('\n');
   }
-  if (r.reused)
+  if (r.outcome === 'reused' || r.outcome === 'claimed')
     return `Reusing port ${bold(String(r.port))} for ${r.serviceType} instance '${r.instanceId}' (lock ${r.lockId})${ownerChangeNote(r)}${dry} — ${r.url}`;
   const verb = r.dryRun ? 'Would allocate' : 'Allocated';
   if (r.ports) {

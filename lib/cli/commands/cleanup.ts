@@ -1,10 +1,11 @@
 import { StyxyError } from '../../errors';
 import type { CleanupResult } from '../../app/cleanup';
+import type { Attempt, Question } from '../../app/confirmation';
 import type { Allocation } from '../../core/types';
 import { JSON_OPTION, context, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { outputMode, printLine, shown, warn } from '../output';
-import { askYesNo, canAsk } from '../prompt';
+import { askerFor } from '../prompt';
+import { outputMode, printLine, shown } from '../output';
 
 interface CleanupArgs extends CommonArgs {
   force?: boolean;
@@ -39,30 +40,24 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
       .example('$0 cleanup --gone', 'Free the ports of removed worktrees and deleted projects'),
   handler: async (args) => {
     const { runCleanup } = await import('../../app/cleanup');
+    const { answerQuestions, done } = await import('../../app/confirmation');
     const ctx = context();
+    const gone = { ...(args.gone && { gone: true }) };
+    /**
+     * --force drops what may still be wanted: the first attempt only looks (a dry run) and asks
+     * about what it found; the answer, a yes, is the list of what was shown, and only that is
+     * dropped (an allocation made while the question was open is not).
+     */
+    const attempt = async (shownIds: string[] | undefined): Promise<Attempt<CleanupResult, string[]>> => {
+      if (shownIds) return done(await runCleanup(ctx, { force: true, only: shownIds, ...gone }));
+      const plan = await runCleanup(ctx, { force: true, dryRun: true, ...gone });
+      if (plan.unused.length === 0) return done(await runCleanup(ctx, { force: true, only: [], ...gone }));
+      return { kind: 'ask', question: dropQuestion(plan.unused), yes: plan.unused.map((a) => a.lockId) };
+    };
     await present(
       args,
-      async (): Promise<CleanupResult> => {
-        const gone = { ...(args.gone && { gone: true }) };
-        if (!args.force || args.yes) return runCleanup(ctx, { force: Boolean(args.force), ...gone });
-        // --force drops what may still be wanted: say what, and have a person agree (or --yes).
-        const plan = await runCleanup(ctx, { force: true, dryRun: true, ...gone });
-        if (plan.unused.length === 0) return runCleanup(ctx, { force: true, only: [], ...gone });
-        const mode = outputMode(args);
-        if (mode !== 'human' || !canAsk()) {
-          throw new StyxyError('CONFIRMATION_REQUIRED', `cleanup --force would drop ${describeDrops(plan.unused)}; nothing was dropped`, {
-            details: { wouldDrop: plan.unused },
-            suggestions: ['See them: styxy list -v', 'Drop them all the same: styxy cleanup --force --yes', 'Or release one: styxy release <lock id>'],
-          });
-        }
-        warn(`cleanup --force would drop ${describeDrops(plan.unused)}:`);
-        for (const a of plan.unused) warn(`  ${dropLine(a)}`);
-        if (!(await askYesNo('Drop them?'))) {
-          throw new StyxyError('CONFIRMATION_REQUIRED', 'Declined: nothing was dropped', { details: { wouldDrop: plan.unused } });
-        }
-        // Only what was shown: an allocation made while the question was open is not dropped.
-        return runCleanup(ctx, { force: true, only: plan.unused.map((a) => a.lockId), ...gone });
-      },
+      async (): Promise<CleanupResult> =>
+        !args.force || args.yes ? runCleanup(ctx, { force: Boolean(args.force), ...gone }) : answerQuestions(attempt, askerFor(outputMode(args))),
       (r) => {
         for (const a of r.pruned) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): owner ended`);
         for (const a of r.unused) printLine(`Dropped port ${a.port} (${a.serviceType}/${a.instanceId}): nothing listening`);
@@ -78,6 +73,20 @@ export const cleanupCommand: StyxyCommand<CleanupArgs> = {
     );
   },
 };
+
+/** Whether to drop what nobody listens on, whoever owns it: each shown with its owner. */
+function dropQuestion(drops: readonly Allocation[]): Question {
+  const wouldDrop = [...drops];
+  return {
+    prompt: 'Drop them?',
+    context: [`cleanup --force would drop ${describeDrops(drops)}:`, ...drops.map((a) => `  ${dropLine(a)}`)],
+    unanswered: new StyxyError('CONFIRMATION_REQUIRED', `cleanup --force would drop ${describeDrops(drops)}; nothing was dropped`, {
+      details: { wouldDrop },
+      suggestions: ['See them: styxy list -v', 'Drop them all the same: styxy cleanup --force --yes', 'Or release one: styxy release <lock id>'],
+    }),
+    declined: new StyxyError('CONFIRMATION_REQUIRED', 'Declined: nothing was dropped', { details: { wouldDrop } }),
+  };
+}
 
 /** "3 allocations nobody listens on (1 persistent, 2 with a live owner)". */
 function describeDrops(drops: readonly Allocation[]): string {

@@ -6,7 +6,8 @@ import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
 import { outputMode, printLine, warn } from '../output';
 import { parseDuration } from '../../core/names';
 import { envFor } from '../../core/env-contract';
-import { ALLOCATION_OPTIONS, allocateAsking, checkBatchVarNames, envNameArg, labelAndSession } from '../allocate-kit';
+import { ALLOCATION_OPTIONS, checkBatchVarNames, envNameArg, labelAndSession } from '../allocate-kit';
+import { askerFor } from '../prompt';
 
 export interface RunArgs extends CommonArgs {
   /** An array when given more than once: several ports for one command. */
@@ -121,7 +122,7 @@ async function runHandler(args: RunArgs): Promise<number> {
     ...(serviceTypes.length > 1 && { serviceTypes }),
     envName: envNameArg(args['env-name']),
     command,
-    confirm: (attempt) => allocateAsking('human', attempt),
+    ask: askerFor('human'),
     // A port taken by someone else is said once run is done, with who holds it (styxy why).
     onNotice: (notice) => (notice.kind === 'port-taken' ? void taken.push(notice.port) : tellNotice(notice)),
   });
@@ -129,7 +130,7 @@ async function runHandler(args: RunArgs): Promise<number> {
     const a = result.allocation;
     const pid = result.pid ? ` (PID ${result.pid})` : '';
     const where = `'${a.existingInstanceId ?? a.instanceId}' is already ${result.listening || !a.starting ? 'running' : 'starting'} on port ${a.port}${pid}`;
-    const why = a.existing ? `${a.message ?? `Service '${a.serviceType}' only allows single instance`}: ` : '';
+    const why = a.outcome === 'existing' ? `${a.message ?? `Service '${a.serviceType}' only allows single instance`}: ` : '';
     warn(`styxy: ${why}${where}; not starting ${command[0]}`);
     return 0;
   }
@@ -166,7 +167,7 @@ export async function startHandler(args: RunArgs): Promise<number> {
         ...shared,
         command,
         ...(readyTimeoutMs !== undefined && { readyTimeoutMs }),
-        confirm: (attempt) => allocateAsking(mode, attempt),
+        ask: askerFor(mode),
         onNotice: tellNotice,
       }),
     (r) => {

@@ -3,8 +3,7 @@ import { isCreatedByRun, planRun, type PortListener, type RunAllocation } from '
 const made = (over: Partial<RunAllocation> = {}): RunAllocation => ({
   port: 3000,
   lockId: 'dev-web-aaaaaa',
-  existing: false,
-  reused: false,
+  outcome: 'new',
   owner: { kind: 'process', pid: 10, startTime: '1' },
   ...over,
 });
@@ -16,15 +15,15 @@ describe('planRun', () => {
   });
 
   test.each<[string, Partial<RunAllocation>]>([
-    ['a sticky reuse', { reused: true, owner: { kind: 'persistent' } }],
-    ['an existing single instance', { existing: true, owner: { kind: 'lease', expiresAt: '2026-01-01T00:00:00Z' } }],
-    ["an existing single instance that is also the caller's sticky one", { existing: true, reused: true }],
+    ['a sticky reuse', { outcome: 'reused', owner: { kind: 'persistent' } }],
+    ['an existing single instance', { outcome: 'existing', owner: { kind: 'lease', expiresAt: '2026-01-01T00:00:00Z' } }],
+    ["an existing single instance that is also the caller's sticky one", { outcome: 'existing' }],
   ])('%s nobody listens on: start on it, keep it', (_what, over) => {
     expect(planRun([made(over)], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'start', release: [], keep: ['dev-web-aaaaaa'] });
   });
 
   test('a found allocation something listens on: running, named by the listener', () => {
-    const a = made({ reused: true });
+    const a = made({ outcome: 'reused' });
     expect(planRun([a], facts([['dev-web-aaaaaa', { busy: true, pid: 77 }]]))).toEqual({
       kind: 'running',
       allocation: a,
@@ -35,8 +34,8 @@ describe('planRun', () => {
   });
 
   test('a listener that could not be named: the owner is named instead; a persistent one names nobody', () => {
-    expect(planRun([made({ existing: true })], facts([['dev-web-aaaaaa', { busy: true }]]))).toMatchObject({ kind: 'running', pid: 10 });
-    expect(planRun([made({ existing: true, owner: { kind: 'persistent' } })], facts([['dev-web-aaaaaa', { busy: true }]]))).toMatchObject({
+    expect(planRun([made({ outcome: 'existing' })], facts([['dev-web-aaaaaa', { busy: true }]]))).toMatchObject({ kind: 'running', pid: 10 });
+    expect(planRun([made({ outcome: 'existing', owner: { kind: 'persistent' } })], facts([['dev-web-aaaaaa', { busy: true }]]))).toMatchObject({
       kind: 'running',
       pid: null,
     });
@@ -48,7 +47,7 @@ describe('planRun', () => {
 
   test('several allocations: one already running stops the start, and only the new ones are released', () => {
     const fresh = made({ lockId: 'api-x-aaaaaa', port: 8000 });
-    const found = made({ lockId: 'dev-web-aaaaaa', reused: true });
+    const found = made({ lockId: 'dev-web-aaaaaa', outcome: 'reused' });
     expect(planRun([fresh, found], facts([['dev-web-aaaaaa', { busy: true, pid: 9 }]]))).toEqual({
       kind: 'running',
       allocation: found,
@@ -64,13 +63,14 @@ describe('planRun', () => {
   });
 
   test('isCreatedByRun', () => {
-    expect([isCreatedByRun(made()), isCreatedByRun(made({ reused: true })), isCreatedByRun(made({ existing: true }))]).toEqual([true, false, false]);
+    const outcomes = ['new', 'claimed', 'reused', 'existing'] as const;
+    expect(outcomes.map((outcome) => isCreatedByRun(made({ outcome })))).toEqual([true, true, false, false]);
   });
 });
 
 describe('what run takes over, and another run', () => {
   test('a found allocation run took over from an ended owner is released at its end', () => {
-    expect(planRun([made({ reused: true, ownerChange: 'hand-over' })], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({
+    expect(planRun([made({ outcome: 'claimed' })], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({
       kind: 'start',
       release: ['dev-web-aaaaaa'],
       keep: [],
@@ -78,23 +78,23 @@ describe('what run takes over, and another run', () => {
   });
 
   test('a found allocation a live run owns is running, even with nothing listening yet; the run is not named as its server', () => {
-    const a = made({ reused: true, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run' } });
+    const a = made({ outcome: 'reused', owner: { kind: 'process', pid: 55, startTime: '1', via: 'run' } });
     expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'running', allocation: a, pid: null, release: [], listening: false });
     // A single instance a live run holds: its existingPid is that run, not a server either.
-    const single = made({ existing: true, existingPid: 55, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run' } });
+    const single = made({ outcome: 'existing', existingPid: 55, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run' } });
     expect(planRun([single], facts([['dev-web-aaaaaa', { busy: false }]]))).toMatchObject({ kind: 'running', pid: null });
   });
 
   test('a run owner that has ended (reserved) does not count as running', () => {
-    const a = made({ reused: true, owner: { kind: 'process', pid: 55, startTime: '1', via: 'run', reservedUntil: '2026-01-01T00:00:00Z' } });
+    const a = made({ outcome: 'reused', owner: { kind: 'process', pid: 55, startTime: '1', via: 'run', reservedUntil: '2026-01-01T00:00:00Z' } });
     expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]])).kind).toBe('start');
   });
 
   test('the server of an ended run, still starting: running, named by that server, never by the dead run', () => {
     const owner = { kind: 'process' as const, pid: 55, startTime: '1', via: 'run' as const, reservedUntil: '2026-01-01T00:00:00Z' };
-    const a = made({ reused: true, owner, starting: true, existingPid: 66 });
+    const a = made({ outcome: 'reused', owner, starting: true, existingPid: 66 });
     expect(planRun([a], facts([['dev-web-aaaaaa', { busy: false }]]))).toEqual({ kind: 'running', allocation: a, pid: 66, release: [], listening: false });
-    const unknown = made({ reused: true, owner, starting: true });
+    const unknown = made({ outcome: 'reused', owner, starting: true });
     expect(planRun([unknown], facts([['dev-web-aaaaaa', { busy: false }]]))).toMatchObject({ kind: 'running', pid: null });
   });
 });
