@@ -277,7 +277,9 @@ describe('one shell per command', () => {
   });
 
   test('a reservation ends after the grace; its own caller claims it in time', async () => {
-    styxy(['config', 'set', 'lifetime.reservation-grace-seconds', '1']);
+    // A grace of 4 s: long enough for the three calls below on a loaded machine (at 1 s, one slow
+    // call let the first reservation lapse before the second was made), short enough to wait out.
+    styxy(['config', 'set', 'lifetime.reservation-grace-seconds', '4']);
     const once = (id: string) => Number(spawnSync('sh', ['-c', `styxy allocate -s dev -n ${id} -q; true`], { cwd: box.cwd, env, encoding: 'utf8' }).stdout);
     const lapsed = once('lapsed');
     const claimed = once('claimed');
@@ -286,7 +288,7 @@ describe('one shell per command', () => {
     const back = styxy(['allocate', '-s', 'dev', '-n', 'claimed', '--json']).json;
     expect(back).toMatchObject({ port: claimed, reused: true, ownerChange: 'hand-over', owner: { pid: process.pid, detected: true } });
     expect(back.owner.reservedUntil).toBeUndefined();
-    await waitFor('the reservation to end', () => !allocations().some((a) => a.port === lapsed), 10_000);
+    await waitFor('the reservation to end', () => !allocations().some((a) => a.port === lapsed), 20_000);
     expect(audit().find((e) => e.action === 'prune' && e.port === lapsed)).toMatchObject({ reason: 'reservation over' });
     expect(allocations().map((a) => a.port)).toEqual([claimed]);
   });
