@@ -205,16 +205,14 @@ function answer(result: object): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result as Record<string, unknown> };
 }
 
-/** A failure as an MCP tool error, with Styxy's code, message, suggestions and details. */
+/**
+ * A failure as an MCP tool error, with Styxy's code, message, suggestions and details: the CLI's
+ * --json failure document (schemas/output/common.schema.json), so one reader serves both.
+ */
 function failure(err: unknown): CallToolResult {
   const error = isStyxyError(err)
-    ? {
-        code: err.code,
-        message: err.message,
-        ...(err.suggestions.length > 0 && { suggestions: err.suggestions }),
-        ...(err.details && { details: err.details }),
-      }
-    : { code: 'INTERNAL', message: String((err as Error)?.message ?? err) };
+    ? { code: err.code, message: err.message, suggestions: err.suggestions, ...(err.details && { details: err.details }) }
+    : { code: 'INTERNAL', message: String((err as Error)?.message ?? err), suggestions: [] };
   return { isError: true, content: [{ type: 'text', text: JSON.stringify({ success: false, error }) }] };
 }
 

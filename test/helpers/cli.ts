@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { checkOutput } from './output-schemas';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const BIN = path.join(ROOT, 'bin', 'styxy');
@@ -24,7 +25,13 @@ export interface Sandbox {
   /** A project directory to run in (not a git repository). */
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /**
+   * Runs the built CLI and waits for it. Asked for `--json`, it must print one document that
+   * conforms to its command's published schema (schemas/output/, checked by output-schemas.ts):
+   * anything else throws, so every test that runs a command checks its output's shape too.
+   */
   run(args: string[], options?: RunOptions): RunResult;
+  /** `run` without blocking the test's event loop (servers in the test can answer meanwhile); rejects on a document that fails its schema. */
   start(args: string[], options?: RunOptions): Promise<RunResult>;
   readState(): any;
   writeConfig(config: unknown): void;
@@ -70,7 +77,12 @@ export function sandbox(): Sandbox {
   const cwd = path.join(dir, 'project');
   fs.mkdirSync(cwd);
   // Code caches that a Node the build made none for saves (lib/boot.ts): shared by the tests, apart from the user's.
-  const env: NodeJS.ProcessEnv = { ...process.env, STYXY_HOME: home, NO_COLOR: '1', XDG_CACHE_HOME: path.join(os.tmpdir(), 'styxy-test-code-cache') };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    STYXY_HOME: home,
+    NO_COLOR: '1',
+    XDG_CACHE_HOME: path.join(os.tmpdir(), 'styxy-test-code-cache'),
+  };
   delete env.STYXY_TEST_KILL_AT;
   delete env.STYXY_TEST_FAIL_AT;
   const box: Sandbox = {
@@ -86,17 +98,34 @@ export function sandbox(): Sandbox {
         encoding: 'utf8',
         timeout: 60_000,
       });
-      return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
+      checkOutput(args, r.stdout, r.status);
+      return {
+        code: r.status,
+        signal: r.signal,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        json: parse(r.stdout),
+      };
     },
     start(args, options = {}) {
-      return new Promise((resolve) => {
-        const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? cwd, env: { ...env, ...options.env } });
+      return new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, [BIN, ...args], {
+          cwd: options.cwd ?? cwd,
+          env: { ...env, ...options.env },
+        });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => (stdout += d));
         child.stderr.on('data', (d) => (stderr += d));
         child.stdin.end(options.input ?? '');
-        child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, json: parse(stdout) }));
+        child.on('close', (code, signal) => {
+          try {
+            checkOutput(args, stdout, code);
+          } catch (err) {
+            return reject(err);
+          }
+          resolve({ code, signal, stdout, stderr, json: parse(stdout) });
+        });
       });
     },
     readState() {
@@ -256,7 +285,9 @@ export function markingFirstConnect(box: Sandbox, mark: string): NodeJS.ProcessE
       '',
     ].join('\n'),
   );
-  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${spy}`.trim() };
+  return {
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${spy}`.trim(),
+  };
 }
 
 export function hasIPv6Loopback(): Promise<boolean> {

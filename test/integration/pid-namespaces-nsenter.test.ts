@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import { BIN, sleeper, until, useSandbox, waitFor, type RunResult } from '../helpers/cli';
+import { checkOutput } from '../helpers/output-schemas';
 
 // Containers that stay up, entered with nsenter as `docker exec` does: sibling containers that
 // cannot see each other, a container started inside a container, and records written before
@@ -74,6 +75,7 @@ function exec(init: number, args: string[]): RunResult {
     encoding: 'utf8',
     timeout: 60_000,
   });
+  checkOutput(args, r.stdout, r.status);
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
 }
 

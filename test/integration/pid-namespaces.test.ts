@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import { BIN, killAndWait, sleeper, until, useSandbox, waitFor, type RunResult } from '../helpers/cli';
+import { checkOutput } from '../helpers/output-schemas';
 
 // A devcontainer (or `docker exec`) sharing STYXY_HOME with the host: owners live in PID
 // namespaces that do not see each other. Each side judges only the owners it can see; an owner
@@ -27,6 +28,7 @@ function parse(stdout: string): any {
 /** The CLI as PID 1 of a fresh PID namespace (its parent is PID 0 there), with the sandbox's home. */
 function inNamespace(args: string[]): RunResult {
   const r = spawnSync('unshare', ['-fp', '--mount-proc', process.execPath, BIN, ...args], { cwd: box.cwd, env: box.env, encoding: 'utf8', timeout: 60_000 });
+  checkOutput(args, r.stdout, r.status);
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, json: parse(r.stdout) };
 }
 

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { BIN, ROOT, killAndWait, useSandbox, waitFor } from '../helpers/cli';
+import { checkOutput } from '../helpers/output-schemas';
 
 // Several Unix users on one machine (docs/shared-machines.md), with real accounts: useradd and
 // groupadd here (names `sxsh` + a random suffix), userdel and groupdel in afterAll. Each user
@@ -79,6 +80,7 @@ function as(who: Account, styxyHome: string, args: string[], { member = true, ex
     encoding: 'utf8',
     timeout: 60_000,
   });
+  checkOutput(args, r.stdout, r.status);
   let json: any;
   try {
     json = JSON.parse(r.stdout);

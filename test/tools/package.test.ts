@@ -168,6 +168,8 @@ test('the tarball holds what runs and nothing else, and the package is publishab
       'package.json',
       'schemas/config.schema.json',
       'schemas/state.schema.json',
+      // The schemas of the --json documents (docs/cli.md, JSON output).
+      ...fs.readdirSync(path.join(ROOT, 'schemas', 'output')).map((name) => `schemas/output/${name}`),
       // The manual the README links to travels with it.
       ...fs.readdirSync(path.join(__dirname, '..', '..', 'docs')).map((name) => `docs/${name}`),
     ].sort(),
@@ -177,7 +179,7 @@ test('the tarball holds what runs and nothing else, and the package is publishab
   expect(manifest.private).toBeUndefined();
   expect(manifest.dependencies ?? {}).toEqual({});
   expect(manifest).toMatchObject({ license: 'MIT', bin: { styxy: 'bin/styxy' }, types: 'dist/api.d.ts', engines: { node: '>=18' } });
-  expect(Object.keys(manifest.exports)).toEqual(['.', './package.json']);
+  expect(Object.keys(manifest.exports)).toEqual(['.', './package.json', './schemas/*']);
   expect(manifest.description.length).toBeGreaterThan(20);
   expect(manifest.keywords.length).toBeGreaterThan(3);
   // No script runs when a user installs it.
@@ -211,6 +213,29 @@ test('extracted with no node_modules anywhere: every command and the API run', (
   // 3000 was freed by the commands above from another project: still cooling, so the next one.
   expect([r.stderr, Number(r.stdout.trim()) > 3000 && Number(r.stdout.trim()) <= 3099]).toEqual(['', true]);
 }, 120_000);
+
+test('the --json schemas resolve from the installed package, and a real document conforms to them', () => {
+  const project = path.join(box.dir, 'reader');
+  fs.mkdirSync(path.join(project, 'node_modules'), { recursive: true });
+  const pkg = extract(path.join(box.dir, 'y'));
+  fs.symlinkSync(pkg, path.join(project, 'node_modules', 'styxy'));
+  const document = sh(process.execPath, [path.join(pkg, 'bin', 'styxy'), 'allocate', '-s', 'dev', '-n', 'web', '--json'], { cwd: box.cwd });
+  expect(document.status).toBe(0);
+  // As a program that reads Styxy's output would: each schema by its package path, ajv as it comes.
+  const reader = `
+    const fs = require('fs'), path = require('path');
+    const Ajv = require(${JSON.stringify(require.resolve('ajv'))}).default;
+    const ajv = new Ajv({ allErrors: true });
+    const main = require.resolve('styxy/schemas/output/allocate.schema.json');
+    for (const dir of [path.dirname(main), path.dirname(path.dirname(main))])
+      for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+    const validate = ajv.getSchema('https://styxy.dev/schemas/output/allocate.schema.json');
+    const doc = JSON.parse(process.argv[1]);
+    console.log(JSON.stringify([validate(doc), validate({ ...doc, port: String(doc.port) })]));
+  `;
+  const r = sh(process.execPath, ['-e', reader, document.stdout], { cwd: project });
+  expect({ stderr: r.stderr, json: r.json }).toEqual({ stderr: '', json: [true, false] });
+});
 
 test('npx styxy from the tarball works from any directory', () => {
   for (const cwd of [box.cwd, '/', os.tmpdir()]) {
