@@ -77,6 +77,7 @@ Several agents and people run servers on this machine at once; Styxy hands out t
 
 - Start a dev server with \`styxy start -s dev -n NAME -- npm run dev\`: it returns at once with the port, URL, PID and log file.
 - Ask who holds a port with \`styxy why PORT\`; stop a server with \`styxy stop PORT\`.
+- Where your shell is sandboxed (it cannot write ~/.styxy or open ports), start servers with the MCP tool \`start_server\` instead.
 - Never kill a process by name or by port (\`pkill\`, \`killall\`, \`lsof -ti :PORT | xargs kill\`): it may be another session's server.`;
 
 function targets(agent: AgentName, scope: InstallScope, project: string, home: string): Target[] {

@@ -247,7 +247,7 @@ function newAllocationResult(
   };
 }
 
-/** A port given with --port outside the type's range is granted, and said so (issue 14 item 14). */
+/** A port given with --port outside the type's range is granted (the user named it), and said so, so that a mistyped -p does not pass unnoticed. */
 function outsideRangeNote(serviceType: string, port: number, [low, high]: readonly [number, number]): string | undefined {
   if (port >= low && port <= high) return undefined;
   return `port ${port} is outside the range of '${serviceType}' (${low}-${high}); allocated it as asked`;

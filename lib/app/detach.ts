@@ -53,13 +53,10 @@ export interface DetachResult {
  */
 export async function runDetached(ctx: TransactionContext, input: DetachInput): Promise<DetachResult> {
   const { runAllocate } = await import('./allocate');
-  const own = { pid: process.pid, via: 'run' as const };
-  const allocateAll = async () => [await runAllocate(ctx, { ...input.request, owner: own, keepFound: true }, input.ask)];
   const timeoutMs = input.readyTimeoutMs ?? READY_TIMEOUT_MS;
-  let allocations = await allocateAll();
   // Found starting (a single instance, or the same sticky name another start is starting): waited for.
   const waitMs = Math.min(timeoutMs, STARTING_WAIT_MS);
-  allocations = await awaitStarting(allocations, allocateAll, waitMs);
+  const allocations = await allocateToStart(ctx, input, runAllocate, waitMs);
   const allocation = allocations[0] as AllocateResult;
   input.onNotice?.({ kind: 'allocated', allocations });
 
@@ -71,6 +68,37 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
     return answer(allocation, { started: false, existing: true, pid: plan.pid, logPath: null });
   }
 
+  const server = await startServer(ctx, input, allocations, plan.release);
+  const outcome = await waitForServer(allocation.port, server.child, server.marker, timeoutMs);
+  if (outcome.kind !== 'listening') return failStart(ctx, input, allocations, plan.release, server, outcome, timeoutMs);
+  const pid = outcome.pid ?? server.child.pid;
+  if (plan.release.includes(allocation.lockId)) await handOverTo(ctx, runAllocate, allocation, pid);
+  server.child.let();
+  return answer(allocation, { started: true, existing: false, pid, logPath: server.logPath });
+}
+
+/** Allocates as `run` does, with this process as the owner until the server has the port; a service found starting is waited for. */
+async function allocateToStart(
+  ctx: TransactionContext,
+  input: DetachInput,
+  runAllocate: typeof import('./allocate').runAllocate,
+  waitMs: number,
+): Promise<AllocateResult[]> {
+  const own = { pid: process.pid, via: 'run' as const };
+  const allocateAll = async () => [await runAllocate(ctx, { ...input.request, owner: own, keepFound: true }, input.ask)];
+  return awaitStarting(await allocateAll(), allocateAll, waitMs);
+}
+
+interface StartedServer {
+  child: DetachedChild;
+  /** This start's own mark on its processes. */
+  marker: string;
+  logPath: string;
+}
+
+/** Starts the command in a session of its own, its output in the server's log; a log that cannot be opened releases the port. */
+async function startServer(ctx: TransactionContext, input: DetachInput, allocations: AllocateResult[], release: string[]): Promise<StartedServer> {
+  const allocation = allocations[0] as AllocateResult;
   const port = allocation.port;
   const detected = input.portFlag === undefined ? planPortFlag(input.command, readPackageScripts(ctx.cwd)) : null;
   if (detected) input.onNotice?.({ kind: 'port-flag', plan: detected, port });
@@ -84,7 +112,7 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
   try {
     log = openServerLog(ctx.paths, allocation.serviceType, allocation.instanceId, allocation.project);
   } catch (err) {
-    await releaseQuietly(ctx, allocations, plan.release);
+    await releaseQuietly(ctx, allocations, release);
     throw err;
   }
   const child = await startDetached({
@@ -96,27 +124,34 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
     ...(input.cwd !== undefined && { cwd: input.cwd }),
     ...(typeof input.portFlag === 'string' && { portFlag: input.portFlag }),
   }).finally(() => closeServerLog(log));
+  return { child, marker, logPath: log.path };
+}
 
-  const outcome = await waitForServer(port, child, marker, timeoutMs);
-  if (outcome.kind !== 'listening') {
-    let elsewhere: number[] = [];
-    if (outcome.kind === 'timeout') {
-      const tree = treeOf(marker, child);
-      // A server that listens, but not on its port, ignored it: say where it went before ending it.
-      elsewhere = (listeningPorts(tree.alive()) ?? []).filter((p) => p !== port);
-      await endTree(tree);
-    }
-    // Its tree has ended: a listener on the port now is someone else's, most likely why it failed.
-    const startError = outcome.kind === 'exited' && outcome.outcome.startError !== undefined;
-    if (!startError && !(await probePortFree(port)))
-      input.onNotice?.({ kind: 'port-taken', port, ...(outcome.kind === 'exited' && { status: outcome.outcome.status }) });
-    await releaseQuietly(ctx, allocations, plan.release);
-    throw failure(outcome, allocation, log.path, timeoutMs, elsewhere);
+/** The server ended or never listened: its tree is ended, the port released, and the failure says why. */
+async function failStart(
+  ctx: TransactionContext,
+  input: DetachInput,
+  allocations: AllocateResult[],
+  release: string[],
+  server: StartedServer,
+  outcome: Exclude<ServerOutcome, { kind: 'listening' }>,
+  timeoutMs: number,
+): Promise<never> {
+  const allocation = allocations[0] as AllocateResult;
+  const port = allocation.port;
+  let elsewhere: number[] = [];
+  if (outcome.kind === 'timeout') {
+    const tree = treeOf(server.marker, server.child);
+    // A server that listens, but not on its port, ignored it: say where it went before ending it.
+    elsewhere = (listeningPorts(tree.alive()) ?? []).filter((p) => p !== port);
+    await endTree(tree);
   }
-  const pid = outcome.pid ?? child.pid;
-  if (plan.release.includes(allocation.lockId)) await handOverTo(ctx, runAllocate, allocation, pid);
-  child.let();
-  return answer(allocation, { started: true, existing: false, pid, logPath: log.path });
+  // Its tree has ended: a listener on the port now is someone else's, most likely why it failed.
+  const startError = outcome.kind === 'exited' && outcome.outcome.startError !== undefined;
+  if (!startError && !(await probePortFree(port)))
+    input.onNotice?.({ kind: 'port-taken', port, ...(outcome.kind === 'exited' && { status: outcome.outcome.status }) });
+  await releaseQuietly(ctx, allocations, release);
+  throw failure(outcome, allocation, server.logPath, timeoutMs, elsewhere);
 }
 
 type ServerOutcome = { kind: 'listening'; pid: number | undefined } | { kind: 'exited'; outcome: RunOutcome } | { kind: 'timeout' };

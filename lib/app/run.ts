@@ -62,25 +62,7 @@ export type RunResult =
  * An allocation it found (a sticky reuse, an existing single instance) is left exactly as it was.
  */
 export async function runRun(ctx: TransactionContext, input: RunInput): Promise<RunResult> {
-  const { runAllocate, runAllocateBatch } = await import('./allocate');
-  const single = () => runAllocate(ctx, { ...input.request, owner: { pid: process.pid, via: 'run' }, keepFound: true }, input.ask);
-  const { serviceType: _one, port: _port, waitReadyMs: _wait, ...shared } = input.request;
-  const batch = () =>
-    runAllocateBatch(
-      ctx,
-      {
-        ...shared,
-        serviceTypes: input.serviceTypes ?? [],
-        owner: { pid: process.pid, via: 'run' },
-        keepFound: true,
-        ...(input.envName !== undefined && { envName: input.envName }),
-      },
-      input.ask,
-    );
-  const allocateAll = async () => (input.serviceTypes && input.serviceTypes.length > 1 ? (await batch()).allocations : [await single()]);
-  let allocations = await allocateAll();
-  // A service found starting (a single instance, or the same sticky name) is waited for, whatever its type.
-  if (allocations.length === 1) allocations = await awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS);
+  const allocations = await allocateForRun(ctx, input);
   input.onNotice?.({ kind: 'allocated', allocations });
 
   const foundPorts = await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a)));
@@ -102,6 +84,35 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
     const allocation = allocations.find((a) => a.lockId === plan.allocation.lockId) as AllocateResult;
     return { kind: 'running', allocations, allocation, pid: plan.pid, listening: plan.listening, ...(plan.command !== undefined && { command: plan.command }) };
   }
+  const outcome = await runCommand(ctx, input, allocations, plan.release);
+  return { kind: 'ran', allocations, outcome, released: plan.release, kept: plan.keep };
+}
+
+/** Allocates with this process as the owner (one type, or a batch of them); a single service found starting is waited for. */
+async function allocateForRun(ctx: TransactionContext, input: RunInput): Promise<AllocateResult[]> {
+  const { runAllocate, runAllocateBatch } = await import('./allocate');
+  const single = () => runAllocate(ctx, { ...input.request, owner: { pid: process.pid, via: 'run' }, keepFound: true }, input.ask);
+  const { serviceType: _one, port: _port, waitReadyMs: _wait, ...shared } = input.request;
+  const batch = () =>
+    runAllocateBatch(
+      ctx,
+      {
+        ...shared,
+        serviceTypes: input.serviceTypes ?? [],
+        owner: { pid: process.pid, via: 'run' },
+        keepFound: true,
+        ...(input.envName !== undefined && { envName: input.envName }),
+      },
+      input.ask,
+    );
+  const allocateAll = async () => (input.serviceTypes && input.serviceTypes.length > 1 ? (await batch()).allocations : [await single()]);
+  const allocations = await allocateAll();
+  // A service found starting (a single instance, or the same sticky name) is waited for, whatever its type.
+  return allocations.length === 1 ? awaitStarting(allocations, allocateAll, input.readyTimeoutMs ?? STARTING_WAIT_MS) : allocations;
+}
+
+/** Runs the command to its end with its variables and port flag, then releases `release` whatever happened. */
+async function runCommand(ctx: TransactionContext, input: RunInput, allocations: AllocateResult[], release: string[]): Promise<RunOutcome> {
   const port = (allocations[0] as AllocateResult).port;
   const detected = input.portFlag === undefined ? planPortFlag(input.command, readPackageScripts(ctx.cwd)) : null;
   if (detected) input.onNotice?.({ kind: 'port-flag', plan: detected, port });
@@ -121,11 +132,11 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
       },
     );
   } finally {
-    await releaseQuietly(ctx, allocations, plan.release);
+    await releaseQuietly(ctx, allocations, release);
   }
   // Its tree has been ended: a listener left on the port now is someone else's.
   if (outcome.status !== 0 && !outcome.startError && !(await probePortFree(port))) input.onNotice?.({ kind: 'port-taken', port, status: outcome.status });
-  return { kind: 'ran', allocations, outcome, released: plan.release, kept: plan.keep };
+  return outcome;
 }
 
 /** How long `run` waits, by default, for a service found starting to listen before it gives up (starting nothing). */

@@ -21,15 +21,22 @@ export const ALLOCATION_OPTIONS = {
     describe: "Create an unknown type even when its name is close to a known one (without it, 'dve' is refused: did you mean 'dev'?)",
   },
   label: { type: 'string', describe: 'A label recorded on a new allocation (an agent, a branch): shown by list and why' },
-  session: { type: 'string', describe: 'The session recorded on a new allocation (default: $STYXY_SESSION); styxy stop --session ID ends them all' },
+  session: {
+    type: 'string',
+    describe: 'The session recorded on a new allocation (default: $STYXY_SESSION, or codex:$CODEX_SESSION_ID); styxy stop --session ID ends them all',
+  },
 } satisfies OptionSpecs;
 
 /**
  * `--label` and `--session`, the session falling back to $STYXY_SESSION (an agent's hook sets it
- * for every command it runs). A bad value, from either, is INVALID_ARGUMENT naming where it came from.
+ * for every command it runs), then to the session Codex names in its shell commands
+ * ($CODEX_SESSION_ID, recorded as `codex:<id>`, as its MCP calls are). A bad --session or
+ * STYXY_SESSION is INVALID_ARGUMENT naming where it came from; a CODEX_SESSION_ID Styxy cannot
+ * record is left out (the command is Codex's, not the user's).
  */
 export function labelAndSession(args: { label?: string; session?: string }, env: NodeJS.ProcessEnv = process.env): { label?: string; session?: string } {
-  const session = args.session ?? (env.STYXY_SESSION ? env.STYXY_SESSION : undefined);
+  const codex = env.CODEX_SESSION_ID ? `codex:${env.CODEX_SESSION_ID}` : undefined;
+  const session = args.session ?? (env.STYXY_SESSION ? env.STYXY_SESSION : codex !== undefined && findSessionProblem(codex) === null ? codex : undefined);
   const problem =
     (args.label !== undefined ? findLabelProblem(args.label) : null) ??
     (session !== undefined ? findSessionProblem(session) : null)?.replace(/^session/, args.session !== undefined ? '--session' : 'STYXY_SESSION');

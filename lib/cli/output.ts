@@ -71,7 +71,7 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
  * A string from outside Styxy (a type's description, a process's command line, a path, a file's
  * name) as it may be shown in human output: every control character escaped (`\x1b`, `\n`, `\x07`,
  * `\u009b`), so that printing it cannot set a window title, clear the screen, write the clipboard
- * (OSC 52) or forge a line (issue 14 item 7). `--json` is left as it is: it is read by programs.
+ * (OSC 52) or forge a line: such text can come from a cloned repository or another user. `--json` is left as it is: it is read by programs.
  */
 export function shown(text: string): string {
   return text.replace(CONTROL, (c) => {

@@ -134,99 +134,111 @@ export function classifyHolder(facts: HolderFacts): Holder {
   const listener = facts.listeners.find((l) => l.process) ?? facts.listeners[0];
   const listening = facts.listeners.length > 0 || facts.bindRefused;
   const url = facts.url ?? `http://localhost:${facts.port}`;
-  const p = facts.port;
-  const otherNs = (proc: SeenProcess | undefined): boolean => proc?.pidNs !== undefined && facts.callerPidNs !== undefined && proc.pidNs !== facts.callerPidNs;
-
-  if (facts.allocation) {
-    const a = facts.allocation;
-    const server = listener?.process;
-    const what = describeAllocation(a);
-    const ownerServes = server !== undefined && a.owner.kind === 'process' && a.owner.pid === server.pid;
-    const by = server && !ownerServes ? `, served by PID ${server.pid}${server.command ? ` (${server.command})` : ''}` : '';
-    const ownerText = (ownerServes ? 'served by its ' : '') + describeOwnerBrief(a, facts.ownerProcess);
-    const state = listening ? `listening at ${url}` : 'reserved, nothing listens yet';
-    // What `styxy stop` would do: a server it cannot vouch for (not the owner's) needs --force.
-    const vouched =
-      !server || ownerServes || (a.owner.kind === 'process' && a.owner.via === 'run') || isOwnersServer(a, facts.ownerProcess, facts.serverAncestors);
-    const stop = vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`;
-    const why = vouched ? '' : ` (its server is not the owner's: Styxy cannot vouch for it)`;
-    const init = isInit(server);
-    return {
-      kind: 'allocation',
-      summary: init
-        ? `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. ${INIT_ADVICE}`
-        : `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: ${stop}${why}`,
-      suggestions: init ? [`styxy release ${a.lockId}`] : [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
-      listening,
-      reserved: !listening,
-      allocation: a,
-      ...(facts.ownerProcess && { owner: facts.ownerProcess }),
-      ...(server && { server }),
-      ...(otherNs(server) && { otherPidNamespace: true }),
-      url,
-    };
-  }
-
+  if (facts.allocation) return describeAllocated(facts, facts.allocation, listener?.process, listening, url);
   if (!listening) return describeFree(facts, url);
-
   const proc = listener?.process;
   const uid = proc?.uid ?? listener?.uid;
   const container = findContainerProxy(proc?.argv);
-  if (proc && container) {
-    const inside = container.containerIp ? ` for container ${container.containerIp}${container.containerPort ? `:${container.containerPort}` : ''}` : '';
-    return {
-      kind: 'container',
-      summary: `Port ${p} is published by a container: ${container.proxy} PID ${proc.pid}${inside}. Stop the container (docker ps --filter publish=${p}), or take another port.`,
-      suggestions: [`docker ps --filter publish=${p}`, 'styxy allocate -s TYPE'],
-      listening,
-      server: proc,
-      container,
-      ...(uid !== undefined && { uid }),
-    };
-  }
-  if (uid !== undefined && facts.callerUid !== undefined && uid !== facts.callerUid) {
-    const name = proc?.user ?? listener?.user;
-    const who = name ? `${name}, uid ${uid}` : `uid ${uid}`;
-    const seen = proc ? `: PID ${proc.pid}${proc.command ? ` (${proc.command})` : ''}` : '';
-    return {
-      kind: 'other-user',
-      summary: `Port ${p} is held by another user's process (${who}${seen}), outside Styxy. Ask them, or take another port: styxy allocate -s TYPE`,
-      suggestions: ['styxy allocate -s TYPE', ...(proc && !isInit(proc) ? [`styxy stop ${p} --force --dry-run`] : [])],
-      listening,
-      uid,
-      ...(name && { user: name }),
-      ...(proc && { server: proc }),
-    };
-  }
-  if (!proc) {
-    return {
-      kind: 'unknown',
-      summary: `Port ${p} is held outside Styxy by a process this caller cannot see${uid !== undefined ? ` (socket of uid ${uid})` : ''}: in another PID namespace (a container), or hidden by /proc. Look from the host, or take another port: styxy allocate -s TYPE`,
-      suggestions: ['styxy allocate -s TYPE'],
-      listening,
-      ...(uid !== undefined && { uid }),
-    };
-  }
-  const nsNote = otherNs(proc) ? ' in another PID namespace' : '';
-  if (isInit(proc)) {
-    return {
-      kind: 'process',
-      summary: `Port ${p} is held outside Styxy by PID ${proc.pid}${nsNote} (${proc.command ?? '?'})${proc.user ? ` of ${proc.user}` : ''}. ${INIT_ADVICE}`,
-      suggestions: ['styxy allocate -s TYPE'],
-      listening,
-      server: proc,
-      ...(uid !== undefined && { uid }),
-      ...(otherNs(proc) && { otherPidNamespace: true }),
-    };
-  }
+  if (proc && container) return describeContainer(facts.port, proc, container, uid);
+  if (uid !== undefined && facts.callerUid !== undefined && uid !== facts.callerUid) return describeOtherUser(facts.port, uid, listener, proc);
+  if (!proc) return describeUnseen(facts.port, uid);
+  return describeOutsider(facts, proc, uid);
+}
+
+/** The process runs in another PID namespace than the caller (both known and different). */
+function inOtherNamespace(proc: SeenProcess | undefined, callerPidNs: string | undefined): boolean {
+  return proc?.pidNs !== undefined && callerPidNs !== undefined && proc.pidNs !== callerPidNs;
+}
+
+/** A Styxy allocation holds the port: whose, served by what, and how `styxy stop` would end it. */
+function describeAllocated(facts: HolderFacts, a: Allocation, server: SeenProcess | undefined, listening: boolean, url: string): Holder {
+  const p = facts.port;
+  const what = describeAllocation(a);
+  const ownerServes = server !== undefined && a.owner.kind === 'process' && a.owner.pid === server.pid;
+  const by = server && !ownerServes ? `, served by PID ${server.pid}${server.command ? ` (${server.command})` : ''}` : '';
+  const ownerText = (ownerServes ? 'served by its ' : '') + describeOwnerBrief(a, facts.ownerProcess);
+  const state = listening ? `listening at ${url}` : 'reserved, nothing listens yet';
+  // What `styxy stop` would do: a server it cannot vouch for (not the owner's) needs --force.
+  const vouched =
+    !server || ownerServes || (a.owner.kind === 'process' && a.owner.via === 'run') || isOwnersServer(a, facts.ownerProcess, facts.serverAncestors);
+  const stop = vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`;
+  const why = vouched ? '' : ` (its server is not the owner's: Styxy cannot vouch for it)`;
+  const init = isInit(server);
+  return {
+    kind: 'allocation',
+    summary: init
+      ? `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. ${INIT_ADVICE}`
+      : `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: ${stop}${why}`,
+    suggestions: init ? [`styxy release ${a.lockId}`] : [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
+    listening,
+    reserved: !listening,
+    allocation: a,
+    ...(facts.ownerProcess && { owner: facts.ownerProcess }),
+    ...(server && { server }),
+    ...(inOtherNamespace(server, facts.callerPidNs) && { otherPidNamespace: true }),
+    url,
+  };
+}
+
+function describeContainer(p: number, proc: SeenProcess, container: ContainerProxy, uid: number | undefined): Holder {
+  const inside = container.containerIp ? ` for container ${container.containerIp}${container.containerPort ? `:${container.containerPort}` : ''}` : '';
+  return {
+    kind: 'container',
+    summary: `Port ${p} is published by a container: ${container.proxy} PID ${proc.pid}${inside}. Stop the container (docker ps --filter publish=${p}), or take another port.`,
+    suggestions: [`docker ps --filter publish=${p}`, 'styxy allocate -s TYPE'],
+    listening: true,
+    server: proc,
+    container,
+    ...(uid !== undefined && { uid }),
+  };
+}
+
+function describeOtherUser(p: number, uid: number, listener: SeenListener | undefined, proc: SeenProcess | undefined): Holder {
+  const name = proc?.user ?? listener?.user;
+  const who = name ? `${name}, uid ${uid}` : `uid ${uid}`;
+  const seen = proc ? `: PID ${proc.pid}${proc.command ? ` (${proc.command})` : ''}` : '';
+  return {
+    kind: 'other-user',
+    summary: `Port ${p} is held by another user's process (${who}${seen}), outside Styxy. Ask them, or take another port: styxy allocate -s TYPE`,
+    suggestions: ['styxy allocate -s TYPE', ...(proc && !isInit(proc) ? [`styxy stop ${p} --force --dry-run`] : [])],
+    listening: true,
+    uid,
+    ...(name && { user: name }),
+    ...(proc && { server: proc }),
+  };
+}
+
+/** Something listens whose process this caller cannot see. */
+function describeUnseen(p: number, uid: number | undefined): Holder {
+  return {
+    kind: 'unknown',
+    summary: `Port ${p} is held outside Styxy by a process this caller cannot see${uid !== undefined ? ` (socket of uid ${uid})` : ''}: in another PID namespace (a container), or hidden by /proc. Look from the host, or take another port: styxy allocate -s TYPE`,
+    suggestions: ['styxy allocate -s TYPE'],
+    listening: true,
+    ...(uid !== undefined && { uid }),
+  };
+}
+
+/** A process of this user outside Styxy: `styxy stop --force` ends its tree, unless it is an init. */
+function describeOutsider(facts: HolderFacts, proc: SeenProcess, uid: number | undefined): Holder {
+  const p = facts.port;
+  const otherNs = inOtherNamespace(proc, facts.callerPidNs);
+  const nsNote = otherNs ? ' in another PID namespace' : '';
+  const who = `PID ${proc.pid}${nsNote} (${proc.command ?? '?'})${proc.user ? ` of ${proc.user}` : ''}`;
+  const [summary, suggestions] = isInit(proc)
+    ? [`Port ${p} is held outside Styxy by ${who}. ${INIT_ADVICE}`, ['styxy allocate -s TYPE']]
+    : [
+        `Port ${p} is held outside Styxy by ${who}${proc.cwd ? ` in ${proc.cwd}` : ''}${proc.startedAt ? `, since ${proc.startedAt}` : ''}. End that process tree: styxy stop ${p} --force; or take another port`,
+        [`styxy stop ${p} --force --dry-run`, `styxy stop ${p} --force`, 'styxy allocate -s TYPE'],
+      ];
   return {
     kind: 'process',
-    summary: `Port ${p} is held outside Styxy by PID ${proc.pid}${nsNote} (${proc.command ?? '?'})${proc.user ? ` of ${proc.user}` : ''}${proc.cwd ? ` in ${proc.cwd}` : ''}${proc.startedAt ? `, since ${proc.startedAt}` : ''}. End that process tree: styxy stop ${p} --force; or take another port`,
-    suggestions: [`styxy stop ${p} --force --dry-run`, `styxy stop ${p} --force`, 'styxy allocate -s TYPE'],
-    listening,
+    summary,
+    suggestions,
+    listening: true,
     server: proc,
     ...(uid !== undefined && { uid }),
-    ...(otherNs(proc) && { otherPidNamespace: true }),
+    ...(otherNs && { otherPidNamespace: true }),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Telling a typo of a known service type from a new type. An unknown type is auto-allocated a
- * range for good, so `-s dve` or `-s Dev` must be caught before that happens (issue 14 item 9),
+ * range for good, so `-s dve` or `-s Dev` must be caught before that happens,
  * while `-s grafana` goes ahead.
  */
 

@@ -214,6 +214,8 @@ export interface ListenerProcess {
   /** When the process started, in milliseconds since the epoch, where known. */
   startedAt: number | null;
   command?: string;
+  /** The Unix user whose socket it is, where known. */
+  uid?: number;
 }
 
 export interface LifetimeFacts extends OwnerFacts {
@@ -293,7 +295,7 @@ function keepsUnjudged(allocation: Allocation, owner: ProcessOwner, facts: Lifet
  * - else it is dropped, as is an expired lease or a reservation whose time is up.
  */
 export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeResult {
-  // Made at the first owner that has ended: until then every allocation is kept as it is, and
+  // Made at the first allocation that changes: until then every allocation is kept as it is, and
   // the common call, where all owners live, copies none of them.
   let kept: Allocation[] | undefined;
   const pruned: Allocation[] = [];
@@ -301,72 +303,66 @@ export function decideLifetimes(state: State, facts: LifetimeFacts): LifetimeRes
   const adopted: { from: Allocation; to: Allocation }[] = [];
   const reserved: Allocation[] = [];
   const unjudged: Allocation[] = [];
-  let changed = false;
-  const drop = (a: Allocation, reason: PruneReason) => {
-    pruned.push(a);
-    reasons.set(a.lockId, reason);
-    changed = true;
-  };
   const allocations = state.allocations;
   for (let i = 0; i < allocations.length; i++) {
     const allocation = allocations[i] as Allocation;
-    const owner = allocation.owner;
-    const verdict = judgeOwner(owner, facts);
-    if (verdict === 'unjudged') {
-      const reason = keepsUnjudged(allocation, owner as ProcessOwner, facts);
-      if (reason === null) {
-        unjudged.push(allocation);
-        kept?.push(allocation);
-        continue;
-      }
-      kept ??= allocations.slice(0, i);
-      drop(allocation, reason);
-      continue;
-    }
-    if (verdict === 'live') {
+    const fate = decideFate(allocation, facts);
+    if (fate.kind === 'keep' || fate.kind === 'unjudged') {
+      if (fate.kind === 'unjudged') unjudged.push(allocation);
       kept?.push(allocation);
       continue;
     }
     kept ??= allocations.slice(0, i);
-    if (owner.kind !== 'process') {
-      drop(allocation, 'lease expired');
+    if (fate.kind === 'drop') {
+      pruned.push(allocation);
+      reasons.set(allocation.lockId, fate.reason);
       continue;
     }
-    const heir = findHeir(allocation, facts.listeners ?? []);
-    if (heir) {
-      const to: Allocation = { ...allocation, owner: adoptedOwner(heir, facts) };
-      adopted.push({ from: allocation, to });
-      kept.push(to);
-      changed = true;
-      continue;
-    }
-    // Kept as it is while a hidden process of the allocation's own user listens on the port:
-    // that user's next call sees the process and lets it take over (or drops the allocation).
-    if (facts.hiddenListeners?.some((l) => l.port === allocation.port && (allocation.user === undefined || l.uid === allocation.user.uid))) {
-      kept.push(allocation);
-      continue;
-    }
-    // A `run` killed before its server listened leaves that server starting: the reservation
-    // keeps the port for it (and it takes the allocation over once it listens), as for any owner
-    // Styxy found itself.
-    if ((owner.detected || owner.via === 'run') && owner.adoptedAt === undefined && facts.graceMs > 0) {
-      if (owner.reservedUntil === undefined) {
-        const to: Allocation = { ...allocation, owner: { ...owner, reservedUntil: isoTime(facts.now + facts.graceMs) } };
-        reserved.push(to);
-        kept.push(to);
-        changed = true;
-        continue;
-      }
-      if (Date.parse(owner.reservedUntil) > facts.now) {
-        kept.push(allocation);
-        continue;
-      }
-      drop(allocation, 'reservation over');
-      continue;
-    }
-    drop(allocation, 'owner gone');
+    if (fate.kind === 'adopt') adopted.push({ from: allocation, to: fate.to });
+    else reserved.push(fate.to);
+    kept.push(fate.to);
   }
-  return { state: changed ? { ...state, allocations: kept ?? [] } : state, pruned, reasons, adopted, reserved, unjudged };
+  return { state: kept ? { ...state, allocations: kept } : state, pruned, reasons, adopted, reserved, unjudged };
+}
+
+/** What becomes of one allocation: kept as it is, dropped, taken over by its server, or reserved for it. */
+type Fate =
+  | { readonly kind: 'keep' }
+  | { readonly kind: 'unjudged' }
+  | { readonly kind: 'drop'; readonly reason: PruneReason }
+  | { readonly kind: 'adopt' | 'reserve'; readonly to: Allocation };
+// Shared, so that the common fate (a live owner) allocates nothing.
+const KEEP: Fate = { kind: 'keep' };
+const UNJUDGED: Fate = { kind: 'unjudged' };
+
+function decideFate(allocation: Allocation, facts: LifetimeFacts): Fate {
+  const owner = allocation.owner;
+  const verdict = judgeOwner(owner, facts);
+  if (verdict === 'unjudged') {
+    const reason = keepsUnjudged(allocation, owner as ProcessOwner, facts);
+    return reason === null ? UNJUDGED : { kind: 'drop', reason };
+  }
+  if (verdict === 'live') return KEEP;
+  if (owner.kind !== 'process') return { kind: 'drop', reason: 'lease expired' };
+  return fateAfterOwner(allocation, owner, facts);
+}
+
+/** The fate of an allocation whose owner process has ended (the rules of decideLifetimes). */
+function fateAfterOwner(allocation: Allocation, owner: ProcessOwner, facts: LifetimeFacts): Fate {
+  const heir = findHeir(allocation, facts.listeners ?? []);
+  if (heir) return { kind: 'adopt', to: { ...allocation, owner: adoptedOwner(heir, facts) } };
+  // Kept as it is while a hidden process of the allocation's own user listens on the port:
+  // that user's next call sees the process and lets it take over (or drops the allocation).
+  if (facts.hiddenListeners?.some((l) => l.port === allocation.port && (allocation.user === undefined || l.uid === allocation.user.uid))) return KEEP;
+  // A `run` killed before its server listened leaves that server starting: the reservation
+  // keeps the port for it (and it takes the allocation over once it listens), as for any owner
+  // Styxy found itself.
+  if ((owner.detected || owner.via === 'run') && owner.adoptedAt === undefined && facts.graceMs > 0) {
+    if (owner.reservedUntil === undefined)
+      return { kind: 'reserve', to: { ...allocation, owner: { ...owner, reservedUntil: isoTime(facts.now + facts.graceMs) } } };
+    return Date.parse(owner.reservedUntil) > facts.now ? KEEP : { kind: 'drop', reason: 'reservation over' };
+  }
+  return { kind: 'drop', reason: 'owner gone' };
 }
 
 /** The process that takes an allocation over: the first-started listener on its port that started after it. */
@@ -376,6 +372,8 @@ function findHeir(allocation: Allocation, listeners: readonly ListenerProcess[])
   for (const l of listeners) {
     if (l.port !== allocation.port || l.startedAt === null || l.startedAt < since) continue;
     if (allocation.owner.kind === 'process' && l.pid === allocation.owner.pid) continue;
+    // Another user's server is theirs, not the heir of this one's allocation.
+    if (allocation.user !== undefined && l.uid !== undefined && l.uid !== allocation.user.uid) continue;
     if (!heir || (heir.startedAt as number) > l.startedAt) heir = l;
   }
   return heir;

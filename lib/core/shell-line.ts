@@ -59,17 +59,13 @@ export function readShellLine(line: string): ShellLine | null {
   const n = line.length;
   while (i < n) {
     const c = line[i] as string;
-    if (BLANK.has(c)) {
+    // A carriage return is skipped as a blank is (a line from Windows ends in one).
+    if (BLANK.has(c) || c === '\r') {
       i++;
       continue;
     }
     if (c === '\\' && line[i + 1] === '\n') {
       i += 2;
-      continue;
-    }
-    if (c === '\n' || c === '\r') {
-      if (c === '\n') tokens.push({ kind: 'op', op: '\n', start: i, end: i + 1 });
-      i++;
       continue;
     }
     if (c === '#') {
@@ -79,41 +75,37 @@ export function readShellLine(line: string): ShellLine | null {
       i = end;
       continue;
     }
-    if (c === '(' || c === ')' || c === '`') return null;
-    if (OPERATOR_CHARS.has(c)) {
-      const two = line.slice(i, i + 2);
-      if (two === '&&' || two === '||' || two === '|&') {
-        tokens.push({ kind: 'op', op: two, start: i, end: i + 2 });
-        i += 2;
-      } else if (two === ';;' || two === ';&') return null;
-      else if (two === '&>') {
-        const r = readRedirect(line, i);
-        if (!r) return null;
-        tokens.push(r);
-        i = r.end;
-      } else {
-        tokens.push({ kind: 'op', op: c as ';' | '&' | '|', start: i, end: i + 1 });
-        i++;
-      }
-      continue;
-    }
-    if (c === '<' || c === '>' || (/[0-9]/.test(c) && /^[0-9]+[<>]/.test(line.slice(i, i + 4)))) {
-      const r = readRedirect(line, i);
-      if (!r) return null;
-      tokens.push(r);
-      i = r.end;
-      continue;
-    }
-    const word = readWord(line, i);
-    if (!word) return null;
-    if (tokens.length === 0 || tokens[tokens.length - 1]?.kind === 'op') {
-      // A reserved word where a command starts: a group, a loop or a condition, not a simple command.
-      if (/^(\{|\}|if|then|else|elif|fi|for|while|until|do|done|case|esac|function|select|!|\[\[)$/.test(word.value)) return null;
-    }
-    tokens.push(word);
-    i = word.end;
+    const atCommandStart = tokens.length === 0 || tokens[tokens.length - 1]?.kind === 'op';
+    const token = readToken(line, i, atCommandStart);
+    if (token === null) return null;
+    tokens.push(token);
+    i = token.end;
   }
   return { tokens, commands: splitCommands(tokens), comments };
+}
+
+/** The token that starts at `at` (a blank or a comment does not), or null for a construct this reader refuses. */
+function readToken(line: string, at: number, atCommandStart: boolean): ShellToken | null {
+  const c = line[at] as string;
+  if (c === '\n') return { kind: 'op', op: '\n', start: at, end: at + 1 };
+  if (c === '(' || c === ')' || c === '`') return null;
+  if (OPERATOR_CHARS.has(c)) return readOperator(line, at);
+  if (c === '<' || c === '>' || (/[0-9]/.test(c) && /^[0-9]+[<>]/.test(line.slice(at, at + 4)))) return readRedirect(line, at);
+  const word = readWord(line, at);
+  // A reserved word where a command starts: a group, a loop or a condition, not a simple command.
+  if (!word || (atCommandStart && RESERVED_AT_START.test(word.value))) return null;
+  return word;
+}
+
+const RESERVED_AT_START = /^(\{|\}|if|then|else|elif|fi|for|while|until|do|done|case|esac|function|select|!|\[\[)$/;
+
+/** `&&`, `||`, `|&`, `;`, `&`, `|` at `at`, or the redirection `&>`; `;;` and `;&` (case) are refused. */
+function readOperator(line: string, at: number): ShellOperator | ShellRedirect | null {
+  const two = line.slice(at, at + 2);
+  if (two === '&&' || two === '||' || two === '|&') return { kind: 'op', op: two, start: at, end: at + 2 };
+  if (two === ';;' || two === ';&') return null;
+  if (two === '&>') return readRedirect(line, at);
+  return { kind: 'op', op: line[at] as ';' | '&' | '|', start: at, end: at + 1 };
 }
 
 /** A redirection at `at`: `>f`, `>> f`, `2>&1`, `&>f`, `<f`, `>|f`. Here-documents are refused. */

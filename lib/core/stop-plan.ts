@@ -1,4 +1,4 @@
-import type { Allocation } from './types';
+import type { Allocation, ProcessOwner } from './types';
 
 /**
  * What `styxy stop` ends for one port, decided from facts the caller read: never a process by
@@ -117,68 +117,74 @@ export function refusedTree(port: number, root: { pid: number; command?: string 
 function decide(facts: StopFacts): StopPlan {
   const { port, allocation: a, owner } = facts;
   const listener = facts.listeners[0];
-  const forced = (what: string): StopPlan => {
-    if (listener && facts.force) return { kind: 'end-tree', root: listener, reason: 'forced', allocation: a };
-    if (!listener)
-      return { kind: 'refused', code: 'NOT_FOUND', message: `Nothing that this caller can see holds port ${port}`, suggestions: [`styxy why ${port}`] };
-    return {
-      kind: 'refused',
-      code: 'FORCE_REQUIRED',
-      message: `Port ${port} is held by PID ${listener.pid}${listener.command ? ` (${listener.command})` : ''}, ${what}; nothing was signalled`,
-      suggestions: [`See it: styxy why ${port}`, `End exactly that process tree: styxy stop ${port} --force (try --dry-run first)`],
-    };
-  };
-
-  if (!a) {
-    const hiddenUid = facts.hiddenListenerUid;
-    if (!listener && facts.hiddenListener && !facts.force && hiddenUid !== undefined && facts.callerUid !== undefined && hiddenUid !== facts.callerUid) {
-      // Another user's process (root's, to a user): the promise is FORCE_REQUIRED, whether or not
-      // /proc lets this caller see which process it is.
-      return {
-        kind: 'refused',
-        code: 'FORCE_REQUIRED',
-        message: `Port ${port} is held by another user's process (uid ${hiddenUid}), outside Styxy; nothing was signalled`,
-        suggestions: [`See it: styxy why ${port}`, 'Ask that user (or root) to stop it, or take another port: styxy allocate -s TYPE'],
-      };
-    }
-    if (!listener && facts.hiddenListener) {
-      return {
-        kind: 'refused',
-        code: 'NOT_FOUND',
-        message: `Port ${port} is held by a process this caller cannot see; nothing was signalled`,
-        suggestions: [`styxy why ${port}`],
-      };
-    }
-    const other = listener?.uid !== undefined && facts.callerUid !== undefined && listener.uid !== facts.callerUid;
-    return forced(other ? "another user's process, outside Styxy" : 'a process outside Styxy');
-  }
-
-  if (owner && a.owner.kind === 'process') {
-    if (a.owner.via === 'run') return { kind: 'end-tree', root: owner, reason: 'run', allocation: a };
-    const explicit = a.owner.detected !== true;
-    // An owner that is not itself the listener (a shell, named with --pid or found) is never
-    // ended on Styxy's word: only what it started to serve the port, unless --force.
-    if (!listener) {
-      if (explicit && facts.force) return { kind: 'end-tree', root: owner, reason: 'forced', allocation: a };
-      return { kind: 'release-only', reason: `nothing listens on port ${port}; its owner PID ${owner.pid} asked for it and is left running`, allocation: a };
-    }
-    if (listener.pid === owner.pid) return { kind: 'end-tree', root: owner, reason: 'owner', allocation: a };
-    const depth = listener.ancestors.findIndex((p) => p.pid === owner.pid && p.startTime !== null && p.startTime === owner.startTime);
-    if (depth >= 0) {
-      if (explicit && facts.force) return { kind: 'end-tree', root: owner, reason: 'forced', allocation: a };
-      // The owner's child on the way down to the server: the job the shell started, not the shell.
-      const child = listener.ancestors[depth - 1];
-      const root = child ? { ...child, ancestors: listener.ancestors.slice(depth) } : listener;
-      return { kind: 'end-tree', root, reason: 'started-by-owner', allocation: a };
-    }
-    return forced(`which is not in the tree of the allocation's owner PID ${owner.pid}`);
-  }
-
+  if (!a) return decideOutsideStyxy(facts, listener);
+  if (owner && a.owner.kind === 'process') return decideForOwner(facts, a, a.owner, owner, listener);
   // Persistent, a lease, or an owner that has ended (reserved): nobody Styxy can vouch for.
   if (!listener) {
     if (facts.hiddenListener)
       return { kind: 'release-only', reason: `port ${port} is served by a process this caller cannot see; it is left running`, allocation: a };
     return { kind: 'release-only', reason: `nothing listens on port ${port}`, allocation: a };
   }
-  return forced(`which Styxy cannot attribute to the ${a.owner.kind === 'process' ? 'ended owner' : a.owner.kind} allocation ${a.lockId}`);
+  return onlyForced(facts, listener, `which Styxy cannot attribute to the ${a.owner.kind === 'process' ? 'ended owner' : a.owner.kind} allocation ${a.lockId}`);
+}
+
+/** A listener Styxy cannot vouch for (`what` says why): its tree is ended only with --force. */
+function onlyForced(facts: StopFacts, listener: StopProcess | undefined, what: string): StopPlan {
+  const { port, allocation: a } = facts;
+  if (listener && facts.force) return { kind: 'end-tree', root: listener, reason: 'forced', allocation: a };
+  if (!listener)
+    return { kind: 'refused', code: 'NOT_FOUND', message: `Nothing that this caller can see holds port ${port}`, suggestions: [`styxy why ${port}`] };
+  return {
+    kind: 'refused',
+    code: 'FORCE_REQUIRED',
+    message: `Port ${port} is held by PID ${listener.pid}${listener.command ? ` (${listener.command})` : ''}, ${what}; nothing was signalled`,
+    suggestions: [`See it: styxy why ${port}`, `End exactly that process tree: styxy stop ${port} --force (try --dry-run first)`],
+  };
+}
+
+/** No allocation holds the port: whatever listens is outside Styxy. */
+function decideOutsideStyxy(facts: StopFacts, listener: StopProcess | undefined): StopPlan {
+  const port = facts.port;
+  const hiddenUid = facts.hiddenListenerUid;
+  if (!listener && facts.hiddenListener && !facts.force && hiddenUid !== undefined && facts.callerUid !== undefined && hiddenUid !== facts.callerUid) {
+    // Another user's process (root's, to a user): the promise is FORCE_REQUIRED, whether or not
+    // /proc lets this caller see which process it is.
+    return {
+      kind: 'refused',
+      code: 'FORCE_REQUIRED',
+      message: `Port ${port} is held by another user's process (uid ${hiddenUid}), outside Styxy; nothing was signalled`,
+      suggestions: [`See it: styxy why ${port}`, 'Ask that user (or root) to stop it, or take another port: styxy allocate -s TYPE'],
+    };
+  }
+  if (!listener && facts.hiddenListener) {
+    return {
+      kind: 'refused',
+      code: 'NOT_FOUND',
+      message: `Port ${port} is held by a process this caller cannot see; nothing was signalled`,
+      suggestions: [`styxy why ${port}`],
+    };
+  }
+  const other = listener?.uid !== undefined && facts.callerUid !== undefined && listener.uid !== facts.callerUid;
+  return onlyForced(facts, listener, other ? "another user's process, outside Styxy" : 'a process outside Styxy');
+}
+
+/** The allocation's owner process still runs: end what it started to serve the port, never more on Styxy's word. */
+function decideForOwner(facts: StopFacts, a: Allocation, recorded: ProcessOwner, owner: StopProcess, listener: StopProcess | undefined): StopPlan {
+  const port = facts.port;
+  if (recorded.via === 'run') return { kind: 'end-tree', root: owner, reason: 'run', allocation: a };
+  const explicit = recorded.detected !== true;
+  // An owner that is not itself the listener (a shell, named with --pid or found) is never
+  // ended on Styxy's word: only what it started to serve the port, unless --force.
+  if (!listener) {
+    if (explicit && facts.force) return { kind: 'end-tree', root: owner, reason: 'forced', allocation: a };
+    return { kind: 'release-only', reason: `nothing listens on port ${port}; its owner PID ${owner.pid} asked for it and is left running`, allocation: a };
+  }
+  if (listener.pid === owner.pid) return { kind: 'end-tree', root: owner, reason: 'owner', allocation: a };
+  const depth = listener.ancestors.findIndex((p) => p.pid === owner.pid && p.startTime !== null && p.startTime === owner.startTime);
+  if (depth < 0) return onlyForced(facts, listener, `which is not in the tree of the allocation's owner PID ${owner.pid}`);
+  if (explicit && facts.force) return { kind: 'end-tree', root: owner, reason: 'forced', allocation: a };
+  // The owner's child on the way down to the server: the job the shell started, not the shell.
+  const child = listener.ancestors[depth - 1];
+  const root = child ? { ...child, ancestors: listener.ancestors.slice(depth) } : listener;
+  return { kind: 'end-tree', root, reason: 'started-by-owner', allocation: a };
 }

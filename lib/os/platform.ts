@@ -1,12 +1,13 @@
 import { StyxyError } from '../errors';
+import { testHooks } from './test-hooks';
 
 /**
  * Where Styxy refuses to run: natively on Windows, whose processes, signals and file renames
  * do not give the guarantees the lock and owner checks rest on. It refuses before it reads or
  * writes anything, so a Windows run can never leave a state that a later run misreads.
- * STYXY_TEST_PLATFORM stands in for process.platform in tests.
+ * A test stands another platform in for process.platform through lib/os/test-hooks.ts.
  */
-export function assertSupportedPlatform(platform: string = process.env.STYXY_TEST_PLATFORM || process.platform): void {
+export function assertSupportedPlatform(platform: string = testHooks().platform ?? process.platform): void {
   if (platform !== 'win32') return;
   throw new StyxyError(
     'UNSUPPORTED_PLATFORM',

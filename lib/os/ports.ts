@@ -248,7 +248,14 @@ export function readListenerProcesses(ports: ReadonlySet<number>, hidden?: Array
     if (l.pid === undefined) continue;
     const stat = readProcessStat(l.pid);
     const startTime = stat?.startTime ?? null;
-    found.push({ port: l.port, pid: l.pid, startTime, startedAt: readStartedAt(startTime), ...(l.command && { command: l.command }) });
+    found.push({
+      port: l.port,
+      pid: l.pid,
+      startTime,
+      startedAt: readStartedAt(startTime),
+      ...(l.command && { command: l.command }),
+      ...(l.uid !== undefined && { uid: l.uid }),
+    });
   }
   return found;
 }

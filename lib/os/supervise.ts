@@ -5,6 +5,7 @@ import { RUN_MARKER } from '../core/run-plan';
 import { readListeners } from './ports';
 import { readStartTime } from './processes';
 import { ProcessTreeWatch, readProcessGroups, readSocketInodes, type TrackedProcess } from './process-tree';
+import { testHooks, type TestHooks } from './test-hooks';
 
 // Supervising a command `styxy run` started: its signals, its process tree, the port it listens
 // on, and ending whatever it leaves behind. Here rather than in lib/app so that other use cases
@@ -17,9 +18,8 @@ export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export const FORWARD_GRACE_MS = 5_000;
 
 /** The grace after a forwarded signal: FORWARD_GRACE_MS; tests shorten it to watch it end without waiting 5 s. */
-export function forwardGraceMs(env: NodeJS.ProcessEnv = process.env): number {
-  const value = Number(env.STYXY_TEST_FORWARD_GRACE_MS);
-  return Number.isFinite(value) && value > 0 ? value : FORWARD_GRACE_MS;
+export function forwardGraceMs(hooks: Pick<TestHooks, 'forwardGraceMs'> = testHooks()): number {
+  return hooks.forwardGraceMs ?? FORWARD_GRACE_MS;
 }
 /** How long the processes left behind have between SIGTERM and SIGKILL. */
 export const TERM_WAIT_MS = 2_000;

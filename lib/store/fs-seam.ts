@@ -1,5 +1,6 @@
 import fs = require('fs');
 import path = require('path');
+import { testHooks } from '../os/test-hooks';
 
 /**
  * The one door through which Styxy's store touches the disk, so that tests can inject faults.
@@ -39,17 +40,14 @@ export function overrideFs(overrides: Partial<typeof seam>): () => void {
 }
 
 /**
- * Named points inside a call where the fault suite can break in. A no-op unless a test-only
- * variable names the point: STYXY_TEST_KILL_AT kills the process there (SIGKILL), STYXY_TEST_STOP_AT
- * stops it there (SIGSTOP), STYXY_TEST_FAIL_AT
- * makes the step fail once, as a transient I/O error would. A point inside a file write answers both to its
- * name (`before-rename`) and to its name with the file's (`before-rename:state.json`).
+ * Named points inside a call where the fault suite can break in. A no-op unless a test hook
+ * (lib/os/test-hooks.ts) names the point: killAt kills the process there (SIGKILL), stopAt stops
+ * it there (SIGSTOP), failAt makes the step fail once, as a transient I/O error would, and fullAt
+ * fills the disk from there on. A point inside a file write answers both to its name
+ * (`before-rename`) and to its name with the file's (`before-rename:state.json`).
  */
 export function faultPoint(name: string, file?: string): void {
-  const kill = process.env.STYXY_TEST_KILL_AT;
-  const fail = process.env.STYXY_TEST_FAIL_AT;
-  const full = process.env.STYXY_TEST_FULL_AT;
-  const stop = process.env.STYXY_TEST_STOP_AT;
+  const { killAt: kill, failAt: fail, fullAt: full, stopAt: stop } = testHooks();
   if (kill === undefined && fail === undefined && full === undefined && stop === undefined) return;
   const names = file === undefined ? [name] : [name, `${name}:${path.basename(file)}`];
   if (kill !== undefined && names.includes(kill)) process.kill(process.pid, 'SIGKILL');
@@ -66,7 +64,7 @@ export function faultPoint(name: string, file?: string): void {
 let failed = false;
 
 /**
- * Set by STYXY_TEST_FULL_AT: from that point on the disk is full. The next write stores half of
+ * Set by the fullAt test hook: from that point on the disk is full. The next write stores half of
  * what it is given, as write(2) does when the last free block runs out, and every write after
  * it fails with ENOSPC.
  */

@@ -1,5 +1,6 @@
 import fs = require('fs');
 import path = require('path');
+import { testHooks, type TestHooks } from '../os/test-hooks';
 import { seam, writeAll } from './fs-seam';
 import { parseHolderRecord, processLiveness, type HolderRecord, type Liveness } from './lock-holder';
 import { shareCreatedDir, shareCreatedFile } from './shared-home';
@@ -46,10 +47,9 @@ const HOLDING_NAME = /^[0-9a-f]{16}$/;
 /** Guards left by older Styxy versions' takeovers go stale after this long. */
 const LEGACY_GUARD_STALE_MS = 2000;
 
-export function lockSilentMs(env: NodeJS.ProcessEnv = process.env): number {
-  // Tests shorten it to show what a takeover of a holder that still works does.
-  const value = Number(env.STYXY_TEST_LOCK_SILENT_MS);
-  return Number.isFinite(value) && value > 0 ? value : LOCK_SILENT_MS;
+/** LOCK_SILENT_MS, which tests shorten to show what a takeover of a holder that still works does. */
+export function lockSilentMs(hooks: Pick<TestHooks, 'lockSilentMs'> = testHooks()): number {
+  return hooks.lockSilentMs ?? LOCK_SILENT_MS;
 }
 
 /** What a lock is now: the one judgement that the lock itself and `doctor` share. */

@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BIN, sandbox, sleeper, killAndWait, useSandbox, type Sandbox } from '../helpers/cli';
+import { callRecorder } from '../helpers/recorder';
 
 /**
  * Hostile input and hostile files: every refusal is INVALID_ARGUMENT (or INVALID_CONFIG for a
@@ -202,7 +203,7 @@ describe('a read-only home, as a user who is not root', () => {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
 
-  (asRoot && hasSetpriv ? test : test.skip)('fails within a second with WRITE_FAILED naming the home, once, and changes nothing', () => {
+  (asRoot && hasSetpriv ? test : test.skip)('fails at once with WRITE_FAILED naming the home: one refused write, no retry, no wait; nothing changed', () => {
     expect(box.run(['allocate', '-s', 'dev', '--persistent', '-q']).code).toBe(0);
     // Hand the sandbox to nobody, then take write permission away from them.
     fs.chmodSync(box.dir, 0o755);
@@ -210,22 +211,25 @@ describe('a read-only home, as a user who is not root', () => {
     for (const f of fs.readdirSync(box.home)) fs.chmodSync(path.join(box.home, f), 0o400);
     fs.chmodSync(box.home, 0o500);
     const before = tree(box.home);
-    const started = Date.now();
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'allocate', '-s', 'dev', '--json'], {
-      env: box.env,
-      cwd: '/',
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    const took = Date.now() - started;
-    console.log(`read-only home: refused in ${took} ms`);
+    const recorder = callRecorder(path.join(box.dir, 'record'));
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-r', recorder.preload, BIN, 'allocate', '-s', 'dev', '--json'],
+      // A deadline far longer than the test's: a call that waited for the lock would not come back.
+      { env: { ...box.env, STYXY_LOCK_TIMEOUT_MS: '600000' }, cwd: '/', encoding: 'utf8' },
+    );
     const out = JSON.parse(r.stdout);
     expect(out.error.code).toBe('WRITE_FAILED');
     expect(r.status).toBe(13);
     expect(out.error.message).toContain('EACCES');
     expect(out.error.suggestions.join(' ')).toContain(box.home);
-    // No retry storm: a permission error is final, so the call did not wait for the lock deadline.
-    expect(took).toBeLessThan(5_000);
+    // No retry storm: a permission error is final. One write was tried and refused, and no
+    // timer was armed to try again or to wait for the lock.
+    const { throws, timers } = recorder.read();
+    expect(throws.filter((t) => t.includes(' EACCES ') && t.includes(box.home))).toEqual([
+      expect.stringMatching(new RegExp(`^mkdirSync EACCES ${box.home}/state\\.json\\.lock\\.new-`)),
+    ]);
+    expect(timers).toEqual([]);
     expect(tree(box.home)).toEqual(before);
   });
 });

@@ -38,7 +38,8 @@ test('a lock whose holder was SIGKILLed is taken over in well under a second', a
     lock.assertHeld();
     await lock.release();
   }
-  // The one timing this suite asserts, as the issue asks; the figures go to the README.
+  // The one timing this suite asserts: fast recovery from a dead holder is a promise of
+  // docs/reliability.md, and the figures printed here are the ones it quotes.
   console.log(`lock recovery after a SIGKILLed holder (ms): ${recoveries.map((r) => r.toFixed(1)).join(', ')}`);
   expect(Math.max(...recoveries)).toBeLessThan(1000);
   expect(fs.readdirSync(box.home).filter((n) => n.startsWith('state.json.lock'))).toEqual([]);

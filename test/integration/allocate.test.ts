@@ -201,3 +201,15 @@ async function zombieToBe(): Promise<{ zombie: number; kill: () => void }> {
   await until(() => fs.readlinkSync(`/proc/${parent.pid}/exe`).endsWith('/sleep'), 'bash to exec sleep');
   return { zombie, kill: () => parent.kill('SIGKILL') };
 }
+
+describe('a requested port outside the type range', () => {
+  test('is granted and said so, on stderr and in --json', () => {
+    const r = box.run(['allocate', '-s', 'dev', '-p', '5555', '--json']);
+    expect(r.json).toMatchObject({ success: true, port: 5555, requestedPort: 5555, requestedPortNote: expect.stringContaining('outside the range') });
+    const q = box.run(['allocate', '-s', 'dev', '-p', '5556', '-q']);
+    expect(q.stdout).toBe('5556\n');
+    expect(q.stderr).toBe("styxy: port 5556 is outside the range of 'dev' (3000-3099); allocated it as asked\n");
+    // Inside the range nothing is said.
+    expect(box.run(['allocate', '-s', 'dev', '-p', '3050', '-q']).stderr).toBe('');
+  });
+});

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, freePortBlock, killAndWait, listen, sleep, sleeper, useSandbox } from '../helpers/cli';
+import { BIN, closeServer, fillDisk, freePortBlock, killAndWait, listen, sleep, sleeper, useSandbox, withTmpfs } from '../helpers/cli';
 
 const box = useSandbox();
 
@@ -102,5 +102,24 @@ describe('doctor on what needs action (exit 15)', () => {
     expect(r.status).toBe(15);
     const home = JSON.parse(r.stdout).error.details.checks.find((c: Check) => c.name === 'home');
     expect(home).toMatchObject({ status: 'fail', remedy: `chmod u+w ${box.home}` });
+  });
+});
+
+describe('doctor on the disk', () => {
+  test('doctor reports a home whose filesystem is full (a 256 KB tmpfs, as root)', () => {
+    withTmpfs(box.dir, (mount) => {
+      const env = { STYXY_HOME: path.join(mount, 'home') };
+      expect(box.run(['allocate', '-s', 'api', '--persistent', '-q'], { env }).code).toBe(0);
+      expect(box.run(['doctor', '--json'], { env }).json.checks).toContainEqual(expect.objectContaining({ name: 'disk', status: 'ok' }));
+      const filler = fillDisk(mount);
+      const r = box.run(['doctor', '--json'], { env });
+      expect(r.code).toBe(15);
+      expect(r.json.error.code).toBe('NEEDS_ATTENTION');
+      expect(r.json.error.details.checks).toContainEqual(expect.objectContaining({ name: 'disk', status: 'fail' }));
+      // What doctor foretells: an allocation fails.
+      expect(box.run(['allocate', '-s', 'api', '--json'], { env }).json.error.code).toBe('WRITE_FAILED');
+      fs.unlinkSync(filler);
+      expect(box.run(['doctor', '--json'], { env }).code).toBe(0);
+    });
   });
 });

@@ -28,6 +28,17 @@ test('--label and --session are recorded, shown by list, why and --json; STYXY_S
   expect(why.json.summary).toContain("(label 'agent 2 ☃', session claude-code:3f2a)");
 });
 
+test("in Codex's shell the session is Codex's own (CODEX_SESSION_ID), unless --session or STYXY_SESSION says otherwise", () => {
+  const codex = { CODEX_SESSION_ID: '01a24e48-843d-7a93-a4b3-38a04111013a' };
+  expect(box.run(['allocate', '-s', 'dev', '-n', 'a', '--persistent', '--json'], { env: codex }).json.session).toBe(`codex:${codex.CODEX_SESSION_ID}`);
+  expect(box.run(['allocate', '-s', 'dev', '-n', 'b', '--persistent', '--json'], { env: { ...codex, STYXY_SESSION: 'mine' } }).json.session).toBe('mine');
+  expect(box.run(['allocate', '-s', 'dev', '-n', 'c', '--session', 'flag', '--persistent', '--json'], { env: codex }).json.session).toBe('flag');
+  // One Styxy cannot record (a space in it) is left out: the allocation is made, without a session.
+  const odd = box.run(['allocate', '-s', 'dev', '-n', 'd', '--persistent', '--json'], { env: { CODEX_SESSION_ID: 'a b' } });
+  expect(odd.code).toBe(0);
+  expect(odd.json.session).toBeUndefined();
+});
+
 test('a bad label or session is INVALID_ARGUMENT and writes nothing', () => {
   for (const args of [
     ['--label', ''],

@@ -2,6 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BIN, useSandbox } from '../helpers/cli';
+import { hasPty, runInPty } from '../helpers/pty';
 
 const box = useSandbox();
 
@@ -116,5 +117,27 @@ describe('completion', () => {
       encoding: 'utf8',
     });
     expect(answer.stdout.split('\n').filter(Boolean)).toEqual(['ai', 'api', 'auth']);
+  });
+});
+
+describe('how wide help is', () => {
+  const longest = (text: string) => Math.max(...text.split('\n').map((l) => l.length));
+
+  test('help piped with no terminal is not wrapped; COLUMNS sets a width', () => {
+    const piped = box.run(['run', '--help'], { env: { COLUMNS: undefined } });
+    expect(piped.code).toBe(0);
+    expect(longest(piped.stdout)).toBeGreaterThan(200); // the epilog is one paragraph, one line
+    const narrow = box.run(['run', '--help'], { env: { COLUMNS: '70' } });
+    expect(longest(narrow.stdout)).toBeLessThanOrEqual(70);
+  });
+
+  (hasPty() ? test : test.skip)('help on a terminal uses its whole width, never narrower than 60', () => {
+    const wide = runInPty(box, ['run', '--help'], { cols: 150, env: { COLUMNS: undefined } });
+    expect(wide.code).toBe(0);
+    expect(longest(wide.output)).toBeGreaterThan(100);
+    expect(longest(wide.output)).toBeLessThanOrEqual(150);
+    const tiny = runInPty(box, ['run', '--help'], { cols: 30, env: { COLUMNS: undefined } });
+    expect(longest(tiny.output)).toBeGreaterThan(30);
+    expect(longest(tiny.output)).toBeLessThanOrEqual(60);
   });
 });

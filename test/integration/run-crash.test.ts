@@ -4,7 +4,7 @@ import * as path from 'path';
 import { BIN, closeServer, listen, markingFirstConnect, sandbox, type Sandbox, waitFor } from '../helpers/cli';
 
 // A `styxy run` killed before its server listens, and single-instance answers that stay true
-// when a holder crashes (issue 23 items 3 and 4): nothing is started twice, no one waits for a
+// when a holder crashes: nothing is started twice, no one waits for a
 // server that is not coming, and no answer names a dead PID or the caller as the holder.
 
 let box: Sandbox;

@@ -4,7 +4,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { BIN, markingFirstConnect, sandbox, sleeper, type Sandbox, waitFor } from '../helpers/cli';
 
-// What `styxy run` owns and what it ends (issue 13 items 4 and 5): it never releases an
+// What `styxy run` owns and what it ends: it never releases an
 // allocation it did not create, and nothing the command started outlives it.
 
 let box: Sandbox;

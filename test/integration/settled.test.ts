@@ -5,7 +5,7 @@ import { BIN, persistentAllocations, useSandbox } from '../helpers/cli';
 
 // Many persistent allocations are kept in a file of their own (lib/core/settled.ts): an everyday
 // allocate then reads and writes only state.json and the summary of them, and every other
-// command sees all of them as before (#15, big states).
+// command sees all of them as before ("Big states" in docs/configuration.md).
 
 const box = useSandbox();
 

@@ -197,6 +197,27 @@ suite('a shared home (group-owned, setgid)', () => {
     }
   });
 
+  test('another member’s server on the port of a member’s ended owner does not take her allocation over, even in root’s call', async () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const owner = processOf(alice, ['sleep', '600']);
+    let server: ChildProcess | undefined;
+    try {
+      const mine = as(alice, home, ['allocate', '-s', 'dev', '--pid', String(owner.pid), '--json']).json;
+      await killAndWait(owner);
+      server = processOf(bob, [process.execPath, '-e', `require('net').createServer().listen(${mine.port}, '127.0.0.1')`]);
+      await waitFor('his server to listen', () => listening(mine.port));
+      // Root sees every process: Bob's server is on the port, but it is Bob's, not Alice's heir.
+      const listed = box.run(['list', '--json'], { env: { STYXY_HOME: home } }).json;
+      expect(listed.allocations.map((a: any) => a.lockId)).toEqual([]);
+      const dropped = box.run(['audit', '--limit', '0', '--json'], { env: { STYXY_HOME: home } }).json.events;
+      expect(dropped.filter((e: any) => e.lockId === mine.lockId).map((e: any) => e.action)).not.toContain('adopt');
+    } finally {
+      await killAndWait(owner);
+      if (server) await killAndWait(server);
+    }
+  });
+
   test('a single instance one member runs is the group’s: another member’s run starts nothing and succeeds', async () => {
     const home = sharedHome();
     const { alice, bob } = accounts;

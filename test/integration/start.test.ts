@@ -6,7 +6,7 @@ import { callContext } from '../../lib/app/call-context';
 import { envFor } from '../../lib/core/env-contract';
 import { BIN, sandbox, type Sandbox, waitFor } from '../helpers/cli';
 
-// The detached start (issue 24 item 1): `styxy start` / `styxy run --detach` start a server in a
+// The detached start: `styxy start` / `styxy run --detach` start a server in a
 // session of its own, wait until it listens, say where, and return while it keeps running.
 
 let box: Sandbox;

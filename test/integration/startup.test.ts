@@ -5,7 +5,7 @@ import { codeCachePath, commandKey, splitUserCache, userCacheHeader } from '../.
 import { BIN, ROOT, useSandbox } from '../helpers/cli';
 import { asRoot, canMakeUsers, makeScratchUser, type ScratchUser } from '../helpers/users';
 
-// What keeps a one-shot call close to Node's own start-up (#6), held as behaviour rather than
+// What keeps a one-shot call close to Node's own start-up, held as behaviour rather than
 // timings: the built code cache is taken, a bad one changes nothing, and the everyday commands
 // load none of Node's heavier modules.
 
@@ -472,7 +472,7 @@ test('a stdout left non-blocking by its opener still gets every byte when its pi
 });
 
 test("an everyday allocate makes Node's fs throw nothing: each look for a file that is not there is answered without an exception", () => {
-  // A thrown ENOENT costs ~30 µs, and the first one of a process far more (#15). Looked for and
+  // A thrown ENOENT costs ~30 µs, and the first one of a process far more. Looked for and
   // absent here: .git and .styxy.json in every folder up from the project, config.json, this
   // user's code cache (on the Node the build made its cache for).
   const record = path.join(box.dir, 'throws.json');

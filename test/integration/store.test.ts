@@ -97,12 +97,41 @@ describe('the lock', () => {
     expect(fs.readFileSync(statePath(), 'utf8')).toBe(before);
   });
   test('names and ports are checked before the lock is taken', () => {
-    box.run(['list']);
-    fs.mkdirSync(path.join(box.home, 'state.json.lock'));
-    const started = Date.now();
-    const r = box.run(['allocate', '-s', '../etc', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '5000' } });
-    expect(r.json.error.code).toBe('INVALID_ARGUMENT');
-    expect(Date.now() - started).toBeLessThan(4000);
+    box.run(['allocate', '-s', 'dev', '--persistent']);
+    const refused = [
+      ['allocate', '-s', '../etc', '--json'],
+      ['allocate', '-s', 'dev', '-p', '70000', '--json'],
+    ];
+    // A call that took the lock would be killed at this point; a refused one never gets there.
+    const kill = { STYXY_TEST_KILL_AT: 'after-lock' };
+    expect(box.run(['allocate', '-s', 'dev', '--json'], { env: kill }).signal).toBe('SIGKILL');
+    fs.rmSync(path.join(box.home, 'state.json.lock'), { recursive: true });
+    for (const args of refused) {
+      const r = box.run(args, { env: kill });
+      expect({ args, code: r.code, error: r.json?.error?.code }).toEqual({ args, code: 3, error: 'INVALID_ARGUMENT' });
+    }
+    expect(fs.existsSync(path.join(box.home, 'state.json.lock'))).toBe(false);
+    // Nor does it wait for a live holder: a call that waited would end with LOCK_TIMEOUT.
+    const lock = path.join(box.home, 'state.json.lock');
+    fs.mkdirSync(lock);
+    const holder = JSON.stringify({
+      pid: process.pid,
+      startTime: null,
+      ns: fs.readlinkSync('/proc/self/ns/pid'),
+      host: os.hostname(),
+      nonce: 'x',
+      since: new Date().toISOString(),
+    });
+    fs.writeFileSync(path.join(lock, 'holder'), holder);
+    const home = fs.readdirSync(box.home).sort();
+    for (const args of refused) {
+      const r = box.run(args, { env: { STYXY_LOCK_TIMEOUT_MS: '300' } });
+      expect({ args, code: r.code, error: r.json?.error?.code }).toEqual({ args, code: 3, error: 'INVALID_ARGUMENT' });
+    }
+    expect(box.run(['allocate', '-s', 'dev', '--json'], { env: { STYXY_LOCK_TIMEOUT_MS: '300' } }).json.error.code).toBe('LOCK_TIMEOUT');
+    expect(fs.readdirSync(lock)).toEqual(['holder']);
+    expect(fs.readFileSync(path.join(lock, 'holder'), 'utf8')).toBe(holder);
+    expect(fs.readdirSync(box.home).sort()).toEqual(home);
   });
 });
 

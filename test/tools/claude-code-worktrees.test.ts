@@ -18,7 +18,7 @@ import {
   type StandIn,
 } from '../helpers/claude-code';
 
-// Issue 24's end-to-end proof, in the real Claude Code CLI with one STYXY_HOME: three sessions in
+// The agents' promise end to end, in the real Claude Code CLI with one STYXY_HOME: three sessions in
 // three checkouts of one repository (a clone and two `git worktree add`s) each ask for plain
 // `npm run dev`, never told about Styxy; the hook gives each its own dev port, recorded with its
 // own session, and each session's SessionEnd stops its own server and no other. A fourth session

@@ -205,6 +205,8 @@ test('codex exec runs styxy start in its shell: the node server listens on the S
     const probe = spawnSync('curl', ['-s', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
     expect(probe.stdout).toBe('hello from the app');
     expect(JSON.parse(styxy(['list', '--json']).stdout).allocations.map((a: { port: number }) => a.port)).toEqual([port]);
+    // Recorded with Codex's session, read from CODEX_SESSION_ID: stop --session ends it.
+    expect(holder.allocation.session).toBe(`codex:${run.session}`);
   } finally {
     await standIn.close();
     if (port) styxy(['stop', String(port)]);

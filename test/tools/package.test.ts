@@ -123,7 +123,7 @@ function apiFrom(project: string) {
     { cwd: project },
   );
   expect(cjs.stderr).toBe('');
-  // The CLI calls before freed 3000, 8000 and 9200 in another project: they are cooling (issue 17),
+  // The CLI calls before freed 3000, 8000 and 9200 in another project: they are cooling down after their release,
   // so the API is given the next free port of each range.
   const { port, inner, listed, ...rest } = cjs.json;
   expect(rest).toEqual({ owner: true, code: 'NOT_FOUND', isError: true, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED', version: PACKAGE.version });

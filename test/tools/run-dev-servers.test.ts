@@ -4,7 +4,7 @@ import * as http from 'http';
 import * as path from 'path';
 import { BIN, ROOT, freePortBlock, sandbox, type Sandbox, waitFor } from '../helpers/cli';
 
-// `run` knows the common dev servers (issue 17 item 4): it gives a tool that ignores PORT its
+// `run` knows the common dev servers: it gives a tool that ignores PORT its
 // port flag, and says so when the command ends up listening on another port.
 
 let box: Sandbox;

@@ -188,6 +188,18 @@ describe('decideLifetimes', () => {
     }
   });
 
+  test("another user's listener is not the heir of an allocation that records its user; the same user's is", () => {
+    const a = { ...allocation({ port: 3000, owner: { kind: 'process', pid: 300, startTime: '1' } }), user: { uid: 1001 } };
+    const theirs = { ...server(3000, T0 + 100), uid: 1002 };
+    expect(decideLifetimes(state(a), { ...base, listeners: [theirs] })).toMatchObject({ adopted: [], pruned: [a] });
+    const hers = { ...server(3000, T0 + 100, 501), uid: 1001 };
+    const r = decideLifetimes(state(a), { ...base, listeners: [theirs, hers] });
+    expect((r.state.allocations[0]!.owner as ProcessOwner).pid).toBe(501);
+    // An allocation from before users were recorded: any listener may be its heir, as before.
+    const older = allocation({ port: 3000, owner: { kind: 'process', pid: 300, startTime: '1' } });
+    expect(decideLifetimes(state(older), { ...base, listeners: [theirs] }).adopted).toHaveLength(1);
+  });
+
   test('a grace of 0 turns reservations off', () => {
     const a = allocation({ port: 3000, owner: detected(300) });
     expect(decideLifetimes(state(a), { ...base, graceMs: 0, listeners: [] }).pruned).toEqual([a]);

@@ -4,12 +4,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { readStartTime } from '../../../lib/os/processes';
 import { endProcessTree, FORWARD_GRACE_MS, forwardGraceMs, isSameProcess } from '../../../lib/os/supervise';
+import { readTestHooks } from '../../../lib/os/test-hooks';
 
 test('the grace after a forwarded signal is 5 s unless a test shortens it; nonsense leaves it at 5 s', () => {
   expect(FORWARD_GRACE_MS).toBe(5000);
-  expect(forwardGraceMs({})).toBe(5000);
-  expect(forwardGraceMs({ STYXY_TEST_FORWARD_GRACE_MS: '500' })).toBe(500);
-  for (const value of ['', '0', '-1', 'soon', 'NaN']) expect(forwardGraceMs({ STYXY_TEST_FORWARD_GRACE_MS: value })).toBe(5000);
+  expect(forwardGraceMs(readTestHooks({}))).toBe(5000);
+  expect(forwardGraceMs(readTestHooks({ STYXY_TEST_FORWARD_GRACE_MS: '500' }))).toBe(500);
+  for (const value of ['', '0', '-1', 'soon', 'NaN']) expect(forwardGraceMs(readTestHooks({ STYXY_TEST_FORWARD_GRACE_MS: value }))).toBe(5000);
 });
 
 test('a PID names the process recorded only while it has not exited and both start times are known and equal', () => {

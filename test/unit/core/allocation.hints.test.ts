@@ -5,7 +5,7 @@ import type { ServiceType } from '../../../lib/core/types';
 
 const t = (low: number, high: number): ServiceType => ({ port_range: [low, high], instance_behavior: 'multi' });
 
-describe('planWiderRange: a wider range that overlaps no other type (issue 14 item 13)', () => {
+describe('planWiderRange: a wider range that overlaps no other type', () => {
   test.each<[string, Record<string, ServiceType>, [number, number] | null]>([
     ['room above: its own size again', { a: t(20000, 20009) }, [20000, 20019]],
     ['at least 10 more ports', { a: t(20000, 20001) }, [20000, 20011]],
