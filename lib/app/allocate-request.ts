@@ -6,6 +6,7 @@ import { findLabelProblem, findNameProblem, findSessionProblem } from '../core/n
 import type { AllocationUser } from '../core/types';
 import { ownValue } from '../core/types';
 import { findProjectRoot, readProjectIdentity } from '../os/project';
+import { identityWithName } from '../core/origin';
 import { BUILT_IN, type LoadedConfig } from '../store/config-files';
 import type { TransactionContext } from '../store/transaction';
 import { resolveOwner } from './owner';
@@ -49,11 +50,24 @@ export function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput,
   return identity ? { ...request, identity } : request;
 }
 
-/** A type's preferred ports that a project or user config set come before a derived port; the built-in ones after it. */
+/**
+ * The request's identity, where a project's `name` replaces the repository's (core/origin.ts); a
+ * type's preferred ports that a project or user config set come before a derived port, the
+ * built-in ones after it.
+ */
 export function withIdentity(request: AllocationRequest, config: LoadedConfig): AllocationRequest {
-  if (request.identity === undefined) return request;
+  const identity = request.instanceId === undefined ? undefined : identityWithName(request.identity, projectName(config, request.project));
+  if (identity === undefined) return request;
   const preferredSource = config.preferredSources && ownValue(config.preferredSources, request.serviceType);
-  return { ...request, preferredFirst: preferredSource !== undefined && preferredSource !== BUILT_IN };
+  return { ...request, identity, preferredFirst: preferredSource !== undefined && preferredSource !== BUILT_IN };
+}
+
+/**
+ * A project's `name` counts only from the `.styxy.json` at the project's top level: one found
+ * higher up (in a home directory, say) would give every repository below it the same name.
+ */
+function projectName(config: LoadedConfig, project: string): string | undefined {
+  return config.projectFile !== null && path.dirname(config.projectFile) === project ? config.projectLayer?.name : undefined;
 }
 
 function withUser(user: AllocationUser | null): { user?: AllocationUser } {

@@ -7,7 +7,10 @@ import {
   listComposeRequests,
   parseDotEnv,
   planComposePorts,
+  planComposeOrigins,
   planComposeProjectName,
+  type ComposePlan,
+  type ComposePortRequest,
   type ComposeProblem,
 } from '../core/compose';
 import { findNameProblem } from '../core/names';
@@ -80,56 +83,9 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
   const composeFile = findComposeFile(ctx.cwd, input.file);
   if (!input.dryRun) checkComposeInstalled();
   const dir = path.dirname(composeFile);
-  const doc = parseYamlFile(composeFile);
-  const lookup = envLookup(input.env, dir);
-  const plan = planComposePorts(doc, lookup, findEnabledProfiles(input.args, input.env.COMPOSE_PROFILES));
-  if (plan.problems.length > 0) throw invalidComposeFile(composeFile, plan.problems);
-  const requests = listComposeRequests(plan);
-  const types = requests.map((r) => input.types?.[r.service] ?? r.service);
-  for (const [i, r] of requests.entries()) {
-    const problem = findNameProblem(types[i], 'service type') ?? findNameProblem(r.instanceId, 'instance id');
-    if (problem) throw invalidComposeFile(composeFile, [{ at: `services.${r.service}`, message: `${problem} (give it a type with --type ${r.service}=TYPE)` }]);
-  }
-  const { createHash } = require('crypto') as typeof import('crypto');
-  const given = input.env.COMPOSE_PROJECT_NAME;
-  // The name becomes part of a path under $STYXY_HOME: Docker's own rule keeps it one plain segment.
-  if (given && !/^[a-z0-9][a-z0-9_-]*$/.test(given)) {
-    throw new StyxyError(
-      'INVALID_ARGUMENT',
-      `COMPOSE_PROJECT_NAME ${JSON.stringify(given)} is not a project name: lowercase letters, digits, '-' and '_', starting with a letter or digit`,
-      {
-        details: { projectName: given },
-      },
-    );
-  }
-  const projectName = given || planComposeProjectName(path.basename(dir), createHash('sha256').update(dir).digest('hex'));
-  const allocations: AllocateResult[] = [];
-  if (requests.length > 0) {
-    const { runAllocateBatch } = await import('./allocate');
-    const batch = await runAllocateBatch(ctx, {
-      serviceTypes: types,
-      instanceIds: requests.map((r) => r.instanceId),
-      // The file's own host port first: a worktree alone keeps the ports its file names.
-      ports: requests.map((r) => r.published),
-      project: dir,
-      owner: { persistent: true },
-      ...(input.dryRun && { dryRun: true }),
-    });
-    allocations.push(...batch.allocations);
-  }
-  const ports: ComposePort[] = requests.map((r, i) => {
-    const a = allocations[i] as AllocateResult;
-    return {
-      service: r.service,
-      target: r.target,
-      protocol: r.protocol,
-      published: r.published,
-      port: a.port,
-      serviceType: a.serviceType,
-      instanceId: a.instanceId,
-      lockId: a.lockId,
-    };
-  });
+  const { plan, requests, types } = readComposeRequests(composeFile, input);
+  const projectName = findComposeProjectName(input.env.COMPOSE_PROJECT_NAME, dir);
+  const ports = await allocateComposePorts(ctx, { dir, projectName, requests, types, dryRun: input.dryRun === true });
   const override = buildComposeOverride(
     plan,
     new Map(ports.map((p) => [p.instanceId, p.port])),
@@ -144,6 +100,73 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
   writeComposeOverride(ctx.paths, projectName, override);
   const status = await runDocker(command, { ...input.env, ...env }, dir, input.quietStdout === true);
   if (status !== 0 || findSubcommand(input.args) !== 'down') return { ...result, status };
+  const released = await releaseComposePorts(ctx, ports);
+  removeComposeOverride(ctx.paths, projectName);
+  return { ...result, status, released };
+}
+
+/** The compose file's fixed host ports, each with the service type its port comes from; INVALID_ARGUMENT naming where a problem is. */
+function readComposeRequests(composeFile: string, input: ComposeInput): { plan: ComposePlan; requests: ComposePortRequest[]; types: string[] } {
+  const doc = parseYamlFile(composeFile);
+  const lookup = envLookup(input.env, path.dirname(composeFile));
+  const plan = planComposePorts(doc, lookup, findEnabledProfiles(input.args, input.env.COMPOSE_PROFILES));
+  if (plan.problems.length > 0) throw invalidComposeFile(composeFile, plan.problems);
+  const requests = listComposeRequests(plan);
+  const types = requests.map((r) => input.types?.[r.service] ?? r.service);
+  for (const [i, r] of requests.entries()) {
+    const problem = findNameProblem(types[i], 'service type') ?? findNameProblem(r.instanceId, 'instance id');
+    if (problem) throw invalidComposeFile(composeFile, [{ at: `services.${r.service}`, message: `${problem} (give it a type with --type ${r.service}=TYPE)` }]);
+  }
+  return { plan, requests, types };
+}
+
+/** The COMPOSE_PROJECT_NAME given, checked; else the directory's name and a hash of its path (one per worktree). */
+function findComposeProjectName(given: string | undefined, dir: string): string {
+  // The name becomes part of a path under $STYXY_HOME: Docker's own rule keeps it one plain segment.
+  if (given && !/^[a-z0-9][a-z0-9_-]*$/.test(given)) {
+    throw new StyxyError(
+      'INVALID_ARGUMENT',
+      `COMPOSE_PROJECT_NAME ${JSON.stringify(given)} is not a project name: lowercase letters, digits, '-' and '_', starting with a letter or digit`,
+      {
+        details: { projectName: given },
+      },
+    );
+  }
+  const { createHash } = require('crypto') as typeof import('crypto');
+  return given || planComposeProjectName(path.basename(dir), createHash('sha256').update(dir).digest('hex'));
+}
+
+/**
+ * One batch for every fixed host port: persistent, sticky per service and worktree, the file's own
+ * port tried first. Each allocation then records its Compose project and service (not on a dry run).
+ */
+async function allocateComposePorts(
+  ctx: TransactionContext,
+  input: { dir: string; projectName: string; requests: readonly ComposePortRequest[]; types: readonly string[]; dryRun: boolean },
+): Promise<ComposePort[]> {
+  const { requests } = input;
+  if (requests.length === 0) return [];
+  const { runAllocateBatch } = await import('./allocate');
+  const { allocations } = await runAllocateBatch(ctx, {
+    serviceTypes: input.types,
+    instanceIds: requests.map((r) => r.instanceId),
+    // The file's own host port first: a worktree alone keeps the ports its file names.
+    ports: requests.map((r) => r.published),
+    project: input.dir,
+    owner: { persistent: true },
+    ...(input.dryRun && { dryRun: true }),
+  });
+  const ports = requests.map((r, i): ComposePort => {
+    const a = allocations[i] as AllocateResult;
+    const { service, target, protocol, published } = r;
+    return { service, target, protocol, published, port: a.port, serviceType: a.serviceType, instanceId: a.instanceId, lockId: a.lockId };
+  });
+  if (!input.dryRun) await markComposeOrigins(ctx, input.projectName, ports);
+  return ports;
+}
+
+/** After a `down` that succeeded: every port released (one released meanwhile by hand is no error). */
+async function releaseComposePorts(ctx: TransactionContext, ports: readonly ComposePort[]): Promise<string[]> {
   const { runRelease } = await import('./release');
   const released: string[] = [];
   for (const p of ports) {
@@ -154,8 +177,17 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
       if (!(err instanceof StyxyError && err.code === 'NOT_FOUND')) throw err;
     }
   }
-  removeComposeOverride(ctx.paths, projectName);
-  return { ...result, status, released };
+  return released;
+}
+
+/** Records on each allocation the Compose project and service it was made for (`why`, `scan` and `list` name them). */
+async function markComposeOrigins(ctx: TransactionContext, project: string, ports: readonly ComposePort[]): Promise<void> {
+  const { withLiveState } = await import('./context');
+  const origins = new Map(ports.map((p) => [p.lockId, { project, service: p.service }]));
+  await withLiveState(ctx, ({ state }) => {
+    const marked = planComposeOrigins(state, origins);
+    return marked ? { result: undefined, state: marked } : { result: undefined };
+  });
 }
 
 function findComposeFile(cwd: string, file: string | undefined): string {

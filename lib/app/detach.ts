@@ -19,6 +19,8 @@ export interface DetachInput extends Omit<RunInput, 'serviceTypes' | 'onNotice' 
   /** How long to wait for the server to listen (READY_TIMEOUT_MS when left out). */
   readyTimeoutMs?: number;
   onNotice?: RunInput['onNotice'];
+  /** Where the command runs (a stack's service: its `cwd`); the caller's directory when left out. */
+  cwd?: string;
 }
 
 /** What `styxy start` (`run --detach`) prints with `--json`, and what the API and the MCP server get. */
@@ -119,6 +121,7 @@ async function startServer(ctx: TransactionContext, input: DetachInput, allocati
     port,
     marker,
     logFd: log.fd,
+    ...(input.cwd !== undefined && { cwd: input.cwd }),
     ...(typeof input.portFlag === 'string' && { portFlag: input.portFlag }),
   }).finally(() => closeServerLog(log));
   return { child, marker, logPath: log.path };

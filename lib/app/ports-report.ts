@@ -1,5 +1,7 @@
 import { holdsPort, portsOf } from '../core/allocation';
 import { findOwnerHostPid } from '../core/prune';
+import type { ComposePublisher } from '../core/compose';
+import { findContainerProxy } from '../core/holder';
 import type { Allocation } from '../core/types';
 import { attachListenerProcesses, probePortFree, readListeners, type Listener } from '../os/ports';
 import type { TransactionContext } from '../store/transaction';
@@ -11,6 +13,8 @@ export interface PortReport {
   allocation: Allocation | null;
   listening: boolean;
   listeners: Listener[];
+  /** `scan`: the Compose project and service that publish it, when known (recorded by `styxy compose`, or said by the Docker engine). */
+  compose?: ComposePublisher;
 }
 
 export interface CheckResult extends PortReport {
@@ -91,5 +95,26 @@ export async function runScan(ctx: TransactionContext, start: number, end: numbe
       });
     }
   }
-  return { success: true, start, end, ports: [...byPort.values()].sort((a, b) => a.port - b.port) };
+  const ports = [...byPort.values()].sort((a, b) => a.port - b.port);
+  await attachComposePublishers(ports);
+  return { success: true, start, end, ports };
+}
+
+/**
+ * Names each port's Compose project and service: from the allocation `styxy compose` made, else,
+ * for a port a container's proxy listens on, from the Docker engine (asked once, and only then).
+ */
+async function attachComposePublishers(ports: PortReport[]): Promise<void> {
+  const proxied: PortReport[] = [];
+  for (const p of ports) {
+    if (p.allocation?.compose) p.compose = { ...p.allocation.compose, from: 'styxy' };
+    else if (p.listeners.some((l) => findContainerProxy(l.command?.split(' ')))) proxied.push(p);
+  }
+  if (proxied.length === 0) return;
+  const { readComposePublishers } = await import('../os/docker');
+  const found = readComposePublishers(proxied.map((p) => p.port));
+  for (const p of proxied) {
+    const publisher = found?.get(p.port);
+    if (publisher) p.compose = publisher;
+  }
 }

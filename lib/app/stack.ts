@@ -6,7 +6,7 @@ import { urlFor, type HostStyle } from '../core/url';
 import type { ConfigProblem } from '../core/config-rules';
 import { probePortFree } from '../os/ports';
 import { invalidConfig, loadConfig, PROJECT_CONFIG_NAME } from '../store/config-files';
-import { readStackRecord, removeStackRecord, type StackRecord } from '../store/stack-records';
+import { readStackRecord, removeStackRecord, type StackRecord, type StackServiceRecord } from '../store/stack-records';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
 import type { OwnerOptions } from './owner';
@@ -229,24 +229,12 @@ export async function runStackDown(ctx: TransactionContext): Promise<StackDownRe
     const deadline = Date.now() + SUPERVISOR_WAIT_MS;
     while (isSameProcessAlive(supervisor.pid, supervisor.startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
-  const { ProcessTreeWatch } = await import('../os/process-tree');
   const { runList } = await import('./list');
   // Held now: a port whose owner ends below is freed by this call too, though not released by it.
   const held = new Set((await runList(ctx, {})).allocations.map((a) => a.lockId));
   for (const s of [...(record?.services ?? [])].reverse()) {
-    if (s.startTime === null) {
-      // Without a start time a PID cannot be told from a reused one: nothing is signalled.
-      ctx.warn(`styxy: service '${s.name}' was recorded without a start time; PID ${s.pid} is left alone`);
-      continue;
-    }
-    // Grown from the PID only while it is still the recorded process; else found by the marker alone.
-    const watch = new ProcessTreeWatch(s.pid, `${STACK_MARKER}=${serviceMarker(stack, s.name)}`, s.startTime);
-    watch.snapshot();
-    const alive = isSameProcessAlive(s.pid, s.startTime);
-    const survivors = watch.alive();
-    if (!alive && survivors.length === 0) continue;
-    await endServiceTree({ pid: s.pid, startTime: s.startTime }, watch);
-    stopped.push({ name: s.name, pid: alive ? s.pid : (survivors[0] as { pid: number }).pid });
+    const ended = await endRecordedService(ctx, stack, s);
+    if (ended) stopped.push(ended);
   }
   const lockIds = record?.services.map((s) => s.lockId) ?? [];
   const releasedHere = new Set(await releaseLockIds(ctx, lockIds));
@@ -254,4 +242,26 @@ export async function runStackDown(ctx: TransactionContext): Promise<StackDownRe
   const released = lockIds.filter((id) => releasedHere.has(id) || (held.has(id) && !remaining.has(id)));
   removeStackRecord(ctx.paths, stack.stackId);
   return { success: true, project: stack.projectDir, stopped, supervisorPid, released };
+}
+
+/**
+ * Ends the whole tree of one service a detached stack started: its recorded process, checked by
+ * PID and start time, what runs under it, and whatever carries the service's mark (reparented, or
+ * in a session of its own). Never a process by its name. Null when nothing of it was left.
+ */
+export async function endRecordedService(ctx: TransactionContext, stack: LoadedStack, s: StackServiceRecord): Promise<{ name: string; pid: number } | null> {
+  if (s.startTime === null) {
+    // Without a start time a PID cannot be told from a reused one: nothing is signalled.
+    ctx.warn(`styxy: service '${s.name}' was recorded without a start time; PID ${s.pid} is left alone`);
+    return null;
+  }
+  const { ProcessTreeWatch } = await import('../os/process-tree');
+  // Grown from the PID only while it is still the recorded process; else found by the marker alone.
+  const watch = new ProcessTreeWatch(s.pid, `${STACK_MARKER}=${serviceMarker(stack, s.name)}`, s.startTime);
+  watch.snapshot();
+  const alive = isSameProcessAlive(s.pid, s.startTime);
+  const survivors = watch.alive();
+  if (!alive && survivors.length === 0) return null;
+  await endServiceTree({ pid: s.pid, startTime: s.startTime }, watch);
+  return { name: s.name, pid: alive ? s.pid : (survivors[0] as { pid: number }).pid };
 }

@@ -1,12 +1,23 @@
 import readline = require('readline');
 import { StyxyError } from '../errors';
 import { planServiceVariables, type PlannedService } from '../core/stack';
-import { readProcessStat } from '../os/processes';
-import { removeStackRecord, stackLogPath, writeStackRecord, type StackServiceRecord } from '../store/stack-records';
+import { readProcessStat, readStartTime } from '../os/processes';
+import { removeStackRecord, writeStackRecord, type StackServiceRecord } from '../store/stack-records';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
-import { allocateStack, isCreated, loadStack, refuseRunningServices, releaseCreated, serviceDir, serviceMarker, stackPorts, type LoadedStack } from './stack';
-import { endServiceTree, isSameProcessAlive, startService, waitUntilListening, type ServiceExit, type StartedService } from '../os/stack-processes';
+import type { DetachResult } from './detach';
+import {
+  allocateStack,
+  endRecordedService,
+  loadStack,
+  refuseRunningServices,
+  releaseCreated,
+  serviceDir,
+  serviceMarker,
+  stackPorts,
+  type LoadedStack,
+} from './stack';
+import { endServiceTree, STACK_MARKER, startService, waitUntilListening, type ServiceExit, type StartedService } from '../os/stack-processes';
 
 /** The signals that end a foreground stack. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -70,86 +81,112 @@ export async function runUp(ctx: TransactionContext, input: UpInput): Promise<Up
   const stack = loadStack(ctx);
   const allocations = await allocateStack(ctx, stack, { pid: process.pid, via: 'run' });
   await refuseRunningServices(ctx, allocations);
-  const allocation = (name: string) => allocations.get(name) as AllocateResult;
-  input.onNotice({ kind: 'allocated', services: stack.services.map((s) => describeService(s, allocation(s.name), null)) });
-
-  let ending: UpOutcome['endedBy'] | undefined;
-  let wake: () => void = () => undefined;
-  const ended = new Promise<void>((resolve) => (wake = resolve));
-  const end = (why: UpOutcome['endedBy']): void => {
-    if (ending) return;
-    ending = why;
-    wake();
-  };
-  const onSignal = (signal: NodeJS.Signals) => () => end({ signal });
-  const handlers = ENDING_SIGNALS.map((signal) => [signal, onSignal(signal)] as const);
-  for (const [signal, handler] of handlers) process.on(signal, handler);
-
-  const started = new Map<string, StartedService>();
-  const ready = new Map<string, Promise<boolean>>();
-  const ports = stackPorts(allocations);
-  const pending: Promise<void>[] = [];
+  input.onNotice({ kind: 'allocated', services: stack.services.map((s) => describeService(s, allocations.get(s.name) as AllocateResult, null)) });
+  const run: ForegroundRun = { ctx, stack, allocations, input, started: new Map(), ready: new Map(), ending: endingLatch() };
+  const stopCatching = catchEndingSignals(run.ending.end);
   let released: string[] | undefined;
   try {
-    writeStackRecord(ctx.paths, stack.stackId, {
-      version: 1,
-      project: stack.projectDir,
-      supervisor: { pid: process.pid, startTime: readProcessStat(process.pid)?.startTime ?? null },
-      services: [],
-    });
-    for (const service of stack.services) {
-      const a = allocation(service.name);
-      const startOne = async (): Promise<boolean> => {
-        const deps = service.dependsOn.map((d) => ready.get(d) as Promise<boolean>);
-        if (deps.length > 0) {
-          input.onNotice({ kind: 'waiting', service: service.name, dependsOn: service.dependsOn });
-          if (!(await Promise.all(deps)).every(Boolean)) return false;
-        }
-        if (ending) return false;
-        if (a.existing) {
-          input.onNotice({ kind: 'existing', service: describeService(service, a, null) });
-          return waitUntilListening(a.port, () => ending !== undefined);
-        }
-        const child = startService({
-          command: service.command,
-          cwd: serviceDir(stack, service),
-          env: planServiceVariables(service, ports),
-          output: 'pipe',
-          marker: serviceMarker(stack, service.name),
-        });
-        started.set(service.name, child);
-        recordStarted(ctx, stack, started, allocations);
-        forwardLines(child, service.name, input.onLine);
-        input.onNotice({ kind: 'started', service: describeService(service, a, child.pid) });
-        pending.push(
-          child.exited.then((exit) => {
-            input.onNotice({ kind: 'exited', service: service.name, exit });
-            end({ service: service.name, exit });
-          }),
-        );
-        return waitUntilListening(a.port, () => ending !== undefined);
-      };
-      ready.set(service.name, startOne());
-    }
-    await ended;
-    const why = ending as UpOutcome['endedBy'];
+    writeStackRecord(ctx.paths, stack.stackId, { version: 1, project: stack.projectDir, supervisor: thisProcess(), services: [] });
+    for (const service of stack.services) run.ready.set(service.name, startWhenReady(run, service));
+    await run.ending.ended;
+    const why = run.ending.why() as UpOutcome['endedBy'];
     input.onNotice('signal' in why ? { kind: 'stopping', reason: 'signal', signal: why.signal } : { kind: 'stopping', reason: 'exited', service: why.service });
     // Let every start under way settle, so that no service starts after the trees were ended.
-    await Promise.all(ready.values());
+    await Promise.all(run.ready.values());
     for (const service of [...stack.services].reverse()) {
-      const child = started.get(service.name);
+      const child = run.started.get(service.name);
       if (child) await endServiceTree({ pid: child.pid, startTime: child.startTime }, child.watch);
     }
   } finally {
     released = await releaseCreated(ctx, allocations);
     removeStackRecord(ctx.paths, stack.stackId);
     // Signals stay caught until here: a second Ctrl-C must not cut the clean-up short.
-    for (const [signal, handler] of handlers) process.off(signal, handler);
+    stopCatching();
   }
-  const why = ending as UpOutcome['endedBy'];
+  const why = run.ending.why() as UpOutcome['endedBy'];
   const os = require('os') as typeof import('os');
   const status = 'signal' in why ? 128 + (os.constants.signals[why.signal] ?? 0) : why.exit.status;
   return { endedBy: why, status, released: released ?? [] };
+}
+
+/** What a foreground `up` keeps while its stack runs. */
+interface ForegroundRun {
+  ctx: TransactionContext;
+  stack: LoadedStack;
+  allocations: ReadonlyMap<string, AllocateResult>;
+  input: UpInput;
+  started: Map<string, StartedService>;
+  /** Per service: resolves true once it listens, false when it will not (the stack is ending). */
+  ready: Map<string, Promise<boolean>>;
+  ending: EndingLatch;
+}
+
+/** Set once, by the first service that ends or the first signal: the stack then ends. */
+interface EndingLatch {
+  ended: Promise<void>;
+  end: (why: UpOutcome['endedBy']) => void;
+  why: () => UpOutcome['endedBy'] | undefined;
+}
+
+function endingLatch(): EndingLatch {
+  let why: UpOutcome['endedBy'] | undefined;
+  let wake: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => (wake = resolve));
+  const end = (reason: UpOutcome['endedBy']): void => {
+    if (why) return;
+    why = reason;
+    wake();
+  };
+  return { ended, end, why: () => why };
+}
+
+/** Catches the signals that end a foreground stack; returns what lets them go. */
+function catchEndingSignals(end: EndingLatch['end']): () => void {
+  const handlers = ENDING_SIGNALS.map((signal) => [signal, () => end({ signal })] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return () => {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  };
+}
+
+function thisProcess(): { pid: number; startTime: string | null } {
+  return { pid: process.pid, startTime: readProcessStat(process.pid)?.startTime ?? null };
+}
+
+/**
+ * Starts one service once every service it depends on listens (a single instance running
+ * elsewhere is waited for, not started), passes its lines on, and ends the stack when it exits.
+ * True once it listens; false when the stack ends first.
+ */
+async function startWhenReady(run: ForegroundRun, service: PlannedService): Promise<boolean> {
+  const { ctx, stack, allocations, input, ending } = run;
+  const a = allocations.get(service.name) as AllocateResult;
+  const deps = service.dependsOn.map((d) => run.ready.get(d) as Promise<boolean>);
+  if (deps.length > 0) {
+    input.onNotice({ kind: 'waiting', service: service.name, dependsOn: service.dependsOn });
+    if (!(await Promise.all(deps)).every(Boolean)) return false;
+  }
+  if (ending.why()) return false;
+  if (a.existing) {
+    input.onNotice({ kind: 'existing', service: describeService(service, a, null) });
+    return waitUntilListening(a.port, () => ending.why() !== undefined);
+  }
+  const child = startService({
+    command: service.command,
+    cwd: serviceDir(stack, service),
+    env: planServiceVariables(service, stackPorts(allocations)),
+    output: 'pipe',
+    marker: serviceMarker(stack, service.name),
+  });
+  run.started.set(service.name, child);
+  recordStarted(ctx, stack, run.started, allocations);
+  forwardLines(child, service.name, input.onLine);
+  input.onNotice({ kind: 'started', service: describeService(service, a, child.pid) });
+  void child.exited.then((exit) => {
+    input.onNotice({ kind: 'exited', service: service.name, exit });
+    ending.end({ service: service.name, exit });
+  });
+  return waitUntilListening(a.port, () => ending.why() !== undefined);
 }
 
 /** Keeps the stack's record up to date with the services started so far (for `status`). */
@@ -163,7 +200,7 @@ function recordStarted(
     writeStackRecord(ctx.paths, stack.stackId, {
       version: 1,
       project: stack.projectDir,
-      supervisor: { pid: process.pid, startTime: readProcessStat(process.pid)?.startTime ?? null },
+      supervisor: thisProcess(),
       services: [...started].map(([name, child]) => serviceRecord(name, child, allocations.get(name) as AllocateResult)),
     });
   } catch (err) {
@@ -193,19 +230,20 @@ export interface UpDetachedResult {
 export const DETACHED_WAIT_MS = 60_000;
 
 /**
- * `styxy up --detach`: starts each service in its own session with its output in a log under
- * `$STYXY_HOME/logs/`, hands its allocation over to the service's first process, and waits until
- * it listens before starting its dependents. All or nothing: when one exits first, or does not
- * listen in time, every tree started is ended and every port this call allocated released.
+ * `styxy up --detach`: starts each service as `styxy start` does (`runDetached`: its own session,
+ * its output in a log under `$STYXY_HOME/logs/`, the port handed to the process of its tree that
+ * listens), in order, each once those it depends on listen. All or nothing: when one ends before
+ * it listens, or does not listen in time, every tree started is ended and every port this call
+ * allocated released, and the error names the service.
  */
 export async function runUpDetached(ctx: TransactionContext, input: { waitMs?: number; onNotice?: (notice: UpNotice) => void }): Promise<UpDetachedResult> {
   const stack = loadStack(ctx);
-  const allocations = await allocateStack(ctx, stack, { pid: process.pid, via: 'run' });
+  // Owned by this call until each server has its port: not as a `run`, whose port counts as
+  // starting and which the detached start would wait for as another's.
+  const allocations = await allocateStack(ctx, stack, { pid: process.pid });
   await refuseRunningServices(ctx, allocations);
-  const ports = stackPorts(allocations);
-  const started: { service: PlannedService; child: StartedService; logPath: string }[] = [];
+  const started: StackServiceRecord[] = [];
   const services: UpService[] = [];
-  const fs = require('fs') as typeof import('fs');
   try {
     for (const service of stack.services) {
       const a = allocations.get(service.name) as AllocateResult;
@@ -213,70 +251,81 @@ export async function runUpDetached(ctx: TransactionContext, input: { waitMs?: n
         services.push(describeService(service, a, null));
         continue;
       }
-      const logPath = stackLogPath(ctx.paths, stack.stackId, service.name);
-      const fd = fs.openSync(logPath, 'a', 0o600);
-      let child: StartedService;
-      try {
-        child = startService({
-          command: service.command,
-          cwd: serviceDir(stack, service),
-          env: planServiceVariables(service, ports),
-          output: fd,
-          marker: serviceMarker(stack, service.name),
-        });
-      } finally {
-        fs.closeSync(fd);
-      }
-      child.child.unref();
-      started.push({ service, child, logPath });
-      writeStackRecord(ctx.paths, stack.stackId, {
-        version: 1,
-        project: stack.projectDir,
-        services: started.map((s) => serviceRecord(s.service.name, s.child, allocations.get(s.service.name) as AllocateResult, s.logPath)),
-      });
-      // The port now belongs to the service's tree: it outlives this call, and ends with the service.
-      if (isCreated(a)) {
-        const { runAllocate } = await import('./allocate');
-        try {
-          await runAllocate(ctx, { serviceType: a.serviceType, instanceId: a.instanceId, project: stack.projectDir, owner: { pid: child.pid } });
-        } catch (err) {
-          // A service that has exited already cannot own its port: said below, as it exited.
-          if (isSameProcessAlive(child.pid, child.startTime)) throw err;
-        }
-      }
-      let exited = false;
-      const outcome = await Promise.race([
-        child.exited.then((exit) => {
-          exited = true;
-          return { exit };
-        }),
-        waitUntilListening(a.port, () => exited, input.waitMs ?? DETACHED_WAIT_MS).then((listening) => ({ listening })),
-      ]);
-      if ('exit' in outcome) {
-        throw new StyxyError(
-          'SERVER_EXITED',
-          `Service '${service.name}' exited with status ${outcome.exit.status} before it listened on port ${a.port}; nothing is left running`,
-          {
-            details: { service: service.name, status: outcome.exit.status, port: a.port, logPath },
-            suggestions: [`See its output: cat ${logPath}`],
-          },
-        );
-      }
-      if (!outcome.listening) {
-        throw new StyxyError('WAIT_TIMEOUT', `Service '${service.name}' did not listen on port ${a.port} in time; nothing is left running`, {
-          details: { service: service.name, port: a.port, logPath },
-          suggestions: [`See its output: cat ${logPath}`, 'Give it longer: styxy up --detach --wait SECONDS'],
-        });
-      }
-      const described = describeService(service, a, child.pid, logPath);
+      const record = await startDetachedService(ctx, stack, service, allocations, input.waitMs ?? DETACHED_WAIT_MS);
+      started.push(record);
+      writeStackRecord(ctx.paths, stack.stackId, { version: 1, project: stack.projectDir, services: started });
+      const described = describeService(service, a, record.pid, record.logPath);
       services.push(described);
       input.onNotice?.({ kind: 'started', service: described });
     }
   } catch (err) {
-    for (const { child } of [...started].reverse()) await endServiceTree({ pid: child.pid, startTime: child.startTime }, child.watch);
+    for (const record of [...started].reverse()) await endRecordedService(ctx, stack, record);
     await releaseCreated(ctx, allocations);
     removeStackRecord(ctx.paths, stack.stackId);
     throw err;
   }
   return { success: true, project: stack.projectDir, services };
+}
+
+/** Starts one service detached, waits until it listens, and hands its port to its listening process. */
+async function startDetachedService(
+  ctx: TransactionContext,
+  stack: LoadedStack,
+  service: PlannedService,
+  allocations: ReadonlyMap<string, AllocateResult>,
+  waitMs: number,
+): Promise<StackServiceRecord> {
+  const a = allocations.get(service.name) as AllocateResult;
+  const { runDetached } = await import('./detach');
+  const ports = stackPorts(allocations);
+  const marker: [string, string] = [STACK_MARKER, serviceMarker(stack, service.name)];
+  let result: DetachResult;
+  try {
+    result = await runDetached(ctx, {
+      request: { serviceType: a.serviceType, instanceId: service.name, project: stack.projectDir },
+      command: ['/bin/sh', '-c', service.command],
+      cwd: serviceDir(stack, service),
+      // The stack's mark beside the start's own: `down` finds the service's processes by it.
+      variables: () => [...planServiceVariables(service, ports), marker],
+      portFlag: false,
+      readyTimeoutMs: waitMs,
+    });
+  } catch (err) {
+    throw serviceFailed(err, service.name);
+  }
+  if (!result.started || result.pid === null) {
+    // Something that is not this stack's listens on the port the service was given.
+    throw new StyxyError(
+      'STACK_RUNNING',
+      `Service '${service.name}' of this stack is running already: something listens on port ${a.port}; nothing was started`,
+      {
+        details: { services: [{ name: service.name, port: a.port, lockId: a.lockId, pid: result.pid }] },
+        suggestions: [`See who: styxy why ${a.port}`, 'Stop it first: styxy down'],
+      },
+    );
+  }
+  // The port now belongs to the server: it outlives this call, and ends with the service.
+  const { runAllocate } = await import('./allocate');
+  await runAllocate(ctx, { serviceType: a.serviceType, instanceId: service.name, project: stack.projectDir, owner: { pid: result.pid } });
+  return {
+    name: service.name,
+    pid: result.pid,
+    startTime: readStartTime(result.pid) ?? null,
+    port: a.port,
+    lockId: a.lockId,
+    logPath: result.logPath as string,
+  };
+}
+
+/** A detached start's failure, said of the service of the stack that failed. */
+function serviceFailed(err: unknown, name: string): unknown {
+  if (!(err instanceof StyxyError) || err.code === 'INTERNAL') return err;
+  // Said before the log's tail, which follows the first line.
+  const [first, ...tail] = err.message.split('\n');
+  const message = [`Service '${name}': ${first}; every service of the stack was ended and its port released`, ...tail].join('\n');
+  return new StyxyError(err.code, message, {
+    details: { ...err.details, service: name },
+    suggestions: err.suggestions,
+    cause: err,
+  });
 }

@@ -1,7 +1,8 @@
 import path = require('path');
 import { StyxyError } from '../errors';
 import { urlFor } from '../core/url';
-import { classifyHolder, type Holder, type SeenListener, type SeenProcess } from '../core/holder';
+import { classifyHolder, findContainerProxy, type Holder, type SeenListener, type SeenProcess } from '../core/holder';
+import type { ComposePublisher } from '../core/compose';
 import { parsePort } from '../core/names';
 import type { Allocation } from '../core/types';
 import { passwdName } from '../os/identity';
@@ -14,6 +15,8 @@ import { withLiveState } from './context';
 export interface WhyResult extends Holder {
   success: true;
   port: number;
+  /** The Compose project and service that publish the port, when it is known (see findComposePublisher). */
+  compose?: ComposePublisher;
 }
 
 /**
@@ -65,7 +68,22 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
     reuse: view.reuse,
     url: view.url,
   });
-  return { success: true, port, ...holder };
+  const compose = await findComposePublisher(port, view.allocation, holder);
+  if (!compose) return { success: true, port, ...holder };
+  // An allocation already says it (describeAllocation); the engine's answer is news.
+  const said = compose.from === 'docker' ? ` Compose project ${compose.project}, service ${compose.service} (container ${compose.container}).` : '';
+  return { success: true, port, ...holder, summary: holder.summary + said, compose };
+}
+
+/**
+ * The Compose project and service behind a port: recorded on the allocation `styxy compose`
+ * made; else, where a container's port proxy listens, asked of the Docker engine (when one answers).
+ */
+async function findComposePublisher(port: number, allocation: Allocation | null, holder: Holder): Promise<ComposePublisher | undefined> {
+  if (allocation?.compose) return { ...allocation.compose, from: 'styxy' };
+  if (!holder.container && !findContainerProxy(holder.server?.argv)) return undefined;
+  const { readComposePublishers } = await import('../os/docker');
+  return readComposePublishers([port])?.get(port);
 }
 
 function canListSockets(): boolean {

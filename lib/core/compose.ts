@@ -4,6 +4,8 @@
  * to the ports Styxy allocated. Pure: the parsed file and the environment are handed in.
  */
 
+import type { Allocation, ComposeOrigin, State } from './types';
+
 /** One published port of a service: a fixed host port (that Styxy replaces) for a container port. */
 export interface ComposeMapping {
   /** The container port. */
@@ -383,4 +385,56 @@ export function parseDotEnv(text: string): Map<string, string> {
     vars.set(m[1] as string, value);
   }
   return vars;
+}
+
+/**
+ * The state with each allocation `styxy compose` made marked with its Compose project and
+ * service (by lock id), so that `why` and `scan` can name them; null when every one is marked
+ * so already (nothing to write). An allocation no longer there (released meanwhile) is skipped.
+ */
+export function planComposeOrigins(state: State, origins: ReadonlyMap<string, ComposeOrigin>): State | null {
+  let changed = false;
+  const allocations = state.allocations.map((a): Allocation => {
+    const origin = origins.get(a.lockId);
+    if (!origin || (a.compose?.project === origin.project && a.compose.service === origin.service)) return a;
+    changed = true;
+    return { ...a, compose: { project: origin.project, service: origin.service } };
+  });
+  return changed ? { ...state, allocations } : null;
+}
+
+/** Who publishes a port, as `why` and `scan` say it: from the allocation `styxy compose` made, or from the Docker engine. */
+export interface ComposePublisher {
+  project: string;
+  service: string;
+  /** The container's name (only when the engine was asked). */
+  container?: string;
+  /** `styxy`: the allocation records it; `docker`: the engine said so. */
+  from: 'styxy' | 'docker';
+}
+
+/** Compose's labels on a container: the project and the service it runs. */
+const COMPOSE_PROJECT_LABEL = 'com.docker.compose.project';
+const COMPOSE_SERVICE_LABEL = 'com.docker.compose.service';
+
+/** The `docker ps --format` that parseDockerPs reads: name, compose project, compose service, ports, by tabs. */
+export const DOCKER_PS_FORMAT = `{{.Names}}\t{{.Label "${COMPOSE_PROJECT_LABEL}"}}\t{{.Label "${COMPOSE_SERVICE_LABEL}"}}\t{{.Ports}}`;
+
+/**
+ * The host ports each Compose container publishes, from `docker ps --format DOCKER_PS_FORMAT`:
+ * `.Ports` reads like `0.0.0.0:8080->80/tcp, :::8080->80/tcp, 127.0.0.1:9090-9091->9090-9091/tcp`.
+ * A container without Compose's labels is not a Compose service: left out.
+ */
+export function parseDockerPs(text: string): Map<number, ComposePublisher> {
+  const byPort = new Map<number, ComposePublisher>();
+  for (const line of text.split('\n')) {
+    const [container, project, service, ports] = line.split('\t');
+    if (!container || !project || !service || ports === undefined) continue;
+    for (const m of ports.matchAll(/:(\d+)(?:-(\d+))?->/g)) {
+      const first = Number(m[1]);
+      const last = m[2] === undefined ? first : Number(m[2]);
+      for (let port = first; port <= last && port - first < COMPOSE_MAX_RANGE; port++) byPort.set(port, { project, service, container, from: 'docker' });
+    }
+  }
+  return byPort;
 }

@@ -280,7 +280,11 @@ function describeFree(facts: HolderFacts, url: string): Holder {
 
 /** `dev/web (label 'agent-2', session s-1) in /work/app`. */
 export function describeAllocation(a: Allocation): string {
-  const extras = [a.label !== undefined && `label '${a.label}'`, a.session !== undefined && `session ${a.session}`].filter(Boolean);
+  const extras = [
+    a.label !== undefined && `label '${a.label}'`,
+    a.session !== undefined && `session ${a.session}`,
+    a.compose !== undefined && `compose project ${a.compose.project}, service ${a.compose.service}`,
+  ].filter(Boolean);
   return `${a.serviceType}/${a.instanceId}${extras.length > 0 ? ` (${extras.join(', ')})` : ''} in ${a.project}`;
 }
 

@@ -3,7 +3,8 @@
  * is a function of those alone, so that two machines, two fresh homes or a lost `~/.styxy` give
  * the same service the same port when it is free. The project is named by its repository's
  * identity (the remote's URL, or where there is none the repository's path), plus the worktree's
- * name for a linked worktree, so two worktrees of one repository get different ports.
+ * name for a linked worktree, so two worktrees of one repository get different ports. A project
+ * may name itself (`name` in its `.styxy.json`): the name then stands for the repository.
  *
  * This is a promise to users (a port written into an OAuth console must not move between
  * versions): the hash, the key and the mapping below must never change.
@@ -21,10 +22,21 @@ export function fnv1a32(text: string): number {
 
 /** What names a project across machines: its repository and, for a linked worktree, the worktree. */
 export interface ProjectIdentity {
-  /** `git:<normalized remote URL>`, or `path:<the repository's directory>` without a remote. */
+  /** `git:<normalized remote URL>`, `path:<the repository's directory>` without a remote, or `name:<the project's name>`. */
   repository: string;
   /** The linked worktree's name (`.git/worktrees/<name>`); '' for the main checkout. */
   worktree: string;
+}
+
+/**
+ * The identity a project's `name` (in its `.styxy.json`) gives: the name stands for the
+ * repository (so clones anywhere, with any remote or none, agree), while a linked worktree keeps
+ * its own name beside it (two worktrees of one repository still get different ports). Without a
+ * name, the identity read from git (or none).
+ */
+export function identityWithName(identity: ProjectIdentity | undefined, name: string | undefined): ProjectIdentity | undefined {
+  if (name === undefined) return identity;
+  return { repository: `name:${name}`, worktree: identity?.worktree ?? '' };
 }
 
 /** The text a derived port is hashed from. */

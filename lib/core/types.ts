@@ -25,10 +25,10 @@ export type AutoAllocationRule = NonNullable<ConfigLayer['auto_allocation_rules'
 
 /**
  * The sections of plain settings (`auto_allocation`, `port_reuse`, ...): the layer's keys that
- * are neither a named collection (types, rules, a stack) nor `$schema`. Layers merge them key by
+ * are neither a named collection (types, rules, a stack), the project's `name`, nor `$schema`. Layers merge them key by
  * key, and the built-in defaults give each of their keys a value.
  */
-export type SettingsSection = Exclude<keyof ConfigLayer, '$schema' | 'service_types' | 'auto_allocation_rules' | 'services'>;
+export type SettingsSection = Exclude<keyof ConfigLayer, '$schema' | 'service_types' | 'auto_allocation_rules' | 'services' | 'name'>;
 type Settings<S extends SettingsSection> = Required<NonNullable<ConfigLayer[S]>>;
 
 export type AutoAllocationSettings = Settings<'auto_allocation'>;
@@ -52,7 +52,7 @@ export type Config = { [S in SettingsSection]: Settings<S> } & {
  * (scripts/generate-shapes.js), so a field is added or changed in the schema alone and the code
  * follows. The quick check (lib/store/state-quick-check.ts) is held to the schema by its tests.
  */
-export type { Allocation, AllocationUser, FreedPort, LeaseOwner, Owner, PersistentOwner, ProcessOwner, SettledRef } from '../generated/state';
+export type { Allocation, AllocationUser, ComposeOrigin, FreedPort, LeaseOwner, Owner, PersistentOwner, ProcessOwner, SettledRef } from '../generated/state';
 export type State = StyxyState;
 
 export function emptyState(): State {

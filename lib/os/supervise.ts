@@ -228,6 +228,8 @@ export interface DetachedInput extends StartInput {
   /** Where the command's stdout and stderr go (an open file); stdin is /dev/null. */
   logFd: number;
   marker: string;
+  /** Where the command runs; this process's working directory when left out. */
+  cwd?: string;
 }
 
 /**
@@ -275,7 +277,7 @@ export function startDetached(input: DetachedInput): Promise<DetachedChild> {
     }
     let child: ChildProcess;
     try {
-      child = spawn(file as string, args, { detached: true, stdio, env });
+      child = spawn(file as string, args, { detached: true, stdio, env, ...(input.cwd !== undefined && { cwd: input.cwd }) });
     } finally {
       fs.closeSync(devNull);
     }

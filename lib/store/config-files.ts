@@ -180,6 +180,13 @@ function findPathProblems(paths: StyxyPaths, projectFile: string | null, project
     });
   }
   if (projectFile && projectLayer?.services) problems.push(...findStackProblems(projectLayer.services, projectFile));
+  if (userLayer?.name !== undefined) {
+    problems.push({
+      file: paths.config,
+      path: '/name',
+      message: `name is a project's own (it derives the project's ports): put it in that project's ${PROJECT_CONFIG_NAME}, not in ${paths.config}`,
+    });
+  }
   if (userLayer?.services !== undefined) {
     problems.push({
       file: paths.config,

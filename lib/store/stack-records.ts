@@ -35,13 +35,6 @@ export function stacksDir(paths: StyxyPaths): string {
   return path.join(paths.home, 'stacks');
 }
 
-/** Where a stack's logs go: `$STYXY_HOME/logs/`. */
-export function stackLogPath(paths: StyxyPaths, stackId: string, service: string): string {
-  const dir = path.join(paths.home, 'logs');
-  seam.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return path.join(dir, `stack-${stackId}-${service}.log`);
-}
-
 function recordPath(paths: StyxyPaths, stackId: string): string {
   return path.join(stacksDir(paths), `${stackId}.json`);
 }

@@ -27,20 +27,22 @@ export function isSurelyValidState(data: unknown): boolean {
   for (let i = 0; i < allocations.length; i++) {
     const a = allocations[i] as Record<string, unknown>;
     if (!isPlainObject(a)) return false;
-    // Seven keys (one more each with `sticky`, `block`, `label`, `session`, `user`), each present with its type: none missing, none extra.
+    // Seven keys (one more each with `sticky`, `block`, `label`, `session`, `user`, `compose`), each present with its type: none missing, none extra.
     const keys = countKeys(a);
-    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block, label, session, user } = a;
+    const { lockId, serviceType, instanceId, port, project, owner, allocatedAt, sticky, block, label, session, user, compose } = a;
     const optional =
       (sticky === undefined ? 0 : 1) +
       (block === undefined ? 0 : 1) +
       (label === undefined ? 0 : 1) +
       (session === undefined ? 0 : 1) +
-      (user === undefined ? 0 : 1);
+      (user === undefined ? 0 : 1) +
+      (compose === undefined ? 0 : 1);
     if (keys !== 7 + optional || (sticky !== undefined && sticky !== true)) return false;
     if (block !== undefined && !(Number.isInteger(block) && (block as number) >= 2 && (block as number) <= 100)) return false;
     if (label !== undefined && (typeof label !== 'string' || !LABEL_PATTERN.test(label))) return false;
     if (session !== undefined && (typeof session !== 'string' || !SESSION_PATTERN.test(session))) return false;
     if (user !== undefined && !isSurelyValidUser(user)) return false;
+    if (compose !== undefined && !isSurelyValidComposeOrigin(compose)) return false;
     if (typeof lockId !== 'string' || typeof serviceType !== 'string' || typeof instanceId !== 'string') return false;
     if (typeof project !== 'string' || project.length > 4096 || typeof allocatedAt !== 'string') return false;
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) return false;
@@ -138,6 +140,17 @@ function isSurelyValidUser(user: unknown): boolean {
   if (!Number.isInteger(uid) || (uid as number) < 0 || (uid as number) > 4294967295) return false;
   if (name !== undefined && (typeof name !== 'string' || name.length === 0 || name.length > 256)) return false;
   return countKeys(user) === (name === undefined ? 1 : 2);
+}
+
+export const COMPOSE_PROJECT_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
+export const COMPOSE_SERVICE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** `compose`: a Compose project and service (schemas/state.schema.json, `ComposeOrigin`). */
+function isSurelyValidComposeOrigin(origin: unknown): boolean {
+  if (!isPlainObject(origin) || countKeys(origin) !== 2) return false;
+  const { project, service } = origin as Record<string, unknown>;
+  if (typeof project !== 'string' || project.length > 4096 || !COMPOSE_PROJECT_PATTERN.test(project)) return false;
+  return typeof service === 'string' && service.length <= 4096 && COMPOSE_SERVICE_PATTERN.test(service);
 }
 
 /** Keys as ajv's additionalProperties sees them (for…in), without building an array of them. */

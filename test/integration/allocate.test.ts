@@ -163,8 +163,10 @@ describe('owners', () => {
   });
 
   test('--ttl makes a lease that ends; --persistent lasts', async () => {
-    const lease = box.run(['allocate', '-s', 'dev', '--ttl', '1s', '--json']).json;
+    // The persistent one first: an allocate after the 1 s lease could come after its end (on a
+    // loaded machine) and prune it before leaseEnded reads it.
     const kept = box.run(['allocate', '-s', 'dev', '--persistent', '--json']).json;
+    const lease = box.run(['allocate', '-s', 'dev', '--ttl', '1s', '--json']).json;
     expect(kept.owner).toEqual({ kind: 'persistent' });
     await leaseEnded(box, lease.lockId);
     const list = box.run(['list', '--json']).json;

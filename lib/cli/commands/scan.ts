@@ -1,7 +1,7 @@
 import { StyxyError } from '../../errors';
 import { JSON_OPTION, context, portArg, present, type CommonArgs } from '../command-kit';
 import { declare, type OptionSpecs, type StyxyCommand } from '../command-spec';
-import { printLine } from '../output';
+import { printLine, shown } from '../output';
 import { describeListener } from './check';
 
 interface ScanArgs extends CommonArgs {
@@ -35,6 +35,8 @@ export const scanCommand: StyxyCommand<ScanArgs> = {
         for (const p of r.ports) {
           const parts = [String(p.port).padEnd(6)];
           parts.push(p.allocation ? `allocated: ${p.allocation.serviceType}/${p.allocation.instanceId}` : 'not allocated');
+          if (p.compose)
+            parts.push(shown(`compose: ${p.compose.project}/${p.compose.service}${p.compose.container ? ` (container ${p.compose.container})` : ''}`));
           if (p.listeners.length) parts.push(`listening: ${p.listeners.map(describeListener).join('; ')}`);
           else if (p.listening) parts.push('in use');
           printLine(parts.join('  '));

@@ -3,11 +3,14 @@ import {
   findEnabledProfiles,
   interpolate,
   listComposeRequests,
+  parseDockerPs,
   parseDotEnv,
   parseShortPort,
+  planComposeOrigins,
   planComposePorts,
   planComposeProjectName,
 } from '../../../lib/core/compose';
+import { allocation, state } from '../../helpers/builders';
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -155,5 +158,29 @@ describe('parseDotEnv', () => {
   test('comments, export, quotes', () => {
     const vars = parseDotEnv('# c\nA=1\nexport B = two # note\nC="x # y"\nD=\'q\'\nbad line\n');
     expect(Object.fromEntries(vars)).toEqual({ A: '1', B: 'two', C: 'x # y', D: 'q' });
+  });
+});
+
+describe('parseDockerPs', () => {
+  test('host ports of compose containers, ranges included; containers without compose labels left out', () => {
+    const text = [
+      'shop-web-1\tshop\tweb\t0.0.0.0:8080->80/tcp, :::8080->80/tcp',
+      'shop-metrics-1\tshop\tmetrics\t127.0.0.1:9090-9091->9090-9091/tcp, 9229/tcp',
+      'plain\t\t\t0.0.0.0:7000->7000/tcp',
+      '',
+    ].join('\n');
+    const found = parseDockerPs(text);
+    expect([...found.keys()].sort()).toEqual([8080, 9090, 9091]);
+    expect(found.get(9091)).toEqual({ project: 'shop', service: 'metrics', container: 'shop-metrics-1', from: 'docker' });
+  });
+});
+
+describe('planComposeOrigins', () => {
+  const base = state(allocation({ lockId: 'web-1', port: 3000 }), allocation({ lockId: 'db-1', port: 5432 }));
+  test('marks the allocations named, and says when nothing changes', () => {
+    const marked = planComposeOrigins(base, new Map([['web-1', { project: 'shop-1', service: 'web' }]]));
+    expect(marked?.allocations.map((a) => a.compose)).toEqual([{ project: 'shop-1', service: 'web' }, undefined]);
+    expect(planComposeOrigins(marked!, new Map([['web-1', { project: 'shop-1', service: 'web' }]]))).toBeNull();
+    expect(planComposeOrigins(base, new Map([['gone', { project: 'shop-1', service: 'web' }]]))).toBeNull();
   });
 });

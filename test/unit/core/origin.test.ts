@@ -1,5 +1,5 @@
 import { planAllocation, type AllocationRequest } from '../../../lib/core/allocation';
-import { derivePort, findRemoteUrl, fnv1a32, normalizeRemoteUrl, type ProjectIdentity } from '../../../lib/core/origin';
+import { derivePort, findRemoteUrl, fnv1a32, identityWithName, normalizeRemoteUrl, type ProjectIdentity } from '../../../lib/core/origin';
 import type { FreedPort } from '../../../lib/core/types';
 import { config, state, T0 } from '../../helpers/builders';
 
@@ -83,5 +83,15 @@ describe('planAllocation with a derived port', () => {
     expect(ports(plain)[0]).toBe(3000);
     const { identity: _n, ...noIdentity } = req();
     expect(ports(noIdentity)[0]).toBe(3000);
+  });
+});
+
+describe('identityWithName', () => {
+  test("a project's name stands for the repository; the worktree stays", () => {
+    const git: ProjectIdentity = { repository: 'git:example.com/team/shop', worktree: 'feature' };
+    expect(identityWithName(git, 'shop')).toEqual({ repository: 'name:shop', worktree: 'feature' });
+    expect(identityWithName(undefined, 'shop')).toEqual({ repository: 'name:shop', worktree: '' });
+    expect(identityWithName(git, undefined)).toBe(git);
+    expect(identityWithName(undefined, undefined)).toBeUndefined();
   });
 });

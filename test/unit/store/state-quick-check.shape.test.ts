@@ -133,6 +133,7 @@ test('the walk finds every record of the state', () => {
     'state',
     'state.allocations[]',
     'state.allocations[].user',
+    'state.allocations[].compose',
     'state.allocations[].owner(ProcessOwner)',
     'state.allocations[].owner(LeaseOwner)',
     'state.allocations[].owner(PersistentOwner)',

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { LABEL_PATTERN, LOCK_ID_PATTERN, NAME_PATTERN, RESERVED_NAMES, SESSION_PATTERN } from '../../../lib/core/names';
-import { isSurelyValidState } from '../../../lib/store/state-quick-check';
+import { COMPOSE_PROJECT_PATTERN, COMPOSE_SERVICE_PATTERN, isSurelyValidState } from '../../../lib/store/state-quick-check';
 import { validators } from '../../../lib/store/validators';
 import { random, type Random } from '../../helpers/random';
 
@@ -88,6 +88,8 @@ function allocation(r: Random): Record<string, unknown> {
   const named: Record<string, unknown> = {};
   if (r.next() < 0.3) named.label = r.pick(['agent 2', 'feature/login ☃', 'x'.repeat(200), '😀'.repeat(200)]);
   if (r.next() < 0.3) named.session = r.pick(['claude-code:3f2a9c', 's', '!'.repeat(200)]);
+  // What `styxy compose` made: its Compose project and service.
+  if (r.next() < 0.3) named.compose = { project: r.pick(['shop-3c572d88', 'a', 'x'.repeat(4096)]), service: r.pick(['web', 'db.main', 'W_1']) };
   return {
     ...named,
     lockId: `${serviceType}-${instanceId}-${r.int(0, 0xffffff).toString(16)}`.slice(0, 201),
@@ -150,7 +152,7 @@ function mutate(r: Random, s: ReturnType<typeof state>): unknown {
   const key = r.pick(
     where < 4
       ? ['kind', 'pid', 'startTime', 'command', 'expiresAt', 'detected', 'bootId', 'adoptedAt', 'reservedUntil', 'via', 'pidNs', 'extra']
-      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'block', 'label', 'session', 'user', 'extra'],
+      : ['lockId', 'serviceType', 'instanceId', 'port', 'project', 'owner', 'allocatedAt', 'sticky', 'block', 'label', 'session', 'user', 'compose', 'extra'],
   );
   const roll = r.next();
   if (roll < 0.2) delete target[key];
@@ -207,6 +209,7 @@ test("its patterns are the schema's own", () => {
   expect(Object.keys(schema.definitions.allocation.properties).sort()).toEqual([
     'allocatedAt',
     'block',
+    'compose',
     'instanceId',
     'label',
     'lockId',
@@ -220,6 +223,9 @@ test("its patterns are the schema's own", () => {
   ]);
   expect(schema.definitions.allocation.properties.label.pattern).toBe(LABEL_PATTERN.source);
   expect(schema.definitions.allocation.properties.session.pattern).toBe(SESSION_PATTERN.source);
+  const compose = schema.definitions.allocation.properties.compose;
+  expect([compose.properties.project.pattern, compose.properties.service.pattern]).toEqual([COMPOSE_PROJECT_PATTERN.source, COMPOSE_SERVICE_PATTERN.source]);
+  expect(Object.keys(compose.properties).sort()).toEqual(compose.required.sort());
   expect(Object.keys(schema.definitions.freedPort.properties).sort()).toEqual(['freedAt', 'instanceId', 'port', 'project', 'serviceType', 'sticky']);
   expect(schema.definitions.freedPort.required.sort()).toEqual(['freedAt', 'instanceId', 'port', 'project', 'serviceType', 'sticky']);
 });
