@@ -209,7 +209,7 @@ function checkLeftovers({ leftovers, paths }: DoctorFacts): DoctorCheck[] {
         status: 'warn',
         message: `${corrupt.length} corrupt or set-aside state file(s) kept for inspection: ${corrupt.join(', ')}`,
         remedy: corrupt.some((n) => n.startsWith('state.settled-'))
-          ? `Each state.settled-… file holds persistent allocations that no state.json refers to (the next call puts one back if state.json names it again); look at them before you remove them: ls -l ${corrupt.map((n) => `${paths.home}/${n}`).join(' ')}`
+          ? `Each state.settled-* file holds persistent allocations that no state.json refers to (the next call puts one back if state.json names it again); look at them before you remove them: ls -l ${corrupt.map((n) => `${paths.home}/${n}`).join(' ')}`
           : `Remove them when done: rm ${paths.home}/state.json.corrupt-*`,
       },
     ];

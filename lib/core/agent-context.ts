@@ -29,7 +29,7 @@ export function describeAgentContext(allocations: readonly ContextAllocation[], 
     for (const a of allocations.slice(0, LISTED)) {
       lines.push(`  ${a.port}  ${a.serviceType}/${a.instanceId}  ${a.owner}${a.session ? `  session ${a.session}` : ''}`);
     }
-    if (allocations.length > LISTED) lines.push(`  … and ${allocations.length - LISTED} more (\`${styxy} list\`)`);
+    if (allocations.length > LISTED) lines.push(`  ... and ${allocations.length - LISTED} more (\`${styxy} list\`)`);
   }
   return lines.join('\n');
 }

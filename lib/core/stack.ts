@@ -67,7 +67,7 @@ export function findStackProblems(services: Readonly<Record<string, StackService
     else stems.set(stem, name);
   }
   const cycle = findCycle(services);
-  if (cycle) problems.push({ file, path: `/services/${cycle[0]}/depends_on`, message: `the services depend on each other in a circle: ${cycle.join(' → ')}` });
+  if (cycle) problems.push({ file, path: `/services/${cycle[0]}/depends_on`, message: `the services depend on each other in a circle: ${cycle.join(' -> ')}` });
   return problems;
 }
 

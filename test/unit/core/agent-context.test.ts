@@ -21,5 +21,5 @@ test('none, or many: said in a line, the rest counted', () => {
   const text = describeAgentContext(many, "'/opt/styxy'");
   expect(text).toContain('3019  dev/w19');
   expect(text).not.toContain('3020  dev/w20');
-  expect(text).toContain("… and 5 more (`'/opt/styxy' list`)");
+  expect(text).toContain("... and 5 more (`'/opt/styxy' list`)");
 });
