@@ -31,7 +31,7 @@ describe('findStackProblems', () => {
 
   test('a cycle is named along its way', () => {
     const [problem] = findStackProblems({ a: { command: 'x', depends_on: ['b'] }, b: { command: 'x', depends_on: ['a'] } }, F);
-    expect(problem?.message).toContain('a → b → a');
+    expect(problem?.message).toContain('a -> b -> a');
   });
 });
 
