@@ -26,7 +26,7 @@ export interface TransactionContext {
    * from there a call runs to its end (a stop that has signalled a tree still releases its port).
    */
   signal?: AbortSignal;
-  /** The Node API's `lockTimeoutMs`: the most this call waits for the lock, progress or not. */
+  /** The Node API's `lockTimeoutMs`: the most this call waits for its first lock, progress or not. */
   lockTimeoutMs?: number;
 }
 
@@ -94,7 +94,10 @@ export async function withTransaction<T>(
     ...(ctx.signal && { signal: ctx.signal }),
     ...(ctx.lockTimeoutMs !== undefined && { limitMs: ctx.lockTimeoutMs }),
   });
+  // Both bound the wait for the call's first lock only: once it holds one, the call runs to its
+  // end (a stop that has signalled still takes the lock again to release).
   delete ctx.signal;
+  delete ctx.lockTimeoutMs;
   try {
     const names = sweepTempFiles(paths);
     const config = options.configOptional ? loadConfigWarning(ctx) : loadConfig(paths, ctx.cwd);

@@ -134,6 +134,35 @@ describe('signal', () => {
     }
   });
 
+  test('a stop with lockTimeoutMs 0 that has begun signalling waits for the lock to release the port', async () => {
+    const marker = path.join(box.dir, 'got-sigterm-2');
+    const script = `
+      process.on('SIGTERM', () => require('fs').writeFileSync(${JSON.stringify(marker)}, ''));
+      process.stdin.once('data', (port) => require('net').createServer().listen(Number(port), '127.0.0.1', () => console.log('listening')));
+    `;
+    const server = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let holder: ChildProcess | undefined;
+    try {
+      const a = await api.allocate({ serviceType: 'dev', persistent: true, ...at() });
+      const listening = new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
+      server.stdin?.write(`${a.port}\n`);
+      await listening;
+      const stopping = api.stop(a.port, { graceMs: 1000, force: true, lockTimeoutMs: 0, ...at() });
+      await until(() => fs.existsSync(marker), 'the server to get SIGTERM');
+      // Another process takes the lock while the stop signals: the stop's release must wait for it.
+      holder = await holdLock();
+      const report = await Promise.race([stopping, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2500))]);
+      expect(report).toBe('still waiting');
+      await letGo(holder);
+      holder = undefined;
+      expect((await stopping).stopped).toEqual([expect.objectContaining({ port: a.port, released: true })]);
+      expect(cliList()).toEqual([]);
+    } finally {
+      if (holder) await letGo(holder);
+      await killAndWait(server);
+    }
+  });
+
   test('a signal that is not an AbortSignal is INVALID_ARGUMENT', async () => {
     const err = await rejection(api.list({ signal: { aborted: 'no' } as unknown as AbortSignal, ...at() }));
     expect(err.code).toBe('INVALID_ARGUMENT');
