@@ -39,6 +39,8 @@ export interface DetachResult {
   lockId: string;
   serviceType: string;
   instanceId: string;
+  /** The type's own names for its port and URL variables (`service_types.<t>.env`), as allocate gives them. */
+  envNames?: { port?: string; url?: string };
 }
 
 /**
@@ -293,5 +295,6 @@ function answer(a: AllocateResult, facts: Pick<DetachResult, 'started' | 'existi
     lockId: a.lockId,
     serviceType: a.serviceType,
     instanceId: a.existingInstanceId ?? a.instanceId,
+    ...(a.envNames && { envNames: a.envNames }),
   };
 }

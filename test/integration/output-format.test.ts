@@ -1,4 +1,6 @@
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
 import { parse as parseDotenv } from 'dotenv';
 import { BIN, sandbox, type Sandbox } from '../helpers/cli';
 import { readPowershellAssignments } from '../helpers/powershell';
@@ -194,6 +196,20 @@ describe('start (run --detach)', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toBe(`${port}\n`);
     expect(allocations()).toHaveLength(1);
+  });
+
+  test("--format env carries the type's own variable names, as allocate's does", () => {
+    fs.writeFileSync(
+      path.join(box.cwd, '.styxy.json'),
+      JSON.stringify({ service_types: { web: { port_range: [4700, 4799], env: { port: 'MY_PORT', url: 'MY_URL' } } } }),
+    );
+    const started = box.run(['start', '-s', 'web', '-n', 'srv', '--format', 'env', ...SERVER]);
+    for (const a of allocations()) if (a.owner.pid) servers.push(a.owner.pid);
+    expect(started.code).toBe(0);
+    const port = allocations()[0]!.port;
+    expect(started.stdout).toContain(`export MY_PORT='${port}';`);
+    expect(started.stdout).toContain(`export MY_URL='http://localhost:${port}';`);
+    expect(box.run(['start', '-s', 'web', '-n', 'srv', '--json', ...SERVER]).json.envNames).toEqual({ port: 'MY_PORT', url: 'MY_URL' });
   });
 
   test('run without --detach has only --json: another format is refused before anything starts', () => {
