@@ -157,22 +157,31 @@ export function removeBlock(text: string, markers: MarkedBlock): { text: string;
 /**
  * `text` without the tables under `[mcp_servers.styxy]` that sit outside Styxy's block (a user's
  * `[mcp_servers.styxy.tools.start_server]`): left behind without the server they belong to, they
- * make Codex refuse the whole file. Each goes from its header to the next table's.
+ * make Codex refuse the whole file. Each goes from its header to the next table's, except the
+ * comments right above that next table, which are kept with it.
  */
 export function removeServerSubtables(text: string, server: string): { text: string; removed: string[] } {
   const name = `(?:${server}|"${server}"|'${server}')`;
   const header = new RegExp(`^\\s*\\[\\s*mcp_servers\\s*\\.\\s*${name}\\s*\\.[^\\]\\n]*\\]\\s*(?:#.*)?$`);
   const anyHeader = /^\s*\[/;
-  const lines = text.split('\n');
   const kept: string[] = [];
   const removed: string[] = [];
   let dropping = false;
-  for (const line of lines) {
-    if (anyHeader.test(line)) dropping = header.test(line);
-    if (dropping) {
-      if (anyHeader.test(line)) removed.push(line.trim());
-    } else kept.push(line);
+  // Comments and blank lines at the end of a dropped table: the next table's, if one follows.
+  let pending: string[] = [];
+  for (const line of text.split('\n')) {
+    if (anyHeader.test(line)) {
+      const next = header.test(line);
+      if (dropping && !next) kept.push(...pending);
+      pending = [];
+      dropping = next;
+      if (dropping) removed.push(line.trim());
+      else kept.push(line);
+    } else if (!dropping) kept.push(line);
+    else if (/^\s*(?:#.*)?$/.test(line)) pending.push(line);
+    else pending = [];
   }
+  kept.push(...pending);
   return { text: kept.join('\n'), removed };
 }
 

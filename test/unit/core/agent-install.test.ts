@@ -58,6 +58,28 @@ test('JSON keeps the file’s indentation and final newline', () => {
   expect(formatJsonLike(null, { a: 1 })).toBe('{\n  "a": 1\n}\n');
 });
 
+test('removeServerSubtables keeps the comments that stand above the next table', () => {
+  const text = [
+    '[mcp_servers.styxy.tools.start_server]',
+    '# approve it: the sandbox cannot start servers',
+    'approval_mode = "approve"',
+    '',
+    '# Work profile: keep these settings',
+    '# model = "o3-pro"',
+    '[profiles.work]',
+    'model = "gpt-5"',
+    '',
+    '[mcp_servers.styxy.tools.stop_server]',
+    'approval_mode = "approve"',
+    '# the end of the file',
+    '',
+  ].join('\n');
+  const { text: after } = removeServerSubtables(text, 'styxy');
+  expect(after).toBe(
+    ['', '# Work profile: keep these settings', '# model = "o3-pro"', '[profiles.work]', 'model = "gpt-5"', '', '# the end of the file', ''].join('\n'),
+  );
+});
+
 test('diffLines marks what goes and what comes', () => {
   expect(diffLines('f', 'a\nb\n', 'a\nc\n')).toBe('--- f\n+++ f\n  a\n+ c\n- b\n');
   expect(diffLines('f', null, 'x\n')).toBe('--- /dev/null\n+++ f\n+ x\n');
