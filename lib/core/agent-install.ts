@@ -167,12 +167,17 @@ export function removeServerSubtables(text: string, server: string): { text: str
   const kept: string[] = [];
   const removed: string[] = [];
   let dropping = false;
-  // Comments and blank lines at the end of a dropped table: the next table's, if one follows.
+  // Comment lines at the end of a dropped table (and what follows them): the next table's, or the
+  // file's last words. The blank lines before them go with the table, as they always did.
   let pending: string[] = [];
+  const comments = (): string[] => {
+    const first = pending.findIndex((l) => /^\s*#/.test(l));
+    return first < 0 ? [] : pending.slice(first);
+  };
   for (const line of text.split('\n')) {
     if (anyHeader.test(line)) {
       const next = header.test(line);
-      if (dropping && !next) kept.push(...pending);
+      if (dropping && !next) kept.push(...comments());
       pending = [];
       dropping = next;
       if (dropping) removed.push(line.trim());
@@ -181,7 +186,7 @@ export function removeServerSubtables(text: string, server: string): { text: str
     else if (/^\s*(?:#.*)?$/.test(line)) pending.push(line);
     else pending = [];
   }
-  kept.push(...pending);
+  if (dropping) kept.push(...comments());
   return { text: kept.join('\n'), removed };
 }
 

@@ -76,7 +76,7 @@ test('removeServerSubtables keeps the comments that stand above the next table',
   ].join('\n');
   const { text: after } = removeServerSubtables(text, 'styxy');
   expect(after).toBe(
-    ['', '# Work profile: keep these settings', '# model = "o3-pro"', '[profiles.work]', 'model = "gpt-5"', '', '# the end of the file', ''].join('\n'),
+    ['# Work profile: keep these settings', '# model = "o3-pro"', '[profiles.work]', 'model = "gpt-5"', '', '# the end of the file', ''].join('\n'),
   );
 });
 
