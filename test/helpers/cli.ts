@@ -156,20 +156,41 @@ export function sandbox(): Sandbox {
  * `const box = useSandbox();`. A file's own set-up goes in a beforeEach after this call.
  */
 export function useSandbox(): Sandbox {
+  return useSandboxAndStrays().box;
+}
+
+/**
+ * A sandbox per test, and `strays`: the PIDs of processes a test started that
+ * must not outlive it, even when it fails. After each test each is killed (its process group
+ * first: a detached server leads one), then the sandbox goes.
+ */
+export function useSandboxAndStrays(): { box: Sandbox; strays: number[] } {
   let current: Sandbox | undefined;
+  const strays: number[] = [];
   beforeEach(() => {
     current = sandbox();
   });
   afterEach(() => {
+    for (const pid of strays.splice(0)) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+          break;
+        } catch {
+          /* no such group, or gone, as it should be */
+        }
+      }
+    }
     current?.cleanup();
     current = undefined;
   });
-  return new Proxy({} as Sandbox, {
+  const box = new Proxy({} as Sandbox, {
     get(_target, key) {
       if (!current) throw new Error(`the sandbox exists only while a test runs (read: ${String(key)})`);
       return current[key as keyof Sandbox];
     },
   });
+  return { box, strays };
 }
 
 /** A long-lived process to own allocations; kill it to make its owner die. */

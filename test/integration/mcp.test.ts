@@ -1,7 +1,7 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import * as net from 'net';
-import { BIN, closeServer, useSandbox } from '../helpers/cli';
+import { closeServer, useSandbox } from '../helpers/cli';
+import { connectMcp } from '../helpers/mcp';
 
 // `styxy mcp` driven by the MCP SDK's own client over stdio, as an agent drives it.
 
@@ -9,15 +9,7 @@ const box = useSandbox();
 
 let client: Client;
 beforeEach(async () => {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [BIN, 'mcp'],
-    env: box.env as Record<string, string>,
-    cwd: box.cwd,
-    stderr: 'pipe',
-  });
-  client = new Client({ name: 'styxy-test', version: '1.0.0' });
-  await client.connect(transport);
+  client = await connectMcp(box);
 });
 afterEach(async () => {
   await client.close();

@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parse as parseDotenv } from 'dotenv';
-import { BIN, sandbox, type Sandbox } from '../helpers/cli';
+import { BIN, useSandboxAndStrays } from '../helpers/cli';
 import { readPowershellAssignments } from '../helpers/powershell';
 
 /**
@@ -11,22 +11,7 @@ import { readPowershellAssignments } from '../helpers/powershell';
  * flags disagree is refused before anything is allocated.
  */
 
-let box: Sandbox;
-let servers: number[] = [];
-beforeEach(() => {
-  box = sandbox();
-  servers = [];
-});
-afterEach(() => {
-  for (const pid of servers) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* ended already */
-    }
-  }
-  box.cleanup();
-});
+const { box, strays: servers } = useSandboxAndStrays();
 
 const styxy = `node ${BIN}`;
 const allocations = () => box.run(['list', '--json']).json.allocations as { port: number; lockId: string; owner: { pid?: number } }[];

@@ -1,10 +1,10 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BIN, ROOT, rejection, useSandbox } from '../helpers/cli';
 import { outputProblems } from '../helpers/output-schemas';
+import { connectMcp } from '../helpers/mcp';
 import { readmeRecipe } from '../helpers/readme';
 
 // The MCP tools and the Node API answer with the shapes of the CLI's --json documents
@@ -34,15 +34,7 @@ function serverScript(): string {
 describe('MCP tools', () => {
   let client: Client;
   beforeEach(async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [BIN, 'mcp'],
-      env: box.env as Record<string, string>,
-      cwd: box.cwd,
-      stderr: 'pipe',
-    });
-    client = new Client({ name: 'styxy-test', version: '1.0.0' });
-    await client.connect(transport);
+    client = await connectMcp(box);
   });
   afterEach(async () => {
     await client.close();

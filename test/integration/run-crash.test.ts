@@ -1,28 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, closeServer, listen, markingFirstConnect, sandbox, type Sandbox, waitFor } from '../helpers/cli';
+import { BIN, closeServer, listen, markingFirstConnect, useSandboxAndStrays, waitFor } from '../helpers/cli';
 
 // A `styxy run` killed before its server listens, and single-instance answers that stay true
 // when a holder crashes: nothing is started twice, no one waits for a
 // server that is not coming, and no answer names a dead PID or the caller as the holder.
 
-let box: Sandbox;
-let strays: number[] = [];
-beforeEach(() => {
-  box = sandbox();
-  strays = [];
-});
-afterEach(() => {
-  for (const pid of strays) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone, as it should be */
-    }
-  }
-  box.cleanup();
-});
+const { box, strays } = useSandboxAndStrays();
 
 const NODE = process.execPath;
 

@@ -2,28 +2,12 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, markingFirstConnect, sandbox, sleeper, type Sandbox, waitFor } from '../helpers/cli';
+import { BIN, markingFirstConnect, sleeper, useSandboxAndStrays, waitFor } from '../helpers/cli';
 
 // What `styxy run` owns and what it ends: it never releases an
 // allocation it did not create, and nothing the command started outlives it.
 
-let box: Sandbox;
-let strays: number[] = [];
-beforeEach(() => {
-  box = sandbox();
-  strays = [];
-});
-afterEach(() => {
-  // A failing test must not leave servers behind for the next one.
-  for (const pid of strays) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone, as it should be */
-    }
-  }
-  box.cleanup();
-});
+const { box, strays } = useSandboxAndStrays();
 
 const NODE = process.execPath;
 const env = () => ({ ...box.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_loglevel: 'silent' });

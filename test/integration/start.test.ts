@@ -4,27 +4,12 @@ import { spawn } from 'child_process';
 import { runDetached } from '../../lib/app/detach';
 import { callContext } from '../../lib/app/call-context';
 import { envFor } from '../../lib/core/env-contract';
-import { BIN, sandbox, type Sandbox, waitFor } from '../helpers/cli';
+import { BIN, useSandboxAndStrays, waitFor } from '../helpers/cli';
 
 // The detached start: `styxy start` / `styxy run --detach` start a server in a
 // session of its own, wait until it listens, say where, and return while it keeps running.
 
-let box: Sandbox;
-let servers: number[] = [];
-beforeEach(() => {
-  box = sandbox();
-  servers = [];
-});
-afterEach(() => {
-  for (const pid of servers) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* ended, as the test wanted */
-    }
-  }
-  box.cleanup();
-});
+const { box, strays: servers } = useSandboxAndStrays();
 
 const PYTHON = ['python3', '-m', 'http.server', '--bind', '127.0.0.1'];
 
