@@ -83,8 +83,9 @@ export function sandbox(): Sandbox {
     NO_COLOR: '1',
     XDG_CACHE_HOME: path.join(os.tmpdir(), 'styxy-test-code-cache'),
   };
-  // A test hook (lib/os/test-hooks.ts) set where the tests run must not reach every CLI they start.
-  for (const name of Object.keys(env)) if (name.startsWith('STYXY_TEST_')) delete env[name];
+  // A STYXY_* setting where the tests run (a test hook from lib/os/test-hooks.ts, a session, CI's
+  // own switches) must not reach every CLI they start: the box sets only its home.
+  for (const name of Object.keys(env)) if (name.startsWith('STYXY_') && name !== 'STYXY_HOME') delete env[name];
   const box: Sandbox = {
     dir,
     home,
