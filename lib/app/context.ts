@@ -114,15 +114,33 @@ function decideAllocationLifetimes(stateAsRead: State, facts: OwnerFacts, graceM
   const hiddenListeners: Array<{ port: number; uid: number }> = [];
   const listeners = ended.length === 0 ? [] : readListenerProcesses(new Set(ended.map((a) => a.port)), hiddenListeners);
   const unjudged = findUnjudgedOwners(stateAsRead, facts);
+  const served = unjudged.length > 0 ? readServedPorts(unjudged) : null;
   const decided = decideLifetimes(stateAsRead, {
     ...facts,
     graceMs,
     listeners,
     hiddenListeners,
-    ...(unjudged.length > 0 && { served: readServedPorts(unjudged) }),
+    ...(unjudged.length > 0 && { served }),
   });
-  const starting = new Map<string, TrackedProcess[]>();
+  const starting = findStartingElsewhere(decided.unjudged, served);
   return ended.length === 0 ? { ...decided, starting } : dropEndedRuns(decided, starting);
+}
+
+/**
+ * A reservation whose owner ended in another PID namespace (a container's `run` killed before its
+ * server listened) may belong to a server starting there, where this caller cannot look for a
+ * run's marked processes, or to one that listens already and that only a call in that namespace
+ * (or on the host) can let take it over. Either way the service is there: it counts as starting
+ * (with no process known), so that the same service asked from here is waited for, never taken
+ * over and started a second time. The reservation still ends at its time.
+ */
+function findStartingElsewhere(unjudged: readonly Allocation[], served: ReadonlySet<number> | null): Map<string, TrackedProcess[]> {
+  const starting = new Map<string, TrackedProcess[]>();
+  for (const a of unjudged) {
+    if (a.owner.kind !== 'process' || a.owner.reservedUntil === undefined) continue;
+    if (a.owner.via === 'run' || served?.has(a.port)) starting.set(a.lockId, []);
+  }
+  return starting;
 }
 
 /**
@@ -133,9 +151,11 @@ function decideAllocationLifetimes(stateAsRead: State, facts: OwnerFacts, graceM
  */
 function dropEndedRuns(decided: LifetimeResult, starting: Map<string, TrackedProcess[]>): LifetimeResult & { starting: Map<string, TrackedProcess[]> } {
   const gone: Allocation[] = [];
+  // The marked processes of a run judged nowhere near here are not in this /proc: their absence means nothing.
+  const elsewhere = new Set(decided.unjudged.map((a) => a.lockId));
   for (const a of decided.state.allocations) {
     const owner = a.owner;
-    if (owner.kind !== 'process' || owner.via !== 'run' || owner.reservedUntil === undefined) continue;
+    if (owner.kind !== 'process' || owner.via !== 'run' || owner.reservedUntil === undefined || elsewhere.has(a.lockId)) continue;
     const tree = findMarkedProcesses(runMarkerEntry(owner), Number(owner.startTime));
     if (tree === null) continue;
     if (tree.length > 0) starting.set(a.lockId, tree);

@@ -1,0 +1,159 @@
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { BIN, markingFirstConnect, useSandboxAndStrays, waitFor } from '../helpers/cli';
+import { checkOutput } from '../helpers/output-schemas';
+
+// Two containers (PID namespaces) share one STYXY_HOME, and a `styxy run` in the first is killed
+// (SIGKILL) before its server listens. The second cannot see the first's processes: it must not
+// take the reservation over and start a second copy of the service, nor drop the reservation
+// because the run's marked processes are not in its /proc. Real `unshare -fp --mount-proc`, as root.
+
+const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-fp', '--mount-proc', 'true']).status === 0;
+if (!canUnshare) console.warn('pid-namespaces-crash.test.ts skipped: needs root and unshare -p (util-linux)');
+const nsTest = canUnshare ? test : test.skip;
+
+const { box, strays } = useSandboxAndStrays();
+const NODE = process.execPath;
+
+function parse(stdout: string): any {
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A shell script as PID 1 of a namespace of its own that stays up until its group is killed: a container. */
+function container(script: string): ChildProcess {
+  const file = path.join(box.dir, `container-${Math.random().toString(16).slice(2)}.sh`);
+  fs.writeFileSync(file, script);
+  const child = spawn('unshare', ['-fp', '--mount-proc', 'sh', file], {
+    cwd: box.cwd,
+    env: { ...box.env, STYXY: `${NODE} ${BIN}` },
+    detached: true,
+    stdio: 'ignore',
+  });
+  strays.push(child.pid as number);
+  return child;
+}
+
+/**
+ * Container A: a `styxy run` of ai/rag whose command waits for `gate`, then serves; the run is
+ * killed with SIGKILL as soon as its command has started. Its server is then starting in there.
+ */
+async function killedRunInContainer(): Promise<{ gate: string; lockId: string; port: number }> {
+  const gate = path.join(box.dir, 'gate');
+  const started = path.join(box.dir, 'first-started');
+  const killed = path.join(box.dir, 'killed');
+  const command = `while [ ! -e ${gate} ]; do sleep 0.05; done; exec python3 -m http.server "$PORT" --bind 127.0.0.1`;
+  container(
+    [
+      `$STYXY run -s ai -n rag -- sh -c 'echo $$ > ${started}; ${command}' >/dev/null 2>&1 &`,
+      'R=$!',
+      `while [ ! -s ${started} ]; do sleep 0.05; done`,
+      'kill -9 $R',
+      'wait $R',
+      // The next call in there finds the run ended and its command still starting: a reservation.
+      '$STYXY list >/dev/null',
+      `touch ${killed}`,
+      'exec sleep 600',
+      '',
+    ].join('\n'),
+  );
+  await waitFor('the run in container A to be killed', () => fs.existsSync(killed), 30_000);
+  const a = box.readState().allocations.find((x: any) => x.instanceId === 'rag');
+  expect(a.owner).toMatchObject({ via: 'run', reservedUntil: expect.any(String) });
+  return { gate, lockId: a.lockId, port: a.port };
+}
+
+beforeEach(() => {
+  // Long enough that no reservation ends while a test runs.
+  expect(box.run(['config', 'set', 'lifetime.reservation-grace-seconds', '600']).code).toBe(0);
+});
+
+nsTest(
+  'another container asking for the killed run’s service is told it is starting; nothing is handed over',
+  async () => {
+    const { lockId, port } = await killedRunInContainer();
+    const ask = (args: string[]) => {
+      const r = spawnSync('unshare', ['-fp', '--mount-proc', NODE, BIN, ...args], { cwd: box.cwd, env: box.env, encoding: 'utf8', timeout: 60_000 });
+      checkOutput(args, r.stdout, r.status);
+      expect(r.status).toBe(0);
+      return parse(r.stdout);
+    };
+    // The same instance (as the run's own two-call pattern asks) is left to the server starting over there.
+    const same = ask(['allocate', '-s', 'ai', '-n', 'rag', '--json']);
+    expect(same).toMatchObject({ lockId, port, reused: true, starting: true, existingPid: null });
+    expect(same.ownerChange).toBeUndefined();
+    // Any other caller is told the single instance is starting, with no PID of another namespace.
+    const other = ask(['allocate', '-s', 'ai', '-n', 'other', '--json']);
+    expect(other).toMatchObject({ lockId, port, existing: true, starting: true, existingPid: null });
+    expect(other.ownerChange).toBeUndefined();
+    expect(box.readState().allocations.find((x: any) => x.lockId === lockId).owner).toMatchObject({ via: 'run', reservedUntil: expect.any(String) });
+  },
+  60_000,
+);
+
+nsTest(
+  'a run in another container waits for the orphan server and starts no second copy',
+  async () => {
+    const { gate, lockId, port } = await killedRunInContainer();
+    const secondStarted = path.join(box.dir, 'second-started');
+    const probing = path.join(box.dir, 'probing');
+    const second = spawn(
+      'unshare',
+      [
+        '-fp',
+        '--mount-proc',
+        NODE,
+        BIN,
+        'run',
+        '-s',
+        'ai',
+        '-n',
+        'rag',
+        '--',
+        'sh',
+        '-c',
+        `echo $$ > ${secondStarted}; exec python3 -m http.server "$PORT" --bind 127.0.0.1`,
+      ],
+      { cwd: box.cwd, env: { ...box.env, ...markingFirstConnect(box, probing) }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    strays.push(second.pid as number);
+    let stderr = '';
+    second.stderr!.on('data', (d) => (stderr += d));
+    const done = new Promise<number | null>((resolve) => second.on('exit', (code) => resolve(code)));
+    // The second run waits on the port (or has already started its own copy: then the test fails below).
+    await waitFor('the second run to wait on the port, or start', () => fs.existsSync(probing) || fs.existsSync(secondStarted), 30_000);
+    fs.writeFileSync(gate, '');
+    expect(await done).toBe(0);
+    expect(fs.existsSync(secondStarted)).toBe(false);
+    expect(stderr).toContain(`is already running on port ${port}`);
+    const a = box.readState().allocations.find((x: any) => x.lockId === lockId);
+    expect(a.owner.pidNs).toBeDefined();
+    expect(a.owner.via).toBe('run');
+  },
+  60_000,
+);
+
+nsTest(
+  'a call in another container that prunes its own ended owner keeps the killed run’s reservation',
+  async () => {
+    const { lockId } = await killedRunInContainer();
+    const before = box.readState().allocations.find((x: any) => x.lockId === lockId);
+    const out = path.join(box.dir, 'b-list.json');
+    // Container B: an owner of its own that ends, then a call there that judges (and drops) it.
+    const script = `sleep 600 & P=$!; $STYXY allocate -s dev -n gone --pid $P -q >/dev/null; kill $P; wait $P; $STYXY list --json > ${out}`;
+    const r = spawnSync('unshare', ['-fp', '--mount-proc', 'sh', '-c', script], {
+      cwd: box.cwd,
+      env: { ...box.env, STYXY: `${NODE} ${BIN}` },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    const listed = JSON.parse(fs.readFileSync(out, 'utf8'));
+    expect(listed.allocations.map((x: any) => x.instanceId)).toEqual(['rag']);
+    expect(box.readState().allocations.find((x: any) => x.lockId === lockId)).toEqual(before);
+  },
+  60_000,
+);
