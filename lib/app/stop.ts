@@ -86,6 +86,9 @@ export async function runStop(ctx: TransactionContext, target: StopTarget | null
     plan: planStop(readStopFacts(port, allocation, Boolean(options.force), callerUid)),
   }));
   const single = 'port' in resolved || 'lockId' in resolved || ('serviceType' in resolved && !resolved.all);
+  // Another member's allocation is not this caller's to stop at all: say that first, rather than
+  // a FORCE_REQUIRED whose --force would only meet NOT_PERMITTED.
+  if (single) for (const { allocation } of plans) assertMayStop(ctx, allocation);
   const refused: StopResult['refused'] = [];
   for (const { port, allocation, plan } of plans) {
     if (plan.kind !== 'refused') continue;
@@ -201,6 +204,7 @@ function readStopFacts(port: number, allocation: Allocation | null, force: boole
     owner,
     listeners,
     hiddenListener: sockets.some((l) => l.pid === undefined),
+    ...(allocation && !isOwnerInOurPidNamespace(allocation) && { ownerElsewhere: true }),
     ...hiddenUid(sockets),
     spared: [...selfAndAncestors()],
     force,

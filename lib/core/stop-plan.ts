@@ -31,13 +31,17 @@ export interface StopFacts {
   /** The uid of that hidden socket (from /proc/net/tcp), when known. */
   hiddenListenerUid?: number;
   callerUid?: number;
+  /** The allocation's owner was recorded in another PID namespace: its PID names another process here. */
+  ownerElsewhere?: boolean;
   /** The caller and its ancestors (PIDs): a tree holding one of them is never ended. */
   spared?: readonly number[];
   force: boolean;
 }
 
 /** Why a tree is refused even with --force (STOP_REFUSED `details.reason`). */
-export type StopRefusal = 'init' | 'namespace-init' | 'caller-in-tree';
+export type StopRefusal = TreeRefusal | 'unseen';
+/** Why a tree is never ended: its root is init, a PID namespace's init, or the caller or one of its ancestors. */
+export type TreeRefusal = 'init' | 'namespace-init' | 'caller-in-tree';
 
 export type StopPlan =
   /** End the tree under `root` (root included), then release the allocation if any. */
@@ -46,7 +50,7 @@ export type StopPlan =
   | { kind: 'release-only'; reason: string; allocation: Allocation }
   /** Refused: `code` with a message and what to do. */
   | { kind: 'refused'; code: 'FORCE_REQUIRED' | 'NOT_FOUND'; message: string; suggestions: string[] }
-  /** Refused whatever the flags: the tree is init's, a PID namespace's, or holds the caller. */
+  /** Refused whatever the flags: the tree is init's, a PID namespace's, or holds the caller; or the server cannot be seen from here. */
   | { kind: 'refused'; code: 'STOP_REFUSED'; reason: StopRefusal; message: string; suggestions: string[] };
 
 /**
@@ -84,7 +88,7 @@ export function planStop(facts: StopFacts): StopPlan {
 }
 
 /** Why ending the tree under `root` would reach what nobody asked to stop, or null. */
-export function findStopRefusal(root: { pid: number; namespaceInit?: boolean }, spared: readonly number[]): StopRefusal | null {
+export function findStopRefusal(root: { pid: number; namespaceInit?: boolean }, spared: readonly number[]): TreeRefusal | null {
   if (root.pid === 1) return 'init';
   if (root.namespaceInit) return 'namespace-init';
   // Every process of a tree descends from its root: the tree holds the caller or one of its
@@ -94,7 +98,7 @@ export function findStopRefusal(root: { pid: number; namespaceInit?: boolean }, 
 }
 
 /** The message of a STOP_REFUSED, with what to do instead. */
-export function refusedTree(port: number, root: { pid: number; command?: string }, reason: StopRefusal): StopPlan {
+export function refusedTree(port: number, root: { pid: number; command?: string }, reason: TreeRefusal): StopPlan {
   const who = `PID ${root.pid}${root.command ? ` (${root.command})` : ''}`;
   const why =
     reason === 'init'
@@ -119,13 +123,40 @@ function decide(facts: StopFacts): StopPlan {
   const listener = facts.listeners[0];
   if (!a) return decideOutsideStyxy(facts, listener);
   if (owner && a.owner.kind === 'process') return decideForOwner(facts, a, a.owner, owner, listener);
-  // Persistent, a lease, or an owner that has ended (reserved): nobody Styxy can vouch for.
+  // Persistent, a lease, an owner that has ended (reserved), or one in a PID namespace this
+  // caller cannot see into: nobody Styxy can vouch for.
   if (!listener) {
-    if (facts.hiddenListener)
-      return { kind: 'release-only', reason: `port ${port} is served by a process this caller cannot see; it is left running`, allocation: a };
+    if (facts.hiddenListener) return unseenServer(facts, a);
     return { kind: 'release-only', reason: `nothing listens on port ${port}`, allocation: a };
   }
-  return onlyForced(facts, listener, `which Styxy cannot attribute to the ${a.owner.kind === 'process' ? 'ended owner' : a.owner.kind} allocation ${a.lockId}`);
+  const whose =
+    a.owner.kind !== 'process'
+      ? `the ${a.owner.kind} allocation ${a.lockId}`
+      : facts.ownerElsewhere
+        ? `allocation ${a.lockId}, whose owner PID ${a.owner.pid} is in another PID namespace (stop it there, where Styxy can vouch for its server)`
+        : `allocation ${a.lockId}, whose owner PID ${a.owner.pid} ${a.owner.reservedUntil ? 'has ended' : 'cannot be verified as running'}`;
+  return onlyForced(facts, listener, `which Styxy cannot attribute to ${whose}`);
+}
+
+/**
+ * The allocation's port is served by a process this caller cannot see (a container's server seen
+ * from another container, another user's process behind a hidden /proc): nothing here can end it,
+ * and releasing the allocation would leave that server running on a port Styxy then hands out as
+ * unallocated. Refused whatever the flags, and the allocation is kept.
+ */
+function unseenServer(facts: StopFacts, a: Allocation): StopPlan {
+  const uid = facts.hiddenListenerUid;
+  const socket = uid !== undefined ? ` (socket of uid ${uid})` : '';
+  return {
+    kind: 'refused',
+    code: 'STOP_REFUSED',
+    reason: 'unseen',
+    message: `Port ${facts.port} (${a.serviceType} '${a.instanceId}', lock ${a.lockId}) is served by a process this caller cannot see${socket}: in another PID namespace, or hidden by /proc; nothing was signalled and the allocation was kept (--force does not change this)`,
+    suggestions: [
+      `Stop it from where its server runs (its container, or the host): styxy stop ${facts.port}`,
+      `Only free the allocation, leaving the server running: styxy release ${a.lockId}`,
+    ],
+  };
 }
 
 /** A listener Styxy cannot vouch for (`what` says why): its tree is ended only with --force. */
@@ -176,6 +207,7 @@ function decideForOwner(facts: StopFacts, a: Allocation, recorded: ProcessOwner,
   // An owner that is not itself the listener (a shell, named with --pid or found) is never
   // ended on Styxy's word: only what it started to serve the port, unless --force.
   if (!listener) {
+    if (facts.hiddenListener) return unseenServer(facts, a);
     if (explicit && facts.force) return { kind: 'end-tree', root: owner, reason: 'forced', allocation: a };
     return { kind: 'release-only', reason: `nothing listens on port ${port}; its owner PID ${owner.pid} asked for it and is left running`, allocation: a };
   }

@@ -86,6 +86,26 @@ test.each<[string, Partial<StopFacts>, Record<string, unknown>]>([
     { kind: 'release-only' },
   ],
   ['a persistent allocation, nothing listening: release only', { allocation: persistent }, { kind: 'release-only' }],
+  [
+    'a persistent allocation served by a process this caller cannot see: refused and kept, even with --force',
+    { allocation: persistent, hiddenListener: true, force: true },
+    { kind: 'refused', code: 'STOP_REFUSED', reason: 'unseen' },
+  ],
+  [
+    'a run in another PID namespace whose server this caller cannot see (a container from another): refused and kept',
+    { allocation: byRun, hiddenListener: true, hiddenListenerUid: 1000, ownerElsewhere: true },
+    { kind: 'refused', code: 'STOP_REFUSED', reason: 'unseen', message: expect.stringContaining('allocation was kept') },
+  ],
+  [
+    'a live owner whose server this caller cannot see: refused, not "nothing listens"',
+    { allocation: named, owner: { ...ownerShell, startTime: '10' }, hiddenListener: true, force: true },
+    { kind: 'refused', code: 'STOP_REFUSED', reason: 'unseen' },
+  ],
+  [
+    'a run in another PID namespace, its server seen from the host: --force, and the message says where the owner is',
+    { allocation: byRun, listeners: [server], ownerElsewhere: true },
+    { kind: 'refused', code: 'FORCE_REQUIRED', message: expect.stringContaining('whose owner PID 100 is in another PID namespace') },
+  ],
   ['a persistent allocation someone serves: not attributable', { allocation: persistent, listeners: [server] }, { kind: 'refused', code: 'FORCE_REQUIRED' }],
   ['... with --force: that listener', { allocation: persistent, listeners: [server], force: true }, { kind: 'end-tree', reason: 'forced', root: { pid: 300 } }],
   [
