@@ -4,6 +4,7 @@ import { urlFor } from '../core/url';
 import { classifyHolder, findContainerProxy, type Holder, type SeenListener, type SeenProcess } from '../core/holder';
 import type { ComposePublisher } from '../core/compose';
 import { parsePort } from '../core/names';
+import { findOwnerHostPid } from '../core/prune';
 import type { Allocation } from '../core/types';
 import { passwdName } from '../os/identity';
 import { attachListenerProcesses, probePortFree, readListeners } from '../os/ports';
@@ -31,8 +32,9 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
   if (parsePort(port) === null) throw new StyxyError('INVALID_ARGUMENT', `port must be a number from 1 to 65535, got ${JSON.stringify(port)}`);
   const { result: view } = await withLiveState(
     ctx,
-    ({ state, config }) => {
+    ({ state, config, owners }) => {
       const allocation = state.allocations.find((a) => a.port === port) ?? null;
+      const ownerHostPid = allocation ? findOwnerHostPid(allocation.owner, owners) : undefined;
       // Written as allocate and `styxy url` write it: named by the instance id given, else the type.
       const url = allocation
         ? urlFor(port, {
@@ -41,7 +43,7 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
             project: path.basename(allocation.project),
           })
         : urlFor(port);
-      return { result: { allocation, recentlyFreed: state.recentlyFreed ?? [], reuse: config.config.port_reuse, url } };
+      return { result: { allocation, ownerHostPid, recentlyFreed: state.recentlyFreed ?? [], reuse: config.config.port_reuse, url } };
     },
     { configOptional: true },
   );
@@ -59,6 +61,7 @@ export async function runWhy(ctx: TransactionContext, port: number): Promise<Why
     now: ctx.now(),
     allocation: view.allocation,
     ...(ownerProcess && { ownerProcess }),
+    ...(view.ownerHostPid !== undefined && { ownerHostPid: view.ownerHostPid }),
     ...(serverAncestors && { serverAncestors }),
     listeners,
     bindRefused,

@@ -52,6 +52,8 @@ export interface HolderFacts {
   /** The caller's uid and PID namespace: a process of another uid is another user's. */
   callerUid?: number;
   callerPidNs?: string;
+  /** The owner's PID as this caller numbers it, when it was recorded in another PID namespace that the caller sees (the host). */
+  ownerHostPid?: number;
   /** What the freed-port memory says about the port. */
   recentlyFreed?: readonly FreedPort[];
   reuse?: PortReuseSettings;
@@ -153,31 +155,62 @@ function inOtherNamespace(proc: SeenProcess | undefined, callerPidNs: string | u
 /** A Styxy allocation holds the port: whose, served by what, and how `styxy stop` would end it. */
 function describeAllocated(facts: HolderFacts, a: Allocation, server: SeenProcess | undefined, listening: boolean, url: string): Holder {
   const p = facts.port;
-  const what = describeAllocation(a);
-  const ownerServes = server !== undefined && a.owner.kind === 'process' && a.owner.pid === server.pid;
+  const theirs = a.user !== undefined && facts.callerUid !== undefined && facts.callerUid !== 0 && a.user.uid !== facts.callerUid ? a.user : undefined;
+  const what = describeAllocation(a) + (theirs ? ` of user ${theirs.name}` : '');
+  // An owner recorded in another PID namespace has another number here (or none): `stop` does not vouch for it from here.
+  const foreign = ownerInOtherNamespace(a, facts.callerPidNs);
+  const ownerPidHere = foreign ? facts.ownerHostPid : a.owner.kind === 'process' ? a.owner.pid : undefined;
+  const ownerServes = server !== undefined && ownerPidHere !== undefined && ownerPidHere === server.pid;
   const by = server && !ownerServes ? `, served by PID ${server.pid}${server.command ? ` (${server.command})` : ''}` : '';
-  const ownerText = (ownerServes ? 'served by its ' : '') + describeOwnerBrief(a, facts.ownerProcess);
+  const ownerText = (ownerServes ? 'served by its ' : '') + describeOwnerBrief(a, facts);
   const state = listening ? `listening at ${url}` : 'reserved, nothing listens yet';
-  // What `styxy stop` would do: a server it cannot vouch for (not the owner's) needs --force.
-  const vouched =
-    !server || ownerServes || (a.owner.kind === 'process' && a.owner.via === 'run') || isOwnersServer(a, facts.ownerProcess, facts.serverAncestors);
-  const stop = vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`;
-  const why = vouched ? '' : ` (its server is not the owner's: Styxy cannot vouch for it)`;
   const init = isInit(server);
-  return {
-    kind: 'allocation',
-    summary: init
-      ? `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. ${INIT_ADVICE}`
-      : `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: ${stop}${why}`,
-    suggestions: init ? [`styxy release ${a.lockId}`] : [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
+  const base = {
+    kind: 'allocation' as const,
     listening,
     reserved: !listening,
     allocation: a,
     ...(facts.ownerProcess && { owner: facts.ownerProcess }),
     ...(server && { server }),
-    ...(inOtherNamespace(server, facts.callerPidNs) && { otherPidNamespace: true }),
+    ...(inOtherNamespace(server, facts.callerPidNs) && { otherPidNamespace: true as const }),
     url,
   };
+  const head = `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}.`;
+  if (init) return { ...base, summary: `${head} ${INIT_ADVICE}`, suggestions: [`styxy release ${a.lockId}`] };
+  // What `styxy stop` would do, in the order it decides: whose the allocation is, whether its
+  // server can be seen from here, whether Styxy can vouch for that server.
+  if (theirs)
+    return {
+      ...base,
+      summary: `${head} It is ${theirs.name}'s: only that user (or root) may stop or release it; take another port: styxy allocate -s TYPE`,
+      suggestions: ['styxy allocate -s TYPE'],
+    };
+  const hidden = listening && !server && facts.listeners.length > 0 && !(facts.ownerProcess && a.owner.kind === 'process' && a.owner.via === 'run');
+  if (hidden)
+    return {
+      ...base,
+      summary: `${head} Its server cannot be seen from here (in another PID namespace, or hidden by /proc): stop it where it runs (its container, or the host)`,
+      suggestions: [`styxy release ${a.lockId}`],
+    };
+  const otherUid = [facts.ownerProcess?.uid, server?.uid].some((u) => u !== undefined && facts.callerUid !== undefined && u !== facts.callerUid);
+  const vouched =
+    !otherUid &&
+    (!server ||
+      (!foreign && (ownerServes || (a.owner.kind === 'process' && a.owner.via === 'run') || isOwnersServer(a, facts.ownerProcess, facts.serverAncestors))));
+  const stop = vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`;
+  const why = vouched
+    ? ''
+    : otherUid
+      ? ` (its process is another user's)`
+      : foreign
+        ? ` (its owner is in another PID namespace: Styxy cannot vouch for its server from here)`
+        : ` (its server is not the owner's: Styxy cannot vouch for it)`;
+  return { ...base, summary: `${head} Stop it: ${stop}${why}`, suggestions: [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`] };
+}
+
+/** The allocation's owner was recorded in another PID namespace than the caller's (both known). */
+function ownerInOtherNamespace(a: Allocation, callerPidNs: string | undefined): boolean {
+  return a.owner.kind === 'process' && a.owner.pidNs !== undefined && callerPidNs !== undefined && a.owner.pidNs !== callerPidNs;
 }
 
 function describeContainer(p: number, proc: SeenProcess, container: ContainerProxy, uid: number | undefined): Holder {
@@ -288,12 +321,16 @@ export function describeAllocation(a: Allocation): string {
   return `${a.serviceType}/${a.instanceId}${extras.length > 0 ? ` (${extras.join(', ')})` : ''} in ${a.project}`;
 }
 
-function describeOwnerBrief(a: Allocation, proc: SeenProcess | undefined): string {
+function describeOwnerBrief(a: Allocation, facts: HolderFacts): string {
   const owner = a.owner;
   if (owner.kind === 'persistent') return 'persistent';
   if (owner.kind === 'lease') return `lease until ${owner.expiresAt}`;
-  const command = proc?.command ?? owner.command;
+  const command = facts.ownerProcess?.command ?? owner.command;
   const role = owner.via === 'run' ? 'styxy run' : 'owner';
-  const base = `${role} PID ${owner.pid}${command ? ` (${command})` : ''}`;
+  // Its PID there is another process here (PID 2 on the host is a kernel thread): say whose number it is.
+  const ns = ownerInOtherNamespace(a, facts.callerPidNs)
+    ? ` in PID namespace ${owner.pidNs}${facts.ownerHostPid !== undefined ? ` (host PID ${facts.ownerHostPid})` : ''}`
+    : '';
+  const base = `${role} PID ${owner.pid}${ns}${command ? ` (${command})` : ''}`;
   return owner.reservedUntil ? `${base} ended, reserved until ${owner.reservedUntil}` : base;
 }

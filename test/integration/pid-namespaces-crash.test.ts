@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import { BIN, markingFirstConnect, useSandboxAndStrays, waitFor } from '../helpers/cli';
 import { checkOutput } from '../helpers/output-schemas';
@@ -154,6 +155,52 @@ nsTest(
     const listed = JSON.parse(fs.readFileSync(out, 'utf8'));
     expect(listed.allocations.map((x: any) => x.instanceId)).toEqual(['rag']);
     expect(box.readState().allocations.find((x: any) => x.lockId === lockId)).toEqual(before);
+  },
+  60_000,
+);
+
+/** Whether something accepts a connection on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+nsTest(
+  'a container’s served run: another container’s stop refuses and keeps it; the host’s why and stop say where its owner is',
+  async () => {
+    container(`$STYXY run -s dev -n ctr -- sh -c 'exec python3 -m http.server "$PORT" --bind 127.0.0.1' >/dev/null 2>&1 &\nexec sleep 600\n`);
+    const a = await waitFor('the container’s run to serve', async () => {
+      const found = fs.existsSync(`${box.home}/state.json`) ? box.readState().allocations.find((x: any) => x.instanceId === 'ctr') : undefined;
+      return found && (await accepts(found.port)) && found;
+    });
+    const port = String(a.port);
+    const inB = (args: string[]) => {
+      const r = spawnSync('unshare', ['-fp', '--mount-proc', NODE, BIN, ...args], { cwd: box.cwd, env: box.env, encoding: 'utf8', timeout: 60_000 });
+      checkOutput(args, r.stdout, r.status);
+      return { code: r.status, json: parse(r.stdout) };
+    };
+    for (const flags of [[], ['--force'], ['--dry-run']]) {
+      const r = inB(['stop', port, '--json', ...flags]);
+      expect([r.code, r.json.error?.code, r.json.error?.details?.reason]).toEqual([26, 'STOP_REFUSED', 'unseen']);
+    }
+    const why = inB(['why', port, '--json']);
+    expect([why.code, why.json.kind]).toEqual([40, 'allocation']);
+    expect(why.json.summary).toContain('cannot be seen from here');
+    expect(why.json.summary).not.toContain(`Stop it: styxy stop ${port}`);
+    expect(box.readState().allocations.find((x: any) => x.lockId === a.lockId)).toEqual(a);
+    expect(await accepts(a.port)).toBe(true);
+
+    // The host sees the container's processes: its PID there is not the host's.
+    const hostWhy = box.run(['why', port, '--json']);
+    expect(hostWhy.json.summary).toMatch(new RegExp(`styxy run PID ${a.owner.pid} in PID namespace ${a.owner.pidNs} \\(host PID \\d+\\)`));
+    expect(hostWhy.json.summary).toContain(`Stop it: styxy stop ${port} --force`);
+    const hostStop = box.run(['stop', port, '--json']);
+    expect(hostStop.json.error.code).toBe('FORCE_REQUIRED');
+    expect(hostStop.json.error.message).toContain('in another PID namespace');
+    expect(hostStop.json.error.message).not.toContain('ended');
   },
   60_000,
 );

@@ -243,6 +243,35 @@ suite('a shared home (group-owned, setgid)', () => {
     }
   });
 
+  test('stop of another member’s served run is NOT_PERMITTED at once, not a FORCE_REQUIRED that --force cannot pass; why says whose', async () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const serverJs = path.join(box.dir, 'server.js');
+    fs.writeFileSync(serverJs, "require('net').createServer().listen(Number(process.env.PORT), '127.0.0.1');\n", { mode: 0o644 });
+    const hers = spawn('setpriv', [...become(alice, true), process.execPath, BIN, 'run', '-s', 'dev', '-n', 'web', '--', process.execPath, serverJs], {
+      env: envOf(alice, home),
+      cwd: box.cwd,
+      stdio: 'ignore',
+    });
+    try {
+      const running = await waitFor('her server to listen', async () => {
+        const listed = as(bob, home, ['list', '-s', 'dev', '--json']).json.allocations[0];
+        return listed && (await listening(listed.port)) && listed;
+      });
+      for (const flags of [[], ['--dry-run'], ['--force']]) {
+        const r = as(bob, home, ['stop', String(running.port), '--json', ...flags]);
+        expect([r.code, r.json.error.code]).toEqual([24, 'NOT_PERMITTED']);
+      }
+      const why = as(bob, home, ['why', String(running.port), '--json']);
+      expect(why.json).toMatchObject({ kind: 'allocation', allocation: { user: { name: alice.name } } });
+      expect(why.json.summary).toContain(`of user ${alice.name}`);
+      expect(why.json.summary).not.toContain(`styxy stop ${running.port}`);
+      expect(await listening(running.port)).toBe(true);
+    } finally {
+      await killAndWait(hers, 'SIGTERM');
+    }
+  });
+
   test('members start detached servers in one shared home: logs/ is the group’s', async () => {
     const home = sharedHome();
     const { alice, bob } = accounts;

@@ -69,6 +69,39 @@ describe('classifyHolder: one kind per holder, each with its exit status', () =>
     ],
     ['an allocation still waiting for its server', { allocation: web }, 'allocation', /reserved, nothing listens yet/],
     [
+      "another member's allocation in a shared home: whose it is, and no stop advice (stop is NOT_PERMITTED)",
+      { allocation: { ...runOwned, user: { uid: 1001, name: 'alice' } }, listeners: [{ address: '::', uid: 1001 }] },
+      'allocation',
+      /dev\/web in \/p of user alice;.*It is alice's: only that user \(or root\) may stop or release it/,
+    ],
+    [
+      'a run recorded in another PID namespace, seen from the host: its PID there and here, and stop needs --force',
+      {
+        allocation: { ...runOwned, owner: { ...runOwned.owner, pidNs: '9' } } as typeof runOwned,
+        ownerHostPid: 4242,
+        listeners: [{ address: '::', uid: 1000, process: python }],
+      },
+      'allocation',
+      /styxy run PID 7 in PID namespace 9 \(host PID 4242\).*Stop it: styxy stop 3000 --force \(its owner is in another PID namespace/,
+    ],
+    [
+      'a server this caller cannot see (a container seen from another): stop it where it runs',
+      { allocation: { ...runOwned, owner: { ...runOwned.owner, pidNs: '9' } } as typeof runOwned, listeners: [{ address: '::', uid: 1000 }] },
+      'allocation',
+      /styxy run PID 7 in PID namespace 9 \(node.*Its server cannot be seen from here.*stop it where it runs/,
+    ],
+    [
+      "root asking about a member's run: its process is another user's, --force",
+      {
+        allocation: runOwned,
+        callerUid: 0,
+        ownerProcess: { pid: 7, uid: 1000, startTime: '1' },
+        listeners: [{ address: '::', uid: 1000, process: python }],
+      },
+      'allocation',
+      /Stop it: styxy stop 3000 --force \(its process is another user's\)/,
+    ],
+    [
       'a run: the server, then run itself',
       { allocation: runOwned, listeners: [{ address: '::', process: python }] },
       'allocation',
