@@ -79,10 +79,10 @@ async function batchLocked(
 ): Promise<Attempt<AllocateBatchResult, AcceptedRanges>> {
   const { result } = await withLiveState<Attempt<AllocateBatchResult, AcceptedRanges>>(
     ctx,
-    async ({ config, state, pruned, starting }) => {
+    async ({ config, state, pruned, starting, owners }) => {
       if (input.envName !== undefined) checkEnvNameArg(input.envName, input.serviceTypes, config.config);
       const owner = settleGraceLease(shared.owner, graceMs(config), ctx.now());
-      const chained = await chainSteps(ctx, input, { ...shared, owner }, { config, state, pruned: pruned.length, starting }, accepted);
+      const chained = await chainSteps(ctx, input, { ...shared, owner }, { config, state, pruned: pruned.length, starting, owners }, accepted);
       if (chained.kind === 'ask') return { result: chained };
       const { steps, view } = chained;
       // Each accepted range builds on the config before it, so the last user layer holds them all.

@@ -10,7 +10,8 @@ import {
   type AllocationPlan,
   type AllocationRequest,
 } from '../core/allocation';
-import type { Allocation, ConfigLayer, FreedPort, Owner, State } from '../core/types';
+import type { Allocation, ConfigLayer, FreedPort, Owner, ProcessOwner, State } from '../core/types';
+import { findOwnerHostPid, type OwnerFacts } from '../core/prune';
 import { findFirstFreeBlock, findFirstFreePort, probePortFree } from '../os/ports';
 import type { AuditInput } from '../store/audit-log';
 import type { LoadedConfig } from '../store/config-files';
@@ -25,7 +26,7 @@ import type { AllocateInput, AllocateResult, CoolingNote } from './allocate-shap
 export type StepInput = Pick<AllocateInput, 'dryRun' | 'yes' | 'newType' | 'keepFound' | 'hostStyle'>;
 
 /** The config and state one type's step sees: the transaction's, or what the batch's earlier types left. */
-export type StepView = { config: LoadedConfig; state: State; pruned: number; starting: LiveView['starting'] };
+export type StepView = { config: LoadedConfig; state: State; pruned: number; starting: LiveView['starting']; owners?: OwnerFacts };
 
 /** A plan of a type the config knows (made known by allocate-step.ts first, when it was not). */
 export type KnownPlan = Exclude<AllocationPlan, { kind: 'unknown' }>;
@@ -94,7 +95,7 @@ export function existingInstance(input: StepInput, request: AllocationRequest, p
       ...handOver?.answer,
       existingInstanceId: holder.instanceId,
       // An owner that has ended is named by no PID: not a dead one, not the caller's.
-      existingPid: tree ? (tree[0]?.pid ?? null) : owner.kind === 'process' && !reserved ? owner.pid : null,
+      existingPid: tree ? (tree[0]?.pid ?? null) : owner.kind === 'process' && !reserved ? pidHere(owner, view.owners) : null,
       ...((tree || reserved) && { starting: true as const }),
       message: reserved
         ? `Service '${holder.serviceType}' only allows a single instance; '${holder.instanceId}' is starting on port ${holder.port} (its owner, PID ${(owner as { pid: number }).pid}, has ended; nothing listens yet)`
@@ -102,6 +103,16 @@ export function existingInstance(input: StepInput, request: AllocationRequest, p
     },
     ...withHandOver(view.state, base, handOver),
   };
+}
+
+/**
+ * The owner's PID as this caller numbers it: one recorded in another PID namespace is another
+ * process here under that number (PID 2 on the host is a kernel thread), so it is named by its
+ * host PID where the caller sees it (the host), else by none.
+ */
+function pidHere(owner: ProcessOwner, owners: OwnerFacts | undefined): number | null {
+  if (owner.pidNs === undefined || !owners?.pidNs || owner.pidNs === owners.pidNs) return owner.pid;
+  return findOwnerHostPid(owner, owners) ?? null;
 }
 
 const isReserved = (owner: Owner): boolean => owner.kind === 'process' && owner.reservedUntil !== undefined;

@@ -76,9 +76,9 @@ async function allocateLocked(
   const request = buildRequest(ctx, input, input.serviceType);
   const { result } = await withLiveState<Attempt<AllocateResult, AcceptedRanges>>(
     ctx,
-    async ({ config, state, pruned, starting }) => {
+    async ({ config, state, pruned, starting, owners }) => {
       const settled = { ...request, owner: settleGraceLease(request.owner, graceMs(config), ctx.now()) };
-      const step = await allocateStep(ctx, input, settled, { config, state, pruned: pruned.length, starting }, accepted?.[input.serviceType]);
+      const step = await allocateStep(ctx, input, settled, { config, state, pruned: pruned.length, starting, owners }, accepted?.[input.serviceType]);
       if ('unconfirmed' in step) return { result: askRange(step, accepted) };
       return { result: done(step.result), state: step.state, ...step.writes, audit: step.audit };
     },

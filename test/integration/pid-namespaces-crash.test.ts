@@ -169,9 +169,9 @@ function accepts(port: number): Promise<boolean> {
 }
 
 nsTest(
-  'a container’s served run: another container’s stop refuses and keeps it; the host’s why and stop say where its owner is',
+  'a container’s served run: another container’s stop refuses and keeps it; the host’s why, stop and allocate say where its owner is',
   async () => {
-    container(`$STYXY run -s dev -n ctr -- sh -c 'exec python3 -m http.server "$PORT" --bind 127.0.0.1' >/dev/null 2>&1 &\nexec sleep 600\n`);
+    container(`$STYXY run -s ai -n ctr -- sh -c 'exec python3 -m http.server "$PORT" --bind 127.0.0.1' >/dev/null 2>&1 &\nexec sleep 600\n`);
     const a = await waitFor('the container’s run to serve', async () => {
       const found = fs.existsSync(`${box.home}/state.json`) ? box.readState().allocations.find((x: any) => x.instanceId === 'ctr') : undefined;
       return found && (await accepts(found.port)) && found;
@@ -201,6 +201,14 @@ nsTest(
     expect(hostStop.json.error.code).toBe('FORCE_REQUIRED');
     expect(hostStop.json.error.message).toContain('in another PID namespace');
     expect(hostStop.json.error.message).not.toContain('ended');
+
+    // The single instance's PID, as each caller numbers it: the host's (the run there), or none.
+    const hostAsk = box.run(['allocate', '-s', 'ai', '-n', 'other', '--json']).json;
+    expect(hostAsk).toMatchObject({ existing: true, lockId: a.lockId });
+    expect(hostAsk.existingPid).not.toBe(a.owner.pid);
+    expect(fs.readFileSync(`/proc/${hostAsk.existingPid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['run', 'ctr']));
+    const nsAsk = inB(['allocate', '-s', 'ai', '-n', 'other', '--json']).json;
+    expect(nsAsk).toMatchObject({ existing: true, lockId: a.lockId, existingPid: null });
   },
   60_000,
 );
