@@ -151,11 +151,14 @@ function findStartingElsewhere(unjudged: readonly Allocation[], served: Readonly
  */
 function dropEndedRuns(decided: LifetimeResult, starting: Map<string, TrackedProcess[]>): LifetimeResult & { starting: Map<string, TrackedProcess[]> } {
   const gone: Allocation[] = [];
-  // The marked processes of a run judged nowhere near here are not in this /proc: their absence means nothing.
+  // The marked processes of a run judged nowhere near here are not in this /proc, and another
+  // user's do not show this caller their environment (a shared home): their absence means nothing.
   const elsewhere = new Set(decided.unjudged.map((a) => a.lockId));
+  const me = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  const unreadable = (a: Allocation) => a.user !== undefined && me !== undefined && me !== 0 && a.user.uid !== me;
   for (const a of decided.state.allocations) {
     const owner = a.owner;
-    if (owner.kind !== 'process' || owner.via !== 'run' || owner.reservedUntil === undefined || elsewhere.has(a.lockId)) continue;
+    if (owner.kind !== 'process' || owner.via !== 'run' || owner.reservedUntil === undefined || elsewhere.has(a.lockId) || unreadable(a)) continue;
     const tree = findMarkedProcesses(runMarkerEntry(owner), Number(owner.startTime));
     if (tree === null) continue;
     if (tree.length > 0) starting.set(a.lockId, tree);

@@ -243,6 +243,35 @@ suite('a shared home (group-owned, setgid)', () => {
     }
   });
 
+  test('a member’s run killed before its server listens: another member’s call keeps the reservation and is told it is starting', async () => {
+    const home = sharedHome();
+    const { alice, bob } = accounts;
+    const files = path.join(box.dir, 'alice-files');
+    fs.mkdirSync(files, { mode: 0o755 });
+    fs.chownSync(files, alice.uid, alice.gid);
+    const started = path.join(files, 'started');
+    const gate = path.join(files, 'gate');
+    const command = `echo $$ > ${started}; while [ ! -e ${gate} ]; do sleep 0.05; done; exec python3 -m http.server "$PORT" --bind 127.0.0.1`;
+    const hers = spawn('setpriv', [...become(alice, true), process.execPath, BIN, 'run', '-s', 'ai', '-n', 'rag', '--', 'sh', '-c', command], {
+      env: envOf(alice, home),
+      cwd: box.cwd,
+      stdio: 'ignore',
+    });
+    const orphan = await waitFor('her command to start', () => fs.existsSync(started) && Number(fs.readFileSync(started, 'utf8')));
+    try {
+      await killAndWait(hers, 'SIGKILL');
+      // Her own next call finds the run ended and its command starting: a reservation.
+      const reserved = as(alice, home, ['list', '--json']).json.allocations[0];
+      expect(reserved.owner).toMatchObject({ via: 'run', reservedUntil: expect.any(String) });
+      // Bob cannot read her processes' environment (the run's marks): that is no proof they have ended.
+      expect(as(bob, home, ['list', '--json']).json.allocations.map((a: any) => a.lockId)).toEqual([reserved.lockId]);
+      const asked = as(bob, home, ['allocate', '-s', 'ai', '-n', 'rag', '--json']).json;
+      expect(asked).toMatchObject({ lockId: reserved.lockId, existing: true, starting: true, existingPid: null });
+    } finally {
+      process.kill(orphan, 'SIGKILL');
+    }
+  });
+
   test('stop of another member’s served run is NOT_PERMITTED at once, not a FORCE_REQUIRED that --force cannot pass; why says whose', async () => {
     const home = sharedHome();
     const { alice, bob } = accounts;
