@@ -80,11 +80,10 @@ export async function runStop(ctx: TransactionContext, target: StopTarget | null
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const selected = await selectTargets(ctx, resolved);
   const callerUid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  const plans = selected.map(({ port, allocation }) => ({
-    port,
-    allocation,
-    plan: planStop(readStopFacts(port, allocation, Boolean(options.force), callerUid)),
-  }));
+  const plans = selected.map(({ port, allocation }) => {
+    const facts = readStopFacts(port, allocation, Boolean(options.force), callerUid);
+    return { port, allocation, plan: planStop(facts), facts };
+  });
   const single = 'port' in resolved || 'lockId' in resolved || ('serviceType' in resolved && !resolved.all);
   // Another member's allocation is not this caller's to stop at all: say that first, rather than
   // a FORCE_REQUIRED whose --force would only meet NOT_PERMITTED.
@@ -97,10 +96,11 @@ export async function runStop(ctx: TransactionContext, target: StopTarget | null
     refused.push({ port, ...(allocation && { lockId: allocation.lockId }), code: plan.code, message: plan.message, ...reason });
   }
   const stopped: StopOutcome[] = [];
-  for (const { port, allocation, plan } of plans) {
+  for (const { port, allocation, plan, facts } of plans) {
     if (plan.kind === 'refused') continue;
     assertMayStop(ctx, allocation);
-    stopped.push(await carryOut(ctx, port, allocation, plan, Boolean(options.dryRun), graceMs));
+    const outcome = await carryOut(ctx, port, allocation, plan, Boolean(options.dryRun), graceMs);
+    stopped.push(withOtherListeners(outcome, facts, Boolean(options.dryRun)));
   }
   const failed = stopped.filter((s) => s.processes.some((p) => p.survived));
   if (failed.length > 0) {
@@ -247,6 +247,20 @@ async function carryOut(
   if (dryRun || !allocation || outcome.processes.some((p) => p.survived)) return outcome;
   outcome.released = await releaseIfThere(ctx, allocation);
   return outcome;
+}
+
+/**
+ * Another program that listens on the same port (one on 127.0.0.1, the other on ::1) is not in the
+ * tree that was ended, and still holds the port: the outcome says so, rather than a plain success.
+ */
+function withOtherListeners(outcome: StopOutcome, facts: ReturnType<typeof readStopFacts>, dryRun: boolean): StopOutcome {
+  if (outcome.processes.length === 0) return outcome;
+  const ended = new Set(outcome.processes.map((p) => p.pid));
+  const others = facts.listeners.filter((l) => !ended.has(l.pid)).map((l) => `PID ${l.pid}${l.command ? ` (${l.command})` : ''}`);
+  if (facts.hiddenListener) others.push('a process this caller cannot see');
+  if (others.length === 0) return outcome;
+  const note = `port ${outcome.port} is also listened on by ${others.join(', ')}, which ${dryRun ? 'this would not end' : 'still runs'}: styxy why ${outcome.port}`;
+  return { ...outcome, note: outcome.note ? `${outcome.note}; ${note}` : note };
 }
 
 /** Frees the allocation unless it is gone already (its `run` released it as it ended). */

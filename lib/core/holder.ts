@@ -133,6 +133,27 @@ export function findContainerProxy(argv: readonly string[] | undefined): Contain
 
 /** Decides who holds the port and says it in one line, with what to do next. */
 export function classifyHolder(facts: HolderFacts): Holder {
+  const holder = classifyFirstHolder(facts);
+  // Two programs can listen on one port at once, on 127.0.0.1 and on ::1 (where `localhost`
+  // often goes): the one named above is not the whole answer, and `stop` ends only its tree.
+  const others = holder.server ? describeOtherListeners(facts, holder.server.pid) : '';
+  return others ? { ...holder, summary: `${holder.summary}${/[.!?]$/.test(holder.summary) ? ' ' : '. '}${others}` } : holder;
+}
+
+/** `Also listening on port P: PID Y (cmd) on ::1.`, for every listener but the process named (or ''). */
+function describeOtherListeners(facts: HolderFacts, named: number): string {
+  const seen = new Set<number>([named]);
+  const others: string[] = [];
+  for (const l of facts.listeners) {
+    const proc = l.process;
+    if (proc && seen.has(proc.pid)) continue;
+    if (proc) seen.add(proc.pid);
+    others.push(proc ? `PID ${proc.pid}${proc.command ? ` (${proc.command})` : ''} on ${l.address}` : `a process this caller cannot see on ${l.address}`);
+  }
+  return others.length > 0 ? `Also listening on port ${facts.port}: ${others.join(', ')}.` : '';
+}
+
+function classifyFirstHolder(facts: HolderFacts): Holder {
   const listener = facts.listeners.find((l) => l.process) ?? facts.listeners[0];
   const listening = facts.listeners.length > 0 || facts.bindRefused;
   const url = facts.url ?? `http://localhost:${facts.port}`;

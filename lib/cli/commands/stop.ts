@@ -89,7 +89,7 @@ function describeOutcome(s: StopOutcome, dryRun: boolean): string {
   const pids = s.processes.map((p) => `PID ${p.pid}${p.command ? ` (${p.command})` : ''}`).join(', ');
   if (dryRun) {
     const signal = pids ? `would signal ${pids}` : `would signal nothing (${s.note ?? 'nothing to end'})`;
-    return `${what}: ${signal}${s.allocation ? `, then release ${s.allocation.lockId}` : ''}`;
+    return `${what}: ${signal}${s.allocation ? `, then release ${s.allocation.lockId}` : ''}${pids && s.note ? `; ${s.note}` : ''}`;
   }
   const ended = s.processes.filter((p) => p.signals.length > 0);
   const killed = ended.filter((p) => p.signals.includes('SIGKILL')).map((p) => p.pid);
@@ -97,5 +97,5 @@ function describeOutcome(s: StopOutcome, dryRun: boolean): string {
     ended.length > 0
       ? `ended ${ended.map((p) => `PID ${p.pid}${p.command ? ` (${p.command})` : ''}`).join(', ')}${killed.length ? ` (SIGKILL after the grace: ${killed.join(', ')})` : ''}`
       : `nothing signalled${s.note ? ` (${s.note})` : ''}`;
-  return `Stopped ${what}: ${done}${s.released ? '; released' : ''}.`;
+  return `Stopped ${what}: ${done}${s.released ? '; released' : ''}${ended.length > 0 && s.note ? `; ${s.note}` : ''}.`;
 }

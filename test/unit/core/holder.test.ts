@@ -69,6 +69,17 @@ describe('classifyHolder: one kind per holder, each with its exit status', () =>
     ],
     ['an allocation still waiting for its server', { allocation: web }, 'allocation', /reserved, nothing listens yet/],
     [
+      'two programs on one port (127.0.0.1 and ::1): both are named',
+      {
+        listeners: [
+          { address: '127.0.0.1', uid: 1000, process: python },
+          { address: '::1', uid: 1000, process: { ...python, pid: 43, command: 'node vite' } },
+        ],
+      },
+      'process',
+      /or take another port\. Also listening on port 3000: PID 43 \(node vite\) on ::1\.$/,
+    ],
+    [
       "another member's allocation in a shared home: whose it is, and no stop advice (stop is NOT_PERMITTED)",
       { allocation: { ...runOwned, user: { uid: 1001, name: 'alice' } }, listeners: [{ address: '::', uid: 1001 }] },
       'allocation',
