@@ -146,7 +146,8 @@ function decide(facts: StopFacts): StopPlan {
  */
 function unseenServer(facts: StopFacts, a: Allocation): StopPlan {
   const uid = facts.hiddenListenerUid;
-  const socket = uid !== undefined ? ` (socket of uid ${uid})` : '';
+  const theirs = uid !== undefined && facts.callerUid !== undefined && uid !== facts.callerUid;
+  const socket = uid === undefined ? '' : theirs ? ` (another user's: uid ${uid})` : ` (socket of uid ${uid})`;
   return {
     kind: 'refused',
     code: 'STOP_REFUSED',

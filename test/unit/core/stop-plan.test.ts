@@ -97,6 +97,11 @@ test.each<[string, Partial<StopFacts>, Record<string, unknown>]>([
     { kind: 'refused', code: 'STOP_REFUSED', reason: 'unseen', message: expect.stringContaining('allocation was kept') },
   ],
   [
+    "another user's process on the port of one's own allocation: refused and kept, and says whose",
+    { allocation: detected, owner: { ...ownerShell, startTime: '10' }, hiddenListener: true, hiddenListenerUid: 1001 },
+    { kind: 'refused', code: 'STOP_REFUSED', reason: 'unseen', message: expect.stringContaining("another user's: uid 1001") },
+  ],
+  [
     'a live owner whose server this caller cannot see: refused, not "nothing listens"',
     { allocation: named, owner: { ...ownerShell, startTime: '10' }, hiddenListener: true, force: true },
     { kind: 'refused', code: 'STOP_REFUSED', reason: 'unseen' },
