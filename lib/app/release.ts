@@ -157,13 +157,16 @@ async function findRunsStillServing(released: readonly Allocation[]): Promise<st
   const runs = released.filter((a) => a.owner.kind === 'process' && a.owner.via === 'run');
   if (runs.length === 0) return [];
   const { probePortFree } = await import('../os/ports');
+  const { isOwnerInOurPidNamespace } = await import('./why');
   const warnings: string[] = [];
   for (const a of runs) {
     if (await probePortFree(a.port)) continue;
-    const pid = (a.owner as { pid: number }).pid;
+    const owner = a.owner as { pid: number; pidNs?: string };
+    // A run in another PID namespace (a container) is numbered there; only the host or that namespace can end it.
+    const elsewhere = !isOwnerInOurPidNamespace(a);
     warnings.push(
-      `port ${a.port} was released, but its styxy run (PID ${pid}) still runs and its server still listens on it. ` +
-        `To end them: styxy stop ${a.port} --force (next time, styxy stop ${a.port} ends the server and releases in one step)`,
+      `port ${a.port} was released, but its styxy run (PID ${owner.pid}${elsewhere ? ` in PID namespace ${owner.pidNs}` : ''}) still runs and its server still listens on it. ` +
+        `To end them${elsewhere ? ', from the host or from that namespace' : ''}: styxy stop ${a.port} --force (next time, styxy stop ${a.port} ends the server and releases in one step)`,
     );
   }
   return warnings;

@@ -209,6 +209,10 @@ nsTest(
     expect(fs.readFileSync(`/proc/${hostAsk.existingPid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['run', 'ctr']));
     const nsAsk = inB(['allocate', '-s', 'ai', '-n', 'other', '--json']).json;
     expect(nsAsk).toMatchObject({ existing: true, lockId: a.lockId, existingPid: null });
+
+    // Released from the other container: the warning names the run by its namespace, not as a PID of there.
+    const released = inB(['release', a.lockId, '--json']).json;
+    expect(released.warnings).toEqual([expect.stringContaining(`styxy run (PID ${a.owner.pid} in PID namespace ${a.owner.pidNs})`)]);
   },
   60_000,
 );
