@@ -10,7 +10,7 @@ import { endTree, isSameProcess, listeningPorts, startDetached, type DetachedChi
 import { closeServerLog, openServerLog, readLogTail } from '../store/server-logs';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
-import { awaitStarting, probeFoundPorts, releaseQuietly, STARTING_WAIT_MS, type RunInput } from './run';
+import { awaitStarting, markOwnersElsewhere, probeFoundPorts, releaseQuietly, STARTING_WAIT_MS, type RunInput } from './run';
 
 /** How long a detached start waits, by default, for the server to listen. */
 export const READY_TIMEOUT_MS = 60_000;
@@ -62,7 +62,7 @@ export async function runDetached(ctx: TransactionContext, input: DetachInput): 
   const allocation = allocations[0] as AllocateResult;
   input.onNotice?.({ kind: 'allocated', allocations });
 
-  const plan = planRun(allocations, await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
+  const plan = planRun(markOwnersElsewhere(allocations), await probeFoundPorts(allocations.filter((a) => !isCreatedByRun(a))));
   if (plan.kind === 'running') {
     await releaseQuietly(ctx, allocations, plan.release);
     // Still only starting once the wait is over: nothing of it listens, so it cannot be said to run.

@@ -10,6 +10,7 @@ import { startAndWait, type RunOutcome } from '../os/supervise';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateInput, AllocateResult } from './allocate';
 import type { Asker } from './confirmation';
+import { isOwnerInOurPidNamespace } from './why';
 
 export interface RunInput {
   /** What to allocate; `run` itself is the owner of whatever this creates. */
@@ -78,7 +79,7 @@ export async function runRun(ctx: TransactionContext, input: RunInput): Promise<
     );
     throw taken;
   }
-  const plan = planRun(allocations, foundPorts);
+  const plan = planRun(markOwnersElsewhere(allocations), foundPorts);
   if (plan.kind === 'running') {
     await releaseQuietly(ctx, allocations, plan.release);
     const allocation = allocations.find((a) => a.lockId === plan.allocation.lockId) as AllocateResult;
@@ -137,6 +138,11 @@ async function runCommand(ctx: TransactionContext, input: RunInput, allocations:
   // Its tree has been ended: a listener left on the port now is someone else's.
   if (outcome.status !== 0 && !outcome.startError && !(await probePortFree(port))) input.onNotice?.({ kind: 'port-taken', port, status: outcome.status });
   return outcome;
+}
+
+/** The allocations whose owner was recorded in another PID namespace say so: its PID is never named as the server's here. */
+export function markOwnersElsewhere(allocations: readonly AllocateResult[]): (AllocateResult & { ownerElsewhere?: boolean })[] {
+  return allocations.map((a) => (isOwnerInOurPidNamespace(a) ? a : { ...a, ownerElsewhere: true }));
 }
 
 /** How long `run` waits, by default, for a service found starting to listen before it gives up (starting nothing). */

@@ -24,6 +24,8 @@ export interface RunAllocation {
   starting?: true;
   /** The process found holding it, where allocate named one. */
   existingPid?: number | null;
+  /** Its owner was recorded in another PID namespace (a container): its PID is not one of this caller's. */
+  ownerElsewhere?: boolean;
 }
 
 /** What the OS says about the port of an allocation `run` did not create. */
@@ -73,7 +75,7 @@ export function planRun(allocations: readonly RunAllocation[], listeners: Readon
     // An owner that has ended (kept by its reservation) is not named: its PID is dead. Nor is a
     // `run` or `start` that owns it while its command starts: that is not the server's process.
     const owner = allocation.owner;
-    const ownerPid = owner.kind === 'process' && owner.reservedUntil === undefined && owner.via !== 'run' ? owner.pid : null;
+    const ownerPid = owner.kind === 'process' && owner.reservedUntil === undefined && owner.via !== 'run' && !allocation.ownerElsewhere ? owner.pid : null;
     const viaRun = owner.kind === 'process' && owner.via === 'run';
     // A live `run` owns it: its command may still be starting, and a second copy would collide.
     if (!listener?.busy && !isStarting(allocation)) continue;

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { BIN, markingFirstConnect, useSandboxAndStrays, waitFor } from '../helpers/cli';
+import { BIN, freePortBlock, markingFirstConnect, useSandboxAndStrays, waitFor } from '../helpers/cli';
 import { checkOutput } from '../helpers/output-schemas';
 
 // Two containers (PID namespaces) share one STYXY_HOME, and a `styxy run` in the first is killed
@@ -213,6 +213,42 @@ nsTest(
     // Released from the other container: the warning names the run by its namespace, not as a PID of there.
     const released = inB(['release', a.lockId, '--json']).json;
     expect(released.warnings).toEqual([expect.stringContaining(`styxy run (PID ${a.owner.pid} in PID namespace ${a.owner.pidNs})`)]);
+  },
+  60_000,
+);
+
+nsTest(
+  'a container’s orphan server that took its killed run’s port over: another container’s run names no PID of there',
+  async () => {
+    const port = await freePortBlock(1);
+    const done = path.join(box.dir, 'adopted');
+    const connect = `python3 -c "import socket; socket.create_connection(('127.0.0.1', ${port}), 1)" 2>/dev/null`;
+    container(
+      [
+        `$STYXY run -s dev -n adopt -p ${port} -- sh -c 'exec python3 -m http.server "$PORT" --bind 127.0.0.1' >/dev/null 2>&1 &`,
+        'R=$!',
+        `until ${connect}; do sleep 0.05; done`,
+        'kill -9 $R',
+        'wait $R',
+        // The next call in there lets the server take the allocation over (its PID there).
+        `$STYXY list >/dev/null; touch ${done}`,
+        'exec sleep 600',
+        '',
+      ].join('\n'),
+    );
+    await waitFor('the orphan to take the port over', () => fs.existsSync(done), 30_000);
+    const a = box.readState().allocations.find((x: any) => x.instanceId === 'adopt');
+    expect(a.owner).toMatchObject({ adoptedAt: expect.any(String) });
+    const marker = path.join(box.dir, 'second');
+    const r = spawnSync('unshare', ['-fp', '--mount-proc', NODE, BIN, 'run', '-s', 'dev', '-n', 'adopt', '--', 'touch', marker], {
+      cwd: box.cwd,
+      env: box.env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(0);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(r.stderr).toContain(`'adopt' is already running on port ${port}; not starting touch`);
   },
   60_000,
 );
