@@ -82,6 +82,9 @@ function processOwner(owner: ProcessOwner, command: string | null): ProcessOwner
   return { ...owner, ...(command && { command: command.slice(0, 300) }), ...(boot && { bootId: boot }), ...(ns && { pidNs: ns }) };
 }
 
+/** This call's PID namespace, read once (undefined until describeOwner first needs it). */
+let callerNamespace: string | null | undefined;
+
 /**
  * The PID namespace the owner's PID is numbered in: this call's own, when /proc shows it (the
  * PID was read there). A reader in another namespace then knows the PID is not its to judge.
@@ -104,7 +107,9 @@ export function describeOwner(owner: Owner, hostPid?: number, command?: string):
     case 'lease':
       return `lease until ${owner.expiresAt}`;
     case 'process': {
-      const where = hostPid !== undefined && owner.pidNs !== undefined ? ` in PID namespace ${owner.pidNs} (host PID ${hostPid})` : '';
+      // A PID of another namespace names another process here (or none): say whose number it is.
+      const elsewhere = owner.pidNs !== undefined && (hostPid !== undefined || owner.pidNs !== (callerNamespace ??= ownerNamespace()));
+      const where = elsewhere ? ` in PID namespace ${owner.pidNs}${hostPid !== undefined ? ` (host PID ${hostPid})` : ''}` : '';
       const text = command ?? owner.command?.slice(0, 60);
       const who = `PID ${owner.pid}${where}${text ? ` (${text})` : ''}`;
       if (owner.reservedUntil) return `reserved until ${owner.reservedUntil} (${who} ended)`;

@@ -192,6 +192,9 @@ nsTest(
     expect(why.json.summary).not.toContain(`Stop it: styxy stop ${port}`);
     expect(box.readState().allocations.find((x: any) => x.lockId === a.lockId)).toEqual(a);
     expect(await accepts(a.port)).toBe(true);
+    // check there names the owner's PID as the other namespace's, not as one of its own.
+    const check = spawnSync('unshare', ['-fp', '--mount-proc', NODE, BIN, 'check', port], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+    expect(check.stdout).toContain(`Owner: PID ${a.owner.pid} in PID namespace ${a.owner.pidNs} (`);
 
     // The host sees the container's processes: its PID there is not the host's.
     const hostWhy = box.run(['why', port, '--json']);
