@@ -3,7 +3,7 @@
  * another long-running service Styxy knows, and if so, the same line with that one command run
  * under Styxy's detached start. Pure: the package.json scripts and the project's place are handed in.
  */
-import { findDevServer, RUNNER_COMMANDS, SCRIPT_RUNNERS, type DevServer } from './dev-servers';
+import { findDevServer, planPortFlag, RUNNER_COMMANDS, SCRIPT_RUNNERS, type DevServer } from './dev-servers';
 import { findNameProblem } from './names';
 import { shellWord } from './shell-word';
 import { readShellLine, type ShellWord, type SimpleCommand } from './shell-line';
@@ -238,8 +238,24 @@ export function planServerRewrite(line: string, server: ServerCommand, facts: Re
   const serviceType = tool ? (TYPE_OF_TOOL[tool] ?? 'dev') : server.name === 'storybook' ? 'storybook' : 'dev';
   const instanceId = instanceName(facts.relativeDir, server.name);
   const program = server.program.map((w) => line.slice(w.start, w.end)).join(' ');
-  const redirects = server.command.redirects.map((r) => line.slice(r.start, r.end)).join(' ');
-  const run = redirects ? `sh -c ${shellWord(`exec ${program} ${redirects}`)}` : program;
+  const redirects = server.command.redirects.map((r) => posixRedirect(line.slice(r.start, r.end))).join(' ');
+  let run = program;
+  if (redirects) {
+    // The redirections stay with the server in an `sh -c`, which sees only exported variables:
+    // a word whose value comes from the agent's shell is not moved there (the line is left alone).
+    if (server.program.some((w) => w.dynamic) || /[$`]/.test(redirects)) return null;
+    // `start` cannot see the dev server through `sh -c`: its port flag goes inside, `{port}` is
+    // replaced by the port in every argument (a Vite behind `sh -c` would listen on 5173 instead).
+    const append = portFlag
+      ? [portFlag, '{port}']
+      : (planPortFlag(
+          server.program.map((w) => w.value),
+          facts.scripts,
+        )?.append ?? []);
+    portFlag = null;
+    const extra = append.map((w) => (w === '{port}' ? w : shellWord(w))).join(' ');
+    run = `sh -c ${shellWord(`exec ${program}${extra ? ` ${extra}` : ''} ${redirects}`)}`;
+  }
   const flags = ['start', '-s', serviceType, '-n', instanceId, ...(portFlag ? ['--port-flag', portFlag] : [])].map(shellWord);
   // The session goes in STYXY_SESSION, which `start` reads as --session: the server's own styxy
   // calls, if any, are then the session's too.
@@ -255,6 +271,16 @@ export function planServerRewrite(line: string, server: ServerCommand, facts: Re
     tail = line.slice(end).trim() === '' ? '' : ';';
   }
   return { line: `${line.slice(0, server.command.start)}${replacement}${tail}${line.slice(end)}`, serviceType, instanceId, tool };
+}
+
+/**
+ * A redirection as `sh` (dash, on many systems) reads it: bash's `&>FILE` and `&>>FILE`, which
+ * dash would read as `&` then `>FILE` (the server in the background, its output not in FILE),
+ * become `>FILE 2>&1` and `>>FILE 2>&1`.
+ */
+function posixRedirect(text: string): string {
+  const both = /^&(>>?)\s*(.*)$/s.exec(text);
+  return both ? `${both[1]}${both[2]} 2>&1` : text;
 }
 
 /** The words of the command a script ends with (after its last `&&`/`;`), or null. */

@@ -62,12 +62,20 @@ describe('the hook rewrites a server start, and only that', () => {
     ['npm install && npm run dev', `npm install && ${S} -s dev -n dev -- npm run dev`],
     ['npm run build && npm start', `npm run build && ${S} -s dev -n start -- npm start`],
     ['npm run dev &', `${S} -s dev -n dev -- npm run dev`],
-    ['npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev > dev.log 2>&1'`],
-    ['nohup npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev > dev.log 2>&1'`],
+    // Redirections stay with the server in `sh -c`; start cannot see a dev server through it, so
+    // the port flag goes inside ({port} is replaced by start), where the tool needs one.
+    ['npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev -- --port {port} --strictPort > dev.log 2>&1'`],
+    ['nohup npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev -- --port {port} --strictPort > dev.log 2>&1'`],
+    ['npm start > app.log 2>&1 &', `${S} -s dev -n start -- sh -c 'exec npm start > app.log 2>&1'`],
+    ['python3 -m http.server > h.log 2>&1 &', `${S} -s dev -n http.server -- sh -c 'exec python3 -m http.server {port} > h.log 2>&1'`],
+    ['npx expo start > e.log &', `${S} -s dev -n expo -- sh -c 'exec npx expo start --port {port} > e.log'`],
     [
       'nohup npx vite >/tmp/v.log 2>&1 & sleep 3; curl -s localhost:5173',
-      `${S} -s dev -n vite -- sh -c 'exec npx vite >/tmp/v.log 2>&1'; sleep 3; curl -s localhost:5173`,
+      `${S} -s dev -n vite -- sh -c 'exec npx vite --port {port} --strictPort >/tmp/v.log 2>&1'; sleep 3; curl -s localhost:5173`,
     ],
+    // bash's &> and &>> become what sh reads the same way (dash reads `&>f` as `&` then `>f`).
+    ['npm start &> app.log &', `${S} -s dev -n start -- sh -c 'exec npm start >app.log 2>&1'`],
+    ['npm start &>>app.log', `${S} -s dev -n start -- sh -c 'exec npm start >>app.log 2>&1'`],
     ['NODE_ENV=development npm run dev', `NODE_ENV=development ${S} -s dev -n dev -- npm run dev`],
     ['npm run dev  # the web app', `${S} -s dev -n dev -- npm run dev  # the web app`],
     ['cd "my app" && npm run dev', `cd "my app" && ${S} -s dev -n dev -- npm run dev`],
@@ -138,6 +146,9 @@ describe('the hook rewrites a server start, and only that', () => {
     ['npm run dev', { scripts: { dev: 'PORT=4000 node server.js' } }],
     // A script of another name that runs no known server.
     ['npm run watch', { scripts: { watch: 'tsc -w' } }],
+    // Redirected into `sh -c`, which sees only exported variables: a value from the agent's shell stays there.
+    ['npm run dev > $LOG 2>&1 &', {}],
+    ['npm run dev -- --host $HOST > dev.log &', {}],
   ])('found but left alone once package.json is read: %j %j', (line, facts) => {
     expect(findServerCommand(line).kind).toBe('found');
     expect(rewrite(line, facts)).toBeNull();
