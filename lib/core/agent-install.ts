@@ -151,7 +151,12 @@ export function removeBlock(text: string, markers: MarkedBlock): { text: string;
   if (endAt < 0) return { text, changed: false };
   let end = endAt + 1 + markers.end.length;
   if (text[end] === '\n') end++;
-  return { text: text.slice(0, Math.max(0, start - 1)) + text.slice(end), changed: true };
+  let head = text.slice(0, Math.max(0, start - 1));
+  const tail = text.slice(end);
+  // Text the user wrote after the block keeps a line of its own: the joining newline that goes
+  // with the block would otherwise glue it to the last line before (`Use pnpm.More notes`).
+  if (tail !== '' && head !== '' && !head.endsWith('\n')) head += '\n';
+  return { text: head + tail, changed: true };
 }
 
 /**

@@ -18,8 +18,8 @@ describe('a marked block comes out exactly as it went in', () => {
       expect(added.text.startsWith(text)).toBe(true);
       expect(addBlock(added.text, markers, 'other')).toEqual({ text: added.text, changed: false });
       expect(removeBlock(added.text, markers)).toEqual({ text, changed: true });
-      // Text the user added after the block stays.
-      expect(removeBlock(`${added.text}tail\n`, markers).text).toBe(`${text}tail\n`);
+      // Text the user added after the block stays, on a line of its own.
+      expect(removeBlock(`${added.text}tail\n`, markers).text).toBe(`${text}${text !== '' && !text.endsWith('\n') ? '\n' : ''}tail\n`);
     }
   });
 
