@@ -181,6 +181,23 @@ export const TOOLS: readonly ToolDefinition[] = [
   },
 ];
 
+/**
+ * An argument the tool does not take is refused (its schema says additionalProperties: false):
+ * ignored, `{"serviceType": "api"}` would allocate a dev port and say nothing.
+ */
+function checkArgumentNames(tool: Tool, args: Record<string, unknown>): void {
+  const known = Object.keys(tool.inputSchema.properties ?? {});
+  const unknown = Object.keys(args).filter((name) => !known.includes(name));
+  if (unknown.length === 0) return;
+  throw new StyxyError(
+    'INVALID_ARGUMENT',
+    `${tool.name} takes no argument ${unknown.map((n) => JSON.stringify(n)).join(', ')}; its arguments: ${known.join(', ')}`,
+    {
+      details: { unknown, arguments: known },
+    },
+  );
+}
+
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
@@ -246,6 +263,7 @@ export async function serveMcp(ctx: AppContext): Promise<void> {
     if (!definition)
       return failure(new StyxyError('INVALID_ARGUMENT', `no tool ${JSON.stringify(request.params.name)}; tools: ${TOOLS.map((t) => t.tool.name).join(', ')}`));
     try {
+      checkArgumentNames(definition.tool, request.params.arguments ?? {});
       const session = sessionOfClient(process.env, server.getClientVersion()?.name, clientPid, request.params._meta);
       return answer(await definition.run({ args: request.params.arguments ?? {}, ctx: { ...ctx, cwd: process.cwd() }, clientPid, session }));
     } catch (err) {

@@ -139,6 +139,9 @@ test.each([
   ['release_port', { lock_id: 'dev-nothing-000000' }, 'NOT_FOUND'],
   ['who_holds_port', {}, 'INVALID_ARGUMENT'],
   ['no_such_tool', {}, 'INVALID_ARGUMENT'],
+  // An argument the tool does not take (a misspelt name) is refused, not ignored: no dev port for serviceType api.
+  ['allocate_port', { serviceType: 'api' }, 'INVALID_ARGUMENT'],
+  ['list_ports', { thisProject: true }, 'INVALID_ARGUMENT'],
 ])("%s %j is a tool error carrying Styxy's code %s", async (name, args, code) => {
   const r = await call(name, args);
   expect(r.isError).toBe(true);
