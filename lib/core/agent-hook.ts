@@ -269,6 +269,14 @@ export function planServerRewrite(line: string, server: ServerCommand, facts: Re
   if (after?.op === '&') {
     end = after.end;
     tail = line.slice(end).trim() === '' ? '' : ';';
+    // `… & disown`: with nothing left in the background, bash's disown fails ("no such job") and
+    // the whole line with it, though the server runs: it goes with the `&`.
+    const next = readShellLine(line)?.commands.find((c) => c.before?.start === after.start);
+    const disown = next && next.words[0]?.value === 'disown' && next.redirects.length === 0 && next.words.slice(1).every((w) => /^[-%]/.test(w.value));
+    if (next && disown && (next.after === null || next.after.op !== '&')) {
+      end = next.end;
+      tail = '';
+    }
   }
   return { line: `${line.slice(0, server.command.start)}${replacement}${tail}${line.slice(end)}`, serviceType, instanceId, tool };
 }

@@ -76,6 +76,10 @@ describe('the hook rewrites a server start, and only that', () => {
     // bash's &> and &>> become what sh reads the same way (dash reads `&>f` as `&` then `>f`).
     ['npm start &> app.log &', `${S} -s dev -n start -- sh -c 'exec npm start >app.log 2>&1'`],
     ['npm start &>>app.log', `${S} -s dev -n start -- sh -c 'exec npm start >>app.log 2>&1'`],
+    // A disown after the `&` goes with it: with nothing in the background it would fail the line.
+    ['npm start > app.log 2>&1 & disown', `${S} -s dev -n start -- sh -c 'exec npm start > app.log 2>&1'`],
+    ['npm start & disown -h %1; echo ok', `${S} -s dev -n start -- npm start; echo ok`],
+    ['npm start & disown && curl -s localhost:3000', `${S} -s dev -n start -- npm start && curl -s localhost:3000`],
     ['NODE_ENV=development npm run dev', `NODE_ENV=development ${S} -s dev -n dev -- npm run dev`],
     ['npm run dev  # the web app', `${S} -s dev -n dev -- npm run dev  # the web app`],
     ['cd "my app" && npm run dev', `cd "my app" && ${S} -s dev -n dev -- npm run dev`],
