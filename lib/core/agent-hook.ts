@@ -261,24 +261,24 @@ export function planServerRewrite(line: string, server: ServerCommand, facts: Re
   // calls, if any, are then the session's too.
   const assignments = [...server.assignments.map((w) => line.slice(w.start, w.end)), ...(facts.session ? [`STYXY_SESSION=${shellWord(facts.session)}`] : [])];
   const replacement = [...assignments, facts.styxy, ...flags, '--', run].join(' ');
-  // A server put in the background (`… &`, `nohup … &`) is started detached anyway: the `&` goes,
-  // so that the line waits for the start and shows where it runs. What followed still runs after it.
-  const after = server.command.after;
-  let end = server.command.end;
-  let tail = '';
-  if (after?.op === '&') {
-    end = after.end;
-    tail = line.slice(end).trim() === '' ? '' : ';';
-    // `… & disown`: with nothing left in the background, bash's disown fails ("no such job") and
-    // the whole line with it, though the server runs: it goes with the `&`.
-    const next = readShellLine(line)?.commands.find((c) => c.before?.start === after.start);
-    const disown = next && next.words[0]?.value === 'disown' && next.redirects.length === 0 && next.words.slice(1).every((w) => /^[-%]/.test(w.value));
-    if (next && disown && (next.after === null || next.after.op !== '&')) {
-      end = next.end;
-      tail = '';
-    }
-  }
+  const { end, tail } = backgroundEnd(line, server.command);
   return { line: `${line.slice(0, server.command.start)}${replacement}${tail}${line.slice(end)}`, serviceType, instanceId, tool };
+}
+
+/**
+ * Where the rewrite of a server command ends, and what joins it to the rest. A server put in the
+ * background (`… &`, `nohup … &`) is started detached anyway: the `&` goes, so that the line waits
+ * for the start and shows where it runs; what followed still runs after it. A `disown` right
+ * after goes too: with nothing left in the background, bash's disown fails ("no such job") and
+ * the whole line with it, though the server runs.
+ */
+function backgroundEnd(line: string, command: SimpleCommand): { end: number; tail: string } {
+  const after = command.after;
+  if (after?.op !== '&') return { end: command.end, tail: '' };
+  const next = readShellLine(line)?.commands.find((c) => c.before?.start === after.start);
+  const disown = next && next.words[0]?.value === 'disown' && next.redirects.length === 0 && next.words.slice(1).every((w) => /^[-%]/.test(w.value));
+  if (next && disown && next.after?.op !== '&') return { end: next.end, tail: '' };
+  return { end: after.end, tail: line.slice(after.end).trim() === '' ? '' : ';' };
 }
 
 /**
