@@ -80,6 +80,7 @@ export function findServerCommand(line: string): FindResult {
   if (parsed.comments.includes(HOOK_OFF_COMMENT)) return { kind: 'leave', reason: 'opted-out' };
   const found: ServerCommand[] = [];
   let portGiven = false;
+  let portSet = false;
   let piped = false;
   const cd: string[] = [];
   let cdUnknown = false;
@@ -90,6 +91,11 @@ export function findServerCommand(line: string): FindResult {
     if (command.words[i]?.value === 'nohup' || command.words[i]?.value === 'exec') i++;
     const program = command.words.slice(i);
     const words = program.map((w) => w.value);
+    // `export PORT=4000 && npm run dev`, `PORT=4000; …`: the agent set the port for what follows.
+    if (program.length === 0 ? assignments.some((a) => /^PORT=/.test(a.value)) : words[0] === 'export' && words.some((w) => /^PORT(=|$)/.test(w))) {
+      portSet = true;
+      continue;
+    }
     if (words[0] === 'cd' || words[0] === 'pushd') {
       const target = program[1];
       if (program.length !== 2 || !target || target.dynamic || target.value === '-' || target.value.startsWith('~')) cdUnknown = true;
@@ -98,7 +104,7 @@ export function findServerCommand(line: string): FindResult {
     }
     const match = matchServer(words);
     if (!match) continue;
-    if (match === 'port-given' || assignments.some((a) => /^PORT=/.test(a.value))) {
+    if (match === 'port-given' || portSet || assignments.some((a) => /^PORT=/.test(a.value))) {
       portGiven = true;
       continue;
     }

@@ -80,6 +80,9 @@ describe('the hook rewrites a server start, and only that', () => {
     ['npm start > app.log 2>&1 & disown', `${S} -s dev -n start -- sh -c 'exec npm start > app.log 2>&1'`],
     ['npm start & disown -h %1; echo ok', `${S} -s dev -n start -- npm start; echo ok`],
     ['npm start & disown && curl -s localhost:3000', `${S} -s dev -n start -- npm start && curl -s localhost:3000`],
+    // A PORT set after the server is not the server's.
+    ['npm run dev; export PORT=4000', `${S} -s dev -n dev -- npm run dev; export PORT=4000`],
+    ['export NODE_ENV=development && npm run dev', `export NODE_ENV=development && ${S} -s dev -n dev -- npm run dev`],
     ['NODE_ENV=development npm run dev', `NODE_ENV=development ${S} -s dev -n dev -- npm run dev`],
     ['npm run dev  # the web app', `${S} -s dev -n dev -- npm run dev  # the web app`],
     ['cd "my app" && npm run dev', `cd "my app" && ${S} -s dev -n dev -- npm run dev`],
@@ -108,6 +111,9 @@ describe('the hook rewrites a server start, and only that', () => {
     ['timeout 10 npm run dev', 'no-server'],
     // A port the command names itself: the agent means that port.
     ['PORT=4000 npm run dev', 'port-given'],
+    ['export PORT=4000 && npm run dev', 'port-given'],
+    ['export HOST=0.0.0.0 PORT=4000; cd web && npm run dev', 'port-given'],
+    ['PORT=4000; export PORT; npm run dev', 'port-given'],
     ['npx vite --port 4000', 'port-given'],
     ['vite --port=4000', 'port-given'],
     ['python3 -m http.server 8000', 'port-given'],
