@@ -17,6 +17,14 @@ export const CLAUDE_HOOK_EVENTS: ReadonlyArray<readonly [string, string | null]>
   ['SessionEnd', null],
 ];
 
+/**
+ * The SessionEnd hook's `timeout`, in seconds. Without one, Claude Code gives all SessionEnd hooks
+ * 1.5 s together and then cancels them ("Hook cancelled"): too little to end a server that takes
+ * its time (stop waits 5 s between SIGTERM and SIGKILL), which then runs on with its port. A
+ * declared timeout raises that budget (up to 60 s); the hook still returns as soon as it is done.
+ */
+export const SESSION_END_TIMEOUT_S = 30;
+
 /** A hook command of Styxy's (any install path): `styxy hook claude-code`, `'/x/bin/styxy' hook claude-code`. */
 export function isStyxyHookCommand(command: unknown): boolean {
   return typeof command === 'string' && /(^|\/)styxy'? hook claude-code$/.test(command.trim());
@@ -41,7 +49,8 @@ export function addClaudeHooks(settings: JsonObject, command: string): { value: 
     const list = (groups as Json[] | undefined) ?? [];
     const present = list.some((g) => isObject(g) && Array.isArray(g.hooks) && g.hooks.some((h) => isObject(h) && isStyxyHookCommand(h.command)));
     if (present) continue;
-    list.push({ ...(matcher !== null && { matcher }), hooks: [{ type: 'command', command }] });
+    const hook: JsonObject = { type: 'command', command, ...(event === 'SessionEnd' && { timeout: SESSION_END_TIMEOUT_S }) };
+    list.push({ ...(matcher !== null && { matcher }), hooks: [hook] });
     hooks[event] = list;
     changed = true;
   }

@@ -101,3 +101,42 @@ test('a whole claude -p session: npm run dev runs detached on a Styxy port with 
     spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
   }
 }, 240_000);
+
+test('SessionEnd ends a server that ignores SIGTERM: the hook has the time for SIGKILL (Claude Code cancels it after 1.5 s without a timeout)', async () => {
+  if (skipped) return;
+  spawnSync('git', ['init', '-q', box.cwd]);
+  fs.writeFileSync(path.join(box.cwd, 'package.json'), JSON.stringify({ name: 'app', private: true, scripts: { start: 'node stubborn.js' } }));
+  fs.writeFileSync(
+    path.join(box.cwd, 'stubborn.js'),
+    "process.on('SIGTERM', () => console.log('not yet'));\nrequire('http').createServer((q, s) => s.end('stubborn')).listen(Number(process.env.PORT), '127.0.0.1');\n",
+  );
+  expect(spawnSync(process.execPath, [BIN, 'agent', 'install', 'claude-code'], { cwd: box.cwd, env: claudeEnv(), encoding: 'utf8' }).status).toBe(0);
+  approveProject();
+  const standIn = await messagesStandIn([
+    () => ({ tool: { name: 'Bash', input: { command: 'npm start', description: 'Start the server' } } }),
+    () => ({ text: 'Started.' }),
+  ]);
+  let pid = 0;
+  let session: string | undefined;
+  try {
+    const r = await runClaude(cb, box.cwd, standIn.url, ['Bash']);
+    session = r.session;
+    const started = textOf(standIn.results[0]!);
+    pid = Number(/^pid: (\d+)$/m.exec(started)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(r.stdout + r.stderr).not.toContain('Hook cancelled');
+    // Ended (SIGKILL after the grace), and its allocation gone with it.
+    expect(fs.existsSync(`/proc/${pid}`) && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(false);
+    expect(JSON.parse(spawnSync(process.execPath, [BIN, 'list', '--json'], { env: box.env, encoding: 'utf8' }).stdout).allocations).toEqual([]);
+  } finally {
+    await standIn.close();
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* ended, as it should be */
+      }
+    }
+    spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
+  }
+}, 240_000);

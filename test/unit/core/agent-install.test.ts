@@ -39,7 +39,8 @@ describe("Claude Code's hooks", () => {
       { matcher: 'Edit', hooks: [{ type: 'command', command: 'lint' }] },
       { matcher: 'Bash', hooks: [{ type: 'command', command: 'styxy hook claude-code' }] },
     ]);
-    expect((added.value.hooks as any).SessionEnd).toEqual([{ hooks: [{ type: 'command', command: 'styxy hook claude-code' }] }]);
+    // With a timeout: Claude Code otherwise cancels SessionEnd hooks after 1.5 s in all.
+    expect((added.value.hooks as any).SessionEnd).toEqual([{ hooks: [{ type: 'command', command: 'styxy hook claude-code', timeout: 30 }] }]);
     expect(addClaudeHooks(added.value, "'/other/bin/styxy' hook claude-code")!.changed).toBe(false);
     expect(removeClaudeHooks(added.value)).toEqual({ value: mine, changed: true });
     expect(removeClaudeHooks(mine)).toEqual({ value: mine, changed: false });
