@@ -47,6 +47,15 @@ test('a dev server start comes back as updatedInput under styxy start, with the 
   expect(JSON.stringify(r.json)).not.toContain('permissionDecision');
 });
 
+test("a script is named after its package's folder, wherever below it the agent stands: one server, not two", () => {
+  fs.mkdirSync(path.join(box.cwd, 'web', 'src'));
+  const fromSrc = hook(JSON.stringify({ ...JSON.parse(preToolUse('npm run dev')), cwd: path.join(box.cwd, 'web', 'src') }));
+  expect(fromSrc.json.hookSpecificOutput.updatedInput.command).toContain(' start -s dev -n web-dev -- npm run dev');
+  expect(hook(preToolUse('cd web/src && npm run dev')).json.hookSpecificOutput.updatedInput.command).toContain(' -n web-dev ');
+  // A tool serves the folder it runs in: that folder names it.
+  expect(hook(preToolUse('cd web/src && npx vite')).json.hookSpecificOutput.updatedInput.command).toContain(' -n web-src-vite ');
+});
+
 const hasVite = fs.existsSync(path.join(ROOT, 'node_modules', '.bin', 'vite'));
 
 (hasVite ? test : test.skip)(
