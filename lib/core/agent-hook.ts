@@ -129,8 +129,14 @@ export function findServerCommand(line: string): FindResult {
 export const MAYBE_SERVER =
   /\b(npm|pnpm|yarn|bun|vite|next|astro|nuxt|nuxi|ng|wrangler|storybook|start-storybook|manage\.py|django-admin|rails|flask|uvicorn|hugo|webpack|webpack-dev-server|gatsby|docusaurus|http-server|jekyll|http\.server|expo)\b/;
 
+/** The flags that ask a program for its help or version instead of running it. */
+const HELP_OR_VERSION = new Set(['--help', '-h', '--version', '-v', '-V']);
+
 /** The server `words` start (a script through a runner, or a known tool), 'port-given', or null. */
 function matchServer(words: readonly string[]): Omit<ServerCommand, 'cd' | 'command' | 'program' | 'assignments'> | 'port-given' | null {
+  // `npx vite --help`, `npm run dev -- --version`: it prints and ends, it serves nothing; run as a
+  // server it would fail ("ended before it listened") and show only the end of what it printed.
+  if (words.some((w) => HELP_OR_VERSION.has(w))) return null;
   const runner = base(words[0] ?? '');
   if (SCRIPT_RUNNERS.has(runner)) {
     const script = scriptOf(runner, words);

@@ -119,6 +119,7 @@ test.each([
   ['STYXY_HOOK=off in the environment', 'cd web && npm run dev', { STYXY_HOOK: 'off' }],
   ['a script package.json does not have', 'npm run dev', {}],
   ['a PORT exported before it', 'export PORT=4000 && cd web && npm run dev', {}],
+  ['a help request', 'cd web && npm run dev -- --help', {}],
 ])('%s: left alone, nothing printed', (_what, command, env) => {
   const r = hook(preToolUse(command), env);
   expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);

@@ -109,6 +109,14 @@ describe('the hook rewrites a server start, and only that', () => {
     ['bun server.ts', 'no-server'],
     ['styxy start -s dev -- npm run dev', 'no-server'],
     ['timeout 10 npm run dev', 'no-server'],
+    // Help and version: printed at once, nothing served.
+    ['npx vite --help', 'no-server'],
+    ['vite -v', 'no-server'],
+    ['npm run dev -- --help', 'no-server'],
+    ['npm start --help', 'no-server'],
+    ['python3 -m http.server -h', 'no-server'],
+    ['next dev --version', 'no-server'],
+    ['uvicorn --help', 'no-server'],
     // A port the command names itself: the agent means that port.
     ['PORT=4000 npm run dev', 'port-given'],
     ['export PORT=4000 && npm run dev', 'port-given'],
