@@ -3,7 +3,7 @@
  * another long-running service Styxy knows, and if so, the same line with that one command run
  * under Styxy's detached start. Pure: the package.json scripts and the project's place are handed in.
  */
-import { findDevServer, planPortFlag, RUNNER_COMMANDS, SCRIPT_RUNNERS, type DevServer } from './dev-servers';
+import { findDevServer, findsNoServer, planPortFlag, RUNNER_COMMANDS, SCRIPT_RUNNERS, type DevServer } from './dev-servers';
 import { findNameProblem } from './names';
 import { shellWord } from './shell-word';
 import { readShellLine, type ShellWord, type SimpleCommand } from './shell-line';
@@ -244,6 +244,8 @@ export function planServerRewrite(line: string, server: ServerCommand, facts: Re
       if (namesPort(known.server, [...known.args, ...afterSeparator])) return null;
       tool = known.server.tool;
     } else if (/(^|\s)(--port|-p)(=|\s+)[0-9$]/.test(body)) return null;
+    // `"dev": "tsup --watch"`: a watcher, not a server; run by start it would be ended for not listening.
+    else if (inner && !inner.some((w) => /[|&]/.test(w)) && findsNoServer(inner)) return null;
     else if (!SERVER_SCRIPTS.has(server.name)) return null;
     else tool = null;
   } else if (tool === 'Expo') portFlag = '--port';

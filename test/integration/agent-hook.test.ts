@@ -125,6 +125,13 @@ test.each([
   expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
 });
 
+test('a dev script that only watches (tsup --watch) is left alone: it never listens, start would end it', () => {
+  fs.mkdirSync(path.join(box.cwd, 'lib'));
+  fs.writeFileSync(path.join(box.cwd, 'lib', 'package.json'), JSON.stringify({ scripts: { dev: 'tsup --watch' } }));
+  const r = hook(preToolUse('cd lib && npm run dev &'));
+  expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+});
+
 test('"agents": {"hook": false} in the project\'s .styxy.json leaves its commands alone', () => {
   expect(hook(preToolUse('cd web && npm run dev')).json).toBeDefined();
   fs.writeFileSync(path.join(box.cwd, '.styxy.json'), JSON.stringify({ agents: { hook: false } }));

@@ -164,6 +164,11 @@ describe('the hook rewrites a server start, and only that', () => {
     ['npm run dev', { scripts: { dev: 'PORT=4000 node server.js' } }],
     // A script of another name that runs no known server.
     ['npm run watch', { scripts: { watch: 'tsc -w' } }],
+    // A dev or start script that only builds or watches: it would be ended for never listening.
+    ['npm run dev', { scripts: { dev: 'tsup --watch' } }],
+    ['npm run dev', { scripts: { dev: 'vite build --watch' } }],
+    ['npm start', { scripts: { start: 'tsc -w' } }],
+    ['pnpm dev', { scripts: { dev: 'rm -rf dist && npx tsc --watch' } }],
     // Redirected into `sh -c`, which sees only exported variables: a value from the agent's shell stays there.
     ['npm run dev > $LOG 2>&1 &', {}],
     ['npm run dev -- --host $HOST > dev.log &', {}],
@@ -178,6 +183,11 @@ describe('the hook rewrites a server start, and only that', () => {
     expect(rewrite('cd apps/web && npm run dev', { relativeDir: 'apps/web', session: undefined, styxy: "'/opt/styxy/bin/styxy'" })).toBe(
       "cd apps/web && '/opt/styxy/bin/styxy' start -s dev -n apps-web-dev -- npm run dev",
     );
+  });
+
+  test('a script that runs a watcher beside a server, or a tool not known either way, is still a server', () => {
+    expect(rewrite('npm run dev', { scripts: { dev: 'tsc -w & vite' } })).toBe(`${S} -s dev -n dev -- npm run dev`);
+    expect(rewrite('npm run dev', { scripts: { dev: 'nodemon server.js' } })).toBe(`${S} -s dev -n dev -- npm run dev`);
   });
 
   test('the per-command opt-out and the session are quoted as shell words', () => {
