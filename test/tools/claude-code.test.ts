@@ -140,3 +140,28 @@ test('SessionEnd ends a server that ignores SIGTERM: the hook has the time for S
     spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
   }
 }, 240_000);
+
+test("a server the agent starts with styxy start itself (as CLAUDE.md tells it) is the session's too: SessionEnd stops it", async () => {
+  if (skipped) return;
+  nodeProject(box.cwd);
+  expect(spawnSync(process.execPath, [BIN, 'agent', 'install', 'claude-code'], { cwd: box.cwd, env: claudeEnv(), encoding: 'utf8' }).status).toBe(0);
+  approveProject();
+  const standIn = await messagesStandIn([
+    () => ({ tool: { name: 'Bash', input: { command: 'styxy start -s dev -n web -- node server.js', description: 'Start the server' } } }),
+    () => ({ text: 'Started.' }),
+  ]);
+  let session: string | undefined;
+  try {
+    const r = await runClaude(cb, box.cwd, standIn.url, ['Bash']);
+    session = r.session;
+    const port = Number(/^port: (\d+)$/m.exec(textOf(standIn.results[0]!))?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(JSON.parse(spawnSync(process.execPath, [BIN, 'list', '--json'], { env: box.env, encoding: 'utf8' }).stdout).allocations).toEqual([]);
+    const probe = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+    expect(probe.stdout).toBe('000');
+  } finally {
+    await standIn.close();
+    spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
+    spawnSync(process.execPath, [BIN, 'stop', '-s', 'dev', '-n', 'web'], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+  }
+}, 240_000);
