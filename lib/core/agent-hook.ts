@@ -178,6 +178,9 @@ function toolName(words: readonly string[]): string {
   return first.replace(/@.*$/, '');
 }
 
+/** A runner's option that runs the script of another package, or of several. */
+const MOVES_PROJECT = /^(-w|-ws|--workspaces?|--prefix|-C|--dir|--cwd|--filter|-F|--recursive|-r)(=.*)?$/;
+
 /** `npm run dev -- --host`, `pnpm dev`, `yarn start`, `bun run dev`: the script and whether a port is named. */
 function scriptOf(runner: string, words: readonly string[]): { name: string; portGiven: boolean } | null {
   let i = 1;
@@ -199,6 +202,10 @@ function scriptOf(runner: string, words: readonly string[]): { name: string; por
   } else if (verb === 'start' || (runner !== 'npm' && !RUNNER_COMMANDS.has(verb) && !verb.includes('.') && !verb.includes('/'))) name = verb;
   if (name === undefined || name.startsWith('-') || NOT_SERVER_SCRIPT.test(name)) return null;
   const rest = words.slice(i + 1);
+  // npm reads its own options after the script's name too (before `--`): `npm run dev -w web` and
+  // `--prefix web` run another package's script, `--workspaces` every package's.
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.some((w) => MOVES_PROJECT.test(w))) return null;
   return { name, portGiven: rest.some((w) => w === '--port' || w === '-p' || w.startsWith('--port=')) };
 }
 

@@ -149,6 +149,12 @@ describe('the hook rewrites a server start, and only that', () => {
     ['npm run dev # styxy:off', 'opted-out'],
     ['npm --prefix web run dev', 'no-server'],
     ['pnpm --filter web dev', 'no-server'],
+    // npm's own options after the script's name: another package's script, or every package's.
+    ['npm run dev -w web', 'no-server'],
+    ['npm run dev --workspace=web', 'no-server'],
+    ['npm run dev --workspaces', 'no-server'],
+    ['npm run dev --prefix web', 'no-server'],
+    ['npm start --prefix web', 'no-server'],
   ])('left alone: %j (%s)', (line, reason) => {
     const found = findServerCommand(line);
     expect(found).toEqual({ kind: 'leave', reason });
