@@ -87,7 +87,10 @@ export function answerPreToolUse(agent: string, input: HookInput, env: NodeJS.Pr
   // same server as from the package's folder, so it gets the same name (and port), not a second one.
   const named = found.server.kind === 'script' ? (findPackageDir(dir) ?? dir) : dir;
   const relativeDir = path.relative(root, named).split(path.sep).join('/');
-  const session = sessionOf(agent, input);
+  // Where Claude Code gives its commands the session (CLAUDE_CODE_SESSION_ID, as it gives this hook),
+  // `start` records it by itself: no STYXY_SESSION=… in front, which would keep the user's
+  // permission rules (`Bash(styxy start -s dev -n dev -- npm run dev)`) from ever matching.
+  const session = env.CLAUDE_CODE_SESSION_ID !== undefined && env.CLAUDE_CODE_SESSION_ID === input.session_id ? undefined : sessionOf(agent, input);
   const rewrite = planServerRewrite(command, found.server, {
     scripts: found.server.kind === 'script' ? readPackageScripts(dir) : null,
     relativeDir: relativeDir.startsWith('..') ? '' : relativeDir,

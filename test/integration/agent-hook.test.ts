@@ -31,6 +31,13 @@ function hook(input: string, env: NodeJS.ProcessEnv = {}) {
   return box.run(['hook', 'claude-code'], { input, env });
 }
 
+test('where Claude Code gives its commands the session (CLAUDE_CODE_SESSION_ID), the rewrite leaves it to start: a permission rule can match it', () => {
+  const same = hook(preToolUse('cd web && npm run dev'), { CLAUDE_CODE_SESSION_ID: '3f2a-77' });
+  expect(same.json.hookSpecificOutput.updatedInput.command).toBe(`cd web && ${BIN} start -s dev -n web-dev -- npm run dev`);
+  const other = hook(preToolUse('cd web && npm run dev'), { CLAUDE_CODE_SESSION_ID: 'another' });
+  expect(other.json.hookSpecificOutput.updatedInput.command).toBe(`cd web && STYXY_SESSION=claude-code:3f2a-77 ${BIN} start -s dev -n web-dev -- npm run dev`);
+});
+
 test('a dev server start comes back as updatedInput under styxy start, with the session, and grants nothing', () => {
   const r = hook(preToolUse('cd web && npm run dev > dev.log 2>&1 &', { run_in_background: true }));
   expect([r.code, r.stderr]).toEqual([0, '']);

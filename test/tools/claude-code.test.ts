@@ -165,3 +165,29 @@ test("a server the agent starts with styxy start itself (as CLAUDE.md tells it) 
     spawnSync(process.execPath, [BIN, 'stop', '-s', 'dev', '-n', 'web'], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
   }
 }, 240_000);
+
+test('a permission rule for the rewritten command lets it run: no per-session text in front of it', async () => {
+  if (skipped) return;
+  nodeProject(box.cwd);
+  expect(spawnSync(process.execPath, [BIN, 'agent', 'install', 'claude-code'], { cwd: box.cwd, env: claudeEnv(), encoding: 'utf8' }).status).toBe(0);
+  approveProject();
+  const standIn = await messagesStandIn([
+    () => ({ tool: { name: 'Bash', input: { command: 'npm run dev', description: 'Start the server' } } }),
+    () => ({ text: 'Started.' }),
+  ]);
+  let session: string | undefined;
+  try {
+    // Only this exact command is allowed: what `npm run dev` becomes, the same in every session.
+    const r = await runClaude(cb, box.cwd, standIn.url, ['Bash(styxy start -s dev -n dev -- npm run dev)']);
+    session = r.session;
+    const started = textOf(standIn.results[0]!);
+    expect(started).toMatch(/^port: \d+$/m);
+    expect(started).not.toContain('requires approval');
+    // Recorded with the session all the same (start read CLAUDE_CODE_SESSION_ID), so SessionEnd stopped it.
+    expect(JSON.parse(spawnSync(process.execPath, [BIN, 'list', '--json'], { env: box.env, encoding: 'utf8' }).stdout).allocations).toEqual([]);
+  } finally {
+    await standIn.close();
+    spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
+    spawnSync(process.execPath, [BIN, 'stop', '-s', 'dev', '-n', 'dev'], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+  }
+}, 240_000);
