@@ -226,13 +226,14 @@ export function diffLines(label: string, before: string | null, after: string | 
   const out = [`--- ${before === null ? '/dev/null' : label}`, `+++ ${after === null ? '/dev/null' : label}`];
   let i = 0;
   let j = 0;
+  // At a change, what goes comes before what replaces it, as diff prints them.
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) {
       out.push(`  ${a[i]}`);
       i++;
       j++;
-    } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push(`+ ${b[j++]}`);
-    else out.push(`- ${a[i++]}`);
+    } else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) out.push(`- ${a[i++]}`);
+    else out.push(`+ ${b[j++]}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -82,7 +82,9 @@ test('removeServerSubtables keeps the comments that stand above the next table',
 });
 
 test('diffLines marks what goes and what comes', () => {
-  expect(diffLines('f', 'a\nb\n', 'a\nc\n')).toBe('--- f\n+++ f\n  a\n+ c\n- b\n');
+  // The old line before the new one, as diff prints them.
+  expect(diffLines('f', 'a\nb\n', 'a\nc\n')).toBe('--- f\n+++ f\n  a\n- b\n+ c\n');
+  expect(diffLines('f', '{"a":1}', '{\n  "a": 1\n}\n')).toBe('--- f\n+++ f\n- {"a":1}\n+ {\n+   "a": 1\n+ }\n');
   expect(diffLines('f', null, 'x\n')).toBe('--- /dev/null\n+++ f\n+ x\n');
 });
 
