@@ -100,7 +100,7 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
   writeComposeOverride(ctx.paths, projectName, override);
   const status = await runDocker(command, { ...input.env, ...env }, dir, input.quietStdout === true);
   if (status !== 0 || findSubcommand(input.args) !== 'down') return { ...result, status };
-  const released = await releaseComposePorts(ctx, ports);
+  const released = await releaseComposePorts(ctx, [...ports.map((p) => p.lockId), ...(await findComposeLocks(ctx, projectName, dir))]);
   removeComposeOverride(ctx.paths, projectName);
   return { ...result, status, released };
 }
@@ -165,14 +165,29 @@ async function allocateComposePorts(
   return ports;
 }
 
+/**
+ * Every allocation an earlier `compose` made for this Compose project in this directory: a `down`
+ * releases them too, also those of a service whose profile this `down` did not enable, or that
+ * the file no longer has (they were persistent: nothing else would ever free them).
+ */
+async function findComposeLocks(ctx: TransactionContext, projectName: string, dir: string): Promise<string[]> {
+  const { withLiveState } = await import('./context');
+  const { result } = await withLiveState(
+    ctx,
+    ({ state }) => ({ result: state.allocations.filter((a) => a.compose?.project === projectName && a.project === dir).map((a) => a.lockId) }),
+    { write: false },
+  );
+  return result;
+}
+
 /** After a `down` that succeeded: every port released (one released meanwhile by hand is no error). */
-async function releaseComposePorts(ctx: TransactionContext, ports: readonly ComposePort[]): Promise<string[]> {
+async function releaseComposePorts(ctx: TransactionContext, lockIds: readonly string[]): Promise<string[]> {
   const { runRelease } = await import('./release');
   const released: string[] = [];
-  for (const p of ports) {
+  for (const lockId of new Set(lockIds)) {
     try {
-      await runRelease(ctx, { lockId: p.lockId });
-      released.push(p.lockId);
+      await runRelease(ctx, { lockId });
+      released.push(lockId);
     } catch (err) {
       if (!(err instanceof StyxyError && err.code === 'NOT_FOUND')) throw err;
     }

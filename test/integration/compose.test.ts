@@ -258,3 +258,21 @@ process.exit(args.includes('fail') ? 4 : 0);
   expect(fs.existsSync(up1.json.overridePath)).toBe(false);
   expect(box.run(['list', '--json']).json.allocations.map((a: any) => a.project)).toEqual([two, two, two, two]);
 });
+
+test("down releases every port this worktree's compose project holds: a profile's, a service since removed", () => {
+  // A `docker` stand-in that says it is Compose 2.29.0 and succeeds (the test above records what it is handed).
+  const bin = path.join(box.dir, 'bin');
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, 'docker'), `#!${process.execPath}\nif (process.argv[3] === 'version') console.log('2.29.0');\n`, { mode: 0o755 });
+  const env = { PATH: `${bin}:${process.env.PATH}` };
+  const dir = worktree('one');
+  const up = box.run(['compose', '--json', ...TYPES, '--', '--profile', 'debug', 'up', '-d'], { cwd: dir, env });
+  expect(up.json?.success).toBe(true);
+  expect(up.json.ports.map((p: any) => p.service)).toContain('debug');
+  // The file loses a service while its container runs; `down` then names neither it nor the profile.
+  fs.writeFileSync(path.join(dir, 'compose.yaml'), COMPOSE.replace(/ {2}metrics:\n.*\n.*\n/, ''));
+  const down = box.run(['compose', '--json', ...TYPES, '--', 'down'], { cwd: dir, env });
+  expect(down.code).toBe(0);
+  expect(down.json.released.sort()).toEqual(up.json.ports.map((p: any) => p.lockId).sort());
+  expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+});
