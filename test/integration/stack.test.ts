@@ -246,6 +246,13 @@ test('a service gets its siblings and its own variables, and its env on top; cwd
   expect(env.STYXY_SERVICE_TYPE).toBe('dev');
 });
 
+test("a service is not handed the lists of lock ids and ports of the batch its caller's shell evaluated", () => {
+  const dir = project('stale', { web: { type: 'dev', command: 'echo "[$STYXY_LOCK_IDS] [$STYXY_SERVICE_TYPES] [$STYXY_PORT_1]" > out.txt' } });
+  const up = box.run(['up'], { cwd: dir, env: { STYXY_LOCK_IDS: 'dev-a-1 api-b-2', STYXY_SERVICE_TYPES: 'dev api', STYXY_PORT_1: '8001' } });
+  expect(up.code).toBe(0);
+  expect(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe('[] [] []\n');
+});
+
 describe('bad stacks are INVALID_CONFIG naming the path, and start nothing', () => {
   test.each([
     ['a cwd outside the project', { web: { command: 'true', cwd: '../elsewhere' } }, '/services/web/cwd'],
