@@ -322,10 +322,25 @@ function serviceFailed(err: unknown, name: string): unknown {
   if (!(err instanceof StyxyError) || err.code === 'INTERNAL') return err;
   // Said before the log's tail, which follows the first line.
   const [first, ...tail] = err.message.split('\n');
-  const message = [`Service '${name}': ${first}; every service of the stack was ended and its port released`, ...tail].join('\n');
+  const message = [`Service '${name}': ${inStackTerms(first as string)}; every service of the stack was ended and its port released`, ...tail].join('\n');
   return new StyxyError(err.code, message, {
     details: { ...err.details, service: name },
-    suggestions: err.suggestions,
+    suggestions: err.suggestions.map(inStackTerms),
     cause: err,
   });
+}
+
+/**
+ * The detached start's advice, in `up`'s terms: `up` has `--wait` where `start` has
+ * `--ready-timeout`, and a service's port goes into its command line as `$PORT`, where `start`
+ * takes `--port-flag` or `{port}`.
+ */
+function inStackTerms(text: string): string {
+  return text
+    .replace('Give it longer: --ready-timeout 120s', 'Give it longer: styxy up --detach --wait 120')
+    .replace('give it its port with --port-flag FLAG or {port} in its arguments', 'give it its port with $PORT in its command in .styxy.json')
+    .replace(
+      'A server that takes its port from elsewhere: --port-flag FLAG, or {port} in its arguments',
+      'A server that takes its port from elsewhere: $PORT in its command in .styxy.json',
+    );
 }

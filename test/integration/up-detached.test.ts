@@ -120,6 +120,9 @@ test('a service that listens on another port than its own: WAIT_TIMEOUT names it
   expect(r.json.error.code).toBe('WAIT_TIMEOUT');
   expect(r.json.error.details).toMatchObject({ service: 'api', listeningOn: [stray] });
   expect(r.json.error.details.logTail).toMatch(/api listening/);
+  // Its advice names up's own flag, not start's.
+  expect(r.json.error.suggestions.join('\n')).toContain('--wait 120');
+  expect(`${r.json.error.message}\n${r.json.error.suggestions.join('\n')}`).not.toMatch(/--ready-timeout|--port-flag/);
   // The worker that had started is ended, the api's tree too, and no port is held.
   expect(await serving(stray)).toBe(false);
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
