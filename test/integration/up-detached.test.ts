@@ -130,3 +130,16 @@ test('a service that listens on another port than its own: WAIT_TIMEOUT names it
   expect(status.state).toBe('stopped');
   expect(status.services.every((s: { listening: boolean }) => !s.listening)).toBe(true);
 });
+
+test('up --detach lines its services up as status does: every port in one column', () => {
+  const dir = project('columns', {
+    'a-long-name': { type: 'api', command: 'exec node ../server.js long' },
+    web: { type: 'dev', command: 'exec node ../server.js web' },
+  });
+  const up = box.run(['up', '--detach'], { cwd: dir, env: { NO_COLOR: '1' } });
+  expect(up.code).toBe(0);
+  const lines = up.stdout.trim().split('\n');
+  expect(lines).toHaveLength(2);
+  expect(new Set(lines.map((l) => l.indexOf(' port ')))).toEqual(new Set(['a-long-name'.length + 1]));
+  expect(box.run(['down', '--json'], { cwd: dir }).json.success).toBe(true);
+});
