@@ -85,7 +85,10 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
   const dir = path.dirname(composeFile);
   const { plan, requests, types } = readComposeRequests(composeFile, input);
   const projectName = findComposeProjectName(input.env.COMPOSE_PROJECT_NAME, dir);
-  const ports = await allocateComposePorts(ctx, { dir, projectName, requests, types, dryRun: input.dryRun === true });
+  // A `down` allocates nothing (nor gives a new type a range) for ports it is about to free: its
+  // override is planned as a dry run, and what is released is what earlier calls recorded.
+  const down = findSubcommand(input.args) === 'down';
+  const ports = await allocateComposePorts(ctx, { dir, projectName, requests, types, dryRun: input.dryRun === true || down });
   const override = buildComposeOverride(
     plan,
     new Map(ports.map((p) => [p.instanceId, p.port])),
@@ -99,8 +102,8 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
 
   writeComposeOverride(ctx.paths, projectName, override);
   const status = await runDocker(command, { ...input.env, ...env }, dir, input.quietStdout === true);
-  if (status !== 0 || findSubcommand(input.args) !== 'down') return { ...result, status };
-  const released = await releaseComposePorts(ctx, [...ports.map((p) => p.lockId), ...(await findComposeLocks(ctx, projectName, dir))]);
+  if (status !== 0 || !down) return { ...result, status };
+  const released = await releaseComposePorts(ctx, await findComposeLocks(ctx, projectName, dir));
   removeComposeOverride(ctx.paths, projectName);
   return { ...result, status, released };
 }

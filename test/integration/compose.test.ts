@@ -259,12 +259,16 @@ process.exit(args.includes('fail') ? 4 : 0);
   expect(box.run(['list', '--json']).json.allocations.map((a: any) => a.project)).toEqual([two, two, two, two]);
 });
 
-test("down releases every port this worktree's compose project holds: a profile's, a service since removed", () => {
-  // A `docker` stand-in that says it is Compose 2.29.0 and succeeds (the test above records what it is handed).
+/** A `docker` stand-in that says it is Compose 2.29.0 and succeeds (the test above records what it is handed). */
+function okDocker(): NodeJS.ProcessEnv {
   const bin = path.join(box.dir, 'bin');
   fs.mkdirSync(bin);
   fs.writeFileSync(path.join(bin, 'docker'), `#!${process.execPath}\nif (process.argv[3] === 'version') console.log('2.29.0');\n`, { mode: 0o755 });
-  const env = { PATH: `${bin}:${process.env.PATH}` };
+  return { PATH: `${bin}:${process.env.PATH}` };
+}
+
+test("down releases every port this worktree's compose project holds: a profile's, a service since removed", () => {
+  const env = okDocker();
   const dir = worktree('one');
   const up = box.run(['compose', '--json', ...TYPES, '--', '--profile', 'debug', 'up', '-d'], { cwd: dir, env });
   expect(up.json?.success).toBe(true);
@@ -275,4 +279,15 @@ test("down releases every port this worktree's compose project holds: a profile'
   expect(down.code).toBe(0);
   expect(down.json.released.sort()).toEqual(up.json.ports.map((p: any) => p.lockId).sort());
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+});
+
+test('a down where nothing was up allocates nothing and gives no new type a range', () => {
+  const env = okDocker();
+  const dir = worktree('fresh');
+  // No -t: every service would be a new type, with a range written to config.json.
+  const down = box.run(['compose', '--json', '--', 'down'], { cwd: dir, env });
+  expect(down.code).toBe(0);
+  expect(down.json.released).toEqual([]);
+  expect(fs.existsSync(path.join(box.home, 'config.json'))).toBe(false);
+  expect(box.run(['audit', '--json']).json.events).toEqual([]);
 });
