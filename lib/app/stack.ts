@@ -236,7 +236,8 @@ export async function runStackDown(ctx: TransactionContext): Promise<StackDownRe
     const ended = await endRecordedService(ctx, stack, s);
     if (ended) stopped.push(ended);
   }
-  const lockIds = record?.services.map((s) => s.lockId) ?? [];
+  // A port that was there before `up --detach` (a persistent one) is left as it was, as a foreground `up` leaves it.
+  const lockIds = record?.services.filter((s) => s.kept !== true).map((s) => s.lockId) ?? [];
   const releasedHere = new Set(await releaseLockIds(ctx, lockIds));
   const remaining = new Set((await runList(ctx, {})).allocations.map((a) => a.lockId));
   const released = lockIds.filter((id) => releasedHere.has(id) || (held.has(id) && !remaining.has(id)));

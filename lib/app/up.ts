@@ -9,6 +9,7 @@ import type { DetachResult } from './detach';
 import {
   allocateStack,
   endRecordedService,
+  isCreated,
   loadStack,
   refuseRunningServices,
   releaseCreated,
@@ -304,9 +305,13 @@ async function startDetachedService(
       },
     );
   }
-  // The port now belongs to the server: it outlives this call, and ends with the service.
-  const { runAllocate } = await import('./allocate');
-  await runAllocate(ctx, { serviceType: a.serviceType, instanceId: service.name, project: stack.projectDir, owner: { pid: result.pid } });
+  // The port this call allocated now belongs to the server: it outlives this call, and ends with
+  // the service. One that was there before (persistent, a lease) stays as its owner made it.
+  const kept = !isCreated(a);
+  if (!kept) {
+    const { runAllocate } = await import('./allocate');
+    await runAllocate(ctx, { serviceType: a.serviceType, instanceId: service.name, project: stack.projectDir, owner: { pid: result.pid } });
+  }
   return {
     name: service.name,
     pid: result.pid,
@@ -314,6 +319,7 @@ async function startDetachedService(
     port: a.port,
     lockId: a.lockId,
     logPath: result.logPath as string,
+    ...(kept && { kept: true as const }),
   };
 }
 

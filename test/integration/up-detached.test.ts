@@ -143,3 +143,20 @@ test('up --detach lines its services up as status does: every port in one column
   expect(new Set(lines.map((l) => l.indexOf(' port ')))).toEqual(new Set(['a-long-name'.length + 1]));
   expect(box.run(['down', '--json'], { cwd: dir }).json.success).toBe(true);
 });
+
+test("a persistent port the service had before up --detach (a git hook's) is still persistent after down", async () => {
+  const dir = project('hooked', { web: { type: 'dev', command: 'exec node ../server.js web' } });
+  const held = box.run(['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json'], { cwd: dir }).json;
+  const up = box.run(['up', '--detach', '--json'], { cwd: dir });
+  expect(up.json?.success).toBe(true);
+  strays.push(byName(up, 'web').pid);
+  expect(byName(up, 'web').port).toBe(held.port);
+  const during = box.run(['list', '--json']).json.allocations;
+  expect(during.map((a: { lockId: string; owner: { kind: string } }) => [a.lockId, a.owner.kind])).toEqual([[held.lockId, 'persistent']]);
+  const down = box.run(['down', '--json'], { cwd: dir });
+  expect(down.json.stopped.map((s: { name: string }) => s.name)).toEqual(['web']);
+  expect(down.json.released).toEqual([]);
+  expect(await serving(held.port)).toBe(false);
+  const after = box.run(['list', '--json']).json.allocations;
+  expect(after.map((a: { lockId: string; owner: { kind: string } }) => [a.lockId, a.owner.kind])).toEqual([[held.lockId, 'persistent']]);
+});
