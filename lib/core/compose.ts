@@ -335,7 +335,9 @@ function shortMapping(m: ComposeMapping, hostPort: number): string {
  * allocated port, every other entry as it was. JSON values are valid YAML, so no YAML writer is needed.
  */
 export function buildComposeOverride(plan: ComposePlan, hostPorts: ReadonlyMap<string, number>, header: string): string {
-  const lines = [...header.split('\n').map((l) => `# ${l}`), 'services:'];
+  // With no service to change, `services:` alone would be null, which the compose spec's schema
+  // (an object) refuses: an empty mapping then.
+  const lines = [...header.split('\n').map((l) => `# ${l}`), plan.services.length === 0 ? 'services: {}' : 'services:'];
   for (const s of plan.services) {
     lines.push(`  ${JSON.stringify(s.service)}:`, '    ports: !override');
     const mappings = s.entries.flatMap((e) => (e.kind === 'fixed' ? e.mappings : []));

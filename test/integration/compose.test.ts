@@ -291,3 +291,12 @@ test('a down where nothing was up allocates nothing and gives no new type a rang
   expect(fs.existsSync(path.join(box.home, 'config.json'))).toBe(false);
   expect(box.run(['audit', '--json']).json.events).toEqual([]);
 });
+
+test('a file that publishes no fixed host port gets an override whose services are an empty mapping, not null', () => {
+  const dir = worktree('none', 'services:\n  web:\n    image: nginx\n    ports: ["80"]\n  worker:\n    image: busybox\n');
+  const r = box.run(['compose', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir });
+  expect(r.json?.success).toBe(true);
+  expect(r.json.ports).toEqual([]);
+  const YAML = require('yaml') as typeof import('yaml');
+  expect(YAML.parse(r.json.override)).toEqual({ services: {} });
+});
