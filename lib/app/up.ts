@@ -81,7 +81,7 @@ function describeService(service: PlannedService, a: AllocateResult, pid: number
 export async function runUp(ctx: TransactionContext, input: UpInput): Promise<UpOutcome> {
   const stack = loadStack(ctx);
   const allocations = await allocateStack(ctx, stack, { pid: process.pid, via: 'run' });
-  await refuseRunningServices(ctx, allocations);
+  await refuseRunningServices(ctx, stack, allocations);
   input.onNotice({ kind: 'allocated', services: stack.services.map((s) => describeService(s, allocations.get(s.name) as AllocateResult, null)) });
   const run: ForegroundRun = { ctx, stack, allocations, input, started: new Map(), ready: new Map(), ending: endingLatch() };
   const stopCatching = catchEndingSignals(run.ending.end);
@@ -242,7 +242,7 @@ export async function runUpDetached(ctx: TransactionContext, input: { waitMs?: n
   // Owned by this call until each server has its port: not as a `run`, whose port counts as
   // starting and which the detached start would wait for as another's.
   const allocations = await allocateStack(ctx, stack, { pid: process.pid });
-  await refuseRunningServices(ctx, allocations);
+  await refuseRunningServices(ctx, stack, allocations);
   const started: StackServiceRecord[] = [];
   const services: UpService[] = [];
   try {
