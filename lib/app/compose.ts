@@ -5,6 +5,7 @@ import {
   buildComposeOverride,
   findEnabledProfiles,
   listComposeRequests,
+  mergeComposeDocs,
   parseDotEnv,
   planComposePorts,
   planComposeOrigins,
@@ -22,12 +23,18 @@ import type { AllocateResult } from './allocate';
 /** The files Compose looks for, in its order. */
 const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
+/** The override Compose reads beside the file it found, when not given `-f`: the first of these. */
+const DEFAULT_OVERRIDE_FILES = ['compose.override.yml', 'compose.override.yaml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
+
 /** `!override` in an override file needs Compose 2.24.4 or later. */
 const MIN_COMPOSE: [number, number, number] = [2, 24, 4];
 
 export interface ComposeInput {
-  /** `-f FILE`; else the first of DEFAULT_FILES from the working directory upward. */
-  file?: string;
+  /**
+   * `-f FILE` (given again: several, merged in order); else the first of DEFAULT_FILES from the
+   * working directory upward, and the override Compose would read beside it.
+   */
+  file?: string | readonly string[];
   /** What goes to `docker compose` after the files: `up -d`, `down`, `ps`. */
   args: readonly string[];
   dryRun?: boolean;
@@ -57,6 +64,8 @@ export interface ComposeResult {
   success: true;
   dryRun?: true;
   composeFile: string;
+  /** Every compose file read, in order (the first is `composeFile`). */
+  composeFiles: string[];
   projectName: string;
   overridePath: string;
   /** The override file's text. */
@@ -80,10 +89,11 @@ export interface ComposeResult {
  * COMPOSE_PROJECT_NAME of this worktree's own. After a `down` that succeeded, the ports are released.
  */
 export async function runCompose(ctx: TransactionContext, input: ComposeInput): Promise<ComposeResult> {
-  const composeFile = findComposeFile(ctx.cwd, input.file);
+  const composeFiles = findComposeFiles(ctx.cwd, input.file);
+  const composeFile = composeFiles[0] as string;
   if (!input.dryRun) checkComposeInstalled();
   const dir = path.dirname(composeFile);
-  const { plan, requests, types } = readComposeRequests(composeFile, input);
+  const { plan, requests, types } = readComposeRequests(composeFiles, input);
   const projectName = findComposeProjectName(input.env.COMPOSE_PROJECT_NAME, dir);
   // A `down` allocates nothing (nor gives a new type a range) for ports it is about to free: its
   // override is planned as a dry run, and what is released is what earlier calls recorded.
@@ -92,12 +102,12 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
   const override = buildComposeOverride(
     plan,
     new Map(ports.map((p) => [p.instanceId, p.port])),
-    `Written by styxy compose for ${composeFile}\nproject ${projectName}: the host ports Styxy allocated (styxy list -v). Rewritten on every run.`,
+    `Written by styxy compose for ${composeFiles.join(', ')}\nproject ${projectName}: the host ports Styxy allocated (styxy list -v). Rewritten on every run.`,
   );
   const overridePath = composeOverridePath(ctx.paths, projectName);
-  const command = ['docker', 'compose', '-f', composeFile, '-f', overridePath, ...input.args];
+  const command = ['docker', 'compose', ...composeFiles.flatMap((f) => ['-f', f]), '-f', overridePath, ...input.args];
   const env = { COMPOSE_PROJECT_NAME: projectName };
-  const result: ComposeResult = { success: true, composeFile, projectName, overridePath, override, ports, inactive: plan.inactive, command, env };
+  const result: ComposeResult = { success: true, composeFile, composeFiles, projectName, overridePath, override, ports, inactive: plan.inactive, command, env };
   if (input.dryRun) return { ...result, dryRun: true };
 
   writeComposeOverride(ctx.paths, projectName, override);
@@ -109,9 +119,11 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
 }
 
 /** The compose file's fixed host ports, each with the service type its port comes from; INVALID_ARGUMENT naming where a problem is. */
-function readComposeRequests(composeFile: string, input: ComposeInput): { plan: ComposePlan; requests: ComposePortRequest[]; types: string[] } {
-  const doc = parseYamlFile(composeFile);
-  const lookup = envLookup(input.env, path.dirname(composeFile));
+function readComposeRequests(composeFiles: readonly string[], input: ComposeInput): { plan: ComposePlan; requests: ComposePortRequest[]; types: string[] } {
+  const doc = mergeComposeDocs(composeFiles.map(parseYamlFile));
+  // Compose's project directory is the first file's: its `.env` serves them all.
+  const composeFile = composeFiles.join(' + ');
+  const lookup = envLookup(input.env, path.dirname(composeFiles[0] as string));
   const plan = planComposePorts(doc, lookup, findEnabledProfiles(input.args, input.env.COMPOSE_PROFILES));
   if (plan.problems.length > 0) throw invalidComposeFile(composeFile, plan.problems);
   const requests = listComposeRequests(plan);
@@ -208,14 +220,21 @@ async function markComposeOrigins(ctx: TransactionContext, project: string, port
   });
 }
 
-function findComposeFile(cwd: string, file: string | undefined): string {
+function findComposeFiles(cwd: string, file: string | readonly string[] | undefined): string[] {
   if (file !== undefined) {
-    const full = path.resolve(cwd, file);
-    if (!fs.existsSync(full)) throw new StyxyError('NOT_FOUND', `No compose file ${full}`, { details: { file: full } });
-    return full;
+    return ([] as string[]).concat(file).map((f) => {
+      const full = path.resolve(cwd, f);
+      if (!fs.existsSync(full)) throw new StyxyError('NOT_FOUND', `No compose file ${full}`, { details: { file: full } });
+      return full;
+    });
   }
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
-    for (const name of DEFAULT_FILES) if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+    for (const name of DEFAULT_FILES) {
+      if (!fs.existsSync(path.join(dir, name))) continue;
+      // Compose reads the override beside it only when it is not given -f; Styxy gives it -f, so names it too.
+      const override = DEFAULT_OVERRIDE_FILES.find((o) => fs.existsSync(path.join(dir, o)));
+      return [path.join(dir, name), ...(override === undefined ? [] : [path.join(dir, override)])];
+    }
     if (path.dirname(dir) === dir) break;
   }
   throw new StyxyError('NOT_FOUND', `No compose file (${DEFAULT_FILES.join(', ')}) in ${cwd} or above it`, {

@@ -300,3 +300,31 @@ test('a file that publishes no fixed host port gets an override whose services a
   const YAML = require('yaml') as typeof import('yaml');
   expect(YAML.parse(r.json.override)).toEqual({ services: {} });
 });
+
+test('-f given twice reads both files, as Compose merges them, and hands both to it before the override', () => {
+  const dir = worktree('two-files', 'services:\n  web:\n    image: nginx\n    ports: ["3000:80"]\n');
+  fs.writeFileSync(
+    path.join(dir, 'compose.db.yaml'),
+    'services:\n  db:\n    image: postgres\n    ports: ["5432:5432"]\n  web:\n    ports: ["3000:80", "9229:9229"]\n',
+  );
+  const r = box.run(['compose', '-f', 'compose.yaml', '-f', 'compose.db.yaml', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir });
+  expect(r.json?.success).toBe(true);
+  expect(r.json.ports.map((p: any) => [p.service, p.published])).toEqual([
+    ['web', 3000],
+    ['web', 9229],
+    ['db', 5432],
+  ]);
+  const files = [path.join(dir, 'compose.yaml'), path.join(dir, 'compose.db.yaml')];
+  expect(r.json.composeFiles).toEqual(files);
+  expect(r.json.command).toEqual(['docker', 'compose', '-f', files[0], '-f', files[1], '-f', r.json.overridePath, 'up', '-d']);
+});
+
+test("without -f, the project's own compose.override.yaml is read and handed on, as Compose itself would", () => {
+  const dir = worktree('own-override', 'services:\n  web:\n    image: nginx\n    ports: ["3000:80"]\n');
+  fs.writeFileSync(path.join(dir, 'compose.override.yaml'), 'services:\n  web:\n    environment: [DEBUG=1]\n    ports: ["9229:9229"]\n');
+  const r = box.run(['compose', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir });
+  expect(r.json?.success).toBe(true);
+  expect(r.json.ports.map((p: any) => p.published)).toEqual([3000, 9229]);
+  const files = [path.join(dir, 'compose.yaml'), path.join(dir, 'compose.override.yaml')];
+  expect(r.json.command).toEqual(['docker', 'compose', '-f', files[0], '-f', files[1], '-f', r.json.overridePath, 'up', '-d']);
+});

@@ -138,6 +138,7 @@ test('up --detach lines its services up as status does: every port in one column
   });
   const up = box.run(['up', '--detach'], { cwd: dir, env: { NO_COLOR: '1' } });
   expect(up.code).toBe(0);
+  strays.push(...[...up.stdout.matchAll(/PID (\d+)/g)].map((m) => Number(m[1])));
   const lines = up.stdout.trim().split('\n');
   expect(lines).toHaveLength(2);
   expect(new Set(lines.map((l) => l.indexOf(' port ')))).toEqual(new Set(['a-long-name'.length + 1]));
