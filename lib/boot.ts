@@ -81,25 +81,43 @@ function readCache(file: string | null, rootOwnedToo: boolean): { data?: Buffer;
 /**
  * Whether this user's cache directory can be trusted, as ssh trusts ~/.ssh: it and its parent
  * (~/.cache) owned by the caller or root and not writable by group or others, so that nobody
- * else could have put a file in it or renamed one over it. `absent` when it does not exist yet.
- * A directory further up that another user can write is not looked at: whoever can write the
- * user's home can already change what the user runs. Root takes no user's cache at all: with
- * `sudo -E`, HOME (and so the cache) is still the user's.
+ * else could have put a file in it or renamed one over it. `absent` when it does not exist yet
+ * (and may be made). A directory further up that another user can write is not looked at:
+ * whoever can write the user's home can already change what the user runs.
+ *
+ * Root (a container's usual user) is held to the same rule, which for root means directories
+ * root owns: with `sudo -E`, HOME (and so the cache) is still the user's, and is refused. Root
+ * makes a cache directory only under one of its own (see rootMayMake).
  */
-function userCacheDirTrust(dir: string): CacheRefusal | 'absent' | 'root' | null {
+function userCacheDirTrust(dir: string): CacheRefusal | 'absent' | null {
   const me = euid();
-  if (me === 0) return 'root';
   for (const each of [dir, path.dirname(dir)]) {
     let st: fs.Stats;
     try {
       st = fs.statSync(each);
     } catch {
-      return 'absent';
+      return me === 0 ? rootMayMake(path.dirname(each)) : 'absent';
     }
     const refused = st.isDirectory() ? safeStat(st, me, true) : 'owner';
     if (refused) return refused;
   }
   return null;
+}
+
+/**
+ * Whether root may make its cache directory below `parent`: only when the nearest directory that
+ * exists there is root's and nobody else can write it. Never in a user's home (`sudo -E`), where
+ * it would leave directories the user cannot write, nor where others can write (a shared /tmp),
+ * where someone could make the directory first.
+ */
+function rootMayMake(parent: string): CacheRefusal | 'absent' {
+  for (let at = parent; ; at = path.dirname(at)) {
+    try {
+      return safeStat(fs.statSync(at), 0, false) ?? 'absent';
+    } catch {
+      if (path.dirname(at) === at) return 'owner';
+    }
+  }
 }
 
 /**
@@ -169,7 +187,7 @@ const wrap = (source: string): string => `(function (exports, require, module, _
  * made it (the `/*styxy-build:ID*\/` banner on the bundle's first line, a hash of the bundle):
  * a bundle rebuilt without its cache finds none, rather than someone else's code. For the same
  * reason a cache is code: one that someone else could have written is never read (see
- * userCacheDirTrust and readCache), and root reads and writes no user's cache.
+ * userCacheDirTrust and readCache), and root reads and writes no user's cache, only its own.
  */
 export function loadCli(dist: string = __dirname, command?: string): LoadedCli {
   const file = path.join(dist, 'styxy.js');
@@ -203,7 +221,7 @@ export function loadCli(dist: string = __dirname, command?: string): LoadedCli {
   // seen that succeeds saves it again, holding that command's code beside what it held. A failed
   // call (a typo, a refusal) is not counted as having run its command.
   const learn = cache === 'accepted' && cacheFrom === 'user' && command !== undefined && !cachedCommands.includes(command);
-  // Saved only into a directory that could be read back (never by root: see userCacheDirTrust).
+  // Saved only into a directory that could be read back (root: only its own, see userCacheDirTrust).
   const canSave = dirTrust === null || dirTrust === 'absent';
   if ((cache !== 'accepted' || learn) && canSave && userCache && cacheDir) {
     const held = cache === 'accepted' ? cachedCommands : [];
