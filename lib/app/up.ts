@@ -301,7 +301,8 @@ async function startDetachedService(
       `Service '${service.name}' of this stack is running already: something listens on port ${a.port}; nothing was started`,
       {
         details: { services: [{ name: service.name, port: a.port, lockId: a.lockId, pid: result.pid }] },
-        suggestions: [`See who: styxy why ${a.port}`, 'Stop it first: styxy down'],
+        // Not the stack's: `down` would stop nothing.
+        suggestions: [`See who: styxy why ${a.port}`, "It is not this stack's: end it its own way, then styxy up again"],
       },
     );
   }

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { useSandbox, type RunResult } from '../helpers/cli';
+import { closeServer, listen, useSandbox, type RunResult } from '../helpers/cli';
 
 // `styxy up --detach` starts each service as `styxy start` does: its own session and log, the
 // port handed to the process of its tree that listens; `status` shows them, `down` ends each
@@ -160,4 +160,19 @@ test("a persistent port the service had before up --detach (a git hook's) is sti
   expect(await serving(held.port)).toBe(false);
   const after = box.run(['list', '--json']).json.allocations;
   expect(after.map((a: { lockId: string; owner: { kind: string } }) => [a.lockId, a.owner.kind])).toEqual([[held.lockId, 'persistent']]);
+});
+
+test("a stranger listening on a service's kept port is STACK_RUNNING, with advice other than down, which would stop nothing", async () => {
+  const dir = project('stranger', { web: { type: 'dev', command: 'exec node ../server.js web' } });
+  const held = box.run(['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json'], { cwd: dir }).json;
+  const stranger = await listen(held.port, '127.0.0.1');
+  try {
+    const up = box.run(['up', '--detach', '--json'], { cwd: dir });
+    expect(up.code).toBe(22);
+    expect(up.json.error.code).toBe('STACK_RUNNING');
+    expect(up.json.error.suggestions.join('\n')).not.toContain('styxy down');
+    expect(box.run(['down', '--json'], { cwd: dir }).json.stopped).toEqual([]);
+  } finally {
+    await closeServer(stranger);
+  }
 });
