@@ -161,15 +161,18 @@ function describeAllocated(facts: HolderFacts, a: Allocation, server: SeenProces
   // What `styxy stop` would do: a server it cannot vouch for (not the owner's) needs --force.
   const vouched =
     !server || ownerServes || (a.owner.kind === 'process' && a.owner.via === 'run') || isOwnersServer(a, facts.ownerProcess, facts.serverAncestors);
-  const stop = vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`;
-  const why = vouched ? '' : ` (its server is not the owner's: Styxy cannot vouch for it)`;
+  // A port `styxy compose` allocated is served by the container's proxy: compose stops it (a
+  // `stop --force` would end Docker's docker-proxy and leave the container running).
+  const compose = a.compose !== undefined ? `cd ${quoteArg(a.project)} && styxy compose -- down` : undefined;
+  const stop = compose ?? (vouched ? `styxy stop ${p}` : `styxy stop ${p} --force`);
+  const why = vouched || compose ? '' : ` (its server is not the owner's: Styxy cannot vouch for it)`;
   const init = isInit(server);
   return {
     kind: 'allocation',
     summary: init
       ? `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. ${INIT_ADVICE}`
       : `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}. Stop it: ${stop}${why}`,
-    suggestions: init ? [`styxy release ${a.lockId}`] : [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
+    suggestions: init || compose ? [...(compose ? [compose] : []), `styxy release ${a.lockId}`] : [stop, `${stop} --dry-run`, `styxy release ${a.lockId}`],
     listening,
     reserved: !listening,
     allocation: a,
@@ -296,4 +299,9 @@ function describeOwnerBrief(a: Allocation, proc: SeenProcess | undefined): strin
   const role = owner.via === 'run' ? 'styxy run' : 'owner';
   const base = `${role} PID ${owner.pid}${command ? ` (${command})` : ''}`;
   return owner.reservedUntil ? `${base} ended, reserved until ${owner.reservedUntil}` : base;
+}
+
+/** A path as one shell word: bare when nothing in it is special, else in single quotes. */
+function quoteArg(value: string): string {
+  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
 }
