@@ -126,6 +126,8 @@ export async function runAgentInstall(ctx: TransactionContext, input: AgentInsta
     return { target, before, ...planned };
   });
   const changes: FileChange[] = [];
+  // Removed once every file is: two files may share a folder the install made (~/.claude).
+  const createdDirs: string[] = [];
   const stamp = isoTime(ctx.now()).replace(/[:.]/g, '-');
   for (const plan of plans) {
     const { target, before, after } = plan;
@@ -140,12 +142,13 @@ export async function runAgentInstall(ctx: TransactionContext, input: AgentInsta
       if (before !== null) change.backup = backup(ctx, target.file, before, stamp);
       const createdDir = writeOrRemove(target, after);
       const installed = manifest.files[target.file];
-      if (input.uninstall && after === null && installed?.createdDir) removeCreatedDirs([installed.createdDir]);
+      if (input.uninstall && after === null && installed?.createdDir) createdDirs.push(installed.createdDir);
       if (input.uninstall) delete manifest.files[target.file];
       else manifest.files[target.file] = { before, after: after as string, ...(createdDir && { createdDir }) };
     }
     changes.push(change);
   }
+  removeCreatedDirs(createdDirs);
   if (!input.dryRun && changes.some((c) => c.action !== 'unchanged')) writeManifest(ctx, manifest);
   const next =
     input.agent === 'claude-code' && scope === 'user' && !input.uninstall

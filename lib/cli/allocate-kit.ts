@@ -23,25 +23,34 @@ export const ALLOCATION_OPTIONS = {
   label: { type: 'string', describe: 'A label recorded on a new allocation (an agent, a branch): shown by list and why' },
   session: {
     type: 'string',
-    describe: 'The session recorded on a new allocation (default: $STYXY_SESSION, or codex:$CODEX_SESSION_ID); styxy stop --session ID ends them all',
+    describe:
+      'The session recorded on a new allocation (default: $STYXY_SESSION, else claude-code:$CLAUDE_CODE_SESSION_ID or codex:$CODEX_SESSION_ID); styxy stop --session ID ends them all',
   },
 } satisfies OptionSpecs;
 
 /**
  * `--label` and `--session`, the session falling back to $STYXY_SESSION (an agent's hook sets it
- * for every command it runs), then to the session Codex names in its shell commands
- * ($CODEX_SESSION_ID, recorded as `codex:<id>`, as its MCP calls are). A bad --session or
- * STYXY_SESSION is INVALID_ARGUMENT naming where it came from; a CODEX_SESSION_ID Styxy cannot
- * record is left out (the command is Codex's, not the user's).
+ * for every command it runs), then to the session the agent names in its shell commands (see
+ * agentSession). A bad --session or STYXY_SESSION is INVALID_ARGUMENT naming where it came from;
+ * an agent's id Styxy cannot record is left out (the command is the agent's, not the user's).
  */
 export function labelAndSession(args: { label?: string; session?: string }, env: NodeJS.ProcessEnv = process.env): { label?: string; session?: string } {
-  const codex = env.CODEX_SESSION_ID ? `codex:${env.CODEX_SESSION_ID}` : undefined;
-  const session = args.session ?? (env.STYXY_SESSION ? env.STYXY_SESSION : codex !== undefined && findSessionProblem(codex) === null ? codex : undefined);
+  const session = args.session ?? (env.STYXY_SESSION ? env.STYXY_SESSION : agentSession(env));
   const problem =
     (args.label !== undefined ? findLabelProblem(args.label) : null) ??
     (session !== undefined ? findSessionProblem(session) : null)?.replace(/^session/, args.session !== undefined ? '--session' : 'STYXY_SESSION');
   if (problem) throw new StyxyError('INVALID_ARGUMENT', problem);
   return { ...(args.label !== undefined && { label: args.label }), ...(session !== undefined && { session }) };
+}
+
+/**
+ * The session an agent names in the environment of its shell commands: Claude Code's
+ * CLAUDE_CODE_SESSION_ID (`claude-code:<id>`, as its hook and MCP calls record it), Codex's
+ * CODEX_SESSION_ID (`codex:<id>`). One Styxy cannot record is left out.
+ */
+function agentSession(env: NodeJS.ProcessEnv): string | undefined {
+  const named = [env.CLAUDE_CODE_SESSION_ID && `claude-code:${env.CLAUDE_CODE_SESSION_ID}`, env.CODEX_SESSION_ID && `codex:${env.CODEX_SESSION_ID}`];
+  return named.find((s): s is string => typeof s === 'string' && s !== '' && findSessionProblem(s) === null);
 }
 
 /** `--env-name`: the variable that carries the port, PORT by default; INVALID_ARGUMENT when it cannot. */

@@ -80,11 +80,17 @@ export function answerPreToolUse(agent: string, input: HookInput, env: NodeJS.Pr
   const dir = path.resolve(cwd, ...found.server.cd);
   const { readAgentSettings } = require('../app/agent-settings') as typeof import('../app/agent-settings');
   if (readAgentSettings(dir).hook === false) return null;
-  const { readPackageScripts } = require('../os/package-scripts') as typeof import('../os/package-scripts');
+  const { findPackageDir, readPackageScripts } = require('../os/package-scripts') as typeof import('../os/package-scripts');
   const { findProjectRoot } = require('../os/project') as typeof import('../os/project');
   const root = findProjectRoot(dir);
-  const relativeDir = path.relative(root, dir).split(path.sep).join('/');
-  const session = sessionOf(agent, input);
+  // A script is its package's, wherever below it the agent stands: `npm run dev` from src/ is the
+  // same server as from the package's folder, so it gets the same name (and port), not a second one.
+  const named = found.server.kind === 'script' ? (findPackageDir(dir) ?? dir) : dir;
+  const relativeDir = path.relative(root, named).split(path.sep).join('/');
+  // Where Claude Code gives its commands the session (CLAUDE_CODE_SESSION_ID, as it gives this hook),
+  // `start` records it by itself: no STYXY_SESSION=… in front, which would keep the user's
+  // permission rules (`Bash(styxy start -s dev -n dev -- npm run dev)`) from ever matching.
+  const session = env.CLAUDE_CODE_SESSION_ID !== undefined && env.CLAUDE_CODE_SESSION_ID === input.session_id ? undefined : sessionOf(agent, input);
   const rewrite = planServerRewrite(command, found.server, {
     scripts: found.server.kind === 'script' ? readPackageScripts(dir) : null,
     relativeDir: relativeDir.startsWith('..') ? '' : relativeDir,

@@ -27,6 +27,10 @@ interface ToolDefinition {
 }
 
 const string = (description: string) => ({ type: 'string', description }) as const;
+const NEW_TYPE = {
+  type: 'boolean',
+  description: "Create service_type as a new type even when its name is close to a known one (without it, 'apis' is refused: did you mean 'api'?)",
+} as const;
 const integer = (description: string) => ({ type: 'integer', minimum: 1, maximum: 65535, description }) as const;
 
 /**
@@ -47,6 +51,7 @@ export const TOOLS: readonly ToolDefinition[] = [
           service_type: string('Service type: dev, api, database, storybook, docs, ai, … (default dev)'),
           name: string('Instance name, e.g. web; the same name gets the same port back'),
           port: integer('A port to ask for first'),
+          new_type: NEW_TYPE,
         },
         additionalProperties: false,
       },
@@ -58,6 +63,7 @@ export const TOOLS: readonly ToolDefinition[] = [
         ...optional('instanceId', optionalString(args, 'name')),
         ...optional('port', optionalPort(args, 'port')),
         ...optional('session', session),
+        ...(args.new_type === true && { newType: true }),
         owner: { pid: clientPid },
       });
     },
@@ -121,6 +127,7 @@ export const TOOLS: readonly ToolDefinition[] = [
           service_type: string('Service type: dev, api, storybook, docs, ai, … (default dev)'),
           name: string('Instance name, e.g. web; the same name gets the same port back'),
           port: integer('A port to ask for first'),
+          new_type: NEW_TYPE,
         },
         required: ['command'],
         additionalProperties: false,
@@ -139,6 +146,7 @@ export const TOOLS: readonly ToolDefinition[] = [
           ...optional('instanceId', optionalString(args, 'name')),
           ...optional('port', optionalPort(args, 'port')),
           ...optional('session', session),
+          ...(args.new_type === true && { newType: true }),
         },
         command: command as string[],
         variables: (allocations) => envFor(allocations),
@@ -181,6 +189,23 @@ export const TOOLS: readonly ToolDefinition[] = [
   },
 ];
 
+/**
+ * An argument the tool does not take is refused (its schema says additionalProperties: false):
+ * ignored, `{"serviceType": "api"}` would allocate a dev port and say nothing.
+ */
+function checkArgumentNames(tool: Tool, args: Record<string, unknown>): void {
+  const known = Object.keys(tool.inputSchema.properties ?? {});
+  const unknown = Object.keys(args).filter((name) => !known.includes(name));
+  if (unknown.length === 0) return;
+  throw new StyxyError(
+    'INVALID_ARGUMENT',
+    `${tool.name} takes no argument ${unknown.map((n) => JSON.stringify(n)).join(', ')}; its arguments: ${known.join(', ')}`,
+    {
+      details: { unknown, arguments: known },
+    },
+  );
+}
+
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
@@ -211,9 +236,19 @@ function answer(result: object): CallToolResult {
  */
 function failure(err: unknown): CallToolResult {
   const error = isStyxyError(err)
-    ? { code: err.code, message: err.message, suggestions: err.suggestions, ...(err.details && { details: err.details }) }
+    ? { code: err.code, message: err.message, suggestions: toolSuggestions(err), ...(err.details && { details: err.details }) }
     : { code: 'INTERNAL', message: String((err as Error)?.message ?? err), suggestions: [] };
   return { isError: true, content: [{ type: 'text', text: JSON.stringify({ success: false, error }) }] };
+}
+
+/** The suggestions in the tools' own words where the CLI's name its flags (`-s api`, `--new-type`). */
+function toolSuggestions(err: StyxyError): string[] {
+  const details = err.details as { serviceType?: unknown; didYouMean?: unknown } | undefined;
+  if (err.code !== 'SIMILAR_SERVICE_TYPE' || typeof details?.didYouMean !== 'string') return err.suggestions;
+  return [
+    `Use the existing type: service_type ${JSON.stringify(details.didYouMean)}`,
+    `To create ${JSON.stringify(details.serviceType)} as a new type all the same, add new_type: true`,
+  ];
 }
 
 const SESSION_ID = /^[A-Za-z0-9._:-]{1,180}$/;
@@ -246,6 +281,7 @@ export async function serveMcp(ctx: AppContext): Promise<void> {
     if (!definition)
       return failure(new StyxyError('INVALID_ARGUMENT', `no tool ${JSON.stringify(request.params.name)}; tools: ${TOOLS.map((t) => t.tool.name).join(', ')}`));
     try {
+      checkArgumentNames(definition.tool, request.params.arguments ?? {});
       const session = sessionOfClient(process.env, server.getClientVersion()?.name, clientPid, request.params._meta);
       return answer(await definition.run({ args: request.params.arguments ?? {}, ctx: { ...ctx, cwd: process.cwd() }, clientPid, session }));
     } catch (err) {

@@ -80,7 +80,7 @@ export function buildParser(argv: string[], hooks: ParserHooks, commands: Readon
         if (partial && partial.argv) hooks.onParsed(partial.argv);
         // A line naming a command Styxy does not have says so, whatever else yargs found wrong with
         // it (in `--json frob`, yargs took frob for the value of an option it did not know).
-        const unknown = unknownCommand(argv, [...commands.values(), configCommand]);
+        const unknown = unknownCommand(argv, [...commands.values(), ...STACK_COMMANDS, configCommand, hookCommand, agentGroup, mcpCommand]);
         if (unknown) throw unknown;
         if (message === NO_COMMAND) parser.showHelp((text) => writeErr(`${text}\n\n`));
         throw usageError(message ?? err?.message ?? 'Usage error', partial ? partial.argv : undefined);

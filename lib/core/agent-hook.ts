@@ -3,7 +3,7 @@
  * another long-running service Styxy knows, and if so, the same line with that one command run
  * under Styxy's detached start. Pure: the package.json scripts and the project's place are handed in.
  */
-import { findDevServer, RUNNER_COMMANDS, SCRIPT_RUNNERS, type DevServer } from './dev-servers';
+import { findDevServer, findsNoServer, planPortFlag, RUNNER_COMMANDS, SCRIPT_RUNNERS, type DevServer } from './dev-servers';
 import { findNameProblem } from './names';
 import { shellWord } from './shell-word';
 import { readShellLine, type ShellWord, type SimpleCommand } from './shell-line';
@@ -80,6 +80,7 @@ export function findServerCommand(line: string): FindResult {
   if (parsed.comments.includes(HOOK_OFF_COMMENT)) return { kind: 'leave', reason: 'opted-out' };
   const found: ServerCommand[] = [];
   let portGiven = false;
+  let portSet = false;
   let piped = false;
   const cd: string[] = [];
   let cdUnknown = false;
@@ -90,6 +91,11 @@ export function findServerCommand(line: string): FindResult {
     if (command.words[i]?.value === 'nohup' || command.words[i]?.value === 'exec') i++;
     const program = command.words.slice(i);
     const words = program.map((w) => w.value);
+    // `export PORT=4000 && npm run dev`, `PORT=4000; …`: the agent set the port for what follows.
+    if (program.length === 0 ? assignments.some((a) => /^PORT=/.test(a.value)) : words[0] === 'export' && words.some((w) => /^PORT(=|$)/.test(w))) {
+      portSet = true;
+      continue;
+    }
     if (words[0] === 'cd' || words[0] === 'pushd') {
       const target = program[1];
       if (program.length !== 2 || !target || target.dynamic || target.value === '-' || target.value.startsWith('~')) cdUnknown = true;
@@ -98,7 +104,7 @@ export function findServerCommand(line: string): FindResult {
     }
     const match = matchServer(words);
     if (!match) continue;
-    if (match === 'port-given' || assignments.some((a) => /^PORT=/.test(a.value))) {
+    if (match === 'port-given' || portSet || assignments.some((a) => /^PORT=/.test(a.value))) {
       portGiven = true;
       continue;
     }
@@ -123,8 +129,14 @@ export function findServerCommand(line: string): FindResult {
 export const MAYBE_SERVER =
   /\b(npm|pnpm|yarn|bun|vite|next|astro|nuxt|nuxi|ng|wrangler|storybook|start-storybook|manage\.py|django-admin|rails|flask|uvicorn|hugo|webpack|webpack-dev-server|gatsby|docusaurus|http-server|jekyll|http\.server|expo)\b/;
 
+/** The flags that ask a program for its help or version instead of running it. */
+const HELP_OR_VERSION = new Set(['--help', '-h', '--version', '-v', '-V']);
+
 /** The server `words` start (a script through a runner, or a known tool), 'port-given', or null. */
 function matchServer(words: readonly string[]): Omit<ServerCommand, 'cd' | 'command' | 'program' | 'assignments'> | 'port-given' | null {
+  // `npx vite --help`, `npm run dev -- --version`: it prints and ends, it serves nothing; run as a
+  // server it would fail ("ended before it listened") and show only the end of what it printed.
+  if (words.some((w) => HELP_OR_VERSION.has(w))) return null;
   const runner = base(words[0] ?? '');
   if (SCRIPT_RUNNERS.has(runner)) {
     const script = scriptOf(runner, words);
@@ -166,6 +178,9 @@ function toolName(words: readonly string[]): string {
   return first.replace(/@.*$/, '');
 }
 
+/** A runner's option that runs the script of another package, or of several. */
+const MOVES_PROJECT = /^(-w|-ws|--workspaces?|--prefix|-C|--dir|--cwd|--filter|-F|--recursive|-r)(=.*)?$/;
+
 /** `npm run dev -- --host`, `pnpm dev`, `yarn start`, `bun run dev`: the script and whether a port is named. */
 function scriptOf(runner: string, words: readonly string[]): { name: string; portGiven: boolean } | null {
   let i = 1;
@@ -187,6 +202,10 @@ function scriptOf(runner: string, words: readonly string[]): { name: string; por
   } else if (verb === 'start' || (runner !== 'npm' && !RUNNER_COMMANDS.has(verb) && !verb.includes('.') && !verb.includes('/'))) name = verb;
   if (name === undefined || name.startsWith('-') || NOT_SERVER_SCRIPT.test(name)) return null;
   const rest = words.slice(i + 1);
+  // npm reads its own options after the script's name too (before `--`): `npm run dev -w web` and
+  // `--prefix web` run another package's script, `--workspaces` every package's.
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.some((w) => MOVES_PROJECT.test(w))) return null;
   return { name, portGiven: rest.some((w) => w === '--port' || w === '-p' || w.startsWith('--port=')) };
 }
 
@@ -232,29 +251,65 @@ export function planServerRewrite(line: string, server: ServerCommand, facts: Re
       if (namesPort(known.server, [...known.args, ...afterSeparator])) return null;
       tool = known.server.tool;
     } else if (/(^|\s)(--port|-p)(=|\s+)[0-9$]/.test(body)) return null;
+    // `"dev": "tsup --watch"`: a watcher, not a server; run by start it would be ended for not listening.
+    else if (inner && !inner.some((w) => /[|&]/.test(w)) && findsNoServer(inner)) return null;
     else if (!SERVER_SCRIPTS.has(server.name)) return null;
     else tool = null;
   } else if (tool === 'Expo') portFlag = '--port';
   const serviceType = tool ? (TYPE_OF_TOOL[tool] ?? 'dev') : server.name === 'storybook' ? 'storybook' : 'dev';
   const instanceId = instanceName(facts.relativeDir, server.name);
   const program = server.program.map((w) => line.slice(w.start, w.end)).join(' ');
-  const redirects = server.command.redirects.map((r) => line.slice(r.start, r.end)).join(' ');
-  const run = redirects ? `sh -c ${shellWord(`exec ${program} ${redirects}`)}` : program;
+  const redirects = server.command.redirects.map((r) => posixRedirect(line.slice(r.start, r.end))).join(' ');
+  let run = program;
+  if (redirects) {
+    // The redirections stay with the server in an `sh -c`, which sees only exported variables:
+    // a word whose value comes from the agent's shell is not moved there (the line is left alone).
+    if (server.program.some((w) => w.dynamic) || /[$`]/.test(redirects)) return null;
+    // `start` cannot see the dev server through `sh -c`: its port flag goes inside, `{port}` is
+    // replaced by the port in every argument (a Vite behind `sh -c` would listen on 5173 instead).
+    const append = portFlag
+      ? [portFlag, '{port}']
+      : (planPortFlag(
+          server.program.map((w) => w.value),
+          facts.scripts,
+        )?.append ?? []);
+    portFlag = null;
+    const extra = append.map((w) => (w === '{port}' ? w : shellWord(w))).join(' ');
+    run = `sh -c ${shellWord(`exec ${program}${extra ? ` ${extra}` : ''} ${redirects}`)}`;
+  }
   const flags = ['start', '-s', serviceType, '-n', instanceId, ...(portFlag ? ['--port-flag', portFlag] : [])].map(shellWord);
   // The session goes in STYXY_SESSION, which `start` reads as --session: the server's own styxy
   // calls, if any, are then the session's too.
   const assignments = [...server.assignments.map((w) => line.slice(w.start, w.end)), ...(facts.session ? [`STYXY_SESSION=${shellWord(facts.session)}`] : [])];
   const replacement = [...assignments, facts.styxy, ...flags, '--', run].join(' ');
-  // A server put in the background (`… &`, `nohup … &`) is started detached anyway: the `&` goes,
-  // so that the line waits for the start and shows where it runs. What followed still runs after it.
-  const after = server.command.after;
-  let end = server.command.end;
-  let tail = '';
-  if (after?.op === '&') {
-    end = after.end;
-    tail = line.slice(end).trim() === '' ? '' : ';';
-  }
+  const { end, tail } = backgroundEnd(line, server.command);
   return { line: `${line.slice(0, server.command.start)}${replacement}${tail}${line.slice(end)}`, serviceType, instanceId, tool };
+}
+
+/**
+ * Where the rewrite of a server command ends, and what joins it to the rest. A server put in the
+ * background (`… &`, `nohup … &`) is started detached anyway: the `&` goes, so that the line waits
+ * for the start and shows where it runs; what followed still runs after it. A `disown` right
+ * after goes too: with nothing left in the background, bash's disown fails ("no such job") and
+ * the whole line with it, though the server runs.
+ */
+function backgroundEnd(line: string, command: SimpleCommand): { end: number; tail: string } {
+  const after = command.after;
+  if (after?.op !== '&') return { end: command.end, tail: '' };
+  const next = readShellLine(line)?.commands.find((c) => c.before?.start === after.start);
+  const disown = next && next.words[0]?.value === 'disown' && next.redirects.length === 0 && next.words.slice(1).every((w) => /^[-%]/.test(w.value));
+  if (next && disown && next.after?.op !== '&') return { end: next.end, tail: '' };
+  return { end: after.end, tail: line.slice(after.end).trim() === '' ? '' : ';' };
+}
+
+/**
+ * A redirection as `sh` (dash, on many systems) reads it: bash's `&>FILE` and `&>>FILE`, which
+ * dash would read as `&` then `>FILE` (the server in the background, its output not in FILE),
+ * become `>FILE 2>&1` and `>>FILE 2>&1`.
+ */
+function posixRedirect(text: string): string {
+  const both = /^&(>>?)\s*(.*)$/s.exec(text);
+  return both ? `${both[1]}${both[2]} 2>&1` : text;
 }
 
 /** The words of the command a script ends with (after its last `&&`/`;`), or null. */

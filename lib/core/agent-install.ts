@@ -17,6 +17,14 @@ export const CLAUDE_HOOK_EVENTS: ReadonlyArray<readonly [string, string | null]>
   ['SessionEnd', null],
 ];
 
+/**
+ * The SessionEnd hook's `timeout`, in seconds. Without one, Claude Code gives all SessionEnd hooks
+ * 1.5 s together and then cancels them ("Hook cancelled"): too little to end a server that takes
+ * its time (stop waits 5 s between SIGTERM and SIGKILL), which then runs on with its port. A
+ * declared timeout raises that budget (up to 60 s); the hook still returns as soon as it is done.
+ */
+export const SESSION_END_TIMEOUT_S = 30;
+
 /** A hook command of Styxy's (any install path): `styxy hook claude-code`, `'/x/bin/styxy' hook claude-code`. */
 export function isStyxyHookCommand(command: unknown): boolean {
   return typeof command === 'string' && /(^|\/)styxy'? hook claude-code$/.test(command.trim());
@@ -41,7 +49,8 @@ export function addClaudeHooks(settings: JsonObject, command: string): { value: 
     const list = (groups as Json[] | undefined) ?? [];
     const present = list.some((g) => isObject(g) && Array.isArray(g.hooks) && g.hooks.some((h) => isObject(h) && isStyxyHookCommand(h.command)));
     if (present) continue;
-    list.push({ ...(matcher !== null && { matcher }), hooks: [{ type: 'command', command }] });
+    const hook: JsonObject = { type: 'command', command, ...(event === 'SessionEnd' && { timeout: SESSION_END_TIMEOUT_S }) };
+    list.push({ ...(matcher !== null && { matcher }), hooks: [hook] });
     hooks[event] = list;
     changed = true;
   }
@@ -151,7 +160,12 @@ export function removeBlock(text: string, markers: MarkedBlock): { text: string;
   if (endAt < 0) return { text, changed: false };
   let end = endAt + 1 + markers.end.length;
   if (text[end] === '\n') end++;
-  return { text: text.slice(0, Math.max(0, start - 1)) + text.slice(end), changed: true };
+  let head = text.slice(0, Math.max(0, start - 1));
+  const tail = text.slice(end);
+  // Text the user wrote after the block keeps a line of its own: the joining newline that goes
+  // with the block would otherwise glue it to the last line before (`Use pnpm.More notes`).
+  if (tail !== '' && head !== '' && !head.endsWith('\n')) head += '\n';
+  return { text: head + tail, changed: true };
 }
 
 /**
@@ -212,13 +226,14 @@ export function diffLines(label: string, before: string | null, after: string | 
   const out = [`--- ${before === null ? '/dev/null' : label}`, `+++ ${after === null ? '/dev/null' : label}`];
   let i = 0;
   let j = 0;
+  // At a change, what goes comes before what replaces it, as diff prints them.
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) {
       out.push(`  ${a[i]}`);
       i++;
       j++;
-    } else if (j < m && (i >= n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push(`+ ${b[j++]}`);
-    else out.push(`- ${a[i++]}`);
+    } else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) out.push(`- ${a[i++]}`);
+    else out.push(`+ ${b[j++]}`);
   }
   return `${out.join('\n')}\n`;
 }

@@ -139,6 +139,20 @@ export function findDevServer(words: readonly string[]): { server: DevServer; pr
   return server ? { server, program: found.name, args: found.args } : null;
 }
 
+/** Builders, type checkers and test runners: a script running one (`"dev": "tsup --watch"`) serves nothing. */
+const NEVER_SERVE = new Set(['tsc', 'tsup', 'tsdown', 'rollup', 'esbuild', 'babel', 'swc', 'unbuild', 'microbundle', 'vitest', 'jest', 'eslint', 'prettier']);
+
+/**
+ * True when `words` run a tool known not to serve: a builder or watcher of NEVER_SERVE, or a dev
+ * server's own program asked for something else (`vite build --watch`, `next build`).
+ */
+export function findsNoServer(words: readonly string[]): boolean {
+  const found = program(unwrap(words));
+  if (!found) return false;
+  if (NEVER_SERVE.has(found.name)) return true;
+  return findDevServer(words) === null && DEV_SERVERS.some((s) => s.programs.includes(found.name));
+}
+
 /** True when the command already says which port: the tool's flag, or (positional tools) a port-like argument. */
 function portGiven(server: DevServer, args: readonly string[]): boolean {
   if (server.port.kind === 'flag') {

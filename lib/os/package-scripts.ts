@@ -28,3 +28,14 @@ export function readPackageScripts(cwd: string): Record<string, string> | null {
     dir = parent;
   }
 }
+
+/** The directory of the package.json that npm, pnpm and yarn would use from `cwd` (the nearest upward), or null. */
+export function findPackageDir(cwd: string): string | null {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return null;
+    dir = parent;
+  }
+}

@@ -86,6 +86,9 @@ export function sandbox(): Sandbox {
   // A STYXY_* setting where the tests run (a test hook from lib/os/test-hooks.ts, a session, CI's
   // own switches) must not reach every CLI they start: the box sets only its home.
   for (const name of Object.keys(env)) if (name.startsWith('STYXY_') && name !== 'STYXY_HOME') delete env[name];
+  // Nor the session of an agent the tests may run under: styxy would record it on every allocation.
+  delete env.CLAUDE_CODE_SESSION_ID;
+  delete env.CODEX_SESSION_ID;
   const box: Sandbox = {
     dir,
     home,

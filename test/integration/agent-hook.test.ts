@@ -1,11 +1,13 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as path from 'path';
 import { MAYBE_SERVER } from '../../lib/core/agent-hook';
-import { BIN, useSandbox } from '../helpers/cli';
+import { BIN, ROOT, useSandboxAndStrays, waitFor } from '../helpers/cli';
 
 // `styxy hook claude-code` as Claude Code runs it: the hook's JSON on stdin, the answer on stdout.
 
-const box = useSandbox();
+const { box, strays } = useSandboxAndStrays();
 
 beforeEach(() => {
   fs.mkdirSync(path.join(box.cwd, '.git'));
@@ -29,6 +31,13 @@ function hook(input: string, env: NodeJS.ProcessEnv = {}) {
   return box.run(['hook', 'claude-code'], { input, env });
 }
 
+test('where Claude Code gives its commands the session (CLAUDE_CODE_SESSION_ID), the rewrite leaves it to start: a permission rule can match it', () => {
+  const same = hook(preToolUse('cd web && npm run dev'), { CLAUDE_CODE_SESSION_ID: '3f2a-77' });
+  expect(same.json.hookSpecificOutput.updatedInput.command).toBe(`cd web && ${BIN} start -s dev -n web-dev -- npm run dev`);
+  const other = hook(preToolUse('cd web && npm run dev'), { CLAUDE_CODE_SESSION_ID: 'another' });
+  expect(other.json.hookSpecificOutput.updatedInput.command).toBe(`cd web && STYXY_SESSION=claude-code:3f2a-77 ${BIN} start -s dev -n web-dev -- npm run dev`);
+});
+
 test('a dev server start comes back as updatedInput under styxy start, with the session, and grants nothing', () => {
   const r = hook(preToolUse('cd web && npm run dev > dev.log 2>&1 &', { run_in_background: true }));
   expect([r.code, r.stderr]).toEqual([0, '']);
@@ -36,7 +45,7 @@ test('a dev server start comes back as updatedInput under styxy start, with the 
     hookSpecificOutput: {
       hookEventName: 'PreToolUse',
       updatedInput: {
-        command: `cd web && STYXY_SESSION=claude-code:3f2a-77 ${BIN} start -s dev -n web-dev -- sh -c 'exec npm run dev > dev.log 2>&1'`,
+        command: `cd web && STYXY_SESSION=claude-code:3f2a-77 ${BIN} start -s dev -n web-dev -- sh -c 'exec npm run dev -- --port {port} --strictPort > dev.log 2>&1'`,
         description: 'Start the dev server',
         timeout: 120000,
       },
@@ -44,6 +53,48 @@ test('a dev server start comes back as updatedInput under styxy start, with the 
   });
   expect(JSON.stringify(r.json)).not.toContain('permissionDecision');
 });
+
+test("a script is named after its package's folder, wherever below it the agent stands: one server, not two", () => {
+  fs.mkdirSync(path.join(box.cwd, 'web', 'src'));
+  const fromSrc = hook(JSON.stringify({ ...JSON.parse(preToolUse('npm run dev')), cwd: path.join(box.cwd, 'web', 'src') }));
+  expect(fromSrc.json.hookSpecificOutput.updatedInput.command).toContain(' start -s dev -n web-dev -- npm run dev');
+  expect(hook(preToolUse('cd web/src && npm run dev')).json.hookSpecificOutput.updatedInput.command).toContain(' -n web-dev ');
+  // A tool serves the folder it runs in: that folder names it.
+  expect(hook(preToolUse('cd web/src && npx vite')).json.hookSpecificOutput.updatedInput.command).toContain(' -n web-src-vite ');
+});
+
+const hasVite = fs.existsSync(path.join(ROOT, 'node_modules', '.bin', 'vite'));
+
+(hasVite ? test : test.skip)(
+  'the rewritten `cd web && npm run dev > dev.log 2>&1 &` serves Vite on its Styxy port at once, its output in dev.log',
+  async () => {
+    // Behind `sh -c`, start cannot see Vite, which ignores PORT: the hook gives it its port flag.
+    const web = path.join(box.cwd, 'web');
+    fs.writeFileSync(path.join(web, 'index.html'), '<p>served by vite</p>\n');
+    fs.writeFileSync(path.join(web, 'vite.config.mjs'), "export default { cacheDir: '.vite-cache', clearScreen: false, server: { host: '127.0.0.1' } };\n");
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(web, 'node_modules'), 'dir');
+    const line: string = hook(preToolUse('cd web && npm run dev > dev.log 2>&1 &')).json.hookSpecificOutput.updatedInput.command;
+    const r = spawnSync('bash', ['-c', line], { cwd: box.cwd, env: { ...box.env, npm_config_update_notifier: 'false' }, encoding: 'utf8', timeout: 40_000 });
+    const pid = Number(/^pid: (\d+)$/m.exec(r.stdout)?.[1]);
+    if (pid) strays.push(pid);
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const port = Number(/^port: (\d+)$/m.exec(r.stdout)?.[1]);
+    const body = await new Promise<string>((resolve, reject) =>
+      http
+        .get({ host: '127.0.0.1', port, path: '/' }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject),
+    );
+    expect(body).toContain('served by vite');
+    expect(box.run(['list', '--json']).json.allocations).toMatchObject([{ port, instanceId: 'web-dev', session: 'claude-code:3f2a-77' }]);
+    await waitFor("Vite's output in dev.log", () => fs.readFileSync(path.join(web, 'dev.log'), 'utf8').includes(`${port}`) || undefined, 10_000);
+    expect(box.run(['stop', String(port), '--json']).json).toMatchObject({ success: true });
+  },
+  60_000,
+);
 
 test.each([
   ['not JSON', 'npm run dev'],
@@ -74,8 +125,17 @@ test.each([
   ['the opt-out comment', 'cd web && npm run dev # styxy:off', {}],
   ['STYXY_HOOK=off in the environment', 'cd web && npm run dev', { STYXY_HOOK: 'off' }],
   ['a script package.json does not have', 'npm run dev', {}],
+  ['a PORT exported before it', 'export PORT=4000 && cd web && npm run dev', {}],
+  ['a help request', 'cd web && npm run dev -- --help', {}],
 ])('%s: left alone, nothing printed', (_what, command, env) => {
   const r = hook(preToolUse(command), env);
+  expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
+});
+
+test('a dev script that only watches (tsup --watch) is left alone: it never listens, start would end it', () => {
+  fs.mkdirSync(path.join(box.cwd, 'lib'));
+  fs.writeFileSync(path.join(box.cwd, 'lib', 'package.json'), JSON.stringify({ scripts: { dev: 'tsup --watch' } }));
+  const r = hook(preToolUse('cd lib && npm run dev &'));
   expect([r.code, r.stdout, r.stderr]).toEqual([0, '', '']);
 });
 

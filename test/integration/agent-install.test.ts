@@ -115,6 +115,24 @@ test('files the install created go again, with the folders it made for them', ()
   expect(snapshot()).toEqual(before);
 });
 
+test('--user: uninstall gives the home back as it was, ~/.claude (made for two files) included', () => {
+  const before = snapshot();
+  const installed = agent(['install', 'claude-code', '--user']);
+  expect(installed.json.changes.map((c: { action: string }) => c.action)).toEqual(['created', 'created']);
+  expect(agent(['uninstall', 'claude-code', '--user']).json.changes.map((c: { action: string }) => c.action)).toEqual(['removed', 'removed']);
+  expect(snapshot()).toEqual(before);
+});
+
+test('text the user wrote after the block in CLAUDE.md keeps a line of its own on uninstall', () => {
+  const file = path.join(box.cwd, 'CLAUDE.md');
+  write(file, '# Project\nUse pnpm.');
+  agent(['install', 'claude-code']);
+  fs.appendFileSync(file, 'More notes\n');
+  const r = agent(['uninstall', 'claude-code']);
+  expect(r.json.changes[2]).toMatchObject({ action: 'updated', note: expect.stringContaining('changed since the install') });
+  expect(fs.readFileSync(file, 'utf8')).toBe('# Project\nUse pnpm.\nMore notes\n');
+});
+
 test("a file changed after the install: uninstall takes out only Styxy's entries and keeps the user's new ones", () => {
   write(path.join(box.cwd, '.claude', 'settings.json'), SETTINGS);
   agent(['install', 'claude-code']);

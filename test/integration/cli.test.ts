@@ -62,9 +62,15 @@ describe('--json anywhere means one JSON document, for every usage error', () =>
     [['config', 'set', '--json']],
     [['list', '--format', 'json', '--bogus']],
     [['release', '--format=json', '--bogus']],
+    // Known commands outside the everyday table: their usage errors are not "Unknown command".
+    [['agent', 'install', '--json']],
+    [['agent', 'install', 'claude-code', '--user', '--project', '--json']],
+    [['hook', '--json']],
+    [['up', '--json', '--bogus']],
   ])('any other usage error: styxy %j', (args) => {
     const r = box.run(args);
     expect([r.code, r.json?.error?.code, r.stderr]).toEqual([2, 'USAGE', '']);
+    expect(r.json.error.details?.command).toBeUndefined();
   });
 
   test('a --json after -- belongs to the command run starts: the usage error stays text', () => {

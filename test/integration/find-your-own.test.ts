@@ -39,6 +39,19 @@ test("in Codex's shell the session is Codex's own (CODEX_SESSION_ID), unless --s
   expect(odd.json.session).toBeUndefined();
 });
 
+test("in Claude Code's shell the session is Claude Code's own (CLAUDE_CODE_SESSION_ID), as its hook records it", () => {
+  const claude = { CLAUDE_CODE_SESSION_ID: '3f2a9c1e-77b0-4c1d-9e8f-0a1b2c3d4e5f' };
+  expect(box.run(['allocate', '-s', 'dev', '-n', 'a', '--persistent', '--json'], { env: claude }).json.session).toBe(
+    `claude-code:${claude.CLAUDE_CODE_SESSION_ID}`,
+  );
+  expect(box.run(['allocate', '-s', 'dev', '-n', 'b', '--persistent', '--json'], { env: { ...claude, STYXY_SESSION: 'mine' } }).json.session).toBe('mine');
+  const odd = box.run(['allocate', '-s', 'dev', '-n', 'c', '--persistent', '--json'], { env: { CLAUDE_CODE_SESSION_ID: 'a b' } });
+  expect([odd.code, odd.json.session]).toEqual([0, undefined]);
+  // So that SessionEnd's stop --session ends what the agent started with styxy itself.
+  expect(box.run(['stop', '--session', `claude-code:${claude.CLAUDE_CODE_SESSION_ID}`, '--json']).json).toMatchObject({ success: true });
+  expect(box.run(['list', '--json']).json.allocations.map((x: { instanceId: string }) => x.instanceId)).toEqual(['b', 'c']);
+});
+
 test('a bad label or session is INVALID_ARGUMENT and writes nothing', () => {
   for (const args of [
     ['--label', ''],

@@ -71,6 +71,18 @@ test("a session the client names in a call's _meta (as Codex does) is the one re
   expect(box.run(['list', '--json']).json.allocations[0].session).toBe('styxy-test:01a24e48-843d-7a93');
 });
 
+test("a near miss of a known type is refused in the tools' own words; new_type: true creates it all the same", async () => {
+  const refused = await call('allocate_port', { service_type: 'apis' });
+  expect(refused.isError).toBe(true);
+  expect(refused.json.error).toMatchObject({ code: 'SIMILAR_SERVICE_TYPE', details: { serviceType: 'apis', didYouMean: 'api' } });
+  // Not the CLI's flags (-s, --new-type), which an agent on MCP cannot pass.
+  expect(refused.json.error.suggestions.join('\n')).not.toMatch(/-s |--new-type/);
+  expect(refused.json.error.suggestions.join('\n')).toContain('new_type: true');
+  expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+  const created = await call('allocate_port', { service_type: 'apis', new_type: true });
+  expect(created.json).toMatchObject({ success: true, serviceType: 'apis' });
+});
+
 test('who_holds_port names the allocation and the process listening on the port', async () => {
   const a = await call('allocate_port', { service_type: 'api', name: 'backend' });
   const server = net.createServer();
@@ -139,6 +151,9 @@ test.each([
   ['release_port', { lock_id: 'dev-nothing-000000' }, 'NOT_FOUND'],
   ['who_holds_port', {}, 'INVALID_ARGUMENT'],
   ['no_such_tool', {}, 'INVALID_ARGUMENT'],
+  // An argument the tool does not take (a misspelt name) is refused, not ignored: no dev port for serviceType api.
+  ['allocate_port', { serviceType: 'api' }, 'INVALID_ARGUMENT'],
+  ['list_ports', { thisProject: true }, 'INVALID_ARGUMENT'],
 ])("%s %j is a tool error carrying Styxy's code %s", async (name, args, code) => {
   const r = await call(name, args);
   expect(r.isError).toBe(true);

@@ -101,3 +101,93 @@ test('a whole claude -p session: npm run dev runs detached on a Styxy port with 
     spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
   }
 }, 240_000);
+
+test('SessionEnd ends a server that ignores SIGTERM: the hook has the time for SIGKILL (Claude Code cancels it after 1.5 s without a timeout)', async () => {
+  if (skipped) return;
+  spawnSync('git', ['init', '-q', box.cwd]);
+  fs.writeFileSync(path.join(box.cwd, 'package.json'), JSON.stringify({ name: 'app', private: true, scripts: { start: 'node stubborn.js' } }));
+  fs.writeFileSync(
+    path.join(box.cwd, 'stubborn.js'),
+    "process.on('SIGTERM', () => console.log('not yet'));\nrequire('http').createServer((q, s) => s.end('stubborn')).listen(Number(process.env.PORT), '127.0.0.1');\n",
+  );
+  expect(spawnSync(process.execPath, [BIN, 'agent', 'install', 'claude-code'], { cwd: box.cwd, env: claudeEnv(), encoding: 'utf8' }).status).toBe(0);
+  approveProject();
+  const standIn = await messagesStandIn([
+    () => ({ tool: { name: 'Bash', input: { command: 'npm start', description: 'Start the server' } } }),
+    () => ({ text: 'Started.' }),
+  ]);
+  let pid = 0;
+  let session: string | undefined;
+  try {
+    const r = await runClaude(cb, box.cwd, standIn.url, ['Bash']);
+    session = r.session;
+    const started = textOf(standIn.results[0]!);
+    pid = Number(/^pid: (\d+)$/m.exec(started)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(r.stdout + r.stderr).not.toContain('Hook cancelled');
+    // Ended (SIGKILL after the grace), and its allocation gone with it.
+    expect(fs.existsSync(`/proc/${pid}`) && !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))).toBe(false);
+    expect(JSON.parse(spawnSync(process.execPath, [BIN, 'list', '--json'], { env: box.env, encoding: 'utf8' }).stdout).allocations).toEqual([]);
+  } finally {
+    await standIn.close();
+    if (pid > 0) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* ended, as it should be */
+      }
+    }
+    spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
+  }
+}, 240_000);
+
+test("a server the agent starts with styxy start itself (as CLAUDE.md tells it) is the session's too: SessionEnd stops it", async () => {
+  if (skipped) return;
+  nodeProject(box.cwd);
+  expect(spawnSync(process.execPath, [BIN, 'agent', 'install', 'claude-code'], { cwd: box.cwd, env: claudeEnv(), encoding: 'utf8' }).status).toBe(0);
+  approveProject();
+  const standIn = await messagesStandIn([
+    () => ({ tool: { name: 'Bash', input: { command: 'styxy start -s dev -n web -- node server.js', description: 'Start the server' } } }),
+    () => ({ text: 'Started.' }),
+  ]);
+  let session: string | undefined;
+  try {
+    const r = await runClaude(cb, box.cwd, standIn.url, ['Bash']);
+    session = r.session;
+    const port = Number(/^port: (\d+)$/m.exec(textOf(standIn.results[0]!))?.[1]);
+    expect(port).toBeGreaterThan(0);
+    expect(JSON.parse(spawnSync(process.execPath, [BIN, 'list', '--json'], { env: box.env, encoding: 'utf8' }).stdout).allocations).toEqual([]);
+    const probe = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+    expect(probe.stdout).toBe('000');
+  } finally {
+    await standIn.close();
+    spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
+    spawnSync(process.execPath, [BIN, 'stop', '-s', 'dev', '-n', 'web'], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+  }
+}, 240_000);
+
+test('a permission rule for the rewritten command lets it run: no per-session text in front of it', async () => {
+  if (skipped) return;
+  nodeProject(box.cwd);
+  expect(spawnSync(process.execPath, [BIN, 'agent', 'install', 'claude-code'], { cwd: box.cwd, env: claudeEnv(), encoding: 'utf8' }).status).toBe(0);
+  approveProject();
+  const standIn = await messagesStandIn([
+    () => ({ tool: { name: 'Bash', input: { command: 'npm run dev', description: 'Start the server' } } }),
+    () => ({ text: 'Started.' }),
+  ]);
+  let session: string | undefined;
+  try {
+    // Only this exact command is allowed: what `npm run dev` becomes, the same in every session.
+    const r = await runClaude(cb, box.cwd, standIn.url, ['Bash(styxy start -s dev -n dev -- npm run dev)']);
+    session = r.session;
+    const started = textOf(standIn.results[0]!);
+    expect(started).toMatch(/^port: \d+$/m);
+    expect(started).not.toContain('requires approval');
+    // Recorded with the session all the same (start read CLAUDE_CODE_SESSION_ID), so SessionEnd stopped it.
+    expect(JSON.parse(spawnSync(process.execPath, [BIN, 'list', '--json'], { env: box.env, encoding: 'utf8' }).stdout).allocations).toEqual([]);
+  } finally {
+    await standIn.close();
+    spawnSync(process.execPath, [BIN, 'stop', '--session', `claude-code:${session ?? 'none'}`], { env: box.env, encoding: 'utf8' });
+    spawnSync(process.execPath, [BIN, 'stop', '-s', 'dev', '-n', 'dev'], { cwd: box.cwd, env: box.env, encoding: 'utf8' });
+  }
+}, 240_000);

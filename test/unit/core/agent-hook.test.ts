@@ -62,12 +62,27 @@ describe('the hook rewrites a server start, and only that', () => {
     ['npm install && npm run dev', `npm install && ${S} -s dev -n dev -- npm run dev`],
     ['npm run build && npm start', `npm run build && ${S} -s dev -n start -- npm start`],
     ['npm run dev &', `${S} -s dev -n dev -- npm run dev`],
-    ['npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev > dev.log 2>&1'`],
-    ['nohup npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev > dev.log 2>&1'`],
+    // Redirections stay with the server in `sh -c`; start cannot see a dev server through it, so
+    // the port flag goes inside ({port} is replaced by start), where the tool needs one.
+    ['npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev -- --port {port} --strictPort > dev.log 2>&1'`],
+    ['nohup npm run dev > dev.log 2>&1 &', `${S} -s dev -n dev -- sh -c 'exec npm run dev -- --port {port} --strictPort > dev.log 2>&1'`],
+    ['npm start > app.log 2>&1 &', `${S} -s dev -n start -- sh -c 'exec npm start > app.log 2>&1'`],
+    ['python3 -m http.server > h.log 2>&1 &', `${S} -s dev -n http.server -- sh -c 'exec python3 -m http.server {port} > h.log 2>&1'`],
+    ['npx expo start > e.log &', `${S} -s dev -n expo -- sh -c 'exec npx expo start --port {port} > e.log'`],
     [
       'nohup npx vite >/tmp/v.log 2>&1 & sleep 3; curl -s localhost:5173',
-      `${S} -s dev -n vite -- sh -c 'exec npx vite >/tmp/v.log 2>&1'; sleep 3; curl -s localhost:5173`,
+      `${S} -s dev -n vite -- sh -c 'exec npx vite --port {port} --strictPort >/tmp/v.log 2>&1'; sleep 3; curl -s localhost:5173`,
     ],
+    // bash's &> and &>> become what sh reads the same way (dash reads `&>f` as `&` then `>f`).
+    ['npm start &> app.log &', `${S} -s dev -n start -- sh -c 'exec npm start >app.log 2>&1'`],
+    ['npm start &>>app.log', `${S} -s dev -n start -- sh -c 'exec npm start >>app.log 2>&1'`],
+    // A disown after the `&` goes with it: with nothing in the background it would fail the line.
+    ['npm start > app.log 2>&1 & disown', `${S} -s dev -n start -- sh -c 'exec npm start > app.log 2>&1'`],
+    ['npm start & disown -h %1; echo ok', `${S} -s dev -n start -- npm start; echo ok`],
+    ['npm start & disown && curl -s localhost:3000', `${S} -s dev -n start -- npm start && curl -s localhost:3000`],
+    // A PORT set after the server is not the server's.
+    ['npm run dev; export PORT=4000', `${S} -s dev -n dev -- npm run dev; export PORT=4000`],
+    ['export NODE_ENV=development && npm run dev', `export NODE_ENV=development && ${S} -s dev -n dev -- npm run dev`],
     ['NODE_ENV=development npm run dev', `NODE_ENV=development ${S} -s dev -n dev -- npm run dev`],
     ['npm run dev  # the web app', `${S} -s dev -n dev -- npm run dev  # the web app`],
     ['cd "my app" && npm run dev', `cd "my app" && ${S} -s dev -n dev -- npm run dev`],
@@ -94,8 +109,19 @@ describe('the hook rewrites a server start, and only that', () => {
     ['bun server.ts', 'no-server'],
     ['styxy start -s dev -- npm run dev', 'no-server'],
     ['timeout 10 npm run dev', 'no-server'],
+    // Help and version: printed at once, nothing served.
+    ['npx vite --help', 'no-server'],
+    ['vite -v', 'no-server'],
+    ['npm run dev -- --help', 'no-server'],
+    ['npm start --help', 'no-server'],
+    ['python3 -m http.server -h', 'no-server'],
+    ['next dev --version', 'no-server'],
+    ['uvicorn --help', 'no-server'],
     // A port the command names itself: the agent means that port.
     ['PORT=4000 npm run dev', 'port-given'],
+    ['export PORT=4000 && npm run dev', 'port-given'],
+    ['export HOST=0.0.0.0 PORT=4000; cd web && npm run dev', 'port-given'],
+    ['PORT=4000; export PORT; npm run dev', 'port-given'],
     ['npx vite --port 4000', 'port-given'],
     ['vite --port=4000', 'port-given'],
     ['python3 -m http.server 8000', 'port-given'],
@@ -123,6 +149,12 @@ describe('the hook rewrites a server start, and only that', () => {
     ['npm run dev # styxy:off', 'opted-out'],
     ['npm --prefix web run dev', 'no-server'],
     ['pnpm --filter web dev', 'no-server'],
+    // npm's own options after the script's name: another package's script, or every package's.
+    ['npm run dev -w web', 'no-server'],
+    ['npm run dev --workspace=web', 'no-server'],
+    ['npm run dev --workspaces', 'no-server'],
+    ['npm run dev --prefix web', 'no-server'],
+    ['npm start --prefix web', 'no-server'],
   ])('left alone: %j (%s)', (line, reason) => {
     const found = findServerCommand(line);
     expect(found).toEqual({ kind: 'leave', reason });
@@ -138,6 +170,14 @@ describe('the hook rewrites a server start, and only that', () => {
     ['npm run dev', { scripts: { dev: 'PORT=4000 node server.js' } }],
     // A script of another name that runs no known server.
     ['npm run watch', { scripts: { watch: 'tsc -w' } }],
+    // A dev or start script that only builds or watches: it would be ended for never listening.
+    ['npm run dev', { scripts: { dev: 'tsup --watch' } }],
+    ['npm run dev', { scripts: { dev: 'vite build --watch' } }],
+    ['npm start', { scripts: { start: 'tsc -w' } }],
+    ['pnpm dev', { scripts: { dev: 'rm -rf dist && npx tsc --watch' } }],
+    // Redirected into `sh -c`, which sees only exported variables: a value from the agent's shell stays there.
+    ['npm run dev > $LOG 2>&1 &', {}],
+    ['npm run dev -- --host $HOST > dev.log &', {}],
   ])('found but left alone once package.json is read: %j %j', (line, facts) => {
     expect(findServerCommand(line).kind).toBe('found');
     expect(rewrite(line, facts)).toBeNull();
@@ -149,6 +189,11 @@ describe('the hook rewrites a server start, and only that', () => {
     expect(rewrite('cd apps/web && npm run dev', { relativeDir: 'apps/web', session: undefined, styxy: "'/opt/styxy/bin/styxy'" })).toBe(
       "cd apps/web && '/opt/styxy/bin/styxy' start -s dev -n apps-web-dev -- npm run dev",
     );
+  });
+
+  test('a script that runs a watcher beside a server, or a tool not known either way, is still a server', () => {
+    expect(rewrite('npm run dev', { scripts: { dev: 'tsc -w & vite' } })).toBe(`${S} -s dev -n dev -- npm run dev`);
+    expect(rewrite('npm run dev', { scripts: { dev: 'nodemon server.js' } })).toBe(`${S} -s dev -n dev -- npm run dev`);
   });
 
   test('the per-command opt-out and the session are quoted as shell words', () => {

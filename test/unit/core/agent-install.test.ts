@@ -18,8 +18,8 @@ describe('a marked block comes out exactly as it went in', () => {
       expect(added.text.startsWith(text)).toBe(true);
       expect(addBlock(added.text, markers, 'other')).toEqual({ text: added.text, changed: false });
       expect(removeBlock(added.text, markers)).toEqual({ text, changed: true });
-      // Text the user added after the block stays.
-      expect(removeBlock(`${added.text}tail\n`, markers).text).toBe(`${text}tail\n`);
+      // Text the user added after the block stays, on a line of its own.
+      expect(removeBlock(`${added.text}tail\n`, markers).text).toBe(`${text}${text !== '' && !text.endsWith('\n') ? '\n' : ''}tail\n`);
     }
   });
 
@@ -39,7 +39,8 @@ describe("Claude Code's hooks", () => {
       { matcher: 'Edit', hooks: [{ type: 'command', command: 'lint' }] },
       { matcher: 'Bash', hooks: [{ type: 'command', command: 'styxy hook claude-code' }] },
     ]);
-    expect((added.value.hooks as any).SessionEnd).toEqual([{ hooks: [{ type: 'command', command: 'styxy hook claude-code' }] }]);
+    // With a timeout: Claude Code otherwise cancels SessionEnd hooks after 1.5 s in all.
+    expect((added.value.hooks as any).SessionEnd).toEqual([{ hooks: [{ type: 'command', command: 'styxy hook claude-code', timeout: 30 }] }]);
     expect(addClaudeHooks(added.value, "'/other/bin/styxy' hook claude-code")!.changed).toBe(false);
     expect(removeClaudeHooks(added.value)).toEqual({ value: mine, changed: true });
     expect(removeClaudeHooks(mine)).toEqual({ value: mine, changed: false });
@@ -81,7 +82,9 @@ test('removeServerSubtables keeps the comments that stand above the next table',
 });
 
 test('diffLines marks what goes and what comes', () => {
-  expect(diffLines('f', 'a\nb\n', 'a\nc\n')).toBe('--- f\n+++ f\n  a\n+ c\n- b\n');
+  // The old line before the new one, as diff prints them.
+  expect(diffLines('f', 'a\nb\n', 'a\nc\n')).toBe('--- f\n+++ f\n  a\n- b\n+ c\n');
+  expect(diffLines('f', '{"a":1}', '{\n  "a": 1\n}\n')).toBe('--- f\n+++ f\n- {"a":1}\n+ {\n+   "a": 1\n+ }\n');
   expect(diffLines('f', null, 'x\n')).toBe('--- /dev/null\n+++ f\n+ x\n');
 });
 
