@@ -65,7 +65,8 @@ export function checkAllocateBatchInput(input: AllocateBatchInput): void {
 export async function runAllocateBatch(ctx: TransactionContext, input: AllocateBatchInput, ask?: Asker): Promise<AllocateBatchResult> {
   checkAllocateBatchInput(input);
   // The project and the owner are found once, before the lock: every type of the batch shares them.
-  const shared = buildRequest(ctx, input, input.serviceTypes[0] as string);
+  const sticky = input.instanceId !== undefined || (input.instanceIds?.length ?? 0) > 0;
+  const shared = buildRequest(ctx, input, input.serviceTypes[0] as string, sticky);
   const result = await answerQuestions((accepted: AcceptedRanges | undefined) => batchLocked(ctx, input, shared, accepted), ask);
   return { ...result, allocations: await Promise.all(result.allocations.map(withListening)) };
 }

@@ -31,7 +31,12 @@ export function checkAllocateInput(input: AllocateInput): void {
 /** The most ports one `--block` holds. */
 export const MAX_BLOCK = 100;
 
-export function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput, 'serviceType'>, serviceType: string): AllocationRequest {
+export function buildRequest(
+  ctx: TransactionContext,
+  input: Omit<AllocateInput, 'serviceType'>,
+  serviceType: string,
+  sticky: boolean = input.instanceId !== undefined,
+): AllocationRequest {
   const project = input.project ? path.resolve(ctx.cwd, input.project) : findProjectRoot(ctx.cwd);
   const request: AllocationRequest = {
     serviceType,
@@ -45,8 +50,9 @@ export function buildRequest(ctx: TransactionContext, input: Omit<AllocateInput,
     ...(input.session !== undefined && { session: input.session }),
   };
   // Read before the lock, from the repository's files (no git subprocess), and only for a sticky
-  // request: its derived home port (core/origin.ts).
-  const identity = input.instanceId === undefined ? null : readProjectIdentity(project);
+  // request: its derived home port (core/origin.ts). A batch with an instance id per type (a
+  // stack, a compose file) is sticky though it has no shared one.
+  const identity = sticky ? readProjectIdentity(project) : null;
   return identity ? { ...request, identity } : request;
 }
 

@@ -5,6 +5,7 @@ import {
   buildComposeOverride,
   findEnabledProfiles,
   listComposeRequests,
+  mergeComposeDocs,
   parseDotEnv,
   planComposePorts,
   planComposeOrigins,
@@ -22,12 +23,18 @@ import type { AllocateResult } from './allocate';
 /** The files Compose looks for, in its order. */
 const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
+/** The override Compose reads beside the file it found, when not given `-f`: the first of these. */
+const DEFAULT_OVERRIDE_FILES = ['compose.override.yml', 'compose.override.yaml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
+
 /** `!override` in an override file needs Compose 2.24.4 or later. */
 const MIN_COMPOSE: [number, number, number] = [2, 24, 4];
 
 export interface ComposeInput {
-  /** `-f FILE`; else the first of DEFAULT_FILES from the working directory upward. */
-  file?: string;
+  /**
+   * `-f FILE` (given again: several, merged in order); else the first of DEFAULT_FILES from the
+   * working directory upward, and the override Compose would read beside it.
+   */
+  file?: string | readonly string[];
   /** What goes to `docker compose` after the files: `up -d`, `down`, `ps`. */
   args: readonly string[];
   dryRun?: boolean;
@@ -57,6 +64,8 @@ export interface ComposeResult {
   success: true;
   dryRun?: true;
   composeFile: string;
+  /** Every compose file read, in order (the first is `composeFile`). */
+  composeFiles: string[];
   projectName: string;
   overridePath: string;
   /** The override file's text. */
@@ -80,35 +89,41 @@ export interface ComposeResult {
  * COMPOSE_PROJECT_NAME of this worktree's own. After a `down` that succeeded, the ports are released.
  */
 export async function runCompose(ctx: TransactionContext, input: ComposeInput): Promise<ComposeResult> {
-  const composeFile = findComposeFile(ctx.cwd, input.file);
+  const composeFiles = findComposeFiles(ctx.cwd, input.file);
+  const composeFile = composeFiles[0] as string;
   if (!input.dryRun) checkComposeInstalled();
   const dir = path.dirname(composeFile);
-  const { plan, requests, types } = readComposeRequests(composeFile, input);
+  const { plan, requests, types } = readComposeRequests(composeFiles, input);
   const projectName = findComposeProjectName(input.env.COMPOSE_PROJECT_NAME, dir);
-  const ports = await allocateComposePorts(ctx, { dir, projectName, requests, types, dryRun: input.dryRun === true });
+  // A `down` allocates nothing (nor gives a new type a range) for ports it is about to free: its
+  // override is planned as a dry run, and what is released is what earlier calls recorded.
+  const down = findSubcommand(input.args) === 'down';
+  const ports = await allocateComposePorts(ctx, { dir, projectName, requests, types, dryRun: input.dryRun === true || down });
   const override = buildComposeOverride(
     plan,
     new Map(ports.map((p) => [p.instanceId, p.port])),
-    `Written by styxy compose for ${composeFile}\nproject ${projectName}: the host ports Styxy allocated (styxy list -v). Rewritten on every run.`,
+    `Written by styxy compose for ${composeFiles.join(', ')}\nproject ${projectName}: the host ports Styxy allocated (styxy list -v). Rewritten on every run.`,
   );
   const overridePath = composeOverridePath(ctx.paths, projectName);
-  const command = ['docker', 'compose', '-f', composeFile, '-f', overridePath, ...input.args];
+  const command = ['docker', 'compose', ...composeFiles.flatMap((f) => ['-f', f]), '-f', overridePath, ...input.args];
   const env = { COMPOSE_PROJECT_NAME: projectName };
-  const result: ComposeResult = { success: true, composeFile, projectName, overridePath, override, ports, inactive: plan.inactive, command, env };
+  const result: ComposeResult = { success: true, composeFile, composeFiles, projectName, overridePath, override, ports, inactive: plan.inactive, command, env };
   if (input.dryRun) return { ...result, dryRun: true };
 
   writeComposeOverride(ctx.paths, projectName, override);
   const status = await runDocker(command, { ...input.env, ...env }, dir, input.quietStdout === true);
-  if (status !== 0 || findSubcommand(input.args) !== 'down') return { ...result, status };
-  const released = await releaseComposePorts(ctx, ports);
+  if (status !== 0 || !down) return { ...result, status };
+  const released = await releaseComposePorts(ctx, await findComposeLocks(ctx, projectName, dir));
   removeComposeOverride(ctx.paths, projectName);
   return { ...result, status, released };
 }
 
 /** The compose file's fixed host ports, each with the service type its port comes from; INVALID_ARGUMENT naming where a problem is. */
-function readComposeRequests(composeFile: string, input: ComposeInput): { plan: ComposePlan; requests: ComposePortRequest[]; types: string[] } {
-  const doc = parseYamlFile(composeFile);
-  const lookup = envLookup(input.env, path.dirname(composeFile));
+function readComposeRequests(composeFiles: readonly string[], input: ComposeInput): { plan: ComposePlan; requests: ComposePortRequest[]; types: string[] } {
+  const doc = mergeComposeDocs(composeFiles.map(parseYamlFile));
+  // Compose's project directory is the first file's: its `.env` serves them all.
+  const composeFile = composeFiles.join(' + ');
+  const lookup = envLookup(input.env, path.dirname(composeFiles[0] as string));
   const plan = planComposePorts(doc, lookup, findEnabledProfiles(input.args, input.env.COMPOSE_PROFILES));
   if (plan.problems.length > 0) throw invalidComposeFile(composeFile, plan.problems);
   const requests = listComposeRequests(plan);
@@ -165,14 +180,29 @@ async function allocateComposePorts(
   return ports;
 }
 
+/**
+ * Every allocation an earlier `compose` made for this Compose project in this directory: a `down`
+ * releases them too, also those of a service whose profile this `down` did not enable, or that
+ * the file no longer has (they were persistent: nothing else would ever free them).
+ */
+async function findComposeLocks(ctx: TransactionContext, projectName: string, dir: string): Promise<string[]> {
+  const { withLiveState } = await import('./context');
+  const { result } = await withLiveState(
+    ctx,
+    ({ state }) => ({ result: state.allocations.filter((a) => a.compose?.project === projectName && a.project === dir).map((a) => a.lockId) }),
+    { write: false },
+  );
+  return result;
+}
+
 /** After a `down` that succeeded: every port released (one released meanwhile by hand is no error). */
-async function releaseComposePorts(ctx: TransactionContext, ports: readonly ComposePort[]): Promise<string[]> {
+async function releaseComposePorts(ctx: TransactionContext, lockIds: readonly string[]): Promise<string[]> {
   const { runRelease } = await import('./release');
   const released: string[] = [];
-  for (const p of ports) {
+  for (const lockId of new Set(lockIds)) {
     try {
-      await runRelease(ctx, { lockId: p.lockId });
-      released.push(p.lockId);
+      await runRelease(ctx, { lockId });
+      released.push(lockId);
     } catch (err) {
       if (!(err instanceof StyxyError && err.code === 'NOT_FOUND')) throw err;
     }
@@ -190,14 +220,21 @@ async function markComposeOrigins(ctx: TransactionContext, project: string, port
   });
 }
 
-function findComposeFile(cwd: string, file: string | undefined): string {
+function findComposeFiles(cwd: string, file: string | readonly string[] | undefined): string[] {
   if (file !== undefined) {
-    const full = path.resolve(cwd, file);
-    if (!fs.existsSync(full)) throw new StyxyError('NOT_FOUND', `No compose file ${full}`, { details: { file: full } });
-    return full;
+    return ([] as string[]).concat(file).map((f) => {
+      const full = path.resolve(cwd, f);
+      if (!fs.existsSync(full)) throw new StyxyError('NOT_FOUND', `No compose file ${full}`, { details: { file: full } });
+      return full;
+    });
   }
   for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
-    for (const name of DEFAULT_FILES) if (fs.existsSync(path.join(dir, name))) return path.join(dir, name);
+    for (const name of DEFAULT_FILES) {
+      if (!fs.existsSync(path.join(dir, name))) continue;
+      // Compose reads the override beside it only when it is not given -f; Styxy gives it -f, so names it too.
+      const override = DEFAULT_OVERRIDE_FILES.find((o) => fs.existsSync(path.join(dir, o)));
+      return [path.join(dir, name), ...(override === undefined ? [] : [path.join(dir, override)])];
+    }
     if (path.dirname(dir) === dir) break;
   }
   throw new StyxyError('NOT_FOUND', `No compose file (${DEFAULT_FILES.join(', ')}) in ${cwd} or above it`, {

@@ -103,15 +103,22 @@ export function isCreated(a: AllocateResult): boolean {
  * A service whose sticky port another live process holds is running already (another `up`, or
  * a server started by hand): the stack is not started twice. What this call made is released.
  */
-export async function refuseRunningServices(ctx: TransactionContext, allocations: ReadonlyMap<string, AllocateResult>): Promise<void> {
+export async function refuseRunningServices(ctx: TransactionContext, stack: LoadedStack, allocations: ReadonlyMap<string, AllocateResult>): Promise<void> {
   const held = [...allocations].filter(([, a]) => a.reused && a.owner.kind === 'process' && a.owner.reservedUntil === undefined && a.owner.pid !== process.pid);
   if (held.length === 0) return;
   await releaseCreated(ctx, allocations);
   const [name, a] = held[0] as [string, AllocateResult];
   const pid = a.owner.kind === 'process' ? a.owner.pid : null;
+  // `status` and `down` see only what an `up` recorded: for a holder that is not the stack's (a
+  // shell's `allocate`, a server started by hand), they would show and stop nothing.
+  const record = readStackRecord(ctx.paths, stack.stackId);
+  const ofStack = pid !== null && record !== null && (record.supervisor?.pid === pid || record.services.some((s) => s.pid === pid));
+  const suggestions = ofStack
+    ? ['See it: styxy status', 'Stop it first: styxy down']
+    : [`See who holds it: styxy why ${a.port}`, `It is not this stack's: once its holder is done, free it with styxy release ${a.lockId}`];
   throw new StyxyError('STACK_RUNNING', `Service '${name}' of this stack is running already: port ${a.port} is held by PID ${pid}; nothing was started`, {
     details: { services: held.map(([n, h]) => ({ name: n, port: h.port, lockId: h.lockId, pid: h.owner.kind === 'process' ? h.owner.pid : null })) },
-    suggestions: ['See it: styxy status', 'Stop it first: styxy down'],
+    suggestions,
   });
 }
 
@@ -236,7 +243,8 @@ export async function runStackDown(ctx: TransactionContext): Promise<StackDownRe
     const ended = await endRecordedService(ctx, stack, s);
     if (ended) stopped.push(ended);
   }
-  const lockIds = record?.services.map((s) => s.lockId) ?? [];
+  // A port that was there before `up --detach` (a persistent one) is left as it was, as a foreground `up` leaves it.
+  const lockIds = record?.services.filter((s) => s.kept !== true).map((s) => s.lockId) ?? [];
   const releasedHere = new Set(await releaseLockIds(ctx, lockIds));
   const remaining = new Set((await runList(ctx, {})).allocations.map((a) => a.lockId));
   const released = lockIds.filter((id) => releasedHere.has(id) || (held.has(id) && !remaining.has(id)));

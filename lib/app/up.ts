@@ -9,6 +9,7 @@ import type { DetachResult } from './detach';
 import {
   allocateStack,
   endRecordedService,
+  isCreated,
   loadStack,
   refuseRunningServices,
   releaseCreated,
@@ -80,7 +81,7 @@ function describeService(service: PlannedService, a: AllocateResult, pid: number
 export async function runUp(ctx: TransactionContext, input: UpInput): Promise<UpOutcome> {
   const stack = loadStack(ctx);
   const allocations = await allocateStack(ctx, stack, { pid: process.pid, via: 'run' });
-  await refuseRunningServices(ctx, allocations);
+  await refuseRunningServices(ctx, stack, allocations);
   input.onNotice({ kind: 'allocated', services: stack.services.map((s) => describeService(s, allocations.get(s.name) as AllocateResult, null)) });
   const run: ForegroundRun = { ctx, stack, allocations, input, started: new Map(), ready: new Map(), ending: endingLatch() };
   const stopCatching = catchEndingSignals(run.ending.end);
@@ -241,7 +242,7 @@ export async function runUpDetached(ctx: TransactionContext, input: { waitMs?: n
   // Owned by this call until each server has its port: not as a `run`, whose port counts as
   // starting and which the detached start would wait for as another's.
   const allocations = await allocateStack(ctx, stack, { pid: process.pid });
-  await refuseRunningServices(ctx, allocations);
+  await refuseRunningServices(ctx, stack, allocations);
   const started: StackServiceRecord[] = [];
   const services: UpService[] = [];
   try {
@@ -300,13 +301,18 @@ async function startDetachedService(
       `Service '${service.name}' of this stack is running already: something listens on port ${a.port}; nothing was started`,
       {
         details: { services: [{ name: service.name, port: a.port, lockId: a.lockId, pid: result.pid }] },
-        suggestions: [`See who: styxy why ${a.port}`, 'Stop it first: styxy down'],
+        // Not the stack's: `down` would stop nothing.
+        suggestions: [`See who: styxy why ${a.port}`, "It is not this stack's: end it its own way, then styxy up again"],
       },
     );
   }
-  // The port now belongs to the server: it outlives this call, and ends with the service.
-  const { runAllocate } = await import('./allocate');
-  await runAllocate(ctx, { serviceType: a.serviceType, instanceId: service.name, project: stack.projectDir, owner: { pid: result.pid } });
+  // The port this call allocated now belongs to the server: it outlives this call, and ends with
+  // the service. One that was there before (persistent, a lease) stays as its owner made it.
+  const kept = !isCreated(a);
+  if (!kept) {
+    const { runAllocate } = await import('./allocate');
+    await runAllocate(ctx, { serviceType: a.serviceType, instanceId: service.name, project: stack.projectDir, owner: { pid: result.pid } });
+  }
   return {
     name: service.name,
     pid: result.pid,
@@ -314,6 +320,7 @@ async function startDetachedService(
     port: a.port,
     lockId: a.lockId,
     logPath: result.logPath as string,
+    ...(kept && { kept: true as const }),
   };
 }
 
@@ -322,10 +329,25 @@ function serviceFailed(err: unknown, name: string): unknown {
   if (!(err instanceof StyxyError) || err.code === 'INTERNAL') return err;
   // Said before the log's tail, which follows the first line.
   const [first, ...tail] = err.message.split('\n');
-  const message = [`Service '${name}': ${first}; every service of the stack was ended and its port released`, ...tail].join('\n');
+  const message = [`Service '${name}': ${inStackTerms(first as string)}; every service of the stack was ended and its port released`, ...tail].join('\n');
   return new StyxyError(err.code, message, {
     details: { ...err.details, service: name },
-    suggestions: err.suggestions,
+    suggestions: err.suggestions.map(inStackTerms),
     cause: err,
   });
+}
+
+/**
+ * The detached start's advice, in `up`'s terms: `up` has `--wait` where `start` has
+ * `--ready-timeout`, and a service's port goes into its command line as `$PORT`, where `start`
+ * takes `--port-flag` or `{port}`.
+ */
+function inStackTerms(text: string): string {
+  return text
+    .replace('Give it longer: --ready-timeout 120s', 'Give it longer: styxy up --detach --wait 120')
+    .replace('give it its port with --port-flag FLAG or {port} in its arguments', 'give it its port with $PORT in its command in .styxy.json')
+    .replace(
+      'A server that takes its port from elsewhere: --port-flag FLAG, or {port} in its arguments',
+      'A server that takes its port from elsewhere: $PORT in its command in .styxy.json',
+    );
 }

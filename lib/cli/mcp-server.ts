@@ -226,19 +226,28 @@ function optionalPort(args: Record<string, unknown>, key: string): number | unde
 }
 
 /** A tool's answer: its JSON as text (what every client shows) and as structured content. */
-function answer(result: object): CallToolResult {
-  return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result as Record<string, unknown> };
+function answer(result: object, warnings: readonly string[] = []): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(result) }, ...warningBlocks(warnings)], structuredContent: result as Record<string, unknown> };
+}
+
+/**
+ * The warnings a call raised (a state set aside, a port released that a run still serves, ...),
+ * for the agent to read: the CLI prints them on stderr, which no agent sees from an MCP server.
+ * Each is a text block of its own after the result, so the result's JSON stays the command's.
+ */
+function warningBlocks(warnings: readonly string[]): CallToolResult['content'] {
+  return warnings.map((w) => ({ type: 'text' as const, text: `warning: ${w.replace(/^styxy: /, '')}` }));
 }
 
 /**
  * A failure as an MCP tool error, with Styxy's code, message, suggestions and details: the CLI's
  * --json failure document (schemas/output/common.schema.json), so one reader serves both.
  */
-function failure(err: unknown): CallToolResult {
+function failure(err: unknown, warnings: readonly string[] = []): CallToolResult {
   const error = isStyxyError(err)
     ? { code: err.code, message: err.message, suggestions: toolSuggestions(err), ...(err.details && { details: err.details }) }
     : { code: 'INTERNAL', message: String((err as Error)?.message ?? err), suggestions: [] };
-  return { isError: true, content: [{ type: 'text', text: JSON.stringify({ success: false, error }) }] };
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify({ success: false, error }) }, ...warningBlocks(warnings)] };
 }
 
 /** The suggestions in the tools' own words where the CLI's name its flags (`-s api`, `--new-type`). */
@@ -280,12 +289,18 @@ export async function serveMcp(ctx: AppContext): Promise<void> {
     const definition = TOOLS.find((t) => t.tool.name === request.params.name);
     if (!definition)
       return failure(new StyxyError('INVALID_ARGUMENT', `no tool ${JSON.stringify(request.params.name)}; tools: ${TOOLS.map((t) => t.tool.name).join(', ')}`));
+    // The server's stderr still gets each warning (a client may log it); the agent gets them in the answer.
+    const warnings: string[] = [];
+    const warn: AppContext['warn'] = (message, code) => {
+      warnings.push(message);
+      ctx.warn(message, code);
+    };
     try {
       checkArgumentNames(definition.tool, request.params.arguments ?? {});
       const session = sessionOfClient(process.env, server.getClientVersion()?.name, clientPid, request.params._meta);
-      return answer(await definition.run({ args: request.params.arguments ?? {}, ctx: { ...ctx, cwd: process.cwd() }, clientPid, session }));
+      return answer(await definition.run({ args: request.params.arguments ?? {}, ctx: { ...ctx, cwd: process.cwd(), warn }, clientPid, session }), warnings);
     } catch (err) {
-      return failure(err);
+      return failure(err, warnings);
     }
   });
   const transport = new StdioServerTransport();

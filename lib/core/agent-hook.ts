@@ -3,7 +3,7 @@
  * another long-running service Styxy knows, and if so, the same line with that one command run
  * under Styxy's detached start. Pure: the package.json scripts and the project's place are handed in.
  */
-import { findDevServer, findsNoServer, planPortFlag, RUNNER_COMMANDS, SCRIPT_RUNNERS, type DevServer } from './dev-servers';
+import { findDevServer, findsNoServer, planPortFlag, portGiven as namesPort, RUNNER_COMMANDS, SCRIPT_RUNNERS } from './dev-servers';
 import { findNameProblem } from './names';
 import { shellWord } from './shell-word';
 import { readShellLine, type ShellWord, type SimpleCommand } from './shell-line';
@@ -148,15 +148,6 @@ function matchServer(words: readonly string[]): Omit<ServerCommand, 'cd' | 'comm
   if (!direct) return null;
   if (namesPort(direct.server, direct.args)) return 'port-given';
   return { kind: 'tool', name: toolName(words), tool: direct.server.tool };
-}
-
-/** The command already says which port: the tool's flag, or (positional tools) a port-like argument. */
-function namesPort(server: DevServer, args: readonly string[]): boolean {
-  if (server.port.kind === 'flag') {
-    const given = server.port.given;
-    return args.some((a) => given.includes(a) || given.some((g) => g.startsWith('--') && a.startsWith(`${g}=`)));
-  }
-  return args.some((a) => /^(?:[0-9]+|[^-][^:]*:[0-9]+|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)$/.test(a));
 }
 
 /** `npx expo start`, `expo start`: not among run's dev servers (it takes --port, and PORT is ignored). */

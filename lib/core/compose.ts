@@ -233,6 +233,30 @@ function interpolateValue(value: unknown, env: Lookup, at: string, problems: Com
 }
 
 /**
+ * Several compose files as Compose merges them, as far as ports go: the services of all of them;
+ * a service in several has its keys from the last that sets them, but its `ports` from all of
+ * them (Compose adds an override's ports to the file's own), each entry once.
+ */
+export function mergeComposeDocs(docs: readonly unknown[]): unknown {
+  if (docs.length === 1) return docs[0];
+  const services: Record<string, Record<string, unknown>> = {};
+  for (const doc of docs) {
+    if (!isRecord(doc) || !isRecord(doc.services)) continue;
+    for (const [name, raw] of Object.entries(doc.services)) {
+      if (!isRecord(raw)) continue;
+      const before = services[name] ?? {};
+      const merged: Record<string, unknown> = { ...before, ...raw };
+      if (Array.isArray(before.ports) && Array.isArray(raw.ports)) {
+        const seen = new Set(before.ports.map((e) => JSON.stringify(e)));
+        merged.ports = [...before.ports, ...raw.ports.filter((e: unknown) => !seen.has(JSON.stringify(e)))];
+      }
+      services[name] = merged;
+    }
+  }
+  return { services };
+}
+
+/**
  * The published ports of every active service of a parsed compose file: a service with
  * `profiles` is active only when one of them is enabled (`*` enables all), as Compose decides.
  */
@@ -335,7 +359,9 @@ function shortMapping(m: ComposeMapping, hostPort: number): string {
  * allocated port, every other entry as it was. JSON values are valid YAML, so no YAML writer is needed.
  */
 export function buildComposeOverride(plan: ComposePlan, hostPorts: ReadonlyMap<string, number>, header: string): string {
-  const lines = [...header.split('\n').map((l) => `# ${l}`), 'services:'];
+  // With no service to change, `services:` alone would be null, which the compose spec's schema
+  // (an object) refuses: an empty mapping then.
+  const lines = [...header.split('\n').map((l) => `# ${l}`), plan.services.length === 0 ? 'services: {}' : 'services:'];
   for (const s of plan.services) {
     lines.push(`  ${JSON.stringify(s.service)}:`, '    ports: !override');
     const mappings = s.entries.flatMap((e) => (e.kind === 'fixed' ? e.mappings : []));

@@ -154,7 +154,7 @@ export function findsNoServer(words: readonly string[]): boolean {
 }
 
 /** True when the command already says which port: the tool's flag, or (positional tools) a port-like argument. */
-function portGiven(server: DevServer, args: readonly string[]): boolean {
+export function portGiven(server: DevServer, args: readonly string[]): boolean {
   if (server.port.kind === 'flag') {
     const given = server.port.given;
     return args.some((a) => given.includes(a) || given.some((g) => g.startsWith('--') && a.startsWith(`${g}=`)));

@@ -30,6 +30,23 @@ export interface EnvAllocation {
 /** A pair to export: name, value. */
 export type EnvVar = [string, string];
 
+/**
+ * The environment a command is started with, before its own allocation's variables go on top:
+ * the caller's, without the variables that list *another* call's allocations, which the new ones
+ * would not replace. A `run -s db` from a shell that evaluated a batch would otherwise hand its
+ * command that batch's `STYXY_LOCK_IDS` (a `styxy release $STYXY_LOCK_IDS` there would free the
+ * shell's ports) or another block's `STYXY_PORT_1`.
+ */
+export function inheritedEnv(parent: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(parent)) if (!isCallList(name)) env[name] = value;
+  return env;
+}
+
+function isCallList(name: string): boolean {
+  return name === 'STYXY_LOCK_IDS' || name === 'STYXY_SERVICE_TYPES' || /^STYXY_PORT_\d+$/.test(name);
+}
+
 /** A type's name as a variable: upper-cased, `-` and `.` as `_` (`dev-web` → `DEV_WEB`). */
 export function typeVarStem(serviceType: string): string {
   return serviceType.toUpperCase().replace(/[-.]/g, '_');

@@ -197,7 +197,10 @@ function describeAllocated(facts: HolderFacts, a: Allocation, server: SeenProces
     url,
   };
   const head = `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}.`;
-  if (init) return { ...base, summary: `${head} ${INIT_ADVICE}`, suggestions: [`styxy release ${a.lockId}`] };
+  // A port `styxy compose` allocated is served by the container's proxy: compose stops it (a
+  // `stop --force` would end Docker's docker-proxy and leave the container running).
+  const compose = a.compose !== undefined ? `cd ${quoteArg(a.project)} && styxy compose -- down` : undefined;
+  if (init) return { ...base, summary: `${head} ${INIT_ADVICE}`, suggestions: [...(compose ? [compose] : []), `styxy release ${a.lockId}`] };
   // What `styxy stop` would do, in the order it decides: whose the allocation is, whether its
   // server can be seen from here, whether Styxy can vouch for that server.
   if (theirs)
@@ -206,6 +209,7 @@ function describeAllocated(facts: HolderFacts, a: Allocation, server: SeenProces
       summary: `${head} It is ${theirs.name}'s: only that user (or root) may stop or release it; take another port: styxy allocate -s TYPE`,
       suggestions: ['styxy allocate -s TYPE'],
     };
+  if (compose) return { ...base, summary: `${head} Stop it: ${compose}`, suggestions: [compose, `styxy release ${a.lockId}`] };
   const hidden = listening && !server && facts.listeners.length > 0 && !(facts.ownerProcess && a.owner.kind === 'process' && a.owner.via === 'run');
   if (hidden)
     return {
@@ -354,4 +358,9 @@ function describeOwnerBrief(a: Allocation, facts: HolderFacts): string {
     : '';
   const base = `${role} PID ${owner.pid}${ns}${command ? ` (${command})` : ''}`;
   return owner.reservedUntil ? `${base} ended, reserved until ${owner.reservedUntil}` : base;
+}
+
+/** A path as one shell word: bare when nothing in it is special, else in single quotes. */
+function quoteArg(value: string): string {
+  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
 }

@@ -4,6 +4,7 @@ import { ProcessTreeWatch, type TrackedProcess } from './process-tree';
 import { readProcessStat, isDeadState } from './processes';
 import { waitForPort } from './ports';
 import { waitUntil } from './supervise';
+import { inheritedEnv } from '../core/env-contract';
 
 /**
  * Starting and ending the process trees of a stack's services. Each service runs `sh -c` in a
@@ -43,7 +44,7 @@ export interface StartedService {
 
 /** Starts `sh -c command` in a session of its own. */
 export function startService(input: ServiceStart): StartedService {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = inheritedEnv(process.env);
   for (const [name, value] of input.env) env[name] = value;
   env[STACK_MARKER] = input.marker;
   const stdio = input.output === 'pipe' ? (['ignore', 'pipe', 'pipe'] as const) : (['ignore', input.output, input.output] as const);

@@ -6,6 +6,7 @@ import { readListeners } from './ports';
 import { readStartTime } from './processes';
 import { ProcessTreeWatch, readProcessGroups, readSocketInodes, type TrackedProcess } from './process-tree';
 import { testHooks, type TestHooks } from './test-hooks';
+import { inheritedEnv } from '../core/env-contract';
 
 // Supervising a command `styxy run` started: its signals, its process tree, the port it listens
 // on, and ending whatever it leaves behind. Here rather than in lib/app so that other use cases
@@ -85,7 +86,7 @@ export interface StartHooks {
 export function startAndWait(input: StartInput, hooks: StartHooks = {}): Promise<RunOutcome> {
   const [file, ...args] = commandLine(input);
   const marker = input.marker ?? `${RUN_MARKER}=${process.pid}.${Date.now()}`;
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = inheritedEnv(process.env);
   for (const [name, value] of input.env) env[name] = value;
   const eq = marker.indexOf('=');
   env[marker.slice(0, eq)] = marker.slice(eq + 1);
@@ -260,7 +261,7 @@ export interface DetachedChild {
  */
 export function startDetached(input: DetachedInput): Promise<DetachedChild> {
   const [file, ...args] = commandLine(input);
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = inheritedEnv(process.env);
   for (const [name, value] of input.env) env[name] = value;
   const eq = input.marker.indexOf('=');
   env[input.marker.slice(0, eq)] = input.marker.slice(eq + 1);

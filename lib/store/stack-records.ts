@@ -18,6 +18,8 @@ export interface StackServiceRecord extends StackProcess {
   lockId: string;
   /** `up --detach`: where its output goes. */
   logPath?: string;
+  /** The allocation was there before this `up` (a persistent one a git hook made, say): `down` leaves it. */
+  kept?: true;
 }
 
 /**

@@ -220,6 +220,17 @@ describe('a batch', () => {
     ).toEqual([base, base + 3]);
   });
 
+  test('run from a shell that evaluated a batch and a block: its command is not handed their lists of lock ids and ports', () => {
+    const stale = { STYXY_LOCK_IDS: 'dev-a-1 api-b-2', STYXY_SERVICE_TYPES: 'dev api', STYXY_PORT_0: '8000', STYXY_PORT_1: '8001' };
+    const script = 'echo "[$STYXY_LOCK_IDS] [$STYXY_SERVICE_TYPES] [$STYXY_PORT_1] $STYXY_LOCK_ID"';
+    const one = box.run(['run', '-s', 'web', '--', 'sh', '-c', script], { env: stale });
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/^\[\] \[\] \[\] web-\S+\n$/);
+    // A batch's own lists are its own.
+    const two = box.run(['run', '-s', 'web', '-s', 'cache.x', '--', 'sh', '-c', script], { env: stale });
+    expect(two.stdout).toMatch(/^\[web-\S+ cache\.x-\S+\] \[web cache\.x\] \[\] web-/);
+  });
+
   test('run with one exhausted type starts nothing and allocates nothing', async () => {
     const server = await listen(base + 2, '127.0.0.1');
     try {

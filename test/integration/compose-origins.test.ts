@@ -93,6 +93,8 @@ test('a port styxy compose allocated is named by its compose project and service
     allocation: { compose: { project, service: 'web' } },
     compose: { project, service: 'web', from: 'styxy' },
   });
+  // Stopped by compose, never by ending Docker's proxy.
+  expect(why.json.suggestions).toEqual([`cd ${dir} && styxy compose -- down`, `styxy release ${why.json.allocation.lockId}`]);
   const scan = box.run(['scan', '--start', String(base), '--end', String(base + 1), '--json'], { env });
   expect(scan.json.ports.map((p: { port: number; compose: unknown }) => [p.port, p.compose])).toEqual([
     [base, { project, service: 'web', from: 'styxy' }],

@@ -258,3 +258,73 @@ process.exit(args.includes('fail') ? 4 : 0);
   expect(fs.existsSync(up1.json.overridePath)).toBe(false);
   expect(box.run(['list', '--json']).json.allocations.map((a: any) => a.project)).toEqual([two, two, two, two]);
 });
+
+/** A `docker` stand-in that says it is Compose 2.29.0 and succeeds (the test above records what it is handed). */
+function okDocker(): NodeJS.ProcessEnv {
+  const bin = path.join(box.dir, 'bin');
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, 'docker'), `#!${process.execPath}\nif (process.argv[3] === 'version') console.log('2.29.0');\n`, { mode: 0o755 });
+  return { PATH: `${bin}:${process.env.PATH}` };
+}
+
+test("down releases every port this worktree's compose project holds: a profile's, a service since removed", () => {
+  const env = okDocker();
+  const dir = worktree('one');
+  const up = box.run(['compose', '--json', ...TYPES, '--', '--profile', 'debug', 'up', '-d'], { cwd: dir, env });
+  expect(up.json?.success).toBe(true);
+  expect(up.json.ports.map((p: any) => p.service)).toContain('debug');
+  // The file loses a service while its container runs; `down` then names neither it nor the profile.
+  fs.writeFileSync(path.join(dir, 'compose.yaml'), COMPOSE.replace(/ {2}metrics:\n.*\n.*\n/, ''));
+  const down = box.run(['compose', '--json', ...TYPES, '--', 'down'], { cwd: dir, env });
+  expect(down.code).toBe(0);
+  expect(down.json.released.sort()).toEqual(up.json.ports.map((p: any) => p.lockId).sort());
+  expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+});
+
+test('a down where nothing was up allocates nothing and gives no new type a range', () => {
+  const env = okDocker();
+  const dir = worktree('fresh');
+  // No -t: every service would be a new type, with a range written to config.json.
+  const down = box.run(['compose', '--json', '--', 'down'], { cwd: dir, env });
+  expect(down.code).toBe(0);
+  expect(down.json.released).toEqual([]);
+  expect(fs.existsSync(path.join(box.home, 'config.json'))).toBe(false);
+  expect(box.run(['audit', '--json']).json.events).toEqual([]);
+});
+
+test('a file that publishes no fixed host port gets an override whose services are an empty mapping, not null', () => {
+  const dir = worktree('none', 'services:\n  web:\n    image: nginx\n    ports: ["80"]\n  worker:\n    image: busybox\n');
+  const r = box.run(['compose', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir });
+  expect(r.json?.success).toBe(true);
+  expect(r.json.ports).toEqual([]);
+  const YAML = require('yaml') as typeof import('yaml');
+  expect(YAML.parse(r.json.override)).toEqual({ services: {} });
+});
+
+test('-f given twice reads both files, as Compose merges them, and hands both to it before the override', () => {
+  const dir = worktree('two-files', 'services:\n  web:\n    image: nginx\n    ports: ["3000:80"]\n');
+  fs.writeFileSync(
+    path.join(dir, 'compose.db.yaml'),
+    'services:\n  db:\n    image: postgres\n    ports: ["5432:5432"]\n  web:\n    ports: ["3000:80", "9229:9229"]\n',
+  );
+  const r = box.run(['compose', '-f', 'compose.yaml', '-f', 'compose.db.yaml', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir });
+  expect(r.json?.success).toBe(true);
+  expect(r.json.ports.map((p: any) => [p.service, p.published])).toEqual([
+    ['web', 3000],
+    ['web', 9229],
+    ['db', 5432],
+  ]);
+  const files = [path.join(dir, 'compose.yaml'), path.join(dir, 'compose.db.yaml')];
+  expect(r.json.composeFiles).toEqual(files);
+  expect(r.json.command).toEqual(['docker', 'compose', '-f', files[0], '-f', files[1], '-f', r.json.overridePath, 'up', '-d']);
+});
+
+test("without -f, the project's own compose.override.yaml is read and handed on, as Compose itself would", () => {
+  const dir = worktree('own-override', 'services:\n  web:\n    image: nginx\n    ports: ["3000:80"]\n');
+  fs.writeFileSync(path.join(dir, 'compose.override.yaml'), 'services:\n  web:\n    environment: [DEBUG=1]\n    ports: ["9229:9229"]\n');
+  const r = box.run(['compose', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir });
+  expect(r.json?.success).toBe(true);
+  expect(r.json.ports.map((p: any) => p.published)).toEqual([3000, 9229]);
+  const files = [path.join(dir, 'compose.yaml'), path.join(dir, 'compose.override.yaml')];
+  expect(r.json.command).toEqual(['docker', 'compose', '-f', files[0], '-f', files[1], '-f', r.json.overridePath, 'up', '-d']);
+});

@@ -101,3 +101,21 @@ test('a repository without a remote is named by its path: the same port from two
 test('outside a repository nothing is derived: the range is searched as before', () => {
   expect(allocate(box.cwd)).toMatchObject({ port: 8000 });
 });
+
+test("a stack's services get their derived ports: another clone in a fresh home starts them on the same ports", () => {
+  const services = {
+    api: { type: 'api', command: 'exec python3 -m http.server "$PORT" --bind 127.0.0.1' },
+    worker: { type: 'api', command: 'exec python3 -m http.server "$PORT" --bind 127.0.0.1' },
+  };
+  const up = (dir: string, env: NodeJS.ProcessEnv = {}) => {
+    fs.writeFileSync(path.join(dir, '.styxy.json'), JSON.stringify({ services }));
+    const r = box.run(['up', '--detach', '--json'], { cwd: dir, env });
+    expect(r.json?.success).toBe(true);
+    const ports = Object.fromEntries(r.json.services.map((s: { name: string; port: number }) => [s.name, s.port]));
+    expect(box.run(['down', '--json'], { cwd: dir, env }).json?.success).toBe(true);
+    return ports;
+  };
+  const here = up(repository('shop'));
+  expect(here).toEqual({ api: derivePort(shop, 'api', 'api', API), worker: derivePort(shop, 'api', 'worker', API) });
+  expect(up(repository('elsewhere', 'git@example.com:team/shop'), otherHome())).toEqual(here);
+});

@@ -1,5 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import * as fs from 'fs';
 import * as net from 'net';
+import * as path from 'path';
 import { closeServer, useSandbox } from '../helpers/cli';
 import { connectMcp } from '../helpers/mcp';
 
@@ -81,6 +83,20 @@ test("a near miss of a known type is refused in the tools' own words; new_type: 
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
   const created = await call('allocate_port', { service_type: 'apis', new_type: true });
   expect(created.json).toMatchObject({ success: true, serviceType: 'apis' });
+});
+
+test("a warning the call raised reaches the agent after the result (a state.json set aside), not only the server's stderr", async () => {
+  fs.mkdirSync(box.home, { recursive: true });
+  fs.writeFileSync(path.join(box.home, 'state.json'), '{ not json');
+  const r = (await client.callTool({ name: 'allocate_port', arguments: { service_type: 'api' } })) as {
+    isError?: boolean;
+    content: Array<{ type: string; text: string }>;
+  };
+  expect(r.isError).toBeFalsy();
+  expect(JSON.parse(r.content[0]!.text)).toMatchObject({ success: true, serviceType: 'api' });
+  expect(r.content.slice(1)).toEqual([{ type: 'text', text: expect.stringMatching(/^warning: state\.json was unusable .*moved it to /) }]);
+  // The next call finds a good state: nothing more to say.
+  expect((await call('list_ports')).json.allocations).toHaveLength(1);
 });
 
 test('who_holds_port names the allocation and the process listening on the port', async () => {

@@ -189,6 +189,7 @@ test('up --detach, status and down; two worktrees run their stacks side by side 
   const again = box.run(['up', '--detach', '--json'], { cwd: one });
   expect(again.code).toBe(22);
   expect(again.json.error.code).toBe('STACK_RUNNING');
+  expect(again.json.error.suggestions).toContain('Stop it first: styxy down');
 
   const down = box.run(['down', '--json'], { cwd: one });
   expect(down.json?.success).toBe(true);
@@ -244,6 +245,27 @@ test('a service gets its siblings and its own variables, and its env on top; cwd
   expect(env.WEB_APP_URL).toBe('overridden');
   expect(env.STYXY_INSTANCE_ID).toBe('web-app');
   expect(env.STYXY_SERVICE_TYPE).toBe('dev');
+});
+
+test("a service is not handed the lists of lock ids and ports of the batch its caller's shell evaluated", () => {
+  const dir = project('stale', { web: { type: 'dev', command: 'echo "[$STYXY_LOCK_IDS] [$STYXY_SERVICE_TYPES] [$STYXY_PORT_1]" > out.txt' } });
+  const up = box.run(['up'], { cwd: dir, env: { STYXY_LOCK_IDS: 'dev-a-1 api-b-2', STYXY_SERVICE_TYPES: 'dev api', STYXY_PORT_1: '8001' } });
+  expect(up.code).toBe(0);
+  expect(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8')).toBe('[] [] []\n');
+});
+
+test("a service's port held by a shell's allocate is STACK_RUNNING with advice that is not status or down, which would see nothing", () => {
+  const dir = project('held', { web: { type: 'dev', command: 'exec node ../server.js web' } });
+  // Owned by this test's process, which lives on: a shell that evaluated `allocate --env`.
+  const held = box.run(['allocate', '-s', 'dev', '-n', 'web', '--json'], { cwd: dir }).json;
+  const up = box.run(['up', '--detach', '--json'], { cwd: dir });
+  expect(up.code).toBe(22);
+  expect(up.json.error.code).toBe('STACK_RUNNING');
+  expect(up.json.error.suggestions).toEqual([
+    `See who holds it: styxy why ${held.port}`,
+    `It is not this stack's: once its holder is done, free it with styxy release ${held.lockId}`,
+  ]);
+  expect(box.run(['down', '--json'], { cwd: dir }).json.stopped).toEqual([]);
 });
 
 describe('bad stacks are INVALID_CONFIG naming the path, and start nothing', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { useSandbox, type RunResult } from '../helpers/cli';
+import { closeServer, listen, useSandbox, type RunResult } from '../helpers/cli';
 
 // `styxy up --detach` starts each service as `styxy start` does: its own session and log, the
 // port handed to the process of its tree that listens; `status` shows them, `down` ends each
@@ -120,10 +120,59 @@ test('a service that listens on another port than its own: WAIT_TIMEOUT names it
   expect(r.json.error.code).toBe('WAIT_TIMEOUT');
   expect(r.json.error.details).toMatchObject({ service: 'api', listeningOn: [stray] });
   expect(r.json.error.details.logTail).toMatch(/api listening/);
+  // Its advice names up's own flag, not start's.
+  expect(r.json.error.suggestions.join('\n')).toContain('--wait 120');
+  expect(`${r.json.error.message}\n${r.json.error.suggestions.join('\n')}`).not.toMatch(/--ready-timeout|--port-flag/);
   // The worker that had started is ended, the api's tree too, and no port is held.
   expect(await serving(stray)).toBe(false);
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
   const status = box.run(['status', '--json'], { cwd: dir }).json;
   expect(status.state).toBe('stopped');
   expect(status.services.every((s: { listening: boolean }) => !s.listening)).toBe(true);
+});
+
+test('up --detach lines its services up as status does: every port in one column', () => {
+  const dir = project('columns', {
+    'a-long-name': { type: 'api', command: 'exec node ../server.js long' },
+    web: { type: 'dev', command: 'exec node ../server.js web' },
+  });
+  const up = box.run(['up', '--detach'], { cwd: dir, env: { NO_COLOR: '1' } });
+  expect(up.code).toBe(0);
+  strays.push(...[...up.stdout.matchAll(/PID (\d+)/g)].map((m) => Number(m[1])));
+  const lines = up.stdout.trim().split('\n');
+  expect(lines).toHaveLength(2);
+  expect(new Set(lines.map((l) => l.indexOf(' port ')))).toEqual(new Set(['a-long-name'.length + 1]));
+  expect(box.run(['down', '--json'], { cwd: dir }).json.success).toBe(true);
+});
+
+test("a persistent port the service had before up --detach (a git hook's) is still persistent after down", async () => {
+  const dir = project('hooked', { web: { type: 'dev', command: 'exec node ../server.js web' } });
+  const held = box.run(['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json'], { cwd: dir }).json;
+  const up = box.run(['up', '--detach', '--json'], { cwd: dir });
+  expect(up.json?.success).toBe(true);
+  strays.push(byName(up, 'web').pid);
+  expect(byName(up, 'web').port).toBe(held.port);
+  const during = box.run(['list', '--json']).json.allocations;
+  expect(during.map((a: { lockId: string; owner: { kind: string } }) => [a.lockId, a.owner.kind])).toEqual([[held.lockId, 'persistent']]);
+  const down = box.run(['down', '--json'], { cwd: dir });
+  expect(down.json.stopped.map((s: { name: string }) => s.name)).toEqual(['web']);
+  expect(down.json.released).toEqual([]);
+  expect(await serving(held.port)).toBe(false);
+  const after = box.run(['list', '--json']).json.allocations;
+  expect(after.map((a: { lockId: string; owner: { kind: string } }) => [a.lockId, a.owner.kind])).toEqual([[held.lockId, 'persistent']]);
+});
+
+test("a stranger listening on a service's kept port is STACK_RUNNING, with advice other than down, which would stop nothing", async () => {
+  const dir = project('stranger', { web: { type: 'dev', command: 'exec node ../server.js web' } });
+  const held = box.run(['allocate', '-s', 'dev', '-n', 'web', '--persistent', '--json'], { cwd: dir }).json;
+  const stranger = await listen(held.port, '127.0.0.1');
+  try {
+    const up = box.run(['up', '--detach', '--json'], { cwd: dir });
+    expect(up.code).toBe(22);
+    expect(up.json.error.code).toBe('STACK_RUNNING');
+    expect(up.json.error.suggestions.join('\n')).not.toContain('styxy down');
+    expect(box.run(['down', '--json'], { cwd: dir }).json.stopped).toEqual([]);
+  } finally {
+    await closeServer(stranger);
+  }
 });

@@ -4,7 +4,8 @@ import { declare, type StyxyCommand } from '../command-spec';
 import { glyph, outputMode, printJson, printLine, warn } from '../output';
 
 interface ComposeArgs extends CommonArgs {
-  file?: string;
+  /** An array when given more than once: several files, merged in order. */
+  file?: string | string[];
   type?: string | string[];
   'dry-run'?: boolean;
   '--'?: string[];
@@ -18,7 +19,8 @@ export const composeCommand: StyxyCommand<ComposeArgs> = {
     file: {
       alias: ['f'],
       type: 'string',
-      describe: 'The compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml, here or above)',
+      describe:
+        'The compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml, here or above, and compose.override.yaml beside it); may be given again',
     },
     type: {
       alias: ['t'],

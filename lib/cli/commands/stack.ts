@@ -46,7 +46,11 @@ export const upCommand: StyxyCommand<UpArgs> = {
       return present(
         args,
         () => runUpDetached(context(), { ...(waitS !== undefined && { waitMs: waitS * 1000 }) }),
-        (result) => printLine(result.services.map(describeStarted).join('\n')),
+        (result) => {
+          // Padded as status pads them, so that the ports and URLs line up.
+          const width = Math.max(...result.services.map((s) => s.name.length));
+          printLine(result.services.map((s) => describeStarted(s, width)).join('\n'));
+        },
       );
     }
     const painter = prefixPainter();
@@ -70,9 +74,9 @@ function prefixPainter(): (service: string) => string {
   };
 }
 
-function describeStarted(s: UpService): string {
+function describeStarted(s: UpService, width: number): string {
   const pid = s.pid === null ? 'already running elsewhere (single instance)' : `PID ${s.pid}`;
-  return `${bold(s.name)}  port ${s.port}  ${s.url}  ${pid}${s.logPath ? `  log ${shown(s.logPath)}` : ''}`;
+  return `${bold(s.name)}${' '.repeat(width - s.name.length)}  port ${s.port}  ${s.url}  ${pid}${s.logPath ? `  log ${shown(s.logPath)}` : ''}`;
 }
 
 function tellNotice(notice: UpNotice, painter: (service: string) => string): void {

@@ -47,6 +47,8 @@ describe('the hook rewrites a server start, and only that', () => {
     ['nuxt dev', `${S} -s dev -n nuxt -- nuxt dev`],
     ['python -m http.server', `${S} -s dev -n http.server -- python -m http.server`],
     ['python3 -m http.server --bind 127.0.0.1', `${S} -s dev -n http.server -- python3 -m http.server --bind 127.0.0.1`],
+    // A variable as an option's value is the option's (the bind address), not the port.
+    ['python3 -m http.server -b $HOST', `${S} -s dev -n http.server -- python3 -m http.server -b $HOST`],
     ['uvicorn app:app --reload', `${S} -s api -n uvicorn -- uvicorn app:app --reload`],
     ['flask run', `${S} -s api -n flask -- flask run`],
     ['flask --app hello run', `${S} -s api -n flask -- flask --app hello run`],
@@ -129,6 +131,9 @@ describe('the hook rewrites a server start, and only that', () => {
     ['next dev -p 3005', 'port-given'],
     ['uvicorn app:app --port 9000', 'port-given'],
     ['python manage.py runserver 8001', 'port-given'],
+    // The forms `run` itself reads as a port (one reader for both): an address with its port.
+    ['python manage.py runserver [::1]:8001', 'port-given'],
+    ['python manage.py runserver 0:8001', 'port-given'],
     // Shell this reader does not follow with certainty.
     ['$(npm bin)/vite', 'unreadable'],
     ['(cd web && npm run dev)', 'unreadable'],
