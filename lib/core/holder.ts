@@ -1,3 +1,4 @@
+import { shellWord } from './shell-word';
 import type { Allocation, FreedPort, PortReuseSettings } from './types';
 import { isoTime } from './time';
 
@@ -199,7 +200,7 @@ function describeAllocated(facts: HolderFacts, a: Allocation, server: SeenProces
   const head = `Port ${p} is Styxy's: ${what}${by}; ${ownerText}, since ${a.allocatedAt}; ${state}.`;
   // A port `styxy compose` allocated is served by the container's proxy: compose stops it (a
   // `stop --force` would end Docker's docker-proxy and leave the container running).
-  const compose = a.compose !== undefined ? `cd ${quoteArg(a.project)} && styxy compose -- down` : undefined;
+  const compose = a.compose !== undefined ? `cd ${shellWord(a.project)} && styxy compose -- down` : undefined;
   if (init) return { ...base, summary: `${head} ${INIT_ADVICE}`, suggestions: [...(compose ? [compose] : []), `styxy release ${a.lockId}`] };
   // What `styxy stop` would do, in the order it decides: whose the allocation is, whether its
   // server can be seen from here, whether Styxy can vouch for that server.
@@ -358,9 +359,4 @@ function describeOwnerBrief(a: Allocation, facts: HolderFacts): string {
     : '';
   const base = `${role} PID ${owner.pid}${ns}${command ? ` (${command})` : ''}`;
   return owner.reservedUntil ? `${base} ended, reserved until ${owner.reservedUntil}` : base;
-}
-
-/** A path as one shell word: bare when nothing in it is special, else in single quotes. */
-function quoteArg(value: string): string {
-  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
 }

@@ -1,3 +1,4 @@
+import { shellWord } from './shell-word';
 import type { Allocation, ProcessOwner } from './types';
 
 /**
@@ -39,7 +40,7 @@ export interface StopFacts {
 }
 
 /** Why a tree is refused even with --force (STOP_REFUSED `details.reason`). */
-export type StopRefusal = TreeRefusal | 'unseen';
+export type StopRefusal = TreeRefusal | 'unseen' | 'docker';
 /** Why a tree is never ended: its root is init, a PID namespace's init, or the caller or one of its ancestors. */
 export type TreeRefusal = 'init' | 'namespace-init' | 'caller-in-tree';
 
@@ -121,6 +122,8 @@ export function refusedTree(port: number, root: { pid: number; command?: string 
 function decide(facts: StopFacts): StopPlan {
   const { port, allocation: a, owner } = facts;
   const listener = facts.listeners[0];
+  const docker = publishedByDocker(facts);
+  if (docker) return docker;
   if (!a) return decideOutsideStyxy(facts, listener);
   if (owner && a.owner.kind === 'process') return decideForOwner(facts, a, a.owner, owner, listener);
   // Persistent, a lease, an owner that has ended (reserved), or one in a PID namespace this
@@ -136,6 +139,27 @@ function decide(facts: StopFacts): StopPlan {
         ? `allocation ${a.lockId}, whose owner PID ${a.owner.pid} is in another PID namespace (stop it there, where Styxy can vouch for its server)`
         : `allocation ${a.lockId}, whose owner PID ${a.owner.pid} ${a.owner.reservedUntil ? 'has ended' : 'cannot be verified as running'}`;
   return onlyForced(facts, listener, `which Styxy cannot attribute to ${whose}`);
+}
+
+/**
+ * A port `styxy compose` allocated: Docker publishes it through docker-proxy, and ending that
+ * would leave the container running and its port dead. Refused whatever the flags; Compose
+ * stops it (and releases). A docker-proxy outside Styxy is any outsider's process: --force.
+ */
+function publishedByDocker(facts: StopFacts): StopPlan | null {
+  const a = facts.allocation;
+  if (!a?.compose) return null;
+  const { project, service } = a.compose;
+  return {
+    kind: 'refused',
+    code: 'STOP_REFUSED',
+    reason: 'docker',
+    message: `Port ${facts.port} is published by Docker for service '${service}' of the Compose project ${project}: ending docker-proxy would leave the container running; nothing was signalled (--force does not change this)`,
+    suggestions: [
+      `cd ${shellWord(a.project)} && styxy compose -- down`,
+      `Or that service alone: docker compose -p ${shellWord(project)} stop ${shellWord(service)}`,
+    ],
+  };
 }
 
 /**

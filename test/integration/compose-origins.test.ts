@@ -93,8 +93,14 @@ test('a port styxy compose allocated is named by its compose project and service
     allocation: { compose: { project, service: 'web' } },
     compose: { project, service: 'web', from: 'styxy' },
   });
-  // Stopped by compose, never by ending Docker's proxy.
+  // Stopped by compose, never by ending Docker's proxy: stop refuses, --force or not, and keeps it.
   expect(why.json.suggestions).toEqual([`cd ${dir} && styxy compose -- down`, `styxy release ${why.json.allocation.lockId}`]);
+  const stop = box.run(['stop', String(web), '--force', '--json'], { env });
+  expect([stop.code, stop.json.error.code, stop.json.error.details.reason]).toEqual([26, 'STOP_REFUSED', 'docker']);
+  expect(stop.json.error.suggestions[0]).toBe(`cd ${dir} && styxy compose -- down`);
+  expect(proxy.exitCode === null && proxy.signalCode === null).toBe(true);
+  expect(await listening(web)).toBe(true);
+  expect(box.run(['list', '--json']).json.allocations).toHaveLength(2);
   const scan = box.run(['scan', '--start', String(base), '--end', String(base + 1), '--json'], { env });
   expect(scan.json.ports.map((p: { port: number; compose: unknown }) => [p.port, p.compose])).toEqual([
     [base, { project, service: 'web', from: 'styxy' }],

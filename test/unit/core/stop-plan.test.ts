@@ -87,6 +87,31 @@ test.each<[string, Partial<StopFacts>, Record<string, unknown>]>([
   ],
   ['a persistent allocation, nothing listening: release only', { allocation: persistent }, { kind: 'release-only' }],
   [
+    'a port styxy compose allocated, docker-proxy listening: refused even with --force, and Compose named to stop it',
+    {
+      allocation: { ...persistent, project: '/srv/my app', compose: { project: 'app-1a2b', service: 'db' } },
+      listeners: [proc(400, [init], { uid: 0, command: '/usr/bin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 3000' })],
+      force: true,
+    },
+    {
+      kind: 'refused',
+      code: 'STOP_REFUSED',
+      reason: 'docker',
+      suggestions: ["cd '/srv/my app' && styxy compose -- down", 'Or that service alone: docker compose -p app-1a2b stop db'],
+    },
+  ],
+  [
+    'a compose allocation with nothing listening (the stack is down): refused all the same, Compose releases it',
+    { allocation: { ...persistent, compose: { project: 'app-1a2b', service: 'db' } } },
+    { kind: 'refused', code: 'STOP_REFUSED', reason: 'docker' },
+  ],
+  [
+    'docker-proxy on a port outside Styxy: any outsider, ended only with --force',
+    { listeners: [proc(400, [init], { uid: 1000, command: 'docker-proxy -proto tcp' })], force: true },
+    { kind: 'end-tree', reason: 'forced', root: { pid: 400 } },
+  ],
+
+  [
     'a persistent allocation served by a process this caller cannot see: refused and kept, even with --force',
     { allocation: persistent, hiddenListener: true, force: true },
     { kind: 'refused', code: 'STOP_REFUSED', reason: 'unseen' },
