@@ -85,18 +85,20 @@ function readCache(file: string | null, rootOwnedToo: boolean): { data?: Buffer;
  * (and may be made). A directory further up that another user can write is not looked at:
  * whoever can write the user's home can already change what the user runs.
  *
- * Root (a container's usual user) is held to the same rule, which for root means directories
- * root owns: with `sudo -E`, HOME (and so the cache) is still the user's, and is refused. Root
- * makes a cache directory only under one of its own (see rootMayMake).
+ * Root (a container's usual user) is held to more: every directory on the way must be root's
+ * (see rootOnlyPath). So root neither reads nor makes a cache in a user's home (`sudo -E` keeps
+ * the user's HOME; a root-owned ~/.cache there is still in the user's home), nor through a
+ * user's symlink, and no user can swap a directory on the way while a call runs.
  */
 function userCacheDirTrust(dir: string): CacheRefusal | 'absent' | null {
   const me = euid();
+  if (me === 0 && !rootOnlyPath(dir)) return 'owner';
   for (const each of [dir, path.dirname(dir)]) {
     let st: fs.Stats;
     try {
       st = fs.statSync(each);
     } catch {
-      return me === 0 ? rootMayMake(path.dirname(each)) : 'absent';
+      return 'absent';
     }
     const refused = st.isDirectory() ? safeStat(st, me, true) : 'owner';
     if (refused) return refused;
@@ -105,19 +107,34 @@ function userCacheDirTrust(dir: string): CacheRefusal | 'absent' | null {
 }
 
 /**
- * Whether root may make its cache directory below `parent`: only when the nearest directory that
- * exists there is root's and nobody else can write it. Never in a user's home (`sudo -E`), where
- * it would leave directories the user cannot write, nor where others can write (a shared /tmp),
- * where someone could make the directory first.
+ * Whether nobody but root could have made or changed anything on the way to `dir`: every part
+ * of the path that exists, from / down, is root's, a directory writable by nobody else (or
+ * sticky, as /tmp, where others cannot rename or remove root's entries), and a symlink is root's
+ * and leads where the same holds. What does not exist yet, root makes.
  */
-function rootMayMake(parent: string): CacheRefusal | 'absent' {
-  for (let at = parent; ; at = path.dirname(at)) {
+function rootOnlyPath(dir: string): boolean {
+  let at = path.parse(dir).root;
+  for (const part of path.relative(at, dir).split(path.sep).filter(Boolean)) {
+    at = path.join(at, part);
+    let st: fs.Stats;
     try {
-      return safeStat(fs.statSync(at), 0, false) ?? 'absent';
+      st = fs.lstatSync(at);
     } catch {
-      if (path.dirname(at) === at) return 'owner';
+      return true;
     }
+    if (st.uid !== 0) return false;
+    if (st.isSymbolicLink()) {
+      let real: string;
+      try {
+        real = fs.realpathSync(at);
+      } catch {
+        return false;
+      }
+      return rootOnlyPath(path.join(real, path.relative(at, dir)));
+    }
+    if (!st.isDirectory() || ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0)) return false;
   }
+  return true;
 }
 
 /**
@@ -243,6 +260,8 @@ function saveUserCache(script: vm.Script, dir: string, file: string, commands: r
   let fd: number;
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Root judges the path again now that it is made: someone may have made a part of it first.
+    if (euid() === 0 && userCacheDirTrust(dir) !== null) return;
     // Opened before V8 is asked for its data (~2 ms): a directory that cannot be written costs nothing more.
     fd = fs.openSync(temp, 'wx', 0o600);
   } catch {

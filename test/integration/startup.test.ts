@@ -293,7 +293,7 @@ describe('a code cache someone else could have written is never run', () => {
 
   const asRootTest = asRoot ? test : test.skip;
 
-  asRootTest('root in a home of its own (a container) saves a cache there and takes it; none below a directory others can write', () => {
+  asRootTest('root in a home of its own (a container) saves a cache there and takes it', () => {
     const install = copyInstall();
     for (const name of fs.readdirSync(install.dist)) if (name.endsWith('.cache')) fs.rmSync(path.join(install.dist, name));
     const home = path.join(box.dir, 'root-own');
@@ -304,13 +304,46 @@ describe('a code cache someone else could have written is never run', () => {
     expect(cacheFate(install.dist, env, spawnSync, true)).toBe('absent:null:null');
     expect([call(env).status, fs.readdirSync(path.join(home, '.cache', 'styxy'))]).toEqual([0, [expect.stringMatching(/\.cache$/)]]);
     expect(cacheFate(install.dist, env, spawnSync, true)).toBe('accepted:user:null');
-    // Below a directory anyone may write (a shared /tmp), someone could make the directory first: nothing is made.
-    const shared = path.join(box.dir, 'shared');
-    fs.mkdirSync(shared, { mode: 0o1777 });
-    fs.chmodSync(shared, 0o1777);
-    const inShared = { ...env, XDG_CACHE_HOME: path.join(shared, 'xdg') };
-    expect([call(inShared).status, fs.readdirSync(shared)]).toEqual([0, []]);
-    expect(cacheFate(install.dist, inShared, spawnSync, true)).toBe('absent:null:writable');
+    // Below a sticky directory anyone may write (as /tmp), others cannot move root's directory: it is made.
+    const sticky = path.join(box.dir, 'sticky');
+    fs.mkdirSync(sticky);
+    fs.chmodSync(sticky, 0o1777);
+    expect(call({ ...env, XDG_CACHE_HOME: path.join(sticky, 'xdg') }).status).toBe(0);
+    expect(fs.readdirSync(path.join(sticky, 'xdg', 'styxy'))).toHaveLength(1);
+  });
+
+  asRootTest("root makes and takes no cache where a user could have made a part of the way: a user's home, their symlink, a 0777 directory", () => {
+    const install = copyInstall();
+    for (const name of fs.readdirSync(install.dist)) if (name.endsWith('.cache')) fs.rmSync(path.join(install.dist, name));
+    const nobody = 65534;
+    const call = (e: NodeJS.ProcessEnv) => spawnSync(process.execPath, [install.bin, 'list', '--json'], { env: e, cwd: box.cwd, encoding: 'utf8' });
+    const envWith = (home: string, xdg?: string): NodeJS.ProcessEnv => {
+      const env: NodeJS.ProcessEnv = { ...box.env, HOME: home, ...(xdg && { XDG_CACHE_HOME: xdg }) };
+      if (!xdg) delete env.XDG_CACHE_HOME;
+      return env;
+    };
+    // A user's home (sudo -E) whose ~/.cache is root's (left by an earlier sudo): still the user's home.
+    const userHome = path.join(box.dir, 'user-home');
+    fs.mkdirSync(path.join(userHome, '.cache'), { recursive: true });
+    fs.chownSync(userHome, nobody, nobody);
+    expect(call(envWith(userHome)).status).toBe(0);
+    expect(fs.readdirSync(path.join(userHome, '.cache'))).toEqual([]);
+    expect(cacheFate(install.dist, envWith(userHome), spawnSync, true)).toBe('absent:null:owner');
+    // The user's symlink as ~/.cache, to a directory of root's.
+    const rootDir = path.join(box.dir, 'root-dir');
+    fs.mkdirSync(rootDir, { mode: 0o755 });
+    const linkHome = path.join(box.dir, 'link-home');
+    fs.mkdirSync(linkHome, { mode: 0o755 });
+    fs.symlinkSync(rootDir, path.join(linkHome, '.cache'));
+    fs.lchownSync(path.join(linkHome, '.cache'), nobody, nobody);
+    expect(call(envWith(linkHome)).status).toBe(0);
+    expect(fs.readdirSync(rootDir)).toEqual([]);
+    // A directory anyone may write, without the sticky bit: someone could rename root's directory away.
+    const open = path.join(box.dir, 'open');
+    fs.mkdirSync(open);
+    fs.chmodSync(open, 0o777);
+    expect(call(envWith(box.dir, path.join(open, 'xdg'))).status).toBe(0);
+    expect(fs.readdirSync(open)).toEqual([]);
   });
 
   rootTest('a user runs no cache that group or others could write, or that is not theirs; their own, yes', () => {
