@@ -89,8 +89,10 @@ export function answerPreToolUse(agent: string, input: HookInput, env: NodeJS.Pr
   const relativeDir = path.relative(root, named).split(path.sep).join('/');
   // Where Claude Code gives its commands the session (CLAUDE_CODE_SESSION_ID, as it gives this hook),
   // `start` records it by itself: no STYXY_SESSION=… in front, which would keep the user's
-  // permission rules (`Bash(styxy start -s dev -n dev -- npm run dev)`) from ever matching.
-  const session = env.CLAUDE_CODE_SESSION_ID !== undefined && env.CLAUDE_CODE_SESSION_ID === input.session_id ? undefined : sessionOf(agent, input);
+  // permission rules (`Bash(styxy start -s dev -n dev -- npm run dev)`) from ever matching. Not
+  // where a STYXY_SESSION is set around Claude Code: start would take that one instead.
+  const leftToStart = env.CLAUDE_CODE_SESSION_ID !== undefined && env.CLAUDE_CODE_SESSION_ID === input.session_id && !env.STYXY_SESSION;
+  const session = leftToStart ? undefined : sessionOf(agent, input);
   const rewrite = planServerRewrite(command, found.server, {
     scripts: found.server.kind === 'script' ? readPackageScripts(dir) : null,
     relativeDir: relativeDir.startsWith('..') ? '' : relativeDir,

@@ -36,6 +36,9 @@ test('where Claude Code gives its commands the session (CLAUDE_CODE_SESSION_ID),
   expect(same.json.hookSpecificOutput.updatedInput.command).toBe(`cd web && ${BIN} start -s dev -n web-dev -- npm run dev`);
   const other = hook(preToolUse('cd web && npm run dev'), { CLAUDE_CODE_SESSION_ID: 'another' });
   expect(other.json.hookSpecificOutput.updatedInput.command).toBe(`cd web && STYXY_SESSION=claude-code:3f2a-77 ${BIN} start -s dev -n web-dev -- npm run dev`);
+  // A STYXY_SESSION exported around Claude Code would win in start: the session goes in front.
+  const stale = hook(preToolUse('cd web && npm run dev'), { CLAUDE_CODE_SESSION_ID: '3f2a-77', STYXY_SESSION: 'old-shell' });
+  expect(stale.json.hookSpecificOutput.updatedInput.command).toBe(`cd web && STYXY_SESSION=claude-code:3f2a-77 ${BIN} start -s dev -n web-dev -- npm run dev`);
 });
 
 test('a dev server start comes back as updatedInput under styxy start, with the session, and grants nothing', () => {
