@@ -19,6 +19,7 @@ import { CONFIG_MAX_BYTES, readTextCapped } from '../store/read-capped';
 import { removeComposeOverride, writeComposeOverride, composeOverridePath } from '../store/stack-records';
 import type { TransactionContext } from '../store/transaction';
 import type { AllocateResult } from './allocate';
+import type { Allocation } from '../core/types';
 
 /** The files Compose looks for, in its order. */
 const DEFAULT_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
@@ -113,8 +114,10 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
   writeComposeOverride(ctx.paths, projectName, override);
   const status = await runDocker(command, { ...input.env, ...env }, dir, input.quietStdout === true);
   if (status !== 0 || !down) return { ...result, status };
-  const released = await releaseComposePorts(ctx, await findComposeLocks(ctx, projectName, dir));
-  removeComposeOverride(ctx.paths, projectName);
+  // `down web` stops web alone: the other services' containers still publish their ports.
+  const only = findDownServices(input.args);
+  const released = await releaseComposePorts(ctx, await findComposeLocks(ctx, projectName, dir, only));
+  if (only.length === 0) removeComposeOverride(ctx.paths, projectName);
   return { ...result, status, released };
 }
 
@@ -185,13 +188,10 @@ async function allocateComposePorts(
  * releases them too, also those of a service whose profile this `down` did not enable, or that
  * the file no longer has (they were persistent: nothing else would ever free them).
  */
-async function findComposeLocks(ctx: TransactionContext, projectName: string, dir: string): Promise<string[]> {
+async function findComposeLocks(ctx: TransactionContext, projectName: string, dir: string, services: readonly string[]): Promise<string[]> {
   const { withLiveState } = await import('./context');
-  const { result } = await withLiveState(
-    ctx,
-    ({ state }) => ({ result: state.allocations.filter((a) => a.compose?.project === projectName && a.project === dir).map((a) => a.lockId) }),
-    { write: false },
-  );
+  const mine = (a: Allocation) => a.compose?.project === projectName && a.project === dir && (services.length === 0 || services.includes(a.compose.service));
+  const { result } = await withLiveState(ctx, ({ state }) => ({ result: state.allocations.filter(mine).map((a) => a.lockId) }), { write: false });
   return result;
 }
 
@@ -289,13 +289,30 @@ function envLookup(env: NodeJS.ProcessEnv, dir: string): (name: string) => strin
 
 /** The compose subcommand in ARGS: the first word that is not a global flag or its value. */
 export function findSubcommand(args: readonly string[]): string | undefined {
+  const at = subcommandIndex(args);
+  return at < 0 ? undefined : args[at];
+}
+
+function subcommandIndex(args: readonly string[]): number {
   const withValue = new Set(['--profile', '-p', '--project-name', '--env-file', '--project-directory', '-f', '--file', '--ansi', '--progress', '--parallel']);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (withValue.has(arg)) i++;
-    else if (!arg.startsWith('-')) return arg;
+    else if (!arg.startsWith('-')) return i;
   }
-  return undefined;
+  return -1;
+}
+
+/** The services a `down` names (`down web db`: Compose stops those alone); none for the whole project's. */
+export function findDownServices(args: readonly string[]): string[] {
+  const withValue = new Set(['--rmi', '-t', '--timeout']);
+  const services: string[] = [];
+  for (let i = subcommandIndex(args) + 1; i > 0 && i < args.length; i++) {
+    const arg = args[i] as string;
+    if (withValue.has(arg)) i++;
+    else if (!arg.startsWith('-')) services.push(arg);
+  }
+  return services;
 }
 
 /** Fails with COMPOSE_UNAVAILABLE, before anything is written, unless `docker compose` ≥ 2.24.4 answers. */

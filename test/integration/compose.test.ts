@@ -281,6 +281,35 @@ test("down releases every port this worktree's compose project holds: a profile'
   expect(box.run(['list', '--json']).json.allocations).toEqual([]);
 });
 
+test('down with service names releases those services alone: the others still publish theirs', () => {
+  const env = okDocker();
+  const dir = worktree('some');
+  const up = box.run(['compose', '--json', ...TYPES, '--', 'up', '-d'], { cwd: dir, env });
+  expect(up.json?.success).toBe(true);
+  const ports = up.json.ports as Array<{ service: string; lockId: string }>;
+  const first = ports[0]!.service;
+  const down = box.run(['compose', '--json', ...TYPES, '--', 'down', '-t', '3', first], { cwd: dir, env });
+  expect(down.code).toBe(0);
+  expect(down.json.released.sort()).toEqual(
+    ports
+      .filter((p) => p.service === first)
+      .map((p) => p.lockId)
+      .sort(),
+  );
+  const others = ports.filter((p) => p.service !== first);
+  expect(others.length).toBeGreaterThan(0);
+  expect(
+    box
+      .run(['list', '--json'])
+      .json.allocations.map((a: { lockId: string }) => a.lockId)
+      .sort(),
+  ).toEqual(others.map((p) => p.lockId).sort());
+  // The override stays for the services still up; the whole project's down then frees the rest.
+  expect(fs.existsSync(up.json.overridePath)).toBe(true);
+  expect(box.run(['compose', '--json', ...TYPES, '--', 'down'], { cwd: dir, env }).json.released).toHaveLength(others.length);
+  expect(box.run(['list', '--json']).json.allocations).toEqual([]);
+});
+
 test('a down where nothing was up allocates nothing and gives no new type a range', () => {
   const env = okDocker();
   const dir = worktree('fresh');
