@@ -6,6 +6,7 @@ import {
   findEnabledProfiles,
   listComposeRequests,
   mergeComposeDocs,
+  type PortsTag,
   parseDotEnv,
   planComposePorts,
   planComposeOrigins,
@@ -123,7 +124,11 @@ export async function runCompose(ctx: TransactionContext, input: ComposeInput): 
 
 /** The compose file's fixed host ports, each with the service type its port comes from; INVALID_ARGUMENT naming where a problem is. */
 function readComposeRequests(composeFiles: readonly string[], input: ComposeInput): { plan: ComposePlan; requests: ComposePortRequest[]; types: string[] } {
-  const doc = mergeComposeDocs(composeFiles.map(parseYamlFile));
+  const parsed = composeFiles.map(parseYamlFile);
+  const doc = mergeComposeDocs(
+    parsed.map((p) => p.doc),
+    parsed.map((p) => p.portsTags),
+  );
   // Compose's project directory is the first file's: its `.env` serves them all.
   const composeFile = composeFiles.join(' + ');
   const lookup = envLookup(input.env, path.dirname(composeFiles[0] as string));
@@ -242,7 +247,7 @@ function findComposeFiles(cwd: string, file: string | readonly string[] | undefi
   });
 }
 
-function parseYamlFile(file: string): unknown {
+function parseYamlFile(file: string): { doc: unknown; portsTags: Record<string, PortsTag> } {
   let text: string;
   try {
     text = readTextCapped(file, CONFIG_MAX_BYTES);
@@ -259,11 +264,25 @@ function parseYamlFile(file: string): unknown {
     );
   }
   try {
-    return parsed.toJS({ maxAliasCount: 1000 });
+    return { doc: parsed.toJS({ maxAliasCount: 1000 }), portsTags: findPortsTags(YAML, parsed) };
   } catch (err) {
     // An alias bomb (or a broken alias) is the file's fault, not Styxy's.
     throw invalidComposeFile(file, [{ at: 'file', message: (err as Error).message.split('\n')[0] as string }]);
   }
+}
+
+/** The services whose `ports` carry Compose's `!reset` or `!override` tag, which the parsed values do not keep. */
+function findPortsTags(YAML: typeof import('yaml'), parsed: import('yaml').Document): Record<string, PortsTag> {
+  const tags: Record<string, PortsTag> = {};
+  const services = parsed.get('services', true);
+  if (!YAML.isMap(services)) return tags;
+  for (const pair of services.items) {
+    if (!YAML.isScalar(pair.key) || !YAML.isMap(pair.value)) continue;
+    const ports = pair.value.get('ports', true);
+    const tag = YAML.isNode(ports) ? ports.tag : undefined;
+    if (tag === '!reset' || tag === '!override') tags[String(pair.key.value)] = tag === '!reset' ? 'reset' : 'override';
+  }
+  return tags;
 }
 
 function invalidComposeFile(file: string, problems: readonly ComposeProblem[]): StyxyError {

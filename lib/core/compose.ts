@@ -232,21 +232,27 @@ function interpolateValue(value: unknown, env: Lookup, at: string, problems: Com
   return value;
 }
 
+/** Compose's YAML tags on a service's `ports` in a later file: `!reset` drops the ports, `!override` replaces them. */
+export type PortsTag = 'reset' | 'override';
+
 /**
  * Several compose files as Compose merges them, as far as ports go: the services of all of them;
  * a service in several has its keys from the last that sets them, but its `ports` from all of
- * them (Compose adds an override's ports to the file's own), each entry once.
+ * them (Compose adds an override's ports to the file's own), each entry once; unless that file
+ * tags them (`portsTags[i]`, by service) `!override` (its own alone) or `!reset` (none).
  */
-export function mergeComposeDocs(docs: readonly unknown[]): unknown {
-  if (docs.length === 1) return docs[0];
+export function mergeComposeDocs(docs: readonly unknown[], portsTags: readonly Readonly<Record<string, PortsTag>>[] = []): unknown {
+  if (docs.length === 1 && Object.keys(portsTags[0] ?? {}).length === 0) return docs[0];
   const services: Record<string, Record<string, unknown>> = {};
-  for (const doc of docs) {
+  for (const [i, doc] of docs.entries()) {
     if (!isRecord(doc) || !isRecord(doc.services)) continue;
     for (const [name, raw] of Object.entries(doc.services)) {
       if (!isRecord(raw)) continue;
       const before = services[name] ?? {};
       const merged: Record<string, unknown> = { ...before, ...raw };
-      if (Array.isArray(before.ports) && Array.isArray(raw.ports)) {
+      const tag = portsTags[i]?.[name];
+      if (tag === 'reset') delete merged.ports;
+      else if (tag !== 'override' && Array.isArray(before.ports) && Array.isArray(raw.ports)) {
         const seen = new Set(before.ports.map((e) => JSON.stringify(e)));
         merged.ports = [...before.ports, ...raw.ports.filter((e: unknown) => !seen.has(JSON.stringify(e)))];
       }

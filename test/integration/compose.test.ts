@@ -357,3 +357,23 @@ test("without -f, the project's own compose.override.yaml is read and handed on,
   const files = [path.join(dir, 'compose.yaml'), path.join(dir, 'compose.override.yaml')];
   expect(r.json.command).toEqual(['docker', 'compose', '-f', files[0], '-f', files[1], '-f', r.json.overridePath, 'up', '-d']);
 });
+
+test("an override's ports tagged !override replace the file's, and !reset drops them, as Compose merges them", () => {
+  const dir = worktree(
+    'tags',
+    'services:\n  web:\n    image: nginx\n    ports: ["3000:80", "3443:443"]\n  db:\n    image: postgres\n    ports: ["5432:5432"]\n',
+  );
+  fs.writeFileSync(path.join(dir, 'compose.override.yaml'), 'services:\n  web:\n    ports: !override ["3001:8080"]\n  db:\n    ports: !reset []\n');
+  const r = box.run(['compose', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir });
+  expect(r.json?.success).toBe(true);
+  expect(r.json.ports.map((p: any) => [p.service, p.published])).toEqual([['web', 3001]]);
+  // Untagged, an override's ports are added to the file's own.
+  fs.writeFileSync(path.join(dir, 'compose.override.yaml'), 'services:\n  web:\n    ports: ["3001:8080"]\n');
+  const plain = box.run(['compose', '--dry-run', '--json', '--', 'up', '-d'], { cwd: dir });
+  expect(plain.json.ports.map((p: any) => [p.service, p.published])).toEqual([
+    ['web', 3000],
+    ['web', 3443],
+    ['web', 3001],
+    ['db', 5432],
+  ]);
+});
