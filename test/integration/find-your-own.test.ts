@@ -1,7 +1,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { BIN, freePortBlock, useSandbox } from '../helpers/cli';
+import { BIN, freePortBlock, useSandbox, waitFor } from '../helpers/cli';
 import { Strays, isRunning, waitListening } from '../helpers/servers';
 
 // Finding your own: --label and --session recorded on allocate and run, shown by list, why and
@@ -130,7 +130,11 @@ test("list -v: the server's PID and whole command line, not run's, never cut", a
     }),
   );
   await waitListening(port);
-  const out = box.run(['list', '-v']).stdout;
+  // Once seen (a crowded CI machine once showed a listing without it, not seen again): the line is checked, not the timing.
+  const out = await waitFor('list -v naming the server', () => {
+    const text = box.run(['list', '-v']).stdout;
+    return text.includes('\n  server:') && text;
+  });
   const serverLine = out.split('\n').find((l) => l.startsWith('  server:'));
   expect(serverLine).toMatch(new RegExp(`PID (\\d+) \\(node ${long.replace(/[.]/g, '\\.')} --flag\\)`));
   expect(serverLine).not.toContain(`PID ${run.pid} `);
