@@ -1,6 +1,7 @@
 import fs = require('fs');
 import path = require('path');
 import { StyxyError } from '../errors';
+import { isCallersOwn } from '../core/outcome';
 import { planStack, type PlannedService, type StackPort } from '../core/stack';
 import { urlFor, type HostStyle } from '../core/url';
 import type { ConfigProblem } from '../core/config-rules';
@@ -94,9 +95,12 @@ export function stackPorts(allocations: ReadonlyMap<string, AllocateResult>): St
   return [...allocations].map(([name, a]) => ({ ...a, name }));
 }
 
-/** True when this call made the allocation (so it is this call's to release). */
+/**
+ * True when the allocation is this call's to hand on and release: made by it, or taken over from
+ * a reservation whose owner had ended (an agent's shell that asked and went), as `run` decides.
+ */
 export function isCreated(a: AllocateResult): boolean {
-  return a.outcome === 'new';
+  return isCallersOwn(a.outcome);
 }
 
 /**

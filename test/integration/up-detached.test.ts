@@ -1,7 +1,8 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { closeServer, listen, useSandbox, type RunResult } from '../helpers/cli';
+import { BIN, closeServer, listen, useSandbox, type RunResult } from '../helpers/cli';
 
 // `styxy up --detach` starts each service as `styxy start` does: its own session and log, the
 // port handed to the process of its tree that listens; `status` shows them, `down` ends each
@@ -160,6 +161,24 @@ test("a persistent port the service had before up --detach (a git hook's) is sti
   expect(await serving(held.port)).toBe(false);
   const after = box.run(['list', '--json']).json.allocations;
   expect(after.map((a: { lockId: string; owner: { kind: string } }) => [a.lockId, a.owner.kind])).toEqual([[held.lockId, 'persistent']]);
+});
+
+test("a reservation up --detach takes over (an agent's shell asked, then ended) is up's to hand on and down's to release", async () => {
+  const dir = project('claimed', { web: { type: 'dev', command: 'exec node ../server.js web' } });
+  const asked = spawnSync('sh', ['-c', `p=$("${process.execPath}" "${BIN}" allocate -s dev -n web -q); echo $p`], { cwd: dir, env: box.env, encoding: 'utf8' });
+  const reserved = box.run(['list', '--json']).json.allocations;
+  expect([reserved.length, reserved[0].port, reserved[0].owner.reservedUntil]).toEqual([1, Number(asked.stdout.trim()), expect.any(String)]);
+  const up = box.run(['up', '--detach', '--json'], { cwd: dir });
+  expect(up.json?.success).toBe(true);
+  const web = byName(up, 'web');
+  strays.push(web.pid);
+  expect([web.port, web.lockId]).toEqual([reserved[0].port, reserved[0].lockId]);
+  // Handed to the server by up itself, not left for a later call to find it listening.
+  const during = box.run(['list', '--json']).json.allocations;
+  expect([during[0].owner.pid, during[0].owner.adoptedAt]).toEqual([web.pid, undefined]);
+  const down = box.run(['down', '--json'], { cwd: dir });
+  expect(down.json.released).toEqual([reserved[0].lockId]);
+  expect(box.run(['list', '--json']).json.allocations).toEqual([]);
 });
 
 test("a stranger listening on a service's kept port is STACK_RUNNING, with advice other than down, which would stop nothing", async () => {
