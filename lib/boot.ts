@@ -113,6 +113,8 @@ function userCacheDirTrust(dir: string): CacheRefusal | 'absent' | null {
  * and leads where the same holds. What does not exist yet, root makes.
  */
 function rootOnlyPath(dir: string): boolean {
+  // A relative HOME would be judged from the working directory, whose own parents go unseen.
+  if (!path.isAbsolute(dir)) return false;
   let at = path.parse(dir).root;
   for (const part of path.relative(at, dir).split(path.sep).filter(Boolean)) {
     at = path.join(at, part);

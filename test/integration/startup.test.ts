@@ -344,6 +344,9 @@ describe('a code cache someone else could have written is never run', () => {
     fs.chmodSync(open, 0o777);
     expect(call(envWith(box.dir, path.join(open, 'xdg'))).status).toBe(0);
     expect(fs.readdirSync(open)).toEqual([]);
+    // A relative HOME: judged from the working directory, whose parents would go unseen.
+    expect(call(envWith('relative-home')).status).toBe(0);
+    expect(fs.existsSync(path.join(box.cwd, 'relative-home'))).toBe(false);
   });
 
   rootTest('a user runs no cache that group or others could write, or that is not theirs; their own, yes', () => {
